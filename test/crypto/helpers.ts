@@ -1,0 +1,39 @@
+// Test helpers: vector loading, deterministic RNG, quick key generation.
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { hexToBytes } from '@noble/hashes/utils.js';
+import { splitSecret } from '../../shared/crypto/dealer.js';
+import type { KeyPackage } from '../../shared/crypto/keys.js';
+import { getSuite, type SchemeName } from '../../shared/crypto/suite.js';
+
+export function loadVector<T = any>(rel: string): T {
+  return JSON.parse(readFileSync(fileURLToPath(new URL(`../vectors/${rel}`, import.meta.url)), 'utf8'));
+}
+
+/** An RNG that returns the given chunks in order, then throws. */
+export function scriptedRng(...chunksHex: string[]) {
+  const q = chunksHex.map((h) => hexToBytes(h));
+  return (n: number) => {
+    const c = q.shift();
+    if (!c) throw new Error('scripted rng exhausted');
+    if (c.length !== n) throw new Error(`scripted rng: asked ${n}, have ${c.length}`);
+    return c;
+  };
+}
+
+/** A trusted-dealer T-of-N key for identifiers 1..N (fast fixture for signing tests). */
+export function dealerKeys(scheme: SchemeName, t: number, n: number): KeyPackage[] {
+  const suite = getSuite(scheme);
+  const ids = Array.from({ length: n }, (_, i) => BigInt(i + 1));
+  return splitSecret(scheme, suite.randomScalar(), t, ids);
+}
+
+/** Random subset of `k` distinct elements. */
+export function pick<T>(xs: readonly T[], k: number): T[] {
+  const a = [...xs];
+  for (let i = a.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [a[i], a[j]] = [a[j], a[i]];
+  }
+  return a.slice(0, k);
+}
