@@ -22,8 +22,17 @@ export function commitPoly(suite: Suite, coeffs: readonly bigint[]): GroupPoint[
   return coeffs.map((c) => suite.G.multiply(c));
 }
 
-/** Σ_k x^k·C_k: the public value a VSS commitment assigns to `x`, as one multi-scalar multiplication. */
+/**
+ * Σ_k x^k·C_k: the public value a VSS commitment assigns to `x`. Roster identifiers are small
+ * integers, so Horner's rule with short scalar multiplications is much cheaper than an MSM with
+ * full-size powers; large identifiers fall back to one multi-scalar multiplication.
+ */
 export function evalCommitment(suite: Suite, commitment: readonly GroupPoint[], x: bigint): GroupPoint {
+  if (x < 1n << 32n) {
+    let acc = commitment[commitment.length - 1];
+    for (let k = commitment.length - 2; k >= 0; k--) acc = acc.multiplyUnsafe(x).add(commitment[k]);
+    return acc;
+  }
   return suite.msm([...commitment], powers(suite, x, commitment.length));
 }
 

@@ -37,3 +37,35 @@ export function pick<T>(xs: readonly T[], k: number): T[] {
   }
   return a.slice(0, k);
 }
+
+import { randomBytes } from '@noble/hashes/utils.js';
+import {
+  dkgEcho,
+  dkgFinalize,
+  dkgRound1,
+  dkgRound2,
+  type DkgParams,
+} from '../../shared/crypto/dkg.js';
+
+/** DKG parameters for members 1..n with random identity keys and a fresh session id. */
+export function dkgParams(scheme: SchemeName, t: number, n: number): DkgParams {
+  return {
+    scheme,
+    threshold: t,
+    members: Array.from({ length: n }, (_, i) => ({ identifier: BigInt(i + 1), identityKey: randomBytes(32) })),
+    sessionId: randomBytes(32),
+  };
+}
+
+/** Runs a whole DKG in memory, every member honest. */
+export function runDkg(params: DkgParams): KeyPackage[] {
+  const r1 = params.members.map((m) => dkgRound1(params, m.identifier));
+  const echoes = r1.map((me) => dkgEcho(me.state, r1.filter((o) => o !== me).map((o) => o.package)));
+  const out = r1.map((me, i) => dkgRound2(me.state, echoes.filter((_, j) => j !== i)));
+  return r1.map((me) =>
+    dkgFinalize(
+      me.state,
+      out.flat().filter((p) => p.to === me.state.me),
+    ),
+  );
+}

@@ -1,0 +1,417 @@
+// Distributed key generation: Pedersen DKG with proofs of knowledge (FROST paper Fig. 1, as in
+// ZcashFoundation/frost), plus a session context bound into every package and an echo round that
+// catches a member sending different round-1 packages to different members.
+import { sha256 } from '@noble/hashes/sha2.js';
+import { bytesToHex, concatBytes, hexToBytes, utf8ToBytes } from '@noble/hashes/utils.js';
+import { CryptoError, check } from './errors.js';
+import { makePublicPackage, SecretShare, type KeyPackage } from './keys.js';
+import { commitPoly, evalCommitment, evalPoly, randomPoly } from './poly.js';
+import { Redacted } from './secret.js';
+import {
+  assertIdentifiers,
+  assertThreshold,
+  getSuite,
+  hasEvenY,
+  identifierHex,
+  parseIdentifier,
+  type GroupPoint,
+  type Rng,
+  type SchemeName,
+  type Suite,
+} from './suite.js';
+
+export const DKG_VERSION = 1;
+
+/** One roster entry: the member's FROST identifier and its long-term identity public key. */
+export interface DkgMember {
+  readonly identifier: bigint;
+  readonly identityKey: Uint8Array;
+}
+
+/** What all members agree on before the DKG starts; its digest is bound into every package. */
+export interface DkgParams {
+  readonly scheme: SchemeName;
+  readonly threshold: number;
+  /** The ordered roster. */
+  readonly members: readonly DkgMember[];
+  /** 32 fresh random bytes chosen for this run, so packages cannot be replayed into another. */
+  readonly sessionId: Uint8Array;
+}
+
+// ---- canonical encoding for transcript hashes ----
+
+function u32(n: number): Uint8Array {
+  const b = new Uint8Array(4);
+  new DataView(b.buffer).setUint32(0, n);
+  return b;
+}
+/** Length-prefixed concatenation: unambiguous for any parts. */
+export function lp(...parts: Uint8Array[]): Uint8Array {
+  return concatBytes(...parts.flatMap((p) => [u32(p.length), p]));
+}
+
+/** sha256 over the canonical encoding of the DKG parameters. Validates them first. */
+export function dkgSessionDigest(params: DkgParams): Uint8Array {
+  const suite = getSuite(params.scheme);
+  check(Array.isArray(params.members), 'bad_input', 'members must be an array');
+  assertThreshold(params.threshold, params.members.length);
+  assertIdentifiers(suite, params.members.map((m) => m.identifier));
+  check(
+    params.sessionId instanceof Uint8Array && params.sessionId.length === 32,
+    'bad_input',
+    `sessionId must be 32 bytes, got ${params.sessionId?.length}`,
+  );
+  for (const m of params.members)
+    check(m.identityKey instanceof Uint8Array && m.identityKey.length > 0, 'bad_input', 'identity key missing');
+  return sha256(
+    lp(
+      utf8ToBytes('conclave/dkg/v1'),
+      utf8ToBytes(params.scheme),
+      u32(params.threshold),
+      params.sessionId,
+      ...params.members.flatMap((m) => [suite.encodeScalar(m.identifier), m.identityKey]),
+    ),
+  );
+}
+
+// ---- proof of knowledge of a_{i0} (Schnorr, challenge HDKG(id || ctx || φ || R)) ----
+
+function pokEncode(suite: Suite, R: GroupPoint, z: bigint): Uint8Array {
+  // Taproot's PoK carries x(R) only, with R forced to even Y, as ZF's frost-secp256k1-tr does.
+  return concatBytes(suite.evenY ? R.toBytes().subarray(1) : R.toBytes(), suite.encodeScalar(z));
+}
+function pokDecode(suite: Suite, proof: Uint8Array): { R: GroupPoint; z: bigint } {
+  const rLen = suite.evenY ? 32 : suite.pointLength;
+  check(
+    proof instanceof Uint8Array && proof.length === rLen + suite.scalarLength,
+    'bad_proof_of_knowledge',
+    `expected ${rLen + suite.scalarLength} bytes, got ${proof?.length}`,
+  );
+  const rBytes = suite.evenY ? concatBytes(Uint8Array.of(2), proof.subarray(0, 32)) : proof.subarray(0, rLen);
+  return { R: suite.decodePoint(rBytes, 'proof commitment'), z: suite.decodeScalar(proof.subarray(rLen), 'proof response') };
+}
+function pokChallenge(suite: Suite, id: bigint, ctx: Uint8Array, phi: GroupPoint, R: GroupPoint): bigint {
+  return suite.HDKG(concatBytes(suite.encodeScalar(id), ctx, suite.encodePoint(phi), suite.encodePoint(R)));
+}
+
+/** σ = (R, μ) with μ = k + a_0·c, proving knowledge of a_0 for φ = a_0·G. `ctx` is the session digest. */
+export function proveKnowledge(suite: Suite, id: bigint, a0: bigint, phi: GroupPoint, ctx: Uint8Array, rng?: Rng): Uint8Array {
+  let k = suite.randomScalar(rng);
+  let R = suite.G.multiply(k);
+  if (suite.evenY && !hasEvenY(R)) {
+    k = suite.Fn.neg(k);
+    R = R.negate();
+  }
+  const c = pokChallenge(suite, id, ctx, phi, R);
+  return pokEncode(suite, R, suite.Fn.add(k, suite.Fn.mul(a0, c)));
+}
+
+/** Checks σ against φ; throws `bad_proof_of_knowledge` naming `id`. */
+export function verifyKnowledge(suite: Suite, id: bigint, phi: GroupPoint, proof: Uint8Array, ctx: Uint8Array): void {
+  const culprit = [identifierHex(suite, id)];
+  let R: GroupPoint, z: bigint;
+  try {
+    ({ R, z } = pokDecode(suite, proof));
+  } catch (e) {
+    throw new CryptoError('bad_proof_of_knowledge', (e as Error).message, culprit);
+  }
+  const c = pokChallenge(suite, id, ctx, phi, R);
+  check(
+    suite.G.multiplyUnsafe(z).subtract(phi.multiplyUnsafe(c)).equals(R),
+    'bad_proof_of_knowledge',
+    `proof of knowledge from ${id} does not verify`,
+    culprit,
+  );
+}
+
+// ---- share verification and key assembly (shared by DKG, refresh and reshare) ----
+
+/**
+ * Verifies every received share s_{j→i} against its dealer's commitment: s·G == Σ_k i^k·C_{jk}
+ * (RFC 9591 App. C.2 vss_verify), evaluated by Horner's rule. The error names every dealer whose
+ * share is wrong, not just the first.
+ */
+export function verifyReceivedShares(
+  suite: Suite,
+  me: bigint,
+  commitments: ReadonlyMap<bigint, readonly GroupPoint[]>,
+  shares: ReadonlyMap<bigint, bigint>,
+): void {
+  const culprits: string[] = [];
+  for (const [j, s] of shares) {
+    const C = commitments.get(j);
+    check(C !== undefined, 'unexpected_package', `share from ${j}, who has no commitment`, [identifierHex(suite, j)]);
+    if (!suite.G.multiply(s).equals(evalCommitment(suite, C, me))) culprits.push(identifierHex(suite, j));
+  }
+  check(culprits.length === 0, 'bad_share', `invalid secret share from ${culprits.join(', ')}`, culprits);
+}
+
+/** Σ_j C_j coefficient-wise: the commitment to the sum of all dealers' polynomials. */
+export function sumCommitments(suite: Suite, commitments: Iterable<readonly GroupPoint[]>, t: number): GroupPoint[] {
+  const out: GroupPoint[] = Array.from({ length: t }, () => suite.ZERO);
+  for (const C of commitments) {
+    check(C.length === t, 'bad_commitment_count', `expected ${t} commitments, got ${C.length}`);
+    for (let k = 0; k < t; k++) out[k] = out[k].add(C[k]);
+  }
+  return out;
+}
+
+/** Y_m = Σ_k m^k·C_k for every member m: everyone's verifying share from the summed commitment. */
+export function verifyingSharesFrom(suite: Suite, merged: readonly GroupPoint[], ids: readonly bigint[]): Map<bigint, GroupPoint> {
+  const vs = new Map<bigint, GroupPoint>();
+  for (const m of ids) vs.set(m, evalCommitment(suite, merged, m));
+  return vs;
+}
+
+// ---- the session-level protocol ----
+
+/** Round 1 broadcast (public). */
+export interface DkgRound1Package {
+  version: number;
+  scheme: SchemeName;
+  /** Hex of the session digest. */
+  session: string;
+  from: string;
+  commitment: string[];
+  proofOfKnowledge: string;
+}
+
+/** Echo broadcast: the digest of every round-1 package this member received, including its own. */
+export interface DkgEcho {
+  version: number;
+  scheme: SchemeName;
+  session: string;
+  from: string;
+  digests: Record<string, string>;
+}
+
+/** Round 2: the share f_i(j) for one recipient. Secret: send only over an encrypted channel. */
+export class DkgRound2Package extends Redacted {
+  readonly session: string;
+  readonly from: bigint;
+  readonly to: bigint;
+  readonly #share: bigint;
+  constructor(session: string, from: bigint, to: bigint, share: bigint) {
+    super();
+    this.session = session;
+    this.from = from;
+    this.to = to;
+    this.#share = share;
+  }
+  share(): bigint {
+    return this.#share;
+  }
+  /** The wire form, deliberately explicit: it contains the secret share. */
+  toWire(suite: Suite): { version: number; session: string; from: string; to: string; share: string } {
+    return {
+      version: DKG_VERSION,
+      session: this.session,
+      from: identifierHex(suite, this.from),
+      to: identifierHex(suite, this.to),
+      share: bytesToHex(suite.encodeScalar(this.#share)),
+    };
+  }
+  static fromWire(suite: Suite, w: { version: number; session: string; from: string; to: string; share: string }): DkgRound2Package {
+    check(w !== null && typeof w === 'object', 'bad_input', 'round-2 package must be an object');
+    check(w.version === DKG_VERSION, 'unsupported_version', `round-2 version ${w.version}`);
+    const from = parseIdentifier(suite, w.from);
+    check(typeof w.share === 'string' && /^[0-9a-f]*$/.test(w.share), 'bad_share', 'share must be hex', [w.from]);
+    let s: bigint;
+    try {
+      s = suite.decodeScalar(hexToBytes(w.share), 'share');
+    } catch (e) {
+      throw new CryptoError('bad_share', (e as Error).message, [w.from]);
+    }
+    return new DkgRound2Package(String(w.session), from, parseIdentifier(suite, w.to), s);
+  }
+}
+
+type Step = 'round1' | 'echo' | 'round2' | 'done';
+
+/** A member's private DKG state. Holds the secret polynomial; prints as `<redacted>`. */
+export class DkgState extends Redacted {
+  readonly params: DkgParams;
+  readonly suite: Suite;
+  readonly me: bigint;
+  readonly session: string;
+  readonly digest: Uint8Array;
+  step: Step = 'round1';
+  #coeffs: bigint[];
+  /** Decoded, verified round-1 commitments by member (own included). */
+  commitments = new Map<bigint, GroupPoint[]>();
+  /** Digest of each member's round-1 package as this member received it. */
+  digests = new Map<bigint, string>();
+  constructor(params: DkgParams, me: bigint, coeffs: bigint[], digest: Uint8Array) {
+    super();
+    this.params = params;
+    this.suite = getSuite(params.scheme);
+    this.me = me;
+    this.#coeffs = coeffs;
+    this.digest = digest;
+    this.session = bytesToHex(digest);
+  }
+  evalAt(x: bigint): bigint {
+    check(this.#coeffs.length > 0, 'wrong_round', 'the secret polynomial was already erased');
+    return evalPoly(this.suite, this.#coeffs, x);
+  }
+  erase(): void {
+    this.#coeffs.fill(0n);
+    this.#coeffs = [];
+  }
+}
+
+function packageDigest(p: DkgRound1Package): string {
+  return bytesToHex(
+    sha256(lp(utf8ToBytes(p.session), utf8ToBytes(p.from), ...p.commitment.map((c) => utf8ToBytes(c)), utf8ToBytes(p.proofOfKnowledge))),
+  );
+}
+
+function expectStep(state: DkgState, step: Step): void {
+  check(state.step === step, 'wrong_round', `DKG is at ${state.step}, this call needs ${step}`);
+}
+
+function memberIds(params: DkgParams): bigint[] {
+  return params.members.map((m) => m.identifier);
+}
+
+/** Round 1: sample the polynomial, commit to it, prove knowledge of its constant term. */
+export function dkgRound1(params: DkgParams, me: bigint, rng?: Rng): { state: DkgState; package: DkgRound1Package } {
+  const digest = dkgSessionDigest(params);
+  const suite = getSuite(params.scheme);
+  check(memberIds(params).includes(me), 'bad_identifier', `${me} is not on the roster`);
+  const coeffs = randomPoly(suite, params.threshold, undefined, rng);
+  const C = commitPoly(suite, coeffs);
+  const proof = proveKnowledge(suite, me, coeffs[0], C[0], digest, rng);
+  const state = new DkgState(params, me, coeffs, digest);
+  const pkg: DkgRound1Package = {
+    version: DKG_VERSION,
+    scheme: params.scheme,
+    session: state.session,
+    from: identifierHex(suite, me),
+    commitment: C.map((p) => bytesToHex(suite.encodePoint(p))),
+    proofOfKnowledge: bytesToHex(proof),
+  };
+  state.commitments.set(me, C);
+  state.digests.set(me, packageDigest(pkg));
+  return { state, package: pkg };
+}
+
+/**
+ * After all round-1 packages arrived: validates each (version, scheme, session, points, proof of
+ * knowledge; errors name the sender) and returns the echo to broadcast.
+ */
+export function dkgEcho(state: DkgState, received: readonly DkgRound1Package[]): DkgEcho {
+  expectStep(state, 'round1');
+  const { suite, params } = state;
+  const expected = memberIds(params).filter((id) => id !== state.me);
+  const byId = new Map<bigint, DkgRound1Package>();
+  for (const p of received) {
+    check(p !== null && typeof p === 'object', 'bad_input', 'round-1 package must be an object');
+    const from = parseIdentifier(suite, p.from);
+    const culprit = [p.from];
+    check(p.version === DKG_VERSION, 'unsupported_version', `round-1 version ${p.version} from ${p.from}`, culprit);
+    check(p.scheme === params.scheme, 'wrong_session', `scheme ${p.scheme} from ${p.from}`, culprit);
+    check(p.session === state.session, 'wrong_session', `package from ${p.from} is for another DKG session`, culprit);
+    check(expected.includes(from), 'unexpected_package', `${p.from} is not another roster member`, culprit);
+    check(!byId.has(from), 'duplicate_identifier', `two round-1 packages from ${p.from}`, culprit);
+    byId.set(from, p);
+  }
+  const missing = expected.filter((id) => !byId.has(id)).map((id) => identifierHex(suite, id));
+  check(missing.length === 0, 'missing_package', `no round-1 package from ${missing.join(', ')}`, missing);
+  for (const [from, p] of byId) {
+    const culprit = [p.from];
+    check(
+      Array.isArray(p.commitment) && p.commitment.length === params.threshold,
+      'bad_commitment_count',
+      `expected ${params.threshold} commitments from ${p.from}, got ${p.commitment?.length}`,
+      culprit,
+    );
+    let C: GroupPoint[];
+    try {
+      C = p.commitment.map((h, k) => {
+        check(typeof h === 'string' && /^[0-9a-f]*$/.test(h), 'bad_point', `commitment ${k} is not hex`);
+        return suite.decodePoint(hexToBytes(h), `commitment ${k}`);
+      });
+    } catch (e) {
+      throw new CryptoError('bad_point', `from ${p.from}: ${(e as Error).message}`, culprit);
+    }
+    check(typeof p.proofOfKnowledge === 'string' && /^[0-9a-f]*$/.test(p.proofOfKnowledge), 'bad_proof_of_knowledge', 'not hex', culprit);
+    verifyKnowledge(suite, from, C[0], hexToBytes(p.proofOfKnowledge), state.digest);
+    state.commitments.set(from, C);
+    state.digests.set(from, packageDigest(p));
+  }
+  state.step = 'echo';
+  const digests: Record<string, string> = {};
+  for (const id of memberIds(params)) digests[identifierHex(suite, id)] = state.digests.get(id)!;
+  return { version: DKG_VERSION, scheme: params.scheme, session: state.session, from: identifierHex(suite, state.me), digests };
+}
+
+/**
+ * Round 2: compares every member's echo with what this member saw. A member whose round-1 package
+ * is reported with different digests equivocated and is named; then the shares f_i(j) are produced.
+ */
+export function dkgRound2(state: DkgState, echoes: readonly DkgEcho[]): DkgRound2Package[] {
+  expectStep(state, 'echo');
+  const { suite, params } = state;
+  const ids = memberIds(params);
+  const seen = new Set<bigint>();
+  const equivocators = new Set<string>();
+  for (const e of echoes) {
+    check(e !== null && typeof e === 'object', 'bad_input', 'echo must be an object');
+    const from = parseIdentifier(suite, e.from);
+    check(e.version === DKG_VERSION, 'unsupported_version', `echo version ${e.version}`, [e.from]);
+    check(e.session === state.session && e.scheme === params.scheme, 'wrong_session', `echo from ${e.from} is for another session`, [e.from]);
+    check(ids.includes(from) && from !== state.me, 'unexpected_package', `echo from ${e.from}`, [e.from]);
+    check(!seen.has(from), 'duplicate_identifier', `two echoes from ${e.from}`, [e.from]);
+    seen.add(from);
+    check(e.digests && typeof e.digests === 'object', 'bad_input', `echo from ${e.from} has no digests`, [e.from]);
+    for (const id of ids) {
+      const h = identifierHex(suite, id);
+      const theirs = e.digests[h];
+      check(typeof theirs === 'string', 'bad_input', `echo from ${e.from} lacks ${h}`, [e.from]);
+      if (theirs !== state.digests.get(id)) equivocators.add(h);
+    }
+  }
+  const missing = ids.filter((id) => id !== state.me && !seen.has(id)).map((id) => identifierHex(suite, id));
+  check(missing.length === 0, 'missing_package', `no echo from ${missing.join(', ')}`, missing);
+  if (equivocators.size) {
+    const c = [...equivocators];
+    throw new CryptoError('equivocation', `members saw different round-1 packages from ${c.join(', ')}`, c);
+  }
+  state.step = 'round2';
+  return ids.filter((id) => id !== state.me).map((id) => new DkgRound2Package(state.session, state.me, id, state.evalAt(id)));
+}
+
+/**
+ * Finalises: verifies every received share against its sender's commitment (errors name the
+ * sender), sums them into this member's signing share and derives the group key and everyone's
+ * verifying shares. Erases the secret polynomial. The result is epoch 0.
+ */
+export function dkgFinalize(state: DkgState, received: readonly DkgRound2Package[]): KeyPackage {
+  expectStep(state, 'round2');
+  const { suite, params } = state;
+  const ids = memberIds(params);
+  const shares = new Map<bigint, bigint>();
+  for (const p of received) {
+    check(p instanceof DkgRound2Package, 'bad_input', 'expected DkgRound2Package');
+    const from = identifierHex(suite, p.from);
+    check(p.session === state.session, 'wrong_session', `share from ${from} is for another session`, [from]);
+    check(p.to === state.me, 'unexpected_package', `share from ${from} is addressed to someone else`, [from]);
+    check(ids.includes(p.from) && p.from !== state.me, 'unexpected_package', `share from ${from}`, [from]);
+    check(!shares.has(p.from), 'duplicate_identifier', `two shares from ${from}`, [from]);
+    shares.set(p.from, p.share());
+  }
+  const missing = ids.filter((id) => id !== state.me && !shares.has(id)).map((id) => identifierHex(suite, id));
+  check(missing.length === 0, 'missing_package', `no share from ${missing.join(', ')}`, missing);
+  verifyReceivedShares(suite, state.me, state.commitments, shares);
+  let s = state.evalAt(state.me);
+  for (const v of shares.values()) s = suite.Fn.add(s, v);
+  state.erase();
+  const merged = sumCommitments(suite, state.commitments.values(), params.threshold);
+  const vs = verifyingSharesFrom(suite, merged, ids);
+  check(suite.G.multiply(s).equals(vs.get(state.me)!), 'bad_share', 'own share does not match the verifying share');
+  state.step = 'done';
+  const pub = makePublicPackage(params.scheme, params.threshold, merged[0], vs, 0);
+  return { public: pub, share: new SecretShare(params.scheme, state.me, s, 0) };
+}
+
