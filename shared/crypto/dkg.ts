@@ -163,6 +163,92 @@ export function verifyingSharesFrom(suite: Suite, merged: readonly GroupPoint[],
   return vs;
 }
 
+/** Decodes a dealer's commitment list (hex points); errors name the dealer. */
+export function decodeCommitmentList(suite: Suite, list: unknown, t: number, from: string): GroupPoint[] {
+  check(
+    Array.isArray(list) && list.length === t,
+    'bad_commitment_count',
+    `expected ${t} commitments from ${from}, got ${Array.isArray(list) ? list.length : typeof list}`,
+    [from],
+  );
+  try {
+    return list.map((h: unknown, k: number) => {
+      check(typeof h === 'string' && /^[0-9a-f]*$/.test(h), 'bad_point', `commitment ${k} is not hex`);
+      return suite.decodePoint(hexToBytes(h), `commitment ${k}`);
+    });
+  } catch (e) {
+    throw new CryptoError('bad_point', `from ${from}: ${(e as Error).message}`, [from]);
+  }
+}
+
+/**
+ * Indexes round-1 style packages by sender after checking version, scheme and session, and that
+ * exactly the `expected` senders each sent one. Errors name the offending sender.
+ */
+export function collectPackages<P extends { version: number; scheme: string; session: string; from: string }>(
+  suite: Suite,
+  session: string,
+  scheme: SchemeName,
+  expected: readonly bigint[],
+  received: readonly P[],
+): Map<bigint, P> {
+  const byId = new Map<bigint, P>();
+  for (const p of received) {
+    check(p !== null && typeof p === 'object', 'bad_input', 'package must be an object');
+    const from = parseIdentifier(suite, p.from);
+    const culprit = [p.from];
+    check(p.version === DKG_VERSION, 'unsupported_version', `package version ${p.version} from ${p.from}`, culprit);
+    check(p.scheme === scheme, 'wrong_session', `scheme ${p.scheme} from ${p.from}`, culprit);
+    check(p.session === session, 'wrong_session', `package from ${p.from} is for another session`, culprit);
+    check(expected.includes(from), 'unexpected_package', `${p.from} is not an expected sender`, culprit);
+    check(!byId.has(from), 'duplicate_identifier', `two packages from ${p.from}`, culprit);
+    byId.set(from, p);
+  }
+  const missing = expected.filter((id) => !byId.has(id)).map((id) => identifierHex(suite, id));
+  check(missing.length === 0, 'missing_package', `no package from ${missing.join(', ')}`, missing);
+  return byId;
+}
+
+/**
+ * Compares the echoes of every other participant with this member's own digests of the dealers'
+ * packages. Each participant in `echoers` (except `me`) must send exactly one echo; a dealer whose
+ * package is reported with a different digest equivocated and is named.
+ */
+export function checkEchoes(
+  suite: Suite,
+  session: string,
+  scheme: SchemeName,
+  me: bigint,
+  echoers: readonly bigint[],
+  myDigests: ReadonlyMap<bigint, string>,
+  echoes: readonly DkgEcho[],
+): void {
+  const seen = new Set<bigint>();
+  const equivocators = new Set<string>();
+  for (const e of echoes) {
+    check(e !== null && typeof e === 'object', 'bad_input', 'echo must be an object');
+    const from = parseIdentifier(suite, e.from);
+    check(e.version === DKG_VERSION, 'unsupported_version', `echo version ${e.version}`, [e.from]);
+    check(e.session === session && e.scheme === scheme, 'wrong_session', `echo from ${e.from} is for another session`, [e.from]);
+    check(echoers.includes(from) && from !== me, 'unexpected_package', `echo from ${e.from}`, [e.from]);
+    check(!seen.has(from), 'duplicate_identifier', `two echoes from ${e.from}`, [e.from]);
+    seen.add(from);
+    check(e.digests !== null && typeof e.digests === 'object', 'bad_input', `echo from ${e.from} has no digests`, [e.from]);
+    for (const [id, mine] of myDigests) {
+      const h = identifierHex(suite, id);
+      const theirs = e.digests[h];
+      check(typeof theirs === 'string', 'bad_input', `echo from ${e.from} lacks ${h}`, [e.from]);
+      if (theirs !== mine) equivocators.add(h);
+    }
+  }
+  const missing = echoers.filter((id) => id !== me && !seen.has(id)).map((id) => identifierHex(suite, id));
+  check(missing.length === 0, 'missing_package', `no echo from ${missing.join(', ')}`, missing);
+  if (equivocators.size) {
+    const c = [...equivocators];
+    throw new CryptoError('equivocation', `members saw different round-1 packages from ${c.join(', ')}`, c);
+  }
+}
+
 // ---- the session-level protocol ----
 
 /** Round 1 broadcast (public). */
@@ -226,6 +312,29 @@ export class DkgRound2Package extends Redacted {
   }
 }
 
+/** Indexes received round-2 shares by dealer: right session, addressed to `me`, one per expected dealer. */
+export function collectShares(
+  suite: Suite,
+  session: string,
+  me: bigint,
+  expected: readonly bigint[],
+  received: readonly DkgRound2Package[],
+): Map<bigint, bigint> {
+  const shares = new Map<bigint, bigint>();
+  for (const p of received) {
+    check(p instanceof DkgRound2Package, 'bad_input', 'expected DkgRound2Package');
+    const from = identifierHex(suite, p.from);
+    check(p.session === session, 'wrong_session', `share from ${from} is for another session`, [from]);
+    check(p.to === me, 'unexpected_package', `share from ${from} is addressed to someone else`, [from]);
+    check(expected.includes(p.from), 'unexpected_package', `share from ${from}, who is not a dealer`, [from]);
+    check(!shares.has(p.from), 'duplicate_identifier', `two shares from ${from}`, [from]);
+    shares.set(p.from, p.share());
+  }
+  const missing = expected.filter((id) => !shares.has(id)).map((id) => identifierHex(suite, id));
+  check(missing.length === 0, 'missing_package', `no share from ${missing.join(', ')}`, missing);
+  return shares;
+}
+
 type Step = 'round1' | 'echo' | 'round2' | 'done';
 
 /** A member's private DKG state. Holds the secret polynomial; prints as `<redacted>`. */
@@ -260,9 +369,10 @@ export class DkgState extends Redacted {
   }
 }
 
-function packageDigest(p: DkgRound1Package): string {
+/** Digest of a round-1 style package as received, for the echo check. */
+export function packageDigest(p: { session: string; from: string; commitment: string[]; proofOfKnowledge?: string }): string {
   return bytesToHex(
-    sha256(lp(utf8ToBytes(p.session), utf8ToBytes(p.from), ...p.commitment.map((c) => utf8ToBytes(c)), utf8ToBytes(p.proofOfKnowledge))),
+    sha256(lp(utf8ToBytes(p.session), utf8ToBytes(p.from), ...p.commitment.map((c) => utf8ToBytes(c)), utf8ToBytes(p.proofOfKnowledge ?? ''))),
   );
 }
 
@@ -304,37 +414,10 @@ export function dkgEcho(state: DkgState, received: readonly DkgRound1Package[]):
   expectStep(state, 'round1');
   const { suite, params } = state;
   const expected = memberIds(params).filter((id) => id !== state.me);
-  const byId = new Map<bigint, DkgRound1Package>();
-  for (const p of received) {
-    check(p !== null && typeof p === 'object', 'bad_input', 'round-1 package must be an object');
-    const from = parseIdentifier(suite, p.from);
-    const culprit = [p.from];
-    check(p.version === DKG_VERSION, 'unsupported_version', `round-1 version ${p.version} from ${p.from}`, culprit);
-    check(p.scheme === params.scheme, 'wrong_session', `scheme ${p.scheme} from ${p.from}`, culprit);
-    check(p.session === state.session, 'wrong_session', `package from ${p.from} is for another DKG session`, culprit);
-    check(expected.includes(from), 'unexpected_package', `${p.from} is not another roster member`, culprit);
-    check(!byId.has(from), 'duplicate_identifier', `two round-1 packages from ${p.from}`, culprit);
-    byId.set(from, p);
-  }
-  const missing = expected.filter((id) => !byId.has(id)).map((id) => identifierHex(suite, id));
-  check(missing.length === 0, 'missing_package', `no round-1 package from ${missing.join(', ')}`, missing);
+  const byId = collectPackages(suite, state.session, params.scheme, expected, received);
   for (const [from, p] of byId) {
     const culprit = [p.from];
-    check(
-      Array.isArray(p.commitment) && p.commitment.length === params.threshold,
-      'bad_commitment_count',
-      `expected ${params.threshold} commitments from ${p.from}, got ${p.commitment?.length}`,
-      culprit,
-    );
-    let C: GroupPoint[];
-    try {
-      C = p.commitment.map((h, k) => {
-        check(typeof h === 'string' && /^[0-9a-f]*$/.test(h), 'bad_point', `commitment ${k} is not hex`);
-        return suite.decodePoint(hexToBytes(h), `commitment ${k}`);
-      });
-    } catch (e) {
-      throw new CryptoError('bad_point', `from ${p.from}: ${(e as Error).message}`, culprit);
-    }
+    const C = decodeCommitmentList(suite, p.commitment, params.threshold, p.from);
     check(typeof p.proofOfKnowledge === 'string' && /^[0-9a-f]*$/.test(p.proofOfKnowledge), 'bad_proof_of_knowledge', 'not hex', culprit);
     verifyKnowledge(suite, from, C[0], hexToBytes(p.proofOfKnowledge), state.digest);
     state.commitments.set(from, C);
@@ -354,30 +437,7 @@ export function dkgRound2(state: DkgState, echoes: readonly DkgEcho[]): DkgRound
   expectStep(state, 'echo');
   const { suite, params } = state;
   const ids = memberIds(params);
-  const seen = new Set<bigint>();
-  const equivocators = new Set<string>();
-  for (const e of echoes) {
-    check(e !== null && typeof e === 'object', 'bad_input', 'echo must be an object');
-    const from = parseIdentifier(suite, e.from);
-    check(e.version === DKG_VERSION, 'unsupported_version', `echo version ${e.version}`, [e.from]);
-    check(e.session === state.session && e.scheme === params.scheme, 'wrong_session', `echo from ${e.from} is for another session`, [e.from]);
-    check(ids.includes(from) && from !== state.me, 'unexpected_package', `echo from ${e.from}`, [e.from]);
-    check(!seen.has(from), 'duplicate_identifier', `two echoes from ${e.from}`, [e.from]);
-    seen.add(from);
-    check(e.digests && typeof e.digests === 'object', 'bad_input', `echo from ${e.from} has no digests`, [e.from]);
-    for (const id of ids) {
-      const h = identifierHex(suite, id);
-      const theirs = e.digests[h];
-      check(typeof theirs === 'string', 'bad_input', `echo from ${e.from} lacks ${h}`, [e.from]);
-      if (theirs !== state.digests.get(id)) equivocators.add(h);
-    }
-  }
-  const missing = ids.filter((id) => id !== state.me && !seen.has(id)).map((id) => identifierHex(suite, id));
-  check(missing.length === 0, 'missing_package', `no echo from ${missing.join(', ')}`, missing);
-  if (equivocators.size) {
-    const c = [...equivocators];
-    throw new CryptoError('equivocation', `members saw different round-1 packages from ${c.join(', ')}`, c);
-  }
+  checkEchoes(suite, state.session, params.scheme, state.me, ids, state.digests, echoes);
   state.step = 'round2';
   return ids.filter((id) => id !== state.me).map((id) => new DkgRound2Package(state.session, state.me, id, state.evalAt(id)));
 }
@@ -391,18 +451,7 @@ export function dkgFinalize(state: DkgState, received: readonly DkgRound2Package
   expectStep(state, 'round2');
   const { suite, params } = state;
   const ids = memberIds(params);
-  const shares = new Map<bigint, bigint>();
-  for (const p of received) {
-    check(p instanceof DkgRound2Package, 'bad_input', 'expected DkgRound2Package');
-    const from = identifierHex(suite, p.from);
-    check(p.session === state.session, 'wrong_session', `share from ${from} is for another session`, [from]);
-    check(p.to === state.me, 'unexpected_package', `share from ${from} is addressed to someone else`, [from]);
-    check(ids.includes(p.from) && p.from !== state.me, 'unexpected_package', `share from ${from}`, [from]);
-    check(!shares.has(p.from), 'duplicate_identifier', `two shares from ${from}`, [from]);
-    shares.set(p.from, p.share());
-  }
-  const missing = ids.filter((id) => id !== state.me && !shares.has(id)).map((id) => identifierHex(suite, id));
-  check(missing.length === 0, 'missing_package', `no share from ${missing.join(', ')}`, missing);
+  const shares = collectShares(suite, state.session, state.me, ids.filter((id) => id !== state.me), received);
   verifyReceivedShares(suite, state.me, state.commitments, shares);
   let s = state.evalAt(state.me);
   for (const v of shares.values()) s = suite.Fn.add(s, v);

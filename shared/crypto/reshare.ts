@@ -1,0 +1,233 @@
+// Resharing: T or more old members re-deal their Lagrange-weighted shares to a new roster with a
+// new threshold; the group key stays the same and the epoch goes up. Refresh is the special case
+// with the same roster and threshold.
+import { sha256 } from '@noble/hashes/sha2.js';
+import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js';
+import { CryptoError, check } from './errors.js';
+import {
+  checkEchoes,
+  collectPackages,
+  collectShares,
+  decodeCommitmentList,
+  DKG_VERSION,
+  DkgRound2Package,
+  lp,
+  packageDigest,
+  sumCommitments,
+  verifyingSharesFrom,
+  verifyReceivedShares,
+  type DkgEcho,
+  type DkgMember,
+} from './dkg.js';
+import { makePublicPackage, publicPackageToJSON, SecretShare, type KeyPackage, type PublicKeyPackage } from './keys.js';
+import { commitPoly, evalPoly, lagrangeAtZero, randomPoly } from './poly.js';
+import { Redacted } from './secret.js';
+import {
+  assertIdentifiers,
+  assertThreshold,
+  getSuite,
+  identifierHex,
+  type GroupPoint,
+  type Rng,
+  type SchemeName,
+  type Suite,
+} from './suite.js';
+
+/** What every participant agrees on before a reshare starts. */
+export interface ReshareParams {
+  /** The key as it is now (all members hold the same package). */
+  readonly old: PublicKeyPackage;
+  /** The old members who deal: at least the old threshold, all online. */
+  readonly dealers: readonly bigint[];
+  /** The new roster, with identity keys. May keep, add and drop members. */
+  readonly members: readonly DkgMember[];
+  readonly threshold: number;
+  /** 32 fresh random bytes for this run. */
+  readonly sessionId: Uint8Array;
+}
+
+/** A dealer's public broadcast: the commitment to g_i with g_i(0) = λ_i·s_i. */
+export interface ReshareRound1Package {
+  version: number;
+  scheme: SchemeName;
+  session: string;
+  from: string;
+  commitment: string[];
+}
+
+/** Validates the parameters and returns sha256 of their canonical encoding. */
+export function reshareSessionDigest(p: ReshareParams): Uint8Array {
+  const suite = getSuite(p.old.scheme);
+  assertThreshold(p.threshold, p.members.length);
+  assertIdentifiers(suite, p.dealers);
+  assertIdentifiers(suite, p.members.map((m) => m.identifier));
+  check(
+    p.dealers.length >= p.old.threshold,
+    'bad_threshold',
+    `need at least ${p.old.threshold} old members to reshare, got ${p.dealers.length}`,
+  );
+  for (const d of p.dealers)
+    check(p.old.verifyingShares.has(d), 'bad_identifier', `dealer ${d} is not a member of the old key`);
+  check(p.sessionId instanceof Uint8Array && p.sessionId.length === 32, 'bad_input', 'sessionId must be 32 bytes');
+  for (const m of p.members)
+    check(m.identityKey instanceof Uint8Array && m.identityKey.length > 0, 'bad_input', 'identity key missing');
+  const oldJson = JSON.stringify(publicPackageToJSON(p.old));
+  return sha256(
+    lp(
+      utf8ToBytes('conclave/reshare/v1'),
+      utf8ToBytes(oldJson),
+      utf8ToBytes(String(p.threshold)),
+      p.sessionId,
+      ...[...p.dealers].sort((a, b) => (a < b ? -1 : 1)).map((d) => suite.encodeScalar(d)),
+      ...p.members.flatMap((m) => [suite.encodeScalar(m.identifier), m.identityKey]),
+    ),
+  );
+}
+
+/** A participant's private reshare state (dealer, recipient or both). Prints as `<redacted>`. */
+export class ReshareState extends Redacted {
+  readonly params: ReshareParams;
+  readonly suite: Suite;
+  readonly me: bigint;
+  readonly session: string;
+  readonly isDealer: boolean;
+  readonly isRecipient: boolean;
+  step: 'round1' | 'echo' | 'round2' | 'done' = 'round1';
+  commitments = new Map<bigint, GroupPoint[]>();
+  digests = new Map<bigint, string>();
+  #coeffs: bigint[];
+  constructor(params: ReshareParams, me: bigint, session: string, coeffs: bigint[]) {
+    super();
+    this.params = params;
+    this.suite = getSuite(params.old.scheme);
+    this.me = me;
+    this.session = session;
+    this.isDealer = params.dealers.includes(me);
+    this.isRecipient = params.members.some((m) => m.identifier === me);
+    this.#coeffs = coeffs;
+  }
+  evalAt(x: bigint): bigint {
+    check(this.#coeffs.length > 0, 'wrong_round', 'no dealing polynomial here');
+    return evalPoly(this.suite, this.#coeffs, x);
+  }
+  erase(): void {
+    this.#coeffs.fill(0n);
+    this.#coeffs = [];
+  }
+}
+
+function participants(p: ReshareParams): bigint[] {
+  return [...new Set([...p.dealers, ...p.members.map((m) => m.identifier)])];
+}
+
+function expectStep(state: ReshareState, step: ReshareState['step']): void {
+  check(state.step === step, 'wrong_round', `reshare is at ${state.step}, this call needs ${step}`);
+}
+
+/**
+ * Starts a reshare for participant `me`. A dealer passes its current key package and gets the
+ * package to broadcast; a newcomer (recipient only) passes `undefined` and gets no package.
+ */
+export function reshareRound1(
+  params: ReshareParams,
+  me: bigint,
+  key: KeyPackage | undefined,
+  rng?: Rng,
+): { state: ReshareState; package?: ReshareRound1Package } {
+  const suite = getSuite(params.old.scheme);
+  const session = bytesToHex(reshareSessionDigest(params));
+  check(participants(params).includes(me), 'bad_identifier', `${me} takes no part in this reshare`);
+  if (!params.dealers.includes(me)) return { state: new ReshareState(params, me, session, []) };
+  check(key !== undefined, 'bad_input', 'a dealer needs its key package');
+  check(key.share.identifier === me, 'key_mismatch', 'key package belongs to another member');
+  check(
+    key.share.epoch === params.old.epoch,
+    'epoch_mismatch',
+    `share is from epoch ${key.share.epoch}, the key is at epoch ${params.old.epoch}`,
+  );
+  check(
+    suite.G.multiply(key.share.scalar()).equals(params.old.verifyingShares.get(me)!),
+    'key_mismatch',
+    'share does not match the old key',
+  );
+  const lambda = lagrangeAtZero(suite, params.dealers, me);
+  const coeffs = randomPoly(suite, params.threshold, suite.Fn.mul(lambda, key.share.scalar()), rng);
+  const C = commitPoly(suite, coeffs);
+  const state = new ReshareState(params, me, session, coeffs);
+  const pkg: ReshareRound1Package = {
+    version: DKG_VERSION,
+    scheme: params.old.scheme,
+    session,
+    from: identifierHex(suite, me),
+    commitment: C.map((p) => bytesToHex(suite.encodePoint(p))),
+  };
+  state.commitments.set(me, C);
+  state.digests.set(me, packageDigest(pkg));
+  return { state, package: pkg };
+}
+
+/**
+ * Every participant validates the dealers' packages: each dealer's constant commitment must equal
+ * λ_i·Y_i of its old verifying share (so no dealer can change the key or inject anything), and
+ * returns the echo to broadcast.
+ */
+export function reshareEcho(state: ReshareState, received: readonly ReshareRound1Package[]): DkgEcho {
+  expectStep(state, 'round1');
+  const { suite, params } = state;
+  const expected = params.dealers.filter((d) => d !== state.me);
+  const byId = collectPackages(suite, state.session, params.old.scheme, expected, received);
+  const bad: string[] = [];
+  for (const [from, p] of byId) {
+    const C = decodeCommitmentList(suite, p.commitment, params.threshold, p.from);
+    const expectC0 = params.old.verifyingShares.get(from)!.multiplyUnsafe(lagrangeAtZero(suite, params.dealers, from));
+    if (!C[0].equals(expectC0)) bad.push(p.from);
+    state.commitments.set(from, C);
+    state.digests.set(from, packageDigest(p));
+  }
+  if (bad.length)
+    throw new CryptoError('bad_commitment', `dealt value does not match the old share of ${bad.join(', ')}`, bad);
+  state.step = 'echo';
+  const digests: Record<string, string> = {};
+  for (const d of params.dealers) digests[identifierHex(suite, d)] = state.digests.get(d)!;
+  return { version: DKG_VERSION, scheme: params.old.scheme, session: state.session, from: identifierHex(suite, state.me), digests };
+}
+
+/** Checks everyone's echoes; a dealer then returns the shares g_i(j) for every new member. */
+export function reshareRound2(state: ReshareState, echoes: readonly DkgEcho[]): DkgRound2Package[] {
+  expectStep(state, 'echo');
+  const { suite, params } = state;
+  checkEchoes(suite, state.session, params.old.scheme, state.me, participants(params), state.digests, echoes);
+  state.step = 'round2';
+  if (!state.isDealer) return [];
+  const out = params.members
+    .map((m) => m.identifier)
+    .filter((id) => id !== state.me)
+    .map((id) => new DkgRound2Package(state.session, state.me, id, state.evalAt(id)));
+  if (!state.isRecipient) state.erase();
+  return out;
+}
+
+/**
+ * A new member verifies the shares from every dealer and assembles its new share. The group key is
+ * unchanged (checked), the epoch is old + 1. Participants who are not new members get `undefined`.
+ */
+export function reshareFinalize(state: ReshareState, received: readonly DkgRound2Package[]): KeyPackage | undefined {
+  expectStep(state, 'round2');
+  const { suite, params } = state;
+  state.step = 'done';
+  if (!state.isRecipient) return undefined;
+  const expected = params.dealers.filter((d) => d !== state.me);
+  const shares = collectShares(suite, state.session, state.me, expected, received);
+  verifyReceivedShares(suite, state.me, state.commitments, shares);
+  let s = state.isDealer ? state.evalAt(state.me) : 0n;
+  state.erase();
+  for (const v of shares.values()) s = suite.Fn.add(s, v);
+  const merged = sumCommitments(suite, state.commitments.values(), params.threshold);
+  check(merged[0].equals(params.old.groupKey), 'key_mismatch', 'reshared key differs from the old key');
+  const ids = params.members.map((m) => m.identifier);
+  const vs = verifyingSharesFrom(suite, merged, ids);
+  check(suite.G.multiply(s).equals(vs.get(state.me)!), 'bad_share', 'new share does not match its verifying share');
+  const epoch = params.old.epoch + 1;
+  const pub = makePublicPackage(params.old.scheme, params.threshold, params.old.groupKey, vs, epoch);
+  return { public: pub, share: new SecretShare(params.old.scheme, state.me, s, epoch) };
+}
