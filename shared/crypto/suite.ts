@@ -48,6 +48,8 @@ export interface Suite {
   H5(m: Uint8Array): Uint8Array;
   HDKG(m: Uint8Array): bigint;
   HID(m: Uint8Array): bigint;
+  /** The suite's hash-to-scalar under a caller's own domain tag (for Conclave's own proofs). */
+  hashToScalar(m: Uint8Array, dst: Uint8Array): bigint;
   /** RFC 9591 §4.6 compute_challenge (BIP340 challenge for taproot). */
   challenge(R: GroupPoint, PK: GroupPoint, msg: Uint8Array): bigint;
   /** RFC 9591 §3.1 DeserializeElement: on the curve, not the identity, in the prime-order subgroup. */
@@ -131,6 +133,7 @@ function makeBase(opts: {
     H5: (m) => opts.hash(concatBytes(dCom, m)),
     HDKG: (m) => opts.hashToScalar(m, dDkg),
     HID: (m) => opts.hashToScalar(m, dId),
+    hashToScalar: opts.hashToScalar,
     challenge: opts.challenge,
     decodePoint(bytes, what = 'point') {
       check(bytes instanceof Uint8Array, 'bad_point', `${what}: expected bytes`);
