@@ -19,7 +19,11 @@ import {
  */
 export function scalarFromExistingKey(scheme: SchemeName, key: Uint8Array): bigint {
   const suite = getSuite(scheme);
-  check(key instanceof Uint8Array && key.length === 32, 'bad_length', `expected a 32-byte key, got ${key?.length}`);
+  check(
+    key instanceof Uint8Array && key.length === 32,
+    'bad_length',
+    `expected a 32-byte key, got ${key?.length}`,
+  );
   if (scheme === 'ed25519') {
     const { scalar } = ed25519.utils.getExtendedPublicKey(key);
     return suite.Fn.create(scalar);
@@ -75,12 +79,22 @@ export function combineShares(pub: PublicKeyPackage, shares: readonly SecretShar
     'key_mismatch',
     `need at least ${pub.threshold} shares to reconstruct, got ${shares.length}`,
   );
-  assertIdentifiers(suite, shares.map((s) => s.identifier));
+  assertIdentifiers(
+    suite,
+    shares.map((s) => s.identifier),
+  );
   for (const s of shares) {
     check(s.scheme === pub.scheme, 'key_mismatch', `share is ${s.scheme}, key is ${pub.scheme}`);
-    check(s.epoch === pub.epoch, 'epoch_mismatch', `share from epoch ${s.epoch}, key is epoch ${pub.epoch}`);
+    check(
+      s.epoch === pub.epoch,
+      'epoch_mismatch',
+      `share from epoch ${s.epoch}, key is epoch ${pub.epoch}`,
+    );
   }
-  const secret = interpolateAtZero(suite, shares.map((s) => [s.identifier, s.scalar()] as const));
+  const secret = interpolateAtZero(
+    suite,
+    shares.map((s) => [s.identifier, s.scalar()] as const),
+  );
   if (secret === 0n || !suite.G.multiply(secret).equals(pub.groupKey))
     throw new CryptoError('key_mismatch', 'the shares do not reconstruct the group key');
   return secret;

@@ -55,14 +55,21 @@ export function dkgSessionDigest(params: DkgParams): Uint8Array {
   const suite = getSuite(params.scheme);
   check(Array.isArray(params.members), 'bad_input', 'members must be an array');
   assertThreshold(params.threshold, params.members.length);
-  assertIdentifiers(suite, params.members.map((m) => m.identifier));
+  assertIdentifiers(
+    suite,
+    params.members.map((m) => m.identifier),
+  );
   check(
     params.sessionId instanceof Uint8Array && params.sessionId.length === 32,
     'bad_input',
     `sessionId must be 32 bytes, got ${params.sessionId?.length}`,
   );
   for (const m of params.members)
-    check(m.identityKey instanceof Uint8Array && m.identityKey.length > 0, 'bad_input', 'identity key missing');
+    check(
+      m.identityKey instanceof Uint8Array && m.identityKey.length > 0,
+      'bad_input',
+      'identity key missing',
+    );
   return sha256(
     lp(
       utf8ToBytes('conclave/dkg/v1'),
@@ -87,15 +94,35 @@ function pokDecode(suite: Suite, proof: Uint8Array): { R: GroupPoint; z: bigint 
     'bad_proof_of_knowledge',
     `expected ${rLen + suite.scalarLength} bytes, got ${proof?.length}`,
   );
-  const rBytes = suite.evenY ? concatBytes(Uint8Array.of(2), proof.subarray(0, 32)) : proof.subarray(0, rLen);
-  return { R: suite.decodePoint(rBytes, 'proof commitment'), z: suite.decodeScalar(proof.subarray(rLen), 'proof response') };
+  const rBytes = suite.evenY
+    ? concatBytes(Uint8Array.of(2), proof.subarray(0, 32))
+    : proof.subarray(0, rLen);
+  return {
+    R: suite.decodePoint(rBytes, 'proof commitment'),
+    z: suite.decodeScalar(proof.subarray(rLen), 'proof response'),
+  };
 }
-function pokChallenge(suite: Suite, id: bigint, ctx: Uint8Array, phi: GroupPoint, R: GroupPoint): bigint {
-  return suite.HDKG(concatBytes(suite.encodeScalar(id), ctx, suite.encodePoint(phi), suite.encodePoint(R)));
+function pokChallenge(
+  suite: Suite,
+  id: bigint,
+  ctx: Uint8Array,
+  phi: GroupPoint,
+  R: GroupPoint,
+): bigint {
+  return suite.HDKG(
+    concatBytes(suite.encodeScalar(id), ctx, suite.encodePoint(phi), suite.encodePoint(R)),
+  );
 }
 
 /** σ = (R, μ) with μ = k + a_0·c, proving knowledge of a_0 for φ = a_0·G. `ctx` is the session digest. */
-export function proveKnowledge(suite: Suite, id: bigint, a0: bigint, phi: GroupPoint, ctx: Uint8Array, rng?: Rng): Uint8Array {
+export function proveKnowledge(
+  suite: Suite,
+  id: bigint,
+  a0: bigint,
+  phi: GroupPoint,
+  ctx: Uint8Array,
+  rng?: Rng,
+): Uint8Array {
   let k = suite.randomScalar(rng);
   let R = suite.G.multiply(k);
   if (suite.evenY && !hasEvenY(R)) {
@@ -107,7 +134,13 @@ export function proveKnowledge(suite: Suite, id: bigint, a0: bigint, phi: GroupP
 }
 
 /** Checks σ against φ; throws `bad_proof_of_knowledge` naming `id`. */
-export function verifyKnowledge(suite: Suite, id: bigint, phi: GroupPoint, proof: Uint8Array, ctx: Uint8Array): void {
+export function verifyKnowledge(
+  suite: Suite,
+  id: bigint,
+  phi: GroupPoint,
+  proof: Uint8Array,
+  ctx: Uint8Array,
+): void {
   const culprit = [identifierHex(suite, id)];
   let R: GroupPoint, z: bigint;
   try {
@@ -140,14 +173,26 @@ export function verifyReceivedShares(
   const culprits: string[] = [];
   for (const [j, s] of shares) {
     const C = commitments.get(j);
-    check(C !== undefined, 'unexpected_package', `share from ${j}, who has no commitment`, [identifierHex(suite, j)]);
-    if (!suite.G.multiply(s).equals(evalCommitment(suite, C, me))) culprits.push(identifierHex(suite, j));
+    check(C !== undefined, 'unexpected_package', `share from ${j}, who has no commitment`, [
+      identifierHex(suite, j),
+    ]);
+    if (!suite.G.multiply(s).equals(evalCommitment(suite, C, me)))
+      culprits.push(identifierHex(suite, j));
   }
-  check(culprits.length === 0, 'bad_share', `invalid secret share from ${culprits.join(', ')}`, culprits);
+  check(
+    culprits.length === 0,
+    'bad_share',
+    `invalid secret share from ${culprits.join(', ')}`,
+    culprits,
+  );
 }
 
 /** Σ_j C_j coefficient-wise: the commitment to the sum of all dealers' polynomials. */
-export function sumCommitments(suite: Suite, commitments: Iterable<readonly GroupPoint[]>, t: number): GroupPoint[] {
+export function sumCommitments(
+  suite: Suite,
+  commitments: Iterable<readonly GroupPoint[]>,
+  t: number,
+): GroupPoint[] {
   const out: GroupPoint[] = Array.from({ length: t }, () => suite.ZERO);
   for (const C of commitments) {
     check(C.length === t, 'bad_commitment_count', `expected ${t} commitments, got ${C.length}`);
@@ -157,14 +202,23 @@ export function sumCommitments(suite: Suite, commitments: Iterable<readonly Grou
 }
 
 /** Y_m = Σ_k m^k·C_k for every member m: everyone's verifying share from the summed commitment. */
-export function verifyingSharesFrom(suite: Suite, merged: readonly GroupPoint[], ids: readonly bigint[]): Map<bigint, GroupPoint> {
+export function verifyingSharesFrom(
+  suite: Suite,
+  merged: readonly GroupPoint[],
+  ids: readonly bigint[],
+): Map<bigint, GroupPoint> {
   const vs = new Map<bigint, GroupPoint>();
   for (const m of ids) vs.set(m, evalCommitment(suite, merged, m));
   return vs;
 }
 
 /** Decodes a dealer's commitment list (hex points); errors name the dealer. */
-export function decodeCommitmentList(suite: Suite, list: unknown, t: number, from: string): GroupPoint[] {
+export function decodeCommitmentList(
+  suite: Suite,
+  list: unknown,
+  t: number,
+  from: string,
+): GroupPoint[] {
   check(
     Array.isArray(list) && list.length === t,
     'bad_commitment_count',
@@ -173,7 +227,11 @@ export function decodeCommitmentList(suite: Suite, list: unknown, t: number, fro
   );
   try {
     return list.map((h: unknown, k: number) => {
-      check(typeof h === 'string' && /^[0-9a-f]*$/.test(h), 'bad_point', `commitment ${k} is not hex`);
+      check(
+        typeof h === 'string' && /^[0-9a-f]*$/.test(h),
+        'bad_point',
+        `commitment ${k} is not hex`,
+      );
       return suite.decodePoint(hexToBytes(h), `commitment ${k}`);
     });
   } catch (e) {
@@ -185,7 +243,9 @@ export function decodeCommitmentList(suite: Suite, list: unknown, t: number, fro
  * Indexes round-1 style packages by sender after checking version, scheme and session, and that
  * exactly the `expected` senders each sent one. Errors name the offending sender.
  */
-export function collectPackages<P extends { version: number; scheme: string; session: string; from: string }>(
+export function collectPackages<
+  P extends { version: number; scheme: string; session: string; from: string },
+>(
   suite: Suite,
   session: string,
   scheme: SchemeName,
@@ -197,10 +257,25 @@ export function collectPackages<P extends { version: number; scheme: string; ses
     check(p !== null && typeof p === 'object', 'bad_input', 'package must be an object');
     const from = parseIdentifier(suite, p.from);
     const culprit = [p.from];
-    check(p.version === DKG_VERSION, 'unsupported_version', `package version ${p.version} from ${p.from}`, culprit);
+    check(
+      p.version === DKG_VERSION,
+      'unsupported_version',
+      `package version ${p.version} from ${p.from}`,
+      culprit,
+    );
     check(p.scheme === scheme, 'wrong_session', `scheme ${p.scheme} from ${p.from}`, culprit);
-    check(p.session === session, 'wrong_session', `package from ${p.from} is for another session`, culprit);
-    check(expected.includes(from), 'unexpected_package', `${p.from} is not an expected sender`, culprit);
+    check(
+      p.session === session,
+      'wrong_session',
+      `package from ${p.from} is for another session`,
+      culprit,
+    );
+    check(
+      expected.includes(from),
+      'unexpected_package',
+      `${p.from} is not an expected sender`,
+      culprit,
+    );
     check(!byId.has(from), 'duplicate_identifier', `two packages from ${p.from}`, culprit);
     byId.set(from, p);
   }
@@ -229,11 +304,23 @@ export function checkEchoes(
     check(e !== null && typeof e === 'object', 'bad_input', 'echo must be an object');
     const from = parseIdentifier(suite, e.from);
     check(e.version === DKG_VERSION, 'unsupported_version', `echo version ${e.version}`, [e.from]);
-    check(e.session === session && e.scheme === scheme, 'wrong_session', `echo from ${e.from} is for another session`, [e.from]);
-    check(echoers.includes(from) && from !== me, 'unexpected_package', `echo from ${e.from}`, [e.from]);
+    check(
+      e.session === session && e.scheme === scheme,
+      'wrong_session',
+      `echo from ${e.from} is for another session`,
+      [e.from],
+    );
+    check(echoers.includes(from) && from !== me, 'unexpected_package', `echo from ${e.from}`, [
+      e.from,
+    ]);
     check(!seen.has(from), 'duplicate_identifier', `two echoes from ${e.from}`, [e.from]);
     seen.add(from);
-    check(e.digests !== null && typeof e.digests === 'object', 'bad_input', `echo from ${e.from} has no digests`, [e.from]);
+    check(
+      e.digests !== null && typeof e.digests === 'object',
+      'bad_input',
+      `echo from ${e.from} has no digests`,
+      [e.from],
+    );
     for (const [id, mine] of myDigests) {
       const h = identifierHex(suite, id);
       const theirs = e.digests[h];
@@ -241,11 +328,17 @@ export function checkEchoes(
       if (theirs !== mine) equivocators.add(h);
     }
   }
-  const missing = echoers.filter((id) => id !== me && !seen.has(id)).map((id) => identifierHex(suite, id));
+  const missing = echoers
+    .filter((id) => id !== me && !seen.has(id))
+    .map((id) => identifierHex(suite, id));
   check(missing.length === 0, 'missing_package', `no echo from ${missing.join(', ')}`, missing);
   if (equivocators.size) {
     const c = [...equivocators];
-    throw new CryptoError('equivocation', `members saw different round-1 packages from ${c.join(', ')}`, c);
+    throw new CryptoError(
+      'equivocation',
+      `members saw different round-1 packages from ${c.join(', ')}`,
+      c,
+    );
   }
 }
 
@@ -288,7 +381,13 @@ export class DkgRound2Package extends Redacted {
     return this.#share;
   }
   /** The wire form, deliberately explicit: it contains the secret share. */
-  toWire(suite: Suite): { version: number; session: string; from: string; to: string; share: string } {
+  toWire(suite: Suite): {
+    version: number;
+    session: string;
+    from: string;
+    to: string;
+    share: string;
+  } {
     return {
       version: DKG_VERSION,
       session: this.session,
@@ -297,11 +396,19 @@ export class DkgRound2Package extends Redacted {
       share: bytesToHex(suite.encodeScalar(this.#share)),
     };
   }
-  static fromWire(suite: Suite, w: { version: number; session: string; from: string; to: string; share: string }): DkgRound2Package {
+  static fromWire(
+    suite: Suite,
+    w: { version: number; session: string; from: string; to: string; share: string },
+  ): DkgRound2Package {
     check(w !== null && typeof w === 'object', 'bad_input', 'round-2 package must be an object');
     check(w.version === DKG_VERSION, 'unsupported_version', `round-2 version ${w.version}`);
     const from = parseIdentifier(suite, w.from);
-    check(typeof w.share === 'string' && /^[0-9a-f]*$/.test(w.share), 'bad_share', 'share must be hex', [w.from]);
+    check(
+      typeof w.share === 'string' && /^[0-9a-f]*$/.test(w.share),
+      'bad_share',
+      'share must be hex',
+      [w.from],
+    );
     let s: bigint;
     try {
       s = suite.decodeScalar(hexToBytes(w.share), 'share');
@@ -324,9 +431,18 @@ export function collectShares(
   for (const p of received) {
     check(p instanceof DkgRound2Package, 'bad_input', 'expected DkgRound2Package');
     const from = identifierHex(suite, p.from);
-    check(p.session === session, 'wrong_session', `share from ${from} is for another session`, [from]);
-    check(p.to === me, 'unexpected_package', `share from ${from} is addressed to someone else`, [from]);
-    check(expected.includes(p.from), 'unexpected_package', `share from ${from}, who is not a dealer`, [from]);
+    check(p.session === session, 'wrong_session', `share from ${from} is for another session`, [
+      from,
+    ]);
+    check(p.to === me, 'unexpected_package', `share from ${from} is addressed to someone else`, [
+      from,
+    ]);
+    check(
+      expected.includes(p.from),
+      'unexpected_package',
+      `share from ${from}, who is not a dealer`,
+      [from],
+    );
     check(!shares.has(p.from), 'duplicate_identifier', `two shares from ${from}`, [from]);
     shares.set(p.from, p.share());
   }
@@ -370,9 +486,21 @@ export class DkgState extends Redacted {
 }
 
 /** Digest of a round-1 style package as received, for the echo check. */
-export function packageDigest(p: { session: string; from: string; commitment: string[]; proofOfKnowledge?: string }): string {
+export function packageDigest(p: {
+  session: string;
+  from: string;
+  commitment: string[];
+  proofOfKnowledge?: string;
+}): string {
   return bytesToHex(
-    sha256(lp(utf8ToBytes(p.session), utf8ToBytes(p.from), ...p.commitment.map((c) => utf8ToBytes(c)), utf8ToBytes(p.proofOfKnowledge ?? ''))),
+    sha256(
+      lp(
+        utf8ToBytes(p.session),
+        utf8ToBytes(p.from),
+        ...p.commitment.map((c) => utf8ToBytes(c)),
+        utf8ToBytes(p.proofOfKnowledge ?? ''),
+      ),
+    ),
   );
 }
 
@@ -385,7 +513,11 @@ function memberIds(params: DkgParams): bigint[] {
 }
 
 /** Round 1: sample the polynomial, commit to it, prove knowledge of its constant term. */
-export function dkgRound1(params: DkgParams, me: bigint, rng?: Rng): { state: DkgState; package: DkgRound1Package } {
+export function dkgRound1(
+  params: DkgParams,
+  me: bigint,
+  rng?: Rng,
+): { state: DkgState; package: DkgRound1Package } {
   const digest = dkgSessionDigest(params);
   const suite = getSuite(params.scheme);
   check(memberIds(params).includes(me), 'bad_identifier', `${me} is not on the roster`);
@@ -418,7 +550,12 @@ export function dkgEcho(state: DkgState, received: readonly DkgRound1Package[]):
   for (const [from, p] of byId) {
     const culprit = [p.from];
     const C = decodeCommitmentList(suite, p.commitment, params.threshold, p.from);
-    check(typeof p.proofOfKnowledge === 'string' && /^[0-9a-f]*$/.test(p.proofOfKnowledge), 'bad_proof_of_knowledge', 'not hex', culprit);
+    check(
+      typeof p.proofOfKnowledge === 'string' && /^[0-9a-f]*$/.test(p.proofOfKnowledge),
+      'bad_proof_of_knowledge',
+      'not hex',
+      culprit,
+    );
     verifyKnowledge(suite, from, C[0], hexToBytes(p.proofOfKnowledge), state.digest);
     state.commitments.set(from, C);
     state.digests.set(from, packageDigest(p));
@@ -426,7 +563,13 @@ export function dkgEcho(state: DkgState, received: readonly DkgRound1Package[]):
   state.step = 'echo';
   const digests: Record<string, string> = {};
   for (const id of memberIds(params)) digests[identifierHex(suite, id)] = state.digests.get(id)!;
-  return { version: DKG_VERSION, scheme: params.scheme, session: state.session, from: identifierHex(suite, state.me), digests };
+  return {
+    version: DKG_VERSION,
+    scheme: params.scheme,
+    session: state.session,
+    from: identifierHex(suite, state.me),
+    digests,
+  };
 }
 
 /**
@@ -439,7 +582,9 @@ export function dkgRound2(state: DkgState, echoes: readonly DkgEcho[]): DkgRound
   const ids = memberIds(params);
   checkEchoes(suite, state.session, params.scheme, state.me, ids, state.digests, echoes);
   state.step = 'round2';
-  return ids.filter((id) => id !== state.me).map((id) => new DkgRound2Package(state.session, state.me, id, state.evalAt(id)));
+  return ids
+    .filter((id) => id !== state.me)
+    .map((id) => new DkgRound2Package(state.session, state.me, id, state.evalAt(id)));
 }
 
 /**
@@ -451,16 +596,25 @@ export function dkgFinalize(state: DkgState, received: readonly DkgRound2Package
   expectStep(state, 'round2');
   const { suite, params } = state;
   const ids = memberIds(params);
-  const shares = collectShares(suite, state.session, state.me, ids.filter((id) => id !== state.me), received);
+  const shares = collectShares(
+    suite,
+    state.session,
+    state.me,
+    ids.filter((id) => id !== state.me),
+    received,
+  );
   verifyReceivedShares(suite, state.me, state.commitments, shares);
   let s = state.evalAt(state.me);
   for (const v of shares.values()) s = suite.Fn.add(s, v);
   state.erase();
   const merged = sumCommitments(suite, state.commitments.values(), params.threshold);
   const vs = verifyingSharesFrom(suite, merged, ids);
-  check(suite.G.multiply(s).equals(vs.get(state.me)!), 'bad_share', 'own share does not match the verifying share');
+  check(
+    suite.G.multiply(s).equals(vs.get(state.me)!),
+    'bad_share',
+    'own share does not match the verifying share',
+  );
   state.step = 'done';
   const pub = makePublicPackage(params.scheme, params.threshold, merged[0], vs, 0);
   return { public: pub, share: new SecretShare(params.scheme, state.me, s, 0) };
 }
-

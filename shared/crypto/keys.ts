@@ -54,7 +54,12 @@ export class SecretShare extends Redacted {
     return getSuite(this.scheme).encodeScalar(this.scalar());
   }
   static fromBytes(scheme: SchemeName, identifier: bigint, bytes: Uint8Array, epoch: number) {
-    return new SecretShare(scheme, identifier, getSuite(scheme).decodeScalar(bytes, 'share'), epoch);
+    return new SecretShare(
+      scheme,
+      identifier,
+      getSuite(scheme).decodeScalar(bytes, 'share'),
+      epoch,
+    );
   }
   /** Best-effort erasure: the share becomes unusable. */
   wipe(): void {
@@ -113,8 +118,15 @@ export function publicPackageFromJSON(j: PublicKeyPackageJSON): PublicKeyPackage
   check(j.verifyingShares && typeof j.verifyingShares === 'object', 'bad_input', 'verifyingShares');
   const vs = new Map<bigint, GroupPoint>();
   for (const [idHex, yHex] of Object.entries(j.verifyingShares)) {
-    check(typeof yHex === 'string' && /^[0-9a-f]*$/.test(yHex), 'bad_point', `verifying share ${idHex}`);
-    vs.set(parseIdentifier(suite, idHex), suite.decodePoint(hexToBytes(yHex), `verifying share ${idHex}`));
+    check(
+      typeof yHex === 'string' && /^[0-9a-f]*$/.test(yHex),
+      'bad_point',
+      `verifying share ${idHex}`,
+    );
+    vs.set(
+      parseIdentifier(suite, idHex),
+      suite.decodePoint(hexToBytes(yHex), `verifying share ${idHex}`),
+    );
   }
   check(/^[0-9a-f]*$/.test(j.groupKey), 'bad_point', 'groupKey must be hex');
   const groupKey = suite.decodePoint(hexToBytes(j.groupKey), 'group key');
@@ -212,7 +224,11 @@ export function taprootInternalKey(pub: PublicKeyPackage): Uint8Array {
 /** Checks that a share belongs to a public package: s_i·G == Y_i. Throws `key_mismatch`. */
 export function assertShareMatches(pub: PublicKeyPackage, share: SecretShare): void {
   const suite = getSuite(pub.scheme);
-  check(share.scheme === pub.scheme, 'key_mismatch', `share is ${share.scheme}, key is ${pub.scheme}`);
+  check(
+    share.scheme === pub.scheme,
+    'key_mismatch',
+    `share is ${share.scheme}, key is ${pub.scheme}`,
+  );
   check(
     share.epoch === pub.epoch,
     'epoch_mismatch',

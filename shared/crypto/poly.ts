@@ -27,7 +27,11 @@ export function commitPoly(suite: Suite, coeffs: readonly bigint[]): GroupPoint[
  * integers, so Horner's rule with short scalar multiplications is much cheaper than an MSM with
  * full-size powers; large identifiers fall back to one multi-scalar multiplication.
  */
-export function evalCommitment(suite: Suite, commitment: readonly GroupPoint[], x: bigint): GroupPoint {
+export function evalCommitment(
+  suite: Suite,
+  commitment: readonly GroupPoint[],
+  x: bigint,
+): GroupPoint {
   if (x < 1n << 32n) {
     let acc = commitment[commitment.length - 1];
     for (let k = commitment.length - 2; k >= 0; k--) acc = acc.multiplyUnsafe(x).add(commitment[k]);
@@ -71,9 +75,13 @@ export function lagrangeAt(suite: Suite, xs: readonly bigint[], xi: bigint, x: b
 }
 
 /** Σ λ_i·y_i over the given points: the value at 0 of the polynomial through them. */
-export function interpolateAtZero(suite: Suite, points: readonly (readonly [bigint, bigint])[]): bigint {
+export function interpolateAtZero(
+  suite: Suite,
+  points: readonly (readonly [bigint, bigint])[],
+): bigint {
   const xs = points.map(([x]) => x);
   let acc = 0n;
-  for (const [x, y] of points) acc = suite.Fn.add(acc, suite.Fn.mul(y, lagrangeAtZero(suite, xs, x)));
+  for (const [x, y] of points)
+    acc = suite.Fn.add(acc, suite.Fn.mul(y, lagrangeAtZero(suite, xs, x)));
   return acc;
 }

@@ -7,7 +7,15 @@ import { CryptoError, check } from './errors.js';
 import { SecretShare, type KeyPackage, type PublicKeyPackage } from './keys.js';
 import { lagrangeAt } from './poly.js';
 import { Redacted } from './secret.js';
-import { assertIdentifiers, getSuite, identifierHex, parseIdentifier, type GroupPoint, type Rng, type Suite } from './suite.js';
+import {
+  assertIdentifiers,
+  getSuite,
+  identifierHex,
+  parseIdentifier,
+  type GroupPoint,
+  type Rng,
+  type Suite,
+} from './suite.js';
 
 /** Helper i's output of step 1: a secret part δ_ij for each helper j, and public δ_ij·G for all. */
 export interface RepairStep1 {
@@ -32,23 +40,38 @@ export class RepairPart extends Redacted {
     return this.#value;
   }
   toWire(suite: Suite): { from: string; to: string; value: string } {
-    return { from: identifierHex(suite, this.from), to: identifierHex(suite, this.to), value: bytesToHex(suite.encodeScalar(this.#value)) };
+    return {
+      from: identifierHex(suite, this.from),
+      to: identifierHex(suite, this.to),
+      value: bytesToHex(suite.encodeScalar(this.#value)),
+    };
   }
 }
 
-function checkHelpers(suite: Suite, pub: PublicKeyPackage, helpers: readonly bigint[], lost: bigint): void {
+function checkHelpers(
+  suite: Suite,
+  pub: PublicKeyPackage,
+  helpers: readonly bigint[],
+  lost: bigint,
+): void {
   assertIdentifiers(suite, [...helpers, lost]);
   check(
     helpers.length === pub.threshold,
     'bad_threshold',
     `repair needs exactly ${pub.threshold} helpers, got ${helpers.length}`,
   );
-  for (const h of helpers) check(pub.verifyingShares.has(h), 'bad_identifier', `helper ${h} is not a member`);
+  for (const h of helpers)
+    check(pub.verifyingShares.has(h), 'bad_identifier', `helper ${h} is not a member`);
   check(pub.verifyingShares.has(lost), 'bad_identifier', `member ${lost} is not in the key`);
 }
 
 /** Step 1 at helper i: ζ_i = λ_i(r) over the helper set; split ζ_i·s_i into T random parts. */
-export function repairStep1(key: KeyPackage, helpers: readonly bigint[], lost: bigint, rng?: Rng): RepairStep1 {
+export function repairStep1(
+  key: KeyPackage,
+  helpers: readonly bigint[],
+  lost: bigint,
+  rng?: Rng,
+): RepairStep1 {
   const suite = getSuite(key.public.scheme);
   checkHelpers(suite, key.public, helpers, lost);
   const me = key.share.identifier;
@@ -84,16 +107,36 @@ export function repairStep2(
   assertCommitments(suite, pub, helpers, lost, commitments);
   const got = new Map<bigint, bigint>();
   for (const p of received) {
-    check(p instanceof RepairPart && p.to === me, 'unexpected_package', 'part addressed to someone else');
-    check(helpers.includes(p.from) && !got.has(p.from), 'unexpected_package', `part from ${p.from}`, [identifierHex(suite, p.from)]);
+    check(
+      p instanceof RepairPart && p.to === me,
+      'unexpected_package',
+      'part addressed to someone else',
+    );
+    check(
+      helpers.includes(p.from) && !got.has(p.from),
+      'unexpected_package',
+      `part from ${p.from}`,
+      [identifierHex(suite, p.from)],
+    );
     got.set(p.from, p.value());
   }
   const missing = helpers.filter((h) => !got.has(h)).map((h) => identifierHex(suite, h));
-  check(missing.length === 0, 'missing_package', `no repair part from ${missing.join(', ')}`, missing);
-  const bad = helpers.filter((i) => !suite.G.multiply(got.get(i)!).equals(commitments.get(i)!.get(me)!));
+  check(
+    missing.length === 0,
+    'missing_package',
+    `no repair part from ${missing.join(', ')}`,
+    missing,
+  );
+  const bad = helpers.filter(
+    (i) => !suite.G.multiply(got.get(i)!).equals(commitments.get(i)!.get(me)!),
+  );
   if (bad.length) {
     const c = bad.map((i) => identifierHex(suite, i));
-    throw new CryptoError('bad_share', `repair part does not match its commitment from ${c.join(', ')}`, c);
+    throw new CryptoError(
+      'bad_share',
+      `repair part does not match its commitment from ${c.join(', ')}`,
+      c,
+    );
   }
   let sigma = 0n;
   for (const v of got.values()) sigma = suite.Fn.add(sigma, v);
@@ -117,10 +160,17 @@ function assertCommitments(
     }
     let sum = suite.ZERO;
     for (const j of helpers) sum = sum.add(ci.get(j)!);
-    const expected = pub.verifyingShares.get(i)!.multiplyUnsafe(lagrangeAt(suite, helpers, i, lost));
+    const expected = pub.verifyingShares
+      .get(i)!
+      .multiplyUnsafe(lagrangeAt(suite, helpers, i, lost));
     if (!sum.equals(expected)) bad.push(identifierHex(suite, i));
   }
-  if (bad.length) throw new CryptoError('bad_commitment', `repair commitments from ${bad.join(', ')} are inconsistent`, bad);
+  if (bad.length)
+    throw new CryptoError(
+      'bad_commitment',
+      `repair commitments from ${bad.join(', ')} are inconsistent`,
+      bad,
+    );
 }
 
 /**
@@ -139,29 +189,60 @@ export function repairStep3(
   assertCommitments(suite, pub, helpers, lost, commitments);
   const got = new Map<bigint, bigint>();
   for (const p of sigmas) {
-    check(p instanceof RepairPart && p.to === lost, 'unexpected_package', 'sum addressed to someone else');
-    check(helpers.includes(p.from) && !got.has(p.from), 'unexpected_package', `sum from ${p.from}`, [identifierHex(suite, p.from)]);
+    check(
+      p instanceof RepairPart && p.to === lost,
+      'unexpected_package',
+      'sum addressed to someone else',
+    );
+    check(
+      helpers.includes(p.from) && !got.has(p.from),
+      'unexpected_package',
+      `sum from ${p.from}`,
+      [identifierHex(suite, p.from)],
+    );
     got.set(p.from, p.value());
   }
   const missing = helpers.filter((h) => !got.has(h)).map((h) => identifierHex(suite, h));
-  check(missing.length === 0, 'missing_package', `no repair sum from ${missing.join(', ')}`, missing);
+  check(
+    missing.length === 0,
+    'missing_package',
+    `no repair sum from ${missing.join(', ')}`,
+    missing,
+  );
   const bad: string[] = [];
   for (const j of helpers) {
     let expected = suite.ZERO;
     for (const i of helpers) expected = expected.add(commitments.get(i)!.get(j)!);
     if (!suite.G.multiply(got.get(j)!).equals(expected)) bad.push(identifierHex(suite, j));
   }
-  if (bad.length) throw new CryptoError('bad_share', `repair sum from ${bad.join(', ')} is wrong`, bad);
+  if (bad.length)
+    throw new CryptoError('bad_share', `repair sum from ${bad.join(', ')} is wrong`, bad);
   let s = 0n;
   for (const v of got.values()) s = suite.Fn.add(s, v);
-  check(suite.G.multiply(s).equals(pub.verifyingShares.get(lost)!), 'key_mismatch', 'repaired share does not match');
+  check(
+    suite.G.multiply(s).equals(pub.verifyingShares.get(lost)!),
+    'key_mismatch',
+    'repaired share does not match',
+  );
   return new SecretShare(pub.scheme, lost, s, pub.epoch);
 }
 
 /** Decodes a part received from the wire; errors name the sender. */
-export function repairPartFromWire(suite: Suite, w: { from: string; to: string; value: string }): RepairPart {
+export function repairPartFromWire(
+  suite: Suite,
+  w: { from: string; to: string; value: string },
+): RepairPart {
   check(w !== null && typeof w === 'object', 'bad_input', 'repair part must be an object');
   const from = parseIdentifier(suite, w.from);
-  check(typeof w.value === 'string' && /^[0-9a-f]*$/.test(w.value), 'bad_share', 'value must be hex', [w.from]);
-  return new RepairPart(from, parseIdentifier(suite, w.to), suite.decodeScalar(hexToBytes(w.value), 'repair part'));
+  check(
+    typeof w.value === 'string' && /^[0-9a-f]*$/.test(w.value),
+    'bad_share',
+    'value must be hex',
+    [w.from],
+  );
+  return new RepairPart(
+    from,
+    parseIdentifier(suite, w.to),
+    suite.decodeScalar(hexToBytes(w.value), 'repair part'),
+  );
 }

@@ -19,7 +19,13 @@ import {
   type DkgEcho,
   type DkgMember,
 } from './dkg.js';
-import { makePublicPackage, publicPackageToJSON, SecretShare, type KeyPackage, type PublicKeyPackage } from './keys.js';
+import {
+  makePublicPackage,
+  publicPackageToJSON,
+  SecretShare,
+  type KeyPackage,
+  type PublicKeyPackage,
+} from './keys.js';
 import { commitPoly, evalPoly, lagrangeAtZero, randomPoly } from './poly.js';
 import { Redacted } from './secret.js';
 import {
@@ -60,17 +66,32 @@ export function reshareSessionDigest(p: ReshareParams): Uint8Array {
   const suite = getSuite(p.old.scheme);
   assertThreshold(p.threshold, p.members.length);
   assertIdentifiers(suite, p.dealers);
-  assertIdentifiers(suite, p.members.map((m) => m.identifier));
+  assertIdentifiers(
+    suite,
+    p.members.map((m) => m.identifier),
+  );
   check(
     p.dealers.length >= p.old.threshold,
     'bad_threshold',
     `need at least ${p.old.threshold} old members to reshare, got ${p.dealers.length}`,
   );
   for (const d of p.dealers)
-    check(p.old.verifyingShares.has(d), 'bad_identifier', `dealer ${d} is not a member of the old key`);
-  check(p.sessionId instanceof Uint8Array && p.sessionId.length === 32, 'bad_input', 'sessionId must be 32 bytes');
+    check(
+      p.old.verifyingShares.has(d),
+      'bad_identifier',
+      `dealer ${d} is not a member of the old key`,
+    );
+  check(
+    p.sessionId instanceof Uint8Array && p.sessionId.length === 32,
+    'bad_input',
+    'sessionId must be 32 bytes',
+  );
   for (const m of p.members)
-    check(m.identityKey instanceof Uint8Array && m.identityKey.length > 0, 'bad_input', 'identity key missing');
+    check(
+      m.identityKey instanceof Uint8Array && m.identityKey.length > 0,
+      'bad_input',
+      'identity key missing',
+    );
   const oldJson = JSON.stringify(publicPackageToJSON(p.old));
   return sha256(
     lp(
@@ -171,7 +192,10 @@ export function reshareRound1(
  * λ_i·Y_i of its old verifying share (so no dealer can change the key or inject anything), and
  * returns the echo to broadcast.
  */
-export function reshareEcho(state: ReshareState, received: readonly ReshareRound1Package[]): DkgEcho {
+export function reshareEcho(
+  state: ReshareState,
+  received: readonly ReshareRound1Package[],
+): DkgEcho {
   expectStep(state, 'round1');
   const { suite, params } = state;
   const expected = params.dealers.filter((d) => d !== state.me);
@@ -179,24 +203,44 @@ export function reshareEcho(state: ReshareState, received: readonly ReshareRound
   const bad: string[] = [];
   for (const [from, p] of byId) {
     const C = decodeCommitmentList(suite, p.commitment, params.threshold, p.from);
-    const expectC0 = params.old.verifyingShares.get(from)!.multiplyUnsafe(lagrangeAtZero(suite, params.dealers, from));
+    const expectC0 = params.old.verifyingShares
+      .get(from)!
+      .multiplyUnsafe(lagrangeAtZero(suite, params.dealers, from));
     if (!C[0].equals(expectC0)) bad.push(p.from);
     state.commitments.set(from, C);
     state.digests.set(from, packageDigest(p));
   }
   if (bad.length)
-    throw new CryptoError('bad_commitment', `dealt value does not match the old share of ${bad.join(', ')}`, bad);
+    throw new CryptoError(
+      'bad_commitment',
+      `dealt value does not match the old share of ${bad.join(', ')}`,
+      bad,
+    );
   state.step = 'echo';
   const digests: Record<string, string> = {};
   for (const d of params.dealers) digests[identifierHex(suite, d)] = state.digests.get(d)!;
-  return { version: DKG_VERSION, scheme: params.old.scheme, session: state.session, from: identifierHex(suite, state.me), digests };
+  return {
+    version: DKG_VERSION,
+    scheme: params.old.scheme,
+    session: state.session,
+    from: identifierHex(suite, state.me),
+    digests,
+  };
 }
 
 /** Checks everyone's echoes; a dealer then returns the shares g_i(j) for every new member. */
 export function reshareRound2(state: ReshareState, echoes: readonly DkgEcho[]): DkgRound2Package[] {
   expectStep(state, 'echo');
   const { suite, params } = state;
-  checkEchoes(suite, state.session, params.old.scheme, state.me, participants(params), state.digests, echoes);
+  checkEchoes(
+    suite,
+    state.session,
+    params.old.scheme,
+    state.me,
+    participants(params),
+    state.digests,
+    echoes,
+  );
   state.step = 'round2';
   if (!state.isDealer) return [];
   const out = params.members
@@ -211,7 +255,10 @@ export function reshareRound2(state: ReshareState, echoes: readonly DkgEcho[]): 
  * A new member verifies the shares from every dealer and assembles its new share. The group key is
  * unchanged (checked), the epoch is old + 1. Participants who are not new members get `undefined`.
  */
-export function reshareFinalize(state: ReshareState, received: readonly DkgRound2Package[]): KeyPackage | undefined {
+export function reshareFinalize(
+  state: ReshareState,
+  received: readonly DkgRound2Package[],
+): KeyPackage | undefined {
   expectStep(state, 'round2');
   const { suite, params } = state;
   state.step = 'done';
@@ -223,11 +270,25 @@ export function reshareFinalize(state: ReshareState, received: readonly DkgRound
   state.erase();
   for (const v of shares.values()) s = suite.Fn.add(s, v);
   const merged = sumCommitments(suite, state.commitments.values(), params.threshold);
-  check(merged[0].equals(params.old.groupKey), 'key_mismatch', 'reshared key differs from the old key');
+  check(
+    merged[0].equals(params.old.groupKey),
+    'key_mismatch',
+    'reshared key differs from the old key',
+  );
   const ids = params.members.map((m) => m.identifier);
   const vs = verifyingSharesFrom(suite, merged, ids);
-  check(suite.G.multiply(s).equals(vs.get(state.me)!), 'bad_share', 'new share does not match its verifying share');
+  check(
+    suite.G.multiply(s).equals(vs.get(state.me)!),
+    'bad_share',
+    'new share does not match its verifying share',
+  );
   const epoch = params.old.epoch + 1;
-  const pub = makePublicPackage(params.old.scheme, params.threshold, params.old.groupKey, vs, epoch);
+  const pub = makePublicPackage(
+    params.old.scheme,
+    params.threshold,
+    params.old.groupKey,
+    vs,
+    epoch,
+  );
   return { public: pub, share: new SecretShare(params.old.scheme, state.me, s, epoch) };
 }

@@ -53,7 +53,11 @@ export function commitmentFromJSON(suite: Suite, j: NonceCommitmentJSON): NonceC
       throw new CryptoError('bad_commitment', (e as Error).message, [j.identifier]);
     }
   };
-  return { identifier, hiding: pt(j.hiding, 'hiding commitment'), binding: pt(j.binding, 'binding commitment') };
+  return {
+    identifier,
+    hiding: pt(j.hiding, 'hiding commitment'),
+    binding: pt(j.binding, 'binding commitment'),
+  };
 }
 
 /**
@@ -148,7 +152,11 @@ export class SigningPackage {
     // RFC 9591 §4.3 encode_group_commitment_list and §4.4 compute_binding_factors.
     const parts: Uint8Array[] = [];
     for (const c of sorted)
-      parts.push(suite.encodeScalar(c.identifier), suite.encodePoint(c.hiding), suite.encodePoint(c.binding));
+      parts.push(
+        suite.encodeScalar(c.identifier),
+        suite.encodePoint(c.hiding),
+        suite.encodePoint(c.binding),
+      );
     const prefix = concatBytes(key.keyBytes, suite.H4(message), suite.H5(concatBytes(...parts)));
     const rho = new Map<bigint, bigint>();
     for (const id of ids) rho.set(id, suite.H1(concatBytes(prefix, suite.encodeScalar(id))));
@@ -221,7 +229,10 @@ export function signShare(key: KeyPackage, nonces: SigningNonces, pkg: SigningPa
   const d = pkg.negateNonces ? Fn.neg(d0) : d0;
   const e = pkg.negateNonces ? Fn.neg(e0) : e0;
   const s = pkg.key.adjustShare(key.share.scalar());
-  const z = Fn.add(Fn.add(d, Fn.mul(e, pkg.bindingFactors.get(id)!)), Fn.mul(Fn.mul(pkg.lambda(id), s), pkg.challenge));
+  const z = Fn.add(
+    Fn.add(d, Fn.mul(e, pkg.bindingFactors.get(id)!)),
+    Fn.mul(Fn.mul(pkg.lambda(id), s), pkg.challenge),
+  );
   return z;
 }
 
@@ -277,7 +288,8 @@ export function aggregate(pkg: SigningPackage, shares: ReadonlyMap<bigint, bigin
     if (lhs.equals(R)) return suite.encodeSignature(R, z);
   }
   // Blame path: check every share individually.
-  for (const id of pkg.signers) if (!bad.includes(id) && !verifyShare(pkg, id, shares.get(id)!)) bad.push(id);
+  for (const id of pkg.signers)
+    if (!bad.includes(id) && !verifyShare(pkg, id, shares.get(id)!)) bad.push(id);
   throw new CryptoError(
     'aggregation_failed',
     bad.length ? 'invalid signature shares' : 'signature does not verify',
@@ -286,7 +298,11 @@ export function aggregate(pkg: SigningPackage, shares: ReadonlyMap<bigint, bigin
 }
 
 /** Verifies a final signature with the scheme's standard verifier against the signing key. */
-export function verifySignature(pub: KeyPackage['public'], message: Uint8Array, signature: Uint8Array): boolean {
+export function verifySignature(
+  pub: KeyPackage['public'],
+  message: Uint8Array,
+  signature: Uint8Array,
+): boolean {
   const view = signingKey(pub);
   return view.suite.verify(signature, message, view.suite.externalKey(view.key));
 }

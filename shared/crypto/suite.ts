@@ -4,7 +4,13 @@ import { schnorr, secp256k1, secp256k1_hasher } from '@noble/curves/secp256k1.js
 import { mulAddUnsafe } from '@noble/curves/abstract/curve.js';
 import type { IField } from '@noble/curves/abstract/modular.js';
 import { sha256, sha512 } from '@noble/hashes/sha2.js';
-import { bytesToHex, concatBytes, hexToBytes, randomBytes, utf8ToBytes } from '@noble/hashes/utils.js';
+import {
+  bytesToHex,
+  concatBytes,
+  hexToBytes,
+  randomBytes,
+  utf8ToBytes,
+} from '@noble/hashes/utils.js';
 import { bytesToNumberBE, bytesToNumberLE } from '@noble/curves/utils.js';
 import { CryptoError, check } from './errors.js';
 
@@ -146,7 +152,10 @@ function makeBase(opts: {
       try {
         p = opts.decodeRaw(bytes);
       } catch (e) {
-        throw new CryptoError('bad_point', `${what}: not a valid encoding (${(e as Error).message})`);
+        throw new CryptoError(
+          'bad_point',
+          `${what}: not a valid encoding (${(e as Error).message})`,
+        );
       }
       check(!p.is0(), 'bad_point', `${what}: identity element`);
       check(opts.torsionCheck(p), 'bad_point', `${what}: not in the prime-order subgroup`);
@@ -193,7 +202,8 @@ export const ed25519Suite: Suite = makeBase({
   pointLength: 32,
   evenY: false,
   // RFC 9591 §6.1: H2 is SHA-512 without a prefix, so signatures verify under RFC 8032.
-  challenge: (R, PK, msg) => edHashToScalar(concatBytes(R.toBytes(), PK.toBytes(), msg), new Uint8Array()),
+  challenge: (R, PK, msg) =>
+    edHashToScalar(concatBytes(R.toBytes(), PK.toBytes(), msg), new Uint8Array()),
   encodeSignature: (R, z) => concatBytes(R.toBytes(), edFn.toBytes(z)),
   verify: (sig, msg, pk) => {
     try {
@@ -207,7 +217,8 @@ export const ed25519Suite: Suite = makeBase({
 
 const k1Point = secp256k1.Point as unknown as NobleCons;
 const k1Fn = secp256k1.Point.Fn;
-const k1HashToScalar = (m: Uint8Array, d: Uint8Array) => secp256k1_hasher.hashToScalar(m, { DST: d });
+const k1HashToScalar = (m: Uint8Array, d: Uint8Array) =>
+  secp256k1_hasher.hashToScalar(m, { DST: d });
 const k1Decode = (b: Uint8Array) => {
   // Only the 33-byte compressed SEC1 form is a valid FROST element encoding.
   check(b[0] === 2 || b[0] === 3, 'bad_point', 'expected compressed SEC1 encoding');
@@ -272,7 +283,9 @@ export const taprootSuite: Suite = makeBase({
   evenY: true,
   // BIP340: e = int(hash_BIP0340/challenge(bytes(R) || bytes(P) || m)) mod n.
   challenge: (R, PK, msg) =>
-    k1Fn.create(bytesToNumberBE(schnorr.utils.taggedHash('BIP0340/challenge', xOnly(R), xOnly(PK), msg))),
+    k1Fn.create(
+      bytesToNumberBE(schnorr.utils.taggedHash('BIP0340/challenge', xOnly(R), xOnly(PK), msg)),
+    ),
   encodeSignature: (R, z) => concatBytes(xOnly(R), k1Fn.toBytes(z)),
   verify: (sig, msg, pk) => {
     try {
@@ -285,7 +298,10 @@ export const taprootSuite: Suite = makeBase({
 });
 
 /** BIP341 TapTweak of an internal key with an empty script tree: t = hash_TapTweak(x(P)). */
-export function tapTweak(internalKey: GroupPoint, merkleRoot: Uint8Array = new Uint8Array()): bigint {
+export function tapTweak(
+  internalKey: GroupPoint,
+  merkleRoot: Uint8Array = new Uint8Array(),
+): bigint {
   const t = bytesToNumberBE(schnorr.utils.taggedHash('TapTweak', xOnly(internalKey), merkleRoot));
   check(t < k1Fn.ORDER, 'bad_scalar', 'TapTweak hash overflows the group order');
   return t;

@@ -1,10 +1,21 @@
 // ZcashFoundation/frost DKG, repair-share and invalid-element vectors (test/vectors/zf-frost).
 import { describe, expect, it } from 'vitest';
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
-import { verifyKnowledge, verifyReceivedShares, sumCommitments, verifyingSharesFrom } from '../../shared/crypto/dkg.js';
+import {
+  verifyKnowledge,
+  verifyReceivedShares,
+  sumCommitments,
+  verifyingSharesFrom,
+} from '../../shared/crypto/dkg.js';
 import { CryptoError } from '../../shared/crypto/errors.js';
 import { evalPoly } from '../../shared/crypto/poly.js';
-import { getSuite, hasEvenY, tapTweak, type GroupPoint, type SchemeName } from '../../shared/crypto/suite.js';
+import {
+  getSuite,
+  hasEvenY,
+  tapTweak,
+  type GroupPoint,
+  type SchemeName,
+} from '../../shared/crypto/suite.js';
 import { loadVector } from './helpers.js';
 
 const dirs: [string, SchemeName][] = [
@@ -40,10 +51,16 @@ describe.each(dirs)('ZF DKG vectors for %s', (dir, scheme) => {
   it('verifies every proof of knowledge and rejects it under another context or sender', () => {
     for (const id of ids) {
       const proof = hexToBytes(p(id).proof_of_knowledge);
-      expect(() => verifyKnowledge(suite, id, commitments.get(id)![0], proof, noContext)).not.toThrow();
-      expect(() => verifyKnowledge(suite, id, commitments.get(id)![0], proof, new Uint8Array(32))).toThrow(CryptoError);
+      expect(() =>
+        verifyKnowledge(suite, id, commitments.get(id)![0], proof, noContext),
+      ).not.toThrow();
+      expect(() =>
+        verifyKnowledge(suite, id, commitments.get(id)![0], proof, new Uint8Array(32)),
+      ).toThrow(CryptoError);
       const other = id === 1n ? 2n : 1n;
-      expect(() => verifyKnowledge(suite, other, commitments.get(id)![0], proof, noContext)).toThrow(/bad_proof_of_knowledge/);
+      expect(() =>
+        verifyKnowledge(suite, other, commitments.get(id)![0], proof, noContext),
+      ).toThrow(/bad_proof_of_knowledge/);
     }
   });
 
@@ -59,9 +76,19 @@ describe.each(dirs)('ZF DKG vectors for %s', (dir, scheme) => {
     expect(bytesToHex(suite.encodePoint(mapPoint(merged[0])))).toBe(v.inputs.verifying_key);
     for (const id of ids) {
       const me = p(id);
-      const own = evalPoly(suite, [suite.decodeScalar(hexToBytes(me.signing_key)), suite.decodeScalar(hexToBytes(me.coefficient))], id);
+      const own = evalPoly(
+        suite,
+        [
+          suite.decodeScalar(hexToBytes(me.signing_key)),
+          suite.decodeScalar(hexToBytes(me.coefficient)),
+        ],
+        id,
+      );
       const received = new Map<bigint, bigint>(
-        Object.entries(me.signing_shares).map(([from, h]) => [BigInt(from), suite.decodeScalar(hexToBytes(h))]),
+        Object.entries(me.signing_shares).map(([from, h]) => [
+          BigInt(from),
+          suite.decodeScalar(hexToBytes(h)),
+        ]),
       );
       expect(() => verifyReceivedShares(suite, id, commitments, received)).not.toThrow();
       let s = own;
@@ -86,18 +113,27 @@ describe.each(dirs)('ZF DKG vectors for %s', (dir, scheme) => {
 describe.each(dirs)('ZF repair-share vectors for %s', (dir, scheme) => {
   const v = loadVector(`zf-frost/${dir}/repair-share.json`);
   const suite = getSuite(scheme);
-  const sum = (hexes: string[]) => hexes.reduce((acc, h) => suite.Fn.add(acc, suite.decodeScalar(hexToBytes(h))), 0n);
+  const sum = (hexes: string[]) =>
+    hexes.reduce((acc, h) => suite.Fn.add(acc, suite.decodeScalar(hexToBytes(h))), 0n);
   it('sums the helpers’ random parts and the sigma values as the vectors do', () => {
     const r = v.scalar_generation;
-    expect(bytesToHex(suite.encodeScalar(sum([r.random_scalar_1, r.random_scalar_2, r.random_scalar_3])))).toBe(r.random_scalar_sum);
+    expect(
+      bytesToHex(
+        suite.encodeScalar(sum([r.random_scalar_1, r.random_scalar_2, r.random_scalar_3])),
+      ),
+    ).toBe(r.random_scalar_sum);
     const s = v.sigma_generation;
-    expect(bytesToHex(suite.encodeScalar(sum([s.sigma_1, s.sigma_2, s.sigma_3, s.sigma_4])))).toBe(s.sigma_sum);
+    expect(bytesToHex(suite.encodeScalar(sum([s.sigma_1, s.sigma_2, s.sigma_3, s.sigma_4])))).toBe(
+      s.sigma_sum,
+    );
   });
 });
 
 describe.each(dirs)('ZF invalid element for %s', (dir, scheme) => {
   it('refuses to decode the invalid element', () => {
     const v = loadVector(`zf-frost/${dir}/elements.json`);
-    expect(() => getSuite(scheme).decodePoint(hexToBytes(v.elements.invalid_element))).toThrow(/bad_point/);
+    expect(() => getSuite(scheme).decodePoint(hexToBytes(v.elements.invalid_element))).toThrow(
+      /bad_point/,
+    );
   });
 });

@@ -3,7 +3,14 @@ import { describe, expect, it } from 'vitest';
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
 import { makePublicPackage, SecretShare } from '../../shared/crypto/keys.js';
 import { evalPoly } from '../../shared/crypto/poly.js';
-import { aggregate, commit, signingPackage, signShare, verifyShare, verifySignature } from '../../shared/crypto/sign.js';
+import {
+  aggregate,
+  commit,
+  signingPackage,
+  signShare,
+  verifyShare,
+  verifySignature,
+} from '../../shared/crypto/sign.js';
 import { getSuite, type GroupPoint, type SchemeName } from '../../shared/crypto/suite.js';
 import { signingKey } from '../../shared/crypto/keys.js';
 import { loadVector, scriptedRng } from './helpers.js';
@@ -24,10 +31,16 @@ describe.each(files)('signing vectors %s', (file, scheme) => {
   const suite = getSuite(scheme);
   const Fn = suite.Fn;
   const sk = suite.decodeScalar(hexToBytes(v.inputs.group_secret_key));
-  const coeffs = [sk, ...v.inputs.share_polynomial_coefficients.map((h: string) => suite.decodeScalar(hexToBytes(h)))];
+  const coeffs = [
+    sk,
+    ...v.inputs.share_polynomial_coefficients.map((h: string) => suite.decodeScalar(hexToBytes(h))),
+  ];
   const t = Number(v.config.MIN_PARTICIPANTS);
   const ids: bigint[] = v.inputs.participant_list.map(BigInt);
-  const all = new Set<bigint>([...ids, ...v.inputs.participant_shares.map((p: any) => BigInt(p.identifier))]);
+  const all = new Set<bigint>([
+    ...ids,
+    ...v.inputs.participant_shares.map((p: { identifier: number }) => BigInt(p.identifier)),
+  ]);
   const vs = new Map<bigint, GroupPoint>();
   for (const id of all) vs.set(id, suite.G.multiply(evalPoly(suite, coeffs, id)));
   const pub = makePublicPackage(scheme, t, suite.G.multiply(sk), vs, 0);
@@ -45,14 +58,30 @@ describe.each(files)('signing vectors %s', (file, scheme) => {
 
   it('reproduces nonces, commitments, binding factors, signature shares and the signature', () => {
     const r1 = v.round_one_outputs.outputs;
-    const keys = ids.map((id) => ({ public: pub, share: new SecretShare(scheme, id, evalPoly(suite, coeffs, id), 0) }));
-    const nonces = keys.map((k, i) => commit(k, scriptedRng(r1[i].hiding_nonce_randomness, r1[i].binding_nonce_randomness)));
+    const keys = ids.map((id) => ({
+      public: pub,
+      share: new SecretShare(scheme, id, evalPoly(suite, coeffs, id), 0),
+    }));
+    const nonces = keys.map((k, i) =>
+      commit(k, scriptedRng(r1[i].hiding_nonce_randomness, r1[i].binding_nonce_randomness)),
+    );
     nonces.forEach((n, i) => {
-      expect(bytesToHex(suite.encodePoint(n.commitment.hiding))).toBe(r1[i].hiding_nonce_commitment);
-      expect(bytesToHex(suite.encodePoint(n.commitment.binding))).toBe(r1[i].binding_nonce_commitment);
+      expect(bytesToHex(suite.encodePoint(n.commitment.hiding))).toBe(
+        r1[i].hiding_nonce_commitment,
+      );
+      expect(bytesToHex(suite.encodePoint(n.commitment.binding))).toBe(
+        r1[i].binding_nonce_commitment,
+      );
     });
-    const pkg = signingPackage(pub, nonces.map((n) => n.commitment), msg, opts);
-    ids.forEach((id, i) => expect(bytesToHex(Fn.toBytes(pkg.bindingFactors.get(id)!))).toBe(r1[i].binding_factor));
+    const pkg = signingPackage(
+      pub,
+      nonces.map((n) => n.commitment),
+      msg,
+      opts,
+    );
+    ids.forEach((id, i) =>
+      expect(bytesToHex(Fn.toBytes(pkg.bindingFactors.get(id)!))).toBe(r1[i].binding_factor),
+    );
     const shares = new Map<bigint, bigint>();
     keys.forEach((k, i) => {
       const z = signShare(k, nonces[i], pkg);
@@ -73,8 +102,14 @@ describe('signing with the production (tweaked) taproot key', () => {
     const keys = dealerKeys('taproot', 2, 3);
     const msg = new Uint8Array(32).fill(7);
     const nonces = keys.slice(0, 2).map((k) => commit(k));
-    const pkg = signingPackage(keys[0].public, nonces.map((n) => n.commitment), msg);
-    const shares = new Map(keys.slice(0, 2).map((k, i) => [k.share.identifier, signShare(k, nonces[i], pkg)]));
+    const pkg = signingPackage(
+      keys[0].public,
+      nonces.map((n) => n.commitment),
+      msg,
+    );
+    const shares = new Map(
+      keys.slice(0, 2).map((k, i) => [k.share.identifier, signShare(k, nonces[i], pkg)]),
+    );
     const sig = aggregate(pkg, shares);
     expect(sig.length).toBe(64);
     expect(verifySignature(keys[0].public, msg, sig)).toBe(true);

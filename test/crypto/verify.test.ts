@@ -7,23 +7,43 @@ import { describe, expect, it } from 'vitest';
 import { schnorr, secp256k1, secp256k1_FROST } from '@noble/curves/secp256k1.js';
 import { bytesToHex, hexToBytes, utf8ToBytes } from '@noble/hashes/utils.js';
 import { externalPublicKey, signingKey, taprootInternalKey } from '../../shared/crypto/keys.js';
-import { aggregate, commit, signingPackage, signShare, verifySignature } from '../../shared/crypto/sign.js';
+import {
+  aggregate,
+  commit,
+  signingPackage,
+  signShare,
+  verifySignature,
+} from '../../shared/crypto/sign.js';
 import { ed25519Suite, secp256k1Suite, taprootSuite, tapTweak } from '../../shared/crypto/suite.js';
 import type { KeyPackage } from '../../shared/crypto/keys.js';
 import { dkgParams, loadVector, pick, runDkg } from './helpers.js';
 
 function thresholdSign(keys: KeyPackage[], msg: Uint8Array): Uint8Array {
   const nonces = keys.map((k) => commit(k));
-  const pkg = signingPackage(keys[0].public, nonces.map((n) => n.commitment), msg);
-  return aggregate(pkg, new Map(keys.map((k, i) => [k.share.identifier, signShare(k, nonces[i], pkg)])));
+  const pkg = signingPackage(
+    keys[0].public,
+    nonces.map((n) => n.commitment),
+    msg,
+  );
+  return aggregate(
+    pkg,
+    new Map(keys.map((k, i) => [k.share.identifier, signShare(k, nonces[i], pkg)])),
+  );
 }
 
 describe('Ed25519 threshold signatures', () => {
   it('verify with OpenSSL through node:crypto', () => {
     const keys = runDkg(dkgParams('ed25519', 3, 5));
     const pk = externalPublicKey(keys[0].public);
-    const key = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(pk).toString('base64url') }, format: 'jwk' });
-    for (const msg of [new Uint8Array(), utf8ToBytes('pay 1 BTC to X'), new Uint8Array(1000).fill(9)]) {
+    const key = createPublicKey({
+      key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(pk).toString('base64url') },
+      format: 'jwk',
+    });
+    for (const msg of [
+      new Uint8Array(),
+      utf8ToBytes('pay 1 BTC to X'),
+      new Uint8Array(1000).fill(9),
+    ]) {
       const sig = thresholdSign(pick(keys, 3), msg);
       expect(nodeVerify(null, msg, key, sig)).toBe(true);
       const other = Uint8Array.from(msg.length ? msg : [0]);
@@ -63,17 +83,42 @@ describe('secp256k1 threshold signatures', () => {
 
 describe('Wycheproof Ed25519 (strict RFC 8032) through ed25519Suite.verify', () => {
   const w = loadVector('wycheproof/ed25519_test.json');
-  const cases = w.testGroups.flatMap((g: { publicKey: { pk: string }; tests: { tcId: number; msg: string; sig: string; result: string; comment: string }[] }) =>
-    g.tests.map((t) => [t.tcId, t.comment, g.publicKey.pk, t.msg, t.sig, t.result] as const),
+  type Group = {
+    publicKey: { pk: string };
+    tests: { tcId: number; msg: string; sig: string; result: string; comment: string }[];
+  };
+  const cases: [number, string, string, string, string, string][] = (
+    w.testGroups as Group[]
+  ).flatMap((g) =>
+    g.tests.map(
+      (t) =>
+        [t.tcId, t.comment, g.publicKey.pk, t.msg, t.sig, t.result] as [
+          number,
+          string,
+          string,
+          string,
+          string,
+          string,
+        ],
+    ),
   );
   it.each(cases)('case %i %s', (_id, _c, pk, msg, sig, result) => {
-    expect(ed25519Suite.verify(hexToBytes(sig), hexToBytes(msg), hexToBytes(pk))).toBe(result === 'valid');
+    expect(ed25519Suite.verify(hexToBytes(sig), hexToBytes(msg), hexToBytes(pk))).toBe(
+      result === 'valid',
+    );
   });
 });
 
 describe('BIP340 vectors through taprootSuite.verify', () => {
-  const csv = readFileSync(fileURLToPath(new URL('../vectors/bip340/test-vectors.csv', import.meta.url)), 'utf8');
-  const rows = csv.trim().split('\n').slice(1).map((l) => l.split(','));
+  const csv = readFileSync(
+    fileURLToPath(new URL('../vectors/bip340/test-vectors.csv', import.meta.url)),
+    'utf8',
+  );
+  const rows = csv
+    .trim()
+    .split('\n')
+    .slice(1)
+    .map((l) => l.split(','));
   it.each(rows)('vector %s', (_i, _sk, pk, _aux, msg, sig, result) => {
     let ok: boolean;
     try {
