@@ -1,2 +1,161 @@
-// The API contract between the custodian node and its clients (UI, CLI, browser mode) lives here.
+// The API contract between the custodian node and its clients (CLI, desktop UI, browser mode).
+// Every operation a client can ask of a node is declared here once; no secret ever crosses it.
+
 export const API_VERSION = 1;
+
+export type Scheme = 'ed25519' | 'secp256k1' | 'taproot';
+export type GroupStatus = 'forming' | 'confirming' | 'dkg' | 'ready' | 'failed';
+export type RequestStatus = 'pending' | 'signing' | 'done' | 'denied' | 'expired' | 'failed';
+export type RequestKind = 'sign';
+
+export interface NodeStatus {
+  peerId: string;
+  name: string;
+  fingerprint: string;
+  /** Multiaddrs this node listens on, each ending in /p2p/<peerId>. */
+  addrs: string[];
+  vault: 'keychain' | 'file';
+  groups: number;
+  pendingRequests: number;
+  /** Messages dropped at the network boundary, by reason (malformed, oversized, non_member, ...). */
+  dropped: Record<string, number>;
+  version: number;
+}
+
+export interface MemberView {
+  name: string;
+  peerId: string;
+  fingerprint: string;
+  /** 1-based position in the roster; also the member's FROST identifier. */
+  index: number;
+  online: boolean;
+  confirmed: boolean;
+  me: boolean;
+}
+
+export interface GroupView {
+  id: string;
+  name: string;
+  threshold: number;
+  size: number;
+  scheme: Scheme;
+  status: GroupStatus;
+  /** Hex. ed25519: 32-byte key; secp256k1: 33-byte compressed key; taproot: 32-byte x-only output key. */
+  publicKey?: string;
+  /** taproot only: the 32-byte x-only BIP341 internal key. */
+  internalKey?: string;
+  /** Words derived from the hash of the complete roster; compare out of band before confirming. */
+  safetyCode?: string;
+  epoch: number;
+  members: MemberView[];
+  createdAt: string;
+  error?: string;
+}
+
+export interface GroupCreated extends GroupView {
+  /** Invite code for the other members (also the QR payload). */
+  invite: string;
+}
+
+export interface DecisionView {
+  peerId: string;
+  name: string;
+  at: string;
+  reason?: string;
+}
+
+export interface RequestView {
+  id: string;
+  group: string;
+  groupName: string;
+  kind: RequestKind;
+  status: RequestStatus;
+  /** The bytes to sign, hex. */
+  message: string;
+  /** The message as text when it is valid UTF-8 without control characters. */
+  messageText?: string;
+  messageSha256: string;
+  createdBy: DecisionView;
+  createdAt: string;
+  expiresAt: string;
+  approvals: DecisionView[];
+  denials: DecisionView[];
+  /** Hex signature once done; verifies under the group's publicKey with the scheme's verifier. */
+  signature?: string;
+  failure?: string;
+  /** Peer ids of members who failed to answer or sent a bad share during signing. */
+  culprits: string[];
+}
+
+export interface AuditEntryView {
+  author: string;
+  authorName?: string;
+  seq: number;
+  at: string;
+  type: string;
+  group?: string;
+  summary: string;
+  hash: string;
+}
+
+export interface AuditReport {
+  ok: boolean;
+  entries: number;
+  authors: number;
+  problems: { author: string; seq: number; problem: string }[];
+}
+
+/** Every operation, its input and its result. */
+export interface ApiOperations {
+  'node.status': { input: Record<string, never>; output: NodeStatus };
+  'group.create': {
+    input: { name: string; threshold: number; size: number; scheme: Scheme };
+    output: GroupCreated;
+  };
+  'group.join': { input: { invite: string }; output: GroupView };
+  'group.list': { input: Record<string, never>; output: GroupView[] };
+  /** `group` is a group id or a unique group name. */
+  'group.show': { input: { group: string }; output: GroupView };
+  'group.confirm': { input: { group: string }; output: GroupView };
+  'request.sign': {
+    input: { group: string; message: string; encoding: 'utf8' | 'hex'; expiresInSec?: number };
+    output: RequestView;
+  };
+  'request.list': { input: { group?: string; pending?: boolean }; output: RequestView[] };
+  'request.show': { input: { id: string }; output: RequestView };
+  'request.approve': { input: { id: string }; output: RequestView };
+  'request.deny': { input: { id: string; reason?: string }; output: RequestView };
+  /** Resolves when the request is done, denied, expired or failed, or when the timeout passes. */
+  'request.wait': { input: { id: string; timeoutSec: number }; output: RequestView };
+  'audit.list': { input: { group?: string; limit?: number }; output: AuditEntryView[] };
+  'audit.verify': { input: Record<string, never>; output: AuditReport };
+}
+
+export type ApiMethod = keyof ApiOperations;
+export type ApiInput<M extends ApiMethod> = ApiOperations[M]['input'];
+export type ApiOutput<M extends ApiMethod> = ApiOperations[M]['output'];
+
+/** What a node implements and what every transport (control socket, IPC, HTTP) serves. */
+export type Api = { [M in ApiMethod]: (input: ApiInput<M>) => Promise<ApiOutput<M>> };
+
+/** Error codes a client can show in plain words. */
+export type ApiErrorCode =
+  | 'bad_input'
+  | 'not_found'
+  | 'ambiguous'
+  | 'conflict'
+  | 'not_member'
+  | 'not_ready'
+  | 'unreachable'
+  | 'timeout'
+  | 'vault'
+  | 'internal';
+
+export class ApiError extends Error {
+  readonly code: ApiErrorCode;
+  constructor(code: ApiErrorCode, message: string) {
+    super(message);
+    this.name = 'ApiError';
+    this.code = code;
+  }
+}
