@@ -176,7 +176,7 @@ export function verifyReceivedShares(
     check(C !== undefined, 'unexpected_package', `share from ${j}, who has no commitment`, [
       identifierHex(suite, j),
     ]);
-    if (!suite.G.multiply(s).equals(evalCommitment(suite, C, me)))
+    if (s === 0n || !suite.G.multiply(s).equals(evalCommitment(suite, C, me)))
       culprits.push(identifierHex(suite, j));
   }
   check(

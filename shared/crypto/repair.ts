@@ -128,7 +128,7 @@ export function repairStep2(
     missing,
   );
   const bad = helpers.filter(
-    (i) => !suite.G.multiply(got.get(i)!).equals(commitments.get(i)!.get(me)!),
+    (i) => got.get(i) === 0n || !suite.G.multiply(got.get(i)!).equals(commitments.get(i)!.get(me)!),
   );
   if (bad.length) {
     const c = bad.map((i) => identifierHex(suite, i));
@@ -213,7 +213,8 @@ export function repairStep3(
   for (const j of helpers) {
     let expected = suite.ZERO;
     for (const i of helpers) expected = expected.add(commitments.get(i)!.get(j)!);
-    if (!suite.G.multiply(got.get(j)!).equals(expected)) bad.push(identifierHex(suite, j));
+    if (got.get(j) === 0n || !suite.G.multiply(got.get(j)!).equals(expected))
+      bad.push(identifierHex(suite, j));
   }
   if (bad.length)
     throw new CryptoError('bad_share', `repair sum from ${bad.join(', ')} is wrong`, bad);
