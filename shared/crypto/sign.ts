@@ -215,6 +215,11 @@ export function signShare(key: KeyPackage, nonces: SigningNonces, pkg: SigningPa
   const suite = pkg.key.suite;
   const id = key.share.identifier;
   check(key.share.scheme === suite.name, 'key_mismatch', 'share and package use different schemes');
+  check(
+    key.share.epoch === key.public.epoch,
+    'epoch_mismatch',
+    `share is from epoch ${key.share.epoch}, the key is at epoch ${key.public.epoch}`,
+  );
   const mine = pkg.commitments.find((c) => c.identifier === id);
   check(mine !== undefined, 'bad_commitment', 'this signer has no commitment in the package');
   check(

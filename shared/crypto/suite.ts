@@ -333,7 +333,12 @@ export function parseIdentifier(suite: Suite, hex: string): bigint {
     'bad_identifier',
     `expected ${suite.scalarLength * 2} lowercase hex chars, got ${JSON.stringify(hex.slice(0, 80))}`,
   );
-  const n = suite.decodeScalar(hexToBytes(hex), 'identifier');
+  let n: bigint;
+  try {
+    n = suite.decodeScalar(hexToBytes(hex), 'identifier');
+  } catch (e) {
+    throw new CryptoError('bad_identifier', (e as Error).message);
+  }
   check(n !== 0n, 'bad_identifier', 'identifier must not be zero');
   return n;
 }

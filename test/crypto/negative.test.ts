@@ -673,10 +673,7 @@ describe.each(SCHEMES)('identifiers and thresholds over %s', (scheme) => {
       expectError(suite, () => parseIdentifier(suite, hex), 'bad_identifier');
   });
 
-  // BUG (shared/crypto/suite.ts parseIdentifier): a scalar ≥ the group order is refused by
-  // decodeScalar with 'bad_scalar', although parseIdentifier promises 'bad_identifier'. `it.fails`
-  // keeps the suite green and turns red once the code is fixed; then make this a plain `it`.
-  it.fails('parseIdentifier refuses an identifier that is not reduced modulo the order', () => {
+  it('parseIdentifier refuses an identifier that is not reduced modulo the order', () => {
     expectError(
       suite,
       () => parseIdentifier(suite, 'ff'.repeat(suite.scalarLength)),

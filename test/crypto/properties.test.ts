@@ -8,6 +8,7 @@ import { combineShares, splitExistingKey } from '../../shared/crypto/dealer.js';
 import type { DkgMember } from '../../shared/crypto/dkg.js';
 import { CryptoError } from '../../shared/crypto/errors.js';
 import {
+  SecretShare,
   assertShareMatches,
   externalPublicKey,
   taprootInternalKey,
@@ -256,8 +257,19 @@ describe.each(SCHEMES)('%s', (scheme: SchemeName) => {
         expect(guess).not.toBe(secret);
         expect(suite.G.multiply(guess).equals(pub.groupKey)).toBe(false);
 
-        // A member signing with its stale share is caught at aggregation and named.
-        const staleKey = { public: pub, share: stale };
+        // signShare refuses a stale share outright; a member that relabels its stale share
+        // with the new epoch anyway is caught at aggregation and named.
+        expect(
+          codeOf(() =>
+            signWith(
+              new Map(next).set(stale.identifier, { public: pub, share: stale }),
+              signers,
+              msg,
+            ),
+          ),
+        ).toBe('epoch_mismatch');
+        const relabelled = new SecretShare(scheme, stale.identifier, stale.scalar(), pub.epoch);
+        const staleKey = { public: pub, share: relabelled };
         const mixedKeys = new Map(next).set(stale.identifier, staleKey);
         let err: unknown;
         try {
