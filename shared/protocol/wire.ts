@@ -1,0 +1,451 @@
+// The wire protocol between custodian nodes: message types, strict decoders (unknown versions,
+// types and fields are rejected), and signed statements (requests, approvals, outcomes).
+import { ed25519 } from '@noble/curves/ed25519.js';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { bytesToHex, hexToBytes, utf8ToBytes } from '@noble/hashes/utils.js';
+import { canonicalJSON } from '../crypto/backup.js';
+import { SCHEMES, type SchemeName } from '../crypto/suite.js';
+
+export const WIRE_VERSION = 1;
+
+/** Protocol ids, versioned. */
+export const PROTOCOL = {
+  join: '/conclave/join/1.0.0',
+  group: '/conclave/group/1.0.0',
+} as const;
+
+/** Size limits per protocol (bytes of one JSON message). */
+export const LIMITS = {
+  join: 16 * 1024,
+  group: 512 * 1024,
+  message: 64 * 1024,
+} as const;
+
+export type ProtocolErrorCode =
+  'malformed' | 'bad_invite' | 'unsupported_version' | 'bad_signature';
+
+export class ProtocolError extends Error {
+  readonly code: ProtocolErrorCode;
+  constructor(code: ProtocolErrorCode, message: string) {
+    super(message);
+    this.name = 'ProtocolError';
+    this.code = code;
+  }
+}
+
+// ---- field validators ----
+
+export function expectObject(
+  v: unknown,
+  what: string,
+  allowed?: readonly string[],
+): Record<string, unknown> {
+  if (v === null || typeof v !== 'object' || Array.isArray(v))
+    throw new ProtocolError('malformed', `${what} must be an object`);
+  if (allowed)
+    for (const k of Object.keys(v))
+      if (!allowed.includes(k))
+        throw new ProtocolError('malformed', `${what} has unknown field "${k}"`);
+  return v as Record<string, unknown>;
+}
+export function expectString(v: unknown, what: string, max: number): string {
+  if (typeof v !== 'string' || v.length === 0 || v.length > max)
+    throw new ProtocolError('malformed', `${what} must be a string of 1..${max} chars`);
+  return v;
+}
+export function expectInt(v: unknown, what: string, min: number, max: number): number {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max)
+    throw new ProtocolError('malformed', `${what} must be an integer in ${min}..${max}`);
+  return v;
+}
+/** Lowercase hex; `len` in hex chars when given, else any even length up to `max`. */
+export function expectHex(
+  v: unknown,
+  what: string,
+  len?: number,
+  max = 2 * LIMITS.message,
+): string {
+  if (
+    typeof v !== 'string' ||
+    !/^([0-9a-f]{2})*$/.test(v) ||
+    (len !== undefined ? v.length !== len : v.length > max)
+  )
+    throw new ProtocolError(
+      'malformed',
+      `${what} must be ${len !== undefined ? `${len} ` : ''}lowercase hex chars`,
+    );
+  return v;
+}
+export function expectScheme(v: unknown): SchemeName {
+  if (typeof v !== 'string' || !(SCHEMES as readonly string[]).includes(v))
+    throw new ProtocolError('malformed', `unknown scheme ${String(v)}`);
+  return v as SchemeName;
+}
+function expectStrings(v: unknown, what: string, maxItems: number, maxLen: number): string[] {
+  if (!Array.isArray(v) || v.length > maxItems)
+    throw new ProtocolError('malformed', `${what} must be a list of at most ${maxItems}`);
+  return v.map((x, i) => expectString(x, `${what}[${i}]`, maxLen));
+}
+
+// ---- signed statements ----
+
+/** A request to the group, created and signed by a member. Its id is derived from its content. */
+export interface RequestBody {
+  v: 1;
+  type: 'request';
+  groupId: string;
+  kind: 'sign';
+  /** Hex of the bytes to sign. */
+  message: string;
+  createdBy: string;
+  createdAt: number;
+  expiresAt: number;
+  nonce: string;
+}
+
+/** An approval or denial of one request, signed by the member who decided. */
+export interface DecisionBody {
+  v: 1;
+  type: 'decision';
+  groupId: string;
+  requestId: string;
+  requestHash: string;
+  decision: 'approve' | 'deny';
+  reason?: string;
+  by: string;
+  at: number;
+}
+
+/** The outcome of a request as its coordinator saw it: the signature, or a failure with culprits. */
+export interface OutcomeBody {
+  v: 1;
+  type: 'outcome';
+  groupId: string;
+  requestId: string;
+  signature?: string;
+  failure?: string;
+  culprits: string[];
+  by: string;
+  at: number;
+}
+
+export type StatementBody = RequestBody | DecisionBody | OutcomeBody;
+
+export interface Signed<B extends StatementBody = StatementBody> {
+  body: B;
+  /** Hex Ed25519 signature by the author's identity key over sha256(canonicalJSON(body)). */
+  sig: string;
+}
+
+export function statementHash(body: StatementBody): Uint8Array {
+  return sha256(utf8ToBytes(canonicalJSON(body)));
+}
+
+/** The request id: the first 16 bytes of the request's hash, so an id always names one content. */
+export function requestId(body: RequestBody): string {
+  return bytesToHex(statementHash(body)).slice(0, 32);
+}
+
+export function authorOf(body: StatementBody): string {
+  return body.type === 'request' ? body.createdBy : body.by;
+}
+
+export function signStatement<B extends StatementBody>(
+  body: B,
+  sign: (msg: Uint8Array) => Uint8Array,
+): Signed<B> {
+  return { body, sig: bytesToHex(sign(statementHash(body))) };
+}
+
+/** Checks the signature with the author's raw Ed25519 identity key. */
+export function verifyStatement(s: Signed, authorKey: Uint8Array): boolean {
+  try {
+    return ed25519.verify(hexToBytes(s.sig), statementHash(s.body), authorKey, { zip215: false });
+  } catch {
+    return false;
+  }
+}
+
+const PEER = 128;
+
+/** Strictly decodes a signed statement (shape only; the caller verifies the signature and membership). */
+export function decodeSigned(v: unknown): Signed {
+  const o = expectObject(v, 'statement', ['body', 'sig']);
+  const sig = expectHex(o.sig, 'sig', 128);
+  const b = expectObject(o.body, 'body');
+  if (b.v !== WIRE_VERSION)
+    throw new ProtocolError('unsupported_version', `statement version ${String(b.v)}`);
+  switch (b.type) {
+    case 'request': {
+      expectObject(b, 'request', [
+        'v',
+        'type',
+        'groupId',
+        'kind',
+        'message',
+        'createdBy',
+        'createdAt',
+        'expiresAt',
+        'nonce',
+      ]);
+      if (b.kind !== 'sign')
+        throw new ProtocolError('malformed', `unknown request kind ${String(b.kind)}`);
+      const body: RequestBody = {
+        v: 1,
+        type: 'request',
+        groupId: expectHex(b.groupId, 'groupId', 32),
+        kind: 'sign',
+        message: expectHex(b.message, 'message', undefined, 2 * LIMITS.message),
+        createdBy: expectString(b.createdBy, 'createdBy', PEER),
+        createdAt: expectInt(b.createdAt, 'createdAt', 0, 2 ** 52),
+        expiresAt: expectInt(b.expiresAt, 'expiresAt', 0, 2 ** 52),
+        nonce: expectHex(b.nonce, 'nonce', 32),
+      };
+      return { body, sig };
+    }
+    case 'decision': {
+      expectObject(b, 'decision', [
+        'v',
+        'type',
+        'groupId',
+        'requestId',
+        'requestHash',
+        'decision',
+        'reason',
+        'by',
+        'at',
+      ]);
+      if (b.decision !== 'approve' && b.decision !== 'deny')
+        throw new ProtocolError('malformed', 'decision must be approve or deny');
+      const body: DecisionBody = {
+        v: 1,
+        type: 'decision',
+        groupId: expectHex(b.groupId, 'groupId', 32),
+        requestId: expectHex(b.requestId, 'requestId', 32),
+        requestHash: expectHex(b.requestHash, 'requestHash', 64),
+        decision: b.decision,
+        by: expectString(b.by, 'by', PEER),
+        at: expectInt(b.at, 'at', 0, 2 ** 52),
+      };
+      if (b.reason !== undefined) body.reason = expectString(b.reason, 'reason', 500);
+      return { body, sig };
+    }
+    case 'outcome': {
+      expectObject(b, 'outcome', [
+        'v',
+        'type',
+        'groupId',
+        'requestId',
+        'signature',
+        'failure',
+        'culprits',
+        'by',
+        'at',
+      ]);
+      const body: OutcomeBody = {
+        v: 1,
+        type: 'outcome',
+        groupId: expectHex(b.groupId, 'groupId', 32),
+        requestId: expectHex(b.requestId, 'requestId', 32),
+        culprits: expectStrings(b.culprits, 'culprits', 64, PEER),
+        by: expectString(b.by, 'by', PEER),
+        at: expectInt(b.at, 'at', 0, 2 ** 52),
+      };
+      if (b.signature !== undefined)
+        body.signature = expectHex(b.signature, 'signature', undefined, 256);
+      if (b.failure !== undefined) body.failure = expectString(b.failure, 'failure', 500);
+      return { body, sig };
+    }
+    default:
+      throw new ProtocolError('malformed', `unknown statement type ${String(b.type)}`);
+  }
+}
+
+// ---- messages ----
+
+export interface JoinRequest {
+  v: 1;
+  type: 'join';
+  groupId: string;
+  /** hex HMAC-SHA256(invite secret, "conclave/join/v1" || groupId || joiner peer id). */
+  token: string;
+  name: string;
+  addrs: string[];
+}
+
+export interface RosterEntry {
+  index: number;
+  peerId: string;
+  name: string;
+  addrs: string[];
+}
+
+export interface RosterMessage {
+  v: 1;
+  type: 'roster';
+  groupId: string;
+  name: string;
+  threshold: number;
+  size: number;
+  scheme: SchemeName;
+  creator: string;
+  createdAt: number;
+  members: RosterEntry[];
+}
+
+export type GroupMessage =
+  | RosterMessage
+  | { v: 1; type: 'hello'; addrs: string[] }
+  | { v: 1; type: 'confirm'; groupId: string; rosterHash: string }
+  | {
+      v: 1;
+      type: 'dkg';
+      groupId: string;
+      session: string;
+      step: 'round1' | 'echo' | 'round2';
+      payload: Record<string, unknown>;
+    }
+  | { v: 1; type: 'statements'; items: Signed[] }
+  | {
+      v: 1;
+      type: 'nonces';
+      groupId: string;
+      epoch: number;
+      replace: boolean;
+      commitments: Record<string, unknown>[];
+    }
+  | {
+      v: 1;
+      type: 'sign';
+      groupId: string;
+      requestId: string;
+      commitments: { peerId: string; commitment: Record<string, unknown> }[];
+    };
+
+export function decodeRoster(v: unknown): RosterMessage {
+  const o = expectObject(v, 'roster', [
+    'v',
+    'type',
+    'groupId',
+    'name',
+    'threshold',
+    'size',
+    'scheme',
+    'creator',
+    'createdAt',
+    'members',
+  ]);
+  const size = expectInt(o.size, 'size', 2, 50);
+  if (!Array.isArray(o.members) || o.members.length > size)
+    throw new ProtocolError('malformed', 'members must be a list of at most size');
+  return {
+    v: 1,
+    type: 'roster',
+    groupId: expectHex(o.groupId, 'groupId', 32),
+    name: expectString(o.name, 'name', 64),
+    threshold: expectInt(o.threshold, 'threshold', 2, size),
+    size,
+    scheme: expectScheme(o.scheme),
+    creator: expectString(o.creator, 'creator', PEER),
+    createdAt: expectInt(o.createdAt, 'createdAt', 0, 2 ** 52),
+    members: o.members.map((m, i) => {
+      const e = expectObject(m, `members[${i}]`, ['index', 'peerId', 'name', 'addrs']);
+      return {
+        index: expectInt(e.index, 'index', 1, size),
+        peerId: expectString(e.peerId, 'peerId', PEER),
+        name: expectString(e.name, 'name', 64),
+        addrs: expectStrings(e.addrs, 'addrs', 32, 512),
+      };
+    }),
+  };
+}
+
+/** Strictly decodes a message on the group protocol. */
+export function decodeGroupMessage(v: unknown): GroupMessage {
+  const o = expectObject(v, 'message');
+  if (o.v !== WIRE_VERSION)
+    throw new ProtocolError('unsupported_version', `message version ${String(o.v)}`);
+  switch (o.type) {
+    case 'roster':
+      return decodeRoster(o);
+    case 'hello':
+      expectObject(o, 'hello', ['v', 'type', 'addrs']);
+      return { v: 1, type: 'hello', addrs: expectStrings(o.addrs, 'addrs', 32, 512) };
+    case 'confirm':
+      expectObject(o, 'confirm', ['v', 'type', 'groupId', 'rosterHash']);
+      return {
+        v: 1,
+        type: 'confirm',
+        groupId: expectHex(o.groupId, 'groupId', 32),
+        rosterHash: expectHex(o.rosterHash, 'rosterHash', 64),
+      };
+    case 'dkg': {
+      expectObject(o, 'dkg', ['v', 'type', 'groupId', 'session', 'step', 'payload']);
+      if (o.step !== 'round1' && o.step !== 'echo' && o.step !== 'round2')
+        throw new ProtocolError('malformed', 'unknown dkg step');
+      return {
+        v: 1,
+        type: 'dkg',
+        groupId: expectHex(o.groupId, 'groupId', 32),
+        session: expectHex(o.session, 'session', 64),
+        step: o.step,
+        payload: expectObject(o.payload, 'payload'),
+      };
+    }
+    case 'statements':
+      expectObject(o, 'statements', ['v', 'type', 'items']);
+      if (!Array.isArray(o.items) || o.items.length > 1000)
+        throw new ProtocolError('malformed', 'items must be a list of at most 1000');
+      return { v: 1, type: 'statements', items: o.items.map(decodeSigned) };
+    case 'nonces': {
+      expectObject(o, 'nonces', ['v', 'type', 'groupId', 'epoch', 'replace', 'commitments']);
+      if (!Array.isArray(o.commitments) || o.commitments.length > 64)
+        throw new ProtocolError('malformed', 'too many commitments');
+      if (typeof o.replace !== 'boolean')
+        throw new ProtocolError('malformed', 'replace must be a boolean');
+      return {
+        v: 1,
+        type: 'nonces',
+        groupId: expectHex(o.groupId, 'groupId', 32),
+        epoch: expectInt(o.epoch, 'epoch', 0, 2 ** 31),
+        replace: o.replace,
+        commitments: o.commitments.map((c, i) => expectObject(c, `commitments[${i}]`)),
+      };
+    }
+    case 'sign': {
+      expectObject(o, 'sign', ['v', 'type', 'groupId', 'requestId', 'commitments']);
+      if (!Array.isArray(o.commitments) || o.commitments.length > 50)
+        throw new ProtocolError('malformed', 'too many commitments');
+      return {
+        v: 1,
+        type: 'sign',
+        groupId: expectHex(o.groupId, 'groupId', 32),
+        requestId: expectHex(o.requestId, 'requestId', 32),
+        commitments: o.commitments.map((c, i) => {
+          const e = expectObject(c, `commitments[${i}]`, ['peerId', 'commitment']);
+          return {
+            peerId: expectString(e.peerId, 'peerId', PEER),
+            commitment: expectObject(e.commitment, 'commitment'),
+          };
+        }),
+      };
+    }
+    default:
+      throw new ProtocolError('malformed', `unknown message type ${String(o.type)}`);
+  }
+}
+
+export function decodeJoinRequest(v: unknown): JoinRequest {
+  const o = expectObject(v, 'join', ['v', 'type', 'groupId', 'token', 'name', 'addrs']);
+  if (o.v !== WIRE_VERSION)
+    throw new ProtocolError('unsupported_version', `join version ${String(o.v)}`);
+  if (o.type !== 'join') throw new ProtocolError('malformed', 'expected a join message');
+  return {
+    v: 1,
+    type: 'join',
+    groupId: expectHex(o.groupId, 'groupId', 32),
+    token: expectHex(o.token, 'token', 64),
+    name: expectString(o.name, 'name', 64),
+    addrs: expectStrings(o.addrs, 'addrs', 32, 512),
+  };
+}
