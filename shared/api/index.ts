@@ -138,6 +138,12 @@ export type ApiOutput<M extends ApiMethod> = ApiOperations[M]['output'];
 /** What a node implements and what every transport (control socket, IPC, HTTP) serves. */
 export type Api = { [M in ApiMethod]: (input: ApiInput<M>) => Promise<ApiOutput<M>> };
 
+/** Pushed to clients when something they may be showing changed; they re-read what they need. */
+export type ApiEvent =
+  | { type: 'group'; id: string }
+  | { type: 'request'; id: string }
+  | { type: 'peer'; peerId: string; online: boolean };
+
 /** Error codes a client can show in plain words. */
 export type ApiErrorCode =
   | 'bad_input'
