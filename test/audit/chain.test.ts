@@ -1,0 +1,385 @@
+// The audit chain format: valid chains verify; each kind of tampering is named at its author and seq.
+import { describe, expect, it } from 'vitest';
+import { ed25519 } from '@noble/curves/ed25519.js';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
+import {
+  AuditError,
+  canonicalJSON,
+  entryProblem,
+  GENESIS_PREV,
+  hashEntry,
+  makeEntry,
+  MAX_ENTRY_BYTES,
+  parseEntry,
+  verifyEntries,
+  type AuditEntry,
+} from '../../shared/audit/chain.js';
+import { canonicalJSON as backupCanonicalJSON } from '../../shared/crypto/backup.js';
+
+interface Author {
+  id: string;
+  secret: Uint8Array;
+  publicKey: Uint8Array;
+  entries: AuditEntry[];
+}
+
+function author(id: string): Author {
+  const secret = ed25519.utils.randomSecretKey();
+  return { id, secret, publicKey: ed25519.getPublicKey(secret), entries: [] };
+}
+
+let clock = 1_760_000_000_000;
+
+function append(a: Author, type: string, body: Record<string, unknown> = {}, group?: string) {
+  const e = makeEntry(
+    a.entries.at(-1),
+    { author: a.id, at: clock++, type, body, ...(group ? { group } : {}) },
+    (h) => ed25519.sign(h, a.secret),
+  );
+  a.entries.push(e);
+  return e;
+}
+
+/** Two authors with 4 and 3 entries, interleaved in time. */
+function setup() {
+  const alice = author('12D3KooWAlice');
+  const bob = author('12D3KooWBob');
+  append(alice, 'identity.created', { name: 'Alice', fingerprint: 'ab12' });
+  append(bob, 'identity.created', { name: 'Bob', fingerprint: 'cd34' });
+  append(alice, 'group.created', { name: 'Treasury', threshold: 2, size: 2 }, 'g1');
+  append(bob, 'group.joined', { index: 2 }, 'g1');
+  append(alice, 'request.created', { id: 'r1', sha256: 'ff'.repeat(32) }, 'g1');
+  append(bob, 'request.approved', { id: 'r1' }, 'g1');
+  append(alice, 'request.signed', { id: 'r1', signers: [1, 2], note: 'ünïcødé ✓' }, 'g1');
+  const keys = new Map([alice, bob].map((a) => [a.id, a.publicKey]));
+  const keyOf = (id: string) => keys.get(id);
+  return { alice, bob, all: [...alice.entries, ...bob.entries], keyOf };
+}
+
+const clone = <T>(x: T): T => JSON.parse(JSON.stringify(x)) as T;
+
+describe('canonicalJSON', () => {
+  it('sorts keys at every depth and leaves no whitespace', () => {
+    expect(canonicalJSON({ b: 1, a: [{ d: null, c: 'x' }, true] })).toBe(
+      '{"a":[{"c":"x","d":null},true],"b":1}',
+    );
+  });
+
+  it('gives the same bytes as the backup format for values both accept', () => {
+    const v = { z: [1, -2, 'é', { y: false, x: null }], a: 'line\nbreak', m: { '': 0 } };
+    expect(canonicalJSON(v)).toBe(backupCanonicalJSON(v));
+  });
+
+  it.each([
+    ['a bigint', { n: 1n }],
+    ['undefined', { u: undefined }],
+    ['undefined at the top', undefined],
+    ['NaN', { n: NaN }],
+    ['Infinity', [Infinity]],
+    ['a fraction', { n: 0.5 }],
+    ['an unsafe integer', { n: 2 ** 53 }],
+    ['a function', { f: () => 1 }],
+    ['a symbol', { s: Symbol('x') }],
+    ['a Date', { d: new Date(0) }],
+    ['a Map', { m: new Map() }],
+    ['a Uint8Array', { b: new Uint8Array(2) }],
+    ['a sparse array', { a: [1, , 3] }], // eslint-disable-line no-sparse-arrays
+  ])('refuses %s', (_name, v) => {
+    expect(() => canonicalJSON(v)).toThrow(AuditError);
+  });
+
+  it('refuses a cycle instead of overflowing the stack', () => {
+    const o: Record<string, unknown> = {};
+    o.self = o;
+    expect(() => canonicalJSON(o)).toThrow(/cycle/);
+  });
+
+  it('accepts the same object twice when it is not a cycle', () => {
+    const shared = { a: 1 };
+    expect(canonicalJSON([shared, shared])).toBe('[{"a":1},{"a":1}]');
+  });
+
+  it('accepts objects without a prototype (e.g. from a parser)', () => {
+    const o = Object.create(null) as Record<string, unknown>;
+    o.k = 'v';
+    expect(canonicalJSON(o)).toBe('{"k":"v"}');
+  });
+});
+
+describe('makeEntry', () => {
+  it('starts each author at seq 0 with a zero prev and links the next entry to its hash', () => {
+    const a = author('12D3KooWA');
+    const e0 = append(a, 'identity.created');
+    const e1 = append(a, 'group.created', { n: 1 }, 'g');
+    expect(e0).toMatchObject({ v: 1, seq: 0, prev: GENESIS_PREV });
+    expect(e0).not.toHaveProperty('group');
+    expect(e1).toMatchObject({ seq: 1, prev: e0.hash, group: 'g' });
+    expect(hashEntry(e1)).toBe(e1.hash);
+    expect(ed25519.verify(hexToBytes(e1.sig), hexToBytes(e1.hash), a.publicKey)).toBe(true);
+  });
+
+  it('hashes the canonical JSON of every field but hash and sig', () => {
+    const a = author('12D3KooWA');
+    const e = append(a, 'group.created', { b: 2, a: 1 }, 'g');
+    const text =
+      `{"at":${e.at},"author":"12D3KooWA","body":{"a":1,"b":2},"group":"g",` +
+      `"prev":"${GENESIS_PREV}","seq":0,"type":"group.created","v":1}`;
+    expect(e.hash).toBe(bytesToHex(sha256Text(text)));
+  });
+
+  it('refuses a prev entry of another author', () => {
+    const a = author('12D3KooWA');
+    const b = author('12D3KooWB');
+    const e = append(a, 'identity.created');
+    expect(() =>
+      makeEntry(e, { author: b.id, at: 1, type: 'x.y', body: {} }, (h) =>
+        ed25519.sign(h, b.secret),
+      ),
+    ).toThrow(/belongs to 12D3KooWA/);
+  });
+
+  it('refuses a signer that does not return 64 bytes', () => {
+    expect(() =>
+      makeEntry(undefined, { author: 'a', at: 1, type: 'x.y', body: {} }, () => new Uint8Array(63)),
+    ).toThrow(/64-byte/);
+  });
+
+  it('refuses a body that is not canonical JSON', () => {
+    expect(() =>
+      makeEntry(
+        undefined,
+        { author: 'a', at: 1, type: 'x.y', body: { n: 10n } },
+        () => new Uint8Array(64),
+      ),
+    ).toThrow(AuditError);
+  });
+
+  it('refuses an entry larger than MAX_ENTRY_BYTES', () => {
+    const body = { blob: 'x'.repeat(MAX_ENTRY_BYTES) };
+    expect(() =>
+      makeEntry(undefined, { author: 'a', at: 1, type: 'x.y', body }, () => new Uint8Array(64)),
+    ).toThrow(/limit/);
+  });
+
+  it('refuses a malformed type, author or time', () => {
+    const sign = () => new Uint8Array(64);
+    expect(() =>
+      makeEntry(undefined, { author: 'a', at: 1, type: 'Bad Type', body: {} }, sign),
+    ).toThrow(/type must match/);
+    expect(() => makeEntry(undefined, { author: '', at: 1, type: 'x.y', body: {} }, sign)).toThrow(
+      /author/,
+    );
+    expect(() =>
+      makeEntry(undefined, { author: 'a', at: -1, type: 'x.y', body: {} }, sign),
+    ).toThrow(/at must be/);
+  });
+});
+
+describe('parseEntry', () => {
+  it('accepts an entry after a JSON round trip', () => {
+    const { all } = setup();
+    for (const e of all) expect(parseEntry(JSON.parse(JSON.stringify(e)))).toEqual(e);
+  });
+
+  it('refuses unknown fields, versions and bad hex', () => {
+    const { all } = setup();
+    const e = all[0]!;
+    expect(() => parseEntry({ ...e, extra: 1 })).toThrow(/unknown field "extra"/);
+    expect(() => parseEntry({ ...e, v: 2 })).toThrow(/unsupported version 2/);
+    expect(() => parseEntry({ ...e, hash: e.hash.toUpperCase() })).toThrow(/hash must be/);
+    expect(() => parseEntry({ ...e, sig: e.sig.slice(2) })).toThrow(/sig must be/);
+    expect(() => parseEntry({ ...e, body: [] })).toThrow(/body must be/);
+    expect(() => parseEntry('entry')).toThrow(/not an object/);
+  });
+});
+
+describe('verifyEntries', () => {
+  it('verifies the valid chains of two authors, whatever the input order', () => {
+    const { all, keyOf } = setup();
+    const report = verifyEntries(all, keyOf);
+    expect(report).toEqual({ ok: true, entries: 7, authors: 2, problems: [] });
+    const shuffled = [...all].reverse();
+    expect(verifyEntries(shuffled, keyOf).ok).toBe(true);
+  });
+
+  it('verifies an empty log', () => {
+    expect(verifyEntries([], () => undefined)).toEqual({
+      ok: true,
+      entries: 0,
+      authors: 0,
+      problems: [],
+    });
+  });
+
+  it('counts an identical copy of an entry once and accepts it', () => {
+    const { all, keyOf } = setup();
+    const report = verifyEntries([...all, clone(all[2]!)], keyOf);
+    expect(report).toMatchObject({ ok: true, entries: 7 });
+  });
+
+  it('reports a hash mismatch where a body was modified', () => {
+    const { alice, bob, keyOf } = setup();
+    const forged = clone(alice.entries);
+    forged[2]!.body.sha256 = '00'.repeat(32);
+    const report = verifyEntries([...forged, ...bob.entries], keyOf);
+    expect(report.ok).toBe(false);
+    expect(report.problems).toEqual([{ author: alice.id, seq: 2, problem: 'hash mismatch' }]);
+  });
+
+  it('reports a bad signature where a modified entry was re-hashed without the key', () => {
+    const { alice, bob, keyOf } = setup();
+    const forged = clone(alice.entries);
+    forged[1]!.body.threshold = 1;
+    forged[1]!.hash = hashEntry(forged[1]!);
+    // The next entry still links to the original hash; that is the same tampering, named once.
+    const report = verifyEntries([...forged, ...bob.entries], keyOf);
+    expect(report.problems).toEqual([{ author: alice.id, seq: 1, problem: 'bad signature' }]);
+  });
+
+  it('reports a bad signature when someone else signs in the author’s name', () => {
+    const { alice, bob, keyOf } = setup();
+    const mallory = author(alice.id);
+    mallory.entries = alice.entries.slice(0, 3);
+    const e = append(mallory, 'request.approved', { id: 'evil' }, 'g1');
+    const report = verifyEntries([...alice.entries.slice(0, 3), e, ...bob.entries], keyOf);
+    expect(report.problems).toEqual([{ author: alice.id, seq: 3, problem: 'bad signature' }]);
+  });
+
+  it('reports missing entries at the position of a removed middle entry', () => {
+    const { alice, bob, keyOf } = setup();
+    const report = verifyEntries(
+      [...alice.entries.filter((e) => e.seq !== 1), ...bob.entries],
+      keyOf,
+    );
+    expect(report.problems).toEqual([
+      { author: alice.id, seq: 1, problem: 'missing entries 1..1' },
+    ]);
+    expect(report.entries).toBe(6);
+  });
+
+  it('reports a removed first entry and a removed range', () => {
+    const { alice, bob, keyOf } = setup();
+    const report = verifyEntries(
+      [...alice.entries.filter((e) => e.seq === 3), ...bob.entries.slice(1)],
+      keyOf,
+    );
+    expect(report.problems).toEqual([
+      { author: alice.id, seq: 0, problem: 'missing entries 0..2' },
+      { author: bob.id, seq: 0, problem: 'missing entries 0..0' },
+    ]);
+  });
+
+  it('detects a fork: the author signs two different entries at one seq', () => {
+    const { alice, bob, keyOf } = setup();
+    const other = author(alice.id);
+    other.secret = alice.secret;
+    other.entries = alice.entries.slice(0, 2);
+    const fork = append(other, 'request.created', { id: 'r-other' }, 'g1');
+    const report = verifyEntries([...alice.entries, fork, ...bob.entries], keyOf);
+    expect(report.ok).toBe(false);
+    expect(report.entries).toBe(8);
+    expect(report.problems).toHaveLength(1);
+    expect(report.problems[0]).toMatchObject({ author: alice.id, seq: 2 });
+    expect(report.problems[0]!.problem).toMatch(/^conflicting entries \(fork\): 2 signed versions/);
+  });
+
+  it('detects reordered entries: swapping the seq of two entries breaks both hashes', () => {
+    const { alice, bob, keyOf } = setup();
+    const swapped = clone(alice.entries);
+    [swapped[1]!.seq, swapped[2]!.seq] = [swapped[2]!.seq, swapped[1]!.seq];
+    const report = verifyEntries([...swapped, ...bob.entries], keyOf);
+    expect(report.problems).toEqual([
+      { author: alice.id, seq: 1, problem: 'hash mismatch' },
+      { author: alice.id, seq: 2, problem: 'hash mismatch' },
+    ]);
+  });
+
+  it('reports a broken link when a signed entry does not point at its predecessor', () => {
+    const a = author('12D3KooWA');
+    append(a, 'x.one');
+    append(a, 'x.two');
+    // A buggy or dishonest author skips the link: signed, hashed, but prev is wrong.
+    const bad = makeEntry(
+      { ...a.entries[1]!, hash: 'ab'.repeat(32) },
+      { author: a.id, at: 5, type: 'x.three', body: {} },
+      (h) => ed25519.sign(h, a.secret),
+    );
+    const report = verifyEntries([...a.entries, bad], () => a.publicKey);
+    expect(report.problems).toHaveLength(1);
+    expect(report.problems[0]).toMatchObject({ author: a.id, seq: 2 });
+    expect(report.problems[0]!.problem).toMatch(/^broken link/);
+  });
+
+  it('reports an unknown author once and still checks the hashes', () => {
+    const { alice, bob, keyOf } = setup();
+    const forged = clone(bob.entries);
+    forged[1]!.body.index = 9;
+    const report = verifyEntries([...alice.entries, ...forged], (id) =>
+      id === bob.id ? undefined : keyOf(id),
+    );
+    expect(report.problems).toEqual([
+      { author: bob.id, seq: 0, problem: 'unknown author' },
+      { author: bob.id, seq: 1, problem: 'hash mismatch' },
+    ]);
+  });
+
+  it('reports a malformed entry with the author and seq it claims', () => {
+    const { alice, bob, keyOf } = setup();
+    const bad = { ...clone(bob.entries[1]!), extra: true } as unknown as AuditEntry;
+    const report = verifyEntries([...alice.entries, bob.entries[0]!, bad, bob.entries[2]!], keyOf);
+    expect(report.problems).toEqual([
+      { author: bob.id, seq: 1, problem: 'malformed: unknown field "extra"' },
+      { author: bob.id, seq: 1, problem: 'missing entries 1..1' },
+    ]);
+  });
+
+  it('cannot see a removed last entry without a known head', () => {
+    const { alice, bob, keyOf } = setup();
+    expect(verifyEntries([...alice.entries.slice(0, -1), ...bob.entries], keyOf).ok).toBe(true);
+  });
+
+  it('reports truncation when the chain ends before a known head', () => {
+    const { alice, bob, keyOf } = setup();
+    const heads = {
+      [alice.id]: { seq: 3, hash: alice.entries[3]!.hash },
+      [bob.id]: { seq: 2, hash: bob.entries[2]!.hash },
+      '12D3KooWCarol': { seq: 0, hash: 'cc'.repeat(32) },
+    };
+    const report = verifyEntries([...alice.entries.slice(0, 2), ...bob.entries], keyOf, { heads });
+    expect(report.problems).toEqual([
+      {
+        author: alice.id,
+        seq: 2,
+        problem: 'truncated: missing entries 2..3 (known head is seq 3)',
+      },
+      {
+        author: '12D3KooWCarol',
+        seq: 0,
+        problem: 'truncated: missing entries 0..0 (known head is seq 0)',
+      },
+    ]);
+  });
+
+  it('accepts a chain that reaches past a known head and reports one that contradicts it', () => {
+    const { alice, bob, keyOf } = setup();
+    const all = [...alice.entries, ...bob.entries];
+    const older = { [alice.id]: { seq: 1, hash: alice.entries[1]!.hash } };
+    expect(verifyEntries(all, keyOf, { heads: older }).ok).toBe(true);
+    const wrong = { [alice.id]: { seq: 1, hash: 'ee'.repeat(32) } };
+    const report = verifyEntries(all, keyOf, { heads: wrong });
+    expect(report.problems).toHaveLength(1);
+    expect(report.problems[0]).toMatchObject({ author: alice.id, seq: 1 });
+    expect(report.problems[0]!.problem).toMatch(/^conflicting entries \(fork\): the known head/);
+  });
+
+  it('exposes the shape check used on received entries', () => {
+    const { all } = setup();
+    expect(entryProblem(all[0])).toBeUndefined();
+    expect(entryProblem({ ...all[0], seq: -1 })).toMatch(/seq/);
+  });
+});
+
+function sha256Text(text: string): Uint8Array {
+  return sha256(new TextEncoder().encode(text));
+}
