@@ -1,0 +1,158 @@
+// Row types of the node's SQLite store: camelCase here, snake_case in SQL (see migrations.ts).
+import type { AuditEntry } from '../../shared/audit/chain.js';
+import type { GroupStatus, RequestKind, RequestStatus, Scheme } from '../../shared/api/index.js';
+
+export type { AuditEntry, GroupStatus, RequestKind, RequestStatus, Scheme };
+
+export interface GroupRow {
+  id: string;
+  name: string;
+  threshold: number;
+  size: number;
+  scheme: Scheme;
+  status: GroupStatus;
+  creatorPeerId: string;
+  /**
+   * The invite's one-time join secret, kept by the creator only so that joiners can be checked.
+   * Not key material (shares live in the OS keychain), but it admits whoever holds it until the
+   * group is complete: the file is 0600 and the node should clear it once the roster is full.
+   */
+  inviteSecret?: string;
+  /** The group's public key package as JSON, once the DKG is done. */
+  publicPackage?: string;
+  epoch: number;
+  createdAt: number;
+  updatedAt: number;
+  error?: string;
+  dkgSession?: string;
+  rosterHash?: string;
+}
+
+export interface MemberRow {
+  groupId: string;
+  peerId: string;
+  name: string;
+  /** Hex of the raw Ed25519 identity public key. */
+  identityKey: string;
+  fingerprint: string;
+  /** 1-based roster position; also the FROST identifier. */
+  index: number;
+  addrs: string[];
+  confirmed: boolean;
+  joinedAt: number;
+}
+
+export interface RequestRow {
+  id: string;
+  groupId: string;
+  kind: RequestKind;
+  message: Uint8Array;
+  createdBy: string;
+  createdAt: number;
+  expiresAt: number;
+  status: RequestStatus;
+  signature?: Uint8Array;
+  failure?: string;
+  culprits: string[];
+  /** The signed request exactly as received (JSON); kept verbatim so its signature still checks. */
+  envelope: string;
+  updatedAt: number;
+}
+
+export interface DecisionRow {
+  requestId: string;
+  peerId: string;
+  decision: 'approve' | 'deny';
+  reason?: string;
+  /** The signed statement exactly as received (JSON). */
+  statement: string;
+  at: number;
+}
+
+export interface AuditListFilter {
+  group?: string;
+  author?: string;
+  /** Per author: only entries with a greater seq. Authors not named here are not limited. */
+  afterSeq?: Record<string, number>;
+  /** At most this many, taken from the start of the order. */
+  limit?: number;
+  /** 'asc' (default): oldest first; 'desc': newest first, so `limit` keeps the latest. */
+  order?: 'asc' | 'desc';
+}
+
+export type AuditHeads = Record<string, { seq: number; hash: string }>;
+
+export interface StorePragmas {
+  journalMode: string;
+  /** 0 OFF, 1 NORMAL, 2 FULL, 3 EXTRA. */
+  synchronous: number;
+  foreignKeys: boolean;
+  busyTimeout: number;
+  userVersion: number;
+}
+
+export interface Store {
+  /** The database file (or ':memory:'). */
+  readonly path: string;
+  close(): void;
+  /** The connection's settings as SQLite reports them (for tests and diagnostics). */
+  pragmas(): StorePragmas;
+  /**
+   * Runs `fn` in one SQLite transaction (BEGIN IMMEDIATE): all of its writes commit together or
+   * none do. Nested calls become savepoints. `fn` must be synchronous.
+   */
+  tx<T>(fn: () => T): T;
+  meta: { get(key: string): string | undefined; set(key: string, value: string): void };
+  groups: {
+    /** Throws StoreError 'conflict' when the id exists. */
+    insert(g: GroupRow): void;
+    /** A key present with the value undefined clears that optional column. */
+    update(id: string, patch: Partial<Omit<GroupRow, 'id'>>): void;
+    get(id: string): GroupRow | undefined;
+    /** Exact (case-sensitive) name; oldest first. */
+    findByName(name: string): GroupRow[];
+    /** Oldest first. */
+    list(): GroupRow[];
+  };
+  members: {
+    /** Inserts, or replaces every field of the member with this (groupId, peerId). */
+    upsert(m: MemberRow): void;
+    /** By roster index. */
+    list(groupId: string): MemberRow[];
+    get(groupId: string, peerId: string): MemberRow | undefined;
+    update(
+      groupId: string,
+      peerId: string,
+      patch: Partial<Omit<MemberRow, 'groupId' | 'peerId'>>,
+    ): void;
+  };
+  requests: {
+    /** False when a request with this id exists (it is left unchanged). */
+    insert(r: RequestRow): boolean;
+    get(id: string): RequestRow | undefined;
+    /** Newest first (createdAt, then insertion order). */
+    list(filter?: { groupId?: string; statuses?: RequestStatus[] }): RequestRow[];
+    update(id: string, patch: Partial<Omit<RequestRow, 'id'>>): void;
+  };
+  decisions: {
+    /** False when this peer's decision on this request exists (it is left unchanged). */
+    insert(d: DecisionRow): boolean;
+    /** In the order they were made (at, then insertion order). */
+    list(requestId: string): DecisionRow[];
+  };
+  audit: {
+    /**
+     * Stores an entry as it is (no hash or signature check: that is verifyEntries' job). False when
+     * the same (author, seq, hash) is stored; throws StoreError 'audit_conflict' when a different
+     * entry is stored at (author, seq): a fork, evidence the caller should keep.
+     */
+    append(e: AuditEntry): boolean;
+    /** The author's entry with the highest seq. */
+    head(author: string): AuditEntry | undefined;
+    /** Ordered by at, then author, then seq. */
+    list(filter?: AuditListFilter): AuditEntry[];
+    all(): AuditEntry[];
+    /** Per author, the highest seq and its hash. */
+    heads(): AuditHeads;
+  };
+}
