@@ -1,0 +1,1192 @@
+// The `conclave` command: runs a custodian node (`start`) and talks to it over the control socket.
+import './polyfill.js';
+import { realpathSync } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import {
+  ApiError,
+  type ApiInput,
+  type ApiMethod,
+  type ApiOutput,
+  type AuditEntryView,
+  type GroupView,
+  type RequestView,
+} from '../shared/api/index.js';
+import { LIMITS, SCHEMES, validateInput, validateName } from '../shared/api/schema.js';
+import { callControl, isControlLive, serveControl } from './server/control.js';
+import type * as NodeEntryPoints from './node/index.js';
+
+/** Exit codes. `request wait` also exits FAILED (denied, expired, failed) or PENDING. */
+export const EXIT = { OK: 0, FAILED: 1, PENDING: 2, USAGE: 64 } as const;
+
+export interface CliIO {
+  stdout: { write(chunk: string): unknown };
+  stderr: { write(chunk: string): unknown };
+  env: Record<string, string | undefined>;
+  /** The node's entry points; loaded from ./node when absent (tests pass fakes). */
+  node?: Pick<typeof NodeEntryPoints, 'initIdentity' | 'startCustodian' | 'runRelay'>;
+  /** Stops `start` and `relay` when aborted; absent: SIGINT or SIGTERM does. */
+  shutdown?: AbortSignal;
+}
+
+/** How long stopping the node may take before `start` gives up on it. */
+const STOP_DEADLINE_MS = 15_000;
+
+/** Misuse: one line naming what to do, exit code 64. */
+class UsageError extends Error {
+  constructor(
+    message: string,
+    readonly command = '',
+  ) {
+    super(message);
+  }
+}
+
+type OptionSpec = {
+  type: 'string' | 'boolean';
+  multiple?: boolean;
+  short?: string;
+  /** Placeholder shown in help, e.g. NAME. */
+  value?: string;
+  help: string;
+};
+
+interface Command {
+  name: string;
+  /** What follows the name in the usage line. */
+  usage: string;
+  summary: string;
+  options?: Record<string, OptionSpec>;
+  /** Positional arguments, all required. */
+  args?: string[];
+  /** Options that must be given. */
+  required?: string[];
+  /** API input field -> what the user typed it as, so schema errors name the flag. */
+  fields?: Record<string, string>;
+  run(ctx: Context): Promise<number>;
+}
+
+interface Context {
+  io: CliIO;
+  home: string;
+  json: boolean;
+  command: Command;
+  values: Record<string, string | boolean | string[] | undefined>;
+  args: string[];
+}
+
+const GLOBAL_OPTIONS: Record<string, OptionSpec> = {
+  home: {
+    type: 'string',
+    value: 'DIR',
+    help: "the node's home dir (default: $CONCLAVE_HOME, else ~/.conclave)",
+  },
+  json: {
+    type: 'boolean',
+    help: 'print exactly one JSON document on stdout; errors as {"error":{"code","message"}}',
+  },
+  help: { type: 'boolean', short: 'h', help: 'show help' },
+};
+
+// ---------------------------------------------------------------------------------------------
+// Output
+
+// Everything shown to a human that came from the network passes through here: control characters
+// could drive the terminal, and bidi overrides could make text read differently than it is.
+// eslint-disable-next-line no-control-regex
+const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+const UNSAFE_KEEP_LINES =
+  // eslint-disable-next-line no-control-regex
+  /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+
+const escape = (c: string) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
+
+/** One line of text safe to print. */
+function clean(s: string | undefined): string {
+  return (s ?? '').replace(UNSAFE, escape);
+}
+
+function writeLines(stream: CliIO['stdout'], lines: string[]): void {
+  if (lines.length > 0) stream.write(`${lines.join('\n')}\n`);
+}
+
+function printJSON(io: CliIO, value: unknown): void {
+  io.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** Prints `value` as JSON with --json, else the human lines. */
+function output(ctx: Context, value: unknown, human: () => string[]): void {
+  if (ctx.json) printJSON(ctx.io, value);
+  else writeLines(ctx.io.stdout, human());
+}
+
+function table(rows: string[][], indent = ''): string[] {
+  const widths: number[] = [];
+  for (const row of rows)
+    row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
+  return rows.map((row) =>
+    (
+      indent +
+      row.map((cell, i) => (i < row.length - 1 ? cell.padEnd(widths[i] ?? 0) : cell)).join('  ')
+    ).trimEnd(),
+  );
+}
+
+const field = (label: string, value: string) => `${`${label}:`.padEnd(13)}${value}`;
+
+function plural(n: number, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
+function groupSummary(g: GroupView): string {
+  return `${g.threshold}-of-${g.size} ${g.scheme}`;
+}
+
+function groupLines(g: GroupView): string[] {
+  const lines = [
+    field('group', `${clean(g.name)} (${clean(g.id)})`),
+    field('policy', groupSummary(g)),
+    field(
+      'status',
+      g.status + (g.status === 'forming' ? ` (${g.members.length} of ${g.size} joined)` : ''),
+    ),
+  ];
+  if (g.publicKey) lines.push(field('public key', clean(g.publicKey)));
+  if (g.internalKey) lines.push(field('internal key', clean(g.internalKey)));
+  if (g.safetyCode) lines.push(field('safety code', clean(g.safetyCode)));
+  if (g.error) lines.push(field('error', clean(g.error)));
+  lines.push('members:');
+  lines.push(
+    ...table(
+      g.members.map((m) => [
+        `${m.index}. ${clean(m.name)}${m.me ? ' (you)' : ''}`,
+        clean(m.fingerprint),
+        m.online || m.me ? 'online' : 'offline',
+        m.confirmed ? 'confirmed' : 'not confirmed',
+        clean(m.peerId),
+      ]),
+      '  ',
+    ),
+  );
+  return lines;
+}
+
+function preview(r: RequestView, max = 40): string {
+  if (r.messageText !== undefined) {
+    const text = clean(r.messageText);
+    return JSON.stringify(text.length > max ? `${text.slice(0, max)}…` : text);
+  }
+  const bytes = r.message.length / 2;
+  return `${bytes} bytes ${clean(r.message.slice(0, 16))}${r.message.length > 16 ? '…' : ''}`;
+}
+
+function decisionLine(d: RequestView['approvals'][number]): string {
+  return `${clean(d.name)} ${clean(d.at)}${d.reason ? `: ${clean(d.reason)}` : ''}`;
+}
+
+function requestLines(r: RequestView): string[] {
+  const lines = [
+    field('request', clean(r.id)),
+    field('group', `${clean(r.groupName)} (${clean(r.group)})`),
+    field('kind', r.kind),
+    field('status', r.status),
+  ];
+  // A person approves what is shown here: the whole message, never only its hash.
+  if (r.messageText !== undefined) {
+    const text = r.messageText.replace(UNSAFE_KEEP_LINES, escape);
+    if (text.includes('\n')) lines.push('message:', ...text.split('\n').map((l) => `  | ${l}`));
+    else lines.push(field('message', text));
+  } else {
+    lines.push(field('message hex', clean(r.message)));
+  }
+  lines.push(field('sha256', clean(r.messageSha256)));
+  lines.push(field('created', `${clean(r.createdAt)} by ${clean(r.createdBy.name)}`));
+  lines.push(field('expires', clean(r.expiresAt)));
+  lines.push(field('approvals', r.approvals.length === 0 ? 'none' : decisionLine(r.approvals[0]!)));
+  for (const d of r.approvals.slice(1)) lines.push(field('', decisionLine(d)));
+  if (r.denials.length > 0) {
+    lines.push(field('denials', decisionLine(r.denials[0]!)));
+    for (const d of r.denials.slice(1)) lines.push(field('', decisionLine(d)));
+  }
+  if (r.signature) lines.push(field('signature', clean(r.signature)));
+  if (r.failure) lines.push(field('failure', clean(r.failure)));
+  if (r.culprits.length > 0) lines.push(field('culprits', r.culprits.map(clean).join(', ')));
+  return lines;
+}
+
+function requestRow(r: RequestView): string[] {
+  return [
+    clean(r.id),
+    clean(r.groupName),
+    r.status,
+    plural(r.approvals.length, 'approval'),
+    preview(r),
+  ];
+}
+
+function auditRow(e: AuditEntryView): string[] {
+  const who = e.authorName ? clean(e.authorName) : `${clean(e.author.slice(0, 12))}…`;
+  return [clean(e.at), `${who}#${e.seq}`, clean(e.type), clean(e.summary)];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Argument helpers
+
+function str(ctx: Context, name: string): string | undefined {
+  const v = ctx.values[name];
+  return typeof v === 'string' ? v : undefined;
+}
+
+function list(ctx: Context, name: string): string[] {
+  const v = ctx.values[name];
+  return Array.isArray(v) ? v : [];
+}
+
+function int(ctx: Context, name: string): number | undefined {
+  const v = str(ctx, name);
+  if (v === undefined) return undefined;
+  if (!/^\d{1,15}$/.test(v)) {
+    throw new UsageError(
+      `--${name}: must be a whole number, got ${JSON.stringify(v)}`,
+      ctx.command.name,
+    );
+  }
+  return Number(v);
+}
+
+/** The file vault's passphrase: from --passphrase-file or $CONCLAVE_PASSPHRASE, never an argument. */
+async function passphrase(ctx: Context): Promise<string | undefined> {
+  const file = str(ctx, 'passphrase-file');
+  if (file === undefined) return ctx.io.env.CONCLAVE_PASSPHRASE || undefined;
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    const reason = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+    throw new UsageError(`--passphrase-file: cannot read ${file} (${reason})`, ctx.command.name);
+  }
+  // Editors end files with a newline; it is not part of the passphrase.
+  const value = text.replace(/\r?\n$/, '');
+  if (value === '') throw new UsageError(`--passphrase-file: ${file} is empty`, ctx.command.name);
+  return value;
+}
+
+async function multiaddrs(ctx: Context, name: string, values: string[]): Promise<void> {
+  const { multiaddr } = await import('@multiformats/multiaddr');
+  for (const value of values) {
+    try {
+      multiaddr(value);
+    } catch (_) {
+      throw new UsageError(
+        `--${name}: ${JSON.stringify(value)} is not a multiaddr (like /ip4/127.0.0.1/tcp/4001)`,
+        ctx.command.name,
+      );
+    }
+  }
+}
+
+async function nodeEntryPoints(io: CliIO): Promise<NonNullable<CliIO['node']>> {
+  return io.node ?? (await import('./node/index.js'));
+}
+
+/**
+ * Checks the input as the node will, so a bad value is a usage error (exit 64) that names the
+ * flag, then calls the node over the control socket.
+ */
+async function call<M extends ApiMethod>(
+  ctx: Context,
+  method: M,
+  params: Record<string, unknown>,
+): Promise<ApiOutput<M>> {
+  let input: ApiInput<M>;
+  try {
+    input = validateInput(method, params);
+  } catch (err) {
+    if (!(err instanceof ApiError)) throw err;
+    const [fieldName, ...rest] = err.message.split(': ');
+    const flag = ctx.command.fields?.[fieldName ?? ''] ?? fieldName;
+    throw new UsageError(`${flag}: ${rest.join(': ')}`, ctx.command.name);
+  }
+  return callControl(ctx.home, method, input);
+}
+
+/** Resolves on SIGINT/SIGTERM (or `io.shutdown`); a second signal exits at once. */
+function shutdownRequested(io: CliIO): { promise: Promise<void>; dispose(): void } {
+  const signal = io.shutdown;
+  if (signal) {
+    return {
+      promise: signal.aborted
+        ? Promise.resolve()
+        : new Promise((done) => signal.addEventListener('abort', () => done(), { once: true })),
+      dispose() {},
+    };
+  }
+  let onSignal: (sig: NodeJS.Signals) => void = () => {};
+  const promise = new Promise<void>((done) => {
+    onSignal = () => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      // Stopping hangs? A second Ctrl-C leaves without waiting.
+      process.once('SIGINT', () => process.exit(130));
+      process.once('SIGTERM', () => process.exit(143));
+      done();
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+  return {
+    promise,
+    dispose() {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    },
+  };
+}
+
+async function withDeadline(what: string, work: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, fail) => {
+    timer = setTimeout(
+      () => fail(new ApiError('timeout', `${what} did not finish within ${ms / 1000} s`)),
+      ms,
+    );
+  });
+  try {
+    await Promise.race([work, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Commands
+
+const WAIT_EXIT: Record<RequestView['status'], number> = {
+  done: EXIT.OK,
+  denied: EXIT.FAILED,
+  expired: EXIT.FAILED,
+  failed: EXIT.FAILED,
+  pending: EXIT.PENDING,
+  signing: EXIT.PENDING,
+};
+
+const COMMANDS: Command[] = [
+  {
+    name: 'init',
+    usage: '--name NAME [--vault keychain|file] [--passphrase-file FILE]',
+    summary: 'create this custodian’s identity (peer key in the OS keychain) in the home dir',
+    options: {
+      name: {
+        type: 'string',
+        value: 'NAME',
+        help: 'your display name, shown to the other members',
+      },
+      vault: {
+        type: 'string',
+        value: 'keychain|file',
+        help: 'where secrets live (default keychain); file: a passphrase-encrypted file',
+      },
+      'passphrase-file': {
+        type: 'string',
+        value: 'FILE',
+        help: 'file vault passphrase from FILE (else $CONCLAVE_PASSPHRASE)',
+      },
+    },
+    required: ['name'],
+    async run(ctx) {
+      const name = (() => {
+        try {
+          return validateName(str(ctx, 'name'), '--name');
+        } catch (err) {
+          throw new UsageError((err as Error).message, 'init');
+        }
+      })();
+      const vault = str(ctx, 'vault') ?? 'keychain';
+      if (vault !== 'keychain' && vault !== 'file') {
+        throw new UsageError(
+          `--vault: must be keychain or file, got ${JSON.stringify(vault)}`,
+          'init',
+        );
+      }
+      if (vault === 'keychain' && str(ctx, 'passphrase-file') !== undefined) {
+        throw new UsageError('--passphrase-file is only for --vault file', 'init');
+      }
+      const secret = vault === 'file' ? await passphrase(ctx) : undefined;
+      if (vault === 'file' && secret === undefined) {
+        throw new UsageError(
+          'the file vault needs a passphrase: set CONCLAVE_PASSPHRASE or pass --passphrase-file FILE',
+          'init',
+        );
+      }
+      const node = await nodeEntryPoints(ctx.io);
+      const result = await node.initIdentity({ home: ctx.home, name, vault, passphrase: secret });
+      output(ctx, result, () => [
+        `created the identity of ${clean(result.name)} in ${result.home} (${result.vault} vault)`,
+        field('peer id', clean(result.peerId)),
+        field('fingerprint', clean(result.fingerprint)),
+        `next: conclave --home ${ctx.home} start`,
+      ]);
+      return EXIT.OK;
+    },
+  },
+  {
+    name: 'start',
+    usage: '[--listen MA]... [--relay MA]... [--mdns] [--passphrase-file FILE]',
+    summary: 'run the custodian node in the foreground until Ctrl-C or SIGTERM',
+    options: {
+      listen: {
+        type: 'string',
+        multiple: true,
+        value: 'MA',
+        help: 'multiaddr to listen on (default /ip4/0.0.0.0/tcp/0); repeatable',
+      },
+      relay: {
+        type: 'string',
+        multiple: true,
+        value: 'MA',
+        help: 'relay to be reachable through (ends in /p2p/<relay peer id>); repeatable',
+      },
+      mdns: { type: 'boolean', help: 'find other members on the local network' },
+      'passphrase-file': {
+        type: 'string',
+        value: 'FILE',
+        help: 'file vault passphrase from FILE (else $CONCLAVE_PASSPHRASE)',
+      },
+      ui: { type: 'boolean', help: 'browser mode (not available yet)' },
+    },
+    async run(ctx) {
+      if (ctx.values.ui) {
+        throw new UsageError(
+          '--ui (browser mode) is not available yet; start without --ui',
+          'start',
+        );
+      }
+      const listen = list(ctx, 'listen');
+      const relays = list(ctx, 'relay');
+      await multiaddrs(ctx, 'listen', listen);
+      await multiaddrs(ctx, 'relay', relays);
+      for (const relay of relays) {
+        if (!relay.includes('/p2p/')) {
+          throw new UsageError(`--relay: ${relay} must end in /p2p/<relay peer id>`, 'start');
+        }
+      }
+      const secret = await passphrase(ctx);
+      if (await isControlLive(ctx.home)) {
+        throw new ApiError('conflict', `another node is already running in ${ctx.home}`);
+      }
+      const { io } = ctx;
+      // Listen for signals before starting, so a Ctrl-C during start-up still stops cleanly.
+      const shutdown = shutdownRequested(io);
+      try {
+        const { startCustodian } = await nodeEntryPoints(io);
+        const node = await startCustodian({
+          home: ctx.home,
+          listen: listen.length > 0 ? listen : ['/ip4/0.0.0.0/tcp/0'],
+          relays,
+          mdns: ctx.values.mdns === true,
+          passphrase: secret,
+          log: (line) => io.stderr.write(`${line}\n`),
+        });
+        let control;
+        try {
+          control = await serveControl(ctx.home, node.api);
+        } catch (err) {
+          await withDeadline('stopping the node', node.stop(), STOP_DEADLINE_MS);
+          throw err;
+        }
+        const addrs = node.addrs();
+        writeLines(io.stderr, [...addrs.map((a) => `listening: ${a}`), `ready: ${node.peerId}`]);
+        if (ctx.json) printJSON(io, { peerId: node.peerId, addrs, control: control.path });
+        await shutdown.promise;
+        io.stderr.write('stopping\n');
+        await control.close();
+        await withDeadline('stopping the node', node.stop(), STOP_DEADLINE_MS);
+        return EXIT.OK;
+      } finally {
+        shutdown.dispose();
+      }
+    },
+  },
+  {
+    name: 'relay',
+    usage: '--listen MA [--listen MA]...',
+    summary: 'run a circuit relay that members behind NAT can be reached through',
+    options: {
+      listen: {
+        type: 'string',
+        multiple: true,
+        value: 'MA',
+        help: 'multiaddr to listen on; repeatable',
+      },
+    },
+    required: ['listen'],
+    async run(ctx) {
+      const listen = list(ctx, 'listen');
+      await multiaddrs(ctx, 'listen', listen);
+      const { io } = ctx;
+      const shutdown = shutdownRequested(io);
+      try {
+        const { runRelay } = await nodeEntryPoints(io);
+        const relay = await runRelay({ listen, log: (line) => io.stderr.write(`${line}\n`) });
+        if (ctx.json) printJSON(io, { addrs: relay.addrs });
+        else writeLines(io.stdout, relay.addrs);
+        await shutdown.promise;
+        await withDeadline('stopping the relay', relay.stop(), STOP_DEADLINE_MS);
+        return EXIT.OK;
+      } finally {
+        shutdown.dispose();
+      }
+    },
+  },
+  {
+    name: 'status',
+    usage: '',
+    summary: 'show this node: identity, addresses, groups, pending requests',
+    async run(ctx) {
+      const s = await call(ctx, 'node.status', {});
+      output(ctx, s, () => {
+        const dropped = Object.entries(s.dropped).filter(([, n]) => n > 0);
+        return [
+          field('name', clean(s.name)),
+          field('peer id', clean(s.peerId)),
+          field('fingerprint', clean(s.fingerprint)),
+          field('vault', s.vault),
+          field('groups', String(s.groups)),
+          field('pending', plural(s.pendingRequests, 'request')),
+          ...(s.addrs.length === 0
+            ? [field('listening', 'nowhere')]
+            : s.addrs.map((a, i) => field(i === 0 ? 'listening' : '', clean(a)))),
+          ...(dropped.length > 0
+            ? [field('dropped', dropped.map(([why, n]) => `${clean(why)} ${n}`).join(', '))]
+            : []),
+        ];
+      });
+      return EXIT.OK;
+    },
+  },
+  {
+    name: 'group create',
+    usage: `--name NAME --threshold T --size N --scheme ${SCHEMES.join('|')}`,
+    summary: 'create a group and print the invite code for the other members',
+    options: {
+      name: { type: 'string', value: 'NAME', help: 'group name' },
+      threshold: { type: 'string', value: 'T', help: 'approvals needed to sign (2..N)' },
+      size: { type: 'string', value: 'N', help: `number of members (2..${LIMITS.maxSize})` },
+      scheme: {
+        type: 'string',
+        value: 'SCHEME',
+        help: 'ed25519 (RFC 8032), secp256k1 (FROST secp256k1) or taproot (BIP340)',
+      },
+    },
+    required: ['name', 'threshold', 'size', 'scheme'],
+    fields: { name: '--name', threshold: '--threshold', size: '--size', scheme: '--scheme' },
+    async run(ctx) {
+      const g = await call(ctx, 'group.create', {
+        name: str(ctx, 'name'),
+        threshold: int(ctx, 'threshold'),
+        size: int(ctx, 'size'),
+        scheme: str(ctx, 'scheme'),
+      });
+      output(ctx, g, () => [
+        `created group ${clean(g.name)} (${clean(g.id)}): ${groupSummary(g)}`,
+        'invite code (send it to the other members; each runs: conclave group join INVITE):',
+        clean(g.invite),
+      ]);
+      return EXIT.OK;
+    },
+  },
+  {
+    name: 'group join',
+    usage: 'INVITE',
+    summary: 'join a group with the invite code its creator sent you',
+    args: ['INVITE'],
+    fields: { invite: 'INVITE' },
+    async run(ctx) {
+      const g = await call(ctx, 'group.join', { invite: ctx.args[0] });
+      output(ctx, g, () => [`joined group ${clean(g.name)}`, ...groupLines(g)]);
+      return EXIT.OK;
+    },
+  },
+  {
+    name: 'group list',
+    usage: '',
+    summary: 'list the groups this node belongs to',
+    async run(ctx) {
+      const groups = await call(ctx, 'group.list', {});
+      output(ctx, groups, () =>
+        groups.length === 0
+          ? [
+              'no groups yet; create one with: conclave group create ... or join one with: conclave group join INVITE',
+            ]
+          : table(groups.map((g) => [clean(g.id), clean(g.name), groupSummary(g), g.status])),
+      );
+      return EXIT.OK;
+    },
+  },
+  {
+    name: 'group show',
+    usage: 'GROUP',
+    summary: 'show a group: policy, status, public key, safety code, members',
+    args: ['GROUP'],
+    fields: { group: 'GROUP' },
+    async run(ctx) {
+      const g = await call(ctx, 'group.show', { group: ctx.args[0] });
+      output(ctx, g, () => groupLines(g));
+      return EXIT.OK;
+    },
+  },
+  {
+    name: 'group confirm',
+    usage: 'GROUP',
+    summary: 'confirm that the safety code matches every other member’s (then the DKG runs)',
+    args: ['GROUP'],
+    fields: { group: 'GROUP' },
+    async run(ctx) {
+      const g = await call(ctx, 'group.confirm', { group: ctx.args[0] });
+      output(ctx, g, () => [`confirmed the safety code of ${clean(g.name)}`, ...groupLines(g)]);
+      return EXIT.OK;
+    },
+  },
+  {
+    name: 'request sign',
+    usage: '--group GROUP (--message TEXT | --file PATH | --hex HEX) [--expires SECONDS]',
+    summary: 'ask the group to sign a message',
+    options: {
+      group: { type: 'string', value: 'GROUP', help: 'group id or name' },
+      message: { type: 'string', value: 'TEXT', help: 'the message, as UTF-8 text' },
+      file: {
+        type: 'string',
+        value: 'PATH',
+        help: `the bytes of a file (up to ${LIMITS.messageBytes} bytes)`,
+      },
+      hex: { type: 'string', value: 'HEX', help: 'the bytes, in hex' },
+      expires: {
+        type: 'string',
+        value: 'SECONDS',
+        help: `seconds until the request expires (${LIMITS.minExpiresSec}..${LIMITS.maxExpiresSec})`,
+      },
+    },
+    required: ['group'],
+    fields: { group: '--group', expiresInSec: '--expires' },
+    async run(ctx) {
+      const given = (['message', 'file', 'hex'] as const).filter((k) => str(ctx, k) !== undefined);
+      if (given.length === 0) {
+        throw new UsageError(
+          'missing the message: give --message TEXT, --file PATH or --hex HEX',
+          ctx.command.name,
+        );
+      }
+      if (given.length > 1) {
+        throw new UsageError('give only one of --message, --file and --hex', ctx.command.name);
+      }
+      const source = given[0]!;
+      let message = str(ctx, source)!;
+      let encoding: 'utf8' | 'hex' = 'hex';
+      if (source === 'message') encoding = 'utf8';
+      else if (source === 'hex') message = message.replace(/^0x/i, '').toLowerCase();
+      else message = await readMessageFile(message, ctx.command.name);
+      ctx.command = { ...ctx.command, fields: { ...ctx.command.fields, message: `--${source}` } };
+      const r = await call(ctx, 'request.sign', {
+        group: str(ctx, 'group'),
+        message,
+        encoding,
+        expiresInSec: int(ctx, 'expires'),
+      });
+      output(ctx, r, () => requestLines(r));
+      return EXIT.OK;
+    },
+  },
+  {
+    name: 'request list',
+    usage: '[--group GROUP] [--pending]',
+    summary: 'list requests',
+    options: {
+      group: { type: 'string', value: 'GROUP', help: 'only this group’s requests' },
+      pending: { type: 'boolean', help: 'only requests still waiting for approvals' },
+    },
+    fields: { group: '--group' },
+    async run(ctx) {
+      const pending = ctx.values.pending === true;
+      const requests = await call(ctx, 'request.list', {
+        group: str(ctx, 'group'),
+        pending: pending || undefined,
+      });
+      output(ctx, requests, () =>
+        requests.length === 0
+          ? [pending ? 'no pending requests' : 'no requests']
+          : table(requests.map(requestRow)),
+      );
+      return EXIT.OK;
+    },
+  },
+  {
+    name: 'request show',
+    usage: 'ID',
+    summary: 'show a request: the whole message, approvals, denials, signature',
+    args: ['ID'],
+    fields: { id: 'ID' },
+    async run(ctx) {
+      const r = await call(ctx, 'request.show', { id: ctx.args[0] });
+      output(ctx, r, () => requestLines(r));
+      return EXIT.OK;
+    },
+  },
+  {
+    name: 'request wait',
+    usage: 'ID [--timeout SECONDS]',
+    summary:
+      'wait until a request is done (exit 0), denied, expired or failed (exit 1), or the timeout passes (exit 2)',
+    options: {
+      timeout: {
+        type: 'string',
+        value: 'SECONDS',
+        help: `how long to wait (default 60, 0..${LIMITS.maxTimeoutSec})`,
+      },
+    },
+    args: ['ID'],
+    fields: { id: 'ID', timeoutSec: '--timeout' },
+    async run(ctx) {
+      const r = await call(ctx, 'request.wait', {
+        id: ctx.args[0],
+        timeoutSec: int(ctx, 'timeout') ?? 60,
+      });
+      output(ctx, r, () => requestLines(r));
+      return WAIT_EXIT[r.status] ?? EXIT.FAILED;
+    },
+  },
+  {
+    name: 'approve',
+    usage: 'ID',
+    summary: 'approve a request (a statement signed by your identity key)',
+    args: ['ID'],
+    fields: { id: 'ID' },
+    async run(ctx) {
+      const r = await call(ctx, 'request.approve', { id: ctx.args[0] });
+      output(ctx, r, () => [`approved ${clean(r.id)}`, ...requestLines(r)]);
+      return EXIT.OK;
+    },
+  },
+  {
+    name: 'deny',
+    usage: 'ID [--reason TEXT]',
+    summary: 'deny a request',
+    options: {
+      reason: {
+        type: 'string',
+        value: 'TEXT',
+        help: `why (up to ${LIMITS.reasonChars} characters)`,
+      },
+    },
+    args: ['ID'],
+    fields: { id: 'ID', reason: '--reason' },
+    async run(ctx) {
+      const r = await call(ctx, 'request.deny', { id: ctx.args[0], reason: str(ctx, 'reason') });
+      output(ctx, r, () => [`denied ${clean(r.id)}`, ...requestLines(r)]);
+      return EXIT.OK;
+    },
+  },
+  {
+    name: 'audit list',
+    usage: '[--group GROUP] [--limit N]',
+    summary: 'list audit log entries',
+    options: {
+      group: { type: 'string', value: 'GROUP', help: 'only this group’s entries' },
+      limit: { type: 'string', value: 'N', help: `at most N entries (1..${LIMITS.maxLimit})` },
+    },
+    fields: { group: '--group', limit: '--limit' },
+    async run(ctx) {
+      const entries = await call(ctx, 'audit.list', {
+        group: str(ctx, 'group'),
+        limit: int(ctx, 'limit'),
+      });
+      output(ctx, entries, () =>
+        entries.length === 0 ? ['no audit entries'] : table(entries.map(auditRow)),
+      );
+      return EXIT.OK;
+    },
+  },
+  {
+    name: 'audit verify',
+    usage: '',
+    summary: 'check the audit log’s hash chains and signatures (exit 1 when a check fails)',
+    async run(ctx) {
+      const report = await call(ctx, 'audit.verify', {});
+      output(ctx, report, () => {
+        const counts = `${plural(report.entries, 'entry', 'entries')} from ${plural(report.authors, 'author')}`;
+        if (report.ok) return [`audit log ok: ${counts}`];
+        return [
+          `audit log has ${plural(report.problems.length, 'problem')} (${counts}):`,
+          ...report.problems.map((p) => `  ${clean(p.author)}#${p.seq}: ${clean(p.problem)}`),
+        ];
+      });
+      return report.ok ? EXIT.OK : EXIT.FAILED;
+    },
+  },
+];
+
+async function readMessageFile(path: string, command: string): Promise<string> {
+  let info;
+  try {
+    info = await stat(path);
+  } catch (err) {
+    const reason = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+    throw new UsageError(`--file: cannot read ${path} (${reason})`, command);
+  }
+  if (!info.isFile()) throw new UsageError(`--file: ${path} is not a regular file`, command);
+  // Checked before reading, so a huge file is refused without being loaded.
+  if (info.size > LIMITS.messageBytes) {
+    throw new UsageError(
+      `--file: ${path} has ${info.size} bytes; the limit is ${LIMITS.messageBytes}`,
+      command,
+    );
+  }
+  return (await readFile(path)).toString('hex');
+}
+
+const GROUPS: Record<string, string> = {
+  group: 'form a group and see its members',
+  request: 'ask the group to sign, and follow what happens to the requests',
+  audit: 'read and check the audit log',
+};
+
+/** `sign, list, show or wait`: the commands of a group, for a message. */
+function subcommands(group: string): string {
+  const names = COMMANDS.filter((c) => c.name.startsWith(`${group} `)).map((c) =>
+    c.name.slice(group.length + 1),
+  );
+  return `${names.slice(0, -1).join(', ')} or ${names.at(-1)}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Help
+
+function optionLines(options: Record<string, OptionSpec>): string[] {
+  return table(
+    Object.entries(options).map(([name, o]) => [
+      `${o.short ? `-${o.short}, ` : ''}--${name}${o.value ? ` ${o.value}` : ''}`,
+      o.help,
+    ]),
+    '  ',
+  );
+}
+
+function topHelp(): string {
+  const section = (title: string, names: string[]) => [
+    title,
+    ...table(
+      names.map((n) => {
+        const c = COMMANDS.find((k) => k.name === n)!;
+        return [`conclave ${c.name}${c.usage ? ` ${c.usage}` : ''}`];
+      }),
+      '  ',
+    ),
+  ];
+  return [
+    'conclave: shared key custody (FROST threshold signatures over libp2p)',
+    '',
+    'Usage: conclave [--home DIR] [--json] COMMAND ...',
+    '',
+    ...section('Node', ['init', 'start', 'relay', 'status']),
+    ...section('Groups', [
+      'group create',
+      'group join',
+      'group list',
+      'group show',
+      'group confirm',
+    ]),
+    ...section('Requests', [
+      'request sign',
+      'request list',
+      'request show',
+      'request wait',
+      'approve',
+      'deny',
+    ]),
+    ...section('Audit', ['audit list', 'audit verify']),
+    '',
+    'Options for every command:',
+    ...optionLines(GLOBAL_OPTIONS),
+    '',
+    'Every command but init, start and relay talks to the node that `conclave start` runs in the',
+    'same home dir. The file vault passphrase comes from $CONCLAVE_PASSPHRASE or --passphrase-file.',
+    '',
+    'Exit codes: 0 done; 1 failed (also: request wait saw the request denied, expired or failed;',
+    'audit verify found a problem); 2 request wait timed out with the request still pending;',
+    '64 usage error. Run conclave COMMAND --help for one command.',
+    '',
+  ].join('\n');
+}
+
+function groupHelp(group: string): string {
+  // approve and deny act on requests, so `conclave request --help` lists them too.
+  const related = group === 'request' ? ['approve', 'deny'] : [];
+  const members = COMMANDS.filter(
+    (c) => c.name.startsWith(`${group} `) || related.includes(c.name),
+  );
+  return [
+    `conclave ${group}: ${GROUPS[group]}`,
+    '',
+    ...members.flatMap((c) => [
+      `  conclave ${c.name}${c.usage ? ` ${c.usage}` : ''}`,
+      `      ${c.summary}`,
+    ]),
+    '',
+    `Run conclave ${group} COMMAND --help for its options.`,
+    '',
+  ].join('\n');
+}
+
+function commandHelp(c: Command): string {
+  return [
+    `Usage: conclave [--home DIR] [--json] ${c.name}${c.usage ? ` ${c.usage}` : ''}`,
+    '',
+    `${c.summary[0]!.toUpperCase()}${c.summary.slice(1)}.`,
+    '',
+    ...(c.options ? ['Options:', ...optionLines(c.options), ''] : []),
+    'Global options:',
+    ...optionLines(GLOBAL_OPTIONS),
+    '',
+  ].join('\n');
+}
+
+function printHelp(io: CliIO, json: boolean, text: string): number {
+  if (json) printJSON(io, { help: text });
+  else io.stdout.write(text);
+  return EXIT.OK;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Entry
+
+interface Parsed {
+  command?: Command;
+  /** A command group named without a subcommand (`conclave group --help`). */
+  group?: string;
+  values: Context['values'];
+  args: string[];
+}
+
+/** Splits argv into the command and its options; global options may come before or after it. */
+function parse(argv: string[]): Parsed {
+  const globals: string[] = [];
+  let i = 0;
+  for (; i < argv.length; i++) {
+    const token = argv[i]!;
+    if (token === '--home') {
+      if (i + 1 >= argv.length) throw new UsageError('--home needs a directory');
+      globals.push(token, argv[++i]!);
+    } else if (
+      token === '--json' ||
+      token === '--help' ||
+      token === '-h' ||
+      token.startsWith('--home=')
+    ) {
+      globals.push(token);
+    } else if (token.startsWith('-')) {
+      throw new UsageError(`unknown option ${JSON.stringify(token)} before the command`);
+    } else {
+      break;
+    }
+  }
+  const words: string[] = [];
+  const word = argv[i];
+  if (word === undefined || word === 'help') {
+    // `conclave help [COMMAND...]` is `conclave [COMMAND...] --help`.
+    if (word === 'help') return parse([...globals, ...argv.slice(i + 1), '--help']);
+    return { values: parseOptions(globals, GLOBAL_OPTIONS, ''), args: [] };
+  }
+  words.push(word);
+  i++;
+  if (GROUPS[word] !== undefined) {
+    const sub = argv[i];
+    if (sub === undefined || sub.startsWith('-')) {
+      const values = parseOptions([...globals, ...argv.slice(i)], GLOBAL_OPTIONS, word);
+      if (values.help) return { group: word, values, args: [] };
+      throw new UsageError(`missing a command after "${word}" (${subcommands(word)})`, word);
+    }
+    words.push(sub);
+    i++;
+  }
+  const name = words.join(' ');
+  const command = COMMANDS.find((c) => c.name === name);
+  if (!command) {
+    const hint = words.length > 1 ? words[0] : '';
+    throw new UsageError(`unknown command ${JSON.stringify(name)}`, hint);
+  }
+  const values = parseOptions(
+    [...globals, ...argv.slice(i)],
+    { ...GLOBAL_OPTIONS, ...command.options },
+    name,
+  );
+  const args = (values._ as string[] | undefined) ?? [];
+  delete values._;
+  return { command, values, args };
+}
+
+/** parseArgs, with one plain sentence for each kind of misuse. Positionals land in `_`. */
+function parseOptions(
+  args: string[],
+  options: Record<string, OptionSpec>,
+  command: string,
+): Context['values'] {
+  const config = Object.fromEntries(
+    Object.entries(options).map(([name, o]) => [
+      name,
+      {
+        type: o.type,
+        ...(o.multiple ? { multiple: true } : {}),
+        ...(o.short ? { short: o.short } : {}),
+      },
+    ]),
+  );
+  let tokens;
+  try {
+    ({ tokens } = parseArgs({
+      args,
+      options: config,
+      allowPositionals: true,
+      strict: false,
+      tokens: true,
+    }));
+  } catch (err) {
+    throw new UsageError((err as Error).message, command);
+  }
+  const values: Context['values'] = {};
+  const positionals: string[] = [];
+  for (const token of tokens) {
+    if (token.kind === 'positional') {
+      positionals.push(token.value);
+      continue;
+    }
+    if (token.kind !== 'option') continue;
+    const spec = options[token.name];
+    if (!spec) throw new UsageError(`unknown option ${JSON.stringify(token.rawName)}`, command);
+    const flag = `--${token.name}`;
+    if (spec.type === 'boolean') {
+      if (token.value !== undefined) throw new UsageError(`${flag} takes no value`, command);
+      values[token.name] = true;
+      continue;
+    }
+    if (token.value === undefined) {
+      throw new UsageError(`${flag} needs a value${spec.value ? ` (${spec.value})` : ''}`, command);
+    }
+    // `--name --json` almost always means a forgotten value, not a name starting with a dash.
+    if (!token.inlineValue && token.value.startsWith('-')) {
+      throw new UsageError(
+        `${flag} needs a value${spec.value ? ` (${spec.value})` : ''}; for one that starts with "-", write ${flag}=VALUE`,
+        command,
+      );
+    }
+    if (spec.multiple) {
+      const previous = values[token.name];
+      values[token.name] = [...(Array.isArray(previous) ? previous : []), token.value];
+    } else if (values[token.name] !== undefined) {
+      throw new UsageError(`${flag} is given twice`, command);
+    } else {
+      values[token.name] = token.value;
+    }
+  }
+  values._ = positionals;
+  return values;
+}
+
+function checkArgs(command: Command, values: Context['values'], args: string[]): void {
+  const expected = command.args ?? [];
+  if (args.length < expected.length) {
+    throw new UsageError(`missing ${expected[args.length]}`, command.name);
+  }
+  if (args.length > expected.length) {
+    throw new UsageError(
+      `unexpected argument ${JSON.stringify(args[expected.length])}`,
+      command.name,
+    );
+  }
+  for (const name of command.required ?? []) {
+    if (values[name] === undefined) {
+      const spec = command.options?.[name];
+      throw new UsageError(`missing --${name}${spec?.value ? ` ${spec.value}` : ''}`, command.name);
+    }
+  }
+}
+
+function defaultHome(env: CliIO['env']): string {
+  return env.CONCLAVE_HOME || join(homedir(), '.conclave');
+}
+
+/**
+ * Runs `conclave` with `argv` (without node and script) and returns the exit code. Writes only
+ * to `io`; `start` and `relay` return when shut down.
+ */
+export async function main(argv: string[], io: CliIO): Promise<number> {
+  const end = argv.indexOf('--');
+  const json = (end === -1 ? argv : argv.slice(0, end)).includes('--json');
+  try {
+    const parsed = parse(argv);
+    if (!parsed.command) {
+      if (parsed.group) return printHelp(io, json, groupHelp(parsed.group));
+      if (parsed.values.help) return printHelp(io, json, topHelp());
+      throw new UsageError('missing command');
+    }
+    const { command, values, args } = parsed;
+    if (values.help) return printHelp(io, json, commandHelp(command));
+    checkArgs(command, values, args);
+    const homeFlag = values.home;
+    if (homeFlag === '') throw new UsageError('--home needs a directory', command.name);
+    const home = resolve(typeof homeFlag === 'string' ? homeFlag : defaultHome(io.env));
+    return await command.run({ io, home, json, command, values, args });
+  } catch (err) {
+    return report(io, json, err);
+  }
+}
+
+function report(io: CliIO, json: boolean, err: unknown): number {
+  let code: string;
+  let message: string;
+  let exit: number = EXIT.FAILED;
+  if (err instanceof UsageError) {
+    code = 'usage';
+    message = `${err.message}; run conclave ${err.command ? `${err.command} ` : ''}--help`;
+    exit = EXIT.USAGE;
+  } else if (err instanceof ApiError) {
+    code = err.code;
+    message = err.message;
+  } else {
+    code = 'internal';
+    message = err instanceof Error ? err.message : String(err);
+  }
+  // One line: a message from the node must not be able to draw more on the terminal.
+  io.stderr.write(`conclave: ${clean(message)}\n`);
+  if (json) printJSON(io, { error: { code, message } });
+  return exit;
+}
+
+/** The process entry point (bin/conclave.mjs and `tsx main/cli.ts`). */
+export async function runAsProcess(): Promise<void> {
+  // `conclave audit list | head` closes stdout early; that is not an error.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+  });
+  const code = await main(process.argv.slice(2), {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    env: process.env,
+  });
+  process.exitCode = code;
+  // Output drains first; a handle the node left open (a closing socket) must not keep us alive.
+  setTimeout(() => process.exit(code), 2000).unref();
+}
+
+function isEntryPoint(): boolean {
+  const script = process.argv[1];
+  if (!script) return false;
+  try {
+    return import.meta.url === pathToFileURL(realpathSync(script)).href;
+  } catch (_) {
+    return false;
+  }
+}
+
+if (isEntryPoint()) await runAsProcess();
