@@ -1,5 +1,22 @@
-// Custodian node entry points used by the CLI and (later) Electron main. STUB: being written.
-import type { Api } from '../../shared/api/index.js';
+// Custodian node entry points used by the CLI and Electron main: init, start, relay.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { ed25519 } from '@noble/curves/ed25519.js';
+import { ApiError, type Api, type ApiEvent } from '../../shared/api/index.js';
+import { makeEntry } from '../../shared/audit/chain.js';
+import { fingerprint } from '../../shared/protocol/roster.js';
+import {
+  createHost,
+  createRelay,
+  generateIdentity,
+  privateKeyFromBytes,
+  privateKeyToBytes,
+  publicKeyFromPeerId,
+} from '../net/index.js';
+import { openStore, type Store } from '../store/index.js';
+import { openFileVault, openKeychainVault, VaultError, type Vault } from '../vault/index.js';
+import { Custodian, type Identity } from './custodian.js';
 
 export interface InitOptions {
   /** The node's home directory (SQLite database, control socket). Created if missing. */
@@ -34,20 +51,127 @@ export interface RunningNode {
   readonly api: Api;
   readonly peerId: string;
   addrs(): string[];
+  /** Change notifications for clients such as the UI; returns the unsubscribe function. */
+  onEvent(cb: (e: ApiEvent) => void): () => void;
   stop(): Promise<void>;
 }
 
-export async function initIdentity(_opts: InitOptions): Promise<InitResult> {
-  throw new Error('not implemented yet');
+const IDENTITY = 'identity';
+
+function dbPath(home: string): string {
+  return join(home, 'conclave.db');
 }
 
-export async function startCustodian(_opts: StartOptions): Promise<RunningNode> {
-  throw new Error('not implemented yet');
+async function openNodeVault(store: Store, home: string, kind: 'keychain' | 'file', passphrase: string | undefined, create: boolean): Promise<Vault> {
+  try {
+    if (kind === 'file') {
+      if (!passphrase)
+        throw new ApiError('vault', 'the file vault needs its passphrase: set CONCLAVE_PASSPHRASE or pass --passphrase-file');
+      return await openFileVault({ dir: join(home, 'vault'), passphrase, create });
+    }
+    let ns = store.meta.get('vaultNamespace');
+    if (!ns) {
+      ns = randomBytes(12).toString('hex');
+      store.meta.set('vaultNamespace', ns);
+    }
+    return await openKeychainVault({ namespace: ns });
+  } catch (e) {
+    if (e instanceof VaultError) throw new ApiError('vault', e.message);
+    throw e;
+  }
 }
 
-export async function runRelay(_opts: {
-  listen: string[];
-  log: (line: string) => void;
-}): Promise<{ addrs: string[]; stop(): Promise<void> }> {
-  throw new Error('not implemented yet');
+/** Creates the custodian identity: an Ed25519 libp2p key kept in the vault, and a display name. */
+export async function initIdentity(opts: InitOptions): Promise<InitResult> {
+  const name = opts.name.trim();
+  if (!name || name.length > 64) throw new ApiError('bad_input', 'name: 1 to 64 characters');
+  mkdirSync(opts.home, { recursive: true, mode: 0o700 });
+  const store = openStore(dbPath(opts.home));
+  try {
+    const existing = store.meta.get('peerId');
+    if (existing)
+      throw new ApiError('conflict', `this home is already initialised as ${store.meta.get('name')} (${existing}); use another --home`);
+    const vault = await openNodeVault(store, opts.home, opts.vault, opts.passphrase, true);
+    const id = await generateIdentity();
+    await vault.put(IDENTITY, privateKeyToBytes(id.privateKey));
+    const fp = fingerprint(id.publicKeyRaw);
+    store.tx(() => {
+      store.meta.set('peerId', id.peerId);
+      store.meta.set('name', name);
+      store.meta.set('vault', opts.vault);
+      store.meta.set('createdAt', String(Date.now()));
+      const seed = id.privateKey.raw.subarray(0, 32);
+      store.audit.append(
+        makeEntry(undefined, { author: id.peerId, at: Date.now(), type: 'identity.created', body: { name, fingerprint: fp, vault: opts.vault } }, (h) =>
+          ed25519.sign(h, seed),
+        ),
+      );
+    });
+    return { peerId: id.peerId, name, fingerprint: fp, vault: opts.vault, home: opts.home };
+  } finally {
+    store.close();
+  }
+}
+
+/** Starts the custodian node: vault, store, libp2p host, protocol handlers. */
+export async function startCustodian(opts: StartOptions): Promise<RunningNode> {
+  mkdirSync(opts.home, { recursive: true, mode: 0o700 });
+  const store = openStore(dbPath(opts.home));
+  let host: Awaited<ReturnType<typeof createHost>> | undefined;
+  try {
+    const peerId = store.meta.get('peerId');
+    const name = store.meta.get('name');
+    const kind = store.meta.get('vault') as 'keychain' | 'file' | undefined;
+    if (!peerId || !name || !kind)
+      throw new ApiError('not_ready', `no identity in ${opts.home}; create one with: conclave --home ${opts.home} init --name YOUR_NAME`);
+    const vault = await openNodeVault(store, opts.home, kind, opts.passphrase, false);
+    const keyBytes = await vault.get(IDENTITY);
+    if (!keyBytes) throw new ApiError('vault', `the identity key of ${name} is missing from the ${kind === 'keychain' ? 'OS keychain' : 'file vault'}`);
+    const privateKey = privateKeyFromBytes(keyBytes);
+    keyBytes.fill(0);
+    const seed = privateKey.raw.slice(0, 32);
+    const identity: Identity = {
+      peerId,
+      name,
+      publicKey: publicKeyFromPeerId(peerId),
+      sign: (msg) => ed25519.sign(msg, seed),
+    };
+    host = await createHost({ privateKey, listen: opts.listen, relays: opts.relays, mdns: opts.mdns, log: opts.log });
+    if (host.peerId !== peerId) throw new ApiError('vault', 'the identity key in the vault does not match this home');
+    await host.start();
+    const faultEnv = process.env.CONCLAVE_FAULT;
+    const node = new Custodian({
+      store,
+      vault,
+      host,
+      identity,
+      log: opts.log,
+      signTimeoutMs: Number(process.env.CONCLAVE_SIGN_TIMEOUT_MS) || undefined,
+      fault: faultEnv === 'hang-sign' ? 'hang-sign' : undefined,
+    });
+    await node.start();
+    const h = host;
+    return {
+      api: node.api(),
+      peerId,
+      addrs: () => h.addrs(),
+      onEvent: (cb) => node.onEvent(cb),
+      async stop() {
+        await node.stop();
+        await h.stop();
+        seed.fill(0);
+        store.close();
+      },
+    };
+  } catch (e) {
+    await host?.stop().catch(() => undefined);
+    store.close();
+    throw e;
+  }
+}
+
+/** Runs a circuit-relay-v2 server that any custodian can use to be reachable behind NAT. */
+export async function runRelay(opts: { listen: string[]; log: (line: string) => void }): Promise<{ addrs: string[]; stop(): Promise<void> }> {
+  const relay = await createRelay({ listen: opts.listen, log: opts.log });
+  return { addrs: relay.addrs(), stop: () => relay.stop() };
 }

@@ -1,0 +1,1402 @@
+// The custodian node: composes the vault, the store, the network host and the threshold core, and
+// implements the API contract. Group formation, DKG, requests, approvals and signing live here.
+import { createHmac, randomBytes as nodeRandomBytes, timingSafeEqual } from 'node:crypto';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { bytesToHex, hexToBytes, utf8ToBytes } from '@noble/hashes/utils.js';
+import {
+  ApiError,
+  type Api,
+  type ApiEvent,
+  type AuditEntryView,
+  type DecisionView,
+  type GroupView,
+  type MemberView,
+  type RequestStatus,
+  type RequestView,
+} from '../../shared/api/index.js';
+import { makeEntry, verifyEntries, type AuditEntry } from '../../shared/audit/chain.js';
+import {
+  dkgEcho,
+  dkgFinalize,
+  dkgRound1,
+  dkgRound2,
+  DkgRound2Package,
+  type DkgEcho,
+  type DkgParams,
+  type DkgRound1Package,
+  type DkgState,
+} from '../../shared/crypto/dkg.js';
+import { CryptoError } from '../../shared/crypto/errors.js';
+import {
+  externalPublicKey,
+  publicPackageFromJSON,
+  publicPackageToJSON,
+  SecretShare,
+  taprootInternalKey,
+  type KeyPackage,
+  type PublicKeyPackage,
+} from '../../shared/crypto/keys.js';
+import {
+  aggregate,
+  commit,
+  commitmentFromJSON,
+  commitmentToJSON,
+  decodeSignatureShare,
+  SigningPackage,
+  signShare,
+  verifySignature,
+  type NonceCommitment,
+  type SigningNonces,
+} from '../../shared/crypto/sign.js';
+import { signingKey } from '../../shared/crypto/keys.js';
+import { getSuite, identifierHex, parseIdentifier, type SchemeName } from '../../shared/crypto/suite.js';
+import {
+  decodeInvite,
+  encodeInvite,
+  fingerprint,
+  rosterHash,
+  safetyCode,
+  type Roster,
+} from '../../shared/protocol/roster.js';
+import {
+  authorOf,
+  decodeGroupMessage,
+  decodeJoinRequest,
+  decodeRoster,
+  LIMITS,
+  PROTOCOL,
+  ProtocolError,
+  requestId as requestIdOf,
+  signStatement,
+  statementHash,
+  verifyStatement,
+  type DecisionBody,
+  type GroupMessage,
+  type JoinRequest,
+  type OutcomeBody,
+  type RequestBody,
+  type RosterMessage,
+  type Signed,
+} from '../../shared/protocol/wire.js';
+import type { Host } from '../net/index.js';
+import { publicKeyFromPeerId } from '../net/index.js';
+import type { GroupRow, MemberRow, RequestRow, Store } from '../store/index.js';
+import type { Vault } from '../vault/index.js';
+
+/** The custodian's own identity, loaded from the vault at start. */
+export interface Identity {
+  peerId: string;
+  name: string;
+  /** Raw 32-byte Ed25519 public key. */
+  publicKey: Uint8Array;
+  /** Signs with the identity key (Ed25519). The seed stays inside this closure. */
+  sign(msg: Uint8Array): Uint8Array;
+}
+
+export interface CustodianOptions {
+  store: Store;
+  vault: Vault;
+  host: Host;
+  identity: Identity;
+  log: (line: string) => void;
+  /** Deadline for one signing round trip to an approver (ms). */
+  signTimeoutMs?: number;
+  /** Test-only fault injection, honoured only when CONCLAVE_ALLOW_FAULTS=1. */
+  fault?: 'hang-sign';
+}
+
+const TERMINAL: RequestStatus[] = ['done', 'denied', 'expired', 'failed'];
+const POOL_SIZE = 4;
+const DEFAULT_EXPIRY_SEC = 24 * 3600;
+
+type DkgInbox = {
+  round1: Map<string, unknown>;
+  echo: Map<string, unknown>;
+  round2: Map<string, unknown>;
+};
+
+/** Wire form of the 'sign' message extended with the approvals it relies on. */
+interface SignMessage {
+  v: 1;
+  type: 'sign';
+  groupId: string;
+  requestId: string;
+  commitments: { peerId: string; commitment: Record<string, unknown> }[];
+}
+
+export class Custodian {
+  readonly store: Store;
+  readonly vault: Vault;
+  readonly host: Host;
+  readonly me: Identity;
+  private readonly log: (line: string) => void;
+  private readonly signTimeoutMs: number;
+  private readonly fault?: 'hang-sign';
+  private stopped = false;
+  private timers: NodeJS.Timeout[] = [];
+  private unsubscribe: (() => void)[] = [];
+  /** Waiters for request changes, by request id. */
+  private waiters = new Map<string, Set<() => void>>();
+  /** Confirmations seen, by group then peer: the roster hash each member confirmed. */
+  private confirmations = new Map<string, Map<string, string>>();
+  private dkgStates = new Map<string, DkgState>();
+  private dkgInbox = new Map<string, DkgInbox>();
+  private dkgRunning = new Set<string>();
+  /** Key packages of ready groups, loaded from the vault on demand. Memory only. */
+  private keys = new Map<string, KeyPackage>();
+  /** Nonces this node generated for each coordinator: group → coordinator → commitment key → nonces. */
+  private myNonces = new Map<string, Map<string, Map<string, SigningNonces>>>();
+  /** Commitments other signers gave this node for when it coordinates: group → signer → list. */
+  private pool = new Map<string, Map<string, NonceCommitment[]>>();
+  private coordinating = new Set<string>();
+  private reconnecting = false;
+  private listeners = new Set<(e: ApiEvent) => void>();
+  /** Messages this node dropped after decoding, by reason (the host counts transport-level drops). */
+  private dropped: Record<string, number> = {};
+
+  constructor(opts: CustodianOptions) {
+    this.store = opts.store;
+    this.vault = opts.vault;
+    this.host = opts.host;
+    this.me = opts.identity;
+    this.log = opts.log;
+    this.signTimeoutMs = opts.signTimeoutMs ?? 10_000;
+    this.fault = process.env.CONCLAVE_ALLOW_FAULTS === '1' ? opts.fault : undefined;
+  }
+
+  // ---------------------------------------------------------------- lifecycle
+
+  async start(): Promise<void> {
+    await this.host.handle(PROTOCOL.join, (from, msg) => this.onJoin(from, msg), {
+      allow: () => true, // newcomers are not members yet; the invite token is checked instead
+      maxBytes: LIMITS.join,
+    });
+    await this.host.handle(PROTOCOL.group, (from, msg) => this.countDrops(() => this.onGroupMessage(from, msg)), {
+      allow: (peer) => this.isKnownMember(peer),
+      maxBytes: LIMITS.group,
+      runOnLimitedConnection: true,
+    });
+    this.unsubscribe.push(this.host.onPeerConnect((peer) => void this.onConnect(peer)));
+    this.unsubscribe.push(this.host.onPeerDisconnect((peer) => this.onDisconnect(peer)));
+    this.unsubscribe.push(
+      this.host.onPeerDiscovered((peer, addrs) => {
+        if (this.isKnownMember(peer)) void this.host.addAddresses(peer, addrs).then(() => this.host.connect(peer));
+      }),
+    );
+    // Remember every member's last known addresses so the host can dial them.
+    for (const g of this.store.groups.list())
+      for (const m of this.store.members.list(g.id))
+        if (m.peerId !== this.me.peerId && m.addrs.length) await this.host.addAddresses(m.peerId, m.addrs);
+    this.timers.push(setInterval(() => this.sweep(), 1000));
+    this.timers.push(setInterval(() => void this.reconnect(), 3000));
+    void this.reconnect();
+    for (const g of this.store.groups.list()) {
+      if (g.status === 'dkg') {
+        // DKG state is memory only: a restarted node cannot resume it.
+        this.failGroup(g.id, 'the node restarted during key generation; create the group again');
+      }
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const t of this.timers) clearInterval(t);
+    for (const u of this.unsubscribe) u();
+    for (const ws of this.waiters.values()) for (const w of ws) w();
+    this.keys.clear();
+    this.myNonces.clear();
+  }
+
+  private async countDrops<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (e) {
+      if (e instanceof DroppedMessage) this.dropped[e.reason] = (this.dropped[e.reason] ?? 0) + 1;
+      throw e;
+    }
+  }
+
+  private isKnownMember(peer: string): boolean {
+    if (peer === this.me.peerId) return false;
+    for (const g of this.store.groups.list()) if (this.store.members.get(g.id, peer)) return true;
+    return false;
+  }
+
+  private sharedGroups(peer: string): GroupRow[] {
+    return this.store.groups.list().filter((g) => this.store.members.get(g.id, peer) !== undefined);
+  }
+
+  private async reconnect(): Promise<void> {
+    if (this.reconnecting || this.stopped) return;
+    this.reconnecting = true;
+    try {
+      const peers = new Set<string>();
+      for (const g of this.store.groups.list())
+        for (const m of this.store.members.list(g.id)) if (m.peerId !== this.me.peerId) peers.add(m.peerId);
+      await Promise.all(
+        [...peers]
+          .filter((p) => !this.host.isConnected(p))
+          .map((p) => {
+            const addrs = this.allAddrs(p);
+            return this.host.connect(p, { addrs, timeoutMs: 2500 }).catch(() => false);
+          }),
+      );
+    } finally {
+      this.reconnecting = false;
+    }
+  }
+
+  private allAddrs(peer: string): string[] {
+    const out = new Set<string>();
+    for (const g of this.store.groups.list()) for (const a of this.store.members.get(g.id, peer)?.addrs ?? []) out.add(a);
+    return [...out];
+  }
+
+  /** On every (re)connection: tell the peer where we are, and bring it up to date. */
+  private async onConnect(peer: string): Promise<void> {
+    if (!this.isKnownMember(peer)) return;
+    this.emit({ type: 'peer', peerId: peer, online: true });
+    try {
+      await this.send(peer, { v: 1, type: 'hello', addrs: this.host.addrs() });
+      for (const g of this.sharedGroups(peer)) {
+        if (g.creatorPeerId === this.me.peerId && g.status !== 'failed') await this.send(peer, this.rosterMessage(g.id));
+        const mine = this.confirmations.get(g.id)?.get(this.me.peerId);
+        if (mine && (g.status === 'confirming' || g.status === 'dkg'))
+          await this.send(peer, { v: 1, type: 'confirm', groupId: g.id, rosterHash: mine });
+        if (g.status === 'ready') {
+          await this.sendStatements(peer, g.id);
+          await this.sendNonces(g.id, peer, true);
+        }
+      }
+      for (const r of this.store.requests.list({ statuses: ['pending', 'signing'] })) this.evaluate(r.id);
+    } catch (e) {
+      this.log(`sync with ${short(peer)} failed: ${(e as Error).message}`);
+    }
+  }
+
+  private onDisconnect(peer: string): void {
+    // Coordination may move to another approver when this one is gone.
+    if (!this.isKnownMember(peer)) return;
+    this.emit({ type: 'peer', peerId: peer, online: false });
+    for (const r of this.store.requests.list({ statuses: ['pending', 'signing'] })) this.evaluate(r.id);
+  }
+
+  private async send(peer: string, msg: GroupMessage | SignMessage, timeoutMs = 10_000): Promise<unknown> {
+    return this.host.request(peer, PROTOCOL.group, msg, { addrs: this.allAddrs(peer), timeoutMs });
+  }
+
+  /** Best effort to every other member of a group, in parallel; failures are logged. */
+  private broadcast(groupId: string, msg: GroupMessage): void {
+    for (const m of this.store.members.list(groupId)) {
+      if (m.peerId === this.me.peerId) continue;
+      this.send(m.peerId, msg).catch((e) => this.log(`send to ${short(m.peerId)} failed: ${(e as Error).message}`));
+    }
+  }
+
+  /** Retries delivery until the deadline (DKG messages must arrive). */
+  private async sendReliably(peer: string, msg: GroupMessage, deadlineMs: number): Promise<void> {
+    const until = Date.now() + deadlineMs;
+    for (let delay = 200; !this.stopped; delay = Math.min(delay * 2, 3000)) {
+      try {
+        await this.send(peer, msg, Math.max(1000, Math.min(10_000, until - Date.now())));
+        return;
+      } catch (e) {
+        if (Date.now() + delay > until) throw e;
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- audit
+
+  private audit(type: string, body: Record<string, unknown>, group?: string): void {
+    const prev = this.store.audit.head(this.me.peerId);
+    // Absent optional fields are left out: canonical JSON has no `undefined`.
+    const clean = Object.fromEntries(Object.entries(body).filter(([, v]) => v !== undefined));
+    const fields = group === undefined ? { author: this.me.peerId, at: Date.now(), type, body: clean } : { author: this.me.peerId, at: Date.now(), type, group, body: clean };
+    const entry = makeEntry(prev, fields, (h) => this.me.sign(h));
+    this.store.audit.append(entry);
+  }
+
+  // ---------------------------------------------------------------- views
+
+  private findGroup(ref: string): GroupRow {
+    const byId = this.store.groups.get(ref);
+    if (byId) return byId;
+    const byName = this.store.groups.findByName(ref);
+    if (byName.length === 1) return byName[0];
+    if (byName.length > 1)
+      throw new ApiError('ambiguous', `several groups are called "${ref}"; use the group id (${byName.map((g) => g.id).join(', ')})`);
+    throw new ApiError('not_found', `no group "${ref}" on this node; see \`conclave group list\``);
+  }
+
+  private roster(g: GroupRow): Roster {
+    return {
+      groupId: g.id,
+      name: g.name,
+      threshold: g.threshold,
+      size: g.size,
+      scheme: g.scheme,
+      creator: g.creatorPeerId,
+      members: this.store.members.list(g.id).map((m) => ({ index: m.index, peerId: m.peerId, name: m.name })),
+    };
+  }
+
+  private groupView(g: GroupRow): GroupView {
+    const members = this.store.members.list(g.id).sort((a, b) => a.index - b.index);
+    const complete = members.length === g.size;
+    const confirmed = this.confirmations.get(g.id);
+    const view: GroupView = {
+      id: g.id,
+      name: g.name,
+      threshold: g.threshold,
+      size: g.size,
+      scheme: g.scheme,
+      status: g.status,
+      epoch: g.epoch,
+      createdAt: new Date(g.createdAt).toISOString(),
+      members: members.map(
+        (m): MemberView => ({
+          name: m.name,
+          peerId: m.peerId,
+          fingerprint: m.fingerprint,
+          index: m.index,
+          online: m.peerId === this.me.peerId || this.host.isConnected(m.peerId),
+          confirmed: m.confirmed || confirmed?.has(m.peerId) === true || g.status === 'ready',
+          me: m.peerId === this.me.peerId,
+        }),
+      ),
+    };
+    if (complete) view.safetyCode = safetyCode(rosterHash(this.roster(g)));
+    if (g.publicPackage) {
+      const pub = publicPackageFromJSON(JSON.parse(g.publicPackage));
+      view.publicKey = bytesToHex(externalPublicKey(pub));
+      if (g.scheme === 'taproot') view.internalKey = bytesToHex(taprootInternalKey(pub));
+    }
+    if (g.error) view.error = g.error;
+    return view;
+  }
+
+  private memberName(groupId: string, peer: string): string {
+    return this.store.members.get(groupId, peer)?.name ?? short(peer);
+  }
+
+  private requestView(r: RequestRow): RequestView {
+    const g = this.store.groups.get(r.groupId)!;
+    const decisions = this.store.decisions.list(r.id);
+    const dv = (peerId: string, at: number, reason?: string): DecisionView => {
+      const v: DecisionView = { peerId, name: this.memberName(r.groupId, peerId), at: new Date(at).toISOString() };
+      if (reason) v.reason = reason;
+      return v;
+    };
+    const view: RequestView = {
+      id: r.id,
+      group: r.groupId,
+      groupName: g?.name ?? r.groupId,
+      kind: r.kind,
+      status: r.status,
+      message: bytesToHex(r.message),
+      messageSha256: bytesToHex(sha256(r.message)),
+      createdBy: dv(r.createdBy, r.createdAt),
+      createdAt: new Date(r.createdAt).toISOString(),
+      expiresAt: new Date(r.expiresAt).toISOString(),
+      approvals: decisions.filter((d) => d.decision === 'approve').map((d) => dv(d.peerId, d.at)),
+      denials: decisions.filter((d) => d.decision === 'deny').map((d) => dv(d.peerId, d.at, d.reason)),
+      culprits: r.culprits,
+    };
+    const text = printableText(r.message);
+    if (text !== undefined) view.messageText = text;
+    if (r.signature) view.signature = bytesToHex(r.signature);
+    if (r.failure) view.failure = r.failure;
+    return view;
+  }
+
+  // ---------------------------------------------------------------- groups
+
+  createGroup(input: { name: string; threshold: number; size: number; scheme: SchemeName }) {
+    const id = bytesToHex(nodeRandomBytes(16));
+    const secret = bytesToHex(nodeRandomBytes(32));
+    const now = Date.now();
+    this.store.tx(() => {
+      this.store.groups.insert({
+        id,
+        name: input.name,
+        threshold: input.threshold,
+        size: input.size,
+        scheme: input.scheme,
+        status: 'forming',
+        creatorPeerId: this.me.peerId,
+        inviteSecret: secret,
+        epoch: 0,
+        createdAt: now,
+        updatedAt: now,
+      });
+      this.store.members.upsert(this.selfMember(id, 1));
+      this.audit('group.created', { name: input.name, threshold: input.threshold, size: input.size, scheme: input.scheme }, id);
+    });
+    const invite = encodeInvite({
+      v: 1,
+      groupId: id,
+      name: input.name,
+      threshold: input.threshold,
+      size: input.size,
+      scheme: input.scheme,
+      creator: this.me.peerId,
+      addrs: this.host.addrs(),
+      secret,
+    });
+    return { ...this.groupView(this.store.groups.get(id)!), invite };
+  }
+
+  private selfMember(groupId: string, index: number): MemberRow {
+    return {
+      groupId,
+      peerId: this.me.peerId,
+      name: this.me.name,
+      identityKey: bytesToHex(this.me.publicKey),
+      fingerprint: fingerprint(this.me.publicKey),
+      index,
+      addrs: this.host.addrs(),
+      confirmed: false,
+      joinedAt: Date.now(),
+    };
+  }
+
+  async joinGroup(inviteText: string): Promise<GroupView> {
+    let invite;
+    try {
+      invite = decodeInvite(inviteText);
+    } catch (e) {
+      throw new ApiError('bad_input', (e as Error).message);
+    }
+    if (invite.creator === this.me.peerId) throw new ApiError('conflict', 'this is your own invite: share it with the other members');
+    const existing = this.store.groups.get(invite.groupId);
+    if (existing && existing.status !== 'forming') return this.groupView(existing);
+    await this.host.addAddresses(invite.creator, invite.addrs);
+    const req: JoinRequest = {
+      v: 1,
+      type: 'join',
+      groupId: invite.groupId,
+      token: joinToken(invite.secret, invite.groupId, this.me.peerId),
+      name: this.me.name,
+      addrs: this.host.addrs(),
+    };
+    let res: unknown;
+    try {
+      res = await this.host.request(invite.creator, PROTOCOL.join, req, { addrs: invite.addrs, timeoutMs: 15_000 });
+    } catch (e) {
+      throw new ApiError('unreachable', `could not reach the group's creator (${(e as Error).message}); check that their node is running and reachable, then try again`);
+    }
+    const o = res as { ok?: boolean; error?: string; roster?: unknown };
+    if (!o || o.ok !== true) throw new ApiError('conflict', `the creator refused to add you: ${o?.error ?? 'no reason given'}`);
+    const roster = decodeRoster(o.roster);
+    if (roster.groupId !== invite.groupId || roster.creator !== invite.creator)
+      throw new ApiError('conflict', 'the creator answered with another group');
+    if (roster.threshold !== invite.threshold || roster.size !== invite.size || roster.scheme !== invite.scheme || roster.name !== invite.name)
+      throw new ApiError('conflict', 'the group parameters differ from the invite');
+    const now = Date.now();
+    this.store.tx(() => {
+      if (!this.store.groups.get(roster.groupId)) {
+        this.store.groups.insert({
+          id: roster.groupId,
+          name: roster.name,
+          threshold: roster.threshold,
+          size: roster.size,
+          scheme: roster.scheme,
+          status: 'forming',
+          creatorPeerId: roster.creator,
+          epoch: 0,
+          createdAt: roster.createdAt,
+          updatedAt: now,
+        });
+        this.audit('group.joined', { name: roster.name, creator: roster.creator }, roster.groupId);
+      }
+      this.applyRoster(roster);
+    });
+    return this.groupView(this.store.groups.get(roster.groupId)!);
+  }
+
+  private rosterMessage(groupId: string): RosterMessage {
+    const g = this.store.groups.get(groupId)!;
+    return {
+      v: 1,
+      type: 'roster',
+      groupId,
+      name: g.name,
+      threshold: g.threshold,
+      size: g.size,
+      scheme: g.scheme,
+      creator: g.creatorPeerId,
+      createdAt: g.createdAt,
+      members: this.store.members
+        .list(groupId)
+        .sort((a, b) => a.index - b.index)
+        .map((m) => ({ index: m.index, peerId: m.peerId, name: m.name, addrs: m.peerId === this.me.peerId ? this.host.addrs() : m.addrs })),
+    };
+  }
+
+  /** Creator side of a join: check the invite token, add the member, tell everyone. */
+  private async onJoin(from: string, msg: unknown): Promise<unknown> {
+    let req: JoinRequest;
+    try {
+      req = decodeJoinRequest(msg);
+    } catch (e) {
+      return { ok: false, error: (e as Error).message };
+    }
+    const g = this.store.groups.get(req.groupId);
+    if (!g || g.creatorPeerId !== this.me.peerId || !g.inviteSecret) return { ok: false, error: 'unknown group' };
+    const expected = Buffer.from(joinToken(g.inviteSecret, g.id, from), 'hex');
+    const given = Buffer.from(req.token, 'hex');
+    if (expected.length !== given.length || !timingSafeEqual(expected, given)) return { ok: false, error: 'the invite code is not valid for this group' };
+    const members = this.store.members.list(g.id);
+    if (!members.some((m) => m.peerId === from)) {
+      if (g.status !== 'forming' || members.length >= g.size) return { ok: false, error: 'the group is already complete' };
+      let key: Uint8Array;
+      try {
+        key = publicKeyFromPeerId(from);
+      } catch {
+        return { ok: false, error: 'only Ed25519 identities can join' };
+      }
+      this.store.tx(() => {
+        this.store.members.upsert({
+          groupId: g.id,
+          peerId: from,
+          name: req.name,
+          identityKey: bytesToHex(key),
+          fingerprint: fingerprint(key),
+          index: members.length + 1,
+          addrs: req.addrs,
+          confirmed: false,
+          joinedAt: Date.now(),
+        });
+        this.audit('group.member_joined', { peerId: from, name: req.name }, g.id);
+        if (members.length + 1 === g.size) this.store.groups.update(g.id, { status: 'confirming', updatedAt: Date.now() });
+      });
+      await this.host.addAddresses(from, req.addrs);
+      this.emit({ type: 'group', id: g.id });
+      this.log(`${req.name} (${short(from)}) joined ${g.name}`);
+      const roster = this.rosterMessage(g.id);
+      for (const m of roster.members) if (m.peerId !== this.me.peerId && m.peerId !== from) this.send(m.peerId, roster).catch(() => undefined);
+    }
+    return { ok: true, roster: this.rosterMessage(g.id) };
+  }
+
+  /** Member side: the creator's roster is the truth about who is in the group. */
+  private applyRoster(r: RosterMessage): void {
+    const g = this.store.groups.get(r.groupId);
+    if (!g || g.creatorPeerId !== r.creator) return;
+    if (g.status !== 'forming' && g.status !== 'confirming') return;
+    const mine = r.members.find((m) => m.peerId === this.me.peerId);
+    if (!mine) return;
+    for (const m of r.members) {
+      const existing = this.store.members.get(r.groupId, m.peerId);
+      let key: Uint8Array;
+      try {
+        key = publicKeyFromPeerId(m.peerId);
+      } catch {
+        continue;
+      }
+      this.store.members.upsert({
+        groupId: r.groupId,
+        peerId: m.peerId,
+        name: m.name,
+        identityKey: bytesToHex(key),
+        fingerprint: fingerprint(key),
+        index: m.index,
+        addrs: m.peerId === this.me.peerId ? this.host.addrs() : m.addrs,
+        confirmed: existing?.confirmed ?? false,
+        joinedAt: existing?.joinedAt ?? Date.now(),
+      });
+      if (m.peerId !== this.me.peerId) void this.host.addAddresses(m.peerId, m.addrs);
+    }
+    if (r.members.length === r.size && g.status === 'forming')
+      this.store.groups.update(r.groupId, { status: 'confirming', updatedAt: Date.now() });
+    this.emit({ type: 'group', id: r.groupId });
+    this.maybeStartDkg(r.groupId);
+  }
+
+  confirmGroup(ref: string): GroupView {
+    const g = this.findGroup(ref);
+    if (g.status === 'ready' || g.status === 'dkg') return this.groupView(g);
+    if (g.status !== 'confirming')
+      throw new ApiError('not_ready', `the group has ${this.store.members.list(g.id).length} of ${g.size} members; wait until everyone joined, compare the safety code, then confirm`);
+    const hash = rosterHash(this.roster(g));
+    this.noteConfirmation(g.id, this.me.peerId, hash);
+    this.store.members.update(g.id, this.me.peerId, { confirmed: true });
+    this.audit('group.confirmed', { rosterHash: hash, safetyCode: safetyCode(hash) }, g.id);
+    this.broadcast(g.id, { v: 1, type: 'confirm', groupId: g.id, rosterHash: hash });
+    this.maybeStartDkg(g.id);
+    return this.groupView(this.store.groups.get(g.id)!);
+  }
+
+  private noteConfirmation(groupId: string, peer: string, hash: string): void {
+    let m = this.confirmations.get(groupId);
+    if (!m) this.confirmations.set(groupId, (m = new Map()));
+    m.set(peer, hash);
+  }
+
+  private maybeStartDkg(groupId: string): void {
+    const g = this.store.groups.get(groupId);
+    if (!g || g.status !== 'confirming') return;
+    const members = this.store.members.list(groupId);
+    if (members.length !== g.size) return;
+    const hash = rosterHash(this.roster(g));
+    const conf = this.confirmations.get(groupId);
+    if (!conf || conf.get(this.me.peerId) !== hash) return;
+    for (const m of members) {
+      const h = conf.get(m.peerId);
+      if (h === undefined) return;
+      if (h !== hash) {
+        this.failGroup(groupId, `${m.name} confirmed a different roster: the members do not see the same group. Do not use this group; create a new one.`);
+        return;
+      }
+    }
+    for (const m of members) this.store.members.update(groupId, m.peerId, { confirmed: true });
+    void this.runDkg(groupId, hash);
+  }
+
+  private failGroup(groupId: string, error: string): void {
+    this.store.groups.update(groupId, { status: 'failed', error, updatedAt: Date.now() });
+    this.emit({ type: 'group', id: groupId });
+    this.audit('group.failed', { error }, groupId);
+    this.dkgStates.delete(groupId);
+    this.log(`group ${groupId}: ${error}`);
+  }
+
+  // ---------------------------------------------------------------- DKG over the network
+
+  private dkgParams(g: GroupRow, hash: string): DkgParams {
+    const members = this.store.members.list(g.id).sort((a, b) => a.index - b.index);
+    return {
+      scheme: g.scheme,
+      threshold: g.threshold,
+      members: members.map((m) => ({ identifier: BigInt(m.index), identityKey: hexToBytes(m.identityKey) })),
+      sessionId: sha256(utf8ToBytes('conclave/dkg-session/v1:' + hash)),
+    };
+  }
+
+  private inbox(groupId: string): DkgInbox {
+    let b = this.dkgInbox.get(groupId);
+    if (!b) this.dkgInbox.set(groupId, (b = { round1: new Map(), echo: new Map(), round2: new Map() }));
+    return b;
+  }
+
+  /** Resolves once `n` messages of `step` arrived, or throws on the deadline. */
+  private async awaitInbox(groupId: string, step: keyof DkgInbox, n: number, deadline: number): Promise<Map<string, unknown>> {
+    for (;;) {
+      const box = this.inbox(groupId)[step];
+      if (box.size >= n) return box;
+      if (this.stopped) throw new Error('node stopped');
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${step} messages (${box.size} of ${n})`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  private async runDkg(groupId: string, hash: string): Promise<void> {
+    if (this.dkgRunning.has(groupId)) return;
+    this.dkgRunning.add(groupId);
+    const g = this.store.groups.get(groupId)!;
+    const members = this.store.members.list(groupId).sort((a, b) => a.index - b.index);
+    const others = members.filter((m) => m.peerId !== this.me.peerId);
+    const meIdx = BigInt(members.find((m) => m.peerId === this.me.peerId)!.index);
+    this.store.groups.update(groupId, { status: 'dkg', rosterHash: hash, updatedAt: Date.now() });
+    this.emit({ type: 'group', id: groupId });
+    this.log(`key generation for ${g.name} started`);
+    const deadline = Date.now() + 120_000;
+    try {
+      const params = this.dkgParams(g, hash);
+      const { state, package: pkg } = dkgRound1(params, meIdx);
+      this.dkgStates.set(groupId, state);
+      const session = state.session;
+      this.store.groups.update(groupId, { dkgSession: session });
+      const sendAll = (step: 'round1' | 'echo', payload: Record<string, unknown>) =>
+        Promise.all(others.map((m) => this.sendReliably(m.peerId, { v: 1, type: 'dkg', groupId, session, step, payload }, deadline - Date.now())));
+      await sendAll('round1', pkg as unknown as Record<string, unknown>);
+      const r1 = await this.awaitInbox(groupId, 'round1', others.length, deadline);
+      const echo = dkgEcho(state, [...r1.values()] as DkgRound1Package[]);
+      await sendAll('echo', echo as unknown as Record<string, unknown>);
+      const echoes = await this.awaitInbox(groupId, 'echo', others.length, deadline);
+      const out = dkgRound2(state, [...echoes.values()] as DkgEcho[]);
+      const suite = getSuite(g.scheme);
+      await Promise.all(
+        out.map((p) => {
+          const to = members.find((m) => BigInt(m.index) === p.to)!;
+          return this.sendReliably(to.peerId, { v: 1, type: 'dkg', groupId, session, step: 'round2', payload: p.toWire(suite) }, deadline - Date.now());
+        }),
+      );
+      const r2 = await this.awaitInbox(groupId, 'round2', others.length, deadline);
+      const received = [...r2.values()].map((w) => DkgRound2Package.fromWire(suite, w as Parameters<typeof DkgRound2Package.fromWire>[1]));
+      const key = dkgFinalize(state, received);
+      await this.vault.put(shareName(groupId, key.share.epoch), key.share.toBytes());
+      const pubJson = JSON.stringify(publicPackageToJSON(key.public));
+      this.store.tx(() => {
+        this.store.groups.update(groupId, { status: 'ready', publicPackage: pubJson, epoch: 0, updatedAt: Date.now(), inviteSecret: undefined });
+        this.audit('group.ready', { publicKey: bytesToHex(externalPublicKey(key.public)), epoch: 0 }, groupId);
+      });
+      this.keys.set(groupId, key);
+      this.emit({ type: 'group', id: groupId });
+      this.log(`key generation for ${g.name} done: public key ${bytesToHex(externalPublicKey(key.public))}`);
+      for (const m of others) if (this.host.isConnected(m.peerId)) void this.sendNonces(groupId, m.peerId, true);
+    } catch (e) {
+      const msg =
+        e instanceof CryptoError && e.culprits.length
+          ? `key generation failed (${e.code}): ${e.culprits.map((c) => this.nameOfIdentifier(groupId, c)).join(', ')} misbehaved — ${e.message}`
+          : `key generation failed: ${(e as Error).message}`;
+      this.failGroup(groupId, msg);
+    } finally {
+      this.dkgStates.delete(groupId);
+      this.dkgInbox.delete(groupId);
+      this.dkgRunning.delete(groupId);
+    }
+  }
+
+  private nameOfIdentifier(groupId: string, idHex: string): string {
+    const g = this.store.groups.get(groupId)!;
+    try {
+      const idx = Number(parseIdentifier(getSuite(g.scheme), idHex));
+      const m = this.store.members.list(groupId).find((x) => x.index === idx);
+      return m ? `${m.name} (${short(m.peerId)})` : idHex;
+    } catch {
+      return idHex;
+    }
+  }
+
+  private memberByPeer(groupId: string, peer: string): MemberRow | undefined {
+    return this.store.members.get(groupId, peer);
+  }
+
+  // ---------------------------------------------------------------- incoming group messages
+
+  private async onGroupMessage(from: string, raw: unknown): Promise<unknown> {
+    let msg: GroupMessage | SignMessage;
+    try {
+      msg = decodeGroupMessage(raw);
+    } catch (e) {
+      if (e instanceof ProtocolError) throw new DroppedMessage(e.code);
+      throw e;
+    }
+    switch (msg.type) {
+      case 'hello':
+        for (const g of this.sharedGroups(from)) this.store.members.update(g.id, from, { addrs: msg.addrs });
+        await this.host.addAddresses(from, msg.addrs);
+        return { ok: true };
+      case 'roster':
+        if (!this.store.groups.get(msg.groupId) || this.store.groups.get(msg.groupId)!.creatorPeerId !== from) throw new DroppedMessage('not_creator');
+        this.store.tx(() => this.applyRoster(msg as RosterMessage));
+        return { ok: true };
+      case 'confirm': {
+        if (!this.memberByPeer(msg.groupId, from)) throw new DroppedMessage('non_member');
+        this.noteConfirmation(msg.groupId, from, msg.rosterHash);
+        this.emit({ type: 'group', id: msg.groupId });
+        this.maybeStartDkg(msg.groupId);
+        return { ok: true };
+      }
+      case 'dkg': {
+        const m = this.memberByPeer(msg.groupId, from);
+        const g = this.store.groups.get(msg.groupId);
+        if (!m || !g) throw new DroppedMessage('non_member');
+        if (g.status !== 'confirming' && g.status !== 'dkg') throw new DroppedMessage('wrong_state');
+        // The package's claimed sender must be the authenticated peer's roster position.
+        const claimed = (msg.payload as { from?: unknown }).from;
+        if (claimed !== identifierHex(getSuite(g.scheme), BigInt(m.index))) throw new DroppedMessage('spoofed_sender');
+        const box = this.inbox(msg.groupId)[msg.step];
+        if (!box.has(from)) box.set(from, msg.payload);
+        return { ok: true };
+      }
+      case 'statements':
+        for (const s of msg.items) this.acceptStatement(from, s);
+        return { ok: true };
+      case 'nonces':
+        this.acceptNonces(from, msg);
+        return { ok: true };
+      case 'sign':
+        return this.onSign(from, msg as SignMessage);
+    }
+  }
+
+  // ---------------------------------------------------------------- requests and decisions
+
+  createSignRequest(input: { group: string; message: string; encoding: 'utf8' | 'hex'; expiresInSec?: number }): RequestView {
+    const g = this.findGroup(input.group);
+    if (g.status !== 'ready') throw new ApiError('not_ready', `group ${g.name} is ${g.status}, not ready to sign`);
+    let bytes: Uint8Array;
+    if (input.encoding === 'hex') {
+      if (!/^([0-9a-fA-F]{2})*$/.test(input.message)) throw new ApiError('bad_input', 'message: not valid hex');
+      bytes = hexToBytes(input.message.toLowerCase());
+    } else bytes = utf8ToBytes(input.message);
+    if (bytes.length > LIMITS.message) throw new ApiError('bad_input', `message: at most ${LIMITS.message} bytes`);
+    const now = Date.now();
+    const body: RequestBody = {
+      v: 1,
+      type: 'request',
+      groupId: g.id,
+      kind: 'sign',
+      message: bytesToHex(bytes),
+      createdBy: this.me.peerId,
+      createdAt: now,
+      expiresAt: now + 1000 * (input.expiresInSec ?? DEFAULT_EXPIRY_SEC),
+      nonce: bytesToHex(nodeRandomBytes(16)),
+    };
+    const signed = signStatement(body, (h) => this.me.sign(h));
+    this.storeRequest(signed);
+    this.broadcast(g.id, { v: 1, type: 'statements', items: [signed] });
+    return this.requestView(this.store.requests.get(requestIdOf(body))!);
+  }
+
+  private storeRequest(s: Signed<RequestBody>): boolean {
+    const id = requestIdOf(s.body);
+    const b = s.body;
+    const now = Date.now();
+    return this.store.tx(() => {
+      const fresh = this.store.requests.insert({
+        id,
+        groupId: b.groupId,
+        kind: b.kind,
+        message: hexToBytes(b.message),
+        createdBy: b.createdBy,
+        createdAt: b.createdAt,
+        expiresAt: b.expiresAt,
+        status: b.expiresAt <= now ? 'expired' : 'pending',
+        culprits: [],
+        envelope: JSON.stringify(s),
+        updatedAt: now,
+      });
+      if (fresh)
+        this.audit(
+          'request.created',
+          { id, by: b.createdBy, kind: b.kind, messageSha256: bytesToHex(sha256(hexToBytes(b.message))), expiresAt: b.expiresAt },
+          b.groupId,
+        );
+      return fresh;
+    });
+  }
+
+  private getRequest(id: string): RequestRow {
+    const r = this.store.requests.get(id);
+    if (!r) throw new ApiError('not_found', `no request ${id} on this node; see \`conclave request list\``);
+    return r;
+  }
+
+  decide(id: string, decision: 'approve' | 'deny', reason?: string): RequestView {
+    const r = this.getRequest(id);
+    this.refreshStatus(r.id);
+    const cur = this.store.requests.get(id)!;
+    if (TERMINAL.includes(cur.status)) throw new ApiError('conflict', `request ${id} is already ${cur.status}`);
+    const g = this.store.groups.get(r.groupId)!;
+    if (!this.store.members.get(g.id, this.me.peerId)) throw new ApiError('not_member', 'you are not a member of this group');
+    const prior = this.store.decisions.list(id).find((d) => d.peerId === this.me.peerId);
+    if (prior) throw new ApiError('conflict', `you already ${prior.decision === 'approve' ? 'approved' : 'denied'} this request`);
+    const reqSigned = JSON.parse(r.envelope) as Signed<RequestBody>;
+    const body: DecisionBody = {
+      v: 1,
+      type: 'decision',
+      groupId: g.id,
+      requestId: id,
+      requestHash: bytesToHex(statementHash(reqSigned.body)),
+      decision,
+      by: this.me.peerId,
+      at: Date.now(),
+    };
+    if (reason) body.reason = reason;
+    const signed = signStatement(body, (h) => this.me.sign(h));
+    this.storeDecision(signed);
+    this.broadcast(g.id, { v: 1, type: 'statements', items: [signed] });
+    this.evaluate(id);
+    return this.requestView(this.store.requests.get(id)!);
+  }
+
+  private storeDecision(s: Signed<DecisionBody>): boolean {
+    const b = s.body;
+    return this.store.tx(() => {
+      const fresh = this.store.decisions.insert({
+        requestId: b.requestId,
+        peerId: b.by,
+        decision: b.decision,
+        reason: b.reason,
+        statement: JSON.stringify(s),
+        at: b.at,
+      });
+      if (fresh)
+        this.audit(b.decision === 'approve' ? 'request.approved' : 'request.denied', { id: b.requestId, by: b.by, reason: b.reason, statement: s.sig }, b.groupId);
+      return fresh;
+    });
+  }
+
+  /** A statement received from `from` (who may be relaying another member's statement). */
+  private acceptStatement(from: string, s: Signed): void {
+    const b = s.body;
+    const g = this.store.groups.get(b.groupId);
+    if (!g || !this.memberByPeer(b.groupId, from)) throw new DroppedMessage('non_member');
+    const author = authorOf(b);
+    if (!this.memberByPeer(b.groupId, author)) throw new DroppedMessage('non_member_author');
+    if (!verifyStatement(s, publicKeyFromPeerId(author))) throw new DroppedMessage('bad_signature');
+    if (b.type === 'request') {
+      if (g.status !== 'ready') return;
+      if (this.storeRequest(s as Signed<RequestBody>)) this.notify(requestIdOf(b));
+      return;
+    }
+    const r = this.store.requests.get(b.requestId);
+    if (!r || r.groupId !== b.groupId) return; // unknown yet: the sender's sync will bring the request first
+    if (b.type === 'decision') {
+      const env = JSON.parse(r.envelope) as Signed<RequestBody>;
+      if (b.requestHash !== bytesToHex(statementHash(env.body))) throw new DroppedMessage('wrong_request_hash');
+      if (this.storeDecision(s as Signed<DecisionBody>)) {
+        this.evaluate(r.id);
+        this.notify(r.id);
+      }
+      return;
+    }
+    this.acceptOutcome(r, b);
+  }
+
+  private acceptOutcome(r: RequestRow, b: OutcomeBody): void {
+    if (r.status === 'done') return;
+    if (b.signature) {
+      const pub = this.publicPackage(r.groupId);
+      if (!pub || !verifySignature(pub, r.message, hexToBytes(b.signature))) throw new DroppedMessage('bad_result');
+      this.finish(r.id, { status: 'done', signature: hexToBytes(b.signature) }, 'request.signed', { id: r.id, signature: b.signature, by: b.by });
+      return;
+    }
+    if (b.failure && !TERMINAL.includes(r.status))
+      this.finish(r.id, { status: 'failed', failure: b.failure, culprits: union(r.culprits, b.culprits) }, 'request.failed', { id: r.id, failure: b.failure, culprits: b.culprits, by: b.by });
+  }
+
+  private finish(id: string, patch: Partial<RequestRow>, auditType: string, auditBody: Record<string, unknown>): void {
+    const r = this.store.requests.get(id)!;
+    this.store.tx(() => {
+      this.store.requests.update(id, { ...patch, updatedAt: Date.now() });
+      this.audit(auditType, auditBody, r.groupId);
+    });
+    this.notify(id);
+  }
+
+  private async sendStatements(peer: string, groupId: string): Promise<void> {
+    const items: Signed[] = [];
+    for (const r of this.store.requests.list({ groupId }).slice(0, 200)) {
+      items.push(JSON.parse(r.envelope) as Signed);
+      for (const d of this.store.decisions.list(r.id)) items.push(JSON.parse(d.statement) as Signed);
+      const o = this.outcomeOf(r);
+      if (o) items.push(o);
+    }
+    for (let i = 0; i < items.length; i += 300)
+      await this.send(peer, { v: 1, type: 'statements', items: items.slice(i, i + 300) }, 15_000);
+  }
+
+  private outcomeOf(r: RequestRow): Signed<OutcomeBody> | undefined {
+    if (r.status !== 'done' && r.status !== 'failed') return undefined;
+    const body: OutcomeBody = { v: 1, type: 'outcome', groupId: r.groupId, requestId: r.id, culprits: r.culprits, by: this.me.peerId, at: r.updatedAt };
+    if (r.signature) body.signature = bytesToHex(r.signature);
+    else if (r.failure) body.failure = r.failure;
+    else return undefined;
+    return signStatement(body, (h) => this.me.sign(h));
+  }
+
+  private notify(id: string): void {
+    const ws = this.waiters.get(id);
+    if (ws) for (const w of ws) w();
+    this.emit({ type: 'request', id });
+  }
+
+  /** Subscribes to change events for clients (UI); returns the unsubscribe function. */
+  onEvent(cb: (e: ApiEvent) => void): () => void {
+    this.listeners.add(cb);
+    return () => this.listeners.delete(cb);
+  }
+
+  private emit(e: ApiEvent): void {
+    for (const l of this.listeners) {
+      try {
+        l(e);
+      } catch (err) {
+        this.log(`event listener failed: ${(err as Error).message}`);
+      }
+    }
+  }
+
+  /** Expiry and denial, from what this node knows. */
+  private refreshStatus(id: string): void {
+    const r = this.store.requests.get(id);
+    if (!r || TERMINAL.includes(r.status)) return;
+    if (Date.now() >= r.expiresAt) {
+      this.finish(id, { status: 'expired' }, 'request.expired', { id });
+      return;
+    }
+    const g = this.store.groups.get(r.groupId)!;
+    const denials = this.store.decisions.list(id).filter((d) => d.decision === 'deny').length;
+    if (denials > g.size - g.threshold) this.finish(id, { status: 'denied' }, 'request.denied_final', { id, denials });
+  }
+
+  private sweep(): void {
+    if (this.stopped) return;
+    for (const r of this.store.requests.list({ statuses: ['pending', 'signing'] })) this.refreshStatus(r.id);
+  }
+
+  /** Decides whether this node coordinates signing now, and starts it. */
+  private evaluate(id: string): void {
+    this.refreshStatus(id);
+    const r = this.store.requests.get(id);
+    if (!r || TERMINAL.includes(r.status) || this.coordinating.has(id)) return;
+    const g = this.store.groups.get(r.groupId)!;
+    const approvers = this.store.decisions.list(id).filter((d) => d.decision === 'approve').map((d) => d.peerId);
+    if (approvers.length < g.threshold || !approvers.includes(this.me.peerId)) return;
+    const candidates = approvers.filter((p) => (p === this.me.peerId || this.host.isConnected(p)) && !r.culprits.includes(p)).sort();
+    if (candidates[0] !== this.me.peerId) return;
+    void this.coordinate(id);
+  }
+
+  // ---------------------------------------------------------------- signing (coordinator)
+
+  private publicPackage(groupId: string): PublicKeyPackage | undefined {
+    const g = this.store.groups.get(groupId);
+    return g?.publicPackage ? publicPackageFromJSON(JSON.parse(g.publicPackage)) : undefined;
+  }
+
+  private async keyPackage(groupId: string): Promise<KeyPackage> {
+    const cached = this.keys.get(groupId);
+    if (cached) return cached;
+    const g = this.store.groups.get(groupId)!;
+    const pub = this.publicPackage(groupId);
+    if (!pub) throw new ApiError('not_ready', 'the group has no key yet');
+    const bytes = await this.vault.get(shareName(groupId, g.epoch));
+    if (!bytes) throw new ApiError('vault', `this node's share of ${g.name} is missing from the ${this.vault.kind === 'keychain' ? 'OS keychain' : 'file vault'}`);
+    const me = this.store.members.get(groupId, this.me.peerId)!;
+    const key = { public: pub, share: SecretShare.fromBytes(g.scheme, BigInt(me.index), bytes, g.epoch) };
+    bytes.fill(0);
+    this.keys.set(groupId, key);
+    return key;
+  }
+
+  private async coordinate(id: string): Promise<void> {
+    this.coordinating.add(id);
+    try {
+      for (let attempt = 0; attempt < 8 && !this.stopped; attempt++) {
+        const r = this.store.requests.get(id)!;
+        if (TERMINAL.includes(r.status)) return;
+        const g = this.store.groups.get(r.groupId)!;
+        const key = await this.keyPackage(g.id);
+        const approvers = this.store.decisions.list(id).filter((d) => d.decision === 'approve').map((d) => d.peerId);
+        const pool = this.pool.get(g.id) ?? new Map<string, NonceCommitment[]>();
+        const others = approvers
+          .filter((p) => p !== this.me.peerId && !r.culprits.includes(p) && this.host.isConnected(p) && (pool.get(p)?.length ?? 0) > 0)
+          .sort()
+          .slice(0, g.threshold - 1);
+        if (others.length < g.threshold - 1) {
+          this.store.requests.update(id, { status: 'pending', updatedAt: Date.now() });
+          this.maybeFailForGood(id);
+          return;
+        }
+        this.store.requests.update(id, { status: 'signing', updatedAt: Date.now() });
+        this.notify(id);
+        const suite = getSuite(g.scheme);
+        const mine = commit(key);
+        const chosen = new Map<string, NonceCommitment>();
+        for (const p of others) chosen.set(p, pool.get(p)!.shift()!);
+        const commitments = [mine.commitment, ...chosen.values()];
+        const pkg = new SigningPackage(signingKey(key.public), commitments, r.message);
+        const msg: SignMessage = {
+          v: 1,
+          type: 'sign',
+          groupId: g.id,
+          requestId: id,
+          commitments: [
+            { peerId: this.me.peerId, commitment: commitmentToJSON(suite, mine.commitment) as unknown as Record<string, unknown> },
+            ...[...chosen].map(([p, c]) => ({ peerId: p, commitment: commitmentToJSON(suite, c) as unknown as Record<string, unknown> })),
+          ],
+        };
+        const shares = new Map<bigint, bigint>();
+        shares.set(key.share.identifier, signShare(key, mine, pkg));
+        const failed: string[] = [];
+        await Promise.all(
+          others.map(async (p) => {
+            const idx = BigInt(this.store.members.get(g.id, p)!.index);
+            try {
+              const res = (await this.send(p, msg as unknown as GroupMessage, this.signTimeoutMs)) as { share?: unknown; refill?: unknown; error?: string };
+              if (typeof res?.share !== 'string' || !/^[0-9a-f]+$/.test(res.share)) throw new Error(res?.error ?? 'no share');
+              shares.set(idx, decodeSignatureShare(suite, idx, hexToBytes(res.share)));
+              if (res.refill && typeof res.refill === 'object') this.addToPool(g, p, [res.refill as Record<string, unknown>], false);
+            } catch (e) {
+              this.log(`signer ${this.memberName(g.id, p)} failed for request ${id}: ${(e as Error).message}`);
+              failed.push(p);
+            }
+          }),
+        );
+        if (failed.length === 0) {
+          try {
+            const sig = aggregate(pkg, shares);
+            const outcome = signStatement<OutcomeBody>(
+              { v: 1, type: 'outcome', groupId: g.id, requestId: id, signature: bytesToHex(sig), culprits: r.culprits, by: this.me.peerId, at: Date.now() },
+              (h) => this.me.sign(h),
+            );
+            this.finish(id, { status: 'done', signature: sig }, 'request.signed', { id, signature: bytesToHex(sig), signers: [this.me.peerId, ...others] });
+            this.broadcast(g.id, { v: 1, type: 'statements', items: [outcome] });
+            this.log(`request ${id} signed`);
+            return;
+          } catch (e) {
+            if (!(e instanceof CryptoError)) throw e;
+            for (const c of e.culprits) {
+              const idx = Number(parseIdentifier(suite, c));
+              const m = this.store.members.list(g.id).find((x) => x.index === idx);
+              if (m) failed.push(m.peerId);
+            }
+          }
+        }
+        const culprits = union(this.store.requests.get(id)!.culprits, failed);
+        this.store.tx(() => {
+          this.store.requests.update(id, { culprits, status: 'pending', updatedAt: Date.now() });
+          this.audit('request.signing_attempt_failed', { id, culprits: failed }, g.id);
+        });
+        this.notify(id);
+      }
+    } catch (e) {
+      this.log(`signing ${id} stopped: ${(e as Error).message}`);
+    } finally {
+      this.coordinating.delete(id);
+    }
+  }
+
+  /** A request fails for good when every member decided and too few non-culprit approvers remain. */
+  private maybeFailForGood(id: string): void {
+    const r = this.store.requests.get(id)!;
+    const g = this.store.groups.get(r.groupId)!;
+    const decisions = this.store.decisions.list(id);
+    if (decisions.length < g.size) return;
+    const usable = decisions.filter((d) => d.decision === 'approve' && !r.culprits.includes(d.peerId)).length;
+    if (usable >= g.threshold) return;
+    const names = r.culprits.map((p) => this.memberName(g.id, p)).join(', ');
+    const failure = `not enough approvers could sign${names ? `; failed: ${names}` : ''}`;
+    this.finish(id, { status: 'failed', failure }, 'request.failed', { id, failure, culprits: r.culprits });
+    const outcome = this.outcomeOf(this.store.requests.get(id)!);
+    if (outcome) this.broadcast(g.id, { v: 1, type: 'statements', items: [outcome] });
+  }
+
+  // ---------------------------------------------------------------- signing (signer) and nonce pools
+
+  private async sendNonces(groupId: string, coordinator: string, replace: boolean): Promise<void> {
+    const g = this.store.groups.get(groupId);
+    if (!g || g.status !== 'ready') return;
+    const key = await this.keyPackage(groupId);
+    const suite = getSuite(g.scheme);
+    let perGroup = this.myNonces.get(groupId);
+    if (!perGroup) this.myNonces.set(groupId, (perGroup = new Map()));
+    let mine = perGroup.get(coordinator);
+    if (!mine || replace) perGroup.set(coordinator, (mine = new Map()));
+    const fresh: Record<string, unknown>[] = [];
+    for (let i = mine.size; i < POOL_SIZE; i++) {
+      const n = commit(key);
+      const wire = commitmentToJSON(suite, n.commitment);
+      mine.set(wire.hiding, n);
+      fresh.push(wire as unknown as Record<string, unknown>);
+    }
+    if (fresh.length) await this.send(coordinator, { v: 1, type: 'nonces', groupId, epoch: g.epoch, replace, commitments: fresh });
+  }
+
+  private acceptNonces(from: string, msg: Extract<GroupMessage, { type: 'nonces' }>): void {
+    const g = this.store.groups.get(msg.groupId);
+    if (!g || !this.memberByPeer(g.id, from)) throw new DroppedMessage('non_member');
+    if (g.status !== 'ready' || msg.epoch !== g.epoch) return;
+    this.addToPool(g, from, msg.commitments, msg.replace);
+    for (const r of this.store.requests.list({ groupId: g.id, statuses: ['pending'] })) this.evaluate(r.id);
+  }
+
+  private addToPool(g: GroupRow, from: string, wire: Record<string, unknown>[], replace: boolean): void {
+    const suite = getSuite(g.scheme);
+    const idx = BigInt(this.memberByPeer(g.id, from)!.index);
+    const decoded = wire.map((w) => commitmentFromJSON(suite, w as never)).filter((c) => c.identifier === idx);
+    let perGroup = this.pool.get(g.id);
+    if (!perGroup) this.pool.set(g.id, (perGroup = new Map()));
+    const list = replace ? [] : (perGroup.get(from) ?? []);
+    perGroup.set(from, [...list, ...decoded].slice(-POOL_SIZE * 2));
+  }
+
+  /** Signer side: only ever signs a request this custodian approved, with a nonce used once. */
+  private async onSign(from: string, msg: SignMessage): Promise<unknown> {
+    const g = this.store.groups.get(msg.groupId);
+    if (!g || g.status !== 'ready' || !this.memberByPeer(g.id, from)) throw new DroppedMessage('non_member');
+    const r = this.store.requests.get(msg.requestId);
+    if (!r || r.groupId !== g.id) return { error: 'unknown request' };
+    if (TERMINAL.includes(r.status)) return { error: `request is ${r.status}` };
+    const decisions = this.store.decisions.list(r.id);
+    const approvers = new Set(decisions.filter((d) => d.decision === 'approve').map((d) => d.peerId));
+    if (!approvers.has(this.me.peerId)) return { error: 'this custodian did not approve the request' };
+    if (!approvers.has(from)) return { error: 'the coordinator did not approve the request' };
+    const signers = msg.commitments.map((c) => c.peerId);
+    if (new Set(signers).size !== signers.length || signers.length < g.threshold) return { error: 'bad signer set' };
+    for (const p of signers) if (!approvers.has(p)) return { error: `${this.memberName(g.id, p)} has not approved (as far as this node knows)` };
+    if (this.fault === 'hang-sign') await new Promise(() => undefined);
+    const suite = getSuite(g.scheme);
+    const key = await this.keyPackage(g.id);
+    const commitments: NonceCommitment[] = [];
+    for (const c of msg.commitments) {
+      const m = this.memberByPeer(g.id, c.peerId);
+      if (!m) return { error: 'signer is not a member' };
+      const dc = commitmentFromJSON(suite, c.commitment as never);
+      if (dc.identifier !== BigInt(m.index)) return { error: 'commitment identifier does not match its signer' };
+      commitments.push(dc);
+    }
+    const myWire = msg.commitments.find((c) => c.peerId === this.me.peerId);
+    if (!myWire) return { error: 'no commitment for this signer' };
+    const pool = this.myNonces.get(g.id)?.get(from);
+    const nonces = pool?.get(String((myWire.commitment as { hiding?: unknown }).hiding));
+    if (!nonces) return { error: 'unknown or already used nonce commitment' };
+    pool!.delete(String((myWire.commitment as { hiding?: unknown }).hiding));
+    const pkg = new SigningPackage(signingKey(key.public), commitments, r.message);
+    const z = signShare(key, nonces, pkg);
+    // Refill the coordinator's pool with one fresh commitment.
+    const n = commit(key);
+    const refill = commitmentToJSON(suite, n.commitment);
+    pool!.set(refill.hiding, n);
+    this.store.requests.update(r.id, { status: r.status === 'pending' ? 'signing' : r.status, updatedAt: Date.now() });
+    this.notify(r.id);
+    return { share: bytesToHex(suite.encodeScalar(z)), refill };
+  }
+
+  // ---------------------------------------------------------------- API
+
+  async waitRequest(id: string, timeoutSec: number): Promise<RequestView> {
+    this.getRequest(id);
+    const until = Date.now() + timeoutSec * 1000;
+    for (;;) {
+      this.refreshStatus(id);
+      const r = this.store.requests.get(id)!;
+      if (TERMINAL.includes(r.status) || Date.now() >= until || this.stopped) return this.requestView(r);
+      await new Promise<void>((resolve) => {
+        let ws = this.waiters.get(id);
+        if (!ws) this.waiters.set(id, (ws = new Set()));
+        const done = () => {
+          clearTimeout(t);
+          ws!.delete(done);
+          resolve();
+        };
+        const t = setTimeout(done, Math.min(1000, Math.max(0, until - Date.now())));
+        ws.add(done);
+      });
+    }
+  }
+
+  auditList(input: { group?: string; limit?: number }): AuditEntryView[] {
+    const group = input.group ? this.findGroup(input.group).id : undefined;
+    const entries = this.store.audit.list({ group, limit: input.limit ?? 1000 });
+    return entries.map((e) => ({
+      author: e.author,
+      authorName: e.author === this.me.peerId ? this.me.name : undefined,
+      seq: e.seq,
+      at: new Date(e.at).toISOString(),
+      type: e.type,
+      group: e.group,
+      summary: summarize(e),
+      hash: e.hash,
+    }));
+  }
+
+  auditVerify() {
+    const entries = this.store.audit.all();
+    return verifyEntries(entries, (author) => {
+      try {
+        return publicKeyFromPeerId(author);
+      } catch {
+        return undefined;
+      }
+    });
+  }
+
+  /** The API contract served to the CLI, the UI and browser mode. */
+  api(): Api {
+    const status = () => {
+      const pending = this.store.requests.list({ statuses: ['pending', 'signing'] }).length;
+      return {
+        peerId: this.me.peerId,
+        name: this.me.name,
+        fingerprint: fingerprint(this.me.publicKey),
+        addrs: this.host.addrs(),
+        vault: this.vault.kind,
+        groups: this.store.groups.list().length,
+        pendingRequests: pending,
+        dropped: { ...this.host.stats().dropped, ...this.dropped },
+        version: 1,
+      };
+    };
+    return {
+      'node.status': async () => status(),
+      'group.create': async (i) => this.createGroup(i),
+      'group.join': async (i) => this.joinGroup(i.invite),
+      'group.list': async () => this.store.groups.list().map((g) => this.groupView(g)),
+      'group.show': async (i) => this.groupView(this.findGroup(i.group)),
+      'group.confirm': async (i) => this.confirmGroup(i.group),
+      'request.sign': async (i) => this.createSignRequest(i),
+      'request.list': async (i) => {
+        const groupId = i.group ? this.findGroup(i.group).id : undefined;
+        for (const r of this.store.requests.list({ groupId, statuses: ['pending', 'signing'] })) this.refreshStatus(r.id);
+        const rows = this.store.requests.list({ groupId, statuses: i.pending ? ['pending', 'signing'] : undefined });
+        return rows.map((r) => this.requestView(r));
+      },
+      'request.show': async (i) => {
+        this.refreshStatus(this.getRequest(i.id).id);
+        return this.requestView(this.store.requests.get(i.id)!);
+      },
+      'request.approve': async (i) => this.decide(i.id, 'approve'),
+      'request.deny': async (i) => this.decide(i.id, 'deny', i.reason),
+      'request.wait': async (i) => this.waitRequest(i.id, i.timeoutSec),
+      'audit.list': async (i) => this.auditList(i),
+      'audit.verify': async () => this.auditVerify(),
+    };
+  }
+}
+
+/** Thrown by a message handler to make the host drop and count the message. */
+export class DroppedMessage extends Error {
+  readonly reason: string;
+  constructor(reason: string) {
+    super(`dropped: ${reason}`);
+    this.reason = reason;
+  }
+}
+
+export function shareName(groupId: string, epoch: number): string {
+  return `share/${groupId}/${epoch}`;
+}
+
+function joinToken(secretHex: string, groupId: string, peerId: string): string {
+  return createHmac('sha256', Buffer.from(secretHex, 'hex')).update(`conclave/join/v1\n${groupId}\n${peerId}`).digest('hex');
+}
+
+function short(peer: string): string {
+  return peer.length > 12 ? `…${peer.slice(-8)}` : peer;
+}
+
+function union(a: string[], b: string[]): string[] {
+  return [...new Set([...a, ...b])];
+}
+
+/** UTF-8 text without control characters (other than newline and tab), else undefined. */
+export function printableText(bytes: Uint8Array): string | undefined {
+  try {
+    const s = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    // eslint-disable-next-line no-control-regex
+    return /[\u0000-\u0008\u000b-\u001f\u007f\u202a-\u202e\u2066-\u2069]/.test(s) ? undefined : s;
+  } catch {
+    return undefined;
+  }
+}
+
+function summarize(e: AuditEntry): string {
+  const b = e.body as Record<string, unknown>;
+  switch (e.type) {
+    case 'identity.created':
+      return `identity created: ${String(b.name)}`;
+    case 'group.created':
+      return `created group ${String(b.name)} (${String(b.threshold)}-of-${String(b.size)}, ${String(b.scheme)})`;
+    case 'group.ready':
+      return `group key ready: ${String(b.publicKey)}`;
+    case 'request.created':
+      return `request ${String(b.id)} created by ${short(String(b.by))}`;
+    case 'request.approved':
+      return `request ${String(b.id)} approved by ${short(String(b.by))}`;
+    case 'request.denied':
+      return `request ${String(b.id)} denied by ${short(String(b.by))}${b.reason ? `: ${String(b.reason)}` : ''}`;
+    case 'request.signed':
+      return `request ${String(b.id)} signed`;
+    default:
+      return e.type;
+  }
+}
+

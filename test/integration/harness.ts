@@ -1,0 +1,125 @@
+// Spawns real custodian node processes on 127.0.0.1, each with its own home, and talks to them
+// through the `conclave` CLI and the control socket, as a user would.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ApiInput, ApiMethod, ApiOutput } from '../../shared/api/index.js';
+import { callControl } from '../../main/server/control.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const BIN = join(ROOT, 'bin', 'conclave.mjs');
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs one `conclave` command to completion. */
+export function cli(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 60_000): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d) => (stdout += d));
+    p.stderr.on('data', (d) => (stderr += d));
+    const t = setTimeout(() => {
+      p.kill('SIGKILL');
+      reject(new Error(`conclave ${args.join(' ')} timed out; stderr: ${stderr}`));
+    }, timeoutMs);
+    p.on('close', (code) => {
+      clearTimeout(t);
+      resolve({ code: code ?? -1, stdout, stderr });
+    });
+  });
+}
+
+/** Runs a `--json` command and parses its one JSON document; throws with stderr on failure. */
+export async function cliJson<T = Record<string, unknown>>(args: string[], env: NodeJS.ProcessEnv = {}): Promise<T> {
+  const r = await cli([...args, '--json'], env);
+  if (r.code !== 0) throw new Error(`conclave ${args.join(' ')} exited ${r.code}: ${r.stdout} ${r.stderr}`);
+  return JSON.parse(r.stdout) as T;
+}
+
+/** Polls `check` until it returns a truthy value or the deadline passes. */
+export async function waitFor<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 30_000): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  let last: unknown;
+  for (let delay = 50; ; delay = Math.min(delay * 2, 500)) {
+    try {
+      const v = await check();
+      if (v) return v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+    await new Promise((r) => setTimeout(r, delay));
+  }
+}
+
+export class TestNode {
+  readonly name: string;
+  readonly home: string;
+  readonly env: NodeJS.ProcessEnv;
+  peerId = '';
+  proc?: ChildProcess;
+  logs = '';
+
+  constructor(name: string, root: string, env: NodeJS.ProcessEnv = {}) {
+    this.name = name;
+    this.home = join(root, name);
+    this.env = env;
+  }
+
+  async init(): Promise<void> {
+    const r = await cliJson<{ peerId: string }>(['--home', this.home, 'init', '--name', this.name], this.env);
+    this.peerId = r.peerId;
+  }
+
+  /** Starts `conclave start` in the background and resolves when it serves its control socket. */
+  async start(args: string[] = ['--listen', '/ip4/127.0.0.1/tcp/0'], extraEnv: NodeJS.ProcessEnv = {}): Promise<void> {
+    const p = spawn(process.execPath, [BIN, '--home', this.home, 'start', ...args], {
+      cwd: ROOT,
+      env: { ...process.env, ...this.env, ...extraEnv },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.proc = p;
+    p.stdout!.on('data', (d) => (this.logs += d));
+    p.stderr!.on('data', (d) => (this.logs += d));
+    await waitFor(`${this.name} to be ready`, () => {
+      if (p.exitCode !== null) throw new Error(`${this.name} exited: ${this.logs}`);
+      return /ready:/.test(this.logs);
+    }, 60_000);
+  }
+
+  api<M extends ApiMethod>(method: M, params: ApiInput<M>, timeoutMs = 30_000): Promise<ApiOutput<M>> {
+    return callControl(this.home, method, params, { timeoutMs }) as Promise<ApiOutput<M>>;
+  }
+
+  cli(args: string[]): Promise<CliResult> {
+    return cli(['--home', this.home, ...args], this.env);
+  }
+
+  cliJson<T = Record<string, unknown>>(args: string[]): Promise<T> {
+    return cliJson<T>(['--home', this.home, ...args], this.env);
+  }
+
+  /** Stops the process with a signal and waits for it to exit. */
+  async kill(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+    const p = this.proc;
+    if (!p || p.exitCode !== null) return p?.exitCode ?? null;
+    const exited = new Promise<number | null>((r) => p.once('exit', (code) => r(code)));
+    p.kill(signal);
+    const code = await exited;
+    this.proc = undefined;
+    return code;
+  }
+}
+
+/** A temporary directory for several node homes, removed by `cleanup`. */
+export function tempRoot(prefix = 'conclave-it-'): { root: string; cleanup(): void } {
+  const root = mkdtempSync(join(tmpdir(), prefix));
+  return { root, cleanup: () => rmSync(root, { recursive: true, force: true }) };
+}
