@@ -15,7 +15,18 @@ export default defineConfig({
           name: 'unit',
           environment: 'node',
           include: ['test/**/*.test.ts'],
-          exclude: [...configDefaults.exclude, 'test/keychain/**', 'test/e2e/**'],
+          exclude: [...configDefaults.exclude, 'test/keychain/**', 'test/e2e/**', 'test/integration/**'],
+        },
+      },
+      {
+        extends: true,
+        test: {
+          // Several real node processes per file, using the OS keychain: one file at a time.
+          name: 'integration',
+          environment: 'node',
+          include: ['test/integration/**/*.test.ts'],
+          fileParallelism: false,
+          testTimeout: 240_000,
         },
       },
       {
