@@ -1,0 +1,656 @@
+// An in-memory custodian node implementing the whole API contract with a tiny state machine, so the
+// UI can be driven without a network: groups fill up, confirm and finish a "DKG"; requests collect
+// decisions and end signed (with a fake signature), denied, expired or failed.
+import { sha256 } from '@noble/hashes/sha2.js';
+import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js';
+import {
+  ApiError,
+  type Api,
+  type ApiEvent,
+  type ApiInput,
+  type ApiMethod,
+  type AuditEntryView,
+  type AuditReport,
+  type DecisionView,
+  type GroupView,
+  type MemberView,
+  type NodeStatus,
+  type RequestView,
+  type Scheme,
+} from '../../shared/api/index.js';
+import { validateInput } from '../../shared/api/schema.js';
+
+export interface Person {
+  name: string;
+  peerId: string;
+  fingerprint: string;
+}
+
+function person(name: string): Person {
+  const tail = bytesToHex(sha256(utf8ToBytes(name))).toUpperCase();
+  return {
+    name,
+    peerId: `12D3KooW${tail.slice(0, 44)}`.slice(0, 52),
+    fingerprint: [0, 4, 8, 12, 16].map((i) => tail.slice(i, i + 4)).join('-'),
+  };
+}
+
+export const ALICE = person('Alice');
+export const BOB = person('Bob');
+export const CAROL = person('Carol');
+const OTHERS = [BOB, CAROL, person('Dave'), person('Erin'), person('Frank')];
+
+/** BIP86's first test vector: the taproot output key of `bc1p5cyxnuxmeuwuvkwfem96lqzszd02n6xdcjrs20cac6yqjjwudpxqkedrcr`. */
+export const TAPROOT_OUTPUT_KEY =
+  'a60869f0dbcf1dc659c9cecbaf8050135ea9e8cdc487053f1dc6880949dc684c';
+export const TAPROOT_INTERNAL_KEY =
+  'cc8a4bc64d897bddc5fbc2f670f7a8ba0b386779106cf1223c6fc5d7cd6fc115';
+
+interface FakeMember extends Person {
+  online: boolean;
+  confirmed: boolean;
+}
+
+interface FakeGroup {
+  id: string;
+  name: string;
+  threshold: number;
+  size: number;
+  scheme: Scheme;
+  status: GroupView['status'];
+  members: FakeMember[];
+  publicKey?: string;
+  internalKey?: string;
+  createdAt: number;
+  error?: string;
+}
+
+interface FakeRequest {
+  id: string;
+  group: string;
+  message: Uint8Array;
+  createdBy: DecisionView;
+  createdAt: number;
+  expiresAt: number;
+  status: RequestView['status'];
+  approvals: DecisionView[];
+  denials: DecisionView[];
+  signature?: string;
+  failure?: string;
+  culprits: string[];
+}
+
+export interface FakeNodeOptions {
+  /** How long each simulated step (a member joining, the DKG, signing) takes; default 40 ms. */
+  delayMs?: number;
+  /** Start with groups, requests and audit entries, as a node that has been in use. */
+  seed?: boolean;
+  /** The clock; tests pin it. */
+  now?: () => number;
+}
+
+export interface FakeNode extends Api {
+  onEvent(cb: (e: ApiEvent) => void): () => void;
+  calls: { method: ApiMethod; input: unknown }[];
+  me: Person;
+  /** Another member decides on a request, as if from their own node. */
+  decide(id: string, who: Person, decision: 'approve' | 'deny', reason?: string): void;
+  /** A peer goes on- or offline in every group it is in. */
+  setOnline(peerId: string, online: boolean): void;
+  /** Makes the next call of `method` fail with this error. */
+  failNext(method: ApiMethod, error: ApiError): void;
+  auditProblems: AuditReport['problems'];
+  /** Cancels pending timers. */
+  dispose(): void;
+}
+
+// Text a person can read: no controls but tabs and line breaks, as the node decides messageText.
+// eslint-disable-next-line no-control-regex
+const PRINTABLE = /^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*$/;
+
+function printable(bytes: Uint8Array): string | undefined {
+  try {
+    const text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    return PRINTABLE.test(text) ? text : undefined;
+  } catch (_) {
+    return undefined;
+  }
+}
+
+function hexToBytes(hex: string): Uint8Array {
+  const out = new Uint8Array(hex.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+  return out;
+}
+
+function fakeHex(seed: string, bytes: number): string {
+  let out = '';
+  for (let i = 0; out.length < bytes * 2; i++)
+    out += bytesToHex(sha256(utf8ToBytes(`${seed}/${i}`)));
+  return out.slice(0, bytes * 2);
+}
+
+function publicKeyFor(scheme: Scheme, id: string): { publicKey: string; internalKey?: string } {
+  if (scheme === 'taproot')
+    return { publicKey: TAPROOT_OUTPUT_KEY, internalKey: TAPROOT_INTERNAL_KEY };
+  if (scheme === 'secp256k1') return { publicKey: `02${fakeHex(id, 32)}` };
+  return { publicKey: fakeHex(id, 32) };
+}
+
+const INVITE_PREFIX = 'conclave-invite:';
+
+export function createFakeNode(opts: FakeNodeOptions = {}): FakeNode {
+  const delay = opts.delayMs ?? 40;
+  const now = opts.now ?? (() => Date.now());
+  const me = ALICE;
+  const groups = new Map<string, FakeGroup>();
+  const requests = new Map<string, FakeRequest>();
+  const audit: AuditEntryView[] = [];
+  const listeners = new Set<(e: ApiEvent) => void>();
+  const timers = new Set<ReturnType<typeof setTimeout>>();
+  const failures = new Map<ApiMethod, ApiError>();
+  const calls: FakeNode['calls'] = [];
+  let counter = 0;
+
+  const emit = (e: ApiEvent) => {
+    for (const cb of [...listeners]) cb(e);
+  };
+  const later = (ms: number, fn: () => void) => {
+    const t = setTimeout(() => {
+      timers.delete(t);
+      fn();
+    }, ms);
+    timers.add(t);
+  };
+  const nextId = (prefix: string) => `${prefix}${fakeHex(`${prefix}${++counter}`, 8)}`;
+  const log = (who: Person, type: string, summary: string, group?: string, at = now()) => {
+    const seq = audit.filter((e) => e.author === who.peerId).length + 1;
+    audit.push({
+      author: who.peerId,
+      authorName: who.peerId === me.peerId ? me.name : undefined,
+      seq,
+      at: new Date(at).toISOString(),
+      type,
+      group,
+      summary,
+      hash: fakeHex(`${who.peerId}/${seq}`, 32),
+    });
+  };
+
+  function group(ref: string): FakeGroup {
+    const byId = groups.get(ref);
+    if (byId) return byId;
+    const byName = [...groups.values()].filter((g) => g.name === ref);
+    if (byName.length > 1) throw new ApiError('ambiguous', `more than one group is named ${ref}`);
+    if (byName.length === 0) throw new ApiError('not_found', `no group ${ref}`);
+    return byName[0]!;
+  }
+
+  function request(id: string): FakeRequest {
+    const r = requests.get(id);
+    if (!r) throw new ApiError('not_found', `no request ${id}`);
+    return r;
+  }
+
+  function groupView(g: FakeGroup): GroupView {
+    const complete = g.members.length === g.size;
+    const view: GroupView = {
+      id: g.id,
+      name: g.name,
+      threshold: g.threshold,
+      size: g.size,
+      scheme: g.scheme,
+      status: g.status,
+      epoch: 0,
+      createdAt: new Date(g.createdAt).toISOString(),
+      members: g.members.map((m, i): MemberView => ({
+        name: m.name,
+        peerId: m.peerId,
+        fingerprint: m.fingerprint,
+        index: i + 1,
+        online: m.online,
+        confirmed: m.confirmed || g.status === 'ready',
+        me: m.peerId === me.peerId,
+      })),
+    };
+    if (complete) {
+      view.safetyCode = ['orbit', 'canvas', 'maple', 'quiet', 'harbor', 'ladder'].join(' ');
+    }
+    if (g.publicKey) view.publicKey = g.publicKey;
+    if (g.internalKey) view.internalKey = g.internalKey;
+    if (g.error) view.error = g.error;
+    return view;
+  }
+
+  function requestView(r: FakeRequest): RequestView {
+    const g = groups.get(r.group)!;
+    const view: RequestView = {
+      id: r.id,
+      group: r.group,
+      groupName: g.name,
+      kind: 'sign',
+      status: r.status,
+      message: bytesToHex(r.message),
+      messageSha256: bytesToHex(sha256(r.message)),
+      createdBy: r.createdBy,
+      createdAt: new Date(r.createdAt).toISOString(),
+      expiresAt: new Date(r.expiresAt).toISOString(),
+      approvals: [...r.approvals],
+      denials: [...r.denials],
+      culprits: [...r.culprits],
+    };
+    const text = printable(r.message);
+    if (text !== undefined) view.messageText = text;
+    if (r.signature) view.signature = r.signature;
+    if (r.failure) view.failure = r.failure;
+    return view;
+  }
+
+  function refreshExpiry(r: FakeRequest): void {
+    if (r.status === 'pending' && r.expiresAt <= now()) {
+      r.status = 'expired';
+      emit({ type: 'request', id: r.id });
+    }
+  }
+
+  function maybeFinishConfirming(g: FakeGroup): void {
+    if (g.status !== 'confirming' || !g.members.every((m) => m.confirmed)) return;
+    g.status = 'dkg';
+    emit({ type: 'group', id: g.id });
+    later(delay * 2, () => {
+      g.status = 'ready';
+      Object.assign(g, publicKeyFor(g.scheme, g.id));
+      log(me, 'group.ready', `group key ready: ${g.publicKey}`, g.id);
+      emit({ type: 'group', id: g.id });
+    });
+  }
+
+  function complete(g: FakeGroup): void {
+    g.status = 'confirming';
+    emit({ type: 'group', id: g.id });
+    // The others compare the code at their own pace.
+    g.members
+      .filter((m) => m.peerId !== me.peerId)
+      .forEach((m, i) =>
+        later(delay * (i + 1), () => {
+          m.confirmed = true;
+          emit({ type: 'group', id: g.id });
+          maybeFinishConfirming(g);
+        }),
+      );
+  }
+
+  function applyDecision(
+    r: FakeRequest,
+    who: Person,
+    decision: 'approve' | 'deny',
+    reason?: string,
+  ): void {
+    refreshExpiry(r);
+    if (r.status !== 'pending') {
+      throw new ApiError('conflict', `request ${r.id} is already ${r.status}`);
+    }
+    if ([...r.approvals, ...r.denials].some((d) => d.peerId === who.peerId)) {
+      throw new ApiError('conflict', `${who.name} already decided on request ${r.id}`);
+    }
+    const g = groups.get(r.group)!;
+    const d: DecisionView = {
+      peerId: who.peerId,
+      name: who.name,
+      at: new Date(now()).toISOString(),
+    };
+    if (reason) d.reason = reason;
+    if (decision === 'approve') {
+      r.approvals.push(d);
+      log(who, 'request.approved', `request ${r.id} approved by ${who.name}`, g.id);
+      if (r.approvals.length >= g.threshold) {
+        r.status = 'signing';
+        later(delay * 2, () => {
+          r.status = 'done';
+          r.signature = fakeHex(`sig/${r.id}`, 64);
+          log(me, 'request.signed', `request ${r.id} signed`, g.id);
+          emit({ type: 'request', id: r.id });
+        });
+      }
+    } else {
+      r.denials.push(d);
+      log(
+        who,
+        'request.denied',
+        `request ${r.id} denied by ${who.name}${reason ? `: ${reason}` : ''}`,
+        g.id,
+      );
+      if (r.denials.length > g.size - g.threshold) r.status = 'denied';
+    }
+    emit({ type: 'request', id: r.id });
+  }
+
+  function seed(): void {
+    const t0 = now();
+    const hour = 3600_000;
+    const treasury: FakeGroup = {
+      id: 'g-treasury',
+      name: 'treasury',
+      threshold: 2,
+      size: 3,
+      scheme: 'ed25519',
+      status: 'ready',
+      members: [me, BOB, CAROL].map((p) => ({ ...p, online: p !== CAROL, confirmed: true })),
+      createdAt: t0 - 72 * hour,
+      ...publicKeyFor('ed25519', 'g-treasury'),
+    };
+    const cold: FakeGroup = {
+      id: 'g-cold',
+      name: 'cold wallet',
+      threshold: 2,
+      size: 3,
+      scheme: 'taproot',
+      status: 'ready',
+      members: [BOB, me, CAROL].map((p) => ({ ...p, online: p !== CAROL, confirmed: true })),
+      createdAt: t0 - 48 * hour,
+      ...publicKeyFor('taproot', 'g-cold'),
+    };
+    groups.set(treasury.id, treasury);
+    groups.set(cold.id, cold);
+    log(
+      me,
+      'group.created',
+      'created group treasury (2-of-3, ed25519)',
+      treasury.id,
+      t0 - 72 * hour,
+    );
+    log(me, 'group.ready', `group key ready: ${treasury.publicKey}`, treasury.id, t0 - 71 * hour);
+    log(
+      BOB,
+      'group.created',
+      'created group cold wallet (2-of-3, taproot)',
+      cold.id,
+      t0 - 48 * hour,
+    );
+
+    const add = (
+      g: FakeGroup,
+      by: Person,
+      message: Uint8Array,
+      ageMs: number,
+      extra: Partial<FakeRequest> = {},
+    ) => {
+      const id = nextId('r-');
+      const createdAt = t0 - ageMs;
+      requests.set(id, {
+        id,
+        group: g.id,
+        message,
+        createdBy: { peerId: by.peerId, name: by.name, at: new Date(createdAt).toISOString() },
+        createdAt,
+        expiresAt: createdAt + 24 * hour,
+        status: 'pending',
+        approvals: [],
+        denials: [],
+        culprits: [],
+        ...extra,
+      });
+      log(by, 'request.created', `request ${id} created by ${by.name}`, g.id, createdAt);
+      return id;
+    };
+    const decision = (p: Person, minutesAgo: number, reason?: string): DecisionView => ({
+      peerId: p.peerId,
+      name: p.name,
+      at: new Date(t0 - minutesAgo * 60_000).toISOString(),
+      ...(reason ? { reason } : {}),
+    });
+    add(
+      cold,
+      CAROL,
+      utf8ToBytes('Rotate the deploy key for build.example.org (ticket OPS-1412)'),
+      30 * hour,
+      {
+        status: 'failed',
+        approvals: [decision(CAROL, 1790), decision(me, 1780)],
+        failure: 'Carol did not send her signature share in time',
+        culprits: [CAROL.peerId],
+      },
+    );
+    add(treasury, CAROL, utf8ToBytes('Release v2.3.1 of the mobile app'), 20 * hour, {
+      status: 'done',
+      approvals: [decision(CAROL, 1190), decision(BOB, 1150)],
+      signature: fakeHex('sig/seed', 64),
+    });
+    add(treasury, BOB, utf8ToBytes('Transfer 25 000 EUR to the payroll account'), 8 * hour, {
+      status: 'denied',
+      approvals: [decision(BOB, 479)],
+      denials: [decision(me, 470, 'Not in this month’s budget'), decision(CAROL, 460)],
+    });
+    add(cold, BOB, hexToBytes(`70736274ff0100${fakeHex('psbt', 90)}`), 40 * 60_000, {
+      approvals: [decision(BOB, 39)],
+    });
+    add(
+      treasury,
+      BOB,
+      utf8ToBytes(
+        'Pay invoice #2024-117 to Northwind Ltd\nAmount: 12 400.00 EUR\nIBAN: DE89 3704 0044 0532 0130 00',
+      ),
+      12 * 60_000,
+      { approvals: [decision(BOB, 11)] },
+    );
+  }
+
+  if (opts.seed) seed();
+
+  const api: Api = {
+    async 'node.status'(): Promise<NodeStatus> {
+      const pending = [...requests.values()].filter(
+        (r) => r.status === 'pending' || r.status === 'signing',
+      ).length;
+      return {
+        peerId: me.peerId,
+        name: me.name,
+        fingerprint: me.fingerprint,
+        addrs: [`/ip4/127.0.0.1/tcp/40123/p2p/${me.peerId}`],
+        vault: 'keychain',
+        groups: groups.size,
+        pendingRequests: pending,
+        dropped: {},
+        version: 1,
+      };
+    },
+    async 'group.create'(input) {
+      const id = nextId('g-');
+      const g: FakeGroup = {
+        id,
+        name: input.name,
+        threshold: input.threshold,
+        size: input.size,
+        scheme: input.scheme,
+        status: 'forming',
+        members: [{ ...me, online: true, confirmed: false }],
+        createdAt: now(),
+      };
+      groups.set(id, g);
+      log(
+        me,
+        'group.created',
+        `created group ${g.name} (${g.threshold}-of-${g.size}, ${g.scheme})`,
+        id,
+      );
+      // The others join one after another, as they paste the invite.
+      OTHERS.slice(0, g.size - 1).forEach((p, i) =>
+        later(delay * (i + 1), () => {
+          g.members.push({ ...p, online: true, confirmed: false });
+          if (g.members.length === g.size) complete(g);
+          else emit({ type: 'group', id });
+        }),
+      );
+      const invite =
+        INVITE_PREFIX +
+        btoa(JSON.stringify({ v: 1, groupId: id, name: g.name, creator: me.peerId }))
+          .replace(/\+/g, '-')
+          .replace(/\//g, '_')
+          .replace(/=+$/, '');
+      return { ...groupView(g), invite };
+    },
+    async 'group.join'(input) {
+      if (!input.invite.startsWith(INVITE_PREFIX)) {
+        throw new ApiError('bad_input', 'an invite code starts with "conclave-invite:"');
+      }
+      const id = nextId('g-');
+      const g: FakeGroup = {
+        id,
+        name: 'shared signing key',
+        threshold: 2,
+        size: 3,
+        scheme: 'ed25519',
+        status: 'forming',
+        members: [BOB, me].map((p) => ({ ...p, online: true, confirmed: false })),
+        createdAt: now(),
+      };
+      groups.set(id, g);
+      later(delay, () => {
+        g.members.push({ ...CAROL, online: true, confirmed: false });
+        complete(g);
+      });
+      return groupView(g);
+    },
+    async 'group.list'() {
+      return [...groups.values()].map(groupView);
+    },
+    async 'group.show'(input) {
+      return groupView(group(input.group));
+    },
+    async 'group.confirm'(input) {
+      const g = group(input.group);
+      if (g.status === 'ready' || g.status === 'dkg') return groupView(g);
+      if (g.status !== 'confirming') {
+        throw new ApiError(
+          'not_ready',
+          `group ${g.name} is ${g.status}: wait until every member has joined`,
+        );
+      }
+      g.members.find((m) => m.peerId === me.peerId)!.confirmed = true;
+      log(me, 'group.confirmed', `confirmed the roster of ${g.name}`, g.id);
+      emit({ type: 'group', id: g.id });
+      maybeFinishConfirming(g);
+      return groupView(g);
+    },
+    async 'request.sign'(input) {
+      const g = group(input.group);
+      if (g.status !== 'ready') {
+        throw new ApiError('not_ready', `group ${g.name} is ${g.status}, not ready to sign`);
+      }
+      const message =
+        input.encoding === 'hex' ? hexToBytes(input.message) : utf8ToBytes(input.message);
+      const id = nextId('r-');
+      const at = now();
+      const r: FakeRequest = {
+        id,
+        group: g.id,
+        message,
+        createdBy: { peerId: me.peerId, name: me.name, at: new Date(at).toISOString() },
+        createdAt: at,
+        expiresAt: at + 1000 * (input.expiresInSec ?? 24 * 3600),
+        status: 'pending',
+        approvals: [],
+        denials: [],
+        culprits: [],
+      };
+      requests.set(id, r);
+      log(me, 'request.created', `request ${id} created by ${me.name}`, g.id);
+      emit({ type: 'request', id });
+      return requestView(r);
+    },
+    async 'request.list'(input) {
+      const groupId = input.group ? group(input.group).id : undefined;
+      return [...requests.values()]
+        .filter((r) => groupId === undefined || r.group === groupId)
+        .map((r) => (refreshExpiry(r), r))
+        .filter((r) => !input.pending || r.status === 'pending' || r.status === 'signing')
+        .sort((a, b) => b.createdAt - a.createdAt)
+        .map(requestView);
+    },
+    async 'request.show'(input) {
+      const r = request(input.id);
+      refreshExpiry(r);
+      return requestView(r);
+    },
+    async 'request.approve'(input) {
+      const r = request(input.id);
+      applyDecision(r, me, 'approve');
+      return requestView(r);
+    },
+    async 'request.deny'(input) {
+      const r = request(input.id);
+      applyDecision(r, me, 'deny', input.reason);
+      return requestView(r);
+    },
+    async 'request.wait'(input) {
+      const r = request(input.id);
+      const until = now() + input.timeoutSec * 1000;
+      while (['pending', 'signing'].includes(r.status) && now() < until) {
+        await new Promise((done) => later(Math.min(delay, 50), () => done(undefined)));
+        refreshExpiry(r);
+      }
+      return requestView(r);
+    },
+    async 'audit.list'(input) {
+      const groupId = input.group ? group(input.group).id : undefined;
+      return audit
+        .filter((e) => groupId === undefined || e.group === groupId)
+        .sort((a, b) => b.at.localeCompare(a.at))
+        .slice(0, input.limit ?? 1000);
+    },
+    async 'audit.verify'() {
+      return {
+        ok: node.auditProblems.length === 0,
+        entries: audit.length,
+        authors: new Set(audit.map((e) => e.author)).size,
+        problems: [...node.auditProblems],
+      };
+    },
+  };
+
+  // Every call is recorded, validated as a transport would, and may be made to fail once.
+  const wrapped = Object.fromEntries(
+    (Object.keys(api) as ApiMethod[]).map((method) => [
+      method,
+      async (input: unknown) => {
+        calls.push({ method, input });
+        const failure = failures.get(method);
+        if (failure) {
+          failures.delete(method);
+          throw failure;
+        }
+        const checked = validateInput(method, input);
+        return (api[method] as (i: ApiInput<ApiMethod>) => Promise<unknown>)(checked);
+      },
+    ]),
+  ) as Api;
+
+  const node: FakeNode = {
+    ...wrapped,
+    calls,
+    me,
+    auditProblems: [],
+    onEvent(cb) {
+      listeners.add(cb);
+      return () => listeners.delete(cb);
+    },
+    decide(id, who, decision, reason) {
+      applyDecision(request(id), who, decision, reason);
+    },
+    setOnline(peerId, online) {
+      for (const g of groups.values()) {
+        for (const m of g.members) if (m.peerId === peerId) m.online = online;
+      }
+      emit({ type: 'peer', peerId, online });
+    },
+    failNext(method, error) {
+      failures.set(method, error);
+    },
+    dispose() {
+      for (const t of timers) clearTimeout(t);
+      timers.clear();
+      listeners.clear();
+    },
+  };
+  return node;
+}
