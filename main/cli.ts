@@ -441,7 +441,7 @@ const COMMANDS: Command[] = [
         type: 'string',
         multiple: true,
         value: 'MA',
-        help: 'multiaddr to listen on (default /ip4/0.0.0.0/tcp/0); repeatable',
+        help: 'multiaddr to listen on (default /ip4/0.0.0.0/tcp/0; "none": only through --relay); repeatable',
       },
       relay: {
         type: 'string',
@@ -464,8 +464,12 @@ const COMMANDS: Command[] = [
           'start',
         );
       }
-      const listen = list(ctx, 'listen');
+      // `--listen none`: no direct listener, reachable only through the given relays.
+      const noDirect = list(ctx, 'listen').includes('none');
+      const listen = list(ctx, 'listen').filter((a) => a !== 'none');
       const relays = list(ctx, 'relay');
+      if (noDirect && relays.length === 0)
+        throw new UsageError('--listen none needs at least one --relay to be reachable', 'start');
       await multiaddrs(ctx, 'listen', listen);
       await multiaddrs(ctx, 'relay', relays);
       for (const relay of relays) {
@@ -484,7 +488,7 @@ const COMMANDS: Command[] = [
         const { startCustodian } = await nodeEntryPoints(io);
         const node = await startCustodian({
           home: ctx.home,
-          listen: listen.length > 0 ? listen : ['/ip4/0.0.0.0/tcp/0'],
+          listen: noDirect ? [] : listen.length > 0 ? listen : ['/ip4/0.0.0.0/tcp/0'],
           relays,
           mdns: ctx.values.mdns === true,
           passphrase: secret,

@@ -170,6 +170,7 @@ export class Custodian {
     await this.host.handle(PROTOCOL.join, (from, msg) => this.onJoin(from, msg), {
       allow: () => true, // newcomers are not members yet; the invite token is checked instead
       maxBytes: LIMITS.join,
+      runOnLimitedConnection: true,
     });
     await this.host.handle(PROTOCOL.group, (from, msg) => this.countDrops(() => this.onGroupMessage(from, msg)), {
       allow: (peer) => this.isKnownMember(peer),
