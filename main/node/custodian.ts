@@ -49,7 +49,12 @@ import {
   type SigningNonces,
 } from '../../shared/crypto/sign.js';
 import { signingKey } from '../../shared/crypto/keys.js';
-import { getSuite, identifierHex, parseIdentifier, type SchemeName } from '../../shared/crypto/suite.js';
+import {
+  getSuite,
+  identifierHex,
+  parseIdentifier,
+  type SchemeName,
+} from '../../shared/crypto/suite.js';
 import {
   decodeInvite,
   encodeInvite,
@@ -172,22 +177,28 @@ export class Custodian {
       maxBytes: LIMITS.join,
       runOnLimitedConnection: true,
     });
-    await this.host.handle(PROTOCOL.group, (from, msg) => this.countDrops(() => this.onGroupMessage(from, msg)), {
-      allow: (peer) => this.isKnownMember(peer),
-      maxBytes: LIMITS.group,
-      runOnLimitedConnection: true,
-    });
+    await this.host.handle(
+      PROTOCOL.group,
+      (from, msg) => this.countDrops(() => this.onGroupMessage(from, msg)),
+      {
+        allow: (peer) => this.isKnownMember(peer),
+        maxBytes: LIMITS.group,
+        runOnLimitedConnection: true,
+      },
+    );
     this.unsubscribe.push(this.host.onPeerConnect((peer) => void this.onConnect(peer)));
     this.unsubscribe.push(this.host.onPeerDisconnect((peer) => this.onDisconnect(peer)));
     this.unsubscribe.push(
       this.host.onPeerDiscovered((peer, addrs) => {
-        if (this.isKnownMember(peer)) void this.host.addAddresses(peer, addrs).then(() => this.host.connect(peer));
+        if (this.isKnownMember(peer))
+          void this.host.addAddresses(peer, addrs).then(() => this.host.connect(peer));
       }),
     );
     // Remember every member's last known addresses so the host can dial them.
     for (const g of this.store.groups.list())
       for (const m of this.store.members.list(g.id))
-        if (m.peerId !== this.me.peerId && m.addrs.length) await this.host.addAddresses(m.peerId, m.addrs);
+        if (m.peerId !== this.me.peerId && m.addrs.length)
+          await this.host.addAddresses(m.peerId, m.addrs);
     this.timers.push(setInterval(() => this.sweep(), 1000));
     this.timers.push(setInterval(() => void this.reconnect(), 3000));
     void this.reconnect();
@@ -212,9 +223,13 @@ export class Custodian {
     try {
       return await fn();
     } catch (e) {
-      if (e instanceof DroppedMessage) this.dropped[e.reason] = (this.dropped[e.reason] ?? 0) + 1;
+      if (e instanceof DroppedMessage) this.count(e.reason);
       throw e;
     }
+  }
+
+  private count(reason: string): void {
+    this.dropped[reason] = (this.dropped[reason] ?? 0) + 1;
   }
 
   private isKnownMember(peer: string): boolean {
@@ -233,7 +248,8 @@ export class Custodian {
     try {
       const peers = new Set<string>();
       for (const g of this.store.groups.list())
-        for (const m of this.store.members.list(g.id)) if (m.peerId !== this.me.peerId) peers.add(m.peerId);
+        for (const m of this.store.members.list(g.id))
+          if (m.peerId !== this.me.peerId) peers.add(m.peerId);
       await Promise.all(
         [...peers]
           .filter((p) => !this.host.isConnected(p))
@@ -249,7 +265,8 @@ export class Custodian {
 
   private allAddrs(peer: string): string[] {
     const out = new Set<string>();
-    for (const g of this.store.groups.list()) for (const a of this.store.members.get(g.id, peer)?.addrs ?? []) out.add(a);
+    for (const g of this.store.groups.list())
+      for (const a of this.store.members.get(g.id, peer)?.addrs ?? []) out.add(a);
     return [...out];
   }
 
@@ -260,7 +277,8 @@ export class Custodian {
     try {
       await this.send(peer, { v: 1, type: 'hello', addrs: this.host.addrs() });
       for (const g of this.sharedGroups(peer)) {
-        if (g.creatorPeerId === this.me.peerId && g.status !== 'failed') await this.send(peer, this.rosterMessage(g.id));
+        if (g.creatorPeerId === this.me.peerId && g.status !== 'failed')
+          await this.send(peer, this.rosterMessage(g.id));
         const mine = this.confirmations.get(g.id)?.get(this.me.peerId);
         if (mine && (g.status === 'confirming' || g.status === 'dkg'))
           await this.send(peer, { v: 1, type: 'confirm', groupId: g.id, rosterHash: mine });
@@ -269,7 +287,8 @@ export class Custodian {
           await this.sendNonces(g.id, peer, true);
         }
       }
-      for (const r of this.store.requests.list({ statuses: ['pending', 'signing'] })) this.evaluate(r.id);
+      for (const r of this.store.requests.list({ statuses: ['pending', 'signing'] }))
+        this.evaluate(r.id);
     } catch (e) {
       this.log(`sync with ${short(peer)} failed: ${(e as Error).message}`);
     }
@@ -279,10 +298,15 @@ export class Custodian {
     // Coordination may move to another approver when this one is gone.
     if (!this.isKnownMember(peer)) return;
     this.emit({ type: 'peer', peerId: peer, online: false });
-    for (const r of this.store.requests.list({ statuses: ['pending', 'signing'] })) this.evaluate(r.id);
+    for (const r of this.store.requests.list({ statuses: ['pending', 'signing'] }))
+      this.evaluate(r.id);
   }
 
-  private async send(peer: string, msg: GroupMessage | SignMessage, timeoutMs = 10_000): Promise<unknown> {
+  private async send(
+    peer: string,
+    msg: GroupMessage | SignMessage,
+    timeoutMs = 10_000,
+  ): Promise<unknown> {
     return this.host.request(peer, PROTOCOL.group, msg, { addrs: this.allAddrs(peer), timeoutMs });
   }
 
@@ -290,7 +314,9 @@ export class Custodian {
   private broadcast(groupId: string, msg: GroupMessage): void {
     for (const m of this.store.members.list(groupId)) {
       if (m.peerId === this.me.peerId) continue;
-      this.send(m.peerId, msg).catch((e) => this.log(`send to ${short(m.peerId)} failed: ${(e as Error).message}`));
+      this.send(m.peerId, msg).catch((e) =>
+        this.log(`send to ${short(m.peerId)} failed: ${(e as Error).message}`),
+      );
     }
   }
 
@@ -314,7 +340,10 @@ export class Custodian {
     const prev = this.store.audit.head(this.me.peerId);
     // Absent optional fields are left out: canonical JSON has no `undefined`.
     const clean = Object.fromEntries(Object.entries(body).filter(([, v]) => v !== undefined));
-    const fields = group === undefined ? { author: this.me.peerId, at: Date.now(), type, body: clean } : { author: this.me.peerId, at: Date.now(), type, group, body: clean };
+    const fields =
+      group === undefined
+        ? { author: this.me.peerId, at: Date.now(), type, body: clean }
+        : { author: this.me.peerId, at: Date.now(), type, group, body: clean };
     const entry = makeEntry(prev, fields, (h) => this.me.sign(h));
     this.store.audit.append(entry);
   }
@@ -327,7 +356,10 @@ export class Custodian {
     const byName = this.store.groups.findByName(ref);
     if (byName.length === 1) return byName[0];
     if (byName.length > 1)
-      throw new ApiError('ambiguous', `several groups are called "${ref}"; use the group id (${byName.map((g) => g.id).join(', ')})`);
+      throw new ApiError(
+        'ambiguous',
+        `several groups are called "${ref}"; use the group id (${byName.map((g) => g.id).join(', ')})`,
+      );
     throw new ApiError('not_found', `no group "${ref}" on this node; see \`conclave group list\``);
   }
 
@@ -339,7 +371,9 @@ export class Custodian {
       size: g.size,
       scheme: g.scheme,
       creator: g.creatorPeerId,
-      members: this.store.members.list(g.id).map((m) => ({ index: m.index, peerId: m.peerId, name: m.name })),
+      members: this.store.members
+        .list(g.id)
+        .map((m) => ({ index: m.index, peerId: m.peerId, name: m.name })),
     };
   }
 
@@ -356,17 +390,15 @@ export class Custodian {
       status: g.status,
       epoch: g.epoch,
       createdAt: new Date(g.createdAt).toISOString(),
-      members: members.map(
-        (m): MemberView => ({
-          name: m.name,
-          peerId: m.peerId,
-          fingerprint: m.fingerprint,
-          index: m.index,
-          online: m.peerId === this.me.peerId || this.host.isConnected(m.peerId),
-          confirmed: m.confirmed || confirmed?.has(m.peerId) === true || g.status === 'ready',
-          me: m.peerId === this.me.peerId,
-        }),
-      ),
+      members: members.map((m): MemberView => ({
+        name: m.name,
+        peerId: m.peerId,
+        fingerprint: m.fingerprint,
+        index: m.index,
+        online: m.peerId === this.me.peerId || this.host.isConnected(m.peerId),
+        confirmed: m.confirmed || confirmed?.has(m.peerId) === true || g.status === 'ready',
+        me: m.peerId === this.me.peerId,
+      })),
     };
     if (complete) view.safetyCode = safetyCode(rosterHash(this.roster(g)));
     if (g.publicPackage) {
@@ -386,7 +418,11 @@ export class Custodian {
     const g = this.store.groups.get(r.groupId)!;
     const decisions = this.store.decisions.list(r.id);
     const dv = (peerId: string, at: number, reason?: string): DecisionView => {
-      const v: DecisionView = { peerId, name: this.memberName(r.groupId, peerId), at: new Date(at).toISOString() };
+      const v: DecisionView = {
+        peerId,
+        name: this.memberName(r.groupId, peerId),
+        at: new Date(at).toISOString(),
+      };
       if (reason) v.reason = reason;
       return v;
     };
@@ -402,7 +438,9 @@ export class Custodian {
       createdAt: new Date(r.createdAt).toISOString(),
       expiresAt: new Date(r.expiresAt).toISOString(),
       approvals: decisions.filter((d) => d.decision === 'approve').map((d) => dv(d.peerId, d.at)),
-      denials: decisions.filter((d) => d.decision === 'deny').map((d) => dv(d.peerId, d.at, d.reason)),
+      denials: decisions
+        .filter((d) => d.decision === 'deny')
+        .map((d) => dv(d.peerId, d.at, d.reason)),
       culprits: r.culprits,
     };
     const text = printableText(r.message);
@@ -433,7 +471,11 @@ export class Custodian {
         updatedAt: now,
       });
       this.store.members.upsert(this.selfMember(id, 1));
-      this.audit('group.created', { name: input.name, threshold: input.threshold, size: input.size, scheme: input.scheme }, id);
+      this.audit(
+        'group.created',
+        { name: input.name, threshold: input.threshold, size: input.size, scheme: input.scheme },
+        id,
+      );
     });
     const invite = encodeInvite({
       v: 1,
@@ -470,7 +512,8 @@ export class Custodian {
     } catch (e) {
       throw new ApiError('bad_input', (e as Error).message);
     }
-    if (invite.creator === this.me.peerId) throw new ApiError('conflict', 'this is your own invite: share it with the other members');
+    if (invite.creator === this.me.peerId)
+      throw new ApiError('conflict', 'this is your own invite: share it with the other members');
     const existing = this.store.groups.get(invite.groupId);
     if (existing && existing.status !== 'forming') return this.groupView(existing);
     await this.host.addAddresses(invite.creator, invite.addrs);
@@ -484,16 +527,31 @@ export class Custodian {
     };
     let res: unknown;
     try {
-      res = await this.host.request(invite.creator, PROTOCOL.join, req, { addrs: invite.addrs, timeoutMs: 15_000 });
+      res = await this.host.request(invite.creator, PROTOCOL.join, req, {
+        addrs: invite.addrs,
+        timeoutMs: 15_000,
+      });
     } catch (e) {
-      throw new ApiError('unreachable', `could not reach the group's creator (${(e as Error).message}); check that their node is running and reachable, then try again`);
+      throw new ApiError(
+        'unreachable',
+        `could not reach the group's creator (${(e as Error).message}); check that their node is running and reachable, then try again`,
+      );
     }
     const o = res as { ok?: boolean; error?: string; roster?: unknown };
-    if (!o || o.ok !== true) throw new ApiError('conflict', `the creator refused to add you: ${o?.error ?? 'no reason given'}`);
+    if (!o || o.ok !== true)
+      throw new ApiError(
+        'conflict',
+        `the creator refused to add you: ${o?.error ?? 'no reason given'}`,
+      );
     const roster = decodeRoster(o.roster);
     if (roster.groupId !== invite.groupId || roster.creator !== invite.creator)
       throw new ApiError('conflict', 'the creator answered with another group');
-    if (roster.threshold !== invite.threshold || roster.size !== invite.size || roster.scheme !== invite.scheme || roster.name !== invite.name)
+    if (
+      roster.threshold !== invite.threshold ||
+      roster.size !== invite.size ||
+      roster.scheme !== invite.scheme ||
+      roster.name !== invite.name
+    )
       throw new ApiError('conflict', 'the group parameters differ from the invite');
     const now = Date.now();
     this.store.tx(() => {
@@ -532,7 +590,12 @@ export class Custodian {
       members: this.store.members
         .list(groupId)
         .sort((a, b) => a.index - b.index)
-        .map((m) => ({ index: m.index, peerId: m.peerId, name: m.name, addrs: m.peerId === this.me.peerId ? this.host.addrs() : m.addrs })),
+        .map((m) => ({
+          index: m.index,
+          peerId: m.peerId,
+          name: m.name,
+          addrs: m.peerId === this.me.peerId ? this.host.addrs() : m.addrs,
+        })),
     };
   }
 
@@ -545,13 +608,16 @@ export class Custodian {
       return { ok: false, error: (e as Error).message };
     }
     const g = this.store.groups.get(req.groupId);
-    if (!g || g.creatorPeerId !== this.me.peerId || !g.inviteSecret) return { ok: false, error: 'unknown group' };
+    if (!g || g.creatorPeerId !== this.me.peerId || !g.inviteSecret)
+      return { ok: false, error: 'unknown group' };
     const expected = Buffer.from(joinToken(g.inviteSecret, g.id, from), 'hex');
     const given = Buffer.from(req.token, 'hex');
-    if (expected.length !== given.length || !timingSafeEqual(expected, given)) return { ok: false, error: 'the invite code is not valid for this group' };
+    if (expected.length !== given.length || !timingSafeEqual(expected, given))
+      return { ok: false, error: 'the invite code is not valid for this group' };
     const members = this.store.members.list(g.id);
     if (!members.some((m) => m.peerId === from)) {
-      if (g.status !== 'forming' || members.length >= g.size) return { ok: false, error: 'the group is already complete' };
+      if (g.status !== 'forming' || members.length >= g.size)
+        return { ok: false, error: 'the group is already complete' };
       let key: Uint8Array;
       try {
         key = publicKeyFromPeerId(from);
@@ -571,13 +637,16 @@ export class Custodian {
           joinedAt: Date.now(),
         });
         this.audit('group.member_joined', { peerId: from, name: req.name }, g.id);
-        if (members.length + 1 === g.size) this.store.groups.update(g.id, { status: 'confirming', updatedAt: Date.now() });
+        if (members.length + 1 === g.size)
+          this.store.groups.update(g.id, { status: 'confirming', updatedAt: Date.now() });
       });
       await this.host.addAddresses(from, req.addrs);
       this.emit({ type: 'group', id: g.id });
       this.log(`${req.name} (${short(from)}) joined ${g.name}`);
       const roster = this.rosterMessage(g.id);
-      for (const m of roster.members) if (m.peerId !== this.me.peerId && m.peerId !== from) this.send(m.peerId, roster).catch(() => undefined);
+      for (const m of roster.members)
+        if (m.peerId !== this.me.peerId && m.peerId !== from)
+          this.send(m.peerId, roster).catch(() => undefined);
     }
     return { ok: true, roster: this.rosterMessage(g.id) };
   }
@@ -620,7 +689,10 @@ export class Custodian {
     const g = this.findGroup(ref);
     if (g.status === 'ready' || g.status === 'dkg') return this.groupView(g);
     if (g.status !== 'confirming')
-      throw new ApiError('not_ready', `the group has ${this.store.members.list(g.id).length} of ${g.size} members; wait until everyone joined, compare the safety code, then confirm`);
+      throw new ApiError(
+        'not_ready',
+        `the group has ${this.store.members.list(g.id).length} of ${g.size} members; wait until everyone joined, compare the safety code, then confirm`,
+      );
     const hash = rosterHash(this.roster(g));
     this.noteConfirmation(g.id, this.me.peerId, hash);
     this.store.members.update(g.id, this.me.peerId, { confirmed: true });
@@ -648,7 +720,10 @@ export class Custodian {
       const h = conf.get(m.peerId);
       if (h === undefined) return;
       if (h !== hash) {
-        this.failGroup(groupId, `${m.name} confirmed a different roster: the members do not see the same group. Do not use this group; create a new one.`);
+        this.failGroup(
+          groupId,
+          `${m.name} confirmed a different roster: the members do not see the same group. Do not use this group; create a new one.`,
+        );
         return;
       }
     }
@@ -671,24 +746,34 @@ export class Custodian {
     return {
       scheme: g.scheme,
       threshold: g.threshold,
-      members: members.map((m) => ({ identifier: BigInt(m.index), identityKey: hexToBytes(m.identityKey) })),
+      members: members.map((m) => ({
+        identifier: BigInt(m.index),
+        identityKey: hexToBytes(m.identityKey),
+      })),
       sessionId: sha256(utf8ToBytes('conclave/dkg-session/v1:' + hash)),
     };
   }
 
   private inbox(groupId: string): DkgInbox {
     let b = this.dkgInbox.get(groupId);
-    if (!b) this.dkgInbox.set(groupId, (b = { round1: new Map(), echo: new Map(), round2: new Map() }));
+    if (!b)
+      this.dkgInbox.set(groupId, (b = { round1: new Map(), echo: new Map(), round2: new Map() }));
     return b;
   }
 
   /** Resolves once `n` messages of `step` arrived, or throws on the deadline. */
-  private async awaitInbox(groupId: string, step: keyof DkgInbox, n: number, deadline: number): Promise<Map<string, unknown>> {
+  private async awaitInbox(
+    groupId: string,
+    step: keyof DkgInbox,
+    n: number,
+    deadline: number,
+  ): Promise<Map<string, unknown>> {
     for (;;) {
       const box = this.inbox(groupId)[step];
       if (box.size >= n) return box;
       if (this.stopped) throw new Error('node stopped');
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${step} messages (${box.size} of ${n})`);
+      if (Date.now() > deadline)
+        throw new Error(`timed out waiting for ${step} messages (${box.size} of ${n})`);
       await new Promise((r) => setTimeout(r, 50));
     }
   }
@@ -711,7 +796,15 @@ export class Custodian {
       const session = state.session;
       this.store.groups.update(groupId, { dkgSession: session });
       const sendAll = (step: 'round1' | 'echo', payload: Record<string, unknown>) =>
-        Promise.all(others.map((m) => this.sendReliably(m.peerId, { v: 1, type: 'dkg', groupId, session, step, payload }, deadline - Date.now())));
+        Promise.all(
+          others.map((m) =>
+            this.sendReliably(
+              m.peerId,
+              { v: 1, type: 'dkg', groupId, session, step, payload },
+              deadline - Date.now(),
+            ),
+          ),
+        );
       await sendAll('round1', pkg as unknown as Record<string, unknown>);
       const r1 = await this.awaitInbox(groupId, 'round1', others.length, deadline);
       const echo = dkgEcho(state, [...r1.values()] as DkgRound1Package[]);
@@ -722,22 +815,41 @@ export class Custodian {
       await Promise.all(
         out.map((p) => {
           const to = members.find((m) => BigInt(m.index) === p.to)!;
-          return this.sendReliably(to.peerId, { v: 1, type: 'dkg', groupId, session, step: 'round2', payload: p.toWire(suite) }, deadline - Date.now());
+          return this.sendReliably(
+            to.peerId,
+            { v: 1, type: 'dkg', groupId, session, step: 'round2', payload: p.toWire(suite) },
+            deadline - Date.now(),
+          );
         }),
       );
       const r2 = await this.awaitInbox(groupId, 'round2', others.length, deadline);
-      const received = [...r2.values()].map((w) => DkgRound2Package.fromWire(suite, w as Parameters<typeof DkgRound2Package.fromWire>[1]));
+      const received = [...r2.values()].map((w) =>
+        DkgRound2Package.fromWire(suite, w as Parameters<typeof DkgRound2Package.fromWire>[1]),
+      );
       const key = dkgFinalize(state, received);
       await this.vault.put(shareName(groupId, key.share.epoch), key.share.toBytes());
       const pubJson = JSON.stringify(publicPackageToJSON(key.public));
       this.store.tx(() => {
-        this.store.groups.update(groupId, { status: 'ready', publicPackage: pubJson, epoch: 0, updatedAt: Date.now(), inviteSecret: undefined });
-        this.audit('group.ready', { publicKey: bytesToHex(externalPublicKey(key.public)), epoch: 0 }, groupId);
+        this.store.groups.update(groupId, {
+          status: 'ready',
+          publicPackage: pubJson,
+          epoch: 0,
+          updatedAt: Date.now(),
+          inviteSecret: undefined,
+        });
+        this.audit(
+          'group.ready',
+          { publicKey: bytesToHex(externalPublicKey(key.public)), epoch: 0 },
+          groupId,
+        );
       });
       this.keys.set(groupId, key);
       this.emit({ type: 'group', id: groupId });
-      this.log(`key generation for ${g.name} done: public key ${bytesToHex(externalPublicKey(key.public))}`);
-      for (const m of others) if (this.host.isConnected(m.peerId)) void this.sendNonces(groupId, m.peerId, true);
+      this.log(
+        `key generation for ${g.name} done: public key ${bytesToHex(externalPublicKey(key.public))}`,
+      );
+      for (const m of others)
+        if (this.host.isConnected(m.peerId)) void this.sendNonces(groupId, m.peerId, true);
     } catch (e) {
       const msg =
         e instanceof CryptoError && e.culprits.length
@@ -778,11 +890,16 @@ export class Custodian {
     }
     switch (msg.type) {
       case 'hello':
-        for (const g of this.sharedGroups(from)) this.store.members.update(g.id, from, { addrs: msg.addrs });
+        for (const g of this.sharedGroups(from))
+          this.store.members.update(g.id, from, { addrs: msg.addrs });
         await this.host.addAddresses(from, msg.addrs);
         return { ok: true };
       case 'roster':
-        if (!this.store.groups.get(msg.groupId) || this.store.groups.get(msg.groupId)!.creatorPeerId !== from) throw new DroppedMessage('not_creator');
+        if (
+          !this.store.groups.get(msg.groupId) ||
+          this.store.groups.get(msg.groupId)!.creatorPeerId !== from
+        )
+          throw new DroppedMessage('not_creator');
         this.store.tx(() => this.applyRoster(msg as RosterMessage));
         return { ok: true };
       case 'confirm': {
@@ -796,10 +913,12 @@ export class Custodian {
         const m = this.memberByPeer(msg.groupId, from);
         const g = this.store.groups.get(msg.groupId);
         if (!m || !g) throw new DroppedMessage('non_member');
-        if (g.status !== 'confirming' && g.status !== 'dkg') throw new DroppedMessage('wrong_state');
+        if (g.status !== 'confirming' && g.status !== 'dkg')
+          throw new DroppedMessage('wrong_state');
         // The package's claimed sender must be the authenticated peer's roster position.
         const claimed = (msg.payload as { from?: unknown }).from;
-        if (claimed !== identifierHex(getSuite(g.scheme), BigInt(m.index))) throw new DroppedMessage('spoofed_sender');
+        if (claimed !== identifierHex(getSuite(g.scheme), BigInt(m.index)))
+          throw new DroppedMessage('spoofed_sender');
         const box = this.inbox(msg.groupId)[msg.step];
         if (!box.has(from)) box.set(from, msg.payload);
         return { ok: true };
@@ -817,15 +936,23 @@ export class Custodian {
 
   // ---------------------------------------------------------------- requests and decisions
 
-  createSignRequest(input: { group: string; message: string; encoding: 'utf8' | 'hex'; expiresInSec?: number }): RequestView {
+  createSignRequest(input: {
+    group: string;
+    message: string;
+    encoding: 'utf8' | 'hex';
+    expiresInSec?: number;
+  }): RequestView {
     const g = this.findGroup(input.group);
-    if (g.status !== 'ready') throw new ApiError('not_ready', `group ${g.name} is ${g.status}, not ready to sign`);
+    if (g.status !== 'ready')
+      throw new ApiError('not_ready', `group ${g.name} is ${g.status}, not ready to sign`);
     let bytes: Uint8Array;
     if (input.encoding === 'hex') {
-      if (!/^([0-9a-fA-F]{2})*$/.test(input.message)) throw new ApiError('bad_input', 'message: not valid hex');
+      if (!/^([0-9a-fA-F]{2})*$/.test(input.message))
+        throw new ApiError('bad_input', 'message: not valid hex');
       bytes = hexToBytes(input.message.toLowerCase());
     } else bytes = utf8ToBytes(input.message);
-    if (bytes.length > LIMITS.message) throw new ApiError('bad_input', `message: at most ${LIMITS.message} bytes`);
+    if (bytes.length > LIMITS.message)
+      throw new ApiError('bad_input', `message: at most ${LIMITS.message} bytes`);
     const now = Date.now();
     const body: RequestBody = {
       v: 1,
@@ -865,7 +992,13 @@ export class Custodian {
       if (fresh)
         this.audit(
           'request.created',
-          { id, by: b.createdBy, kind: b.kind, messageSha256: bytesToHex(sha256(hexToBytes(b.message))), expiresAt: b.expiresAt },
+          {
+            id,
+            by: b.createdBy,
+            kind: b.kind,
+            messageSha256: bytesToHex(sha256(hexToBytes(b.message))),
+            expiresAt: b.expiresAt,
+          },
           b.groupId,
         );
       return fresh;
@@ -874,7 +1007,11 @@ export class Custodian {
 
   private getRequest(id: string): RequestRow {
     const r = this.store.requests.get(id);
-    if (!r) throw new ApiError('not_found', `no request ${id} on this node; see \`conclave request list\``);
+    if (!r)
+      throw new ApiError(
+        'not_found',
+        `no request ${id} on this node; see \`conclave request list\``,
+      );
     return r;
   }
 
@@ -882,11 +1019,17 @@ export class Custodian {
     const r = this.getRequest(id);
     this.refreshStatus(r.id);
     const cur = this.store.requests.get(id)!;
-    if (TERMINAL.includes(cur.status)) throw new ApiError('conflict', `request ${id} is already ${cur.status}`);
+    if (TERMINAL.includes(cur.status))
+      throw new ApiError('conflict', `request ${id} is already ${cur.status}`);
     const g = this.store.groups.get(r.groupId)!;
-    if (!this.store.members.get(g.id, this.me.peerId)) throw new ApiError('not_member', 'you are not a member of this group');
+    if (!this.store.members.get(g.id, this.me.peerId))
+      throw new ApiError('not_member', 'you are not a member of this group');
     const prior = this.store.decisions.list(id).find((d) => d.peerId === this.me.peerId);
-    if (prior) throw new ApiError('conflict', `you already ${prior.decision === 'approve' ? 'approved' : 'denied'} this request`);
+    if (prior)
+      throw new ApiError(
+        'conflict',
+        `you already ${prior.decision === 'approve' ? 'approved' : 'denied'} this request`,
+      );
     const reqSigned = JSON.parse(r.envelope) as Signed<RequestBody>;
     const body: DecisionBody = {
       v: 1,
@@ -918,7 +1061,11 @@ export class Custodian {
         at: b.at,
       });
       if (fresh)
-        this.audit(b.decision === 'approve' ? 'request.approved' : 'request.denied', { id: b.requestId, by: b.by, reason: b.reason, statement: s.sig }, b.groupId);
+        this.audit(
+          b.decision === 'approve' ? 'request.approved' : 'request.denied',
+          { id: b.requestId, by: b.by, reason: b.reason, statement: s.sig },
+          b.groupId,
+        );
       return fresh;
     });
   }
@@ -934,17 +1081,19 @@ export class Custodian {
     if (b.type === 'request') {
       if (g.status !== 'ready') return;
       if (this.storeRequest(s as Signed<RequestBody>)) this.notify(requestIdOf(b));
+      else this.count('duplicate');
       return;
     }
     const r = this.store.requests.get(b.requestId);
     if (!r || r.groupId !== b.groupId) return; // unknown yet: the sender's sync will bring the request first
     if (b.type === 'decision') {
       const env = JSON.parse(r.envelope) as Signed<RequestBody>;
-      if (b.requestHash !== bytesToHex(statementHash(env.body))) throw new DroppedMessage('wrong_request_hash');
+      if (b.requestHash !== bytesToHex(statementHash(env.body)))
+        throw new DroppedMessage('wrong_request_hash');
       if (this.storeDecision(s as Signed<DecisionBody>)) {
         this.evaluate(r.id);
         this.notify(r.id);
-      }
+      } else this.count('duplicate');
       return;
     }
     this.acceptOutcome(r, b);
@@ -954,15 +1103,30 @@ export class Custodian {
     if (r.status === 'done') return;
     if (b.signature) {
       const pub = this.publicPackage(r.groupId);
-      if (!pub || !verifySignature(pub, r.message, hexToBytes(b.signature))) throw new DroppedMessage('bad_result');
-      this.finish(r.id, { status: 'done', signature: hexToBytes(b.signature) }, 'request.signed', { id: r.id, signature: b.signature, by: b.by });
+      if (!pub || !verifySignature(pub, r.message, hexToBytes(b.signature)))
+        throw new DroppedMessage('bad_result');
+      this.finish(r.id, { status: 'done', signature: hexToBytes(b.signature) }, 'request.signed', {
+        id: r.id,
+        signature: b.signature,
+        by: b.by,
+      });
       return;
     }
     if (b.failure && !TERMINAL.includes(r.status))
-      this.finish(r.id, { status: 'failed', failure: b.failure, culprits: union(r.culprits, b.culprits) }, 'request.failed', { id: r.id, failure: b.failure, culprits: b.culprits, by: b.by });
+      this.finish(
+        r.id,
+        { status: 'failed', failure: b.failure, culprits: union(r.culprits, b.culprits) },
+        'request.failed',
+        { id: r.id, failure: b.failure, culprits: b.culprits, by: b.by },
+      );
   }
 
-  private finish(id: string, patch: Partial<RequestRow>, auditType: string, auditBody: Record<string, unknown>): void {
+  private finish(
+    id: string,
+    patch: Partial<RequestRow>,
+    auditType: string,
+    auditBody: Record<string, unknown>,
+  ): void {
     const r = this.store.requests.get(id)!;
     this.store.tx(() => {
       this.store.requests.update(id, { ...patch, updatedAt: Date.now() });
@@ -975,7 +1139,8 @@ export class Custodian {
     const items: Signed[] = [];
     for (const r of this.store.requests.list({ groupId }).slice(0, 200)) {
       items.push(JSON.parse(r.envelope) as Signed);
-      for (const d of this.store.decisions.list(r.id)) items.push(JSON.parse(d.statement) as Signed);
+      for (const d of this.store.decisions.list(r.id))
+        items.push(JSON.parse(d.statement) as Signed);
       const o = this.outcomeOf(r);
       if (o) items.push(o);
     }
@@ -985,7 +1150,15 @@ export class Custodian {
 
   private outcomeOf(r: RequestRow): Signed<OutcomeBody> | undefined {
     if (r.status !== 'done' && r.status !== 'failed') return undefined;
-    const body: OutcomeBody = { v: 1, type: 'outcome', groupId: r.groupId, requestId: r.id, culprits: r.culprits, by: this.me.peerId, at: r.updatedAt };
+    const body: OutcomeBody = {
+      v: 1,
+      type: 'outcome',
+      groupId: r.groupId,
+      requestId: r.id,
+      culprits: r.culprits,
+      by: this.me.peerId,
+      at: r.updatedAt,
+    };
     if (r.signature) body.signature = bytesToHex(r.signature);
     else if (r.failure) body.failure = r.failure;
     else return undefined;
@@ -1024,12 +1197,14 @@ export class Custodian {
     }
     const g = this.store.groups.get(r.groupId)!;
     const denials = this.store.decisions.list(id).filter((d) => d.decision === 'deny').length;
-    if (denials > g.size - g.threshold) this.finish(id, { status: 'denied' }, 'request.denied_final', { id, denials });
+    if (denials > g.size - g.threshold)
+      this.finish(id, { status: 'denied' }, 'request.denied_final', { id, denials });
   }
 
   private sweep(): void {
     if (this.stopped) return;
-    for (const r of this.store.requests.list({ statuses: ['pending', 'signing'] })) this.refreshStatus(r.id);
+    for (const r of this.store.requests.list({ statuses: ['pending', 'signing'] }))
+      this.refreshStatus(r.id);
   }
 
   /** Decides whether this node coordinates signing now, and starts it. */
@@ -1038,9 +1213,14 @@ export class Custodian {
     const r = this.store.requests.get(id);
     if (!r || TERMINAL.includes(r.status) || this.coordinating.has(id)) return;
     const g = this.store.groups.get(r.groupId)!;
-    const approvers = this.store.decisions.list(id).filter((d) => d.decision === 'approve').map((d) => d.peerId);
+    const approvers = this.store.decisions
+      .list(id)
+      .filter((d) => d.decision === 'approve')
+      .map((d) => d.peerId);
     if (approvers.length < g.threshold || !approvers.includes(this.me.peerId)) return;
-    const candidates = approvers.filter((p) => (p === this.me.peerId || this.host.isConnected(p)) && !r.culprits.includes(p)).sort();
+    const candidates = approvers
+      .filter((p) => (p === this.me.peerId || this.host.isConnected(p)) && !r.culprits.includes(p))
+      .sort();
     if (candidates[0] !== this.me.peerId) return;
     void this.coordinate(id);
   }
@@ -1059,9 +1239,16 @@ export class Custodian {
     const pub = this.publicPackage(groupId);
     if (!pub) throw new ApiError('not_ready', 'the group has no key yet');
     const bytes = await this.vault.get(shareName(groupId, g.epoch));
-    if (!bytes) throw new ApiError('vault', `this node's share of ${g.name} is missing from the ${this.vault.kind === 'keychain' ? 'OS keychain' : 'file vault'}`);
+    if (!bytes)
+      throw new ApiError(
+        'vault',
+        `this node's share of ${g.name} is missing from the ${this.vault.kind === 'keychain' ? 'OS keychain' : 'file vault'}`,
+      );
     const me = this.store.members.get(groupId, this.me.peerId)!;
-    const key = { public: pub, share: SecretShare.fromBytes(g.scheme, BigInt(me.index), bytes, g.epoch) };
+    const key = {
+      public: pub,
+      share: SecretShare.fromBytes(g.scheme, BigInt(me.index), bytes, g.epoch),
+    };
     bytes.fill(0);
     this.keys.set(groupId, key);
     return key;
@@ -1075,10 +1262,19 @@ export class Custodian {
         if (TERMINAL.includes(r.status)) return;
         const g = this.store.groups.get(r.groupId)!;
         const key = await this.keyPackage(g.id);
-        const approvers = this.store.decisions.list(id).filter((d) => d.decision === 'approve').map((d) => d.peerId);
+        const approvers = this.store.decisions
+          .list(id)
+          .filter((d) => d.decision === 'approve')
+          .map((d) => d.peerId);
         const pool = this.pool.get(g.id) ?? new Map<string, NonceCommitment[]>();
         const others = approvers
-          .filter((p) => p !== this.me.peerId && !r.culprits.includes(p) && this.host.isConnected(p) && (pool.get(p)?.length ?? 0) > 0)
+          .filter(
+            (p) =>
+              p !== this.me.peerId &&
+              !r.culprits.includes(p) &&
+              this.host.isConnected(p) &&
+              (pool.get(p)?.length ?? 0) > 0,
+          )
           .sort()
           .slice(0, g.threshold - 1);
         if (others.length < g.threshold - 1) {
@@ -1100,8 +1296,17 @@ export class Custodian {
           groupId: g.id,
           requestId: id,
           commitments: [
-            { peerId: this.me.peerId, commitment: commitmentToJSON(suite, mine.commitment) as unknown as Record<string, unknown> },
-            ...[...chosen].map(([p, c]) => ({ peerId: p, commitment: commitmentToJSON(suite, c) as unknown as Record<string, unknown> })),
+            {
+              peerId: this.me.peerId,
+              commitment: commitmentToJSON(suite, mine.commitment) as unknown as Record<
+                string,
+                unknown
+              >,
+            },
+            ...[...chosen].map(([p, c]) => ({
+              peerId: p,
+              commitment: commitmentToJSON(suite, c) as unknown as Record<string, unknown>,
+            })),
           ],
         };
         const shares = new Map<bigint, bigint>();
@@ -1111,12 +1316,20 @@ export class Custodian {
           others.map(async (p) => {
             const idx = BigInt(this.store.members.get(g.id, p)!.index);
             try {
-              const res = (await this.send(p, msg as unknown as GroupMessage, this.signTimeoutMs)) as { share?: unknown; refill?: unknown; error?: string };
-              if (typeof res?.share !== 'string' || !/^[0-9a-f]+$/.test(res.share)) throw new Error(res?.error ?? 'no share');
+              const res = (await this.send(
+                p,
+                msg as unknown as GroupMessage,
+                this.signTimeoutMs,
+              )) as { share?: unknown; refill?: unknown; error?: string };
+              if (typeof res?.share !== 'string' || !/^[0-9a-f]+$/.test(res.share))
+                throw new Error(res?.error ?? 'no share');
               shares.set(idx, decodeSignatureShare(suite, idx, hexToBytes(res.share)));
-              if (res.refill && typeof res.refill === 'object') this.addToPool(g, p, [res.refill as Record<string, unknown>], false);
+              if (res.refill && typeof res.refill === 'object')
+                this.addToPool(g, p, [res.refill as Record<string, unknown>], false);
             } catch (e) {
-              this.log(`signer ${this.memberName(g.id, p)} failed for request ${id}: ${(e as Error).message}`);
+              this.log(
+                `signer ${this.memberName(g.id, p)} failed for request ${id}: ${(e as Error).message}`,
+              );
               failed.push(p);
             }
           }),
@@ -1125,10 +1338,23 @@ export class Custodian {
           try {
             const sig = aggregate(pkg, shares);
             const outcome = signStatement<OutcomeBody>(
-              { v: 1, type: 'outcome', groupId: g.id, requestId: id, signature: bytesToHex(sig), culprits: r.culprits, by: this.me.peerId, at: Date.now() },
+              {
+                v: 1,
+                type: 'outcome',
+                groupId: g.id,
+                requestId: id,
+                signature: bytesToHex(sig),
+                culprits: r.culprits,
+                by: this.me.peerId,
+                at: Date.now(),
+              },
               (h) => this.me.sign(h),
             );
-            this.finish(id, { status: 'done', signature: sig }, 'request.signed', { id, signature: bytesToHex(sig), signers: [this.me.peerId, ...others] });
+            this.finish(id, { status: 'done', signature: sig }, 'request.signed', {
+              id,
+              signature: bytesToHex(sig),
+              signers: [this.me.peerId, ...others],
+            });
             this.broadcast(g.id, { v: 1, type: 'statements', items: [outcome] });
             this.log(`request ${id} signed`);
             return;
@@ -1161,11 +1387,17 @@ export class Custodian {
     const g = this.store.groups.get(r.groupId)!;
     const decisions = this.store.decisions.list(id);
     if (decisions.length < g.size) return;
-    const usable = decisions.filter((d) => d.decision === 'approve' && !r.culprits.includes(d.peerId)).length;
+    const usable = decisions.filter(
+      (d) => d.decision === 'approve' && !r.culprits.includes(d.peerId),
+    ).length;
     if (usable >= g.threshold) return;
     const names = r.culprits.map((p) => this.memberName(g.id, p)).join(', ');
     const failure = `not enough approvers could sign${names ? `; failed: ${names}` : ''}`;
-    this.finish(id, { status: 'failed', failure }, 'request.failed', { id, failure, culprits: r.culprits });
+    this.finish(id, { status: 'failed', failure }, 'request.failed', {
+      id,
+      failure,
+      culprits: r.culprits,
+    });
     const outcome = this.outcomeOf(this.store.requests.get(id)!);
     if (outcome) this.broadcast(g.id, { v: 1, type: 'statements', items: [outcome] });
   }
@@ -1188,7 +1420,15 @@ export class Custodian {
       mine.set(wire.hiding, n);
       fresh.push(wire as unknown as Record<string, unknown>);
     }
-    if (fresh.length) await this.send(coordinator, { v: 1, type: 'nonces', groupId, epoch: g.epoch, replace, commitments: fresh });
+    if (fresh.length)
+      await this.send(coordinator, {
+        v: 1,
+        type: 'nonces',
+        groupId,
+        epoch: g.epoch,
+        replace,
+        commitments: fresh,
+      });
   }
 
   private acceptNonces(from: string, msg: Extract<GroupMessage, { type: 'nonces' }>): void {
@@ -1196,13 +1436,21 @@ export class Custodian {
     if (!g || !this.memberByPeer(g.id, from)) throw new DroppedMessage('non_member');
     if (g.status !== 'ready' || msg.epoch !== g.epoch) return;
     this.addToPool(g, from, msg.commitments, msg.replace);
-    for (const r of this.store.requests.list({ groupId: g.id, statuses: ['pending'] })) this.evaluate(r.id);
+    for (const r of this.store.requests.list({ groupId: g.id, statuses: ['pending'] }))
+      this.evaluate(r.id);
   }
 
-  private addToPool(g: GroupRow, from: string, wire: Record<string, unknown>[], replace: boolean): void {
+  private addToPool(
+    g: GroupRow,
+    from: string,
+    wire: Record<string, unknown>[],
+    replace: boolean,
+  ): void {
     const suite = getSuite(g.scheme);
     const idx = BigInt(this.memberByPeer(g.id, from)!.index);
-    const decoded = wire.map((w) => commitmentFromJSON(suite, w as never)).filter((c) => c.identifier === idx);
+    const decoded = wire
+      .map((w) => commitmentFromJSON(suite, w as never))
+      .filter((c) => c.identifier === idx);
     let perGroup = this.pool.get(g.id);
     if (!perGroup) this.pool.set(g.id, (perGroup = new Map()));
     const list = replace ? [] : (perGroup.get(from) ?? []);
@@ -1212,17 +1460,26 @@ export class Custodian {
   /** Signer side: only ever signs a request this custodian approved, with a nonce used once. */
   private async onSign(from: string, msg: SignMessage): Promise<unknown> {
     const g = this.store.groups.get(msg.groupId);
-    if (!g || g.status !== 'ready' || !this.memberByPeer(g.id, from)) throw new DroppedMessage('non_member');
+    if (!g || g.status !== 'ready' || !this.memberByPeer(g.id, from))
+      throw new DroppedMessage('non_member');
     const r = this.store.requests.get(msg.requestId);
     if (!r || r.groupId !== g.id) return { error: 'unknown request' };
     if (TERMINAL.includes(r.status)) return { error: `request is ${r.status}` };
     const decisions = this.store.decisions.list(r.id);
-    const approvers = new Set(decisions.filter((d) => d.decision === 'approve').map((d) => d.peerId));
-    if (!approvers.has(this.me.peerId)) return { error: 'this custodian did not approve the request' };
+    const approvers = new Set(
+      decisions.filter((d) => d.decision === 'approve').map((d) => d.peerId),
+    );
+    if (!approvers.has(this.me.peerId))
+      return { error: 'this custodian did not approve the request' };
     if (!approvers.has(from)) return { error: 'the coordinator did not approve the request' };
     const signers = msg.commitments.map((c) => c.peerId);
-    if (new Set(signers).size !== signers.length || signers.length < g.threshold) return { error: 'bad signer set' };
-    for (const p of signers) if (!approvers.has(p)) return { error: `${this.memberName(g.id, p)} has not approved (as far as this node knows)` };
+    if (new Set(signers).size !== signers.length || signers.length < g.threshold)
+      return { error: 'bad signer set' };
+    for (const p of signers)
+      if (!approvers.has(p))
+        return {
+          error: `${this.memberName(g.id, p)} has not approved (as far as this node knows)`,
+        };
     if (this.fault === 'hang-sign') await new Promise(() => undefined);
     const suite = getSuite(g.scheme);
     const key = await this.keyPackage(g.id);
@@ -1231,7 +1488,8 @@ export class Custodian {
       const m = this.memberByPeer(g.id, c.peerId);
       if (!m) return { error: 'signer is not a member' };
       const dc = commitmentFromJSON(suite, c.commitment as never);
-      if (dc.identifier !== BigInt(m.index)) return { error: 'commitment identifier does not match its signer' };
+      if (dc.identifier !== BigInt(m.index))
+        return { error: 'commitment identifier does not match its signer' };
       commitments.push(dc);
     }
     const myWire = msg.commitments.find((c) => c.peerId === this.me.peerId);
@@ -1246,7 +1504,10 @@ export class Custodian {
     const n = commit(key);
     const refill = commitmentToJSON(suite, n.commitment);
     pool!.set(refill.hiding, n);
-    this.store.requests.update(r.id, { status: r.status === 'pending' ? 'signing' : r.status, updatedAt: Date.now() });
+    this.store.requests.update(r.id, {
+      status: r.status === 'pending' ? 'signing' : r.status,
+      updatedAt: Date.now(),
+    });
     this.notify(r.id);
     return { share: bytesToHex(suite.encodeScalar(z)), refill };
   }
@@ -1259,7 +1520,8 @@ export class Custodian {
     for (;;) {
       this.refreshStatus(id);
       const r = this.store.requests.get(id)!;
-      if (TERMINAL.includes(r.status) || Date.now() >= until || this.stopped) return this.requestView(r);
+      if (TERMINAL.includes(r.status) || Date.now() >= until || this.stopped)
+        return this.requestView(r);
       await new Promise<void>((resolve) => {
         let ws = this.waiters.get(id);
         if (!ws) this.waiters.set(id, (ws = new Set()));
@@ -1326,8 +1588,12 @@ export class Custodian {
       'request.sign': async (i) => this.createSignRequest(i),
       'request.list': async (i) => {
         const groupId = i.group ? this.findGroup(i.group).id : undefined;
-        for (const r of this.store.requests.list({ groupId, statuses: ['pending', 'signing'] })) this.refreshStatus(r.id);
-        const rows = this.store.requests.list({ groupId, statuses: i.pending ? ['pending', 'signing'] : undefined });
+        for (const r of this.store.requests.list({ groupId, statuses: ['pending', 'signing'] }))
+          this.refreshStatus(r.id);
+        const rows = this.store.requests.list({
+          groupId,
+          statuses: i.pending ? ['pending', 'signing'] : undefined,
+        });
         return rows.map((r) => this.requestView(r));
       },
       'request.show': async (i) => {
@@ -1357,7 +1623,9 @@ export function shareName(groupId: string, epoch: number): string {
 }
 
 function joinToken(secretHex: string, groupId: string, peerId: string): string {
-  return createHmac('sha256', Buffer.from(secretHex, 'hex')).update(`conclave/join/v1\n${groupId}\n${peerId}`).digest('hex');
+  return createHmac('sha256', Buffer.from(secretHex, 'hex'))
+    .update(`conclave/join/v1\n${groupId}\n${peerId}`)
+    .digest('hex');
 }
 
 function short(peer: string): string {
@@ -1400,4 +1668,3 @@ function summarize(e: AuditEntry): string {
       return e.type;
   }
 }
-

@@ -7,19 +7,35 @@ import { hexToBytes, utf8ToBytes } from '@noble/hashes/utils.js';
 import type { GroupView, RequestView } from '../../shared/api/index.js';
 import { tempRoot, TestNode, waitFor } from './harness.js';
 
-async function formGroup(nodes: TestNode[], name: string, t: number, scheme: string): Promise<GroupView> {
+async function formGroup(
+  nodes: TestNode[],
+  name: string,
+  t: number,
+  scheme: string,
+): Promise<GroupView> {
   const [creator, ...rest] = nodes;
   const created = await creator.cliJson<{ id: string; name: string; invite: string }>([
-    'group', 'create', '--name', name, '--threshold', String(t), '--size', String(nodes.length), '--scheme', scheme,
+    'group',
+    'create',
+    '--name',
+    name,
+    '--threshold',
+    String(t),
+    '--size',
+    String(nodes.length),
+    '--scheme',
+    scheme,
   ]);
   expect(created.id).toMatch(/^[0-9a-f]{32}$/);
   expect(created.name).toBe(name);
   for (const n of rest) await n.cliJson(['group', 'join', created.invite]);
   const views = await Promise.all(
-    nodes.map((n) => waitFor(`${n.name} sees the full roster`, async () => {
-      const g = await n.api('group.show', { group: created.id });
-      return g.members.length === nodes.length && g.status === 'confirming' ? g : undefined;
-    })),
+    nodes.map((n) =>
+      waitFor(`${n.name} sees the full roster`, async () => {
+        const g = await n.api('group.show', { group: created.id });
+        return g.members.length === nodes.length && g.status === 'confirming' ? g : undefined;
+      }),
+    ),
   );
   // Every member sees the same roster and the same safety code.
   const codes = new Set(views.map((v) => v.safetyCode));
@@ -27,30 +43,59 @@ async function formGroup(nodes: TestNode[], name: string, t: number, scheme: str
   expect(views[0].safetyCode!.split(' ')).toHaveLength(6);
   for (const n of nodes) await n.cliJson(['group', 'confirm', created.id]);
   const ready = await Promise.all(
-    nodes.map((n) => waitFor(`${n.name} has the group key`, async () => {
-      const g = await n.cliJson<GroupView>(['group', 'show', name]);
-      if (g.status === 'failed') throw new Error(`group failed: ${g.error}`);
-      return g.status === 'ready' ? g : undefined;
-    }, 60_000)),
+    nodes.map((n) =>
+      waitFor(
+        `${n.name} has the group key`,
+        async () => {
+          const g = await n.cliJson<GroupView>(['group', 'show', name]);
+          if (g.status === 'failed') throw new Error(`group failed: ${g.error}`);
+          return g.status === 'ready' ? g : undefined;
+        },
+        60_000,
+      ),
+    ),
   );
   expect(new Set(ready.map((g) => g.publicKey)).size).toBe(1);
   for (const g of ready) {
-    expect(g).toMatchObject({ id: created.id, name, threshold: t, size: nodes.length, scheme, status: 'ready' });
+    expect(g).toMatchObject({
+      id: created.id,
+      name,
+      threshold: t,
+      size: nodes.length,
+      scheme,
+      status: 'ready',
+    });
     expect(g.members.map((m) => m.name).sort()).toEqual(nodes.map((n) => n.name).sort());
     for (const m of g.members) expect(m).toHaveProperty('fingerprint');
   }
   return ready[0];
 }
 
-async function waitStatus(n: TestNode, id: string, status: string, timeoutMs = 60_000): Promise<RequestView> {
-  return waitFor(`request ${id} to be ${status} on ${n.name}`, async () => {
-    const r = await n.api('request.show', { id });
-    return r.status === status ? r : undefined;
-  }, timeoutMs);
+async function waitStatus(
+  n: TestNode,
+  id: string,
+  status: string,
+  timeoutMs = 60_000,
+): Promise<RequestView> {
+  return waitFor(
+    `request ${id} to be ${status} on ${n.name}`,
+    async () => {
+      const r = await n.api('request.show', { id });
+      return r.status === status ? r : undefined;
+    },
+    timeoutMs,
+  );
 }
 
 function ed25519Verify(publicKeyHex: string, message: Uint8Array, signatureHex: string): boolean {
-  const key = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(hexToBytes(publicKeyHex)).toString('base64url') }, format: 'jwk' });
+  const key = createPublicKey({
+    key: {
+      kty: 'OKP',
+      crv: 'Ed25519',
+      x: Buffer.from(hexToBytes(publicKeyHex)).toString('base64url'),
+    },
+    format: 'jwk',
+  });
   return nodeVerify(null, message, key, Buffer.from(hexToBytes(signatureHex)));
 }
 
@@ -71,12 +116,29 @@ describe('a 2-of-3 ed25519 group of three processes', () => {
   });
 
   it('signs after two approvals, and the signature verifies with OpenSSL on every member', async () => {
-    const req = await alice.cliJson<{ id: string }>(['request', 'sign', '--group', 'treasury', '--message', 'pay 1 BTC to X']);
-    await waitFor('bob to receive the request', async () => (await bob.api('request.list', { pending: true })).some((r) => r.id === req.id));
+    const req = await alice.cliJson<{ id: string }>([
+      'request',
+      'sign',
+      '--group',
+      'treasury',
+      '--message',
+      'pay 1 BTC to X',
+    ]);
+    await waitFor('bob to receive the request', async () =>
+      (await bob.api('request.list', { pending: true })).some((r) => r.id === req.id),
+    );
     const shown = await bob.cliJson<RequestView>(['request', 'show', req.id]);
-    expect(shown).toMatchObject({ id: req.id, group: group.id, kind: 'sign', status: 'pending', messageText: 'pay 1 BTC to X' });
+    expect(shown).toMatchObject({
+      id: req.id,
+      group: group.id,
+      kind: 'sign',
+      status: 'pending',
+      messageText: 'pay 1 BTC to X',
+    });
     await bob.cliJson(['approve', req.id]);
-    await waitFor('carol to receive the request', async () => (await carol.api('request.list', {})).some((r) => r.id === req.id));
+    await waitFor('carol to receive the request', async () =>
+      (await carol.api('request.list', {})).some((r) => r.id === req.id),
+    );
     await carol.cliJson(['approve', req.id]);
     const waited = await alice.cli(['request', 'wait', req.id, '--timeout', '60', '--json']);
     expect(waited.code).toBe(0);
@@ -84,14 +146,26 @@ describe('a 2-of-3 ed25519 group of three processes', () => {
       const done = await waitStatus(n, req.id, 'done');
       expect(done.message).toBe(Buffer.from('pay 1 BTC to X').toString('hex'));
       expect(done.approvals.map((a) => a.name).sort()).toEqual(['bob', 'carol']);
-      expect(ed25519Verify(group.publicKey!, utf8ToBytes('pay 1 BTC to X'), done.signature!)).toBe(true);
+      expect(ed25519Verify(group.publicKey!, utf8ToBytes('pay 1 BTC to X'), done.signature!)).toBe(
+        true,
+      );
     }
   }, 120_000);
 
   it('refuses the request when too many members deny it', async () => {
-    const req = await bob.cliJson<{ id: string }>(['request', 'sign', '--group', group.id, '--message', 'send everything to Mallory']);
-    await waitFor('carol and alice to receive it', async () =>
-      (await carol.api('request.list', {})).some((r) => r.id === req.id) && (await alice.api('request.list', {})).some((r) => r.id === req.id),
+    const req = await bob.cliJson<{ id: string }>([
+      'request',
+      'sign',
+      '--group',
+      group.id,
+      '--message',
+      'send everything to Mallory',
+    ]);
+    await waitFor(
+      'carol and alice to receive it',
+      async () =>
+        (await carol.api('request.list', {})).some((r) => r.id === req.id) &&
+        (await alice.api('request.list', {})).some((r) => r.id === req.id),
     );
     await carol.cliJson(['deny', req.id, '--reason', 'unknown recipient']);
     await alice.cliJson(['deny', req.id]);
@@ -105,7 +179,16 @@ describe('a 2-of-3 ed25519 group of three processes', () => {
   }, 60_000);
 
   it('expires a request nobody approved in time', async () => {
-    const req = await alice.cliJson<{ id: string }>(['request', 'sign', '--group', 'treasury', '--message', 'too late', '--expires', '10']);
+    const req = await alice.cliJson<{ id: string }>([
+      'request',
+      'sign',
+      '--group',
+      'treasury',
+      '--message',
+      'too late',
+      '--expires',
+      '10',
+    ]);
     const r = await alice.cli(['request', 'wait', req.id, '--timeout', '30', '--json']);
     expect(r.code).toBe(1);
     expect(JSON.parse(r.stdout).status).toBe('expired');
@@ -114,15 +197,30 @@ describe('a 2-of-3 ed25519 group of three processes', () => {
 
   it('lets a member who was offline during the request catch up and approve when it starts', async () => {
     await carol.kill('SIGTERM');
-    const req = await alice.cliJson<{ id: string }>(['request', 'sign', '--group', 'treasury', '--message', 'quarterly rebalance']);
-    await waitFor('bob to receive it', async () => (await bob.api('request.list', {})).some((r) => r.id === req.id));
+    const req = await alice.cliJson<{ id: string }>([
+      'request',
+      'sign',
+      '--group',
+      'treasury',
+      '--message',
+      'quarterly rebalance',
+    ]);
+    await waitFor('bob to receive it', async () =>
+      (await bob.api('request.list', {})).some((r) => r.id === req.id),
+    );
     await carol.start();
-    const seen = await waitFor('carol to catch up', async () => (await carol.api('request.list', { pending: true })).find((r) => r.id === req.id), 60_000);
+    const seen = await waitFor(
+      'carol to catch up',
+      async () => (await carol.api('request.list', { pending: true })).find((r) => r.id === req.id),
+      60_000,
+    );
     expect(seen.messageText).toBe('quarterly rebalance');
     await carol.cliJson(['approve', req.id]);
     await alice.cliJson(['approve', req.id]);
     const done = await waitStatus(carol, req.id, 'done');
-    expect(ed25519Verify(group.publicKey!, utf8ToBytes('quarterly rebalance'), done.signature!)).toBe(true);
+    expect(
+      ed25519Verify(group.publicKey!, utf8ToBytes('quarterly rebalance'), done.signature!),
+    ).toBe(true);
   }, 120_000);
 
   it('keeps a hash-chained audit log that verifies', async () => {
@@ -131,14 +229,23 @@ describe('a 2-of-3 ed25519 group of three processes', () => {
     expect(v.entries).toBeGreaterThan(5);
     const list = await alice.cliJson<{ type: string }[]>(['audit', 'list']);
     const types = new Set(list.map((e) => e.type));
-    for (const t of ['identity.created', 'group.created', 'group.ready', 'request.created', 'request.approved', 'request.signed'])
+    for (const t of [
+      'identity.created',
+      'group.created',
+      'group.ready',
+      'request.created',
+      'request.approved',
+      'request.signed',
+    ])
       expect(types).toContain(t);
   });
 });
 
 describe('a 2-of-3 taproot group where an approver is killed while signing', () => {
   const tmp = tempRoot();
-  const nodes = ['dora', 'eve', 'finn'].map((n) => new TestNode(n, tmp.root, { CONCLAVE_SIGN_TIMEOUT_MS: '5000' }));
+  const nodes = ['dora', 'eve', 'finn'].map(
+    (n) => new TestNode(n, tmp.root, { CONCLAVE_SIGN_TIMEOUT_MS: '5000' }),
+  );
 
   afterAll(async () => {
     await Promise.all(nodes.map((n) => n.kill('SIGKILL')));
@@ -156,8 +263,17 @@ describe('a 2-of-3 taproot group where an approver is killed while signing', () 
     expect(group.publicKey).toMatch(/^[0-9a-f]{64}$/);
     expect(group.internalKey).toMatch(/^[0-9a-f]{64}$/);
     const msg = 'a'.repeat(64);
-    const req = await first.cliJson<{ id: string }>(['request', 'sign', '--group', 'vault', '--hex', msg]);
-    await waitFor('second to receive it', async () => (await second.api('request.list', {})).some((r) => r.id === req.id));
+    const req = await first.cliJson<{ id: string }>([
+      'request',
+      'sign',
+      '--group',
+      'vault',
+      '--hex',
+      msg,
+    ]);
+    await waitFor('second to receive it', async () =>
+      (await second.api('request.list', {})).some((r) => r.id === req.id),
+    );
     await first.cliJson(['approve', req.id]);
     await second.cliJson(['approve', req.id]);
     await waitStatus(first, req.id, 'signing');
@@ -167,10 +283,14 @@ describe('a 2-of-3 taproot group where an approver is killed while signing', () 
       return r.culprits.includes(second.peerId) ? r : undefined;
     });
     expect(pending.status).not.toBe('done');
-    await waitFor('finn to receive it', async () => (await nodes[2].api('request.list', {})).some((r) => r.id === req.id));
+    await waitFor('finn to receive it', async () =>
+      (await nodes[2].api('request.list', {})).some((r) => r.id === req.id),
+    );
     await nodes[2].cliJson(['approve', req.id]);
     const done = await waitStatus(first, req.id, 'done');
     expect(done.culprits).toContain(second.peerId);
-    expect(schnorr.verify(hexToBytes(done.signature!), hexToBytes(msg), hexToBytes(group.publicKey!))).toBe(true);
+    expect(
+      schnorr.verify(hexToBytes(done.signature!), hexToBytes(msg), hexToBytes(group.publicKey!)),
+    ).toBe(true);
   }, 240_000);
 });

@@ -18,9 +18,17 @@ export interface CliResult {
 }
 
 /** Runs one `conclave` command to completion. */
-export function cli(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 60_000): Promise<CliResult> {
+export function cli(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+  timeoutMs = 60_000,
+): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(process.execPath, [BIN, ...args], {
+      cwd: ROOT,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     p.stdout.on('data', (d) => (stdout += d));
@@ -37,14 +45,22 @@ export function cli(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 60_
 }
 
 /** Runs a `--json` command and parses its one JSON document; throws with stderr on failure. */
-export async function cliJson<T = Record<string, unknown>>(args: string[], env: NodeJS.ProcessEnv = {}): Promise<T> {
+export async function cliJson<T = Record<string, unknown>>(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<T> {
   const r = await cli([...args, '--json'], env);
-  if (r.code !== 0) throw new Error(`conclave ${args.join(' ')} exited ${r.code}: ${r.stdout} ${r.stderr}`);
+  if (r.code !== 0)
+    throw new Error(`conclave ${args.join(' ')} exited ${r.code}: ${r.stdout} ${r.stderr}`);
   return JSON.parse(r.stdout) as T;
 }
 
 /** Polls `check` until it returns a truthy value or the deadline passes. */
-export async function waitFor<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 30_000): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  check: () => Promise<T | undefined | false> | T | undefined | false,
+  timeoutMs = 30_000,
+): Promise<T> {
   const until = Date.now() + timeoutMs;
   let last: unknown;
   for (let delay = 50; ; delay = Math.min(delay * 2, 500)) {
@@ -54,7 +70,8 @@ export async function waitFor<T>(what: string, check: () => Promise<T | undefine
     } catch (e) {
       last = e;
     }
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+    if (Date.now() > until)
+      throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
     await new Promise((r) => setTimeout(r, delay));
   }
 }
@@ -74,12 +91,18 @@ export class TestNode {
   }
 
   async init(): Promise<void> {
-    const r = await cliJson<{ peerId: string }>(['--home', this.home, 'init', '--name', this.name], this.env);
+    const r = await cliJson<{ peerId: string }>(
+      ['--home', this.home, 'init', '--name', this.name],
+      this.env,
+    );
     this.peerId = r.peerId;
   }
 
   /** Starts `conclave start` in the background and resolves when it serves its control socket. */
-  async start(args: string[] = ['--listen', '/ip4/127.0.0.1/tcp/0'], extraEnv: NodeJS.ProcessEnv = {}): Promise<void> {
+  async start(
+    args: string[] = ['--listen', '/ip4/127.0.0.1/tcp/0'],
+    extraEnv: NodeJS.ProcessEnv = {},
+  ): Promise<void> {
     const p = spawn(process.execPath, [BIN, '--home', this.home, 'start', ...args], {
       cwd: ROOT,
       env: { ...process.env, ...this.env, ...extraEnv },
@@ -88,13 +111,21 @@ export class TestNode {
     this.proc = p;
     p.stdout!.on('data', (d) => (this.logs += d));
     p.stderr!.on('data', (d) => (this.logs += d));
-    await waitFor(`${this.name} to be ready`, () => {
-      if (p.exitCode !== null) throw new Error(`${this.name} exited: ${this.logs}`);
-      return /ready:/.test(this.logs);
-    }, 60_000);
+    await waitFor(
+      `${this.name} to be ready`,
+      () => {
+        if (p.exitCode !== null) throw new Error(`${this.name} exited: ${this.logs}`);
+        return /ready:/.test(this.logs);
+      },
+      60_000,
+    );
   }
 
-  api<M extends ApiMethod>(method: M, params: ApiInput<M>, timeoutMs = 30_000): Promise<ApiOutput<M>> {
+  api<M extends ApiMethod>(
+    method: M,
+    params: ApiInput<M>,
+    timeoutMs = 30_000,
+  ): Promise<ApiOutput<M>> {
     return callControl(this.home, method, params, { timeoutMs }) as Promise<ApiOutput<M>>;
   }
 
