@@ -1,7 +1,7 @@
 // The `conclave` command: runs a custodian node (`start`) and talks to it over the control socket.
 import './polyfill.js';
 import { realpathSync } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -271,6 +271,20 @@ async function passphrase(ctx: Context): Promise<string | undefined> {
   // Editors end files with a newline; it is not part of the passphrase.
   const value = text.replace(/\r?\n$/, '');
   if (value === '') throw new UsageError(`--passphrase-file: ${file} is empty`, ctx.command.name);
+  return value;
+}
+
+/** A backup passphrase: from --passphrase-file, else $CONCLAVE_BACKUP_PASSPHRASE; never an argument. */
+async function backupPassphrase(ctx: Context): Promise<string> {
+  const value =
+    str(ctx, 'passphrase-file') !== undefined
+      ? await passphrase(ctx)
+      : ctx.io.env.CONCLAVE_BACKUP_PASSPHRASE;
+  if (!value)
+    throw new UsageError(
+      'the backup needs a passphrase: set CONCLAVE_BACKUP_PASSPHRASE or pass --passphrase-file FILE',
+      ctx.command.name,
+    );
   return value;
 }
 
@@ -829,6 +843,71 @@ const COMMANDS: Command[] = [
       return report.ok ? EXIT.OK : EXIT.FAILED;
     },
   },
+  {
+    name: 'backup export',
+    usage: '--group GROUP --out FILE [--passphrase-file FILE]',
+    summary: 'write your share of a group to a passphrase-encrypted backup file',
+    options: {
+      group: { type: 'string', value: 'GROUP', help: 'group id or name' },
+      out: { type: 'string', value: 'FILE', help: 'where to write the backup (must not exist)' },
+      'passphrase-file': {
+        type: 'string',
+        value: 'FILE',
+        help: 'passphrase from FILE (else $CONCLAVE_BACKUP_PASSPHRASE)',
+      },
+    },
+    required: ['group', 'out'],
+    fields: { group: '--group', passphrase: '--passphrase-file' },
+    async run(ctx) {
+      const out = str(ctx, 'out')!;
+      const secret = await backupPassphrase(ctx);
+      const b = await call(ctx, 'backup.export', { group: str(ctx, 'group'), passphrase: secret });
+      try {
+        await writeFile(out, b.file, { mode: 0o600, flag: 'wx' });
+      } catch (err) {
+        const reason =
+          (err as NodeJS.ErrnoException).code === 'EEXIST'
+            ? 'it already exists'
+            : (err as Error).message;
+        throw new UsageError(`--out: cannot write ${out} (${reason})`, ctx.command.name);
+      }
+      const shown = { group: b.group, groupName: b.groupName, epoch: b.epoch, out };
+      output(ctx, shown, () => [
+        `wrote the backup of your ${clean(b.groupName)} share (epoch ${b.epoch}) to ${out}`,
+        'keep it offline; it is useless without the passphrase, and stale after the next refresh',
+      ]);
+      return EXIT.OK;
+    },
+  },
+  {
+    name: 'backup restore',
+    usage: 'FILE [--passphrase-file FILE]',
+    summary: 'put your share back from a backup file (an out-of-date backup is refused)',
+    args: ['FILE'],
+    options: {
+      'passphrase-file': {
+        type: 'string',
+        value: 'FILE',
+        help: 'passphrase from FILE (else $CONCLAVE_BACKUP_PASSPHRASE)',
+      },
+    },
+    fields: { file: 'FILE', passphrase: '--passphrase-file' },
+    async run(ctx) {
+      let file: string;
+      try {
+        file = await readFile(ctx.args[0]!, 'utf8');
+      } catch (err) {
+        throw new UsageError(
+          `cannot read ${ctx.args[0]} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+          ctx.command.name,
+        );
+      }
+      const secret = await backupPassphrase(ctx);
+      const g = await call(ctx, 'backup.restore', { file, passphrase: secret });
+      output(ctx, g, () => [`restored your share of ${clean(g.name)} (epoch ${g.epoch})`]);
+      return EXIT.OK;
+    },
+  },
 ];
 
 async function readMessageFile(path: string, command: string): Promise<string> {
@@ -854,6 +933,7 @@ const GROUPS: Record<string, string> = {
   group: 'form a group and see its members',
   request: 'ask the group to sign, and follow what happens to the requests',
   audit: 'read and check the audit log',
+  backup: 'keep an encrypted copy of your share, and put it back',
 };
 
 /** `sign, list, show or wait`: the commands of a group, for a message. */
@@ -910,6 +990,7 @@ function topHelp(): string {
       'deny',
     ]),
     ...section('Audit', ['audit list', 'audit verify']),
+    ...section('Backup', ['backup export', 'backup restore']),
     '',
     'Options for every command:',
     ...optionLines(GLOBAL_OPTIONS),

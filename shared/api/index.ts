@@ -87,6 +87,14 @@ export interface RequestView {
   culprits: string[];
 }
 
+export interface BackupExported {
+  group: string;
+  groupName: string;
+  epoch: number;
+  /** The backup file's text (JSON); the share inside is encrypted under the passphrase. */
+  file: string;
+}
+
 export interface AuditEntryView {
   author: string;
   authorName?: string;
@@ -128,6 +136,13 @@ export interface ApiOperations {
   /** Resolves when the request is done, denied, expired or failed, or when the timeout passes. */
   'request.wait': { input: { id: string; timeoutSec: number }; output: RequestView };
   'audit.list': { input: { group?: string; limit?: number }; output: AuditEntryView[] };
+  /**
+   * This member's share as a passphrase-encrypted backup file (the share never leaves encrypted).
+   * The passphrase is the one secret a client sends; nothing secret is ever returned.
+   */
+  'backup.export': { input: { group: string; passphrase: string }; output: BackupExported };
+  /** Puts a backup's share back into this node's vault; a stale (older epoch) backup is refused. */
+  'backup.restore': { input: { file: string; passphrase: string }; output: GroupView };
   'audit.verify': { input: Record<string, never>; output: AuditReport };
 }
 

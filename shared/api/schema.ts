@@ -23,6 +23,10 @@ export const LIMITS = {
   maxExpiresSec: 30 * 24 * 60 * 60,
   maxTimeoutSec: 3600,
   maxLimit: 10_000,
+  /** A share backup file (JSON text, about 2 KiB for 50 members' verifying shares). */
+  backupChars: 256 * 1024,
+  minPassphraseChars: 10,
+  maxPassphraseChars: 1024,
 } as const;
 
 export const SCHEMES: readonly Scheme[] = ['ed25519', 'secp256k1', 'taproot'];
@@ -179,6 +183,15 @@ export const validateName = (value: unknown, field = 'name'): string =>
   text({ max: LIMITS.nameChars })(value, field);
 
 const ref = text({ max: LIMITS.refChars });
+// Checked for length only: a passphrase is never trimmed or echoed back.
+const passphraseText = (value: unknown, path: string): string => {
+  if (typeof value !== 'string') fail(path, 'must be a string');
+  if ([...value].length < LIMITS.minPassphraseChars)
+    fail(path, `must be at least ${LIMITS.minPassphraseChars} characters`);
+  if (value.length > LIMITS.maxPassphraseChars)
+    fail(path, `must be at most ${LIMITS.maxPassphraseChars} characters`);
+  return value;
+};
 const empty = object({});
 
 const signInput = object(
@@ -237,6 +250,11 @@ const SCHEMAS: { [M in ApiMethod]: Check<ApiInput<M>> } = {
   'request.wait': object({ id: ref, timeoutSec: int(0, LIMITS.maxTimeoutSec) }),
   'audit.list': object({}, { group: ref, limit: int(1, LIMITS.maxLimit) }),
   'audit.verify': empty,
+  'backup.export': object({ group: ref, passphrase: passphraseText }),
+  'backup.restore': object({
+    file: text({ max: LIMITS.backupChars, multiline: true }),
+    passphrase: passphraseText,
+  }),
 };
 
 /** Every operation of the contract, in declaration order. */

@@ -1,11 +1,13 @@
 // Three custodian processes on 127.0.0.1: form a group by invite, confirm the safety code, run the
 // DKG, then sign, deny, expire, catch up after being offline, and survive a killed approver.
 import { createPublicKey, verify as nodeVerify } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { schnorr } from '@noble/curves/secp256k1.js';
 import { hexToBytes, utf8ToBytes } from '@noble/hashes/utils.js';
 import type { GroupView, RequestView } from '../../shared/api/index.js';
-import { tempRoot, TestNode, waitFor } from './harness.js';
+import { cli, tempRoot, TestNode, waitFor } from './harness.js';
 
 async function formGroup(
   nodes: TestNode[],
@@ -222,6 +224,41 @@ describe('a 2-of-3 ed25519 group of three processes', () => {
       ed25519Verify(group.publicKey!, utf8ToBytes('quarterly rebalance'), done.signature!),
     ).toBe(true);
   }, 120_000);
+
+  it('exports an encrypted share backup and restores it, refusing a wrong passphrase', async () => {
+    const out = join(tmp.root, 'alice-treasury.backup');
+    const env = { CONCLAVE_BACKUP_PASSPHRASE: 'correct horse battery staple' };
+    const exported = await cli(
+      ['--home', alice.home, 'backup', 'export', '--group', 'treasury', '--out', out, '--json'],
+      env,
+    );
+    expect(exported.code).toBe(0);
+    expect(JSON.parse(exported.stdout)).toMatchObject({ groupName: 'treasury', epoch: 0, out });
+    expect(statSync(out).mode & 0o777).toBe(0o600);
+    const text = readFileSync(out, 'utf8');
+    expect(JSON.parse(text)).toMatchObject({
+      format: 'conclave-share-backup',
+      groupName: 'treasury',
+      epoch: 0,
+    });
+    const again = await cli(
+      ['--home', alice.home, 'backup', 'export', '--group', 'treasury', '--out', out],
+      env,
+    );
+    expect(again.code).toBe(64);
+    const wrong = await cli(['--home', alice.home, 'backup', 'restore', out], {
+      CONCLAVE_BACKUP_PASSPHRASE: 'not the passphrase',
+    });
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toMatch(/wrong passphrase/);
+    const restored = await cli(['--home', alice.home, 'backup', 'restore', out], env);
+    expect(restored.code).toBe(0);
+    expect(restored.stdout).toMatch(/restored your share of treasury/);
+    const noPass = await cli(['--home', alice.home, 'backup', 'restore', out], {
+      CONCLAVE_BACKUP_PASSPHRASE: '',
+    });
+    expect(noPass.code).toBe(64);
+  }, 60_000);
 
   it('keeps a hash-chained audit log that verifies', async () => {
     const v = await alice.cliJson<{ ok: boolean; entries: number }>(['audit', 'verify']);
