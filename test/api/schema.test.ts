@@ -25,6 +25,11 @@ const VALID: Record<ApiMethod, Record<string, unknown>> = {
   'request.wait': { id: 'r-1', timeoutSec: 60 },
   'audit.list': {},
   'audit.verify': {},
+  'backup.export': { group: 'treasury', passphrase: 'correct horse battery' },
+  'backup.restore': {
+    file: '{"format":"conclave-share-backup"}',
+    passphrase: 'correct horse battery',
+  },
 };
 
 /** Runs validateInput and returns the ApiError it throws (the test fails if it does not). */
@@ -371,5 +376,17 @@ describe('validateName', () => {
 
   it('refuses an empty name, naming the field it was given', () => {
     expect(() => validateName('', '--name')).toThrow('--name: must not be empty');
+  });
+});
+
+describe('backup passphrases', () => {
+  it('refuses a passphrase shorter than ten characters and keeps a long one untrimmed', () => {
+    expect(rejection('backup.export', { group: 'g', passphrase: 'short' }).message).toMatch(
+      /passphrase: must be at least 10 characters/,
+    );
+    const spaced = '  ten chars and spaces  ';
+    expect(validateInput('backup.export', { group: 'g', passphrase: spaced }).passphrase).toBe(
+      spaced,
+    );
   });
 });
