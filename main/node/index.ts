@@ -62,11 +62,20 @@ function dbPath(home: string): string {
   return join(home, 'conclave.db');
 }
 
-async function openNodeVault(store: Store, home: string, kind: 'keychain' | 'file', passphrase: string | undefined, create: boolean): Promise<Vault> {
+async function openNodeVault(
+  store: Store,
+  home: string,
+  kind: 'keychain' | 'file',
+  passphrase: string | undefined,
+  create: boolean,
+): Promise<Vault> {
   try {
     if (kind === 'file') {
       if (!passphrase)
-        throw new ApiError('vault', 'the file vault needs its passphrase: set CONCLAVE_PASSPHRASE or pass --passphrase-file');
+        throw new ApiError(
+          'vault',
+          'the file vault needs its passphrase: set CONCLAVE_PASSPHRASE or pass --passphrase-file',
+        );
       return await openFileVault({ dir: join(home, 'vault'), passphrase, create });
     }
     let ns = store.meta.get('vaultNamespace');
@@ -90,7 +99,10 @@ export async function initIdentity(opts: InitOptions): Promise<InitResult> {
   try {
     const existing = store.meta.get('peerId');
     if (existing)
-      throw new ApiError('conflict', `this home is already initialised as ${store.meta.get('name')} (${existing}); use another --home`);
+      throw new ApiError(
+        'conflict',
+        `this home is already initialised as ${store.meta.get('name')} (${existing}); use another --home`,
+      );
     const vault = await openNodeVault(store, opts.home, opts.vault, opts.passphrase, true);
     const id = await generateIdentity();
     await vault.put(IDENTITY, privateKeyToBytes(id.privateKey));
@@ -102,8 +114,15 @@ export async function initIdentity(opts: InitOptions): Promise<InitResult> {
       store.meta.set('createdAt', String(Date.now()));
       const seed = id.privateKey.raw.subarray(0, 32);
       store.audit.append(
-        makeEntry(undefined, { author: id.peerId, at: Date.now(), type: 'identity.created', body: { name, fingerprint: fp, vault: opts.vault } }, (h) =>
-          ed25519.sign(h, seed),
+        makeEntry(
+          undefined,
+          {
+            author: id.peerId,
+            at: Date.now(),
+            type: 'identity.created',
+            body: { name, fingerprint: fp, vault: opts.vault },
+          },
+          (h) => ed25519.sign(h, seed),
         ),
       );
     });
@@ -123,10 +142,17 @@ export async function startCustodian(opts: StartOptions): Promise<RunningNode> {
     const name = store.meta.get('name');
     const kind = store.meta.get('vault') as 'keychain' | 'file' | undefined;
     if (!peerId || !name || !kind)
-      throw new ApiError('not_ready', `no identity in ${opts.home}; create one with: conclave --home ${opts.home} init --name YOUR_NAME`);
+      throw new ApiError(
+        'not_ready',
+        `no identity in ${opts.home}; create one with: conclave --home ${opts.home} init --name YOUR_NAME`,
+      );
     const vault = await openNodeVault(store, opts.home, kind, opts.passphrase, false);
     const keyBytes = await vault.get(IDENTITY);
-    if (!keyBytes) throw new ApiError('vault', `the identity key of ${name} is missing from the ${kind === 'keychain' ? 'OS keychain' : 'file vault'}`);
+    if (!keyBytes)
+      throw new ApiError(
+        'vault',
+        `the identity key of ${name} is missing from the ${kind === 'keychain' ? 'OS keychain' : 'file vault'}`,
+      );
     const privateKey = privateKeyFromBytes(keyBytes);
     keyBytes.fill(0);
     const seed = privateKey.raw.slice(0, 32);
@@ -136,8 +162,15 @@ export async function startCustodian(opts: StartOptions): Promise<RunningNode> {
       publicKey: publicKeyFromPeerId(peerId),
       sign: (msg) => ed25519.sign(msg, seed),
     };
-    host = await createHost({ privateKey, listen: opts.listen, relays: opts.relays, mdns: opts.mdns, log: opts.log });
-    if (host.peerId !== peerId) throw new ApiError('vault', 'the identity key in the vault does not match this home');
+    host = await createHost({
+      privateKey,
+      listen: opts.listen,
+      relays: opts.relays,
+      mdns: opts.mdns,
+      log: opts.log,
+    });
+    if (host.peerId !== peerId)
+      throw new ApiError('vault', 'the identity key in the vault does not match this home');
     await host.start();
     const faultEnv = process.env.CONCLAVE_FAULT;
     const node = new Custodian({
@@ -171,7 +204,10 @@ export async function startCustodian(opts: StartOptions): Promise<RunningNode> {
 }
 
 /** Runs a circuit-relay-v2 server that any custodian can use to be reachable behind NAT. */
-export async function runRelay(opts: { listen: string[]; log: (line: string) => void }): Promise<{ addrs: string[]; stop(): Promise<void> }> {
+export async function runRelay(opts: {
+  listen: string[];
+  log: (line: string) => void;
+}): Promise<{ addrs: string[]; stop(): Promise<void> }> {
   const relay = await createRelay({ listen: opts.listen, log: opts.log });
   return { addrs: relay.addrs(), stop: () => relay.stop() };
 }
