@@ -1,0 +1,893 @@
+// The libp2p host every custodian node runs: request/response protocols over Noise-authenticated
+// connections, with the remote peer taken from the connection, a size limit and a deadline on every
+// message, and drops counted instead of thrown. Who may talk and what messages mean is the node's.
+import { noise } from '@chainsafe/libp2p-noise';
+import { yamux } from '@chainsafe/libp2p-yamux';
+import { circuitRelayTransport } from '@libp2p/circuit-relay-v2';
+import { dcutr } from '@libp2p/dcutr';
+import { identify } from '@libp2p/identify';
+import { mdns } from '@libp2p/mdns';
+import { peerIdFromString } from '@libp2p/peer-id';
+import { ping } from '@libp2p/ping';
+import { tcp } from '@libp2p/tcp';
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr';
+import { createLibp2p, type Libp2p, type ServiceFactoryMap } from 'libp2p';
+import type {
+  Connection,
+  FaultTolerance,
+  PeerDiscovery,
+  PeerId,
+  PrivateKey,
+  Stream,
+} from '@libp2p/interface';
+import { NetError } from './errors.js';
+import { assertEd25519 } from './identity.js';
+import {
+  DEFAULT_MAX_BYTES,
+  DEFAULT_TIMEOUT_MS,
+  Deadline,
+  decodeObject,
+  encodeJson,
+  frames,
+  isPlainObject,
+  parseResponse,
+  race,
+  readFailure,
+  type RefusalCode,
+} from './wire.js';
+
+export interface HostOptions {
+  /** The custodian identity (Ed25519, from @libp2p/crypto/keys). */
+  privateKey: PrivateKey;
+  /** e.g. ['/ip4/127.0.0.1/tcp/0']; may be empty when the host is reachable only via relays. */
+  listen: string[];
+  /**
+   * Relay multiaddrs ending in /p2p/<relayId>: the host reserves a slot on each and listens on
+   * <relay>/p2p-circuit; also enables DCUtR (hole punching) when the other side runs it too.
+   */
+  relays?: string[];
+  /** LAN discovery by multicast DNS; discovered peers go to onPeerDiscovered, never auto-dialled. */
+  mdns?: boolean;
+  log?: (line: string) => void;
+}
+
+/** Why an inbound message (or a response) was dropped; every key is always present in stats(). */
+export type DropReason =
+  | RefusalCode
+  /** The requester reset the stream before its request was complete. */
+  | 'reset'
+  /** A response we received was not a JSON envelope. */
+  | 'response_malformed';
+
+export interface HandlerContext {
+  /** Aborts at the handler's deadline and when the host stops. */
+  signal: AbortSignal;
+  protocol: string;
+  /** The connection's remote address; contains /p2p-circuit when relayed. */
+  remoteAddr: string;
+  /** True on a relayed connection with data/duration limits. */
+  limited: boolean;
+}
+
+export interface HandleOptions {
+  /** Who may use this protocol; false drops the stream before its payload is read. */
+  allow: (peerId: string) => boolean;
+  /** Largest request accepted, in bytes of JSON. */
+  maxBytes: number;
+  /** Largest response the handler may return (default 1 MiB); larger ones are refused. */
+  maxResponseBytes?: number;
+  /** The whole exchange (read, handler, write) must finish within this (default 10 s). */
+  timeoutMs?: number;
+  /** Serve over relayed (limited) connections too; needed for peers reachable only via a relay. */
+  runOnLimitedConnection?: boolean;
+}
+
+export type Handler = (
+  from: string,
+  msg: Record<string, unknown>,
+  ctx: HandlerContext,
+) => Promise<unknown>;
+
+export interface RequestOptions {
+  /** Addresses to add for the peer before dialling (kept for later dials). */
+  addrs?: string[];
+  /** Deadline of the whole request, dial included (default 10 s). */
+  timeoutMs?: number;
+  /** Aborting it ends the request with 'timeout' (or 'unreachable' while still dialling). */
+  signal?: AbortSignal;
+  /** Largest response accepted (default 1 MiB); larger ones fail with 'too_large' unread. */
+  maxResponseBytes?: number;
+  /** Largest request we send (default 1 MiB); larger ones fail with 'too_large' unsent. */
+  maxRequestBytes?: number;
+  /** Open the stream on a relayed (limited) connection if that is all there is (default true). */
+  runOnLimitedConnection?: boolean;
+}
+
+export interface HostStats {
+  dropped: Record<DropReason, number>;
+  /** Requests answered with a handler result. */
+  served: number;
+  /** Requests written to a peer, whatever came back. */
+  sent: number;
+}
+
+export interface Host {
+  readonly peerId: string;
+  /** Full multiaddrs including /p2p/<peerId> (direct and circuit). */
+  addrs(): string[];
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** Serves a request/response protocol: one length-prefixed JSON request, one JSON response. */
+  handle(protocol: string, handler: Handler, opts: HandleOptions): Promise<void>;
+  /** Sends one request and awaits the response. Rejects with a NetError (see NetErrorCode). */
+  request(peerId: string, protocol: string, msg: unknown, opts?: RequestOptions): Promise<unknown>;
+  addAddresses(peerId: string, addrs: string[]): Promise<void>;
+  isConnected(peerId: string): boolean;
+  /** Dials the peer (known or given addrs); true if connected. Never throws for network errors. */
+  connect(peerId: string, opts?: { addrs?: string[]; timeoutMs?: number }): Promise<boolean>;
+  onPeerConnect(cb: (peerId: string) => void): () => void;
+  onPeerDisconnect(cb: (peerId: string) => void): () => void;
+  /** Peers found by mDNS (only with `mdns: true`). */
+  onPeerDiscovered(cb: (peerId: string, addrs: string[]) => void): () => void;
+  stats(): HostStats;
+}
+
+const DROP_REASONS: readonly DropReason[] = [
+  'not_allowed',
+  'oversized',
+  'malformed',
+  'handler_error',
+  'timeout',
+  'reset',
+  'response_oversized',
+  'response_malformed',
+];
+
+/** After we have answered, how long a peer may keep its side of the stream open. */
+const LINGER_MS = 2_000;
+/** Time to deliver a refusal frame. */
+const REFUSAL_TIMEOUT_MS = 1_000;
+/** Retry interval bounds for a configured relay whose reservation is missing. */
+const RELAY_RETRY_MIN_MS = 2_000;
+const RELAY_RETRY_MAX_MS = 60_000;
+/** How long stop() lets connections close gracefully before resetting them. */
+const STOP_GRACE_MS = 250;
+/** How often to try a direct connection to a peer we reach only through a relay. */
+const UPGRADE_COOLDOWN_MS = 60_000;
+/** Dial-only libp2p would throw when one listen address fails; we check direct ones ourselves. */
+const NO_FATAL = 1 as FaultTolerance.NO_FATAL;
+
+type Services = Record<string, unknown>;
+
+/** The part of libp2p's internal components the relay supervisor needs (not in the public API). */
+interface InternalTransportManager {
+  listen(addrs: Multiaddr[]): Promise<void>;
+}
+
+export async function createHost(opts: HostOptions): Promise<Host> {
+  const privateKey = assertEd25519(opts.privateKey);
+  const relays = (opts.relays ?? []).map((r) => parseRelay(r));
+  const log = opts.log ?? ((): void => {});
+
+  const services: ServiceFactoryMap<Services> = {
+    identify: identify(),
+    ping: ping(),
+  };
+  if (relays.length > 0) services.dcutr = dcutr();
+
+  const discovered = new Set<(peerId: string, addrs: string[]) => void>();
+  let selfId = '';
+  const peerDiscovery = opts.mdns
+    ? [
+        (components: Parameters<ReturnType<typeof mdns>>[0]): PeerDiscovery => {
+          const discovery = mdns()(components);
+          // Listen on the mDNS service itself: libp2p's own 'peer:discovery' event also fires for
+          // every peer added to the peer store by any means.
+          discovery.addEventListener('peer', (evt) => {
+            const id = evt.detail.id.toString();
+            if (id === selfId) return;
+            const addrs = evt.detail.multiaddrs.map((ma) => ma.toString());
+            for (const cb of discovered) safeCall(log, 'onPeerDiscovered', () => cb(id, addrs));
+          });
+          return discovery;
+        },
+      ]
+    : [];
+
+  const node = await createLibp2p<Services>({
+    privateKey,
+    start: false,
+    addresses: {
+      listen: [...opts.listen, ...relays.map((r) => `${r.addr.toString()}/p2p-circuit`)],
+    },
+    // circuitRelayTransport is always present: a host without relays must still be able to dial a
+    // peer that is reachable only through one. It listens only on the /p2p-circuit addrs above.
+    transports: [tcp(), circuitRelayTransport()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    peerDiscovery,
+    connectionManager: {
+      // A custody group is a handful of peers and a relay or two.
+      maxConnections: 64,
+      maxParallelDials: 16,
+      maxIncomingPendingConnections: 16,
+      // Several members behind one NAT (or every test on 127.0.0.1) share an address.
+      inboundConnectionThreshold: 32,
+      dialTimeout: DEFAULT_TIMEOUT_MS,
+    },
+    transportManager: { faultTolerance: NO_FATAL },
+    services,
+  });
+  return new Libp2pHost(node, {
+    log,
+    relays,
+    listen: opts.listen,
+    discovered,
+    setSelf: (id) => (selfId = id),
+  });
+}
+
+interface Registration {
+  protocol: string;
+  handler: Handler;
+  allow: (peerId: string) => boolean;
+  maxBytes: number;
+  maxResponseBytes: number;
+  timeoutMs: number;
+}
+
+interface HostInternals {
+  log: (line: string) => void;
+  relays: Array<{ addr: Multiaddr; peerId: string }>;
+  listen: string[];
+  discovered: Set<(peerId: string, addrs: string[]) => void>;
+  setSelf: (id: string) => void;
+}
+
+class Libp2pHost implements Host {
+  readonly peerId: string;
+  readonly #node: Libp2p<Services>;
+  readonly #log: (line: string) => void;
+  readonly #relays: Array<{ addr: Multiaddr; peerId: string }>;
+  readonly #listen: string[];
+  readonly #connectCbs = new Set<(peerId: string) => void>();
+  readonly #disconnectCbs = new Set<(peerId: string) => void>();
+  readonly #discoveredCbs: Set<(peerId: string, addrs: string[]) => void>;
+  readonly #dropped = Object.fromEntries(DROP_REASONS.map((r) => [r, 0])) as Record<
+    DropReason,
+    number
+  >;
+  #served = 0;
+  #sent = 0;
+  #running = false;
+  #shutdown = new AbortController();
+  #relayTimer: ReturnType<typeof setTimeout> | undefined;
+  #relayRetryMs = RELAY_RETRY_MIN_MS;
+  #relayChecking = false;
+  /** When a relayed-only peer may next be tried directly. */
+  readonly #upgradeAfter = new Map<string, number>();
+
+  constructor(node: Libp2p<Services>, internals: HostInternals) {
+    this.#node = node;
+    this.peerId = node.peerId.toString();
+    internals.setSelf(this.peerId);
+    this.#log = internals.log;
+    this.#relays = internals.relays;
+    this.#listen = internals.listen;
+    this.#discoveredCbs = internals.discovered;
+    node.addEventListener('peer:connect', (evt) => {
+      const id = evt.detail.toString();
+      for (const cb of this.#connectCbs) safeCall(this.#log, 'onPeerConnect', () => cb(id));
+    });
+    node.addEventListener('peer:disconnect', (evt) => {
+      const id = evt.detail.toString();
+      // Losing the connection to a relay loses the reservation: try to get it back soon.
+      if (this.#relays.some((r) => r.peerId === id)) this.#relayLost();
+      for (const cb of this.#disconnectCbs) safeCall(this.#log, 'onPeerDisconnect', () => cb(id));
+    });
+  }
+
+  addrs(): string[] {
+    const suffix = `/p2p/${this.peerId}`;
+    return this.#node.getMultiaddrs().map((ma) => {
+      const s = ma.toString();
+      return s.endsWith(suffix) ? s : `${s}${suffix}`;
+    });
+  }
+
+  async start(): Promise<void> {
+    if (this.#running) return;
+    const t0 = performance.now();
+    this.#shutdown = new AbortController();
+    await this.#node.start();
+    this.#running = true;
+    const direct = this.#node.getMultiaddrs().filter((ma) => !isCircuit(ma));
+    if (this.#listen.length > 0 && direct.length === 0) {
+      // Tolerating failures is meant for relays that are down, not for a port we cannot bind.
+      await this.stop();
+      throw new NetError('listen_failed', `could not listen on ${this.#listen.join(', ')}`);
+    }
+    const missing = this.#missingRelays();
+    for (const relay of missing) {
+      this.#log(`net: no reservation on relay ${relay.peerId} yet; retrying in the background`);
+    }
+    if (this.#relays.length > 0) this.#scheduleRelayCheck(RELAY_RETRY_MIN_MS);
+    this.#log(
+      `net: host ${this.peerId} started in ${Math.round(performance.now() - t0)} ms on ${this.addrs().join(' ') || '(no address)'}`,
+    );
+  }
+
+  async stop(): Promise<void> {
+    if (!this.#running) return;
+    this.#running = false;
+    if (this.#relayTimer !== undefined) clearTimeout(this.#relayTimer);
+    this.#relayTimer = undefined;
+    // In-flight requests and handlers end now rather than at their deadlines.
+    this.#shutdown.abort(new DOMException('host stopped', 'AbortError'));
+    const t0 = performance.now();
+    // Close connections gracefully, but only briefly: a peer with streams still open (a request
+    // of ours it never answered, a relayed circuit) would otherwise hold stop() for libp2p's
+    // close timeout per connection. What is left is reset.
+    const grace = AbortSignal.timeout(STOP_GRACE_MS);
+    await Promise.all(
+      this.#node.getConnections().map(async (conn) => {
+        try {
+          await conn.close({ signal: grace });
+        } catch (err) {
+          conn.abort(err instanceof Error ? err : new Error(String(err)));
+        }
+      }),
+    );
+    await this.#node.stop();
+    this.#log(`net: host ${this.peerId} stopped in ${Math.round(performance.now() - t0)} ms`);
+  }
+
+  async handle(protocol: string, handler: Handler, opts: HandleOptions): Promise<void> {
+    assertProtocol(protocol);
+    assertLimit('maxBytes', opts.maxBytes);
+    const reg: Registration = {
+      protocol,
+      handler,
+      allow: opts.allow,
+      maxBytes: opts.maxBytes,
+      maxResponseBytes: assertLimit('maxResponseBytes', opts.maxResponseBytes ?? DEFAULT_MAX_BYTES),
+      timeoutMs: assertLimit('timeoutMs', opts.timeoutMs ?? DEFAULT_TIMEOUT_MS),
+    };
+    await this.#node.handle(
+      protocol,
+      (stream, connection) => this.#serve(reg, stream, connection),
+      {
+        runOnLimitedConnection: opts.runOnLimitedConnection === true,
+      },
+    );
+  }
+
+  async request(
+    peerId: string,
+    protocol: string,
+    msg: unknown,
+    opts: RequestOptions = {},
+  ): Promise<unknown> {
+    if (!this.#running) throw new NetError('stopped', 'the host is not running');
+    const target = this.#parsePeer(peerId);
+    assertProtocol(protocol);
+    if (!isPlainObject(msg)) throw new NetError('bad_request', 'a request must be a JSON object');
+    const body = encodeJson(msg);
+    if (body === undefined) throw new NetError('bad_request', 'the request has no JSON form');
+    const maxRequest = opts.maxRequestBytes ?? DEFAULT_MAX_BYTES;
+    if (body.byteLength > maxRequest) {
+      throw new NetError('too_large', `request of ${body.byteLength} bytes exceeds ${maxRequest}`);
+    }
+    const maxResponse = opts.maxResponseBytes ?? DEFAULT_MAX_BYTES;
+    const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    if (opts.addrs !== undefined) await this.addAddresses(peerId, opts.addrs);
+
+    const deadline = new Deadline(timeoutMs, [this.#shutdown.signal, opts.signal]);
+    const { signal } = deadline;
+    let phase: 'dial' | 'open' | 'exchange' = 'dial';
+    let connection: Connection | undefined;
+    let stream: Stream | undefined;
+    try {
+      const allowLimited = opts.runOnLimitedConnection !== false;
+      connection = await this.#connection(target, allowLimited, signal);
+      phase = 'open';
+      stream = await connection.newStream(protocol, {
+        signal,
+        runOnLimitedConnection: allowLimited,
+      });
+      phase = 'exchange';
+      const lp = frames(stream, maxResponse);
+      await lp.write(body, { signal });
+      this.#sent++;
+      // One request per stream: closing our side tells the responder nothing more is coming.
+      await stream.close({ signal });
+      const frame = await lp.read({ signal });
+      const response = parseResponse(frame);
+      this.#linger(stream);
+      if (response.kind === 'ok') return response.value;
+      if (response.kind === 'error') {
+        throw new NetError(
+          'refused',
+          `${peerId} refused the request on ${protocol}: ${response.code}`,
+          {
+            remoteCode: response.code,
+          },
+        );
+      }
+      this.#drop('response_malformed', `malformed response from ${peerId} on ${protocol}`);
+      throw new NetError('bad_response', `${peerId} sent a response that is not a JSON envelope`);
+    } catch (err) {
+      if (stream !== undefined && stream.status === 'open') {
+        stream.abort(err instanceof Error ? err : new Error(String(err)));
+      }
+      if (err instanceof NetError) throw err;
+      throw this.#requestFailure(err, {
+        peerId,
+        protocol,
+        phase,
+        deadline,
+        timeoutMs,
+        connection,
+        maxResponse,
+      });
+    } finally {
+      deadline.clear();
+    }
+  }
+
+  async addAddresses(peerId: string, addrs: string[]): Promise<void> {
+    const target = this.#parsePeer(peerId);
+    const multiaddrs = addrs.map((a) => parsePeerAddr(a, peerId));
+    if (multiaddrs.length === 0) return;
+    await this.#node.peerStore.merge(target, { multiaddrs });
+  }
+
+  isConnected(peerId: string): boolean {
+    let target: PeerId;
+    try {
+      target = peerIdFromString(peerId);
+    } catch {
+      return false;
+    }
+    return this.#node.getConnections(target).some((c) => c.status === 'open');
+  }
+
+  async connect(
+    peerId: string,
+    opts: { addrs?: string[]; timeoutMs?: number } = {},
+  ): Promise<boolean> {
+    if (!this.#running) return false;
+    const target = this.#parsePeer(peerId);
+    if (opts.addrs !== undefined) await this.addAddresses(peerId, opts.addrs);
+    const deadline = new Deadline(opts.timeoutMs ?? DEFAULT_TIMEOUT_MS, [this.#shutdown.signal]);
+    try {
+      await this.#connection(target, true, deadline.signal);
+      return true;
+    } catch (err) {
+      this.#log(`net: could not connect to ${peerId}: ${describe(err)}`);
+      return false;
+    } finally {
+      deadline.clear();
+    }
+  }
+
+  onPeerConnect(cb: (peerId: string) => void): () => void {
+    this.#connectCbs.add(cb);
+    return () => this.#connectCbs.delete(cb);
+  }
+
+  onPeerDisconnect(cb: (peerId: string) => void): () => void {
+    this.#disconnectCbs.add(cb);
+    return () => this.#disconnectCbs.delete(cb);
+  }
+
+  onPeerDiscovered(cb: (peerId: string, addrs: string[]) => void): () => void {
+    this.#discoveredCbs.add(cb);
+    return () => this.#discoveredCbs.delete(cb);
+  }
+
+  stats(): HostStats {
+    return { dropped: { ...this.#dropped }, served: this.#served, sent: this.#sent };
+  }
+
+  // --- serving ---------------------------------------------------------------------------------
+
+  async #serve(reg: Registration, stream: Stream, connection: Connection): Promise<void> {
+    // The only identity we trust: the peer that completed the Noise handshake on this connection.
+    const from = connection.remotePeer.toString();
+    const where = `${reg.protocol} from ${from}`;
+    // A requester that resets or disconnects ends the handler's work too.
+    const gone = new AbortController();
+    const onClose = (): void => gone.abort(new DOMException('stream closed', 'AbortError'));
+    stream.addEventListener('close', onClose, { once: true });
+    const deadline = new Deadline(reg.timeoutMs, [this.#shutdown.signal, gone.signal]);
+    const { signal } = deadline;
+    try {
+      if (!safeAllow(reg, from, this.#log)) {
+        // Decided before a byte of the payload is read.
+        await this.#refuse(stream, 'not_allowed', where);
+        return;
+      }
+      const lp = frames(stream, reg.maxBytes);
+      let msg: Record<string, unknown> | undefined;
+      try {
+        msg = decodeObject(await lp.read({ signal }));
+      } catch (err) {
+        if (this.#shutdown.signal.aborted) return;
+        const failure = deadline.firedBy === 'timer' ? 'timeout' : readFailure(err);
+        if (failure === 'reset' || failure === 'closed') {
+          this.#drop('reset', `${where}: stream ended before the request (${describe(err)})`);
+          return;
+        }
+        await this.#refuse(stream, failure, `${where}: ${describe(err)}`);
+        return;
+      }
+      if (msg === undefined) {
+        await this.#refuse(stream, 'malformed', `${where}: not a JSON object`);
+        return;
+      }
+
+      const ctx: HandlerContext = {
+        signal,
+        protocol: reg.protocol,
+        remoteAddr: connection.remoteAddr.toString(),
+        limited: connection.limits != null,
+      };
+      let result: unknown;
+      try {
+        result = await race(
+          Promise.resolve().then(() => reg.handler(from, msg, ctx)),
+          signal,
+        );
+      } catch (err) {
+        if (this.#shutdown.signal.aborted) return;
+        if (deadline.firedBy === gone.signal) {
+          this.#drop('reset', `${where}: requester left before the answer`);
+        } else if (deadline.firedBy === 'timer') {
+          await this.#refuse(
+            stream,
+            'timeout',
+            `${where}: handler did not answer in ${reg.timeoutMs} ms`,
+          );
+        } else {
+          await this.#refuse(stream, 'handler_error', `${where}: handler threw ${describe(err)}`);
+        }
+        return;
+      }
+      const body = encodeJson({ ok: result === undefined ? null : result });
+      if (body === undefined) {
+        await this.#refuse(stream, 'handler_error', `${where}: handler result has no JSON form`);
+        return;
+      }
+      if (body.byteLength > reg.maxResponseBytes) {
+        await this.#refuse(
+          stream,
+          'response_oversized',
+          `${where}: response of ${body.byteLength} bytes exceeds ${reg.maxResponseBytes}`,
+        );
+        return;
+      }
+      await lp.write(body, { signal });
+      await stream.close({ signal });
+      this.#served++;
+      this.#linger(stream);
+    } catch (err) {
+      // Writing the answer failed (peer gone, deadline): nothing left to tell anyone.
+      if (!this.#shutdown.signal.aborted) this.#log(`net: ${where}: ${describe(err)}`);
+      stream.abort(err instanceof Error ? err : new Error(String(err)));
+    } finally {
+      stream.removeEventListener('close', onClose);
+      deadline.clear();
+    }
+  }
+
+  /** Counts the drop, then tells the requester why in one small frame and closes the stream. */
+  async #refuse(stream: Stream, code: RefusalCode, detail: string): Promise<void> {
+    this.#drop(code, detail);
+    // Its own short deadline: the exchange's may be the very thing that expired.
+    const deadline = new Deadline(REFUSAL_TIMEOUT_MS, [this.#shutdown.signal]);
+    const { signal } = deadline;
+    try {
+      // Discard whatever else the peer sends: we will not read it.
+      await stream.closeRead({ signal });
+      const body = encodeJson({ error: code }) as Uint8Array;
+      await frames(stream, body.byteLength).write(body, { signal });
+      await stream.close({ signal });
+      this.#linger(stream);
+    } catch (err) {
+      stream.abort(err instanceof Error ? err : new Error(String(err)));
+    } finally {
+      deadline.clear();
+    }
+  }
+
+  /** Resets a stream whose peer keeps its side open after we answered. */
+  #linger(stream: Stream): void {
+    if (stream.status !== 'open') return;
+    const timer = setTimeout(() => {
+      if (stream.status === 'open') stream.abort(new Error('peer kept the stream open'));
+    }, LINGER_MS);
+    timer.unref?.();
+  }
+
+  #drop(reason: DropReason, detail: string): void {
+    this.#dropped[reason]++;
+    this.#log(`net: dropped (${reason}) ${detail}`);
+  }
+
+  // --- requesting ------------------------------------------------------------------------------
+
+  #requestFailure(
+    err: unknown,
+    c: {
+      peerId: string;
+      protocol: string;
+      phase: 'dial' | 'open' | 'exchange';
+      deadline: Deadline;
+      timeoutMs: number;
+      connection: Connection | undefined;
+      maxResponse: number;
+    },
+  ): NetError {
+    const what = `${c.protocol} to ${c.peerId}`;
+    const by = c.deadline.firedBy;
+    if (by === this.#shutdown.signal) return new NetError('stopped', `host stopped during ${what}`);
+    if (c.phase === 'dial') {
+      const why = by === undefined ? describe(err) : `not reached within ${c.timeoutMs} ms`;
+      return new NetError('unreachable', `${what}: ${why}`, { cause: err });
+    }
+    if (by !== undefined) {
+      const why = by === 'timer' ? `no answer within ${c.timeoutMs} ms` : 'aborted by caller';
+      return new NetError('timeout', `${what}: ${why}`, { cause: err });
+    }
+    const name = err instanceof Error ? err.name : '';
+    if (name === 'UnsupportedProtocolError') {
+      return new NetError('refused', `${what}: the peer does not serve this protocol`, {
+        cause: err,
+      });
+    }
+    if (c.phase === 'open') {
+      return new NetError('unreachable', `${what}: could not open a stream: ${describe(err)}`, {
+        cause: err,
+      });
+    }
+    const failure = readFailure(err);
+    if (failure === 'oversized') {
+      this.#drop('response_oversized', `${what}: response exceeds ${c.maxResponse} bytes`);
+      return new NetError('too_large', `${what}: response exceeds ${c.maxResponse} bytes`, {
+        cause: err,
+      });
+    }
+    if (c.connection !== undefined && c.connection.status !== 'open') {
+      return new NetError('unreachable', `${what}: connection lost: ${describe(err)}`, {
+        cause: err,
+      });
+    }
+    // Reset, or closed without an answer: the peer dropped it.
+    return new NetError('refused', `${what}: the peer closed the stream without answering`, {
+      cause: err,
+    });
+  }
+
+  /**
+   * An open connection to the peer, dialling only when there is none. libp2p's own dial never
+   * reuses a limited (relayed) connection: it builds a new circuit, then drops it as a duplicate,
+   * ~20-50 ms per request. So we pick: direct, then any unlimited, then a relayed one (while a
+   * direct connection is tried in the background when the peer has advertised direct addresses).
+   */
+  async #connection(
+    target: PeerId,
+    allowLimited: boolean,
+    signal: AbortSignal,
+  ): Promise<Connection> {
+    const open = this.#node.getConnections(target).filter((c) => c.status === 'open');
+    const unlimited =
+      open.find((c) => c.limits == null && c.direct) ?? open.find((c) => c.limits == null);
+    if (unlimited !== undefined) return unlimited;
+    const limited = open.find((c) => c.limits != null);
+    if (limited !== undefined && allowLimited) {
+      this.#upgradeInBackground(target);
+      return limited;
+    }
+    return this.#node.dial(target, { signal });
+  }
+
+  #upgradeInBackground(target: PeerId): void {
+    const peerId = target.toString();
+    const now = Date.now();
+    if ((this.#upgradeAfter.get(peerId) ?? 0) > now) return;
+    this.#upgradeAfter.set(peerId, now + UPGRADE_COOLDOWN_MS);
+    void (async () => {
+      const peer = await this.#node.peerStore.get(target).catch(() => undefined);
+      const direct = (peer?.addresses ?? [])
+        .map((a) => a.multiaddr)
+        .filter((ma) => !isCircuit(ma))
+        .map((ma) => (lastPeerId(ma) === undefined ? ma.encapsulate(`/p2p/${peerId}`) : ma));
+      if (direct.length === 0 || !this.#running) return;
+      const deadline = new Deadline(DEFAULT_TIMEOUT_MS, [this.#shutdown.signal]);
+      try {
+        const conn = await this.#node.dial(direct, { signal: deadline.signal });
+        this.#log(`net: direct connection to ${peerId} via ${conn.remoteAddr.toString()}`);
+      } catch (err) {
+        if (this.#running) this.#log(`net: ${peerId} stays relayed: ${describe(err)}`);
+      } finally {
+        deadline.clear();
+      }
+    })();
+  }
+
+  #parsePeer(peerId: string): PeerId {
+    let target: PeerId;
+    try {
+      target = peerIdFromString(peerId);
+    } catch {
+      throw new NetError(
+        'bad_request',
+        `not a peer id: ${JSON.stringify(String(peerId).slice(0, 80))}`,
+      );
+    }
+    if (target.toString() === this.peerId)
+      throw new NetError('bad_request', 'the target is this host');
+    return target;
+  }
+
+  // --- relays ----------------------------------------------------------------------------------
+
+  #missingRelays(): Array<{ addr: Multiaddr; peerId: string }> {
+    const circuits = this.#node
+      .getMultiaddrs()
+      .map((ma) => ma.toString())
+      .filter((s) => s.includes('/p2p-circuit'));
+    return this.#relays.filter(
+      (r) => !circuits.some((c) => c.includes(`/p2p/${r.peerId}/p2p-circuit`)),
+    );
+  }
+
+  #relayLost(): void {
+    if (!this.#running || this.#relayChecking) return;
+    if (this.#relayTimer !== undefined) clearTimeout(this.#relayTimer);
+    this.#relayRetryMs = RELAY_RETRY_MIN_MS;
+    this.#scheduleRelayCheck(RELAY_RETRY_MIN_MS);
+  }
+
+  /**
+   * libp2p drops a configured relay's reservation when the connection to the relay closes and never
+   * makes it again (only relays it discovered itself are replaced), so we listen on it again.
+   */
+  #scheduleRelayCheck(ms: number): void {
+    if (!this.#running) return;
+    this.#relayTimer = setTimeout(() => void this.#checkRelays(), ms);
+    this.#relayTimer.unref?.();
+  }
+
+  async #checkRelays(): Promise<void> {
+    this.#relayTimer = undefined;
+    if (!this.#running) return;
+    const missing = this.#missingRelays();
+    if (missing.length === 0) {
+      this.#relayRetryMs = RELAY_RETRY_MIN_MS;
+      this.#scheduleRelayCheck(RELAY_RETRY_MAX_MS);
+      return;
+    }
+    // Not in libp2p's public API: the transport manager is what listens on <relay>/p2p-circuit.
+    const internals = this.#node as unknown as {
+      components?: { transportManager?: InternalTransportManager };
+    };
+    const transportManager = internals.components?.transportManager;
+    if (transportManager === undefined) {
+      this.#log('net: cannot listen on relays again: libp2p internals changed');
+      return;
+    }
+    this.#relayChecking = true;
+    try {
+      for (const relay of missing) {
+        try {
+          await transportManager.listen([multiaddr(`${relay.addr.toString()}/p2p-circuit`)]);
+          if (!this.#missingRelays().includes(relay)) {
+            this.#log(`net: reservation on relay ${relay.peerId} restored`);
+          }
+        } catch (err) {
+          this.#log(`net: relay ${relay.peerId} still unavailable: ${describe(err)}`);
+        }
+      }
+    } finally {
+      this.#relayChecking = false;
+    }
+    const stillMissing = this.#missingRelays().length > 0;
+    this.#relayRetryMs = stillMissing
+      ? Math.min(this.#relayRetryMs * 2, RELAY_RETRY_MAX_MS)
+      : RELAY_RETRY_MIN_MS;
+    this.#scheduleRelayCheck(stillMissing ? this.#relayRetryMs : RELAY_RETRY_MAX_MS);
+  }
+}
+
+// --- helpers -------------------------------------------------------------------------------------
+
+function safeAllow(reg: Registration, from: string, log: (line: string) => void): boolean {
+  try {
+    return reg.allow(from) === true;
+  } catch (err) {
+    log(`net: allow() threw for ${from} on ${reg.protocol}: ${describe(err)}`);
+    return false;
+  }
+}
+
+function safeCall(log: (line: string) => void, what: string, fn: () => void): void {
+  try {
+    fn();
+  } catch (err) {
+    log(`net: ${what} callback threw: ${describe(err)}`);
+  }
+}
+
+function describe(err: unknown): string {
+  if (err instanceof Error) return `${err.name}: ${err.message}`;
+  return String(err);
+}
+
+function assertProtocol(protocol: string): void {
+  if (typeof protocol !== 'string' || !/^\/[\x21-\x7e]{1,127}$/.test(protocol)) {
+    throw new NetError(
+      'bad_request',
+      `not a protocol id: ${JSON.stringify(String(protocol).slice(0, 80))}`,
+    );
+  }
+}
+
+function assertLimit(name: string, value: number): number {
+  if (!Number.isSafeInteger(value) || value <= 0) {
+    throw new NetError('bad_request', `${name} must be a positive integer, got ${value}`);
+  }
+  return value;
+}
+
+function isCircuit(ma: Multiaddr): boolean {
+  return ma.toString().includes('/p2p-circuit');
+}
+
+/** The last /p2p/ component names the peer an address reaches (a circuit's relay comes earlier). */
+function lastPeerId(ma: Multiaddr): string | undefined {
+  const p2p = ma.getComponents().filter((c) => c.name === 'p2p');
+  return p2p.length === 0 ? undefined : p2p[p2p.length - 1].value;
+}
+
+function parsePeerAddr(addr: string, peerId: string): Multiaddr {
+  let ma: Multiaddr;
+  try {
+    ma = multiaddr(addr);
+  } catch {
+    throw new NetError(
+      'bad_request',
+      `not a multiaddr: ${JSON.stringify(String(addr).slice(0, 200))}`,
+    );
+  }
+  // Whatever follows the last /p2p-circuit (or the whole address when direct) may name only the
+  // target: an address that leads to someone else would be dialled and fail Noise anyway.
+  const s = ma.toString();
+  const at = s.lastIndexOf('/p2p-circuit');
+  const named = (at === -1 ? ma : multiaddr(s.slice(at)))
+    .getComponents()
+    .filter((c) => c.name === 'p2p')
+    .map((c) => c.value);
+  if (named.some((id) => id !== peerId)) {
+    throw new NetError('bad_request', `address ${addr} does not lead to ${peerId}`);
+  }
+  return ma;
+}
+
+function parseRelay(addr: string): { addr: Multiaddr; peerId: string } {
+  let ma: Multiaddr;
+  try {
+    ma = multiaddr(addr);
+  } catch {
+    throw new NetError(
+      'bad_request',
+      `not a relay multiaddr: ${JSON.stringify(addr.slice(0, 200))}`,
+    );
+  }
+  const peerId = lastPeerId(ma);
+  if (peerId === undefined || isCircuit(ma)) {
+    throw new NetError('bad_request', `relay address must end in /p2p/<relayId>: ${addr}`);
+  }
+  return { addr: ma, peerId };
+}

@@ -1,0 +1,538 @@
+// The libp2p host on loopback: authenticated sender, allow lists, limits, deadlines, relays, mDNS.
+import { noise } from '@chainsafe/libp2p-noise';
+import { yamux } from '@chainsafe/libp2p-yamux';
+import { generateKeyPair } from '@libp2p/crypto/keys';
+import { peerIdFromPrivateKey as libp2pPeerId } from '@libp2p/peer-id';
+import { tcp } from '@libp2p/tcp';
+import { lpStream } from '@libp2p/utils';
+import { multiaddr } from '@multiformats/multiaddr';
+import { ed25519 } from '@noble/curves/ed25519.js';
+import { createLibp2p, type Libp2p } from 'libp2p';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import {
+  createHost,
+  createRelay,
+  generateIdentity,
+  IdentityError,
+  NetError,
+  peerIdFromPrivateKey,
+  privateKeyFromBytes,
+  privateKeyToBytes,
+  publicKeyFromPeerId,
+  type Host,
+  type HostOptions,
+  type Relay,
+} from '../../main/net/index.js';
+
+const LOOPBACK = ['/ip4/127.0.0.1/tcp/0'];
+const ECHO = '/conclave-test/echo/1.0.0';
+
+const stopAfterEach: Array<{ stop(): void | Promise<void> }> = [];
+afterEach(async () => {
+  await Promise.all(stopAfterEach.splice(0).map((h) => h.stop()));
+});
+
+async function newHost(opts: Partial<HostOptions> = {}): Promise<Host> {
+  const { privateKey } = await generateIdentity();
+  const host = await createHost({ privateKey, listen: LOOPBACK, ...opts });
+  stopAfterEach.push(host);
+  await host.start();
+  return host;
+}
+
+/** Polls `cond` until it holds, failing after `ms` (no fixed sleeps). */
+async function waitFor(what: string, cond: () => boolean, ms = 5_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+async function rejection(p: Promise<unknown>): Promise<NetError> {
+  try {
+    await p;
+  } catch (err) {
+    expect(err).toBeInstanceOf(NetError);
+    return err as NetError;
+  }
+  throw new Error('expected the request to fail');
+}
+
+/** A bare libp2p node (no host wrapper), to send bytes our host would never send. */
+async function rawNode(): Promise<Libp2p> {
+  const node = await createLibp2p({
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+  });
+  stopAfterEach.push(node);
+  return node;
+}
+
+async function rawExchange(node: Libp2p, to: Host, frame: Uint8Array | null, raw?: Uint8Array) {
+  const stream = await node.dialProtocol(multiaddr(to.addrs()[0]), ECHO, {
+    signal: AbortSignal.timeout(5_000),
+  });
+  const lp = lpStream(stream, { maxDataLength: 4096 });
+  const signal = AbortSignal.timeout(5_000);
+  if (frame !== null) await lp.write(frame, { signal });
+  if (raw !== undefined) stream.send(raw);
+  await stream.close({ signal });
+  const reply = await lp.read({ signal });
+  return JSON.parse(new TextDecoder().decode(reply.subarray())) as unknown;
+}
+
+function echoHandler(host: Host, opts: { maxBytes?: number } = {}) {
+  const seen: Array<{ from: string; msg: unknown }> = [];
+  const ready = host.handle(
+    ECHO,
+    async (from, msg) => {
+      seen.push({ from, msg });
+      return { from, msg };
+    },
+    { allow: () => true, maxBytes: opts.maxBytes ?? 4096 },
+  );
+  return { seen, ready };
+}
+
+describe('identity helpers', () => {
+  it('round-trips the key through bytes and recovers the raw public key from the peer id', async () => {
+    const id = await generateIdentity();
+    expect(id.publicKeyRaw).toHaveLength(32);
+    expect(peerIdFromPrivateKey(id.privateKey)).toBe(id.peerId);
+    const back = privateKeyFromBytes(privateKeyToBytes(id.privateKey));
+    expect(peerIdFromPrivateKey(back)).toBe(id.peerId);
+    expect(publicKeyFromPeerId(id.peerId)).toEqual(id.publicKeyRaw);
+    // The raw key checks an identity signature made with libp2p's key.
+    const msg = new TextEncoder().encode('approve request 42');
+    const sig = await id.privateKey.sign(msg);
+    expect(ed25519.verify(sig, msg, publicKeyFromPeerId(id.peerId))).toBe(true);
+  });
+
+  it('publicKeyFromPeerId refuses a secp256k1 peer id and garbage', async () => {
+    const k1 = libp2pPeerId(await generateKeyPair('secp256k1')).toString();
+    expect(() => publicKeyFromPeerId(k1)).toThrow(IdentityError);
+    expect(() => publicKeyFromPeerId(k1)).toThrow(/unsupported_key_type/);
+    expect(() => publicKeyFromPeerId('not-a-peer-id')).toThrow(/bad_peer_id/);
+  });
+
+  it('privateKeyFromBytes refuses bytes that are not a key, and a non-Ed25519 key', async () => {
+    expect(() => privateKeyFromBytes(new Uint8Array([1, 2, 3]))).toThrow(/bad_key/);
+    const k1 = await generateKeyPair('secp256k1');
+    const { privateKeyToProtobuf } = await import('@libp2p/crypto/keys');
+    expect(() => privateKeyFromBytes(privateKeyToProtobuf(k1))).toThrow(/unsupported_key_type/);
+    await expect(createHost({ privateKey: k1, listen: [] })).rejects.toThrow(
+      /unsupported_key_type/,
+    );
+  });
+});
+
+describe('request/response between two hosts', () => {
+  it('the handler sees the connection’s peer id, not what the payload claims', async () => {
+    const a = await newHost();
+    const b = await newHost();
+    const { seen, ready } = echoHandler(a);
+    await ready;
+    const res = await b.request(
+      a.peerId,
+      ECHO,
+      { from: a.peerId, claim: 'I am A' },
+      { addrs: a.addrs() },
+    );
+    expect(res).toEqual({ from: b.peerId, msg: { from: a.peerId, claim: 'I am A' } });
+    expect(seen).toEqual([{ from: b.peerId, msg: { from: a.peerId, claim: 'I am A' } }]);
+    expect(a.stats().served).toBe(1);
+    expect(b.stats().sent).toBe(1);
+    expect(b.isConnected(a.peerId)).toBe(true);
+  });
+
+  it('a handler result of undefined arrives as null; addrs() carry the peer id', async () => {
+    const a = await newHost();
+    const b = await newHost();
+    await a.handle(ECHO, async () => undefined, { allow: () => true, maxBytes: 100 });
+    expect(a.addrs().every((x) => x.endsWith(`/p2p/${a.peerId}`))).toBe(true);
+    expect(await b.request(a.peerId, ECHO, {}, { addrs: a.addrs() })).toBeNull();
+  });
+
+  it('start() fails with listen_failed when the listen address is taken', async () => {
+    const a = await newHost();
+    const taken = a.addrs()[0].replace(`/p2p/${a.peerId}`, '');
+    const { privateKey } = await generateIdentity();
+    const b = await createHost({ privateKey, listen: [taken] });
+    await expect(b.start()).rejects.toMatchObject({ code: 'listen_failed' });
+    await b.stop();
+  });
+
+  it('reports peer connect and disconnect', async () => {
+    const a = await newHost();
+    const b = await newHost();
+    const connected: string[] = [];
+    const disconnected: string[] = [];
+    a.onPeerConnect((p) => connected.push(p));
+    const off = a.onPeerDisconnect((p) => disconnected.push(p));
+    expect(await b.connect(a.peerId, { addrs: a.addrs() })).toBe(true);
+    await waitFor('connect event', () => connected.includes(b.peerId));
+    await b.stop();
+    await waitFor('disconnect event', () => disconnected.includes(b.peerId));
+    off();
+    expect(await b.connect(a.peerId)).toBe(false); // stopped hosts do not dial
+  });
+});
+
+describe('dropping what must not be served', () => {
+  it('a disallowed peer is refused before its payload is read; an allowed one is served after', async () => {
+    const a = await newHost();
+    const b = await newHost();
+    const c = await newHost();
+    const calls: string[] = [];
+    const asked: string[] = [];
+    await a.handle(
+      ECHO,
+      async (from) => {
+        calls.push(from);
+        return { ok: true };
+      },
+      {
+        allow: (p) => {
+          asked.push(p);
+          return p === c.peerId;
+        },
+        maxBytes: 4096,
+      },
+    );
+    const err = await rejection(b.request(a.peerId, ECHO, { hello: 1 }, { addrs: a.addrs() }));
+    expect(err.code).toBe('refused');
+    expect(err.remoteCode).toBe('not_allowed');
+    expect(a.stats().dropped.not_allowed).toBe(1);
+    expect(calls).toEqual([]);
+    expect(asked).toEqual([b.peerId]);
+
+    expect(await c.request(a.peerId, ECHO, { hello: 2 }, { addrs: a.addrs() })).toEqual({
+      ok: true,
+    });
+    expect(calls).toEqual([c.peerId]);
+  });
+
+  it('an allow() that throws counts as not allowed', async () => {
+    const a = await newHost();
+    const b = await newHost();
+    await a.handle(ECHO, async () => 1, {
+      allow: () => {
+        throw new Error('roster unavailable');
+      },
+      maxBytes: 100,
+    });
+    const err = await rejection(b.request(a.peerId, ECHO, {}, { addrs: a.addrs() }));
+    expect(err.remoteCode).toBe('not_allowed');
+  });
+
+  it('an oversized request is dropped and counted, and both hosts keep working', async () => {
+    const a = await newHost();
+    const b = await newHost();
+    const { seen, ready } = echoHandler(a, { maxBytes: 1024 });
+    await ready;
+    const big = { pad: 'x'.repeat(4096) };
+    const err = await rejection(b.request(a.peerId, ECHO, big, { addrs: a.addrs() }));
+    expect(err.code).toBe('refused');
+    expect(err.remoteCode).toBe('oversized');
+    expect(a.stats().dropped.oversized).toBe(1);
+    expect(seen).toEqual([]);
+    // Far over the limit: the stream may be reset before the refusal frame goes out; either way
+    // the requester is refused and the drop is counted.
+    const huge = await rejection(b.request(a.peerId, ECHO, { pad: 'x'.repeat(512 * 1024) }));
+    expect(huge.code).toBe('refused');
+    expect(a.stats().dropped.oversized).toBe(2);
+    // Same connection, next request.
+    expect(await b.request(a.peerId, ECHO, { small: true })).toEqual({
+      from: b.peerId,
+      msg: { small: true },
+    });
+  });
+
+  it('the requester refuses to send more than its own limit', async () => {
+    const a = await newHost();
+    const b = await newHost();
+    const err = await rejection(
+      b.request(
+        a.peerId,
+        ECHO,
+        { pad: 'x'.repeat(200) },
+        { addrs: a.addrs(), maxRequestBytes: 100 },
+      ),
+    );
+    expect(err.code).toBe('too_large');
+    expect(b.stats().sent).toBe(0);
+  });
+
+  it('raw bytes that are not a JSON object are dropped as malformed; the host keeps serving', async () => {
+    const a = await newHost();
+    const { seen, ready } = echoHandler(a);
+    await ready;
+    const raw = await rawNode();
+    const enc = (s: string) => new TextEncoder().encode(s);
+    expect(await rawExchange(raw, a, enc('this is not json'))).toEqual({ error: 'malformed' });
+    expect(await rawExchange(raw, a, enc('[1,2,3]'))).toEqual({ error: 'malformed' });
+    expect(await rawExchange(raw, a, enc('"a string"'))).toEqual({ error: 'malformed' });
+    expect(await rawExchange(raw, a, new Uint8Array([0x7b, 0xff, 0xfe, 0x7d]))).toEqual({
+      error: 'malformed',
+    }); // invalid UTF-8
+    // A length prefix promising 5 bytes, then the stream closes after 2.
+    expect(await rawExchange(raw, a, null, new Uint8Array([5, 0x7b, 0x7d]))).toEqual({
+      error: 'malformed',
+    });
+    // A length prefix far above the limit: refused before the payload is read.
+    expect(await rawExchange(raw, a, null, new Uint8Array([0xff, 0xff, 0xff, 0x7f]))).toEqual({
+      error: 'oversized',
+    });
+    expect(a.stats().dropped.malformed).toBe(5);
+    expect(a.stats().dropped.oversized).toBe(1);
+    expect(seen).toEqual([]);
+
+    const b = await newHost();
+    expect(await b.request(a.peerId, ECHO, { after: 'garbage' }, { addrs: a.addrs() })).toEqual({
+      from: b.peerId,
+      msg: { after: 'garbage' },
+    });
+    expect(a.stats().served).toBe(1);
+  });
+
+  it('a handler that throws is refused as handler_error; oversized responses are refused too', async () => {
+    const a = await newHost();
+    const b = await newHost();
+    await a.handle(
+      ECHO,
+      async (_from, msg) => {
+        if (msg.kind === 'throw') throw new Error('boom');
+        if (msg.kind === 'bigint') return { n: 1n };
+        return { pad: 'y'.repeat(Number(msg.size)) };
+      },
+      { allow: () => true, maxBytes: 1024, maxResponseBytes: 2048 },
+    );
+    const thrown = await rejection(
+      b.request(a.peerId, ECHO, { kind: 'throw' }, { addrs: a.addrs() }),
+    );
+    expect([thrown.code, thrown.remoteCode]).toEqual(['refused', 'handler_error']);
+    const bigint = await rejection(b.request(a.peerId, ECHO, { kind: 'bigint' }));
+    expect([bigint.code, bigint.remoteCode]).toEqual(['refused', 'handler_error']);
+    const tooBig = await rejection(b.request(a.peerId, ECHO, { size: 4096 }));
+    expect([tooBig.code, tooBig.remoteCode]).toEqual(['refused', 'response_oversized']);
+    // Within the responder's limit but above ours: we do not read it.
+    const ours = await rejection(
+      b.request(a.peerId, ECHO, { size: 1500 }, { maxResponseBytes: 1000 }),
+    );
+    expect(ours.code).toBe('too_large');
+    expect(a.stats().dropped).toMatchObject({ handler_error: 2, response_oversized: 1 });
+    expect(b.stats().dropped.response_oversized).toBe(1);
+    expect(await b.request(a.peerId, ECHO, { size: 10 })).toEqual({ pad: 'y'.repeat(10) });
+  });
+
+  it('a peer that does not serve the protocol refuses; non-object requests are caller errors', async () => {
+    const a = await newHost();
+    const b = await newHost();
+    const err = await rejection(
+      b.request(a.peerId, '/conclave-test/none/1.0.0', {}, { addrs: a.addrs() }),
+    );
+    expect(err.code).toBe('refused');
+    for (const bad of [null, [1], 'str', 3]) {
+      expect((await rejection(b.request(a.peerId, ECHO, bad))).code).toBe('bad_request');
+    }
+    expect((await rejection(b.request('nope', ECHO, {}))).code).toBe('bad_request');
+    expect((await rejection(b.request(b.peerId, ECHO, {}))).code).toBe('bad_request');
+    await expect(
+      b.addAddresses(a.peerId, [`/ip4/127.0.0.1/tcp/1/p2p/${b.peerId}`]),
+    ).rejects.toThrow(/does not lead to/);
+  });
+});
+
+describe('deadlines', () => {
+  it('an unreachable peer fails with unreachable well within the deadline', async () => {
+    const b = await newHost();
+    const { peerId: nobody } = await generateIdentity();
+    // No known address at all.
+    let t0 = performance.now();
+    let err = await rejection(b.request(nobody, ECHO, {}, { timeoutMs: 3_000 }));
+    expect(err.code).toBe('unreachable');
+    expect(performance.now() - t0).toBeLessThan(3_000);
+    // A closed port on loopback: take a port from a host that then stops.
+    const gone = await newHost();
+    const deadAddrs = gone.addrs();
+    await gone.stop();
+    t0 = performance.now();
+    err = await rejection(b.request(gone.peerId, ECHO, {}, { addrs: deadAddrs, timeoutMs: 3_000 }));
+    expect(err.code).toBe('unreachable');
+    expect(performance.now() - t0).toBeLessThan(3_000);
+    expect(b.isConnected(gone.peerId)).toBe(false);
+  });
+
+  it('a live address that belongs to another peer fails the Noise handshake: unreachable', async () => {
+    const a = await newHost();
+    const b = await newHost();
+    const { peerId: impostor } = await generateIdentity();
+    const direct = a.addrs()[0].replace(`/p2p/${a.peerId}`, '');
+    const err = await rejection(
+      b.request(impostor, ECHO, {}, { addrs: [direct], timeoutMs: 3_000 }),
+    );
+    expect(err.code).toBe('unreachable');
+    expect(b.isConnected(impostor)).toBe(false);
+  });
+
+  it('a handler that never answers gives timeout at the requester’s deadline', async () => {
+    const a = await newHost();
+    const b = await newHost();
+    await a.handle(ECHO, () => new Promise<never>(() => {}), { allow: () => true, maxBytes: 100 });
+    await b.connect(a.peerId, { addrs: a.addrs() });
+    const t0 = performance.now();
+    const err = await rejection(b.request(a.peerId, ECHO, {}, { timeoutMs: 300 }));
+    const elapsed = performance.now() - t0;
+    expect(err.code).toBe('timeout');
+    expect(elapsed).toBeGreaterThanOrEqual(290);
+    expect(elapsed).toBeLessThan(1_500);
+    // The responder notices the requester left and stops waiting for its handler.
+    await waitFor('responder to count the abandoned request', () => a.stats().dropped.reset === 1);
+  });
+
+  it('a caller signal ends the request as timeout; the responder’s own deadline refuses slow handlers', async () => {
+    const a = await newHost();
+    const b = await newHost();
+    let handlerSignal: AbortSignal | undefined;
+    await a.handle(
+      ECHO,
+      (_from, _msg, ctx) => {
+        handlerSignal = ctx.signal;
+        return new Promise<never>(() => {});
+      },
+      { allow: () => true, maxBytes: 100, timeoutMs: 200 },
+    );
+    const slow = await rejection(
+      b.request(a.peerId, ECHO, {}, { addrs: a.addrs(), timeoutMs: 5_000 }),
+    );
+    expect([slow.code, slow.remoteCode]).toEqual(['refused', 'timeout']);
+    expect(a.stats().dropped.timeout).toBe(1);
+    expect(handlerSignal?.aborted).toBe(true);
+
+    const controller = new AbortController();
+    const pending = b.request(a.peerId, ECHO, {}, { signal: controller.signal });
+    setTimeout(() => controller.abort(), 50);
+    expect((await rejection(pending)).code).toBe('timeout');
+  });
+
+  it('stop() ends in-flight requests and later ones fail with stopped', async () => {
+    const a = await newHost();
+    const b = await newHost();
+    await a.handle(ECHO, () => new Promise<never>(() => {}), { allow: () => true, maxBytes: 100 });
+    const pending = rejection(
+      b.request(a.peerId, ECHO, {}, { addrs: a.addrs(), timeoutMs: 10_000 }),
+    );
+    await waitFor('connection', () => b.isConnected(a.peerId));
+    const t0 = performance.now();
+    await b.stop();
+    expect(performance.now() - t0).toBeLessThan(1_000);
+    expect((await pending).code).toBe('stopped');
+    expect((await rejection(b.request(a.peerId, ECHO, {}))).code).toBe('stopped');
+  });
+});
+
+describe('relay-only reachability', () => {
+  let relay: Relay;
+  beforeAll(async () => {
+    relay = await createRelay({ listen: LOOPBACK });
+  });
+  afterAll(async () => {
+    await relay.stop();
+  });
+
+  it('a host with no listen address is reached through the relay, and can call back', async () => {
+    expect(relay.addrs().length).toBeGreaterThan(0);
+    const a = await newHost({ listen: [], relays: relay.addrs() });
+    const b = await newHost({ listen: LOOPBACK });
+    // start() waits for the reservation, so the circuit address is there already.
+    const aAddrs = a.addrs();
+    expect(aAddrs.length).toBeGreaterThan(0);
+    expect(
+      aAddrs.every((x) => x.includes(`/p2p/${relay.peerId}/p2p-circuit/p2p/${a.peerId}`)),
+    ).toBe(true);
+
+    const seenByA: Array<{ from: string; remoteAddr: string; limited: boolean }> = [];
+    await a.handle(
+      ECHO,
+      async (from, msg, ctx) => {
+        seenByA.push({ from, remoteAddr: ctx.remoteAddr, limited: ctx.limited });
+        return msg;
+      },
+      { allow: (p) => p === b.peerId, maxBytes: 4096, runOnLimitedConnection: true },
+    );
+    const seenByB: string[] = [];
+    await b.handle(
+      ECHO,
+      async (from) => {
+        seenByB.push(from);
+        return { pong: true };
+      },
+      { allow: (p) => p === a.peerId, maxBytes: 4096, runOnLimitedConnection: true },
+    );
+
+    expect(await b.request(a.peerId, ECHO, { via: 'relay' }, { addrs: aAddrs })).toEqual({
+      via: 'relay',
+    });
+    expect(seenByA).toEqual([
+      { from: b.peerId, remoteAddr: expect.stringContaining('/p2p-circuit'), limited: true },
+    ]);
+    // A calls B back (over the relayed connection B opened, or directly to B's loopback address).
+    expect(await a.request(b.peerId, ECHO, { back: true })).toEqual({ pong: true });
+    expect(seenByB).toEqual([a.peerId]);
+  });
+
+  it('a handler that does not opt in to limited connections is not reachable through the relay', async () => {
+    const a = await newHost({ listen: [], relays: relay.addrs() });
+    const b = await newHost();
+    await a.handle(ECHO, async () => 1, { allow: () => true, maxBytes: 100 });
+    const err = await rejection(
+      b.request(a.peerId, ECHO, {}, { addrs: a.addrs(), timeoutMs: 3_000 }),
+    );
+    expect(err.code).toBe('refused');
+  });
+
+  it('a host whose relay is down still starts, and reserves again whenever the relay is back', async () => {
+    // A relay with a fixed key and port, so its address survives a restart.
+    const key = await generateKeyPair('Ed25519');
+    let current = await createRelay({ listen: LOOPBACK, privateKey: key });
+    const relayAddr = current.addrs()[0];
+    const port = multiaddr(relayAddr)
+      .getComponents()
+      .find((c) => c.name === 'tcp')?.value;
+    const restart = async () => {
+      current = await createRelay({ listen: [`/ip4/127.0.0.1/tcp/${port}`], privateKey: key });
+    };
+    await current.stop();
+    try {
+      const a = await newHost({ listen: [], relays: [relayAddr] });
+      expect(a.addrs()).toEqual([]);
+      await restart();
+      await waitFor('reservation on the restarted relay', () => a.addrs().length > 0, 15_000);
+      expect(a.addrs()[0]).toContain(`/p2p/${current.peerId}/p2p-circuit`);
+
+      // Lost while running (libp2p alone would not reserve a configured relay again).
+      await current.stop();
+      await waitFor('the circuit address to go', () => a.addrs().length === 0);
+      await restart();
+      await waitFor('reservation after the relay came back', () => a.addrs().length > 0, 15_000);
+    } finally {
+      await current.stop();
+    }
+  });
+});
+
+describe('mDNS', () => {
+  it('starts and stops cleanly when enabled (multicast itself may be missing here)', async () => {
+    const { privateKey } = await generateIdentity();
+    const host = await createHost({ privateKey, listen: LOOPBACK, mdns: true });
+    const off = host.onPeerDiscovered(() => {});
+    await host.start();
+    expect(host.addrs().length).toBeGreaterThan(0);
+    const t0 = performance.now();
+    await host.stop();
+    expect(performance.now() - t0).toBeLessThan(1_000);
+    off();
+  });
+});
