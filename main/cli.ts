@@ -195,7 +195,9 @@ function requestLines(r: RequestView): string[] {
     field('status', r.status),
   ];
   // A person approves what is shown here: the whole message, never only its hash.
-  if (r.messageText !== undefined) {
+  if (r.description !== undefined) {
+    lines.push(field('ceremony', clean(r.description)));
+  } else if (r.messageText !== undefined) {
     const text = r.messageText.replace(UNSAFE_KEEP_LINES, escape);
     if (text.includes('\n')) lines.push('message:', ...text.split('\n').map((l) => `  | ${l}`));
     else lines.push(field('message', text));
@@ -718,6 +720,29 @@ const COMMANDS: Command[] = [
     },
   },
   {
+    name: 'request refresh',
+    usage: '--group GROUP [--expires SECONDS]',
+    summary: 'propose new shares for every member (same public key, epoch + 1)',
+    options: {
+      group: { type: 'string', value: 'GROUP', help: 'group id or name' },
+      expires: {
+        type: 'string',
+        value: 'SECONDS',
+        help: `seconds until the request expires (${LIMITS.minExpiresSec}..${LIMITS.maxExpiresSec})`,
+      },
+    },
+    required: ['group'],
+    fields: { group: '--group', expiresInSec: '--expires' },
+    async run(ctx) {
+      const r = await call(ctx, 'request.refresh', {
+        group: str(ctx, 'group'),
+        expiresInSec: int(ctx, 'expires'),
+      });
+      output(ctx, r, () => requestLines(r));
+      return EXIT.OK;
+    },
+  },
+  {
     name: 'request list',
     usage: '[--group GROUP] [--pending]',
     summary: 'list requests',
@@ -983,6 +1008,7 @@ function topHelp(): string {
     ]),
     ...section('Requests', [
       'request sign',
+      'request refresh',
       'request list',
       'request show',
       'request wait',

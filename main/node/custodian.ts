@@ -27,7 +27,15 @@ import {
   type DkgRound1Package,
   type DkgState,
 } from '../../shared/crypto/dkg.js';
-import { exportBackup, importBackup } from '../../shared/crypto/backup.js';
+import { canonicalJSON, exportBackup, importBackup } from '../../shared/crypto/backup.js';
+import { refreshParams } from '../../shared/crypto/refresh.js';
+import {
+  reshareEcho,
+  reshareFinalize,
+  reshareRound1,
+  reshareRound2,
+  type ReshareRound1Package,
+} from '../../shared/crypto/reshare.js';
 import { CryptoError } from '../../shared/crypto/errors.js';
 import {
   externalPublicKey,
@@ -68,6 +76,7 @@ import {
 import {
   authorOf,
   decodeGroupMessage,
+  decodeSigned,
   decodeJoinRequest,
   decodeRoster,
   LIMITS,
@@ -84,6 +93,7 @@ import {
   type RequestBody,
   type RosterMessage,
   type Signed,
+  type CeremonyMessage,
 } from '../../shared/protocol/wire.js';
 import type { Host } from '../net/index.js';
 import { publicKeyFromPeerId } from '../net/index.js';
@@ -120,6 +130,7 @@ type DkgInbox = {
   round1: Map<string, unknown>;
   echo: Map<string, unknown>;
   round2: Map<string, unknown>;
+  done: Map<string, unknown>;
 };
 
 /** Wire form of the 'sign' message extended with the approvals it relies on. */
@@ -157,6 +168,9 @@ export class Custodian {
   private pool = new Map<string, Map<string, NonceCommitment[]>>();
   private coordinating = new Set<string>();
   private reconnecting = false;
+  /** Ceremonies this node takes part in right now (by request id), and sessions aborted by others. */
+  private ceremonies = new Set<string>();
+  private aborted = new Set<string>();
   private listeners = new Set<(e: ApiEvent) => void>();
   /** Messages this node dropped after decoding, by reason (the host counts transport-level drops). */
   private dropped: Record<string, number> = {};
@@ -445,8 +459,12 @@ export class Custodian {
         .map((d) => dv(d.peerId, d.at, d.reason)),
       culprits: r.culprits,
     };
-    const text = printableText(r.message);
-    if (text !== undefined) view.messageText = text;
+    const description = this.describe(r);
+    if (description) view.description = description;
+    else {
+      const text = printableText(r.message);
+      if (text !== undefined) view.messageText = text;
+    }
     if (r.signature) view.signature = bytesToHex(r.signature);
     if (r.failure) view.failure = r.failure;
     return view;
@@ -756,24 +774,30 @@ export class Custodian {
     };
   }
 
-  private inbox(groupId: string): DkgInbox {
-    let b = this.dkgInbox.get(groupId);
+  /** Messages of one DKG (keyed by group) or ceremony (keyed by session), by step and sender. */
+  private inbox(key: string): DkgInbox {
+    let b = this.dkgInbox.get(key);
     if (!b)
-      this.dkgInbox.set(groupId, (b = { round1: new Map(), echo: new Map(), round2: new Map() }));
+      this.dkgInbox.set(
+        key,
+        (b = { round1: new Map(), echo: new Map(), round2: new Map(), done: new Map() }),
+      );
     return b;
   }
 
   /** Resolves once `n` messages of `step` arrived, or throws on the deadline. */
   private async awaitInbox(
-    groupId: string,
+    key: string,
     step: keyof DkgInbox,
     n: number,
     deadline: number,
+    check?: () => void,
   ): Promise<Map<string, unknown>> {
     for (;;) {
-      const box = this.inbox(groupId)[step];
+      const box = this.inbox(key)[step];
       if (box.size >= n) return box;
       if (this.stopped) throw new Error('node stopped');
+      check?.();
       if (Date.now() > deadline)
         throw new Error(`timed out waiting for ${step} messages (${box.size} of ${n})`);
       await new Promise((r) => setTimeout(r, 50));
@@ -933,6 +957,8 @@ export class Custodian {
         return { ok: true };
       case 'sign':
         return this.onSign(from, msg as SignMessage);
+      case 'ceremony':
+        return this.onCeremony(from, msg);
     }
   }
 
@@ -955,16 +981,25 @@ export class Custodian {
     } else bytes = utf8ToBytes(input.message);
     if (bytes.length > LIMITS.message)
       throw new ApiError('bad_input', `message: at most ${LIMITS.message} bytes`);
+    return this.createRequest(g, 'sign', bytes, input.expiresInSec);
+  }
+
+  private createRequest(
+    g: GroupRow,
+    kind: RequestBody['kind'],
+    bytes: Uint8Array,
+    expiresInSec?: number,
+  ): RequestView {
     const now = Date.now();
     const body: RequestBody = {
       v: 1,
       type: 'request',
       groupId: g.id,
-      kind: 'sign',
+      kind,
       message: bytesToHex(bytes),
       createdBy: this.me.peerId,
       createdAt: now,
-      expiresAt: now + 1000 * (input.expiresInSec ?? DEFAULT_EXPIRY_SEC),
+      expiresAt: now + 1000 * (expiresInSec ?? DEFAULT_EXPIRY_SEC),
       nonce: bytesToHex(nodeRandomBytes(16)),
     };
     const signed = signStatement(body, (h) => this.me.sign(h));
@@ -1224,7 +1259,251 @@ export class Custodian {
       .filter((p) => (p === this.me.peerId || this.host.isConnected(p)) && !r.culprits.includes(p))
       .sort();
     if (candidates[0] !== this.me.peerId) return;
-    void this.coordinate(id);
+    if (r.kind === 'refresh') void this.startCeremony(id);
+    else void this.coordinate(id);
+  }
+
+  // ---------------------------------------------------------------- ceremonies (refresh)
+
+  createRefreshRequest(input: { group: string; expiresInSec?: number }): RequestView {
+    const g = this.findGroup(input.group);
+    if (g.status !== 'ready')
+      throw new ApiError(
+        'not_ready',
+        `group ${g.name} is ${g.status}; only a ready group can be refreshed`,
+      );
+    const params = { ceremony: 'refresh', group: g.id, fromEpoch: g.epoch };
+    return this.createRequest(g, 'refresh', utf8ToBytes(canonicalJSON(params)), input.expiresInSec);
+  }
+
+  /** What a ceremony request does, in words; undefined for signing requests. */
+  private describe(r: RequestRow): string | undefined {
+    if (r.kind !== 'refresh') return undefined;
+    const g = this.store.groups.get(r.groupId);
+    const p = JSON.parse(new TextDecoder().decode(r.message)) as { fromEpoch: number };
+    return `Refresh every member's share of ${g?.name ?? r.groupId} (epoch ${p.fromEpoch} → ${p.fromEpoch + 1}). The public key stays the same; the old shares and their backups stop working. Every member must be online.`;
+  }
+
+  /** The coordinator starts the ceremony once every member is online. */
+  private async startCeremony(id: string): Promise<void> {
+    const r = this.store.requests.get(id)!;
+    const g = this.store.groups.get(r.groupId)!;
+    const members = this.store.members.list(g.id);
+    const offline = members.filter(
+      (m) => m.peerId !== this.me.peerId && !this.host.isConnected(m.peerId),
+    );
+    if (offline.length) {
+      this.log(`refresh ${id} waits for ${offline.map((m) => m.name).join(', ')} to come online`);
+      return;
+    }
+    if (this.ceremonies.has(id)) return;
+    const session = bytesToHex(nodeRandomBytes(32));
+    const approvals = this.store.decisions
+      .list(id)
+      .filter((d) => d.decision === 'approve')
+      .map((d) => JSON.parse(d.statement) as Signed);
+    const payload = { request: JSON.parse(r.envelope) as Signed, approvals };
+    for (const m of members)
+      if (m.peerId !== this.me.peerId)
+        this.send(m.peerId, {
+          v: 1,
+          type: 'ceremony',
+          groupId: g.id,
+          requestId: id,
+          session,
+          step: 'start',
+          payload,
+        }).catch((e) => this.log(`refresh start to ${m.name} failed: ${(e as Error).message}`));
+    await this.runRefresh(g.id, id, session);
+  }
+
+  private onCeremony(from: string, msg: CeremonyMessage): unknown {
+    const g = this.store.groups.get(msg.groupId);
+    const m = g && this.memberByPeer(g.id, from);
+    if (!g || !m) throw new DroppedMessage('non_member');
+    if (msg.step === 'start') {
+      const p = msg.payload as { request?: unknown; approvals?: unknown };
+      if (p.request) this.acceptStatement(from, decodeSignedSafe(p.request));
+      const r = this.store.requests.get(msg.requestId);
+      if (!r || r.kind !== 'refresh' || r.groupId !== g.id)
+        throw new DroppedMessage('unknown_request');
+      if (Array.isArray(p.approvals))
+        for (const a of p.approvals.slice(0, 64)) this.acceptStatement(from, decodeSignedSafe(a));
+      const approvers = new Set(
+        this.store.decisions
+          .list(r.id)
+          .filter((d) => d.decision === 'approve')
+          .map((d) => d.peerId),
+      );
+      if (approvers.size < g.threshold) throw new DroppedMessage('not_approved');
+      const params = JSON.parse(new TextDecoder().decode(r.message)) as { fromEpoch: number };
+      if (params.fromEpoch !== g.epoch) throw new DroppedMessage('wrong_epoch');
+      void this.runRefresh(g.id, r.id, msg.session);
+      return { ok: true };
+    }
+    if (msg.step === 'abort') {
+      this.aborted.add(msg.session);
+      return { ok: true };
+    }
+    // Round messages: the claimed dealer must be the authenticated peer's roster position.
+    if (msg.step !== 'done') {
+      const claimed = (msg.payload as { from?: unknown }).from;
+      if (claimed !== identifierHex(getSuite(g.scheme), BigInt(m.index)))
+        throw new DroppedMessage('spoofed_sender');
+    }
+    const box = this.inbox(msg.session)[msg.step];
+    if (!box.has(from)) box.set(from, msg.payload);
+    return { ok: true };
+  }
+
+  /** Every member: reshare onto the same roster, keep both shares until all confirmed, then switch. */
+  private async runRefresh(groupId: string, requestId: string, session: string): Promise<void> {
+    if (this.ceremonies.has(requestId)) return;
+    this.ceremonies.add(requestId);
+    const g = this.store.groups.get(groupId)!;
+    const members = this.store.members.list(groupId).sort((a, b) => a.index - b.index);
+    const others = members.filter((m) => m.peerId !== this.me.peerId);
+    const suite = getSuite(g.scheme);
+    const deadline = Date.now() + 90_000;
+    let newEpochWritten = false;
+    let sentDone = false;
+    const fromEpoch = g.epoch;
+    this.store.requests.update(requestId, { status: 'signing', updatedAt: Date.now() });
+    this.notify(requestId);
+    try {
+      const key = await this.keyPackage(groupId);
+      const dkgMembers = members.map((m) => ({
+        identifier: BigInt(m.index),
+        identityKey: hexToBytes(m.identityKey),
+      }));
+      const params = refreshParams(key.public, dkgMembers, hexToBytes(session));
+      const meIdx = key.share.identifier;
+      const check = () => {
+        if (this.aborted.has(session)) throw new Error('another member aborted the refresh');
+      };
+      const sendAll = (step: 'round1' | 'echo' | 'done', payload: Record<string, unknown>) =>
+        Promise.all(
+          others.map((m) =>
+            this.sendReliably(
+              m.peerId,
+              { v: 1, type: 'ceremony', groupId, requestId, session, step, payload },
+              deadline - Date.now(),
+            ),
+          ),
+        );
+      const r1 = reshareRound1(params, meIdx, key);
+      await sendAll('round1', r1.package as unknown as Record<string, unknown>);
+      const got1 = await this.awaitInbox(session, 'round1', others.length, deadline, check);
+      const echo = reshareEcho(r1.state, [...got1.values()] as ReshareRound1Package[]);
+      await sendAll('echo', echo as unknown as Record<string, unknown>);
+      const echoes = await this.awaitInbox(session, 'echo', others.length, deadline, check);
+      const out = reshareRound2(r1.state, [...echoes.values()] as DkgEcho[]);
+      await Promise.all(
+        out.map((p) => {
+          const to = members.find((m) => BigInt(m.index) === p.to)!;
+          return this.sendReliably(
+            to.peerId,
+            {
+              v: 1,
+              type: 'ceremony',
+              groupId,
+              requestId,
+              session,
+              step: 'round2',
+              payload: p.toWire(suite),
+            },
+            deadline - Date.now(),
+          );
+        }),
+      );
+      const got2 = await this.awaitInbox(session, 'round2', others.length, deadline, check);
+      const received = [...got2.values()].map((w) =>
+        DkgRound2Package.fromWire(suite, w as Parameters<typeof DkgRound2Package.fromWire>[1]),
+      );
+      const next = reshareFinalize(r1.state, received)!;
+      const pubJson = JSON.stringify(publicPackageToJSON(next.public));
+      const digest = bytesToHex(sha256(utf8ToBytes(pubJson)));
+      await this.vault.put(shareName(groupId, next.share.epoch), next.share.toBytes());
+      newEpochWritten = true;
+      this.store.meta.set(
+        `pending-refresh:${groupId}`,
+        JSON.stringify({ epoch: next.share.epoch, requestId, digest }),
+      );
+      sentDone = true;
+      await sendAll('done', { epoch: next.share.epoch, digest });
+      const dones = await this.awaitInbox(session, 'done', others.length, deadline, check);
+      for (const [peer, d] of dones) {
+        const dd = d as { epoch?: unknown; digest?: unknown };
+        if (dd.epoch !== next.share.epoch || dd.digest !== digest)
+          throw new Error(
+            `${this.memberName(groupId, peer)} ended the refresh with a different key package`,
+          );
+      }
+      // Everyone holds the new epoch: switch, then delete the old share.
+      this.store.tx(() => {
+        this.store.groups.update(groupId, {
+          publicPackage: pubJson,
+          epoch: next.share.epoch,
+          updatedAt: Date.now(),
+        });
+        this.store.requests.update(requestId, { status: 'done', updatedAt: Date.now() });
+        this.audit(
+          'group.refreshed',
+          {
+            requestId,
+            fromEpoch,
+            epoch: next.share.epoch,
+            publicKey: bytesToHex(externalPublicKey(next.public)),
+          },
+          groupId,
+        );
+        this.store.meta.set(`pending-refresh:${groupId}`, '');
+      });
+      await this.vault.delete(shareName(groupId, fromEpoch));
+      this.keys.set(groupId, next);
+      this.myNonces.delete(groupId);
+      this.pool.delete(groupId);
+      for (const m of others)
+        if (this.host.isConnected(m.peerId))
+          void this.sendNonces(groupId, m.peerId, true).catch(() => undefined);
+      this.log(`refresh of ${g.name} done: epoch ${next.share.epoch}`);
+      this.notify(requestId);
+      this.emit({ type: 'group', id: groupId });
+    } catch (e) {
+      const reason =
+        e instanceof CryptoError && e.culprits.length
+          ? `${e.code}: ${e.culprits.map((c) => this.nameOfIdentifier(groupId, c)).join(', ')} misbehaved`
+          : (e as Error).message;
+      this.log(`refresh of ${g.name} failed: ${reason}`);
+      if (!sentDone) {
+        // Nobody can have switched yet: drop the half-made share, keep the old epoch, allow a retry.
+        if (newEpochWritten)
+          await this.vault.delete(shareName(groupId, fromEpoch + 1)).catch(() => undefined);
+        this.store.meta.set(`pending-refresh:${groupId}`, '');
+        for (const m of others)
+          this.send(m.peerId, {
+            v: 1,
+            type: 'ceremony',
+            groupId,
+            requestId,
+            session,
+            step: 'abort',
+            payload: { reason },
+          }).catch(() => undefined);
+      }
+      this.finish(
+        requestId,
+        {
+          status: 'failed',
+          failure: `refresh failed: ${reason}; the group stays at epoch ${fromEpoch} and a new refresh can be proposed`,
+        },
+        'request.failed',
+        { id: requestId, failure: reason },
+      );
+    } finally {
+      this.dkgInbox.delete(session);
+      this.ceremonies.delete(requestId);
+    }
   }
 
   // ---------------------------------------------------------------- signing (coordinator)
@@ -1466,6 +1745,7 @@ export class Custodian {
       throw new DroppedMessage('non_member');
     const r = this.store.requests.get(msg.requestId);
     if (!r || r.groupId !== g.id) return { error: 'unknown request' };
+    if (r.kind !== 'sign') return { error: `a ${r.kind} request is never signed` };
     if (TERMINAL.includes(r.status)) return { error: `request is ${r.status}` };
     const decisions = this.store.decisions.list(r.id);
     const approvers = new Set(
@@ -1652,6 +1932,7 @@ export class Custodian {
       'group.show': async (i) => this.groupView(this.findGroup(i.group)),
       'group.confirm': async (i) => this.confirmGroup(i.group),
       'request.sign': async (i) => this.createSignRequest(i),
+      'request.refresh': async (i) => this.createRefreshRequest(i),
       'request.list': async (i) => {
         const groupId = i.group ? this.findGroup(i.group).id : undefined;
         for (const r of this.store.requests.list({ groupId, statuses: ['pending', 'signing'] }))
@@ -1674,6 +1955,14 @@ export class Custodian {
       'backup.export': async (i) => this.exportShareBackup(i.group, i.passphrase),
       'backup.restore': async (i) => this.restoreShareBackup(i.file, i.passphrase),
     };
+  }
+}
+
+function decodeSignedSafe(v: unknown): Signed {
+  try {
+    return decodeSigned(v);
+  } catch {
+    throw new DroppedMessage('malformed');
   }
 }
 

@@ -6,7 +6,7 @@ export const API_VERSION = 1;
 export type Scheme = 'ed25519' | 'secp256k1' | 'taproot';
 export type GroupStatus = 'forming' | 'confirming' | 'dkg' | 'ready' | 'failed';
 export type RequestStatus = 'pending' | 'signing' | 'done' | 'denied' | 'expired' | 'failed';
-export type RequestKind = 'sign';
+export type RequestKind = 'sign' | 'refresh';
 
 export interface NodeStatus {
   peerId: string;
@@ -70,8 +70,10 @@ export interface RequestView {
   groupName: string;
   kind: RequestKind;
   status: RequestStatus;
-  /** The bytes to sign, hex. */
+  /** The bytes to sign, hex (for a ceremony: its parameters as canonical JSON). */
   message: string;
+  /** For a ceremony, what it does, in words (shown instead of the message). */
+  description?: string;
   /** The message as text when it is valid UTF-8 without control characters. */
   messageText?: string;
   messageSha256: string;
@@ -129,6 +131,8 @@ export interface ApiOperations {
     input: { group: string; message: string; encoding: 'utf8' | 'hex'; expiresInSec?: number };
     output: RequestView;
   };
+  /** Proposes a refresh: new shares for every member, same public key, epoch + 1. */
+  'request.refresh': { input: { group: string; expiresInSec?: number }; output: RequestView };
   'request.list': { input: { group?: string; pending?: boolean }; output: RequestView[] };
   'request.show': { input: { id: string }; output: RequestView };
   'request.approve': { input: { id: string }; output: RequestView };

@@ -240,6 +240,10 @@ const SCHEMAS: { [M in ApiMethod]: Check<ApiInput<M>> } = {
       fail('message', `must be at most ${LIMITS.messageBytes} bytes, got ${bytes}`);
     }
   }),
+  'request.refresh': object(
+    { group: ref },
+    { expiresInSec: int(LIMITS.minExpiresSec, LIMITS.maxExpiresSec) },
+  ),
   'request.list': object({}, { group: ref, pending: bool() }),
   'request.show': object({ id: ref }),
   'request.approve': object({ id: ref }),

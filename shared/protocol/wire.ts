@@ -94,8 +94,8 @@ export interface RequestBody {
   v: 1;
   type: 'request';
   groupId: string;
-  kind: 'sign';
-  /** Hex of the bytes to sign. */
+  kind: 'sign' | 'refresh';
+  /** Hex of the bytes to sign; for a ceremony, of its parameters as canonical JSON. */
   message: string;
   createdBy: string;
   createdAt: number;
@@ -188,13 +188,13 @@ export function decodeSigned(v: unknown): Signed {
         'expiresAt',
         'nonce',
       ]);
-      if (b.kind !== 'sign')
+      if (b.kind !== 'sign' && b.kind !== 'refresh')
         throw new ProtocolError('malformed', `unknown request kind ${String(b.kind)}`);
       const body: RequestBody = {
         v: 1,
         type: 'request',
         groupId: expectHex(b.groupId, 'groupId', 32),
-        kind: 'sign',
+        kind: b.kind,
         message: expectHex(b.message, 'message', undefined, 2 * LIMITS.message),
         createdBy: expectString(b.createdBy, 'createdBy', PEER),
         createdAt: expectInt(b.createdAt, 'createdAt', 0, 2 ** 52),
@@ -320,7 +320,20 @@ export type GroupMessage =
       groupId: string;
       requestId: string;
       commitments: { peerId: string; commitment: Record<string, unknown> }[];
-    };
+    }
+  | CeremonyMessage;
+
+/** One step of a key ceremony (refresh) that every member runs once the request is approved. */
+export interface CeremonyMessage {
+  v: 1;
+  type: 'ceremony';
+  groupId: string;
+  requestId: string;
+  /** Hex of 32 random bytes chosen by the member who starts it. */
+  session: string;
+  step: 'start' | 'round1' | 'echo' | 'round2' | 'done' | 'abort';
+  payload: Record<string, unknown>;
+}
 
 export function decodeRoster(v: unknown): RosterMessage {
   const o = expectObject(v, 'roster', [
@@ -428,6 +441,29 @@ export function decodeGroupMessage(v: unknown): GroupMessage {
             commitment: expectObject(e.commitment, 'commitment'),
           };
         }),
+      };
+    }
+    case 'ceremony': {
+      expectObject(o, 'ceremony', [
+        'v',
+        'type',
+        'groupId',
+        'requestId',
+        'session',
+        'step',
+        'payload',
+      ]);
+      const steps = ['start', 'round1', 'echo', 'round2', 'done', 'abort'];
+      if (typeof o.step !== 'string' || !steps.includes(o.step))
+        throw new ProtocolError('malformed', 'unknown ceremony step');
+      return {
+        v: 1,
+        type: 'ceremony',
+        groupId: expectHex(o.groupId, 'groupId', 32),
+        requestId: expectHex(o.requestId, 'requestId', 32),
+        session: expectHex(o.session, 'session', 64),
+        step: o.step as CeremonyMessage['step'],
+        payload: expectObject(o.payload, 'payload'),
       };
     }
     default:

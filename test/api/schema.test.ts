@@ -18,6 +18,7 @@ const VALID: Record<ApiMethod, Record<string, unknown>> = {
   'group.show': { group: 'treasury' },
   'group.confirm': { group: 'treasury' },
   'request.sign': { group: 'treasury', message: 'pay 1 BTC to X', encoding: 'utf8' },
+  'request.refresh': { group: 'treasury' },
   'request.list': {},
   'request.show': { id: 'r-1' },
   'request.approve': { id: 'r-1' },
