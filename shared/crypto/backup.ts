@@ -134,7 +134,12 @@ export function canonicalJSON(v: unknown): string {
 
 // ---- key derivation ----
 
-function kdfProblem(k: ScryptParams, allowWeak: boolean): string | undefined {
+/**
+ * Why scrypt parameters are unacceptable (not integers, N not a power of two, above the memory or
+ * work limit, or below MIN_KDF unless `allowWeak`), or undefined when they are fine. Shared with the
+ * file vault so both passphrase-protected formats follow one policy.
+ */
+export function kdfProblem(k: ScryptParams, allowWeak: boolean): string | undefined {
   const { N, r, p } = k;
   if (![N, r, p].every((x) => Number.isSafeInteger(x) && x >= 1))
     return `scrypt parameters must be positive integers, got N=${N}, r=${r}, p=${p}`;
