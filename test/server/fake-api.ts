@@ -123,6 +123,27 @@ export function fakeApi(): FakeApi {
       record('request.sign', input);
       return requestView('r-1', 'pending');
     },
+    async 'request.refresh'(input) {
+      record('request.refresh', input);
+      return {
+        ...requestView('r-2', 'pending'),
+        kind: 'refresh',
+        description: 'Refresh every share',
+      };
+    },
+    async 'backup.export'(input) {
+      record('backup.export', input);
+      return {
+        group: 'g-7f3a',
+        groupName: 'treasury',
+        epoch: 0,
+        file: '{"format":"conclave-share-backup"}',
+      };
+    },
+    async 'backup.restore'(input) {
+      record('backup.restore', input);
+      return groupView();
+    },
     async 'request.list'(input) {
       record('request.list', input);
       return [requestView('r-1', 'pending')];
