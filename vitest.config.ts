@@ -1,6 +1,13 @@
-// Test projects: `unit` (pure logic and loopback networking) and `keychain` (needs a Secret Service,
-// which scripts/test.sh provides). Run everything with `npm test`, one project with `--project`.
+// Test projects: `unit` (pure logic and loopback networking), `keychain` (needs a Secret Service,
+// which scripts/test.sh provides), `ui` (renderer state and components under jsdom) and `e2e`
+// (the built renderer in Debian's Chromium, driven by playwright-core). Run everything with
+// `npm test`, one project with `--project`.
+import { fileURLToPath } from 'node:url';
+import { svelte } from '@sveltejs/vite-plugin-svelte';
+import { svelteTesting } from '@testing-library/svelte/vite';
 import { configDefaults, defineConfig } from 'vitest/config';
+
+const svelteConfig = fileURLToPath(new URL('./renderer/svelte.config.js', import.meta.url));
 
 export default defineConfig({
   test: {
@@ -15,7 +22,13 @@ export default defineConfig({
           name: 'unit',
           environment: 'node',
           include: ['test/**/*.test.ts'],
-          exclude: [...configDefaults.exclude, 'test/keychain/**', 'test/e2e/**', 'test/integration/**'],
+          exclude: [
+            ...configDefaults.exclude,
+            'test/keychain/**',
+            'test/e2e/**',
+            'test/ui/**',
+            'test/integration/**',
+          ],
         },
       },
       {
@@ -39,9 +52,25 @@ export default defineConfig({
           fileParallelism: false,
         },
       },
-      // Later: a `ui` project with environment 'jsdom' and the Svelte plugin for renderer/**
-      // (@testing-library/svelte), and an `e2e` project for test/e2e/** (playwright-core +
-      // /usr/bin/chromium driving browser mode).
+      {
+        extends: true,
+        plugins: [svelte({ configFile: svelteConfig }), svelteTesting()],
+        test: {
+          name: 'ui',
+          environment: 'jsdom',
+          include: ['test/ui/**/*.test.ts'],
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'e2e',
+          environment: 'node',
+          include: ['test/e2e/**/*.test.ts'],
+          // One Chromium at a time on a 2-core machine.
+          fileParallelism: false,
+        },
+      },
     ],
   },
 });

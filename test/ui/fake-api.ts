@@ -11,6 +11,7 @@ import {
   type ApiMethod,
   type AuditEntryView,
   type AuditReport,
+  type BackupExported,
   type DecisionView,
   type GroupView,
   type MemberView,
@@ -68,6 +69,8 @@ interface FakeGroup {
 interface FakeRequest {
   id: string;
   group: string;
+  kind: string;
+  description?: string;
   message: Uint8Array;
   createdBy: DecisionView;
   createdAt: number;
@@ -228,7 +231,7 @@ export function createFakeNode(opts: FakeNodeOptions = {}): FakeNode {
       id: r.id,
       group: r.group,
       groupName: g.name,
-      kind: 'sign',
+      kind: r.kind as RequestView['kind'],
       status: r.status,
       message: bytesToHex(r.message),
       messageSha256: bytesToHex(sha256(r.message)),
@@ -243,7 +246,35 @@ export function createFakeNode(opts: FakeNodeOptions = {}): FakeNode {
     if (text !== undefined) view.messageText = text;
     if (r.signature) view.signature = r.signature;
     if (r.failure) view.failure = r.failure;
+    if (r.description) Object.assign(view, { description: r.description });
     return view;
+  }
+
+  function newRequest(
+    g: FakeGroup,
+    message: Uint8Array,
+    expiresInSec: number | undefined,
+    kind: string,
+  ): FakeRequest {
+    const id = nextId('r-');
+    const at = now();
+    const r: FakeRequest = {
+      id,
+      group: g.id,
+      kind,
+      message,
+      createdBy: { peerId: me.peerId, name: me.name, at: new Date(at).toISOString() },
+      createdAt: at,
+      expiresAt: at + 1000 * (expiresInSec ?? 24 * 3600),
+      status: 'pending',
+      approvals: [],
+      denials: [],
+      culprits: [],
+    };
+    requests.set(id, r);
+    log(me, 'request.created', `request ${id} created by ${me.name}`, g.id);
+    emit({ type: 'request', id });
+    return r;
   }
 
   function refreshExpiry(r: FakeRequest): void {
@@ -380,6 +411,7 @@ export function createFakeNode(opts: FakeNodeOptions = {}): FakeNode {
       requests.set(id, {
         id,
         group: g.id,
+        kind: 'sign',
         message,
         createdBy: { peerId: by.peerId, name: by.name, at: new Date(createdAt).toISOString() },
         createdAt,
@@ -391,6 +423,31 @@ export function createFakeNode(opts: FakeNodeOptions = {}): FakeNode {
         ...extra,
       });
       log(by, 'request.created', `request ${id} created by ${by.name}`, g.id, createdAt);
+      const who = (peerId: string) => [me, ...OTHERS].find((p) => p.peerId === peerId)!;
+      for (const d of extra.approvals ?? []) {
+        log(
+          who(d.peerId),
+          'request.approved',
+          `request ${id} approved by ${d.name}`,
+          g.id,
+          Date.parse(d.at),
+        );
+      }
+      for (const d of extra.denials ?? []) {
+        const why = d.reason ? `: ${d.reason}` : '';
+        log(
+          who(d.peerId),
+          'request.denied',
+          `request ${id} denied by ${d.name}${why}`,
+          g.id,
+          Date.parse(d.at),
+        );
+      }
+      if (extra.status === 'done')
+        log(me, 'request.signed', `request ${id} signed`, g.id, createdAt + hour);
+      if (extra.status === 'failed') {
+        log(me, 'request.failed', `request ${id} failed: ${extra.failure}`, g.id, createdAt + hour);
+      }
       return id;
     };
     const decision = (p: Person, minutesAgo: number, reason?: string): DecisionView => ({
@@ -437,7 +494,8 @@ export function createFakeNode(opts: FakeNodeOptions = {}): FakeNode {
 
   if (opts.seed) seed();
 
-  const api: Api = {
+  // request.refresh is typed loosely below: it is joining the contract while this is written.
+  const core: Omit<Api, 'request.refresh'> = {
     async 'node.status'(): Promise<NodeStatus> {
       const pending = [...requests.values()].filter(
         (r) => r.status === 'pending' || r.status === 'signing',
@@ -539,24 +597,7 @@ export function createFakeNode(opts: FakeNodeOptions = {}): FakeNode {
       }
       const message =
         input.encoding === 'hex' ? hexToBytes(input.message) : utf8ToBytes(input.message);
-      const id = nextId('r-');
-      const at = now();
-      const r: FakeRequest = {
-        id,
-        group: g.id,
-        message,
-        createdBy: { peerId: me.peerId, name: me.name, at: new Date(at).toISOString() },
-        createdAt: at,
-        expiresAt: at + 1000 * (input.expiresInSec ?? 24 * 3600),
-        status: 'pending',
-        approvals: [],
-        denials: [],
-        culprits: [],
-      };
-      requests.set(id, r);
-      log(me, 'request.created', `request ${id} created by ${me.name}`, g.id);
-      emit({ type: 'request', id });
-      return requestView(r);
+      return requestView(newRequest(g, message, input.expiresInSec, 'sign'));
     },
     async 'request.list'(input) {
       const groupId = input.group ? group(input.group).id : undefined;
@@ -606,7 +647,36 @@ export function createFakeNode(opts: FakeNodeOptions = {}): FakeNode {
         problems: [...node.auditProblems],
       };
     },
+    async 'backup.export'(input): Promise<BackupExported> {
+      const g = group(input.group);
+      if (g.status !== 'ready') throw new ApiError('not_ready', `group ${g.name} has no share yet`);
+      const file = JSON.stringify({
+        v: 1,
+        group: g.id,
+        epoch: 0,
+        sealed: fakeHex(`backup/${g.id}`, 48),
+      });
+      return { group: g.id, groupName: g.name, epoch: 0, file };
+    },
+    async 'backup.restore'(input) {
+      let parsed: { group?: unknown };
+      try {
+        parsed = JSON.parse(input.file) as { group?: unknown };
+      } catch (_) {
+        throw new ApiError('bad_input', 'file: not a Conclave backup');
+      }
+      return groupView(group(String(parsed.group)));
+    },
   };
+  const refresh = async (input: { group: string; expiresInSec?: number }): Promise<RequestView> => {
+    const g = group(input.group);
+    if (g.status !== 'ready') throw new ApiError('not_ready', `group ${g.name} is ${g.status}`);
+    const params = JSON.stringify({ type: 'refresh', group: g.id, epoch: 1 });
+    const r = newRequest(g, utf8ToBytes(params), input.expiresInSec, 'refresh');
+    r.description = `Refresh the shares of ${g.name}: every member gets a new share of the same key (epoch 1); old shares and backups stop working.`;
+    return requestView(r);
+  };
+  const api = { ...core, 'request.refresh': refresh } as Api;
 
   // Every call is recorded, validated as a transport would, and may be made to fail once.
   const wrapped = Object.fromEntries(

@@ -1,0 +1,73 @@
+// Formatting for people: times, durations, byte counts, hex views.
+
+const dateTime = new Intl.DateTimeFormat(undefined, {
+  day: 'numeric',
+  month: 'short',
+  year: 'numeric',
+  hour: '2-digit',
+  minute: '2-digit',
+});
+
+export function formatTime(iso: string): string {
+  const t = Date.parse(iso);
+  return Number.isNaN(t) ? iso : dateTime.format(t);
+}
+
+function span(ms: number): string {
+  const min = Math.floor(ms / 60_000);
+  if (min < 1) return 'less than a minute';
+  if (min < 60) return `${min} min`;
+  const h = Math.floor(min / 60);
+  if (h < 48) return min % 60 === 0 ? `${h} h` : `${h} h ${min % 60} min`;
+  return `${Math.floor(h / 24)} days`;
+}
+
+/** "12 min ago", "just now" */
+export function ago(iso: string, now: number): string {
+  const ms = now - Date.parse(iso);
+  if (Number.isNaN(ms)) return iso;
+  if (ms < 60_000) return 'just now';
+  return `${span(ms)} ago`;
+}
+
+/** "23 h 48 min left", or "expired" */
+export function timeLeft(iso: string, now: number): string {
+  const ms = Date.parse(iso) - now;
+  if (Number.isNaN(ms)) return iso;
+  if (ms <= 0) return 'expired';
+  return `${span(ms)} left`;
+}
+
+export function plural(n: number, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
+/** A hex dump: offset, 16 bytes in groups of two, one line each. */
+export function hexDump(hex: string): string {
+  const lines: string[] = [];
+  for (let i = 0; i < hex.length; i += 32) {
+    const row = hex.slice(i, i + 32);
+    const pairs = row.match(/.{1,4}/g) ?? [];
+    lines.push(`${(i / 2).toString(16).padStart(6, '0')}  ${pairs.join(' ')}`);
+  }
+  return lines.join('\n');
+}
+
+/** Hex in groups of four characters, so a person can compare it piece by piece. */
+export function groupHex(hex: string): string {
+  return (hex.match(/.{1,8}/g) ?? []).join(' ');
+}
+
+/** The first characters of a peer id, for where no name is known. */
+export function shortPeer(peerId: string): string {
+  return peerId.length > 14 ? `${peerId.slice(0, 8)}…${peerId.slice(-4)}` : peerId;
+}
+
+// Characters that change how text is shown without being seen: bidirectional overrides and
+// isolates, zero-width characters, the byte-order mark.
+const INVISIBLE = /[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/;
+
+/** True when the text holds characters that could make it look different from what it is. */
+export function hasInvisibleCharacters(text: string): boolean {
+  return INVISIBLE.test(text);
+}

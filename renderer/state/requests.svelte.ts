@@ -1,0 +1,188 @@
+// Requests: the inbox, each card's approve/deny steps, and new sign requests.
+import type { Api, GroupView, RequestView } from '../../shared/api/index.js';
+import { explain } from '../lib/errors.js';
+
+export type CardMode = 'idle' | 'confirm-approve' | 'deny';
+
+/** What one request card is doing: its own steps, separate from the request itself. */
+export class CardState {
+  mode = $state<CardMode>('idle');
+  reason = $state('');
+  busy = $state(false);
+  error = $state<string | undefined>();
+  showHex = $state(false);
+}
+
+export class NewRequestForm {
+  open = $state(false);
+  group = $state('');
+  encoding = $state<'utf8' | 'hex'>('utf8');
+  message = $state('');
+  expiresHours = $state(24);
+  busy = $state(false);
+  error = $state<string | undefined>();
+
+  readonly problem = $derived.by(() => {
+    if (this.group === '') return 'Choose the group whose key signs.';
+    if (this.message === '') return 'Enter what is to be signed.';
+    if (this.encoding === 'hex') {
+      const hex = this.message.replace(/\s+/g, '');
+      if (!/^[0-9a-fA-F]*$/.test(hex)) return 'Hex may only contain 0-9 and a-f.';
+      if (hex.length % 2 !== 0) return 'Hex needs an even number of digits (two per byte).';
+    }
+    if (!(this.expiresHours >= 0.25 && this.expiresHours <= 720)) {
+      return 'The request must expire between 15 minutes and 30 days from now.';
+    }
+    return undefined;
+  });
+}
+
+const ACTIVE = ['pending', 'signing'];
+
+export class RequestsState {
+  list = $state<RequestView[]>([]);
+  loaded = $state(false);
+  error = $state<string | undefined>();
+  readonly form = new NewRequestForm();
+  private cards = new Map<string, CardState>();
+
+  /** Pending requests that this custodian has not decided on yet. */
+  readonly waiting = $derived(
+    this.list.filter((r) => r.status === 'pending' && !this.decidedByMe(r)),
+  );
+  readonly inProgress = $derived(
+    this.list.filter((r) => ACTIVE.includes(r.status) && !this.waiting.includes(r)),
+  );
+  readonly finished = $derived(this.list.filter((r) => !ACTIVE.includes(r.status)));
+
+  constructor(
+    private readonly api: Api,
+    private readonly me: () => string | undefined,
+    private readonly groupOf: (id: string) => GroupView | undefined,
+  ) {}
+
+  decidedByMe(r: RequestView): boolean {
+    const me = this.me();
+    return [...r.approvals, ...r.denials].some((d) => d.peerId === me);
+  }
+
+  card(id: string): CardState {
+    let c = this.cards.get(id);
+    if (!c) {
+      c = new CardState();
+      this.cards.set(id, c);
+    }
+    return c;
+  }
+
+  async load(): Promise<void> {
+    try {
+      this.list = await this.api['request.list']({});
+      this.error = undefined;
+    } catch (err) {
+      this.error = explain(err, 'load the requests');
+    } finally {
+      this.loaded = true;
+    }
+  }
+
+  async refresh(id: string): Promise<void> {
+    try {
+      this.upsert(await this.api['request.show']({ id }));
+    } catch (_) {
+      // A request that cannot be read now shows up again on the next full load.
+    }
+  }
+
+  private upsert(r: RequestView): void {
+    const i = this.list.findIndex((x) => x.id === r.id);
+    if (i === -1) {
+      this.list.unshift(r);
+      this.list.sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+    } else {
+      this.list[i] = r;
+    }
+  }
+
+  /** The approvals still missing before the group can sign. */
+  missing(r: RequestView): number | undefined {
+    const g = this.groupOf(r.group);
+    return g ? Math.max(0, g.threshold - r.approvals.length) : undefined;
+  }
+
+  /** Member names for peer ids (culprits), the id's start where a name is unknown. */
+  names(r: RequestView, peerIds: readonly string[]): string[] {
+    const members = this.groupOf(r.group)?.members ?? [];
+    return peerIds.map((p) => members.find((m) => m.peerId === p)?.name ?? `${p.slice(0, 12)}…`);
+  }
+
+  /** Approvers whose nodes are offline while the signature is being made. */
+  offlineApprovers(r: RequestView): string[] {
+    const members = this.groupOf(r.group)?.members ?? [];
+    return r.approvals
+      .map((a) => members.find((m) => m.peerId === a.peerId))
+      .filter((m) => m !== undefined && !m.online)
+      .map((m) => m!.name);
+  }
+
+  async approve(id: string): Promise<void> {
+    const c = this.card(id);
+    c.busy = true;
+    c.error = undefined;
+    try {
+      this.upsert(await this.api['request.approve']({ id }));
+      c.mode = 'idle';
+    } catch (err) {
+      c.error = explain(err, 'approve this request');
+      void this.refresh(id);
+    } finally {
+      c.busy = false;
+    }
+  }
+
+  async deny(id: string): Promise<void> {
+    const c = this.card(id);
+    c.busy = true;
+    c.error = undefined;
+    const reason = c.reason.trim();
+    try {
+      this.upsert(await this.api['request.deny'](reason ? { id, reason } : { id }));
+      c.mode = 'idle';
+      c.reason = '';
+    } catch (err) {
+      c.error = explain(err, 'deny this request');
+      void this.refresh(id);
+    } finally {
+      c.busy = false;
+    }
+  }
+
+  async submitNew(): Promise<RequestView | undefined> {
+    const f = this.form;
+    if (f.problem) {
+      f.error = f.problem;
+      return undefined;
+    }
+    f.busy = true;
+    f.error = undefined;
+    try {
+      const message =
+        f.encoding === 'hex' ? f.message.replace(/\s+/g, '').toLowerCase() : f.message;
+      const r = await this.api['request.sign']({
+        group: f.group,
+        message,
+        encoding: f.encoding,
+        expiresInSec: Math.round(f.expiresHours * 3600),
+      });
+      this.upsert(r);
+      f.message = '';
+      f.open = false;
+      return r;
+    } catch (err) {
+      f.error = explain(err, 'create the request');
+      return undefined;
+    } finally {
+      f.busy = false;
+    }
+  }
+}

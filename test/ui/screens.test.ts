@@ -1,0 +1,252 @@
+// The screens, rendered under jsdom and driven as a custodian would, against the fake node.
+import { fireEvent, render, screen, within } from '@testing-library/svelte';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { ApiError } from '../../shared/api/index.js';
+import App from '../../renderer/components/App.svelte';
+import { AppState } from '../../renderer/state/app.svelte.js';
+import { createFakeNode, type FakeNode } from './fake-api.js';
+
+let node: FakeNode;
+
+afterEach(() => node.dispose());
+
+// A stopped clock, so "12 min ago" and "time left" are the same on every run.
+const T0 = Date.parse('2026-03-01T12:00:00Z');
+const clock = () => T0;
+
+async function mountApp(seed = true): Promise<AppState> {
+  node = createFakeNode({ seed, delayMs: 5, now: clock });
+  const app = new AppState({ api: node, onEvent: (cb) => node.onEvent(cb) }, { clock });
+  render(App, { props: { app } });
+  await vi.waitFor(() => expect(app.requests.loaded && app.groups.loaded).toBe(true));
+  return app;
+}
+
+async function openTab(name: RegExp): Promise<void> {
+  const nav = screen.getByRole('navigation', { name: 'Main' });
+  await fireEvent.click(within(nav).getByRole('button', { name }));
+}
+
+/** The card waiting for a decision whose title names `group`. */
+function card(group: RegExp): HTMLElement {
+  const waiting = screen.getByRole('region', { name: /Waiting for your decision/ });
+  return within(waiting).getByRole('article', { name: group });
+}
+
+describe('the frame', () => {
+  it('shows who this node is and a badge with the requests waiting for a decision', async () => {
+    await mountApp();
+    expect(screen.getByRole('banner').textContent).toMatch(/You are\s*Alice/);
+    const requests = screen.getByRole('button', { name: /Requests/ });
+    expect(requests.textContent).toMatch(/2\s*waiting for your decision/);
+    expect(requests.getAttribute('aria-current')).toBe('page');
+    expect(document.title).toBe('(2) Conclave');
+  });
+});
+
+describe('Requests', () => {
+  it('a card shows who asked, the group, the exact text, its size and hash, and the time left', async () => {
+    await mountApp();
+    const c = card(/treasury/);
+    expect(within(c).getByText('Bob', { selector: 'strong' })).toBeTruthy();
+    expect(within(c).getByLabelText('The message to sign').textContent).toBe(
+      'Pay invoice #2024-117 to Northwind Ltd\nAmount: 12 400.00 EUR\nIBAN: DE89 3704 0044 0532 0130 00',
+    );
+    expect(c.textContent).toMatch(/Text message\s*· 94 bytes/);
+    expect(c.textContent).toContain('SHA-256');
+    expect(c.textContent).toMatch(/23 h 48 min left/);
+    expect(c.textContent).toMatch(/1 of 2 needed/);
+  });
+
+  it('binary content is shown as hex with its length', async () => {
+    await mountApp();
+    const c = card(/cold wallet/);
+    expect(c.textContent).toMatch(/Binary data\s*· 97 bytes/);
+    expect(within(c).getByLabelText('The bytes to sign, in hex').textContent).toMatch(
+      /^000000 {2}7073 6274 ff01 00/,
+    );
+  });
+
+  it('approving takes a confirmation step, then the signature appears', async () => {
+    await mountApp();
+    const c = card(/treasury/);
+    await fireEvent.click(within(c).getByRole('button', { name: 'Approve…' }));
+    expect(node.calls.some((x) => x.method === 'request.approve')).toBe(false);
+    const confirm = within(c).getByRole('group', { name: /Approve signing the message above/ });
+    expect(document.activeElement).toBe(confirm);
+    await fireEvent.click(within(confirm).getByRole('button', { name: 'Yes, approve' }));
+    await vi.waitFor(() => expect(screen.getByText('Signed.')).toBeTruthy());
+    const done = screen.getByText('Signed.').closest('article')!;
+    expect(within(done).getByRole('button', { name: 'Copy signature' })).toBeTruthy();
+    expect(done.querySelector('code.sig')?.textContent).toMatch(/^[0-9a-f]{128}$/);
+  });
+
+  it('cancel leaves the request untouched', async () => {
+    await mountApp();
+    const c = card(/treasury/);
+    await fireEvent.click(within(c).getByRole('button', { name: 'Approve…' }));
+    await fireEvent.click(within(c).getByRole('button', { name: 'Cancel' }));
+    expect(within(c).getByRole('button', { name: 'Approve…' })).toBeTruthy();
+    expect(node.calls.some((x) => x.method === 'request.approve')).toBe(false);
+  });
+
+  it('denying takes an optional reason', async () => {
+    await mountApp();
+    const c = card(/cold wallet/);
+    await fireEvent.click(within(c).getByRole('button', { name: 'Deny…' }));
+    const reason = within(c).getByLabelText(/Reason \(optional/);
+    await fireEvent.input(reason, { target: { value: 'Unknown destination' } });
+    await fireEvent.click(within(c).getByRole('button', { name: 'Deny request' }));
+    await vi.waitFor(() =>
+      expect(node.calls.find((x) => x.method === 'request.deny')?.input).toMatchObject({
+        reason: 'Unknown destination',
+      }),
+    );
+  });
+
+  it('a failed request names who caused it', async () => {
+    await mountApp();
+    const failed = screen.getByText('Signing failed.').closest('article')!;
+    expect(failed.textContent).toMatch(/Caused by:\s*Carol/);
+  });
+
+  it('an error from the node is shown on the card as a sentence', async () => {
+    await mountApp();
+    node.failNext('request.approve', new ApiError('timeout', 'no answer within 30 s'));
+    const c = card(/treasury/);
+    await fireEvent.click(within(c).getByRole('button', { name: 'Approve…' }));
+    await fireEvent.click(within(c).getByRole('button', { name: 'Yes, approve' }));
+    const alert = await within(c).findByRole('alert');
+    expect(alert.textContent).toMatch(
+      /^Could not approve this request\. Your node did not answer in time/,
+    );
+  });
+
+  it('a new request is sent to the group with the chosen expiry', async () => {
+    await mountApp();
+    await fireEvent.click(screen.getByRole('button', { name: 'New sign request' }));
+    await fireEvent.change(screen.getByLabelText('Group whose key signs'), {
+      target: { value: 'g-treasury' },
+    });
+    await fireEvent.input(screen.getByLabelText('Message'), { target: { value: 'hello' } });
+    await fireEvent.click(screen.getByRole('button', { name: 'Send request to the group' }));
+    await vi.waitFor(() =>
+      expect(node.calls.find((x) => x.method === 'request.sign')?.input).toEqual({
+        group: 'g-treasury',
+        message: 'hello',
+        encoding: 'utf8',
+        expiresInSec: 86_400,
+      }),
+    );
+  });
+});
+
+describe('Groups', () => {
+  it('create → invite with QR and copy → safety code → ready with the OpenSSH key', async () => {
+    await mountApp(false);
+    await openTab(/Groups/);
+    expect(screen.getByText(/not in any group yet/)).toBeTruthy();
+    await fireEvent.click(screen.getByRole('button', { name: 'Create a group' }));
+    await fireEvent.input(screen.getByLabelText('Group name'), { target: { value: 'ops' } });
+    expect(screen.getByText(/Any 2 of the 3 members together can sign/)).toBeTruthy();
+    await fireEvent.click(screen.getByRole('button', { name: 'Create group' }));
+
+    const invite = (await screen.findByLabelText('Invite code')) as HTMLTextAreaElement;
+    expect(invite.value).toMatch(/^conclave-invite:/);
+    expect(screen.getByRole('img', { name: 'QR code of the invite for ops' })).toBeTruthy();
+    expect(screen.getByRole('button', { name: 'Copy invite' })).toBeTruthy();
+
+    await screen.findByRole('heading', { name: 'Compare the safety code' });
+    const words = screen.getByRole('list', { name: 'Safety code' });
+    expect(within(words).getAllByRole('listitem')).toHaveLength(6);
+    await fireEvent.click(screen.getByRole('button', { name: 'Yes, the codes match' }));
+    await screen.findByRole('heading', { name: 'Group public key' }, { timeout: 3000 });
+    expect(
+      screen.getByText(/^ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI\S+ conclave-ops$/),
+    ).toBeTruthy();
+  });
+
+  it('“do not match” says not to confirm and to contact the others, and confirms nothing', async () => {
+    await mountApp(false);
+    await openTab(/Groups/);
+    await fireEvent.click(screen.getByRole('button', { name: 'Create a group' }));
+    await fireEvent.input(screen.getByLabelText('Group name'), { target: { value: 'ops' } });
+    await fireEvent.click(screen.getByRole('button', { name: 'Create group' }));
+    await screen.findByRole('heading', { name: 'Compare the safety code' });
+    await fireEvent.click(screen.getByRole('button', { name: 'No, they do not match' }));
+    const alert = screen.getByRole('alert');
+    expect(alert.textContent).toMatch(/Do not confirm\./);
+    expect(alert.textContent).toMatch(/Call the other members/);
+    expect(screen.queryByRole('button', { name: 'Yes, the codes match' })).toBeNull();
+    expect(node.calls.some((x) => x.method === 'group.confirm')).toBe(false);
+  });
+
+  it('the roster shows names, fingerprints and who is online, in words', async () => {
+    await mountApp();
+    await openTab(/Groups/);
+    await fireEvent.click(screen.getByRole('button', { name: /treasury/ }));
+    const table = screen.getByRole('table');
+    const rows = within(table).getAllByRole('row').slice(1);
+    const text = (r: HTMLElement) =>
+      within(r)
+        .getAllByRole('cell')
+        .map((c) => c.textContent?.replace(/\s+/g, ' ').trim())
+        .join(' | ');
+    expect(rows.map(text)).toEqual([
+      expect.stringMatching(/^1 \| Alice you \| \w{4}-\w{4}-\w{4}-\w{4}-\w{4} \| ● Online$/),
+      expect.stringMatching(/^2 \| Bob \| .* \| ● Online$/),
+      expect.stringMatching(/^3 \| Carol \| .* \| ○ Offline$/),
+    ]);
+  });
+
+  it('a taproot group shows its bc1p address', async () => {
+    await mountApp();
+    await openTab(/Groups/);
+    await fireEvent.click(screen.getByRole('button', { name: /cold wallet/ }));
+    expect(
+      screen.getByText('bc1p5cyxnuxmeuwuvkwfem96lqzszd02n6xdcjrs20cac6yqjjwudpxqkedrcr'),
+    ).toBeTruthy();
+  });
+
+  it('a bad invite is explained', async () => {
+    await mountApp(false);
+    await openTab(/Groups/);
+    await fireEvent.click(screen.getByRole('button', { name: 'Join with an invite' }));
+    await fireEvent.input(screen.getByLabelText('Invite code'), { target: { value: 'nonsense' } });
+    await fireEvent.click(screen.getByRole('button', { name: 'Join group' }));
+    const alert = await screen.findByRole('alert');
+    expect(alert.textContent).toMatch(
+      /Could not join with this invite.*starts with "conclave-invite:"/,
+    );
+  });
+});
+
+describe('Activity', () => {
+  it('shows the check, filters, and counts what matches', async () => {
+    await mountApp();
+    await openTab(/Activity/);
+    await screen.findByText('The log checks out.');
+    const filter = screen.getByLabelText('Filter');
+    await fireEvent.input(filter, { target: { value: 'denied' } });
+    expect(screen.getByText(/^\s*2 of \d+ entries match/)).toBeTruthy();
+  });
+
+  it('says when the log has problems', async () => {
+    const app = await mountApp();
+    node.auditProblems = [{ author: node.me.peerId, seq: 3, problem: 'hash chain broken' }];
+    app.go('activity');
+    await screen.findByText(/The log has 1 problem\./);
+    expect(screen.getByText(/Entry 3 by Alice: hash chain broken/)).toBeTruthy();
+  });
+});
+
+describe('Settings', () => {
+  it('shows the name read-only and labels what is not there yet', async () => {
+    await mountApp();
+    await openTab(/Settings/);
+    expect(screen.queryByRole('textbox')).toBeNull();
+    expect(screen.getAllByText('Coming soon')).toHaveLength(2);
+    await fireEvent.click(screen.getByLabelText('Dark'));
+    expect(document.documentElement.dataset.theme).toBeUndefined(); // no root given to AppState
+  });
+});
