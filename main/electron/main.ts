@@ -1,0 +1,38 @@
+// Electron's entry point (built to dist/electron/main.js): wires the real `electron` module, the
+// custodian node and the built files into the shell. Everything it calls is tested with a fake.
+import '../polyfill.js';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import electron from 'electron';
+import { startCustodian } from '../node/index.js';
+import { runShell } from './shell.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const log = (line: string) => process.stderr.write(`${line}\n`);
+
+runShell({
+  electron,
+  startNode: () =>
+    startCustodian({
+      home: join(electron.app.getPath('userData'), 'node'),
+      listen: ['/ip4/0.0.0.0/tcp/0'],
+      relays: [],
+      // As `conclave start`: no LAN announcements unless asked for.
+      mdns: false,
+      // Only the file vault needs it; the desktop UI cannot ask for it yet.
+      passphrase: process.env.CONCLAVE_PASSPHRASE,
+      log,
+    }),
+  paths: {
+    preload: join(here, 'preload.cjs'),
+    renderer: join(here, '..', 'renderer'),
+    trayIcon: join(here, 'tray.png'),
+  },
+  argv: process.argv,
+  // `electron .` in development: the OS must start Electron with this app's path for links.
+  protocolClient:
+    process.defaultApp && process.argv[1]
+      ? { path: process.execPath, args: [resolve(process.argv[1])] }
+      : undefined,
+  log,
+});
