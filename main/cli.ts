@@ -619,6 +619,45 @@ const COMMANDS: Command[] = [
     },
   },
   {
+    name: 'group import',
+    usage: '--name NAME --threshold T --size N --scheme ed25519|secp256k1|taproot --key-file FILE',
+    summary: 'share a key you already have (split by this node), instead of creating a new one',
+    options: {
+      name: { type: 'string', value: 'NAME', help: 'the group’s name' },
+      threshold: { type: 'string', value: 'T', help: 'approvals needed to sign' },
+      size: { type: 'string', value: 'N', help: 'number of members' },
+      scheme: { type: 'string', value: 'SCHEME', help: SCHEMES.join(', ') },
+      'key-file': {
+        type: 'string',
+        value: 'FILE',
+        help: 'the private key: 64 hex characters or 32 raw bytes (ed25519: the seed)',
+      },
+    },
+    required: ['name', 'threshold', 'size', 'scheme', 'key-file'],
+    fields: {
+      name: '--name',
+      threshold: '--threshold',
+      size: '--size',
+      scheme: '--scheme',
+      keyFile: '--key-file',
+    },
+    async run(ctx) {
+      const g = await call(ctx, 'group.import', {
+        name: str(ctx, 'name'),
+        threshold: int(ctx, 'threshold'),
+        size: int(ctx, 'size'),
+        scheme: str(ctx, 'scheme'),
+        keyFile: resolve(str(ctx, 'key-file')!),
+      });
+      output(ctx, g, () => [
+        `importing the key into ${clean(g.name)} (${g.threshold}-of-${g.size}, ${g.scheme})`,
+        field('invite', clean(g.invite)),
+        `IMPORTANT: ${clean(g.warning)}`,
+      ]);
+      return EXIT.OK;
+    },
+  },
+  {
     name: 'group join',
     usage: 'INVITE',
     summary: 'join a group with the invite code its creator sent you',
@@ -1001,6 +1040,7 @@ function topHelp(): string {
     ...section('Node', ['init', 'start', 'relay', 'status']),
     ...section('Groups', [
       'group create',
+      'group import',
       'group join',
       'group list',
       'group show',

@@ -1,6 +1,7 @@
 // The custodian node: composes the vault, the store, the network host and the threshold core, and
 // implements the API contract. Group formation, DKG, requests, approvals and signing live here.
 import { createHmac, randomBytes as nodeRandomBytes, timingSafeEqual } from 'node:crypto';
+import { readFile, stat } from 'node:fs/promises';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, hexToBytes, utf8ToBytes } from '@noble/hashes/utils.js';
 import {
@@ -36,8 +37,10 @@ import {
   reshareRound2,
   type ReshareRound1Package,
 } from '../../shared/crypto/reshare.js';
+import { scalarFromExistingKey, splitExistingKey } from '../../shared/crypto/dealer.js';
 import { CryptoError } from '../../shared/crypto/errors.js';
 import {
+  assertShareMatches,
   externalPublicKey,
   publicPackageFromJSON,
   publicPackageToJSON,
@@ -390,7 +393,14 @@ export class Custodian {
       members: this.store.members
         .list(g.id)
         .map((m) => ({ index: m.index, peerId: m.peerId, name: m.name })),
+      ...(this.importedKey(g.id) ? { importedKey: this.importedKey(g.id) } : {}),
     };
+  }
+
+  /** Hex of the group key of a group that shares an imported key, else undefined. */
+  private importedKey(groupId: string): string | undefined {
+    const raw = this.store.meta.get(`import:${groupId}`);
+    return raw ? (JSON.parse(raw) as { publicKey: string }).publicKey : undefined;
   }
 
   private groupView(g: GroupRow): GroupView {
@@ -472,7 +482,10 @@ export class Custodian {
 
   // ---------------------------------------------------------------- groups
 
-  createGroup(input: { name: string; threshold: number; size: number; scheme: SchemeName }) {
+  createGroup(
+    input: { name: string; threshold: number; size: number; scheme: SchemeName },
+    imported?: { publicKey: string; keyFile: string },
+  ) {
     const id = bytesToHex(nodeRandomBytes(16));
     const secret = bytesToHex(nodeRandomBytes(32));
     const now = Date.now();
@@ -491,6 +504,7 @@ export class Custodian {
         updatedAt: now,
       });
       this.store.members.upsert(this.selfMember(id, 1));
+      if (imported) this.store.meta.set(`import:${id}`, JSON.stringify(imported));
       this.audit(
         'group.created',
         { name: input.name, threshold: input.threshold, size: input.size, scheme: input.scheme },
@@ -507,6 +521,7 @@ export class Custodian {
       creator: this.me.peerId,
       addrs: this.host.addrs(),
       secret,
+      ...(imported ? { importedKey: imported.publicKey } : {}),
     });
     return { ...this.groupView(this.store.groups.get(id)!), invite };
   }
@@ -564,6 +579,11 @@ export class Custodian {
         `the creator refused to add you: ${o?.error ?? 'no reason given'}`,
       );
     const roster = decodeRoster(o.roster);
+    if (roster.importedKey !== invite.importedKey)
+      throw new ApiError(
+        'conflict',
+        'the creator answered with another key than the invite announced',
+      );
     if (roster.groupId !== invite.groupId || roster.creator !== invite.creator)
       throw new ApiError('conflict', 'the creator answered with another group');
     if (
@@ -588,7 +608,16 @@ export class Custodian {
           createdAt: roster.createdAt,
           updatedAt: now,
         });
-        this.audit('group.joined', { name: roster.name, creator: roster.creator }, roster.groupId);
+        if (roster.importedKey)
+          this.store.meta.set(
+            `import:${roster.groupId}`,
+            JSON.stringify({ publicKey: roster.importedKey }),
+          );
+        this.audit(
+          'group.joined',
+          { name: roster.name, creator: roster.creator, importedKey: roster.importedKey },
+          roster.groupId,
+        );
       }
       this.applyRoster(roster);
     });
@@ -616,6 +645,7 @@ export class Custodian {
           name: m.name,
           addrs: m.peerId === this.me.peerId ? this.host.addrs() : m.addrs,
         })),
+      ...(this.importedKey(groupId) ? { importedKey: this.importedKey(groupId) } : {}),
     };
   }
 
@@ -748,7 +778,171 @@ export class Custodian {
       }
     }
     for (const m of members) this.store.members.update(groupId, m.peerId, { confirmed: true });
+    if (this.importedKey(groupId)) {
+      // An imported key: no DKG; the importer hands out the shares once everyone confirmed.
+      if (g.creatorPeerId === this.me.peerId) void this.distributeImport(groupId);
+      else {
+        this.store.groups.update(groupId, {
+          status: 'dkg',
+          rosterHash: hash,
+          updatedAt: Date.now(),
+        });
+        this.emit({ type: 'group', id: groupId });
+      }
+      return;
+    }
     void this.runDkg(groupId, hash);
+  }
+
+  // ---------------------------------------------------------------- import of an existing key
+
+  async importGroup(input: {
+    name: string;
+    threshold: number;
+    size: number;
+    scheme: SchemeName;
+    keyFile: string;
+  }) {
+    const key = await readKeyFile(input.keyFile);
+    let publicKey: string;
+    try {
+      const suite = getSuite(input.scheme);
+      publicKey = bytesToHex(
+        suite.encodePoint(suite.G.multiply(scalarFromExistingKey(input.scheme, key))),
+      );
+    } catch (e) {
+      throw new ApiError(
+        'bad_input',
+        `keyFile: not a ${input.scheme} private key (${(e as Error).message})`,
+      );
+    } finally {
+      key.fill(0);
+    }
+    const created = this.createGroup(input, { publicKey, keyFile: input.keyFile });
+    return {
+      ...created,
+      warning: `After every member confirmed and the group is ready, destroy ${input.keyFile} and every other copy of the original key: whoever holds it can sign without the group.`,
+    };
+  }
+
+  /** Importer: split the key and send each member its share over its authenticated channel. */
+  private async distributeImport(groupId: string): Promise<void> {
+    const g = this.store.groups.get(groupId)!;
+    const meta = JSON.parse(this.store.meta.get(`import:${groupId}`)!) as {
+      publicKey: string;
+      keyFile?: string;
+    };
+    this.store.groups.update(groupId, { status: 'dkg', updatedAt: Date.now() });
+    this.emit({ type: 'group', id: groupId });
+    try {
+      if (!meta.keyFile) throw new Error('the key file path is not known to this node');
+      const key = await readKeyFile(meta.keyFile);
+      let keys: KeyPackage[];
+      try {
+        keys = splitExistingKey(g.scheme, key, g.threshold, g.size);
+      } finally {
+        key.fill(0);
+      }
+      const pub = keys[0].public;
+      if (bytesToHex(getSuite(g.scheme).encodePoint(pub.groupKey)) !== meta.publicKey)
+        throw new Error(`${meta.keyFile} no longer holds the key the group was created for`);
+      const suite = getSuite(g.scheme);
+      const pubJson = publicPackageToJSON(pub);
+      const members = this.store.members.list(groupId);
+      const deadline = Date.now() + 60_000;
+      await Promise.all(
+        members
+          .filter((m) => m.peerId !== this.me.peerId)
+          .map((m) => {
+            const k = keys.find((x) => x.share.identifier === BigInt(m.index))!;
+            return this.sendReliably(
+              m.peerId,
+              {
+                v: 1,
+                type: 'import-share',
+                groupId,
+                publicPackage: pubJson as unknown as Record<string, unknown>,
+                share: bytesToHex(suite.encodeScalar(k.share.scalar())),
+              },
+              deadline - Date.now(),
+            );
+          }),
+      );
+      const mine = keys.find(
+        (x) =>
+          x.share.identifier === BigInt(this.store.members.get(groupId, this.me.peerId)!.index),
+      )!;
+      await this.becomeReady(groupId, mine, true);
+      for (const k of keys) k.share.wipe();
+      this.store.meta.set(`import:${groupId}`, JSON.stringify({ publicKey: meta.publicKey }));
+      this.audit(
+        'group.imported',
+        { publicKey: meta.publicKey, notice: 'the original key must be destroyed' },
+        groupId,
+      );
+    } catch (e) {
+      this.failGroup(groupId, `import failed: ${(e as Error).message}`);
+    }
+  }
+
+  /** Member: accept the importer's share after checking it against the package and the announced key. */
+  private async onImportShare(
+    from: string,
+    msg: Extract<GroupMessage, { type: 'import-share' }>,
+  ): Promise<unknown> {
+    const g = this.store.groups.get(msg.groupId);
+    if (!g || g.creatorPeerId !== from) throw new DroppedMessage('not_creator');
+    const announced = this.importedKey(g.id);
+    if (!announced) throw new DroppedMessage('not_an_import');
+    if (g.status === 'ready') return { ok: true };
+    if (g.status !== 'dkg' && g.status !== 'confirming') throw new DroppedMessage('wrong_state');
+    let key: KeyPackage;
+    try {
+      const pub = publicPackageFromJSON(msg.publicPackage as never);
+      const me = this.store.members.get(g.id, this.me.peerId)!;
+      if (
+        pub.scheme !== g.scheme ||
+        pub.threshold !== g.threshold ||
+        pub.verifyingShares.size !== g.size
+      )
+        throw new Error('the key package does not match the group');
+      if (bytesToHex(getSuite(g.scheme).encodePoint(pub.groupKey)) !== announced)
+        throw new Error('the key differs from the one announced in the invite');
+      key = {
+        public: pub,
+        share: SecretShare.fromBytes(g.scheme, BigInt(me.index), hexToBytes(msg.share), 0),
+      };
+      assertShareMatches(pub, key.share);
+    } catch (e) {
+      this.failGroup(g.id, `the importer sent an invalid share: ${(e as Error).message}`);
+      throw new DroppedMessage('bad_share');
+    }
+    await this.becomeReady(g.id, key, true);
+    return { ok: true };
+  }
+
+  private async becomeReady(groupId: string, key: KeyPackage, imported: boolean): Promise<void> {
+    await this.vault.put(shareName(groupId, key.share.epoch), key.share.toBytes());
+    const pubJson = JSON.stringify(publicPackageToJSON(key.public));
+    this.store.tx(() => {
+      this.store.groups.update(groupId, {
+        status: 'ready',
+        publicPackage: pubJson,
+        epoch: key.share.epoch,
+        updatedAt: Date.now(),
+        inviteSecret: undefined,
+      });
+      this.audit(
+        'group.ready',
+        { publicKey: bytesToHex(externalPublicKey(key.public)), epoch: key.share.epoch, imported },
+        groupId,
+      );
+    });
+    this.keys.set(groupId, key);
+    this.emit({ type: 'group', id: groupId });
+    for (const m of this.store.members.list(groupId))
+      if (m.peerId !== this.me.peerId && this.host.isConnected(m.peerId))
+        void this.sendNonces(groupId, m.peerId, true).catch(() => undefined);
   }
 
   private failGroup(groupId: string, error: string): void {
@@ -959,6 +1153,8 @@ export class Custodian {
         return this.onSign(from, msg as SignMessage);
       case 'ceremony':
         return this.onCeremony(from, msg);
+      case 'import-share':
+        return this.onImportShare(from, msg);
     }
   }
 
@@ -1928,6 +2124,7 @@ export class Custodian {
       'node.status': async () => status(),
       'group.create': async (i) => this.createGroup(i),
       'group.join': async (i) => this.joinGroup(i.invite),
+      'group.import': async (i) => this.importGroup(i),
       'group.list': async () => this.store.groups.list().map((g) => this.groupView(g)),
       'group.show': async (i) => this.groupView(this.findGroup(i.group)),
       'group.confirm': async (i) => this.confirmGroup(i.group),
@@ -1955,6 +2152,32 @@ export class Custodian {
       'backup.export': async (i) => this.exportShareBackup(i.group, i.passphrase),
       'backup.restore': async (i) => this.restoreShareBackup(i.file, i.passphrase),
     };
+  }
+}
+
+/** Reads a 32-byte private key: a file of 64 hex characters (whitespace ignored) or 32 raw bytes. */
+async function readKeyFile(path: string): Promise<Uint8Array> {
+  let raw: Buffer;
+  try {
+    const info = await stat(path);
+    if (!info.isFile() || info.size > 1024) throw new Error('not a small regular file');
+    raw = await readFile(path);
+  } catch (e) {
+    throw new ApiError(
+      'bad_input',
+      `keyFile: cannot read ${path} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+    );
+  }
+  try {
+    const text = raw.toString('utf8').replace(/\s+/g, '').replace(/^0x/i, '');
+    if (/^[0-9a-fA-F]{64}$/.test(text)) return hexToBytes(text.toLowerCase());
+    if (raw.length === 32) return new Uint8Array(raw);
+    throw new ApiError(
+      'bad_input',
+      `keyFile: ${path} must hold 32 bytes, as 64 hex characters or raw`,
+    );
+  } finally {
+    raw.fill(0);
   }
 }
 

@@ -123,6 +123,14 @@ export interface ApiOperations {
     output: GroupCreated;
   };
   'group.join': { input: { invite: string }; output: GroupView };
+  /**
+   * A group that shares a key the user already has (trusted-dealer split) instead of a new one.
+   * `keyFile` is a path on the node's machine, so the key itself never crosses this API.
+   */
+  'group.import': {
+    input: { name: string; threshold: number; size: number; scheme: Scheme; keyFile: string };
+    output: GroupCreated & { warning: string };
+  };
   'group.list': { input: Record<string, never>; output: GroupView[] };
   /** `group` is a group id or a unique group name. */
   'group.show': { input: { group: string }; output: GroupView };

@@ -221,6 +221,18 @@ const SCHEMAS: { [M in ApiMethod]: Check<ApiInput<M>> } = {
     },
   ),
   'group.join': object({ invite: text({ max: LIMITS.inviteChars }) }),
+  'group.import': refine(
+    object({
+      name: text({ max: LIMITS.nameChars }),
+      threshold: int(LIMITS.minSize, LIMITS.maxSize),
+      size: int(LIMITS.minSize, LIMITS.maxSize),
+      scheme: oneOf(SCHEMES),
+      keyFile: text({ max: 4096 }),
+    }),
+    ({ threshold, size }) => {
+      if (threshold > size) fail('threshold', `must be from 2 to size (${size}), got ${threshold}`);
+    },
+  ),
   'group.list': empty,
   'group.show': object({ group: ref }),
   'group.confirm': object({ group: ref }),

@@ -35,6 +35,8 @@ export interface Roster {
   scheme: SchemeName;
   creator: string;
   members: RosterMember[];
+  /** Hex SerializeElement of the group key when the group shares an imported key (no DKG). */
+  importedKey?: string;
 }
 
 /** sha256 of the canonical roster: group parameters and every member's position, peer id and name. */
@@ -54,6 +56,8 @@ export function rosterHash(r: Roster): string {
           scheme: r.scheme,
           creator: r.creator,
           members,
+          // Present only for imported keys, so the safety code also covers which key is shared.
+          ...(r.importedKey ? { importedKey: r.importedKey } : {}),
         }),
       ),
     ),
@@ -82,6 +86,8 @@ export interface Invite {
   creator: string;
   addrs: string[];
   secret: string;
+  /** Set when the creator imports an existing key instead of running a DKG. */
+  importedKey?: string;
 }
 
 const INVITE_PREFIX = 'conclave-invite:';
@@ -116,6 +122,7 @@ export function decodeInvite(text: string): Invite {
       'creator',
       'addrs',
       'secret',
+      'importedKey',
     ]);
     if (o.v !== 1)
       throw new ProtocolError('bad_invite', `unsupported invite version ${String(o.v)}`);
@@ -123,7 +130,7 @@ export function decodeInvite(text: string): Invite {
     const addrs = o.addrs;
     if (!Array.isArray(addrs) || addrs.length > 32)
       throw new ProtocolError('bad_invite', 'addrs must be a list');
-    return {
+    const invite: Invite = {
       v: 1,
       groupId: expectHex(o.groupId, 'groupId', 32),
       name: expectString(o.name, 'name', 64),
@@ -134,6 +141,9 @@ export function decodeInvite(text: string): Invite {
       addrs: addrs.map((a, k) => expectString(a, `addrs[${k}]`, 512)),
       secret: expectHex(o.secret, 'secret', 64),
     };
+    if (o.importedKey !== undefined)
+      invite.importedKey = expectHex(o.importedKey, 'importedKey', undefined, 66);
+    return invite;
   } catch (e) {
     if (e instanceof ProtocolError) throw new ProtocolError('bad_invite', e.message);
     throw e;

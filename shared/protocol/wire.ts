@@ -291,6 +291,8 @@ export interface RosterMessage {
   creator: string;
   createdAt: number;
   members: RosterEntry[];
+  /** Hex of the group key when the creator imports an existing key instead of a DKG. */
+  importedKey?: string;
 }
 
 export type GroupMessage =
@@ -321,7 +323,19 @@ export type GroupMessage =
       requestId: string;
       commitments: { peerId: string; commitment: Record<string, unknown> }[];
     }
-  | CeremonyMessage;
+  | CeremonyMessage
+  | ImportShareMessage;
+
+/** The importer's split of an existing key: this member's share, sent over the encrypted channel. */
+export interface ImportShareMessage {
+  v: 1;
+  type: 'import-share';
+  groupId: string;
+  /** The group's public key package (JSON form). */
+  publicPackage: Record<string, unknown>;
+  /** Hex SerializeScalar of the member's share. */
+  share: string;
+}
 
 /** One step of a key ceremony (refresh) that every member runs once the request is approved. */
 export interface CeremonyMessage {
@@ -347,11 +361,12 @@ export function decodeRoster(v: unknown): RosterMessage {
     'creator',
     'createdAt',
     'members',
+    'importedKey',
   ]);
   const size = expectInt(o.size, 'size', 2, 50);
   if (!Array.isArray(o.members) || o.members.length > size)
     throw new ProtocolError('malformed', 'members must be a list of at most size');
-  return {
+  const roster: RosterMessage = {
     v: 1,
     type: 'roster',
     groupId: expectHex(o.groupId, 'groupId', 32),
@@ -371,6 +386,9 @@ export function decodeRoster(v: unknown): RosterMessage {
       };
     }),
   };
+  if (o.importedKey !== undefined)
+    roster.importedKey = expectHex(o.importedKey, 'importedKey', undefined, 66);
+  return roster;
 }
 
 /** Strictly decodes a message on the group protocol. */
@@ -443,6 +461,15 @@ export function decodeGroupMessage(v: unknown): GroupMessage {
         }),
       };
     }
+    case 'import-share':
+      expectObject(o, 'import-share', ['v', 'type', 'groupId', 'publicPackage', 'share']);
+      return {
+        v: 1,
+        type: 'import-share',
+        groupId: expectHex(o.groupId, 'groupId', 32),
+        publicPackage: expectObject(o.publicPackage, 'publicPackage'),
+        share: expectHex(o.share, 'share', undefined, 64),
+      };
     case 'ceremony': {
       expectObject(o, 'ceremony', [
         'v',

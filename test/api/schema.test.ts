@@ -14,6 +14,13 @@ const VALID: Record<ApiMethod, Record<string, unknown>> = {
   'node.status': {},
   'group.create': { name: 'treasury', threshold: 2, size: 3, scheme: 'ed25519' },
   'group.join': { invite: 'conclave1qqqsyqcyq5rqwzqf' },
+  'group.import': {
+    name: 'legacy',
+    threshold: 2,
+    size: 3,
+    scheme: 'ed25519',
+    keyFile: '/tmp/key.hex',
+  },
   'group.list': {},
   'group.show': { group: 'treasury' },
   'group.confirm': { group: 'treasury' },

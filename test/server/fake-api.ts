@@ -101,6 +101,15 @@ export function fakeApi(): FakeApi {
       record('group.create', input);
       return { ...groupView(input.name), status: 'forming', invite: 'conclave1invite' };
     },
+    async 'group.import'(input) {
+      record('group.import', input);
+      return {
+        ...groupView(input.name),
+        status: 'forming',
+        invite: 'conclave1invite',
+        warning: 'destroy the key',
+      };
+    },
     async 'group.join'(input) {
       record('group.join', input);
       return groupView();
