@@ -70,6 +70,13 @@ export class AppState {
       this.groups.open({ kind: 'list' });
   }
 
+  /** Opens the new-request form for `group` on the requests screen. */
+  newRequest(group: string): void {
+    this.requests.form.group = group;
+    this.requests.form.open = true;
+    this.screen = 'requests';
+  }
+
   /** What a node event changes on screen. */
   handle(e: ApiEvent): void {
     if (e.type === 'group') void this.groups.refresh(e.id);

@@ -19,7 +19,7 @@ import {
   type RequestView,
   type Scheme,
 } from '../../shared/api/index.js';
-import { validateInput } from '../../shared/api/schema.js';
+import { API_METHODS, validateInput } from '../../shared/api/schema.js';
 
 export interface Person {
   name: string;
@@ -246,7 +246,7 @@ export function createFakeNode(opts: FakeNodeOptions = {}): FakeNode {
     if (text !== undefined) view.messageText = text;
     if (r.signature) view.signature = r.signature;
     if (r.failure) view.failure = r.failure;
-    if (r.description) Object.assign(view, { description: r.description });
+    if (r.description) view.description = r.description;
     return view;
   }
 
@@ -494,8 +494,8 @@ export function createFakeNode(opts: FakeNodeOptions = {}): FakeNode {
 
   if (opts.seed) seed();
 
-  // request.refresh is typed loosely below: it is joining the contract while this is written.
-  const core: Omit<Api, 'request.refresh'> = {
+  // Partial: an operation added to the contract later answers "not implemented" until it is here.
+  const core: Partial<Api> = {
     async 'node.status'(): Promise<NodeStatus> {
       const pending = [...requests.values()].filter(
         (r) => r.status === 'pending' || r.status === 'signing',
@@ -647,6 +647,21 @@ export function createFakeNode(opts: FakeNodeOptions = {}): FakeNode {
         problems: [...node.auditProblems],
       };
     },
+    async 'request.refresh'(input) {
+      const g = group(input.group);
+      if (g.status !== 'ready') throw new ApiError('not_ready', `group ${g.name} is ${g.status}`);
+      const params = JSON.stringify({ type: 'refresh', group: g.id, epoch: 1 });
+      const r = newRequest(g, utf8ToBytes(params), input.expiresInSec, 'refresh');
+      r.description = `Refresh the shares of ${g.name}: every member gets a new share of the same key (epoch 1); old shares and backups stop working.`;
+      return requestView(r);
+    },
+    async 'group.import'(input) {
+      const created = await core['group.create']!(input);
+      return {
+        ...created,
+        warning: 'Destroy the original key file now: whoever has it can sign without the group.',
+      };
+    },
     async 'backup.export'(input): Promise<BackupExported> {
       const g = group(input.group);
       if (g.status !== 'ready') throw new ApiError('not_ready', `group ${g.name} has no share yet`);
@@ -668,19 +683,10 @@ export function createFakeNode(opts: FakeNodeOptions = {}): FakeNode {
       return groupView(group(String(parsed.group)));
     },
   };
-  const refresh = async (input: { group: string; expiresInSec?: number }): Promise<RequestView> => {
-    const g = group(input.group);
-    if (g.status !== 'ready') throw new ApiError('not_ready', `group ${g.name} is ${g.status}`);
-    const params = JSON.stringify({ type: 'refresh', group: g.id, epoch: 1 });
-    const r = newRequest(g, utf8ToBytes(params), input.expiresInSec, 'refresh');
-    r.description = `Refresh the shares of ${g.name}: every member gets a new share of the same key (epoch 1); old shares and backups stop working.`;
-    return requestView(r);
-  };
-  const api = { ...core, 'request.refresh': refresh } as Api;
 
   // Every call is recorded, validated as a transport would, and may be made to fail once.
   const wrapped = Object.fromEntries(
-    (Object.keys(api) as ApiMethod[]).map((method) => [
+    API_METHODS.map((method) => [
       method,
       async (input: unknown) => {
         calls.push({ method, input });
@@ -690,7 +696,9 @@ export function createFakeNode(opts: FakeNodeOptions = {}): FakeNode {
           throw failure;
         }
         const checked = validateInput(method, input);
-        return (api[method] as (i: ApiInput<ApiMethod>) => Promise<unknown>)(checked);
+        const impl = core[method] as ((i: ApiInput<ApiMethod>) => Promise<unknown>) | undefined;
+        if (!impl) throw new ApiError('internal', `the fake node does not implement ${method}`);
+        return impl(checked);
       },
     ]),
   ) as Api;

@@ -74,6 +74,7 @@ describe('Requests', () => {
     expect(node.calls.some((x) => x.method === 'request.approve')).toBe(false);
     const confirm = within(c).getByRole('group', { name: /Approve signing the message above/ });
     expect(document.activeElement).toBe(confirm);
+    expect(confirm.textContent).toContain('Yours is the last approval needed');
     await fireEvent.click(within(confirm).getByRole('button', { name: 'Yes, approve' }));
     await vi.waitFor(() => expect(screen.getByText('Signed.')).toBeTruthy());
     const done = screen.getByText('Signed.').closest('article')!;
@@ -102,6 +103,19 @@ describe('Requests', () => {
         reason: 'Unknown destination',
       }),
     );
+  });
+
+  it('after denying, the card says the request may still be signed and marks you', async () => {
+    await mountApp();
+    const c = card(/cold wallet/);
+    await fireEvent.click(within(c).getByRole('button', { name: 'Deny…' }));
+    await fireEvent.click(within(c).getByRole('button', { name: 'Deny request' }));
+    const progress = await screen.findByRole('region', { name: /In progress/ });
+    const denied = within(progress).getByRole('article', { name: /cold wallet/ });
+    expect(denied.textContent).toMatch(
+      /You denied this just now\.\s*It is still signed if 1 more member approves/,
+    );
+    expect(within(denied).getByText('you')).toBeTruthy();
   });
 
   it('a failed request names who caused it', async () => {
@@ -197,6 +211,17 @@ describe('Groups', () => {
       expect.stringMatching(/^2 \| Bob \| .* \| ● Online$/),
       expect.stringMatching(/^3 \| Carol \| .* \| ○ Offline$/),
     ]);
+  });
+
+  it('a ready group offers to ask it for a signature', async () => {
+    const app = await mountApp();
+    await openTab(/Groups/);
+    await fireEvent.click(screen.getByRole('button', { name: /treasury/ }));
+    await fireEvent.click(screen.getByRole('button', { name: 'Ask this group to sign something' }));
+    expect(app.screen).toBe('requests');
+    expect((screen.getByLabelText('Group whose key signs') as HTMLSelectElement).value).toBe(
+      'g-treasury',
+    );
   });
 
   it('a taproot group shows its bc1p address', async () => {
