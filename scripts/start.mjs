@@ -1,3 +1,53 @@
-// Placeholder for `npm start` until the custodian node and its CLI exist.
-console.error("Conclave's custodian node is not built yet (see README: roadmap)");
-process.exit(1);
+// `npm start`: the desktop app when the Electron binary is installed, browser mode otherwise.
+// Arguments after `--` go to `conclave start --ui` in browser mode (e.g. `npm start -- --sandbox`).
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+/**
+ * The Electron executable, if one is installed. Read from the electron package's path.txt rather
+ * than `require('electron')`: in electron 45 that require itself starts a download when the binary
+ * is missing.
+ */
+function electronBinary() {
+  const pkg = join(root, 'node_modules', 'electron');
+  if (process.env.ELECTRON_OVERRIDE_DIST_PATH) {
+    const exe = join(process.env.ELECTRON_OVERRIDE_DIST_PATH, 'electron');
+    return existsSync(exe) ? exe : undefined;
+  }
+  let rel;
+  try {
+    rel = readFileSync(join(pkg, 'path.txt'), 'utf8').trim();
+  } catch (_) {
+    return undefined;
+  }
+  const exe = join(pkg, 'dist', rel);
+  return rel && existsSync(exe) ? exe : undefined;
+}
+
+function run(cmd, args) {
+  const child = spawn(cmd, args, { cwd: root, stdio: 'inherit' });
+  // Ctrl-C reaches the child through the terminal; forward termination from elsewhere too.
+  for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal));
+  child.on('error', (e) => {
+    console.error(`npm start: cannot run ${cmd}: ${e.message}`);
+    process.exit(127);
+  });
+  child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
+}
+
+const args = process.argv.slice(2);
+const electron = electronBinary();
+if (electron) {
+  if (!existsSync(join(root, 'dist', 'electron', 'main.js'))) {
+    console.error('npm start: the desktop app is not built yet; run `npm run build` first.');
+    process.exit(1);
+  }
+  run(electron, ['.', ...args]);
+} else {
+  console.log('The Electron desktop shell is not installed here; starting browser mode instead.');
+  run(process.execPath, [join(root, 'bin', 'conclave.mjs'), 'start', '--ui', ...args]);
+}
