@@ -2,7 +2,9 @@
 // fast; `npm run typecheck` does the type work) plus the import boundaries between layers.
 import { defineConfig, globalIgnores } from 'eslint/config';
 import { builtinRules } from 'eslint/use-at-your-own-risk';
+import svelte from 'eslint-plugin-svelte';
 import tseslint from 'typescript-eslint';
+import svelteConfig from './renderer/svelte.config.js';
 
 // ESLint's own "recommended" set without adding @eslint/js as a dependency: the same list, read
 // from the rules' metadata.
@@ -21,6 +23,15 @@ export default defineConfig(
   globalIgnores(['dist/', 'coverage/', 'test-results/', '.tmp/']),
   { rules: eslintRecommended },
   tseslint.configs.recommended,
+  svelte.configs.recommended,
+  {
+    // Components: TypeScript in <script lang="ts">; svelte-check does the type and undefined-name work.
+    files: ['**/*.svelte', '**/*.svelte.ts'],
+    languageOptions: {
+      parserOptions: { parser: tseslint.parser, extraFileExtensions: ['.svelte'], svelteConfig },
+    },
+    rules: { 'no-undef': 'off' },
+  },
   {
     files: ['**/*.{js,mjs}'],
     languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly' } },

@@ -44,6 +44,8 @@ export class RequestsState {
   loaded = $state(false);
   error = $state<string | undefined>();
   readonly form = new NewRequestForm();
+  // Not reactive on purpose: a cache of card states, each reactive itself.
+  // eslint-disable-next-line svelte/prefer-svelte-reactivity
   private cards = new Map<string, CardState>();
 
   /** Pending requests that this custodian has not decided on yet. */
