@@ -1,11 +1,12 @@
 // Entry point of the UI: finds the node (Electron's preload, else browser mode) and mounts the app.
 import { mount } from 'svelte';
 import App from './components/App.svelte';
-import { browserBridge, isPreloadBridge, preloadBridge } from './lib/bridge.js';
+import { ipcClient } from '../shared/api/ipc-client.js';
+import { browserBridge, isPreloadBridge } from './lib/bridge.js';
 import { AppState } from './state/app.svelte.js';
 import './styles.css';
 
 const preload: unknown = Reflect.get(window, 'conclave');
-const bridge = isPreloadBridge(preload) ? preloadBridge(preload) : browserBridge(window.location);
+const bridge = isPreloadBridge(preload) ? ipcClient(preload) : browserBridge(window.location);
 const app = new AppState(bridge, { storage: window.localStorage, root: document.documentElement });
 mount(App, { target: document.getElementById('app')!, props: { app } });

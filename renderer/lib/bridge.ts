@@ -7,6 +7,7 @@ import {
   type ApiEvent,
   type ApiMethod,
 } from '../../shared/api/index.js';
+import type { ConclaveIpcBridge, ShellEvent } from '../../shared/api/ipc-client.js';
 import { API_METHODS } from '../../shared/api/schema.js';
 
 /** The link to the node: `signed-out` means the browser must be given the token again. */
@@ -18,6 +19,8 @@ export interface NodeBridge {
   onEvent(cb: (e: ApiEvent) => void): () => void;
   /** Changes of the link; a bridge that cannot lose its node (Electron IPC) may leave it out. */
   onStatus?(cb: (s: LinkStatus) => void): () => void;
+  /** What the desktop shell tells the UI (deep links, notification clicks); absent in a browser. */
+  onShellEvent?(cb: (e: ShellEvent) => void): () => void;
 }
 
 const CODES: readonly ApiErrorCode[] = [
@@ -169,35 +172,12 @@ export function browserBridge(
   };
 }
 
-/** What Electron's preload exposes as `window.conclave` (main/electron/preload.ts). */
-export interface PreloadBridge {
-  call(method: ApiMethod, input: unknown): Promise<unknown>;
-  onEvent(cb: (e: ApiEvent) => void): () => void;
-}
-
-export function isPreloadBridge(value: unknown): value is PreloadBridge {
-  const v = value as Partial<PreloadBridge> | null | undefined;
-  return typeof v?.call === 'function' && typeof v.onEvent === 'function';
-}
-
-/**
- * The bridge of the desktop app: main answers each call with `{ ok, result }` or
- * `{ ok: false, error: { code, message } }`, since errors crossing IPC lose their code.
- */
-export function preloadBridge(preload: PreloadBridge): NodeBridge {
-  const call = async (method: ApiMethod, input: unknown): Promise<unknown> => {
-    const answer = (await preload.call(method, input ?? {})) as {
-      ok?: unknown;
-      result?: unknown;
-      error?: { code?: unknown; message?: unknown };
-    } | null;
-    if (answer?.ok === true) return answer.result;
-    const code = CODES.find((c) => c === answer?.error?.code) ?? 'internal';
-    const message = answer?.error?.message;
-    throw new ApiError(code, typeof message === 'string' ? message : `${method} failed`);
-  };
-  const api = Object.fromEntries(
-    API_METHODS.map((method) => [method, (input: unknown) => call(method, input)]),
-  ) as Api;
-  return { api, onEvent: (cb) => preload.onEvent(cb) };
+/** True for what Electron's preload exposes as `window.conclave` (shared/api/ipc-client.ts). */
+export function isPreloadBridge(value: unknown): value is ConclaveIpcBridge {
+  const v = value as Partial<ConclaveIpcBridge> | null | undefined;
+  return (
+    typeof v?.call === 'function' &&
+    typeof v.onEvent === 'function' &&
+    typeof v.onShellEvent === 'function'
+  );
 }

@@ -1,5 +1,6 @@
 // The whole app's state: the node's status, the link to it, the screen shown, and the parts.
 import type { ApiEvent, NodeStatus } from '../../shared/api/index.js';
+import type { ShellEvent } from '../../shared/api/ipc-client.js';
 import type { LinkStatus, NodeBridge } from '../lib/bridge.js';
 import { explain } from '../lib/errors.js';
 import { AuditState } from './audit.svelte.js';
@@ -85,6 +86,21 @@ export class AppState {
     if (this.screen === 'activity' && e.type !== 'peer') void this.audit.load();
   }
 
+  /** What the desktop shell asks for: a clicked invite link, a clicked notification, first run. */
+  handleShell(e: ShellEvent): void {
+    if (e.type === 'deeplink') {
+      this.groups.joinText = e.invite;
+      this.groups.joinError = undefined;
+      this.groups.open({ kind: 'join' });
+      this.screen = 'groups';
+    } else if (e.type === 'open-request') {
+      this.screen = 'requests';
+      void this.requests.refresh(e.id);
+    } else if (e.type === 'first-run') {
+      this.error = e.message;
+    }
+  }
+
   /** Connects the app to the outside world: node events, the link, the clock. Returns the undo. */
   start(): () => void {
     const offEvents = this.bridge.onEvent((e) => this.handle(e));
@@ -95,11 +111,13 @@ export class AppState {
       if (s === 'offline') wasOffline = true;
     });
     if (!this.bridge.onStatus) this.link = 'online';
+    const offShell = this.bridge.onShellEvent?.((e) => this.handleShell(e));
     const timer = setInterval(() => (this.now = this.clock()), this.tickMs);
     void this.load();
     return () => {
       offEvents();
       offStatus?.();
+      offShell?.();
       clearInterval(timer);
     };
   }
