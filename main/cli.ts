@@ -658,6 +658,21 @@ const COMMANDS: Command[] = [
     },
   },
   {
+    name: 'group invite',
+    usage: 'GROUP',
+    summary: 'an invite for a newcomer to a ready group (they join through a reshare)',
+    args: ['GROUP'],
+    fields: { group: 'GROUP' },
+    async run(ctx) {
+      const r = await call(ctx, 'group.invite', { group: ctx.args[0] });
+      output(ctx, r, () => [
+        field('invite', clean(r.invite)),
+        'the newcomer runs: conclave group join <invite>; then propose: conclave request reshare --group GROUP --add THEIR_NAME',
+      ]);
+      return EXIT.OK;
+    },
+  },
+  {
     name: 'group join',
     usage: 'INVITE',
     summary: 'join a group with the invite code its creator sent you',
@@ -752,6 +767,58 @@ const COMMANDS: Command[] = [
         group: str(ctx, 'group'),
         message,
         encoding,
+        expiresInSec: int(ctx, 'expires'),
+      });
+      output(ctx, r, () => requestLines(r));
+      return EXIT.OK;
+    },
+  },
+  {
+    name: 'request reshare',
+    usage:
+      '--group GROUP [--threshold T] [--add NEWCOMER]... [--remove MEMBER]... [--expires SECONDS]',
+    summary: 'propose adding or removing members or changing the threshold (same public key)',
+    options: {
+      group: { type: 'string', value: 'GROUP', help: 'group id or name' },
+      threshold: {
+        type: 'string',
+        value: 'T',
+        help: 'the threshold afterwards (default: unchanged)',
+      },
+      add: {
+        type: 'string',
+        multiple: true,
+        value: 'NEWCOMER',
+        help: 'name or peer id of a newcomer who joined with your `group invite`; repeatable',
+      },
+      remove: {
+        type: 'string',
+        multiple: true,
+        value: 'MEMBER',
+        help: 'name or peer id of a member to remove; repeatable',
+      },
+      expires: {
+        type: 'string',
+        value: 'SECONDS',
+        help: `seconds until the request expires (${LIMITS.minExpiresSec}..${LIMITS.maxExpiresSec})`,
+      },
+    },
+    required: ['group'],
+    fields: {
+      group: '--group',
+      threshold: '--threshold',
+      add: '--add',
+      remove: '--remove',
+      expiresInSec: '--expires',
+    },
+    async run(ctx) {
+      const add = list(ctx, 'add');
+      const remove = list(ctx, 'remove');
+      const r = await call(ctx, 'request.reshare', {
+        group: str(ctx, 'group'),
+        threshold: int(ctx, 'threshold'),
+        add: add.length ? add : undefined,
+        remove: remove.length ? remove : undefined,
         expiresInSec: int(ctx, 'expires'),
       });
       output(ctx, r, () => requestLines(r));
@@ -1041,6 +1108,7 @@ function topHelp(): string {
     ...section('Groups', [
       'group create',
       'group import',
+      'group invite',
       'group join',
       'group list',
       'group show',
@@ -1049,6 +1117,7 @@ function topHelp(): string {
     ...section('Requests', [
       'request sign',
       'request refresh',
+      'request reshare',
       'request list',
       'request show',
       'request wait',

@@ -136,6 +136,33 @@ type DkgInbox = {
   done: Map<string, unknown>;
 };
 
+/** Parameters of a ceremony request, carried as canonical JSON in the request's message. */
+type CeremonyParams =
+  | { ceremony: 'refresh'; group: string; fromEpoch: number }
+  | {
+      ceremony: 'reshare';
+      group: string;
+      fromEpoch: number;
+      threshold: number;
+      size: number;
+      add: { peerId: string; name: string; addrs: string[] }[];
+      remove: string[];
+    };
+
+interface Candidate {
+  peerId: string;
+  name: string;
+  addrs: string[];
+}
+
+interface PlannedMember {
+  peerId: string;
+  name: string;
+  index: number;
+  identityKey: string;
+  addrs: string[];
+}
+
 /** Wire form of the 'sign' message extended with the approvals it relies on. */
 interface SignMessage {
   v: 1;
@@ -170,6 +197,11 @@ export class Custodian {
   /** Commitments other signers gave this node for when it coordinates: group → signer → list. */
   private pool = new Map<string, Map<string, NonceCommitment[]>>();
   private coordinating = new Set<string>();
+  /** Commitments received for the next epoch while this node still finishes a ceremony. */
+  private futureNonces = new Map<
+    string,
+    Map<string, { epoch: number; commitments: Record<string, unknown>[] }>
+  >();
   private reconnecting = false;
   /** Ceremonies this node takes part in right now (by request id), and sessions aborted by others. */
   private ceremonies = new Set<string>();
@@ -253,7 +285,11 @@ export class Custodian {
 
   private isKnownMember(peer: string): boolean {
     if (peer === this.me.peerId) return false;
-    for (const g of this.store.groups.list()) if (this.store.members.get(g.id, peer)) return true;
+    for (const g of this.store.groups.list()) {
+      if (this.store.members.get(g.id, peer)) return true;
+      // A newcomer takes part in the reshare that adds it, before it is on the roster.
+      if (g.status === 'ready' && this.newcomerInPendingRequest(g.id, peer)) return true;
+    }
     return false;
   }
 
@@ -471,7 +507,14 @@ export class Custodian {
     };
     const description = this.describe(r);
     if (description) view.description = description;
-    else {
+    if (
+      r.kind !== 'sign' &&
+      r.status === 'pending' &&
+      view.approvals.length >= (g?.threshold ?? Infinity)
+    ) {
+      const { missing } = this.ceremonyPlan(r);
+      if (missing.length) view.waitingFor = missing;
+    } else {
       const text = printableText(r.message);
       if (text !== undefined) view.messageText = text;
     }
@@ -579,6 +622,12 @@ export class Custodian {
         `the creator refused to add you: ${o?.error ?? 'no reason given'}`,
       );
     const roster = decodeRoster(o.roster);
+    if ((o as { newcomer?: unknown }).newcomer === true)
+      return this.acceptNewcomerRoster(
+        invite.creator,
+        roster,
+        (o as { publicPackage?: unknown }).publicPackage,
+      );
     if (roster.importedKey !== invite.importedKey)
       throw new ApiError(
         'conflict',
@@ -658,6 +707,7 @@ export class Custodian {
       return { ok: false, error: (e as Error).message };
     }
     const g = this.store.groups.get(req.groupId);
+    if (g && g.status === 'ready') return this.onNewcomerJoin(from, req, g);
     if (!g || g.creatorPeerId !== this.me.peerId || !g.inviteSecret)
       return { ok: false, error: 'unknown group' };
     const expected = Buffer.from(joinToken(g.inviteSecret, g.id, from), 'hex');
@@ -699,6 +749,190 @@ export class Custodian {
           this.send(m.peerId, roster).catch(() => undefined);
     }
     return { ok: true, roster: this.rosterMessage(g.id) };
+  }
+
+  // ---------------------------------------------------------------- newcomers (joined by reshare)
+
+  /** An invite for a newcomer to a ready group; the newcomer becomes a member through a reshare. */
+  inviteNewcomer(ref: string): { group: string; invite: string } {
+    const g = this.findGroup(ref);
+    if (g.status !== 'ready')
+      throw new ApiError(
+        'not_ready',
+        `group ${g.name} is ${g.status}; newcomers join a ready group`,
+      );
+    const secret = bytesToHex(nodeRandomBytes(32));
+    const list = JSON.parse(this.store.meta.get(`newcomer-invites:${g.id}`) || '[]') as string[];
+    this.store.meta.set(`newcomer-invites:${g.id}`, JSON.stringify([...list.slice(-15), secret]));
+    this.audit('group.newcomer_invited', {}, g.id);
+    const invite = encodeInvite({
+      v: 1,
+      groupId: g.id,
+      name: g.name,
+      threshold: g.threshold,
+      size: g.size,
+      scheme: g.scheme,
+      creator: this.me.peerId,
+      addrs: this.host.addrs(),
+      secret,
+    });
+    return { group: g.id, invite };
+  }
+
+  /** Inviter side: remember the newcomer as a candidate and hand it the roster and key package. */
+  private async onNewcomerJoin(from: string, req: JoinRequest, g: GroupRow): Promise<unknown> {
+    const secrets = JSON.parse(this.store.meta.get(`newcomer-invites:${g.id}`) || '[]') as string[];
+    const given = Buffer.from(req.token, 'hex');
+    const ok = secrets.some((sec) => {
+      const expected = Buffer.from(joinToken(sec, g.id, from), 'hex');
+      return expected.length === given.length && timingSafeEqual(expected, given);
+    });
+    if (!ok) return { ok: false, error: 'the invite code is not valid for this group' };
+    if (this.store.members.get(g.id, from))
+      return { ok: false, error: 'you are already a member of this group' };
+    try {
+      publicKeyFromPeerId(from);
+    } catch {
+      return { ok: false, error: 'only Ed25519 identities can join' };
+    }
+    const candidates = (
+      JSON.parse(this.store.meta.get(`candidates:${g.id}`) || '[]') as Candidate[]
+    ).filter((c) => c.peerId !== from);
+    candidates.push({ peerId: from, name: req.name, addrs: req.addrs });
+    this.store.meta.set(`candidates:${g.id}`, JSON.stringify(candidates));
+    await this.host.addAddresses(from, req.addrs);
+    this.audit('group.newcomer_joined', { peerId: from, name: req.name }, g.id);
+    this.log(
+      `${req.name} (${short(from)}) asks to join ${g.name}; propose: conclave request reshare --group ${g.name} --add ${req.name}`,
+    );
+    return {
+      ok: true,
+      newcomer: true,
+      roster: this.rosterMessage(g.id),
+      publicPackage: JSON.parse(g.publicPackage!),
+    };
+  }
+
+  /** Newcomer side: store the group's roster and key package, and wait for the reshare. */
+  private acceptNewcomerRoster(inviter: string, roster: RosterMessage, pkg: unknown): GroupView {
+    let pub: PublicKeyPackage;
+    try {
+      pub = publicPackageFromJSON(pkg as never);
+    } catch (e) {
+      throw new ApiError(
+        'conflict',
+        `the inviter sent an invalid key package: ${(e as Error).message}`,
+      );
+    }
+    const now = Date.now();
+    this.store.tx(() => {
+      if (!this.store.groups.get(roster.groupId)) {
+        this.store.groups.insert({
+          id: roster.groupId,
+          name: roster.name,
+          threshold: roster.threshold,
+          size: roster.size,
+          scheme: roster.scheme,
+          status: 'forming',
+          creatorPeerId: roster.creator,
+          epoch: pub.epoch,
+          createdAt: roster.createdAt,
+          updatedAt: now,
+          error:
+            'waiting to be added: a member proposes a reshare that adds you, and the group approves it',
+        });
+      }
+      for (const m of roster.members) {
+        const key = publicKeyFromPeerId(m.peerId);
+        this.store.members.upsert({
+          groupId: roster.groupId,
+          peerId: m.peerId,
+          name: m.name,
+          identityKey: bytesToHex(key),
+          fingerprint: fingerprint(key),
+          index: m.index,
+          addrs: m.addrs,
+          confirmed: true,
+          joinedAt: now,
+        });
+      }
+      this.store.meta.set(`newcomer:${roster.groupId}`, JSON.stringify({ inviter }));
+      this.store.meta.set(
+        `newcomer-package:${roster.groupId}`,
+        JSON.stringify(publicPackageToJSON(pub)),
+      );
+      this.audit('group.joined_as_newcomer', { name: roster.name, inviter }, roster.groupId);
+    });
+    for (const m of roster.members) void this.host.addAddresses(m.peerId, m.addrs);
+    return this.groupView(this.store.groups.get(roster.groupId)!);
+  }
+
+  createReshareRequest(input: {
+    group: string;
+    threshold?: number;
+    add?: string[];
+    remove?: string[];
+    expiresInSec?: number;
+  }): RequestView {
+    const g = this.findGroup(input.group);
+    if (g.status !== 'ready')
+      throw new ApiError(
+        'not_ready',
+        `group ${g.name} is ${g.status}; only a ready group can be reshared`,
+      );
+    const members = this.store.members.list(g.id);
+    const candidates = JSON.parse(this.store.meta.get(`candidates:${g.id}`) || '[]') as Candidate[];
+    const add = (input.add ?? []).map((ref) => {
+      const found = candidates.filter((c) => c.peerId === ref || c.name === ref);
+      if (found.length === 0)
+        throw new ApiError(
+          'not_found',
+          `no newcomer "${ref}" joined through your invites; send them one with: conclave group invite ${g.name}`,
+        );
+      if (found.length > 1)
+        throw new ApiError('ambiguous', `several newcomers are called "${ref}"; use the peer id`);
+      return found[0];
+    });
+    const remove = (input.remove ?? []).map((ref) => {
+      const found = members.filter((m) => m.peerId === ref || m.name === ref);
+      if (found.length === 0) throw new ApiError('not_found', `no member "${ref}" in ${g.name}`);
+      if (found.length > 1)
+        throw new ApiError('ambiguous', `several members are called "${ref}"; use the peer id`);
+      return found[0].peerId;
+    });
+    if (
+      new Set(add.map((a) => a.peerId)).size !== add.length ||
+      new Set(remove).size !== remove.length
+    )
+      throw new ApiError('bad_input', 'a newcomer or member is named twice');
+    const size = members.length - remove.length + add.length;
+    const threshold = input.threshold ?? Math.min(g.threshold, size);
+    if (threshold < 2 || threshold > size)
+      throw new ApiError(
+        'bad_input',
+        `threshold: must be from 2 to the new size (${size}), got ${threshold}`,
+      );
+    if (add.length === 0 && remove.length === 0 && threshold === g.threshold)
+      throw new ApiError(
+        'bad_input',
+        'nothing to change: add or remove members, or change the threshold (or propose a refresh)',
+      );
+    const params: CeremonyParams = {
+      ceremony: 'reshare',
+      group: g.id,
+      fromEpoch: g.epoch,
+      threshold,
+      size,
+      add,
+      remove,
+    };
+    const view = this.createRequest(
+      g,
+      'reshare',
+      utf8ToBytes(canonicalJSON(params)),
+      input.expiresInSec,
+    );
+    return view;
   }
 
   /** Member side: the creator's roster is the truth about who is in the group. */
@@ -1312,7 +1546,10 @@ export class Custodian {
     if (!this.memberByPeer(b.groupId, author)) throw new DroppedMessage('non_member_author');
     if (!verifyStatement(s, publicKeyFromPeerId(author))) throw new DroppedMessage('bad_signature');
     if (b.type === 'request') {
-      if (g.status !== 'ready') return;
+      // A newcomer stores only the reshare that is to add it (it arrives with the start message).
+      const newcomer =
+        g.status === 'forming' && !!this.store.meta.get(`newcomer:${g.id}`) && b.kind === 'reshare';
+      if (g.status !== 'ready' && !newcomer) return;
       if (this.storeRequest(s as Signed<RequestBody>)) this.notify(requestIdOf(b));
       else this.count('duplicate');
       return;
@@ -1455,8 +1692,8 @@ export class Custodian {
       .filter((p) => (p === this.me.peerId || this.host.isConnected(p)) && !r.culprits.includes(p))
       .sort();
     if (candidates[0] !== this.me.peerId) return;
-    if (r.kind === 'refresh') void this.startCeremony(id);
-    else void this.coordinate(id);
+    if (r.kind === 'sign') void this.coordinate(id);
+    else void this.startCeremony(id);
   }
 
   // ---------------------------------------------------------------- ceremonies (refresh)
@@ -1472,24 +1709,87 @@ export class Custodian {
     return this.createRequest(g, 'refresh', utf8ToBytes(canonicalJSON(params)), input.expiresInSec);
   }
 
-  /** What a ceremony request does, in words; undefined for signing requests. */
-  private describe(r: RequestRow): string | undefined {
-    if (r.kind !== 'refresh') return undefined;
-    const g = this.store.groups.get(r.groupId);
-    const p = JSON.parse(new TextDecoder().decode(r.message)) as { fromEpoch: number };
-    return `Refresh every member's share of ${g?.name ?? r.groupId} (epoch ${p.fromEpoch} → ${p.fromEpoch + 1}). The public key stays the same; the old shares and their backups stop working. Every member must be online.`;
+  /** The parameters of a ceremony request (canonical JSON in its message). */
+  private ceremonyParams(r: RequestRow): CeremonyParams {
+    return JSON.parse(new TextDecoder().decode(r.message)) as CeremonyParams;
   }
 
-  /** The coordinator starts the ceremony once every member is online. */
+  /** What a ceremony request does, in words; undefined for signing requests. */
+  private describe(r: RequestRow): string | undefined {
+    if (r.kind === 'sign') return undefined;
+    const g = this.store.groups.get(r.groupId);
+    const p = this.ceremonyParams(r);
+    const name = g?.name ?? r.groupId;
+    if (p.ceremony === 'refresh')
+      return `Refresh every member's share of ${name} (epoch ${p.fromEpoch} → ${p.fromEpoch + 1}). The public key stays the same; the old shares and their backups stop working. Every member must be online.`;
+    const parts: string[] = [];
+    for (const a of p.add)
+      parts.push(`add ${a.name} (${fingerprint(publicKeyFromPeerId(a.peerId))})`);
+    for (const peer of p.remove) parts.push(`remove ${this.memberName(r.groupId, peer)}`);
+    if (g && p.threshold !== g.threshold)
+      parts.push(`change the threshold from ${g.threshold} to ${p.threshold}`);
+    return `Reshare ${name}: ${parts.join(', ') || 'new shares for the same members'} (epoch ${p.fromEpoch} → ${p.fromEpoch + 1}, ${p.threshold} of ${p.size} afterwards). The public key stays the same; removed members' shares stop working.`;
+  }
+
+  /** The roster after a ceremony: kept members keep their index, newcomers get the next ones. */
+  private plannedRoster(g: GroupRow, p: CeremonyParams): PlannedMember[] {
+    const kept = this.store.members
+      .list(g.id)
+      .filter((m) => !(p.ceremony === 'reshare' && p.remove.includes(m.peerId)))
+      .map((m) => ({
+        peerId: m.peerId,
+        name: m.name,
+        index: m.index,
+        identityKey: m.identityKey,
+        addrs: m.addrs,
+      }));
+    if (p.ceremony === 'refresh') return kept;
+    let next = Math.max(0, ...this.store.members.list(g.id).map((m) => m.index)) + 1;
+    for (const a of p.add)
+      kept.push({
+        peerId: a.peerId,
+        name: a.name,
+        index: next++,
+        identityKey: bytesToHex(publicKeyFromPeerId(a.peerId)),
+        addrs: a.addrs,
+      });
+    return kept;
+  }
+
+  /** Who must be online for the coordinator to start: dealers (old members) and every new member. */
+  private ceremonyPlan(r: RequestRow): { dealers: string[]; missing: string[] } {
+    const g = this.store.groups.get(r.groupId)!;
+    const p = this.ceremonyParams(r);
+    const online = (peer: string) => peer === this.me.peerId || this.host.isConnected(peer);
+    const old = this.store.members.list(g.id).sort((a, b) => a.index - b.index);
+    const recipients = this.plannedRoster(g, p);
+    const missing = recipients.filter((m) => !online(m.peerId)).map((m) => m.name);
+    let dealers: string[];
+    if (p.ceremony === 'refresh') dealers = old.map((m) => m.peerId);
+    else {
+      // Prefer members who stay; removed ones deal only when too few others are online.
+      const staying = old.filter((m) => !p.remove.includes(m.peerId) && online(m.peerId));
+      const leaving = old.filter((m) => p.remove.includes(m.peerId) && online(m.peerId));
+      dealers = [...staying, ...leaving]
+        .slice(0, Math.max(g.threshold, staying.length))
+        .map((m) => m.peerId);
+      if (dealers.length < g.threshold) {
+        const offline = old.filter((m) => !online(m.peerId)).map((m) => m.name);
+        missing.push(...offline.slice(0, g.threshold - dealers.length));
+      }
+    }
+    if (p.ceremony === 'refresh')
+      for (const m of old) if (!online(m.peerId) && !missing.includes(m.name)) missing.push(m.name);
+    return { dealers, missing: [...new Set(missing)] };
+  }
+
+  /** The coordinator starts the ceremony once everyone it needs is online (pre-flight check). */
   private async startCeremony(id: string): Promise<void> {
     const r = this.store.requests.get(id)!;
     const g = this.store.groups.get(r.groupId)!;
-    const members = this.store.members.list(g.id);
-    const offline = members.filter(
-      (m) => m.peerId !== this.me.peerId && !this.host.isConnected(m.peerId),
-    );
-    if (offline.length) {
-      this.log(`refresh ${id} waits for ${offline.map((m) => m.name).join(', ')} to come online`);
+    const { dealers, missing } = this.ceremonyPlan(r);
+    if (missing.length) {
+      this.log(`${r.kind} ${id} waits for ${missing.join(', ')} to come online`);
       return;
     }
     if (this.ceremonies.has(id)) return;
@@ -1498,10 +1798,14 @@ export class Custodian {
       .list(id)
       .filter((d) => d.decision === 'approve')
       .map((d) => JSON.parse(d.statement) as Signed);
-    const payload = { request: JSON.parse(r.envelope) as Signed, approvals };
-    for (const m of members)
-      if (m.peerId !== this.me.peerId)
-        this.send(m.peerId, {
+    const payload = { request: JSON.parse(r.envelope) as Signed, approvals, dealers };
+    const participants = new Set([
+      ...this.store.members.list(g.id).map((m) => m.peerId),
+      ...this.plannedRoster(g, this.ceremonyParams(r)).map((m) => m.peerId),
+    ]);
+    for (const peer of participants)
+      if (peer !== this.me.peerId)
+        this.send(peer, {
           v: 1,
           type: 'ceremony',
           groupId: g.id,
@@ -1509,19 +1813,25 @@ export class Custodian {
           session,
           step: 'start',
           payload,
-        }).catch((e) => this.log(`refresh start to ${m.name} failed: ${(e as Error).message}`));
-    await this.runRefresh(g.id, id, session);
+        }).catch((e) =>
+          this.log(
+            `${r.kind} start to ${this.memberName(g.id, peer)} failed: ${(e as Error).message}`,
+          ),
+        );
+    await this.runCeremony(g.id, id, session, dealers);
   }
 
   private onCeremony(from: string, msg: CeremonyMessage): unknown {
     const g = this.store.groups.get(msg.groupId);
-    const m = g && this.memberByPeer(g.id, from);
-    if (!g || !m) throw new DroppedMessage('non_member');
+    if (!g) throw new DroppedMessage('non_member');
+    const m = this.memberByPeer(g.id, from) ?? this.newcomerInPendingRequest(g.id, from);
+    if (!m) throw new DroppedMessage('non_member');
     if (msg.step === 'start') {
-      const p = msg.payload as { request?: unknown; approvals?: unknown };
+      if (!this.memberByPeer(g.id, from)) throw new DroppedMessage('non_member');
+      const p = msg.payload as { request?: unknown; approvals?: unknown; dealers?: unknown };
       if (p.request) this.acceptStatement(from, decodeSignedSafe(p.request));
       const r = this.store.requests.get(msg.requestId);
-      if (!r || r.kind !== 'refresh' || r.groupId !== g.id)
+      if (!r || r.kind === 'sign' || r.groupId !== g.id)
         throw new DroppedMessage('unknown_request');
       if (Array.isArray(p.approvals))
         for (const a of p.approvals.slice(0, 64)) this.acceptStatement(from, decodeSignedSafe(a));
@@ -1532,9 +1842,13 @@ export class Custodian {
           .map((d) => d.peerId),
       );
       if (approvers.size < g.threshold) throw new DroppedMessage('not_approved');
-      const params = JSON.parse(new TextDecoder().decode(r.message)) as { fromEpoch: number };
-      if (params.fromEpoch !== g.epoch) throw new DroppedMessage('wrong_epoch');
-      void this.runRefresh(g.id, r.id, msg.session);
+      if (this.ceremonyParams(r).fromEpoch !== g.epoch) throw new DroppedMessage('wrong_epoch');
+      const dealers = Array.isArray(p.dealers)
+        ? p.dealers.filter((x): x is string => typeof x === 'string')
+        : [];
+      if (dealers.length < g.threshold || dealers.some((d) => !this.memberByPeer(g.id, d)))
+        throw new DroppedMessage('bad_dealers');
+      void this.runCeremony(g.id, r.id, msg.session, dealers);
       return { ok: true };
     }
     if (msg.step === 'abort') {
@@ -1552,117 +1866,256 @@ export class Custodian {
     return { ok: true };
   }
 
-  /** Every member: reshare onto the same roster, keep both shares until all confirmed, then switch. */
-  private async runRefresh(groupId: string, requestId: string, session: string): Promise<void> {
+  /** This member was removed by a reshare: the group is over for it, and its share is deleted. */
+  private leaveGroup(groupId: string, requestId: string, epoch: number, name: string): void {
+    this.store.tx(() => {
+      this.store.groups.update(groupId, {
+        status: 'failed',
+        error: `you were removed from ${name} by reshare ${requestId}`,
+        updatedAt: Date.now(),
+      });
+      this.store.requests.update(requestId, { status: 'done', updatedAt: Date.now() });
+      this.audit('group.left', { requestId, epoch }, groupId);
+    });
+    void this.vault.delete(shareName(groupId, epoch)).catch(() => undefined);
+    this.keys.delete(groupId);
+    this.log(`removed from ${name} by reshare ${requestId}`);
+    this.notify(requestId);
+    this.emit({ type: 'group', id: groupId });
+  }
+
+  /** A newcomer named by a pending reshare of this group, with its planned roster position. */
+  private newcomerInPendingRequest(groupId: string, peer: string): { index: number } | undefined {
+    const g = this.store.groups.get(groupId);
+    if (!g) return undefined;
+    for (const r of this.store.requests.list({ groupId, statuses: ['pending', 'signing'] })) {
+      if (r.kind !== 'reshare') continue;
+      const planned = this.plannedRoster(g, this.ceremonyParams(r)).find((m) => m.peerId === peer);
+      if (planned) return planned;
+    }
+    return undefined;
+  }
+
+  /**
+   * Every participant of a refresh or reshare: dealers re-deal their Lagrange-weighted shares to
+   * the new roster; recipients keep both shares until every recipient confirmed the new key
+   * package, then switch epoch and delete the old share.
+   */
+  private async runCeremony(
+    groupId: string,
+    requestId: string,
+    session: string,
+    dealerPeers: string[],
+  ): Promise<void> {
     if (this.ceremonies.has(requestId)) return;
     this.ceremonies.add(requestId);
     const g = this.store.groups.get(groupId)!;
-    const members = this.store.members.list(groupId).sort((a, b) => a.index - b.index);
-    const others = members.filter((m) => m.peerId !== this.me.peerId);
+    const r = this.store.requests.get(requestId)!;
+    const p = this.ceremonyParams(r);
     const suite = getSuite(g.scheme);
+    const oldMembers = this.store.members.list(groupId);
+    const roster = this.plannedRoster(g, p);
+    const indexOf = new Map<string, number>([
+      ...oldMembers.map((m) => [m.peerId, m.index] as const),
+      ...roster.map((m) => [m.peerId, m.index] as const),
+    ]);
+    const dealers = dealerPeers.map((peer) => ({ peerId: peer, index: indexOf.get(peer)! }));
+    const participants = [...new Set([...dealerPeers, ...roster.map((m) => m.peerId)])];
+    const others = participants.filter((peer) => peer !== this.me.peerId);
+    const meIsDealer = dealerPeers.includes(this.me.peerId);
+    const meIsRecipient = roster.some((m) => m.peerId === this.me.peerId);
     const deadline = Date.now() + 90_000;
+    const fromEpoch = g.epoch;
     let newEpochWritten = false;
     let sentDone = false;
-    const fromEpoch = g.epoch;
+    for (const m of roster)
+      if (m.peerId !== this.me.peerId && m.addrs.length)
+        await this.host.addAddresses(m.peerId, m.addrs);
     this.store.requests.update(requestId, { status: 'signing', updatedAt: Date.now() });
     this.notify(requestId);
+    const removedPeers = oldMembers
+      .map((m) => m.peerId)
+      .filter((peer) => !roster.some((x) => x.peerId === peer));
+    if (!meIsDealer && !meIsRecipient) {
+      // A removed member that does not deal: it only learns the outcome from the new members.
+      try {
+        const dones = await this.awaitInbox(session, 'done', roster.length, deadline);
+        const digests = new Set([...dones.values()].map((d) => (d as { digest?: unknown }).digest));
+        if (digests.size === 1) this.leaveGroup(groupId, requestId, fromEpoch, g.name);
+      } catch (e) {
+        this.log(`${r.kind} of ${g.name}: no outcome seen (${(e as Error).message})`);
+      } finally {
+        this.dkgInbox.delete(session);
+        this.ceremonies.delete(requestId);
+      }
+      return;
+    }
     try {
-      const key = await this.keyPackage(groupId);
-      const dkgMembers = members.map((m) => ({
-        identifier: BigInt(m.index),
-        identityKey: hexToBytes(m.identityKey),
-      }));
-      const params = refreshParams(key.public, dkgMembers, hexToBytes(session));
-      const meIdx = key.share.identifier;
-      const check = () => {
-        if (this.aborted.has(session)) throw new Error('another member aborted the refresh');
+      const newcomerPackage = this.store.meta.get(`newcomer-package:${groupId}`);
+      const old =
+        this.publicPackage(groupId) ??
+        (newcomerPackage ? publicPackageFromJSON(JSON.parse(newcomerPackage)) : undefined);
+      if (!old) throw new Error('this node does not know the current key package');
+      const key = meIsDealer ? await this.keyPackage(groupId) : undefined;
+      const params = {
+        old,
+        dealers: dealers.map((d) => BigInt(d.index)),
+        members: roster.map((m) => ({
+          identifier: BigInt(m.index),
+          identityKey: hexToBytes(m.identityKey),
+        })),
+        threshold: p.ceremony === 'refresh' ? g.threshold : p.threshold,
+        sessionId: hexToBytes(session),
       };
-      const sendAll = (step: 'round1' | 'echo' | 'done', payload: Record<string, unknown>) =>
-        Promise.all(
-          others.map((m) =>
-            this.sendReliably(
-              m.peerId,
-              { v: 1, type: 'ceremony', groupId, requestId, session, step, payload },
-              deadline - Date.now(),
-            ),
+      const myIndex = BigInt(indexOf.get(this.me.peerId)!);
+      const check = () => {
+        if (this.aborted.has(session)) throw new Error('another member aborted the ceremony');
+      };
+      const send = (
+        peer: string,
+        step: 'round1' | 'echo' | 'round2' | 'done',
+        payload: Record<string, unknown>,
+      ) =>
+        this.sendReliably(
+          peer,
+          { v: 1, type: 'ceremony', groupId, requestId, session, step, payload },
+          deadline - Date.now(),
+        );
+      const r1 = reshareRound1(params, myIndex, key);
+      if (r1.package)
+        await Promise.all(
+          others.map((peer) =>
+            send(peer, 'round1', r1.package as unknown as Record<string, unknown>),
           ),
         );
-      const r1 = reshareRound1(params, meIdx, key);
-      await sendAll('round1', r1.package as unknown as Record<string, unknown>);
-      const got1 = await this.awaitInbox(session, 'round1', others.length, deadline, check);
+      const dealerOthers = dealerPeers.filter((d) => d !== this.me.peerId);
+      const got1 = await this.awaitInbox(session, 'round1', dealerOthers.length, deadline, check);
       const echo = reshareEcho(r1.state, [...got1.values()] as ReshareRound1Package[]);
-      await sendAll('echo', echo as unknown as Record<string, unknown>);
+      await Promise.all(
+        others.map((peer) => send(peer, 'echo', echo as unknown as Record<string, unknown>)),
+      );
       const echoes = await this.awaitInbox(session, 'echo', others.length, deadline, check);
       const out = reshareRound2(r1.state, [...echoes.values()] as DkgEcho[]);
       await Promise.all(
-        out.map((p) => {
-          const to = members.find((m) => BigInt(m.index) === p.to)!;
-          return this.sendReliably(
-            to.peerId,
-            {
-              v: 1,
-              type: 'ceremony',
-              groupId,
-              requestId,
-              session,
-              step: 'round2',
-              payload: p.toWire(suite),
-            },
-            deadline - Date.now(),
-          );
+        out.map((pkg) => {
+          const to = roster.find((m) => BigInt(m.index) === pkg.to)!;
+          return send(to.peerId, 'round2', pkg.toWire(suite));
         }),
       );
-      const got2 = await this.awaitInbox(session, 'round2', others.length, deadline, check);
+      const got2 = await this.awaitInbox(
+        session,
+        'round2',
+        meIsRecipient ? dealerOthers.length : 0,
+        deadline,
+        check,
+      );
       const received = [...got2.values()].map((w) =>
         DkgRound2Package.fromWire(suite, w as Parameters<typeof DkgRound2Package.fromWire>[1]),
       );
-      const next = reshareFinalize(r1.state, received)!;
+      const next = reshareFinalize(r1.state, received);
+      if (!next) {
+        // A dealer leaving the group: its part is done once the new members confirmed.
+        const dones = await this.awaitInbox(session, 'done', roster.length, deadline, check);
+        const digests = new Set([...dones.values()].map((d) => (d as { digest?: unknown }).digest));
+        if (digests.size !== 1)
+          throw new Error('the new members ended with different key packages');
+        this.leaveGroup(groupId, requestId, fromEpoch, g.name);
+        return;
+      }
       const pubJson = JSON.stringify(publicPackageToJSON(next.public));
       const digest = bytesToHex(sha256(utf8ToBytes(pubJson)));
       await this.vault.put(shareName(groupId, next.share.epoch), next.share.toBytes());
       newEpochWritten = true;
-      this.store.meta.set(
-        `pending-refresh:${groupId}`,
-        JSON.stringify({ epoch: next.share.epoch, requestId, digest }),
-      );
       sentDone = true;
-      await sendAll('done', { epoch: next.share.epoch, digest });
-      const dones = await this.awaitInbox(session, 'done', others.length, deadline, check);
+      const recipientOthers = roster.map((m) => m.peerId).filter((peer) => peer !== this.me.peerId);
+      // Removed members hear the outcome too, so they know their share no longer counts.
+      await Promise.all(
+        [...recipientOthers, ...removedPeers].map((peer) =>
+          send(peer, 'done', { epoch: next.share.epoch, digest }),
+        ),
+      );
+      const dones = await this.awaitInbox(session, 'done', recipientOthers.length, deadline, check);
       for (const [peer, d] of dones) {
         const dd = d as { epoch?: unknown; digest?: unknown };
         if (dd.epoch !== next.share.epoch || dd.digest !== digest)
           throw new Error(
-            `${this.memberName(groupId, peer)} ended the refresh with a different key package`,
+            `${this.memberName(groupId, peer)} ended the ${r.kind} with a different key package`,
           );
       }
-      // Everyone holds the new epoch: switch, then delete the old share.
+      // Every new member holds the new epoch: switch roster and key package, then drop the old share.
       this.store.tx(() => {
+        for (const m of oldMembers)
+          if (!roster.some((x) => x.peerId === m.peerId))
+            this.store.members.delete(groupId, m.peerId);
+        for (const m of roster) {
+          const existing = this.store.members.get(groupId, m.peerId);
+          this.store.members.upsert({
+            groupId,
+            peerId: m.peerId,
+            name: m.name,
+            identityKey: m.identityKey,
+            fingerprint: fingerprint(hexToBytes(m.identityKey)),
+            index: m.index,
+            addrs:
+              m.peerId === this.me.peerId
+                ? this.host.addrs()
+                : m.addrs.length
+                  ? m.addrs
+                  : (existing?.addrs ?? []),
+            confirmed: true,
+            joinedAt: existing?.joinedAt ?? Date.now(),
+          });
+        }
         this.store.groups.update(groupId, {
           publicPackage: pubJson,
           epoch: next.share.epoch,
+          threshold: next.public.threshold,
+          size: roster.length,
+          status: 'ready',
+          error: undefined,
           updatedAt: Date.now(),
         });
         this.store.requests.update(requestId, { status: 'done', updatedAt: Date.now() });
         this.audit(
-          'group.refreshed',
+          r.kind === 'refresh' ? 'group.refreshed' : 'group.reshared',
           {
             requestId,
             fromEpoch,
             epoch: next.share.epoch,
+            threshold: next.public.threshold,
+            members: roster.map((m) => m.peerId),
             publicKey: bytesToHex(externalPublicKey(next.public)),
           },
           groupId,
         );
-        this.store.meta.set(`pending-refresh:${groupId}`, '');
+        this.store.meta.set(`newcomer:${groupId}`, '');
+        this.store.meta.set(`newcomer-package:${groupId}`, '');
+        const candidates = JSON.parse(
+          this.store.meta.get(`candidates:${groupId}`) || '[]',
+        ) as Candidate[];
+        this.store.meta.set(
+          `candidates:${groupId}`,
+          JSON.stringify(candidates.filter((c) => !roster.some((m) => m.peerId === c.peerId))),
+        );
       });
-      await this.vault.delete(shareName(groupId, fromEpoch));
       this.keys.set(groupId, next);
       this.myNonces.delete(groupId);
       this.pool.delete(groupId);
-      for (const m of others)
-        if (this.host.isConnected(m.peerId))
+      const early = this.futureNonces.get(groupId);
+      this.futureNonces.delete(groupId);
+      const now = this.store.groups.get(groupId)!;
+      for (const [peer, batch] of early ?? [])
+        if (batch.epoch === now.epoch && this.memberByPeer(groupId, peer))
+          this.addToPool(now, peer, batch.commitments, true);
+      for (const m of roster)
+        if (m.peerId !== this.me.peerId && this.host.isConnected(m.peerId))
           void this.sendNonces(groupId, m.peerId, true).catch(() => undefined);
-      this.log(`refresh of ${g.name} done: epoch ${next.share.epoch}`);
+      // Only now that the pools are rebuilt for the new epoch (no await above), drop the old share.
+      if (meIsDealer && fromEpoch !== next.share.epoch)
+        await this.vault.delete(shareName(groupId, fromEpoch)).catch(() => undefined);
+      this.log(
+        `${r.kind} of ${g.name} done: epoch ${next.share.epoch}, ${next.public.threshold} of ${roster.length}`,
+      );
       this.notify(requestId);
       this.emit({ type: 'group', id: groupId });
     } catch (e) {
@@ -1670,14 +2123,13 @@ export class Custodian {
         e instanceof CryptoError && e.culprits.length
           ? `${e.code}: ${e.culprits.map((c) => this.nameOfIdentifier(groupId, c)).join(', ')} misbehaved`
           : (e as Error).message;
-      this.log(`refresh of ${g.name} failed: ${reason}`);
+      this.log(`${r.kind} of ${g.name} failed: ${reason}`);
       if (!sentDone) {
         // Nobody can have switched yet: drop the half-made share, keep the old epoch, allow a retry.
         if (newEpochWritten)
           await this.vault.delete(shareName(groupId, fromEpoch + 1)).catch(() => undefined);
-        this.store.meta.set(`pending-refresh:${groupId}`, '');
-        for (const m of others)
-          this.send(m.peerId, {
+        for (const peer of others)
+          this.send(peer, {
             v: 1,
             type: 'ceremony',
             groupId,
@@ -1691,7 +2143,7 @@ export class Custodian {
         requestId,
         {
           status: 'failed',
-          failure: `refresh failed: ${reason}; the group stays at epoch ${fromEpoch} and a new refresh can be proposed`,
+          failure: `${r.kind} failed: ${reason}; the group stays at epoch ${fromEpoch} and a new ${r.kind} can be proposed`,
         },
         'request.failed',
         { id: requestId, failure: reason },
@@ -1910,8 +2362,16 @@ export class Custodian {
 
   private acceptNonces(from: string, msg: Extract<GroupMessage, { type: 'nonces' }>): void {
     const g = this.store.groups.get(msg.groupId);
-    if (!g || !this.memberByPeer(g.id, from)) throw new DroppedMessage('non_member');
-    if (g.status !== 'ready' || msg.epoch !== g.epoch) return;
+    if (!g || !(this.memberByPeer(g.id, from) || this.newcomerInPendingRequest(g.id, from)))
+      throw new DroppedMessage('non_member');
+    if (msg.epoch === g.epoch + 1) {
+      // The sender finished a refresh or reshare before this node did: keep them for the new epoch.
+      let perGroup = this.futureNonces.get(g.id);
+      if (!perGroup) this.futureNonces.set(g.id, (perGroup = new Map()));
+      perGroup.set(from, { epoch: msg.epoch, commitments: msg.commitments });
+      return;
+    }
+    if (g.status !== 'ready' || msg.epoch !== g.epoch || !this.memberByPeer(g.id, from)) return;
     this.addToPool(g, from, msg.commitments, msg.replace);
     for (const r of this.store.requests.list({ groupId: g.id, statuses: ['pending'] }))
       this.evaluate(r.id);
@@ -2125,6 +2585,8 @@ export class Custodian {
       'group.create': async (i) => this.createGroup(i),
       'group.join': async (i) => this.joinGroup(i.invite),
       'group.import': async (i) => this.importGroup(i),
+      'group.invite': async (i) => this.inviteNewcomer(i.group),
+      'request.reshare': async (i) => this.createReshareRequest(i),
       'group.list': async () => this.store.groups.list().map((g) => this.groupView(g)),
       'group.show': async (i) => this.groupView(this.findGroup(i.group)),
       'group.confirm': async (i) => this.confirmGroup(i.group),

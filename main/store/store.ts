@@ -558,6 +558,12 @@ function makeStore(db: DB, path: string): Store {
           `member ${peerId} in group ${groupId}`,
         );
       },
+      delete: (groupId, peerId) => {
+        run('DELETE FROM members WHERE group_id = @groupId AND peer_id = @peerId', {
+          groupId,
+          peerId,
+        });
+      },
     },
 
     requests: {

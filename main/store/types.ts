@@ -125,6 +125,8 @@ export interface Store {
       peerId: string,
       patch: Partial<Omit<MemberRow, 'groupId' | 'peerId'>>,
     ): void;
+    /** Removes a member from a group's roster (after a reshare that removed it). */
+    delete(groupId: string, peerId: string): void;
   };
   requests: {
     /** False when a request with this id exists (it is left unchanged). */

@@ -6,7 +6,7 @@ export const API_VERSION = 1;
 export type Scheme = 'ed25519' | 'secp256k1' | 'taproot';
 export type GroupStatus = 'forming' | 'confirming' | 'dkg' | 'ready' | 'failed';
 export type RequestStatus = 'pending' | 'signing' | 'done' | 'denied' | 'expired' | 'failed';
-export type RequestKind = 'sign' | 'refresh';
+export type RequestKind = 'sign' | 'refresh' | 'reshare';
 
 export interface NodeStatus {
   peerId: string;
@@ -85,6 +85,8 @@ export interface RequestView {
   /** Hex signature once done; verifies under the group's publicKey with the scheme's verifier. */
   signature?: string;
   failure?: string;
+  /** For a ceremony waiting to start: the members it needs who are offline now. */
+  waitingFor?: string[];
   /** Peer ids of members who failed to answer or sent a bad share during signing. */
   culprits: string[];
 }
@@ -135,8 +137,24 @@ export interface ApiOperations {
   /** `group` is a group id or a unique group name. */
   'group.show': { input: { group: string }; output: GroupView };
   'group.confirm': { input: { group: string }; output: GroupView };
+  /** An invite for a newcomer to a ready group; they become a member through a reshare. */
+  'group.invite': { input: { group: string }; output: { group: string; invite: string } };
   'request.sign': {
     input: { group: string; message: string; encoding: 'utf8' | 'hex'; expiresInSec?: number };
+    output: RequestView;
+  };
+  /**
+   * Proposes a reshare: add newcomers (who joined with a `group.invite` invite; by name or peer
+   * id), remove members, and/or change the threshold, keeping the public key; epoch + 1.
+   */
+  'request.reshare': {
+    input: {
+      group: string;
+      threshold?: number;
+      add?: string[];
+      remove?: string[];
+      expiresInSec?: number;
+    };
     output: RequestView;
   };
   /** Proposes a refresh: new shares for every member, same public key, epoch + 1. */

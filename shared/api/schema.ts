@@ -113,6 +113,15 @@ function int(min: number, max: number): Check<number> {
   };
 }
 
+/** A list of at most `max` items, each checked by `item`. */
+function list<T>(item: Check<T>, max: number): Check<T[]> {
+  return (value, path) => {
+    if (!Array.isArray(value)) fail(path, `must be a list, got ${shown(value)}`);
+    if (value.length > max) fail(path, `must have at most ${max} items, got ${value.length}`);
+    return value.map((v, i) => item(v, `${path}[${i}]`));
+  };
+}
+
 function bool(): Check<boolean> {
   return (value, path) => {
     if (typeof value !== 'boolean') fail(path, `must be true or false, got ${shown(value)}`);
@@ -236,6 +245,7 @@ const SCHEMAS: { [M in ApiMethod]: Check<ApiInput<M>> } = {
   'group.list': empty,
   'group.show': object({ group: ref }),
   'group.confirm': object({ group: ref }),
+  'group.invite': object({ group: ref }),
   'request.sign': refine(signInput, ({ message, encoding }) => {
     // The limit is on the bytes to be signed, whichever encoding carries them.
     let bytes: number;
@@ -252,6 +262,15 @@ const SCHEMAS: { [M in ApiMethod]: Check<ApiInput<M>> } = {
       fail('message', `must be at most ${LIMITS.messageBytes} bytes, got ${bytes}`);
     }
   }),
+  'request.reshare': object(
+    { group: ref },
+    {
+      threshold: int(LIMITS.minSize, LIMITS.maxSize),
+      add: list(ref, 16),
+      remove: list(ref, 16),
+      expiresInSec: int(LIMITS.minExpiresSec, LIMITS.maxExpiresSec),
+    },
+  ),
   'request.refresh': object(
     { group: ref },
     { expiresInSec: int(LIMITS.minExpiresSec, LIMITS.maxExpiresSec) },

@@ -94,7 +94,7 @@ export interface RequestBody {
   v: 1;
   type: 'request';
   groupId: string;
-  kind: 'sign' | 'refresh';
+  kind: 'sign' | 'refresh' | 'reshare';
   /** Hex of the bytes to sign; for a ceremony, of its parameters as canonical JSON. */
   message: string;
   createdBy: string;
@@ -188,7 +188,7 @@ export function decodeSigned(v: unknown): Signed {
         'expiresAt',
         'nonce',
       ]);
-      if (b.kind !== 'sign' && b.kind !== 'refresh')
+      if (b.kind !== 'sign' && b.kind !== 'refresh' && b.kind !== 'reshare')
         throw new ProtocolError('malformed', `unknown request kind ${String(b.kind)}`);
       const body: RequestBody = {
         v: 1,
