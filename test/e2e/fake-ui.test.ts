@@ -263,6 +263,35 @@ describe('browser mode with the fake node', () => {
     expect(await axe()).toEqual([]);
   });
 
+  it('a request can be approved with the keyboard alone', async () => {
+    await tab('Settings');
+    await page.getByLabel('Same as the system').check();
+    await tab('Requests');
+    const text = 'Rotate the backup encryption key (keyboard test)';
+    node.ask(BOB, 'treasury', text);
+    const card = waitingCard('treasury').filter({ hasText: text });
+    await card.waitFor();
+    const approve = card.getByRole('button', { name: 'Approve…' });
+    await page
+      .getByRole('navigation', { name: 'Main' })
+      .getByRole('button', { name: /Requests/ })
+      .focus();
+    for (
+      let i = 0;
+      i < 60 && !(await approve.evaluate((b) => b === b.ownerDocument.activeElement));
+      i++
+    ) {
+      await page.keyboard.press('Tab');
+    }
+    await page.keyboard.press('Enter');
+    const confirm = card.getByRole('group', { name: /Approve signing/ });
+    expect(await confirm.evaluate((g) => g === g.ownerDocument.activeElement)).toBe(true);
+    await page.keyboard.press('Tab');
+    await shoot('18-keyboard-confirm');
+    await page.keyboard.press('Enter');
+    await page.getByRole('article').filter({ hasText: text }).getByText('Signed.').waitFor();
+  });
+
   it('nothing was refused by the CSP and nothing threw', () => {
     expect(problems).toEqual([]);
   });

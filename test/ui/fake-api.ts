@@ -96,6 +96,8 @@ export interface FakeNode extends Api {
   onEvent(cb: (e: ApiEvent) => void): () => void;
   calls: { method: ApiMethod; input: unknown }[];
   me: Person;
+  /** Another member asks the group to sign `text`, as if from their own node. */
+  ask(who: Person, group: string, text: string): RequestView;
   /** Another member decides on a request, as if from their own node. */
   decide(id: string, who: Person, decision: 'approve' | 'deny', reason?: string): void;
   /** A peer goes on- or offline in every group it is in. */
@@ -255,6 +257,7 @@ export function createFakeNode(opts: FakeNodeOptions = {}): FakeNode {
     message: Uint8Array,
     expiresInSec: number | undefined,
     kind: string,
+    by: Person = me,
   ): FakeRequest {
     const id = nextId('r-');
     const at = now();
@@ -263,7 +266,7 @@ export function createFakeNode(opts: FakeNodeOptions = {}): FakeNode {
       group: g.id,
       kind,
       message,
-      createdBy: { peerId: me.peerId, name: me.name, at: new Date(at).toISOString() },
+      createdBy: { peerId: by.peerId, name: by.name, at: new Date(at).toISOString() },
       createdAt: at,
       expiresAt: at + 1000 * (expiresInSec ?? 24 * 3600),
       status: 'pending',
@@ -272,7 +275,7 @@ export function createFakeNode(opts: FakeNodeOptions = {}): FakeNode {
       culprits: [],
     };
     requests.set(id, r);
-    log(me, 'request.created', `request ${id} created by ${me.name}`, g.id);
+    log(by, 'request.created', `request ${id} created by ${by.name}`, g.id);
     emit({ type: 'request', id });
     return r;
   }
@@ -711,6 +714,9 @@ export function createFakeNode(opts: FakeNodeOptions = {}): FakeNode {
     onEvent(cb) {
       listeners.add(cb);
       return () => listeners.delete(cb);
+    },
+    ask(who, ref, text) {
+      return requestView(newRequest(group(ref), utf8ToBytes(text), undefined, 'sign', who));
     },
     decide(id, who, decision, reason) {
       applyDecision(request(id), who, decision, reason);
