@@ -140,6 +140,18 @@ export function fakeApi(): FakeApi {
         description: 'Refresh every share',
       };
     },
+    async 'request.reshare'(input) {
+      record('request.reshare', input);
+      return {
+        ...requestView('r-3', 'pending'),
+        kind: 'reshare',
+        description: 'Reshare the key',
+      };
+    },
+    async 'group.invite'(input) {
+      record('group.invite', input);
+      return { group: 'g-7f3a', invite: 'conclave-invite:newcomer' };
+    },
     async 'backup.export'(input) {
       record('backup.export', input);
       return {
