@@ -658,6 +658,24 @@ export function createFakeNode(opts: FakeNodeOptions = {}): FakeNode {
       r.description = `Refresh the shares of ${g.name}: every member gets a new share of the same key (epoch 1); old shares and backups stop working.`;
       return requestView(r);
     },
+    async 'group.invite'(input) {
+      const g = group(input.group);
+      if (g.status !== 'ready') throw new ApiError('not_ready', `group ${g.name} is ${g.status}`);
+      return { group: g.id, invite: `${INVITE_PREFIX}${fakeHex(`newcomer/${g.id}`, 24)}` };
+    },
+    async 'request.reshare'(input) {
+      const g = group(input.group);
+      if (g.status !== 'ready') throw new ApiError('not_ready', `group ${g.name} is ${g.status}`);
+      const params = JSON.stringify({ type: 'reshare', ...input, group: g.id });
+      const r = newRequest(g, utf8ToBytes(params), input.expiresInSec, 'reshare');
+      const parts = [
+        input.add?.length ? `add ${input.add.join(', ')}` : '',
+        input.remove?.length ? `remove ${input.remove.join(', ')}` : '',
+        input.threshold ? `require ${input.threshold} approvals` : '',
+      ].filter(Boolean);
+      r.description = `Reshare the key of ${g.name}: ${parts.join('; ') || 'same members'}; the public key stays the same.`;
+      return requestView(r);
+    },
     async 'group.import'(input) {
       const created = await core['group.create']!(input);
       return {
