@@ -118,6 +118,16 @@ describe('Requests', () => {
     expect(within(denied).getByText('you')).toBeTruthy();
   });
 
+  it('a ceremony shows what it does in words, and whom it waits for', async () => {
+    const app = await mountApp();
+    const r = await node['request.refresh']({ group: 'treasury' });
+    await app.requests.refresh(r.id);
+    const c = card(/Refresh the key shares of “treasury”/);
+    expect(c.textContent).toContain('every member gets a new share of the same key');
+    app.requests.list.find((x) => x.id === r.id)!.waitingFor = ['Carol'];
+    await vi.waitFor(() => expect(c.textContent).toMatch(/It starts once Carol\s*is online/));
+  });
+
   it('a failed request names who caused it', async () => {
     await mountApp();
     const failed = screen.getByText('Signing failed.').closest('article')!;
