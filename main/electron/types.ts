@@ -21,9 +21,12 @@ export interface SessionLike {
       webContents: unknown,
       permission: string,
       callback: (granted: boolean) => void,
+      details: { requestingUrl: string; isMainFrame: boolean },
     ) => void,
   ): void;
-  setPermissionCheckHandler(handler: () => boolean): void;
+  setPermissionCheckHandler(
+    handler: (webContents: unknown, permission: string, requestingOrigin: string) => boolean,
+  ): void;
   webRequest: {
     onHeadersReceived(
       listener: (

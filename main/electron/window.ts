@@ -84,10 +84,35 @@ export function isAppContentUrl(url: string): boolean {
   return url.startsWith(`${APP_ORIGIN}/`) || url.startsWith('file://');
 }
 
-/** Denies every permission, adds the CSP to the app's own responses. */
+/**
+ * The one permission the UI gets: writing to the clipboard (its Copy buttons for invites, keys and
+ * signatures), and only for the app's own main frame. Reading it, camera, notifications from the
+ * page (main shows them), and everything else are denied.
+ */
+export function isPermissionAllowed(permission: string, origin: string | undefined): boolean {
+  return permission === 'clipboard-sanitized-write' && origin === APP_ORIGIN;
+}
+
+function originOfUrl(url: string): string | undefined {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.host}`;
+  } catch (_) {
+    return undefined;
+  }
+}
+
+/** Denies every permission but clipboard writing by the app, adds the CSP to the app's content. */
 export function hardenSession(session: SessionLike): void {
-  session.setPermissionRequestHandler((_webContents, _permission, callback) => callback(false));
-  session.setPermissionCheckHandler(() => false);
+  session.setPermissionRequestHandler((_webContents, permission, callback, details) =>
+    callback(
+      details?.isMainFrame === true &&
+        isPermissionAllowed(permission, originOfUrl(details.requestingUrl)),
+    ),
+  );
+  session.setPermissionCheckHandler((_webContents, permission, requestingOrigin) =>
+    isPermissionAllowed(permission, originOfUrl(requestingOrigin)),
+  );
   session.webRequest.onHeadersReceived((details, callback) => {
     if (!isAppContentUrl(details.url)) {
       callback({});

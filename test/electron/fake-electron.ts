@@ -66,17 +66,36 @@ export class FakeSession implements SessionLike {
     webContents: unknown,
     permission: string,
     callback: (granted: boolean) => void,
+    details: { requestingUrl: string; isMainFrame: boolean },
   ) => void;
-  permissionCheckHandler?: () => boolean;
+  permissionCheckHandler?: (
+    webContents: unknown,
+    permission: string,
+    requestingOrigin: string,
+  ) => boolean;
   headersListener?: (
     details: OnHeadersReceivedListenerDetails,
     callback: (response: HeadersReceivedResponse) => void,
   ) => void;
-  setPermissionRequestHandler(handler: FakeSession['permissionRequestHandler']): void {
+  setPermissionRequestHandler(handler: NonNullable<FakeSession['permissionRequestHandler']>): void {
     this.permissionRequestHandler = handler;
   }
-  setPermissionCheckHandler(handler: () => boolean): void {
+  setPermissionCheckHandler(handler: NonNullable<FakeSession['permissionCheckHandler']>): void {
     this.permissionCheckHandler = handler;
+  }
+  /** What the request handler answers for `permission` asked by a frame at `url`. */
+  requestPermission(permission: string, url: string, isMainFrame = true): boolean {
+    let granted: boolean | undefined;
+    this.permissionRequestHandler?.(
+      undefined,
+      permission,
+      (g) => {
+        granted = g;
+      },
+      { requestingUrl: url, isMainFrame },
+    );
+    if (granted === undefined) throw new Error('the permission request was not answered');
+    return granted;
   }
   webRequest = {
     onHeadersReceived: (listener: NonNullable<FakeSession['headersListener']>) => {

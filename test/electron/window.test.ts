@@ -84,7 +84,7 @@ describe('createMainWindow', () => {
     ]);
   });
 
-  it('denies every permission request and check', () => {
+  it('denies every permission request and check but clipboard writing by the app', () => {
     const session = electron.defaultSession;
     for (const permission of [
       'media',
@@ -92,14 +92,24 @@ describe('createMainWindow', () => {
       'geolocation',
       'openExternal',
       'clipboard-read',
+      'fullscreen',
+      'unknown',
     ]) {
-      let granted: boolean | undefined;
-      session.permissionRequestHandler!(win.webContents, permission, (g) => {
-        granted = g;
-      });
-      expect(granted, permission).toBe(false);
+      expect(session.requestPermission(permission, APP_URL), permission).toBe(false);
+      expect(session.permissionCheckHandler!(undefined, permission, 'app://conclave')).toBe(false);
     }
-    expect(session.permissionCheckHandler!()).toBe(false);
+    expect(session.requestPermission('clipboard-sanitized-write', APP_URL)).toBe(true);
+    expect(
+      session.permissionCheckHandler!(undefined, 'clipboard-sanitized-write', 'app://conclave'),
+    ).toBe(true);
+    for (const url of ['https://evil.example/', 'file:///tmp/x.html', 'app://evil/', 'not a url']) {
+      expect(session.requestPermission('clipboard-sanitized-write', url), url).toBe(false);
+      expect(session.permissionCheckHandler!(undefined, 'clipboard-sanitized-write', url)).toBe(
+        false,
+      );
+    }
+    // Not from a subframe, even of the app.
+    expect(session.requestPermission('clipboard-sanitized-write', APP_URL, false)).toBe(false);
   });
 
   it("puts the strict CSP on the app's own content, replacing any other", () => {
