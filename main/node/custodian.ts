@@ -29,7 +29,6 @@ import {
   type DkgState,
 } from '../../shared/crypto/dkg.js';
 import { canonicalJSON, exportBackup, importBackup } from '../../shared/crypto/backup.js';
-import { refreshParams } from '../../shared/crypto/refresh.js';
 import {
   reshareEcho,
   reshareFinalize,
