@@ -268,7 +268,9 @@ describe('browser mode with the fake node', () => {
     await page.getByLabel('Same as the system').check();
     await tab('Requests');
     const text = 'Rotate the backup encryption key (keyboard test)';
-    node.ask(BOB, 'treasury', text);
+    // Bob asks and approves, so Alice's approval is the last one needed.
+    const asked = node.ask(BOB, 'treasury', text);
+    node.decide(asked.id, BOB, 'approve');
     const card = waitingCard('treasury').filter({ hasText: text });
     await card.waitFor();
     const approve = card.getByRole('button', { name: 'Approve…' });
@@ -289,6 +291,9 @@ describe('browser mode with the fake node', () => {
     await page.keyboard.press('Tab');
     await shoot('18-keyboard-confirm');
     await page.keyboard.press('Enter');
+    await expect
+      .poll(() => node.calls.filter((c) => c.method === 'request.approve').at(-1)?.input)
+      .toEqual({ id: asked.id });
     await page.getByRole('article').filter({ hasText: text }).getByText('Signed.').waitFor();
   });
 
