@@ -1,5 +1,6 @@
 // The `conclave` command: runs a custodian node (`start`) and talks to it over the control socket.
 import './polyfill.js';
+import { spawn } from 'node:child_process';
 import { realpathSync } from 'node:fs';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
@@ -27,7 +28,8 @@ export interface CliIO {
   stderr: { write(chunk: string): unknown };
   env: Record<string, string | undefined>;
   /** The node's entry points; loaded from ./node when absent (tests pass fakes). */
-  node?: Pick<typeof NodeEntryPoints, 'initIdentity' | 'startCustodian' | 'runRelay'>;
+  node?: Pick<typeof NodeEntryPoints, 'initIdentity' | 'startCustodian' | 'runRelay'> &
+    Partial<Pick<typeof NodeEntryPoints, 'isInitialized'>>;
   /** Stops `start` and `relay` when aborted; absent: SIGINT or SIGTERM does. */
   shutdown?: AbortSignal;
 }
@@ -290,6 +292,26 @@ async function backupPassphrase(ctx: Context): Promise<string> {
   return value;
 }
 
+/** Best effort: the desktop's default browser, only where there is a desktop. */
+function openInBrowser(url: string): void {
+  const cmd =
+    process.platform === 'darwin'
+      ? ['open', url]
+      : process.platform === 'win32'
+        ? ['cmd', '/c', 'start', '', url]
+        : process.env.DISPLAY || process.env.WAYLAND_DISPLAY
+          ? ['xdg-open', url]
+          : undefined;
+  if (!cmd) return;
+  try {
+    spawn(cmd[0]!, cmd.slice(1), { stdio: 'ignore', detached: true })
+      .on('error', () => undefined)
+      .unref();
+  } catch {
+    // No browser to open: the URL is printed anyway.
+  }
+}
+
 async function multiaddrs(ctx: Context, name: string, values: string[]): Promise<void> {
   const { multiaddr } = await import('@multiformats/multiaddr');
   for (const value of values) {
@@ -471,15 +493,26 @@ const COMMANDS: Command[] = [
         value: 'FILE',
         help: 'file vault passphrase from FILE (else $CONCLAVE_PASSPHRASE)',
       },
-      ui: { type: 'boolean', help: 'browser mode (not available yet)' },
+      ui: { type: 'boolean', help: 'browser mode: serve the app on 127.0.0.1 and print its URL' },
+      port: { type: 'string', value: 'N', help: 'browser mode port (default: any free port)' },
+      sandbox: {
+        type: 'boolean',
+        help: 'browser mode: start the "try it alone" 2-of-3 sandbox group',
+      },
+      open: {
+        type: 'boolean',
+        help: 'browser mode: open the URL in the default browser, if there is one',
+      },
     },
     async run(ctx) {
-      if (ctx.values.ui) {
-        throw new UsageError(
-          '--ui (browser mode) is not available yet; start without --ui',
-          'start',
-        );
-      }
+      if (
+        !ctx.values.ui &&
+        (ctx.values.port !== undefined || ctx.values.sandbox || ctx.values.open)
+      )
+        throw new UsageError('--port, --sandbox and --open go with --ui', 'start');
+      const port = int(ctx, 'port');
+      if (port !== undefined && (port < 1 || port > 65535))
+        throw new UsageError(`--port: must be from 1 to 65535, got ${port}`, 'start');
       // `--listen none`: no direct listener, reachable only through the given relays.
       const noDirect = list(ctx, 'listen').includes('none');
       const listen = list(ctx, 'listen').filter((a) => a !== 'none');
@@ -500,6 +533,39 @@ const COMMANDS: Command[] = [
       const { io } = ctx;
       // Listen for signals before starting, so a Ctrl-C during start-up still stops cleanly.
       const shutdown = shutdownRequested(io);
+      if (ctx.values.ui) {
+        try {
+          const entry = await nodeEntryPoints(io);
+          const { runBrowserMode } = await import('./server/browser-mode.js');
+          const bm = await runBrowserMode({
+            home: ctx.home,
+            port,
+            sandbox: ctx.values.sandbox === true,
+            start: {
+              listen: noDirect ? [] : listen.length > 0 ? listen : ['/ip4/0.0.0.0/tcp/0'],
+              relays,
+              mdns: ctx.values.mdns === true,
+              passphrase: secret,
+              log: (line) => io.stderr.write(`${line}\n`),
+            },
+            entry: {
+              isInitialized: entry.isInitialized ?? (await import('./node/index.js')).isInitialized,
+              initIdentity: entry.initIdentity,
+              startCustodian: entry.startCustodian,
+            },
+            log: (line) => io.stderr.write(`${line}\n`),
+          });
+          if (ctx.json) printJSON(io, { url: bm.url });
+          else writeLines(io.stdout, [`UI: ${bm.url}`]);
+          if (ctx.values.open) openInBrowser(bm.url);
+          await shutdown.promise;
+          io.stderr.write('stopping\n');
+          await withDeadline('stopping the node', bm.close(), STOP_DEADLINE_MS);
+          return EXIT.OK;
+        } finally {
+          shutdown.dispose();
+        }
+      }
       try {
         const { startCustodian } = await nodeEntryPoints(io);
         const node = await startCustodian({

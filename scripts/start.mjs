@@ -1,6 +1,6 @@
 // `npm start`: the desktop app when the Electron binary is installed, browser mode otherwise.
 // Arguments after `--` go to `conclave start --ui` in browser mode (e.g. `npm start -- --sandbox`).
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -49,5 +49,17 @@ if (electron) {
   run(electron, ['.', ...args]);
 } else {
   console.log('The Electron desktop shell is not installed here; starting browser mode instead.');
-  run(process.execPath, [join(root, 'bin', 'conclave.mjs'), 'start', '--ui', ...args]);
+  if (!existsSync(join(root, 'dist', 'renderer', 'index.html'))) {
+    // First start after `npm ci`: build the UI once (about two seconds).
+    const built = spawnSync(
+      process.execPath,
+      [join(root, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--logLevel', 'error'],
+      { cwd: root, stdio: 'inherit' },
+    );
+    if (built.status !== 0) {
+      console.error('npm start: building the UI failed; run `npm run build:ui` to see why.');
+      process.exit(1);
+    }
+  }
+  run(process.execPath, [join(root, 'bin', 'conclave.mjs'), 'start', '--ui', '--open', ...args]);
 }

@@ -20,5 +20,7 @@ dbus-run-session -- bash -c '
   set -euo pipefail
   echo -n pw | gnome-keyring-daemon --unlock --components=secrets >/dev/null
   npm run --silent typecheck
+  # Browser-mode tests serve the built renderer.
+  npm run --silent build:ui >/dev/null
   npx --no-install vitest run "$@"
 ' bash "$@"

@@ -2563,8 +2563,8 @@ export class Custodian {
     return this.groupView(g);
   }
 
-  /** The API contract served to the CLI, the UI and browser mode. */
-  api(): Api {
+  /** The API contract served to the CLI, the UI and browser mode (entry points add the rest). */
+  api(): Omit<Api, 'identity.init' | 'sandbox.start' | 'sandbox.members' | 'sandbox.decide'> {
     const status = () => {
       const pending = this.store.requests.list({ statuses: ['pending', 'signing'] }).length;
       return {

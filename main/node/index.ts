@@ -1,5 +1,5 @@
 // Custodian node entry points used by the CLI and Electron main: init, start, relay.
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { ed25519 } from '@noble/curves/ed25519.js';
@@ -17,6 +17,7 @@ import {
 import { openStore, type Store } from '../store/index.js';
 import { openFileVault, openKeychainVault, VaultError, type Vault } from '../vault/index.js';
 import { Custodian, type Identity } from './custodian.js';
+import { Sandbox } from './sandbox.js';
 
 export interface InitOptions {
   /** The node's home directory (SQLite database, control socket). Created if missing. */
@@ -87,6 +88,17 @@ async function openNodeVault(
   } catch (e) {
     if (e instanceof VaultError) throw new ApiError('vault', e.message);
     throw e;
+  }
+}
+
+/** Whether a home already holds a custodian identity (so the node can start). */
+export function isInitialized(home: string): boolean {
+  if (!existsSync(dbPath(home))) return false;
+  const store = openStore(dbPath(home));
+  try {
+    return store.meta.get('peerId') !== undefined;
+  } finally {
+    store.close();
   }
 }
 
@@ -184,12 +196,23 @@ export async function startCustodian(opts: StartOptions): Promise<RunningNode> {
     });
     await node.start();
     const h = host;
+    const sandbox = new Sandbox(node.api(), { initIdentity, startCustodian }, opts.log);
+    const api: Api = {
+      ...node.api(),
+      'identity.init': async () => {
+        throw new ApiError('conflict', `this node already has an identity: ${name} (${peerId})`);
+      },
+      'sandbox.start': () => sandbox.start(),
+      'sandbox.members': () => sandbox.members(),
+      'sandbox.decide': (i) => sandbox.decide(i.member, i.id, i.decision, i.reason),
+    };
     return {
-      api: node.api(),
+      api,
       peerId,
       addrs: () => h.addrs(),
       onEvent: (cb) => node.onEvent(cb),
       async stop() {
+        await sandbox.stop();
         await node.stop();
         await h.stop();
         seed.fill(0);

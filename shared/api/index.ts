@@ -99,6 +99,13 @@ export interface BackupExported {
   file: string;
 }
 
+export interface SandboxMember {
+  name: string;
+  peerId: string;
+  /** Ids of requests this simulated custodian has not decided yet. */
+  pending: string[];
+}
+
 export interface AuditEntryView {
   author: string;
   authorName?: string;
@@ -120,6 +127,28 @@ export interface AuditReport {
 /** Every operation, its input and its result. */
 export interface ApiOperations {
   'node.status': { input: Record<string, never>; output: NodeStatus };
+  /**
+   * First run: creates this custodian's identity, then the node starts. Only answered by a node
+   * that has no identity yet (browser mode and the desktop app show the first-run screen then;
+   * every other operation answers `not_ready` until it is done). The passphrase is only for the
+   * file vault, chosen explicitly instead of the OS keychain.
+   */
+  'identity.init': {
+    input: { name: string; vault: 'keychain' | 'file'; passphrase?: string };
+    output: NodeStatus;
+  };
+  /**
+   * "Try it alone": a local 2-of-3 group with two simulated co-custodians that run the real
+   * protocol in this process. Idempotent: returns the sandbox group if it exists.
+   */
+  'sandbox.start': { input: Record<string, never>; output: GroupView };
+  /** The simulated co-custodians, each with the requests still waiting for its decision. */
+  'sandbox.members': { input: Record<string, never>; output: SandboxMember[] };
+  /** A simulated co-custodian approves or denies a request (its button appears in the UI). */
+  'sandbox.decide': {
+    input: { member: string; id: string; decision: 'approve' | 'deny'; reason?: string };
+    output: RequestView;
+  };
   'group.create': {
     input: { name: string; threshold: number; size: number; scheme: Scheme };
     output: GroupCreated;

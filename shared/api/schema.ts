@@ -218,6 +218,24 @@ const signInput = object(
 
 const SCHEMAS: { [M in ApiMethod]: Check<ApiInput<M>> } = {
   'node.status': empty,
+  'identity.init': refine(
+    object(
+      { name: text({ max: LIMITS.nameChars }), vault: oneOf(['keychain', 'file'] as const) },
+      { passphrase: passphraseText },
+    ),
+    ({ vault, passphrase }) => {
+      if (vault === 'file' && passphrase === undefined)
+        fail('passphrase', 'the file vault needs a passphrase');
+      if (vault === 'keychain' && passphrase !== undefined)
+        fail('passphrase', 'only the file vault takes a passphrase');
+    },
+  ),
+  'sandbox.start': empty,
+  'sandbox.members': empty,
+  'sandbox.decide': object(
+    { member: ref, id: ref, decision: oneOf(['approve', 'deny'] as const) },
+    { reason: text({ max: LIMITS.reasonChars, multiline: true }) },
+  ),
   'group.create': refine(
     object({
       name: text({ max: LIMITS.nameChars }),

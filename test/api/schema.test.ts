@@ -12,6 +12,10 @@ import {
 /** A valid input for every operation; each negative test breaks one thing in one of these. */
 const VALID: Record<ApiMethod, Record<string, unknown>> = {
   'node.status': {},
+  'identity.init': { name: 'alice', vault: 'keychain' },
+  'sandbox.start': {},
+  'sandbox.members': {},
+  'sandbox.decide': { member: 'bob', id: 'r-1', decision: 'approve' },
   'group.create': { name: 'treasury', threshold: 2, size: 3, scheme: 'ed25519' },
   'group.join': { invite: 'conclave1qqqsyqcyq5rqwzqf' },
   'group.import': {

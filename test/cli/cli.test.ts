@@ -204,9 +204,14 @@ describe('conclave misuse gives one line on stderr and exit code 64', () => {
       '--reason: must be at most 500 characters, got 501; run conclave deny --help',
     ],
     [
-      'start with --ui, which is not built yet',
-      ['start', '--ui'],
-      '--ui (browser mode) is not available yet; start without --ui; run conclave start --help',
+      'start with --sandbox but without --ui',
+      ['start', '--sandbox'],
+      '--port, --sandbox and --open go with --ui; run conclave start --help',
+    ],
+    [
+      'start --ui on a port that does not exist',
+      ['start', '--ui', '--port', '70000'],
+      '--port: must be from 1 to 65535, got 70000; run conclave start --help',
     ],
     [
       'start with a listen address that is not a multiaddr',

@@ -97,6 +97,22 @@ export function fakeApi(): FakeApi {
         version: 1,
       };
     },
+    async 'identity.init'(input) {
+      record('identity.init', input);
+      throw new ApiError('conflict', 'this node already has an identity');
+    },
+    async 'sandbox.start'(input) {
+      record('sandbox.start', input);
+      return groupView('Sandbox');
+    },
+    async 'sandbox.members'(input) {
+      record('sandbox.members', input);
+      return [{ name: 'Bob (simulated)', peerId: PEER_A, pending: ['r-1'] }];
+    },
+    async 'sandbox.decide'(input) {
+      record('sandbox.decide', input);
+      return requestView(input.id, 'pending');
+    },
     async 'group.create'(input) {
       record('group.create', input);
       return { ...groupView(input.name), status: 'forming', invite: 'conclave1invite' };

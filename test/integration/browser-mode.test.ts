@@ -1,0 +1,133 @@
+// `conclave start --ui` on a fresh home: the first-run API creates the identity and starts the
+// node; the "try it alone" sandbox then runs a real 2-of-3 group with two simulated custodians.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createPublicKey, verify as nodeVerify } from 'node:crypto';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, expect, it } from 'vitest';
+import { hexToBytes, utf8ToBytes } from '@noble/hashes/utils.js';
+import type { GroupView, RequestView, SandboxMember } from '../../shared/api/index.js';
+import { tempRoot, waitFor } from './harness.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const tmp = tempRoot();
+let proc: ChildProcess | undefined;
+
+afterAll(async () => {
+  if (proc && proc.exitCode === null) {
+    const exited = new Promise((r) => proc!.once('exit', r));
+    proc.kill('SIGTERM');
+    await exited;
+  }
+  tmp.cleanup();
+});
+
+it('creates the identity from the first-run API, then walks the sandbox to a verified signature', async () => {
+  const home = join(tmp.root, 'solo');
+  let out = '';
+  let err = '';
+  proc = spawn(
+    process.execPath,
+    [
+      join(ROOT, 'bin', 'conclave.mjs'),
+      '--home',
+      home,
+      'start',
+      '--ui',
+      '--listen',
+      '/ip4/127.0.0.1/tcp/0',
+    ],
+    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  proc.stdout!.on('data', (d) => (out += d));
+  proc.stderr!.on('data', (d) => (err += d));
+  const url = await waitFor(
+    'the UI line',
+    () => {
+      if (proc!.exitCode !== null) throw new Error(err);
+      return /^UI: (http:\/\/127\.0\.0\.1:\d+\/\?token=\S+)$/m.exec(out)?.[1];
+    },
+    60_000,
+  );
+  const base = url.replace(/\/\?token=.*/, '');
+  const token = url.replace(/.*token=/, '');
+  const call = async <T>(method: string, body: unknown = {}): Promise<T> => {
+    const res = await fetch(`${base}/api/${method}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    const json = (await res.json()) as T & { error?: { code: string; message: string } };
+    if (json.error) throw Object.assign(new Error(json.error.message), { code: json.error.code });
+    return json;
+  };
+  // Without the token only the token page answers.
+  expect((await fetch(`${base}/api/node.status`, { method: 'POST', body: '{}' })).status).toBe(401);
+  await expect(call('node.status')).rejects.toMatchObject({ code: 'not_ready' });
+  const me = await call<{ name: string; peerId: string }>('identity.init', {
+    name: 'solo',
+    vault: 'keychain',
+  });
+  expect(me.name).toBe('solo');
+  await expect(call('identity.init', { name: 'again', vault: 'keychain' })).rejects.toMatchObject({
+    code: 'conflict',
+  });
+
+  const sandbox = await call<GroupView>('sandbox.start');
+  expect(sandbox).toMatchObject({ threshold: 2, size: 3, scheme: 'ed25519' });
+  await waitFor(
+    'the roster',
+    async () =>
+      (await call<GroupView>('group.show', { group: sandbox.id })).status === 'confirming',
+  );
+  await call('group.confirm', { group: sandbox.id });
+  const ready = await waitFor(
+    'the sandbox key',
+    async () => {
+      const g = await call<GroupView>('group.show', { group: sandbox.id });
+      return g.status === 'ready' ? g : undefined;
+    },
+    60_000,
+  );
+  expect(ready.members.map((m) => m.name).sort()).toEqual([
+    'Bob (simulated)',
+    'Carol (simulated)',
+    'solo',
+  ]);
+
+  const req = await call<RequestView>('request.sign', {
+    group: sandbox.id,
+    message: 'hello from the sandbox',
+    encoding: 'utf8',
+  });
+  await call('request.approve', { id: req.id });
+  const sims = await waitFor('Bob to have it pending', async () => {
+    const m = await call<SandboxMember[]>('sandbox.members');
+    return m[0]!.pending.includes(req.id) ? m : undefined;
+  });
+  await call('sandbox.decide', { member: sims[0]!.name, id: req.id, decision: 'approve' });
+  const done = await waitFor(
+    'the signature',
+    async () => {
+      const r = await call<RequestView>('request.show', { id: req.id });
+      return r.status === 'done' ? r : undefined;
+    },
+    60_000,
+  );
+  const key = createPublicKey({
+    key: {
+      kty: 'OKP',
+      crv: 'Ed25519',
+      x: Buffer.from(hexToBytes(ready.publicKey!)).toString('base64url'),
+    },
+    format: 'jwk',
+  });
+  expect(
+    nodeVerify(
+      null,
+      utf8ToBytes('hello from the sandbox'),
+      key,
+      Buffer.from(hexToBytes(done.signature!)),
+    ),
+  ).toBe(true);
+}, 180_000);
