@@ -1,10 +1,17 @@
 // The whole app's state: the node's status, the link to it, the screen shown, and the parts.
-import type { ApiEvent, NodeStatus } from '../../shared/api/index.js';
+import {
+  ApiError,
+  type ApiEvent,
+  type NodeStatus,
+  type RequestView,
+  type SandboxMember,
+} from '../../shared/api/index.js';
 import type { ShellEvent } from '../../shared/api/ipc-client.js';
 import type { LinkStatus, NodeBridge } from '../lib/bridge.js';
 import { explain } from '../lib/errors.js';
 import { AuditState } from './audit.svelte.js';
 import { GroupsState } from './groups.svelte.js';
+import { IdentityForm } from './identity.svelte.js';
 import { RequestsState } from './requests.svelte.js';
 import { SettingsState } from './settings.svelte.js';
 
@@ -24,6 +31,13 @@ export class AppState {
   link = $state<LinkStatus>('connecting');
   error = $state<string | undefined>();
   now = $state(Date.now());
+  /** Set while this node has no identity yet: the first-run screen shows, with this message. */
+  firstRun = $state<string | undefined>();
+  /** The sandbox's simulated co-custodians ("Try it alone"); empty when no sandbox runs. */
+  sandbox = $state<SandboxMember[]>([]);
+  sandboxStarting = $state(false);
+  sandboxError = $state<string | undefined>();
+  readonly identity = new IdentityForm();
   readonly groups: GroupsState;
   readonly requests: RequestsState;
   readonly audit: AuditState;
@@ -57,11 +71,94 @@ export class AppState {
     try {
       this.status = await this.bridge.api['node.status']({});
       this.error = undefined;
+      this.firstRun = undefined;
     } catch (err) {
+      // Browser mode before the identity exists answers everything with this.
+      if (err instanceof ApiError && err.code === 'not_ready' && /^first run\b/.test(err.message)) {
+        this.firstRun = err.message;
+        return;
+      }
       this.error = explain(err, 'reach your Conclave node');
     }
-    await Promise.all([this.groups.load(), this.requests.load()]);
+    await Promise.all([this.groups.load(), this.requests.load(), this.loadSandbox()]);
     if (this.screen === 'activity') await this.audit.load();
+  }
+
+  /** Creates this custodian's identity (first run); with `tryAlone`, then starts the sandbox. */
+  async createIdentity(tryAlone = false): Promise<void> {
+    const f = this.identity;
+    if (f.problem) {
+      f.error = f.problem;
+      return;
+    }
+    f.busy = true;
+    f.error = undefined;
+    try {
+      const input =
+        f.vault === 'file'
+          ? { name: f.name.trim(), vault: f.vault, passphrase: f.passphrase }
+          : { name: f.name.trim(), vault: f.vault };
+      this.status = await this.bridge.api['identity.init'](input);
+      f.passphrase = '';
+      f.confirm = '';
+      this.firstRun = undefined;
+      await this.load();
+      if (tryAlone) await this.startSandbox();
+    } catch (err) {
+      f.error = explain(err, 'create your identity');
+    } finally {
+      f.busy = false;
+    }
+  }
+
+  private async loadSandbox(): Promise<void> {
+    try {
+      this.sandbox = await this.bridge.api['sandbox.members']({});
+    } catch (_) {
+      // A node without a sandbox (the desktop app, an older node) simply shows none.
+      this.sandbox = [];
+    }
+  }
+
+  /** "Try it alone": a 2-of-3 group with two simulated co-custodians, shown as it forms. */
+  async startSandbox(): Promise<void> {
+    this.sandboxStarting = true;
+    this.sandboxError = undefined;
+    try {
+      const g = await this.bridge.api['sandbox.start']({});
+      await Promise.all([this.groups.refresh(g.id), this.loadSandbox()]);
+      this.groups.open({ kind: 'detail', id: g.id });
+      this.screen = 'groups';
+    } catch (err) {
+      this.sandboxError = explain(err, 'start the sandbox');
+    } finally {
+      this.sandboxStarting = false;
+    }
+  }
+
+  /**
+   * Simulated co-custodians who are members of the request's group and have not decided yet. Read
+   * from the request itself rather than their pending lists, which lag until the request reaches them.
+   */
+  simulatedFor(r: RequestView): SandboxMember[] {
+    if (r.status !== 'pending') return [];
+    const members = this.groups.group(r.group)?.members ?? [];
+    const decided = [...r.approvals, ...r.denials].map((d) => d.peerId);
+    return this.sandbox.filter(
+      (m) => members.some((x) => x.peerId === m.peerId) && !decided.includes(m.peerId),
+    );
+  }
+
+  /** A simulated co-custodian decides (its buttons stand in for another person's app). */
+  async simulate(member: string, id: string, decision: 'approve' | 'deny'): Promise<void> {
+    const card = this.requests.card(id);
+    card.error = undefined;
+    try {
+      await this.bridge.api['sandbox.decide']({ member, id, decision });
+      await Promise.all([this.requests.refresh(id), this.loadSandbox()]);
+    } catch (err) {
+      card.error = explain(err, `${decision} as ${member}`);
+    }
   }
 
   go(screen: Screen): void {
@@ -81,8 +178,9 @@ export class AppState {
   /** What a node event changes on screen. */
   handle(e: ApiEvent): void {
     if (e.type === 'group') void this.groups.refresh(e.id);
-    else if (e.type === 'request') void this.requests.refresh(e.id);
-    else if (e.type === 'peer') this.groups.setOnline(e.peerId, e.online);
+    else if (e.type === 'request') {
+      void this.requests.refresh(e.id);
+    } else if (e.type === 'peer') this.groups.setOnline(e.peerId, e.online);
     if (this.screen === 'activity' && e.type !== 'peer') void this.audit.load();
   }
 
@@ -97,7 +195,7 @@ export class AppState {
       this.screen = 'requests';
       void this.requests.refresh(e.id);
     } else if (e.type === 'first-run') {
-      this.error = e.message;
+      this.firstRun = e.message;
     }
   }
 

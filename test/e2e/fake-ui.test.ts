@@ -301,3 +301,69 @@ describe('browser mode with the fake node', () => {
     expect(problems).toEqual([]);
   });
 });
+
+describe('first run and the sandbox, on a node without an identity', () => {
+  let fresh: FakeNode;
+  let freshServer: BrowserServer;
+  let p: Page;
+
+  beforeAll(async () => {
+    fresh = createFakeNode({ firstRun: true, delayMs: 300 });
+    freshServer = await serveBrowser({
+      api: fresh,
+      onEvent: (cb) => fresh.onEvent(cb),
+      staticDir: join(tmp, 'renderer'),
+    });
+    p = await context.newPage();
+    p.on('console', (m) => {
+      if (m.type() === 'error' && !/status of 4\d\d/.test(m.text())) {
+        problems.push(`first run page: ${m.text()}`);
+      }
+    });
+    p.on('pageerror', (e) => problems.push(`first run page: ${e.message}`));
+    await p.goto(freshServer.url);
+  });
+
+  afterAll(async () => {
+    await p?.close();
+    await freshServer?.close();
+    fresh?.dispose();
+  });
+
+  it('shows the first-run screen, and the file vault’s warning', async () => {
+    await p.getByRole('heading', { name: 'Welcome to Conclave' }).waitFor();
+    await p.getByLabel('Your name').fill('Dana');
+    await shoot('19-first-run', p);
+    expect(await axe(p)).toEqual([]);
+    await p.getByLabel(/A file protected by a passphrase/).check();
+    await shoot('20-first-run-file-vault', p);
+    expect(await axe(p)).toEqual([]);
+    await p.getByLabel(/This computer’s keychain/).check();
+  });
+
+  it('“try it alone” walks a practice group to a signature', async () => {
+    await p.getByRole('button', { name: 'Create it and try it alone' }).click();
+    await p.getByRole('button', { name: 'Yes, the codes match' }).click({ timeout: 10_000 });
+    await p.getByRole('button', { name: 'Ask this group to sign something' }).click({
+      timeout: 10_000,
+    });
+    await p.getByLabel('Message', { exact: true }).fill('My first practice signature');
+    await p.getByRole('button', { name: 'Send request to the group' }).click();
+    const card = p
+      .getByRole('region', { name: /Waiting for your decision/ })
+      .getByRole('article', { name: /Sandbox/ });
+    await card.getByRole('group', { name: 'Simulated co-custodians' }).waitFor();
+    await shoot('21-sandbox-request', p);
+    expect(await axe(p)).toEqual([]);
+    await card.getByRole('button', { name: 'Approve as Carol' }).click();
+    await card.getByRole('button', { name: 'Approve…' }).click();
+    await card.getByRole('button', { name: 'Yes, approve' }).click();
+    await p
+      .getByRole('article')
+      .filter({ hasText: 'My first practice signature' })
+      .getByText('Signed.')
+      .waitFor({ timeout: 10_000 });
+    await shoot('22-sandbox-signed', p);
+    expect(problems).toEqual([]);
+  });
+});

@@ -90,6 +90,8 @@ export interface FakeNodeOptions {
   seed?: boolean;
   /** The clock; tests pin it. */
   now?: () => number;
+  /** Start without an identity: everything but identity.init answers "first run", as browser mode does. */
+  firstRun?: boolean;
 }
 
 export interface FakeNode extends Api {
@@ -98,6 +100,8 @@ export interface FakeNode extends Api {
   me: Person;
   /** Another member asks the group to sign `text`, as if from their own node. */
   ask(who: Person, group: string, text: string): RequestView;
+  /** The simulated co-custodians once sandbox.start ran. */
+  sims: Person[];
   /** Another member decides on a request, as if from their own node. */
   decide(id: string, who: Person, decision: 'approve' | 'deny', reason?: string): void;
   /** A peer goes on- or offline in every group it is in. */
@@ -147,7 +151,9 @@ const INVITE_PREFIX = 'conclave-invite:';
 export function createFakeNode(opts: FakeNodeOptions = {}): FakeNode {
   const delay = opts.delayMs ?? 40;
   const now = opts.now ?? (() => Date.now());
-  const me = ALICE;
+  let me: Person = ALICE;
+  let initialized = !opts.firstRun;
+  const sims: Person[] = [];
   const groups = new Map<string, FakeGroup>();
   const requests = new Map<string, FakeRequest>();
   const audit: AuditEntryView[] = [];
@@ -515,7 +521,7 @@ export function createFakeNode(opts: FakeNodeOptions = {}): FakeNode {
         version: 1,
       };
     },
-    async 'group.create'(input) {
+    async 'group.create'(input, joiners?: Person[]) {
       const id = nextId('g-');
       const g: FakeGroup = {
         id,
@@ -535,7 +541,7 @@ export function createFakeNode(opts: FakeNodeOptions = {}): FakeNode {
         id,
       );
       // The others join one after another, as they paste the invite.
-      OTHERS.slice(0, g.size - 1).forEach((p, i) =>
+      (joiners ?? OTHERS).slice(0, g.size - 1).forEach((p, i) =>
         later(delay * (i + 1), () => {
           g.members.push({ ...p, online: true, confirmed: false });
           if (g.members.length === g.size) complete(g);
@@ -658,6 +664,42 @@ export function createFakeNode(opts: FakeNodeOptions = {}): FakeNode {
       r.description = `Refresh the shares of ${g.name}: every member gets a new share of the same key (epoch 1); old shares and backups stop working.`;
       return requestView(r);
     },
+    async 'identity.init'(input) {
+      if (initialized) throw new ApiError('conflict', 'this node already has an identity');
+      me = { ...person(input.name), name: input.name };
+      initialized = true;
+      log(me, 'identity.created', `identity created: ${me.name}`);
+      return core['node.status']!({});
+    },
+    async 'sandbox.start'() {
+      const existing = [...groups.values()].find((g) => g.name.startsWith('Sandbox'));
+      if (existing) return groupView(existing);
+      if (sims.length === 0) sims.push(person('Bob (simulated)'), person('Carol (simulated)'));
+      const create = core['group.create'] as (i: unknown, joiners: Person[]) => Promise<GroupView>;
+      const g = await create(
+        { name: 'Sandbox 10:00', threshold: 2, size: 3, scheme: 'ed25519' },
+        sims,
+      );
+      return groupView(groups.get(g.id)!);
+    },
+    async 'sandbox.members'() {
+      return sims.map((p) => ({
+        name: p.name,
+        peerId: p.peerId,
+        pending: [...requests.values()]
+          .filter((r) => r.status === 'pending')
+          .filter((r) => groups.get(r.group)!.members.some((m) => m.peerId === p.peerId))
+          .filter((r) => ![...r.approvals, ...r.denials].some((d) => d.peerId === p.peerId))
+          .map((r) => r.id),
+      }));
+    },
+    async 'sandbox.decide'(input) {
+      const sim = sims.find((p) => p.name === input.member || p.peerId === input.member);
+      if (!sim) throw new ApiError('not_found', 'the sandbox is not running: start it first');
+      const r = request(input.id);
+      applyDecision(r, sim, input.decision, input.reason);
+      return requestView(r);
+    },
     async 'group.invite'(input) {
       const g = group(input.group);
       if (g.status !== 'ready') throw new ApiError('not_ready', `group ${g.name} is ${g.status}`);
@@ -716,6 +758,12 @@ export function createFakeNode(opts: FakeNodeOptions = {}): FakeNode {
           failures.delete(method);
           throw failure;
         }
+        if (!initialized && method !== 'identity.init') {
+          throw new ApiError(
+            'not_ready',
+            'first run: create your identity first (your name, and where your share is kept)',
+          );
+        }
         const checked = validateInput(method, input);
         const impl = core[method] as ((i: ApiInput<ApiMethod>) => Promise<unknown>) | undefined;
         if (!impl) throw new ApiError('internal', `the fake node does not implement ${method}`);
@@ -727,7 +775,10 @@ export function createFakeNode(opts: FakeNodeOptions = {}): FakeNode {
   const node: FakeNode = {
     ...wrapped,
     calls,
-    me,
+    get me() {
+      return me;
+    },
+    sims,
     auditProblems: [],
     onEvent(cb) {
       listeners.add(cb);

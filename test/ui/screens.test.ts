@@ -1,5 +1,5 @@
 // The screens, rendered under jsdom and driven as a custodian would, against the fake node.
-import { fireEvent, render, screen, within } from '@testing-library/svelte';
+import { fireEvent, render, screen, waitFor, within } from '@testing-library/svelte';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ApiError } from '../../shared/api/index.js';
 import App from '../../renderer/components/App.svelte';
@@ -283,5 +283,72 @@ describe('Settings', () => {
     expect(screen.getAllByText('Coming soon')).toHaveLength(2);
     await fireEvent.click(screen.getByLabelText('Dark'));
     expect(document.documentElement.dataset.theme).toBeUndefined(); // no root given to AppState
+  });
+});
+
+describe('First run', () => {
+  async function mountFirstRun(): Promise<AppState> {
+    node = createFakeNode({ firstRun: true, delayMs: 5, now: clock });
+    const app = new AppState({ api: node, onEvent: (cb) => node.onEvent(cb) }, { clock });
+    render(App, { props: { app } });
+    await screen.findByRole('heading', { name: 'Welcome to Conclave' });
+    return app;
+  }
+
+  it('asks for a name and the keychain by default, and hides the rest of the app until then', async () => {
+    const app = await mountFirstRun();
+    expect(screen.queryByRole('navigation', { name: 'Main' })).toBeNull();
+    expect(screen.queryByRole('alert')).toBeNull();
+    expect((screen.getByLabelText(/This computer’s keychain/) as HTMLInputElement).checked).toBe(
+      true,
+    );
+    await fireEvent.input(screen.getByLabelText('Your name'), { target: { value: 'Dana' } });
+    await fireEvent.click(screen.getByRole('button', { name: 'Create my identity' }));
+    await screen.findByRole('navigation', { name: 'Main' });
+    expect(node.calls.find((c) => c.method === 'identity.init')?.input).toEqual({
+      name: 'Dana',
+      vault: 'keychain',
+    });
+    expect(app.status?.name).toBe('Dana');
+  });
+
+  it('the file vault warns, and needs the same passphrase twice', async () => {
+    await mountFirstRun();
+    await fireEvent.input(screen.getByLabelText('Your name'), { target: { value: 'Dana' } });
+    await fireEvent.click(screen.getByLabelText(/A file protected by a passphrase/));
+    expect(screen.getByRole('note').textContent).toMatch(/If you forget this passphrase/);
+    await fireEvent.input(screen.getByLabelText('Passphrase'), {
+      target: { value: 'long enough passphrase' },
+    });
+    await fireEvent.input(screen.getByLabelText('The same passphrase again'), {
+      target: { value: 'long enough passphrase!' },
+    });
+    await fireEvent.click(screen.getByRole('button', { name: 'Create my identity' }));
+    expect((await screen.findByRole('alert')).textContent).toBe('The two passphrases differ.');
+    expect(node.calls.some((c) => c.method === 'identity.init')).toBe(false);
+  });
+
+  it('“try it alone” creates the identity, starts the sandbox and lets you decide for the simulated members', async () => {
+    const app = await mountFirstRun();
+    await fireEvent.input(screen.getByLabelText('Your name'), { target: { value: 'Dana' } });
+    await fireEvent.click(screen.getByRole('button', { name: 'Create it and try it alone' }));
+    await screen.findByRole('heading', { name: 'Compare the safety code' }, { timeout: 3000 });
+    await fireEvent.click(screen.getByRole('button', { name: 'Yes, the codes match' }));
+    await screen.findByRole('heading', { name: 'Group public key' }, { timeout: 3000 });
+    await fireEvent.click(screen.getByRole('button', { name: 'Ask this group to sign something' }));
+    await fireEvent.input(screen.getByLabelText('Message', { selector: 'textarea' }), {
+      target: { value: 'practice' },
+    });
+    await fireEvent.click(screen.getByRole('button', { name: 'Send request to the group' }));
+    const c = await waitFor(() => card(/Sandbox/));
+    const sims = within(c).getByRole('group', { name: 'Simulated co-custodians' });
+    await fireEvent.click(within(sims).getByRole('button', { name: 'Approve as Bob' }));
+    await vi.waitFor(() =>
+      expect(app.requests.list[0]!.approvals.map((a) => a.name)).toEqual(['Bob (simulated)']),
+    );
+    expect(within(c).queryByRole('button', { name: 'Approve as Bob' })).toBeNull();
+    await fireEvent.click(within(c).getByRole('button', { name: 'Approve…' }));
+    await fireEvent.click(within(c).getByRole('button', { name: 'Yes, approve' }));
+    await screen.findByText('Signed.', {}, { timeout: 3000 });
   });
 });
