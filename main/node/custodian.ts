@@ -1172,6 +1172,7 @@ export class Custodian {
       );
     });
     this.keys.set(groupId, key);
+    this.applyEarlyNonces(groupId);
     this.emit({ type: 'group', id: groupId });
     for (const m of this.store.members.list(groupId))
       if (m.peerId !== this.me.peerId && this.host.isConnected(m.peerId))
@@ -1297,6 +1298,7 @@ export class Custodian {
         );
       });
       this.keys.set(groupId, key);
+      this.applyEarlyNonces(groupId);
       this.emit({ type: 'group', id: groupId });
       this.log(
         `key generation for ${g.name} done: public key ${bytesToHex(externalPublicKey(key.public))}`,
@@ -2100,12 +2102,7 @@ export class Custodian {
       this.keys.set(groupId, next);
       this.myNonces.delete(groupId);
       this.pool.delete(groupId);
-      const early = this.futureNonces.get(groupId);
-      this.futureNonces.delete(groupId);
-      const now = this.store.groups.get(groupId)!;
-      for (const [peer, batch] of early ?? [])
-        if (batch.epoch === now.epoch && this.memberByPeer(groupId, peer))
-          this.addToPool(now, peer, batch.commitments, true);
+      this.applyEarlyNonces(groupId);
       for (const m of roster)
         if (m.peerId !== this.me.peerId && this.host.isConnected(m.peerId))
           void this.sendNonces(groupId, m.peerId, true).catch(() => undefined);
@@ -2363,8 +2360,9 @@ export class Custodian {
     const g = this.store.groups.get(msg.groupId);
     if (!g || !(this.memberByPeer(g.id, from) || this.newcomerInPendingRequest(g.id, from)))
       throw new DroppedMessage('non_member');
-    if (msg.epoch === g.epoch + 1) {
-      // The sender finished a refresh or reshare before this node did: keep them for the new epoch.
+    if (msg.epoch === g.epoch + 1 || (msg.epoch === g.epoch && g.status !== 'ready')) {
+      // The sender finished the DKG, a refresh or a reshare before this node did: keep them
+      // until this node is there too (applyEarlyNonces).
       let perGroup = this.futureNonces.get(g.id);
       if (!perGroup) this.futureNonces.set(g.id, (perGroup = new Map()));
       perGroup.set(from, { epoch: msg.epoch, commitments: msg.commitments });
@@ -2372,8 +2370,21 @@ export class Custodian {
     }
     if (g.status !== 'ready' || msg.epoch !== g.epoch || !this.memberByPeer(g.id, from)) return;
     this.addToPool(g, from, msg.commitments, msg.replace);
+    // Pools go both ways: answer a peer that has none of ours yet.
+    if (!this.myNonces.get(g.id)?.get(from)?.size)
+      void this.sendNonces(g.id, from, true).catch(() => undefined);
     for (const r of this.store.requests.list({ groupId: g.id, statuses: ['pending'] }))
       this.evaluate(r.id);
+  }
+
+  /** Once this node reached the group's current epoch: use the commitments that came early. */
+  private applyEarlyNonces(groupId: string): void {
+    const early = this.futureNonces.get(groupId);
+    this.futureNonces.delete(groupId);
+    const g = this.store.groups.get(groupId)!;
+    for (const [peer, batch] of early ?? [])
+      if (batch.epoch === g.epoch && this.memberByPeer(groupId, peer))
+        this.addToPool(g, peer, batch.commitments, true);
   }
 
   private addToPool(
