@@ -4,23 +4,28 @@ import '../polyfill.js';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import electron from 'electron';
-import { startCustodian } from '../node/index.js';
+import { initIdentity, startCustodian } from '../node/index.js';
 import { runShell } from './shell.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
+const home = () => join(electron.app.getPath('userData'), 'node');
+
 runShell({
   electron,
-  startNode: () =>
+  initIdentity: async (i) => {
+    await initIdentity({ home: home(), name: i.name, vault: i.vault, passphrase: i.passphrase });
+  },
+  startNode: (passphrase) =>
     startCustodian({
-      home: join(electron.app.getPath('userData'), 'node'),
+      home: home(),
       listen: ['/ip4/0.0.0.0/tcp/0'],
       relays: [],
       // As `conclave start`: no LAN announcements unless asked for.
       mdns: false,
-      // Only the file vault needs it; the desktop UI cannot ask for it yet.
-      passphrase: process.env.CONCLAVE_PASSPHRASE,
+      // Only the file vault needs it: from the first-run screen, else the environment.
+      passphrase: passphrase ?? process.env.CONCLAVE_PASSPHRASE,
       log,
     }),
   paths: {

@@ -23,7 +23,16 @@ export const STOP_DEADLINE_MS = 5_000;
 export interface ShellOptions {
   electron: ElectronLike;
   /** Starts the custodian node (main.ts: `startCustodian` on userData/node). */
-  startNode(): Promise<RunningNode>;
+  startNode(passphrase?: string): Promise<RunningNode>;
+  /**
+   * First run: creates the identity (main.ts: `initIdentity` on userData/node). The renderer's
+   * first-run screen calls `identity.init`; the node starts right after.
+   */
+  initIdentity?(input: {
+    name: string;
+    vault: 'keychain' | 'file';
+    passphrase?: string;
+  }): Promise<void>;
   paths: {
     /** dist/electron/preload.cjs */
     preload: string;
@@ -196,7 +205,16 @@ export function runShell(opts: ShellOptions): Shell {
   const api = Object.fromEntries(
     API_METHODS.map((method) => [
       method,
-      (input: unknown) => {
+      async (input: unknown) => {
+        if (!node && method === 'identity.init' && firstRun !== undefined && opts.initIdentity) {
+          const i = input as { name: string; vault: 'keychain' | 'file'; passphrase?: string };
+          await opts.initIdentity(i);
+          await boot(i.passphrase);
+          if (!node)
+            throw startError ?? new ApiError('internal', 'the custodian node did not start');
+          firstRun = undefined;
+          return (node as RunningNode).api['node.status']({});
+        }
         if (!node) {
           throw startError ?? new ApiError('not_ready', 'the custodian node is still starting');
         }
@@ -341,8 +359,14 @@ export function runShell(opts: ShellOptions): Shell {
     }
     openWindow();
 
+    await boot();
+  })();
+
+  /** Starts the node (again after first run); a failure is kept and shown to the renderer. */
+  async function boot(passphrase?: string): Promise<void> {
+    startError = undefined;
     try {
-      const started = await opts.startNode();
+      const started = await opts.startNode(passphrase);
       if (quitting) {
         await started.stop().catch(() => undefined);
         return;
@@ -358,7 +382,7 @@ export function runShell(opts: ShellOptions): Shell {
         startError = e;
         if (e.code === 'not_ready') {
           firstRun = e.message;
-          if (loaded) router.sendShellEvent({ type: 'first-run', message: e.message });
+          if (loaded) router?.sendShellEvent({ type: 'first-run', message: e.message });
         }
       } else {
         const message = e instanceof Error ? e.message : String(e);
@@ -366,7 +390,7 @@ export function runShell(opts: ShellOptions): Shell {
       }
       log(`node: ${startError.message}`);
     }
-  })();
+  }
 
   return {
     primary: true,

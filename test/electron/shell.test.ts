@@ -3,7 +3,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ApiError, type RequestView } from '../../shared/api/index.js';
 import { IPC_CHANNELS } from '../../shared/api/ipc-client.js';
-import { runShell, trayToolTip, type Shell } from '../../main/electron/shell.js';
+import { runShell, trayToolTip, type Shell, type ShellOptions } from '../../main/electron/shell.js';
 import { APP_URL } from '../../main/electron/window.js';
 import {
   FakeNotification,
@@ -22,11 +22,17 @@ let pending: RequestView[];
 let logged: string[];
 
 function start(
-  over: { argv?: string[]; startNode?: () => Promise<FakeNode>; protocolClient?: boolean } = {},
+  over: {
+    argv?: string[];
+    startNode?: () => Promise<FakeNode>;
+    initIdentity?: ShellOptions['initIdentity'];
+    protocolClient?: boolean;
+  } = {},
 ): Shell {
   return runShell({
     electron,
     startNode: over.startNode ?? (async () => node),
+    initIdentity: over.initIdentity,
     paths: { preload: '/app/preload.cjs', renderer: '/app/renderer', trayIcon: '/app/tray.png' },
     argv: over.argv ?? ['/opt/Conclave/conclave'],
     protocolClient: over.protocolClient
@@ -171,6 +177,37 @@ describe('start-up', () => {
       {},
     );
     expect(answer).toMatchObject({ ok: false, error: { code: 'not_ready' } });
+  });
+
+  it('creates the identity from the first-run screen, then starts the node and serves it', async () => {
+    const created: unknown[] = [];
+    let hasIdentity = false;
+    const fresh = fakeNode({
+      'request.list': () => [],
+      'node.status': () => ({ peerId: ME, name: 'alice' }),
+    } as never);
+    await startReady({
+      startNode: () =>
+        hasIdentity
+          ? Promise.resolve(fresh)
+          : Promise.reject(new ApiError('not_ready', 'no identity in /fake/userData/node')),
+      initIdentity: async (i) => {
+        created.push(i);
+        hasIdentity = true;
+      },
+    });
+    const win = mainWindow();
+    win.finishLoad();
+    const call = (method: string, input: unknown) =>
+      electron.ipcMain.invoke(win.webContents, APP_URL, IPC_CHANNELS.call, method, input);
+    expect(await call('request.list', {})).toMatchObject({
+      ok: false,
+      error: { code: 'not_ready' },
+    });
+    const answer = await call('identity.init', { name: 'alice', vault: 'keychain' });
+    expect(answer, JSON.stringify(answer)).toMatchObject({ ok: true, result: { name: 'alice' } });
+    expect(created).toEqual([{ name: 'alice', vault: 'keychain' }]);
+    expect(await call('request.list', {})).toEqual({ ok: true, result: [] });
   });
 
   it('answers not_ready while the node is starting, then serves it', async () => {
