@@ -1,4 +1,6 @@
 // `npm run bench`: prints the benchmark table, or with `--json` one JSON document on stdout.
+// `--no-network` skips the network section (real node processes); `--quick` takes fewer samples
+// there. Progress of the network section goes to stderr.
 import '../main/polyfill.js';
 import {
   benchCmdcode,
@@ -10,9 +12,12 @@ import {
   type DkgFigures,
   type SignFigures,
 } from './crypto.js';
+import { benchNetwork, formatNetwork, type NetworkFigures } from './node.js';
 import type { SchemeName } from '../shared/crypto/suite.js';
 
 const json = process.argv.includes('--json');
+const network = !process.argv.includes('--no-network');
+const quick = process.argv.includes('--quick');
 const log = (s: string) => {
   if (!json) process.stdout.write(s + '\n');
 };
@@ -80,6 +85,13 @@ for (const scheme of ['ed25519', 'secp256k1'] as SchemeName[]) {
   }
 }
 
+let net: NetworkFigures | null = null;
+if (network) {
+  net = await benchNetwork({ quick, log: (l) => process.stderr.write(`${l}\n`) });
+  log('');
+  for (const line of formatNetwork(net)) log(line);
+}
+
 const get = (s: SchemeName, t: number) => signing.find((x) => x.scheme === s && x.t === t)!;
 const goals = {
   'ed25519 2-of-3 critical path <= 3x single-key':
@@ -100,7 +112,15 @@ for (const [k, v] of Object.entries(goals)) log(`${v ? 'met   ' : 'MISSED'} ${k}
 if (json) {
   process.stdout.write(
     JSON.stringify(
-      { node: process.version, date: new Date().toISOString(), signing, ratios, dkg, goals },
+      {
+        node: process.version,
+        date: new Date().toISOString(),
+        signing,
+        ratios,
+        dkg,
+        network: net,
+        goals,
+      },
       null,
       2,
     ) + '\n',

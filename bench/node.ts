@@ -1,0 +1,979 @@
+// Network benchmark: real `conclave` processes on 127.0.0.1, each with its own temporary home and a
+// file vault, driven over their control sockets. Start-to-ready, idle RSS, DKG time, approve-to-
+// signature latency (beside the loopback RTT and the in-process crypto time of the same run) and
+// signing failover. Every process and temp dir is removed at the end, also on failure.
+import '../main/polyfill.js';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createPublicKey, randomBytes, verify as nodeVerify } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type {
+  ApiInput,
+  ApiMethod,
+  ApiOutput,
+  GroupView,
+  RequestView,
+} from '../shared/api/index.js';
+import { callControl } from '../main/server/control.js';
+import { scryptAsync } from '@noble/hashes/scrypt.js';
+import { createHost, generateIdentity, type Host } from '../main/net/index.js';
+import { benchSign } from './crypto.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const BIN = join(ROOT, 'bin', 'conclave.mjs');
+const LOOPBACK = '/ip4/127.0.0.1/tcp/0';
+const SCHEME = 'ed25519';
+/** Interval of the status polls that wait for the failover's 'signing' state. */
+const POLL_MS = 20;
+/** `init`s run at once (one per core of the 2-core reference machine); starts run one at a time. */
+const STAGGER = 2;
+/** The coordinator's default per-signer deadline (CONCLAVE_SIGN_TIMEOUT_MS unset). */
+const DEFAULT_SIGN_TIMEOUT_MS = 10_000;
+/** Variables of the caller's environment that would change what the nodes do. */
+const NODE_ENV_DROP = [
+  'CONCLAVE_HOME',
+  'CONCLAVE_FAULT',
+  'CONCLAVE_ALLOW_FAULTS',
+  'CONCLAVE_SIGN_TIMEOUT_MS',
+  'CONCLAVE_PASSPHRASE',
+];
+
+export interface Spread {
+  median: number;
+  min: number;
+  max: number;
+  samples: number;
+}
+
+export interface DkgNetFigures {
+  t: number;
+  n: number;
+  /** Last member's `group confirm` returned → every member shows status 'ready' (ms). */
+  ms: Spread;
+  /** How long that last `group confirm` call itself took (it runs the caller's DKG round 1). */
+  lastConfirmCallMs: Spread;
+}
+
+export interface LatencyFigures {
+  t: number;
+  n: number;
+  /** Who gives the T-th approval: the coordinator-to-be, or another approver (one more hop each way). */
+  tthApprover: 'coordinator' | 'other';
+  samples: number;
+  p50Ms: number;
+  p99Ms: number;
+  minMs: number;
+  maxMs: number;
+  /** How long the T-th `request.approve` call itself took (the node's synchronous part), p50. */
+  approveCallP50Ms: number;
+  /** Samples whose request records a culprit (the coordinator had to retry with other signers). */
+  retried: number;
+  /**
+   * Runs that never completed: the coordinator gave up on a signer (with exactly T approvers that
+   * leaves the request pending). Not in the percentiles; the series stops after 3 of them.
+   */
+  stuck: number;
+  /** The coordinator's log lines about them. */
+  stuckReasons: string[];
+  /**
+   * Times the coordinator never tried to sign (it lacked an approver's nonce commitments) and was
+   * restarted to get them; that run is not in the figures.
+   */
+  coordinatorRestarts: number;
+  /** In-process critical path of one signature for the same T-of-N (bench/crypto.ts benchSign). */
+  cryptoMs: number;
+  /** p50 / (loopback RTT + cryptoMs). */
+  ratio: number;
+}
+
+export interface FailoverFigures {
+  /** SIGKILL of the hung signer → 'done' on the coordinator (the stream reset triggers the retry). */
+  killToDoneMs: Spread;
+  /** The hung signer left running: the coordinator's own (T-th) approval → 'done' (its deadline). */
+  hungApprovalToDoneMs: Spread;
+  signTimeoutMs: number;
+  /** Times the coordinator never tried to sign and was restarted (see LatencyFigures). */
+  coordinatorRestarts: number;
+}
+
+export interface NetworkFigures {
+  scheme: typeof SCHEME;
+  vault: { kind: 'file'; kdf: string; note: string };
+  process: string;
+  nodes: number;
+  /** Spawn → the `ready:` line on stderr, nodes started one at a time. */
+  startToReadyMs: Spread;
+  /** The file vault's scrypt alone (N=2^17, r=8, p=1), median of 3 in this process: part of each start. */
+  scryptMs: number;
+  /** VmRSS of a headless node about 3 s after ready (MiB). */
+  idleRssMiB: Spread;
+  /** VmRSS of the same nodes at the end, after the DKGs and signatures (MiB). */
+  rssAfterRunMiB: Spread;
+  dkg: DkgNetFigures[];
+  /** Median warm request/response between two in-process libp2p hosts on loopback (ms). */
+  rttMs: number;
+  /** The same, passing the peer's addresses with every request as the node's sends do. */
+  rttWithAddrsMs: number;
+  rttSamples: number;
+  latency: LatencyFigures[];
+  failover: FailoverFigures;
+  wallMs: number;
+  /** Wall time of each phase of the section (s). */
+  phasesSec: Record<string, number>;
+  /**
+   * 1-minute load average at the start of the section (only this process was busy, so well above 1
+   * means other work shared the machine and skews the figures) and at its end.
+   */
+  loadavg: { before: number; after: number };
+  cpus: number;
+}
+
+export interface NetworkOptions {
+  quick?: boolean;
+  /** Progress lines (to stderr in `npm run bench`). */
+  log?: (line: string) => void;
+}
+
+// ------------------------------------------------------------------------------------ helpers
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+const now = () => performance.now();
+
+function spread(xs: number[]): Spread {
+  if (xs.length === 0) throw new Error('no samples');
+  const s = [...xs].sort((a, b) => a - b);
+  return {
+    median: s[Math.floor(s.length / 2)],
+    min: s[0],
+    max: s[s.length - 1],
+    samples: s.length,
+  };
+}
+
+/** Nearest-rank percentile (p in 0..1); over 30 samples p99 is the largest one. NaN if none. */
+function percentile(xs: number[], p: number): number {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.max(0, Math.ceil(p * s.length) - 1)];
+}
+
+/** Runs `fn` over `items`, at most `width` at a time, keeping the order of the results. */
+async function inBatches<T, R>(items: T[], width: number, fn: (x: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = [];
+  for (let i = 0; i < items.length; i += width)
+    out.push(...(await Promise.all(items.slice(i, i + width).map(fn))));
+  return out;
+}
+
+/** Polls `check` every `everyMs` until it returns a truthy value; throws at the deadline. */
+async function until<T>(
+  what: string,
+  check: () => Promise<T | undefined | false> | T | undefined | false,
+  timeoutMs = 30_000,
+  everyMs = 25,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v) return v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+    await sleep(everyMs);
+  }
+}
+
+function rssMiB(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  if (!m) throw new Error(`no VmRSS for ${pid}`);
+  return Number(m[1]) / 1024;
+}
+
+function ed25519Verify(publicKeyHex: string, message: Buffer, signatureHex: string): boolean {
+  const key = createPublicKey({
+    key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(publicKeyHex, 'hex').toString('base64url') },
+    format: 'jwk',
+  });
+  return nodeVerify(null, message, key, Buffer.from(signatureHex, 'hex'));
+}
+
+// ------------------------------------------------------------------------------------ processes
+
+/** Every child this benchmark spawned and has not seen exit; killed on the way out, whatever happens. */
+const children = new Set<ChildProcess>();
+
+function killAll(signal: NodeJS.Signals): void {
+  for (const p of children) if (p.exitCode === null && p.signalCode === null) p.kill(signal);
+}
+
+/** Every node started, for the log tails that come with an error. */
+const started = new Set<BenchNode>();
+
+function logTails(): string {
+  return [...started]
+    .map((m) => {
+      const state = m.exited ?? (m.proc ? 'running' : 'stopped');
+      const tail = m.logs.trimEnd().split('\n').slice(-12).join('\n    ');
+      return `  ${m.name} (${state}):\n    ${tail}`;
+    })
+    .join('\n');
+}
+
+function track(p: ChildProcess): ChildProcess {
+  children.add(p);
+  p.once('exit', () => children.delete(p));
+  return p;
+}
+
+class BenchNode {
+  readonly home: string;
+  peerId = '';
+  proc?: ChildProcess;
+  logs = '';
+  /** How the last started process ended, once it did. */
+  exited?: string;
+  /** What the last start added to the environment (a restart adds it again). */
+  extraEnv: NodeJS.ProcessEnv = {};
+  constructor(
+    readonly name: string,
+    root: string,
+    private readonly env: NodeJS.ProcessEnv,
+  ) {
+    this.home = join(root, name);
+  }
+
+  async init(): Promise<void> {
+    const p = track(
+      spawn(
+        process.execPath,
+        [BIN, '--home', this.home, 'init', '--name', this.name, '--vault', 'file', '--json'],
+        { cwd: ROOT, env: this.env, stdio: ['ignore', 'pipe', 'pipe'] },
+      ),
+    );
+    let out = '';
+    let err = '';
+    p.stdout!.on('data', (d) => (out += d));
+    p.stderr!.on('data', (d) => (err += d));
+    const code = await new Promise<number | null>((r) => p.once('close', r));
+    if (code !== 0) throw new Error(`init ${this.name} exited ${code}: ${err}`);
+    this.peerId = (JSON.parse(out) as { peerId: string }).peerId;
+  }
+
+  /** Starts `conclave start` and resolves with the ms from spawn to the `ready:` line. */
+  start(extraEnv: NodeJS.ProcessEnv = {}): Promise<number> {
+    this.logs = '';
+    this.partial = '';
+    this.exited = undefined;
+    this.extraEnv = extraEnv;
+    started.add(this);
+    const t0 = now();
+    const p = track(
+      spawn(process.execPath, [BIN, '--home', this.home, 'start', '--listen', LOOPBACK], {
+        cwd: ROOT,
+        env: { ...this.env, ...extraEnv },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      }),
+    );
+    this.proc = p;
+    p.once('exit', (code, sig) => (this.exited = `exited ${code ?? sig}`));
+    p.stdout!.on('data', (d) => (this.logs += d));
+    p.stderr!.on('data', (d: Buffer) => this.onStderr(d.toString('utf8')));
+    return new Promise<number>((resolve, reject) => {
+      const timer = setTimeout(() => fail(new Error(`${this.name} not ready after 60 s`)), 60_000);
+      const fail = (e: Error) => {
+        clearTimeout(timer);
+        off();
+        reject(new Error(`${e.message}; log: ${this.logs.slice(-2000)}`));
+      };
+      p.once('exit', (code, sig) => fail(new Error(`${this.name} exited (${code ?? sig})`)));
+      const off = this.onLine((line, at) => {
+        if (!line.startsWith('ready: ')) return;
+        clearTimeout(timer);
+        off();
+        resolve(at - t0);
+      });
+    });
+  }
+
+  private partial = '';
+  private readonly lineListeners = new Set<(line: string, at: number) => void>();
+
+  /** Timestamps each stderr line as it arrives (the node logs its milestones there). */
+  private onStderr(chunk: string): void {
+    const at = now();
+    this.logs += chunk;
+    const parts = (this.partial + chunk).split('\n');
+    this.partial = parts.pop()!;
+    for (const line of parts) for (const l of [...this.lineListeners]) l(line, at);
+  }
+
+  onLine(cb: (line: string, at: number) => void): () => void {
+    this.lineListeners.add(cb);
+    return () => this.lineListeners.delete(cb);
+  }
+
+  /** Resolves with the arrival time of the first stderr line `match` accepts; `fail` lines reject. */
+  waitLine(
+    what: string,
+    match: (line: string) => boolean,
+    fail: (line: string) => boolean = () => false,
+    timeoutMs = 120_000,
+  ): Promise<number> {
+    return new Promise<number>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        off();
+        reject(new Error(`${this.name}: no "${what}" within ${timeoutMs} ms`));
+      }, timeoutMs);
+      timer.unref();
+      const off = this.onLine((line, at) => {
+        if (!match(line) && !fail(line)) return;
+        clearTimeout(timer);
+        off();
+        if (match(line)) resolve(at);
+        else reject(new Error(`${this.name}: ${line}`));
+      });
+    });
+  }
+
+  get pid(): number {
+    if (!this.proc?.pid) throw new Error(`${this.name} is not running`);
+    return this.proc.pid;
+  }
+
+  api<M extends ApiMethod>(method: M, params: ApiInput<M>, timeoutMs = 30_000) {
+    return callControl(this.home, method, params, { timeoutMs }) as Promise<ApiOutput<M>>;
+  }
+
+  /** Signals the process and waits for it to exit (SIGKILL after 5 s). */
+  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    const p = this.proc;
+    this.proc = undefined;
+    if (!p || p.exitCode !== null || p.signalCode !== null) return;
+    const exited = new Promise<void>((r) => p.once('exit', () => r()));
+    p.kill(signal);
+    const t = setTimeout(() => p.kill('SIGKILL'), 5_000);
+    await exited;
+    clearTimeout(t);
+  }
+}
+
+// ------------------------------------------------------------------------------------ phases
+
+/** Forms a T-of-N group on `nodes` (the first creates it) and times its DKG. */
+async function formGroup(
+  nodes: BenchNode[],
+  name: string,
+  t: number,
+): Promise<{ group: GroupView; dkgMs: number; lastConfirmCallMs: number }> {
+  const n = nodes.length;
+  const [creator, ...rest] = nodes;
+  const created = await creator.api('group.create', {
+    name,
+    threshold: t,
+    size: n,
+    scheme: SCHEME,
+  });
+  for (const m of rest) await m.api('group.join', { invite: created.invite });
+  const shows = (pred: (g: GroupView) => boolean, what: string) =>
+    Promise.all(
+      nodes.map((m) =>
+        until(`${m.name}: ${name} ${what}`, async () => {
+          const g = await m.api('group.show', { group: created.id });
+          if (g.status === 'failed') throw new Error(`group ${name} failed: ${g.error}`);
+          return pred(g) ? g : undefined;
+        }),
+      ),
+    );
+  await shows((g) => g.members.length === n && g.status === 'confirming', 'has its roster');
+  const last = nodes[n - 1];
+  await Promise.all(nodes.slice(0, -1).map((m) => m.api('group.confirm', { group: created.id })));
+  // Every member has heard the other confirmations, so only the last one's travel is timed.
+  await shows(
+    (g) => g.status === 'confirming' && g.members.filter((m) => m.confirmed).length >= n - 1,
+    'has N-1 confirmations',
+  );
+  // Each member logs "key generation for NAME done" right after it stored the key (status 'ready').
+  const readyAt = Promise.all(
+    nodes.map((m) =>
+      m.waitLine(
+        `key generation for ${name} done`,
+        (l) => l.startsWith(`key generation for ${name} done`),
+        (l) => l.startsWith(`group ${created.id}: `),
+      ),
+    ),
+  );
+  readyAt.catch(() => {}); // awaited below; no unhandled rejection meanwhile
+  const c0 = now();
+  await last.api('group.confirm', { group: created.id });
+  const t0 = now();
+  const dkgMs = Math.max(...(await readyAt)) - t0;
+  const views = await Promise.all(nodes.map((m) => m.api('group.show', { group: created.id })));
+  if (views.some((v) => v.status !== 'ready'))
+    throw new Error(`a member of ${name} logged its key but does not show 'ready'`);
+  if (new Set(views.map((v) => v.publicKey)).size !== 1)
+    throw new Error(`members of ${name} disagree on the group key`);
+  return {
+    group: views[0],
+    dkgMs,
+    lastConfirmCallMs: t0 - c0,
+  };
+}
+
+/** The nodes' log lines that mention `what`, for error messages. */
+function mentions(nodes: BenchNode[], what: string): string {
+  return nodes
+    .flatMap((m) =>
+      m.logs
+        .split('\n')
+        .filter((l) => l.includes(what))
+        .map((l) => `${m.name}: ${l}`),
+    )
+    .join('\n');
+}
+
+/** Waits until every node in `nodes` has request `id` and `ok` holds for its view there. */
+async function seen(
+  nodes: BenchNode[],
+  id: string,
+  what: string,
+  ok: (r: RequestView) => boolean = () => true,
+): Promise<void> {
+  await Promise.all(
+    nodes.map((m) =>
+      until(`${m.name}: request ${id} ${what}`, async () =>
+        ok(await m.api('request.show', { id })),
+      ),
+    ),
+  );
+}
+
+const approved = (k: number) => (r: RequestView) => r.approvals.length >= k;
+
+/**
+ * Restarts a coordinator that never tried to sign: it holds no nonce commitments of some approver
+ * (a member that finishes its DKG first sends them at once, and a node still in its own DKG drops
+ * them). On the reconnection every member sends it fresh ones.
+ */
+async function restartCoordinator(m: BenchNode, groupId: string): Promise<void> {
+  await m.stop();
+  await m.start(m.extraEnv);
+  await until(
+    `${m.name} to see the members of ${groupId} online again`,
+    async () => {
+      const g = await m.api('group.show', { group: groupId });
+      return g.members.every((x) => x.peerId === m.peerId || x.online);
+    },
+    30_000,
+    100,
+  );
+  await sleep(500);
+}
+
+/** Why a request the coordinator was to sign is not done: the coordinator's account of it. */
+async function noAttempt(coordinator: BenchNode, id: string, approvals: number): Promise<boolean> {
+  const r = await coordinator.api('request.show', { id });
+  return (
+    r.status === 'pending' &&
+    r.approvals.length >= approvals &&
+    r.culprits.length === 0 &&
+    !mentions([coordinator], `failed for request ${id}`)
+  );
+}
+
+/**
+ * Approve-to-signature samples. All requests are prepared first (created, and approved by the
+ * T−1 approvers other than `last`, on every approver), so each timed sample runs on a quiet
+ * system: the clock runs from sending `last`'s (the T-th) approval until a `request.wait` on
+ * `last`'s node returns 'done'; the signature is then checked with OpenSSL.
+ */
+async function latencySeries(
+  group: GroupView,
+  approvers: BenchNode[],
+  coordinator: BenchNode,
+  last: BenchNode,
+  count: number,
+): Promise<{
+  ms: number[];
+  approveCallMs: number[];
+  retried: number;
+  stuck: number;
+  stuckReasons: string[];
+  coordinatorRestarts: number;
+}> {
+  const early = approvers.filter((a) => a !== last);
+  const reqs: { id: string; message: string }[] = [];
+  for (let i = 0; i < count; i++) {
+    const message = `bench ${i} ${randomBytes(8).toString('hex')}`;
+    const r = await last.api('request.sign', { group: group.id, message, encoding: 'utf8' });
+    reqs.push({ id: r.id, message });
+  }
+  await inBatches(reqs, 8, async (r) => {
+    await seen(approvers, r.id, 'arrived');
+    await Promise.all(early.map((a) => a.api('request.approve', { id: r.id })));
+  });
+  await inBatches(reqs, 8, (r) =>
+    seen(approvers, r.id, 'has T-1 approvals', approved(early.length)),
+  );
+  await sleep(300);
+  const ms: number[] = [];
+  const approveCallMs: number[] = [];
+  let retried = 0;
+  const stuckReasons: string[] = [];
+  let coordinatorRestarts = 0;
+  for (const r of reqs) {
+    // With exactly T approvers a signer the coordinator gives up on leaves the request pending for
+    // good; its log line says so at once, and the wait's own deadline catches anything else.
+    const gaveUp = coordinator
+      .waitLine(
+        'a signer failed',
+        (l) => l.includes(`failed for request ${r.id}`),
+        undefined,
+        6_000,
+      )
+      .then(
+        () => undefined,
+        () => undefined,
+      );
+    const waiting = last.api('request.wait', { id: r.id, timeoutSec: 5 });
+    waiting.catch(() => {}); // a late failure after a stuck run must not go unhandled
+    await sleep(5); // let the wait register before the approval it waits for
+    const t0 = now();
+    const approving = last.api('request.approve', { id: r.id }).then(() => now() - t0);
+    const done = await Promise.race([
+      waiting,
+      gaveUp.then(() => Promise.race([waiting, sleep(1_000).then(() => undefined)])),
+    ]);
+    const elapsed = now() - t0;
+    const callMs = await approving;
+    if (done?.status !== 'done' || !done.signature) {
+      if (await noAttempt(coordinator, r.id, approvers.length)) {
+        if (++coordinatorRestarts > 2) throw new Error(`${coordinator.name} never tries to sign`);
+        await restartCoordinator(coordinator, group.id);
+        // It signs this one on the reconnection, untimed.
+        await last.api('request.wait', { id: r.id, timeoutSec: 10 });
+        continue;
+      }
+      stuckReasons.push(
+        mentions([coordinator], `failed for request ${r.id}`) ||
+          `${r.id} still ${done?.status ?? 'signing'} after ${Math.round(elapsed)} ms`,
+      );
+      if (stuckReasons.length >= 3) break; // each costs the refusing signer a pooled nonce
+      continue;
+    }
+    ms.push(elapsed);
+    approveCallMs.push(callMs);
+    if (!ed25519Verify(group.publicKey!, Buffer.from(r.message), done.signature))
+      throw new Error(`the signature of request ${r.id} does not verify`);
+    if (done.culprits.length > 0) retried++;
+    // The outcome reaches the other approvers before the next sample starts.
+    await Promise.all(approvers.map((a) => a.api('request.wait', { id: r.id, timeoutSec: 10 })));
+    await sleep(30);
+  }
+  return {
+    ms,
+    approveCallMs,
+    retried,
+    stuck: stuckReasons.length,
+    stuckReasons,
+    coordinatorRestarts,
+  };
+}
+
+/**
+ * Median warm request/response time between two in-process hosts on loopback, as bench/net.ts
+ * measures it, and the same with the peer's addresses passed on every request, as the node's
+ * sends do (each such request first merges them into the peer store).
+ */
+async function loopbackRtt(samples: number): Promise<{ plain: number; withAddrs: number }> {
+  const proto = '/conclave-bench/echo/1.0.0';
+  const hosts: Host[] = [];
+  try {
+    for (let i = 0; i < 2; i++) {
+      const { privateKey } = await generateIdentity();
+      const h = await createHost({ privateKey, listen: [LOOPBACK] });
+      hosts.push(h);
+      await h.start();
+    }
+    const [a, b] = hosts;
+    await a.handle(proto, async (_from, msg) => msg, { allow: () => true, maxBytes: 4096 });
+    await b.request(a.peerId, proto, { n: 0 }, { addrs: a.addrs() });
+    for (let i = 0; i < 20; i++) await b.request(a.peerId, proto, { n: i });
+    const plain: number[] = [];
+    const withAddrs: number[] = [];
+    for (let i = 0; i < samples; i++) {
+      const t0 = now();
+      await b.request(a.peerId, proto, { n: i });
+      const t1 = now();
+      await b.request(a.peerId, proto, { n: i }, { addrs: a.addrs() });
+      withAddrs.push(now() - t1);
+      plain.push(t1 - t0);
+    }
+    return { plain: spread(plain).median, withAddrs: spread(withAddrs).median };
+  } finally {
+    await Promise.all(hosts.map((h) => h.stop()));
+  }
+}
+
+// ------------------------------------------------------------------------------------ the benchmark
+
+export async function benchNetwork(opts: NetworkOptions = {}): Promise<NetworkFigures> {
+  const quick = opts.quick === true;
+  const began = now();
+  const phases: Record<string, number> = {};
+  let phase = '';
+  let phaseAt = began;
+  /** Logs progress and times each phase (the JSON document keeps the times). */
+  const log = (line: string) => {
+    const at = now();
+    if (phase) phases[phase] = (phases[phase] ?? 0) + (at - phaseAt) / 1000;
+    phase = line.replace(/ \(\d+\/\d+\)$/, '');
+    phaseAt = at;
+    opts.log?.(line);
+  };
+  const load0 = loadavg()[0];
+  const root = mkdtempSync(join(tmpdir(), 'conclave-bench-'));
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const k of NODE_ENV_DROP) delete env[k];
+  env.CONCLAVE_PASSPHRASE = randomBytes(24).toString('base64url');
+  // Whatever ends this process (an unhandled error too) takes the nodes and their homes with it.
+  const onExit = () => {
+    killAll('SIGKILL');
+    rmSync(root, { recursive: true, force: true });
+  };
+  const onSignal = (sig: NodeJS.Signals) => {
+    killAll('SIGKILL');
+    rmSync(root, { recursive: true, force: true });
+    process.exit(sig === 'SIGINT' ? 130 : 143);
+  };
+  process.on('exit', onExit);
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const nodes: BenchNode[] = [];
+  try {
+    // The vault's KDF alone, on a quiet machine, to read start-to-ready by.
+    const kdf: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const s0 = now();
+      await scryptAsync('passphrase', randomBytes(32), { N: 2 ** 17, r: 8, p: 1, dkLen: 32 });
+      kdf.push(now() - s0);
+    }
+    const scryptMs = spread(kdf).median;
+    // Ten nodes: enough for 7-of-10, the largest group.
+    const N = 10;
+    for (let i = 0; i < N; i++)
+      nodes.push(new BenchNode(`n${String(i).padStart(2, '0')}`, root, env));
+    log(`network: init ${N} nodes (file vault), ${STAGGER} at a time`);
+    await inBatches(nodes, STAGGER, (m) => m.init());
+    // One at a time: a start is CPU-bound (module loading, scrypt), so parallel starts time the queue.
+    log(`network: start ${N} nodes, one at a time`);
+    const rssReads: Promise<number>[] = [];
+    const startMs = await inBatches(nodes, 1, async (m) => {
+      const ms = await m.start();
+      rssReads.push(sleep(3_000).then(() => rssMiB(m.pid)));
+      return ms;
+    });
+    const idleRss = await Promise.all(rssReads);
+
+    const dkgRuns = quick ? 1 : 3;
+    const dkg: DkgNetFigures[] = [];
+    const groups = new Map<number, GroupView>();
+    for (const [t, n] of [
+      [2, 3],
+      [3, 5],
+      [7, 10],
+    ]) {
+      const ms: number[] = [];
+      const call: number[] = [];
+      for (let r = 0; r < dkgRuns; r++) {
+        log(`network: DKG ${t}-of-${n} (${r + 1}/${dkgRuns})`);
+        const out = await formGroup(nodes.slice(0, n), `bench-${t}of${n}-${r}`, t);
+        ms.push(out.dkgMs);
+        call.push(out.lastConfirmCallMs);
+        groups.set(n, out.group);
+      }
+      dkg.push({ t, n, ms: spread(ms), lastConfirmCallMs: spread(call) });
+    }
+    // Let the post-DKG nonce pools settle before signing.
+    await sleep(500);
+
+    // The T-th approval by another approver is a side figure (and meets a race, see `stuck`).
+    const samples = { coordinator: quick ? 10 : 30, other: quick ? 5 : 10 };
+    const warmup = 2;
+    const latency: LatencyFigures[] = [];
+    const rttSamples = quick ? 100 : 300;
+    for (const [t, n] of [
+      [3, 5],
+      [7, 10],
+    ]) {
+      const group = groups.get(n)!;
+      const byId = new Map(nodes.map((m) => [m.peerId, m]));
+      // The coordinator is the approver with the smallest peer id.
+      const approvers = group.members
+        .map((m) => byId.get(m.peerId)!)
+        .sort((a, b) => (a.peerId < b.peerId ? -1 : 1))
+        .slice(0, t);
+      const cryptoMs = benchSign(SCHEME, t, n, 30).criticalPathMs;
+      for (const who of ['coordinator', 'other'] as const) {
+        const last = who === 'coordinator' ? approvers[0] : approvers[t - 1];
+        log(`network: approve-to-signature ${t}-of-${n}, T-th approval by the ${who}`);
+        const series = await latencySeries(
+          group,
+          approvers,
+          approvers[0],
+          last,
+          warmup + samples[who],
+        );
+        const xs = series.ms.slice(warmup);
+        const calls = series.approveCallMs.slice(warmup);
+        const p50Ms = percentile(xs, 0.5);
+        latency.push({
+          t,
+          n,
+          tthApprover: who,
+          samples: xs.length,
+          p50Ms,
+          p99Ms: percentile(xs, 0.99),
+          minMs: percentile(xs, 0),
+          maxMs: percentile(xs, 1),
+          approveCallP50Ms: percentile(calls, 0.5),
+          retried: series.retried,
+          stuck: series.stuck,
+          stuckReasons: series.stuckReasons,
+          coordinatorRestarts: series.coordinatorRestarts,
+          cryptoMs,
+          ratio: NaN,
+        });
+      }
+    }
+    log('network: loopback RTT');
+    const rtt = await loopbackRtt(rttSamples);
+    const rttMs = rtt.plain;
+    for (const l of latency) l.ratio = l.p50Ms / (rttMs + l.cryptoMs);
+    const rssAfter = nodes.map((m) => rssMiB(m.pid));
+    log(`network: stop ${N} nodes`);
+    await Promise.all(nodes.map((m) => m.stop()));
+
+    const failover = await benchFailover(root, env, quick, log);
+    log('network: done');
+    started.clear();
+    return {
+      scheme: SCHEME,
+      vault: {
+        kind: 'file',
+        kdf: 'scrypt N=2^17 r=8 p=1',
+        note: 'init --vault file, CONCLAVE_PASSPHRASE random per run; scrypt runs once per start',
+      },
+      process: `node ${process.version} + tsx (bin/conclave.mjs), one process per node`,
+      nodes: N,
+      startToReadyMs: spread(startMs),
+      scryptMs,
+      idleRssMiB: spread(idleRss),
+      rssAfterRunMiB: spread(rssAfter),
+      dkg,
+      rttMs,
+      rttWithAddrsMs: rtt.withAddrs,
+      rttSamples,
+      latency,
+      failover,
+      wallMs: now() - began,
+      phasesSec: phases,
+      loadavg: { before: load0, after: loadavg()[0] },
+      cpus: cpus().length,
+    };
+  } catch (e) {
+    const err = e instanceof Error ? e : new Error(String(e));
+    err.message += `\nnode logs (last lines):\n${logTails()}`;
+    throw err;
+  } finally {
+    started.clear();
+    killAll('SIGKILL');
+    await Promise.all(
+      [...children].map(
+        (p) => new Promise<void>((r) => (p.exitCode === null ? p.once('exit', () => r()) : r())),
+      ),
+    );
+    rmSync(root, { recursive: true, force: true });
+    process.off('exit', onExit);
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+/**
+ * 2-of-3 where the approver the coordinator asks first hangs when asked to sign. The coordinator is
+ * the approver with the smallest peer id; it asks the other approvers in peer-id order, so the
+ * middle peer id hangs and the largest one is the fallback.
+ */
+async function benchFailover(
+  root: string,
+  env: NodeJS.ProcessEnv,
+  quick: boolean,
+  log: (line: string) => void,
+): Promise<FailoverFigures> {
+  const trio = ['f1', 'f2', 'f3'].map((name) => new BenchNode(name, root, env));
+  log('network: failover, init and start a 2-of-3 group with a hanging signer');
+  await inBatches(trio, STAGGER, (m) => m.init());
+  const [coord, hung, third] = [...trio].sort((a, b) => (a.peerId < b.peerId ? -1 : 1));
+  const faulty = { CONCLAVE_ALLOW_FAULTS: '1', CONCLAVE_FAULT: 'hang-sign' };
+  await Promise.all([coord.start(), hung.start(faulty)]);
+  await third.start();
+  const { group } = await formGroup([coord, hung, third], 'bench-failover', 2);
+  await sleep(500); // the members' first nonce commitments reach the coordinator
+  const online = (m: BenchNode) =>
+    until(`${m.name} online everywhere`, async () => {
+      for (const x of [coord, third]) {
+        const g = await x.api('group.show', { group: group.id });
+        if (!g.members.find((y) => y.peerId === m.peerId)?.online) return false;
+      }
+      return true;
+    });
+
+  let coordinatorRestarts = 0;
+  /**
+   * hung approves, then the coordinator (signing starts, asking hung first), then third. Resolves
+   * with the time to 'done', or undefined when the coordinator had to be restarted first.
+   */
+  const attempt = async (kill: boolean): Promise<number | undefined> => {
+    const message = `failover ${randomBytes(8).toString('hex')}`;
+    const req = await coord.api('request.sign', { group: group.id, message, encoding: 'utf8' });
+    await seen([hung, third], req.id, 'arrived');
+    await hung.api('request.approve', { id: req.id });
+    await seen([coord, third], req.id, 'has its first approval', approved(1));
+    const waiting = coord.api('request.wait', { id: req.id, timeoutSec: 60 });
+    waiting.catch(() => {}); // awaited below, unless something else fails first
+    await sleep(5);
+    const t0 = now();
+    await coord.api('request.approve', { id: req.id });
+    const signing = await until(
+      'the coordinator to be signing',
+      async () => (await coord.api('request.show', { id: req.id })).status === 'signing',
+      5_000,
+      POLL_MS,
+    ).then(
+      () => true,
+      () => false,
+    );
+    if (!signing) {
+      if (!(await noAttempt(coord, req.id, 2)) || ++coordinatorRestarts > 2)
+        throw new Error(`the coordinator does not start signing request ${req.id}`);
+      await restartCoordinator(coord, group.id);
+      return undefined;
+    }
+    await third.api('request.approve', { id: req.id });
+    await seen([coord], req.id, 'has three approvals', approved(3));
+    let k0 = t0;
+    if (kill) {
+      // Still signing: hung holds the coordinator's only attempt.
+      const r = await coord.api('request.show', { id: req.id });
+      if (r.status !== 'signing')
+        throw new Error(`expected 'signing' before the kill, got ${r.status}`);
+      k0 = now();
+      await hung.stop('SIGKILL');
+    }
+    const done = await waiting;
+    const ms = now() - k0;
+    if (done.status !== 'done' || !done.signature)
+      throw new Error(`failover request ended ${done.status}: ${done.failure ?? ''}`);
+    if (!done.culprits.includes(hung.peerId))
+      throw new Error('the hung signer was not asked first (not named as culprit)');
+    if (!ed25519Verify(group.publicKey!, Buffer.from(message), done.signature))
+      throw new Error('the failover signature does not verify');
+    return ms;
+  };
+
+  log('network: failover, hung signer left alone (coordinator deadline)');
+  const measure = async (kill: boolean): Promise<number> => {
+    for (;;) {
+      const ms = await attempt(kill);
+      if (ms !== undefined) return ms;
+    }
+  };
+  const hungMs = [await measure(false)];
+  const killMs: number[] = [];
+  const runs = quick ? 1 : 3;
+  for (let r = 0; r < runs; r++) {
+    log(`network: failover, hung signer SIGKILLed (${r + 1}/${runs})`);
+    if (!hung.proc) {
+      await hung.start(faulty);
+      await online(hung);
+      await sleep(500); // its fresh nonce commitments reach the coordinator on reconnect
+    }
+    killMs.push(await measure(true));
+  }
+  await Promise.all(trio.map((m) => m.stop()));
+  return {
+    killToDoneMs: spread(killMs),
+    hungApprovalToDoneMs: spread(hungMs),
+    signTimeoutMs: DEFAULT_SIGN_TIMEOUT_MS,
+    coordinatorRestarts,
+  };
+}
+
+/** The table section for `npm run bench`. */
+export function formatNetwork(f: NetworkFigures): string[] {
+  const ms = (x: number) => x.toFixed(x < 10 ? 2 : x < 100 ? 1 : 0);
+  const sp = (s: Spread, unit = 'ms') =>
+    s.samples === 1
+      ? `${ms(s.median)} ${unit} (n=1)`
+      : `${ms(s.median)} ${unit} (min ${ms(s.min)}, max ${ms(s.max)}, n=${s.samples})`;
+  const row = (label: string, value: string) => `${label.padEnd(58)} ${value}`;
+  const out = [
+    'Network (real processes on loopback)',
+    `${f.scheme} groups; file vault: init --vault file, random CONCLAVE_PASSPHRASE, ${f.vault.kdf} once per start`,
+    `${f.process}; ${f.cpus} CPUs; 1-min load average ${f.loadavg.before.toFixed(1)} at the start of this section`,
+    `(before it starts a node: above ~1 means other work shares the machine), ${f.loadavg.after.toFixed(1)} at its end`,
+    row(`start-to-ready (spawn → "ready:"), started one at a time`, sp(f.startToReadyMs)),
+    row(`  of which the vault's scrypt (same KDF alone, in-process)`, `${ms(f.scryptMs)} ms`),
+    row('idle RSS of a headless node, ~3 s after ready', sp(f.idleRssMiB, 'MiB')),
+    `  (node + tsx; includes scrypt's 128 MiB scratch buffer until V8's next major GC)`,
+    row('RSS at the end (after the DKGs and signatures)', sp(f.rssAfterRunMiB, 'MiB')),
+    `DKG: last "group confirm" returned → every member 'ready' (ms; timed by each node's`,
+    `"key generation … done" stderr line as it arrives: event-timed, no polling)`,
+    'T-of-N    median     min     max  runs  last confirm call',
+  ];
+  for (const d of f.dkg)
+    out.push(
+      `${`${d.t}-of-${d.n}`.padEnd(9)} ${ms(d.ms.median).padStart(6)} ${ms(d.ms.min).padStart(7)} ${ms(d.ms.max).padStart(7)} ${String(d.ms.samples).padStart(5)}  ${ms(d.lastConfirmCallMs.median).padStart(17)}`,
+    );
+  out.push(
+    `Approve-to-signature: T-th approval sent → request.wait on that node returns 'done' (ms; signature`,
+    `verified after). T-th by the coordinator: approval + one round trip; by another approver: the approval`,
+    `travels to the coordinator and the outcome back. p99 is nearest-rank (the max at 30 runs);`,
+    `"approve call" is the p50 of the T-th request.approve call's own round trip to its node.`,
+    `loopback RTT, in-process host pair, warm request/response, median of ${f.rttSamples}: ${ms(f.rttMs)} ms` +
+      ` (${ms(f.rttWithAddrsMs)} ms passing the peer's addrs, as the node's sends do)`,
+    'crypto = in-process critical path of the same T-of-N (bench/crypto.ts: commit + sign share + aggregate)',
+    'T-of-N    T-th by      runs     p50     p99     min  approve call  retried  stuck  RTT+crypto  p50/(RTT+crypto)',
+  );
+  for (const l of f.latency)
+    out.push(
+      `${`${l.t}-of-${l.n}`.padEnd(9)} ${l.tthApprover.padEnd(11)} ${String(l.samples).padStart(5)} ${ms(l.p50Ms).padStart(7)} ${ms(l.p99Ms).padStart(7)} ${ms(l.minMs).padStart(7)} ${ms(l.approveCallP50Ms).padStart(13)} ${String(l.retried).padStart(8)} ${String(l.stuck).padStart(6)}  ${ms(f.rttMs + l.cryptoMs).padStart(10)}  ${l.ratio.toFixed(1).padStart(16)}`,
+    );
+  out.push(
+    `Failover, 2-of-3: the approver asked first hangs (CONCLAVE_FAULT=hang-sign); coordinator's sign timeout ${f.failover.signTimeoutMs / 1000} s (default)`,
+    row(`SIGKILL of the hung signer → 'done' (stream reset, retry)`, sp(f.failover.killToDoneMs)),
+    row(
+      `hung signer not killed: T-th approval → 'done' (deadline)`,
+      sp(f.failover.hungApprovalToDoneMs),
+    ),
+    `network section wall time ${(f.wallMs / 1000).toFixed(1)} s`,
+  );
+  const notes = f.latency.flatMap((l) =>
+    l.stuckReasons.slice(0, 1).map((r) => `  stuck: ${r.split('\n')[0]}`),
+  );
+  const restarts =
+    f.latency.reduce((a, l) => a + l.coordinatorRestarts, 0) + f.failover.coordinatorRestarts;
+  if (restarts > 0)
+    notes.push(
+      `  a coordinator never tried to sign ${restarts}x (no nonce commitments of an approver that`,
+      `  finished its DKG first) and was restarted to get them; those runs are not counted`,
+    );
+  out.splice(out.length - 4, 0, ...notes);
+  return out;
+}
