@@ -892,6 +892,46 @@ const COMMANDS: Command[] = [
     },
   },
   {
+    name: 'request repair',
+    usage: '--group GROUP --member MEMBER [--newcomer NEWCOMER] [--expires SECONDS]',
+    summary: 'give a member who lost their device their share back, on a new identity',
+    options: {
+      group: { type: 'string', value: 'GROUP', help: 'group id or name' },
+      member: {
+        type: 'string',
+        value: 'MEMBER',
+        help: 'name or peer id of the member who lost their share',
+      },
+      newcomer: {
+        type: 'string',
+        value: 'NEWCOMER',
+        help: 'their new identity (joined with your `group invite`); needed when several joined',
+      },
+      expires: {
+        type: 'string',
+        value: 'SECONDS',
+        help: `seconds until the request expires (${LIMITS.minExpiresSec}..${LIMITS.maxExpiresSec})`,
+      },
+    },
+    required: ['group', 'member'],
+    fields: {
+      group: '--group',
+      member: '--member',
+      newcomer: '--newcomer',
+      expiresInSec: '--expires',
+    },
+    async run(ctx) {
+      const r = await call(ctx, 'request.repair', {
+        group: str(ctx, 'group'),
+        member: str(ctx, 'member'),
+        newcomer: str(ctx, 'newcomer'),
+        expiresInSec: int(ctx, 'expires'),
+      });
+      output(ctx, r, () => requestLines(r));
+      return EXIT.OK;
+    },
+  },
+  {
     name: 'request refresh',
     usage: '--group GROUP [--expires SECONDS]',
     summary: 'propose new shares for every member (same public key, epoch + 1)',
@@ -1184,6 +1224,7 @@ function topHelp(): string {
       'request sign',
       'request refresh',
       'request reshare',
+      'request repair',
       'request list',
       'request show',
       'request wait',

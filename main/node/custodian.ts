@@ -19,6 +19,8 @@ import {
 import { makeEntry, verifyEntries, type AuditEntry } from '../../shared/audit/chain.js';
 import {
   dkgEcho,
+  proveKnowledge,
+  verifyKnowledge,
   dkgFinalize,
   dkgRound1,
   dkgRound2,
@@ -37,6 +39,12 @@ import {
   type ReshareRound1Package,
 } from '../../shared/crypto/reshare.js';
 import { scalarFromExistingKey, splitExistingKey } from '../../shared/crypto/dealer.js';
+import {
+  repairPartFromWire,
+  repairStep1,
+  repairStep2,
+  repairStep3,
+} from '../../shared/crypto/repair.js';
 import { CryptoError } from '../../shared/crypto/errors.js';
 import {
   assertShareMatches,
@@ -65,6 +73,7 @@ import {
   getSuite,
   identifierHex,
   parseIdentifier,
+  type GroupPoint,
   type SchemeName,
 } from '../../shared/crypto/suite.js';
 import {
@@ -146,6 +155,14 @@ type CeremonyParams =
       size: number;
       add: { peerId: string; name: string; addrs: string[] }[];
       remove: string[];
+    }
+  | {
+      ceremony: 'repair';
+      group: string;
+      fromEpoch: number;
+      /** The member who lost their share, and the fresh identity that takes their place. */
+      lost: string;
+      newcomer: { peerId: string; name: string; addrs: string[] };
     };
 
 interface Candidate {
@@ -169,6 +186,8 @@ interface SignMessage {
   groupId: string;
   requestId: string;
   commitments: { peerId: string; commitment: Record<string, unknown> }[];
+  /** The signers' approvals, so a signer that has not received one yet does not refuse. */
+  approvals?: Signed[];
 }
 
 export class Custodian {
@@ -300,17 +319,25 @@ export class Custodian {
     if (this.reconnecting || this.stopped) return;
     this.reconnecting = true;
     try {
-      const peers = new Set<string>();
-      for (const g of this.store.groups.list())
+      const peers = new Map<string, string[]>();
+      for (const g of this.store.groups.list()) {
         for (const m of this.store.members.list(g.id))
-          if (m.peerId !== this.me.peerId) peers.add(m.peerId);
+          if (m.peerId !== this.me.peerId) peers.set(m.peerId, this.allAddrs(m.peerId));
+        // Newcomers of pending reshares and repairs: the coordinator must reach them too.
+        if (g.status !== 'ready') continue;
+        for (const r of this.store.requests.list({
+          groupId: g.id,
+          statuses: ['pending', 'signing'],
+        })) {
+          if (r.kind !== 'reshare' && r.kind !== 'repair') continue;
+          for (const m of this.plannedRoster(g, this.ceremonyParams(r)))
+            if (m.peerId !== this.me.peerId && !peers.has(m.peerId)) peers.set(m.peerId, m.addrs);
+        }
+      }
       await Promise.all(
         [...peers]
-          .filter((p) => !this.host.isConnected(p))
-          .map((p) => {
-            const addrs = this.allAddrs(p);
-            return this.host.connect(p, { addrs, timeoutMs: 2500 }).catch(() => false);
-          }),
+          .filter(([p]) => !this.host.isConnected(p))
+          .map(([p, addrs]) => this.host.connect(p, { addrs, timeoutMs: 2500 }).catch(() => false)),
       );
     } finally {
       this.reconnecting = false;
@@ -365,11 +392,15 @@ export class Custodian {
   }
 
   /** Best effort to every other member of a group, in parallel; failures are logged. */
+  /**
+   * To every other member of a group, in parallel, retried for a minute; a member offline longer
+   * catches up from the sync that runs when it reconnects.
+   */
   private broadcast(groupId: string, msg: GroupMessage): void {
     for (const m of this.store.members.list(groupId)) {
       if (m.peerId === this.me.peerId) continue;
-      this.send(m.peerId, msg).catch((e) =>
-        this.log(`send to ${short(m.peerId)} failed: ${(e as Error).message}`),
+      this.sendReliably(m.peerId, msg, this.host.isConnected(m.peerId) ? 60_000 : 5_000).catch(
+        (e) => this.log(`send to ${short(m.peerId)} failed: ${(e as Error).message}`),
       );
     }
   }
@@ -1304,7 +1335,8 @@ export class Custodian {
         `key generation for ${g.name} done: public key ${bytesToHex(externalPublicKey(key.public))}`,
       );
       for (const m of others)
-        if (this.host.isConnected(m.peerId)) void this.sendNonces(groupId, m.peerId, true);
+        if (this.host.isConnected(m.peerId))
+          void this.sendNonces(groupId, m.peerId, true).catch(() => undefined);
     } catch (e) {
       const msg =
         e instanceof CryptoError && e.culprits.length
@@ -1549,7 +1581,9 @@ export class Custodian {
     if (b.type === 'request') {
       // A newcomer stores only the reshare that is to add it (it arrives with the start message).
       const newcomer =
-        g.status === 'forming' && !!this.store.meta.get(`newcomer:${g.id}`) && b.kind === 'reshare';
+        g.status === 'forming' &&
+        !!this.store.meta.get(`newcomer:${g.id}`) &&
+        (b.kind === 'reshare' || b.kind === 'repair');
       if (g.status !== 'ready' && !newcomer) return;
       if (this.storeRequest(s as Signed<RequestBody>)) this.notify(requestIdOf(b));
       else this.count('duplicate');
@@ -1721,6 +1755,8 @@ export class Custodian {
     const g = this.store.groups.get(r.groupId);
     const p = this.ceremonyParams(r);
     const name = g?.name ?? r.groupId;
+    if (p.ceremony === 'repair')
+      return `Repair: rebuild ${this.memberName(r.groupId, p.lost)}'s share on a new device, ${p.newcomer.name} (fingerprint ${fingerprint(publicKeyFromPeerId(p.newcomer.peerId))}), which takes their place; ${this.memberName(r.groupId, p.lost)}'s old identity stops counting. ${g?.threshold ?? 'T'} members help without any of them learning the share; the public key and epoch stay the same.`;
     if (p.ceremony === 'refresh')
       return `Refresh every member's share of ${name} (epoch ${p.fromEpoch} → ${p.fromEpoch + 1}). The public key stays the same; the old shares and their backups stop working. Every member must be online.`;
     const parts: string[] = [];
@@ -1734,6 +1770,24 @@ export class Custodian {
 
   /** The roster after a ceremony: kept members keep their index, newcomers get the next ones. */
   private plannedRoster(g: GroupRow, p: CeremonyParams): PlannedMember[] {
+    if (p.ceremony === 'repair')
+      return this.store.members.list(g.id).map((m) =>
+        m.peerId === p.lost
+          ? {
+              peerId: p.newcomer.peerId,
+              name: p.newcomer.name,
+              index: m.index,
+              identityKey: bytesToHex(publicKeyFromPeerId(p.newcomer.peerId)),
+              addrs: p.newcomer.addrs,
+            }
+          : {
+              peerId: m.peerId,
+              name: m.name,
+              index: m.index,
+              identityKey: m.identityKey,
+              addrs: m.addrs,
+            },
+      );
     const kept = this.store.members
       .list(g.id)
       .filter((m) => !(p.ceremony === 'reshare' && p.remove.includes(m.peerId)))
@@ -1766,7 +1820,21 @@ export class Custodian {
     const recipients = this.plannedRoster(g, p);
     const missing = recipients.filter((m) => !online(m.peerId)).map((m) => m.name);
     let dealers: string[];
-    if (p.ceremony === 'refresh') dealers = old.map((m) => m.peerId);
+    if (p.ceremony === 'repair') {
+      // T helpers who are online; the lost member is not one of them.
+      const helpers = old.filter((m) => m.peerId !== p.lost && online(m.peerId));
+      dealers = helpers.slice(0, g.threshold).map((m) => m.peerId);
+      const newcomerOnline = online(p.newcomer.peerId);
+      const need: string[] = newcomerOnline ? [] : [p.newcomer.name];
+      if (dealers.length < g.threshold)
+        need.push(
+          ...old
+            .filter((m) => m.peerId !== p.lost && !online(m.peerId))
+            .map((m) => m.name)
+            .slice(0, g.threshold - dealers.length),
+        );
+      return { dealers, missing: need };
+    } else if (p.ceremony === 'refresh') dealers = old.map((m) => m.peerId);
     else {
       // Prefer members who stay; removed ones deal only when too few others are online.
       const staying = old.filter((m) => !p.remove.includes(m.peerId) && online(m.peerId));
@@ -1867,6 +1935,262 @@ export class Custodian {
     return { ok: true };
   }
 
+  createRepairRequest(input: {
+    group: string;
+    member: string;
+    newcomer?: string;
+    expiresInSec?: number;
+  }): RequestView {
+    const g = this.findGroup(input.group);
+    if (g.status !== 'ready')
+      throw new ApiError(
+        'not_ready',
+        `group ${g.name} is ${g.status}; only a ready group can repair a share`,
+      );
+    const members = this.store.members.list(g.id);
+    const lost = members.filter((m) => m.peerId === input.member || m.name === input.member);
+    if (lost.length !== 1)
+      throw new ApiError(
+        lost.length ? 'ambiguous' : 'not_found',
+        `no single member "${input.member}" in ${g.name}`,
+      );
+    if (lost[0].peerId === this.me.peerId)
+      throw new ApiError(
+        'bad_input',
+        'member: you cannot repair your own share from this device; ask another member',
+      );
+    const candidates = JSON.parse(this.store.meta.get(`candidates:${g.id}`) || '[]') as Candidate[];
+    const pick = input.newcomer
+      ? candidates.filter((c) => c.peerId === input.newcomer || c.name === input.newcomer)
+      : candidates;
+    if (pick.length !== 1)
+      throw new ApiError(
+        'not_found',
+        pick.length
+          ? 'several newcomers joined through your invites: say which one with newcomer'
+          : `the new device must first join with an invite from you: conclave group invite ${g.name}`,
+      );
+    const params: CeremonyParams = {
+      ceremony: 'repair',
+      group: g.id,
+      fromEpoch: g.epoch,
+      lost: lost[0].peerId,
+      newcomer: pick[0],
+    };
+    return this.createRequest(g, 'repair', utf8ToBytes(canonicalJSON(params)), input.expiresInSec);
+  }
+
+  /**
+   * Repair (ZF's repairable threshold scheme): T helpers each split λ_i(r)·s_i into parts for the
+   * other helpers, publish commitments to every part, sum what they got and send the sum to the
+   * new device, which adds them up into exactly the lost share and checks it against Y_r. Then
+   * everyone puts the new identity at the lost member's roster position; nothing else changes.
+   */
+  private async runRepair(
+    groupId: string,
+    requestId: string,
+    session: string,
+    helperPeers: string[],
+    p: Extract<CeremonyParams, { ceremony: 'repair' }>,
+  ): Promise<void> {
+    this.ceremonies.add(requestId);
+    const g = this.store.groups.get(groupId)!;
+    const suite = getSuite(g.scheme);
+    const members = this.store.members.list(groupId);
+    const lostIndex = BigInt(members.find((m) => m.peerId === p.lost)!.index);
+    const helpers = helperPeers.map((peer) => ({
+      peerId: peer,
+      index: BigInt(members.find((m) => m.peerId === peer)!.index),
+    }));
+    const helperIds = helpers.map((h) => h.index);
+    const isHelper = helperPeers.includes(this.me.peerId);
+    const isNewcomer = p.newcomer.peerId === this.me.peerId;
+    const deadline = Date.now() + 90_000;
+    const send = (
+      peer: string,
+      step: 'round1' | 'echo' | 'round2' | 'done',
+      payload: Record<string, unknown>,
+    ) =>
+      this.sendReliably(
+        peer,
+        { v: 1, type: 'ceremony', groupId, requestId, session, step, payload },
+        deadline - Date.now(),
+      );
+    const pointsOf = (raw: unknown, from: string): Map<bigint, GroupPoint> => {
+      const o = (raw as { commitments?: Record<string, string> }).commitments ?? {};
+      const out = new Map<bigint, GroupPoint>();
+      for (const [idHex, ptHex] of Object.entries(o))
+        out.set(
+          parseIdentifier(suite, idHex),
+          suite.decodePoint(hexToBytes(ptHex), `repair commitment from ${from}`),
+        );
+      return out;
+    };
+    this.store.requests.update(requestId, { status: 'signing', updatedAt: Date.now() });
+    this.notify(requestId);
+    try {
+      if (!isNewcomer) await this.host.addAddresses(p.newcomer.peerId, p.newcomer.addrs);
+      const newcomerPackage = this.store.meta.get(`newcomer-package:${groupId}`);
+      const pub =
+        this.publicPackage(groupId) ??
+        (newcomerPackage ? publicPackageFromJSON(JSON.parse(newcomerPackage)) : undefined);
+      if (!pub) throw new Error('this node does not know the key package');
+      const byIndex = (i: bigint) => helpers.find((h) => h.index === i)!.peerId;
+      const commitmentsFrom = async (): Promise<Map<bigint, Map<bigint, GroupPoint>>> => {
+        const got = await this.awaitInbox(
+          session,
+          'round1',
+          helpers.length - (isHelper ? 1 : 0),
+          deadline,
+        );
+        const all = new Map<bigint, Map<bigint, GroupPoint>>();
+        for (const [peer, raw] of got)
+          all.set(
+            BigInt(members.find((m) => m.peerId === peer)!.index),
+            pointsOf(raw, this.memberName(groupId, peer)),
+          );
+        return all;
+      };
+      if (isHelper) {
+        const key = await this.keyPackage(groupId);
+        const step1 = repairStep1(key, helperIds, lostIndex);
+        const myCommitments: Record<string, string> = {};
+        for (const [j, pt] of step1.commitments)
+          myCommitments[identifierHex(suite, j)] = bytesToHex(suite.encodePoint(pt));
+        const from = identifierHex(suite, key.share.identifier);
+        await Promise.all(
+          [...helperPeers.filter((h) => h !== this.me.peerId), p.newcomer.peerId].map((peer) =>
+            send(peer, 'round1', { from, commitments: myCommitments }),
+          ),
+        );
+        await Promise.all(
+          [...step1.parts]
+            .filter(([j]) => j !== key.share.identifier)
+            .map(([j, part]) => send(byIndex(j), 'echo', { ...part.toWire(suite) })),
+        );
+        const all = await commitmentsFrom();
+        all.set(key.share.identifier, new Map(step1.commitments));
+        const parts = await this.awaitInbox(session, 'echo', helpers.length - 1, deadline);
+        const received = [
+          step1.parts.get(key.share.identifier)!,
+          ...[...parts.values()].map((w) => repairPartFromWire(suite, w as never)),
+        ];
+        const sigma = repairStep2(pub, helperIds, lostIndex, key.share.identifier, received, all);
+        await send(p.newcomer.peerId, 'round2', { ...sigma.toWire(suite) });
+      }
+      if (isNewcomer) {
+        const all = await commitmentsFrom();
+        const sums = await this.awaitInbox(session, 'round2', helpers.length, deadline);
+        const sigmas = [...sums.values()].map((w) => repairPartFromWire(suite, w as never));
+        const share = repairStep3(pub, helperIds, lostIndex, sigmas, all);
+        const key: KeyPackage = { public: pub, share };
+        await this.vault.put(shareName(groupId, share.epoch), share.toBytes());
+        // Prove to every member that this device holds the share of that position.
+        const proof = bytesToHex(
+          proveKnowledge(
+            suite,
+            lostIndex,
+            share.scalar(),
+            pub.verifyingShares.get(lostIndex)!,
+            hexToBytes(session),
+          ),
+        );
+        for (const m of members)
+          if (m.peerId !== this.me.peerId && m.peerId !== p.lost)
+            void send(m.peerId, 'done', { proof }).catch(() => undefined);
+        this.applyRepair(groupId, requestId, p);
+        this.keys.set(groupId, key);
+        this.store.groups.update(groupId, {
+          status: 'ready',
+          publicPackage: JSON.stringify(publicPackageToJSON(pub)),
+          epoch: pub.epoch,
+          error: undefined,
+          updatedAt: Date.now(),
+        });
+        this.store.meta.set(`newcomer:${groupId}`, '');
+        this.store.meta.set(`newcomer-package:${groupId}`, '');
+        this.emit({ type: 'group', id: groupId });
+        for (const m of this.store.members.list(groupId))
+          if (m.peerId !== this.me.peerId && this.host.isConnected(m.peerId))
+            void this.sendNonces(groupId, m.peerId, true).catch(() => undefined);
+        return;
+      }
+      // Every other member: switch the roster once the new device proves it holds the share.
+      const dones = await this.awaitInbox(session, 'done', 1, deadline);
+      const proof = (dones.get(p.newcomer.peerId) as { proof?: unknown } | undefined)?.proof;
+      if (typeof proof !== 'string' || !/^[0-9a-f]+$/.test(proof))
+        throw new Error('the new device did not confirm');
+      verifyKnowledge(
+        suite,
+        lostIndex,
+        pub.verifyingShares.get(lostIndex)!,
+        hexToBytes(proof),
+        hexToBytes(session),
+      );
+      this.applyRepair(groupId, requestId, p);
+    } catch (e) {
+      const reason =
+        e instanceof CryptoError && e.culprits.length
+          ? `${e.code}: ${e.culprits.map((c) => this.nameOfIdentifier(groupId, c)).join(', ')} misbehaved`
+          : (e as Error).message;
+      this.log(`repair in ${g.name} failed: ${reason}`);
+      if (isNewcomer) await this.vault.delete(shareName(groupId, g.epoch)).catch(() => undefined);
+      this.finish(
+        requestId,
+        { status: 'failed', failure: `repair failed: ${reason}; it can be proposed again` },
+        'request.failed',
+        { id: requestId, failure: reason },
+      );
+    } finally {
+      this.dkgInbox.delete(session);
+      this.ceremonies.delete(requestId);
+    }
+  }
+
+  /** The new identity takes the lost member's roster position (same index, same share). */
+  private applyRepair(
+    groupId: string,
+    requestId: string,
+    p: Extract<CeremonyParams, { ceremony: 'repair' }>,
+  ): void {
+    const lost = this.store.members.get(groupId, p.lost);
+    const key = publicKeyFromPeerId(p.newcomer.peerId);
+    this.store.tx(() => {
+      if (lost) this.store.members.delete(groupId, p.lost);
+      this.store.members.upsert({
+        groupId,
+        peerId: p.newcomer.peerId,
+        name: p.newcomer.name,
+        identityKey: bytesToHex(key),
+        fingerprint: fingerprint(key),
+        index: lost?.index ?? this.store.members.get(groupId, p.newcomer.peerId)!.index,
+        addrs: p.newcomer.peerId === this.me.peerId ? this.host.addrs() : p.newcomer.addrs,
+        confirmed: true,
+        joinedAt: Date.now(),
+      });
+      this.store.requests.update(requestId, { status: 'done', updatedAt: Date.now() });
+      this.audit(
+        'group.repaired',
+        { requestId, lost: p.lost, replacedBy: p.newcomer.peerId },
+        groupId,
+      );
+      const candidates = JSON.parse(
+        this.store.meta.get(`candidates:${groupId}`) || '[]',
+      ) as Candidate[];
+      this.store.meta.set(
+        `candidates:${groupId}`,
+        JSON.stringify(candidates.filter((c) => c.peerId !== p.newcomer.peerId)),
+      );
+    });
+    this.pool.get(groupId)?.delete(p.lost);
+    this.myNonces.get(groupId)?.delete(p.lost);
+    this.applyEarlyNonces(groupId);
+    if (p.newcomer.peerId !== this.me.peerId && this.store.groups.get(groupId)?.status === 'ready')
+      void this.sendNonces(groupId, p.newcomer.peerId, true).catch(() => undefined);
+    this.notify(requestId);
+    this.emit({ type: 'group', id: groupId });
+  }
+
   /** This member was removed by a reshare: the group is over for it, and its share is deleted. */
   private leaveGroup(groupId: string, requestId: string, epoch: number, name: string): void {
     this.store.tx(() => {
@@ -1890,7 +2214,7 @@ export class Custodian {
     const g = this.store.groups.get(groupId);
     if (!g) return undefined;
     for (const r of this.store.requests.list({ groupId, statuses: ['pending', 'signing'] })) {
-      if (r.kind !== 'reshare') continue;
+      if (r.kind !== 'reshare' && r.kind !== 'repair') continue;
       const planned = this.plannedRoster(g, this.ceremonyParams(r)).find((m) => m.peerId === peer);
       if (planned) return planned;
     }
@@ -1909,6 +2233,9 @@ export class Custodian {
     dealerPeers: string[],
   ): Promise<void> {
     if (this.ceremonies.has(requestId)) return;
+    const params = this.ceremonyParams(this.store.requests.get(requestId)!);
+    if (params.ceremony === 'repair')
+      return this.runRepair(groupId, requestId, session, dealerPeers, params);
     this.ceremonies.add(requestId);
     const g = this.store.groups.get(groupId)!;
     const r = this.store.requests.get(requestId)!;
@@ -1965,7 +2292,7 @@ export class Custodian {
           identifier: BigInt(m.index),
           identityKey: hexToBytes(m.identityKey),
         })),
-        threshold: p.ceremony === 'refresh' ? g.threshold : p.threshold,
+        threshold: p.ceremony === 'reshare' ? p.threshold : g.threshold,
         sessionId: hexToBytes(session),
       };
       const myIndex = BigInt(indexOf.get(this.me.peerId)!);
@@ -2233,6 +2560,12 @@ export class Custodian {
               commitment: commitmentToJSON(suite, c) as unknown as Record<string, unknown>,
             })),
           ],
+          approvals: this.store.decisions
+            .list(id)
+            .filter(
+              (d) => d.decision === 'approve' && [this.me.peerId, ...others].includes(d.peerId),
+            )
+            .map((d) => JSON.parse(d.statement) as Signed),
         };
         const shares = new Map<bigint, bigint>();
         shares.set(key.share.identifier, signShare(key, mine, pkg));
@@ -2360,7 +2693,10 @@ export class Custodian {
     const g = this.store.groups.get(msg.groupId);
     if (!g || !(this.memberByPeer(g.id, from) || this.newcomerInPendingRequest(g.id, from)))
       throw new DroppedMessage('non_member');
-    if (msg.epoch === g.epoch + 1 || (msg.epoch === g.epoch && g.status !== 'ready')) {
+    if (
+      msg.epoch === g.epoch + 1 ||
+      (msg.epoch === g.epoch && (g.status !== 'ready' || !this.memberByPeer(g.id, from)))
+    ) {
       // The sender finished the DKG, a refresh or a reshare before this node did: keep them
       // until this node is there too (applyEarlyNonces).
       let perGroup = this.futureNonces.get(g.id);
@@ -2413,6 +2749,14 @@ export class Custodian {
     if (!r || r.groupId !== g.id) return { error: 'unknown request' };
     if (r.kind !== 'sign') return { error: `a ${r.kind} request is never signed` };
     if (TERMINAL.includes(r.status)) return { error: `request is ${r.status}` };
+    // Approvals the coordinator relies on may still be on their way here: check and keep them.
+    for (const a of msg.approvals ?? []) {
+      try {
+        if (a.body.type === 'decision' && a.body.requestId === r.id) this.acceptStatement(from, a);
+      } catch {
+        return { error: 'the coordinator sent an invalid approval' };
+      }
+    }
     const decisions = this.store.decisions.list(r.id);
     const approvers = new Set(
       decisions.filter((d) => d.decision === 'approve').map((d) => d.peerId),
@@ -2597,6 +2941,7 @@ export class Custodian {
       'group.import': async (i) => this.importGroup(i),
       'group.invite': async (i) => this.inviteNewcomer(i.group),
       'request.reshare': async (i) => this.createReshareRequest(i),
+      'request.repair': async (i) => this.createRepairRequest(i),
       'group.list': async () => this.store.groups.list().map((g) => this.groupView(g)),
       'group.show': async (i) => this.groupView(this.findGroup(i.group)),
       'group.confirm': async (i) => this.confirmGroup(i.group),

@@ -6,7 +6,7 @@ export const API_VERSION = 1;
 export type Scheme = 'ed25519' | 'secp256k1' | 'taproot';
 export type GroupStatus = 'forming' | 'confirming' | 'dkg' | 'ready' | 'failed';
 export type RequestStatus = 'pending' | 'signing' | 'done' | 'denied' | 'expired' | 'failed';
-export type RequestKind = 'sign' | 'refresh' | 'reshare';
+export type RequestKind = 'sign' | 'refresh' | 'reshare' | 'repair';
 
 export interface NodeStatus {
   peerId: string;
@@ -184,6 +184,14 @@ export interface ApiOperations {
       remove?: string[];
       expiresInSec?: number;
     };
+    output: RequestView;
+  };
+  /**
+   * Proposes a repair: `member` lost their device; the newcomer (their fresh identity, joined with
+   * a `group.invite` invite) gets exactly their share back from T helpers, none of whom learns it.
+   */
+  'request.repair': {
+    input: { group: string; member: string; newcomer?: string; expiresInSec?: number };
     output: RequestView;
   };
   /** Proposes a refresh: new shares for every member, same public key, epoch + 1. */

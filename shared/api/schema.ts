@@ -289,6 +289,10 @@ const SCHEMAS: { [M in ApiMethod]: Check<ApiInput<M>> } = {
       expiresInSec: int(LIMITS.minExpiresSec, LIMITS.maxExpiresSec),
     },
   ),
+  'request.repair': object(
+    { group: ref, member: ref },
+    { newcomer: ref, expiresInSec: int(LIMITS.minExpiresSec, LIMITS.maxExpiresSec) },
+  ),
   'request.refresh': object(
     { group: ref },
     { expiresInSec: int(LIMITS.minExpiresSec, LIMITS.maxExpiresSec) },

@@ -94,7 +94,7 @@ export interface RequestBody {
   v: 1;
   type: 'request';
   groupId: string;
-  kind: 'sign' | 'refresh' | 'reshare';
+  kind: 'sign' | 'refresh' | 'reshare' | 'repair';
   /** Hex of the bytes to sign; for a ceremony, of its parameters as canonical JSON. */
   message: string;
   createdBy: string;
@@ -188,7 +188,7 @@ export function decodeSigned(v: unknown): Signed {
         'expiresAt',
         'nonce',
       ]);
-      if (b.kind !== 'sign' && b.kind !== 'refresh' && b.kind !== 'reshare')
+      if (b.kind !== 'sign' && b.kind !== 'refresh' && b.kind !== 'reshare' && b.kind !== 'repair')
         throw new ProtocolError('malformed', `unknown request kind ${String(b.kind)}`);
       const body: RequestBody = {
         v: 1,
@@ -322,6 +322,8 @@ export type GroupMessage =
       groupId: string;
       requestId: string;
       commitments: { peerId: string; commitment: Record<string, unknown> }[];
+      /** The signers' approval statements, each verified by the signer itself. */
+      approvals?: Signed[];
     }
   | CeremonyMessage
   | ImportShareMessage;
@@ -444,10 +446,12 @@ export function decodeGroupMessage(v: unknown): GroupMessage {
       };
     }
     case 'sign': {
-      expectObject(o, 'sign', ['v', 'type', 'groupId', 'requestId', 'commitments']);
+      expectObject(o, 'sign', ['v', 'type', 'groupId', 'requestId', 'commitments', 'approvals']);
       if (!Array.isArray(o.commitments) || o.commitments.length > 50)
         throw new ProtocolError('malformed', 'too many commitments');
-      return {
+      if (o.approvals !== undefined && (!Array.isArray(o.approvals) || o.approvals.length > 50))
+        throw new ProtocolError('malformed', 'too many approvals');
+      const sign: Extract<GroupMessage, { type: 'sign' }> = {
         v: 1,
         type: 'sign',
         groupId: expectHex(o.groupId, 'groupId', 32),
@@ -460,6 +464,8 @@ export function decodeGroupMessage(v: unknown): GroupMessage {
           };
         }),
       };
+      if (Array.isArray(o.approvals)) sign.approvals = o.approvals.map(decodeSigned);
+      return sign;
     }
     case 'import-share':
       expectObject(o, 'import-share', ['v', 'type', 'groupId', 'publicPackage', 'share']);

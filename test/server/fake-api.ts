@@ -148,6 +148,10 @@ export function fakeApi(): FakeApi {
       record('request.sign', input);
       return requestView('r-1', 'pending');
     },
+    async 'request.repair'(input) {
+      record('request.repair', input);
+      return { ...requestView('r-4', 'pending'), kind: 'repair', description: 'Repair' };
+    },
     async 'request.refresh'(input) {
       record('request.refresh', input);
       return {
