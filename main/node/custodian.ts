@@ -129,8 +129,10 @@ export interface CustodianOptions {
   log: (line: string) => void;
   /** Deadline for one signing round trip to an approver (ms). */
   signTimeoutMs?: number;
+  /** Deadline for a whole refresh, reshare or repair (ms); a ceremony past it aborts. */
+  ceremonyTimeoutMs?: number;
   /** Test-only fault injection, honoured only when CONCLAVE_ALLOW_FAULTS=1. */
-  fault?: 'hang-sign';
+  fault?: 'hang-sign' | 'exit-mid-ceremony';
 }
 
 const TERMINAL: RequestStatus[] = ['done', 'denied', 'expired', 'failed'];
@@ -197,7 +199,8 @@ export class Custodian {
   readonly me: Identity;
   private readonly log: (line: string) => void;
   private readonly signTimeoutMs: number;
-  private readonly fault?: 'hang-sign';
+  private readonly ceremonyTimeoutMs: number;
+  private readonly fault?: 'hang-sign' | 'exit-mid-ceremony';
   private stopped = false;
   private timers: NodeJS.Timeout[] = [];
   private unsubscribe: (() => void)[] = [];
@@ -235,6 +238,7 @@ export class Custodian {
     this.me = opts.identity;
     this.log = opts.log;
     this.signTimeoutMs = opts.signTimeoutMs ?? 10_000;
+    this.ceremonyTimeoutMs = opts.ceremonyTimeoutMs ?? 90_000;
     this.fault = process.env.CONCLAVE_ALLOW_FAULTS === '1' ? opts.fault : undefined;
   }
 
@@ -2005,7 +2009,7 @@ export class Custodian {
     const helperIds = helpers.map((h) => h.index);
     const isHelper = helperPeers.includes(this.me.peerId);
     const isNewcomer = p.newcomer.peerId === this.me.peerId;
-    const deadline = Date.now() + 90_000;
+    const deadline = Date.now() + this.ceremonyTimeoutMs;
     const send = (
       peer: string,
       step: 'round1' | 'echo' | 'round2' | 'done',
@@ -2252,7 +2256,7 @@ export class Custodian {
     const others = participants.filter((peer) => peer !== this.me.peerId);
     const meIsDealer = dealerPeers.includes(this.me.peerId);
     const meIsRecipient = roster.some((m) => m.peerId === this.me.peerId);
-    const deadline = Date.now() + 90_000;
+    const deadline = Date.now() + this.ceremonyTimeoutMs;
     const fromEpoch = g.epoch;
     let newEpochWritten = false;
     let sentDone = false;
@@ -2318,6 +2322,8 @@ export class Custodian {
         );
       const dealerOthers = dealerPeers.filter((d) => d !== this.me.peerId);
       const got1 = await this.awaitInbox(session, 'round1', dealerOthers.length, deadline, check);
+      // Test-only: this member goes away in the middle of the ceremony.
+      if (this.fault === 'exit-mid-ceremony') process.exit(3);
       const echo = reshareEcho(r1.state, [...got1.values()] as ReshareRound1Package[]);
       await Promise.all(
         others.map((peer) => send(peer, 'echo', echo as unknown as Record<string, unknown>)),

@@ -192,7 +192,8 @@ export async function startCustodian(opts: StartOptions): Promise<RunningNode> {
       identity,
       log: opts.log,
       signTimeoutMs: Number(process.env.CONCLAVE_SIGN_TIMEOUT_MS) || undefined,
-      fault: faultEnv === 'hang-sign' ? 'hang-sign' : undefined,
+      ceremonyTimeoutMs: Number(process.env.CONCLAVE_CEREMONY_TIMEOUT_MS) || undefined,
+      fault: faultEnv === 'hang-sign' || faultEnv === 'exit-mid-ceremony' ? faultEnv : undefined,
     });
     await node.start();
     const h = host;

@@ -109,13 +109,15 @@ export class TestNode {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.proc = p;
+    // Only this process's own "ready:" line counts (a restart keeps the earlier logs).
+    const from = this.logs.length;
     p.stdout!.on('data', (d) => (this.logs += d));
     p.stderr!.on('data', (d) => (this.logs += d));
     await waitFor(
       `${this.name} to be ready`,
       () => {
         if (p.exitCode !== null) throw new Error(`${this.name} exited: ${this.logs}`);
-        return /ready:/.test(this.logs);
+        return /ready:/.test(this.logs.slice(from));
       },
       60_000,
     );
