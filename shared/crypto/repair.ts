@@ -91,6 +91,42 @@ export function repairStep1(
 }
 
 /**
+ * Indexes repair parts (or sums) by sender: each addressed to `to`, exactly one from every helper.
+ * Errors name the offending sender.
+ */
+function collectParts(
+  suite: Suite,
+  helpers: readonly bigint[],
+  to: bigint,
+  parts: readonly RepairPart[],
+  what: 'part' | 'sum',
+): Map<bigint, bigint> {
+  const got = new Map<bigint, bigint>();
+  for (const p of parts) {
+    check(
+      p instanceof RepairPart && p.to === to,
+      'unexpected_package',
+      `${what} addressed to someone else`,
+    );
+    check(
+      helpers.includes(p.from) && !got.has(p.from),
+      'unexpected_package',
+      `${what} from ${p.from}`,
+      [identifierHex(suite, p.from)],
+    );
+    got.set(p.from, p.value());
+  }
+  const missing = helpers.filter((h) => !got.has(h)).map((h) => identifierHex(suite, h));
+  check(
+    missing.length === 0,
+    'missing_package',
+    `no repair ${what} from ${missing.join(', ')}`,
+    missing,
+  );
+  return got;
+}
+
+/**
  * Step 2 at helper j: checks each received part against its sender's public commitments (which
  * must add up to ζ_i·Y_i) and returns σ_j = Σ_i δ_ij for the member. Errors name the sender.
  */
@@ -105,28 +141,7 @@ export function repairStep2(
   const suite = getSuite(pub.scheme);
   checkHelpers(suite, pub, helpers, lost);
   assertCommitments(suite, pub, helpers, lost, commitments);
-  const got = new Map<bigint, bigint>();
-  for (const p of received) {
-    check(
-      p instanceof RepairPart && p.to === me,
-      'unexpected_package',
-      'part addressed to someone else',
-    );
-    check(
-      helpers.includes(p.from) && !got.has(p.from),
-      'unexpected_package',
-      `part from ${p.from}`,
-      [identifierHex(suite, p.from)],
-    );
-    got.set(p.from, p.value());
-  }
-  const missing = helpers.filter((h) => !got.has(h)).map((h) => identifierHex(suite, h));
-  check(
-    missing.length === 0,
-    'missing_package',
-    `no repair part from ${missing.join(', ')}`,
-    missing,
-  );
+  const got = collectParts(suite, helpers, me, received, 'part');
   const bad = helpers.filter(
     (i) => got.get(i) === 0n || !suite.G.multiply(got.get(i)!).equals(commitments.get(i)!.get(me)!),
   );
@@ -187,28 +202,7 @@ export function repairStep3(
   const suite = getSuite(pub.scheme);
   checkHelpers(suite, pub, helpers, lost);
   assertCommitments(suite, pub, helpers, lost, commitments);
-  const got = new Map<bigint, bigint>();
-  for (const p of sigmas) {
-    check(
-      p instanceof RepairPart && p.to === lost,
-      'unexpected_package',
-      'sum addressed to someone else',
-    );
-    check(
-      helpers.includes(p.from) && !got.has(p.from),
-      'unexpected_package',
-      `sum from ${p.from}`,
-      [identifierHex(suite, p.from)],
-    );
-    got.set(p.from, p.value());
-  }
-  const missing = helpers.filter((h) => !got.has(h)).map((h) => identifierHex(suite, h));
-  check(
-    missing.length === 0,
-    'missing_package',
-    `no repair sum from ${missing.join(', ')}`,
-    missing,
-  );
+  const got = collectParts(suite, helpers, lost, sigmas, 'sum');
   const bad: string[] = [];
   for (const j of helpers) {
     let expected = suite.ZERO;

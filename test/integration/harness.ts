@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { ApiInput, ApiMethod, ApiOutput } from '../../shared/api/index.js';
+import type { ApiInput, ApiMethod, ApiOutput, RequestView } from '../../shared/api/index.js';
 import { callControl } from '../../main/server/control.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -155,4 +155,29 @@ export class TestNode {
 export function tempRoot(prefix = 'conclave-it-'): { root: string; cleanup(): void } {
   const root = mkdtempSync(join(tmpdir(), prefix));
   return { root, cleanup: () => rmSync(root, { recursive: true, force: true }) };
+}
+
+/** Resolves once `n` has received request `id`. */
+export function seen(n: TestNode, id: string): Promise<boolean> {
+  return waitFor(`${n.name} to see ${id}`, async () =>
+    (await n.api('request.list', {})).some((r) => r.id === id),
+  );
+}
+
+/** Resolves with the request once it has status `want` on `n`; a failure ends the wait early. */
+export function requestStatus(
+  n: TestNode,
+  id: string,
+  want: string,
+  timeoutMs = 90_000,
+): Promise<RequestView> {
+  return waitFor(
+    `${want} on ${n.name}`,
+    async () => {
+      const r = await n.api('request.show', { id });
+      if (r.status === 'failed' && want !== 'failed') throw new Error(r.failure);
+      return r.status === want ? r : undefined;
+    },
+    timeoutMs,
+  );
 }

@@ -5,7 +5,7 @@ import { createPublicKey, verify as nodeVerify } from 'node:crypto';
 import { afterAll, expect, it } from 'vitest';
 import { hexToBytes, utf8ToBytes } from '@noble/hashes/utils.js';
 import type { GroupView, RequestView } from '../../shared/api/index.js';
-import { tempRoot, TestNode, waitFor } from './harness.js';
+import { requestStatus, seen, tempRoot, TestNode, waitFor } from './harness.js';
 
 const tmp = tempRoot();
 const [ann, ben, cat, dan] = ['ann', 'ben', 'cat', 'dan'].map((n) => new TestNode(n, tmp.root));
@@ -17,20 +17,7 @@ afterAll(async () => {
   tmp.cleanup();
 });
 
-const seen = (n: TestNode, id: string) =>
-  waitFor(`${n.name} to see ${id}`, async () =>
-    (await n.api('request.list', {})).some((r) => r.id === id),
-  );
-const status = (n: TestNode, id: string, want: string) =>
-  waitFor(
-    `${want} on ${n.name}`,
-    async () => {
-      const r = await n.api('request.show', { id });
-      if (r.status === 'failed' && want !== 'failed') throw new Error(r.failure);
-      return r.status === want ? (r as RequestView) : undefined;
-    },
-    90_000,
-  );
+const status = requestStatus;
 
 function verifies(publicKey: string, msg: string, sig: string): boolean {
   const key = createPublicKey({
