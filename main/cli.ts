@@ -739,6 +739,18 @@ const COMMANDS: Command[] = [
     },
   },
   {
+    name: 'group policy',
+    usage: 'GROUP',
+    summary: 'show the group policy in force (change it with: request policy)',
+    args: ['GROUP'],
+    fields: { group: 'GROUP' },
+    async run(ctx) {
+      const p = await call(ctx, 'group.policy', { group: ctx.args[0] });
+      output(ctx, p, () => [...p.description.map(clean), field('policy hash', clean(p.hash))]);
+      return EXIT.OK;
+    },
+  },
+  {
     name: 'group join',
     usage: 'INVITE',
     summary: 'join a group with the invite code its creator sent you',
@@ -925,6 +937,40 @@ const COMMANDS: Command[] = [
         group: str(ctx, 'group'),
         member: str(ctx, 'member'),
         newcomer: str(ctx, 'newcomer'),
+        expiresInSec: int(ctx, 'expires'),
+      });
+      output(ctx, r, () => requestLines(r));
+      return EXIT.OK;
+    },
+  },
+  {
+    name: 'request policy',
+    usage: '--group GROUP --file POLICY.json [--expires SECONDS]',
+    summary: 'propose a new group policy (see `group policy GROUP --json` for its shape)',
+    options: {
+      group: { type: 'string', value: 'GROUP', help: 'group id or name' },
+      file: { type: 'string', value: 'FILE', help: 'the new policy as JSON' },
+      expires: {
+        type: 'string',
+        value: 'SECONDS',
+        help: `seconds until the request expires (${LIMITS.minExpiresSec}..${LIMITS.maxExpiresSec})`,
+      },
+    },
+    required: ['group', 'file'],
+    fields: { group: '--group', policy: '--file', expiresInSec: '--expires' },
+    async run(ctx) {
+      let policy: Record<string, unknown>;
+      try {
+        policy = JSON.parse(await readFile(str(ctx, 'file')!, 'utf8')) as Record<string, unknown>;
+      } catch (err) {
+        throw new UsageError(
+          `--file: not a readable JSON file (${(err as Error).message})`,
+          ctx.command.name,
+        );
+      }
+      const r = await call(ctx, 'request.policy', {
+        group: str(ctx, 'group'),
+        policy,
         expiresInSec: int(ctx, 'expires'),
       });
       output(ctx, r, () => requestLines(r));
@@ -1215,6 +1261,7 @@ function topHelp(): string {
       'group create',
       'group import',
       'group invite',
+      'group policy',
       'group join',
       'group list',
       'group show',
@@ -1225,6 +1272,7 @@ function topHelp(): string {
       'request refresh',
       'request reshare',
       'request repair',
+      'request policy',
       'request list',
       'request show',
       'request wait',

@@ -10,6 +10,7 @@ import {
   type ApiEvent,
   type AuditEntryView,
   type BackupExported,
+  type PolicyView,
   type DecisionView,
   type GroupView,
   type MemberView,
@@ -45,6 +46,16 @@ import {
   repairStep2,
   repairStep3,
 } from '../../shared/crypto/repair.js';
+import {
+  approvalsNeeded,
+  checkRequest,
+  defaultPolicy,
+  describePolicy,
+  policyHash,
+  validatePolicy,
+  validatePolicyChange,
+  type GroupPolicy,
+} from '../../shared/policy/policy.js';
 import { CryptoError } from '../../shared/crypto/errors.js';
 import {
   assertShareMatches,
@@ -661,6 +672,7 @@ export class Custodian {
         invite.creator,
         roster,
         (o as { publicPackage?: unknown }).publicPackage,
+        (o as { policy?: unknown }).policy,
       );
     if (roster.importedKey !== invite.importedKey)
       throw new ApiError(
@@ -844,11 +856,17 @@ export class Custodian {
       newcomer: true,
       roster: this.rosterMessage(g.id),
       publicPackage: JSON.parse(g.publicPackage!),
+      policy: this.policyOf(g.id),
     };
   }
 
   /** Newcomer side: store the group's roster and key package, and wait for the reshare. */
-  private acceptNewcomerRoster(inviter: string, roster: RosterMessage, pkg: unknown): GroupView {
+  private acceptNewcomerRoster(
+    inviter: string,
+    roster: RosterMessage,
+    pkg: unknown,
+    policy?: unknown,
+  ): GroupView {
     let pub: PublicKeyPackage;
     try {
       pub = publicPackageFromJSON(pkg as never);
@@ -891,6 +909,12 @@ export class Custodian {
         });
       }
       this.store.meta.set(`newcomer:${roster.groupId}`, JSON.stringify({ inviter }));
+      // The policy in force, so this member's requests carry the same policy hash as everyone's.
+      if (policy !== undefined)
+        this.store.meta.set(
+          `policy:${roster.groupId}`,
+          JSON.stringify(validatePolicy(policy, roster.threshold, roster.size)),
+        );
       this.store.meta.set(
         `newcomer-package:${roster.groupId}`,
         JSON.stringify(publicPackageToJSON(pub)),
@@ -1457,6 +1481,16 @@ export class Custodian {
     bytes: Uint8Array,
     expiresInSec?: number,
   ): RequestView {
+    const policy = this.policyOf(g.id);
+    const expiry = expiresInSec ?? policy.defaultExpirySec ?? DEFAULT_EXPIRY_SEC;
+    const verdict = checkRequest(
+      policy,
+      { kind, message: bytes, expiresInSec: expiry },
+      g.threshold,
+      g.size,
+    );
+    if (!verdict.allowed)
+      throw new ApiError('conflict', `the group policy does not allow this: ${verdict.reason}`);
     const now = Date.now();
     const body: RequestBody = {
       v: 1,
@@ -1466,8 +1500,9 @@ export class Custodian {
       message: bytesToHex(bytes),
       createdBy: this.me.peerId,
       createdAt: now,
-      expiresAt: now + 1000 * (expiresInSec ?? DEFAULT_EXPIRY_SEC),
+      expiresAt: now + 1000 * expiry,
       nonce: bytesToHex(nodeRandomBytes(16)),
+      policy: policyHash(policy),
     };
     const signed = signStatement(body, (h) => this.me.sign(h));
     this.storeRequest(signed);
@@ -1479,6 +1514,7 @@ export class Custodian {
     const id = requestIdOf(s.body);
     const b = s.body;
     const now = Date.now();
+    const refused = this.policyRefusal(b);
     return this.store.tx(() => {
       const fresh = this.store.requests.insert({
         id,
@@ -1488,7 +1524,8 @@ export class Custodian {
         createdBy: b.createdBy,
         createdAt: b.createdAt,
         expiresAt: b.expiresAt,
-        status: b.expiresAt <= now ? 'expired' : 'pending',
+        status: b.expiresAt <= now ? 'expired' : refused ? 'failed' : 'pending',
+        failure: refused,
         culprits: [],
         envelope: JSON.stringify(s),
         updatedAt: now,
@@ -1706,7 +1743,7 @@ export class Custodian {
     }
     const g = this.store.groups.get(r.groupId)!;
     const denials = this.store.decisions.list(id).filter((d) => d.decision === 'deny').length;
-    if (denials > g.size - g.threshold)
+    if (denials > g.size - this.needed(r))
       this.finish(id, { status: 'denied' }, 'request.denied_final', { id, denials });
   }
 
@@ -1726,7 +1763,12 @@ export class Custodian {
       .list(id)
       .filter((d) => d.decision === 'approve')
       .map((d) => d.peerId);
-    if (approvers.length < g.threshold || !approvers.includes(this.me.peerId)) return;
+    if (approvers.length < this.needed(r)) return;
+    if (r.kind === 'policy') {
+      this.applyPolicyChange(r);
+      return;
+    }
+    if (!approvers.includes(this.me.peerId)) return;
     const candidates = approvers
       .filter((p) => (p === this.me.peerId || this.host.isConnected(p)) && !r.culprits.includes(p))
       .sort();
@@ -1736,6 +1778,101 @@ export class Custodian {
   }
 
   // ---------------------------------------------------------------- ceremonies (refresh)
+
+  // ---------------------------------------------------------------- group policy
+
+  /** The policy in force for a group (the default until a policy request changed it). */
+  policyOf(groupId: string): GroupPolicy {
+    const raw = this.store.meta.get(`policy:${groupId}`);
+    return raw ? (JSON.parse(raw) as GroupPolicy) : defaultPolicy();
+  }
+
+  /** Approvals a request needs under the group's policy (at least T). */
+  private needed(r: RequestRow): number {
+    const g = this.store.groups.get(r.groupId)!;
+    return approvalsNeeded(this.policyOf(g.id), r.kind, g.threshold, g.size);
+  }
+
+  /**
+   * Why this node refuses a request under its own copy of the group policy, or undefined: a
+   * request made under another policy (hash) or one the policy does not allow is never approved
+   * or signed here, so a member with a tampered policy cannot make the others sign.
+   */
+  private policyRefusal(b: RequestBody): string | undefined {
+    const g = this.store.groups.get(b.groupId);
+    if (!g) return undefined;
+    const policy = this.policyOf(g.id);
+    if (b.policy !== policyHash(policy))
+      return 'this request was made under another group policy than the one in force here; it cannot be approved';
+    const verdict = checkRequest(
+      policy,
+      {
+        kind: b.kind,
+        message: hexToBytes(b.message),
+        expiresInSec: Math.round((b.expiresAt - b.createdAt) / 1000),
+      },
+      g.threshold,
+      g.size,
+    );
+    return verdict.allowed ? undefined : `against the group policy: ${verdict.reason}`;
+  }
+
+  policyView(ref: string): PolicyView {
+    const g = this.findGroup(ref);
+    const p = this.policyOf(g.id);
+    return {
+      group: g.id,
+      hash: policyHash(p),
+      policy: p as unknown as Record<string, unknown>,
+      description: describePolicy(p, g.threshold, g.size),
+    };
+  }
+
+  createPolicyRequest(input: {
+    group: string;
+    policy: Record<string, unknown>;
+    expiresInSec?: number;
+  }): RequestView {
+    const g = this.findGroup(input.group);
+    if (g.status !== 'ready') throw new ApiError('not_ready', `group ${g.name} is ${g.status}`);
+    let next: GroupPolicy;
+    try {
+      next = validatePolicy(input.policy, g.threshold, g.size);
+    } catch (e) {
+      throw new ApiError('bad_input', `policy: ${(e as Error).message}`);
+    }
+    const change = { v: 1, from: policyHash(this.policyOf(g.id)), policy: next };
+    return this.createRequest(g, 'policy', utf8ToBytes(canonicalJSON(change)), input.expiresInSec);
+  }
+
+  /** Every member applies an approved policy change itself, as soon as it sees enough approvals. */
+  private applyPolicyChange(r: RequestRow): void {
+    const g = this.store.groups.get(r.groupId)!;
+    let next: GroupPolicy;
+    try {
+      next = validatePolicyChange(
+        JSON.parse(new TextDecoder().decode(r.message)),
+        this.policyOf(g.id),
+        g.threshold,
+        g.size,
+      );
+    } catch (e) {
+      this.finish(
+        r.id,
+        { status: 'failed', failure: `policy change refused: ${(e as Error).message}` },
+        'request.failed',
+        { id: r.id },
+      );
+      return;
+    }
+    this.store.tx(() => {
+      this.store.meta.set(`policy:${g.id}`, JSON.stringify(next));
+      this.store.requests.update(r.id, { status: 'done', updatedAt: Date.now() });
+      this.audit('group.policy_changed', { requestId: r.id, hash: policyHash(next) }, g.id);
+    });
+    this.notify(r.id);
+    this.emit({ type: 'group', id: g.id });
+  }
 
   createRefreshRequest(input: { group: string; expiresInSec?: number }): RequestView {
     const g = this.findGroup(input.group);
@@ -1756,6 +1893,11 @@ export class Custodian {
   /** What a ceremony request does, in words; undefined for signing requests. */
   private describe(r: RequestRow): string | undefined {
     if (r.kind === 'sign') return undefined;
+    if (r.kind === 'policy') {
+      const g = this.store.groups.get(r.groupId);
+      const change = JSON.parse(new TextDecoder().decode(r.message)) as { policy: GroupPolicy };
+      return `Change the group policy of ${g?.name ?? r.groupId} to: ${describePolicy(change.policy, g?.threshold ?? 2, g?.size ?? 2).join(' ')}`;
+    }
     const g = this.store.groups.get(r.groupId);
     const p = this.ceremonyParams(r);
     const name = g?.name ?? r.groupId;
@@ -1914,7 +2056,7 @@ export class Custodian {
           .filter((d) => d.decision === 'approve')
           .map((d) => d.peerId),
       );
-      if (approvers.size < g.threshold) throw new DroppedMessage('not_approved');
+      if (approvers.size < this.needed(r)) throw new DroppedMessage('not_approved');
       if (this.ceremonyParams(r).fromEpoch !== g.epoch) throw new DroppedMessage('wrong_epoch');
       const dealers = Array.isArray(p.dealers)
         ? p.dealers.filter((x): x is string => typeof x === 'string')
@@ -2767,6 +2909,10 @@ export class Custodian {
     const approvers = new Set(
       decisions.filter((d) => d.decision === 'approve').map((d) => d.peerId),
     );
+    if (r.status === 'failed' || this.policyRefusal(JSON.parse(r.envelope).body as RequestBody))
+      return { error: "the request is against this node's group policy" };
+    if (approvers.size < this.needed(r))
+      return { error: 'not enough approvals under the group policy' };
     if (!approvers.has(this.me.peerId))
       return { error: 'this custodian did not approve the request' };
     if (!approvers.has(from)) return { error: 'the coordinator did not approve the request' };
@@ -2953,6 +3099,8 @@ export class Custodian {
       'group.confirm': async (i) => this.confirmGroup(i.group),
       'request.sign': async (i) => this.createSignRequest(i),
       'request.refresh': async (i) => this.createRefreshRequest(i),
+      'group.policy': async (i) => this.policyView(i.group),
+      'request.policy': async (i) => this.createPolicyRequest(i),
       'request.list': async (i) => {
         const groupId = i.group ? this.findGroup(i.group).id : undefined;
         for (const r of this.store.requests.list({ groupId, statuses: ['pending', 'signing'] }))

@@ -6,7 +6,7 @@ export const API_VERSION = 1;
 export type Scheme = 'ed25519' | 'secp256k1' | 'taproot';
 export type GroupStatus = 'forming' | 'confirming' | 'dkg' | 'ready' | 'failed';
 export type RequestStatus = 'pending' | 'signing' | 'done' | 'denied' | 'expired' | 'failed';
-export type RequestKind = 'sign' | 'refresh' | 'reshare' | 'repair';
+export type RequestKind = 'sign' | 'refresh' | 'reshare' | 'repair' | 'policy';
 
 export interface NodeStatus {
   peerId: string;
@@ -97,6 +97,15 @@ export interface BackupExported {
   epoch: number;
   /** The backup file's text (JSON); the share inside is encrypted under the passphrase. */
   file: string;
+}
+
+export interface PolicyView {
+  group: string;
+  /** Hex sha256 of the canonical policy; bound into every request. */
+  hash: string;
+  policy: Record<string, unknown>;
+  /** The policy in sentences. */
+  description: string[];
 }
 
 export interface SandboxMember {
@@ -192,6 +201,13 @@ export interface ApiOperations {
    */
   'request.repair': {
     input: { group: string; member: string; newcomer?: string; expiresInSec?: number };
+    output: RequestView;
+  };
+  /** The group's policy in force: which requests are allowed and how many approvals each needs. */
+  'group.policy': { input: { group: string }; output: PolicyView };
+  /** Proposes a new group policy (it takes effect once approved as the current policy demands). */
+  'request.policy': {
+    input: { group: string; policy: Record<string, unknown>; expiresInSec?: number };
     output: RequestView;
   };
   /** Proposes a refresh: new shares for every member, same public key, epoch + 1. */

@@ -122,6 +122,16 @@ function list<T>(item: Check<T>, max: number): Check<T[]> {
   };
 }
 
+/** Any JSON object; its fields are checked where it is used (the node validates a policy itself). */
+function plainObject(): Check<Record<string, unknown>> {
+  return (value, path) => {
+    if (value === null || typeof value !== 'object' || Array.isArray(value))
+      fail(path, `must be an object, got ${shown(value)}`);
+    if (JSON.stringify(value).length > 16 * 1024) fail(path, 'must be at most 16 KiB of JSON');
+    return value as Record<string, unknown>;
+  };
+}
+
 function bool(): Check<boolean> {
   return (value, path) => {
     if (typeof value !== 'boolean') fail(path, `must be true or false, got ${shown(value)}`);
@@ -292,6 +302,11 @@ const SCHEMAS: { [M in ApiMethod]: Check<ApiInput<M>> } = {
   'request.repair': object(
     { group: ref, member: ref },
     { newcomer: ref, expiresInSec: int(LIMITS.minExpiresSec, LIMITS.maxExpiresSec) },
+  ),
+  'group.policy': object({ group: ref }),
+  'request.policy': object(
+    { group: ref, policy: plainObject() },
+    { expiresInSec: int(LIMITS.minExpiresSec, LIMITS.maxExpiresSec) },
   ),
   'request.refresh': object(
     { group: ref },

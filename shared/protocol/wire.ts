@@ -94,13 +94,15 @@ export interface RequestBody {
   v: 1;
   type: 'request';
   groupId: string;
-  kind: 'sign' | 'refresh' | 'reshare' | 'repair';
+  kind: 'sign' | 'refresh' | 'reshare' | 'repair' | 'policy';
   /** Hex of the bytes to sign; for a ceremony, of its parameters as canonical JSON. */
   message: string;
   createdBy: string;
   createdAt: number;
   expiresAt: number;
   nonce: string;
+  /** Hex sha256 of the group policy the requester holds; members refuse a request under another. */
+  policy: string;
 }
 
 /** An approval or denial of one request, signed by the member who decided. */
@@ -187,19 +189,21 @@ export function decodeSigned(v: unknown): Signed {
         'createdAt',
         'expiresAt',
         'nonce',
+        'policy',
       ]);
-      if (b.kind !== 'sign' && b.kind !== 'refresh' && b.kind !== 'reshare' && b.kind !== 'repair')
+      if (!['sign', 'refresh', 'reshare', 'repair', 'policy'].includes(b.kind as string))
         throw new ProtocolError('malformed', `unknown request kind ${String(b.kind)}`);
       const body: RequestBody = {
         v: 1,
         type: 'request',
         groupId: expectHex(b.groupId, 'groupId', 32),
-        kind: b.kind,
+        kind: b.kind as RequestBody['kind'],
         message: expectHex(b.message, 'message', undefined, 2 * LIMITS.message),
         createdBy: expectString(b.createdBy, 'createdBy', PEER),
         createdAt: expectInt(b.createdAt, 'createdAt', 0, 2 ** 52),
         expiresAt: expectInt(b.expiresAt, 'expiresAt', 0, 2 ** 52),
         nonce: expectHex(b.nonce, 'nonce', 32),
+        policy: expectHex(b.policy, 'policy', 64),
       };
       return { body, sig };
     }

@@ -31,6 +31,8 @@ const VALID: Record<ApiMethod, Record<string, unknown>> = {
   'group.confirm': { group: 'treasury' },
   'request.sign': { group: 'treasury', message: 'pay 1 BTC to X', encoding: 'utf8' },
   'request.refresh': { group: 'treasury' },
+  'group.policy': { group: 'treasury' },
+  'request.policy': { group: 'treasury', policy: { v: 1 } },
   'request.repair': { group: 'treasury', member: 'carol' },
   'request.reshare': { group: 'treasury', threshold: 3, add: ['dave'], remove: ['carol'] },
   'request.list': {},

@@ -105,6 +105,7 @@ it('drops and counts what non-members and misbehaving members send, and keeps se
     createdAt: Date.now(),
     expiresAt: Date.now() + 60_000,
     nonce: '11'.repeat(16),
+    policy: 'ab'.repeat(32),
   };
   const forged = signStatement(body, (h) => ed25519.sign(h, seed));
   await expect(send({ v: 1, type: 'statements', items: [forged] })).rejects.toThrow();

@@ -36,6 +36,7 @@ function request(over: Partial<RequestBody> = {}): RequestBody {
     createdAt: 1,
     expiresAt: 2,
     nonce: '00'.repeat(16),
+    policy: 'ab'.repeat(32),
     ...over,
   };
 }

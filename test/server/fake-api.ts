@@ -152,6 +152,19 @@ export function fakeApi(): FakeApi {
       record('request.repair', input);
       return { ...requestView('r-4', 'pending'), kind: 'repair', description: 'Repair' };
     },
+    async 'group.policy'(input) {
+      record('group.policy', input);
+      return {
+        group: 'g-7f3a',
+        hash: 'ab'.repeat(32),
+        policy: { v: 1 },
+        description: ['Signing needs 2 of 3.'],
+      };
+    },
+    async 'request.policy'(input) {
+      record('request.policy', input);
+      return { ...requestView('r-5', 'pending'), kind: 'policy', description: 'Change the policy' };
+    },
     async 'request.refresh'(input) {
       record('request.refresh', input);
       return {
