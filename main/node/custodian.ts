@@ -1758,7 +1758,6 @@ export class Custodian {
     this.refreshStatus(id);
     const r = this.store.requests.get(id);
     if (!r || TERMINAL.includes(r.status) || this.coordinating.has(id)) return;
-    const g = this.store.groups.get(r.groupId)!;
     const approvers = this.store.decisions
       .list(id)
       .filter((d) => d.decision === 'approve')
