@@ -978,6 +978,78 @@ const COMMANDS: Command[] = [
     },
   },
   {
+    name: 'request reconstruct',
+    usage:
+      '--group GROUP --purpose TEXT (--operation export --out FILE [--passphrase-file F] | --operation ecdsa-sign --digest HEX)',
+    summary:
+      'reconstruct the key on this node for one audited operation (only if the group policy allows it)',
+    options: {
+      group: { type: 'string', value: 'GROUP', help: 'group id or name' },
+      purpose: { type: 'string', value: 'TEXT', help: 'why, in words every member sees' },
+      operation: { type: 'string', value: 'export|ecdsa-sign', help: 'what to do with the key' },
+      out: {
+        type: 'string',
+        value: 'FILE',
+        help: 'export: where to write the encrypted key (must not exist)',
+      },
+      digest: { type: 'string', value: 'HEX', help: 'ecdsa-sign: the 32-byte digest to sign' },
+      'passphrase-file': {
+        type: 'string',
+        value: 'FILE',
+        help: 'export passphrase from FILE (else $CONCLAVE_EXPORT_PASSPHRASE)',
+      },
+      expires: {
+        type: 'string',
+        value: 'SECONDS',
+        help: `seconds until the request expires (${LIMITS.minExpiresSec}..${LIMITS.maxExpiresSec})`,
+      },
+    },
+    required: ['group', 'purpose', 'operation'],
+    fields: {
+      group: '--group',
+      purpose: '--purpose',
+      operation: '--operation',
+      out: '--out',
+      digest: '--digest',
+      passphrase: '--passphrase-file',
+      expiresInSec: '--expires',
+    },
+    async run(ctx) {
+      const operation = str(ctx, 'operation');
+      if (operation !== 'export' && operation !== 'ecdsa-sign')
+        throw new UsageError(
+          `--operation: must be export or ecdsa-sign, got ${JSON.stringify(operation)}`,
+          ctx.command.name,
+        );
+      let secret: string | undefined;
+      let out: string | undefined;
+      if (operation === 'export') {
+        if (!str(ctx, 'out')) throw new UsageError('export needs --out FILE', ctx.command.name);
+        out = resolve(str(ctx, 'out')!);
+        secret =
+          str(ctx, 'passphrase-file') !== undefined
+            ? await passphrase(ctx)
+            : ctx.io.env.CONCLAVE_EXPORT_PASSPHRASE;
+        if (!secret)
+          throw new UsageError(
+            'export needs a passphrase: set CONCLAVE_EXPORT_PASSPHRASE or pass --passphrase-file FILE',
+            ctx.command.name,
+          );
+      }
+      const r = await call(ctx, 'request.reconstruct', {
+        group: str(ctx, 'group'),
+        purpose: str(ctx, 'purpose'),
+        operation,
+        out,
+        passphrase: secret,
+        digest: str(ctx, 'digest'),
+        expiresInSec: int(ctx, 'expires'),
+      });
+      output(ctx, r, () => requestLines(r));
+      return EXIT.OK;
+    },
+  },
+  {
     name: 'request refresh',
     usage: '--group GROUP [--expires SECONDS]',
     summary: 'propose new shares for every member (same public key, epoch + 1)',
@@ -1273,6 +1345,7 @@ function topHelp(): string {
       'request reshare',
       'request repair',
       'request policy',
+      'request reconstruct',
       'request list',
       'request show',
       'request wait',

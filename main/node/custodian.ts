@@ -1,6 +1,9 @@
 // The custodian node: composes the vault, the store, the network host and the threshold core, and
 // implements the API contract. Group formation, DKG, requests, approvals and signing live here.
 import { createHmac, randomBytes as nodeRandomBytes, timingSafeEqual } from 'node:crypto';
+import { x25519 } from '@noble/curves/ed25519.js';
+import { secp256k1 } from '@noble/curves/secp256k1.js';
+import { writeFile } from 'node:fs/promises';
 import { readFile, stat } from 'node:fs/promises';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, hexToBytes, utf8ToBytes } from '@noble/hashes/utils.js';
@@ -39,7 +42,12 @@ import {
   reshareRound2,
   type ReshareRound1Package,
 } from '../../shared/crypto/reshare.js';
-import { scalarFromExistingKey, splitExistingKey } from '../../shared/crypto/dealer.js';
+import {
+  combineShares,
+  scalarFromExistingKey,
+  splitExistingKey,
+} from '../../shared/crypto/dealer.js';
+import { exportKey, openSealed, sealTo, type Sealed } from '../../shared/crypto/exported-key.js';
 import {
   repairPartFromWire,
   repairStep1,
@@ -178,6 +186,18 @@ type CeremonyParams =
       newcomer: { peerId: string; name: string; addrs: string[] };
     };
 
+interface ReconstructParams {
+  ceremony: 'reconstruct';
+  group: string;
+  fromEpoch: number;
+  purpose: string;
+  operation: 'export' | 'ecdsa-sign';
+  requester: string;
+  /** Hex X25519 public key that exists for this request only; shares are sealed to it. */
+  oneTimeKey: string;
+  digest?: string;
+}
+
 interface Candidate {
   peerId: string;
   name: string;
@@ -237,6 +257,13 @@ export class Custodian {
   private reconnecting = false;
   /** Ceremonies this node takes part in right now (by request id), and sessions aborted by others. */
   private ceremonies = new Set<string>();
+  /** Reconstructions this node asked for: the one-time key and the operation's inputs, memory only. */
+  private reconstructJobs = new Map<
+    string,
+    { secretKey: Uint8Array; out?: string; passphrase?: string }
+  >();
+  /** Reconstructions this node already sent its sealed share for. */
+  private sealedSent = new Set<string>();
   private aborted = new Set<string>();
   private listeners = new Set<(e: ApiEvent) => void>();
   /** Messages this node dropped after decoding, by reason (the host counts transport-level drops). */
@@ -514,6 +541,8 @@ export class Custodian {
       if (g.scheme === 'taproot') view.internalKey = bytesToHex(taprootInternalKey(pub));
     }
     if (g.error) view.error = g.error;
+    const exposed = this.store.meta.get(`exposed:${g.id}`);
+    if (exposed) view.exposed = exposed;
     return view;
   }
 
@@ -553,7 +582,7 @@ export class Custodian {
     const description = this.describe(r);
     if (description) view.description = description;
     if (
-      r.kind !== 'sign' &&
+      (r.kind === 'refresh' || r.kind === 'reshare' || r.kind === 'repair') &&
       r.status === 'pending' &&
       view.approvals.length >= (g?.threshold ?? Infinity)
     ) {
@@ -1767,6 +1796,12 @@ export class Custodian {
       this.applyPolicyChange(r);
       return;
     }
+    if (r.kind === 'reconstruct') {
+      void this.reconstructStep(r).catch((e) =>
+        this.log(`reconstruction ${r.id}: ${(e as Error).message}`),
+      );
+      return;
+    }
     if (!approvers.includes(this.me.peerId)) return;
     const candidates = approvers
       .filter((p) => (p === this.me.peerId || this.host.isConnected(p)) && !r.culprits.includes(p))
@@ -1873,6 +1908,192 @@ export class Custodian {
     this.emit({ type: 'group', id: g.id });
   }
 
+  // ---------------------------------------------------------------- reconstruction (audited)
+
+  createReconstructRequest(input: {
+    group: string;
+    purpose: string;
+    operation: 'export' | 'ecdsa-sign';
+    out?: string;
+    passphrase?: string;
+    digest?: string;
+    expiresInSec?: number;
+  }): RequestView {
+    const g = this.findGroup(input.group);
+    if (g.status !== 'ready') throw new ApiError('not_ready', `group ${g.name} is ${g.status}`);
+    if (input.operation === 'ecdsa-sign' && g.scheme === 'ed25519')
+      throw new ApiError('bad_input', 'operation: ecdsa-sign needs a secp256k1 or taproot group');
+    const eph = x25519.keygen();
+    const params: ReconstructParams = {
+      ceremony: 'reconstruct',
+      group: g.id,
+      fromEpoch: g.epoch,
+      purpose: input.purpose,
+      operation: input.operation,
+      requester: this.me.peerId,
+      oneTimeKey: bytesToHex(eph.publicKey),
+      ...(input.digest ? { digest: input.digest.toLowerCase() } : {}),
+    };
+    const view = this.createRequest(
+      g,
+      'reconstruct',
+      utf8ToBytes(canonicalJSON(params)),
+      input.expiresInSec,
+    );
+    this.reconstructJobs.set(view.id, {
+      secretKey: eph.secretKey,
+      out: input.out,
+      passphrase: input.passphrase,
+    });
+    return view;
+  }
+
+  /**
+   * Once enough approvals exist: each approver seals its share to the requester's one-time key;
+   * the requester combines T shares in memory, performs the stated operation and wipes the key.
+   */
+  private async reconstructStep(r: RequestRow): Promise<void> {
+    const g = this.store.groups.get(r.groupId)!;
+    const p = JSON.parse(new TextDecoder().decode(r.message)) as ReconstructParams;
+    const approvers = this.store.decisions
+      .list(r.id)
+      .filter((d) => d.decision === 'approve')
+      .map((d) => d.peerId);
+    const session = bytesToHex(sha256(utf8ToBytes(`conclave/reconstruct/v1:${r.id}`)));
+    const aad = utf8ToBytes(`conclave/reconstruct/v1:${r.id}`);
+    const suite = getSuite(g.scheme);
+    if (
+      approvers.includes(this.me.peerId) &&
+      p.requester !== this.me.peerId &&
+      !this.sealedSent.has(r.id)
+    ) {
+      this.sealedSent.add(r.id);
+      const key = await this.keyPackage(g.id);
+      const sealed = sealTo(hexToBytes(p.oneTimeKey), key.share.toBytes(), aad);
+      await this.sendReliably(
+        p.requester,
+        {
+          v: 1,
+          type: 'ceremony',
+          groupId: g.id,
+          requestId: r.id,
+          session,
+          step: 'round2',
+          payload: {
+            from: identifierHex(suite, key.share.identifier),
+            sealed: sealed as unknown as Record<string, unknown>,
+          },
+        },
+        60_000,
+      );
+      this.log(
+        `sent my sealed share for reconstruction ${r.id} to ${this.memberName(g.id, p.requester)}`,
+      );
+      return;
+    }
+    if (p.requester !== this.me.peerId || this.ceremonies.has(r.id)) return;
+    const job = this.reconstructJobs.get(r.id);
+    if (!job) {
+      this.finish(
+        r.id,
+        {
+          status: 'failed',
+          failure: 'this node restarted since the request; its one-time key is gone: ask again',
+        },
+        'request.failed',
+        { id: r.id },
+      );
+      return;
+    }
+    this.ceremonies.add(r.id);
+    this.store.requests.update(r.id, { status: 'signing', updatedAt: Date.now() });
+    this.notify(r.id);
+    let secret: bigint | undefined;
+    try {
+      const pub = this.publicPackage(g.id)!;
+      const shares: SecretShare[] = [];
+      if (approvers.includes(this.me.peerId)) shares.push((await this.keyPackage(g.id)).share);
+      const others = approvers.filter((a) => a !== this.me.peerId);
+      const got = await this.awaitInbox(
+        session,
+        'round2',
+        Math.min(others.length, g.threshold - shares.length),
+        Date.now() + this.ceremonyTimeoutMs,
+      );
+      for (const [peer, raw] of got) {
+        const m = this.memberByPeer(g.id, peer)!;
+        const bytes = openSealed(job.secretKey, (raw as { sealed: Sealed }).sealed, aad);
+        shares.push(SecretShare.fromBytes(g.scheme, BigInt(m.index), bytes, g.epoch));
+        bytes.fill(0);
+      }
+      secret = combineShares(pub, shares.slice(0, Math.max(g.threshold, shares.length)));
+      let signature: Uint8Array | undefined;
+      if (p.operation === 'export') {
+        await writeFile(job.out!, exportKey(g.scheme, secret, job.passphrase!), {
+          mode: 0o600,
+          flag: 'wx',
+        });
+      } else {
+        const sk = suite.encodeScalar(secret);
+        signature = secp256k1.sign(hexToBytes(p.digest!), sk, { prehash: false, lowS: true });
+        sk.fill(0);
+      }
+      const at = Date.now();
+      const exposed = `key exposed on ${this.me.name} at ${new Date(at).toISOString()} (${p.purpose})`;
+      this.markExposed(g.id, r.id, exposed, signature);
+      for (const m of this.store.members.list(g.id))
+        if (m.peerId !== this.me.peerId)
+          void this.sendReliably(
+            m.peerId,
+            {
+              v: 1,
+              type: 'ceremony',
+              groupId: g.id,
+              requestId: r.id,
+              session,
+              step: 'done',
+              payload: { exposed },
+            },
+            60_000,
+          ).catch(() => undefined);
+    } catch (e) {
+      this.finish(
+        r.id,
+        { status: 'failed', failure: `reconstruction failed: ${(e as Error).message}` },
+        'request.failed',
+        { id: r.id },
+      );
+    } finally {
+      // The key existed in memory for the operation only.
+      secret = undefined;
+      job.secretKey.fill(0);
+      if (job.passphrase) job.passphrase = undefined;
+      this.reconstructJobs.delete(r.id);
+      this.ceremonies.delete(r.id);
+      this.dkgInbox.delete(session);
+    }
+  }
+
+  /** Every member records that the key was reconstructed, by whom and when. */
+  private markExposed(
+    groupId: string,
+    requestId: string,
+    exposed: string,
+    signature?: Uint8Array,
+  ): void {
+    this.store.tx(() => {
+      this.store.meta.set(`exposed:${groupId}`, exposed);
+      this.store.requests.update(requestId, {
+        status: 'done',
+        ...(signature ? { signature } : {}),
+        updatedAt: Date.now(),
+      });
+      this.audit('group.key_exposed', { requestId, exposed }, groupId);
+    });
+    this.notify(requestId);
+    this.emit({ type: 'group', id: groupId });
+  }
+
   createRefreshRequest(input: { group: string; expiresInSec?: number }): RequestView {
     const g = this.findGroup(input.group);
     if (g.status !== 'ready')
@@ -1892,6 +2113,15 @@ export class Custodian {
   /** What a ceremony request does, in words; undefined for signing requests. */
   private describe(r: RequestRow): string | undefined {
     if (r.kind === 'sign') return undefined;
+    if (r.kind === 'reconstruct') {
+      const g = this.store.groups.get(r.groupId);
+      const p = JSON.parse(new TextDecoder().decode(r.message)) as ReconstructParams;
+      const what =
+        p.operation === 'export'
+          ? 'export it encrypted (to migrate it elsewhere)'
+          : `sign the digest ${p.digest} with ECDSA`;
+      return `RECONSTRUCT the whole key of ${g?.name ?? r.groupId} on ${this.memberName(r.groupId, p.requester)}'s computer to ${what}. Purpose: "${p.purpose}". Approvers send their shares to that computer; afterwards the key must be treated as exposed and funds moved to a new key.`;
+    }
     if (r.kind === 'policy') {
       const g = this.store.groups.get(r.groupId);
       const change = JSON.parse(new TextDecoder().decode(r.message)) as { policy: GroupPolicy };
@@ -2067,6 +2297,15 @@ export class Custodian {
     }
     if (msg.step === 'abort') {
       this.aborted.add(msg.session);
+      return { ok: true };
+    }
+    const rr = this.store.requests.get(msg.requestId);
+    if (rr?.kind === 'reconstruct' && msg.step === 'done') {
+      const p = JSON.parse(new TextDecoder().decode(rr.message)) as ReconstructParams;
+      if (from !== p.requester) throw new DroppedMessage('not_requester');
+      const exposed = (msg.payload as { exposed?: unknown }).exposed;
+      if (typeof exposed === 'string' && rr.status !== 'done')
+        this.markExposed(g.id, rr.id, exposed.slice(0, 500));
       return { ok: true };
     }
     // Round messages: the claimed dealer must be the authenticated peer's roster position.
@@ -3099,6 +3338,7 @@ export class Custodian {
       'request.sign': async (i) => this.createSignRequest(i),
       'request.refresh': async (i) => this.createRefreshRequest(i),
       'group.policy': async (i) => this.policyView(i.group),
+      'request.reconstruct': async (i) => this.createReconstructRequest(i),
       'request.policy': async (i) => this.createPolicyRequest(i),
       'request.list': async (i) => {
         const groupId = i.group ? this.findGroup(i.group).id : undefined;

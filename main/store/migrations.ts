@@ -45,7 +45,7 @@ export const MIGRATIONS: readonly string[] = [
   CREATE TABLE requests (
     id TEXT PRIMARY KEY,
     group_id TEXT NOT NULL REFERENCES groups (id) ON DELETE CASCADE,
-    kind TEXT NOT NULL CHECK (kind IN ('sign', 'refresh', 'reshare', 'repair', 'policy')),
+    kind TEXT NOT NULL CHECK (kind IN ('sign', 'refresh', 'reshare', 'repair', 'policy', 'reconstruct')),
     message BLOB NOT NULL,
     created_by TEXT NOT NULL,
     created_at INTEGER NOT NULL,

@@ -6,7 +6,7 @@ export const API_VERSION = 1;
 export type Scheme = 'ed25519' | 'secp256k1' | 'taproot';
 export type GroupStatus = 'forming' | 'confirming' | 'dkg' | 'ready' | 'failed';
 export type RequestStatus = 'pending' | 'signing' | 'done' | 'denied' | 'expired' | 'failed';
-export type RequestKind = 'sign' | 'refresh' | 'reshare' | 'repair' | 'policy';
+export type RequestKind = 'sign' | 'refresh' | 'reshare' | 'repair' | 'policy' | 'reconstruct';
 
 export interface NodeStatus {
   peerId: string;
@@ -47,6 +47,8 @@ export interface GroupView {
   /** Words derived from the hash of the complete roster; compare out of band before confirming. */
   safetyCode?: string;
   epoch: number;
+  /** Set once the key was reconstructed: "key exposed on <member> at <time> (<purpose>)". */
+  exposed?: string;
   members: MemberView[];
   createdAt: string;
   error?: string;
@@ -201,6 +203,24 @@ export interface ApiOperations {
    */
   'request.repair': {
     input: { group: string; member: string; newcomer?: string; expiresInSec?: number };
+    output: RequestView;
+  };
+  /**
+   * Proposes reconstructing the key on this node, for one stated operation: `export` writes it
+   * encrypted under `passphrase` to `out` (a path on this node's machine); `ecdsa-sign` signs the
+   * 32-byte `digest` with ECDSA secp256k1. Only when the group policy allows reconstruction; the
+   * key exists in this node's memory only for the operation, and the group is marked exposed.
+   */
+  'request.reconstruct': {
+    input: {
+      group: string;
+      purpose: string;
+      operation: 'export' | 'ecdsa-sign';
+      out?: string;
+      passphrase?: string;
+      digest?: string;
+      expiresInSec?: number;
+    };
     output: RequestView;
   };
   /** The group's policy in force: which requests are allowed and how many approvals each needs. */

@@ -304,6 +304,27 @@ const SCHEMAS: { [M in ApiMethod]: Check<ApiInput<M>> } = {
     { newcomer: ref, expiresInSec: int(LIMITS.minExpiresSec, LIMITS.maxExpiresSec) },
   ),
   'group.policy': object({ group: ref }),
+  'request.reconstruct': refine(
+    object(
+      {
+        group: ref,
+        purpose: text({ max: LIMITS.reasonChars }),
+        operation: oneOf(['export', 'ecdsa-sign'] as const),
+      },
+      {
+        out: text({ max: 4096 }),
+        passphrase: passphraseText,
+        digest: text({ max: 64 }),
+        expiresInSec: int(LIMITS.minExpiresSec, LIMITS.maxExpiresSec),
+      },
+    ),
+    ({ operation, out, passphrase, digest }) => {
+      if (operation === 'export' && (out === undefined || passphrase === undefined))
+        fail('out', 'export needs out (a file path) and passphrase');
+      if (operation === 'ecdsa-sign' && (digest === undefined || !/^[0-9a-fA-F]{64}$/.test(digest)))
+        fail('digest', 'ecdsa-sign needs a 32-byte digest in hex');
+    },
+  ),
   'request.policy': object(
     { group: ref, policy: plainObject() },
     { expiresInSec: int(LIMITS.minExpiresSec, LIMITS.maxExpiresSec) },

@@ -94,7 +94,7 @@ export interface RequestBody {
   v: 1;
   type: 'request';
   groupId: string;
-  kind: 'sign' | 'refresh' | 'reshare' | 'repair' | 'policy';
+  kind: 'sign' | 'refresh' | 'reshare' | 'repair' | 'policy' | 'reconstruct';
   /** Hex of the bytes to sign; for a ceremony, of its parameters as canonical JSON. */
   message: string;
   createdBy: string;
@@ -191,7 +191,11 @@ export function decodeSigned(v: unknown): Signed {
         'nonce',
         'policy',
       ]);
-      if (!['sign', 'refresh', 'reshare', 'repair', 'policy'].includes(b.kind as string))
+      if (
+        !['sign', 'refresh', 'reshare', 'repair', 'policy', 'reconstruct'].includes(
+          b.kind as string,
+        )
+      )
         throw new ProtocolError('malformed', `unknown request kind ${String(b.kind)}`);
       const body: RequestBody = {
         v: 1,

@@ -32,6 +32,12 @@ const VALID: Record<ApiMethod, Record<string, unknown>> = {
   'request.sign': { group: 'treasury', message: 'pay 1 BTC to X', encoding: 'utf8' },
   'request.refresh': { group: 'treasury' },
   'group.policy': { group: 'treasury' },
+  'request.reconstruct': {
+    group: 'treasury',
+    purpose: 'migrate',
+    operation: 'ecdsa-sign',
+    digest: 'ab'.repeat(32),
+  },
   'request.policy': { group: 'treasury', policy: { v: 1 } },
   'request.repair': { group: 'treasury', member: 'carol' },
   'request.reshare': { group: 'treasury', threshold: 3, add: ['dave'], remove: ['carol'] },

@@ -131,12 +131,12 @@ export class TestNode {
     return callControl(this.home, method, params, { timeoutMs }) as Promise<ApiOutput<M>>;
   }
 
-  cli(args: string[]): Promise<CliResult> {
-    return cli(['--home', this.home, ...args], this.env);
+  cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+    return cli(['--home', this.home, ...args], { ...this.env, ...env });
   }
 
-  cliJson<T = Record<string, unknown>>(args: string[]): Promise<T> {
-    return cliJson<T>(['--home', this.home, ...args], this.env);
+  cliJson<T = Record<string, unknown>>(args: string[], env: NodeJS.ProcessEnv = {}): Promise<T> {
+    return cliJson<T>(['--home', this.home, ...args], { ...this.env, ...env });
   }
 
   /** Stops the process with a signal and waits for it to exit. */

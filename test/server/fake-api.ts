@@ -152,6 +152,10 @@ export function fakeApi(): FakeApi {
       record('request.repair', input);
       return { ...requestView('r-4', 'pending'), kind: 'repair', description: 'Repair' };
     },
+    async 'request.reconstruct'(input) {
+      record('request.reconstruct', input);
+      return { ...requestView('r-6', 'pending'), kind: 'reconstruct', description: 'Reconstruct' };
+    },
     async 'group.policy'(input) {
       record('group.policy', input);
       return {
