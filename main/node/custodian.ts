@@ -1654,6 +1654,9 @@ export class Custodian {
         g.status === 'forming' &&
         !!this.store.meta.get(`newcomer:${g.id}`) &&
         (b.kind === 'reshare' || b.kind === 'repair');
+      // A member still finishing its DKG answers "not yet": the sender retries (broadcasts do).
+      if ((g.status === 'dkg' || g.status === 'confirming') && !newcomer)
+        throw new Error('this member is still generating the group key; try again shortly');
       if (g.status !== 'ready' && !newcomer) return;
       if (this.storeRequest(s as Signed<RequestBody>)) this.notify(requestIdOf(b));
       else this.count('duplicate');
@@ -1720,7 +1723,11 @@ export class Custodian {
       if (o) items.push(o);
     }
     for (let i = 0; i < items.length; i += 300)
-      await this.send(peer, { v: 1, type: 'statements', items: items.slice(i, i + 300) }, 15_000);
+      await this.sendReliably(
+        peer,
+        { v: 1, type: 'statements', items: items.slice(i, i + 300) },
+        60_000,
+      );
   }
 
   private outcomeOf(r: RequestRow): Signed<OutcomeBody> | undefined {
@@ -2008,7 +2015,6 @@ export class Custodian {
     this.ceremonies.add(r.id);
     this.store.requests.update(r.id, { status: 'signing', updatedAt: Date.now() });
     this.notify(r.id);
-    let secret: bigint | undefined;
     try {
       const pub = this.publicPackage(g.id)!;
       const shares: SecretShare[] = [];
@@ -2026,7 +2032,7 @@ export class Custodian {
         shares.push(SecretShare.fromBytes(g.scheme, BigInt(m.index), bytes, g.epoch));
         bytes.fill(0);
       }
-      secret = combineShares(pub, shares.slice(0, Math.max(g.threshold, shares.length)));
+      const secret = combineShares(pub, shares.slice(0, Math.max(g.threshold, shares.length)));
       let signature: Uint8Array | undefined;
       if (p.operation === 'export') {
         await writeFile(job.out!, exportKey(g.scheme, secret, job.passphrase!), {
@@ -2064,8 +2070,8 @@ export class Custodian {
         { id: r.id },
       );
     } finally {
-      // The key existed in memory for the operation only.
-      secret = undefined;
+      // The key existed in memory for the operation only (a bigint cannot be wiped; it is
+      // dropped here with the one-time key and the passphrase).
       job.secretKey.fill(0);
       if (job.passphrase) job.passphrase = undefined;
       this.reconstructJobs.delete(r.id);
