@@ -1,7 +1,7 @@
 // The custodian node: composes the vault, the store, the network host and the threshold core, and
 // implements the API contract. Group formation, DKG, requests, approvals and signing live here.
 import { createHmac, randomBytes as nodeRandomBytes, timingSafeEqual } from 'node:crypto';
-import { x25519 } from '@noble/curves/ed25519.js';
+import { ed25519, x25519 } from '@noble/curves/ed25519.js';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { writeFile } from 'node:fs/promises';
 import { readFile, stat } from 'node:fs/promises';
@@ -20,7 +20,13 @@ import {
   type RequestStatus,
   type RequestView,
 } from '../../shared/api/index.js';
-import { makeEntry, verifyEntries, type AuditEntry } from '../../shared/audit/chain.js';
+import {
+  entryProblem,
+  hashEntry,
+  makeEntry,
+  verifyEntries,
+  type AuditEntry,
+} from '../../shared/audit/chain.js';
 import {
   dkgEcho,
   proveKnowledge,
@@ -249,6 +255,12 @@ export class Custodian {
   /** Commitments other signers gave this node for when it coordinates: group → signer → list. */
   private pool = new Map<string, Map<string, NonceCommitment[]>>();
   private coordinating = new Set<string>();
+  private lastCheckpoint = new Map<string, number>();
+  private auditFlush = new Set<string>();
+  /** Per own group chain: the last seq broadcast to the members (the rest follows on sync). */
+  private auditSent = new Map<string, number>();
+  /** Replicated audit entries that arrived before an earlier one of the same chain. */
+  private pendingAudit = new Map<string, Map<number, AuditEntry>>();
   /** Commitments received for the next epoch while this node still finishes a ceremony. */
   private futureNonces = new Map<
     string,
@@ -405,6 +417,7 @@ export class Custodian {
         const mine = this.confirmations.get(g.id)?.get(this.me.peerId);
         if (mine && (g.status === 'confirming' || g.status === 'dkg'))
           await this.send(peer, { v: 1, type: 'confirm', groupId: g.id, rosterHash: mine });
+        if (g.status !== 'forming') void this.syncAudit(peer, g.id).catch(() => undefined);
         if (g.status === 'ready') {
           await this.sendStatements(peer, g.id);
           await this.sendNonces(g.id, peer, true);
@@ -463,16 +476,137 @@ export class Custodian {
 
   // ---------------------------------------------------------------- audit
 
+  /**
+   * Appends to this node's audit chain: one chain per group (author `<peerId>/<groupId>`, shared
+   * with that group's members) and one for the node itself (author `<peerId>`, never shared). If
+   * the entry cannot be written the caller's transaction fails: no operation goes unrecorded.
+   */
   private audit(type: string, body: Record<string, unknown>, group?: string): void {
-    const prev = this.store.audit.head(this.me.peerId);
+    const author = group === undefined ? this.me.peerId : `${this.me.peerId}/${group}`;
+    const prev = this.store.audit.head(author);
     // Absent optional fields are left out: canonical JSON has no `undefined`.
     const clean = Object.fromEntries(Object.entries(body).filter(([, v]) => v !== undefined));
     const fields =
       group === undefined
-        ? { author: this.me.peerId, at: Date.now(), type, body: clean }
-        : { author: this.me.peerId, at: Date.now(), type, group, body: clean };
+        ? { author, at: Date.now(), type, body: clean }
+        : { author, at: Date.now(), type, group, body: clean };
     const entry = makeEntry(prev, fields, (h) => this.me.sign(h));
     this.store.audit.append(entry);
+    // Every member holds the group's whole log: send what was committed, once the caller's
+    // transaction is over (an entry rolled back with it is never sent).
+    if (group !== undefined && !this.auditFlush.has(group)) {
+      this.auditFlush.add(group);
+      setImmediate(() => this.flushAudit(group, author));
+    }
+  }
+
+  /** Sends this node's committed entries of a group's chain that were not sent yet, in order. */
+  private flushAudit(group: string, author: string): void {
+    this.auditFlush.delete(group);
+    if (this.stopped) return;
+    const after = this.auditSent.get(author) ?? -1;
+    const entries = this.store.audit.list({ author, afterSeq: { [author]: after }, limit: 400 });
+    if (!entries.length) return;
+    this.auditSent.set(author, entries[entries.length - 1]!.seq);
+    this.broadcastAudit(group, entries);
+  }
+
+  private broadcastAudit(groupId: string, entries: AuditEntry[]): void {
+    if (!this.store.groups.get(groupId)) return;
+    for (const m of this.store.members.list(groupId)) {
+      if (m.peerId === this.me.peerId) continue;
+      this.sendReliably(
+        m.peerId,
+        { v: 1, type: 'audit', groupId, entries: entries as unknown as Record<string, unknown>[] },
+        30_000,
+      ).catch(() => undefined);
+    }
+  }
+
+  /** Another member's (or relayed) audit entries of a group: each checked before it is kept. */
+  private acceptAudit(from: string, msg: Extract<GroupMessage, { type: 'audit' }>): void {
+    const g = this.store.groups.get(msg.groupId);
+    if (!g || !this.memberByPeer(g.id, from)) throw new DroppedMessage('non_member');
+    for (const raw of msg.entries) {
+      if (entryProblem(raw) !== undefined) throw new DroppedMessage('malformed');
+      const e = raw as unknown as AuditEntry;
+      const [peer, group] = e.author.split('/');
+      if (group !== g.id || e.group !== g.id) throw new DroppedMessage('wrong_group');
+      if (peer === this.me.peerId) continue; // our own chain is authoritative here
+      const { hash: _hash, sig: _sig, ...unsigned } = e;
+      let ok = false;
+      try {
+        ok =
+          hashEntry(unsigned) === e.hash &&
+          ed25519.verify(hexToBytes(e.sig), hexToBytes(e.hash), publicKeyFromPeerId(peer!), {
+            zip215: false,
+          });
+      } catch {
+        ok = false;
+      }
+      if (!ok) throw new DroppedMessage('bad_signature');
+      this.appendInOrder(e);
+    }
+  }
+
+  /**
+   * Keeps each replicated chain gap-free: an entry is stored when it is the author's next one;
+   * one that overtook an earlier entry in transit waits in memory until the gap is filled.
+   */
+  private appendInOrder(e: AuditEntry): void {
+    const head = this.store.audit.head(e.author);
+    const next = head === undefined ? 0 : head.seq + 1;
+    if (e.seq > next) {
+      let waiting = this.pendingAudit.get(e.author);
+      if (!waiting) this.pendingAudit.set(e.author, (waiting = new Map()));
+      if (waiting.size < 10_000) waiting.set(e.seq, e);
+      return;
+    }
+    try {
+      this.store.audit.append(e);
+    } catch {
+      // A different entry at the same position: the author forked its chain. Keep the first
+      // one; `audit verify` reports the fork from the evidence the other members hold.
+      this.count('audit_fork');
+      return;
+    }
+    const waiting = this.pendingAudit.get(e.author);
+    const following = waiting?.get(e.seq + 1);
+    if (waiting && following) {
+      waiting.delete(e.seq + 1);
+      this.appendInOrder(following);
+    }
+  }
+
+  /** Sends a co-member the group's whole log, after a checkpoint of the heads this node holds. */
+  /** When a group (re)starts with a new key or roster, every member gets the whole log. */
+  private syncAuditWithAll(groupId: string): void {
+    for (const m of this.store.members.list(groupId))
+      if (m.peerId !== this.me.peerId)
+        void this.syncAudit(m.peerId, groupId).catch(() => undefined);
+  }
+
+  private async syncAudit(peer: string, groupId: string): Promise<void> {
+    const last = this.lastCheckpoint.get(groupId) ?? 0;
+    if (Date.now() - last > 60_000) {
+      this.lastCheckpoint.set(groupId, Date.now());
+      const heads = Object.fromEntries(
+        Object.entries(this.store.audit.heads()).filter(([a]) => a.endsWith(`/${groupId}`)),
+      );
+      this.audit('audit.checkpoint', { heads }, groupId);
+    }
+    const entries = this.store.audit.list({ group: groupId, limit: 100_000 });
+    for (let i = 0; i < entries.length; i += 400)
+      await this.sendReliably(
+        peer,
+        {
+          v: 1,
+          type: 'audit',
+          groupId,
+          entries: entries.slice(i, i + 400) as unknown as Record<string, unknown>[],
+        },
+        60_000,
+      );
   }
 
   // ---------------------------------------------------------------- views
@@ -1261,6 +1395,7 @@ export class Custodian {
     });
     this.keys.set(groupId, key);
     this.applyEarlyNonces(groupId);
+    this.syncAuditWithAll(groupId);
     this.emit({ type: 'group', id: groupId });
     for (const m of this.store.members.list(groupId))
       if (m.peerId !== this.me.peerId && this.host.isConnected(m.peerId))
@@ -1387,6 +1522,8 @@ export class Custodian {
       });
       this.keys.set(groupId, key);
       this.applyEarlyNonces(groupId);
+      this.syncAuditWithAll(groupId);
+      this.syncAuditWithAll(groupId);
       this.emit({ type: 'group', id: groupId });
       this.log(
         `key generation for ${g.name} done: public key ${bytesToHex(externalPublicKey(key.public))}`,
@@ -1469,6 +1606,9 @@ export class Custodian {
       }
       case 'statements':
         for (const s of msg.items) this.acceptStatement(from, s);
+        return { ok: true };
+      case 'audit':
+        this.acceptAudit(from, msg);
         return { ok: true };
       case 'nonces':
         this.acceptNonces(from, msg);
@@ -2575,6 +2715,7 @@ export class Custodian {
     this.pool.get(groupId)?.delete(p.lost);
     this.myNonces.get(groupId)?.delete(p.lost);
     this.applyEarlyNonces(groupId);
+    this.syncAuditWithAll(groupId);
     if (p.newcomer.peerId !== this.me.peerId && this.store.groups.get(groupId)?.status === 'ready')
       void this.sendNonces(groupId, p.newcomer.peerId, true).catch(() => undefined);
     this.notify(requestId);
@@ -2822,6 +2963,8 @@ export class Custodian {
       this.myNonces.delete(groupId);
       this.pool.delete(groupId);
       this.applyEarlyNonces(groupId);
+      this.syncAuditWithAll(groupId);
+      this.syncAuditWithAll(groupId);
       for (const m of roster)
         if (m.peerId !== this.me.peerId && this.host.isConnected(m.peerId))
           void this.sendNonces(groupId, m.peerId, true).catch(() => undefined);
@@ -3224,12 +3367,18 @@ export class Custodian {
     }
   }
 
+  private authorName(e: AuditEntry): string | undefined {
+    const peer = e.author.split('/')[0]!;
+    if (peer === this.me.peerId) return this.me.name;
+    return e.group ? this.store.members.get(e.group, peer)?.name : undefined;
+  }
+
   auditList(input: { group?: string; limit?: number }): AuditEntryView[] {
     const group = input.group ? this.findGroup(input.group).id : undefined;
     const entries = this.store.audit.list({ group, limit: input.limit ?? 1000 });
     return entries.map((e) => ({
       author: e.author,
-      authorName: e.author === this.me.peerId ? this.me.name : undefined,
+      authorName: this.authorName(e),
       seq: e.seq,
       at: new Date(e.at).toISOString(),
       type: e.type,
@@ -3239,15 +3388,31 @@ export class Custodian {
     }));
   }
 
+  /**
+   * Checks every chain this node holds (its own and the group members'), with the heads the
+   * members' checkpoints attest to, so removed last entries show up as truncation too.
+   */
   auditVerify() {
     const entries = this.store.audit.all();
-    return verifyEntries(entries, (author) => {
-      try {
-        return publicKeyFromPeerId(author);
-      } catch {
-        return undefined;
-      }
-    });
+    const heads: Record<string, { seq: number; hash: string }> = {};
+    for (const e of entries) {
+      if (e.type !== 'audit.checkpoint') continue;
+      const h = (e.body as { heads?: Record<string, { seq: number; hash: string }> }).heads ?? {};
+      for (const [author, head] of Object.entries(h))
+        if (typeof head?.seq === 'number' && (!heads[author] || heads[author].seq < head.seq))
+          heads[author] = head;
+    }
+    return verifyEntries(
+      entries,
+      (author) => {
+        try {
+          return publicKeyFromPeerId(author.split('/')[0]!);
+        } catch {
+          return undefined;
+        }
+      },
+      { heads },
+    );
   }
 
   // ---------------------------------------------------------------- backups

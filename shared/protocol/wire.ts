@@ -334,7 +334,8 @@ export type GroupMessage =
       approvals?: Signed[];
     }
   | CeremonyMessage
-  | ImportShareMessage;
+  | ImportShareMessage
+  | { v: 1; type: 'audit'; groupId: string; entries: Record<string, unknown>[] };
 
 /** The importer's split of an existing key: this member's share, sent over the encrypted channel. */
 export interface ImportShareMessage {
@@ -475,6 +476,16 @@ export function decodeGroupMessage(v: unknown): GroupMessage {
       if (Array.isArray(o.approvals)) sign.approvals = o.approvals.map(decodeSigned);
       return sign;
     }
+    case 'audit':
+      expectObject(o, 'audit', ['v', 'type', 'groupId', 'entries']);
+      if (!Array.isArray(o.entries) || o.entries.length > 500)
+        throw new ProtocolError('malformed', 'entries must be a list of at most 500');
+      return {
+        v: 1,
+        type: 'audit',
+        groupId: expectHex(o.groupId, 'groupId', 32),
+        entries: o.entries.map((e, i) => expectObject(e, `entries[${i}]`)),
+      };
     case 'import-share':
       expectObject(o, 'import-share', ['v', 'type', 'groupId', 'publicPackage', 'share']);
       return {
