@@ -534,7 +534,7 @@ export class Custodian {
       if (group !== g.id || e.group !== g.id) throw new DroppedMessage('wrong_group');
       if (peer === this.me.peerId) continue; // our own chain is authoritative here
       const { hash: _hash, sig: _sig, ...unsigned } = e;
-      let ok = false;
+      let ok: boolean;
       try {
         ok =
           hashEntry(unsigned) === e.hash &&
