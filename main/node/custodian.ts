@@ -14,6 +14,7 @@ import {
   type AuditEntryView,
   type BackupExported,
   type PolicyView,
+  type Settings,
   type DecisionView,
   type GroupView,
   type MemberView,
@@ -237,6 +238,8 @@ export class Custodian {
   private readonly log: (line: string) => void;
   private readonly signTimeoutMs: number;
   private readonly ceremonyTimeoutMs: number;
+  /** The stored relays this node started with (settings changes apply at the next start). */
+  private readonly startedRelays: string[];
   private readonly fault?: 'hang-sign' | 'exit-mid-ceremony';
   private stopped = false;
   private timers: NodeJS.Timeout[] = [];
@@ -289,6 +292,7 @@ export class Custodian {
     this.log = opts.log;
     this.signTimeoutMs = opts.signTimeoutMs ?? 10_000;
     this.ceremonyTimeoutMs = opts.ceremonyTimeoutMs ?? 90_000;
+    this.startedRelays = JSON.parse(this.store.meta.get('relays') || '[]') as string[];
     this.fault = process.env.CONCLAVE_ALLOW_FAULTS === '1' ? opts.fault : undefined;
   }
 
@@ -3479,6 +3483,32 @@ export class Custodian {
     return this.groupView(g);
   }
 
+  // ---------------------------------------------------------------- settings
+
+  settings(): Settings {
+    const relays = JSON.parse(this.store.meta.get('relays') || '[]') as string[];
+    return {
+      name: this.me.name,
+      relays,
+      notifications: this.store.meta.get('notifications') !== '0',
+      restartNeeded: JSON.stringify(relays) !== JSON.stringify(this.startedRelays),
+    };
+  }
+
+  updateSettings(input: { name?: string; relays?: string[]; notifications?: boolean }): Settings {
+    this.store.tx(() => {
+      if (input.name !== undefined && input.name !== this.me.name) {
+        this.store.meta.set('name', input.name);
+        this.audit('identity.renamed', { from: this.me.name, to: input.name });
+        this.me.name = input.name;
+      }
+      if (input.relays !== undefined) this.store.meta.set('relays', JSON.stringify(input.relays));
+      if (input.notifications !== undefined)
+        this.store.meta.set('notifications', input.notifications ? '1' : '0');
+    });
+    return this.settings();
+  }
+
   /** The API contract served to the CLI, the UI and browser mode (entry points add the rest). */
   api(): Omit<Api, 'identity.init' | 'sandbox.start' | 'sandbox.members' | 'sandbox.decide'> {
     const status = () => {
@@ -3497,6 +3527,8 @@ export class Custodian {
     };
     return {
       'node.status': async () => status(),
+      'settings.get': async () => this.settings(),
+      'settings.update': async (i) => this.updateSettings(i),
       'group.create': async (i) => this.createGroup(i),
       'group.join': async (i) => this.joinGroup(i.invite),
       'group.import': async (i) => this.importGroup(i),

@@ -174,10 +174,13 @@ export async function startCustodian(opts: StartOptions): Promise<RunningNode> {
       publicKey: publicKeyFromPeerId(peerId),
       sign: (msg) => ed25519.sign(msg, seed),
     };
+    // Relays from the command line and from the settings (the UI's), each once.
+    const storedRelays = JSON.parse(store.meta.get('relays') || '[]') as string[];
+    const relays = [...new Set([...opts.relays, ...storedRelays])];
     host = await createHost({
       privateKey,
       listen: opts.listen,
-      relays: opts.relays,
+      relays,
       mdns: opts.mdns,
       log: opts.log,
     });

@@ -110,6 +110,15 @@ export interface PolicyView {
   description: string[];
 }
 
+export interface Settings {
+  name: string;
+  /** Relay multiaddrs (ending in /p2p/<relay peer id>) this node uses, besides `--relay`. */
+  relays: string[];
+  notifications: boolean;
+  /** True when relays changed since this node started: they apply at the next start. */
+  restartNeeded: boolean;
+}
+
 export interface SandboxMember {
   name: string;
   peerId: string;
@@ -138,6 +147,17 @@ export interface AuditReport {
 /** Every operation, its input and its result. */
 export interface ApiOperations {
   'node.status': { input: Record<string, never>; output: NodeStatus };
+  /** This custodian's preferences. */
+  'settings.get': { input: Record<string, never>; output: Settings };
+  /**
+   * Changes preferences. A new name is shown in groups formed or joined afterwards (an existing
+   * group's roster, and so its safety code, keeps the name it was confirmed with). Relays take
+   * effect at the next start. Notifications are the desktop app's new-request notifications.
+   */
+  'settings.update': {
+    input: { name?: string; relays?: string[]; notifications?: boolean };
+    output: Settings;
+  };
   /**
    * First run: creates this custodian's identity, then the node starts. Only answered by a node
    * that has no identity yet (browser mode and the desktop app show the first-run screen then;

@@ -240,6 +240,20 @@ const SCHEMAS: { [M in ApiMethod]: Check<ApiInput<M>> } = {
         fail('passphrase', 'only the file vault takes a passphrase');
     },
   ),
+  'settings.get': empty,
+  'settings.update': object(
+    {},
+    {
+      name: text({ max: LIMITS.nameChars }),
+      relays: list((v: unknown, path: string) => {
+        const t = text({ max: 512 })(v, path);
+        if (!t.startsWith('/') || !t.includes('/p2p/'))
+          fail(path, 'must be a multiaddr ending in /p2p/<relay peer id>');
+        return t;
+      }, 16),
+      notifications: bool(),
+    },
+  ),
   'sandbox.start': empty,
   'sandbox.members': empty,
   'sandbox.decide': object(

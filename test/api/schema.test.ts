@@ -13,6 +13,12 @@ import {
 const VALID: Record<ApiMethod, Record<string, unknown>> = {
   'node.status': {},
   'identity.init': { name: 'alice', vault: 'keychain' },
+  'settings.get': {},
+  'settings.update': {
+    name: 'alice',
+    relays: ['/ip4/1.2.3.4/tcp/4001/p2p/12D3KooWxyz'],
+    notifications: false,
+  },
   'sandbox.start': {},
   'sandbox.members': {},
   'sandbox.decide': { member: 'bob', id: 'r-1', decision: 'approve' },

@@ -97,6 +97,19 @@ export function fakeApi(): FakeApi {
         version: 1,
       };
     },
+    async 'settings.get'(input) {
+      record('settings.get', input);
+      return { name: 'alice', relays: [], notifications: true, restartNeeded: false };
+    },
+    async 'settings.update'(input) {
+      record('settings.update', input);
+      return {
+        name: input.name ?? 'alice',
+        relays: input.relays ?? [],
+        notifications: input.notifications ?? true,
+        restartNeeded: input.relays !== undefined,
+      };
+    },
     async 'identity.init'(input) {
       record('identity.init', input);
       throw new ApiError('conflict', 'this node already has an identity');
