@@ -237,6 +237,7 @@ export function runShell(opts: ShellOptions): Shell {
     const first = !counted;
     counted = true;
     if (fresh.length === 0 || !electron.Notification.isSupported()) return;
+    if (!(await notificationsWanted(n))) return;
     if (fresh.length === 1) {
       notify(notificationFor(fresh[0]!), fresh[0]!.id);
     } else if (first || fresh.length > 3) {
@@ -244,6 +245,15 @@ export function runShell(opts: ShellOptions): Shell {
       notify(summaryNotification(fresh.length), undefined);
     } else {
       for (const r of fresh) notify(notificationFor(r), r.id);
+    }
+  }
+  /** The custodian's notifications setting; when it cannot be read, notifying is the safe side. */
+  async function notificationsWanted(n: RunningNode): Promise<boolean> {
+    try {
+      return (await n.api['settings.get']({})).notifications !== false;
+    } catch (e) {
+      log(`notifications: cannot read settings: ${e instanceof Error ? e.message : String(e)}`);
+      return true;
     }
   }
   function notify(text: { title: string; body: string }, requestId: string | undefined): void {

@@ -64,7 +64,13 @@ export class AppState {
       (peer) => this.groups.nameOf(peer),
       (id) => (id === undefined ? '' : (this.groups.group(id)?.name ?? id)),
     );
-    this.settings = new SettingsState(opts.storage, opts.root);
+    this.settings = new SettingsState(opts.storage, opts.root, api, () => {
+      // The header shows the new name; the rest of the app is unchanged by a rename.
+      api['node.status']({}).then(
+        (s) => (this.status = s),
+        () => undefined,
+      );
+    });
   }
 
   async load(): Promise<void> {

@@ -247,6 +247,16 @@ describe('browser mode with the fake node', () => {
   it('Settings', async () => {
     await tab('Settings');
     await page.getByRole('heading', { name: 'Settings', level: 1 }).waitFor();
+    // A relay added shows the restart notice; the notifications switch works from the keyboard.
+    await page
+      .getByLabel('Add a relay')
+      .fill('/dns4/relay.example.org/tcp/4001/p2p/12D3KooWRe1ayRe1ayRe1ayRe1ayRe1ayRe1ayRe1ay');
+    await page.getByRole('button', { name: 'Add relay' }).click();
+    await page.getByText(/Restart Conclave/).waitFor();
+    const toggle = page.getByRole('switch', { name: 'Notify me about new requests' });
+    await toggle.focus();
+    await page.keyboard.press('Space');
+    await expect.poll(() => toggle.isChecked()).toBe(false);
     await shoot('15-settings');
     expect(await axe()).toEqual([]);
   });

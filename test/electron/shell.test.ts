@@ -321,6 +321,32 @@ describe('tray and notifications', () => {
     expect(electron.notifications).toHaveLength(3);
   });
 
+  it('does not notify when the custodian turned notifications off in settings', async () => {
+    node.answers['settings.get'] = () => ({
+      name: 'Me',
+      relays: [],
+      notifications: false,
+      restartNeeded: false,
+    });
+    pending = [request({ id: 'r1' })];
+    const shell = await startReady();
+    pending = [...pending, request({ id: 'r2' })];
+    await shell.refreshPending();
+    expect(electron.notifications).toHaveLength(0);
+    expect(electron.trays[0]!.title).toBe('2');
+    expect(node.calls.some((c) => c.method === 'settings.get')).toBe(true);
+  });
+
+  it('notifies when the settings cannot be read', async () => {
+    node.answers['settings.get'] = () => {
+      throw new ApiError('internal', 'settings file unreadable');
+    };
+    pending = [request({ id: 'r1' })];
+    await startReady();
+    expect(electron.notifications).toHaveLength(1);
+    expect(logged.some((l) => l.includes('settings file unreadable'))).toBe(true);
+  });
+
   it('does not notify where notifications are not supported', async () => {
     FakeNotification.supported = false;
     pending = [request({ id: 'r1' })];

@@ -16,8 +16,10 @@ import {
   type GroupView,
   type MemberView,
   type NodeStatus,
+  type PolicyView,
   type RequestView,
   type Scheme,
+  type Settings,
 } from '../../shared/api/index.js';
 import { API_METHODS, validateInput } from '../../shared/api/schema.js';
 
@@ -92,6 +94,8 @@ export interface FakeNodeOptions {
   now?: () => number;
   /** Start without an identity: everything but identity.init answers "first run", as browser mode does. */
   firstRun?: boolean;
+  /** Relays stored before this (fake) start; default none. */
+  relays?: string[];
 }
 
 export interface FakeNode extends Api {
@@ -162,6 +166,10 @@ export function createFakeNode(opts: FakeNodeOptions = {}): FakeNode {
   const failures = new Map<ApiMethod, ApiError>();
   const calls: FakeNode['calls'] = [];
   let counter = 0;
+  const startedRelays = [...(opts.relays ?? [])];
+  let relays = [...startedRelays];
+  let notifications = true;
+  const policies = new Map<string, Record<string, unknown>>();
 
   const emit = (e: ApiEvent) => {
     for (const cb of [...listeners]) cb(e);
@@ -521,6 +529,24 @@ export function createFakeNode(opts: FakeNodeOptions = {}): FakeNode {
         version: 1,
       };
     },
+    async 'settings.get'(): Promise<Settings> {
+      return {
+        name: me.name,
+        relays: [...relays],
+        notifications,
+        restartNeeded: JSON.stringify(relays) !== JSON.stringify(startedRelays),
+      };
+    },
+    async 'settings.update'(input) {
+      if (input.name !== undefined && input.name !== me.name) {
+        log(me, 'identity.renamed', `renamed from ${me.name} to ${input.name}`);
+        // Existing rosters keep the confirmed name; only groups formed or joined later use it.
+        me = { ...me, name: input.name };
+      }
+      if (input.relays !== undefined) relays = [...input.relays];
+      if (input.notifications !== undefined) notifications = input.notifications;
+      return core['settings.get']!({});
+    },
     async 'group.create'(input, joiners?: Person[]) {
       const id = nextId('g-');
       const g: FakeGroup = {
@@ -662,6 +688,41 @@ export function createFakeNode(opts: FakeNodeOptions = {}): FakeNode {
       const params = JSON.stringify({ type: 'refresh', group: g.id, epoch: 1 });
       const r = newRequest(g, utf8ToBytes(params), input.expiresInSec, 'refresh');
       r.description = `Refresh the shares of ${g.name}: every member gets a new share of the same key (epoch 1); old shares and backups stop working.`;
+      return requestView(r);
+    },
+    async 'request.repair'(input) {
+      const g = group(input.group);
+      if (g.status !== 'ready') throw new ApiError('not_ready', `group ${g.name} is ${g.status}`);
+      const lost = g.members.find((m) => m.peerId === input.member || m.name === input.member);
+      if (!lost) throw new ApiError('not_found', `${input.member} is not a member of ${g.name}`);
+      const params = JSON.stringify({ type: 'repair', ...input, group: g.id });
+      const r = newRequest(g, utf8ToBytes(params), input.expiresInSec, 'repair');
+      r.description = `Repair ${g.name}: give ${input.newcomer ? 'a newcomer' : lost.name} a new share in place of ${lost.name}'s; the public key stays the same.`;
+      return requestView(r);
+    },
+    async 'request.reconstruct'(input) {
+      const g = group(input.group);
+      throw new ApiError(
+        'conflict',
+        `the group policy does not allow this: ${g.name} does not allow reconstructing its key`,
+      );
+    },
+    async 'group.policy'(input): Promise<PolicyView> {
+      const g = group(input.group);
+      const policy = policies.get(g.id) ?? {};
+      return {
+        group: g.id,
+        hash: fakeHex(`policy/${g.id}/${JSON.stringify(policy)}`, 32),
+        policy,
+        description: [`Every request needs ${g.threshold} of the ${g.size} members to approve.`],
+      };
+    },
+    async 'request.policy'(input) {
+      const g = group(input.group);
+      if (g.status !== 'ready') throw new ApiError('not_ready', `group ${g.name} is ${g.status}`);
+      const params = JSON.stringify({ type: 'policy', group: g.id, policy: input.policy });
+      const r = newRequest(g, utf8ToBytes(params), input.expiresInSec, 'policy');
+      r.description = `Change the policy of ${g.name}.`;
       return requestView(r);
     },
     async 'identity.init'(input) {

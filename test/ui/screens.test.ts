@@ -276,13 +276,134 @@ describe('Activity', () => {
 });
 
 describe('Settings', () => {
-  it('shows the name read-only and labels what is not there yet', async () => {
-    await mountApp();
+  const RELAY =
+    '/dns4/relay.example.org/tcp/4001/p2p/12D3KooWRe1ayRe1ayRe1ayRe1ayRe1ayRe1ayRe1ayRe1ay';
+
+  const hint = (id: string) => document.getElementById(id)!.textContent!.replace(/\s+/g, ' ');
+
+  async function openSettings(): Promise<AppState> {
+    const app = await mountApp();
     await openTab(/Settings/);
-    expect(screen.queryByRole('textbox')).toBeNull();
-    expect(screen.getAllByText('Coming soon')).toHaveLength(2);
+    await screen.findByRole('textbox', { name: 'Name' });
+    return app;
+  }
+
+  it('keeps the theme choice', async () => {
+    await openSettings();
     await fireEvent.click(screen.getByLabelText('Dark'));
     expect(document.documentElement.dataset.theme).toBeUndefined(); // no root given to AppState
+    expect(screen.queryByText('Coming soon')).toBeNull();
+  });
+
+  it('saves a new name for groups formed from now on, and says existing groups keep theirs', async () => {
+    const app = await openSettings();
+    const name = screen.getByRole('textbox', { name: 'Name' }) as HTMLInputElement;
+    expect(name.value).toBe('Alice');
+    expect(name.getAttribute('aria-describedby')).toBe('set-name-hint');
+    expect(hint('set-name-hint')).toMatch(
+      /Groups you are already in keep the name their members confirmed/,
+    );
+    const save = screen.getByRole('button', { name: 'Save name' }) as HTMLButtonElement;
+    expect(save.disabled).toBe(true);
+    await fireEvent.input(name, { target: { value: '  Alice Liddell ' } });
+    expect(save.disabled).toBe(false);
+    await fireEvent.click(save);
+    await screen.findByText(/Groups you form or join from now on show you as Alice Liddell\./);
+    expect(node.calls.filter((c) => c.method === 'settings.update').map((c) => c.input)).toEqual([
+      { name: 'Alice Liddell' },
+    ]);
+    await vi.waitFor(() => expect(app.status?.name).toBe('Alice Liddell'));
+    expect(screen.getByRole('banner').textContent).toMatch(/You are\s*Alice Liddell/);
+  });
+
+  it('explains an empty name and a name the node refuses in sentences', async () => {
+    await openSettings();
+    const name = screen.getByRole('textbox', { name: 'Name' });
+    await fireEvent.input(name, { target: { value: '   ' } });
+    await fireEvent.click(screen.getByRole('button', { name: 'Save name' }));
+    expect((await screen.findByRole('alert')).textContent).toMatch(/^Enter a name/);
+    expect(name.getAttribute('aria-invalid')).toBe('true');
+    expect(node.calls.some((c) => c.method === 'settings.update')).toBe(false);
+
+    node.failNext('settings.update', new ApiError('vault', 'locked'));
+    await fireEvent.input(name, { target: { value: 'Al' } });
+    await fireEvent.click(screen.getByRole('button', { name: 'Save name' }));
+    await vi.waitFor(() =>
+      expect(screen.getByRole('alert').textContent).toMatch(
+        /^Could not change your name\. .*\(Details: locked\)$/,
+      ),
+    );
+  });
+
+  it('adds a relay after checking its address, shows the restart notice, and removes it', async () => {
+    await openSettings();
+    expect(screen.getByText('No relays saved.')).toBeTruthy();
+    expect(screen.queryByText(/Restart Conclave/)).toBeNull();
+    const field = screen.getByRole('textbox', { name: 'Add a relay' });
+    const add = screen.getByRole('button', { name: 'Add relay' });
+
+    await fireEvent.input(field, { target: { value: '/dns4/relay.example.org/tcp/4001' } });
+    await fireEvent.click(add);
+    expect((await screen.findByRole('alert')).textContent).toMatch(/must end in \/p2p\//);
+    await fireEvent.input(field, { target: { value: 'relay.example.org:4001' } });
+    await fireEvent.click(add);
+    expect(screen.getByRole('alert').textContent).toMatch(/starts with “\/”/);
+    expect(node.calls.some((c) => c.method === 'settings.update')).toBe(false);
+
+    await fireEvent.input(field, { target: { value: ` ${RELAY} ` } });
+    await fireEvent.click(add);
+    const list = await screen.findByRole('list', { name: 'Saved relays' });
+    expect(within(list).getByText(RELAY)).toBeTruthy();
+    expect((field as HTMLInputElement).value).toBe('');
+    expect(screen.queryByRole('alert')).toBeNull();
+    expect(screen.getByRole('status').textContent).toMatch(/Restart Conclave/);
+
+    // The same one twice is refused.
+    await fireEvent.input(field, { target: { value: RELAY } });
+    await fireEvent.click(add);
+    expect((await screen.findByRole('alert')).textContent).toBe(
+      'That relay is already in the list.',
+    );
+
+    await fireEvent.click(screen.getByRole('button', { name: `Remove relay ${RELAY}` }));
+    await screen.findByText('No relays saved.');
+    expect(screen.queryByText(/Restart Conclave/)).toBeNull();
+    expect(node.calls.filter((c) => c.method === 'settings.update').map((c) => c.input)).toEqual([
+      { relays: [RELAY] },
+      { relays: [] },
+    ]);
+  });
+
+  it('turns desktop notifications off and on with a labelled switch', async () => {
+    await openSettings();
+    const toggle = screen.getByRole('switch', {
+      name: 'Notify me about new requests',
+    }) as HTMLInputElement;
+    expect(toggle.checked).toBe(true);
+    expect(hint('set-notify-hint')).toMatch(/desktop app.*In the browser, the page title shows/);
+    await fireEvent.click(toggle);
+    await vi.waitFor(async () =>
+      expect((await node['settings.get']({})).notifications).toBe(false),
+    );
+    expect(toggle.checked).toBe(false);
+
+    node.failNext('settings.update', new ApiError('internal', 'disk full'));
+    await fireEvent.click(toggle);
+    await vi.waitFor(() =>
+      expect(screen.getByRole('alert').textContent).toMatch(/^Could not turn notifications on\./),
+    );
+    expect(toggle.checked).toBe(false);
+  });
+
+  it('says so when the settings cannot be read', async () => {
+    node = createFakeNode({ seed: true, delayMs: 5, now: clock });
+    node.failNext('settings.get', new ApiError('unreachable', 'connection refused'));
+    const app = new AppState({ api: node, onEvent: (cb) => node.onEvent(cb) }, { clock });
+    app.screen = 'settings';
+    render(App, { props: { app } });
+    expect((await screen.findByRole('alert')).textContent).toMatch(
+      /^Could not read your settings from your node\./,
+    );
   });
 });
 
