@@ -1807,7 +1807,10 @@ export class Custodian {
       return;
     }
     const r = this.store.requests.get(b.requestId);
-    if (!r || r.groupId !== b.groupId) return; // unknown yet: the sender's sync will bring the request first
+    // A decision or outcome can overtake its request: answer "not yet" so the sender retries
+    // (broadcasts and syncs do) instead of losing it.
+    if (!r) throw new Error('this node does not have that request yet; try again shortly');
+    if (r.groupId !== b.groupId) throw new DroppedMessage('wrong_group');
     if (b.type === 'decision') {
       const env = JSON.parse(r.envelope) as Signed<RequestBody>;
       if (b.requestHash !== bytesToHex(statementHash(env.body)))

@@ -12,8 +12,10 @@ import { tempRoot, waitFor } from './harness.js';
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const tmp = tempRoot();
 let proc: ChildProcess | undefined;
+let logs = () => '';
 
 afterAll(async () => {
+  if (process.env.CONCLAVE_TEST_LOGS) console.log(logs());
   if (proc && proc.exitCode === null) {
     const exited = new Promise((r) => proc!.once('exit', r));
     proc.kill('SIGTERM');
@@ -41,6 +43,7 @@ it('creates the identity from the first-run API, then walks the sandbox to a ver
   );
   proc.stdout!.on('data', (d) => (out += d));
   proc.stderr!.on('data', (d) => (err += d));
+  logs = () => err;
   const url = await waitFor(
     'the UI line',
     () => {

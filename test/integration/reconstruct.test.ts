@@ -156,6 +156,18 @@ it('refuses reconstruction by default, allows it by policy, exports the same key
       prehash: false,
     }),
   ).toBe(true);
-  const audit = await wes.cliJson<{ type: string }[]>(['audit', 'list']);
-  expect(audit.filter((e) => e.type === 'group.key_exposed').length).toBe(2);
+  const audit = await waitFor('every member’s record at wes', async () => {
+    const list = await wes.api('audit.list', {});
+    return all.every(
+      (n) =>
+        list.filter((e) => e.type === 'group.key_exposed' && e.author.startsWith(n.peerId))
+          .length === 2,
+    )
+      ? list
+      : undefined;
+  });
+  // Every member recorded both reconstructions, and each holds the others' records too.
+  const exposedBy = (peer: string) =>
+    audit.filter((e) => e.type === 'group.key_exposed' && e.author.startsWith(peer)).length;
+  for (const n of all) expect(exposedBy(n.peerId)).toBe(2);
 }, 240_000);
