@@ -855,21 +855,9 @@ export class Custodian {
       roster.name !== invite.name
     )
       throw new ApiError('conflict', 'the group parameters differ from the invite');
-    const now = Date.now();
     this.store.tx(() => {
       if (!this.store.groups.get(roster.groupId)) {
-        this.store.groups.insert({
-          id: roster.groupId,
-          name: roster.name,
-          threshold: roster.threshold,
-          size: roster.size,
-          scheme: roster.scheme,
-          status: 'forming',
-          creatorPeerId: roster.creator,
-          epoch: 0,
-          createdAt: roster.createdAt,
-          updatedAt: now,
-        });
+        this.insertGroupFromRoster(roster, 0);
         if (roster.importedKey)
           this.store.meta.set(
             `import:${roster.groupId}`,
@@ -1046,20 +1034,11 @@ export class Custodian {
     const now = Date.now();
     this.store.tx(() => {
       if (!this.store.groups.get(roster.groupId)) {
-        this.store.groups.insert({
-          id: roster.groupId,
-          name: roster.name,
-          threshold: roster.threshold,
-          size: roster.size,
-          scheme: roster.scheme,
-          status: 'forming',
-          creatorPeerId: roster.creator,
-          epoch: pub.epoch,
-          createdAt: roster.createdAt,
-          updatedAt: now,
-          error:
-            'waiting to be added: a member proposes a reshare that adds you, and the group approves it',
-        });
+        this.insertGroupFromRoster(
+          roster,
+          pub.epoch,
+          'waiting to be added: a member proposes a reshare that adds you, and the group approves it',
+        );
       }
       for (const m of roster.members) {
         const key = publicKeyFromPeerId(m.peerId);
@@ -1158,6 +1137,23 @@ export class Custodian {
       input.expiresInSec,
     );
     return view;
+  }
+
+  /** A group this node learns of from a roster (joining by invite), in status 'forming'. */
+  private insertGroupFromRoster(roster: RosterMessage, epoch: number, error?: string): void {
+    this.store.groups.insert({
+      id: roster.groupId,
+      name: roster.name,
+      threshold: roster.threshold,
+      size: roster.size,
+      scheme: roster.scheme,
+      status: 'forming',
+      creatorPeerId: roster.creator,
+      epoch,
+      createdAt: roster.createdAt,
+      updatedAt: Date.now(),
+      ...(error ? { error } : {}),
+    });
   }
 
   /** Member side: the creator's roster is the truth about who is in the group. */
