@@ -66,6 +66,7 @@ interface FakeGroup {
   internalKey?: string;
   createdAt: number;
   error?: string;
+  exposed?: string;
 }
 
 interface FakeRequest {
@@ -112,6 +113,8 @@ export interface FakeNode extends Api {
   setOnline(peerId: string, online: boolean): void;
   /** Makes the next call of `method` fail with this error. */
   failNext(method: ApiMethod, error: ApiError): void;
+  /** The group's key was reconstructed somewhere (as the node reports it). */
+  markExposed(group: string, text: string): void;
   auditProblems: AuditReport['problems'];
   /** Cancels pending timers. */
   dispose(): void;
@@ -238,6 +241,7 @@ export function createFakeNode(opts: FakeNodeOptions = {}): FakeNode {
     if (g.publicKey) view.publicKey = g.publicKey;
     if (g.internalKey) view.internalKey = g.internalKey;
     if (g.error) view.error = g.error;
+    if (g.exposed) view.exposed = g.exposed;
     return view;
   }
 
@@ -850,6 +854,11 @@ export function createFakeNode(opts: FakeNodeOptions = {}): FakeNode {
     },
     decide(id, who, decision, reason) {
       applyDecision(request(id), who, decision, reason);
+    },
+    markExposed(ref, text) {
+      const g = group(ref);
+      g.exposed = text;
+      emit({ type: 'group', id: g.id });
     },
     setOnline(peerId, online) {
       for (const g of groups.values()) {

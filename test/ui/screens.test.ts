@@ -190,6 +190,17 @@ describe('Groups', () => {
     ).toBeTruthy();
   });
 
+  it('a reconstructed key is shown as exposed, with the advice to move to a new key', async () => {
+    await mountApp();
+    node.markExposed('treasury', 'key exposed on Bob at 2026-03-01T11:00:00.000Z (migration)');
+    await openTab(/Groups/);
+    await fireEvent.click(await screen.findByRole('button', { name: /treasury/ }));
+    const alert = await screen.findByText(/This key was reconstructed:/);
+    expect(alert.closest('[role="alert"]')?.textContent).toMatch(
+      /key exposed on Bob .*move any funds/s,
+    );
+  });
+
   it('“do not match” says not to confirm and to contact the others, and confirms nothing', async () => {
     await mountApp(false);
     await openTab(/Groups/);
