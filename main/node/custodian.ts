@@ -2539,16 +2539,7 @@ export class Custodian {
     const isHelper = helperPeers.includes(this.me.peerId);
     const isNewcomer = p.newcomer.peerId === this.me.peerId;
     const deadline = Date.now() + this.ceremonyTimeoutMs;
-    const send = (
-      peer: string,
-      step: 'round1' | 'echo' | 'round2' | 'done',
-      payload: Record<string, unknown>,
-    ) =>
-      this.sendReliably(
-        peer,
-        { v: 1, type: 'ceremony', groupId, requestId, session, step, payload },
-        deadline - Date.now(),
-      );
+    const send = this.ceremonySender(groupId, requestId, session, deadline);
     const pointsOf = (raw: unknown, from: string): Map<bigint, GroupPoint> => {
       const o = (raw as { commitments?: Record<string, string> }).commitments ?? {};
       const out = new Map<bigint, GroupPoint>();
@@ -2755,6 +2746,16 @@ export class Custodian {
     return undefined;
   }
 
+  /** Sends one step of a ceremony to a participant, retried until the ceremony's deadline. */
+  private ceremonySender(groupId: string, requestId: string, session: string, deadline: number) {
+    return (peer: string, step: CeremonyMessage['step'], payload: Record<string, unknown>) =>
+      this.sendReliably(
+        peer,
+        { v: 1, type: 'ceremony', groupId, requestId, session, step, payload },
+        deadline - Date.now(),
+      );
+  }
+
   /**
    * Every participant of a refresh or reshare: dealers re-deal their Lagrange-weighted shares to
    * the new roster; recipients keep both shares until every recipient confirmed the new key
@@ -2833,16 +2834,7 @@ export class Custodian {
       const check = () => {
         if (this.aborted.has(session)) throw new Error('another member aborted the ceremony');
       };
-      const send = (
-        peer: string,
-        step: 'round1' | 'echo' | 'round2' | 'done',
-        payload: Record<string, unknown>,
-      ) =>
-        this.sendReliably(
-          peer,
-          { v: 1, type: 'ceremony', groupId, requestId, session, step, payload },
-          deadline - Date.now(),
-        );
+      const send = this.ceremonySender(groupId, requestId, session, deadline);
       const r1 = reshareRound1(params, myIndex, key);
       if (r1.package)
         await Promise.all(
