@@ -84,7 +84,12 @@ export interface RequestView {
   expiresAt: string;
   approvals: DecisionView[];
   denials: DecisionView[];
-  /** Hex signature once done; verifies under the group's publicKey with the scheme's verifier. */
+  /**
+   * Hex signature once done; verifies under the group's publicKey with the scheme's verifier. A
+   * reconstruct ecdsa-sign request gives a 64-byte ECDSA signature of the raw digest instead: for
+   * secp256k1 under publicKey; for taproot under the internal key with its own parity (not the
+   * output key), which the x-only internalKey does not tell.
+   */
   signature?: string;
   failure?: string;
   /** For a ceremony waiting to start: the members it needs who are offline now. */

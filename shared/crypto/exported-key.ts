@@ -15,7 +15,14 @@ import {
 import { canonicalJSON, DEFAULT_KDF, kdfProblem, type ScryptParams } from './backup.js';
 import { CryptoError, check } from './errors.js';
 import { wipe } from './secret.js';
-import { getSuite, SCHEMES, type SchemeName } from './suite.js';
+import {
+  getSuite,
+  hasEvenY,
+  SCHEMES,
+  tapTweak,
+  type GroupPoint,
+  type SchemeName,
+} from './suite.js';
 
 /** A message sealed to a one-time X25519 public key. */
 export interface Sealed {
@@ -72,11 +79,34 @@ interface ExportedKeyHeader {
   format: typeof EXPORTED_KEY_FORMAT;
   version: 1;
   scheme: SchemeName;
-  /** Hex SerializeElement of the public key (for taproot the internal key). */
+  /** Hex SerializeElement of the secret's public point (for taproot the internal key, 33 bytes). */
   publicKey: string;
+  /**
+   * taproot only: which key is which, so a user migrating the key does not take the internal key
+   * for the address key. The secret in the file is the private key of `internalKey`; `outputKey`
+   * is the group's public key (BIP86: the internal key tweaked with an empty script tree,
+   * BIP341 §taproot_tweak_pubkey). Both x-only hex; absent from files written before it was added.
+   */
+  taproot?: TaprootKeys;
   createdAt: string;
   kdf: { name: 'scrypt'; N: number; r: number; p: number; salt: string };
   cipher: { name: 'xchacha20poly1305'; nonce: string };
+}
+
+/** A taproot key's x-only BIP341 internal key and its BIP86 output key (hex). */
+export interface TaprootKeys {
+  internalKey: string;
+  outputKey: string;
+}
+
+/** The BIP86 key pair for the internal point P: x(P) and x(lift_x(x(P)) + hash_TapTweak(x(P))·G). */
+function taprootKeys(P: GroupPoint): TaprootKeys {
+  const even = hasEvenY(P) ? P : P.negate();
+  const Q = even.add(getSuite('taproot').G.multiply(tapTweak(even)));
+  return {
+    internalKey: bytesToHex(P.toBytes().subarray(1)),
+    outputKey: bytesToHex(Q.toBytes().subarray(1)),
+  };
 }
 
 function deriveKey(passphrase: string, salt: Uint8Array, k: ScryptParams): Uint8Array {
@@ -100,11 +130,13 @@ export function exportKey(
   check(problem === undefined, 'bad_input', problem ?? '');
   const salt = randomBytes(32);
   const nonce = randomBytes(24);
+  const P = suite.G.multiply(secret);
   const header: ExportedKeyHeader = {
     format: EXPORTED_KEY_FORMAT,
     version: 1,
     scheme,
-    publicKey: bytesToHex(suite.encodePoint(suite.G.multiply(secret))),
+    publicKey: bytesToHex(suite.encodePoint(P)),
+    ...(scheme === 'taproot' ? { taproot: taprootKeys(P) } : {}),
     createdAt: new Date().toISOString(),
     kdf: { name: 'scrypt', N: kdf.N, r: kdf.r, p: kdf.p, salt: bytesToHex(salt) },
     cipher: { name: 'xchacha20poly1305', nonce: bytesToHex(nonce) },
@@ -116,12 +148,15 @@ export function exportKey(
   return JSON.stringify({ ...header, payload: bytesToHex(payload) }, null, 2) + '\n';
 }
 
-/** Reads an exported key file; the result is checked against the public key in the file. */
+/**
+ * Reads an exported key file; the result is checked against the public key in the file. For
+ * taproot it also gives the internal and output keys (computed for files written without them).
+ */
 export function importExportedKey(
   text: string,
   passphrase: string,
   opts: { insecureAllowWeakKdf?: boolean } = {},
-): { scheme: SchemeName; publicKey: string; secret: Uint8Array } {
+): { scheme: SchemeName; publicKey: string; secret: Uint8Array; taproot?: TaprootKeys } {
   let o: ExportedKeyHeader & { payload: string };
   try {
     o = JSON.parse(text) as ExportedKeyHeader & { payload: string };
@@ -137,6 +172,11 @@ export function importExportedKey(
     (SCHEMES as readonly string[]).includes(o.scheme),
     'bad_backup',
     `unknown scheme ${String(o.scheme)}`,
+  );
+  check(
+    o.taproot === undefined || o.scheme === 'taproot',
+    'bad_backup',
+    `a ${o.scheme} key file has taproot keys`,
   );
   const kdf = { N: o.kdf?.N, r: o.kdf?.r, p: o.kdf?.p } as ScryptParams;
   const problem = kdfProblem(kdf, opts.insecureAllowWeakKdf === true);
@@ -157,7 +197,22 @@ export function importExportedKey(
   }
   const suite = getSuite(o.scheme);
   const s = suite.decodeScalar(secret, 'exported key');
-  if (bytesToHex(suite.encodePoint(suite.G.multiply(s))) !== o.publicKey)
+  const P = suite.G.multiply(s);
+  if (bytesToHex(suite.encodePoint(P)) !== o.publicKey) {
+    wipe(secret);
     throw new CryptoError('backup_tampered', 'the key in the file does not match its public key');
-  return { scheme: o.scheme, publicKey: o.publicKey, secret };
+  }
+  if (o.scheme !== 'taproot') return { scheme: o.scheme, publicKey: o.publicKey, secret };
+  const taproot = taprootKeys(P);
+  if (
+    o.taproot !== undefined &&
+    (o.taproot.internalKey !== taproot.internalKey || o.taproot.outputKey !== taproot.outputKey)
+  ) {
+    wipe(secret);
+    throw new CryptoError(
+      'backup_tampered',
+      `the file's taproot keys do not match its key: expected internal ${taproot.internalKey} and output ${taproot.outputKey}, got ${JSON.stringify(o.taproot).slice(0, 200)}`,
+    );
+  }
+  return { scheme: o.scheme, publicKey: o.publicKey, secret, taproot };
 }
