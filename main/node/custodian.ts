@@ -132,6 +132,11 @@ import {
   type Signed,
   type CeremonyMessage,
 } from '../../shared/protocol/wire.js';
+import {
+  decideCommit,
+  decodeCommitAnswer,
+  type CommitAnswer,
+} from '../../shared/protocol/commit.js';
 import type { Host } from '../net/index.js';
 import { publicKeyFromPeerId } from '../net/index.js';
 import type { GroupRow, MemberRow, RequestRow, Store } from '../store/index.js';
@@ -158,12 +163,26 @@ export interface CustodianOptions {
   /** Deadline for a whole refresh, reshare or repair (ms); a ceremony past it aborts. */
   ceremonyTimeoutMs?: number;
   /** Test-only fault injection, honoured only when CONCLAVE_ALLOW_FAULTS=1. */
-  fault?: 'hang-sign' | 'exit-mid-ceremony';
+  fault?: CustodianFault;
 }
 
 const TERMINAL: RequestStatus[] = ['done', 'denied', 'expired', 'failed'];
 const POOL_SIZE = 4;
 const DEFAULT_EXPIRY_SEC = 24 * 3600;
+
+/**
+ * Test-only faults (honoured only with CONCLAVE_ALLOW_FAULTS=1): hang while signing; exit in the
+ * middle of a ceremony; exit after dealing to one new member only; exit right after telling one
+ * member "done" (the others never hear it).
+ */
+export type CustodianFault =
+  'hang-sign' | 'exit-mid-ceremony' | 'exit-during-round2' | 'exit-after-done';
+export const CUSTODIAN_FAULTS: readonly CustodianFault[] = [
+  'hang-sign',
+  'exit-mid-ceremony',
+  'exit-during-round2',
+  'exit-after-done',
+];
 
 type DkgInbox = {
   round1: Map<string, unknown>;
@@ -219,6 +238,30 @@ interface PlannedMember {
   addrs: string[];
 }
 
+/**
+ * A refresh or reshare this member has done its part of, kept in the store until it knows how the
+ * ceremony ended for everyone (see shared/protocol/commit.ts). `writing`: the new share is being
+ * stored; `holding`: stored and "done" sent; `leaving`: a removed member waiting for the outcome.
+ */
+interface PendingCeremony {
+  requestId: string;
+  session: string;
+  kind: 'refresh' | 'reshare';
+  stage: 'writing' | 'holding' | 'leaving';
+  fromEpoch: number;
+  epoch: number;
+  /** SHA-256 of the new public key package's JSON (empty while leaving). */
+  digest: string;
+  pubJson: string;
+  roster: PlannedMember[];
+  /** Whether this member held a share at `fromEpoch` (to delete once switched). */
+  hadOldShare: boolean;
+}
+
+const pendingKey = (groupId: string) => `ceremony-pending:${groupId}`;
+const committedKey = (requestId: string) => `ceremony-committed:${requestId}`;
+const formerKey = (groupId: string) => `former-members:${groupId}`;
+
 /** Wire form of the 'sign' message extended with the approvals it relies on. */
 interface SignMessage {
   v: 1;
@@ -240,7 +283,7 @@ export class Custodian {
   private readonly ceremonyTimeoutMs: number;
   /** The stored relays this node started with (settings changes apply at the next start). */
   private readonly startedRelays: string[];
-  private readonly fault?: 'hang-sign' | 'exit-mid-ceremony';
+  private readonly fault?: CustodianFault;
   private stopped = false;
   private timers: NodeJS.Timeout[] = [];
   private unsubscribe: (() => void)[] = [];
@@ -280,6 +323,12 @@ export class Custodian {
   /** Reconstructions this node already sent its sealed share for. */
   private sealedSent = new Set<string>();
   private aborted = new Set<string>();
+  /** Sessions' 'abort' messages by sender (only a new member's abort can end a ceremony). */
+  private abortedBy = new Map<string, Set<string>>();
+  /** Ceremony sessions this node is running now (answers 'working' when asked). */
+  private runningSessions = new Set<string>();
+  /** Groups whose ceremony outcome this node is settling. */
+  private settling = new Set<string>();
   private listeners = new Set<(e: ApiEvent) => void>();
   /** Messages this node dropped after decoding, by reason (the host counts transport-level drops). */
   private dropped: Record<string, number> = {};
@@ -299,6 +348,13 @@ export class Custodian {
   // ---------------------------------------------------------------- lifecycle
 
   async start(): Promise<void> {
+    // A new share that was still being stored when the node stopped: "done" was never sent, so
+    // nobody can have switched to it.
+    for (const g of this.store.groups.list()) {
+      const p = this.pendingCeremony(g.id);
+      if (p?.stage === 'writing')
+        await this.rollbackCeremony(g.id, p, 'this node stopped while storing its new share');
+    }
     await this.host.handle(PROTOCOL.join, (from, msg) => this.onJoin(from, msg), {
       allow: () => true, // newcomers are not members yet; the invite token is checked instead
       maxBytes: LIMITS.join,
@@ -308,7 +364,9 @@ export class Custodian {
       PROTOCOL.group,
       (from, msg) => this.countDrops(() => this.onGroupMessage(from, msg)),
       {
-        allow: (peer) => this.isKnownMember(peer),
+        allow: (peer) =>
+          this.isKnownMember(peer) ||
+          this.store.groups.list().some((g) => this.isFormerMember(g.id, peer)),
         maxBytes: LIMITS.group,
         runOnLimitedConnection: true,
       },
@@ -334,6 +392,8 @@ export class Custodian {
         // DKG state is memory only: a restarted node cannot resume it.
         this.failGroup(g.id, 'the node restarted during key generation; create the group again');
       }
+      // A refresh or reshare this node did its part of before it stopped: learn how it ended.
+      if (this.pendingCeremony(g.id)) void this.settleCeremony(g.id, Date.now());
     }
   }
 
@@ -357,6 +417,12 @@ export class Custodian {
 
   private count(reason: string): void {
     this.dropped[reason] = (this.dropped[reason] ?? 0) + 1;
+  }
+
+  /** A member removed by a reshare: it may only ask how that reshare ended. */
+  private isFormerMember(groupId: string, peer: string): boolean {
+    const former = this.store.meta.get(formerKey(groupId));
+    return !!former && (JSON.parse(former) as string[]).includes(peer);
   }
 
   private isKnownMember(peer: string): boolean {
@@ -1569,6 +1635,8 @@ export class Custodian {
       if (e instanceof ProtocolError) throw new DroppedMessage(e.code);
       throw e;
     }
+    if (!this.isKnownMember(from) && !(msg.type === 'ceremony' && msg.step === 'status'))
+      throw new DroppedMessage('non_member');
     switch (msg.type) {
       case 'hello':
         for (const g of this.sharedGroups(from))
@@ -1916,7 +1984,9 @@ export class Custodian {
   private refreshStatus(id: string): void {
     const r = this.store.requests.get(id);
     if (!r || TERMINAL.includes(r.status)) return;
-    if (Date.now() >= r.expiresAt) {
+    // Expiry ends the wait for approvals, not a ceremony already under way.
+    const underWay = this.ceremonies.has(id) || this.pendingCeremony(r.groupId)?.requestId === id;
+    if (Date.now() >= r.expiresAt && !underWay) {
       this.finish(id, { status: 'expired' }, 'request.expired', { id });
       return;
     }
@@ -2417,6 +2487,19 @@ export class Custodian {
   private onCeremony(from: string, msg: CeremonyMessage): unknown {
     const g = this.store.groups.get(msg.groupId);
     if (!g) throw new DroppedMessage('non_member');
+    if (msg.step === 'status') {
+      const r = this.store.requests.get(msg.requestId);
+      if (!r || r.groupId !== g.id || (r.kind !== 'refresh' && r.kind !== 'reshare'))
+        throw new DroppedMessage('unknown_request');
+      const p = this.pendingCeremony(g.id);
+      const asker =
+        this.memberByPeer(g.id, from) ||
+        this.isFormerMember(g.id, from) ||
+        this.newcomerInPendingRequest(g.id, from) ||
+        p?.roster.some((m) => m.peerId === from);
+      if (!asker) throw new DroppedMessage('non_member');
+      return this.ceremonyAnswer(g.id, msg.requestId, msg.session);
+    }
     const m = this.memberByPeer(g.id, from) ?? this.newcomerInPendingRequest(g.id, from);
     if (!m) throw new DroppedMessage('non_member');
     if (msg.step === 'start') {
@@ -2446,6 +2529,8 @@ export class Custodian {
     }
     if (msg.step === 'abort') {
       this.aborted.add(msg.session);
+      const by = this.abortedBy.get(msg.session) ?? new Set<string>();
+      this.abortedBy.set(msg.session, by.add(from));
       return { ok: true };
     }
     const rr = this.store.requests.get(msg.requestId);
@@ -2725,6 +2810,7 @@ export class Custodian {
         updatedAt: Date.now(),
       });
       this.store.requests.update(requestId, { status: 'done', updatedAt: Date.now() });
+      this.store.meta.set(pendingKey(groupId), '');
       this.audit('group.left', { requestId, epoch }, groupId);
     });
     void this.vault.delete(shareName(groupId, epoch)).catch(() => undefined);
@@ -2799,20 +2885,32 @@ export class Custodian {
     const removedPeers = oldMembers
       .map((m) => m.peerId)
       .filter((peer) => !roster.some((x) => x.peerId === peer));
+    const pending: PendingCeremony = {
+      requestId,
+      session,
+      kind: r.kind === 'refresh' ? 'refresh' : 'reshare',
+      stage: 'leaving',
+      fromEpoch,
+      epoch: fromEpoch + 1,
+      digest: '',
+      pubJson: '',
+      roster,
+      hadOldShare: oldMembers.some((m) => m.peerId === this.me.peerId),
+    };
+    this.runningSessions.add(session);
     if (!meIsDealer && !meIsRecipient) {
       // A removed member that does not deal: it only learns the outcome from the new members.
       try {
-        const dones = await this.awaitInbox(session, 'done', roster.length, deadline);
-        const digests = new Set([...dones.values()].map((d) => (d as { digest?: unknown }).digest));
-        if (digests.size === 1) this.leaveGroup(groupId, requestId, fromEpoch, g.name);
-      } catch (e) {
-        this.log(`${r.kind} of ${g.name}: no outcome seen (${(e as Error).message})`);
+        this.store.meta.set(pendingKey(groupId), JSON.stringify(pending));
+        await this.settleCeremony(groupId, deadline);
       } finally {
+        this.runningSessions.delete(session);
         this.dkgInbox.delete(session);
         this.ceremonies.delete(requestId);
       }
       return;
     }
+    let dealtAll = false;
     try {
       const newcomerPackage = this.store.meta.get(`newcomer-package:${groupId}`);
       const old =
@@ -2852,6 +2950,13 @@ export class Custodian {
       );
       const echoes = await this.awaitInbox(session, 'echo', others.length, deadline, check);
       const out = reshareRound2(r1.state, [...echoes.values()] as DkgEcho[]);
+      if (this.fault === 'exit-during-round2') {
+        // Test-only: one new member gets this dealer's part, then this member is gone.
+        const first = out.find((pkg) => pkg.to !== myIndex);
+        const to = first && roster.find((m) => BigInt(m.index) === first.to);
+        if (first && to) await send(to.peerId, 'round2', first.toWire(suite));
+        process.exit(3);
+      }
       await Promise.all(
         out.map((pkg) => {
           const to = roster.find((m) => BigInt(m.index) === pkg.to)!;
@@ -2868,109 +2973,37 @@ export class Custodian {
       const received = [...got2.values()].map((w) =>
         DkgRound2Package.fromWire(suite, w as Parameters<typeof DkgRound2Package.fromWire>[1]),
       );
+      dealtAll = true;
       const next = reshareFinalize(r1.state, received);
       if (!next) {
-        // A dealer leaving the group: its part is done once the new members confirmed.
-        const dones = await this.awaitInbox(session, 'done', roster.length, deadline, check);
-        const digests = new Set([...dones.values()].map((d) => (d as { digest?: unknown }).digest));
-        if (digests.size !== 1)
-          throw new Error('the new members ended with different key packages');
-        this.leaveGroup(groupId, requestId, fromEpoch, g.name);
+        // A dealer leaving the group: its part is done once the new members hold the new epoch.
+        this.store.meta.set(pendingKey(groupId), JSON.stringify(pending));
+        await this.settleCeremony(groupId, deadline);
         return;
       }
-      const pubJson = JSON.stringify(publicPackageToJSON(next.public));
-      const digest = bytesToHex(sha256(utf8ToBytes(pubJson)));
-      await this.vault.put(shareName(groupId, next.share.epoch), next.share.toBytes());
+      pending.pubJson = JSON.stringify(publicPackageToJSON(next.public));
+      pending.digest = bytesToHex(sha256(utf8ToBytes(pending.pubJson)));
+      pending.stage = 'writing';
+      this.store.meta.set(pendingKey(groupId), JSON.stringify(pending));
       newEpochWritten = true;
+      await this.vault.put(shareName(groupId, next.share.epoch), next.share.toBytes());
+      next.share.wipe();
+      // From here on this member never rolls back on its own: only when a new member says it will
+      // never hold the new epoch (shared/protocol/commit.ts).
+      pending.stage = 'holding';
+      this.store.meta.set(pendingKey(groupId), JSON.stringify(pending));
       sentDone = true;
       const recipientOthers = roster.map((m) => m.peerId).filter((peer) => peer !== this.me.peerId);
-      // Removed members hear the outcome too, so they know their share no longer counts.
-      await Promise.all(
-        [...recipientOthers, ...removedPeers].map((peer) =>
-          send(peer, 'done', { epoch: next.share.epoch, digest }),
-        ),
-      );
-      const dones = await this.awaitInbox(session, 'done', recipientOthers.length, deadline, check);
-      for (const [peer, d] of dones) {
-        const dd = d as { epoch?: unknown; digest?: unknown };
-        if (dd.epoch !== next.share.epoch || dd.digest !== digest)
-          throw new Error(
-            `${this.memberName(groupId, peer)} ended the ${r.kind} with a different key package`,
-          );
+      const done = { epoch: pending.epoch, digest: pending.digest };
+      if (this.fault === 'exit-after-done') {
+        // Test-only: one member hears "done", then this member is gone.
+        if (recipientOthers[0]) await send(recipientOthers[0], 'done', done);
+        process.exit(3);
       }
-      // Every new member holds the new epoch: switch roster and key package, then drop the old share.
-      this.store.tx(() => {
-        for (const m of oldMembers)
-          if (!roster.some((x) => x.peerId === m.peerId))
-            this.store.members.delete(groupId, m.peerId);
-        for (const m of roster) {
-          const existing = this.store.members.get(groupId, m.peerId);
-          this.store.members.upsert({
-            groupId,
-            peerId: m.peerId,
-            name: m.name,
-            identityKey: m.identityKey,
-            fingerprint: fingerprint(hexToBytes(m.identityKey)),
-            index: m.index,
-            addrs:
-              m.peerId === this.me.peerId
-                ? this.host.addrs()
-                : m.addrs.length
-                  ? m.addrs
-                  : (existing?.addrs ?? []),
-            confirmed: true,
-            joinedAt: existing?.joinedAt ?? Date.now(),
-          });
-        }
-        this.store.groups.update(groupId, {
-          publicPackage: pubJson,
-          epoch: next.share.epoch,
-          threshold: next.public.threshold,
-          size: roster.length,
-          status: 'ready',
-          error: undefined,
-          updatedAt: Date.now(),
-        });
-        this.store.requests.update(requestId, { status: 'done', updatedAt: Date.now() });
-        this.audit(
-          r.kind === 'refresh' ? 'group.refreshed' : 'group.reshared',
-          {
-            requestId,
-            fromEpoch,
-            epoch: next.share.epoch,
-            threshold: next.public.threshold,
-            members: roster.map((m) => m.peerId),
-            publicKey: bytesToHex(externalPublicKey(next.public)),
-          },
-          groupId,
-        );
-        this.store.meta.set(`newcomer:${groupId}`, '');
-        this.store.meta.set(`newcomer-package:${groupId}`, '');
-        const candidates = JSON.parse(
-          this.store.meta.get(`candidates:${groupId}`) || '[]',
-        ) as Candidate[];
-        this.store.meta.set(
-          `candidates:${groupId}`,
-          JSON.stringify(candidates.filter((c) => !roster.some((m) => m.peerId === c.peerId))),
-        );
-      });
-      this.keys.set(groupId, next);
-      this.myNonces.delete(groupId);
-      this.pool.delete(groupId);
-      this.applyEarlyNonces(groupId);
-      this.syncAuditWithAll(groupId);
-      this.syncAuditWithAll(groupId);
-      for (const m of roster)
-        if (m.peerId !== this.me.peerId && this.host.isConnected(m.peerId))
-          void this.sendNonces(groupId, m.peerId, true).catch(() => undefined);
-      // Only now that the pools are rebuilt for the new epoch (no await above), drop the old share.
-      if (meIsDealer && fromEpoch !== next.share.epoch)
-        await this.vault.delete(shareName(groupId, fromEpoch)).catch(() => undefined);
-      this.log(
-        `${r.kind} of ${g.name} done: epoch ${next.share.epoch}, ${next.public.threshold} of ${roster.length}`,
-      );
-      this.notify(requestId);
-      this.emit({ type: 'group', id: groupId });
+      // Removed members hear the outcome too, so they know their share no longer counts.
+      for (const peer of [...recipientOthers, ...removedPeers])
+        send(peer, 'done', done).catch(() => undefined);
+      await this.settleCeremony(groupId, deadline);
     } catch (e) {
       const reason =
         e instanceof CryptoError && e.culprits.length
@@ -2981,30 +3014,284 @@ export class Custodian {
         // Nobody can have switched yet: drop the half-made share, keep the old epoch, allow a retry.
         if (newEpochWritten)
           await this.vault.delete(shareName(groupId, fromEpoch + 1)).catch(() => undefined);
-        for (const peer of others)
-          this.send(peer, {
-            v: 1,
-            type: 'ceremony',
-            groupId,
-            requestId,
-            session,
-            step: 'abort',
-            payload: { reason },
-          }).catch(() => undefined);
+        this.store.meta.set(pendingKey(groupId), '');
+        // A dealer that delivered its part says nothing: the new members decide among themselves.
+        if (!dealtAll || meIsRecipient)
+          for (const peer of others)
+            this.send(peer, {
+              v: 1,
+              type: 'ceremony',
+              groupId,
+              requestId,
+              session,
+              step: 'abort',
+              payload: { reason },
+            }).catch(() => undefined);
+        this.finish(
+          requestId,
+          {
+            status: 'failed',
+            failure: `${r.kind} failed: ${reason}; the group stays at epoch ${fromEpoch} and a new ${r.kind} can be proposed`,
+          },
+          'request.failed',
+          { id: requestId, failure: reason },
+        );
       }
-      this.finish(
-        requestId,
-        {
-          status: 'failed',
-          failure: `${r.kind} failed: ${reason}; the group stays at epoch ${fromEpoch} and a new ${r.kind} can be proposed`,
-        },
-        'request.failed',
-        { id: requestId, failure: reason },
-      );
     } finally {
+      this.runningSessions.delete(session);
       this.dkgInbox.delete(session);
       this.ceremonies.delete(requestId);
     }
+  }
+
+  private pendingCeremony(groupId: string): PendingCeremony | undefined {
+    const raw = this.store.meta.get(pendingKey(groupId));
+    return raw ? (JSON.parse(raw) as PendingCeremony) : undefined;
+  }
+
+  /**
+   * After this member's part of a refresh or reshare: switch to the new epoch (or leave the group)
+   * once every new member holds it, or roll back once one of them never will. Until one of the two
+   * is known, this member keeps both shares and asks the members it has not heard from, with
+   * growing pauses, for as long as it takes (also after a restart, from the stored record).
+   */
+  private async settleCeremony(groupId: string, deadline: number): Promise<void> {
+    if (this.settling.has(groupId)) return;
+    this.settling.add(groupId);
+    try {
+      const answers = new Map<string, CommitAnswer>();
+      // What a member said only moves forward: working, then holding, then committed or aborted.
+      const rank = { working: 0, holding: 1, committed: 2, aborted: 2 } as const;
+      const note = (peer: string, a: CommitAnswer) => {
+        const had = answers.get(peer);
+        if (!had || rank[a.state] > rank[had.state]) answers.set(peer, a);
+      };
+      let nextQuery = deadline;
+      let pause = 1000;
+      let told = false;
+      while (!this.stopped) {
+        const p = this.pendingCeremony(groupId);
+        if (!p || p.stage === 'writing') return;
+        const recipients = p.roster.map((m) => m.peerId).filter((peer) => peer !== this.me.peerId);
+        for (const [peer, d] of this.inbox(p.session).done) {
+          const a = decodeCommitAnswer({ ...(d as object), state: 'holding' });
+          if (a) note(peer, a);
+        }
+        for (const peer of this.abortedBy.get(p.session) ?? []) note(peer, { state: 'aborted' });
+        const mine = p.stage === 'leaving' ? undefined : { epoch: p.epoch, digest: p.digest };
+        const d = decideCommit(recipients, mine, answers);
+        try {
+          if (d.decision === 'commit') return await this.commitCeremony(groupId, p);
+          if (d.decision === 'abort')
+            return await this.rollbackCeremony(
+              groupId,
+              p,
+              `${this.memberName(groupId, d.by)} did not finish it`,
+            );
+        } catch (e) {
+          // The vault or the store failed: nothing was switched; try again after a pause.
+          this.log(`${p.kind} of ${groupId}: ${(e as Error).message}`);
+          nextQuery = Date.now() + pause;
+        }
+        if (d.decision === 'wait' && Date.now() >= nextQuery) {
+          if (!told) {
+            told = true;
+            this.log(
+              `${p.kind} ${p.requestId}: waiting to hear from ${d.missing.map((x) => this.memberName(groupId, x)).join(', ')}; keeping the epoch ${p.fromEpoch} share until every new member holds epoch ${p.epoch}` +
+                (d.mismatched.length
+                  ? ` (${d.mismatched.map((x) => this.memberName(groupId, x)).join(', ')} reported a different key package)`
+                  : ''),
+            );
+          }
+          for (const m of p.roster)
+            if (m.peerId !== this.me.peerId && m.addrs.length)
+              await this.host.addAddresses(m.peerId, m.addrs).catch(() => undefined);
+          // A member that said "holding" may have switched since: ask it again too.
+          const ask = recipients.filter((peer) => answers.get(peer)?.state !== 'aborted');
+          await Promise.all(
+            ask.map(async (peer) => {
+              try {
+                const a = decodeCommitAnswer(
+                  await this.send(
+                    peer,
+                    {
+                      v: 1,
+                      type: 'ceremony',
+                      groupId,
+                      requestId: p.requestId,
+                      session: p.session,
+                      step: 'status',
+                      payload: {},
+                    },
+                    3000,
+                  ),
+                );
+                if (a) note(peer, a);
+              } catch {
+                // Offline or not answering: asked again after the pause.
+              }
+            }),
+          );
+          nextQuery = Date.now() + pause;
+          pause = Math.min(pause * 2, 15_000);
+          continue;
+        }
+        await new Promise((r) => setTimeout(r, Date.now() < deadline ? 50 : 250));
+      }
+    } finally {
+      this.settling.delete(groupId);
+    }
+  }
+
+  /** What this member can say about a ceremony session (asked by a member that missed a "done"). */
+  private ceremonyAnswer(groupId: string, requestId: string, session: string): CommitAnswer {
+    const p = this.pendingCeremony(groupId);
+    if (p?.session === session)
+      return p.stage === 'holding'
+        ? { state: 'holding', epoch: p.epoch, digest: p.digest }
+        : { state: 'working' };
+    const c = this.store.meta.get(committedKey(requestId));
+    if (c) {
+      const o = JSON.parse(c) as { session: string; epoch: number; digest: string };
+      if (o.session === session) return { state: 'committed', epoch: o.epoch, digest: o.digest };
+    }
+    if (this.runningSessions.has(session)) return { state: 'working' };
+    // Never held this session's share and never will: the session is over for this member.
+    this.aborted.add(session);
+    return { state: 'aborted' };
+  }
+
+  /** Every new member holds the new epoch: switch roster and key package, drop the old share. */
+  private async commitCeremony(groupId: string, p: PendingCeremony): Promise<void> {
+    const g = this.store.groups.get(groupId)!;
+    if (p.stage === 'leaving') {
+      this.leaveGroup(groupId, p.requestId, p.fromEpoch, g.name);
+      return;
+    }
+    const me = p.roster.find((m) => m.peerId === this.me.peerId)!;
+    const bytes = await this.vault.get(shareName(groupId, p.epoch));
+    if (!bytes)
+      throw new Error(
+        `this node's epoch ${p.epoch} share is missing from the vault; it cannot switch`,
+      );
+    const next: KeyPackage = {
+      public: publicPackageFromJSON(JSON.parse(p.pubJson)),
+      share: SecretShare.fromBytes(g.scheme, BigInt(me.index), bytes, p.epoch),
+    };
+    bytes.fill(0);
+    const oldMembers = this.store.members.list(groupId);
+    const roster = p.roster;
+    const removed = oldMembers.filter((m) => !roster.some((x) => x.peerId === m.peerId));
+    this.store.tx(() => {
+      for (const m of removed) this.store.members.delete(groupId, m.peerId);
+      for (const m of roster) {
+        const existing = this.store.members.get(groupId, m.peerId);
+        this.store.members.upsert({
+          groupId,
+          peerId: m.peerId,
+          name: m.name,
+          identityKey: m.identityKey,
+          fingerprint: fingerprint(hexToBytes(m.identityKey)),
+          index: m.index,
+          addrs:
+            m.peerId === this.me.peerId
+              ? this.host.addrs()
+              : m.addrs.length
+                ? m.addrs
+                : (existing?.addrs ?? []),
+          confirmed: true,
+          joinedAt: existing?.joinedAt ?? Date.now(),
+        });
+      }
+      this.store.groups.update(groupId, {
+        publicPackage: p.pubJson,
+        epoch: p.epoch,
+        threshold: next.public.threshold,
+        size: roster.length,
+        status: 'ready',
+        error: undefined,
+        updatedAt: Date.now(),
+      });
+      this.store.requests.update(p.requestId, {
+        status: 'done',
+        failure: undefined,
+        updatedAt: Date.now(),
+      });
+      this.audit(
+        p.kind === 'refresh' ? 'group.refreshed' : 'group.reshared',
+        {
+          requestId: p.requestId,
+          fromEpoch: p.fromEpoch,
+          epoch: p.epoch,
+          threshold: next.public.threshold,
+          members: roster.map((m) => m.peerId),
+          publicKey: bytesToHex(externalPublicKey(next.public)),
+        },
+        groupId,
+      );
+      this.store.meta.set(pendingKey(groupId), '');
+      this.store.meta.set(
+        committedKey(p.requestId),
+        JSON.stringify({ session: p.session, epoch: p.epoch, digest: p.digest }),
+      );
+      if (removed.length) {
+        // Removed members may still ask how the reshare ended (and only that).
+        const former = JSON.parse(this.store.meta.get(formerKey(groupId)) || '[]') as string[];
+        this.store.meta.set(
+          formerKey(groupId),
+          JSON.stringify([...new Set([...former, ...removed.map((m) => m.peerId)])]),
+        );
+      }
+      this.store.meta.set(`newcomer:${groupId}`, '');
+      this.store.meta.set(`newcomer-package:${groupId}`, '');
+      const candidates = JSON.parse(
+        this.store.meta.get(`candidates:${groupId}`) || '[]',
+      ) as Candidate[];
+      this.store.meta.set(
+        `candidates:${groupId}`,
+        JSON.stringify(candidates.filter((c) => !roster.some((m) => m.peerId === c.peerId))),
+      );
+    });
+    this.keys.set(groupId, next);
+    this.myNonces.delete(groupId);
+    this.pool.delete(groupId);
+    this.applyEarlyNonces(groupId);
+    this.syncAuditWithAll(groupId);
+    for (const m of roster)
+      if (m.peerId !== this.me.peerId && this.host.isConnected(m.peerId))
+        void this.sendNonces(groupId, m.peerId, true).catch(() => undefined);
+    // Only now that the pools are rebuilt for the new epoch (no await above), drop the old share.
+    if (p.hadOldShare && p.fromEpoch !== p.epoch)
+      await this.vault.delete(shareName(groupId, p.fromEpoch)).catch(() => undefined);
+    this.log(
+      `${p.kind} of ${g.name} done: epoch ${p.epoch}, ${next.public.threshold} of ${roster.length}`,
+    );
+    this.notify(p.requestId);
+    this.emit({ type: 'group', id: groupId });
+  }
+
+  /** A new member never held the new epoch: nobody switched; drop the new share, keep the old. */
+  private async rollbackCeremony(
+    groupId: string,
+    p: PendingCeremony,
+    reason: string,
+  ): Promise<void> {
+    if (p.stage !== 'leaving')
+      await this.vault.delete(shareName(groupId, p.epoch)).catch(() => undefined);
+    this.store.meta.set(pendingKey(groupId), '');
+    this.log(`${p.kind} ${p.requestId} rolled back: ${reason}`);
+    const r = this.store.requests.get(p.requestId);
+    if (r && r.status !== 'failed')
+      this.finish(
+        p.requestId,
+        {
+          status: 'failed',
+          failure: `${p.kind} failed: ${reason}; the group stays at epoch ${p.fromEpoch} and a new ${p.kind} can be proposed`,
+        },
+        'request.failed',
+        { id: p.requestId, failure: reason },
+      );
+    this.emit({ type: 'group', id: groupId });
   }
 
   // ---------------------------------------------------------------- signing (coordinator)

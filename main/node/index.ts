@@ -16,7 +16,7 @@ import {
 } from '../net/index.js';
 import { openStore, type Store } from '../store/index.js';
 import { openFileVault, openKeychainVault, VaultError, type Vault } from '../vault/index.js';
-import { Custodian, type Identity } from './custodian.js';
+import { CUSTODIAN_FAULTS, Custodian, type Identity } from './custodian.js';
 import { Sandbox } from './sandbox.js';
 
 export interface InitOptions {
@@ -196,7 +196,7 @@ export async function startCustodian(opts: StartOptions): Promise<RunningNode> {
       log: opts.log,
       signTimeoutMs: Number(process.env.CONCLAVE_SIGN_TIMEOUT_MS) || undefined,
       ceremonyTimeoutMs: Number(process.env.CONCLAVE_CEREMONY_TIMEOUT_MS) || undefined,
-      fault: faultEnv === 'hang-sign' || faultEnv === 'exit-mid-ceremony' ? faultEnv : undefined,
+      fault: CUSTODIAN_FAULTS.find((f) => f === faultEnv),
     });
     await node.start();
     const h = host;

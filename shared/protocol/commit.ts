@@ -43,13 +43,22 @@ export type CommitDecision =
 /**
  * Decides from the answers known so far (a received "done" counts as "holding"). `recipients` are
  * the other members of the new roster; answers from anyone else are ignored, and so are answers
- * about a different epoch or key package (they are reported as `mismatched`, never acted on).
+ * about a different epoch or key package than `own` (reported as `mismatched`, never acted on).
+ * `own` is undefined for a member that is leaving the group and holds no new share.
  */
 export function decideCommit(
   recipients: readonly string[],
-  mine: { epoch: number; digest: string },
+  own: { epoch: number; digest: string } | undefined,
   answers: ReadonlyMap<string, CommitAnswer>,
 ): CommitDecision {
+  // A member leaving the group has no package of its own: it goes by the first one reported.
+  const mine = own ??
+    [...answers.values()].find(
+      (a): a is Extract<CommitAnswer, { epoch: number }> => a.state === 'committed',
+    ) ??
+    [...answers.values()].find(
+      (a): a is Extract<CommitAnswer, { epoch: number }> => a.state === 'holding',
+    ) ?? { epoch: -1, digest: '' };
   const missing: string[] = [];
   const mismatched: string[] = [];
   let committed = false;

@@ -356,7 +356,8 @@ export interface CeremonyMessage {
   requestId: string;
   /** Hex of 32 random bytes chosen by the member who starts it. */
   session: string;
-  step: 'start' | 'round1' | 'echo' | 'round2' | 'done' | 'abort';
+  /** `status` asks a participant where it stands on the session (see shared/protocol/commit.ts). */
+  step: 'start' | 'round1' | 'echo' | 'round2' | 'done' | 'abort' | 'status';
   payload: Record<string, unknown>;
 }
 
@@ -505,7 +506,7 @@ export function decodeGroupMessage(v: unknown): GroupMessage {
         'step',
         'payload',
       ]);
-      const steps = ['start', 'round1', 'echo', 'round2', 'done', 'abort'];
+      const steps = ['start', 'round1', 'echo', 'round2', 'done', 'abort', 'status'];
       if (typeof o.step !== 'string' || !steps.includes(o.step))
         throw new ProtocolError('malformed', 'unknown ceremony step');
       return {

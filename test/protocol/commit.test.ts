@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { decideCommit, decodeCommitAnswer, type CommitAnswer } from '../../shared/protocol/commit.js';
+import {
+  decideCommit,
+  decodeCommitAnswer,
+  type CommitAnswer,
+} from '../../shared/protocol/commit.js';
 
 const D = 'ab'.repeat(32);
 const OTHER = 'cd'.repeat(32);
@@ -85,5 +89,43 @@ describe('decodeCommitAnswer', () => {
       { state: 'done' },
     ])
       expect(decodeCommitAnswer(bad)).toBeUndefined();
+  });
+});
+
+describe('decideCommit for a member leaving the group (no package of its own)', () => {
+  it('leaves once every new member holds the same package', () => {
+    const answers = new Map([
+      ['b', holding],
+      ['c', holding],
+    ]);
+    expect(decideCommit(['b', 'c'], undefined, answers)).toEqual({ decision: 'commit' });
+  });
+
+  it('goes by a committed answer, and stays on an aborted one', () => {
+    expect(decideCommit(['b', 'c'], undefined, new Map([['c', committed]]))).toEqual({
+      decision: 'commit',
+    });
+    const aborted = new Map<string, CommitAnswer>([['b', { state: 'aborted' }]]);
+    expect(decideCommit(['b', 'c'], undefined, aborted)).toEqual({ decision: 'abort', by: 'b' });
+  });
+
+  it('waits when the new members disagree about the package', () => {
+    const answers = new Map<string, CommitAnswer>([
+      ['b', holding],
+      ['c', { state: 'holding', epoch: 3, digest: OTHER }],
+    ]);
+    expect(decideCommit(['b', 'c'], undefined, answers)).toEqual({
+      decision: 'wait',
+      missing: ['c'],
+      mismatched: ['c'],
+    });
+  });
+
+  it('waits while it has heard nothing', () => {
+    expect(decideCommit(['b'], undefined, new Map())).toEqual({
+      decision: 'wait',
+      missing: ['b'],
+      mismatched: [],
+    });
   });
 });
