@@ -55,7 +55,13 @@ export async function cliJson<T = Record<string, unknown>>(
   return JSON.parse(r.stdout) as T;
 }
 
-/** Polls `check` until it returns a truthy value or the deadline passes. */
+/** Thrown by a `waitFor` check to end the wait at once (the condition can no longer be met). */
+export class GiveUp extends Error {}
+
+/**
+ * Polls `check` until it returns a truthy value or the deadline passes; an error thrown by
+ * `check` is retried (the last one is reported), except a `GiveUp`, which ends the wait.
+ */
 export async function waitFor<T>(
   what: string,
   check: () => Promise<T | undefined | false> | T | undefined | false,
@@ -68,6 +74,7 @@ export async function waitFor<T>(
       const v = await check();
       if (v) return v;
     } catch (e) {
+      if (e instanceof GiveUp) throw e;
       last = e;
     }
     if (Date.now() > until)
@@ -175,7 +182,8 @@ export function requestStatus(
     `${want} on ${n.name}`,
     async () => {
       const r = await n.api('request.show', { id });
-      if (r.status === 'failed' && want !== 'failed') throw new Error(r.failure);
+      if (r.status === 'failed' && want !== 'failed')
+        throw new GiveUp(`request ${id} failed on ${n.name}: ${r.failure}`);
       return r.status === want ? r : undefined;
     },
     timeoutMs,
