@@ -138,7 +138,7 @@ import {
   type CommitAnswer,
 } from '../../shared/protocol/commit.js';
 import type { Host } from '../net/index.js';
-import { publicKeyFromPeerId } from '../net/index.js';
+import { NetError, publicKeyFromPeerId } from '../net/index.js';
 import type { GroupRow, MemberRow, RequestRow, Store } from '../store/index.js';
 import type { Vault } from '../vault/index.js';
 
@@ -388,9 +388,13 @@ export class Custodian {
     this.timers.push(setInterval(() => void this.reconnect(), 3000));
     void this.reconnect();
     for (const g of this.store.groups.list()) {
-      if (g.status === 'dkg') {
-        // DKG state is memory only: a restarted node cannot resume it.
+      if (g.status === 'dkg' && this.store.meta.get(`import-held:${g.id}`)) {
+        // An imported share held for the importer's word: it comes when the importer reconnects.
+      } else if (g.status === 'dkg') {
+        // DKG state (and an importer's split) is memory only: a restarted node cannot resume it.
         this.failGroup(g.id, 'the node restarted during key generation; create the group again');
+        const result = this.importResult(this.store.groups.get(g.id)!);
+        if (result) this.broadcast(g.id, result);
       }
       // A refresh or reshare this node did its part of before it stopped: learn how it ended.
       if (this.pendingCeremony(g.id)) void this.settleCeremony(g.id, Date.now());
@@ -484,6 +488,8 @@ export class Custodian {
       for (const g of this.sharedGroups(peer)) {
         if (g.creatorPeerId === this.me.peerId && g.status !== 'failed')
           await this.send(peer, this.rosterMessage(g.id));
+        const result = this.importResult(g);
+        if (result) await this.send(peer, result);
         const mine = this.confirmations.get(g.id)?.get(this.me.peerId);
         if (mine && (g.status === 'confirming' || g.status === 'dkg'))
           await this.send(peer, { v: 1, type: 'confirm', groupId: g.id, rosterHash: mine });
@@ -1370,25 +1376,44 @@ export class Custodian {
       const suite = getSuite(g.scheme);
       const pubJson = publicPackageToJSON(pub);
       const members = this.store.members.list(groupId);
-      const deadline = Date.now() + 60_000;
+      const deadline = Date.now() + this.ceremonyTimeoutMs;
+      // Every member must hold its share before anyone uses the group: a member that does not
+      // answer in time ends the import for all (they drop what they hold).
+      const unreached: string[] = [];
       await Promise.all(
         members
           .filter((m) => m.peerId !== this.me.peerId)
-          .map((m) => {
+          .map(async (m) => {
             const k = keys.find((x) => x.share.identifier === BigInt(m.index))!;
-            return this.sendReliably(
-              m.peerId,
-              {
-                v: 1,
-                type: 'import-share',
-                groupId,
-                publicPackage: pubJson as unknown as Record<string, unknown>,
-                share: bytesToHex(suite.encodeScalar(k.share.scalar())),
-              },
-              deadline - Date.now(),
-            );
+            try {
+              await this.sendReliably(
+                m.peerId,
+                {
+                  v: 1,
+                  type: 'import-share',
+                  groupId,
+                  publicPackage: pubJson as unknown as Record<string, unknown>,
+                  share: bytesToHex(suite.encodeScalar(k.share.scalar())),
+                },
+                deadline - Date.now(),
+              );
+            } catch (e) {
+              const why =
+                e instanceof NetError && e.code === 'unreachable'
+                  ? 'offline'
+                  : e instanceof NetError && e.code === 'timeout'
+                    ? 'no answer'
+                    : (e as Error).message;
+              unreached.push(`${m.name} (${why})`);
+            }
           }),
       );
+      if (unreached.length) {
+        for (const k of keys) k.share.wipe();
+        throw new Error(
+          `${unreached.join(', ')} did not take ${unreached.length > 1 ? 'their shares' : 'its share'} in time; every member drops the share it received. Bring everyone online and import the key again with a new invite`,
+        );
+      }
       const mine = keys.find(
         (x) =>
           x.share.identifier === BigInt(this.store.members.get(groupId, this.me.peerId)!.index),
@@ -1401,9 +1426,61 @@ export class Custodian {
         { publicKey: meta.publicKey, notice: 'the original key must be destroyed' },
         groupId,
       );
+      this.broadcast(groupId, { v: 1, type: 'import-result', groupId, ok: true });
     } catch (e) {
-      this.failGroup(groupId, `import failed: ${(e as Error).message}`);
+      const reason = `import failed: ${(e as Error).message}`;
+      this.failGroup(groupId, reason);
+      this.broadcast(groupId, { v: 1, type: 'import-result', groupId, ok: false, reason });
     }
+  }
+
+  /** The importer's result message for a member (sent again whenever the member reconnects). */
+  private importResult(g: GroupRow): GroupMessage | undefined {
+    if (g.creatorPeerId !== this.me.peerId || !this.importedKey(g.id)) return undefined;
+    if (g.status === 'ready') return { v: 1, type: 'import-result', groupId: g.id, ok: true };
+    if (g.status === 'failed')
+      return {
+        v: 1,
+        type: 'import-result',
+        groupId: g.id,
+        ok: false,
+        reason: (g.error ?? 'import failed').slice(0, 500),
+      };
+    return undefined;
+  }
+
+  /** Member: the importer says whether every member holds its share (use it) or not (drop it). */
+  private async onImportResult(
+    from: string,
+    msg: Extract<GroupMessage, { type: 'import-result' }>,
+  ): Promise<unknown> {
+    const g = this.store.groups.get(msg.groupId);
+    if (!g || g.creatorPeerId !== from) throw new DroppedMessage('not_creator');
+    if (!this.importedKey(g.id)) throw new DroppedMessage('not_an_import');
+    const held = this.store.meta.get(`import-held:${g.id}`);
+    if (msg.ok) {
+      if (g.status === 'ready') return { ok: true };
+      if (!held) throw new DroppedMessage('wrong_state');
+      const bytes = await this.vault.get(shareName(g.id, 0));
+      if (!bytes) {
+        this.failGroup(g.id, 'the imported share is missing from the vault');
+        return { ok: true };
+      }
+      const me = this.store.members.get(g.id, this.me.peerId)!;
+      const key: KeyPackage = {
+        public: publicPackageFromJSON(JSON.parse(held)),
+        share: SecretShare.fromBytes(g.scheme, BigInt(me.index), bytes, 0),
+      };
+      bytes.fill(0);
+      await this.becomeReady(g.id, key, true);
+      this.store.meta.set(`import-held:${g.id}`, '');
+      return { ok: true };
+    }
+    if (g.status === 'ready' || g.status === 'failed') return { ok: true };
+    if (held) await this.vault.delete(shareName(g.id, 0)).catch(() => undefined);
+    this.store.meta.set(`import-held:${g.id}`, '');
+    this.failGroup(g.id, msg.reason ?? 'import failed');
+    return { ok: true };
   }
 
   /** Member: accept the importer's share after checking it against the package and the announced key. */
@@ -1415,8 +1492,10 @@ export class Custodian {
     if (!g || g.creatorPeerId !== from) throw new DroppedMessage('not_creator');
     const announced = this.importedKey(g.id);
     if (!announced) throw new DroppedMessage('not_an_import');
-    if (g.status === 'ready') return { ok: true };
+    if (g.status === 'ready' || this.store.meta.get(`import-held:${g.id}`)) return { ok: true };
     if (g.status !== 'dkg' && g.status !== 'confirming') throw new DroppedMessage('wrong_state');
+    // Test-only: this member goes away as its share arrives.
+    if (this.fault === 'exit-mid-ceremony') process.exit(3);
     let key: KeyPackage;
     try {
       const pub = publicPackageFromJSON(msg.publicPackage as never);
@@ -1438,7 +1517,14 @@ export class Custodian {
       this.failGroup(g.id, `the importer sent an invalid share: ${(e as Error).message}`);
       throw new DroppedMessage('bad_share');
     }
-    await this.becomeReady(g.id, key, true);
+    // Held, not used: the group is ready only when the importer says every member holds one.
+    await this.vault.put(shareName(g.id, 0), key.share.toBytes());
+    key.share.wipe();
+    this.store.tx(() => {
+      this.store.meta.set(`import-held:${g.id}`, JSON.stringify(publicPackageToJSON(key.public)));
+      this.store.groups.update(g.id, { status: 'dkg', updatedAt: Date.now() });
+    });
+    this.emit({ type: 'group', id: g.id });
     return { ok: true };
   }
 
@@ -1687,6 +1773,8 @@ export class Custodian {
         return this.onCeremony(from, msg);
       case 'import-share':
         return this.onImportShare(from, msg);
+      case 'import-result':
+        return this.onImportResult(from, msg);
     }
   }
 

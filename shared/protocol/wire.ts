@@ -335,7 +335,20 @@ export type GroupMessage =
     }
   | CeremonyMessage
   | ImportShareMessage
+  | ImportResultMessage
   | { v: 1; type: 'audit'; groupId: string; entries: Record<string, unknown>[] };
+
+/**
+ * The importer's word on an import once every member answered its share: `ok` (every member holds
+ * one: start using the group) or not (drop the share you hold; the import is over).
+ */
+export interface ImportResultMessage {
+  v: 1;
+  type: 'import-result';
+  groupId: string;
+  ok: boolean;
+  reason?: string;
+}
 
 /** The importer's split of an existing key: this member's share, sent over the encrypted channel. */
 export interface ImportShareMessage {
@@ -487,6 +500,20 @@ export function decodeGroupMessage(v: unknown): GroupMessage {
         groupId: expectHex(o.groupId, 'groupId', 32),
         entries: o.entries.map((e, i) => expectObject(e, `entries[${i}]`)),
       };
+    case 'import-result': {
+      expectObject(o, 'import-result', ['v', 'type', 'groupId', 'ok', 'reason']);
+      if (typeof o.ok !== 'boolean') throw new ProtocolError('malformed', 'ok must be a boolean');
+      if (o.reason !== undefined && (typeof o.reason !== 'string' || o.reason.length > 500))
+        throw new ProtocolError('malformed', 'reason must be a string of at most 500 characters');
+      const out: ImportResultMessage = {
+        v: 1,
+        type: 'import-result',
+        groupId: expectHex(o.groupId, 'groupId', 32),
+        ok: o.ok,
+      };
+      if (o.reason !== undefined) out.reason = o.reason as string;
+      return out;
+    }
     case 'import-share':
       expectObject(o, 'import-share', ['v', 'type', 'groupId', 'publicPackage', 'share']);
       return {

@@ -95,6 +95,33 @@ describe('group messages', () => {
     ).toThrow(/at most 1000/);
   });
 
+  it('decodes the importer’s result and the ceremony status question', () => {
+    expect(decodeGroupMessage({ v: 1, type: 'import-result', groupId: gid, ok: true })).toEqual({
+      v: 1,
+      type: 'import-result',
+      groupId: gid,
+      ok: true,
+    });
+    const no = { v: 1, type: 'import-result', groupId: gid, ok: false, reason: 'ned is offline' };
+    expect(decodeGroupMessage(no)).toEqual(no);
+    expect(() => decodeGroupMessage({ ...no, ok: 'no' })).toThrow(/ok must be a boolean/);
+    expect(() => decodeGroupMessage({ ...no, reason: 'x'.repeat(501) })).toThrow(/reason/);
+    expect(() => decodeGroupMessage({ ...no, extra: 1 })).toThrow();
+    const status = {
+      v: 1,
+      type: 'ceremony',
+      groupId: gid,
+      requestId: 'ab'.repeat(16),
+      session: 'cd'.repeat(32),
+      step: 'status',
+      payload: {},
+    };
+    expect(decodeGroupMessage(status)).toEqual(status);
+    expect(() => decodeGroupMessage({ ...status, step: 'commit' })).toThrow(
+      /unknown ceremony step/,
+    );
+  });
+
   it('decodeJoinRequest checks every field', () => {
     const ok = { v: 1, type: 'join', groupId: gid, token: 'ee'.repeat(32), name: 'bob', addrs: [] };
     expect(decodeJoinRequest(ok)).toEqual(ok);
