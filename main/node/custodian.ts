@@ -2426,7 +2426,7 @@ export class Custodian {
       const what =
         p.operation === 'export'
           ? 'export it encrypted (to migrate it elsewhere)'
-          : `sign the digest ${p.digest} with ECDSA`;
+          : `sign the digest ${p.digest} with ECDSA (the signature verifies under the secp256k1 key ${this.ecdsaKeyHex(r.groupId) ?? 'of the group'})`;
       return `RECONSTRUCT the whole key of ${g?.name ?? r.groupId} on ${this.memberName(r.groupId, p.requester)}'s computer to ${what}. Purpose: "${p.purpose}". Approvers send their shares to that computer; afterwards the key must be treated as exposed and funds moved to a new key.`;
     }
     if (r.kind === 'policy') {
@@ -2448,6 +2448,15 @@ export class Custodian {
     if (g && p.threshold !== g.threshold)
       parts.push(`change the threshold from ${g.threshold} to ${p.threshold}`);
     return `Reshare ${name}: ${parts.join(', ') || 'new shares for the same members'} (epoch ${p.fromEpoch} → ${p.fromEpoch + 1}, ${p.threshold} of ${p.size} afterwards). The public key stays the same; removed members' shares stop working.`;
+  }
+
+  /**
+   * The 33-byte compressed key an ECDSA signature from a reconstruction verifies under: the group
+   * key itself (secp256k1) or the taproot internal key with its own parity, not the output key.
+   */
+  private ecdsaKeyHex(groupId: string): string | undefined {
+    const pub = this.publicPackage(groupId);
+    return pub && pub.scheme !== 'ed25519' ? bytesToHex(pub.groupKey.toBytes()) : undefined;
   }
 
   /** The roster after a ceremony: kept members keep their index, newcomers get the next ones. */

@@ -188,12 +188,14 @@ describe.each(['ed25519', 'secp256k1', 'taproot'] as const)(
         return;
       }
       const sreq = await vic.cliJson<RequestView>(reconstruct('legacy ECDSA system', signWith));
+      // The approvers are told which key the ECDSA signature will verify under.
+      expect(sreq.description).toContain(`verifies under the secp256k1 key ${key.publicKey}`);
       await approveBy(sreq.id, [vic, uma]);
       const done = await requestStatus(vic, sreq.id, 'done');
       const ecdsaOk = (pub: Uint8Array) =>
         secp256k1.verify(hexToBytes(done.signature!), digest, pub, { prehash: false });
       // secp256k1: the group key. taproot: the internal key with its own parity (the 33-byte key in
-      // the export file); the x-only keys the group shows do not say which parity that is.
+      // the export file and in the request); the x-only keys the group shows do not say which.
       expect(ecdsaOk(hexToBytes(key.publicKey))).toBe(true);
       if (scheme === 'taproot') {
         expect(ecdsaOk(hexToBytes('02' + group.publicKey!))).toBe(false);
