@@ -1,6 +1,8 @@
 // An in-memory custodian node implementing the whole API contract with a tiny state machine, so the
 // UI can be driven without a network: groups fill up, confirm and finish a "DKG"; requests collect
-// decisions and end signed (with a fake signature), denied, expired or failed.
+// decisions and end signed (with a fake signature), denied, expired or failed; key-lifecycle
+// requests carry the node's parameters and, once approved, change the group as the node would
+// (epoch, roster, threshold, policy, exposure) under the real policy rules.
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js';
 import {
@@ -22,6 +24,17 @@ import {
   type Settings,
 } from '../../shared/api/index.js';
 import { API_METHODS, validateInput } from '../../shared/api/schema.js';
+import { canonicalJSON } from '../../shared/crypto/backup.js';
+import {
+  approvalsNeeded,
+  checkRequest,
+  defaultPolicy,
+  describePolicy,
+  policyHash,
+  validatePolicy,
+  type GroupPolicy,
+  type RequestKindAll,
+} from '../../shared/policy/policy.js';
 
 export interface Person {
   name: string;
@@ -41,7 +54,10 @@ function person(name: string): Person {
 export const ALICE = person('Alice');
 export const BOB = person('Bob');
 export const CAROL = person('Carol');
-const OTHERS = [BOB, CAROL, person('Dave'), person('Erin'), person('Frank')];
+export const DAVE = person('Dave');
+const OTHERS = [BOB, CAROL, DAVE, person('Erin'), person('Frank')];
+/** Someone who is in no seeded group: joins as a newcomer with `newcomerJoins`. */
+export const GRACE = person('Grace');
 
 /** BIP86's first test vector: the taproot output key of `bc1p5cyxnuxmeuwuvkwfem96lqzszd02n6xdcjrs20cac6yqjjwudpxqkedrcr`. */
 export const TAPROOT_OUTPUT_KEY =
@@ -67,6 +83,10 @@ interface FakeGroup {
   createdAt: number;
   error?: string;
   exposed?: string;
+  epoch: number;
+  policy: GroupPolicy;
+  /** Newcomers who joined with a `group.invite` invite and wait to be added. */
+  candidates: Person[];
 }
 
 interface FakeRequest {
@@ -115,6 +135,12 @@ export interface FakeNode extends Api {
   failNext(method: ApiMethod, error: ApiError): void;
   /** The group's key was reconstructed somewhere (as the node reports it). */
   markExposed(group: string, text: string): void;
+  /** Someone joins a ready group with a newcomer invite (a new member, or a lost member's new device). */
+  newcomerJoins(group: string, who: Person): void;
+  /** Another member proposes a key-lifecycle request, as if from their own node. */
+  propose(who: Person, group: string, kind: RequestKindAll, params: unknown): RequestView;
+  /** Sets a group's policy directly (as if a change had been approved earlier). */
+  setPolicy(group: string, policy: GroupPolicy): void;
   auditProblems: AuditReport['problems'];
   /** Cancels pending timers. */
   dispose(): void;
@@ -172,7 +198,7 @@ export function createFakeNode(opts: FakeNodeOptions = {}): FakeNode {
   const startedRelays = [...(opts.relays ?? [])];
   let relays = [...startedRelays];
   let notifications = true;
-  const policies = new Map<string, Record<string, unknown>>();
+  const lifecycle = () => ({ epoch: 0, policy: defaultPolicy(), candidates: [] as Person[] });
 
   const emit = (e: ApiEvent) => {
     for (const cb of [...listeners]) cb(e);
@@ -223,7 +249,7 @@ export function createFakeNode(opts: FakeNodeOptions = {}): FakeNode {
       size: g.size,
       scheme: g.scheme,
       status: g.status,
-      epoch: 0,
+      epoch: g.epoch,
       createdAt: new Date(g.createdAt).toISOString(),
       members: g.members.map((m, i): MemberView => ({
         name: m.name,
@@ -355,12 +381,19 @@ export function createFakeNode(opts: FakeNodeOptions = {}): FakeNode {
     if (decision === 'approve') {
       r.approvals.push(d);
       log(who, 'request.approved', `request ${r.id} approved by ${who.name}`, g.id);
-      if (r.approvals.length >= g.threshold) {
+      const needed = approvalsNeeded(g.policy, r.kind as RequestKindAll, g.threshold, g.size);
+      if (r.approvals.length >= needed && r.kind === 'policy') {
+        carryOut(g, r);
+      } else if (r.approvals.length >= needed) {
         r.status = 'signing';
         later(delay * 2, () => {
-          r.status = 'done';
-          r.signature = fakeHex(`sig/${r.id}`, 64);
-          log(me, 'request.signed', `request ${r.id} signed`, g.id);
+          if (r.kind === 'sign') {
+            r.status = 'done';
+            r.signature = fakeHex(`sig/${r.id}`, 64);
+            log(me, 'request.signed', `request ${r.id} signed`, g.id);
+          } else {
+            carryOut(g, r);
+          }
           emit({ type: 'request', id: r.id });
         });
       }
@@ -372,9 +405,90 @@ export function createFakeNode(opts: FakeNodeOptions = {}): FakeNode {
         `request ${r.id} denied by ${who.name}${reason ? `: ${reason}` : ''}`,
         g.id,
       );
-      if (r.denials.length > g.size - g.threshold) r.status = 'denied';
+      const needed = approvalsNeeded(g.policy, r.kind as RequestKindAll, g.threshold, g.size);
+      if (r.denials.length > g.size - needed) r.status = 'denied';
     }
     emit({ type: 'request', id: r.id });
+  }
+
+  /** What an approved key-lifecycle request does to its group, as every member's node applies it. */
+  function carryOut(g: FakeGroup, r: FakeRequest): void {
+    const p = JSON.parse(new TextDecoder().decode(r.message)) as Record<string, unknown>;
+    r.status = 'done';
+    if (r.kind === 'refresh') g.epoch += 1;
+    if (r.kind === 'reshare') {
+      const remove = p.remove as string[];
+      const add = p.add as Person[];
+      g.members = g.members.filter((m) => !remove.includes(m.peerId));
+      for (const a of add) {
+        const who = [...OTHERS, GRACE].find((x) => x.peerId === a.peerId) ?? {
+          ...a,
+          fingerprint: '',
+        };
+        g.members.push({ ...who, online: true, confirmed: true });
+      }
+      g.candidates = g.candidates.filter((c) => !add.some((a) => a.peerId === c.peerId));
+      g.threshold = p.threshold as number;
+      g.size = p.size as number;
+      g.epoch += 1;
+    }
+    if (r.kind === 'repair') {
+      const nc = p.newcomer as Person;
+      const who = [...OTHERS, GRACE].find((x) => x.peerId === nc.peerId) ?? {
+        ...nc,
+        fingerprint: '',
+      };
+      g.members = g.members.map((m) =>
+        m.peerId === p.lost ? { ...who, online: true, confirmed: true } : m,
+      );
+      g.candidates = g.candidates.filter((c) => c.peerId !== nc.peerId);
+    }
+    if (r.kind === 'policy') g.policy = (p as unknown as { policy: GroupPolicy }).policy;
+    if (r.kind === 'reconstruct') {
+      const requester = g.members.find((m) => m.peerId === p.requester)?.name ?? 'a member';
+      g.exposed = `key exposed on ${requester} at ${new Date(now()).toISOString()} (${String(p.purpose)})`;
+      if (p.operation === 'ecdsa-sign') r.signature = fakeHex(`ecdsa/${r.id}`, 64);
+    }
+    log(me, 'request.done', `request ${r.id} (${r.kind}) done`, g.id);
+    emit({ type: 'group', id: g.id });
+    emit({ type: 'request', id: r.id });
+  }
+
+  /** A key-lifecycle request with the node's parameters and description, under the group policy. */
+  function ceremony(
+    g: FakeGroup,
+    kind: RequestKindAll,
+    params: unknown,
+    description: string,
+    expiresInSec: number | undefined,
+    by: Person = me,
+  ): FakeRequest {
+    if (g.status !== 'ready') throw new ApiError('not_ready', `group ${g.name} is ${g.status}`);
+    const message = utf8ToBytes(canonicalJSON(params));
+    const expiry = expiresInSec ?? g.policy.defaultExpirySec;
+    const verdict = checkRequest(
+      g.policy,
+      { kind, message, expiresInSec: expiry },
+      g.threshold,
+      g.size,
+    );
+    if (!verdict.allowed)
+      throw new ApiError('conflict', `the group policy does not allow this: ${verdict.reason}`);
+    const r = newRequest(g, message, expiry, kind, by);
+    r.description = description;
+    return r;
+  }
+
+  function candidate(g: FakeGroup, ref: string): Person {
+    const found = g.candidates.filter((c) => c.peerId === ref || c.name === ref);
+    if (found.length === 0)
+      throw new ApiError(
+        'not_found',
+        `no newcomer "${ref}" joined through your invites; send them one with: conclave group invite ${g.name}`,
+      );
+    if (found.length > 1)
+      throw new ApiError('ambiguous', `several newcomers are called "${ref}"; use the peer id`);
+    return found[0]!;
   }
 
   function seed(): void {
@@ -390,6 +504,7 @@ export function createFakeNode(opts: FakeNodeOptions = {}): FakeNode {
       members: [me, BOB, CAROL].map((p) => ({ ...p, online: p !== CAROL, confirmed: true })),
       createdAt: t0 - 72 * hour,
       ...publicKeyFor('ed25519', 'g-treasury'),
+      ...lifecycle(),
     };
     const cold: FakeGroup = {
       id: 'g-cold',
@@ -401,6 +516,7 @@ export function createFakeNode(opts: FakeNodeOptions = {}): FakeNode {
       members: [BOB, me, CAROL].map((p) => ({ ...p, online: p !== CAROL, confirmed: true })),
       createdAt: t0 - 48 * hour,
       ...publicKeyFor('taproot', 'g-cold'),
+      ...lifecycle(),
     };
     groups.set(treasury.id, treasury);
     groups.set(cold.id, cold);
@@ -562,6 +678,7 @@ export function createFakeNode(opts: FakeNodeOptions = {}): FakeNode {
         status: 'forming',
         members: [{ ...me, online: true, confirmed: false }],
         createdAt: now(),
+        ...lifecycle(),
       };
       groups.set(id, g);
       log(
@@ -600,6 +717,7 @@ export function createFakeNode(opts: FakeNodeOptions = {}): FakeNode {
         status: 'forming',
         members: [BOB, me].map((p) => ({ ...p, online: true, confirmed: false })),
         createdAt: now(),
+        ...lifecycle(),
       };
       groups.set(id, g);
       later(delay, () => {
@@ -688,45 +806,110 @@ export function createFakeNode(opts: FakeNodeOptions = {}): FakeNode {
     },
     async 'request.refresh'(input) {
       const g = group(input.group);
-      if (g.status !== 'ready') throw new ApiError('not_ready', `group ${g.name} is ${g.status}`);
-      const params = JSON.stringify({ type: 'refresh', group: g.id, epoch: 1 });
-      const r = newRequest(g, utf8ToBytes(params), input.expiresInSec, 'refresh');
-      r.description = `Refresh the shares of ${g.name}: every member gets a new share of the same key (epoch 1); old shares and backups stop working.`;
+      const params = { ceremony: 'refresh', group: g.id, fromEpoch: g.epoch };
+      const r = ceremony(
+        g,
+        'refresh',
+        params,
+        `Refresh every member's share of ${g.name} (epoch ${g.epoch} → ${g.epoch + 1}). The public key stays the same; the old shares and their backups stop working. Every member must be online.`,
+        input.expiresInSec,
+      );
       return requestView(r);
     },
     async 'request.repair'(input) {
       const g = group(input.group);
       if (g.status !== 'ready') throw new ApiError('not_ready', `group ${g.name} is ${g.status}`);
-      const lost = g.members.find((m) => m.peerId === input.member || m.name === input.member);
-      if (!lost) throw new ApiError('not_found', `${input.member} is not a member of ${g.name}`);
-      const params = JSON.stringify({ type: 'repair', ...input, group: g.id });
-      const r = newRequest(g, utf8ToBytes(params), input.expiresInSec, 'repair');
-      r.description = `Repair ${g.name}: give ${input.newcomer ? 'a newcomer' : lost.name} a new share in place of ${lost.name}'s; the public key stays the same.`;
+      const lost = g.members.filter((m) => m.peerId === input.member || m.name === input.member);
+      if (lost.length !== 1)
+        throw new ApiError(
+          lost.length ? 'ambiguous' : 'not_found',
+          `no single member "${input.member}" in ${g.name}`,
+        );
+      if (lost[0]!.peerId === me.peerId)
+        throw new ApiError(
+          'bad_input',
+          'member: you cannot repair your own share from this device; ask another member',
+        );
+      let nc: Person;
+      if (input.newcomer) nc = candidate(g, input.newcomer);
+      else if (g.candidates.length === 1) nc = g.candidates[0]!;
+      else
+        throw new ApiError(
+          'not_found',
+          g.candidates.length
+            ? 'several newcomers joined through your invites: say which one with newcomer'
+            : `the new device must first join with an invite from you: conclave group invite ${g.name}`,
+        );
+      const params = {
+        ceremony: 'repair',
+        group: g.id,
+        fromEpoch: g.epoch,
+        lost: lost[0]!.peerId,
+        newcomer: { peerId: nc.peerId, name: nc.name, addrs: [] },
+      };
+      const r = ceremony(
+        g,
+        'repair',
+        params,
+        `Repair: rebuild ${lost[0]!.name}'s share on a new device, ${nc.name} (fingerprint ${nc.fingerprint}), which takes their place; ${lost[0]!.name}'s old identity stops counting. ${g.threshold} members help without any of them learning the share; the public key and epoch stay the same.`,
+        input.expiresInSec,
+      );
       return requestView(r);
     },
     async 'request.reconstruct'(input) {
       const g = group(input.group);
-      throw new ApiError(
-        'conflict',
-        `the group policy does not allow this: ${g.name} does not allow reconstructing its key`,
+      if (g.status !== 'ready') throw new ApiError('not_ready', `group ${g.name} is ${g.status}`);
+      if (input.operation === 'ecdsa-sign' && g.scheme === 'ed25519')
+        throw new ApiError('bad_input', 'operation: ecdsa-sign needs a secp256k1 or taproot group');
+      const params = {
+        ceremony: 'reconstruct',
+        group: g.id,
+        fromEpoch: g.epoch,
+        purpose: input.purpose,
+        operation: input.operation,
+        requester: me.peerId,
+        oneTimeKey: fakeHex(`otk/${counter}`, 32),
+        ...(input.digest ? { digest: input.digest.toLowerCase() } : {}),
+      };
+      const what =
+        input.operation === 'export'
+          ? 'export it encrypted (to migrate it elsewhere)'
+          : `sign the digest ${input.digest} with ECDSA`;
+      const r = ceremony(
+        g,
+        'reconstruct',
+        params,
+        `RECONSTRUCT the whole key of ${g.name} on ${me.name}'s computer to ${what}. Purpose: "${input.purpose}". Approvers send their shares to that computer; afterwards the key must be treated as exposed and funds moved to a new key.`,
+        input.expiresInSec,
       );
+      return requestView(r);
     },
     async 'group.policy'(input): Promise<PolicyView> {
       const g = group(input.group);
-      const policy = policies.get(g.id) ?? {};
       return {
         group: g.id,
-        hash: fakeHex(`policy/${g.id}/${JSON.stringify(policy)}`, 32),
-        policy,
-        description: [`Every request needs ${g.threshold} of the ${g.size} members to approve.`],
+        hash: policyHash(g.policy),
+        policy: g.policy as unknown as Record<string, unknown>,
+        description: describePolicy(g.policy, g.threshold, g.size),
       };
     },
     async 'request.policy'(input) {
       const g = group(input.group);
       if (g.status !== 'ready') throw new ApiError('not_ready', `group ${g.name} is ${g.status}`);
-      const params = JSON.stringify({ type: 'policy', group: g.id, policy: input.policy });
-      const r = newRequest(g, utf8ToBytes(params), input.expiresInSec, 'policy');
-      r.description = `Change the policy of ${g.name}.`;
+      let next: GroupPolicy;
+      try {
+        next = validatePolicy(input.policy, g.threshold, g.size);
+      } catch (e) {
+        throw new ApiError('bad_input', `policy: ${(e as Error).message}`);
+      }
+      const change = { v: 1, from: policyHash(g.policy), policy: next };
+      const r = ceremony(
+        g,
+        'policy',
+        change,
+        `Change the group policy of ${g.name} to: ${describePolicy(next, g.threshold, g.size).join(' ')}`,
+        input.expiresInSec,
+      );
       return requestView(r);
     },
     async 'identity.init'(input) {
@@ -767,27 +950,78 @@ export function createFakeNode(opts: FakeNodeOptions = {}): FakeNode {
     },
     async 'group.invite'(input) {
       const g = group(input.group);
-      if (g.status !== 'ready') throw new ApiError('not_ready', `group ${g.name} is ${g.status}`);
-      return { group: g.id, invite: `${INVITE_PREFIX}${fakeHex(`newcomer/${g.id}`, 24)}` };
+      if (g.status !== 'ready')
+        throw new ApiError(
+          'not_ready',
+          `group ${g.name} is ${g.status}; newcomers join a ready group`,
+        );
+      return {
+        group: g.id,
+        invite: `${INVITE_PREFIX}${fakeHex(`newcomer/${g.id}/${counter++}`, 24)}`,
+      };
     },
     async 'request.reshare'(input) {
       const g = group(input.group);
-      if (g.status !== 'ready') throw new ApiError('not_ready', `group ${g.name} is ${g.status}`);
-      const params = JSON.stringify({ type: 'reshare', ...input, group: g.id });
-      const r = newRequest(g, utf8ToBytes(params), input.expiresInSec, 'reshare');
+      if (g.status !== 'ready')
+        throw new ApiError(
+          'not_ready',
+          `group ${g.name} is ${g.status}; only a ready group can be reshared`,
+        );
+      const add = (input.add ?? []).map((ref) => candidate(g, ref));
+      const remove = (input.remove ?? []).map((ref) => {
+        const found = g.members.filter((m) => m.peerId === ref || m.name === ref);
+        if (found.length === 0) throw new ApiError('not_found', `no member "${ref}" in ${g.name}`);
+        if (found.length > 1)
+          throw new ApiError('ambiguous', `several members are called "${ref}"; use the peer id`);
+        return found[0]!;
+      });
+      if (
+        new Set(add.map((a) => a.peerId)).size !== add.length ||
+        new Set(remove.map((m) => m.peerId)).size !== remove.length
+      )
+        throw new ApiError('bad_input', 'a newcomer or member is named twice');
+      const size = g.members.length - remove.length + add.length;
+      const threshold = input.threshold ?? Math.min(g.threshold, size);
+      if (threshold < 2 || threshold > size)
+        throw new ApiError(
+          'bad_input',
+          `threshold: must be from 2 to the new size (${size}), got ${threshold}`,
+        );
+      if (add.length === 0 && remove.length === 0 && threshold === g.threshold)
+        throw new ApiError(
+          'bad_input',
+          'nothing to change: add or remove members, or change the threshold (or propose a refresh)',
+        );
+      const params = {
+        ceremony: 'reshare',
+        group: g.id,
+        fromEpoch: g.epoch,
+        threshold,
+        size,
+        add: add.map((a) => ({ peerId: a.peerId, name: a.name, addrs: [] })),
+        remove: remove.map((m) => m.peerId),
+      };
       const parts = [
-        input.add?.length ? `add ${input.add.join(', ')}` : '',
-        input.remove?.length ? `remove ${input.remove.join(', ')}` : '',
-        input.threshold ? `require ${input.threshold} approvals` : '',
-      ].filter(Boolean);
-      r.description = `Reshare the key of ${g.name}: ${parts.join('; ') || 'same members'}; the public key stays the same.`;
+        ...add.map((a) => `add ${a.name} (${a.fingerprint})`),
+        ...remove.map((m) => `remove ${m.name}`),
+        ...(threshold !== g.threshold
+          ? [`change the threshold from ${g.threshold} to ${threshold}`]
+          : []),
+      ];
+      const r = ceremony(
+        g,
+        'reshare',
+        params,
+        `Reshare ${g.name}: ${parts.join(', ')} (epoch ${g.epoch} → ${g.epoch + 1}, ${threshold} of ${size} afterwards). The public key stays the same; removed members' shares stop working.`,
+        input.expiresInSec,
+      );
       return requestView(r);
     },
     async 'group.import'(input) {
       const created = await core['group.create']!(input);
       return {
         ...created,
-        warning: 'Destroy the original key file now: whoever has it can sign without the group.',
+        warning: `After every member confirmed and the group is ready, destroy ${input.keyFile} and every other copy of the original key: whoever holds it can sign without the group.`,
       };
     },
     async 'backup.export'(input): Promise<BackupExported> {
@@ -795,20 +1029,32 @@ export function createFakeNode(opts: FakeNodeOptions = {}): FakeNode {
       if (g.status !== 'ready') throw new ApiError('not_ready', `group ${g.name} has no share yet`);
       const file = JSON.stringify({
         v: 1,
-        group: g.id,
-        epoch: 0,
-        sealed: fakeHex(`backup/${g.id}`, 48),
+        groupId: g.id,
+        epoch: g.epoch,
+        sealed: fakeHex(`backup/${g.id}/${g.epoch}`, 48),
       });
-      return { group: g.id, groupName: g.name, epoch: 0, file };
+      return { group: g.id, groupName: g.name, epoch: g.epoch, file };
     },
     async 'backup.restore'(input) {
-      let parsed: { group?: unknown };
+      let parsed: { groupId?: unknown; epoch?: unknown };
       try {
-        parsed = JSON.parse(input.file) as { group?: unknown };
+        parsed = JSON.parse(input.file) as { groupId?: unknown; epoch?: unknown };
       } catch (_) {
-        throw new ApiError('bad_input', 'file: not a Conclave backup');
+        throw new ApiError('bad_input', 'this is not a Conclave share backup file');
       }
-      return groupView(group(String(parsed.group)));
+      const g = groups.get(String(parsed.groupId));
+      if (!g || g.status !== 'ready')
+        throw new ApiError(
+          'not_found',
+          'the backup belongs to a group this node is not part of (to rebuild a lost share on a new device, ask the group for a repair)',
+        );
+      if (parsed.epoch !== g.epoch)
+        throw new ApiError(
+          'bad_input',
+          `this backup is out of date: it holds epoch ${String(parsed.epoch)}, the group is at ${g.epoch}. A refresh replaced that share; it no longer works`,
+        );
+      log(me, 'backup.restored', `share of ${g.name} restored from a backup`, g.id);
+      return groupView(g);
     },
   };
 
@@ -854,6 +1100,22 @@ export function createFakeNode(opts: FakeNodeOptions = {}): FakeNode {
     },
     decide(id, who, decision, reason) {
       applyDecision(request(id), who, decision, reason);
+    },
+    newcomerJoins(ref, who) {
+      const g = group(ref);
+      g.candidates = [...g.candidates.filter((c) => c.peerId !== who.peerId), who];
+      log(me, 'group.newcomer_joined', `${who.name} joined ${g.name} as a newcomer`, g.id);
+    },
+    propose(who, ref, kind, params) {
+      const g = group(ref);
+      return requestView(
+        ceremony(g, kind, params, `${kind} proposed by ${who.name}`, undefined, who),
+      );
+    },
+    setPolicy(ref, policy) {
+      const g = group(ref);
+      g.policy = validatePolicy(policy, g.threshold, g.size);
+      emit({ type: 'group', id: g.id });
     },
     markExposed(ref, text) {
       const g = group(ref);
