@@ -11,7 +11,9 @@ import type { LinkStatus, NodeBridge } from '../lib/bridge.js';
 import { explain } from '../lib/errors.js';
 import { AuditState } from './audit.svelte.js';
 import { GroupsState } from './groups.svelte.js';
+import { download, type Download } from '../lib/download.js';
 import { IdentityForm } from './identity.svelte.js';
+import { ManageState } from './manage.svelte.js';
 import { RequestsState } from './requests.svelte.js';
 import { SettingsState } from './settings.svelte.js';
 
@@ -23,6 +25,8 @@ export interface AppOptions {
   tickMs?: number;
   storage?: Pick<Storage, 'getItem' | 'setItem'>;
   root?: HTMLElement;
+  /** How files the user asked for (a share backup) are saved; the browser's download by default. */
+  download?: Download;
 }
 
 export class AppState {
@@ -42,6 +46,7 @@ export class AppState {
   readonly requests: RequestsState;
   readonly audit: AuditState;
   readonly settings: SettingsState;
+  readonly manage: ManageState;
   private readonly clock: () => number;
   private readonly tickMs: number;
 
@@ -58,7 +63,17 @@ export class AppState {
       api,
       () => this.status?.peerId,
       (id) => this.groups.group(id),
+      (r) => this.manage.needed(r),
     );
+    this.manage = new ManageState({
+      api,
+      group: (id) => this.groups.group(id),
+      open: (id, action) => this.groups.open({ kind: 'detail', id, action }),
+      track: (r) => this.requests.track(r),
+      upsertGroup: (g) => this.groups.upsert(g),
+      keepInvite: (id, invite) => (this.groups.invites[id] = invite),
+      download: opts.download ?? download,
+    });
     this.audit = new AuditState(
       api,
       (peer) => this.groups.nameOf(peer),
@@ -87,6 +102,8 @@ export class AppState {
       this.error = explain(err, 'reach your Conclave node');
     }
     await Promise.all([this.groups.load(), this.requests.load(), this.loadSandbox()]);
+    // The policies say how many approvals each request needs, which the inbox shows.
+    void Promise.all(this.groups.ready.map((g) => this.manage.loadPolicy(g.id)));
     if (this.screen === 'activity') await this.audit.load();
   }
 
@@ -185,7 +202,11 @@ export class AppState {
   handle(e: ApiEvent): void {
     if (e.type === 'group') void this.groups.refresh(e.id);
     else if (e.type === 'request') {
-      void this.requests.refresh(e.id);
+      void this.requests.refresh(e.id).then(() => {
+        // An approved policy change is in force now: re-read the group's policy.
+        const r = this.requests.list.find((x) => x.id === e.id);
+        if (r?.kind === 'policy' && r.status === 'done') void this.manage.loadPolicy(r.group);
+      });
     } else if (e.type === 'peer') this.groups.setOnline(e.peerId, e.online);
     if (this.screen === 'activity' && e.type !== 'peer') void this.audit.load();
   }

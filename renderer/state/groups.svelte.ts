@@ -1,9 +1,14 @@
 // Groups: the list, creating and joining, the safety-code check, and each group's live state.
 import type { Api, GroupStatus, GroupView, Scheme } from '../../shared/api/index.js';
 import { explain } from '../lib/errors.js';
+import type { ManageAction } from './manage.svelte.js';
 
 export type GroupsView =
-  { kind: 'list' } | { kind: 'create' } | { kind: 'join' } | { kind: 'detail'; id: string };
+  | { kind: 'list' }
+  | { kind: 'create' }
+  | { kind: 'join' }
+  | { kind: 'import' }
+  | { kind: 'detail'; id: string; action?: ManageAction };
 
 export const SCHEME_LABELS: Record<Scheme, string> = {
   ed25519: 'Ed25519 (SSH keys, software signing)',
@@ -92,7 +97,8 @@ export class GroupsState {
     }
   }
 
-  private upsert(g: GroupView): void {
+  /** Puts a group the node returned into the list (replacing its older view). */
+  upsert(g: GroupView): void {
     const i = this.list.findIndex((x) => x.id === g.id);
     if (i === -1) this.list.push(g);
     else this.list[i] = g;

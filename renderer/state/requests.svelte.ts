@@ -61,6 +61,8 @@ export class RequestsState {
     private readonly api: Api,
     private readonly me: () => string | undefined,
     private readonly groupOf: (id: string) => GroupView | undefined,
+    /** Approvals the group's policy asks for this request, when known (else T). */
+    private readonly neededOf: (r: RequestView) => number | undefined = () => undefined,
   ) {}
 
   decidedByMe(r: RequestView): boolean {
@@ -96,6 +98,11 @@ export class RequestsState {
     }
   }
 
+  /** A request this node just made elsewhere (a key-management form): into the list at once. */
+  track(r: RequestView): void {
+    this.upsert(r);
+  }
+
   private upsert(r: RequestView): void {
     const i = this.list.findIndex((x) => x.id === r.id);
     if (i === -1) {
@@ -106,10 +113,15 @@ export class RequestsState {
     }
   }
 
-  /** The approvals still missing before the group can sign. */
+  /** Approvals the request needs: the group policy's number for its kind, else T. */
+  needed(r: RequestView): number | undefined {
+    return this.neededOf(r) ?? this.groupOf(r.group)?.threshold;
+  }
+
+  /** The approvals still missing before the group can sign (or run the ceremony). */
   missing(r: RequestView): number | undefined {
-    const g = this.groupOf(r.group);
-    return g ? Math.max(0, g.threshold - r.approvals.length) : undefined;
+    const need = this.needed(r);
+    return need === undefined ? undefined : Math.max(0, need - r.approvals.length);
   }
 
   /** Member names for peer ids (culprits), the id's start where a name is unknown. */

@@ -123,7 +123,8 @@ describe('Requests', () => {
     const r = await node['request.refresh']({ group: 'treasury' });
     await app.requests.refresh(r.id);
     const c = card(/Refresh the key shares of “treasury”/);
-    expect(c.textContent).toContain('every member gets a new share of the same key');
+    expect(c.textContent).toContain('The public key stays the same');
+    expect(c.textContent).toMatch(/Epoch\s*0 → 1/);
     app.requests.list.find((x) => x.id === r.id)!.waitingFor = ['Carol'];
     await vi.waitFor(() => expect(c.textContent).toMatch(/It starts once Carol\s*is online/));
   });
