@@ -4,7 +4,7 @@
 // outcome with the others when it comes back.
 import { afterAll, expect, it } from 'vitest';
 import type { GroupView, RequestView } from '../../shared/api/index.js';
-import { requestStatus, seen, tempRoot, TestNode, waitFor } from './harness.js';
+import { approveBy, formGroup, requestStatus, tempRoot, TestNode, waitFor } from './harness.js';
 
 const tmp = tempRoot();
 const env = { CONCLAVE_CEREMONY_TIMEOUT_MS: '6000' };
@@ -41,10 +41,7 @@ async function allAt(epoch: number): Promise<GroupView[]> {
 
 async function refresh(by: TestNode, approvers: TestNode[]): Promise<string> {
   const req = await by.cliJson<RequestView>(['request', 'refresh', '--group', 'treasury']);
-  for (const n of approvers) {
-    await seen(n, req.id);
-    await n.cliJson(['approve', req.id]);
-  }
+  await approveBy(req.id, approvers);
   return req.id;
 }
 
@@ -63,38 +60,16 @@ async function signs(approvers: TestNode[]): Promise<void> {
     '--message',
     `after epoch ${(await epochs()).join('/')}`,
   ]);
-  for (const n of approvers) {
-    await seen(n, req.id);
-    await n.cliJson(['approve', req.id]);
-  }
+  await approveBy(req.id, approvers);
   for (const n of approvers) await requestStatus(n, req.id, 'done');
 }
 
 it('forms a 2-of-3 group', async () => {
   await Promise.all(all.map((n) => n.init()));
   await Promise.all(all.map((n) => n.start()));
-  const created = await ria.cliJson<{ id: string; invite: string }>([
-    'group',
-    'create',
-    '--name',
-    'treasury',
-    '--threshold',
-    '2',
-    '--size',
-    '3',
-    '--scheme',
-    'ed25519',
-  ]);
-  groupId = created.id;
-  for (const n of [sol, tom]) await n.cliJson(['group', 'join', created.invite]);
-  await waitFor('the roster', async () =>
-    (await Promise.all(all.map((n) => n.api('group.show', { group: groupId })))).every(
-      (g) => g.status === 'confirming',
-    ),
-  );
-  for (const n of all) await n.cliJson(['group', 'confirm', groupId]);
-  const groups = await allAt(0);
-  publicKey = groups[0].publicKey!;
+  const g = await formGroup(ria, [sol, tom], { name: 'treasury', threshold: 2, scheme: 'ed25519' });
+  groupId = g.id;
+  publicKey = g.groups[0].publicKey!;
 }, 120_000);
 
 it('switches everyone to the new epoch when a member crashes right after one "done"', async () => {

@@ -5,7 +5,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { ApiInput, ApiMethod, ApiOutput, RequestView } from '../../shared/api/index.js';
+import type {
+  ApiInput,
+  ApiMethod,
+  ApiOutput,
+  GroupView,
+  RequestView,
+} from '../../shared/api/index.js';
 import { callControl } from '../../main/server/control.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -188,4 +194,71 @@ export function requestStatus(
     },
     timeoutMs,
   );
+}
+
+/** Each of `approvers` waits to see request `id`, then approves it (in order). */
+export async function approveBy(id: string, approvers: TestNode[]): Promise<void> {
+  for (const n of approvers) {
+    await seen(n, id);
+    await n.cliJson(['approve', id]);
+  }
+}
+
+/** Resolves with the group as `n` shows it once it has status `want`; a failed group ends it. */
+export function groupStatus(
+  n: TestNode,
+  id: string,
+  want: GroupView['status'],
+  timeoutMs = 60_000,
+): Promise<GroupView> {
+  return waitFor(
+    `group ${want} on ${n.name}`,
+    async () => {
+      const g = await n.api('group.show', { group: id });
+      if (g.status === 'failed' && want !== 'failed')
+        throw new GiveUp(`group ${id} failed on ${n.name}: ${g.error}`);
+      return g.status === want ? g : undefined;
+    },
+    timeoutMs,
+  );
+}
+
+/**
+ * Forms a group the way custodians do: `creator` creates it (or imports `keyFile`), the others
+ * join with the invite, everyone confirms the roster. Resolves once the invite is confirmed by
+ * all; with `ready` (the default) also waits until every member holds its share.
+ */
+export async function formGroup(
+  creator: TestNode,
+  joiners: TestNode[],
+  opts: {
+    name: string;
+    threshold: number;
+    scheme: 'ed25519' | 'secp256k1' | 'taproot';
+    keyFile?: string;
+    ready?: boolean;
+  },
+): Promise<{ id: string; invite: string; warning?: string; groups: GroupView[] }> {
+  const all = [creator, ...joiners];
+  const created = await creator.cliJson<{ id: string; invite: string; warning?: string }>([
+    'group',
+    opts.keyFile ? 'import' : 'create',
+    '--name',
+    opts.name,
+    '--threshold',
+    String(opts.threshold),
+    '--size',
+    String(all.length),
+    '--scheme',
+    opts.scheme,
+    ...(opts.keyFile ? ['--key-file', opts.keyFile] : []),
+  ]);
+  for (const n of joiners) await n.cliJson(['group', 'join', created.invite]);
+  await Promise.all(all.map((n) => groupStatus(n, created.id, 'confirming')));
+  for (const n of all) await n.cliJson(['group', 'confirm', created.id]);
+  const groups =
+    opts.ready === false
+      ? []
+      : await Promise.all(all.map((n) => groupStatus(n, created.id, 'ready')));
+  return { ...created, groups };
 }

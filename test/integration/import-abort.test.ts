@@ -6,8 +6,15 @@ import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { bytesToHex, hexToBytes, randomBytes, utf8ToBytes } from '@noble/hashes/utils.js';
-import type { GroupView } from '../../shared/api/index.js';
-import { requestStatus, seen, tempRoot, TestNode, waitFor } from './harness.js';
+import {
+  approveBy,
+  formGroup,
+  groupStatus,
+  requestStatus,
+  tempRoot,
+  TestNode,
+  waitFor,
+} from './harness.js';
 
 const tmp = tempRoot();
 const env = { CONCLAVE_CEREMONY_TIMEOUT_MS: '6000' };
@@ -22,40 +29,16 @@ afterAll(async () => {
   tmp.cleanup();
 });
 
-async function importGroup(name: string): Promise<string> {
-  const created = await uli.cliJson<{ id: string; invite: string }>([
-    'group',
-    'import',
-    '--name',
-    name,
-    '--threshold',
-    '2',
-    '--size',
-    '3',
-    '--scheme',
-    'ed25519',
-    '--key-file',
-    keyFile,
-  ]);
-  for (const n of [val, wim]) await n.cliJson(['group', 'join', created.invite]);
-  await waitFor('the roster', async () =>
-    (await Promise.all(all.map((n) => n.api('group.show', { group: created.id })))).every(
-      (g) => g.status === 'confirming',
-    ),
-  );
-  for (const n of all) await n.cliJson(['group', 'confirm', created.id]);
-  return created.id;
-}
-
-const statusOn = (n: TestNode, id: string, want: GroupView['status']) =>
-  waitFor(
-    `${want} on ${n.name}`,
-    async () => {
-      const g = await n.api('group.show', { group: id });
-      return g.status === want ? g : undefined;
-    },
-    60_000,
-  );
+const importGroup = async (name: string, ready: boolean) =>
+  (
+    await formGroup(uli, [val, wim], {
+      name,
+      threshold: 2,
+      scheme: 'ed25519',
+      keyFile,
+      ready,
+    })
+  ).id;
 
 it('ends an import for everyone when a member goes away mid-way, and the import can be redone', async () => {
   writeFileSync(keyFile, bytesToHex(seed) + '\n', { mode: 0o600 });
@@ -64,19 +47,19 @@ it('ends an import for everyone when a member goes away mid-way, and the import 
   await val.start();
   await wim.start(undefined, { CONCLAVE_ALLOW_FAULTS: '1', CONCLAVE_FAULT: 'exit-mid-ceremony' });
 
-  const first = await importGroup('cold');
+  const first = await importGroup('cold', false);
   await waitFor('wim to go away', () => wim.proc?.exitCode === 3);
   wim.proc = undefined;
-  const failed = await statusOn(uli, first, 'failed');
+  const failed = await groupStatus(uli, first, 'failed');
   expect(failed.error).toMatch(/wim \(offline\) did not take its share in time/);
   expect(failed.error).toMatch(/import the key again with a new invite/);
   // val held its share for the importer's word; the word was "no": val drops it.
-  const onVal = await statusOn(val, first, 'failed');
+  const onVal = await groupStatus(val, first, 'failed');
   expect(onVal.error).toMatch(/import failed/);
   expect(onVal.publicKey).toBeUndefined();
   // wim comes back (without the fault) and learns the import is over too.
   await wim.start();
-  await statusOn(wim, first, 'failed');
+  await groupStatus(wim, first, 'failed');
   for (const n of all) {
     const v = await n.api('group.show', { group: first });
     expect(v.epoch).toBe(0);
@@ -84,8 +67,8 @@ it('ends an import for everyone when a member goes away mid-way, and the import 
   }
 
   // Done again, with everyone online: it works and signs under the imported key.
-  const second = await importGroup('cold-again');
-  const groups = await Promise.all(all.map((n) => statusOn(n, second, 'ready')));
+  const second = await importGroup('cold-again', true);
+  const groups = await Promise.all(all.map((n) => groupStatus(n, second, 'ready')));
   expect(new Set(groups.map((g) => g.publicKey))).toEqual(
     new Set([bytesToHex(ed25519.getPublicKey(seed))]),
   );
@@ -98,10 +81,7 @@ it('ends an import for everyone when a member goes away mid-way, and the import 
     '--message',
     msg,
   ]);
-  for (const n of [val, wim]) {
-    await seen(n, req.id);
-    await n.cliJson(['approve', req.id]);
-  }
+  await approveBy(req.id, [val, wim]);
   const done = await requestStatus(val, req.id, 'done');
   expect(
     ed25519.verify(hexToBytes(done.signature!), utf8ToBytes(msg), ed25519.getPublicKey(seed)),

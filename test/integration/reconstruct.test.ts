@@ -10,10 +10,10 @@ import { schnorr, secp256k1 } from '@noble/curves/secp256k1.js';
 import { mod } from '@noble/curves/abstract/modular.js';
 import { bytesToNumberBE, bytesToNumberLE, numberToBytesBE } from '@noble/curves/utils.js';
 import { bytesToHex, hexToBytes, randomBytes, utf8ToBytes } from '@noble/hashes/utils.js';
-import type { GroupView, RequestView } from '../../shared/api/index.js';
+import type { RequestView } from '../../shared/api/index.js';
 import { importExportedKey } from '../../shared/crypto/exported-key.js';
 import { tapTweak } from '../../shared/crypto/suite.js';
-import { requestStatus, seen, tempRoot, TestNode, waitFor } from './harness.js';
+import { approveBy, formGroup, requestStatus, tempRoot, TestNode, waitFor } from './harness.js';
 
 const pass = { CONCLAVE_EXPORT_PASSPHRASE: 'migrate this key now please' };
 
@@ -40,13 +40,6 @@ describe.each(['ed25519', 'secp256k1', 'taproot'] as const)(
       tmp.cleanup();
     });
 
-    async function approveBy(id: string, approvers: TestNode[]): Promise<void> {
-      for (const n of approvers) {
-        await seen(n, id);
-        await n.cliJson(['approve', id]);
-      }
-    }
-
     /** Waits until every member's shared log holds `count` exposure records from every member. */
     async function exposureRecords(count: number): Promise<void> {
       const audit = await waitFor('every member’s record at wes', async () => {
@@ -72,37 +65,8 @@ describe.each(['ed25519', 'secp256k1', 'taproot'] as const)(
     it('refuses reconstruction by default, allows it by policy and exports the same key, then handles ECDSA signing', async () => {
       await Promise.all(all.map((n) => n.init()));
       await Promise.all(all.map((n) => n.start()));
-      const created = await uma.cliJson<{ id: string; invite: string }>([
-        'group',
-        'create',
-        '--name',
-        'legacy',
-        '--threshold',
-        '2',
-        '--size',
-        '3',
-        '--scheme',
-        scheme,
-      ]);
-      for (const n of [vic, wes]) await n.cliJson(['group', 'join', created.invite]);
-      await waitFor('the roster', async () =>
-        (await Promise.all(all.map((n) => n.api('group.show', { group: created.id })))).every(
-          (g) => g.status === 'confirming',
-        ),
-      );
-      for (const n of all) await n.cliJson(['group', 'confirm', created.id]);
-      const [group] = await Promise.all(
-        all.map((n) =>
-          waitFor(
-            `${n.name} ready`,
-            async () => {
-              const g = await n.api('group.show', { group: created.id });
-              return g.status === 'ready' ? (g as GroupView) : undefined;
-            },
-            60_000,
-          ),
-        ),
-      );
+      const created = await formGroup(uma, [vic, wes], { name: 'legacy', threshold: 2, scheme });
+      const [group] = created.groups;
 
       const out = join(tmp.root, 'exported.key');
       const exportTo = ['--operation', 'export', '--out', out];
