@@ -2606,6 +2606,9 @@ export class Custodian {
       const r = this.store.requests.get(msg.requestId);
       if (!r || r.kind === 'sign' || r.groupId !== g.id)
         throw new DroppedMessage('unknown_request');
+      // A request that ended here is never started again, e.g. by a coordinator that stopped in
+      // the middle and, restarted, still calls it "signing": the group proposes a new one.
+      if (TERMINAL.includes(r.status)) throw new DroppedMessage('request_ended');
       if (Array.isArray(p.approvals))
         for (const a of p.approvals.slice(0, 64)) this.acceptStatement(from, decodeSignedSafe(a));
       const approvers = new Set(
@@ -2708,11 +2711,32 @@ export class Custodian {
     helperPeers: string[],
     p: Extract<CeremonyParams, { ceremony: 'repair' }>,
   ): Promise<void> {
+    // A repair runs once per request. Its state is memory only: one this node was in the middle
+    // of when it stopped ("signing" here, but no longer running) cannot be resumed, and one that
+    // ended (the others failed it, or the lost member was replaced already) must not start again
+    // when a restarted member proposes a new session of it. The group proposes a new repair.
+    const r = this.store.requests.get(requestId);
+    const lost = this.store.members.get(groupId, p.lost);
+    if (r?.status !== 'pending' || !lost) {
+      const why = lost ? `it is ${r?.status ?? 'unknown'} here` : 'the lost member was replaced';
+      this.log(`repair ${requestId} not started again: ${why}`);
+      if (r?.status === 'signing')
+        this.finish(
+          requestId,
+          {
+            status: 'failed',
+            failure: 'repair failed: this node stopped during the repair; it can be proposed again',
+          },
+          'request.failed',
+          { id: requestId, failure: 'this node stopped during the repair' },
+        );
+      return;
+    }
     this.ceremonies.add(requestId);
     const g = this.store.groups.get(groupId)!;
     const suite = getSuite(g.scheme);
     const members = this.store.members.list(groupId);
-    const lostIndex = BigInt(members.find((m) => m.peerId === p.lost)!.index);
+    const lostIndex = BigInt(lost.index);
     const helpers = helperPeers.map((peer) => ({
       peerId: peer,
       index: BigInt(members.find((m) => m.peerId === peer)!.index),
@@ -2732,6 +2756,24 @@ export class Custodian {
         );
       return out;
     };
+    // One message of `step` from each of `peers`; on the deadline the failure names who is missing.
+    const awaitFrom = async (step: keyof DkgInbox, peers: string[]) => {
+      try {
+        return await this.awaitInbox(session, step, peers.length, deadline);
+      } catch (e) {
+        const box = this.inbox(session)[step];
+        const missing = peers.filter((peer) => !box.has(peer));
+        if (this.stopped || !missing.length) throw e;
+        const what = {
+          round1: 'send its commitments',
+          echo: 'send its parts',
+          round2: 'send its part of the share',
+          done: 'confirm that it holds the share',
+        }[step];
+        const names = missing.map((peer) => this.participantName(groupId, peer)).join(', ');
+        throw new Error(`${names} did not ${what} in time`, { cause: e });
+      }
+    };
     this.store.requests.update(requestId, { status: 'signing', updatedAt: Date.now() });
     this.notify(requestId);
     try {
@@ -2743,11 +2785,9 @@ export class Custodian {
       if (!pub) throw new Error('this node does not know the key package');
       const byIndex = (i: bigint) => helpers.find((h) => h.index === i)!.peerId;
       const commitmentsFrom = async (): Promise<Map<bigint, Map<bigint, GroupPoint>>> => {
-        const got = await this.awaitInbox(
-          session,
+        const got = await awaitFrom(
           'round1',
-          helpers.length - (isHelper ? 1 : 0),
-          deadline,
+          helperPeers.filter((h) => h !== this.me.peerId),
         );
         const all = new Map<bigint, Map<bigint, GroupPoint>>();
         for (const [peer, raw] of got)
@@ -2776,7 +2816,12 @@ export class Custodian {
         );
         const all = await commitmentsFrom();
         all.set(key.share.identifier, new Map(step1.commitments));
-        const parts = await this.awaitInbox(session, 'echo', helpers.length - 1, deadline);
+        const parts = await awaitFrom(
+          'echo',
+          helperPeers.filter((h) => h !== this.me.peerId),
+        );
+        // Test-only: this helper goes away with everything received, before its sum is sent.
+        if (this.fault === 'exit-mid-ceremony') process.exit(3);
         const received = [
           step1.parts.get(key.share.identifier)!,
           ...[...parts.values()].map((w) => repairPartFromWire(suite, w as never)),
@@ -2786,7 +2831,7 @@ export class Custodian {
       }
       if (isNewcomer) {
         const all = await commitmentsFrom();
-        const sums = await this.awaitInbox(session, 'round2', helpers.length, deadline);
+        const sums = await awaitFrom('round2', helperPeers);
         const sigmas = [...sums.values()].map((w) => repairPartFromWire(suite, w as never));
         const share = repairStep3(pub, helperIds, lostIndex, sigmas, all);
         const key: KeyPackage = { public: pub, share };
@@ -2822,7 +2867,7 @@ export class Custodian {
         return;
       }
       // Every other member: switch the roster once the new device proves it holds the share.
-      const dones = await this.awaitInbox(session, 'done', 1, deadline);
+      const dones = await awaitFrom('done', [p.newcomer.peerId]);
       const proof = (dones.get(p.newcomer.peerId) as { proof?: unknown } | undefined)?.proof;
       if (typeof proof !== 'string' || !/^[0-9a-f]+$/.test(proof))
         throw new Error('the new device did not confirm');
@@ -2918,7 +2963,10 @@ export class Custodian {
   }
 
   /** A newcomer named by a pending reshare of this group, with its planned roster position. */
-  private newcomerInPendingRequest(groupId: string, peer: string): { index: number } | undefined {
+  private newcomerInPendingRequest(
+    groupId: string,
+    peer: string,
+  ): { index: number; name: string } | undefined {
     const g = this.store.groups.get(groupId);
     if (!g) return undefined;
     for (const r of this.store.requests.list({ groupId, statuses: ['pending', 'signing'] })) {
@@ -2936,7 +2984,25 @@ export class Custodian {
         peer,
         { v: 1, type: 'ceremony', groupId, requestId, session, step, payload },
         deadline - Date.now(),
-      );
+      ).catch((e: unknown) => {
+        // The transport's message names a peer id and an address; the request's failure names
+        // the participant, so the members know who to ask to come back online.
+        const name = this.participantName(groupId, peer);
+        if (e instanceof NetError && (e.code === 'unreachable' || e.code === 'timeout'))
+          throw new Error(`${name} could not be reached (${e.code})`, { cause: e });
+        throw new Error(`${name} did not take the ${step} message: ${(e as Error).message}`, {
+          cause: e,
+        });
+      });
+  }
+
+  /** A member's name, or a pending newcomer's, else a short peer id. */
+  private participantName(groupId: string, peer: string): string {
+    return (
+      this.store.members.get(groupId, peer)?.name ??
+      this.newcomerInPendingRequest(groupId, peer)?.name ??
+      short(peer)
+    );
   }
 
   /**
