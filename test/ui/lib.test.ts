@@ -4,7 +4,9 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ApiError, type AuditEntryView } from '../../shared/api/index.js';
+import { ApiError, type AuditEntryView, type RequestView } from '../../shared/api/index.js';
+import { defaultPolicy, describePolicy } from '../../shared/policy/policy.js';
+import { readCeremony } from '../../renderer/lib/ceremony.js';
 import { auditCsv, auditJson } from '../../renderer/lib/download.js';
 import { explain } from '../../renderer/lib/errors.js';
 import {
@@ -16,6 +18,13 @@ import {
   timeLeft,
 } from '../../renderer/lib/format.js';
 import { opensshEd25519, sshComment, taprootAddress } from '../../renderer/lib/keys.js';
+import {
+  approvalsNeeded,
+  duration,
+  policyDiff,
+  policyRows,
+  readPolicy,
+} from '../../renderer/lib/policy.js';
 import { qrShape } from '../../renderer/lib/qr.js';
 import { TAPROOT_OUTPUT_KEY } from './fake-api.js';
 
@@ -142,5 +151,120 @@ describe('QR codes', () => {
     const { size, path } = qrShape('conclave-invite:abc');
     expect(size).toBeGreaterThanOrEqual(21 + 8);
     expect(path.startsWith('M4 4h1v1h-1z')).toBe(true);
+  });
+});
+
+describe('group policies', () => {
+  const base = readPolicy(defaultPolicy())!;
+
+  it('reads the node’s policy, and nothing that is not one', () => {
+    expect(base.allowedKinds).toEqual(['sign', 'refresh', 'reshare', 'repair', 'policy']);
+    expect(readPolicy({ ...defaultPolicy(), v: 2 })).toBeUndefined();
+    expect(readPolicy({ ...defaultPolicy(), approvals: { sign: '3' } })).toBeUndefined();
+    expect(readPolicy({ ...defaultPolicy(), allowedKinds: ['sign', 'launch'] })).toBeUndefined();
+    expect(readPolicy(null)).toBeUndefined();
+  });
+
+  it('counts approvals as the node does: the policy’s number within T..N, else T', () => {
+    const p = { ...base, approvals: { sign: 3, refresh: 9 }, policyChange: 'all' as const };
+    expect(approvalsNeeded(p, 'sign', 2, 3)).toBe(3);
+    expect(approvalsNeeded(p, 'refresh', 2, 3)).toBe(3);
+    expect(approvalsNeeded(p, 'reshare', 2, 3)).toBe(2);
+    expect(approvalsNeeded(p, 'policy', 2, 3)).toBe(3);
+  });
+
+  it('says the same rules as the node’s description, one row each', () => {
+    const rows = policyRows(base, 2, 3);
+    expect(rows.map((r) => r.value)).toEqual([
+      'Allowed; needs 2 of 3 members',
+      'Allowed; needs 2 of 3 members',
+      'Allowed; needs 2 of 3 members',
+      'Allowed; needs 2 of 3 members',
+      'Not allowed',
+      'Needs 2 of 3 members',
+      '1 day unless the proposer chooses otherwise; at most 30 days',
+      'Any message',
+    ]);
+    expect(describePolicy(defaultPolicy(), 2, 3)).toContain(
+      'Reconstructing the key is not allowed.',
+    );
+  });
+
+  it('a change lists only the rules that read differently, and marks allowing reconstruction', () => {
+    const next = {
+      ...base,
+      allowedKinds: [...base.allowedKinds, 'reconstruct' as const],
+      allowReconstruct: true,
+      messagePrefixes: ['release:'],
+    };
+    const diff = policyDiff(base, next, 2, 3);
+    expect(diff.map((d) => [d.id, d.from, d.to, d.danger ?? false])).toEqual([
+      [
+        'reconstruct',
+        'Not allowed',
+        'Allowed; needs 2 of 3 members. The key is exposed afterwards',
+        true,
+      ],
+      ['prefixes', 'Any message', 'Only text starting with “release:”', false],
+    ]);
+    expect(policyDiff(base, { ...base, approvals: { sign: 2 } }, 2, 3)).toEqual([]);
+  });
+
+  it('says durations in the largest whole unit', () => {
+    expect([86400, 3600 * 8, 30 * 86400, 90].map(duration)).toEqual([
+      '1 day',
+      '8 hours',
+      '30 days',
+      '90 seconds',
+    ]);
+  });
+});
+
+describe('lifecycle requests', () => {
+  const hex = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('hex');
+  const request = (kind: RequestView['kind'], params: unknown) =>
+    ({ kind, message: hex(params) }) as RequestView;
+
+  it('reads a reshare’s newcomers, removals and new threshold', () => {
+    const r = request('reshare', {
+      ceremony: 'reshare',
+      group: 'g',
+      fromEpoch: 4,
+      threshold: 3,
+      size: 4,
+      add: [{ peerId: '12D3KooWnew', name: 'Dave', addrs: [] }],
+      remove: ['12D3KooWold'],
+    });
+    expect(readCeremony(r)).toEqual({
+      kind: 'reshare',
+      fromEpoch: 4,
+      threshold: 3,
+      size: 4,
+      add: [{ peerId: '12D3KooWnew', name: 'Dave' }],
+      remove: ['12D3KooWold'],
+    });
+  });
+
+  it('reads a reconstruction’s purpose and operation, and a policy change', () => {
+    const rc = request('reconstruct', {
+      ceremony: 'reconstruct',
+      group: 'g',
+      fromEpoch: 0,
+      purpose: 'migrate',
+      operation: 'ecdsa-sign',
+      requester: 'p',
+      oneTimeKey: 'aa',
+      digest: '00'.repeat(32),
+    });
+    expect(readCeremony(rc)).toMatchObject({ operation: 'ecdsa-sign', purpose: 'migrate' });
+    const pol = request('policy', { v: 1, from: 'ab', policy: defaultPolicy() });
+    expect(readCeremony(pol)).toMatchObject({ kind: 'policy', from: 'ab' });
+  });
+
+  it('reads nothing from a signing request or parameters of another shape', () => {
+    expect(readCeremony(request('sign', { ceremony: 'refresh', fromEpoch: 0 }))).toBeUndefined();
+    expect(readCeremony(request('refresh', { ceremony: 'reshare', fromEpoch: 0 }))).toBeUndefined();
+    expect(readCeremony(request('repair', { ceremony: 'repair', fromEpoch: 0 }))).toBeUndefined();
+    expect(readCeremony({ kind: 'refresh', message: 'ff00' } as RequestView)).toBeUndefined();
   });
 });

@@ -1,10 +1,11 @@
 // The screens, rendered under jsdom and driven as a custodian would, against the fake node.
 import { fireEvent, render, screen, waitFor, within } from '@testing-library/svelte';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { ApiError } from '../../shared/api/index.js';
+import { ApiError, type RequestView } from '../../shared/api/index.js';
+import { defaultPolicy } from '../../shared/policy/policy.js';
 import App from '../../renderer/components/App.svelte';
 import { AppState } from '../../renderer/state/app.svelte.js';
-import { createFakeNode, type FakeNode } from './fake-api.js';
+import { BOB, CAROL, createFakeNode, DAVE, GRACE, type FakeNode } from './fake-api.js';
 
 let node: FakeNode;
 
@@ -14,9 +15,9 @@ afterEach(() => node.dispose());
 const T0 = Date.parse('2026-03-01T12:00:00Z');
 const clock = () => T0;
 
-async function mountApp(seed = true): Promise<AppState> {
+async function mountApp(seed = true, download = vi.fn()): Promise<AppState> {
   node = createFakeNode({ seed, delayMs: 5, now: clock });
-  const app = new AppState({ api: node, onEvent: (cb) => node.onEvent(cb) }, { clock });
+  const app = new AppState({ api: node, onEvent: (cb) => node.onEvent(cb) }, { clock, download });
   render(App, { props: { app } });
   await vi.waitFor(() => expect(app.requests.loaded && app.groups.loaded).toBe(true));
   return app;
@@ -265,6 +266,393 @@ describe('Groups', () => {
     expect(alert.textContent).toMatch(
       /Could not join with this invite.*starts with "conclave-invite:"/,
     );
+  });
+});
+
+describe('Managing the key', () => {
+  async function openGroup(name: RegExp, download = vi.fn()): Promise<AppState> {
+    const app = await mountApp(true, download);
+    await openTab(/Groups/);
+    await fireEvent.click(screen.getByRole('button', { name }));
+    await screen.findByRole('heading', { name: 'Manage the key' });
+    return app;
+  }
+
+  const click = (name: string | RegExp) => fireEvent.click(screen.getByRole('button', { name }));
+  const lastInput = (method: string) => node.calls.filter((c) => c.method === method).at(-1)?.input;
+
+  it('a ready group offers the key actions and its epoch, and no reconstruction while the policy forbids it', async () => {
+    await openGroup(/treasury/);
+    const manage = screen.getByRole('region', { name: 'Manage the key' });
+    expect(manage.textContent).toMatch(/Epoch 0/);
+    for (const b of [
+      'Propose a refresh…',
+      'Change members…',
+      'Replace a device…',
+      'View the policy',
+      'Back up or restore…',
+    ])
+      expect(within(manage).getByRole('button', { name: b })).toBeTruthy();
+    await within(manage).findByText(/Switched off by the group’s policy/);
+    expect(within(manage).queryByRole('button', { name: /Reconstruct/ })).toBeNull();
+  });
+
+  it('a refresh is proposed with the button disabled while it is sent; once approved the epoch goes up', async () => {
+    const app = await openGroup(/treasury/);
+    await click('Propose a refresh…');
+    expect(screen.getByRole('heading', { name: 'Refresh the shares of “treasury”' })).toBe(
+      document.activeElement,
+    );
+    expect(screen.getByText(/Offline now: Carol/)).toBeTruthy();
+    const send = node['request.refresh'];
+    let release!: () => void;
+    node['request.refresh'] = (input) => new Promise((done) => (release = () => done(send(input))));
+    await click('Propose the refresh to the group');
+    const busy = screen.getByRole('button', { name: 'Sending…' }) as HTMLButtonElement;
+    expect(busy.disabled).toBe(true);
+    release();
+    await screen.findByText('Sent to the group.');
+    expect(screen.getByRole('status').textContent).toMatch(/once 2 of the 3 members approve/);
+    const r = app.requests.list.find((x) => x.kind === 'refresh')!;
+    node.decide(r.id, BOB, 'approve');
+    await click('Open Requests');
+    const c = card(/Refresh the key shares/);
+    await fireEvent.click(within(c).getByRole('button', { name: 'Approve…' }));
+    expect(within(c).getByRole('group', { name: /^Approve this/ }).textContent).toMatch(
+      /it starts as soon as you confirm/,
+    );
+    await fireEvent.click(within(c).getByRole('button', { name: 'Yes, approve' }));
+    await vi.waitFor(() => expect(app.groups.group('g-treasury')?.epoch).toBe(1));
+    const done = await screen.findByText(/The members now hold new shares \(epoch 1\)/);
+    expect(done.closest('article')?.querySelector('.tag.ok')?.textContent).toBe('Done');
+  });
+
+  it('changing members explains what is wrong, shows the newcomer invite, and sends names, removals and T', async () => {
+    await openGroup(/treasury/);
+    await click('Change members…');
+    await click('Propose this change to the group');
+    expect((await screen.findByRole('alert')).textContent).toMatch(/^Nothing changes yet/);
+    expect(node.calls.some((c) => c.method === 'request.reshare')).toBe(false);
+
+    await click('Create an invite for the new member’s computer');
+    const invite = (await screen.findByLabelText(/Invite code for/)) as HTMLTextAreaElement;
+    expect(invite.value).toMatch(/^conclave-invite:/);
+    expect(screen.getByRole('img', { name: 'QR code of the invite to treasury' })).toBeTruthy();
+
+    await fireEvent.input(screen.getByLabelText(/Their names/), { target: { value: 'Grace\n' } });
+    await click('Propose this change to the group');
+    expect((await screen.findByRole('alert')).textContent).toMatch(
+      /^Could not propose the change of members\..*no newcomer "Grace" joined through your invites/,
+    );
+
+    node.newcomerJoins('treasury', GRACE);
+    await fireEvent.click(screen.getByLabelText(/^Carol/));
+    await fireEvent.input(screen.getByLabelText('Approvals needed afterwards'), {
+      target: { value: '4' },
+    });
+    expect(screen.getByText(/must be from 2 to 3, the group’s new size/)).toBeTruthy();
+    await fireEvent.input(screen.getByLabelText('Approvals needed afterwards'), {
+      target: { value: '3' },
+    });
+    expect(screen.getByText(/If any one of them loses their share/)).toBeTruthy();
+    await click('Propose this change to the group');
+    await screen.findByText('Sent to the group.');
+    expect(lastInput('request.reshare')).toEqual({
+      group: 'g-treasury',
+      threshold: 3,
+      add: ['Grace'],
+      remove: [CAROL.peerId],
+    });
+  });
+
+  it('removing yourself is pointed out before it is proposed', async () => {
+    await openGroup(/treasury/);
+    await click('Change members…');
+    await fireEvent.click(screen.getByLabelText(/^Alice \(you\)/));
+    expect(screen.getByRole('note').textContent).toMatch(/You are removing yourself/);
+  });
+
+  it('replacing a lost device asks whose, offers the invite, and names the member by peer id', async () => {
+    await openGroup(/treasury/);
+    await click('Replace a device…');
+    const who = screen.getByLabelText('1. Whose device was lost?') as HTMLSelectElement;
+    expect([...who.options].map((o) => o.textContent)).toEqual([
+      'Choose a member',
+      expect.stringMatching(/^Bob \(/),
+      expect.stringMatching(/^Carol \(/),
+    ]);
+    await click('Propose the replacement to the group');
+    expect((await screen.findByRole('alert')).textContent).toBe(
+      'Choose the member whose device was lost.',
+    );
+    await fireEvent.change(who, { target: { value: BOB.peerId } });
+    expect(
+      screen.getByRole('button', { name: 'Create an invite for Bob’s new device' }),
+    ).toBeTruthy();
+    await click('Propose the replacement to the group');
+    expect((await screen.findByRole('alert')).textContent).toMatch(
+      /must first join with an invite from you/,
+    );
+    node.newcomerJoins('treasury', GRACE);
+    await click('Propose the replacement to the group');
+    await screen.findByText('Sent to the group.');
+    expect(lastInput('request.repair')).toEqual({ group: 'g-treasury', member: BOB.peerId });
+  });
+
+  it('the policy is shown as rules; a proposed change is shown as what changes, then sent whole', async () => {
+    await openGroup(/treasury/);
+    await click('View the policy');
+    const rules = await screen.findByRole('table', { name: 'The rules in force' });
+    expect(
+      within(rules).getByRole('row', { name: /Reconstructing the whole key/ }).textContent,
+    ).toMatch(/Not allowed/);
+    await click('Propose a change…');
+    await click('Propose this policy to the group');
+    expect((await screen.findByRole('alert')).textContent).toMatch(/^Nothing changes yet/);
+    await fireEvent.change(screen.getByLabelText('Policy changes need'), {
+      target: { value: 'all' },
+    });
+    await fireEvent.click(
+      screen.getByLabelText('Allow putting the whole key together on one computer'),
+    );
+    expect(screen.getByRole('note').textContent).toMatch(/could sign anything without the group/);
+    const diff = screen.getByRole('table', { name: 'What the new policy changes' });
+    const row = within(diff).getByRole('row', { name: /Reconstructing the whole key/ });
+    expect(row.classList.contains('danger')).toBe(true);
+    expect(within(diff).getByRole('row', { name: /Changing this policy/ }).textContent).toMatch(
+      /Needs 2 of 3 members\s*Needs all 3 members/,
+    );
+    await click('Propose this policy to the group');
+    await screen.findByText('Sent to the group.');
+    expect(lastInput('request.policy')).toEqual({
+      group: 'g-treasury',
+      policy: {
+        ...defaultPolicy(),
+        allowedKinds: ['sign', 'refresh', 'reshare', 'repair', 'reconstruct', 'policy'],
+        allowReconstruct: true,
+        policyChange: 'all',
+      },
+    });
+  });
+
+  it('a backup needs the same passphrase twice, then saves a file named after the group and epoch', async () => {
+    const download = vi.fn();
+    await openGroup(/treasury/, download);
+    await click('Back up or restore…');
+    await fireEvent.input(screen.getByLabelText('Passphrase for the backup'), {
+      target: { value: 'short' },
+    });
+    await click('Save the backup file');
+    expect((await screen.findByRole('alert')).textContent).toMatch(/at least 10 characters/);
+    await fireEvent.input(screen.getByLabelText('Passphrase for the backup'), {
+      target: { value: 'a long enough passphrase' },
+    });
+    await fireEvent.input(screen.getByLabelText('The same passphrase again'), {
+      target: { value: 'a long enough passphrase.' },
+    });
+    await click('Save the backup file');
+    expect(screen.getByRole('alert').textContent).toBe('The two passphrases differ.');
+    await fireEvent.input(screen.getByLabelText('The same passphrase again'), {
+      target: { value: 'a long enough passphrase' },
+    });
+    await click('Save the backup file');
+    await screen.findByText(/^Saved conclave-share-treasury-epoch0\.json/);
+    expect(download).toHaveBeenCalledWith(
+      'conclave-share-treasury-epoch0.json',
+      expect.stringContaining('"epoch":0'),
+      'application/json',
+    );
+    expect(lastInput('backup.export')).toEqual({
+      group: 'g-treasury',
+      passphrase: 'a long enough passphrase',
+    });
+    expect((screen.getByLabelText('Passphrase for the backup') as HTMLInputElement).value).toBe('');
+  });
+
+  it('restoring reads the chosen file, and a backup from before a refresh is refused in words', async () => {
+    const app = await openGroup(/treasury/);
+    const old = await node['backup.export']({ group: 'treasury', passphrase: 'p'.repeat(12) });
+    const r = await node['request.refresh']({ group: 'treasury' });
+    node.decide(r.id, BOB, 'approve');
+    node.decide(r.id, CAROL, 'approve');
+    await vi.waitFor(() => expect(app.groups.group('g-treasury')?.epoch).toBe(1));
+    await click('Back up or restore…');
+    await click('Restore my share');
+    expect((await screen.findByRole('alert')).textContent).toBe('Choose the backup file first.');
+    const file = new File([old.file], 'conclave-share-treasury-epoch0.json', {
+      type: 'application/json',
+    });
+    await fireEvent.change(screen.getByLabelText('Backup file'), { target: { files: [file] } });
+    await vi.waitFor(() => expect(app.manage.restore.fileText).toBe(old.file));
+    await fireEvent.input(screen.getByLabelText('Its passphrase'), {
+      target: { value: 'p'.repeat(12) },
+    });
+    await click('Restore my share');
+    await vi.waitFor(() =>
+      expect(screen.getByRole('alert').textContent).toMatch(
+        /^Could not restore the backup\..*this backup is out of date/,
+      ),
+    );
+  });
+
+  it('reconstruction is offered only when the policy allows it, behind a warning, a purpose and a tick', async () => {
+    const app = await mountApp();
+    node.setPolicy('cold wallet', {
+      ...defaultPolicy(),
+      allowedKinds: ['sign', 'refresh', 'reshare', 'repair', 'reconstruct', 'policy'],
+      allowReconstruct: true,
+    });
+    await openTab(/Groups/);
+    await fireEvent.click(screen.getByRole('button', { name: /cold wallet/ }));
+    await fireEvent.click(await screen.findByRole('button', { name: 'Reconstruct the key…' }));
+    const form = screen.getByRole('form', { name: 'Reconstruct the whole key of “cold wallet”' });
+    expect(within(form).getByRole('note').textContent).toMatch(/This ends the protection/);
+    const send = within(form).getByRole('button', { name: 'Ask the group to reconstruct the key' });
+    expect(send.classList.contains('danger')).toBe(true);
+    await fireEvent.click(send);
+    expect(within(form).getByRole('alert').textContent).toMatch(/^Say why/);
+    await fireEvent.input(within(form).getByLabelText(/^Purpose/), {
+      target: { value: 'Move to the new HSM' },
+    });
+    await fireEvent.input(within(form).getByLabelText(/^File to write/), {
+      target: { value: '/tmp/key.json' },
+    });
+    await fireEvent.input(within(form).getByLabelText('Passphrase for the file'), {
+      target: { value: 'x'.repeat(12) },
+    });
+    await fireEvent.input(within(form).getByLabelText('The same passphrase again'), {
+      target: { value: 'x'.repeat(12) },
+    });
+    await fireEvent.click(send);
+    expect(within(form).getByRole('alert').textContent).toMatch(/^Tick the box/);
+    expect(node.calls.some((c) => c.method === 'request.reconstruct')).toBe(false);
+    await fireEvent.click(within(form).getByLabelText(/I understand/));
+    await fireEvent.click(send);
+    await screen.findByText('Sent to the group.');
+    expect(lastInput('request.reconstruct')).toEqual({
+      group: 'g-cold',
+      purpose: 'Move to the new HSM',
+      operation: 'export',
+      out: '/tmp/key.json',
+      passphrase: 'x'.repeat(12),
+    });
+    expect(app.manage.reconstruct.passphrase).toBe('');
+  });
+
+  it('importing a key opens the new group with the warning to destroy the original', async () => {
+    await mountApp();
+    await openTab(/Groups/);
+    await click('Import an existing key');
+    await click('Import and invite the members');
+    expect((await screen.findByRole('alert')).textContent).toBe('Give the group a name.');
+    await fireEvent.input(screen.getByLabelText('Group name'), { target: { value: 'legacy' } });
+    await click('Import and invite the members');
+    expect(screen.getByRole('alert').textContent).toMatch(/path of the file/);
+    await fireEvent.input(screen.getByLabelText(/^Key file/), {
+      target: { value: '/home/a/key.hex' },
+    });
+    await click('Import and invite the members');
+    const warning = await screen.findByText(/^Destroy the original key/);
+    expect(warning.closest('[role="alert"]')?.textContent).toMatch(
+      /destroy \/home\/a\/key\.hex and every other copy/,
+    );
+    expect(screen.getByLabelText('Invite code')).toBeTruthy();
+    expect(lastInput('group.import')).toEqual({
+      name: 'legacy',
+      threshold: 2,
+      size: 3,
+      scheme: 'ed25519',
+      keyFile: '/home/a/key.hex',
+    });
+  });
+});
+
+describe('Lifecycle requests in the inbox', () => {
+  /** Another member proposes; returns the card waiting for this custodian's decision. */
+  async function proposed(title: RegExp, make: () => RequestView): Promise<HTMLElement> {
+    const app = await mountApp();
+    await app.requests.refresh(make().id);
+    return card(title);
+  }
+
+  it('a reshare shows who is added and removed, the threshold before and after, and the epoch', async () => {
+    const c = await proposed(/Change the members of “treasury”/, () => {
+      node.newcomerJoins('treasury', DAVE);
+      return node.propose(BOB, 'treasury', 'reshare', {
+        ceremony: 'reshare',
+        group: 'g-treasury',
+        fromEpoch: 0,
+        threshold: 3,
+        size: 3,
+        add: [{ peerId: DAVE.peerId, name: 'Dave', addrs: [] }],
+        remove: [CAROL.peerId],
+      });
+    });
+    const changes = within(c).getByLabelText('What this changes');
+    expect(changes.textContent?.replace(/\s+/g, ' ')).toMatch(
+      /Added \+ Dave 12D3KooW.*Removed − Carol Approvals needed 2 of 3 → 3 of 3 Epoch 0 → 1/,
+    );
+  });
+
+  it('a policy change shows its rules before and after', async () => {
+    const c = await proposed(/Change the policy of “treasury”/, () =>
+      node.propose(BOB, 'treasury', 'policy', {
+        v: 1,
+        from: 'unknown',
+        policy: { ...defaultPolicy(), messagePrefixes: ['release:'] },
+      }),
+    );
+    // Made against a policy this app has not seen: the whole proposed policy is shown.
+    expect(within(c).getByRole('table', { name: 'The policy it proposes' }).textContent).toMatch(
+      /Only text starting with “release:”/,
+    );
+  });
+
+  it('a policy change against the policy in force shows only what changes', async () => {
+    const app = await mountApp();
+    const current = await node['group.policy']({ group: 'treasury' });
+    await vi.waitFor(() => expect(app.manage.known[current.hash]).toBeDefined());
+    const r = node.propose(BOB, 'treasury', 'policy', {
+      v: 1,
+      from: current.hash,
+      policy: { ...defaultPolicy(), policyChange: 'all' },
+    });
+    await app.requests.refresh(r.id);
+    const c = card(/Change the policy of “treasury”/);
+    const diff = within(c).getByRole('table', { name: 'What the new policy changes' });
+    expect(within(diff).getAllByRole('row')).toHaveLength(2);
+    expect(diff.textContent).toMatch(/Needs 2 of 3 members\s*Needs all 3 members/);
+  });
+
+  it('a reconstruction is shown in the danger style and asks for a stronger confirmation', async () => {
+    const app = await mountApp();
+    node.setPolicy('cold wallet', {
+      ...defaultPolicy(),
+      allowedKinds: ['sign', 'refresh', 'reshare', 'repair', 'reconstruct', 'policy'],
+      allowReconstruct: true,
+    });
+    const r = node.propose(BOB, 'cold wallet', 'reconstruct', {
+      ceremony: 'reconstruct',
+      group: 'g-cold',
+      fromEpoch: 0,
+      purpose: 'Migrate to the new HSM',
+      operation: 'ecdsa-sign',
+      requester: BOB.peerId,
+      oneTimeKey: 'aa'.repeat(32),
+      digest: 'ab'.repeat(32),
+    });
+    await app.requests.refresh(r.id);
+    const c = card(/Reconstruct the whole key of “cold wallet”/);
+    expect(c.classList.contains('danger-card')).toBe(true);
+    expect(within(c).getByText('Exposes the key')).toBeTruthy();
+    expect(c.textContent).toMatch(/This puts the whole key together on Bob’s computer/);
+    expect(c.querySelector('q')?.textContent).toBe('Migrate to the new HSM');
+    expect(c.textContent).toContain(`One ECDSA signature of the digest ${'ab'.repeat(32)}`);
+    await fireEvent.click(within(c).getByRole('button', { name: 'Approve…' }));
+    const confirm = within(c).getByRole('group', { name: /Approve this: Reconstruct/ });
+    expect(confirm.textContent).toMatch(/Approving sends your share to the requester’s computer/);
+    const yes = within(confirm).getByRole('button', { name: 'Yes, approve the reconstruction' });
+    expect(yes.classList.contains('danger')).toBe(true);
   });
 });
 

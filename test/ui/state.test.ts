@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ApiError, type ApiEvent } from '../../shared/api/index.js';
 import type { LinkStatus, NodeBridge } from '../../renderer/lib/bridge.js';
 import { AppState } from '../../renderer/state/app.svelte.js';
+import { defaultPolicy } from '../../shared/policy/policy.js';
 import { BOB, CAROL, createFakeNode, type FakeNode } from './fake-api.js';
 
 let node: FakeNode;
@@ -284,6 +285,47 @@ describe('SettingsState', () => {
     expect(root.dataset.theme).toBe('dark');
     const again = new AppState(bridge(node), { storage, root: document.createElement('html') });
     expect(again.settings.theme).toBe('dark');
+  });
+});
+
+describe('key management', () => {
+  it('the inbox counts the approvals the group policy asks for each kind, not always T', async () => {
+    await started(true);
+    node.setPolicy('treasury', { ...defaultPolicy(), approvals: { sign: 3 } });
+    await app.manage.loadPolicy('g-treasury');
+    const r = app.requests.waiting.find((x) => x.groupName === 'treasury')!;
+    expect(r.approvals).toHaveLength(1);
+    expect(app.requests.needed(r)).toBe(3);
+    expect(app.requests.missing(r)).toBe(2);
+  });
+
+  it('an approved policy change is read again, so the group shows the rules in force', async () => {
+    await started(true);
+    const before = await node['group.policy']({ group: 'treasury' });
+    const r = node.propose(BOB, 'treasury', 'policy', {
+      v: 1,
+      from: before.hash,
+      policy: { ...defaultPolicy(), policyChange: 'all' },
+    });
+    node.decide(r.id, BOB, 'approve');
+    node.decide(r.id, CAROL, 'approve');
+    await vi.waitFor(() => expect(app.manage.rules('g-treasury')?.policyChange).toBe('all'));
+  });
+
+  it('a new policy is written whole, leaving out approvals equal to T as the node’s default does', async () => {
+    await started(true);
+    await app.manage.loadPolicy('g-treasury');
+    const form = app.manage.policy;
+    form.start(app.manage.rules('g-treasury')!, 2, 3);
+    form.approvals.sign = 3;
+    form.allowed.repair = false;
+    expect(form.build(2)).toEqual({
+      ...defaultPolicy(),
+      allowedKinds: ['sign', 'refresh', 'reshare', 'policy'],
+      approvals: { sign: 3 },
+    });
+    form.approvals.refresh = 4;
+    expect(form.problem(2, 3)).toMatch(/from 2 \(the group’s threshold\) to 3/);
   });
 });
 
