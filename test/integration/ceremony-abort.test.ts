@@ -5,7 +5,7 @@ import { afterAll, expect, it } from 'vitest';
 import Database from 'libsql';
 import { join } from 'node:path';
 import type { GroupView, RequestView } from '../../shared/api/index.js';
-import { tempRoot, TestNode, waitFor } from './harness.js';
+import { formGroup, tempRoot, TestNode, waitFor } from './harness.js';
 
 const tmp = tempRoot();
 const env = { CONCLAVE_CEREMONY_TIMEOUT_MS: '6000' };
@@ -33,34 +33,11 @@ it('aborts a refresh when a member leaves mid-way, keeps every share at one epoc
   await oli.start();
   await pia.start();
   await quin.start(undefined, { CONCLAVE_ALLOW_FAULTS: '1', CONCLAVE_FAULT: 'exit-mid-ceremony' });
-  const created = await oli.cliJson<{ id: string; invite: string }>([
-    'group',
-    'create',
-    '--name',
-    'ops',
-    '--threshold',
-    '2',
-    '--size',
-    '3',
-    '--scheme',
-    'ed25519',
-  ]);
-  for (const n of [pia, quin]) await n.cliJson(['group', 'join', created.invite]);
-  await waitFor('the roster', async () =>
-    (await Promise.all(all.map((n) => n.api('group.show', { group: created.id })))).every(
-      (g) => g.status === 'confirming',
-    ),
-  );
-  for (const n of all) await n.cliJson(['group', 'confirm', created.id]);
-  await Promise.all(
-    all.map((n) =>
-      waitFor(
-        `${n.name} ready`,
-        async () => (await n.api('group.show', { group: created.id })).status === 'ready',
-        60_000,
-      ),
-    ),
-  );
+  const created = await formGroup(oli, [pia, quin], {
+    name: 'ops',
+    threshold: 2,
+    scheme: 'ed25519',
+  });
 
   const first = await oli.cliJson<RequestView>(['request', 'refresh', '--group', 'ops']);
   await waitFor('pia sees it', async () =>

@@ -6,9 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { schnorr, secp256k1 } from '@noble/curves/secp256k1.js';
 import { bytesToHex, hexToBytes, randomBytes, utf8ToBytes } from '@noble/hashes/utils.js';
-import type { GroupView, RequestView } from '../../shared/api/index.js';
+import type { RequestView } from '../../shared/api/index.js';
 import { tapTweak } from '../../shared/crypto/suite.js';
-import { tempRoot, TestNode, waitFor } from './harness.js';
+import { formGroup, tempRoot, TestNode, waitFor } from './harness.js';
 
 const tmp = tempRoot();
 const nodes = ['lea', 'max', 'ned'].map((n) => new TestNode(n, tmp.root));
@@ -32,41 +32,9 @@ async function importAndSign(
   const [lea, max, ned] = nodes;
   const keyFile = join(tmp.root, `${name}.key`);
   writeFileSync(keyFile, bytesToHex(key) + '\n', { mode: 0o600 });
-  const created = await lea.cliJson<{ id: string; invite: string; warning: string }>([
-    'group',
-    'import',
-    '--name',
-    name,
-    '--threshold',
-    '2',
-    '--size',
-    '3',
-    '--scheme',
-    scheme,
-    '--key-file',
-    keyFile,
-  ]);
+  const created = await formGroup(lea, [max, ned], { name, threshold: 2, scheme, keyFile });
   expect(created.warning).toMatch(/destroy/);
-  for (const n of [max, ned]) await n.cliJson(['group', 'join', created.invite]);
-  await waitFor('the full roster', async () =>
-    (await Promise.all(nodes.map((n) => n.api('group.show', { group: created.id })))).every(
-      (g) => g.status === 'confirming',
-    ),
-  );
-  for (const n of nodes) await n.cliJson(['group', 'confirm', created.id]);
-  const groups = await Promise.all(
-    nodes.map((n) =>
-      waitFor(
-        `${n.name} ready`,
-        async () => {
-          const g = await n.api('group.show', { group: created.id });
-          if (g.status === 'failed') throw new Error(g.error);
-          return g.status === 'ready' ? (g as GroupView) : undefined;
-        },
-        60_000,
-      ),
-    ),
-  );
+  const groups = created.groups;
   expect(new Set(groups.map((g) => g.publicKey)).size).toBe(1);
   const req = await max.cliJson<{ id: string }>([
     'request',

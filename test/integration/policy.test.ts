@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import Database from 'libsql';
 import { afterAll, expect, it } from 'vitest';
 import type { RequestView } from '../../shared/api/index.js';
-import { requestStatus, seen, tempRoot, TestNode, waitFor } from './harness.js';
+import { formGroup, requestStatus, seen, tempRoot, TestNode, waitFor } from './harness.js';
 
 const tmp = tempRoot();
 const [rae, sam, ted] = ['rae', 'sam', 'ted'].map((n) => new TestNode(n, tmp.root));
@@ -19,34 +19,11 @@ afterAll(async () => {
 it('applies an approved policy change everywhere and refuses requests made under a tampered one', async () => {
   await Promise.all(all.map((n) => n.init()));
   await Promise.all(all.map((n) => n.start()));
-  const created = await rae.cliJson<{ id: string; invite: string }>([
-    'group',
-    'create',
-    '--name',
-    'fund',
-    '--threshold',
-    '2',
-    '--size',
-    '3',
-    '--scheme',
-    'ed25519',
-  ]);
-  for (const n of [sam, ted]) await n.cliJson(['group', 'join', created.invite]);
-  await waitFor('the roster', async () =>
-    (await Promise.all(all.map((n) => n.api('group.show', { group: created.id })))).every(
-      (g) => g.status === 'confirming',
-    ),
-  );
-  for (const n of all) await n.cliJson(['group', 'confirm', created.id]);
-  await Promise.all(
-    all.map((n) =>
-      waitFor(
-        `${n.name} ready`,
-        async () => (await n.api('group.show', { group: created.id })).status === 'ready',
-        60_000,
-      ),
-    ),
-  );
+  const created = await formGroup(rae, [sam, ted], {
+    name: 'fund',
+    threshold: 2,
+    scheme: 'ed25519',
+  });
 
   const current = await rae.cliJson<{
     hash: string;

@@ -6,8 +6,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { schnorr } from '@noble/curves/secp256k1.js';
 import { hexToBytes } from '@noble/hashes/utils.js';
-import type { GroupView, RequestView } from '../../shared/api/index.js';
-import { cli, tempRoot, TestNode, waitFor } from './harness.js';
+import type { RequestView } from '../../shared/api/index.js';
+import { cli, formGroup, tempRoot, TestNode, waitFor } from './harness.js';
 
 describe.each(['taproot', 'ed25519'] as const)('refresh in a %s group', (scheme) => {
   const tmp = tempRoot();
@@ -34,33 +34,8 @@ describe.each(['taproot', 'ed25519'] as const)('refresh in a %s group', (scheme)
     await Promise.all(nodes.map((n) => n.init()));
     await Promise.all(nodes.map((n) => n.start()));
     const [ida, jon, kim] = nodes;
-    const created = await ida.cliJson<{ id: string; invite: string }>([
-      'group',
-      'create',
-      '--name',
-      'cold',
-      '--threshold',
-      '2',
-      '--size',
-      '3',
-      '--scheme',
-      scheme,
-    ]);
-    for (const n of [jon, kim]) await n.cliJson(['group', 'join', created.invite]);
-    await waitFor('the full roster', async () =>
-      (await Promise.all(nodes.map((n) => n.api('group.show', { group: created.id })))).every(
-        (g) => g.status === 'confirming',
-      ),
-    );
-    for (const n of nodes) await n.cliJson(['group', 'confirm', created.id]);
-    const before = await waitFor(
-      'the key',
-      async () => {
-        const g = await kim.api('group.show', { group: created.id });
-        return g.status === 'ready' ? (g as GroupView) : undefined;
-      },
-      60_000,
-    );
+    const created = await formGroup(ida, [jon, kim], { name: 'cold', threshold: 2, scheme });
+    const before = created.groups[2];
     expect(before.epoch).toBe(0);
 
     const env = { CONCLAVE_BACKUP_PASSPHRASE: 'an old backup passphrase' };
