@@ -10,6 +10,7 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serveBrowser, type BrowserServer } from '../../main/server/http.js';
+import { defaultPolicy } from '../../shared/policy/policy.js';
 import { BOB, createFakeNode, type FakeNode } from '../ui/fake-api.js';
 
 const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
@@ -220,6 +221,38 @@ describe('browser mode with the fake node', () => {
       .waitFor();
     await shoot('12-taproot-group');
     expect(await axe()).toEqual([]);
+  });
+
+  it('Groups: managing the key (policy change, backup, reconstruction)', async () => {
+    await page.getByRole('heading', { name: 'Manage the key' }).scrollIntoViewIfNeeded();
+    await shoot('12a-manage-key');
+    expect(await axe()).toEqual([]);
+    await page.getByRole('button', { name: 'View the policy' }).click();
+    await page.getByRole('button', { name: 'Propose a change…' }).click();
+    await page.getByLabel('Allow putting the whole key together on one computer').check();
+    await page.getByRole('table', { name: 'What the new policy changes' }).waitFor();
+    await shoot('12b-policy-change');
+    expect(await axe()).toEqual([]);
+    await page.getByRole('button', { name: '← Back to cold wallet' }).click();
+    await page.getByRole('button', { name: 'Back up or restore…' }).click();
+    await page.getByLabel('Passphrase for the backup').fill('a long backup passphrase');
+    await page.getByLabel('The same passphrase again').fill('a long backup passphrase');
+    const download = page.waitForEvent('download');
+    await page.getByRole('button', { name: 'Save the backup file' }).click();
+    expect((await download).suggestedFilename()).toBe('conclave-share-cold-wallet-epoch0.json');
+    await shoot('12c-backup');
+    expect(await axe()).toEqual([]);
+    node.setPolicy('cold wallet', {
+      ...defaultPolicy(),
+      allowedKinds: ['sign', 'refresh', 'reshare', 'repair', 'reconstruct', 'policy'],
+      allowReconstruct: true,
+    });
+    await page.getByRole('button', { name: '← Back to cold wallet' }).click();
+    await page.getByRole('button', { name: 'Reconstruct the key…' }).click();
+    await page.getByLabel(/^Purpose/).fill('Move the cold wallet to the new HSM');
+    await shoot('12d-reconstruct');
+    expect(await axe()).toEqual([]);
+    await page.getByRole('button', { name: '← Back to cold wallet' }).click();
   });
 
   it('Groups: joining with an invite', async () => {

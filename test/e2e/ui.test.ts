@@ -1,6 +1,7 @@
 // End to end through the UI: three real custodian nodes (in this process, on loopback), each in
 // browser mode with its own Chromium page. A group is formed, a request is signed by two of them and
-// the signature verifies in all three; another request is denied.
+// the signature verifies in all three; another request is denied; a refresh proposed in one page
+// and approved in another moves every page to the next epoch; the policy screen shows the policy.
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -116,6 +117,15 @@ async function decide(p: Page, text: string, decision: 'approve' | 'deny'): Prom
 
 let publicKey = '';
 
+/** The group "ops" on the Groups screen, whichever view of it the page was left on. */
+async function openOps(p: Page): Promise<void> {
+  await tab(p, 'Groups');
+  const manage = p.getByRole('heading', { name: 'Manage the key' });
+  await manage.or(p.getByRole('heading', { name: 'Groups', level: 1 })).waitFor();
+  if (!(await manage.isVisible())) await p.getByRole('button', { name: /^ops\b/ }).click();
+  await manage.waitFor();
+}
+
 describe('three custodians in browser mode', () => {
   it('form a 2-of-3 group through the UI: invite, join, safety codes, key', async () => {
     const a = alice().page;
@@ -214,6 +224,41 @@ describe('three custodians in browser mode', () => {
       await c.page.getByText('The log checks out.').waitFor({ timeout: 20_000 });
     }
     await alice().page.screenshot({ path: join(SCREENS, 'real-07-activity.png'), fullPage: true });
+    expect(problems).toEqual([]);
+  });
+
+  it('a refresh proposed in one page and approved in another moves every page to epoch 1', async () => {
+    const a = alice().page;
+    await openOps(a);
+    await a.getByRole('button', { name: 'Propose a refresh…' }).click();
+    await a.getByRole('button', { name: 'Propose the refresh to the group' }).click();
+    await a.getByText('Sent to the group.').waitFor();
+    await a.getByRole('button', { name: 'Open Requests' }).click();
+    await decide(a, 'Refresh the key shares', 'approve');
+    await tab(bob().page, /Requests/);
+    await bob().page.screenshot({ path: join(SCREENS, 'real-08-refresh.png'), fullPage: true });
+    await decide(bob().page, 'Refresh the key shares', 'approve');
+    for (const c of custodians) {
+      await openOps(c.page);
+      await c.page
+        .getByRole('region', { name: 'Manage the key' })
+        .getByText('Epoch 1', { exact: true })
+        .waitFor({ timeout: 60_000 });
+    }
+  });
+
+  it('the policy screen shows the group’s policy', async () => {
+    const c = carol().page;
+    await c.getByRole('button', { name: 'View the policy' }).click();
+    const rules = c.getByRole('table', { name: 'The rules in force' });
+    await rules.waitFor();
+    expect(await rules.getByRole('row', { name: /Signing messages/ }).innerText()).toMatch(
+      /Allowed; needs 2 of 3 members/,
+    );
+    expect(
+      await rules.getByRole('row', { name: /Reconstructing the whole key/ }).innerText(),
+    ).toMatch(/Not allowed/);
+    await c.screenshot({ path: join(SCREENS, 'real-09-policy.png'), fullPage: true });
     expect(problems).toEqual([]);
   });
 });
