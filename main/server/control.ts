@@ -7,6 +7,7 @@ import { join, resolve } from 'node:path';
 import {
   ApiError,
   type Api,
+  apiErrorFrom,
   type ApiErrorCode,
   type ApiInput,
   type ApiMethod,
@@ -286,23 +287,8 @@ function deadlineFor<M extends ApiMethod>(
   return DEFAULT_TIMEOUT_MS;
 }
 
-const ERROR_CODES: readonly ApiErrorCode[] = [
-  'bad_input',
-  'not_found',
-  'ambiguous',
-  'conflict',
-  'not_member',
-  'not_ready',
-  'unreachable',
-  'timeout',
-  'vault',
-  'internal',
-];
-
 function toApiError(error: unknown): ApiError {
-  const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
-  const known = ERROR_CODES.find((c) => c === code) ?? 'internal';
-  return new ApiError(known, typeof message === 'string' ? message : 'the node sent no message');
+  return apiErrorFrom(error, 'the node sent no message');
 }
 
 /**

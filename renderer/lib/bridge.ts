@@ -2,8 +2,8 @@
 // one as `window.conclave`; in browser mode it is HTTP POST /api/<method> and a WebSocket /events.
 import {
   ApiError,
+  apiErrorFrom,
   type Api,
-  type ApiErrorCode,
   type ApiEvent,
   type ApiMethod,
 } from '../../shared/api/index.js';
@@ -22,19 +22,6 @@ export interface NodeBridge {
   /** What the desktop shell tells the UI (deep links, notification clicks); absent in a browser. */
   onShellEvent?(cb: (e: ShellEvent) => void): () => void;
 }
-
-const CODES: readonly ApiErrorCode[] = [
-  'bad_input',
-  'not_found',
-  'ambiguous',
-  'conflict',
-  'not_member',
-  'not_ready',
-  'unreachable',
-  'timeout',
-  'vault',
-  'internal',
-];
 
 export const SIGNED_OUT_MESSAGE =
   'this browser is not signed in to your node: open the link that `conclave start --ui` printed';
@@ -92,12 +79,7 @@ export function browserBridge(
       throw new ApiError('internal', `your node sent an unreadable answer (HTTP ${res.status})`);
     }
     if (!res.ok) {
-      const { code, message } = ((body as { error?: unknown }).error ?? {}) as Record<
-        string,
-        unknown
-      >;
-      const known = CODES.find((c) => c === code) ?? 'internal';
-      throw new ApiError(known, typeof message === 'string' ? message : `HTTP ${res.status}`);
+      throw apiErrorFrom((body as { error?: unknown }).error, `HTTP ${res.status}`);
     }
     return body;
   }

@@ -288,17 +288,21 @@ export type ApiEvent =
   | { type: 'peer'; peerId: string; online: boolean };
 
 /** Error codes a client can show in plain words. */
-export type ApiErrorCode =
-  | 'bad_input'
-  | 'not_found'
-  | 'ambiguous'
-  | 'conflict'
-  | 'not_member'
-  | 'not_ready'
-  | 'unreachable'
-  | 'timeout'
-  | 'vault'
-  | 'internal';
+/** Every error code, in one place (the transports check received codes against it). */
+export const API_ERROR_CODES = [
+  'bad_input',
+  'not_found',
+  'ambiguous',
+  'conflict',
+  'not_member',
+  'not_ready',
+  'unreachable',
+  'timeout',
+  'vault',
+  'internal',
+] as const;
+
+export type ApiErrorCode = (typeof API_ERROR_CODES)[number];
 
 export class ApiError extends Error {
   readonly code: ApiErrorCode;
@@ -307,4 +311,17 @@ export class ApiError extends Error {
     this.name = 'ApiError';
     this.code = code;
   }
+}
+
+/**
+ * Rebuilds an ApiError from its wire form `{ code, message }` (from the node, the HTTP server or
+ * the IPC envelope); an unknown code becomes 'internal', a missing message `fallback`.
+ */
+export function apiErrorFrom(wire: unknown, fallback: string): ApiError {
+  const { code, message } = (typeof wire === 'object' && wire !== null ? wire : {}) as {
+    code?: unknown;
+    message?: unknown;
+  };
+  const known = API_ERROR_CODES.find((c) => c === code) ?? 'internal';
+  return new ApiError(known, typeof message === 'string' ? message : fallback);
 }

@@ -1,7 +1,9 @@
 // The Electron IPC channel map and the renderer-side adapter that turns the preload's bridge into an
 // `Api`. Declared once here; main/electron/ipc.ts serves it and main/electron/preload.ts exposes it.
 import {
+  API_ERROR_CODES,
   ApiError,
+  apiErrorFrom,
   type Api,
   type ApiErrorCode,
   type ApiEvent,
@@ -25,18 +27,7 @@ export const IPC_CHANNELS = {
   openRequest: 'conclave:open-request',
 } as const;
 
-export const API_ERROR_CODES: readonly ApiErrorCode[] = [
-  'bad_input',
-  'not_found',
-  'ambiguous',
-  'conflict',
-  'not_member',
-  'not_ready',
-  'unreachable',
-  'timeout',
-  'vault',
-  'internal',
-];
+export { API_ERROR_CODES };
 
 /**
  * What main answers to a call. An envelope rather than a thrown error because errors crossing IPC
@@ -78,10 +69,7 @@ export function unwrapIpcResult<M extends ApiMethod>(method: M, answer: unknown)
     throw new ApiError('internal', `${method}: the desktop app sent an unreadable answer`);
   }
   if (answer.ok) return answer.result as ApiOutput<M>;
-  const error = isRecord(answer.error) ? answer.error : {};
-  const code = API_ERROR_CODES.find((c) => c === error.code) ?? 'internal';
-  const message = typeof error.message === 'string' ? error.message : `${method} failed`;
-  throw new ApiError(code, message);
+  throw apiErrorFrom(answer.error, `${method} failed`);
 }
 
 /** Builds an `Api` from the preload's bridge (pass `window.conclave`). */
