@@ -325,6 +325,8 @@ export class Custodian {
   private aborted = new Set<string>();
   /** Sessions' 'abort' messages by sender (only a new member's abort can end a ceremony). */
   private abortedBy = new Map<string, Set<string>>();
+  /** Why a session was aborted, naming who stopped it (for the request's failure). */
+  private abortReasons = new Map<string, string>();
   /** Ceremony sessions this node is running now (answers 'working' when asked). */
   private runningSessions = new Set<string>();
   /** Groups whose ceremony outcome this node is settling. */
@@ -354,6 +356,22 @@ export class Custodian {
       const p = this.pendingCeremony(g.id);
       if (p?.stage === 'writing')
         await this.rollbackCeremony(g.id, p, 'this node stopped while storing its new share');
+    }
+    // A refresh or reshare this node was in the middle of (its state was in memory): it cannot
+    // go on, and the others cannot finish without it. It is over here; the group proposes it again.
+    for (const r of this.store.requests.list({ statuses: ['signing'] })) {
+      if (r.kind !== 'refresh' && r.kind !== 'reshare') continue;
+      if (this.pendingCeremony(r.groupId)?.requestId === r.id) continue;
+      const epoch = this.store.groups.get(r.groupId)?.epoch ?? 0;
+      this.finish(
+        r.id,
+        {
+          status: 'failed',
+          failure: `${r.kind} failed: this node stopped in the middle of it; the group stays at epoch ${epoch} and a new ${r.kind} can be proposed`,
+        },
+        'request.failed',
+        { id: r.id, failure: 'this node stopped in the middle of it' },
+      );
     }
     await this.host.handle(PROTOCOL.join, (from, msg) => this.onJoin(from, msg), {
       allow: () => true, // newcomers are not members yet; the invite token is checked instead
@@ -791,6 +809,15 @@ export class Custodian {
     };
     const description = this.describe(r);
     if (description) view.description = description;
+    if (r.kind === 'reshare' || r.kind === 'repair') {
+      const p = this.ceremonyParams(r);
+      const newcomers =
+        p.ceremony === 'reshare' ? p.add : p.ceremony === 'repair' ? [p.newcomer] : [];
+      if (newcomers.length)
+        view.fingerprints = Object.fromEntries(
+          newcomers.map((m) => [m.peerId, fingerprint(publicKeyFromPeerId(m.peerId))]),
+        );
+    }
     if (
       (r.kind === 'refresh' || r.kind === 'reshare' || r.kind === 'repair') &&
       r.status === 'pending' &&
@@ -2547,6 +2574,26 @@ export class Custodian {
   private async startCeremony(id: string): Promise<void> {
     const r = this.store.requests.get(id)!;
     const g = this.store.groups.get(r.groupId)!;
+    if (this.ceremonies.has(id)) return;
+    const fromEpoch = this.ceremonyParams(r).fromEpoch;
+    if (fromEpoch !== g.epoch) {
+      this.finish(
+        id,
+        {
+          status: 'failed',
+          failure: `${r.kind} failed: it was proposed for epoch ${fromEpoch}, and another ceremony has moved the group to epoch ${g.epoch} since; propose it again if it is still wanted`,
+        },
+        'request.failed',
+        { id, failure: 'stale epoch' },
+      );
+      return;
+    }
+    // One ceremony per group at a time; this one starts when the other has ended.
+    const other = this.ceremonyUnderWay(g.id, id);
+    if (other) {
+      this.log(`${r.kind} ${id} waits for ${other} to end`);
+      return;
+    }
     const { dealers, missing } = this.ceremonyPlan(r);
     if (missing.length) {
       this.log(`${r.kind} ${id} waits for ${missing.join(', ')} to come online`);
@@ -2619,6 +2666,7 @@ export class Custodian {
       );
       if (approvers.size < this.needed(r)) throw new DroppedMessage('not_approved');
       if (this.ceremonyParams(r).fromEpoch !== g.epoch) throw new DroppedMessage('wrong_epoch');
+      if (this.ceremonyUnderWay(g.id, r.id)) throw new DroppedMessage('ceremony_under_way');
       const dealers = Array.isArray(p.dealers)
         ? p.dealers.filter((x): x is string => typeof x === 'string')
         : [];
@@ -2628,6 +2676,12 @@ export class Custodian {
       return { ok: true };
     }
     if (msg.step === 'abort') {
+      const why = (msg.payload as { reason?: unknown }).reason;
+      if (!this.aborted.has(msg.session))
+        this.abortReasons.set(
+          msg.session,
+          `${this.participantName(g.id, from)} stopped it (${typeof why === 'string' ? why.slice(0, 300) : 'no reason given'})`,
+        );
       this.aborted.add(msg.session);
       const by = this.abortedBy.get(msg.session) ?? new Set<string>();
       this.abortedBy.set(msg.session, by.add(from));
@@ -3061,10 +3115,12 @@ export class Custodian {
       hadOldShare: oldMembers.some((m) => m.peerId === this.me.peerId),
     };
     this.runningSessions.add(session);
+    // A member leaving the group records that at once: should it stop in the middle, it learns
+    // after a restart whether the new members went ahead without it.
+    if (!meIsRecipient) this.store.meta.set(pendingKey(groupId), JSON.stringify(pending));
     if (!meIsDealer && !meIsRecipient) {
       // A removed member that does not deal: it only learns the outcome from the new members.
       try {
-        this.store.meta.set(pendingKey(groupId), JSON.stringify(pending));
         await this.settleCeremony(groupId, deadline);
       } finally {
         this.runningSessions.delete(session);
@@ -3093,7 +3149,8 @@ export class Custodian {
       };
       const myIndex = BigInt(indexOf.get(this.me.peerId)!);
       const check = () => {
-        if (this.aborted.has(session)) throw new Error('another member aborted the ceremony');
+        if (this.aborted.has(session))
+          throw new Error(this.abortReasons.get(session) ?? 'another member stopped the ceremony');
       };
       const send = this.ceremonySender(groupId, requestId, session, deadline);
       const r1 = reshareRound1(params, myIndex, key);
@@ -3140,7 +3197,6 @@ export class Custodian {
       const next = reshareFinalize(r1.state, received);
       if (!next) {
         // A dealer leaving the group: its part is done once the new members hold the new epoch.
-        this.store.meta.set(pendingKey(groupId), JSON.stringify(pending));
         await this.settleCeremony(groupId, deadline);
         return;
       }
@@ -3173,23 +3229,24 @@ export class Custodian {
           ? `${e.code}: ${e.culprits.map((c) => this.nameOfIdentifier(groupId, c)).join(', ')} misbehaved`
           : (e as Error).message;
       this.log(`${r.kind} of ${g.name} failed: ${reason}`);
-      if (!sentDone) {
+      if (!meIsRecipient && dealtAll) {
+        // A leaving dealer that delivered its part: the new members decide; learn what they did.
+        void this.settleCeremony(groupId, deadline);
+      } else if (!sentDone) {
         // Nobody can have switched yet: drop the half-made share, keep the old epoch, allow a retry.
         if (newEpochWritten)
           await this.vault.delete(shareName(groupId, fromEpoch + 1)).catch(() => undefined);
         this.store.meta.set(pendingKey(groupId), '');
-        // A dealer that delivered its part says nothing: the new members decide among themselves.
-        if (!dealtAll || meIsRecipient)
-          for (const peer of others)
-            this.send(peer, {
-              v: 1,
-              type: 'ceremony',
-              groupId,
-              requestId,
-              session,
-              step: 'abort',
-              payload: { reason },
-            }).catch(() => undefined);
+        for (const peer of others)
+          this.send(peer, {
+            v: 1,
+            type: 'ceremony',
+            groupId,
+            requestId,
+            session,
+            step: 'abort',
+            payload: { reason },
+          }).catch(() => undefined);
         this.finish(
           requestId,
           {
@@ -3205,6 +3262,21 @@ export class Custodian {
       this.dkgInbox.delete(session);
       this.ceremonies.delete(requestId);
     }
+  }
+
+  /** Another ceremony of this group running or unsettled here (its request id), if any. */
+  private ceremonyUnderWay(groupId: string, except: string): string | undefined {
+    const pending = this.pendingCeremony(groupId)?.requestId;
+    if (pending && pending !== except) return pending;
+    for (const id of this.ceremonies)
+      if (id !== except && this.store.requests.get(id)?.groupId === groupId) return id;
+    return undefined;
+  }
+
+  /** After a ceremony ended: approved requests of the group that waited for it may start. */
+  private evaluateGroup(groupId: string): void {
+    for (const r of this.store.requests.list({ groupId, statuses: ['pending'] }))
+      if (r.kind !== 'sign') this.evaluate(r.id);
   }
 
   private pendingCeremony(groupId: string): PendingCeremony | undefined {
@@ -3431,6 +3503,7 @@ export class Custodian {
     );
     this.notify(p.requestId);
     this.emit({ type: 'group', id: groupId });
+    this.evaluateGroup(groupId);
   }
 
   /** A new member never held the new epoch: nobody switched; drop the new share, keep the old. */
@@ -3455,6 +3528,7 @@ export class Custodian {
         { id: p.requestId, failure: reason },
       );
     this.emit({ type: 'group', id: groupId });
+    this.evaluateGroup(groupId);
   }
 
   // ---------------------------------------------------------------- signing (coordinator)
@@ -3488,6 +3562,8 @@ export class Custodian {
 
   private async coordinate(id: string): Promise<void> {
     this.coordinating.add(id);
+    // Signers that said their commitment was stale (once each: a second time is a failure).
+    const staleOnce = new Set<string>();
     try {
       for (let attempt = 0; attempt < 8 && !this.stopped; attempt++) {
         const r = this.store.requests.get(id)!;
@@ -3550,6 +3626,7 @@ export class Custodian {
         const shares = new Map<bigint, bigint>();
         shares.set(key.share.identifier, signShare(key, mine, pkg));
         const failed: string[] = [];
+        const stale: string[] = [];
         await Promise.all(
           others.map(async (p) => {
             const idx = BigInt(this.store.members.get(g.id, p)!.index);
@@ -3558,7 +3635,14 @@ export class Custodian {
                 p,
                 msg as unknown as GroupMessage,
                 this.signTimeoutMs,
-              )) as { share?: unknown; refill?: unknown; error?: string };
+              )) as { share?: unknown; refill?: unknown; error?: string; stale?: unknown };
+              if (res?.stale === true && !staleOnce.has(p)) {
+                staleOnce.add(p);
+                // Not a fault: its fresh commitments came first; ask again with one of them.
+                this.log(`signer ${this.memberName(g.id, p)} had restarted; asking again`);
+                stale.push(p);
+                return;
+              }
               if (typeof res?.share !== 'string' || !/^[0-9a-f]+$/.test(res.share))
                 throw new Error(res?.error ?? 'no share');
               shares.set(idx, decodeSignatureShare(suite, idx, hexToBytes(res.share)));
@@ -3572,6 +3656,7 @@ export class Custodian {
             }
           }),
         );
+        if (failed.length === 0 && stale.length > 0) continue;
         if (failed.length === 0) {
           try {
             const sig = aggregate(pkg, shares);
@@ -3772,7 +3857,12 @@ export class Custodian {
     if (!myWire) return { error: 'no commitment for this signer' };
     const pool = this.myNonces.get(g.id)?.get(from);
     const nonces = pool?.get(String((myWire.commitment as { hiding?: unknown }).hiding));
-    if (!nonces) return { error: 'unknown or already used nonce commitment' };
+    if (!nonces) {
+      // This node restarted (its nonces live in memory only) or the pools drifted apart: it sends
+      // the coordinator fresh commitments, replacing the old ones, before it says so.
+      await this.sendNonces(g.id, from, true).catch(() => undefined);
+      return { error: 'unknown or already used nonce commitment', stale: true };
+    }
     pool!.delete(String((myWire.commitment as { hiding?: unknown }).hiding));
     const pkg = new SigningPackage(signingKey(key.public), commitments, r.message);
     const z = signShare(key, nonces, pkg);

@@ -92,6 +92,11 @@ export interface RequestView {
    */
   signature?: string;
   failure?: string;
+  /**
+   * For a reshare or repair: the fingerprint of each newcomer's identity key, by peer id, to
+   * compare with the newcomer in person before approving.
+   */
+  fingerprints?: Record<string, string>;
   /** For a ceremony waiting to start: the members it needs who are offline now. */
   waitingFor?: string[];
   /** Peer ids of members who failed to answer or sent a bad share during signing. */

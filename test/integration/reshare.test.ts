@@ -101,6 +101,9 @@ describe.each(['ed25519', 'taproot'] as const)('reshare in a %s group', (scheme)
     ]);
     expect(add.kind).toBe('reshare');
     expect(add.description).toMatch(/add dan .*threshold from 2 to 3/);
+    // Every member is shown the newcomer's fingerprint to compare with dan in person.
+    expect(add.fingerprints?.[dan.peerId]).toMatch(/^[0-9A-Z]{4}(-[0-9A-Z]{4}){4}$/);
+    expect(add.description).toContain(add.fingerprints![dan.peerId]);
     for (const n of [ann, cat]) await seen(n, add.id);
     await ann.cliJson(['approve', add.id]);
     await cat.cliJson(['approve', add.id]);

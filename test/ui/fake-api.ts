@@ -94,6 +94,7 @@ interface FakeRequest {
   group: string;
   kind: string;
   description?: string;
+  fingerprints?: Record<string, string>;
   message: Uint8Array;
   createdBy: DecisionView;
   createdAt: number;
@@ -293,6 +294,7 @@ export function createFakeNode(opts: FakeNodeOptions = {}): FakeNode {
     if (r.signature) view.signature = r.signature;
     if (r.failure) view.failure = r.failure;
     if (r.description) view.description = r.description;
+    if (r.fingerprints) view.fingerprints = { ...r.fingerprints };
     return view;
   }
 
@@ -854,6 +856,7 @@ export function createFakeNode(opts: FakeNodeOptions = {}): FakeNode {
         `Repair: rebuild ${lost[0]!.name}'s share on a new device, ${nc.name} (fingerprint ${nc.fingerprint}), which takes their place; ${lost[0]!.name}'s old identity stops counting. ${g.threshold} members help without any of them learning the share; the public key and epoch stay the same.`,
         input.expiresInSec,
       );
+      r.fingerprints = { [nc.peerId]: nc.fingerprint };
       return requestView(r);
     },
     async 'request.reconstruct'(input) {
@@ -1015,6 +1018,8 @@ export function createFakeNode(opts: FakeNodeOptions = {}): FakeNode {
         `Reshare ${g.name}: ${parts.join(', ')} (epoch ${g.epoch} → ${g.epoch + 1}, ${threshold} of ${size} afterwards). The public key stays the same; removed members' shares stop working.`,
         input.expiresInSec,
       );
+      if (add.length)
+        r.fingerprints = Object.fromEntries(add.map((a) => [a.peerId, a.fingerprint]));
       return requestView(r);
     },
     async 'group.import'(input) {
@@ -1108,9 +1113,15 @@ export function createFakeNode(opts: FakeNodeOptions = {}): FakeNode {
     },
     propose(who, ref, kind, params) {
       const g = group(ref);
-      return requestView(
-        ceremony(g, kind, params, `${kind} proposed by ${who.name}`, undefined, who),
-      );
+      const r = ceremony(g, kind, params, `${kind} proposed by ${who.name}`, undefined, who);
+      // Newcomers' fingerprints, as the node gives them (for those this fake knows).
+      const p = params as { add?: { peerId: string }[]; newcomer?: { peerId: string } };
+      const known = [...(p.add ?? []), ...(p.newcomer ? [p.newcomer] : [])]
+        .map((n) => g.candidates.find((c) => c.peerId === n.peerId))
+        .filter((c): c is Person => c !== undefined);
+      if (known.length)
+        r.fingerprints = Object.fromEntries(known.map((c) => [c.peerId, c.fingerprint]));
+      return requestView(r);
     },
     setPolicy(ref, policy) {
       const g = group(ref);

@@ -590,8 +590,10 @@ describe('Lifecycle requests in the inbox', () => {
     });
     const changes = within(c).getByLabelText('What this changes');
     expect(changes.textContent?.replace(/\s+/g, ' ')).toMatch(
-      /Added \+ Dave 12D3KooW.*Removed − Carol Approvals needed 2 of 3 → 3 of 3 Epoch 0 → 1/,
+      /Added \+ Dave [0-9A-Z]{4}(-[0-9A-Z]{4}){4} Removed − Carol Approvals needed 2 of 3 → 3 of 3 Epoch 0 → 1/,
     );
+    // The newcomer's fingerprint, to compare with Dave in person.
+    expect(changes.textContent).toContain(DAVE.fingerprint);
   });
 
   it('a policy change shows its rules before and after', async () => {
