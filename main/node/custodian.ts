@@ -769,6 +769,19 @@ export class Custodian {
       if (g.scheme === 'taproot') view.internalKey = bytesToHex(taprootInternalKey(pub));
     }
     if (g.error) view.error = g.error;
+    const imported = this.importedKey(g.id);
+    if (imported) view.importedKey = imported;
+    if (g.status === 'ready') {
+      const candidates = JSON.parse(
+        this.store.meta.get(`candidates:${g.id}`) || '[]',
+      ) as Candidate[];
+      if (candidates.length)
+        view.newcomers = candidates.map((c) => ({
+          name: c.name,
+          peerId: c.peerId,
+          fingerprint: fingerprint(publicKeyFromPeerId(c.peerId)),
+        }));
+    }
     const exposed = this.store.meta.get(`exposed:${g.id}`);
     if (exposed) view.exposed = exposed;
     return view;

@@ -52,6 +52,20 @@ export interface GroupView {
   members: MemberView[];
   createdAt: string;
   error?: string;
+  /** Set when the group shares an existing key (group import): that key, hex as publicKey. */
+  importedKey?: string;
+  /**
+   * People who joined through this node's invites for a ready group and wait to be added by a
+   * reshare or to take a lost member's place by a repair (only on the node that invited them).
+   */
+  newcomers?: NewcomerView[];
+}
+
+export interface NewcomerView {
+  name: string;
+  peerId: string;
+  /** Fingerprint of their identity key: compare with them before proposing to add them. */
+  fingerprint: string;
 }
 
 export interface GroupCreated extends GroupView {

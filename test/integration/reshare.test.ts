@@ -88,6 +88,14 @@ describe.each(['ed25519', 'taproot'] as const)('reshare in a %s group', (scheme)
     const waiting = await dan.cliJson<GroupView>(['group', 'join', inv.invite]);
     expect(waiting.status).toBe('forming');
     expect(waiting.error).toMatch(/waiting to be added/);
+    // ben, who invited dan, lists dan as a newcomer (with the fingerprint to compare).
+    const onBen = await waitFor('dan listed on ben', async () => {
+      const g = await ben.api('group.show', { group: created.id });
+      return g.newcomers?.length ? g : undefined;
+    });
+    expect(onBen.newcomers).toEqual([
+      { name: 'dan', peerId: dan.peerId, fingerprint: expect.stringMatching(/^[0-9A-Z-]{24}$/) },
+    ]);
 
     const add = await ben.cliJson<RequestView>([
       'request',
@@ -104,6 +112,7 @@ describe.each(['ed25519', 'taproot'] as const)('reshare in a %s group', (scheme)
     // Every member is shown the newcomer's fingerprint to compare with dan in person.
     expect(add.fingerprints?.[dan.peerId]).toMatch(/^[0-9A-Z]{4}(-[0-9A-Z]{4}){4}$/);
     expect(add.description).toContain(add.fingerprints![dan.peerId]);
+    expect(add.fingerprints![dan.peerId]).toBe(onBen.newcomers![0].fingerprint);
     for (const n of [ann, cat]) await seen(n, add.id);
     await ann.cliJson(['approve', add.id]);
     await cat.cliJson(['approve', add.id]);
@@ -124,6 +133,7 @@ describe.each(['ed25519', 'taproot'] as const)('reshare in a %s group', (scheme)
       expect(g.publicKey).toBe(first.publicKey);
       expect(g).toMatchObject({ threshold: 3, size: 4 });
       expect(g.members.map((m) => m.name).sort()).toEqual(['ann', 'ben', 'cat', 'dan']);
+      expect(g.newcomers).toBeUndefined();
     }
     // 3-of-4 with the newcomer among the signers.
     const s1 = await sign(dan, [dan, ann, cat], 'first with dan');
