@@ -259,6 +259,9 @@ interface PendingCeremony {
 }
 
 const pendingKey = (groupId: string) => `ceremony-pending:${groupId}`;
+/** What a repaired device's proof of knowledge is bound to: the repair request. */
+const repairContext = (requestId: string) =>
+  sha256(utf8ToBytes(`conclave/repair-done/v1:${requestId}`));
 const committedKey = (requestId: string) => `ceremony-committed:${requestId}`;
 const formerKey = (groupId: string) => `former-members:${groupId}`;
 
@@ -384,6 +387,7 @@ export class Custodian {
       {
         allow: (peer) =>
           this.isKnownMember(peer) ||
+          this.isAwaitedNewcomer(peer) ||
           this.store.groups.list().some((g) => this.isFormerMember(g.id, peer)),
         maxBytes: LIMITS.group,
         runOnLimitedConnection: true,
@@ -502,6 +506,23 @@ export class Custodian {
     if (!this.isKnownMember(peer)) return;
     this.emit({ type: 'peer', peerId: peer, online: true });
     try {
+      // A repaired device first proves it holds the share (to a member that missed it, the only
+      // message it will take from this device).
+      for (const g of this.sharedGroups(peer)) {
+        const repaired = this.store.meta.get(`repair-done:${g.id}`);
+        if (repaired) {
+          const { requestId, proof } = JSON.parse(repaired) as { requestId: string; proof: string };
+          await this.send(peer, {
+            v: 1,
+            type: 'ceremony',
+            groupId: g.id,
+            requestId,
+            session: bytesToHex(repairContext(requestId)),
+            step: 'done',
+            payload: { proof },
+          }).catch(() => undefined);
+        }
+      }
       await this.send(peer, { v: 1, type: 'hello', addrs: this.host.addrs() });
       for (const g of this.sharedGroups(peer)) {
         if (g.creatorPeerId === this.me.peerId && g.status !== 'failed')
@@ -1761,7 +1782,11 @@ export class Custodian {
       if (e instanceof ProtocolError) throw new DroppedMessage(e.code);
       throw e;
     }
-    if (!this.isKnownMember(from) && !(msg.type === 'ceremony' && msg.step === 'status'))
+    // Non-members may only ask how a ceremony ended, or prove a repair finished.
+    if (
+      !this.isKnownMember(from) &&
+      !(msg.type === 'ceremony' && (msg.step === 'status' || msg.step === 'done'))
+    )
       throw new DroppedMessage('non_member');
     switch (msg.type) {
       case 'hello':
@@ -2657,6 +2682,11 @@ export class Custodian {
       if (!asker) throw new DroppedMessage('non_member');
       return this.ceremonyAnswer(g.id, msg.requestId, msg.session);
     }
+    if (msg.step === 'done') {
+      const rq = this.store.requests.get(msg.requestId);
+      if (rq?.kind === 'repair' && rq.groupId === g.id && !this.ceremonies.has(rq.id))
+        return this.lateRepairDone(from, g, rq, msg.payload);
+    }
     const m = this.memberByPeer(g.id, from) ?? this.newcomerInPendingRequest(g.id, from);
     if (!m) throw new DroppedMessage('non_member');
     if (msg.step === 'start') {
@@ -2903,19 +2933,18 @@ export class Custodian {
         const share = repairStep3(pub, helperIds, lostIndex, sigmas, all);
         const key: KeyPackage = { public: pub, share };
         await this.vault.put(shareName(groupId, share.epoch), share.toBytes());
-        // Prove to every member that this device holds the share of that position.
+        // Prove to every member that this device holds the share of that position. The proof is
+        // kept: a member that misses it gets it again whenever it connects (see onConnect).
         const proof = bytesToHex(
           proveKnowledge(
             suite,
             lostIndex,
             share.scalar(),
             pub.verifyingShares.get(lostIndex)!,
-            hexToBytes(session),
+            repairContext(requestId),
           ),
         );
-        for (const m of members)
-          if (m.peerId !== this.me.peerId && m.peerId !== p.lost)
-            void send(m.peerId, 'done', { proof }).catch(() => undefined);
+        this.store.meta.set(`repair-done:${groupId}`, JSON.stringify({ requestId, proof }));
         this.applyRepair(groupId, requestId, p);
         this.keys.set(groupId, key);
         this.store.groups.update(groupId, {
@@ -2928,6 +2957,13 @@ export class Custodian {
         this.store.meta.set(`newcomer:${groupId}`, '');
         this.store.meta.set(`newcomer-package:${groupId}`, '');
         this.emit({ type: 'group', id: groupId });
+        const tell = members.filter((m) => m.peerId !== this.me.peerId && m.peerId !== p.lost);
+        if (this.fault === 'exit-after-done') {
+          // Test-only: one member hears "done", then this device is gone.
+          if (tell[0]) await send(tell[0].peerId, 'done', { proof });
+          process.exit(3);
+        }
+        for (const m of tell) void send(m.peerId, 'done', { proof }).catch(() => undefined);
         for (const m of this.store.members.list(groupId))
           if (m.peerId !== this.me.peerId && this.host.isConnected(m.peerId))
             void this.sendNonces(groupId, m.peerId, true).catch(() => undefined);
@@ -2943,7 +2979,7 @@ export class Custodian {
         lostIndex,
         pub.verifyingShares.get(lostIndex)!,
         hexToBytes(proof),
-        hexToBytes(session),
+        repairContext(requestId),
       );
       this.applyRepair(groupId, requestId, p);
     } catch (e) {
@@ -2953,6 +2989,12 @@ export class Custodian {
           : (e as Error).message;
       this.log(`repair in ${g.name} failed: ${reason}`);
       if (isNewcomer) await this.vault.delete(shareName(groupId, g.epoch)).catch(() => undefined);
+      // Should the new device have finished after all, its proof still switches this member.
+      else
+        this.store.meta.set(
+          `repair-awaiting:${groupId}`,
+          JSON.stringify({ requestId, newcomer: p.newcomer.peerId }),
+        );
       this.finish(
         requestId,
         { status: 'failed', failure: `repair failed: ${reason}; it can be proposed again` },
@@ -2963,6 +3005,48 @@ export class Custodian {
       this.dkgInbox.delete(session);
       this.ceremonies.delete(requestId);
     }
+  }
+
+  /**
+   * A repaired device's proof that reached this member after its repair had ended here (it missed
+   * it, or restarted): the device does hold the lost member's share, so the roster switches too.
+   */
+  private lateRepairDone(from: string, g: GroupRow, r: RequestRow, payload: unknown): unknown {
+    if (r.status === 'done') return { ok: true };
+    const p = this.ceremonyParams(r);
+    if (p.ceremony !== 'repair' || from !== p.newcomer.peerId)
+      throw new DroppedMessage('not_newcomer');
+    const lost = this.store.members.get(g.id, p.lost);
+    const approvals = this.store.decisions.list(r.id).filter((d) => d.decision === 'approve');
+    if (!lost || g.epoch !== p.fromEpoch || approvals.length < this.needed(r))
+      throw new DroppedMessage('wrong_state');
+    const proof = (payload as { proof?: unknown }).proof;
+    if (typeof proof !== 'string' || !/^[0-9a-f]{1,256}$/.test(proof))
+      throw new DroppedMessage('malformed');
+    const pub = this.publicPackage(g.id)!;
+    try {
+      verifyKnowledge(
+        getSuite(g.scheme),
+        BigInt(lost.index),
+        pub.verifyingShares.get(BigInt(lost.index))!,
+        hexToBytes(proof),
+        repairContext(r.id),
+      );
+    } catch {
+      throw new DroppedMessage('bad_proof');
+    }
+    this.log(`repair ${r.id}: ${p.newcomer.name} proved it holds the share; switching the roster`);
+    this.store.meta.set(`repair-awaiting:${g.id}`, '');
+    this.applyRepair(g.id, r.id, p);
+    return { ok: true };
+  }
+
+  /** The newcomer of a repair that failed here, whose late proof is still welcome. */
+  private isAwaitedNewcomer(peer: string): boolean {
+    return this.store.groups.list().some((g) => {
+      const raw = this.store.meta.get(`repair-awaiting:${g.id}`);
+      return !!raw && (JSON.parse(raw) as { newcomer: string }).newcomer === peer;
+    });
   }
 
   /** The new identity takes the lost member's roster position (same index, same share). */
