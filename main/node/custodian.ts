@@ -2341,6 +2341,8 @@ export class Custodian {
       !this.sealedSent.has(r.id)
     ) {
       this.sealedSent.add(r.id);
+      // Test-only: this approver goes away before its share leaves.
+      if (this.fault === 'exit-mid-ceremony') process.exit(3);
       const key = await this.keyPackage(g.id);
       const sealed = sealTo(hexToBytes(p.oneTimeKey), key.share.toBytes(), aad);
       await this.sendReliably(
@@ -2391,7 +2393,15 @@ export class Custodian {
         'round2',
         Math.min(others.length, g.threshold - shares.length),
         Date.now() + this.ceremonyTimeoutMs,
-      );
+      ).catch((e: unknown) => {
+        const box = this.inbox(session).round2;
+        const missing = others.filter((a) => !box.has(a)).map((a) => this.memberName(g.id, a));
+        if (this.stopped || !missing.length) throw e;
+        throw new Error(
+          `${missing.join(', ')} did not send ${missing.length > 1 ? 'their shares' : 'its share'} in time; nothing was reconstructed and the key is not exposed`,
+          { cause: e },
+        );
+      });
       for (const [peer, raw] of got) {
         const m = this.memberByPeer(g.id, peer)!;
         const bytes = openSealed(job.secretKey, (raw as { sealed: Sealed }).sealed, aad);
