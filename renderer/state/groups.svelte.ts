@@ -1,5 +1,5 @@
 // Groups: the list, creating and joining, the safety-code check, and each group's live state.
-import type { Api, GroupStatus, GroupView, Scheme } from '../../shared/api/index.js';
+import type { Api, GroupStatus, GroupView, MemberView, Scheme } from '../../shared/api/index.js';
 import { explain } from '../lib/errors.js';
 import type { ManageAction } from './manage.svelte.js';
 
@@ -23,6 +23,24 @@ export const GROUP_STATUS: Record<GroupStatus, { label: string; tone: string }> 
   ready: { label: 'Ready', tone: 'ok' },
   failed: { label: 'Failed', tone: 'danger' },
 };
+
+/** The status tag of a group: an imported key is handed out by the importer, not generated. */
+export function groupStatus(g: Pick<GroupView, 'status' | 'importedKey'>): {
+  label: string;
+  tone: string;
+} {
+  return g.status === 'dkg' && g.importedKey
+    ? { label: 'Handing out the shares', tone: 'info' }
+    : GROUP_STATUS[g.status];
+}
+
+/**
+ * Who imported an imported group's key: its creator, who is member 1 of the roster (a repair gives
+ * the same person's new device that place; a reshare never reuses it).
+ */
+export function importerOf(g: GroupView): MemberView | undefined {
+  return g.importedKey ? g.members.find((m) => m.index === 1) : undefined;
+}
 
 export class CreateGroupForm {
   name = $state('');

@@ -4,6 +4,7 @@
 import type {
   Api,
   GroupView,
+  NewcomerView,
   PolicyView,
   RequestKind,
   RequestView,
@@ -52,30 +53,27 @@ class ProposalForm {
 
 export class RefreshForm extends ProposalForm {}
 
+/** The newcomers a form may pick from: those who joined through this node's invites. */
+function newcomersOf(g: GroupView): NewcomerView[] {
+  return g.newcomers ?? [];
+}
+
 export class ReshareForm extends ProposalForm {
-  /** Names (or peer ids) of newcomers who joined with an invite, one per line. */
-  addText = $state('');
+  /** Peer ids of the newcomers (from the group's `newcomers`) to add. */
+  add = $state<string[]>([]);
   /** Peer ids of the members to remove. */
   remove = $state<string[]>([]);
   threshold = $state(2);
-
-  get add(): string[] {
-    return this.addText
-      .split('\n')
-      .map((s) => s.trim())
-      .filter((s) => s !== '');
-  }
 
   newSize(g: GroupView): number {
     return g.members.length - this.remove.length + this.add.length;
   }
 
   problem(g: GroupView): string | undefined {
-    const add = this.add;
-    if (add.some((a, i) => add.indexOf(a) !== i)) return 'A new member is listed twice.';
-    const tooLong = add.find((a) => [...a].length > LIMITS.refChars);
-    if (tooLong) return `“${tooLong.slice(0, 20)}…” is too long for a name.`;
-    if (add.length > 16 || this.remove.length > 16)
+    // The list is re-read on every group event: someone picked may have been added meanwhile.
+    if (this.add.some((p) => !newcomersOf(g).some((n) => n.peerId === p)))
+      return 'Someone you picked is no longer waiting to be added. Check the list and pick again.';
+    if (this.add.length > 16 || this.remove.length > 16)
       return 'Add or remove at most 16 members at a time.';
     const size = this.newSize(g);
     if (size < 2) return 'A group needs at least 2 members: remove fewer, or add someone.';
@@ -83,14 +81,14 @@ export class ReshareForm extends ProposalForm {
     const t = this.threshold;
     if (!Number.isInteger(t) || t < 2 || t > size)
       return `The number of approvals needed must be from 2 to ${size}, the group’s new size.`;
-    if (add.length === 0 && this.remove.length === 0 && t === g.threshold)
+    if (this.add.length === 0 && this.remove.length === 0 && t === g.threshold)
       return 'Nothing changes yet: add or remove a member, or change the number of approvals.';
     return undefined;
   }
 
   start(g: GroupView): void {
     this.reset();
-    this.addText = '';
+    this.add = [];
     this.remove = [];
     this.threshold = g.threshold;
   }
@@ -99,14 +97,19 @@ export class ReshareForm extends ProposalForm {
 export class RepairForm extends ProposalForm {
   /** Peer id of the member whose device was lost. */
   member = $state('');
-  /** The name their new device joined with; may stay empty when only one newcomer joined. */
+  /** Peer id of their new device (one of the group's `newcomers`). */
   newcomer = $state('');
 
   problem(g: GroupView): string | undefined {
     if (this.member === '') return 'Choose the member whose device was lost.';
     if (!g.members.some((m) => m.peerId === this.member && !m.me))
       return 'Choose one of the other members.';
-    if ([...this.newcomer.trim()].length > LIMITS.refChars) return 'That name is too long.';
+    const newcomers = newcomersOf(g);
+    if (newcomers.length === 0)
+      return 'The new device has not joined yet: send it the invite, then choose it here.';
+    if (this.newcomer === '') return 'Choose the new device, after comparing its fingerprint.';
+    if (!newcomers.some((n) => n.peerId === this.newcomer))
+      return 'The device you chose is no longer waiting. Check the list and choose again.';
     return undefined;
   }
 
@@ -385,6 +388,19 @@ export class ManageState {
     this.inviteError = undefined;
     this.deps.open(groupId, action);
     if (action === 'policy' || action === 'reconstruct') void this.loadPolicy(groupId);
+    if (action === 'members' || action === 'repair') void this.rereadGroup(groupId);
+  }
+
+  /**
+   * Reads the group afresh: its newcomers (who the reshare and repair forms pick from) also come
+   * with every group event, but one missed while this page was away would leave the list stale.
+   */
+  private async rereadGroup(groupId: string): Promise<void> {
+    try {
+      this.deps.upsertGroup(await this.api['group.show']({ group: groupId }));
+    } catch (_) {
+      // The form still shows the group as last read; proposing reports any real problem.
+    }
   }
 
   /** The policy in force, parsed; undefined until loaded (or when unreadable). */
@@ -463,7 +479,7 @@ export class ManageState {
       group: g.id,
       threshold: f.threshold,
     };
-    if (f.add.length) input.add = f.add;
+    if (f.add.length) input.add = [...f.add];
     if (f.remove.length) input.remove = [...f.remove];
     return this.propose(f, 'propose the change of members', () =>
       this.api['request.reshare'](input),
@@ -477,13 +493,8 @@ export class ManageState {
       f.error = problem;
       return undefined;
     }
-    const newcomer = f.newcomer.trim();
     return this.propose(f, 'propose the repair', () =>
-      this.api['request.repair']({
-        group: g.id,
-        member: f.member,
-        ...(newcomer ? { newcomer } : {}),
-      }),
+      this.api['request.repair']({ group: g.id, member: f.member, newcomer: f.newcomer }),
     );
   }
 

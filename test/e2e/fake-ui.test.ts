@@ -11,7 +11,7 @@ import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serveBrowser, type BrowserServer } from '../../main/server/http.js';
 import { defaultPolicy } from '../../shared/policy/policy.js';
-import { BOB, createFakeNode, type FakeNode } from '../ui/fake-api.js';
+import { BOB, createFakeNode, GRACE, type FakeNode } from '../ui/fake-api.js';
 
 const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const SCREENS = join(ROOT, 'test-results', 'screens');
@@ -251,6 +251,41 @@ describe('browser mode with the fake node', () => {
     await page.getByRole('button', { name: 'Reconstruct the key…' }).click();
     await page.getByLabel(/^Purpose/).fill('Move the cold wallet to the new HSM');
     await shoot('12d-reconstruct');
+    expect(await axe()).toEqual([]);
+    await page.getByRole('button', { name: '← Back to cold wallet' }).click();
+  });
+
+  it('Groups: adding a newcomer picked by fingerprint, and choosing a lost member’s new device', async () => {
+    await page.getByRole('button', { name: 'Change members…' }).click();
+    const adding = page.getByRole('group', { name: 'Add new members' });
+    await adding.getByText(/Nobody has joined with your invite yet/).waitFor();
+    await adding
+      .getByRole('button', { name: 'Create an invite for the new member’s computer' })
+      .click();
+    await adding.getByLabel(/Invite code for/).waitFor();
+    await shoot('12e-change-members-nobody-yet');
+    expect(await axe()).toEqual([]);
+    // Grace joins with the invite: the list shows her, with her fingerprint, without a reload.
+    node.newcomerJoins('cold wallet', GRACE);
+    const grace = adding.getByRole('checkbox', { name: /^Grace/ });
+    await grace.waitFor();
+    expect(await adding.textContent()).toContain(GRACE.fingerprint);
+    await grace.check();
+    await shoot('12f-change-members-picker');
+    expect(await axe()).toEqual([]);
+    await page.getByRole('button', { name: 'Propose this change to the group' }).click();
+    await page.getByText('Sent to the group.').waitFor();
+    expect(node.calls.filter((c) => c.method === 'request.reshare').at(-1)?.input).toEqual({
+      group: 'g-cold',
+      threshold: 2,
+      add: [GRACE.peerId],
+    });
+    await page.getByRole('button', { name: '← Back to cold wallet' }).click();
+    await page.getByRole('button', { name: 'Replace a device…' }).click();
+    await page.getByLabel('1. Whose device was lost?').selectOption({ index: 1 });
+    const device = page.getByRole('group', { name: /’s new device$/ });
+    await device.getByRole('radio', { name: /^Grace/ }).check();
+    await shoot('12g-replace-device-picker');
     expect(await axe()).toEqual([]);
     await page.getByRole('button', { name: '← Back to cold wallet' }).click();
   });

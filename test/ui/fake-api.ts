@@ -87,6 +87,8 @@ interface FakeGroup {
   policy: GroupPolicy;
   /** Newcomers who joined with a `group.invite` invite and wait to be added. */
   candidates: Person[];
+  /** Set for a group made by group.import: the public key of the key it shares. */
+  importedKey?: string;
 }
 
 interface FakeRequest {
@@ -269,6 +271,14 @@ export function createFakeNode(opts: FakeNodeOptions = {}): FakeNode {
     if (g.internalKey) view.internalKey = g.internalKey;
     if (g.error) view.error = g.error;
     if (g.exposed) view.exposed = g.exposed;
+    if (g.importedKey) view.importedKey = g.importedKey;
+    // As the node: only a ready group lists who joined through this node's invites.
+    if (g.status === 'ready' && g.candidates.length)
+      view.newcomers = g.candidates.map((c) => ({
+        name: c.name,
+        peerId: c.peerId,
+        fingerprint: c.fingerprint,
+      }));
     return view;
   }
 
@@ -1023,9 +1033,12 @@ export function createFakeNode(opts: FakeNodeOptions = {}): FakeNode {
       return requestView(r);
     },
     async 'group.import'(input) {
-      const created = await core['group.create']!(input);
+      const { invite, id } = await core['group.create']!(input);
+      const g = groups.get(id)!;
+      g.importedKey = publicKeyFor(g.scheme, g.id).publicKey;
       return {
-        ...created,
+        ...groupView(g),
+        invite,
         warning: `After every member confirmed and the group is ready, destroy ${input.keyFile} and every other copy of the original key: whoever holds it can sign without the group.`,
       };
     },
@@ -1110,6 +1123,8 @@ export function createFakeNode(opts: FakeNodeOptions = {}): FakeNode {
       const g = group(ref);
       g.candidates = [...g.candidates.filter((c) => c.peerId !== who.peerId), who];
       log(me, 'group.newcomer_joined', `${who.name} joined ${g.name} as a newcomer`, g.id);
+      // A group event, so an open reshare or repair form lists them at once.
+      emit({ type: 'group', id: g.id });
     },
     propose(who, ref, kind, params) {
       const g = group(ref);

@@ -327,9 +327,14 @@ describe('Managing the key', () => {
     expect(done.closest('article')?.querySelector('.tag.ok')?.textContent).toBe('Done');
   });
 
-  it('changing members explains what is wrong, shows the newcomer invite, and sends names, removals and T', async () => {
+  it('changing members with nobody joined yet offers the invite and says the list fills when they join', async () => {
     await openGroup(/treasury/);
     await click('Change members…');
+    const adding = screen.getByRole('group', { name: 'Add new members' });
+    expect(within(adding).getByRole('status').textContent).toMatch(
+      /Nobody has joined with your invite yet; this list updates when they do\./,
+    );
+    expect(within(adding).queryByRole('checkbox')).toBeNull();
     await click('Propose this change to the group');
     expect((await screen.findByRole('alert')).textContent).toMatch(/^Nothing changes yet/);
     expect(node.calls.some((c) => c.method === 'request.reshare')).toBe(false);
@@ -339,13 +344,35 @@ describe('Managing the key', () => {
     expect(invite.value).toMatch(/^conclave-invite:/);
     expect(screen.getByRole('img', { name: 'QR code of the invite to treasury' })).toBeTruthy();
 
-    await fireEvent.input(screen.getByLabelText(/Their names/), { target: { value: 'Grace\n' } });
-    await click('Propose this change to the group');
-    expect((await screen.findByRole('alert')).textContent).toMatch(
-      /^Could not propose the change of members\..*no newcomer "Grace" joined through your invites/,
-    );
-
+    // Grace joins with it: the group event brings her into the list, with her fingerprint.
     node.newcomerJoins('treasury', GRACE);
+    const grace = (await within(adding).findByRole('checkbox', {
+      name: /^Grace/,
+    })) as HTMLInputElement;
+    expect(grace.labels?.[0]?.textContent).toContain(GRACE.fingerprint);
+    expect(within(adding).queryByText(/Nobody has joined/)).toBeNull();
+    // The invite stays at hand for someone else, folded away.
+    const more = within(adding).getByText('Someone else to add? Send them an invite');
+    expect(more.closest('details')?.querySelector('textarea')?.value).toBe(invite.value);
+  });
+
+  it('changing members lists each newcomer with the fingerprint to compare, and sends peer ids, removals and T', async () => {
+    const app = await openGroup(/treasury/);
+    node.newcomerJoins('treasury', GRACE);
+    node.newcomerJoins('treasury', DAVE);
+    await click('Change members…');
+    const adding = screen.getByRole('group', { name: 'Add new members' });
+    const picks = await within(adding).findAllByRole('checkbox');
+    expect(
+      picks.map((c) =>
+        (c as HTMLInputElement).labels?.[0]?.textContent?.replace(/\s+/g, ' ').trim(),
+      ),
+    ).toEqual([`Grace Fingerprint ${GRACE.fingerprint}`, `Dave Fingerprint ${DAVE.fingerprint}`]);
+    // The advice to compare comes with every choice.
+    const advice = document.getElementById(picks[0]!.getAttribute('aria-describedby')!)!;
+    expect(advice.textContent).toMatch(/Compare the fingerprint before you pick\..*Call.*meet/s);
+
+    await fireEvent.click(within(adding).getByRole('checkbox', { name: /^Grace/ }));
     await fireEvent.click(screen.getByLabelText(/^Carol/));
     await fireEvent.input(screen.getByLabelText('Approvals needed afterwards'), {
       target: { value: '4' },
@@ -360,9 +387,39 @@ describe('Managing the key', () => {
     expect(lastInput('request.reshare')).toEqual({
       group: 'g-treasury',
       threshold: 3,
-      add: ['Grace'],
+      add: [GRACE.peerId],
       remove: [CAROL.peerId],
     });
+    expect(app.requests.list.find((r) => r.kind === 'reshare')?.fingerprints).toEqual({
+      [GRACE.peerId]: GRACE.fingerprint,
+    });
+  });
+
+  it('a newcomer picked but added meanwhile by another reshare is not proposed again', async () => {
+    const app = await openGroup(/treasury/);
+    node.newcomerJoins('treasury', GRACE);
+    await click('Change members…');
+    await fireEvent.click(await screen.findByRole('checkbox', { name: /^Grace/ }));
+    // Bob adds Grace first; the group event takes her off the list.
+    const r = node.propose(BOB, 'treasury', 'reshare', {
+      ceremony: 'reshare',
+      group: 'g-treasury',
+      fromEpoch: 0,
+      threshold: 2,
+      size: 4,
+      add: [{ peerId: GRACE.peerId, name: 'Grace', addrs: [] }],
+      remove: [],
+    });
+    node.decide(r.id, BOB, 'approve');
+    node.decide(r.id, CAROL, 'approve');
+    await vi.waitFor(() => expect(app.groups.group('g-treasury')?.members).toHaveLength(4));
+    // Now a member: offered for removal, no longer for adding.
+    const adding = screen.getByRole('group', { name: 'Add new members' });
+    expect(within(adding).queryByRole('checkbox', { name: /^Grace/ })).toBeNull();
+    expect(within(adding).getByRole('status').textContent).toMatch(/Nobody has joined/);
+    await click('Propose this change to the group');
+    expect((await screen.findByRole('alert')).textContent).toMatch(/no longer waiting to be added/);
+    expect(node.calls.some((c) => c.method === 'request.reshare')).toBe(false);
   });
 
   it('removing yourself is pointed out before it is proposed', async () => {
@@ -372,7 +429,7 @@ describe('Managing the key', () => {
     expect(screen.getByRole('note').textContent).toMatch(/You are removing yourself/);
   });
 
-  it('replacing a lost device asks whose, offers the invite, and names the member by peer id', async () => {
+  it('replacing a lost device asks whose, offers the invite, then the device to pick, and sends peer ids', async () => {
     await openGroup(/treasury/);
     await click('Replace a device…');
     const who = screen.getByLabelText('1. Whose device was lost?') as HTMLSelectElement;
@@ -386,17 +443,37 @@ describe('Managing the key', () => {
       'Choose the member whose device was lost.',
     );
     await fireEvent.change(who, { target: { value: BOB.peerId } });
+    const device = screen.getByRole('group', { name: '2. Bob’s new device' });
+    expect(within(device).getByRole('status').textContent).toMatch(
+      /Nobody has joined with your invite yet; this list updates when they do\./,
+    );
     expect(
-      screen.getByRole('button', { name: 'Create an invite for Bob’s new device' }),
+      within(device).getByRole('button', { name: 'Create an invite for Bob’s new device' }),
     ).toBeTruthy();
     await click('Propose the replacement to the group');
-    expect((await screen.findByRole('alert')).textContent).toMatch(
-      /must first join with an invite from you/,
-    );
+    expect(screen.getByRole('alert').textContent).toMatch(/The new device has not joined yet/);
+
     node.newcomerJoins('treasury', GRACE);
+    node.newcomerJoins('treasury', DAVE);
+    const grace = (await within(device).findByRole('radio', {
+      name: /^Grace/,
+    })) as HTMLInputElement;
+    expect(grace.labels?.[0]?.textContent).toContain(GRACE.fingerprint);
+    expect(within(device).getAllByRole('radio')).toHaveLength(2);
+    await click('Propose the replacement to the group');
+    expect(screen.getByRole('alert').textContent).toMatch(/^Choose the new device/);
+    expect(node.calls.some((c) => c.method === 'request.repair')).toBe(false);
+
+    await fireEvent.click(within(device).getByRole('radio', { name: /^Dave/ }));
+    await fireEvent.click(grace);
+    expect(within(device).getByRole('radio', { name: /^Dave/ })).toHaveProperty('checked', false);
     await click('Propose the replacement to the group');
     await screen.findByText('Sent to the group.');
-    expect(lastInput('request.repair')).toEqual({ group: 'g-treasury', member: BOB.peerId });
+    expect(lastInput('request.repair')).toEqual({
+      group: 'g-treasury',
+      member: BOB.peerId,
+      newcomer: GRACE.peerId,
+    });
   });
 
   it('the policy is shown as rules; a proposed change is shown as what changes, then sent whole', async () => {
@@ -564,6 +641,102 @@ describe('Managing the key', () => {
       scheme: 'ed25519',
       keyFile: '/home/a/key.hex',
     });
+  });
+
+  it('an imported group’s steps hand out the existing key’s shares instead of generating a key', async () => {
+    const app = await mountApp();
+    await openTab(/Groups/);
+    await click('Import an existing key');
+    await fireEvent.input(screen.getByLabelText('Group name'), { target: { value: 'legacy' } });
+    await fireEvent.input(screen.getByLabelText(/^Key file/), {
+      target: { value: '/home/a/key.hex' },
+    });
+    await click('Import and invite the members');
+    const steps = await screen.findByRole('list', { name: 'Forming the group' });
+    expect(steps.textContent).toMatch(/Hand out the shares/);
+    expect(steps.textContent).not.toMatch(/Generate/);
+    expect(screen.getByText(/an existing key, imported by you/)).toBeTruthy();
+    const id = app.groups.list.find((g) => g.name === 'legacy')!.id;
+    expect(app.groups.group(id)?.importedKey).toMatch(/^[0-9a-f]{64}$/);
+
+    // Once every member confirmed, the tag and the note say the importer hands out the shares.
+    await fireEvent.click(await screen.findByRole('button', { name: 'Yes, the codes match' }));
+    await vi.waitFor(() => expect(app.groups.group(id)?.status).toBe('ready'));
+    expect(app.groups.group(id)?.publicKey).toBe(app.groups.group(id)?.importedKey);
+    app.groups.upsert({ ...app.groups.group(id)!, status: 'dkg' });
+    await screen.findByText('Handing out the shares of the existing key');
+    expect(screen.getAllByText('Handing out the shares').length).toBeGreaterThan(0);
+    expect(screen.queryByText(/Generating/)).toBeNull();
+    expect(screen.getByRole('list', { name: 'Forming the group' }).textContent).toMatch(
+      /you send each member theirs/,
+    );
+  });
+
+  it('after a reload the importer is still told to destroy the original key', async () => {
+    const before = await mountApp();
+    const created = await node['group.import']({
+      name: 'legacy',
+      threshold: 2,
+      size: 3,
+      scheme: 'ed25519',
+      keyFile: '/home/a/key.hex',
+    });
+    // The page's copy of the node's warning (with the file's path) is gone after a reload.
+    expect(before.manage.importWarnings[created.id]).toBeUndefined();
+    await openTab(/Groups/);
+    await fireEvent.click(await screen.findByRole('button', { name: /legacy/ }));
+    const alert = (await screen.findByText(/^Destroy the original key/)).closest('[role="alert"]');
+    expect(alert?.textContent).toMatch(/Whoever holds a copy of the key you imported can sign/);
+  });
+
+  it('a newcomer waiting to be added is shown the name and fingerprint the inviter compares', async () => {
+    const app = await mountApp();
+    const ready = app.groups.group('g-treasury')!;
+    app.groups.upsert({
+      ...ready,
+      id: 'g-joined',
+      name: 'joined late',
+      status: 'forming',
+      members: ready.members.filter((m) => !m.me).map((m) => ({ ...m, me: false })),
+    });
+    app.groups.open({ kind: 'detail', id: 'g-joined' });
+    await openTab(/Groups/);
+    const note = (await screen.findByText(/You asked to join “joined late”/)).closest('.note')!;
+    expect(note.textContent?.replace(/\s+/g, ' ')).toMatch(
+      new RegExp(`sees you as Alice with your fingerprint ${app.status!.fingerprint}`),
+    );
+    expect(note.textContent).toMatch(/may call you to compare the fingerprint/);
+  });
+
+  it('another member of an imported group is told who hands out the shares, and is not asked to destroy anything', async () => {
+    const app = await mountApp();
+    const ready = app.groups.group('g-treasury')!;
+    // Bob imported the key: he is member 1 of the roster.
+    app.groups.upsert({
+      ...ready,
+      id: 'g-imported',
+      name: 'imported by Bob',
+      status: 'dkg',
+      importedKey: ready.publicKey,
+      members: [BOB, app.status!, CAROL].map((p, i) => ({
+        name: p.name,
+        peerId: p.peerId,
+        fingerprint: p.fingerprint,
+        index: i + 1,
+        online: true,
+        confirmed: true,
+        me: i === 1,
+      })),
+    });
+    app.groups.open({ kind: 'detail', id: 'g-imported' });
+    await openTab(/Groups/);
+    await screen.findByText('Waiting for your share of the existing key');
+    expect(screen.getByRole('list', { name: 'Forming the group' }).textContent).toMatch(
+      /Bob sends each member theirs/,
+    );
+    expect(screen.getByText(/an existing key, imported by Bob/)).toBeTruthy();
+    expect(screen.queryByText(/Destroy the original key/)).toBeNull();
+    expect(screen.queryByText(/Generat/)).toBeNull();
   });
 });
 

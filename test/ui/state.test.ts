@@ -4,7 +4,7 @@ import { ApiError, type ApiEvent } from '../../shared/api/index.js';
 import type { LinkStatus, NodeBridge } from '../../renderer/lib/bridge.js';
 import { AppState } from '../../renderer/state/app.svelte.js';
 import { defaultPolicy } from '../../shared/policy/policy.js';
-import { BOB, CAROL, createFakeNode, type FakeNode } from './fake-api.js';
+import { BOB, CAROL, createFakeNode, GRACE, type FakeNode } from './fake-api.js';
 
 let node: FakeNode;
 let app: AppState;
@@ -326,6 +326,42 @@ describe('key management', () => {
     });
     form.approvals.refresh = 4;
     expect(form.problem(2, 3)).toMatch(/from 2 \(the group’s threshold\) to 3/);
+  });
+
+  it('opening a reshare or a repair re-reads the group, so a newcomer whose event was missed is listed', async () => {
+    await started(true);
+    stop!(); // events stop: the newcomer's group event is missed
+    stop = undefined;
+    node.newcomerJoins('treasury', GRACE);
+    expect(app.groups.group('g-treasury')?.newcomers).toBeUndefined();
+    for (const action of ['members', 'repair'] as const) {
+      app.manage.open('g-treasury', action);
+      await vi.waitFor(() =>
+        expect(app.groups.group('g-treasury')?.newcomers).toEqual([
+          { name: 'Grace', peerId: GRACE.peerId, fingerprint: GRACE.fingerprint },
+        ]),
+      );
+      app.groups.upsert({ ...app.groups.group('g-treasury')!, newcomers: undefined });
+    }
+  });
+
+  it('a repair names its newcomer by peer id, and needs one chosen even when only one joined', async () => {
+    await started(true);
+    node.newcomerJoins('treasury', GRACE);
+    await vi.waitFor(() => expect(app.groups.group('g-treasury')?.newcomers).toHaveLength(1));
+    const g = app.groups.group('g-treasury')!;
+    app.manage.open(g.id, 'repair');
+    const form = app.manage.repair;
+    form.member = BOB.peerId;
+    expect(await app.manage.proposeRepair(g)).toBeUndefined();
+    expect(form.error).toMatch(/^Choose the new device, after comparing its fingerprint/);
+    form.newcomer = GRACE.peerId;
+    await app.manage.proposeRepair(g);
+    expect(node.calls.filter((c) => c.method === 'request.repair').at(-1)?.input).toEqual({
+      group: 'g-treasury',
+      member: BOB.peerId,
+      newcomer: GRACE.peerId,
+    });
   });
 });
 
