@@ -1136,8 +1136,9 @@ export class Custodian {
     this.store.meta.set(`candidates:${g.id}`, JSON.stringify(candidates));
     await this.host.addAddresses(from, req.addrs);
     this.audit('group.newcomer_joined', { peerId: from, name: req.name }, g.id);
+    this.emit({ type: 'group', id: g.id });
     this.log(
-      `${req.name} (${short(from)}) asks to join ${g.name}; propose: conclave request reshare --group ${g.name} --add ${req.name}`,
+      `${req.name} (${short(from)}) asks to join ${g.name}; to add them: conclave request reshare --group ${g.name} --add ${req.name}; if it replaces a lost device: conclave request repair --group ${g.name} --member <lost member> --newcomer ${req.name}`,
     );
     return {
       ok: true,
