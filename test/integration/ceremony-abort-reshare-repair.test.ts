@@ -13,7 +13,7 @@ import { requestStatus, seen, tempRoot, TestNode, waitFor } from './harness.js';
 
 // Short enough that the abort does not dominate the run, long enough for a loaded 2-core machine
 // to finish the retried ceremony within it.
-const env = { CONCLAVE_CEREMONY_TIMEOUT_MS: '15000' };
+const env = { CONCLAVE_CEREMONY_TIMEOUT_MS: '8000' };
 const FAULT = { CONCLAVE_ALLOW_FAULTS: '1', CONCLAVE_FAULT: 'exit-mid-ceremony' };
 
 function verifies(scheme: Scheme, publicKey: string, msg: string, sig: string): boolean {
