@@ -2635,6 +2635,7 @@ export class Custodian {
         'request.failed',
         { id, failure: 'stale epoch' },
       );
+      this.announceOutcome(id);
       return;
     }
     // One ceremony per group at a time; this one starts when the other has ended.
@@ -3364,6 +3365,7 @@ export class Custodian {
           'request.failed',
           { id: requestId, failure: reason },
         );
+        this.announceOutcome(requestId);
       }
     } finally {
       this.runningSessions.delete(session);
@@ -3372,12 +3374,25 @@ export class Custodian {
     }
   }
 
+  /**
+   * Tells every member how a request ended here, so that members that never took part in it (it
+   * was refused, or they were busy) end it too instead of keeping it approved and pending.
+   */
+  private announceOutcome(requestId: string): void {
+    const r = this.store.requests.get(requestId);
+    const outcome = r && this.outcomeOf(r);
+    if (outcome) this.broadcast(r.groupId, { v: 1, type: 'statements', items: [outcome] });
+  }
+
   /** Another ceremony of this group running or unsettled here (its request id), if any. */
   private ceremonyUnderWay(groupId: string, except: string): string | undefined {
     const pending = this.pendingCeremony(groupId)?.requestId;
     if (pending && pending !== except) return pending;
-    for (const id of this.ceremonies)
-      if (id !== except && this.store.requests.get(id)?.groupId === groupId) return id;
+    for (const id of this.ceremonies) {
+      const r = id === except ? undefined : this.store.requests.get(id);
+      // One that has just ended (its cleanup still to run) no longer counts.
+      if (r?.groupId === groupId && !TERMINAL.includes(r.status)) return id;
+    }
     return undefined;
   }
 
@@ -3635,6 +3650,7 @@ export class Custodian {
         'request.failed',
         { id: p.requestId, failure: reason },
       );
+    this.announceOutcome(p.requestId);
     this.emit({ type: 'group', id: groupId });
     this.evaluateGroup(groupId);
   }
@@ -3670,8 +3686,8 @@ export class Custodian {
 
   private async coordinate(id: string): Promise<void> {
     this.coordinating.add(id);
-    // Signers that said their commitment was stale (once each: a second time is a failure).
-    const staleOnce = new Set<string>();
+    // How often each signer said its commitment was stale (a few times at most, then a failure).
+    const staleTimes = new Map<string, number>();
     try {
       for (let attempt = 0; attempt < 8 && !this.stopped; attempt++) {
         const r = this.store.requests.get(id)!;
@@ -3743,11 +3759,25 @@ export class Custodian {
                 p,
                 msg as unknown as GroupMessage,
                 this.signTimeoutMs,
-              )) as { share?: unknown; refill?: unknown; error?: string; stale?: unknown };
-              if (res?.stale === true && !staleOnce.has(p)) {
-                staleOnce.add(p);
-                // Not a fault: its fresh commitments came first; ask again with one of them.
-                this.log(`signer ${this.memberName(g.id, p)} had restarted; asking again`);
+              )) as {
+                share?: unknown;
+                refill?: unknown;
+                error?: string;
+                stale?: unknown;
+                nonces?: unknown;
+              };
+              const staleCount = staleTimes.get(p) ?? 0;
+              if (res?.stale === true && Array.isArray(res.nonces) && staleCount < 3) {
+                // Not a fault (it restarted, or its pool here was out of date): ask again with one
+                // of the fresh commitments it sent along.
+                staleTimes.set(p, staleCount + 1);
+                this.addToPool(
+                  g,
+                  p,
+                  res.nonces.slice(0, POOL_SIZE) as Record<string, unknown>[],
+                  true,
+                );
+                this.log(`signer ${this.memberName(g.id, p)} had no such nonce; asking again`);
                 stale.push(p);
                 return;
               }
@@ -3838,6 +3868,25 @@ export class Custodian {
   private async sendNonces(groupId: string, coordinator: string, replace: boolean): Promise<void> {
     const g = this.store.groups.get(groupId);
     if (!g || g.status !== 'ready') return;
+    const fresh = await this.freshNonces(groupId, coordinator, replace);
+    if (fresh.length)
+      await this.send(coordinator, {
+        v: 1,
+        type: 'nonces',
+        groupId,
+        epoch: g.epoch,
+        replace,
+        commitments: fresh,
+      });
+  }
+
+  /** Fills this node's pool of nonces for `coordinator` (a new pool if `replace`); the new ones. */
+  private async freshNonces(
+    groupId: string,
+    coordinator: string,
+    replace: boolean,
+  ): Promise<Record<string, unknown>[]> {
+    const g = this.store.groups.get(groupId)!;
     const key = await this.keyPackage(groupId);
     const suite = getSuite(g.scheme);
     let perGroup = this.myNonces.get(groupId);
@@ -3851,15 +3900,7 @@ export class Custodian {
       mine.set(wire.hiding, n);
       fresh.push(wire as unknown as Record<string, unknown>);
     }
-    if (fresh.length)
-      await this.send(coordinator, {
-        v: 1,
-        type: 'nonces',
-        groupId,
-        epoch: g.epoch,
-        replace,
-        commitments: fresh,
-      });
+    return fresh;
   }
 
   private acceptNonces(from: string, msg: Extract<GroupMessage, { type: 'nonces' }>): void {
@@ -3966,10 +4007,13 @@ export class Custodian {
     const pool = this.myNonces.get(g.id)?.get(from);
     const nonces = pool?.get(String((myWire.commitment as { hiding?: unknown }).hiding));
     if (!nonces) {
-      // This node restarted (its nonces live in memory only) or the pools drifted apart: it sends
-      // the coordinator fresh commitments, replacing the old ones, before it says so.
-      await this.sendNonces(g.id, from, true).catch(() => undefined);
-      return { error: 'unknown or already used nonce commitment', stale: true };
+      // This node restarted (its nonces live in memory only) or the pools drifted apart: the
+      // answer carries fresh commitments that replace the old ones.
+      return {
+        error: 'unknown or already used nonce commitment',
+        stale: true,
+        nonces: await this.freshNonces(g.id, from, true),
+      };
     }
     pool!.delete(String((myWire.commitment as { hiding?: unknown }).hiding));
     const pkg = new SigningPackage(signingKey(key.public), commitments, r.message);

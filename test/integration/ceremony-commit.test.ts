@@ -119,3 +119,30 @@ it('keeps everyone at the old epoch when a dealer crashes after dealing to one m
   expect(new Set(groups.map((g) => g.publicKey))).toEqual(new Set([publicKey]));
   await signs([sol, ria]);
 }, 240_000);
+
+it('never mixes two refreshes proposed at the same time: at most one goes through', async () => {
+  const a = await ria.cliJson<RequestView>(['request', 'refresh', '--group', 'treasury']);
+  const b = await tom.cliJson<RequestView>(['request', 'refresh', '--group', 'treasury']);
+  await Promise.all([approveBy(a.id, [ria, sol]), approveBy(b.id, [tom, sol])]);
+  // Each ends, on every member, as done or failed; both were proposed for epoch 2.
+  const ended = async (id: string) =>
+    Promise.all(
+      all.map((n) =>
+        waitFor(
+          `${id} to end on ${n.name}`,
+          async () => {
+            const r = await n.api('request.show', { id });
+            return r.status === 'done' || r.status === 'failed' ? r.status : undefined;
+          },
+          90_000,
+        ),
+      ),
+    );
+  const [ea, eb] = [await ended(a.id), await ended(b.id)];
+  for (const e of [ea, eb]) expect(new Set(e).size).toBe(1);
+  const done = [ea[0], eb[0]].filter((s) => s === 'done').length;
+  expect(done).toBeLessThanOrEqual(1);
+  const groups = await allAt(2 + done);
+  expect(new Set(groups.map((g) => g.publicKey))).toEqual(new Set([publicKey]));
+  await signs([tom, sol]);
+}, 240_000);
