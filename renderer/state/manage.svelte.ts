@@ -37,8 +37,14 @@ function passphraseProblem(passphrase: string, confirm: string): string | undefi
   return undefined;
 }
 
+/** What every form that sends something has: whether it is sending, and what went wrong. */
+interface Sending {
+  busy: boolean;
+  error: string | undefined;
+}
+
 /** What every proposal form has: sending, its error, and the request it made. */
-class ProposalForm {
+export class ProposalForm implements Sending {
   busy = $state(false);
   error = $state<string | undefined>();
   /** The request this form sent; the form then shows where to follow it. */
@@ -441,19 +447,24 @@ export class ManageState {
     }
   }
 
-  /** Sends a proposal through `form`; the made request goes to the inbox. */
-  private async propose(
-    form: ProposalForm,
+  /**
+   * Runs `work` for `form`, unless `problem` (what the form's own check found) stops it first:
+   * the form is busy meanwhile and shows what went wrong in words.
+   */
+  private async run<T>(
+    form: Sending,
+    problem: string | undefined,
     doing: string,
-    send: () => Promise<RequestView>,
-  ): Promise<RequestView | undefined> {
+    work: () => Promise<T>,
+  ): Promise<T | undefined> {
+    if (problem) {
+      form.error = problem;
+      return undefined;
+    }
     form.busy = true;
     form.error = undefined;
     try {
-      const r = await send();
-      form.sent = r;
-      this.deps.track(r);
-      return r;
+      return await work();
     } catch (err) {
       form.error = explain(err, doing);
       return undefined;
@@ -462,54 +473,53 @@ export class ManageState {
     }
   }
 
+  /** Sends a proposal through `form`; the made request goes to the inbox. */
+  private propose(
+    form: ProposalForm,
+    problem: string | undefined,
+    doing: string,
+    send: () => Promise<RequestView>,
+  ): Promise<RequestView | undefined> {
+    return this.run(form, problem, doing, async () => {
+      const r = await send();
+      form.sent = r;
+      this.deps.track(r);
+      return r;
+    });
+  }
+
   proposeRefresh(g: GroupView): Promise<RequestView | undefined> {
-    return this.propose(this.refresh, 'propose the refresh', () =>
+    return this.propose(this.refresh, undefined, 'propose the refresh', () =>
       this.api['request.refresh']({ group: g.id }),
     );
   }
 
-  async proposeReshare(g: GroupView): Promise<RequestView | undefined> {
+  proposeReshare(g: GroupView): Promise<RequestView | undefined> {
     const f = this.reshare;
-    const problem = f.problem(g);
-    if (problem) {
-      f.error = problem;
-      return undefined;
-    }
-    const input: { group: string; threshold: number; add?: string[]; remove?: string[] } = {
-      group: g.id,
-      threshold: f.threshold,
-    };
-    if (f.add.length) input.add = [...f.add];
-    if (f.remove.length) input.remove = [...f.remove];
-    return this.propose(f, 'propose the change of members', () =>
-      this.api['request.reshare'](input),
-    );
+    return this.propose(f, f.problem(g), 'propose the change of members', () => {
+      const input: { group: string; threshold: number; add?: string[]; remove?: string[] } = {
+        group: g.id,
+        threshold: f.threshold,
+      };
+      if (f.add.length) input.add = [...f.add];
+      if (f.remove.length) input.remove = [...f.remove];
+      return this.api['request.reshare'](input);
+    });
   }
 
-  async proposeRepair(g: GroupView): Promise<RequestView | undefined> {
+  proposeRepair(g: GroupView): Promise<RequestView | undefined> {
     const f = this.repair;
-    const problem = f.problem(g);
-    if (problem) {
-      f.error = problem;
-      return undefined;
-    }
-    return this.propose(f, 'propose the repair', () =>
+    return this.propose(f, f.problem(g), 'propose the repair', () =>
       this.api['request.repair']({ group: g.id, member: f.member, newcomer: f.newcomer }),
     );
   }
 
   async proposePolicy(g: GroupView): Promise<RequestView | undefined> {
     const f = this.policy;
-    const problem = f.problem(g.threshold, g.size);
-    if (problem) {
-      f.error = problem;
-      return undefined;
-    }
-    const policy = f.build(g.threshold);
-    const r = await this.propose(f, 'propose the new policy', () =>
+    const r = await this.propose(f, f.problem(g.threshold, g.size), 'propose the new policy', () =>
       this.api['request.policy']({
         group: g.id,
-        policy: policy as unknown as Record<string, unknown>,
+        policy: f.build(g.threshold) as unknown as Record<string, unknown>,
       }),
     );
     if (r) f.editing = false;
@@ -519,12 +529,8 @@ export class ManageState {
   async proposeReconstruct(g: GroupView): Promise<RequestView | undefined> {
     const f = this.reconstruct;
     const problem = f.problem(g);
-    if (problem) {
-      f.error = problem;
-      return undefined;
-    }
     const base = { group: g.id, purpose: f.purpose.trim() };
-    const r = await this.propose(f, 'ask for the reconstruction', () =>
+    const r = await this.propose(f, problem, 'ask for the reconstruction', () =>
       f.operation === 'export'
         ? this.api['request.reconstruct']({
             ...base,
@@ -539,23 +545,18 @@ export class ManageState {
           }),
     );
     // The node keeps the passphrase until the key is written; this page has no use for it.
-    f.passphrase = '';
-    f.confirm = '';
+    if (!problem) {
+      f.passphrase = '';
+      f.confirm = '';
+    }
     return r;
   }
 
   /** Saves this member's share, encrypted under the passphrase, as a file. */
   async exportBackup(g: GroupView): Promise<void> {
     const f = this.backup;
-    const problem = f.problem;
-    if (problem) {
-      f.error = problem;
-      return;
-    }
-    f.busy = true;
-    f.error = undefined;
-    f.saved = undefined;
-    try {
+    await this.run(f, f.problem, 'back up your share', async () => {
+      f.saved = undefined;
       const b = await this.api['backup.export']({ group: g.id, passphrase: f.passphrase });
       const safe = b.groupName.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^-+|-+$/g, '') || 'group';
       const filename = `conclave-share-${safe}-epoch${b.epoch}.json`;
@@ -563,11 +564,7 @@ export class ManageState {
       f.saved = { filename, epoch: b.epoch };
       f.passphrase = '';
       f.confirm = '';
-    } catch (err) {
-      f.error = explain(err, 'back up your share');
-    } finally {
-      f.busy = false;
-    }
+    });
   }
 
   /** Reads a chosen backup file's text into the restore form. */
@@ -592,36 +589,18 @@ export class ManageState {
 
   async restoreBackup(): Promise<void> {
     const f = this.restore;
-    const problem = f.problem;
-    if (problem) {
-      f.error = problem;
-      return;
-    }
-    f.busy = true;
-    f.error = undefined;
-    try {
+    await this.run(f, f.problem, 'restore the backup', async () => {
       const g = await this.api['backup.restore']({ file: f.fileText, passphrase: f.passphrase });
       this.deps.upsertGroup(g);
       f.restored = `Your share of “${g.name}” (epoch ${g.epoch}) is back on this computer.`;
       f.passphrase = '';
-    } catch (err) {
-      f.error = explain(err, 'restore the backup');
-    } finally {
-      f.busy = false;
-    }
+    });
   }
 
   /** Imports an existing key as a new group; the group opens with the node's warning. */
   async importKey(): Promise<void> {
     const f = this.importForm;
-    const problem = f.problem;
-    if (problem) {
-      f.error = problem;
-      return;
-    }
-    f.busy = true;
-    f.error = undefined;
-    try {
+    await this.run(f, f.problem, 'import the key', async () => {
       const created = await this.api['group.import']({
         name: f.name.trim(),
         threshold: f.threshold,
@@ -635,10 +614,6 @@ export class ManageState {
       this.deps.keepInvite(view.id, invite);
       f.reset();
       this.deps.open(view.id);
-    } catch (err) {
-      f.error = explain(err, 'import the key');
-    } finally {
-      f.busy = false;
-    }
+    });
   }
 }
