@@ -1,7 +1,7 @@
 // Spawns real custodian node processes on 127.0.0.1, each with its own home, and talks to them
 // through the `conclave` CLI and the control socket, as a user would.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -261,4 +261,41 @@ export async function formGroup(
       ? []
       : await Promise.all(all.map((n) => groupStatus(n, created.id, 'ready')));
   return { ...created, groups };
+}
+
+/**
+ * Changes the group's policy so that reconstruction is allowed: `by` proposes it, `approvers`
+ * approve, and it is in force on every node of `members` when this resolves.
+ */
+export async function allowReconstruction(
+  group: string,
+  by: TestNode,
+  approvers: TestNode[],
+  members: TestNode[],
+  dir: string,
+): Promise<void> {
+  const current = await by.cliJson<{ policy: { allowedKinds: string[] } }>([
+    'group',
+    'policy',
+    group,
+  ]);
+  const file = join(dir, `allow-reconstruct-${by.name}.json`);
+  writeFileSync(
+    file,
+    JSON.stringify({
+      ...current.policy,
+      allowReconstruct: true,
+      allowedKinds: [...current.policy.allowedKinds, 'reconstruct'],
+    }),
+  );
+  const change = await by.cliJson<RequestView>([
+    'request',
+    'policy',
+    '--group',
+    group,
+    '--file',
+    file,
+  ]);
+  await approveBy(change.id, approvers);
+  for (const n of members) await requestStatus(n, change.id, 'done');
 }

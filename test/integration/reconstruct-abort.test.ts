@@ -1,14 +1,22 @@
 // A reconstruction where an approver goes away before its share leaves: the requester gives up at
 // the deadline naming who is missing, nothing is written and nobody marks the key exposed; asked
 // again with another approver, it exports the same key.
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { bytesToHex, bytesToNumberLE } from '@noble/curves/utils.js';
 import type { RequestView } from '../../shared/api/index.js';
 import { importExportedKey } from '../../shared/crypto/exported-key.js';
-import { approveBy, formGroup, requestStatus, tempRoot, TestNode, waitFor } from './harness.js';
+import {
+  allowReconstruction,
+  approveBy,
+  formGroup,
+  requestStatus,
+  tempRoot,
+  TestNode,
+  waitFor,
+} from './harness.js';
 
 const tmp = tempRoot();
 const env = { CONCLAVE_CEREMONY_TIMEOUT_MS: '6000' };
@@ -34,30 +42,7 @@ it('gives up cleanly when an approver goes away before sending its share, then s
   });
 
   // The group allows reconstruction (a policy change approved by two).
-  const policy = await kai.cliJson<{ policy: { allowedKinds: string[] } }>([
-    'group',
-    'policy',
-    'old',
-  ]);
-  const file = join(tmp.root, 'allow.json');
-  writeFileSync(
-    file,
-    JSON.stringify({
-      ...policy.policy,
-      allowReconstruct: true,
-      allowedKinds: [...policy.policy.allowedKinds, 'reconstruct'],
-    }),
-  );
-  const change = await kai.cliJson<RequestView>([
-    'request',
-    'policy',
-    '--group',
-    'old',
-    '--file',
-    file,
-  ]);
-  await approveBy(change.id, [kai, lou]);
-  for (const n of [kai, lou]) await requestStatus(n, change.id, 'done');
+  await allowReconstruction('old', kai, [kai, lou], [kai, lou], tmp.root);
 
   const out = join(tmp.root, 'exported.key');
   const ask = () =>

@@ -2,7 +2,7 @@
 // allowed after a policy change approved by the group; the export round-trips to the same key
 // (for taproot the internal key, whose BIP86 tweak is the group key); ECDSA signing is refused for
 // ed25519 and verifies otherwise; every member records the key as exposed.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ed25519 } from '@noble/curves/ed25519.js';
@@ -13,7 +13,15 @@ import { bytesToHex, hexToBytes, randomBytes, utf8ToBytes } from '@noble/hashes/
 import type { RequestView } from '../../shared/api/index.js';
 import { importExportedKey } from '../../shared/crypto/exported-key.js';
 import { tapTweak } from '../../shared/crypto/suite.js';
-import { approveBy, formGroup, requestStatus, tempRoot, TestNode, waitFor } from './harness.js';
+import {
+  allowReconstruction,
+  approveBy,
+  formGroup,
+  requestStatus,
+  tempRoot,
+  TestNode,
+  waitFor,
+} from './harness.js';
 
 const pass = { CONCLAVE_EXPORT_PASSPHRASE: 'migrate this key now please' };
 
@@ -74,28 +82,7 @@ describe.each(['ed25519', 'secp256k1', 'taproot'] as const)(
       expect(refused.code).toBe(1);
       expect(refused.stderr).toMatch(/does not allow reconstructing the key/);
 
-      const policy = await uma.cliJson<{
-        policy: { allowedKinds: string[] } & Record<string, unknown>;
-      }>(['group', 'policy', 'legacy']);
-      const file = join(tmp.root, 'allow.json');
-      writeFileSync(
-        file,
-        JSON.stringify({
-          ...policy.policy,
-          allowReconstruct: true,
-          allowedKinds: [...policy.policy.allowedKinds, 'reconstruct'],
-        }),
-      );
-      const change = await uma.cliJson<RequestView>([
-        'request',
-        'policy',
-        '--group',
-        'legacy',
-        '--file',
-        file,
-      ]);
-      await approveBy(change.id, [uma, vic]);
-      for (const n of all) await requestStatus(n, change.id, 'done');
+      await allowReconstruction('legacy', uma, [uma, vic], all, tmp.root);
 
       const req = await uma.cliJson<RequestView>(
         reconstruct('migration to the new wallet', exportTo),
