@@ -3448,8 +3448,10 @@ export class Custodian {
             );
         } catch (e) {
           // The vault or the store failed: nothing was switched; try again after a pause.
-          this.log(`${p.kind} of ${groupId}: ${(e as Error).message}`);
-          nextQuery = Date.now() + pause;
+          this.log(`${p.kind} of ${groupId}: ${(e as Error).message}; trying again`);
+          await new Promise((r) => setTimeout(r, pause));
+          pause = Math.min(pause * 2, 15_000);
+          continue;
         }
         if (d.decision === 'wait' && Date.now() >= nextQuery) {
           if (!told) {
