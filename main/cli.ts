@@ -411,6 +411,13 @@ const WAIT_EXIT: Record<RequestView['status'], number> = {
   signing: EXIT.PENDING,
 };
 
+/** `--expires SECONDS`, the same for every kind of request. */
+const EXPIRES_OPTION: OptionSpec = {
+  type: 'string',
+  value: 'SECONDS',
+  help: `seconds until the request expires (${LIMITS.minExpiresSec}..${LIMITS.maxExpiresSec})`,
+};
+
 const COMMANDS: Command[] = [
   {
     name: 'init',
@@ -815,11 +822,7 @@ const COMMANDS: Command[] = [
         help: `the bytes of a file (up to ${LIMITS.messageBytes} bytes)`,
       },
       hex: { type: 'string', value: 'HEX', help: 'the bytes, in hex' },
-      expires: {
-        type: 'string',
-        value: 'SECONDS',
-        help: `seconds until the request expires (${LIMITS.minExpiresSec}..${LIMITS.maxExpiresSec})`,
-      },
+      expires: EXPIRES_OPTION,
     },
     required: ['group'],
     fields: { group: '--group', expiresInSec: '--expires' },
@@ -875,11 +878,7 @@ const COMMANDS: Command[] = [
         value: 'MEMBER',
         help: 'name or peer id of a member to remove; repeatable',
       },
-      expires: {
-        type: 'string',
-        value: 'SECONDS',
-        help: `seconds until the request expires (${LIMITS.minExpiresSec}..${LIMITS.maxExpiresSec})`,
-      },
+      expires: EXPIRES_OPTION,
     },
     required: ['group'],
     fields: {
@@ -919,11 +918,7 @@ const COMMANDS: Command[] = [
         value: 'NEWCOMER',
         help: 'their new identity (joined with your `group invite`); needed when several joined',
       },
-      expires: {
-        type: 'string',
-        value: 'SECONDS',
-        help: `seconds until the request expires (${LIMITS.minExpiresSec}..${LIMITS.maxExpiresSec})`,
-      },
+      expires: EXPIRES_OPTION,
     },
     required: ['group', 'member'],
     fields: {
@@ -950,11 +945,7 @@ const COMMANDS: Command[] = [
     options: {
       group: { type: 'string', value: 'GROUP', help: 'group id or name' },
       file: { type: 'string', value: 'FILE', help: 'the new policy as JSON' },
-      expires: {
-        type: 'string',
-        value: 'SECONDS',
-        help: `seconds until the request expires (${LIMITS.minExpiresSec}..${LIMITS.maxExpiresSec})`,
-      },
+      expires: EXPIRES_OPTION,
     },
     required: ['group', 'file'],
     fields: { group: '--group', policy: '--file', expiresInSec: '--expires' },
@@ -998,11 +989,7 @@ const COMMANDS: Command[] = [
         value: 'FILE',
         help: 'export passphrase from FILE (else $CONCLAVE_EXPORT_PASSPHRASE)',
       },
-      expires: {
-        type: 'string',
-        value: 'SECONDS',
-        help: `seconds until the request expires (${LIMITS.minExpiresSec}..${LIMITS.maxExpiresSec})`,
-      },
+      expires: EXPIRES_OPTION,
     },
     required: ['group', 'purpose', 'operation'],
     fields: {
@@ -1055,11 +1042,7 @@ const COMMANDS: Command[] = [
     summary: 'propose new shares for every member (same public key, epoch + 1)',
     options: {
       group: { type: 'string', value: 'GROUP', help: 'group id or name' },
-      expires: {
-        type: 'string',
-        value: 'SECONDS',
-        help: `seconds until the request expires (${LIMITS.minExpiresSec}..${LIMITS.maxExpiresSec})`,
-      },
+      expires: EXPIRES_OPTION,
     },
     required: ['group'],
     fields: { group: '--group', expiresInSec: '--expires' },
