@@ -9,7 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { schnorr } from '@noble/curves/secp256k1.js';
 import { hexToBytes, utf8ToBytes } from '@noble/hashes/utils.js';
 import type { GroupView, RequestView, Scheme } from '../../shared/api/index.js';
-import { requestStatus, seen, tempRoot, TestNode, waitFor } from './harness.js';
+import { formGroup, requestStatus, seen, tempRoot, TestNode, waitFor } from './harness.js';
 
 // Short enough that the abort does not dominate the run, long enough for a loaded 2-core machine
 // to finish the retried ceremony within it.
@@ -41,39 +41,8 @@ async function createGroup(
   creator: TestNode,
   joiners: TestNode[],
 ): Promise<GroupView> {
-  const created = await creator.cliJson<{ id: string; invite: string }>([
-    'group',
-    'create',
-    '--name',
-    name,
-    '--threshold',
-    '2',
-    '--size',
-    '3',
-    '--scheme',
-    scheme,
-  ]);
-  const members = [creator, ...joiners];
-  for (const n of joiners) await n.cliJson(['group', 'join', created.invite]);
-  await waitFor('the roster', async () =>
-    (await Promise.all(members.map((n) => n.api('group.show', { group: created.id })))).every(
-      (g) => g.status === 'confirming',
-    ),
-  );
-  for (const n of members) await n.cliJson(['group', 'confirm', created.id]);
-  const ready = await Promise.all(
-    members.map((n) =>
-      waitFor(
-        `${n.name} ready`,
-        async () => {
-          const g = await n.api('group.show', { group: created.id });
-          return g.status === 'ready' ? (g as GroupView) : undefined;
-        },
-        60_000,
-      ),
-    ),
-  );
-  return ready[0];
+  const { groups } = await formGroup(creator, joiners, { name, threshold: 2, scheme });
+  return groups[0];
 }
 
 /** Proposes a signature by `by`, approved by `approvers`; resolves with the done request. */

@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { schnorr } from '@noble/curves/secp256k1.js';
 import { hexToBytes, utf8ToBytes } from '@noble/hashes/utils.js';
 import type { GroupView, RequestView } from '../../shared/api/index.js';
-import { requestStatus, seen, tempRoot, TestNode, waitFor } from './harness.js';
+import { formGroup, requestStatus, seen, tempRoot, TestNode, waitFor } from './harness.js';
 
 describe.each(['ed25519', 'taproot'] as const)('repair in a %s group', (scheme) => {
   const tmp = tempRoot();
@@ -26,33 +26,8 @@ describe.each(['ed25519', 'taproot'] as const)('repair in a %s group', (scheme) 
   it('rebuilds a wiped member’s share on a new identity, keeps key and epoch, and signs with it', async () => {
     await Promise.all([eva, fay, gus].map((n) => n.init()));
     await Promise.all([eva, fay, gus].map((n) => n.start()));
-    const created = await eva.cliJson<{ id: string; invite: string }>([
-      'group',
-      'create',
-      '--name',
-      'vault',
-      '--threshold',
-      '2',
-      '--size',
-      '3',
-      '--scheme',
-      scheme,
-    ]);
-    for (const n of [fay, gus]) await n.cliJson(['group', 'join', created.invite]);
-    await waitFor('the roster', async () =>
-      (
-        await Promise.all([eva, fay, gus].map((n) => n.api('group.show', { group: created.id })))
-      ).every((g) => g.status === 'confirming'),
-    );
-    for (const n of [eva, fay, gus]) await n.cliJson(['group', 'confirm', created.id]);
-    const before = await waitFor(
-      'the key',
-      async () => {
-        const g = await eva.api('group.show', { group: created.id });
-        return g.status === 'ready' ? (g as GroupView) : undefined;
-      },
-      60_000,
-    );
+    const created = await formGroup(eva, [fay, gus], { name: 'vault', threshold: 2, scheme });
+    const before = created.groups[0];
 
     // Gus loses his device: process gone, home wiped.
     await gus.kill('SIGKILL');

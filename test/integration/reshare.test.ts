@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { schnorr } from '@noble/curves/secp256k1.js';
 import { hexToBytes, utf8ToBytes } from '@noble/hashes/utils.js';
 import type { GroupView, RequestView } from '../../shared/api/index.js';
-import { requestStatus, seen, tempRoot, TestNode, waitFor } from './harness.js';
+import { formGroup, requestStatus, seen, tempRoot, TestNode, waitFor } from './harness.js';
 
 describe.each(['ed25519', 'taproot'] as const)('reshare in a %s group', (scheme) => {
   const tmp = tempRoot();
@@ -55,33 +55,8 @@ describe.each(['ed25519', 'taproot'] as const)('reshare in a %s group', (scheme)
   it('adds a newcomer (2-of-3 → 3-of-4), then removes a member (→ 2-of-3), keeping the key', async () => {
     await Promise.all(all.map((n) => n.init()));
     await Promise.all(all.map((n) => n.start()));
-    const created = await ann.cliJson<{ id: string; invite: string }>([
-      'group',
-      'create',
-      '--name',
-      'board',
-      '--threshold',
-      '2',
-      '--size',
-      '3',
-      '--scheme',
-      scheme,
-    ]);
-    for (const n of [ben, cat]) await n.cliJson(['group', 'join', created.invite]);
-    await waitFor('the roster', async () =>
-      (
-        await Promise.all([ann, ben, cat].map((n) => n.api('group.show', { group: created.id })))
-      ).every((g) => g.status === 'confirming'),
-    );
-    for (const n of [ann, ben, cat]) await n.cliJson(['group', 'confirm', created.id]);
-    const first = await waitFor(
-      'the key',
-      async () => {
-        const g = await ann.api('group.show', { group: created.id });
-        return g.status === 'ready' ? (g as GroupView) : undefined;
-      },
-      60_000,
-    );
+    const created = await formGroup(ann, [ben, cat], { name: 'board', threshold: 2, scheme });
+    const first = created.groups[0];
 
     // Dan joins with a newcomer invite and waits to be added.
     const inv = await ben.cliJson<{ invite: string }>(['group', 'invite', 'board']);
