@@ -2139,8 +2139,9 @@ export class Custodian {
     const r = this.store.requests.get(id);
     if (!r || TERMINAL.includes(r.status)) return;
     // Expiry ends the wait for approvals, not a ceremony already under way.
-    const underWay = this.ceremonies.has(id) || this.pendingCeremony(r.groupId)?.requestId === id;
-    if (Date.now() >= r.expiresAt && !underWay) {
+    const underWay = () =>
+      this.ceremonies.has(id) || this.pendingCeremony(r.groupId)?.requestId === id;
+    if (Date.now() >= r.expiresAt && !underWay()) {
       this.finish(id, { status: 'expired' }, 'request.expired', { id });
       return;
     }
@@ -3861,8 +3862,7 @@ export class Custodian {
       failure,
       culprits: r.culprits,
     });
-    const outcome = this.outcomeOf(this.store.requests.get(id)!);
-    if (outcome) this.broadcast(g.id, { v: 1, type: 'statements', items: [outcome] });
+    this.announceOutcome(id);
   }
 
   // ---------------------------------------------------------------- signing (signer) and nonce pools
