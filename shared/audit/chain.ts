@@ -235,6 +235,90 @@ export interface VerifyOptions {
    * as a fork.
    */
   heads?: Record<string, { seq: number; hash: string }>;
+  /**
+   * Who may write to this log. Without it every author whose key is known passes, and anyone can
+   * make a peer id and so a key: a non-member's forged entry would verify. With it, every entry of
+   * an author outside the set is reported as `unknown_author` (one problem per entry, naming its
+   * type), whatever its hash and signature.
+   */
+  authors?: AcceptedAuthors;
+}
+
+/** The authors a log may hold (see `VerifyOptions.authors`). */
+export interface AcceptedAuthors {
+  /**
+   * The peer ids of a group's current and former members, or undefined for a group this log does
+   * not know (then none of its entries is accepted).
+   */
+  members: (groupId: string) => Iterable<string> | undefined;
+  /** Peer ids whose personal chain (author without a group, never replicated) may be here. */
+  personal?: Iterable<string>;
+}
+
+/** Problem code of an entry whose author may not write to the log (see `authorProblem`). */
+export const UNKNOWN_AUTHOR = 'unknown_author';
+
+/**
+ * The parts of an author id: `<peerId>/<groupId>` for a group chain (replicated to the group's
+ * members), `<peerId>` for a node's personal chain. Undefined when it is neither.
+ */
+export function splitAuthor(author: string): { peer: string; group?: string } | undefined {
+  const parts = author.split('/');
+  if (parts.some((p) => p.length === 0)) return undefined;
+  if (parts.length === 1) return { peer: parts[0]! };
+  if (parts.length === 2) return { peer: parts[0]!, group: parts[1]! };
+  return undefined;
+}
+
+const has = (xs: Iterable<string> | undefined, x: string): boolean => {
+  if (xs === undefined) return false;
+  if (xs instanceof Set) return xs.has(x);
+  for (const y of xs) if (y === x) return true;
+  return false;
+};
+
+/**
+ * Why `entry`'s author may not write it, or undefined when it may: a group chain's entry must be
+ * of that group (its `group` field equals the author's group part) and its author a current or
+ * former member of that group; a personal chain's only in `authors.personal`. The message starts
+ * with `unknown_author:` and names the author, the group and the entry's type.
+ */
+export function authorProblem(
+  entry: Pick<AuditEntry, 'author' | 'group' | 'type'>,
+  authors: AcceptedAuthors,
+): string | undefined {
+  const a = splitAuthor(entry.author);
+  const what = `(entry ${JSON.stringify(entry.type)})`;
+  if (a === undefined)
+    return `${UNKNOWN_AUTHOR}: ${JSON.stringify(entry.author)} is not <peer> or <peer>/<group> ${what}`;
+  if (a.group === undefined) {
+    if (entry.group !== undefined)
+      return `${UNKNOWN_AUTHOR}: a personal chain holds an entry of group ${entry.group} ${what}`;
+    return has(authors.personal, a.peer)
+      ? undefined
+      : `${UNKNOWN_AUTHOR}: personal chain of ${a.peer}, which is not this node ${what}`;
+  }
+  if (entry.group !== a.group)
+    return `${UNKNOWN_AUTHOR}: the chain of group ${a.group} holds an entry of group ${String(entry.group)} ${what}`;
+  return has(authors.members(a.group), a.peer)
+    ? undefined
+    : `${UNKNOWN_AUTHOR}: ${a.peer} is not a current or former member of group ${a.group} ${what}`;
+}
+
+/**
+ * Whether a node may keep a replicated entry of a group: its author is `<peer>/<group>` with
+ * `group` the entry's own, and `peer` one of `members` (the group's current and former members'
+ * peer ids). Call it when an entry is received, before it is stored or waits for a gap to close.
+ */
+export function acceptableAuthor(
+  entry: Pick<AuditEntry, 'author' | 'group' | 'type'>,
+  members: Iterable<string>,
+): boolean {
+  const a = splitAuthor(entry.author);
+  if (a?.group === undefined) return false;
+  return (
+    authorProblem(entry, { members: (g) => (g === a.group ? members : undefined) }) === undefined
+  );
 }
 
 type Problem = AuditReport['problems'][number];
@@ -261,6 +345,9 @@ const range = (from: number, to: number): string => `${from}..${to}`;
  * (two different entries at one seq). Input order does not matter; identical copies count once.
  * Each problem names the author and seq where it is; for a gap, the first missing seq. A problem at
  * an entry does not repeat as a broken link at the next one.
+ *
+ * With `opts.authors`, every entry whose author may not write to the log is reported too
+ * (`unknown_author`, see `authorProblem`).
  *
  * Limitation: removing an author's last entries leaves a valid shorter chain; only `opts.heads` (a
  * head known from elsewhere) reveals it.
@@ -291,6 +378,8 @@ export function verifyEntries(
     if (!variants.has(key)) {
       variants.set(key, entry);
       count++;
+      const who = opts.authors && authorProblem(entry, opts.authors);
+      if (who !== undefined) problems.push({ author, seq, problem: who });
     }
   }
 

@@ -13,6 +13,10 @@ import {
   MAX_ENTRY_BYTES,
   parseEntry,
   verifyEntries,
+  acceptableAuthor,
+  authorProblem,
+  splitAuthor,
+  type AcceptedAuthors,
   type AuditEntry,
 } from '../../shared/audit/chain.js';
 import { canonicalJSON as backupCanonicalJSON } from '../../shared/crypto/backup.js';
@@ -377,6 +381,124 @@ describe('verifyEntries', () => {
     const { all } = setup();
     expect(entryProblem(all[0])).toBeUndefined();
     expect(entryProblem({ ...all[0], seq: -1 })).toMatch(/seq/);
+  });
+});
+
+// Finding 5 of issue 9: a non-member's entries, relayed by a member, verified as ok.
+describe('accepted authors', () => {
+  /** Group chains in the node's real format: author `<peer>/<group>`, every entry of that group. */
+  function groupLog() {
+    const alice = author('12D3KooWAlice/g1');
+    const bob = author('12D3KooWBob/g1');
+    const carol = author('12D3KooWCarol/g1'); // a former member (removed by a reshare)
+    const mallory = author('12D3KooWMallory/g1'); // never a member, with a valid key of its own
+    append(alice, 'group.created', { name: 'Treasury' }, 'g1');
+    append(bob, 'group.joined', { index: 2 }, 'g1');
+    append(carol, 'group.joined', { index: 3 }, 'g1');
+    append(alice, 'request.created', { id: 'r1' }, 'g1');
+    append(carol, 'group.left', { requestId: 'r2', epoch: 1 }, 'g1');
+    append(bob, 'request.approved', { id: 'r1' }, 'g1');
+    const forged = append(mallory, 'group.key_exposed', { requestId: 'r9', to: 'x' }, 'g1');
+    const keys = new Map([alice, bob, carol, mallory].map((a) => [a.id, a.publicKey]));
+    const keyOf = (id: string) => keys.get(id);
+    const authors: AcceptedAuthors = {
+      members: (g) =>
+        g === 'g1' ? new Set(['12D3KooWAlice', '12D3KooWBob', '12D3KooWCarol']) : undefined,
+      personal: ['12D3KooWAlice'],
+    };
+    return { alice, bob, carol, mallory, forged, keyOf, authors };
+  }
+
+  it("flags a non-member's forged group.key_exposed that verified as ok without the member set", () => {
+    const { alice, bob, carol, forged, keyOf, authors } = groupLog();
+    const all = [...alice.entries, ...bob.entries, ...carol.entries, forged];
+    // Hash and signature are genuine (Mallory signed with its own key): the old check says ok.
+    expect(verifyEntries(all, keyOf).ok).toBe(true);
+    const report = verifyEntries(all, keyOf, { authors });
+    expect(report.ok).toBe(false);
+    expect(report.problems).toEqual([
+      {
+        author: '12D3KooWMallory/g1',
+        seq: 0,
+        problem:
+          'unknown_author: 12D3KooWMallory is not a current or former member of group g1 (entry "group.key_exposed")',
+      },
+    ]);
+  });
+
+  it("names each of an unknown author's entries once, copies counted once", () => {
+    const { mallory, forged, keyOf, authors } = groupLog();
+    const second = append(mallory, 'request.approved', { id: 'r1' }, 'g1');
+    const report = verifyEntries([forged, clone(forged), second], keyOf, { authors });
+    expect(report.problems.map((p) => [p.seq, p.problem.split(':')[0]])).toEqual([
+      [0, 'unknown_author'],
+      [1, 'unknown_author'],
+    ]);
+  });
+
+  it("verifies current and former members' chains", () => {
+    const { alice, bob, carol, keyOf, authors } = groupLog();
+    const report = verifyEntries([...alice.entries, ...bob.entries, ...carol.entries], keyOf, {
+      authors,
+    });
+    expect(report).toEqual({ ok: true, entries: 6, authors: 3, problems: [] });
+  });
+
+  it("flags a member's entry of another group in a group's chain, and a stranger's personal chain", () => {
+    const { authors, keyOf } = groupLog();
+    const alice = author('12D3KooWAlice/g1');
+    const e = append(alice, 'group.key_exposed', {}, 'g2');
+    expect(verifyEntries([e], keyOf, { authors }).problems[0]!.problem).toMatch(
+      /^unknown_author: the chain of group g1 holds an entry of group g2/,
+    );
+    const mine = author('12D3KooWAlice');
+    const other = author('12D3KooWBob');
+    const keys = (id: string) => (id === mine.id ? mine.publicKey : other.publicKey);
+    const own = append(mine, 'identity.created', {});
+    const theirs = append(other, 'identity.created', {});
+    const report = verifyEntries([own, theirs], keys, { authors });
+    expect(report.problems).toEqual([
+      {
+        author: '12D3KooWBob',
+        seq: 0,
+        problem:
+          'unknown_author: personal chain of 12D3KooWBob, which is not this node (entry "identity.created")',
+      },
+    ]);
+  });
+
+  it('still reports removed and reordered entries of a member', () => {
+    const { alice, bob, keyOf, authors } = groupLog();
+    const gap = verifyEntries([alice.entries[1]!, ...bob.entries], keyOf, { authors });
+    expect(gap.problems).toEqual([{ author: alice.id, seq: 0, problem: 'missing entries 0..0' }]);
+    const swapped = clone(alice.entries);
+    [swapped[0]!.seq, swapped[1]!.seq] = [swapped[1]!.seq, swapped[0]!.seq];
+    const report = verifyEntries([...swapped, ...bob.entries], keyOf, { authors });
+    expect(report.ok).toBe(false);
+    expect(report.problems.every((p) => p.author === alice.id)).toBe(true);
+  });
+
+  it('acceptableAuthor takes only members of the entry’s own group, never a personal chain', () => {
+    const members = ['12D3KooWAlice', '12D3KooWBob'];
+    const entry = (a: string, group?: string) => ({ author: a, group, type: 'x' });
+    expect(acceptableAuthor(entry('12D3KooWAlice/g1', 'g1'), members)).toBe(true);
+    expect(acceptableAuthor(entry('12D3KooWAlice/g1', 'g1'), new Set(members))).toBe(true);
+    expect(acceptableAuthor(entry('12D3KooWMallory/g1', 'g1'), members)).toBe(false);
+    expect(acceptableAuthor(entry('12D3KooWAlice/g1', 'g2'), members)).toBe(false);
+    expect(acceptableAuthor(entry('12D3KooWAlice/g1'), members)).toBe(false);
+    expect(acceptableAuthor(entry('12D3KooWAlice', undefined), members)).toBe(false);
+    expect(acceptableAuthor(entry('12D3KooWAlice/g1/x', 'g1'), members)).toBe(false);
+    expect(acceptableAuthor(entry('/g1', 'g1'), ['', ...members])).toBe(false);
+  });
+
+  it('splitAuthor and authorProblem read both author forms', () => {
+    expect(splitAuthor('p/g')).toEqual({ peer: 'p', group: 'g' });
+    expect(splitAuthor('p')).toEqual({ peer: 'p' });
+    expect(splitAuthor('p/')).toBeUndefined();
+    const authors: AcceptedAuthors = { members: () => undefined };
+    expect(authorProblem({ author: 'p/g', group: 'g', type: 't' }, authors)).toMatch(
+      /not a current or former member of group g/,
+    );
   });
 });
 
