@@ -1,0 +1,280 @@
+// The registry of request kinds: one module per kind (schema, card, policy), and the checks every
+// request gets when it is received, before it is stored or shown. Adding a kind means one file in
+// this folder and one line in REQUEST_KINDS (plus its executor in the node).
+import { hexToBytes } from '@noble/hashes/utils.js';
+import { MAX_EXPIRY_SEC, MIN_EXPIRY_SEC } from '../policy/policy.js';
+import type { RequestBody } from '../protocol/wire.js';
+import { memberOf, show } from './fields.js';
+import { policy, type PolicyParams } from './policy.js';
+import { reconstruct, type ReconstructParams } from './reconstruct.js';
+import { refresh, type RefreshParams } from './refresh.js';
+import { repair, type RepairParams } from './repair.js';
+import { reshare, type ReshareParams } from './reshare.js';
+import { sign, type SignParams } from './sign.js';
+import {
+  RequestParamError,
+  type GroupContext,
+  type RequestCard,
+  type RequestContext,
+  type RequestKind,
+  type RequestKindModule,
+} from './types.js';
+
+export * from './types.js';
+export type { SignParams, RefreshParams, ReshareParams, RepairParams, ReconstructParams };
+export type { PolicyParams };
+export type { Newcomer } from './reshare.js';
+export type { ReconstructOperation } from './reconstruct.js';
+export { REFRESH_AFTER_REPAIR } from './repair.js';
+export { fingerprintOf, peerIdKey, MAX_GROUP_SIZE } from './fields.js';
+
+/** Each kind's parameters, by kind. */
+export interface ParamsOf {
+  sign: SignParams;
+  refresh: RefreshParams;
+  reshare: ReshareParams;
+  repair: RepairParams;
+  reconstruct: ReconstructParams;
+  policy: PolicyParams;
+}
+
+/** Parameters of any kind, tagged with their kind. */
+export type AnyParams = { [K in RequestKind]: { kind: K; params: ParamsOf[K] } }[RequestKind];
+
+/** The registry: one module per request kind. */
+export const REQUEST_KINDS: { readonly [K in RequestKind]: RequestKindModule<ParamsOf[K]> } = {
+  sign,
+  refresh,
+  reshare,
+  repair,
+  reconstruct,
+  policy,
+};
+
+/** Every kind, in the order policies list them. */
+export const KINDS: readonly RequestKind[] = [
+  'sign',
+  'refresh',
+  'reshare',
+  'repair',
+  'reconstruct',
+  'policy',
+];
+
+/** How far a member's clock may be ahead of this node's before its request is refused. */
+export const CLOCK_SKEW_MS = 5 * 60 * 1000;
+
+export function isRequestKind(k: unknown): k is RequestKind {
+  return typeof k === 'string' && Object.hasOwn(REQUEST_KINDS, k);
+}
+
+function moduleOf(kind: unknown): RequestKindModule {
+  if (!isRequestKind(kind))
+    throw new RequestParamError('bad_request', 'kind', `kind: not a request kind: ${show(kind)}`);
+  return REQUEST_KINDS[kind] as RequestKindModule;
+}
+
+/** The context for one request: the group's, plus its author and the policy hash it names. */
+export function requestContext(
+  body: Pick<RequestBody, 'createdBy' | 'policy'>,
+  group: GroupContext,
+): RequestContext {
+  return { ...group, author: body.createdBy, policyHash: body.policy };
+}
+
+/** Strictly parses a request's message as its kind; throws RequestParamError. */
+export function parseRequest<K extends RequestKind>(
+  kind: K,
+  message: Uint8Array,
+  ctx: RequestContext,
+): ParamsOf[K];
+export function parseRequest(kind: string, message: Uint8Array, ctx: RequestContext): unknown;
+export function parseRequest(kind: string, message: Uint8Array, ctx: RequestContext): unknown {
+  return guard(() => moduleOf(kind).parse(message, ctx));
+}
+
+/**
+ * The parameters' shape only, without checking them against the roster as it is now (for showing
+ * or running a request that was valid when received); throws RequestParamError.
+ */
+export function readRequest<K extends RequestKind>(
+  kind: K,
+  message: Uint8Array,
+  ctx: RequestContext,
+): ParamsOf[K];
+export function readRequest(kind: string, message: Uint8Array, ctx: RequestContext): unknown;
+export function readRequest(kind: string, message: Uint8Array, ctx: RequestContext): unknown {
+  return guard(() => moduleOf(kind).read(message, ctx));
+}
+
+/** Anything unexpected from a check (a bug, odd context) is still a RequestParamError. */
+function guard<T>(f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof RequestParamError) throw e;
+    throw new RequestParamError(
+      'bad_params',
+      'message',
+      `message: cannot be read (${String((e as Error)?.message ?? e).slice(0, 200)})`,
+    );
+  }
+}
+
+function maxExpirySec(ctx: GroupContext): number {
+  const m = (ctx.policy as { maxExpirySec?: unknown } | undefined)?.maxExpirySec;
+  return typeof m === 'number' &&
+    Number.isSafeInteger(m) &&
+    m >= MIN_EXPIRY_SEC &&
+    m <= MAX_EXPIRY_SEC
+    ? m
+    : MAX_EXPIRY_SEC;
+}
+
+function refuse(field: string, message: string): never {
+  throw new RequestParamError('bad_request', field, `${field}: ${message}`);
+}
+
+/**
+ * Checks every kind shares, on the body: its group, a current member as author, and an expiry
+ * that cannot outlive the policy's maximum whatever `createdAt` claims (measured from when this
+ * node received it). Throws RequestParamError('bad_request').
+ */
+export function checkRequestBody(
+  body: RequestBody,
+  ctx: GroupContext & { receivedAt: number },
+): void {
+  if (body.groupId !== ctx.groupId)
+    refuse('groupId', `must be ${ctx.groupId}, got ${show(body.groupId)}`);
+  if (!isRequestKind(body.kind)) refuse('kind', `not a request kind: ${show(body.kind)}`);
+  if (!memberOf(ctx, body.createdBy))
+    refuse('createdBy', `${show(body.createdBy)} is not a member of ${ctx.groupName}`);
+  const { createdAt, expiresAt } = body;
+  for (const [f, v] of [
+    ['createdAt', createdAt],
+    ['expiresAt', expiresAt],
+  ] as const)
+    if (!Number.isSafeInteger(v) || v < 0) refuse(f, `must be a time in ms, got ${show(v)}`);
+  if (expiresAt <= createdAt)
+    refuse('expiresAt', `must be after createdAt (${createdAt}), got ${expiresAt}`);
+  if (createdAt > ctx.receivedAt + CLOCK_SKEW_MS)
+    refuse(
+      'createdAt',
+      `is ${Math.round((createdAt - ctx.receivedAt) / 1000)} s in the future (${createdAt})`,
+    );
+  const max = maxExpirySec(ctx);
+  const latest = ctx.receivedAt + max * 1000 + CLOCK_SKEW_MS;
+  if (expiresAt > latest)
+    refuse(
+      'expiresAt',
+      `${expiresAt} is more than the policy's ${max} s after this request arrived (${ctx.receivedAt})`,
+    );
+  if (typeof body.message !== 'string' || !/^([0-9a-f]{2})*$/.test(body.message))
+    refuse('message', 'must be lowercase hex');
+}
+
+export type IncomingVerdict =
+  | { ok: true; params: AnyParams }
+  | { ok: false; code: RequestParamError['code']; field: string; message: string };
+
+/**
+ * The single check a node runs on a request it receives, before storing or showing it: the
+ * body-level checks and the kind's strict schema against the group as it is now. Never throws.
+ */
+export function validateIncomingRequest(
+  body: RequestBody,
+  ctx: GroupContext & { receivedAt: number },
+): IncomingVerdict {
+  try {
+    checkRequestBody(body, ctx);
+    const params = parseRequest(body.kind, hexToBytes(body.message), requestContext(body, ctx));
+    return { ok: true, params: { kind: body.kind, params } as AnyParams };
+  } catch (e) {
+    if (e instanceof RequestParamError)
+      return { ok: false, code: e.code, field: e.field, message: e.message };
+    return {
+      ok: false,
+      code: 'bad_request',
+      field: 'request',
+      message: `request: cannot be checked (${String((e as Error)?.message ?? e).slice(0, 200)})`,
+    };
+  }
+}
+
+export interface DecodeOptions {
+  /**
+   * Also check the request against the group as it is now (default true): a pending request that
+   * no longer fits (its epoch passed, a member it removes is gone) gets a warning saying why. Pass
+   * false for finished requests, whose roster has since changed as they intended.
+   */
+  current?: boolean;
+}
+
+/** The card of a request that cannot be shown. */
+export function invalidCard(kind: string, groupName: string, reason: string): RequestCard {
+  const k = isRequestKind(kind) ? kind : 'request';
+  return {
+    kind: String(kind).slice(0, 40),
+    title: `A ${k} request for “${groupName}” that cannot be shown`,
+    summary: `This request cannot be shown: ${reason}`,
+    fields: [],
+    danger: true,
+    invalid: reason,
+    warnings: ['Do not approve a request you cannot read.'],
+  };
+}
+
+/**
+ * What the approver must see, decoded from the request's exact bytes. Never throws: bad data gives
+ * a card saying "this request cannot be shown: <reason>".
+ */
+export function decodeRequest(
+  kind: string,
+  message: Uint8Array,
+  ctx: RequestContext,
+  options: DecodeOptions = {},
+): RequestCard {
+  const groupName = typeof ctx?.groupName === 'string' ? ctx.groupName : 'this group';
+  try {
+    const mod = moduleOf(kind);
+    const params = mod.read(message, ctx);
+    const card = mod.decode(params, ctx);
+    if (options.current ?? true) {
+      const warnings = [...(card.warnings ?? [])];
+      try {
+        mod.parse(message, ctx);
+      } catch (e) {
+        warnings.unshift(
+          `It does not fit the group as it is now: ${e instanceof RequestParamError ? e.message : String(e)}`,
+        );
+      }
+      const from = (params as { fromEpoch?: unknown }).fromEpoch;
+      if (typeof from === 'number' && from !== ctx.epoch)
+        warnings.unshift(
+          `It was made for epoch ${from}, but the group is at epoch ${ctx.epoch} now: it cannot run.`,
+        );
+      if (warnings.length) card.warnings = warnings;
+    }
+    return card;
+  } catch (e) {
+    const reason = e instanceof RequestParamError ? e.message : `cannot be read (${String(e)})`;
+    return invalidCard(String(kind), groupName, reason.slice(0, 300));
+  }
+}
+
+/** decodeRequest for a signed request body (message in hex). Never throws. */
+export function decodeRequestBody(
+  body: RequestBody,
+  group: GroupContext,
+  options: DecodeOptions = {},
+): RequestCard {
+  try {
+    return decodeRequest(body.kind, hexToBytes(body.message), requestContext(body, group), options);
+  } catch (e) {
+    return invalidCard(
+      String(body?.kind),
+      group?.groupName ?? 'this group',
+      String(e).slice(0, 300),
+    );
+  }
+}
