@@ -20,7 +20,16 @@ import type {
   PrivateKey,
   Stream,
 } from '@libp2p/interface';
+import { createDropLog, type DropLog } from './drops.js';
 import { NetError } from './errors.js';
+import {
+  ConnectionGate,
+  INBOUND_UPGRADE_TIMEOUT_MS,
+  resolveLimits,
+  type ConnectionLimits,
+  type GateStats,
+  type PeerPolicy,
+} from './gate.js';
 import { assertEd25519 } from './identity.js';
 import {
   DEFAULT_MAX_BYTES,
@@ -48,6 +57,10 @@ export interface HostOptions {
   relays?: string[];
   /** LAN discovery by multicast DNS; discovered peers go to onPeerDiscovered, never auto-dialled. */
   mdns?: boolean;
+  /** Who the members are (default: nobody); see Host.setPeerPolicy. */
+  peerPolicy?: PeerPolicy;
+  /** Connection limits; each defaults to DEFAULT_CONNECTION_LIMITS' value. */
+  limits?: Partial<ConnectionLimits>;
   log?: (line: string) => void;
 }
 
@@ -109,6 +122,8 @@ export interface HostStats {
   served: number;
   /** Requests written to a peer, whatever came back. */
   sent: number;
+  /** Connection slots: members', outsiders', and outsiders refused or closed by the gate. */
+  connections: GateStats;
 }
 
 export interface Host {
@@ -129,6 +144,13 @@ export interface Host {
   onPeerDisconnect(cb: (peerId: string) => void): () => void;
   /** Peers found by mDNS (only with `mdns: true`). */
   onPeerDiscovered(cb: (peerId: string, addrs: string[]) => void): () => void;
+  /**
+   * Tells the host who the members are. Members' connections are never pruned for outsiders'
+   * (tagged in the peer store); outsiders' inbound connections are capped and closed after
+   * limits.outsiderLifetimeMs unless the peer has become a member by then. Call it again (it is
+   * cheap) whenever membership changes, so that connections are re-classified at once.
+   */
+  setPeerPolicy(policy: PeerPolicy): void;
   stats(): HostStats;
 }
 
@@ -168,6 +190,13 @@ export async function createHost(opts: HostOptions): Promise<Host> {
   const privateKey = assertEd25519(opts.privateKey);
   const relays = (opts.relays ?? []).map((r) => parseRelay(r));
   const log = opts.log ?? ((): void => {});
+  const drop = createDropLog(log, { prefix: 'net: ' });
+  const gate = new ConnectionGate({
+    limits: resolveLimits(opts.limits),
+    policy: opts.peerPolicy,
+    drop,
+    log,
+  });
 
   const services: ServiceFactoryMap<Services> = {
     identify: identify(),
@@ -207,19 +236,26 @@ export async function createHost(opts: HostOptions): Promise<Host> {
     streamMuxers: [yamux()],
     peerDiscovery,
     connectionManager: {
-      // A custody group is a handful of peers and a relay or two.
-      maxConnections: 64,
+      // The gate keeps outsiders well below this, so a member's socket is always accepted.
+      maxConnections: gate.limits.maxConnections,
       maxParallelDials: 16,
       maxIncomingPendingConnections: 16,
-      // Several members behind one NAT (or every test on 127.0.0.1) share an address.
+      // Sockets that never finish the handshake hold a pending slot only this long.
+      inboundUpgradeTimeout: INBOUND_UPGRADE_TIMEOUT_MS,
+      // New sockets per second from one address. Several members behind one NAT (or every test on
+      // 127.0.0.1) share an address.
       inboundConnectionThreshold: 32,
       dialTimeout: DEFAULT_TIMEOUT_MS,
     },
+    connectionGater: gate.gater(),
     transportManager: { faultTolerance: NO_FATAL },
     services,
   });
+  gate.attach(node);
   return new Libp2pHost(node, {
     log,
+    drop,
+    gate,
     relays,
     listen: opts.listen,
     discovered,
@@ -238,6 +274,8 @@ interface Registration {
 
 interface HostInternals {
   log: (line: string) => void;
+  drop: DropLog;
+  gate: ConnectionGate;
   relays: Array<{ addr: Multiaddr; peerId: string }>;
   listen: string[];
   discovered: Set<(peerId: string, addrs: string[]) => void>;
@@ -248,6 +286,8 @@ class Libp2pHost implements Host {
   readonly peerId: string;
   readonly #node: Libp2p<Services>;
   readonly #log: (line: string) => void;
+  readonly #dropLog: DropLog;
+  readonly #gate: ConnectionGate;
   readonly #relays: Array<{ addr: Multiaddr; peerId: string }>;
   readonly #listen: string[];
   readonly #connectCbs = new Set<(peerId: string) => void>();
@@ -272,6 +312,8 @@ class Libp2pHost implements Host {
     this.peerId = node.peerId.toString();
     internals.setSelf(this.peerId);
     this.#log = internals.log;
+    this.#dropLog = internals.drop;
+    this.#gate = internals.gate;
     this.#relays = internals.relays;
     this.#listen = internals.listen;
     this.#discoveredCbs = internals.discovered;
@@ -339,6 +381,8 @@ class Libp2pHost implements Host {
       }),
     );
     await this.#node.stop();
+    this.#gate.stop();
+    this.#dropLog.flush();
     this.#log(`net: host ${this.peerId} stopped in ${Math.round(performance.now() - t0)} ms`);
   }
 
@@ -486,8 +530,17 @@ class Libp2pHost implements Host {
     return () => this.#discoveredCbs.delete(cb);
   }
 
+  setPeerPolicy(policy: PeerPolicy): void {
+    this.#gate.setPolicy(policy);
+  }
+
   stats(): HostStats {
-    return { dropped: { ...this.#dropped }, served: this.#served, sent: this.#sent };
+    return {
+      dropped: { ...this.#dropped },
+      served: this.#served,
+      sent: this.#sent,
+      connections: this.#gate.stats(),
+    };
   }
 
   // --- serving ---------------------------------------------------------------------------------
@@ -612,7 +665,7 @@ class Libp2pHost implements Host {
 
   #drop(reason: DropReason, detail: string): void {
     this.#dropped[reason]++;
-    this.#log(`net: dropped (${reason}) ${detail}`);
+    this.#dropLog(reason, detail);
   }
 
   // --- requesting ------------------------------------------------------------------------------

@@ -11,6 +11,16 @@ export {
   type RequestOptions,
 } from './host.js';
 export {
+  ConnectionGate,
+  DEFAULT_CONNECTION_LIMITS,
+  MEMBER_TAG,
+  NOBODY,
+  type ConnectionLimits,
+  type GateStats,
+  type PeerPolicy,
+} from './gate.js';
+export { createDropLog, DROP_LOG_INTERVAL_MS, type DropLog, type DropLogOptions } from './drops.js';
+export {
   createRelay,
   RELAY_DATA_LIMIT_BYTES,
   RELAY_DURATION_LIMIT_MS,

@@ -536,3 +536,132 @@ describe('mDNS', () => {
     off();
   });
 });
+
+describe('connection slots: members before outsiders', () => {
+  /** Opens up to `attempts` connections from bare nodes (forced: one peer, many connections). */
+  async function flood(target: Host, nodes: Libp2p[], attempts: number): Promise<number> {
+    const ma = multiaddr(target.addrs()[0]);
+    let held = 0;
+    for (let i = 0; i < attempts; i++) {
+      // Below libp2p's per-address rate limit (32 a second), as a patient attacker would be.
+      const paced = new Promise((r) => setTimeout(r, 35));
+      try {
+        await nodes[i % nodes.length].dial(ma, { force: true, signal: AbortSignal.timeout(3_000) });
+        held++;
+      } catch {
+        // Refused: the slot stays with someone else.
+      }
+      await paced;
+    }
+    return held;
+  }
+
+  it('outsiders holding every connection they can get do not keep out a member, nor the same member restarted', async () => {
+    const member = await generateIdentity();
+    const target = await newHost({ peerPolicy: { isMember: (p) => p === member.peerId } });
+    const { ready } = echoHandler(target);
+    await ready;
+    const attackers = await Promise.all([rawNode(), rawNode(), rawNode(), rawNode()]);
+    await Promise.all(attackers.map((n) => n.start()));
+    // More than the 64 connections today's host takes in all.
+    await flood(target, attackers, 70);
+    // What the attackers still hold once the target has had its say (a refused dial may look
+    // successful to the dialer for a moment).
+    const held = (): number =>
+      attackers.reduce(
+        (n, a) => n + a.getConnections().filter((c) => c.status === 'open').length,
+        0,
+      );
+    await waitFor('outsiders held to the cap', () => held() <= 16);
+    for (const run of ['first', 'restarted']) {
+      const m = await createHost({ privateKey: member.privateKey, listen: LOOPBACK });
+      stopAfterEach.push(m);
+      await m.start();
+      const res = await m.request(target.peerId, ECHO, { run }, { addrs: target.addrs() });
+      expect(res).toEqual({ from: member.peerId, msg: { run } });
+      await m.stop();
+    }
+  });
+
+  it('outsiders beyond the cap, or beyond the per-address cap, are refused; members are not', async () => {
+    const members = new Set<string>();
+    const policy = { isMember: (p: string) => members.has(p) };
+    const capped = await newHost({
+      peerPolicy: policy,
+      limits: { maxOutsiders: 3, maxOutsidersPerIp: 3, outsiderLifetimeMs: 60_000 },
+    });
+    const perIp = await newHost({
+      peerPolicy: policy,
+      limits: { maxOutsiders: 10, maxOutsidersPerIp: 2, outsiderLifetimeMs: 60_000 },
+    });
+    for (const [target, cap] of [
+      [capped, 3],
+      [perIp, 2],
+    ] as const) {
+      const outsiders = await Promise.all([1, 2, 3, 4].map(() => newHost()).slice(0, cap + 1));
+      for (const o of outsiders) await o.connect(target.peerId, { addrs: target.addrs() });
+      // Every test host is on 127.0.0.1: each cap binds in turn.
+      await waitFor('the extra outsider refused', () => target.stats().connections.refused === 1);
+      await waitFor(
+        'the refused outsider disconnected',
+        () => outsiders.filter((o) => o.isConnected(target.peerId)).length === cap,
+      );
+      expect(target.stats().connections).toMatchObject({ outsiders: cap, members: 0 });
+      const member = await newHost();
+      members.add(member.peerId);
+      expect(await member.connect(target.peerId, { addrs: target.addrs() })).toBe(true);
+      await waitFor('the member counted', () => target.stats().connections.members === 1);
+      expect(member.isConnected(target.peerId)).toBe(true);
+      expect(target.stats().connections.refused).toBe(1);
+    }
+  });
+
+  it('an outsider is served during its lifetime, then disconnected unless it has become a member', async () => {
+    const members = new Set<string>();
+    const target = await newHost({
+      peerPolicy: { isMember: (p) => members.has(p) },
+      limits: { outsiderLifetimeMs: 500 },
+    });
+    const { ready } = echoHandler(target);
+    await ready;
+    const member = await newHost();
+    members.add(member.peerId);
+    target.setPeerPolicy({ isMember: (p) => members.has(p) });
+    const [stranger, joiner, quiet] = await Promise.all([newHost(), newHost(), newHost()]);
+    const t0 = Date.now();
+    // Like a newcomer using the join protocol while still an outsider.
+    for (const o of [member, stranger, joiner, quiet]) {
+      expect(await o.request(target.peerId, ECHO, { hi: 1 }, { addrs: target.addrs() })).toEqual({
+        from: o.peerId,
+        msg: { hi: 1 },
+      });
+    }
+    // The joiner becomes a member and the node says so; the quiet one becomes a member and the
+    // node does not say so (it is checked again when its lifetime ends).
+    members.add(joiner.peerId);
+    target.setPeerPolicy({ isMember: (p) => members.has(p) });
+    members.add(quiet.peerId);
+    await waitFor('the stranger disconnected', () => !target.isConnected(stranger.peerId));
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(450);
+    await waitFor('every lifetime over', () => target.stats().connections.outsiders === 0);
+    expect(target.stats().connections).toMatchObject({ expired: 1, refused: 0, members: 3 });
+    for (const o of [member, joiner, quiet]) expect(target.isConnected(o.peerId)).toBe(true);
+    // The stranger may come back, for another lifetime.
+    expect(await stranger.request(target.peerId, ECHO, {}, { addrs: target.addrs() })).toEqual({
+      from: stranger.peerId,
+      msg: {},
+    });
+    await waitFor('the stranger disconnected again', () => !target.isConnected(stranger.peerId));
+    expect(target.stats().connections.expired).toBe(2);
+  });
+
+  it('refuses limits that would let outsiders take every slot', async () => {
+    const { privateKey } = await generateIdentity();
+    await expect(
+      createHost({ privateKey, listen: LOOPBACK, limits: { maxConnections: 8, maxOutsiders: 8 } }),
+    ).rejects.toThrow(/maxOutsiders \(8\) must be below limits.maxConnections \(8\)/);
+    await expect(
+      createHost({ privateKey, listen: LOOPBACK, limits: { outsiderLifetimeMs: 0 } }),
+    ).rejects.toThrow(/outsiderLifetimeMs must be a positive integer, got 0/);
+  });
+});
