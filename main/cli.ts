@@ -1,6 +1,5 @@
 // The `conclave` command: runs a custodian node (`start`) and talks to it over the control socket.
 import './polyfill.js';
-import { spawn } from 'node:child_process';
 import { realpathSync } from 'node:fs';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
@@ -292,26 +291,6 @@ async function backupPassphrase(ctx: Context): Promise<string> {
   return value;
 }
 
-/** Best effort: the desktop's default browser, only where there is a desktop. */
-function openInBrowser(url: string): void {
-  const cmd =
-    process.platform === 'darwin'
-      ? ['open', url]
-      : process.platform === 'win32'
-        ? ['cmd', '/c', 'start', '', url]
-        : process.env.DISPLAY || process.env.WAYLAND_DISPLAY
-          ? ['xdg-open', url]
-          : undefined;
-  if (!cmd) return;
-  try {
-    spawn(cmd[0]!, cmd.slice(1), { stdio: 'ignore', detached: true })
-      .on('error', () => undefined)
-      .unref();
-  } catch {
-    // No browser to open: the URL is printed anyway.
-  }
-}
-
 async function multiaddrs(ctx: Context, name: string, values: string[]): Promise<void> {
   const { multiaddr } = await import('@multiformats/multiaddr');
   for (const value of values) {
@@ -564,7 +543,8 @@ const COMMANDS: Command[] = [
           });
           if (ctx.json) printJSON(io, { url: bm.url });
           else writeLines(io.stdout, [`UI: ${bm.url}`]);
-          if (ctx.values.open) openInBrowser(bm.url);
+          // Through a private file and a one-time link: the opener's argv never holds the token.
+          if (ctx.values.open) await bm.openInBrowser();
           await shutdown.promise;
           io.stderr.write('stopping\n');
           await withDeadline('stopping the node', bm.close(), STOP_DEADLINE_MS);

@@ -5,6 +5,7 @@ import { API_METHODS } from '../../shared/api/schema.js';
 import type { InitOptions, InitResult, RunningNode, StartOptions } from '../node/index.js';
 import { serveControl } from './control.js';
 import { startBrowserMode, type BrowserServer } from './http.js';
+import { openInBrowser } from './open-browser.js';
 
 export interface BrowserModeOptions {
   home: string;
@@ -26,6 +27,11 @@ export interface BrowserMode {
   server: BrowserServer;
   /** The node, once it runs (immediately when the home already had an identity). */
   node(): RunningNode | undefined;
+  /**
+   * Best effort: opens the UI in the desktop's browser through a private file holding a one-time
+   * link, so no command line carries the token. False when there is no desktop.
+   */
+  openInBrowser(): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -93,6 +99,7 @@ export async function runBrowserMode(opts: BrowserModeOptions): Promise<BrowserM
     url: server.url,
     server,
     node: () => node,
+    openInBrowser: () => openInBrowser((onDone) => server.oneTimeUrl(onDone)),
     async close() {
       await server.close();
       unsubscribe?.();

@@ -1,6 +1,6 @@
 // Browser mode: serves the renderer and the API contract over HTTP + WebSocket on 127.0.0.1, behind
 // a random token (as Jupyter does), with Host and Origin checks against DNS rebinding and CSRF.
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import {
@@ -28,6 +28,10 @@ import { isApiMethod, validateInput } from '../../shared/api/schema.js';
 export const MAX_BODY_BYTES = 1024 * 1024;
 /** How often idle WebSocket clients are pinged, so dead ones are dropped. */
 const PING_MS = 30_000;
+/** How long a one-time link (`/open/<code>`) stays valid. */
+export const OPEN_CODE_TTL_MS = 60_000;
+/** One-time links outstanding at once; issuing more drops the oldest. */
+const MAX_OPEN_CODES = 16;
 
 export type EventSource = (cb: (e: ApiEvent) => void) => () => void;
 
@@ -47,6 +51,12 @@ export interface BrowserServer {
   url: string;
   port: number;
   token: string;
+  /**
+   * A link that signs a browser in once, within OPEN_CODE_TTL_MS, without carrying the token: what
+   * a browser opener may see on its command line. `onDone` runs once the link is used, expires or
+   * the server closes.
+   */
+  oneTimeUrl(onDone?: () => void): string;
   close(): Promise<void>;
 }
 
@@ -100,10 +110,17 @@ const TOKEN_PAGE_CSP =
   `default-src 'none'; style-src 'sha256-${TOKEN_PAGE_STYLE_HASH}'; form-action 'self'; ` +
   `frame-ancestors 'none'; base-uri 'none'`;
 
-function tokenPage(wrongToken: boolean): string {
-  const error = wrongToken
-    ? '<p class="error" role="alert">That token is not the one this node printed. Copy the whole link again.</p>'
-    : '';
+const TOKEN_PAGE_ERRORS = {
+  none: '',
+  wrongToken: 'That token is not the one this node printed. Copy the whole link again.',
+  usedLink:
+    'That one-time link was already used or has expired (it works once, for a minute). ' +
+    'Use the link the node printed instead.',
+};
+
+function tokenPage(problem: keyof typeof TOKEN_PAGE_ERRORS): string {
+  const error =
+    problem === 'none' ? '' : `<p class="error" role="alert">${TOKEN_PAGE_ERRORS[problem]}</p>`;
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>Conclave: sign in</title><style>${TOKEN_PAGE_STYLE}</style></head>
@@ -115,6 +132,14 @@ function tokenPage(wrongToken: boolean): string {
 <button type="submit">Open Conclave</button></form></main></body></html>
 `;
 }
+
+// What `/open/<code>` answers: it sets the cookie, then goes to the app from this origin.
+const OPENED_PAGE = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta http-equiv="refresh" content="0;url=/">
+<title>Conclave: opening</title><style>${TOKEN_PAGE_STYLE}</style></head>
+<body><main><h1>Conclave</h1><p>Opening… <a href="/">Continue</a> if nothing happens.</p></main>
+</body></html>
+`;
 
 function staticCsp(port: number): string {
   return [
@@ -167,8 +192,25 @@ export async function serveBrowser(opts: BrowserServerOptions): Promise<BrowserS
   const root = resolve(opts.staticDir);
   const token = opts.token ?? randomBytes(32).toString('base64url');
   let port = 0;
-  // Cookies are not separated by port: each node's cookie carries its port in the name.
-  const cookieName = () => `conclave_${port}`;
+  // Browsers send a 127.0.0.1 cookie to every port, so to any other local server too. The name
+  // carries the port, so each node reads only its own; the value is derived from the token and the
+  // port, so a cookie leaked to another server is neither the token (no Bearer access, no use on
+  // another port) nor accepted by another node, even one started with the same token.
+  const cookieName = () => `conclave_session_${port}`;
+  const sessionValue = () =>
+    createHmac('sha256', token).update(`conclave browser session:${port}`).digest('base64url');
+  const sessionCookie = () =>
+    `${cookieName()}=${sessionValue()}; HttpOnly; SameSite=Strict; Path=/`;
+  // One-time codes for `/open/<code>`: what a browser opener gets instead of the token.
+  const openCodes = new Map<string, { timer: NodeJS.Timeout; onDone?: () => void }>();
+  const endCode = (code: string): boolean => {
+    const entry = openCodes.get(code);
+    if (!entry) return false;
+    openCodes.delete(code);
+    clearTimeout(entry.timer);
+    entry.onDone?.();
+    return true;
+  };
   const allowedHosts = () => new Set([`127.0.0.1:${port}`, `localhost:${port}`]);
   const allowedOrigins = () => new Set([`http://127.0.0.1:${port}`, `http://localhost:${port}`]);
 
@@ -179,7 +221,7 @@ export async function serveBrowser(opts: BrowserServerOptions): Promise<BrowserS
     const auth = req.headers.authorization;
     if (auth?.startsWith('Bearer ')) return sameSecret(auth.slice(7).trim(), token);
     const cookie = parseCookies(req.headers.cookie).get(cookieName());
-    return cookie !== undefined && sameSecret(cookie, token);
+    return cookie !== undefined && sameSecret(cookie, sessionValue());
   };
 
   function send(
@@ -207,8 +249,8 @@ export async function serveBrowser(opts: BrowserServerOptions): Promise<BrowserS
     send(res, status, `${text}\n`, { 'Content-Type': 'text/plain; charset=utf-8' });
   }
 
-  function sendTokenPage(res: ServerResponse, wrongToken: boolean): void {
-    send(res, 401, tokenPage(wrongToken), {
+  function sendTokenPage(res: ServerResponse, problem: keyof typeof TOKEN_PAGE_ERRORS): void {
+    send(res, 401, tokenPage(problem), {
       'Content-Type': 'text/html; charset=utf-8',
       'Content-Security-Policy': TOKEN_PAGE_CSP,
       'Cache-Control': 'no-store',
@@ -233,18 +275,31 @@ export async function serveBrowser(opts: BrowserServerOptions): Promise<BrowserS
         'Content-Type': 'text/plain; charset=utf-8',
       });
     }
+    if (url.pathname.startsWith('/open/')) {
+      // Only a GET spends the code: a HEAD (a link checker, a preview) must not.
+      const code = url.pathname.slice('/open/'.length);
+      if (req.method !== 'GET' || !endCode(code)) return sendTokenPage(res, 'usedLink');
+      // A page rather than a redirect: when the opener was a local file, a redirect would still
+      // count as cross-site and the SameSite=Strict cookie would not be sent with it.
+      return send(res, 200, OPENED_PAGE, {
+        'Content-Type': 'text/html; charset=utf-8',
+        'Content-Security-Policy': TOKEN_PAGE_CSP,
+        'Set-Cookie': sessionCookie(),
+        'Cache-Control': 'no-store',
+      });
+    }
     const given = url.searchParams.get('token');
     if (given !== null) {
-      if (!sameSecret(given, token)) return sendTokenPage(res, true);
+      if (!sameSecret(given, token)) return sendTokenPage(res, 'wrongToken');
       // Swap the token in the URL for a cookie, and drop it from the address bar and history.
       url.searchParams.delete('token');
       return send(res, 303, '', {
         Location: `${url.pathname}${url.search}`,
-        'Set-Cookie': `${cookieName()}=${token}; HttpOnly; SameSite=Strict; Path=/`,
+        'Set-Cookie': sessionCookie(),
         'Cache-Control': 'no-store',
       });
     }
-    if (!authorized(req)) return sendTokenPage(res, false);
+    if (!authorized(req)) return sendTokenPage(res, 'none');
     return serveStatic(res, url.pathname);
   }
 
@@ -435,8 +490,18 @@ export async function serveBrowser(opts: BrowserServerOptions): Promise<BrowserS
     url: `http://127.0.0.1:${port}/?token=${token}`,
     port,
     token,
+    oneTimeUrl(onDone) {
+      if (closing) throw new Error('the browser-mode server is closed');
+      while (openCodes.size >= MAX_OPEN_CODES) endCode(openCodes.keys().next().value!);
+      const code = randomBytes(32).toString('base64url');
+      const timer = setTimeout(() => endCode(code), OPEN_CODE_TTL_MS);
+      timer.unref();
+      openCodes.set(code, { timer, onDone });
+      return `http://127.0.0.1:${port}/open/${code}`;
+    },
     close() {
       closing ??= new Promise<void>((done) => {
+        for (const code of [...openCodes.keys()]) endCode(code);
         unsubscribe();
         clearInterval(pinger);
         for (const ws of clients) ws.terminate();

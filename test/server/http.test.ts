@@ -3,11 +3,12 @@ import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { WebSocket } from 'ws';
 import type { ApiEvent } from '../../shared/api/index.js';
 import {
   MAX_BODY_BYTES,
+  OPEN_CODE_TTL_MS,
   serveBrowser,
   startBrowserMode,
   type BrowserServer,
@@ -57,16 +58,22 @@ interface Answer {
 /** A raw HTTP request, so Host, Origin and paths go out exactly as written. */
 function http(
   path: string,
-  opts: { method?: string; headers?: Record<string, string>; body?: string | Buffer } = {},
+  opts: {
+    method?: string;
+    headers?: Record<string, string>;
+    body?: string | Buffer;
+    port?: number;
+  } = {},
 ): Promise<Answer> {
+  const port = opts.port ?? server.port;
   return new Promise((done, fail) => {
     const req = request(
       {
         host: '127.0.0.1',
-        port: server.port,
+        port,
         path,
         method: opts.method ?? 'GET',
-        headers: { Host: `127.0.0.1:${server.port}`, ...opts.headers },
+        headers: { Host: `127.0.0.1:${port}`, ...opts.headers },
       },
       (res) => {
         const chunks: Buffer[] = [];
@@ -85,7 +92,24 @@ function http(
   });
 }
 
-const cookie = () => `conclave_${server.port}=${server.token}`;
+/** The `name=value` part of a Set-Cookie header. */
+function cookieOf(res: Answer): string {
+  const header = res.headers['set-cookie'];
+  const first = Array.isArray(header) ? header[0] : header;
+  if (!first) throw new Error(`no Set-Cookie in a ${res.status} answer`);
+  return first.split(';')[0]!;
+}
+
+/** Signs in with the token in the URL, as a browser does, and returns the cookie it gets. */
+async function signIn(port = server.port, token = server.token): Promise<string> {
+  return cookieOf(await http(`/?token=${token}`, { port }));
+}
+
+let session = '';
+beforeEach(async () => {
+  session = await signIn();
+});
+const cookie = () => session;
 const bearer = () => ({ Authorization: `Bearer ${server.token}` });
 
 function apiCall(method: string, body: unknown, headers: Record<string, string> = {}) {
@@ -124,12 +148,16 @@ describe('the token', () => {
     expect(page.status).toBe(401);
     expect(page.body).toContain('not the one');
     expect(page.headers['set-cookie']).toBeUndefined();
-    const viaCookie = await apiCall('node.status', {}, { Cookie: `conclave_${server.port}=nope` });
+    const viaCookie = await apiCall(
+      'node.status',
+      {},
+      { Cookie: `conclave_session_${server.port}=nope` },
+    );
     expect(viaCookie.status).toBe(401);
     const viaHeader = await apiCall('node.status', {}, { Authorization: 'Bearer nope' });
     expect(viaHeader.status).toBe(401);
     const fileWithWrongCookie = await http('/index.html', {
-      headers: { Cookie: `conclave_${server.port}=${server.token}x` },
+      headers: { Cookie: `${cookie()}x` },
     });
     expect(fileWithWrongCookie.status).toBe(401);
     expect(api.calls).toHaveLength(0);
@@ -140,9 +168,47 @@ describe('the token', () => {
     expect(res.status).toBe(303);
     expect(res.headers.location).toBe('/');
     const setCookie = String(res.headers['set-cookie']);
-    expect(setCookie).toContain(`conclave_${server.port}=${server.token}`);
+    expect(setCookie).toMatch(new RegExp(`^conclave_session_${server.port}=[\\w-]{43};`));
     expect(setCookie).toContain('HttpOnly');
     expect(setCookie).toContain('SameSite=Strict');
+  });
+
+  it('the cookie is not the token: it is no Bearer credential and says nothing of the token', async () => {
+    // Browsers send 127.0.0.1 cookies to every port, so any local server may see this value.
+    const value = cookie().split('=')[1]!;
+    expect(value).not.toContain(server.token);
+    expect((await apiCall('node.status', {}, { Authorization: `Bearer ${value}` })).status).toBe(
+      401,
+    );
+  });
+
+  it("another server does not accept this one's cookie, even started with the same token", async () => {
+    const other = await serveBrowser({
+      api,
+      onEvent: () => () => {},
+      staticDir: root,
+      token: server.token,
+    });
+    try {
+      const value = cookie().split('=')[1]!;
+      for (const sent of [cookie(), `conclave_session_${other.port}=${value}`]) {
+        const res = await http('/api/node.status', {
+          method: 'POST',
+          port: other.port,
+          headers: { 'Content-Type': 'application/json', Cookie: sent },
+          body: '{}',
+        });
+        expect(res.status).toBe(401);
+      }
+      // Both cookies in one jar (as one browser holds them): each server picks its own.
+      const both = `${cookie()}; ${await signIn(other.port, other.token)}`;
+      for (const port of [server.port, other.port]) {
+        const page = await http('/', { port, headers: { Cookie: both } });
+        expect(page.status).toBe(200);
+      }
+    } finally {
+      await other.close();
+    }
   });
 
   it('with the cookie the UI and the API work', async () => {
@@ -159,6 +225,45 @@ describe('the token', () => {
     expect(res.status).toBe(200);
     expect(Array.isArray(JSON.parse(res.body))).toBe(true);
     expect(api.calls.map((c) => c.method)).toEqual(['group.list']);
+  });
+});
+
+describe('one-time links', () => {
+  it('sign a browser in once, without the token, and then refuse', async () => {
+    let ended = 0;
+    const link = server.oneTimeUrl(() => ended++);
+    expect(link).toMatch(new RegExp(`^http://127\\.0\\.0\\.1:${server.port}/open/[\\w-]{43}$`));
+    expect(link).not.toContain(server.token);
+    const path = new URL(link).pathname;
+    // A HEAD (a link checker) does not spend it.
+    expect((await http(path, { method: 'HEAD' })).status).toBe(401);
+    const first = await http(path);
+    expect(first.status).toBe(200);
+    expect(first.body).toContain('content="0;url=/"');
+    expect(cookieOf(first)).toBe(cookie());
+    expect(ended).toBe(1);
+    const again = await http(path);
+    expect(again.status).toBe(401);
+    expect(again.body).toContain('already used or has expired');
+    expect(again.headers['set-cookie']).toBeUndefined();
+    expect((await http('/open/made-up')).status).toBe(401);
+  });
+
+  it('expire after a minute, and end when the server closes', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      let ended = 0;
+      const path = new URL(server.oneTimeUrl(() => ended++)).pathname;
+      vi.advanceTimersByTime(OPEN_CODE_TTL_MS + 1);
+      expect(ended).toBe(1);
+      expect((await http(path)).status).toBe(401);
+    } finally {
+      vi.useRealTimers();
+    }
+    let ended = 0;
+    server.oneTimeUrl(() => ended++);
+    await server.close();
+    expect(ended).toBe(1);
   });
 });
 
