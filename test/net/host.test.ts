@@ -655,6 +655,30 @@ describe('connection slots: members before outsiders', () => {
     expect(target.stats().connections.expired).toBe(2);
   });
 
+  it('when libp2p must prune, members are the last to go (their connections are tagged)', async () => {
+    const members = new Set<string>();
+    const target = await newHost({
+      peerPolicy: { isMember: (p) => members.has(p) },
+      limits: { maxConnections: 4, maxOutsiders: 2, outsiderLifetimeMs: 60_000 },
+    });
+    const [outsider, m1, m2, other1, other2] = await Promise.all(
+      [1, 2, 3, 4, 5].map(() => newHost()),
+    );
+    members.add(m1.peerId);
+    members.add(m2.peerId);
+    // Oldest first: left alone, libp2p would prune the newest inbound connection, a member's.
+    for (const h of [outsider, m1, m2]) {
+      expect(await h.connect(target.peerId, { addrs: target.addrs() })).toBe(true);
+      await waitFor('connected', () => target.isConnected(h.peerId));
+    }
+    // Two peers the node dials itself take the total over maxConnections.
+    for (const h of [other1, other2]) {
+      expect(await target.connect(h.peerId, { addrs: h.addrs() })).toBe(true);
+    }
+    await waitFor('one connection pruned', () => !target.isConnected(outsider.peerId));
+    for (const h of [m1, m2, other1]) expect(target.isConnected(h.peerId)).toBe(true);
+  });
+
   it('refuses limits that would let outsiders take every slot', async () => {
     const { privateKey } = await generateIdentity();
     await expect(
