@@ -1,5 +1,8 @@
 // The API contract between the custodian node and its clients (CLI, desktop UI, browser mode).
 // Every operation a client can ask of a node is declared here once; no secret ever crosses it.
+import type { RequestCard } from '../requests/types.js';
+
+export type { CardField, CardPerson, RequestCard } from '../requests/types.js';
 
 export const API_VERSION = 1;
 
@@ -90,6 +93,11 @@ export interface RequestView {
   message: string;
   /** For a ceremony, what it does, in words (shown instead of the message). */
   description?: string;
+  /**
+   * What the approver must see, decoded by this node from the request's exact bytes through the
+   * request-kind registry (shared/requests): title, one-sentence summary, fields, warnings.
+   */
+  card?: RequestCard;
   /** The message as text when it is valid UTF-8 without control characters. */
   messageText?: string;
   messageSha256: string;
