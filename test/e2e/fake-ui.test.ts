@@ -5,11 +5,12 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serveBrowser, type BrowserServer } from '../../main/server/http.js';
+import { writeOpenFile } from '../../main/server/open-browser.js';
 import { defaultPolicy } from '../../shared/policy/policy.js';
 import { BOB, createFakeNode, GRACE, type FakeNode } from '../ui/fake-api.js';
 
@@ -443,5 +444,54 @@ describe('first run and the sandbox, on a node without an identity', () => {
       .waitFor({ timeout: 10_000 });
     await shoot('22-sandbox-signed', p);
     expect(problems).toEqual([]);
+  });
+});
+
+describe('signing in: a one-time link opened from a file, and two nodes in one browser', () => {
+  let other: BrowserServer;
+
+  beforeAll(async () => {
+    other = await serveBrowser({
+      api: node,
+      onEvent: (cb) => node.onEvent(cb),
+      staticDir: join(tmp, 'renderer'),
+    });
+  });
+
+  afterAll(async () => {
+    await other?.close();
+  });
+
+  it('the private file `--open` writes signs this browser in to its own node only', async () => {
+    const p = await context.newPage();
+    // The browser already holds the first node's cookie; the second node does not take it.
+    await p.goto(`http://127.0.0.1:${other.port}/`);
+    await expect.poll(() => p.title()).toBe('Conclave: sign in');
+    let ended = false;
+    const file = await writeOpenFile(other.oneTimeUrl(() => (ended = true)));
+    try {
+      await p.goto(pathToFileURL(file.path).href);
+      await p.getByRole('heading', { name: 'Requests', level: 1 }).waitFor();
+      expect(p.url()).toBe(`http://127.0.0.1:${other.port}/`);
+      expect(ended).toBe(true);
+    } finally {
+      file.remove();
+    }
+    // Both nodes keep their own session in the one browser.
+    await page.reload();
+    await page.getByRole('heading', { name: 'Requests', level: 1 }).waitFor();
+    await p.reload();
+    await p.getByRole('heading', { name: 'Requests', level: 1 }).waitFor();
+    const mine = [`conclave_session_${server.port}`, `conclave_session_${other.port}`];
+    const sessions = (await context.cookies())
+      .filter((c) => mine.includes(c.name))
+      .map((c) => ({ name: c.name, value: c.value, httpOnly: c.httpOnly, sameSite: c.sameSite }));
+    expect(sessions.map((c) => c.name).sort()).toEqual(mine.sort());
+    expect(new Set(sessions.map((c) => c.value)).size).toBe(2);
+    for (const c of sessions) {
+      expect([server.token, other.token]).not.toContain(c.value);
+      expect(c).toMatchObject({ httpOnly: true, sameSite: 'Strict' });
+    }
+    await p.close();
   });
 });
