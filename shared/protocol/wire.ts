@@ -118,7 +118,11 @@ export interface DecisionBody {
   at: number;
 }
 
-/** The outcome of a request as its coordinator saw it: the signature, or a failure with culprits. */
+/**
+ * The outcome of a request as its coordinator saw it: the signature, or a failure. A failure's
+ * `culprits` are the sender's word only; a receiver blames a signer only on `evidence` it can check
+ * itself (see shared/protocol/evidence.ts, acceptFailureOutcome).
+ */
 export interface OutcomeBody {
   v: 1;
   type: 'outcome';
@@ -127,8 +131,90 @@ export interface OutcomeBody {
   signature?: string;
   failure?: string;
   culprits: string[];
+  /** Why the signing attempts failed, per signer: what others can check, or what was observed. */
+  evidence?: FailureEvidence[];
+  /** The last signing attempt: who coordinated it (the sender) and whom it asked. */
+  attempt?: SigningAttempt;
   by: string;
   at: number;
+}
+
+/** One signing attempt: its coordinator and every signer in it (the coordinator included). */
+export interface SigningAttempt {
+  coordinator: string;
+  signers: string[];
+}
+
+/** One signer's nonce commitment as a sign message carries it (the JSON of NonceCommitmentJSON). */
+export interface SignerCommitment {
+  peerId: string;
+  commitment: Record<string, unknown>;
+}
+
+/**
+ * What a signer states, under its identity key, about the signature share it returns to a
+ * coordinator: the coordinator can then show a bad share to every member, who checks it against
+ * the group's verifying shares without trusting the coordinator. The signer signs only the share
+ * it computed for exactly these commitments, so an honest signer's receipt never shows a bad share.
+ */
+export interface ShareReceiptBody {
+  v: 1;
+  type: 'share-receipt';
+  groupId: string;
+  requestId: string;
+  /** The key epoch of the signer's share. */
+  epoch: number;
+  /** commitmentsHash() of the sign message's commitment list, as the signer received it. */
+  commitments: string;
+  /** Hex SerializeScalar of the signature share returned. */
+  share: string;
+  /** The signer's peer id. */
+  by: string;
+}
+
+/** A ShareReceiptBody with the signer's Ed25519 signature over sha256(canonicalJSON(body)). */
+export interface ShareReceipt {
+  body: ShareReceiptBody;
+  sig: string;
+}
+
+/**
+ * Why one signer failed an attempt. Only `bad-share` can be checked by others (and then names a
+ * culprit); `timeout` (no answer within `waitedMs`) and `refused` (an error, or an answer without
+ * a valid receipt) are the coordinator's observation, recorded as "reported by", never as blame.
+ */
+export type FailureEvidence =
+  | { kind: 'bad-share'; receipt: ShareReceipt; commitments: SignerCommitment[] }
+  | { kind: 'timeout'; peer: string; waitedMs: number }
+  | { kind: 'refused'; peer: string; reason: string };
+
+/** Hex sha256 of a sign message's commitment list (canonical JSON, in the message's order). */
+export function commitmentsHash(list: readonly SignerCommitment[]): string {
+  return bytesToHex(sha256(utf8ToBytes(canonicalJSON(list))));
+}
+
+/** The 32 bytes a share receipt's signature covers. */
+export function shareReceiptHash(body: ShareReceiptBody): Uint8Array {
+  return sha256(utf8ToBytes(canonicalJSON(body)));
+}
+
+/** The signer's receipt for the share it returns (`sign` is its identity key's Ed25519 signer). */
+export function signShareReceipt(
+  body: ShareReceiptBody,
+  sign: (msg: Uint8Array) => Uint8Array,
+): ShareReceipt {
+  return { body, sig: bytesToHex(sign(shareReceiptHash(body))) };
+}
+
+/** Checks a receipt's signature with the raw Ed25519 identity key of its signer. */
+export function verifyShareReceipt(r: ShareReceipt, signerKey: Uint8Array): boolean {
+  try {
+    return ed25519.verify(hexToBytes(r.sig), shareReceiptHash(r.body), signerKey, {
+      zip215: false,
+    });
+  } catch {
+    return false;
+  }
 }
 
 export type StatementBody = RequestBody | DecisionBody | OutcomeBody;
@@ -169,6 +255,98 @@ export function verifyStatement(s: Signed, authorKey: Uint8Array): boolean {
 }
 
 const PEER = 128;
+/** Most evidence items in one outcome: one per signer of the group, at most. */
+export const MAX_EVIDENCE = 50;
+
+/** Strictly decodes a share receipt (shape only; the caller verifies the signature). */
+export function decodeShareReceipt(v: unknown): ShareReceipt {
+  const o = expectObject(v, 'receipt', ['body', 'sig']);
+  const sig = expectHex(o.sig, 'receipt sig', 128);
+  const b = expectObject(o.body, 'receipt body', [
+    'v',
+    'type',
+    'groupId',
+    'requestId',
+    'epoch',
+    'commitments',
+    'share',
+    'by',
+  ]);
+  if (b.v !== WIRE_VERSION)
+    throw new ProtocolError('unsupported_version', `receipt version ${String(b.v)}`);
+  if (b.type !== 'share-receipt')
+    throw new ProtocolError('malformed', `expected a share-receipt, got ${String(b.type)}`);
+  return {
+    body: {
+      v: 1,
+      type: 'share-receipt',
+      groupId: expectHex(b.groupId, 'groupId', 32),
+      requestId: expectHex(b.requestId, 'requestId', 32),
+      epoch: expectInt(b.epoch, 'epoch', 0, 2 ** 31),
+      commitments: expectHex(b.commitments, 'commitments', 64),
+      share: expectHex(b.share, 'share', undefined, 128),
+      by: expectString(b.by, 'by', PEER),
+    },
+    sig,
+  };
+}
+
+/** A signer's commitment as evidence carries it: exactly identifier, hiding and binding (hex). */
+function decodeSignerCommitment(v: unknown, what: string): SignerCommitment {
+  const e = expectObject(v, what, ['peerId', 'commitment']);
+  const c = expectObject(e.commitment, `${what}.commitment`, ['identifier', 'hiding', 'binding']);
+  return {
+    peerId: expectString(e.peerId, `${what}.peerId`, PEER),
+    commitment: {
+      identifier: expectHex(c.identifier, `${what}.identifier`, undefined, 130),
+      hiding: expectHex(c.hiding, `${what}.hiding`, undefined, 130),
+      binding: expectHex(c.binding, `${what}.binding`, undefined, 130),
+    },
+  };
+}
+
+/** Strictly decodes one item of an outcome's evidence. */
+export function decodeEvidence(v: unknown, what = 'evidence'): FailureEvidence {
+  const o = expectObject(v, what);
+  switch (o.kind) {
+    case 'bad-share': {
+      expectObject(o, what, ['kind', 'receipt', 'commitments']);
+      if (!Array.isArray(o.commitments) || o.commitments.length === 0 || o.commitments.length > 50)
+        throw new ProtocolError('malformed', `${what}.commitments must be a list of 1..50`);
+      return {
+        kind: 'bad-share',
+        receipt: decodeShareReceipt(o.receipt),
+        commitments: o.commitments.map((c, i) =>
+          decodeSignerCommitment(c, `${what}.commitments[${i}]`),
+        ),
+      };
+    }
+    case 'timeout':
+      expectObject(o, what, ['kind', 'peer', 'waitedMs']);
+      return {
+        kind: 'timeout',
+        peer: expectString(o.peer, `${what}.peer`, PEER),
+        waitedMs: expectInt(o.waitedMs, `${what}.waitedMs`, 0, 2 ** 31),
+      };
+    case 'refused':
+      expectObject(o, what, ['kind', 'peer', 'reason']);
+      return {
+        kind: 'refused',
+        peer: expectString(o.peer, `${what}.peer`, PEER),
+        reason: expectString(o.reason, `${what}.reason`, 300),
+      };
+    default:
+      throw new ProtocolError('malformed', `${what} has unknown kind ${String(o.kind)}`);
+  }
+}
+
+function decodeAttempt(v: unknown): SigningAttempt {
+  const o = expectObject(v, 'attempt', ['coordinator', 'signers']);
+  return {
+    coordinator: expectString(o.coordinator, 'attempt.coordinator', PEER),
+    signers: expectStrings(o.signers, 'attempt.signers', 50, PEER),
+  };
+}
 
 /** Strictly decodes a signed statement (shape only; the caller verifies the signature and membership). */
 export function decodeSigned(v: unknown): Signed {
@@ -247,6 +425,8 @@ export function decodeSigned(v: unknown): Signed {
         'signature',
         'failure',
         'culprits',
+        'evidence',
+        'attempt',
         'by',
         'at',
       ]);
@@ -262,6 +442,15 @@ export function decodeSigned(v: unknown): Signed {
       if (b.signature !== undefined)
         body.signature = expectHex(b.signature, 'signature', undefined, 256);
       if (b.failure !== undefined) body.failure = expectString(b.failure, 'failure', 500);
+      if (b.evidence !== undefined) {
+        if (!Array.isArray(b.evidence) || b.evidence.length > MAX_EVIDENCE)
+          throw new ProtocolError(
+            'malformed',
+            `evidence must be a list of at most ${MAX_EVIDENCE}`,
+          );
+        body.evidence = b.evidence.map((e, i) => decodeEvidence(e, `evidence[${i}]`));
+      }
+      if (b.attempt !== undefined) body.attempt = decodeAttempt(b.attempt);
       return { body, sig };
     }
     default:
