@@ -13,6 +13,7 @@ import {
   type ApiOutput,
   type AuditEntryView,
   type GroupView,
+  type RequestCard,
   type RequestView,
 } from '../shared/api/index.js';
 import { LIMITS, SCHEMES, validateInput, validateName } from '../shared/api/schema.js';
@@ -176,6 +177,11 @@ function groupLines(g: GroupView): string[] {
 }
 
 function preview(r: RequestView, max = 40): string {
+  // A ceremony's parameters are JSON nobody should read in a list: its card's title says it.
+  if (r.kind !== 'sign' && r.card !== undefined) {
+    const text = clean(r.card.invalid !== undefined ? r.card.summary : r.card.title);
+    return text.length > 2 * max ? `${text.slice(0, 2 * max)}…` : text;
+  }
   if (r.messageText !== undefined) {
     const text = clean(r.messageText);
     return JSON.stringify(text.length > max ? `${text.slice(0, max)}…` : text);
@@ -188,6 +194,24 @@ function decisionLine(d: RequestView['approvals'][number]): string {
   return `${clean(d.name)} ${clean(d.at)}${d.reason ? `: ${clean(d.reason)}` : ''}`;
 }
 
+/** A request's card (shared/requests): what it does, its fields, and what to watch out for. */
+function cardLines(card: RequestCard): string[] {
+  if (card.invalid !== undefined)
+    return [
+      field('unreadable', clean(card.summary)),
+      field('warning', 'do not approve a request you cannot read'),
+    ];
+  const lines = [field('ceremony', clean(card.summary))];
+  let label = '';
+  for (const f of card.fields) {
+    // Fields without a label continue the one above (a policy's rules, one per line).
+    if (f.label) label = f.label.toLowerCase();
+    lines.push(field(f.label ? label : '', clean(f.value)));
+  }
+  for (const w of card.warnings ?? []) lines.push(field('warning', clean(w)));
+  return lines;
+}
+
 function requestLines(r: RequestView): string[] {
   const lines = [
     field('request', clean(r.id)),
@@ -195,8 +219,12 @@ function requestLines(r: RequestView): string[] {
     field('kind', r.kind),
     field('status', r.status),
   ];
-  // A person approves what is shown here: the whole message, never only its hash.
-  if (r.description !== undefined) {
+  // A person approves what is shown here: the whole message, never only its hash. A ceremony is
+  // shown as the card its node decoded through the request-kind registry, when there is one.
+  const card = r.kind === 'sign' ? undefined : r.card;
+  if (card !== undefined) {
+    lines.push(...cardLines(card));
+  } else if (r.description !== undefined) {
     lines.push(field('ceremony', clean(r.description)));
   } else if (r.messageText !== undefined) {
     const text = r.messageText.replace(UNSAFE_KEEP_LINES, escape);
@@ -205,6 +233,9 @@ function requestLines(r: RequestView): string[] {
   } else {
     lines.push(field('message hex', clean(r.message)));
   }
+  // A signing request's card adds only warnings (binary data): its message is printed above.
+  if (r.kind === 'sign')
+    for (const w of r.card?.warnings ?? []) lines.push(field('warning', clean(w)));
   lines.push(field('sha256', clean(r.messageSha256)));
   lines.push(field('created', `${clean(r.createdAt)} by ${clean(r.createdBy.name)}`));
   lines.push(field('expires', clean(r.expiresAt)));
