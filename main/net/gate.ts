@@ -291,9 +291,14 @@ export function ipOf(addr: Multiaddr): string | undefined {
   return normalizeIp(first.value ?? '');
 }
 
-/** Lower case, and an IPv4-mapped IPv6 address as the IPv4 address it is. */
+/** Lower case, and an IPv4-mapped IPv6 address (either spelling) as the IPv4 address it is. */
 export function normalizeIp(ip: string): string {
   const lower = ip.toLowerCase();
-  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/.exec(lower);
-  return mapped === null ? lower : mapped[1];
+  const dotted = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/.exec(lower);
+  if (dotted !== null) return dotted[1];
+  const hex = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(lower);
+  if (hex === null) return lower;
+  const hi = parseInt(hex[1], 16);
+  const lo = parseInt(hex[2], 16);
+  return [hi >> 8, hi & 255, lo >> 8, lo & 255].join('.');
 }

@@ -11,6 +11,12 @@ export {
   type RequestOptions,
 } from './host.js';
 export {
+  advertisedAddrsFor,
+  MAX_ADVERTISED_ADDR_LENGTH,
+  MAX_ADVERTISED_ADDRS,
+  type AdvertisedAddrOptions,
+} from './addrs.js';
+export {
   ConnectionGate,
   DEFAULT_CONNECTION_LIMITS,
   MEMBER_TAG,

@@ -266,7 +266,8 @@ describe('dropping what must not be served', () => {
   });
 
   it('raw bytes that are not a JSON object are dropped as malformed; the host keeps serving', async () => {
-    const a = await newHost();
+    const lines: string[] = [];
+    const a = await newHost({ log: (l) => lines.push(l) });
     const { seen, ready } = echoHandler(a);
     await ready;
     const raw = await rawNode();
@@ -288,6 +289,9 @@ describe('dropping what must not be served', () => {
     expect(a.stats().dropped.malformed).toBe(5);
     expect(a.stats().dropped.oversized).toBe(1);
     expect(seen).toEqual([]);
+    // Counted every time, logged once per reason (the rest are summed up later).
+    expect(lines.filter((l) => l.startsWith('net: dropped (malformed)'))).toHaveLength(1);
+    expect(lines.filter((l) => l.startsWith('net: dropped (oversized)'))).toHaveLength(1);
 
     const b = await newHost();
     expect(await b.request(a.peerId, ECHO, { after: 'garbage' }, { addrs: a.addrs() })).toEqual({
