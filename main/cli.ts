@@ -496,7 +496,7 @@ const COMMANDS: Command[] = [
         type: 'string',
         multiple: true,
         value: 'MA',
-        help: 'multiaddr to listen on (default /ip4/0.0.0.0/tcp/0; "none": only through --relay); repeatable',
+        help: 'multiaddr to listen on besides 127.0.0.1 (always, on a free port); to be reachable from other machines give /ip4/0.0.0.0/tcp/PORT or use --relay; "none": only through --relay; repeatable',
       },
       relay: {
         type: 'string',
@@ -538,6 +538,12 @@ const COMMANDS: Command[] = [
         throw new UsageError('--listen none needs at least one --relay to be reachable', 'start');
       await multiaddrs(ctx, 'listen', listen);
       await multiaddrs(ctx, 'relay', relays);
+      // Loopback always (this machine's other nodes and tools); other machines only through what
+      // the user asks for, so a node is not open to a whole network unless someone decided so.
+      const coversLoopback = listen.some((a) =>
+        /^\/ip4\/(127\.\d+\.\d+\.\d+|0\.0\.0\.0)\//.test(a),
+      );
+      const direct = noDirect ? [] : coversLoopback ? listen : ['/ip4/127.0.0.1/tcp/0', ...listen];
       for (const relay of relays) {
         if (!relay.includes('/p2p/')) {
           throw new UsageError(`--relay: ${relay} must end in /p2p/<relay peer id>`, 'start');
@@ -559,7 +565,7 @@ const COMMANDS: Command[] = [
             port,
             sandbox: ctx.values.sandbox === true,
             start: {
-              listen: noDirect ? [] : listen.length > 0 ? listen : ['/ip4/0.0.0.0/tcp/0'],
+              listen: direct,
               relays,
               mdns: ctx.values.mdns === true,
               passphrase: secret,
@@ -588,7 +594,7 @@ const COMMANDS: Command[] = [
         const { startCustodian } = await nodeEntryPoints(io);
         const node = await startCustodian({
           home: ctx.home,
-          listen: noDirect ? [] : listen.length > 0 ? listen : ['/ip4/0.0.0.0/tcp/0'],
+          listen: direct,
           relays,
           mdns: ctx.values.mdns === true,
           passphrase: secret,

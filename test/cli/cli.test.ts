@@ -630,7 +630,7 @@ describe('conclave start, relay and init', () => {
     );
     expect(seen.start).toMatchObject({
       home,
-      listen: ['/ip4/0.0.0.0/tcp/0'],
+      listen: ['/ip4/127.0.0.1/tcp/0'],
       relays: [`/ip4/10.0.0.1/tcp/4001/p2p/${PEER_A}`],
       mdns: true,
       passphrase: 'pw',
@@ -647,6 +647,29 @@ describe('conclave start, relay and init', () => {
     expect(await running).toBe(0);
     expect(seen.stopped).toBe(true);
     expect(existsSync(join(home, 'control.sock'))).toBe(false);
+  });
+
+  it('start listens on loopback always, and beyond it only where --listen says', async () => {
+    for (const [given, expected] of [
+      [['/ip4/192.168.1.5/tcp/4001'], ['/ip4/127.0.0.1/tcp/0', '/ip4/192.168.1.5/tcp/4001']],
+      [['/ip4/0.0.0.0/tcp/4001'], ['/ip4/0.0.0.0/tcp/4001']],
+      [['/ip4/127.0.0.1/tcp/4001'], ['/ip4/127.0.0.1/tcp/4001']],
+    ]) {
+      const { node, seen } = fakeNode();
+      const shutdown = new AbortController();
+      let err = '';
+      const running = main(['--home', home, 'start', ...given.flatMap((a) => ['--listen', a])], {
+        stdout: { write: () => true },
+        stderr: { write: (s: string) => (err += s) },
+        env: { CONCLAVE_PASSPHRASE: 'pw' },
+        node,
+        shutdown: shutdown.signal,
+      });
+      await until(() => err.includes('ready:'));
+      expect(seen.start?.listen).toEqual(expected);
+      shutdown.abort();
+      expect(await running).toBe(0);
+    }
   });
 
   it('start reports a node that fails to start in one line and exits 1', async () => {
