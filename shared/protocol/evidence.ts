@@ -112,15 +112,14 @@ export function checkFailureEvidence(e: FailureEvidence, ctx: EvidenceContext): 
   if (pub.epoch !== r.epoch)
     return unverified(`the share is of epoch ${r.epoch}; this node holds epoch ${pub.epoch}`);
   const suite = getSuite(pub.scheme);
+  const index = ctx.indexOf(peer);
   let pkg: SigningPackage;
-  let id: bigint;
   try {
     const commitments: NonceCommitment[] = e.commitments.map((c) => {
-      const index = ctx.indexOf(c.peerId);
+      const i = ctx.indexOf(c.peerId);
       const dc = commitmentFromJSON(suite, c.commitment as unknown as NonceCommitmentJSON);
-      if (index === undefined || dc.identifier !== BigInt(index))
+      if (i === undefined || dc.identifier !== BigInt(i))
         throw new Error(`the commitment of ${c.peerId} does not match this node's roster`);
-      if (c.peerId === peer) id = dc.identifier;
       return dc;
     });
     pkg = new SigningPackage(signingKey(pub), commitments, ctx.message);
@@ -134,7 +133,8 @@ export function checkFailureEvidence(e: FailureEvidence, ctx: EvidenceContext): 
     // The signer signed something that is not a share at all.
     return { verdict: 'culprit', peer };
   }
-  if (verifyShare(pkg, id!, z)) return disproved(`the share of ${peer} is valid`);
+  // index is defined: the signer's commitment is in the list and matched the roster above.
+  if (verifyShare(pkg, BigInt(index!), z)) return disproved(`the share of ${peer} is valid`);
   return { verdict: 'culprit', peer };
 }
 

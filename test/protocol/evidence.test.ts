@@ -139,6 +139,18 @@ describe('checkFailureEvidence', () => {
     });
   });
 
+  it('names a signer whose receipt carries something that is not a scalar at all', () => {
+    const g = group();
+    const { receipt, commitments } = attempt(g, false);
+    const junk = signShareReceipt({ ...receipt.body, share: 'ff'.repeat(32) }, (h) =>
+      ed25519.sign(h, g.B.secret),
+    );
+    expect(checkFailureEvidence({ kind: 'bad-share', receipt: junk, commitments }, g.ctx)).toEqual({
+      verdict: 'culprit',
+      peer: 'peerB',
+    });
+  });
+
   it('refuses a receipt signed by someone else in the signer’s name', () => {
     const g = group();
     const { receipt, commitments } = attempt(g, true);
