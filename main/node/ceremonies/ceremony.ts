@@ -1,0 +1,356 @@
+// What refresh, reshare and repair share: parameters, planned roster, pre-flight, start and the
+// ceremony messages.
+import { randomBytes as nodeRandomBytes } from 'node:crypto';
+import { bytesToHex } from '@noble/hashes/utils.js';
+import { getSuite, identifierHex } from '../../../shared/crypto/suite.js';
+import type { Signed, CeremonyMessage } from '../../../shared/protocol/wire.js';
+import { NetError, publicKeyFromPeerId } from '../../net/index.js';
+import type { GroupRow, RequestRow } from '../../store/index.js';
+import {
+  TERMINAL,
+  decodeSignedSafe,
+  DroppedMessage,
+  short,
+  type PlannedMember,
+  type CeremonyParams,
+  type ReconstructParams,
+} from '../common.js';
+import { type NodeServices, type NodeContext, NodeService } from '../context.js';
+
+export class CeremonyService extends NodeService {
+  /** Ceremonies this node takes part in right now (by request id), and sessions aborted by others. */
+  ceremonies = new Set<string>();
+  aborted = new Set<string>();
+  /** Sessions' 'abort' messages by sender (only a new member's abort can end a ceremony). */
+  abortedBy = new Map<string, Set<string>>();
+  /** Why a session was aborted, naming who stopped it (for the request's failure). */
+  abortReasons = new Map<string, string>();
+  /** Ceremony sessions this node is running now (answers 'working' when asked). */
+  runningSessions = new Set<string>();
+
+  constructor(
+    ctx: NodeContext,
+    private readonly deps: Pick<
+      NodeServices,
+      'groups' | 'inboxes' | 'reconstruct' | 'repair' | 'requests' | 'reshare' | 'settle'
+    >,
+  ) {
+    super(ctx);
+  }
+
+  private get groups() {
+    return this.deps.groups;
+  }
+  private get inboxes() {
+    return this.deps.inboxes;
+  }
+  private get reconstruct() {
+    return this.deps.reconstruct;
+  }
+  private get repair() {
+    return this.deps.repair;
+  }
+  private get requests() {
+    return this.deps.requests;
+  }
+  private get reshare() {
+    return this.deps.reshare;
+  }
+  private get settle() {
+    return this.deps.settle;
+  }
+
+  /** The parameters of a ceremony request (canonical JSON in its message). */
+  ceremonyParams(r: RequestRow): CeremonyParams {
+    return JSON.parse(new TextDecoder().decode(r.message)) as CeremonyParams;
+  }
+
+  /** The roster after a ceremony: kept members keep their index, newcomers get the next ones. */
+  plannedRoster(g: GroupRow, p: CeremonyParams): PlannedMember[] {
+    if (p.ceremony === 'repair')
+      return this.store.members.list(g.id).map((m) =>
+        m.peerId === p.lost
+          ? {
+              peerId: p.newcomer.peerId,
+              name: p.newcomer.name,
+              index: m.index,
+              identityKey: bytesToHex(publicKeyFromPeerId(p.newcomer.peerId)),
+              addrs: p.newcomer.addrs,
+            }
+          : {
+              peerId: m.peerId,
+              name: m.name,
+              index: m.index,
+              identityKey: m.identityKey,
+              addrs: m.addrs,
+            },
+      );
+    const kept = this.store.members
+      .list(g.id)
+      .filter((m) => !(p.ceremony === 'reshare' && p.remove.includes(m.peerId)))
+      .map((m) => ({
+        peerId: m.peerId,
+        name: m.name,
+        index: m.index,
+        identityKey: m.identityKey,
+        addrs: m.addrs,
+      }));
+    if (p.ceremony === 'refresh') return kept;
+    let next = Math.max(0, ...this.store.members.list(g.id).map((m) => m.index)) + 1;
+    for (const a of p.add)
+      kept.push({
+        peerId: a.peerId,
+        name: a.name,
+        index: next++,
+        identityKey: bytesToHex(publicKeyFromPeerId(a.peerId)),
+        addrs: a.addrs,
+      });
+    return kept;
+  }
+
+  /** Who must be online for the coordinator to start: dealers (old members) and every new member. */
+  ceremonyPlan(r: RequestRow): { dealers: string[]; missing: string[] } {
+    const g = this.store.groups.get(r.groupId)!;
+    const p = this.ceremonyParams(r);
+    const online = (peer: string) => peer === this.me.peerId || this.host.isConnected(peer);
+    const old = this.store.members.list(g.id).sort((a, b) => a.index - b.index);
+    const recipients = this.plannedRoster(g, p);
+    const missing = recipients.filter((m) => !online(m.peerId)).map((m) => m.name);
+    let dealers: string[];
+    if (p.ceremony === 'repair') {
+      // T helpers who are online; the lost member is not one of them.
+      const helpers = old.filter((m) => m.peerId !== p.lost && online(m.peerId));
+      dealers = helpers.slice(0, g.threshold).map((m) => m.peerId);
+      const newcomerOnline = online(p.newcomer.peerId);
+      const need: string[] = newcomerOnline ? [] : [p.newcomer.name];
+      if (dealers.length < g.threshold)
+        need.push(
+          ...old
+            .filter((m) => m.peerId !== p.lost && !online(m.peerId))
+            .map((m) => m.name)
+            .slice(0, g.threshold - dealers.length),
+        );
+      return { dealers, missing: need };
+    } else if (p.ceremony === 'refresh') dealers = old.map((m) => m.peerId);
+    else {
+      // Prefer members who stay; removed ones deal only when too few others are online.
+      const staying = old.filter((m) => !p.remove.includes(m.peerId) && online(m.peerId));
+      const leaving = old.filter((m) => p.remove.includes(m.peerId) && online(m.peerId));
+      dealers = [...staying, ...leaving]
+        .slice(0, Math.max(g.threshold, staying.length))
+        .map((m) => m.peerId);
+      if (dealers.length < g.threshold) {
+        const offline = old.filter((m) => !online(m.peerId)).map((m) => m.name);
+        missing.push(...offline.slice(0, g.threshold - dealers.length));
+      }
+    }
+    if (p.ceremony === 'refresh')
+      for (const m of old) if (!online(m.peerId) && !missing.includes(m.name)) missing.push(m.name);
+    return { dealers, missing: [...new Set(missing)] };
+  }
+
+  /** The coordinator starts the ceremony once everyone it needs is online (pre-flight check). */
+  async startCeremony(id: string): Promise<void> {
+    const r = this.store.requests.get(id)!;
+    const g = this.store.groups.get(r.groupId)!;
+    if (this.ceremonies.has(id)) return;
+    const fromEpoch = this.ceremonyParams(r).fromEpoch;
+    if (fromEpoch !== g.epoch) {
+      this.requests.finish(
+        id,
+        {
+          status: 'failed',
+          failure: `${r.kind} failed: it was proposed for epoch ${fromEpoch}, and another ceremony has moved the group to epoch ${g.epoch} since; propose it again if it is still wanted`,
+        },
+        'request.failed',
+        { id, failure: 'stale epoch' },
+      );
+      this.requests.announceOutcome(id);
+      return;
+    }
+    // One ceremony per group at a time; this one starts when the other has ended.
+    const other = this.ceremonyUnderWay(g.id, id);
+    if (other) {
+      this.log(`${r.kind} ${id} waits for ${other} to end`);
+      return;
+    }
+    const { dealers, missing } = this.ceremonyPlan(r);
+    if (missing.length) {
+      this.log(`${r.kind} ${id} waits for ${missing.join(', ')} to come online`);
+      return;
+    }
+    if (this.ceremonies.has(id)) return;
+    const session = bytesToHex(nodeRandomBytes(32));
+    const approvals = this.store.decisions
+      .list(id)
+      .filter((d) => d.decision === 'approve')
+      .map((d) => JSON.parse(d.statement) as Signed);
+    const payload = { request: JSON.parse(r.envelope) as Signed, approvals, dealers };
+    const participants = new Set([
+      ...this.store.members.list(g.id).map((m) => m.peerId),
+      ...this.plannedRoster(g, this.ceremonyParams(r)).map((m) => m.peerId),
+    ]);
+    for (const peer of participants)
+      if (peer !== this.me.peerId)
+        this.send(peer, {
+          v: 1,
+          type: 'ceremony',
+          groupId: g.id,
+          requestId: id,
+          session,
+          step: 'start',
+          payload,
+        }).catch((e) =>
+          this.log(
+            `${r.kind} start to ${this.memberName(g.id, peer)} failed: ${(e as Error).message}`,
+          ),
+        );
+    await this.reshare.runCeremony(g.id, id, session, dealers);
+  }
+
+  onCeremony(from: string, msg: CeremonyMessage): unknown {
+    const g = this.store.groups.get(msg.groupId);
+    if (!g) throw new DroppedMessage('non_member');
+    if (msg.step === 'status') {
+      const r = this.store.requests.get(msg.requestId);
+      if (!r || r.groupId !== g.id || (r.kind !== 'refresh' && r.kind !== 'reshare'))
+        throw new DroppedMessage('unknown_request');
+      const p = this.settle.pendingCeremony(g.id);
+      const asker =
+        this.memberByPeer(g.id, from) ||
+        this.groups.isFormerMember(g.id, from) ||
+        this.newcomerInPendingRequest(g.id, from) ||
+        p?.roster.some((m) => m.peerId === from);
+      if (!asker) throw new DroppedMessage('non_member');
+      return this.settle.ceremonyAnswer(g.id, msg.requestId, msg.session);
+    }
+    if (msg.step === 'done') {
+      const rq = this.store.requests.get(msg.requestId);
+      if (rq?.kind === 'repair' && rq.groupId === g.id && !this.ceremonies.has(rq.id))
+        return this.repair.lateRepairDone(from, g, rq, msg.payload);
+    }
+    const m = this.memberByPeer(g.id, from) ?? this.newcomerInPendingRequest(g.id, from);
+    if (!m) throw new DroppedMessage('non_member');
+    if (msg.step === 'start') {
+      if (!this.memberByPeer(g.id, from)) throw new DroppedMessage('non_member');
+      const p = msg.payload as { request?: unknown; approvals?: unknown; dealers?: unknown };
+      if (p.request) this.requests.acceptStatement(from, decodeSignedSafe(p.request));
+      const r = this.store.requests.get(msg.requestId);
+      if (!r || r.kind === 'sign' || r.groupId !== g.id)
+        throw new DroppedMessage('unknown_request');
+      // A request that ended here is never started again, e.g. by a coordinator that stopped in
+      // the middle and, restarted, still calls it "signing": the group proposes a new one.
+      if (TERMINAL.includes(r.status)) throw new DroppedMessage('request_ended');
+      if (Array.isArray(p.approvals))
+        for (const a of p.approvals.slice(0, 64))
+          this.requests.acceptStatement(from, decodeSignedSafe(a));
+      const approvers = new Set(
+        this.store.decisions
+          .list(r.id)
+          .filter((d) => d.decision === 'approve')
+          .map((d) => d.peerId),
+      );
+      if (approvers.size < this.requests.needed(r)) throw new DroppedMessage('not_approved');
+      if (this.ceremonyParams(r).fromEpoch !== g.epoch) throw new DroppedMessage('wrong_epoch');
+      if (this.ceremonyUnderWay(g.id, r.id)) throw new DroppedMessage('ceremony_under_way');
+      const dealers = Array.isArray(p.dealers)
+        ? p.dealers.filter((x): x is string => typeof x === 'string')
+        : [];
+      if (dealers.length < g.threshold || dealers.some((d) => !this.memberByPeer(g.id, d)))
+        throw new DroppedMessage('bad_dealers');
+      void this.reshare.runCeremony(g.id, r.id, msg.session, dealers);
+      return { ok: true };
+    }
+    if (msg.step === 'abort') {
+      const why = (msg.payload as { reason?: unknown }).reason;
+      if (!this.aborted.has(msg.session))
+        this.abortReasons.set(
+          msg.session,
+          `${this.participantName(g.id, from)} stopped it (${typeof why === 'string' ? why.slice(0, 300) : 'no reason given'})`,
+        );
+      this.aborted.add(msg.session);
+      const by = this.abortedBy.get(msg.session) ?? new Set<string>();
+      this.abortedBy.set(msg.session, by.add(from));
+      return { ok: true };
+    }
+    const rr = this.store.requests.get(msg.requestId);
+    if (rr?.kind === 'reconstruct' && msg.step === 'done') {
+      const p = JSON.parse(new TextDecoder().decode(rr.message)) as ReconstructParams;
+      if (from !== p.requester) throw new DroppedMessage('not_requester');
+      const exposed = (msg.payload as { exposed?: unknown }).exposed;
+      if (typeof exposed === 'string' && rr.status !== 'done')
+        this.reconstruct.markExposed(g.id, rr.id, exposed.slice(0, 500));
+      return { ok: true };
+    }
+    // Round messages: the claimed dealer must be the authenticated peer's roster position.
+    if (msg.step !== 'done') {
+      const claimed = (msg.payload as { from?: unknown }).from;
+      if (claimed !== identifierHex(getSuite(g.scheme), BigInt(m.index)))
+        throw new DroppedMessage('spoofed_sender');
+    }
+    const box = this.inboxes.inbox(msg.session)[msg.step];
+    if (!box.has(from)) box.set(from, msg.payload);
+    return { ok: true };
+  }
+
+  /** A newcomer named by a pending reshare of this group, with its planned roster position. */
+  newcomerInPendingRequest(
+    groupId: string,
+    peer: string,
+  ): { index: number; name: string } | undefined {
+    const g = this.store.groups.get(groupId);
+    if (!g) return undefined;
+    for (const r of this.store.requests.list({ groupId, statuses: ['pending', 'signing'] })) {
+      if (r.kind !== 'reshare' && r.kind !== 'repair') continue;
+      const planned = this.plannedRoster(g, this.ceremonyParams(r)).find((m) => m.peerId === peer);
+      if (planned) return planned;
+    }
+    return undefined;
+  }
+
+  /** Sends one step of a ceremony to a participant, retried until the ceremony's deadline. */
+  ceremonySender(groupId: string, requestId: string, session: string, deadline: number) {
+    return (peer: string, step: CeremonyMessage['step'], payload: Record<string, unknown>) =>
+      this.sendReliably(
+        peer,
+        { v: 1, type: 'ceremony', groupId, requestId, session, step, payload },
+        deadline - Date.now(),
+      ).catch((e: unknown) => {
+        // The transport's message names a peer id and an address; the request's failure names
+        // the participant, so the members know who to ask to come back online.
+        const name = this.participantName(groupId, peer);
+        if (e instanceof NetError && (e.code === 'unreachable' || e.code === 'timeout'))
+          throw new Error(`${name} could not be reached (${e.code})`, { cause: e });
+        throw new Error(`${name} did not take the ${step} message: ${(e as Error).message}`, {
+          cause: e,
+        });
+      });
+  }
+
+  /** A member's name, or a pending newcomer's, else a short peer id. */
+  participantName(groupId: string, peer: string): string {
+    return (
+      this.store.members.get(groupId, peer)?.name ??
+      this.newcomerInPendingRequest(groupId, peer)?.name ??
+      short(peer)
+    );
+  }
+
+  /** Another ceremony of this group running or unsettled here (its request id), if any. */
+  private ceremonyUnderWay(groupId: string, except: string): string | undefined {
+    const pending = this.settle.pendingCeremony(groupId)?.requestId;
+    if (pending && pending !== except) return pending;
+    for (const id of this.ceremonies) {
+      const r = id === except ? undefined : this.store.requests.get(id);
+      // One that has just ended (its cleanup still to run) no longer counts.
+      if (r?.groupId === groupId && !TERMINAL.includes(r.status)) return id;
+    }
+    return undefined;
+  }
+
+  /** After a ceremony ended: approved requests of the group that waited for it may start. */
+  evaluateGroup(groupId: string): void {
+    for (const r of this.store.requests.list({ groupId, statuses: ['pending'] }))
+      if (r.kind !== 'sign') this.requests.evaluate(r.id);
+  }
+}

@@ -1,0 +1,417 @@
+// Repair of a lost member's share on a new device, which takes its roster position.
+import { bytesToHex, hexToBytes, utf8ToBytes } from '@noble/hashes/utils.js';
+import { ApiError, type RequestView } from '../../../shared/api/index.js';
+import { canonicalJSON } from '../../../shared/crypto/backup.js';
+import { proveKnowledge, verifyKnowledge } from '../../../shared/crypto/dkg.js';
+import { CryptoError } from '../../../shared/crypto/errors.js';
+import {
+  publicPackageFromJSON,
+  publicPackageToJSON,
+  type KeyPackage,
+} from '../../../shared/crypto/keys.js';
+import {
+  repairPartFromWire,
+  repairStep1,
+  repairStep2,
+  repairStep3,
+} from '../../../shared/crypto/repair.js';
+import {
+  getSuite,
+  identifierHex,
+  parseIdentifier,
+  type GroupPoint,
+} from '../../../shared/crypto/suite.js';
+import { fingerprint } from '../../../shared/protocol/roster.js';
+import { publicKeyFromPeerId } from '../../net/index.js';
+import type { GroupRow, RequestRow } from '../../store/index.js';
+import {
+  repairContext,
+  DroppedMessage,
+  shareName,
+  type DkgInbox,
+  type CeremonyParams,
+  type Candidate,
+} from '../common.js';
+import { type NodeServices, type NodeContext, NodeService } from '../context.js';
+
+export class RepairService extends NodeService {
+  constructor(
+    ctx: NodeContext,
+    private readonly deps: Pick<
+      NodeServices,
+      'auditLog' | 'ceremony' | 'groups' | 'inboxes' | 'requests' | 'signing'
+    >,
+  ) {
+    super(ctx);
+  }
+
+  private get auditLog() {
+    return this.deps.auditLog;
+  }
+  private get ceremony() {
+    return this.deps.ceremony;
+  }
+  private get groups() {
+    return this.deps.groups;
+  }
+  private get inboxes() {
+    return this.deps.inboxes;
+  }
+  private get requests() {
+    return this.deps.requests;
+  }
+  private get signing() {
+    return this.deps.signing;
+  }
+
+  createRepairRequest(input: {
+    group: string;
+    member: string;
+    newcomer?: string;
+    expiresInSec?: number;
+  }): RequestView {
+    const g = this.groups.findGroup(input.group);
+    if (g.status !== 'ready')
+      throw new ApiError(
+        'not_ready',
+        `group ${g.name} is ${g.status}; only a ready group can repair a share`,
+      );
+    const members = this.store.members.list(g.id);
+    const lost = members.filter((m) => m.peerId === input.member || m.name === input.member);
+    if (lost.length !== 1)
+      throw new ApiError(
+        lost.length ? 'ambiguous' : 'not_found',
+        `no single member "${input.member}" in ${g.name}`,
+      );
+    if (lost[0].peerId === this.me.peerId)
+      throw new ApiError(
+        'bad_input',
+        'member: you cannot repair your own share from this device; ask another member',
+      );
+    const candidates = JSON.parse(this.store.meta.get(`candidates:${g.id}`) || '[]') as Candidate[];
+    const pick = input.newcomer
+      ? candidates.filter((c) => c.peerId === input.newcomer || c.name === input.newcomer)
+      : candidates;
+    if (pick.length !== 1)
+      throw new ApiError(
+        'not_found',
+        pick.length
+          ? 'several newcomers joined through your invites: say which one with newcomer'
+          : `the new device must first join with an invite from you: conclave group invite ${g.name}`,
+      );
+    const params: CeremonyParams = {
+      ceremony: 'repair',
+      group: g.id,
+      fromEpoch: g.epoch,
+      lost: lost[0].peerId,
+      newcomer: pick[0],
+    };
+    return this.requests.createRequest(
+      g,
+      'repair',
+      utf8ToBytes(canonicalJSON(params)),
+      input.expiresInSec,
+    );
+  }
+
+  /**
+   * Repair (ZF's repairable threshold scheme): T helpers each split λ_i(r)·s_i into parts for the
+   * other helpers, publish commitments to every part, sum what they got and send the sum to the
+   * new device, which adds them up into exactly the lost share and checks it against Y_r. Then
+   * everyone puts the new identity at the lost member's roster position; nothing else changes.
+   */
+  async runRepair(
+    groupId: string,
+    requestId: string,
+    session: string,
+    helperPeers: string[],
+    p: Extract<CeremonyParams, { ceremony: 'repair' }>,
+  ): Promise<void> {
+    // A repair runs once per request. Its state is memory only: one this node was in the middle
+    // of when it stopped ("signing" here, but no longer running) cannot be resumed, and one that
+    // ended (the others failed it, or the lost member was replaced already) must not start again
+    // when a restarted member proposes a new session of it. The group proposes a new repair.
+    const r = this.store.requests.get(requestId);
+    const lost = this.store.members.get(groupId, p.lost);
+    if (r?.status !== 'pending' || !lost) {
+      const why = lost ? `it is ${r?.status ?? 'unknown'} here` : 'the lost member was replaced';
+      this.log(`repair ${requestId} not started again: ${why}`);
+      if (r?.status === 'signing')
+        this.requests.finish(
+          requestId,
+          {
+            status: 'failed',
+            failure: 'repair failed: this node stopped during the repair; it can be proposed again',
+          },
+          'request.failed',
+          { id: requestId, failure: 'this node stopped during the repair' },
+        );
+      return;
+    }
+    this.ceremony.ceremonies.add(requestId);
+    const g = this.store.groups.get(groupId)!;
+    const suite = getSuite(g.scheme);
+    const members = this.store.members.list(groupId);
+    const lostIndex = BigInt(lost.index);
+    const helpers = helperPeers.map((peer) => ({
+      peerId: peer,
+      index: BigInt(members.find((m) => m.peerId === peer)!.index),
+    }));
+    const helperIds = helpers.map((h) => h.index);
+    const isHelper = helperPeers.includes(this.me.peerId);
+    const isNewcomer = p.newcomer.peerId === this.me.peerId;
+    const deadline = Date.now() + this.ceremonyTimeoutMs;
+    const send = this.ceremony.ceremonySender(groupId, requestId, session, deadline);
+    const pointsOf = (raw: unknown, from: string): Map<bigint, GroupPoint> => {
+      const o = (raw as { commitments?: Record<string, string> }).commitments ?? {};
+      const out = new Map<bigint, GroupPoint>();
+      for (const [idHex, ptHex] of Object.entries(o))
+        out.set(
+          parseIdentifier(suite, idHex),
+          suite.decodePoint(hexToBytes(ptHex), `repair commitment from ${from}`),
+        );
+      return out;
+    };
+    // One message of `step` from each of `peers`; on the deadline the failure names who is missing.
+    const awaitFrom = async (step: keyof DkgInbox, peers: string[]) => {
+      try {
+        return await this.inboxes.awaitInbox(session, step, peers.length, deadline);
+      } catch (e) {
+        const box = this.inboxes.inbox(session)[step];
+        const missing = peers.filter((peer) => !box.has(peer));
+        if (this.stopped || !missing.length) throw e;
+        const what = {
+          round1: 'send its commitments',
+          echo: 'send its parts',
+          round2: 'send its part of the share',
+          done: 'confirm that it holds the share',
+        }[step];
+        const names = missing
+          .map((peer) => this.ceremony.participantName(groupId, peer))
+          .join(', ');
+        throw new Error(`${names} did not ${what} in time`, { cause: e });
+      }
+    };
+    this.requests.updateRequest(requestId, { status: 'signing', updatedAt: Date.now() });
+    this.notify(requestId);
+    try {
+      if (!isNewcomer) await this.host.addAddresses(p.newcomer.peerId, p.newcomer.addrs);
+      const newcomerPackage = this.store.meta.get(`newcomer-package:${groupId}`);
+      const pub =
+        this.publicPackage(groupId) ??
+        (newcomerPackage ? publicPackageFromJSON(JSON.parse(newcomerPackage)) : undefined);
+      if (!pub) throw new Error('this node does not know the key package');
+      const byIndex = (i: bigint) => helpers.find((h) => h.index === i)!.peerId;
+      const commitmentsFrom = async (): Promise<Map<bigint, Map<bigint, GroupPoint>>> => {
+        const got = await awaitFrom(
+          'round1',
+          helperPeers.filter((h) => h !== this.me.peerId),
+        );
+        const all = new Map<bigint, Map<bigint, GroupPoint>>();
+        for (const [peer, raw] of got)
+          all.set(
+            BigInt(members.find((m) => m.peerId === peer)!.index),
+            pointsOf(raw, this.memberName(groupId, peer)),
+          );
+        return all;
+      };
+      if (isHelper) {
+        const key = await this.keyPackage(groupId);
+        const step1 = repairStep1(key, helperIds, lostIndex);
+        const myCommitments: Record<string, string> = {};
+        for (const [j, pt] of step1.commitments)
+          myCommitments[identifierHex(suite, j)] = bytesToHex(suite.encodePoint(pt));
+        const from = identifierHex(suite, key.share.identifier);
+        await Promise.all(
+          [...helperPeers.filter((h) => h !== this.me.peerId), p.newcomer.peerId].map((peer) =>
+            send(peer, 'round1', { from, commitments: myCommitments }),
+          ),
+        );
+        await Promise.all(
+          [...step1.parts]
+            .filter(([j]) => j !== key.share.identifier)
+            .map(([j, part]) => send(byIndex(j), 'echo', { ...part.toWire(suite) })),
+        );
+        const all = await commitmentsFrom();
+        all.set(key.share.identifier, new Map(step1.commitments));
+        const parts = await awaitFrom(
+          'echo',
+          helperPeers.filter((h) => h !== this.me.peerId),
+        );
+        // Test-only: this helper goes away with everything received, before its sum is sent.
+        if (this.fault === 'exit-mid-ceremony') process.exit(3);
+        const received = [
+          step1.parts.get(key.share.identifier)!,
+          ...[...parts.values()].map((w) => repairPartFromWire(suite, w as never)),
+        ];
+        const sigma = repairStep2(pub, helperIds, lostIndex, key.share.identifier, received, all);
+        await send(p.newcomer.peerId, 'round2', { ...sigma.toWire(suite) });
+      }
+      if (isNewcomer) {
+        const all = await commitmentsFrom();
+        const sums = await awaitFrom('round2', helperPeers);
+        const sigmas = [...sums.values()].map((w) => repairPartFromWire(suite, w as never));
+        const share = repairStep3(pub, helperIds, lostIndex, sigmas, all);
+        const key: KeyPackage = { public: pub, share };
+        await this.vault.put(shareName(groupId, share.epoch), share.toBytes());
+        // Prove to every member that this device holds the share of that position. The proof is
+        // kept: a member that misses it gets it again whenever it connects (see onConnect).
+        const proof = bytesToHex(
+          proveKnowledge(
+            suite,
+            lostIndex,
+            share.scalar(),
+            pub.verifyingShares.get(lostIndex)!,
+            repairContext(requestId),
+          ),
+        );
+        this.store.meta.set(`repair-done:${groupId}`, JSON.stringify({ requestId, proof }));
+        this.applyRepair(groupId, requestId, p);
+        this.keys.set(groupId, key);
+        this.groups.updateGroup(groupId, {
+          status: 'ready',
+          publicPackage: JSON.stringify(publicPackageToJSON(pub)),
+          epoch: pub.epoch,
+          error: undefined,
+          updatedAt: Date.now(),
+        });
+        this.store.meta.set(`newcomer:${groupId}`, '');
+        this.store.meta.set(`newcomer-package:${groupId}`, '');
+        this.emit({ type: 'group', id: groupId });
+        const tell = members.filter((m) => m.peerId !== this.me.peerId && m.peerId !== p.lost);
+        if (this.fault === 'exit-after-done') {
+          // Test-only: one member hears "done", then this device is gone.
+          if (tell[0]) await send(tell[0].peerId, 'done', { proof });
+          process.exit(3);
+        }
+        for (const m of tell) void send(m.peerId, 'done', { proof }).catch(() => undefined);
+        for (const m of this.store.members.list(groupId))
+          if (m.peerId !== this.me.peerId && this.host.isConnected(m.peerId))
+            void this.signing.sendNonces(groupId, m.peerId, true).catch(() => undefined);
+        return;
+      }
+      // Every other member: switch the roster once the new device proves it holds the share.
+      const dones = await awaitFrom('done', [p.newcomer.peerId]);
+      const proof = (dones.get(p.newcomer.peerId) as { proof?: unknown } | undefined)?.proof;
+      if (typeof proof !== 'string' || !/^[0-9a-f]+$/.test(proof))
+        throw new Error('the new device did not confirm');
+      verifyKnowledge(
+        suite,
+        lostIndex,
+        pub.verifyingShares.get(lostIndex)!,
+        hexToBytes(proof),
+        repairContext(requestId),
+      );
+      this.applyRepair(groupId, requestId, p);
+    } catch (e) {
+      const reason =
+        e instanceof CryptoError && e.culprits.length
+          ? `${e.code}: ${e.culprits.map((c) => this.groups.nameOfIdentifier(groupId, c)).join(', ')} misbehaved`
+          : (e as Error).message;
+      this.log(`repair in ${g.name} failed: ${reason}`);
+      if (isNewcomer) await this.vault.delete(shareName(groupId, g.epoch)).catch(() => undefined);
+      // Should the new device have finished after all, its proof still switches this member.
+      else
+        this.store.meta.set(
+          `repair-awaiting:${groupId}`,
+          JSON.stringify({ requestId, newcomer: p.newcomer.peerId }),
+        );
+      this.requests.finish(
+        requestId,
+        { status: 'failed', failure: `repair failed: ${reason}; it can be proposed again` },
+        'request.failed',
+        { id: requestId, failure: reason },
+      );
+    } finally {
+      this.inboxes.dkgInbox.delete(session);
+      this.ceremony.ceremonies.delete(requestId);
+    }
+  }
+
+  /**
+   * A repaired device's proof that reached this member after its repair had ended here (it missed
+   * it, or restarted): the device does hold the lost member's share, so the roster switches too.
+   */
+  lateRepairDone(from: string, g: GroupRow, r: RequestRow, payload: unknown): unknown {
+    if (r.status === 'done') return { ok: true };
+    const p = this.ceremony.ceremonyParams(r);
+    if (p.ceremony !== 'repair' || from !== p.newcomer.peerId)
+      throw new DroppedMessage('not_newcomer');
+    const lost = this.store.members.get(g.id, p.lost);
+    const approvals = this.store.decisions.list(r.id).filter((d) => d.decision === 'approve');
+    if (!lost || g.epoch !== p.fromEpoch || approvals.length < this.requests.needed(r))
+      throw new DroppedMessage('wrong_state');
+    const proof = (payload as { proof?: unknown }).proof;
+    if (typeof proof !== 'string' || !/^[0-9a-f]{1,256}$/.test(proof))
+      throw new DroppedMessage('malformed');
+    const pub = this.publicPackage(g.id)!;
+    try {
+      verifyKnowledge(
+        getSuite(g.scheme),
+        BigInt(lost.index),
+        pub.verifyingShares.get(BigInt(lost.index))!,
+        hexToBytes(proof),
+        repairContext(r.id),
+      );
+    } catch {
+      throw new DroppedMessage('bad_proof');
+    }
+    this.log(`repair ${r.id}: ${p.newcomer.name} proved it holds the share; switching the roster`);
+    this.store.meta.set(`repair-awaiting:${g.id}`, '');
+    this.applyRepair(g.id, r.id, p);
+    return { ok: true };
+  }
+
+  /** The newcomer of a repair that failed here, whose late proof is still welcome. */
+  isAwaitedNewcomer(peer: string): boolean {
+    return this.store.groups.list().some((g) => {
+      const raw = this.store.meta.get(`repair-awaiting:${g.id}`);
+      return !!raw && (JSON.parse(raw) as { newcomer: string }).newcomer === peer;
+    });
+  }
+
+  /** The new identity takes the lost member's roster position (same index, same share). */
+  private applyRepair(
+    groupId: string,
+    requestId: string,
+    p: Extract<CeremonyParams, { ceremony: 'repair' }>,
+  ): void {
+    const lost = this.store.members.get(groupId, p.lost);
+    const key = publicKeyFromPeerId(p.newcomer.peerId);
+    this.store.tx(() => {
+      if (lost) this.groups.deleteMember(groupId, p.lost);
+      this.groups.upsertMember({
+        groupId,
+        peerId: p.newcomer.peerId,
+        name: p.newcomer.name,
+        identityKey: bytesToHex(key),
+        fingerprint: fingerprint(key),
+        index: lost?.index ?? this.store.members.get(groupId, p.newcomer.peerId)!.index,
+        addrs: p.newcomer.peerId === this.me.peerId ? this.host.addrs() : p.newcomer.addrs,
+        confirmed: true,
+        joinedAt: Date.now(),
+      });
+      this.requests.updateRequest(requestId, { status: 'done', updatedAt: Date.now() });
+      this.audit(
+        'group.repaired',
+        { requestId, lost: p.lost, replacedBy: p.newcomer.peerId },
+        groupId,
+      );
+      const candidates = JSON.parse(
+        this.store.meta.get(`candidates:${groupId}`) || '[]',
+      ) as Candidate[];
+      this.store.meta.set(
+        `candidates:${groupId}`,
+        JSON.stringify(candidates.filter((c) => c.peerId !== p.newcomer.peerId)),
+      );
+    });
+    this.signing.pool.get(groupId)?.delete(p.lost);
+    this.signing.myNonces.get(groupId)?.delete(p.lost);
+    this.signing.applyEarlyNonces(groupId);
+    this.auditLog.syncAuditWithAll(groupId);
+    if (p.newcomer.peerId !== this.me.peerId && this.store.groups.get(groupId)?.status === 'ready')
+      void this.signing.sendNonces(groupId, p.newcomer.peerId, true).catch(() => undefined);
+    this.notify(requestId);
+    this.emit({ type: 'group', id: groupId });
+  }
+}

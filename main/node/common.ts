@@ -1,0 +1,149 @@
+// Types, constants and small helpers the node's services share (ceremony parameters, wire shapes,
+// names).
+import { createHmac } from 'node:crypto';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { utf8ToBytes } from '@noble/hashes/utils.js';
+import type { RequestStatus } from '../../shared/api/index.js';
+import { decodeSigned, type Signed } from '../../shared/protocol/wire.js';
+
+export const TERMINAL: RequestStatus[] = ['done', 'denied', 'expired', 'failed'];
+export const POOL_SIZE = 4;
+export const DEFAULT_EXPIRY_SEC = 24 * 3600;
+
+export type DkgInbox = {
+  round1: Map<string, unknown>;
+  echo: Map<string, unknown>;
+  round2: Map<string, unknown>;
+  done: Map<string, unknown>;
+};
+
+/** Parameters of a ceremony request, carried as canonical JSON in the request's message. */
+export type CeremonyParams =
+  | { ceremony: 'refresh'; group: string; fromEpoch: number }
+  | {
+      ceremony: 'reshare';
+      group: string;
+      fromEpoch: number;
+      threshold: number;
+      size: number;
+      add: { peerId: string; name: string; addrs: string[] }[];
+      remove: string[];
+    }
+  | {
+      ceremony: 'repair';
+      group: string;
+      fromEpoch: number;
+      /** The member who lost their share, and the fresh identity that takes their place. */
+      lost: string;
+      newcomer: { peerId: string; name: string; addrs: string[] };
+    };
+
+export interface ReconstructParams {
+  ceremony: 'reconstruct';
+  group: string;
+  fromEpoch: number;
+  purpose: string;
+  operation: 'export' | 'ecdsa-sign';
+  requester: string;
+  /** Hex X25519 public key that exists for this request only; shares are sealed to it. */
+  oneTimeKey: string;
+  digest?: string;
+}
+
+export interface Candidate {
+  peerId: string;
+  name: string;
+  addrs: string[];
+}
+
+export interface PlannedMember {
+  peerId: string;
+  name: string;
+  index: number;
+  identityKey: string;
+  addrs: string[];
+}
+
+/**
+ * A refresh or reshare this member has done its part of, kept in the store until it knows how the
+ * ceremony ended for everyone (see shared/protocol/commit.ts). `writing`: the new share is being
+ * stored; `holding`: stored and "done" sent; `leaving`: a removed member waiting for the outcome.
+ */
+export interface PendingCeremony {
+  requestId: string;
+  session: string;
+  kind: 'refresh' | 'reshare';
+  stage: 'writing' | 'holding' | 'leaving';
+  fromEpoch: number;
+  epoch: number;
+  /** SHA-256 of the new public key package's JSON (empty while leaving). */
+  digest: string;
+  pubJson: string;
+  roster: PlannedMember[];
+  /** Whether this member held a share at `fromEpoch` (to delete once switched). */
+  hadOldShare: boolean;
+}
+
+export const pendingKey = (groupId: string) => `ceremony-pending:${groupId}`;
+/** What a repaired device's proof of knowledge is bound to: the repair request. */
+export const repairContext = (requestId: string) =>
+  sha256(utf8ToBytes(`conclave/repair-done/v1:${requestId}`));
+export const committedKey = (requestId: string) => `ceremony-committed:${requestId}`;
+export const formerKey = (groupId: string) => `former-members:${groupId}`;
+
+/** Wire form of the 'sign' message extended with the approvals it relies on. */
+export interface SignMessage {
+  v: 1;
+  type: 'sign';
+  groupId: string;
+  requestId: string;
+  commitments: { peerId: string; commitment: Record<string, unknown> }[];
+  /** The signers' approvals, so a signer that has not received one yet does not refuse. */
+  approvals?: Signed[];
+}
+
+export function decodeSignedSafe(v: unknown): Signed {
+  try {
+    return decodeSigned(v);
+  } catch {
+    throw new DroppedMessage('malformed');
+  }
+}
+
+/** Thrown by a message handler to make the host drop and count the message. */
+export class DroppedMessage extends Error {
+  readonly reason: string;
+  constructor(reason: string) {
+    super(`dropped: ${reason}`);
+    this.reason = reason;
+  }
+}
+
+export function shareName(groupId: string, epoch: number): string {
+  return `share/${groupId}/${epoch}`;
+}
+
+export function joinToken(secretHex: string, groupId: string, peerId: string): string {
+  return createHmac('sha256', Buffer.from(secretHex, 'hex'))
+    .update(`conclave/join/v1\n${groupId}\n${peerId}`)
+    .digest('hex');
+}
+
+export function short(peer: string): string {
+  return peer.length > 12 ? `…${peer.slice(-8)}` : peer;
+}
+
+export function union(a: string[], b: string[]): string[] {
+  return [...new Set([...a, ...b])];
+}
+
+/** UTF-8 text without control characters (other than newline and tab), else undefined. */
+export function printableText(bytes: Uint8Array): string | undefined {
+  try {
+    const s = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    // eslint-disable-next-line no-control-regex
+    return /[\u0000-\u0008\u000b-\u001f\u007f\u202a-\u202e\u2066-\u2069]/.test(s) ? undefined : s;
+  } catch {
+    return undefined;
+  }
+}

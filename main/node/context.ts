@@ -1,0 +1,348 @@
+// The node's context: the components and cross-cutting helpers injected into every service.
+import { ApiError, type ApiEvent } from '../../shared/api/index.js';
+import { makeEntry, type AuditEntry } from '../../shared/audit/chain.js';
+import {
+  publicPackageFromJSON,
+  SecretShare,
+  type KeyPackage,
+  type PublicKeyPackage,
+} from '../../shared/crypto/keys.js';
+import { PROTOCOL, type GroupMessage } from '../../shared/protocol/wire.js';
+import type { Host } from '../net/index.js';
+import type { MemberRow, Store } from '../store/index.js';
+import type { Vault } from '../vault/index.js';
+import type { AuditService } from './audit.js';
+import type { BackupService } from './backup.js';
+import type { CeremonyService } from './ceremonies/ceremony.js';
+import type { ImportService } from './ceremonies/import.js';
+import type { ReconstructService } from './ceremonies/reconstruct.js';
+import type { RefreshReshareService } from './ceremonies/refresh-reshare.js';
+import type { RepairService } from './ceremonies/repair.js';
+import type { SettleService } from './ceremonies/settle.js';
+import { shareName, short, type SignMessage } from './common.js';
+import type { DkgService } from './dkg.js';
+import type { GroupsService } from './groups.js';
+import type { Inboxes } from './inbox.js';
+import type { RequestsService } from './requests.js';
+import type { SigningService } from './signing.js';
+import type { SyncService } from './sync.js';
+
+/** The custodian's own identity, loaded from the vault at start. */
+export interface Identity {
+  peerId: string;
+  name: string;
+  /** Raw 32-byte Ed25519 public key. */
+  publicKey: Uint8Array;
+  /** Signs with the identity key (Ed25519). The seed stays inside this closure. */
+  sign(msg: Uint8Array): Uint8Array;
+}
+
+export interface CustodianOptions {
+  store: Store;
+  vault: Vault;
+  host: Host;
+  identity: Identity;
+  log: (line: string) => void;
+  /** Deadline for one signing round trip to an approver (ms). */
+  signTimeoutMs?: number;
+  /** Deadline for a whole refresh, reshare or repair (ms); a ceremony past it aborts. */
+  ceremonyTimeoutMs?: number;
+  /** Test-only fault injection, honoured only when CONCLAVE_ALLOW_FAULTS=1. */
+  fault?: CustodianFault;
+}
+
+/**
+ * Test-only faults (honoured only with CONCLAVE_ALLOW_FAULTS=1): hang while signing; exit in the
+ * middle of a ceremony; exit after dealing to one new member only; exit right after telling one
+ * member "done" (the others never hear it).
+ */
+export type CustodianFault =
+  'hang-sign' | 'exit-mid-ceremony' | 'exit-during-round2' | 'exit-after-done';
+export const CUSTODIAN_FAULTS: readonly CustodianFault[] = [
+  'hang-sign',
+  'exit-mid-ceremony',
+  'exit-during-round2',
+  'exit-after-done',
+];
+
+/** The services a custodian is composed of, by the name each service knows the others by. */
+export interface NodeServices {
+  groups: GroupsService;
+  dkg: DkgService;
+  inboxes: Inboxes;
+  requests: RequestsService;
+  signing: SigningService;
+  auditLog: AuditService;
+  sync: SyncService;
+  backup: BackupService;
+  ceremony: CeremonyService;
+  reshare: RefreshReshareService;
+  repair: RepairService;
+  reconstruct: ReconstructService;
+  imports: ImportService;
+  settle: SettleService;
+}
+
+/**
+ * The components every service shares (store, vault, host, identity, options) and the helpers that
+ * cut across them: sending to members, events and request waiters, drop counters, the audit
+ * appender, member lookups and the key packages of ready groups.
+ */
+export class NodeContext {
+  readonly store: Store;
+  readonly vault: Vault;
+  readonly host: Host;
+  readonly me: Identity;
+  readonly log: (line: string) => void;
+  readonly signTimeoutMs: number;
+  readonly ceremonyTimeoutMs: number;
+  readonly fault?: CustodianFault;
+  stopped = false;
+  /** Waiters for request changes, by request id. */
+  waiters = new Map<string, Set<() => void>>();
+  /** Key packages of ready groups, loaded from the vault on demand. Memory only. */
+  keys = new Map<string, KeyPackage>();
+  auditFlush = new Set<string>();
+  /** Per own group chain: the last seq broadcast to the members (the rest follows on sync). */
+  auditSent = new Map<string, number>();
+  listeners = new Set<(e: ApiEvent) => void>();
+  /** Messages this node dropped after decoding, by reason (the host counts transport-level drops). */
+  dropped: Record<string, number> = {};
+
+  constructor(opts: CustodianOptions) {
+    this.store = opts.store;
+    this.vault = opts.vault;
+    this.host = opts.host;
+    this.me = opts.identity;
+    this.log = opts.log;
+    this.signTimeoutMs = opts.signTimeoutMs ?? 10_000;
+    this.ceremonyTimeoutMs = opts.ceremonyTimeoutMs ?? 90_000;
+    this.fault = process.env.CONCLAVE_ALLOW_FAULTS === '1' ? opts.fault : undefined;
+  }
+
+  count(reason: string): void {
+    this.dropped[reason] = (this.dropped[reason] ?? 0) + 1;
+  }
+
+  allAddrs(peer: string): string[] {
+    const out = new Set<string>();
+    for (const g of this.store.groups.list())
+      for (const a of this.store.members.get(g.id, peer)?.addrs ?? []) out.add(a);
+    return [...out];
+  }
+
+  async send(peer: string, msg: GroupMessage | SignMessage, timeoutMs = 10_000): Promise<unknown> {
+    return this.host.request(peer, PROTOCOL.group, msg, { addrs: this.allAddrs(peer), timeoutMs });
+  }
+
+  /** Best effort to every other member of a group, in parallel; failures are logged. */
+  /**
+   * To every other member of a group, in parallel, retried for a minute; a member offline longer
+   * catches up from the sync that runs when it reconnects.
+   */
+  broadcast(groupId: string, msg: GroupMessage): void {
+    for (const m of this.store.members.list(groupId)) {
+      if (m.peerId === this.me.peerId) continue;
+      this.sendReliably(m.peerId, msg, this.host.isConnected(m.peerId) ? 60_000 : 5_000).catch(
+        (e) => this.log(`send to ${short(m.peerId)} failed: ${(e as Error).message}`),
+      );
+    }
+  }
+
+  /** Retries delivery until the deadline (DKG messages must arrive). */
+  async sendReliably(peer: string, msg: GroupMessage, deadlineMs: number): Promise<void> {
+    const until = Date.now() + deadlineMs;
+    for (let delay = 200; !this.stopped; delay = Math.min(delay * 2, 3000)) {
+      try {
+        await this.send(peer, msg, Math.max(1000, Math.min(10_000, until - Date.now())));
+        return;
+      } catch (e) {
+        if (Date.now() + delay > until) throw e;
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
+  }
+
+  /**
+   * Appends to this node's audit chain: one chain per group (author `<peerId>/<groupId>`, shared
+   * with that group's members) and one for the node itself (author `<peerId>`, never shared). If
+   * the entry cannot be written the caller's transaction fails: no operation goes unrecorded.
+   */
+  audit(type: string, body: Record<string, unknown>, group?: string): void {
+    const author = group === undefined ? this.me.peerId : `${this.me.peerId}/${group}`;
+    const prev = this.store.audit.head(author);
+    // Absent optional fields are left out: canonical JSON has no `undefined`.
+    const clean = Object.fromEntries(Object.entries(body).filter(([, v]) => v !== undefined));
+    const fields =
+      group === undefined
+        ? { author, at: Date.now(), type, body: clean }
+        : { author, at: Date.now(), type, group, body: clean };
+    const entry = makeEntry(prev, fields, (h) => this.me.sign(h));
+    this.store.audit.append(entry);
+    // Every member holds the group's whole log: send what was committed, once the caller's
+    // transaction is over (an entry rolled back with it is never sent).
+    if (group !== undefined && !this.auditFlush.has(group)) {
+      this.auditFlush.add(group);
+      setImmediate(() => this.flushAudit(group, author));
+    }
+  }
+
+  /** Sends this node's committed entries of a group's chain that were not sent yet, in order. */
+  flushAudit(group: string, author: string): void {
+    this.auditFlush.delete(group);
+    if (this.stopped) return;
+    const after = this.auditSent.get(author) ?? -1;
+    const entries = this.store.audit.list({ author, afterSeq: { [author]: after }, limit: 400 });
+    if (!entries.length) return;
+    this.auditSent.set(author, entries[entries.length - 1]!.seq);
+    this.broadcastAudit(group, entries);
+  }
+
+  broadcastAudit(groupId: string, entries: AuditEntry[]): void {
+    if (!this.store.groups.get(groupId)) return;
+    for (const m of this.store.members.list(groupId)) {
+      if (m.peerId === this.me.peerId) continue;
+      this.sendReliably(
+        m.peerId,
+        { v: 1, type: 'audit', groupId, entries: entries as unknown as Record<string, unknown>[] },
+        30_000,
+      ).catch(() => undefined);
+    }
+  }
+
+  memberName(groupId: string, peer: string): string {
+    return this.store.members.get(groupId, peer)?.name ?? short(peer);
+  }
+
+  memberByPeer(groupId: string, peer: string): MemberRow | undefined {
+    return this.store.members.get(groupId, peer);
+  }
+
+  notify(id: string): void {
+    const ws = this.waiters.get(id);
+    if (ws) for (const w of ws) w();
+    this.emit({ type: 'request', id });
+  }
+
+  /** Subscribes to change events for clients (UI); returns the unsubscribe function. */
+  onEvent(cb: (e: ApiEvent) => void): () => void {
+    this.listeners.add(cb);
+    return () => this.listeners.delete(cb);
+  }
+
+  emit(e: ApiEvent): void {
+    for (const l of this.listeners) {
+      try {
+        l(e);
+      } catch (err) {
+        this.log(`event listener failed: ${(err as Error).message}`);
+      }
+    }
+  }
+
+  publicPackage(groupId: string): PublicKeyPackage | undefined {
+    const g = this.store.groups.get(groupId);
+    return g?.publicPackage ? publicPackageFromJSON(JSON.parse(g.publicPackage)) : undefined;
+  }
+
+  async keyPackage(groupId: string): Promise<KeyPackage> {
+    const cached = this.keys.get(groupId);
+    if (cached) return cached;
+    const g = this.store.groups.get(groupId)!;
+    const pub = this.publicPackage(groupId);
+    if (!pub) throw new ApiError('not_ready', 'the group has no key yet');
+    const bytes = await this.vault.get(shareName(groupId, g.epoch));
+    if (!bytes)
+      throw new ApiError(
+        'vault',
+        `this node's share of ${g.name} is missing from the ${this.vault.kind === 'keychain' ? 'OS keychain' : 'file vault'}`,
+      );
+    const me = this.store.members.get(groupId, this.me.peerId)!;
+    const key = {
+      public: pub,
+      share: SecretShare.fromBytes(g.scheme, BigInt(me.index), bytes, g.epoch),
+    };
+    bytes.fill(0);
+    this.keys.set(groupId, key);
+    return key;
+  }
+}
+
+/**
+ * What every service is built on: the node's shared components and helpers, reached through the
+ * context it was given (so a service can be built alone, with an in-memory store and fakes).
+ */
+export abstract class NodeService {
+  constructor(protected readonly ctx: NodeContext) {}
+
+  protected get store(): Store {
+    return this.ctx.store;
+  }
+  protected get vault(): Vault {
+    return this.ctx.vault;
+  }
+  protected get host(): Host {
+    return this.ctx.host;
+  }
+  protected get me(): Identity {
+    return this.ctx.me;
+  }
+  protected get log(): (line: string) => void {
+    return this.ctx.log;
+  }
+  protected get signTimeoutMs(): number {
+    return this.ctx.signTimeoutMs;
+  }
+  protected get ceremonyTimeoutMs(): number {
+    return this.ctx.ceremonyTimeoutMs;
+  }
+  protected get fault(): CustodianFault | undefined {
+    return this.ctx.fault;
+  }
+  protected get stopped(): boolean {
+    return this.ctx.stopped;
+  }
+  protected get keys(): Map<string, KeyPackage> {
+    return this.ctx.keys;
+  }
+  protected count(reason: string): void {
+    this.ctx.count(reason);
+  }
+  protected emit(e: ApiEvent): void {
+    this.ctx.emit(e);
+  }
+  protected notify(id: string): void {
+    this.ctx.notify(id);
+  }
+  protected send(
+    peer: string,
+    msg: GroupMessage | SignMessage,
+    timeoutMs?: number,
+  ): Promise<unknown> {
+    return this.ctx.send(peer, msg, timeoutMs);
+  }
+  protected broadcast(groupId: string, msg: GroupMessage): void {
+    this.ctx.broadcast(groupId, msg);
+  }
+  protected sendReliably(peer: string, msg: GroupMessage, deadlineMs: number): Promise<void> {
+    return this.ctx.sendReliably(peer, msg, deadlineMs);
+  }
+  protected allAddrs(peer: string): string[] {
+    return this.ctx.allAddrs(peer);
+  }
+  protected audit(type: string, body: Record<string, unknown>, group?: string): void {
+    this.ctx.audit(type, body, group);
+  }
+  protected memberByPeer(groupId: string, peer: string): MemberRow | undefined {
+    return this.ctx.memberByPeer(groupId, peer);
+  }
+  protected memberName(groupId: string, peer: string): string {
+    return this.ctx.memberName(groupId, peer);
+  }
+  protected publicPackage(groupId: string): PublicKeyPackage | undefined {
+    return this.ctx.publicPackage(groupId);
+  }
+  protected keyPackage(groupId: string): Promise<KeyPackage> {
+    return this.ctx.keyPackage(groupId);
+  }
+}

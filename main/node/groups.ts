@@ -1,0 +1,643 @@
+// Groups: formation, roster, invites, joining (also newcomers joining a ready group), confirmation
+// and the views of groups.
+import { randomBytes as nodeRandomBytes, timingSafeEqual } from 'node:crypto';
+import { bytesToHex } from '@noble/hashes/utils.js';
+import { ApiError, type GroupView, type MemberView } from '../../shared/api/index.js';
+import {
+  externalPublicKey,
+  publicPackageFromJSON,
+  publicPackageToJSON,
+  taprootInternalKey,
+  type PublicKeyPackage,
+} from '../../shared/crypto/keys.js';
+import { getSuite, parseIdentifier, type SchemeName } from '../../shared/crypto/suite.js';
+import { validatePolicy } from '../../shared/policy/policy.js';
+import {
+  decodeInvite,
+  encodeInvite,
+  fingerprint,
+  rosterHash,
+  safetyCode,
+  type Roster,
+} from '../../shared/protocol/roster.js';
+import {
+  decodeJoinRequest,
+  decodeRoster,
+  PROTOCOL,
+  type JoinRequest,
+  type RosterMessage,
+} from '../../shared/protocol/wire.js';
+import { publicKeyFromPeerId } from '../net/index.js';
+import type { GroupRow, MemberRow } from '../store/index.js';
+import { formerKey, joinToken, short, type Candidate } from './common.js';
+import { type NodeServices, type NodeContext, NodeService } from './context.js';
+
+export class GroupsService extends NodeService {
+  /** Confirmations seen, by group then peer: the roster hash each member confirmed. */
+  confirmations = new Map<string, Map<string, string>>();
+
+  constructor(
+    ctx: NodeContext,
+    private readonly deps: Pick<NodeServices, 'ceremony' | 'dkg' | 'imports' | 'requests'>,
+  ) {
+    super(ctx);
+  }
+
+  private get ceremony() {
+    return this.deps.ceremony;
+  }
+  private get dkg() {
+    return this.deps.dkg;
+  }
+  private get imports() {
+    return this.deps.imports;
+  }
+  private get requests() {
+    return this.deps.requests;
+  }
+
+  /** Writes to the groups and members tables by other services (ceremonies, DKG, sync) go here. */
+  updateGroup(id: string, patch: Partial<Omit<GroupRow, 'id'>>): void {
+    this.store.groups.update(id, patch);
+  }
+
+  upsertMember(row: MemberRow): void {
+    this.store.members.upsert(row);
+  }
+
+  updateMember(
+    groupId: string,
+    peerId: string,
+    patch: Partial<Omit<MemberRow, 'groupId' | 'peerId'>>,
+  ): void {
+    this.store.members.update(groupId, peerId, patch);
+  }
+
+  deleteMember(groupId: string, peerId: string): void {
+    this.store.members.delete(groupId, peerId);
+  }
+
+  /** A member removed by a reshare: it may only ask how that reshare ended. */
+  isFormerMember(groupId: string, peer: string): boolean {
+    const former = this.store.meta.get(formerKey(groupId));
+    return !!former && (JSON.parse(former) as string[]).includes(peer);
+  }
+
+  isKnownMember(peer: string): boolean {
+    if (peer === this.me.peerId) return false;
+    for (const g of this.store.groups.list()) {
+      if (this.store.members.get(g.id, peer)) return true;
+      // A newcomer takes part in the reshare that adds it, before it is on the roster.
+      if (g.status === 'ready' && this.ceremony.newcomerInPendingRequest(g.id, peer)) return true;
+    }
+    return false;
+  }
+
+  sharedGroups(peer: string): GroupRow[] {
+    return this.store.groups.list().filter((g) => this.store.members.get(g.id, peer) !== undefined);
+  }
+
+  findGroup(ref: string): GroupRow {
+    const byId = this.store.groups.get(ref);
+    if (byId) return byId;
+    const byName = this.store.groups.findByName(ref);
+    if (byName.length === 1) return byName[0];
+    if (byName.length > 1)
+      throw new ApiError(
+        'ambiguous',
+        `several groups are called "${ref}"; use the group id (${byName.map((g) => g.id).join(', ')})`,
+      );
+    throw new ApiError('not_found', `no group "${ref}" on this node; see \`conclave group list\``);
+  }
+
+  private roster(g: GroupRow): Roster {
+    return {
+      groupId: g.id,
+      name: g.name,
+      threshold: g.threshold,
+      size: g.size,
+      scheme: g.scheme,
+      creator: g.creatorPeerId,
+      members: this.store.members
+        .list(g.id)
+        .map((m) => ({ index: m.index, peerId: m.peerId, name: m.name })),
+      ...(this.importedKey(g.id) ? { importedKey: this.importedKey(g.id) } : {}),
+    };
+  }
+
+  /** Hex of the group key of a group that shares an imported key, else undefined. */
+  importedKey(groupId: string): string | undefined {
+    const raw = this.store.meta.get(`import:${groupId}`);
+    return raw ? (JSON.parse(raw) as { publicKey: string }).publicKey : undefined;
+  }
+
+  groupView(g: GroupRow): GroupView {
+    const members = this.store.members.list(g.id).sort((a, b) => a.index - b.index);
+    const complete = members.length === g.size;
+    const confirmed = this.confirmations.get(g.id);
+    const view: GroupView = {
+      id: g.id,
+      name: g.name,
+      threshold: g.threshold,
+      size: g.size,
+      scheme: g.scheme,
+      status: g.status,
+      epoch: g.epoch,
+      createdAt: new Date(g.createdAt).toISOString(),
+      members: members.map((m): MemberView => ({
+        name: m.name,
+        peerId: m.peerId,
+        fingerprint: m.fingerprint,
+        index: m.index,
+        online: m.peerId === this.me.peerId || this.host.isConnected(m.peerId),
+        confirmed: m.confirmed || confirmed?.has(m.peerId) === true || g.status === 'ready',
+        me: m.peerId === this.me.peerId,
+      })),
+    };
+    if (complete) view.safetyCode = safetyCode(rosterHash(this.roster(g)));
+    if (g.publicPackage) {
+      const pub = publicPackageFromJSON(JSON.parse(g.publicPackage));
+      view.publicKey = bytesToHex(externalPublicKey(pub));
+      if (g.scheme === 'taproot') view.internalKey = bytesToHex(taprootInternalKey(pub));
+    }
+    if (g.error) view.error = g.error;
+    const imported = this.importedKey(g.id);
+    if (imported) view.importedKey = imported;
+    if (g.status === 'ready') {
+      const candidates = JSON.parse(
+        this.store.meta.get(`candidates:${g.id}`) || '[]',
+      ) as Candidate[];
+      if (candidates.length)
+        view.newcomers = candidates.map((c) => ({
+          name: c.name,
+          peerId: c.peerId,
+          fingerprint: fingerprint(publicKeyFromPeerId(c.peerId)),
+        }));
+    }
+    const exposed = this.store.meta.get(`exposed:${g.id}`);
+    if (exposed) view.exposed = exposed;
+    return view;
+  }
+
+  createGroup(
+    input: { name: string; threshold: number; size: number; scheme: SchemeName },
+    imported?: { publicKey: string; keyFile: string },
+  ) {
+    const id = bytesToHex(nodeRandomBytes(16));
+    const secret = bytesToHex(nodeRandomBytes(32));
+    const now = Date.now();
+    this.store.tx(() => {
+      this.store.groups.insert({
+        id,
+        name: input.name,
+        threshold: input.threshold,
+        size: input.size,
+        scheme: input.scheme,
+        status: 'forming',
+        creatorPeerId: this.me.peerId,
+        inviteSecret: secret,
+        epoch: 0,
+        createdAt: now,
+        updatedAt: now,
+      });
+      this.store.members.upsert(this.selfMember(id, 1));
+      if (imported) this.store.meta.set(`import:${id}`, JSON.stringify(imported));
+      this.audit(
+        'group.created',
+        { name: input.name, threshold: input.threshold, size: input.size, scheme: input.scheme },
+        id,
+      );
+    });
+    const invite = encodeInvite({
+      v: 1,
+      groupId: id,
+      name: input.name,
+      threshold: input.threshold,
+      size: input.size,
+      scheme: input.scheme,
+      creator: this.me.peerId,
+      addrs: this.host.addrs(),
+      secret,
+      ...(imported ? { importedKey: imported.publicKey } : {}),
+    });
+    return { ...this.groupView(this.store.groups.get(id)!), invite };
+  }
+
+  private selfMember(groupId: string, index: number): MemberRow {
+    return {
+      groupId,
+      peerId: this.me.peerId,
+      name: this.me.name,
+      identityKey: bytesToHex(this.me.publicKey),
+      fingerprint: fingerprint(this.me.publicKey),
+      index,
+      addrs: this.host.addrs(),
+      confirmed: false,
+      joinedAt: Date.now(),
+    };
+  }
+
+  async joinGroup(inviteText: string): Promise<GroupView> {
+    let invite;
+    try {
+      invite = decodeInvite(inviteText);
+    } catch (e) {
+      throw new ApiError('bad_input', (e as Error).message);
+    }
+    if (invite.creator === this.me.peerId)
+      throw new ApiError('conflict', 'this is your own invite: share it with the other members');
+    const existing = this.store.groups.get(invite.groupId);
+    if (existing && existing.status !== 'forming') return this.groupView(existing);
+    await this.host.addAddresses(invite.creator, invite.addrs);
+    const req: JoinRequest = {
+      v: 1,
+      type: 'join',
+      groupId: invite.groupId,
+      token: joinToken(invite.secret, invite.groupId, this.me.peerId),
+      name: this.me.name,
+      addrs: this.host.addrs(),
+    };
+    let res: unknown;
+    try {
+      res = await this.host.request(invite.creator, PROTOCOL.join, req, {
+        addrs: invite.addrs,
+        timeoutMs: 15_000,
+      });
+    } catch (e) {
+      throw new ApiError(
+        'unreachable',
+        `could not reach the group's creator (${(e as Error).message}); check that their node is running and reachable, then try again`,
+      );
+    }
+    const o = res as { ok?: boolean; error?: string; roster?: unknown };
+    if (!o || o.ok !== true)
+      throw new ApiError(
+        'conflict',
+        `the creator refused to add you: ${o?.error ?? 'no reason given'}`,
+      );
+    const roster = decodeRoster(o.roster);
+    if ((o as { newcomer?: unknown }).newcomer === true)
+      return this.acceptNewcomerRoster(
+        invite.creator,
+        roster,
+        (o as { publicPackage?: unknown }).publicPackage,
+        (o as { policy?: unknown }).policy,
+      );
+    if (roster.importedKey !== invite.importedKey)
+      throw new ApiError(
+        'conflict',
+        'the creator answered with another key than the invite announced',
+      );
+    if (roster.groupId !== invite.groupId || roster.creator !== invite.creator)
+      throw new ApiError('conflict', 'the creator answered with another group');
+    if (
+      roster.threshold !== invite.threshold ||
+      roster.size !== invite.size ||
+      roster.scheme !== invite.scheme ||
+      roster.name !== invite.name
+    )
+      throw new ApiError('conflict', 'the group parameters differ from the invite');
+    this.store.tx(() => {
+      if (!this.store.groups.get(roster.groupId)) {
+        this.insertGroupFromRoster(roster, 0);
+        if (roster.importedKey)
+          this.store.meta.set(
+            `import:${roster.groupId}`,
+            JSON.stringify({ publicKey: roster.importedKey }),
+          );
+        this.audit(
+          'group.joined',
+          { name: roster.name, creator: roster.creator, importedKey: roster.importedKey },
+          roster.groupId,
+        );
+      }
+      this.applyRoster(roster);
+    });
+    return this.groupView(this.store.groups.get(roster.groupId)!);
+  }
+
+  rosterMessage(groupId: string): RosterMessage {
+    const g = this.store.groups.get(groupId)!;
+    return {
+      v: 1,
+      type: 'roster',
+      groupId,
+      name: g.name,
+      threshold: g.threshold,
+      size: g.size,
+      scheme: g.scheme,
+      creator: g.creatorPeerId,
+      createdAt: g.createdAt,
+      members: this.store.members
+        .list(groupId)
+        .sort((a, b) => a.index - b.index)
+        .map((m) => ({
+          index: m.index,
+          peerId: m.peerId,
+          name: m.name,
+          addrs: m.peerId === this.me.peerId ? this.host.addrs() : m.addrs,
+        })),
+      ...(this.importedKey(groupId) ? { importedKey: this.importedKey(groupId) } : {}),
+    };
+  }
+
+  /** Creator side of a join: check the invite token, add the member, tell everyone. */
+  async onJoin(from: string, msg: unknown): Promise<unknown> {
+    let req: JoinRequest;
+    try {
+      req = decodeJoinRequest(msg);
+    } catch (e) {
+      return { ok: false, error: (e as Error).message };
+    }
+    const g = this.store.groups.get(req.groupId);
+    if (g && g.status === 'ready') return this.onNewcomerJoin(from, req, g);
+    if (!g || g.creatorPeerId !== this.me.peerId || !g.inviteSecret)
+      return { ok: false, error: 'unknown group' };
+    const expected = Buffer.from(joinToken(g.inviteSecret, g.id, from), 'hex');
+    const given = Buffer.from(req.token, 'hex');
+    if (expected.length !== given.length || !timingSafeEqual(expected, given))
+      return { ok: false, error: 'the invite code is not valid for this group' };
+    const members = this.store.members.list(g.id);
+    if (!members.some((m) => m.peerId === from)) {
+      if (g.status !== 'forming' || members.length >= g.size)
+        return { ok: false, error: 'the group is already complete' };
+      let key: Uint8Array;
+      try {
+        key = publicKeyFromPeerId(from);
+      } catch {
+        return { ok: false, error: 'only Ed25519 identities can join' };
+      }
+      this.store.tx(() => {
+        this.store.members.upsert({
+          groupId: g.id,
+          peerId: from,
+          name: req.name,
+          identityKey: bytesToHex(key),
+          fingerprint: fingerprint(key),
+          index: members.length + 1,
+          addrs: req.addrs,
+          confirmed: false,
+          joinedAt: Date.now(),
+        });
+        this.audit('group.member_joined', { peerId: from, name: req.name }, g.id);
+        if (members.length + 1 === g.size)
+          this.store.groups.update(g.id, { status: 'confirming', updatedAt: Date.now() });
+      });
+      await this.host.addAddresses(from, req.addrs);
+      this.emit({ type: 'group', id: g.id });
+      this.log(`${req.name} (${short(from)}) joined ${g.name}`);
+      const roster = this.rosterMessage(g.id);
+      for (const m of roster.members)
+        if (m.peerId !== this.me.peerId && m.peerId !== from)
+          this.send(m.peerId, roster).catch(() => undefined);
+    }
+    return { ok: true, roster: this.rosterMessage(g.id) };
+  }
+
+  /** An invite for a newcomer to a ready group; the newcomer becomes a member through a reshare. */
+  inviteNewcomer(ref: string): { group: string; invite: string } {
+    const g = this.findGroup(ref);
+    if (g.status !== 'ready')
+      throw new ApiError(
+        'not_ready',
+        `group ${g.name} is ${g.status}; newcomers join a ready group`,
+      );
+    const secret = bytesToHex(nodeRandomBytes(32));
+    const list = JSON.parse(this.store.meta.get(`newcomer-invites:${g.id}`) || '[]') as string[];
+    this.store.meta.set(`newcomer-invites:${g.id}`, JSON.stringify([...list.slice(-15), secret]));
+    this.audit('group.newcomer_invited', {}, g.id);
+    const invite = encodeInvite({
+      v: 1,
+      groupId: g.id,
+      name: g.name,
+      threshold: g.threshold,
+      size: g.size,
+      scheme: g.scheme,
+      creator: this.me.peerId,
+      addrs: this.host.addrs(),
+      secret,
+    });
+    return { group: g.id, invite };
+  }
+
+  /** Inviter side: remember the newcomer as a candidate and hand it the roster and key package. */
+  private async onNewcomerJoin(from: string, req: JoinRequest, g: GroupRow): Promise<unknown> {
+    const secrets = JSON.parse(this.store.meta.get(`newcomer-invites:${g.id}`) || '[]') as string[];
+    const given = Buffer.from(req.token, 'hex');
+    const ok = secrets.some((sec) => {
+      const expected = Buffer.from(joinToken(sec, g.id, from), 'hex');
+      return expected.length === given.length && timingSafeEqual(expected, given);
+    });
+    if (!ok) return { ok: false, error: 'the invite code is not valid for this group' };
+    if (this.store.members.get(g.id, from))
+      return { ok: false, error: 'you are already a member of this group' };
+    try {
+      publicKeyFromPeerId(from);
+    } catch {
+      return { ok: false, error: 'only Ed25519 identities can join' };
+    }
+    const candidates = (
+      JSON.parse(this.store.meta.get(`candidates:${g.id}`) || '[]') as Candidate[]
+    ).filter((c) => c.peerId !== from);
+    candidates.push({ peerId: from, name: req.name, addrs: req.addrs });
+    this.store.meta.set(`candidates:${g.id}`, JSON.stringify(candidates));
+    await this.host.addAddresses(from, req.addrs);
+    this.audit('group.newcomer_joined', { peerId: from, name: req.name }, g.id);
+    this.emit({ type: 'group', id: g.id });
+    this.log(
+      `${req.name} (${short(from)}) asks to join ${g.name}; to add them: conclave request reshare --group ${g.name} --add ${req.name}; if it replaces a lost device: conclave request repair --group ${g.name} --member <lost member> --newcomer ${req.name}`,
+    );
+    return {
+      ok: true,
+      newcomer: true,
+      roster: this.rosterMessage(g.id),
+      publicPackage: JSON.parse(g.publicPackage!),
+      policy: this.requests.policyOf(g.id),
+    };
+  }
+
+  /** Newcomer side: store the group's roster and key package, and wait for the reshare. */
+  private acceptNewcomerRoster(
+    inviter: string,
+    roster: RosterMessage,
+    pkg: unknown,
+    policy?: unknown,
+  ): GroupView {
+    let pub: PublicKeyPackage;
+    try {
+      pub = publicPackageFromJSON(pkg as never);
+    } catch (e) {
+      throw new ApiError(
+        'conflict',
+        `the inviter sent an invalid key package: ${(e as Error).message}`,
+      );
+    }
+    const now = Date.now();
+    this.store.tx(() => {
+      if (!this.store.groups.get(roster.groupId)) {
+        this.insertGroupFromRoster(
+          roster,
+          pub.epoch,
+          'waiting to be added: a member proposes a reshare that adds you, and the group approves it',
+        );
+      }
+      for (const m of roster.members) {
+        const key = publicKeyFromPeerId(m.peerId);
+        this.store.members.upsert({
+          groupId: roster.groupId,
+          peerId: m.peerId,
+          name: m.name,
+          identityKey: bytesToHex(key),
+          fingerprint: fingerprint(key),
+          index: m.index,
+          addrs: m.addrs,
+          confirmed: true,
+          joinedAt: now,
+        });
+      }
+      this.store.meta.set(`newcomer:${roster.groupId}`, JSON.stringify({ inviter }));
+      // The policy in force, so this member's requests carry the same policy hash as everyone's.
+      if (policy !== undefined)
+        this.store.meta.set(
+          `policy:${roster.groupId}`,
+          JSON.stringify(validatePolicy(policy, roster.threshold, roster.size)),
+        );
+      this.store.meta.set(
+        `newcomer-package:${roster.groupId}`,
+        JSON.stringify(publicPackageToJSON(pub)),
+      );
+      this.audit('group.joined_as_newcomer', { name: roster.name, inviter }, roster.groupId);
+    });
+    for (const m of roster.members) void this.host.addAddresses(m.peerId, m.addrs);
+    return this.groupView(this.store.groups.get(roster.groupId)!);
+  }
+
+  /** A group this node learns of from a roster (joining by invite), in status 'forming'. */
+  private insertGroupFromRoster(roster: RosterMessage, epoch: number, error?: string): void {
+    this.store.groups.insert({
+      id: roster.groupId,
+      name: roster.name,
+      threshold: roster.threshold,
+      size: roster.size,
+      scheme: roster.scheme,
+      status: 'forming',
+      creatorPeerId: roster.creator,
+      epoch,
+      createdAt: roster.createdAt,
+      updatedAt: Date.now(),
+      ...(error ? { error } : {}),
+    });
+  }
+
+  /** Member side: the creator's roster is the truth about who is in the group. */
+  applyRoster(r: RosterMessage): void {
+    const g = this.store.groups.get(r.groupId);
+    if (!g || g.creatorPeerId !== r.creator) return;
+    if (g.status !== 'forming' && g.status !== 'confirming') return;
+    const mine = r.members.find((m) => m.peerId === this.me.peerId);
+    if (!mine) return;
+    for (const m of r.members) {
+      const existing = this.store.members.get(r.groupId, m.peerId);
+      let key: Uint8Array;
+      try {
+        key = publicKeyFromPeerId(m.peerId);
+      } catch {
+        continue;
+      }
+      this.store.members.upsert({
+        groupId: r.groupId,
+        peerId: m.peerId,
+        name: m.name,
+        identityKey: bytesToHex(key),
+        fingerprint: fingerprint(key),
+        index: m.index,
+        addrs: m.peerId === this.me.peerId ? this.host.addrs() : m.addrs,
+        confirmed: existing?.confirmed ?? false,
+        joinedAt: existing?.joinedAt ?? Date.now(),
+      });
+      if (m.peerId !== this.me.peerId) void this.host.addAddresses(m.peerId, m.addrs);
+    }
+    if (r.members.length === r.size && g.status === 'forming')
+      this.store.groups.update(r.groupId, { status: 'confirming', updatedAt: Date.now() });
+    this.emit({ type: 'group', id: r.groupId });
+    this.maybeStartDkg(r.groupId);
+  }
+
+  confirmGroup(ref: string): GroupView {
+    const g = this.findGroup(ref);
+    if (g.status === 'ready' || g.status === 'dkg') return this.groupView(g);
+    if (g.status !== 'confirming')
+      throw new ApiError(
+        'not_ready',
+        `the group has ${this.store.members.list(g.id).length} of ${g.size} members; wait until everyone joined, compare the safety code, then confirm`,
+      );
+    const hash = rosterHash(this.roster(g));
+    this.noteConfirmation(g.id, this.me.peerId, hash);
+    this.store.members.update(g.id, this.me.peerId, { confirmed: true });
+    this.audit('group.confirmed', { rosterHash: hash, safetyCode: safetyCode(hash) }, g.id);
+    this.broadcast(g.id, { v: 1, type: 'confirm', groupId: g.id, rosterHash: hash });
+    this.maybeStartDkg(g.id);
+    return this.groupView(this.store.groups.get(g.id)!);
+  }
+
+  noteConfirmation(groupId: string, peer: string, hash: string): void {
+    let m = this.confirmations.get(groupId);
+    if (!m) this.confirmations.set(groupId, (m = new Map()));
+    m.set(peer, hash);
+  }
+
+  maybeStartDkg(groupId: string): void {
+    const g = this.store.groups.get(groupId);
+    if (!g || g.status !== 'confirming') return;
+    const members = this.store.members.list(groupId);
+    if (members.length !== g.size) return;
+    const hash = rosterHash(this.roster(g));
+    const conf = this.confirmations.get(groupId);
+    if (!conf || conf.get(this.me.peerId) !== hash) return;
+    for (const m of members) {
+      const h = conf.get(m.peerId);
+      if (h === undefined) return;
+      if (h !== hash) {
+        this.failGroup(
+          groupId,
+          `${m.name} confirmed a different roster: the members do not see the same group. Do not use this group; create a new one.`,
+        );
+        return;
+      }
+    }
+    for (const m of members) this.store.members.update(groupId, m.peerId, { confirmed: true });
+    if (this.importedKey(groupId)) {
+      // An imported key: no DKG; the importer hands out the shares once everyone confirmed.
+      if (g.creatorPeerId === this.me.peerId) void this.imports.distributeImport(groupId);
+      else {
+        this.store.groups.update(groupId, {
+          status: 'dkg',
+          rosterHash: hash,
+          updatedAt: Date.now(),
+        });
+        this.emit({ type: 'group', id: groupId });
+      }
+      return;
+    }
+    void this.dkg.runDkg(groupId, hash);
+  }
+
+  failGroup(groupId: string, error: string): void {
+    this.store.groups.update(groupId, { status: 'failed', error, updatedAt: Date.now() });
+    this.emit({ type: 'group', id: groupId });
+    this.audit('group.failed', { error }, groupId);
+    this.dkg.dkgStates.delete(groupId);
+    this.log(`group ${groupId}: ${error}`);
+  }
+
+  nameOfIdentifier(groupId: string, idHex: string): string {
+    const g = this.store.groups.get(groupId)!;
+    try {
+      const idx = Number(parseIdentifier(getSuite(g.scheme), idHex));
+      const m = this.store.members.list(groupId).find((x) => x.index === idx);
+      return m ? `${m.name} (${short(m.peerId)})` : idHex;
+    } catch {
+      return idHex;
+    }
+  }
+}

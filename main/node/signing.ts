@@ -1,0 +1,401 @@
+// Threshold signing: the coordinator, the signer and the nonce commitment pools.
+import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
+import { CryptoError } from '../../shared/crypto/errors.js';
+import { signingKey } from '../../shared/crypto/keys.js';
+import {
+  aggregate,
+  commit,
+  commitmentFromJSON,
+  commitmentToJSON,
+  decodeSignatureShare,
+  SigningPackage,
+  signShare,
+  type NonceCommitment,
+  type SigningNonces,
+} from '../../shared/crypto/sign.js';
+import { getSuite, parseIdentifier } from '../../shared/crypto/suite.js';
+import { failedForGood } from '../../shared/protocol/decisions.js';
+import {
+  signStatement,
+  type GroupMessage,
+  type OutcomeBody,
+  type RequestBody,
+  type Signed,
+} from '../../shared/protocol/wire.js';
+import type { GroupRow } from '../store/index.js';
+import { TERMINAL, POOL_SIZE, DroppedMessage, union, type SignMessage } from './common.js';
+import { type NodeServices, type NodeContext, NodeService } from './context.js';
+
+export class SigningService extends NodeService {
+  /** Nonces this node generated for each coordinator: group → coordinator → commitment key → nonces. */
+  myNonces = new Map<string, Map<string, Map<string, SigningNonces>>>();
+  /** Commitments other signers gave this node for when it coordinates: group → signer → list. */
+  pool = new Map<string, Map<string, NonceCommitment[]>>();
+  coordinating = new Set<string>();
+  /** Commitments received for the next epoch while this node still finishes a ceremony. */
+  private futureNonces = new Map<
+    string,
+    Map<string, { epoch: number; commitments: Record<string, unknown>[] }>
+  >();
+
+  constructor(
+    ctx: NodeContext,
+    private readonly deps: Pick<NodeServices, 'ceremony' | 'requests'>,
+  ) {
+    super(ctx);
+  }
+
+  private get ceremony() {
+    return this.deps.ceremony;
+  }
+  private get requests() {
+    return this.deps.requests;
+  }
+
+  async coordinate(id: string): Promise<void> {
+    this.coordinating.add(id);
+    // How often each signer said its commitment was stale (a few times at most, then a failure).
+    const staleTimes = new Map<string, number>();
+    try {
+      for (let attempt = 0; attempt < 8 && !this.stopped; attempt++) {
+        const r = this.store.requests.get(id)!;
+        if (TERMINAL.includes(r.status)) return;
+        const g = this.store.groups.get(r.groupId)!;
+        const key = await this.keyPackage(g.id);
+        const approvers = this.store.decisions
+          .list(id)
+          .filter((d) => d.decision === 'approve')
+          .map((d) => d.peerId);
+        const pool = this.pool.get(g.id) ?? new Map<string, NonceCommitment[]>();
+        const others = approvers
+          .filter(
+            (p) =>
+              p !== this.me.peerId &&
+              !r.culprits.includes(p) &&
+              this.host.isConnected(p) &&
+              (pool.get(p)?.length ?? 0) > 0,
+          )
+          .sort()
+          .slice(0, g.threshold - 1);
+        if (others.length < g.threshold - 1) {
+          this.requests.updateRequest(id, { status: 'pending', updatedAt: Date.now() });
+          this.maybeFailForGood(id);
+          return;
+        }
+        this.requests.updateRequest(id, { status: 'signing', updatedAt: Date.now() });
+        this.notify(id);
+        const suite = getSuite(g.scheme);
+        const mine = commit(key);
+        const chosen = new Map<string, NonceCommitment>();
+        for (const p of others) chosen.set(p, pool.get(p)!.shift()!);
+        const commitments = [mine.commitment, ...chosen.values()];
+        const pkg = new SigningPackage(signingKey(key.public), commitments, r.message);
+        const msg: SignMessage = {
+          v: 1,
+          type: 'sign',
+          groupId: g.id,
+          requestId: id,
+          commitments: [
+            {
+              peerId: this.me.peerId,
+              commitment: commitmentToJSON(suite, mine.commitment) as unknown as Record<
+                string,
+                unknown
+              >,
+            },
+            ...[...chosen].map(([p, c]) => ({
+              peerId: p,
+              commitment: commitmentToJSON(suite, c) as unknown as Record<string, unknown>,
+            })),
+          ],
+          approvals: this.store.decisions
+            .list(id)
+            .filter(
+              (d) => d.decision === 'approve' && [this.me.peerId, ...others].includes(d.peerId),
+            )
+            .map((d) => JSON.parse(d.statement) as Signed),
+        };
+        const shares = new Map<bigint, bigint>();
+        shares.set(key.share.identifier, signShare(key, mine, pkg));
+        const failed: string[] = [];
+        const stale: string[] = [];
+        await Promise.all(
+          others.map(async (p) => {
+            const idx = BigInt(this.store.members.get(g.id, p)!.index);
+            try {
+              const res = (await this.send(
+                p,
+                msg as unknown as GroupMessage,
+                this.signTimeoutMs,
+              )) as {
+                share?: unknown;
+                refill?: unknown;
+                error?: string;
+                stale?: unknown;
+                nonces?: unknown;
+              };
+              const staleCount = staleTimes.get(p) ?? 0;
+              if (res?.stale === true && Array.isArray(res.nonces) && staleCount < 3) {
+                // Not a fault (it restarted, or its pool here was out of date): ask again with one
+                // of the fresh commitments it sent along.
+                staleTimes.set(p, staleCount + 1);
+                this.addToPool(
+                  g,
+                  p,
+                  res.nonces.slice(0, POOL_SIZE) as Record<string, unknown>[],
+                  true,
+                );
+                this.log(`signer ${this.memberName(g.id, p)} had no such nonce; asking again`);
+                stale.push(p);
+                return;
+              }
+              if (typeof res?.share !== 'string' || !/^[0-9a-f]+$/.test(res.share))
+                throw new Error(res?.error ?? 'no share');
+              shares.set(idx, decodeSignatureShare(suite, idx, hexToBytes(res.share)));
+              if (res.refill && typeof res.refill === 'object')
+                this.addToPool(g, p, [res.refill as Record<string, unknown>], false);
+            } catch (e) {
+              this.log(
+                `signer ${this.memberName(g.id, p)} failed for request ${id}: ${(e as Error).message}`,
+              );
+              failed.push(p);
+            }
+          }),
+        );
+        if (failed.length === 0 && stale.length > 0) continue;
+        if (failed.length === 0) {
+          try {
+            const sig = aggregate(pkg, shares);
+            const outcome = signStatement<OutcomeBody>(
+              {
+                v: 1,
+                type: 'outcome',
+                groupId: g.id,
+                requestId: id,
+                signature: bytesToHex(sig),
+                culprits: r.culprits,
+                by: this.me.peerId,
+                at: Date.now(),
+              },
+              (h) => this.me.sign(h),
+            );
+            this.requests.finish(id, { status: 'done', signature: sig }, 'request.signed', {
+              id,
+              signature: bytesToHex(sig),
+              signers: [this.me.peerId, ...others],
+            });
+            this.broadcast(g.id, { v: 1, type: 'statements', items: [outcome] });
+            this.log(`request ${id} signed`);
+            return;
+          } catch (e) {
+            if (!(e instanceof CryptoError)) throw e;
+            for (const c of e.culprits) {
+              const idx = Number(parseIdentifier(suite, c));
+              const m = this.store.members.list(g.id).find((x) => x.index === idx);
+              if (m) failed.push(m.peerId);
+            }
+          }
+        }
+        const culprits = union(this.store.requests.get(id)!.culprits, failed);
+        this.store.tx(() => {
+          this.requests.updateRequest(id, { culprits, status: 'pending', updatedAt: Date.now() });
+          this.audit('request.signing_attempt_failed', { id, culprits: failed }, g.id);
+        });
+        this.notify(id);
+      }
+    } catch (e) {
+      this.log(`signing ${id} stopped: ${(e as Error).message}`);
+    } finally {
+      this.coordinating.delete(id);
+    }
+  }
+
+  /** A request fails for good when every member decided and too few non-culprit approvers remain. */
+  private maybeFailForGood(id: string): void {
+    const r = this.store.requests.get(id)!;
+    const g = this.store.groups.get(r.groupId)!;
+    const decisions = this.store.decisions.list(id);
+    if (!failedForGood({ decisions, size: g.size, threshold: g.threshold, culprits: r.culprits }))
+      return;
+    const names = r.culprits.map((p) => this.memberName(g.id, p)).join(', ');
+    const failure = `not enough approvers could sign${names ? `; failed: ${names}` : ''}`;
+    this.requests.finish(id, { status: 'failed', failure }, 'request.failed', {
+      id,
+      failure,
+      culprits: r.culprits,
+    });
+    this.requests.announceOutcome(id);
+  }
+
+  async sendNonces(groupId: string, coordinator: string, replace: boolean): Promise<void> {
+    const g = this.store.groups.get(groupId);
+    if (!g || g.status !== 'ready') return;
+    const fresh = await this.freshNonces(groupId, coordinator, replace);
+    if (fresh.length)
+      await this.send(coordinator, {
+        v: 1,
+        type: 'nonces',
+        groupId,
+        epoch: g.epoch,
+        replace,
+        commitments: fresh,
+      });
+  }
+
+  /** Fills this node's pool of nonces for `coordinator` (a new pool if `replace`); the new ones. */
+  private async freshNonces(
+    groupId: string,
+    coordinator: string,
+    replace: boolean,
+  ): Promise<Record<string, unknown>[]> {
+    const g = this.store.groups.get(groupId)!;
+    const key = await this.keyPackage(groupId);
+    const suite = getSuite(g.scheme);
+    let perGroup = this.myNonces.get(groupId);
+    if (!perGroup) this.myNonces.set(groupId, (perGroup = new Map()));
+    let mine = perGroup.get(coordinator);
+    if (!mine || replace) perGroup.set(coordinator, (mine = new Map()));
+    const fresh: Record<string, unknown>[] = [];
+    for (let i = mine.size; i < POOL_SIZE; i++) {
+      const n = commit(key);
+      const wire = commitmentToJSON(suite, n.commitment);
+      mine.set(wire.hiding, n);
+      fresh.push(wire as unknown as Record<string, unknown>);
+    }
+    return fresh;
+  }
+
+  acceptNonces(from: string, msg: Extract<GroupMessage, { type: 'nonces' }>): void {
+    const g = this.store.groups.get(msg.groupId);
+    if (
+      !g ||
+      !(this.memberByPeer(g.id, from) || this.ceremony.newcomerInPendingRequest(g.id, from))
+    )
+      throw new DroppedMessage('non_member');
+    if (
+      msg.epoch === g.epoch + 1 ||
+      (msg.epoch === g.epoch && (g.status !== 'ready' || !this.memberByPeer(g.id, from)))
+    ) {
+      // The sender finished the DKG, a refresh or a reshare before this node did: keep them
+      // until this node is there too (applyEarlyNonces).
+      let perGroup = this.futureNonces.get(g.id);
+      if (!perGroup) this.futureNonces.set(g.id, (perGroup = new Map()));
+      perGroup.set(from, { epoch: msg.epoch, commitments: msg.commitments });
+      return;
+    }
+    if (g.status !== 'ready' || msg.epoch !== g.epoch || !this.memberByPeer(g.id, from)) return;
+    this.addToPool(g, from, msg.commitments, msg.replace);
+    // Pools go both ways: answer a peer that has none of ours yet.
+    if (!this.myNonces.get(g.id)?.get(from)?.size)
+      void this.sendNonces(g.id, from, true).catch(() => undefined);
+    for (const r of this.store.requests.list({ groupId: g.id, statuses: ['pending'] }))
+      this.requests.evaluate(r.id);
+  }
+
+  /** Once this node reached the group's current epoch: use the commitments that came early. */
+  applyEarlyNonces(groupId: string): void {
+    const early = this.futureNonces.get(groupId);
+    this.futureNonces.delete(groupId);
+    const g = this.store.groups.get(groupId)!;
+    for (const [peer, batch] of early ?? [])
+      if (batch.epoch === g.epoch && this.memberByPeer(groupId, peer))
+        this.addToPool(g, peer, batch.commitments, true);
+  }
+
+  private addToPool(
+    g: GroupRow,
+    from: string,
+    wire: Record<string, unknown>[],
+    replace: boolean,
+  ): void {
+    const suite = getSuite(g.scheme);
+    const idx = BigInt(this.memberByPeer(g.id, from)!.index);
+    const decoded = wire
+      .map((w) => commitmentFromJSON(suite, w as never))
+      .filter((c) => c.identifier === idx);
+    let perGroup = this.pool.get(g.id);
+    if (!perGroup) this.pool.set(g.id, (perGroup = new Map()));
+    const list = replace ? [] : (perGroup.get(from) ?? []);
+    perGroup.set(from, [...list, ...decoded].slice(-POOL_SIZE * 2));
+  }
+
+  /** Signer side: only ever signs a request this custodian approved, with a nonce used once. */
+  async onSign(from: string, msg: SignMessage): Promise<unknown> {
+    const g = this.store.groups.get(msg.groupId);
+    if (!g || g.status !== 'ready' || !this.memberByPeer(g.id, from))
+      throw new DroppedMessage('non_member');
+    const r = this.store.requests.get(msg.requestId);
+    if (!r || r.groupId !== g.id) return { error: 'unknown request' };
+    if (r.kind !== 'sign') return { error: `a ${r.kind} request is never signed` };
+    if (TERMINAL.includes(r.status)) return { error: `request is ${r.status}` };
+    // Approvals the coordinator relies on may still be on their way here: check and keep them.
+    for (const a of msg.approvals ?? []) {
+      try {
+        if (a.body.type === 'decision' && a.body.requestId === r.id)
+          this.requests.acceptStatement(from, a);
+      } catch {
+        return { error: 'the coordinator sent an invalid approval' };
+      }
+    }
+    const decisions = this.store.decisions.list(r.id);
+    const approvers = new Set(
+      decisions.filter((d) => d.decision === 'approve').map((d) => d.peerId),
+    );
+    if (
+      r.status === 'failed' ||
+      this.requests.policyRefusal(JSON.parse(r.envelope).body as RequestBody)
+    )
+      return { error: "the request is against this node's group policy" };
+    if (approvers.size < this.requests.needed(r))
+      return { error: 'not enough approvals under the group policy' };
+    if (!approvers.has(this.me.peerId))
+      return { error: 'this custodian did not approve the request' };
+    if (!approvers.has(from)) return { error: 'the coordinator did not approve the request' };
+    const signers = msg.commitments.map((c) => c.peerId);
+    if (new Set(signers).size !== signers.length || signers.length < g.threshold)
+      return { error: 'bad signer set' };
+    for (const p of signers)
+      if (!approvers.has(p))
+        return {
+          error: `${this.memberName(g.id, p)} has not approved (as far as this node knows)`,
+        };
+    if (this.fault === 'hang-sign') await new Promise(() => undefined);
+    const suite = getSuite(g.scheme);
+    const key = await this.keyPackage(g.id);
+    const commitments: NonceCommitment[] = [];
+    for (const c of msg.commitments) {
+      const m = this.memberByPeer(g.id, c.peerId);
+      if (!m) return { error: 'signer is not a member' };
+      const dc = commitmentFromJSON(suite, c.commitment as never);
+      if (dc.identifier !== BigInt(m.index))
+        return { error: 'commitment identifier does not match its signer' };
+      commitments.push(dc);
+    }
+    const myWire = msg.commitments.find((c) => c.peerId === this.me.peerId);
+    if (!myWire) return { error: 'no commitment for this signer' };
+    const pool = this.myNonces.get(g.id)?.get(from);
+    const nonces = pool?.get(String((myWire.commitment as { hiding?: unknown }).hiding));
+    if (!nonces) {
+      // This node restarted (its nonces live in memory only) or the pools drifted apart: the
+      // answer carries fresh commitments that replace the old ones.
+      return {
+        error: 'unknown or already used nonce commitment',
+        stale: true,
+        nonces: await this.freshNonces(g.id, from, true),
+      };
+    }
+    pool!.delete(String((myWire.commitment as { hiding?: unknown }).hiding));
+    const pkg = new SigningPackage(signingKey(key.public), commitments, r.message);
+    const z = signShare(key, nonces, pkg);
+    // Refill the coordinator's pool with one fresh commitment.
+    const n = commit(key);
+    const refill = commitmentToJSON(suite, n.commitment);
+    pool!.set(refill.hiding, n);
+    this.requests.updateRequest(r.id, {
+      status: r.status === 'pending' ? 'signing' : r.status,
+      updatedAt: Date.now(),
+    });
+    this.notify(r.id);
+    return { share: bytesToHex(suite.encodeScalar(z)), refill };
+  }
+}

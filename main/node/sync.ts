@@ -1,0 +1,118 @@
+// Keeping in touch with the other members: reconnection, hello and catch-up on every connection.
+import { bytesToHex } from '@noble/hashes/utils.js';
+import { repairContext, short } from './common.js';
+import { type NodeServices, type NodeContext, NodeService } from './context.js';
+
+export class SyncService extends NodeService {
+  private reconnecting = false;
+
+  constructor(
+    ctx: NodeContext,
+    private readonly deps: Pick<
+      NodeServices,
+      'auditLog' | 'ceremony' | 'groups' | 'imports' | 'requests' | 'signing'
+    >,
+  ) {
+    super(ctx);
+  }
+
+  private get auditLog() {
+    return this.deps.auditLog;
+  }
+  private get ceremony() {
+    return this.deps.ceremony;
+  }
+  private get groups() {
+    return this.deps.groups;
+  }
+  private get imports() {
+    return this.deps.imports;
+  }
+  private get requests() {
+    return this.deps.requests;
+  }
+  private get signing() {
+    return this.deps.signing;
+  }
+
+  async reconnect(): Promise<void> {
+    if (this.reconnecting || this.stopped) return;
+    this.reconnecting = true;
+    try {
+      const peers = new Map<string, string[]>();
+      for (const g of this.store.groups.list()) {
+        for (const m of this.store.members.list(g.id))
+          if (m.peerId !== this.me.peerId) peers.set(m.peerId, this.allAddrs(m.peerId));
+        // Newcomers of pending reshares and repairs: the coordinator must reach them too.
+        if (g.status !== 'ready') continue;
+        for (const r of this.store.requests.list({
+          groupId: g.id,
+          statuses: ['pending', 'signing'],
+        })) {
+          if (r.kind !== 'reshare' && r.kind !== 'repair') continue;
+          for (const m of this.ceremony.plannedRoster(g, this.ceremony.ceremonyParams(r)))
+            if (m.peerId !== this.me.peerId && !peers.has(m.peerId)) peers.set(m.peerId, m.addrs);
+        }
+      }
+      await Promise.all(
+        [...peers]
+          .filter(([p]) => !this.host.isConnected(p))
+          .map(([p, addrs]) => this.host.connect(p, { addrs, timeoutMs: 2500 }).catch(() => false)),
+      );
+    } finally {
+      this.reconnecting = false;
+    }
+  }
+
+  /** On every (re)connection: tell the peer where we are, and bring it up to date. */
+  async onConnect(peer: string): Promise<void> {
+    if (!this.groups.isKnownMember(peer)) return;
+    this.emit({ type: 'peer', peerId: peer, online: true });
+    try {
+      // A repaired device first proves it holds the share (to a member that missed it, the only
+      // message it will take from this device).
+      for (const g of this.groups.sharedGroups(peer)) {
+        const repaired = this.store.meta.get(`repair-done:${g.id}`);
+        if (repaired) {
+          const { requestId, proof } = JSON.parse(repaired) as { requestId: string; proof: string };
+          await this.send(peer, {
+            v: 1,
+            type: 'ceremony',
+            groupId: g.id,
+            requestId,
+            session: bytesToHex(repairContext(requestId)),
+            step: 'done',
+            payload: { proof },
+          }).catch(() => undefined);
+        }
+      }
+      await this.send(peer, { v: 1, type: 'hello', addrs: this.host.addrs() });
+      for (const g of this.groups.sharedGroups(peer)) {
+        if (g.creatorPeerId === this.me.peerId && g.status !== 'failed')
+          await this.send(peer, this.groups.rosterMessage(g.id));
+        const result = this.imports.importResult(g);
+        if (result) await this.send(peer, result);
+        const mine = this.groups.confirmations.get(g.id)?.get(this.me.peerId);
+        if (mine && (g.status === 'confirming' || g.status === 'dkg'))
+          await this.send(peer, { v: 1, type: 'confirm', groupId: g.id, rosterHash: mine });
+        if (g.status !== 'forming') void this.auditLog.syncAudit(peer, g.id).catch(() => undefined);
+        if (g.status === 'ready') {
+          await this.requests.sendStatements(peer, g.id);
+          await this.signing.sendNonces(g.id, peer, true);
+        }
+      }
+      for (const r of this.store.requests.list({ statuses: ['pending', 'signing'] }))
+        this.requests.evaluate(r.id);
+    } catch (e) {
+      this.log(`sync with ${short(peer)} failed: ${(e as Error).message}`);
+    }
+  }
+
+  onDisconnect(peer: string): void {
+    // Coordination may move to another approver when this one is gone.
+    if (!this.groups.isKnownMember(peer)) return;
+    this.emit({ type: 'peer', peerId: peer, online: false });
+    for (const r of this.store.requests.list({ statuses: ['pending', 'signing'] }))
+      this.requests.evaluate(r.id);
+  }
+}
