@@ -5,6 +5,7 @@ import { hexToBytes } from '@noble/hashes/utils.js';
 import { MAX_EXPIRY_SEC, MIN_EXPIRY_SEC } from '../policy/policy.js';
 import type { RequestBody } from '../protocol/wire.js';
 import { memberOf, show } from './fields.js';
+import { DO_NOT_APPROVE_UNREADABLE } from './words.js';
 import { policy, type PolicyParams } from './policy.js';
 import { reconstruct, type ReconstructParams } from './reconstruct.js';
 import { refresh, type RefreshParams } from './refresh.js';
@@ -25,7 +26,7 @@ export type { SignParams, RefreshParams, ReshareParams, RepairParams, Reconstruc
 export type { PolicyParams };
 export type { Newcomer } from './reshare.js';
 export type { ReconstructOperation } from './reconstruct.js';
-export { REFRESH_AFTER_REPAIR } from './repair.js';
+export { DO_NOT_APPROVE_UNREADABLE, REFRESH_AFTER_REPAIR } from './words.js';
 export { fingerprintOf, peerIdKey, MAX_GROUP_SIZE } from './fields.js';
 
 /** Each kind's parameters, by kind. */
@@ -220,7 +221,7 @@ export function invalidCard(kind: string, groupName: string, reason: string): Re
     fields: [],
     danger: true,
     invalid: reason,
-    warnings: ['Do not approve a request you cannot read.'],
+    warnings: [DO_NOT_APPROVE_UNREADABLE],
   };
 }
 

@@ -16,6 +16,7 @@ import {
 } from './fields.js';
 import { newcomer, type Newcomer } from './reshare.js';
 import type { RequestContext, RequestKindModule } from './types.js';
+import { REFRESH_AFTER_REPAIR } from './words.js';
 
 export interface RepairParams {
   ceremony: 'repair';
@@ -27,8 +28,7 @@ export interface RepairParams {
   newcomer: Newcomer;
 }
 
-export const REFRESH_AFTER_REPAIR =
-  'After the repair, propose a refresh: until then the lost device’s share still works for whoever has it.';
+export { REFRESH_AFTER_REPAIR };
 
 function read(message: Uint8Array, ctx: RequestContext): RepairParams {
   const o = object(canonicalObject(message), 'message', [
