@@ -32,6 +32,23 @@ export interface CliIO {
     Partial<Pick<typeof NodeEntryPoints, 'isInitialized'>>;
   /** Stops `start` and `relay` when aborted; absent: SIGINT or SIGTERM does. */
   shutdown?: AbortSignal;
+  /**
+   * Asks the custodian `question` at the terminal and returns the line typed, or undefined when
+   * there is no terminal to ask at. Absent: the process's own terminal (stdin when it is a TTY).
+   */
+  ask?: (question: string) => Promise<string | undefined>;
+}
+
+/** CliIO.ask on the process's terminal: the question on stderr, so stdout stays the result. */
+async function askTerminal(question: string): Promise<string | undefined> {
+  if (!process.stdin.isTTY) return undefined;
+  const { createInterface } = await import('node:readline/promises');
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return await rl.question(question);
+  } finally {
+    rl.close();
+  }
 }
 
 /** How long stopping the node may take before `start` gives up on it. */
@@ -320,6 +337,32 @@ async function backupPassphrase(ctx: Context): Promise<string> {
       ctx.command.name,
     );
   return value;
+}
+
+/**
+ * `backup export` without --yes: says what the file is worth and has the custodian type the group's
+ * name; refuses when there is no terminal to ask at, or when the name typed is not the group's.
+ */
+async function confirmBackupExport(ctx: Context, groupName: string): Promise<void> {
+  const ask = ctx.io.ask ?? askTerminal;
+  const name = clean(groupName);
+  ctx.io.stderr.write(
+    `The backup file, with its passphrase, lets whoever has both act as you in ${name}: ` +
+      'approve requests and take part in signing with your share.\n',
+  );
+  const typed = await ask(`Type the group name (${name}) to export your share: `);
+  if (typed === undefined) {
+    throw new UsageError(
+      'no terminal to confirm the export at; pass --yes if you mean to write the backup',
+      ctx.command.name,
+    );
+  }
+  if (typed.trim() !== groupName) {
+    throw new ApiError(
+      'confirmation_required',
+      `not exported: you typed ${JSON.stringify(clean(typed.trim()))}, not the group name ${JSON.stringify(name)}`,
+    );
+  }
 }
 
 async function multiaddrs(ctx: Context, name: string, values: string[]): Promise<void> {
@@ -1200,9 +1243,13 @@ const COMMANDS: Command[] = [
   },
   {
     name: 'backup export',
-    usage: '--group GROUP --out FILE [--passphrase-file FILE]',
+    usage: '--group GROUP --out FILE [--passphrase-file FILE] [--yes]',
     summary: 'write your share of a group to a passphrase-encrypted backup file',
     options: {
+      yes: {
+        type: 'boolean',
+        help: 'do not ask to type the group name (the file and its passphrase let anyone act as you)',
+      },
       group: { type: 'string', value: 'GROUP', help: 'group id or name' },
       out: { type: 'string', value: 'FILE', help: 'where to write the backup (must not exist)' },
       'passphrase-file': {
@@ -1212,11 +1259,17 @@ const COMMANDS: Command[] = [
       },
     },
     required: ['group', 'out'],
-    fields: { group: '--group', passphrase: '--passphrase-file' },
+    fields: { group: '--group', passphrase: '--passphrase-file', confirm: '--yes' },
     async run(ctx) {
       const out = str(ctx, 'out')!;
       const secret = await backupPassphrase(ctx);
-      const b = await call(ctx, 'backup.export', { group: str(ctx, 'group'), passphrase: secret });
+      const group = await call(ctx, 'group.show', { group: str(ctx, 'group') });
+      if (!ctx.values.yes) await confirmBackupExport(ctx, group.name);
+      const b = await call(ctx, 'backup.export', {
+        group: group.id,
+        passphrase: secret,
+        confirm: true,
+      });
       try {
         await writeFile(out, b.file, { mode: 0o600, flag: 'wx' });
       } catch (err) {
@@ -1621,6 +1674,7 @@ export async function runAsProcess(): Promise<void> {
     stdout: process.stdout,
     stderr: process.stderr,
     env: process.env,
+    ask: askTerminal,
   });
   process.exitCode = code;
   // Output drains first; a handle the node left open (a closing socket) must not keep us alive.

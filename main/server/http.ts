@@ -71,6 +71,7 @@ const HTTP_STATUS: Record<ApiErrorCode, number> = {
   timeout: 504,
   vault: 500,
   internal: 500,
+  confirmation_required: 428,
 };
 
 const CONTENT_TYPES: Record<string, string> = {

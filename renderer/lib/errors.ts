@@ -13,6 +13,7 @@ const ADVICE: Record<ApiErrorCode, string> = {
   timeout: 'Your node did not answer in time. It may be busy or offline; try again in a minute.',
   vault:
     'Your key share store could not be opened. Unlock your keychain (or check the vault passphrase) and try again.',
+  confirmation_required: 'Read what this does, confirm it, and try again.',
   internal:
     'Something went wrong inside your node. Try again; if it happens again, look at the node’s log.',
 };

@@ -227,6 +227,8 @@ export class BackupForm {
   error = $state<string | undefined>();
   /** The file just saved and the epoch of the share in it. */
   saved = $state<{ filename: string; epoch: number } | undefined>();
+  /** The custodian is being asked to agree to what the file lets its holder do. */
+  confirming = $state(false);
 
   get problem(): string | undefined {
     return passphraseProblem(this.passphrase, this.confirm);
@@ -238,6 +240,14 @@ export class BackupForm {
     this.busy = false;
     this.error = undefined;
     this.saved = undefined;
+    this.confirming = false;
+  }
+
+  /** The first step of saving: a valid passphrase, then the question of what is at stake. */
+  review(): void {
+    this.error = this.problem;
+    this.saved = undefined;
+    this.confirming = this.error === undefined;
   }
 }
 
@@ -552,12 +562,21 @@ export class ManageState {
     return r;
   }
 
-  /** Saves this member's share, encrypted under the passphrase, as a file. */
+  /**
+   * Saves this member's share, encrypted under the passphrase, as a file: only once the custodian
+   * agreed (BackupForm.review, then the confirm step) that its holder can act as them.
+   */
   async exportBackup(g: GroupView): Promise<void> {
     const f = this.backup;
-    await this.run(f, f.problem, 'back up your share', async () => {
+    const problem = f.problem ?? (f.confirming ? undefined : 'Confirm that you want the backup.');
+    await this.run(f, problem, 'back up your share', async () => {
       f.saved = undefined;
-      const b = await this.api['backup.export']({ group: g.id, passphrase: f.passphrase });
+      const b = await this.api['backup.export']({
+        group: g.id,
+        passphrase: f.passphrase,
+        confirm: true,
+      });
+      f.confirming = false;
       const safe = b.groupName.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^-+|-+$/g, '') || 'group';
       const filename = `conclave-share-${safe}-epoch${b.epoch}.json`;
       this.deps.download(filename, b.file, 'application/json');

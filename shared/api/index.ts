@@ -293,9 +293,14 @@ export interface ApiOperations {
   'audit.list': { input: { group?: string; limit?: number }; output: AuditEntryView[] };
   /**
    * This member's share as a passphrase-encrypted backup file (the share never leaves encrypted).
-   * The passphrase is the one secret a client sends; nothing secret is ever returned.
+   * The passphrase is the one secret a client sends; nothing secret is ever returned. Whoever holds
+   * the file and the passphrase can act as this custodian in the group, so the caller must show
+   * that and send `confirm: true` once the custodian agreed (else 'confirmation_required').
    */
-  'backup.export': { input: { group: string; passphrase: string }; output: BackupExported };
+  'backup.export': {
+    input: { group: string; passphrase: string; confirm: true };
+    output: BackupExported;
+  };
   /** Puts a backup's share back into this node's vault; a stale (older epoch) backup is refused. */
   'backup.restore': { input: { file: string; passphrase: string }; output: GroupView };
   'audit.verify': { input: Record<string, never>; output: AuditReport };
@@ -327,6 +332,8 @@ export const API_ERROR_CODES = [
   'timeout',
   'vault',
   'internal',
+  /** The operation has consequences the custodian must agree to first (`confirm: true`). */
+  'confirmation_required',
 ] as const;
 
 export type ApiErrorCode = (typeof API_ERROR_CODES)[number];

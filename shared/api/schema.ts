@@ -197,6 +197,26 @@ function refine<T>(check: Check<T>, rule: (value: T) => void): Check<T> {
   };
 }
 
+/**
+ * The value that `check` accepted, once the caller says the custodian agreed to what `stake`
+ * describes with `confirm: true`; else ApiError('confirmation_required') saying what is at stake.
+ */
+function confirmed<T extends { confirm?: boolean }>(
+  check: Check<T>,
+  stake: (value: T) => string,
+): Check<Omit<T, 'confirm'> & { confirm: true }> {
+  return (value, path) => {
+    const out = check(value, path);
+    if (out.confirm !== true) {
+      throw new ApiError(
+        'confirmation_required',
+        `${path ? `${path}.` : ''}confirm: must be true once the custodian agreed: ${stake(out)}`,
+      );
+    }
+    return out as Omit<T, 'confirm'> & { confirm: true };
+  };
+}
+
 /** A display name (custodian or group): trimmed, 1 to 64 characters, no control characters. */
 export const validateName = (value: unknown, field = 'name'): string =>
   text({ max: LIMITS.nameChars })(value, field);
@@ -357,7 +377,12 @@ const SCHEMAS: { [M in ApiMethod]: Check<ApiInput<M>> } = {
   'request.wait': object({ id: ref, timeoutSec: int(0, LIMITS.maxTimeoutSec) }),
   'audit.list': object({}, { group: ref, limit: int(1, LIMITS.maxLimit) }),
   'audit.verify': empty,
-  'backup.export': object({ group: ref, passphrase: passphraseText }),
+  'backup.export': confirmed(
+    object({ group: ref, passphrase: passphraseText }, { confirm: bool() }),
+    (i) =>
+      `a backup of your share of ${shown(i.group)} lets whoever has the file and its passphrase ` +
+      'act as you in that group',
+  ),
   'backup.restore': object({
     file: text({ max: LIMITS.backupChars, multiline: true }),
     passphrase: passphraseText,

@@ -54,7 +54,7 @@ const VALID: Record<ApiMethod, Record<string, unknown>> = {
   'request.wait': { id: 'r-1', timeoutSec: 60 },
   'audit.list': {},
   'audit.verify': {},
-  'backup.export': { group: 'treasury', passphrase: 'correct horse battery' },
+  'backup.export': { group: 'treasury', passphrase: 'correct horse battery', confirm: true },
   'backup.restore': {
     file: '{"format":"conclave-share-backup"}',
     passphrase: 'correct horse battery',
@@ -410,12 +410,43 @@ describe('validateName', () => {
 
 describe('backup passphrases', () => {
   it('refuses a passphrase shorter than ten characters and keeps a long one untrimmed', () => {
-    expect(rejection('backup.export', { group: 'g', passphrase: 'short' }).message).toMatch(
-      /passphrase: must be at least 10 characters/,
-    );
+    expect(
+      rejection('backup.export', { group: 'g', passphrase: 'short', confirm: true }).message,
+    ).toMatch(/passphrase: must be at least 10 characters/);
     const spaced = '  ten chars and spaces  ';
-    expect(validateInput('backup.export', { group: 'g', passphrase: spaced }).passphrase).toBe(
-      spaced,
+    expect(
+      validateInput('backup.export', { group: 'g', passphrase: spaced, confirm: true }).passphrase,
+    ).toBe(spaced);
+  });
+});
+
+describe('backup export needs the custodian to confirm', () => {
+  const input = { group: 'treasury', passphrase: 'correct horse battery' };
+
+  it('refuses an export without confirm: true, saying what is at stake', () => {
+    for (const confirm of [undefined, false]) {
+      let thrown: unknown;
+      try {
+        validateInput('backup.export', { ...input, confirm });
+      } catch (err) {
+        thrown = err;
+      }
+      expect(thrown).toBeInstanceOf(ApiError);
+      expect((thrown as ApiError).code).toBe('confirmation_required');
+      expect((thrown as ApiError).message).toBe(
+        'confirm: must be true once the custodian agreed: a backup of your share of "treasury" ' +
+          'lets whoever has the file and its passphrase act as you in that group',
+      );
+    }
+    expect(rejection('backup.export', { ...input, confirm: 'yes' }).message).toBe(
+      'confirm: must be true or false, got "yes"',
     );
+  });
+
+  it('accepts it with confirm: true', () => {
+    expect(validateInput('backup.export', { ...input, confirm: true })).toEqual({
+      ...input,
+      confirm: true,
+    });
   });
 });

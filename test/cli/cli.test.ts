@@ -458,6 +458,69 @@ describe('conclave maps each command onto the API', () => {
   });
 });
 
+describe('conclave backup export asks the custodian to confirm', () => {
+  const passphrase = { CONCLAVE_BACKUP_PASSPHRASE: 'a long backup passphrase' };
+
+  async function exportWith(extra: string[], ask?: CliIO['ask']): Promise<Run> {
+    server ??= await serveControl(home, api);
+    let out = '';
+    let err = '';
+    const file = join(root, 'share.backup');
+    const code = await main(
+      ['--home', home, 'backup', 'export', '--group', 'treasury', '--out', file, ...extra],
+      {
+        stdout: { write: (s: string) => (out += s) },
+        stderr: { write: (s: string) => (err += s) },
+        env: passphrase,
+        ask,
+      },
+    );
+    return { code, out, err };
+  }
+  const exports = () => api.calls.filter((c) => c.method === 'backup.export');
+
+  it('without a terminal and without --yes it refuses, and exports nothing', async () => {
+    const result = await exportWith([], async () => undefined);
+    expect(result.code).toBe(64);
+    expect(result.err).toContain('no terminal to confirm the export at; pass --yes');
+    expect(exports()).toEqual([]);
+    expect(existsSync(join(root, 'share.backup'))).toBe(false);
+  });
+
+  it('says what is at stake and refuses when the name typed is not the group’s', async () => {
+    const questions: string[] = [];
+    const result = await exportWith([], async (q) => {
+      questions.push(q);
+      return 'treasure';
+    });
+    expect(result.code).toBe(1);
+    expect(result.err).toContain('lets whoever has both act as you in treasury');
+    expect(result.err).toContain('not exported: you typed "treasure"');
+    expect(questions).toEqual(['Type the group name (treasury) to export your share: ']);
+    expect(exports()).toEqual([]);
+  });
+
+  it('exports once the group name is typed, sending confirm: true', async () => {
+    const result = await exportWith([], async () => ' treasury\n');
+    expect(result.code).toBe(0);
+    expect(exports()).toEqual([
+      {
+        method: 'backup.export',
+        input: { group: 'g-7f3a', passphrase: 'a long backup passphrase', confirm: true },
+      },
+    ]);
+    expect(existsSync(join(root, 'share.backup'))).toBe(true);
+  });
+
+  it('--yes exports without asking', async () => {
+    const result = await exportWith(['--yes'], async () => {
+      throw new Error('asked despite --yes');
+    });
+    expect(result.code).toBe(0);
+    expect(exports()).toHaveLength(1);
+  });
+});
+
 describe('conclave request wait', () => {
   const cases: [RequestStatus, number][] = [
     ['done', 0],

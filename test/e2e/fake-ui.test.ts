@@ -238,8 +238,12 @@ describe('browser mode with the fake node', () => {
     await page.getByRole('button', { name: 'Back up or restore…' }).click();
     await page.getByLabel('Passphrase for the backup').fill('a long backup passphrase');
     await page.getByLabel('The same passphrase again').fill('a long backup passphrase');
+    await page.getByRole('button', { name: 'Save the backup file…' }).click();
+    await page.getByRole('group', { name: /Save a backup of your share/ }).waitFor();
+    await shoot('12c-backup-confirm');
+    expect(await axe()).toEqual([]);
     const download = page.waitForEvent('download');
-    await page.getByRole('button', { name: 'Save the backup file' }).click();
+    await page.getByRole('button', { name: 'Yes, save the backup file' }).click();
     expect((await download).suggestedFilename()).toBe('conclave-share-cold-wallet-epoch0.json');
     await shoot('12c-backup');
     expect(await axe()).toEqual([]);

@@ -1,7 +1,7 @@
 // Three custodian processes on 127.0.0.1: form a group by invite, confirm the safety code, run the
 // DKG, then sign, deny, expire, catch up after being offline, and survive a killed approver.
 import { createPublicKey, verify as nodeVerify } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { schnorr } from '@noble/curves/secp256k1.js';
@@ -228,8 +228,19 @@ describe('a 2-of-3 ed25519 group of three processes', () => {
   it('exports an encrypted share backup and restores it, refusing a wrong passphrase', async () => {
     const out = join(tmp.root, 'alice-treasury.backup');
     const env = { CONCLAVE_BACKUP_PASSPHRASE: 'correct horse battery staple' };
+    // Without a terminal to confirm at, only --yes exports.
+    const unconfirmed = await cli(
+      ['--home', alice.home, 'backup', 'export', '--group', 'treasury', '--out', out],
+      env,
+    );
+    expect(unconfirmed.code).toBe(64);
+    expect(unconfirmed.stderr).toMatch(/pass --yes/);
+    expect(existsSync(out)).toBe(false);
     const exported = await cli(
-      ['--home', alice.home, 'backup', 'export', '--group', 'treasury', '--out', out, '--json'],
+      [
+        ...['--home', alice.home, 'backup', 'export', '--group', 'treasury'],
+        ...['--out', out, '--yes', '--json'],
+      ],
       env,
     );
     expect(exported.code).toBe(0);
@@ -242,7 +253,7 @@ describe('a 2-of-3 ed25519 group of three processes', () => {
       epoch: 0,
     });
     const again = await cli(
-      ['--home', alice.home, 'backup', 'export', '--group', 'treasury', '--out', out],
+      ['--home', alice.home, 'backup', 'export', '--group', 'treasury', '--out', out, '--yes'],
       env,
     );
     expect(again.code).toBe(64);

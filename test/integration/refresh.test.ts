@@ -41,8 +41,12 @@ describe.each(['taproot', 'ed25519'] as const)('refresh in a %s group', (scheme)
     const env = { CONCLAVE_BACKUP_PASSPHRASE: 'an old backup passphrase' };
     const backup = join(tmp.root, 'jon-epoch0.backup');
     expect(
-      (await cli(['--home', jon.home, 'backup', 'export', '--group', 'cold', '--out', backup], env))
-        .code,
+      (
+        await cli(
+          ['--home', jon.home, 'backup', 'export', '--group', 'cold', '--out', backup, '--yes'],
+          env,
+        )
+      ).code,
     ).toBe(0);
 
     const req = await ida.cliJson<RequestView>(['request', 'refresh', '--group', 'cold']);

@@ -354,6 +354,20 @@ describe('the API', () => {
     expect(JSON.parse(res.body).error.code).toBe('not_found');
   });
 
+  it('refuses a backup export the custodian has not confirmed, saying what is at stake', async () => {
+    const input = { group: 'treasury', passphrase: 'a long backup passphrase' };
+    const res = await apiCall('backup.export', input, { Cookie: cookie() });
+    expect(res.status).toBe(428);
+    const { error } = JSON.parse(res.body) as { error: { code: string; message: string } };
+    expect(error.code).toBe('confirmation_required');
+    expect(error.message).toMatch(/act as you in that group/);
+    expect(api.calls.filter((c) => c.method === 'backup.export')).toEqual([]);
+    // Confirmed, it reaches the node (which has no such group here).
+    const ok = await apiCall('backup.export', { ...input, confirm: true }, { Cookie: cookie() });
+    expect(ok.status).not.toBe(428);
+    expect(api.calls.filter((c) => c.method === 'backup.export')).toHaveLength(1);
+  });
+
   it(`refuses a body over ${MAX_BODY_BYTES} bytes with a 413`, async () => {
     const big = JSON.stringify({ invite: 'x'.repeat(MAX_BODY_BYTES) });
     const res = await http('/api/group.join', {

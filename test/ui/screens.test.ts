@@ -519,7 +519,7 @@ describe('Managing the key', () => {
     await fireEvent.input(screen.getByLabelText('Passphrase for the backup'), {
       target: { value: 'short' },
     });
-    await click('Save the backup file');
+    await click('Save the backup file…');
     expect((await screen.findByRole('alert')).textContent).toMatch(/at least 10 characters/);
     await fireEvent.input(screen.getByLabelText('Passphrase for the backup'), {
       target: { value: 'a long enough passphrase' },
@@ -527,12 +527,13 @@ describe('Managing the key', () => {
     await fireEvent.input(screen.getByLabelText('The same passphrase again'), {
       target: { value: 'a long enough passphrase.' },
     });
-    await click('Save the backup file');
+    await click('Save the backup file…');
     expect(screen.getByRole('alert').textContent).toBe('The two passphrases differ.');
     await fireEvent.input(screen.getByLabelText('The same passphrase again'), {
       target: { value: 'a long enough passphrase' },
     });
-    await click('Save the backup file');
+    await click('Save the backup file…');
+    await click('Yes, save the backup file');
     await screen.findByText(/^Saved conclave-share-treasury-epoch0\.json/);
     expect(download).toHaveBeenCalledWith(
       'conclave-share-treasury-epoch0.json',
@@ -542,13 +543,45 @@ describe('Managing the key', () => {
     expect(lastInput('backup.export')).toEqual({
       group: 'g-treasury',
       passphrase: 'a long enough passphrase',
+      confirm: true,
     });
     expect((screen.getByLabelText('Passphrase for the backup') as HTMLInputElement).value).toBe('');
   });
 
+  it('a backup is saved only after the custodian read what its holder can do and agreed', async () => {
+    const download = vi.fn();
+    await openGroup(/treasury/, download);
+    await click('Back up or restore…');
+    for (const label of ['Passphrase for the backup', 'The same passphrase again']) {
+      await fireEvent.input(screen.getByLabelText(label), {
+        target: { value: 'a long enough passphrase' },
+      });
+    }
+    await click('Save the backup file…');
+    const ask = screen.getByRole('group', { name: 'Save a backup of your share of “treasury”?' });
+    expect(ask.textContent).toMatch(
+      /Whoever has this file and its passphrase can act as you in “treasury”/,
+    );
+    expect(document.activeElement).toBe(ask);
+    expect(node.calls.filter((c) => c.method === 'backup.export')).toEqual([]);
+    await click('Cancel');
+    expect(screen.queryByRole('group', { name: /Save a backup/ })).toBeNull();
+    expect(node.calls.filter((c) => c.method === 'backup.export')).toEqual([]);
+    expect(download).not.toHaveBeenCalled();
+    // Saving again asks again.
+    await click('Save the backup file…');
+    await click('Yes, save the backup file');
+    await screen.findByText(/^Saved conclave-share-treasury-epoch0\.json/);
+    expect(node.calls.filter((c) => c.method === 'backup.export')).toHaveLength(1);
+  });
+
   it('restoring reads the chosen file, and a backup from before a refresh is refused in words', async () => {
     const app = await openGroup(/treasury/);
-    const old = await node['backup.export']({ group: 'treasury', passphrase: 'p'.repeat(12) });
+    const old = await node['backup.export']({
+      group: 'treasury',
+      passphrase: 'p'.repeat(12),
+      confirm: true,
+    });
     const r = await node['request.refresh']({ group: 'treasury' });
     node.decide(r.id, BOB, 'approve');
     node.decide(r.id, CAROL, 'approve');
