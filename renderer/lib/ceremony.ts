@@ -1,5 +1,8 @@
 // The parameters of a key-lifecycle request (refresh, reshare, repair, policy, reconstruct), read
-// from the exact bytes every member approves, so the inbox can show what the request changes.
+// from the exact bytes every member approves, so the inbox can show what the request changes. A
+// node that sends the card it decoded (RequestView.card, from shared/requests) is shown through
+// that card instead; this reading remains for a policy change's rule-by-rule comparison and for
+// views without a card. It only reads for display: the node validates with the registry.
 import type { RequestView } from '../../shared/api/index.js';
 import { readPolicy, type PolicyRules } from './policy.js';
 
