@@ -1,0 +1,90 @@
+// Builds one node service alone: an in-memory store, real identities, and fakes for the network,
+// the vault and whatever other services the one under test calls.
+import { ed25519 } from '@noble/curves/ed25519.js';
+import { bytesToHex } from '@noble/hashes/utils.js';
+import { fingerprint } from '../../shared/protocol/roster.js';
+import { generateIdentity, type Host } from '../../main/net/index.js';
+import { NodeContext, type Identity } from '../../main/node/context.js';
+import { openStore, type Store } from '../../main/store/index.js';
+import type { Vault } from '../../main/vault/index.js';
+
+export interface Peer {
+  peerId: string;
+  name: string;
+  publicKey: Uint8Array;
+  sign(msg: Uint8Array): Uint8Array;
+}
+
+export async function peer(name: string): Promise<Peer> {
+  const id = await generateIdentity();
+  const seed = id.privateKey.raw.slice(0, 32);
+  return {
+    peerId: id.peerId,
+    name,
+    publicKey: id.publicKeyRaw,
+    sign: (m) => ed25519.sign(m, seed),
+  };
+}
+
+/** What the fake host was asked to send, by peer. */
+export interface Sent {
+  peer: string;
+  msg: Record<string, unknown>;
+}
+
+export interface Harness {
+  store: Store;
+  ctx: NodeContext;
+  sent: Sent[];
+  logs: string[];
+}
+
+export function harness(me: Identity): Harness {
+  const store = openStore(':memory:');
+  const sent: Sent[] = [];
+  const logs: string[] = [];
+  const host = {
+    addrs: () => ['/ip4/127.0.0.1/tcp/1'],
+    isConnected: () => false,
+    addAddresses: async () => undefined,
+    request: async (peer: string, _protocol: string, msg: Record<string, unknown>) => {
+      sent.push({ peer, msg });
+      return { ok: true };
+    },
+  } as unknown as Host;
+  const vault = { kind: 'file' } as unknown as Vault;
+  const ctx = new NodeContext({ store, vault, host, identity: me, log: (l) => logs.push(l) });
+  return { store, ctx, sent, logs };
+}
+
+/** A ready group of these members (the first is the creator), as the store holds it. */
+export function readyGroup(store: Store, members: Peer[], threshold: number): string {
+  const id = 'ab'.repeat(16);
+  const now = Date.now();
+  store.groups.insert({
+    id,
+    name: 'treasury',
+    threshold,
+    size: members.length,
+    scheme: 'ed25519',
+    status: 'ready',
+    creatorPeerId: members[0]!.peerId,
+    epoch: 0,
+    createdAt: now,
+    updatedAt: now,
+  });
+  members.forEach((m, i) =>
+    store.members.upsert({
+      groupId: id,
+      peerId: m.peerId,
+      name: m.name,
+      identityKey: bytesToHex(m.publicKey),
+      fingerprint: fingerprint(m.publicKey),
+      index: i + 1,
+      addrs: [],
+      confirmed: true,
+      joinedAt: now,
+    }),
+  );
+  return id;
+}
