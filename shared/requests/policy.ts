@@ -31,7 +31,8 @@ function read(message: Uint8Array, ctx: RequestContext): PolicyParams {
   try {
     policy = validatePolicy(o.policy, ctx.threshold, ctx.size);
   } catch (e) {
-    if (e instanceof PolicyError) fail(`policy.${e.field}`, e.message);
+    if (e instanceof PolicyError)
+      fail(e.field === 'policy' ? 'policy' : `policy.${e.field}`, e.message);
     throw e;
   }
   // One policy, one encoding: what validatePolicy returns is what the proposer's node writes.

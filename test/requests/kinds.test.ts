@@ -336,7 +336,7 @@ const TABLES: Record<RequestKind, { valid: Valid[]; invalid: Invalid[] }> = {
         'from',
       ],
       ['a from that is not a hash', json(policyParams({ from: 'abc' })), 'from'],
-      ['a policy that is not an object', json(policyParams({ policy: [] })), 'policy.policy'],
+      ['a policy that is not an object', json(policyParams({ policy: [] })), 'policy'],
       [
         'a policy with an unknown field',
         json(policyParams({ policy: { ...defaultPolicy(), root: true } })),
