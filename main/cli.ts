@@ -347,8 +347,8 @@ async function confirmBackupExport(ctx: Context, groupName: string): Promise<voi
   const ask = ctx.io.ask ?? askTerminal;
   const name = clean(groupName);
   ctx.io.stderr.write(
-    `The backup file, with its passphrase, lets whoever has both act as you in ${name}: ` +
-      'approve requests and take part in signing with your share.\n',
+    `The backup file, with its passphrase, gives whoever has both your share of ${name}'s key: ` +
+      "with enough other members' shares they can sign for the group without you.\n",
   );
   const typed = await ask(`Type the group name (${name}) to export your share: `);
   if (typed === undefined) {

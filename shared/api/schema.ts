@@ -381,7 +381,7 @@ const SCHEMAS: { [M in ApiMethod]: Check<ApiInput<M>> } = {
     object({ group: ref, passphrase: passphraseText }, { confirm: bool() }),
     (i) =>
       `a backup of your share of ${shown(i.group)} lets whoever has the file and its passphrase ` +
-      'act as you in that group',
+      'sign in your place in that group',
   ),
   'backup.restore': object({
     file: text({ max: LIMITS.backupChars, multiline: true }),

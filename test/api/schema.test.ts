@@ -435,7 +435,7 @@ describe('backup export needs the custodian to confirm', () => {
       expect((thrown as ApiError).code).toBe('confirmation_required');
       expect((thrown as ApiError).message).toBe(
         'confirm: must be true once the custodian agreed: a backup of your share of "treasury" ' +
-          'lets whoever has the file and its passphrase act as you in that group',
+          'lets whoever has the file and its passphrase sign in your place in that group',
       );
     }
     expect(rejection('backup.export', { ...input, confirm: 'yes' }).message).toBe(

@@ -494,7 +494,7 @@ describe('conclave backup export asks the custodian to confirm', () => {
       return 'treasure';
     });
     expect(result.code).toBe(1);
-    expect(result.err).toContain('lets whoever has both act as you in treasury');
+    expect(result.err).toContain("gives whoever has both your share of treasury's key");
     expect(result.err).toContain('not exported: you typed "treasure"');
     expect(questions).toEqual(['Type the group name (treasury) to export your share: ']);
     expect(exports()).toEqual([]);

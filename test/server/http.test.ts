@@ -360,7 +360,7 @@ describe('the API', () => {
     expect(res.status).toBe(428);
     const { error } = JSON.parse(res.body) as { error: { code: string; message: string } };
     expect(error.code).toBe('confirmation_required');
-    expect(error.message).toMatch(/act as you in that group/);
+    expect(error.message).toMatch(/sign in your place in that group/);
     expect(api.calls.filter((c) => c.method === 'backup.export')).toEqual([]);
     // Confirmed, it reaches the node (which has no such group here).
     const ok = await apiCall('backup.export', { ...input, confirm: true }, { Cookie: cookie() });

@@ -560,7 +560,7 @@ describe('Managing the key', () => {
     await click('Save the backup file…');
     const ask = screen.getByRole('group', { name: 'Save a backup of your share of “treasury”?' });
     expect(ask.textContent).toMatch(
-      /Whoever has this file and its passphrase can act as you in “treasury”/,
+      /Whoever has this file and its passphrase holds your share of the key of “treasury”/,
     );
     expect(document.activeElement).toBe(ask);
     expect(node.calls.filter((c) => c.method === 'backup.export')).toEqual([]);
