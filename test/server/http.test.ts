@@ -191,7 +191,10 @@ describe('the token', () => {
     });
     try {
       const value = cookie().split('=')[1]!;
-      for (const sent of [cookie(), `conclave_session_${other.port}=${value}`]) {
+      const otherSession = await signIn(other.port, other.token);
+      const otherName = otherSession.split('=')[0]!;
+      // Under its own name, and renamed to the other server's cookie name.
+      for (const sent of [cookie(), `${otherName}=${value}`]) {
         const res = await http('/api/node.status', {
           method: 'POST',
           port: other.port,
@@ -201,7 +204,7 @@ describe('the token', () => {
         expect(res.status).toBe(401);
       }
       // Both cookies in one jar (as one browser holds them): each server picks its own.
-      const both = `${cookie()}; ${await signIn(other.port, other.token)}`;
+      const both = `${cookie()}; ${otherSession}`;
       for (const port of [server.port, other.port]) {
         const page = await http('/', { port, headers: { Cookie: both } });
         expect(page.status).toBe(200);
