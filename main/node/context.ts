@@ -102,10 +102,10 @@ export class NodeContext {
   waiters = new Map<string, Set<() => void>>();
   /** Key packages of ready groups, loaded from the vault on demand. Memory only. */
   keys = new Map<string, KeyPackage>();
-  auditFlush = new Set<string>();
+  private auditFlush = new Set<string>();
   /** Per own group chain: the last seq broadcast to the members (the rest follows on sync). */
-  auditSent = new Map<string, number>();
-  listeners = new Set<(e: ApiEvent) => void>();
+  private auditSent = new Map<string, number>();
+  private listeners = new Set<(e: ApiEvent) => void>();
   /** Messages this node dropped after decoding, by reason (the host counts transport-level drops). */
   dropped: Record<string, number> = {};
 
@@ -188,7 +188,7 @@ export class NodeContext {
   }
 
   /** Sends this node's committed entries of a group's chain that were not sent yet, in order. */
-  flushAudit(group: string, author: string): void {
+  private flushAudit(group: string, author: string): void {
     this.auditFlush.delete(group);
     if (this.stopped) return;
     const after = this.auditSent.get(author) ?? -1;
@@ -198,7 +198,7 @@ export class NodeContext {
     this.broadcastAudit(group, entries);
   }
 
-  broadcastAudit(groupId: string, entries: AuditEntry[]): void {
+  private broadcastAudit(groupId: string, entries: AuditEntry[]): void {
     if (!this.store.groups.get(groupId)) return;
     for (const m of this.store.members.list(groupId)) {
       if (m.peerId === this.me.peerId) continue;

@@ -54,7 +54,6 @@ export class Custodian {
   private readonly settle: SettleService;
   /** The stored relays this node started with (settings changes apply at the next start). */
   private readonly startedRelays: string[];
-  private timers: NodeJS.Timeout[] = [];
   private unsubscribe: (() => void)[] = [];
 
   constructor(opts: CustodianOptions) {
@@ -150,9 +149,8 @@ export class Custodian {
       for (const m of this.store.members.list(g.id))
         if (m.peerId !== this.me.peerId && m.addrs.length)
           await this.host.addAddresses(m.peerId, m.addrs);
-    this.timers.push(setInterval(() => this.requests.sweep(), 1000));
-    this.timers.push(setInterval(() => void this.sync.reconnect(), 3000));
-    void this.sync.reconnect();
+    this.requests.start();
+    this.sync.start();
     for (const g of this.store.groups.list()) {
       if (g.status === 'dkg' && this.store.meta.get(`import-held:${g.id}`)) {
         // An imported share held for the importer's word: it comes when the importer reconnects.
@@ -172,7 +170,8 @@ export class Custodian {
 
   async stop(): Promise<void> {
     this.ctx.stopped = true;
-    for (const t of this.timers) clearInterval(t);
+    this.requests.stop();
+    this.sync.stop();
     for (const u of this.unsubscribe) u();
     for (const ws of this.ctx.waiters.values()) for (const w of ws) w();
     this.ctx.keys.clear();

@@ -20,7 +20,7 @@ import { shareName } from './common.js';
 import { type NodeServices, type NodeContext, NodeService } from './context.js';
 
 export class DkgService extends NodeService {
-  dkgStates = new Map<string, DkgState>();
+  private dkgStates = new Map<string, DkgState>();
   private dkgRunning = new Set<string>();
 
   constructor(
@@ -140,8 +140,13 @@ export class DkgService extends NodeService {
       this.groups.failGroup(groupId, msg);
     } finally {
       this.dkgStates.delete(groupId);
-      this.inboxes.dkgInbox.delete(groupId);
+      this.inboxes.drop(groupId);
       this.dkgRunning.delete(groupId);
     }
+  }
+
+  /** Forgets the round state of a group whose key generation failed. */
+  forget(groupId: string): void {
+    this.dkgStates.delete(groupId);
   }
 }

@@ -626,7 +626,7 @@ export class GroupsService extends NodeService {
     this.store.groups.update(groupId, { status: 'failed', error, updatedAt: Date.now() });
     this.emit({ type: 'group', id: groupId });
     this.audit('group.failed', { error }, groupId);
-    this.dkg.dkgStates.delete(groupId);
+    this.dkg.forget(groupId);
     this.log(`group ${groupId}: ${error}`);
   }
 

@@ -3,7 +3,7 @@ import type { DkgInbox } from './common.js';
 import { NodeService } from './context.js';
 
 export class Inboxes extends NodeService {
-  dkgInbox = new Map<string, DkgInbox>();
+  private dkgInbox = new Map<string, DkgInbox>();
 
   /** Messages of one DKG (keyed by group) or ceremony (keyed by session), by step and sender. */
   inbox(key: string): DkgInbox {
@@ -33,5 +33,10 @@ export class Inboxes extends NodeService {
         throw new Error(`timed out waiting for ${step} messages (${box.size} of ${n})`);
       await new Promise((r) => setTimeout(r, 50));
     }
+  }
+
+  /** Drops the messages of a DKG or ceremony that ended. */
+  drop(key: string): void {
+    this.dkgInbox.delete(key);
   }
 }

@@ -48,6 +48,7 @@ import {
 import { type NodeServices, type NodeContext, NodeService } from './context.js';
 
 export class RequestsService extends NodeService {
+  private sweeper?: NodeJS.Timeout;
   constructor(
     ctx: NodeContext,
     private readonly deps: Pick<
@@ -616,5 +617,14 @@ export class RequestsService extends NodeService {
         ws.add(done);
       });
     }
+  }
+
+  /** Every second: expiry and final denial of the requests still open. */
+  start(): void {
+    this.sweeper = setInterval(() => this.sweep(), 1000);
+  }
+
+  stop(): void {
+    clearInterval(this.sweeper);
   }
 }

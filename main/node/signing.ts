@@ -30,7 +30,7 @@ export class SigningService extends NodeService {
   /** Nonces this node generated for each coordinator: group → coordinator → commitment key → nonces. */
   myNonces = new Map<string, Map<string, Map<string, SigningNonces>>>();
   /** Commitments other signers gave this node for when it coordinates: group → signer → list. */
-  pool = new Map<string, Map<string, NonceCommitment[]>>();
+  private pool = new Map<string, Map<string, NonceCommitment[]>>();
   coordinating = new Set<string>();
   /** Commitments received for the next epoch while this node still finishes a ceremony. */
   private futureNonces = new Map<
@@ -397,5 +397,17 @@ export class SigningService extends NodeService {
     });
     this.notify(r.id);
     return { share: bytesToHex(suite.encodeScalar(z)), refill };
+  }
+
+  /** A signer replaced by a repair: its commitments, both ways, are of no use any more. */
+  forgetSigner(groupId: string, peer: string): void {
+    this.pool.get(groupId)?.delete(peer);
+    this.myNonces.get(groupId)?.delete(peer);
+  }
+
+  /** After a new epoch: every pool of the group is rebuilt from fresh commitments. */
+  forgetGroup(groupId: string): void {
+    this.myNonces.delete(groupId);
+    this.pool.delete(groupId);
   }
 }

@@ -4,6 +4,7 @@ import { repairContext, short } from './common.js';
 import { type NodeServices, type NodeContext, NodeService } from './context.js';
 
 export class SyncService extends NodeService {
+  private redial?: NodeJS.Timeout;
   private reconnecting = false;
 
   constructor(
@@ -114,5 +115,15 @@ export class SyncService extends NodeService {
     this.emit({ type: 'peer', peerId: peer, online: false });
     for (const r of this.store.requests.list({ statuses: ['pending', 'signing'] }))
       this.requests.evaluate(r.id);
+  }
+
+  /** Dials the members now and every 3 s. */
+  start(): void {
+    this.redial = setInterval(() => void this.reconnect(), 3000);
+    void this.reconnect();
+  }
+
+  stop(): void {
+    clearInterval(this.redial);
   }
 }

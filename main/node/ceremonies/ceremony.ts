@@ -12,8 +12,8 @@ import {
   DroppedMessage,
   short,
   type PlannedMember,
-  type CeremonyParams,
   type ReconstructParams,
+  type CeremonyParams,
 } from '../common.js';
 import { type NodeServices, type NodeContext, NodeService } from '../context.js';
 

@@ -215,7 +215,7 @@ export class ReconstructService extends NodeService {
       if (job.passphrase) job.passphrase = undefined;
       this.reconstructJobs.delete(r.id);
       this.ceremony.ceremonies.delete(r.id);
-      this.inboxes.dkgInbox.delete(session);
+      this.inboxes.drop(session);
     }
   }
 

@@ -18,8 +18,8 @@ import {
   pendingKey,
   shareName,
   type PendingCeremony,
-  type CeremonyParams,
   type Candidate,
+  type CeremonyParams,
 } from '../common.js';
 import { type NodeServices, type NodeContext, NodeService } from '../context.js';
 
@@ -202,7 +202,7 @@ export class RefreshReshareService extends NodeService {
         await this.settle.settleCeremony(groupId, deadline);
       } finally {
         this.ceremony.runningSessions.delete(session);
-        this.inboxes.dkgInbox.delete(session);
+        this.inboxes.drop(session);
         this.ceremony.ceremonies.delete(requestId);
       }
       return;
@@ -346,7 +346,7 @@ export class RefreshReshareService extends NodeService {
       }
     } finally {
       this.ceremony.runningSessions.delete(session);
-      this.inboxes.dkgInbox.delete(session);
+      this.inboxes.drop(session);
       this.ceremony.ceremonies.delete(requestId);
     }
   }

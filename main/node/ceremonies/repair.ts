@@ -28,9 +28,9 @@ import {
   repairContext,
   DroppedMessage,
   shareName,
+  type Candidate,
   type DkgInbox,
   type CeremonyParams,
-  type Candidate,
 } from '../common.js';
 import { type NodeServices, type NodeContext, NodeService } from '../context.js';
 
@@ -323,7 +323,7 @@ export class RepairService extends NodeService {
         { id: requestId, failure: reason },
       );
     } finally {
-      this.inboxes.dkgInbox.delete(session);
+      this.inboxes.drop(session);
       this.ceremony.ceremonies.delete(requestId);
     }
   }
@@ -405,8 +405,7 @@ export class RepairService extends NodeService {
         JSON.stringify(candidates.filter((c) => c.peerId !== p.newcomer.peerId)),
       );
     });
-    this.signing.pool.get(groupId)?.delete(p.lost);
-    this.signing.myNonces.get(groupId)?.delete(p.lost);
+    this.signing.forgetSigner(groupId, p.lost);
     this.signing.applyEarlyNonces(groupId);
     this.auditLog.syncAuditWithAll(groupId);
     if (p.newcomer.peerId !== this.me.peerId && this.store.groups.get(groupId)?.status === 'ready')

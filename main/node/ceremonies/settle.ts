@@ -287,8 +287,7 @@ export class SettleService extends NodeService {
       );
     });
     this.keys.set(groupId, next);
-    this.signing.myNonces.delete(groupId);
-    this.signing.pool.delete(groupId);
+    this.signing.forgetGroup(groupId);
     this.signing.applyEarlyNonces(groupId);
     this.auditLog.syncAuditWithAll(groupId);
     for (const m of roster)
