@@ -89,4 +89,9 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX audit_by_time ON audit (at, author, seq);
   CREATE INDEX audit_by_group ON audit (group_id, at);
   `,
+  // 2: the signed outcome that ended a request, kept verbatim so a member relays the reporter's
+  // own statement (its signature and evidence) instead of re-signing it under its own name.
+  `
+  ALTER TABLE requests ADD COLUMN outcome TEXT CHECK (outcome IS NULL OR json_valid(outcome));
+  `,
 ];

@@ -237,6 +237,7 @@ const REQUEST_COLUMNS: Columns = {
   culprits: { column: 'culprits', encode: strArray },
   envelope: { column: 'envelope' },
   updatedAt: { column: 'updated_at' },
+  outcome: { column: 'outcome' },
 };
 
 const DECISION_COLUMNS: Columns = {
@@ -378,6 +379,8 @@ function requestFromRow(r: Row): RequestRow {
   const failure = optStr(r, 'failure');
   if (signature !== undefined) q.signature = signature;
   if (failure !== undefined) q.failure = failure;
+  const outcome = optStr(r, 'outcome');
+  if (outcome !== undefined) q.outcome = outcome;
   return q;
 }
 

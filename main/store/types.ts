@@ -57,6 +57,11 @@ export interface RequestRow {
   /** The signed request exactly as received (JSON); kept verbatim so its signature still checks. */
   envelope: string;
   updatedAt: number;
+  /**
+   * The signed outcome (JSON) that ended the request: a failure exactly as its reporter signed it,
+   * relayed unchanged so every member can check the reporter's signature and evidence itself.
+   */
+  outcome?: string;
 }
 
 export interface DecisionRow {
