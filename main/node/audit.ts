@@ -9,6 +9,7 @@ import {
   type AuditEntry,
 } from '../../shared/audit/chain.js';
 import type { GroupMessage } from '../../shared/protocol/wire.js';
+import { exposureSummary } from '../../shared/requests/index.js';
 import { publicKeyFromPeerId } from '../net/index.js';
 import { DroppedMessage, short } from './common.js';
 import { type NodeServices, type NodeContext, NodeService } from './context.js';
@@ -181,6 +182,8 @@ function summarize(e: AuditEntry): string {
       return `request ${String(b.id)} denied by ${short(String(b.by))}${b.reason ? `: ${String(b.reason)}` : ''}`;
     case 'request.signed':
       return `request ${String(b.id)} signed`;
+    case 'group.key_exposed':
+      return exposureSummary(b);
     default:
       return e.type;
   }

@@ -28,6 +28,7 @@ export type { Newcomer } from './reshare.js';
 /** Checks a newcomer as a reshare or repair will carry it (for the node to check a join with). */
 export { newcomer as parseNewcomer } from './reshare.js';
 export type { ReconstructOperation } from './reconstruct.js';
+export { exposureSummary } from './reconstruct.js';
 export { DO_NOT_APPROVE_UNREADABLE, REFRESH_AFTER_REPAIR } from './words.js';
 export { fingerprintOf, peerIdKey, MAX_GROUP_SIZE } from './fields.js';
 

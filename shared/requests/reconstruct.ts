@@ -18,6 +18,7 @@ import {
   show,
   text,
 } from './fields.js';
+import { logSafe } from '../protocol/text.js';
 import type { RequestContext, RequestKindModule } from './types.js';
 
 export const OPERATIONS = ['export', 'ecdsa-sign'] as const;
@@ -135,3 +136,27 @@ export const reconstruct: RequestKindModule<ReconstructParams> = {
     exposesKey: true,
   },
 };
+
+/** How a member came to record the key as exposed (the `how` of a `group.key_exposed` entry). */
+const HOW: Record<string, string> = {
+  'share-sent': 'this member sent its share',
+  reconstructed: 'put together on their computer',
+  reported: 'as the requester reported',
+};
+
+/**
+ * The audit log's sentence for a `group.key_exposed` entry: "key exposed to "carol" (ABCD-…) by
+ * reconstruction <id>: this member sent its share". The body comes from any member's chain, so
+ * the name is escaped and the fingerprint is computed here from the peer id, not taken from it.
+ */
+export function exposureSummary(body: Record<string, unknown>): string {
+  const id =
+    typeof body.requestId === 'string' && /^[0-9a-f]{1,64}$/.test(body.requestId)
+      ? body.requestId
+      : logSafe(body.requestId);
+  if (typeof body.to !== 'string')
+    return `key exposed by reconstruction ${id}: ${logSafe(body.exposed, 200)}`;
+  const how = typeof body.how === 'string' ? HOW[body.how] : undefined;
+  const name = typeof body.toName === 'string' ? logSafe(body.toName) : logSafe(body.to);
+  return `key exposed to ${name} (${fingerprintOf(body.to)}) by reconstruction ${id}${how ? `: ${how}` : ''}`;
+}

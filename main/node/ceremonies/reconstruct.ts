@@ -11,8 +11,17 @@ import { combineShares } from '../../../shared/crypto/dealer.js';
 import { exportKey, openSealed, sealTo, type Sealed } from '../../../shared/crypto/exported-key.js';
 import { SecretShare } from '../../../shared/crypto/keys.js';
 import { getSuite, identifierHex } from '../../../shared/crypto/suite.js';
-import type { RequestRow } from '../../store/index.js';
-import type { ReconstructParams } from '../common.js';
+import { logSafe } from '../../../shared/protocol/text.js';
+import {
+  RequestParamError,
+  fingerprintOf,
+  parseRequest,
+  readRequest,
+  type ReconstructParams,
+  type RequestContext,
+} from '../../../shared/requests/index.js';
+import type { GroupRow, RequestRow } from '../../store/index.js';
+import { TERMINAL } from '../common.js';
 import { type NodeServices, type NodeContext, NodeService } from '../context.js';
 
 export class ReconstructService extends NodeService {
@@ -57,6 +66,13 @@ export class ReconstructService extends NodeService {
     if (g.status !== 'ready') throw new ApiError('not_ready', `group ${g.name} is ${g.status}`);
     if (input.operation === 'ecdsa-sign' && g.scheme === 'ed25519')
       throw new ApiError('bad_input', 'operation: ecdsa-sign needs a secp256k1 or taproot group');
+    // A digest belongs to an ECDSA signature only: the registry's schema refuses one on an export
+    // (members' nodes would refuse the request), so it is refused here rather than sent.
+    if (input.operation === 'export' && input.digest !== undefined)
+      throw new ApiError(
+        'bad_input',
+        `digest: is only for ecdsa-sign, got ${logSafe(input.digest)} for an export`,
+      );
     const eph = x25519.keygen();
     const params: ReconstructParams = {
       ceremony: 'reconstruct',
@@ -66,14 +82,20 @@ export class ReconstructService extends NodeService {
       operation: input.operation,
       requester: this.me.peerId,
       oneTimeKey: bytesToHex(eph.publicKey),
-      ...(input.digest ? { digest: input.digest.toLowerCase() } : {}),
+      ...(input.operation === 'ecdsa-sign' && input.digest !== undefined
+        ? { digest: input.digest.toLowerCase() }
+        : {}),
     };
-    const view = this.requests.createRequest(
-      g,
-      'reconstruct',
-      utf8ToBytes(canonicalJSON(params)),
-      input.expiresInSec,
-    );
+    const bytes = utf8ToBytes(canonicalJSON(params));
+    // This node makes only what the members' nodes accept: the request-kind registry's schema.
+    try {
+      parseRequest('reconstruct', bytes, this.requestContext(g, this.me.peerId));
+    } catch (e) {
+      eph.secretKey.fill(0);
+      if (e instanceof RequestParamError) throw new ApiError('bad_input', e.message);
+      throw e;
+    }
+    const view = this.requests.createRequest(g, 'reconstruct', bytes, input.expiresInSec);
     this.reconstructJobs.set(view.id, {
       secretKey: eph.secretKey,
       out: input.out,
@@ -88,7 +110,7 @@ export class ReconstructService extends NodeService {
    */
   async reconstructStep(r: RequestRow): Promise<void> {
     const g = this.store.groups.get(r.groupId)!;
-    const p = JSON.parse(new TextDecoder().decode(r.message)) as ReconstructParams;
+    const p = readRequest('reconstruct', r.message, this.requestContext(g, r.createdBy));
     const approvers = this.store.decisions
       .list(r.id)
       .filter((d) => d.decision === 'approve')
@@ -105,7 +127,27 @@ export class ReconstructService extends NodeService {
       // Test-only: this approver goes away before its share leaves.
       if (this.fault === 'exit-mid-ceremony') process.exit(3);
       const key = await this.keyPackage(g.id);
-      const sealed = sealTo(hexToBytes(p.oneTimeKey), key.share.toBytes(), aad);
+      // Checked after the last await, so nothing changes between the check, the record and the
+      // share leaving.
+      const refusal = this.releaseRefusal(r.id);
+      if (refusal) {
+        this.log(`not sending my share for reconstruction ${r.id}: ${refusal}`);
+        return;
+      }
+      const shareBytes = key.share.toBytes();
+      const sealed = sealTo(hexToBytes(p.oneTimeKey), shareBytes, aad);
+      shareBytes.fill(0);
+      // Fail-closed: the exposure is on this node's record before the share leaves; if it cannot
+      // be written, the share does not leave (and the next evaluation tries again).
+      try {
+        this.recordRelease(g, r.id, p);
+      } catch (e) {
+        this.sealedSent.delete(r.id);
+        this.log(
+          `not sending my share for reconstruction ${r.id}: the exposure could not be recorded (${(e as Error).message})`,
+        );
+        return;
+      }
       await this.sendReliably(
         p.requester,
         {
@@ -123,7 +165,7 @@ export class ReconstructService extends NodeService {
         60_000,
       );
       this.log(
-        `sent my sealed share for reconstruction ${r.id} to ${this.memberName(g.id, p.requester)}`,
+        `sent my sealed share for reconstruction ${r.id} to ${logSafe(this.memberName(g.id, p.requester))}`,
       );
       return;
     }
@@ -219,16 +261,132 @@ export class ReconstructService extends NodeService {
     }
   }
 
-  /** Every member records that the key was reconstructed, by whom and when. */
-  markExposed(groupId: string, requestId: string, exposed: string, signature?: Uint8Array): void {
+  /**
+   * The group and request as the registry sees them now: the current roster, so a check made with
+   * it says whether the request fits the group as it is, not as it was when received.
+   */
+  private requestContext(g: GroupRow, author: string): RequestContext {
+    return {
+      groupId: g.id,
+      groupName: g.name,
+      scheme: g.scheme,
+      threshold: g.threshold,
+      size: g.size,
+      epoch: g.epoch,
+      members: this.store.members
+        .list(g.id)
+        .map((m) => ({ peerId: m.peerId, name: m.name, index: m.index })),
+      policy: this.requests.policyOf(g.id),
+      me: this.me.peerId,
+      author,
+      // Reconstruction's parameters do not depend on the policy hash the request names.
+      policyHash: '',
+    };
+  }
+
+  /**
+   * Why this approver must not send its share for a reconstruction now, if it must not. Checked
+   * here whatever the receive path checked (finding 2, defence in depth: the roster may have
+   * changed since): the share goes to the requester's one-time key, so the requester must be the
+   * member who signed the request and still a member; the request must be for the group's current
+   * epoch and not already over.
+   */
+  releaseRefusal(requestId: string): string | undefined {
+    const r = this.store.requests.get(requestId);
+    if (!r) return 'the request is gone';
+    if (r.kind !== 'reconstruct') return `it is a ${r.kind} request, not a reconstruction`;
+    if (TERMINAL.includes(r.status)) return `the request is ${r.status}`;
+    const g = this.store.groups.get(r.groupId);
+    if (!g || g.status !== 'ready') return 'the group is not ready';
+    let p: ReconstructParams;
+    try {
+      // The registry's full check against the roster as it is now: among the rest, the requester
+      // is the request's author and a current member.
+      p = parseRequest('reconstruct', r.message, this.requestContext(g, r.createdBy));
+    } catch (e) {
+      return `it does not fit the group as it is now (${(e as Error).message})`;
+    }
+    if (p.fromEpoch !== g.epoch)
+      return `it was made for epoch ${p.fromEpoch}, the group is at epoch ${g.epoch}`;
+    return undefined;
+  }
+
+  /**
+   * An approver records, in its own audit chain and in its store, that the key is exposed to the
+   * requester, in one transaction: called before its share leaves, so the record never depends on
+   * the requester saying it is done. A release already recorded (a resend after a restart) is not
+   * recorded again.
+   */
+  private recordRelease(g: GroupRow, requestId: string, p: ReconstructParams): void {
+    const releasedKey = `reconstruct-released:${requestId}`;
+    if (this.store.meta.get(releasedKey) !== undefined) return;
+    const at = Date.now();
+    const name = this.memberName(g.id, p.requester);
+    const exposed = `key exposed on ${name} at ${new Date(at).toISOString()} (${p.purpose})`;
     this.store.tx(() => {
-      this.store.meta.set(`exposed:${groupId}`, exposed);
+      this.store.meta.set(releasedKey, String(at));
+      this.store.meta.set(`exposed:${g.id}`, exposed);
+      this.audit(
+        'group.key_exposed',
+        {
+          requestId,
+          exposed,
+          to: p.requester,
+          toName: name,
+          fingerprint: fingerprintOf(p.requester),
+          how: 'share-sent',
+        },
+        g.id,
+      );
+    });
+    this.emit({ type: 'group', id: g.id });
+  }
+
+  /**
+   * The requester records the key as exposed on its own computer once it reconstructed it; other
+   * members record it when the requester says it is done, unless they already did when they sent
+   * their share (their own record stands: the requester's word does not replace it).
+   */
+  markExposed(groupId: string, requestId: string, exposed: string, signature?: Uint8Array): void {
+    const r = this.store.requests.get(requestId);
+    const g = this.store.groups.get(groupId);
+    let requester: string | undefined;
+    if (r && g)
+      try {
+        requester = readRequest(
+          'reconstruct',
+          r.message,
+          this.requestContext(g, r.createdBy),
+        ).requester;
+      } catch {
+        requester = undefined;
+      }
+    const released = this.store.meta.get(`reconstruct-released:${requestId}`) !== undefined;
+    this.store.tx(() => {
+      if (!released) {
+        this.store.meta.set(`exposed:${groupId}`, exposed);
+        this.audit(
+          'group.key_exposed',
+          {
+            requestId,
+            exposed,
+            ...(requester
+              ? {
+                  to: requester,
+                  toName: this.memberName(groupId, requester),
+                  fingerprint: fingerprintOf(requester),
+                  how: requester === this.me.peerId ? 'reconstructed' : 'reported',
+                }
+              : {}),
+          },
+          groupId,
+        );
+      }
       this.requests.updateRequest(requestId, {
         status: 'done',
         ...(signature ? { signature } : {}),
         updatedAt: Date.now(),
       });
-      this.audit('group.key_exposed', { requestId, exposed }, groupId);
     });
     this.notify(requestId);
     this.emit({ type: 'group', id: groupId });
