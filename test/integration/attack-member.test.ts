@@ -206,8 +206,7 @@ describe('reconstruction', () => {
     }
   });
 
-  // it.fails until the fix for issue 9 finding 2 lands
-  it.fails(
+  it(
     'each approver records that the key is exposed to the requester when it releases its share, though the requester never says it is done',
     async () => {
       const body = requestBody(
