@@ -12,7 +12,7 @@ import {
   type GroupMessage,
   type RosterMessage,
 } from '../../shared/protocol/wire.js';
-import type { Host } from '../net/index.js';
+import type { HandlerContext, Host, PeerPolicy } from '../net/index.js';
 import type { Store } from '../store/index.js';
 import type { Vault } from '../vault/index.js';
 import { AuditService } from './audit.js';
@@ -119,14 +119,14 @@ export class Custodian {
         { id: r.id, failure: 'this node stopped in the middle of it' },
       );
     }
-    await this.host.handle(PROTOCOL.join, (from, msg) => this.groups.onJoin(from, msg), {
+    await this.host.handle(PROTOCOL.join, (from, msg, net) => this.groups.onJoin(from, msg, net), {
       allow: () => true, // newcomers are not members yet; the invite token is checked instead
       maxBytes: LIMITS.join,
       runOnLimitedConnection: true,
     });
     await this.host.handle(
       PROTOCOL.group,
-      (from, msg) => this.countDrops(() => this.onGroupMessage(from, msg)),
+      (from, msg, net) => this.countDrops(() => this.onGroupMessage(from, msg, net)),
       {
         allow: (peer) =>
           this.groups.isKnownMember(peer) ||
@@ -135,6 +135,13 @@ export class Custodian {
         maxBytes: LIMITS.group,
         runOnLimitedConnection: true,
       },
+    );
+    // Members keep their connection slots; everyone else is an outsider, capped and short-lived.
+    this.host.setPeerPolicy(this.peerPolicy);
+    this.unsubscribe.push(
+      this.ctx.onEvent((e) => {
+        if (e.type !== 'peer') this.reviewPeers();
+      }),
     );
     this.unsubscribe.push(this.host.onPeerConnect((peer) => void this.sync.onConnect(peer)));
     this.unsubscribe.push(this.host.onPeerDisconnect((peer) => this.sync.onDisconnect(peer)));
@@ -178,6 +185,33 @@ export class Custodian {
     this.signing.myNonces.clear();
   }
 
+  /**
+   * Who the host treats as a member, read from the store on each decision: a member of any group
+   * this node is in (forming groups included), a newcomer named by a pending reshare or repair, a
+   * newcomer that joined with one of this node's invites and waits to be added, and the new device
+   * of a repair this node awaits. Everyone else may connect only briefly and a few at a time.
+   */
+  private readonly peerPolicy: PeerPolicy = {
+    isMember: (peer) =>
+      this.groups.isKnownMember(peer) ||
+      this.groups.isCandidate(peer) ||
+      this.repair.isAwaitedNewcomer(peer),
+  };
+  private reviewScheduled = false;
+
+  /**
+   * Membership may have changed (a join, a roster, a reshare or repair switching the roster, a
+   * removal, a request naming a newcomer): re-classify the open connections, once per tick.
+   */
+  private reviewPeers(): void {
+    if (this.reviewScheduled || this.ctx.stopped) return;
+    this.reviewScheduled = true;
+    setImmediate(() => {
+      this.reviewScheduled = false;
+      if (!this.ctx.stopped) this.host.setPeerPolicy(this.peerPolicy);
+    });
+  }
+
   private async countDrops<T>(fn: () => Promise<T>): Promise<T> {
     try {
       return await fn();
@@ -187,7 +221,7 @@ export class Custodian {
     }
   }
 
-  private async onGroupMessage(from: string, raw: unknown): Promise<unknown> {
+  private async onGroupMessage(from: string, raw: unknown, net: HandlerContext): Promise<unknown> {
     let msg: GroupMessage | SignMessage;
     try {
       msg = decodeGroupMessage(raw);
@@ -202,11 +236,15 @@ export class Custodian {
     )
       throw new DroppedMessage('non_member');
     switch (msg.type) {
-      case 'hello':
+      case 'hello': {
+        // Only what this connection vouches for: a member cannot make us dial third parties.
+        const addrs = this.groups.vouchedAddrs(from, msg.addrs, net.remoteAddr);
+        if (addrs.length === 0) return { ok: true };
         for (const g of this.groups.sharedGroups(from))
-          this.groups.updateMember(g.id, from, { addrs: msg.addrs });
-        await this.host.addAddresses(from, msg.addrs);
+          this.groups.updateMember(g.id, from, { addrs });
+        await this.host.addAddresses(from, addrs);
         return { ok: true };
+      }
       case 'roster':
         if (
           !this.store.groups.get(msg.groupId) ||

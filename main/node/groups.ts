@@ -27,10 +27,30 @@ import {
   type JoinRequest,
   type RosterMessage,
 } from '../../shared/protocol/wire.js';
-import { publicKeyFromPeerId } from '../net/index.js';
+import { logSafe } from '../../shared/protocol/text.js';
+import { advertisedAddrsFor, publicKeyFromPeerId, type HandlerContext } from '../net/index.js';
 import type { GroupRow, MemberRow } from '../store/index.js';
 import { formerKey, joinToken, short, type Candidate } from './common.js';
 import { type NodeServices, type NodeContext, NodeService } from './context.js';
+
+/** How long a newcomer invite is good for, unless CONCLAVE_NEWCOMER_INVITE_TTL_MS says otherwise. */
+export const NEWCOMER_INVITE_TTL_MS = 24 * 3600_000;
+/** How many newcomer invites of one group are kept (older ones stop working). */
+const NEWCOMER_INVITES_KEPT = 16;
+
+/** A newcomer invite this node issued; `createdAt` is absent on those stored before invites expired. */
+interface NewcomerInvite {
+  secret: string;
+  createdAt?: number;
+}
+
+/** What a join handler needs to know about the connection it came on. */
+export type JoinConnection = Pick<HandlerContext, 'remoteAddr'>;
+
+export function newcomerInviteTtlMs(): number {
+  const v = Number(process.env.CONCLAVE_NEWCOMER_INVITE_TTL_MS);
+  return Number.isSafeInteger(v) && v > 0 ? v : NEWCOMER_INVITE_TTL_MS;
+}
 
 export class GroupsService extends NodeService {
   /** Confirmations seen, by group then peer: the roster hash each member confirmed. */
@@ -91,6 +111,54 @@ export class GroupsService extends NodeService {
       if (g.status === 'ready' && this.ceremony.newcomerInPendingRequest(g.id, peer)) return true;
     }
     return false;
+  }
+
+  /** A newcomer that joined a ready group with one of this node's invites, waiting to be added. */
+  isCandidate(peer: string): boolean {
+    return this.store.groups
+      .list()
+      .some((g) => g.status === 'ready' && this.candidates(g.id).some((c) => c.peerId === peer));
+  }
+
+  private candidates(groupId: string): Candidate[] {
+    try {
+      const list: unknown = JSON.parse(this.store.meta.get(`candidates:${groupId}`) || '[]');
+      return Array.isArray(list)
+        ? list.filter(
+            (c): c is Candidate =>
+              typeof c === 'object' &&
+              c !== null &&
+              typeof (c as Candidate).peerId === 'string' &&
+              Array.isArray((c as Candidate).addrs),
+          )
+        : [];
+    } catch {
+      return [];
+    }
+  }
+
+  /**
+   * Of the addresses a peer advertised, those its own connection (`remoteAddr`) vouches for: its
+   * IP, the relay it came through, or one of ours; never a third party's (see advertisedAddrsFor).
+   */
+  vouchedAddrs(peer: string, advertised: readonly string[], remoteAddr: string): string[] {
+    return advertisedAddrsFor(advertised, remoteAddr, { peerId: peer, relays: this.ourRelays() });
+  }
+
+  /** The relays this node has a reservation on, and those in its settings. */
+  private ourRelays(): string[] {
+    const out = new Set<string>();
+    for (const a of this.host.addrs()) {
+      const at = a.indexOf('/p2p-circuit');
+      if (at > 0) out.add(a.slice(0, at));
+    }
+    try {
+      const stored: unknown = JSON.parse(this.store.meta.get('relays') || '[]');
+      if (Array.isArray(stored)) for (const r of stored) if (typeof r === 'string') out.add(r);
+    } catch {
+      // Unreadable settings: the reserved relays above are still ours.
+    }
+    return [...out];
   }
 
   sharedGroups(peer: string): GroupRow[] {
@@ -342,13 +410,15 @@ export class GroupsService extends NodeService {
   }
 
   /** Creator side of a join: check the invite token, add the member, tell everyone. */
-  async onJoin(from: string, msg: unknown): Promise<unknown> {
+  async onJoin(from: string, msg: unknown, net: JoinConnection): Promise<unknown> {
     let req: JoinRequest;
     try {
       req = decodeJoinRequest(msg);
     } catch (e) {
       return { ok: false, error: (e as Error).message };
     }
+    // Only the addresses this connection vouches for are kept and later dialled.
+    req = { ...req, addrs: this.vouchedAddrs(from, req.addrs, net.remoteAddr) };
     const g = this.store.groups.get(req.groupId);
     if (g && g.status === 'ready') return this.onNewcomerJoin(from, req, g);
     if (!g || g.creatorPeerId !== this.me.peerId || !g.inviteSecret)
@@ -385,7 +455,7 @@ export class GroupsService extends NodeService {
       });
       await this.host.addAddresses(from, req.addrs);
       this.emit({ type: 'group', id: g.id });
-      this.log(`${req.name} (${short(from)}) joined ${g.name}`);
+      this.log(`${logSafe(req.name)} (${short(from)}) joined ${logSafe(g.name)}`);
       const roster = this.rosterMessage(g.id);
       for (const m of roster.members)
         if (m.peerId !== this.me.peerId && m.peerId !== from)
@@ -403,9 +473,18 @@ export class GroupsService extends NodeService {
         `group ${g.name} is ${g.status}; newcomers join a ready group`,
       );
     const secret = bytesToHex(nodeRandomBytes(32));
-    const list = JSON.parse(this.store.meta.get(`newcomer-invites:${g.id}`) || '[]') as string[];
-    this.store.meta.set(`newcomer-invites:${g.id}`, JSON.stringify([...list.slice(-15), secret]));
-    this.audit('group.newcomer_invited', {}, g.id);
+    const now = Date.now();
+    const ttl = newcomerInviteTtlMs();
+    // Expired ones are dropped; the latest few are kept (an older one stops working).
+    const live = this.newcomerInvites(g.id).filter((i) => !this.inviteExpired(i, now, ttl));
+    const list: NewcomerInvite[] = [
+      ...live.slice(-(NEWCOMER_INVITES_KEPT - 1)),
+      { secret, createdAt: now },
+    ];
+    this.store.tx(() => {
+      this.store.meta.set(`newcomer-invites:${g.id}`, JSON.stringify(list));
+      this.audit('group.newcomer_invited', { expiresAt: now + ttl }, g.id);
+    });
     const invite = encodeInvite({
       v: 1,
       groupId: g.id,
@@ -422,13 +501,14 @@ export class GroupsService extends NodeService {
 
   /** Inviter side: remember the newcomer as a candidate and hand it the roster and key package. */
   private async onNewcomerJoin(from: string, req: JoinRequest, g: GroupRow): Promise<unknown> {
-    const secrets = JSON.parse(this.store.meta.get(`newcomer-invites:${g.id}`) || '[]') as string[];
     const given = Buffer.from(req.token, 'hex');
-    const ok = secrets.some((sec) => {
-      const expected = Buffer.from(joinToken(sec, g.id, from), 'hex');
+    const invite = this.newcomerInvites(g.id).find((i) => {
+      const expected = Buffer.from(joinToken(i.secret, g.id, from), 'hex');
       return expected.length === given.length && timingSafeEqual(expected, given);
     });
-    if (!ok) return { ok: false, error: 'the invite code is not valid for this group' };
+    if (!invite) return { ok: false, error: 'the invite code is not valid for this group' };
+    if (this.inviteExpired(invite, Date.now(), newcomerInviteTtlMs()))
+      return { ok: false, error: 'invite expired; ask for a new one' };
     if (this.store.members.get(g.id, from))
       return { ok: false, error: 'you are already a member of this group' };
     try {
@@ -436,16 +516,21 @@ export class GroupsService extends NodeService {
     } catch {
       return { ok: false, error: 'only Ed25519 identities can join' };
     }
-    const candidates = (
-      JSON.parse(this.store.meta.get(`candidates:${g.id}`) || '[]') as Candidate[]
-    ).filter((c) => c.peerId !== from);
-    candidates.push({ peerId: from, name: req.name, addrs: req.addrs });
+    const before = this.candidates(g.id);
+    // A join whose connection vouches for no address keeps the addresses known from before.
+    const addrs = req.addrs.length
+      ? req.addrs
+      : (before.find((c) => c.peerId === from)?.addrs ?? []);
+    const candidates = before.filter((c) => c.peerId !== from);
+    candidates.push({ peerId: from, name: req.name, addrs });
     this.store.meta.set(`candidates:${g.id}`, JSON.stringify(candidates));
-    await this.host.addAddresses(from, req.addrs);
+    await this.host.addAddresses(from, addrs);
     this.audit('group.newcomer_joined', { peerId: from, name: req.name }, g.id);
     this.emit({ type: 'group', id: g.id });
+    const name = logSafe(req.name);
+    const group = logSafe(g.name);
     this.log(
-      `${req.name} (${short(from)}) asks to join ${g.name}; to add them: conclave request reshare --group ${g.name} --add ${req.name}; if it replaces a lost device: conclave request repair --group ${g.name} --member <lost member> --newcomer ${req.name}`,
+      `${name} (${short(from)}) asks to join ${group}; to add them: conclave request reshare --group ${group} --add ${name}; if it replaces a lost device: conclave request repair --group ${group} --member <lost member> --newcomer ${name}`,
     );
     return {
       ok: true,
@@ -454,6 +539,35 @@ export class GroupsService extends NodeService {
       publicPackage: JSON.parse(g.publicPackage!),
       policy: this.requests.policyOf(g.id),
     };
+  }
+
+  /**
+   * The newcomer invites of a group as stored: current entries carry their creation time, those
+   * from before invites expired are bare secrets. Anything unreadable is left out, never thrown.
+   */
+  private newcomerInvites(groupId: string): NewcomerInvite[] {
+    let stored: unknown;
+    try {
+      stored = JSON.parse(this.store.meta.get(`newcomer-invites:${groupId}`) || '[]');
+    } catch {
+      return [];
+    }
+    if (!Array.isArray(stored)) return [];
+    const out: NewcomerInvite[] = [];
+    for (const item of stored) {
+      if (isSecret(item)) out.push({ secret: item });
+      else if (typeof item === 'object' && item !== null) {
+        const { secret, createdAt } = item as { secret?: unknown; createdAt?: unknown };
+        if (isSecret(secret) && typeof createdAt === 'number' && Number.isFinite(createdAt))
+          out.push({ secret, createdAt });
+      }
+    }
+    return out;
+  }
+
+  /** An invite without a creation time (stored before invites expired) counts as expired. */
+  private inviteExpired(invite: NewcomerInvite, now: number, ttlMs: number): boolean {
+    return invite.createdAt === undefined || now - invite.createdAt >= ttlMs;
   }
 
   /** Newcomer side: store the group's roster and key package, and wait for the reshare. */
@@ -627,7 +741,7 @@ export class GroupsService extends NodeService {
     this.emit({ type: 'group', id: groupId });
     this.audit('group.failed', { error }, groupId);
     this.dkg.forget(groupId);
-    this.log(`group ${groupId}: ${error}`);
+    this.log(`group ${groupId}: ${logSafe(error, 300)}`);
   }
 
   nameOfIdentifier(groupId: string, idHex: string): string {
@@ -640,4 +754,8 @@ export class GroupsService extends NodeService {
       return idHex;
     }
   }
+}
+
+function isSecret(v: unknown): v is string {
+  return typeof v === 'string' && /^[0-9a-f]{64}$/.test(v);
 }
