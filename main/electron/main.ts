@@ -12,6 +12,11 @@ const log = (line: string) => process.stderr.write(`${line}\n`);
 
 const home = () => join(electron.app.getPath('userData'), 'node');
 
+/** Multiaddrs to listen on besides loopback, from CONCLAVE_LISTEN (separated by spaces or commas). */
+function extraListen(): string[] {
+  return (process.env.CONCLAVE_LISTEN ?? '').split(/[\s,]+/).filter((a) => a.length > 0);
+}
+
 runShell({
   electron,
   initIdentity: async (i) => {
@@ -20,7 +25,9 @@ runShell({
   startNode: (passphrase) =>
     startCustodian({
       home: home(),
-      listen: ['/ip4/0.0.0.0/tcp/0'],
+      // As `conclave start`: loopback only, plus what the user asks for; other machines reach the
+      // app through its relays (settings) unless CONCLAVE_LISTEN opens a port to them.
+      listen: ['/ip4/127.0.0.1/tcp/0', ...extraListen()],
       relays: [],
       // As `conclave start`: no LAN announcements unless asked for.
       mdns: false,
