@@ -57,7 +57,9 @@ export class Custodian {
   private unsubscribe: (() => void)[] = [];
 
   constructor(opts: CustodianOptions) {
-    const ctx = (this.ctx = new NodeContext(opts));
+    // Every service's log line goes through one escaper: a name or reason from the network that
+    // slipped into a line unquoted still cannot forge another line or reorder this one.
+    const ctx = (this.ctx = new NodeContext({ ...opts, log: escapingLog(opts.log) }));
     this.store = ctx.store;
     this.vault = ctx.vault;
     this.host = ctx.host;
@@ -375,6 +377,18 @@ export class Custodian {
       'backup.restore': async (i) => this.backup.restoreShareBackup(i.file, i.passphrase),
     };
   }
+}
+
+/** Characters a log line must not carry raw: as logSafe escapes, minus the quotes. */
+const UNSAFE_IN_LINE =
+  /[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}\p{Zl}\p{Zp}\u{115F}\u{1160}\u{2800}\u{3164}\u{FFA0}]|(?! )\p{Zs}/gu;
+
+/** `log` with line breaks, bidi overrides, invisible and other unsafe characters shown as \u{…}. */
+export function escapingLog(log: (line: string) => void): (line: string) => void {
+  return (line) =>
+    log(
+      String(line).replace(UNSAFE_IN_LINE, (ch) => `\\u{${(ch.codePointAt(0) ?? 0).toString(16)}}`),
+    );
 }
 
 export {
