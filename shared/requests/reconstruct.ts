@@ -87,6 +87,7 @@ export const reconstruct: RequestKindModule<ReconstructParams> = {
         : `sign the digest ${p.digest ?? ''} with ECDSA (the signature verifies under the secp256k1 key ${ctx.ecdsaKey ?? 'of the group'})`;
     const warnings = [
       'Approving sends your share to the requester’s computer. Approve only if you have confirmed with them, outside Conclave, that this reconstruction is really wanted.',
+      `When your share leaves, your node records in its audit log that the key is exposed to ${who} (${fp}) and marks the group exposed, whatever the requester does next.`,
     ];
     if (p.requester !== ctx.author)
       warnings.push('The shares would go to someone other than the member who asked.');
