@@ -15,13 +15,22 @@ import {
 } from '../../shared/crypto/sign.js';
 import { getSuite, parseIdentifier } from '../../shared/crypto/suite.js';
 import { failedForGood } from '../../shared/protocol/decisions.js';
+import { receiptProblem } from '../../shared/protocol/evidence.js';
 import {
+  commitmentsHash,
+  decodeShareReceipt,
+  signShareReceipt,
   signStatement,
+  MAX_EVIDENCE,
+  type FailureEvidence,
   type GroupMessage,
   type OutcomeBody,
   type RequestBody,
+  type ShareReceipt,
   type Signed,
+  type SigningAttempt,
 } from '../../shared/protocol/wire.js';
+import { NetError } from '../net/index.js';
 import type { GroupRow } from '../store/index.js';
 import { TERMINAL, POOL_SIZE, DroppedMessage, union, type SignMessage } from './common.js';
 import { type NodeServices, type NodeContext, NodeService } from './context.js';
@@ -32,6 +41,16 @@ export class SigningService extends NodeService {
   /** Commitments other signers gave this node for when it coordinates: group → signer → list. */
   private pool = new Map<string, Map<string, NonceCommitment[]>>();
   coordinating = new Set<string>();
+  /**
+   * What this node saw going wrong while coordinating a request, for the failure outcome it may
+   * sign: per signer, the latest evidence (a bad share with its signer's receipt, a timeout, a
+   * refusal), and its last attempt. One entry per request this node coordinates; dropped when the
+   * request ends. Memory only: after a restart a failure carries no evidence and blames nobody.
+   */
+  private failures = new Map<
+    string,
+    { evidence: Map<string, FailureEvidence>; attempt?: SigningAttempt }
+  >();
   /** Commitments received for the next epoch while this node still finishes a ceremony. */
   private futureNonces = new Map<
     string,
@@ -56,6 +75,8 @@ export class SigningService extends NodeService {
     this.coordinating.add(id);
     // How often each signer said its commitment was stale (a few times at most, then a failure).
     const staleTimes = new Map<string, number>();
+    let failures = this.failures.get(id);
+    if (!failures) this.failures.set(id, (failures = { evidence: new Map() }));
     try {
       for (let attempt = 0; attempt < 8 && !this.stopped; attempt++) {
         const r = this.store.requests.get(id)!;
@@ -115,51 +136,94 @@ export class SigningService extends NodeService {
             )
             .map((d) => JSON.parse(d.statement) as Signed),
         };
+        failures.attempt = { coordinator: this.me.peerId, signers: [this.me.peerId, ...others] };
         const shares = new Map<bigint, bigint>();
         shares.set(key.share.identifier, signShare(key, mine, pkg));
+        /** Each signer's receipt for the share it returned in this attempt. */
+        const receipts = new Map<string, ShareReceipt>();
         const failed: string[] = [];
         const stale: string[] = [];
+        const fail = (p: string, e: FailureEvidence, why: string) => {
+          this.log(`signer ${this.memberName(g.id, p)} failed for request ${id}: ${why}`);
+          failures.evidence.set(p, e);
+          failed.push(p);
+        };
         await Promise.all(
           others.map(async (p) => {
             const idx = BigInt(this.store.members.get(g.id, p)!.index);
+            let res: {
+              share?: unknown;
+              receipt?: unknown;
+              refill?: unknown;
+              error?: unknown;
+              stale?: unknown;
+              nonces?: unknown;
+            };
             try {
-              const res = (await this.send(
-                p,
-                msg as unknown as GroupMessage,
-                this.signTimeoutMs,
-              )) as {
-                share?: unknown;
-                refill?: unknown;
-                error?: string;
-                stale?: unknown;
-                nonces?: unknown;
-              };
-              const staleCount = staleTimes.get(p) ?? 0;
-              if (res?.stale === true && Array.isArray(res.nonces) && staleCount < 3) {
-                // Not a fault (it restarted, or its pool here was out of date): ask again with one
-                // of the fresh commitments it sent along.
-                staleTimes.set(p, staleCount + 1);
-                this.addToPool(
-                  g,
-                  p,
-                  res.nonces.slice(0, POOL_SIZE) as Record<string, unknown>[],
-                  true,
-                );
-                this.log(`signer ${this.memberName(g.id, p)} had no such nonce; asking again`);
-                stale.push(p);
-                return;
-              }
-              if (typeof res?.share !== 'string' || !/^[0-9a-f]+$/.test(res.share))
-                throw new Error(res?.error ?? 'no share');
-              shares.set(idx, decodeSignatureShare(suite, idx, hexToBytes(res.share)));
-              if (res.refill && typeof res.refill === 'object')
-                this.addToPool(g, p, [res.refill as Record<string, unknown>], false);
+              res = ((await this.send(p, msg as unknown as GroupMessage, this.signTimeoutMs)) ??
+                {}) as typeof res;
             } catch (e) {
-              this.log(
-                `signer ${this.memberName(g.id, p)} failed for request ${id}: ${(e as Error).message}`,
-              );
-              failed.push(p);
+              const why = (e as Error).message;
+              if (e instanceof NetError && e.code === 'timeout')
+                fail(p, { kind: 'timeout', peer: p, waitedMs: this.signTimeoutMs }, why);
+              else fail(p, { kind: 'refused', peer: p, reason: why.slice(0, 300) }, why);
+              return;
             }
+            const staleCount = staleTimes.get(p) ?? 0;
+            if (res.stale === true && Array.isArray(res.nonces) && staleCount < 3) {
+              // Not a fault (it restarted, or its pool here was out of date): ask again with one
+              // of the fresh commitments it sent along.
+              staleTimes.set(p, staleCount + 1);
+              this.addToPool(
+                g,
+                p,
+                res.nonces.slice(0, POOL_SIZE) as Record<string, unknown>[],
+                true,
+              );
+              this.log(`signer ${this.memberName(g.id, p)} had no such nonce; asking again`);
+              stale.push(p);
+              return;
+            }
+            if (typeof res.share !== 'string' || !/^[0-9a-f]+$/.test(res.share)) {
+              const why = typeof res.error === 'string' ? res.error.slice(0, 300) : 'no share';
+              fail(p, { kind: 'refused', peer: p, reason: why }, why);
+              return;
+            }
+            // A share counts only with its signer's receipt for exactly this attempt: then a bad
+            // one is proven to every member, and the signer cannot deny it.
+            let receipt: ShareReceipt | undefined;
+            try {
+              receipt = decodeShareReceipt(res.receipt);
+            } catch {
+              receipt = undefined;
+            }
+            const problem = receiptProblem(receipt, {
+              groupId: g.id,
+              requestId: id,
+              epoch: g.epoch,
+              commitments: msg.commitments,
+              signer: p,
+              share: res.share,
+              identityKey: (peer) => this.identityKey(g.id, peer),
+            });
+            if (problem !== undefined) {
+              fail(p, { kind: 'refused', peer: p, reason: problem }, problem);
+              return;
+            }
+            receipts.set(p, receipt!);
+            try {
+              shares.set(idx, decodeSignatureShare(suite, idx, hexToBytes(res.share)));
+            } catch (e) {
+              const evidence: FailureEvidence = {
+                kind: 'bad-share',
+                receipt: receipt!,
+                commitments: msg.commitments,
+              };
+              fail(p, evidence, (e as Error).message);
+              return;
+            }
+            if (res.refill && typeof res.refill === 'object')
+              this.addToPool(g, p, [res.refill as Record<string, unknown>], false);
           }),
         );
         if (failed.length === 0 && stale.length > 0) continue;
@@ -179,10 +243,19 @@ export class SigningService extends NodeService {
               },
               (h) => this.me.sign(h),
             );
-            this.requests.finish(id, { status: 'done', signature: sig }, 'request.signed', {
-              id,
-              signature: bytesToHex(sig),
-              signers: [this.me.peerId, ...others],
+            const signers = [this.me.peerId, ...others];
+            // This node's own share leaves it inside the signature: recorded like every signer's.
+            this.store.tx(() => {
+              this.audit(
+                'request.share_released',
+                { id, coordinator: this.me.peerId, signers, epoch: g.epoch },
+                g.id,
+              );
+              this.requests.finish(id, { status: 'done', signature: sig }, 'request.signed', {
+                id,
+                signature: bytesToHex(sig),
+                signers,
+              });
             });
             this.broadcast(g.id, { v: 1, type: 'statements', items: [outcome] });
             this.log(`request ${id} signed`);
@@ -192,7 +265,14 @@ export class SigningService extends NodeService {
             for (const c of e.culprits) {
               const idx = Number(parseIdentifier(suite, c));
               const m = this.store.members.list(g.id).find((x) => x.index === idx);
-              if (m) failed.push(m.peerId);
+              const receipt = m && receipts.get(m.peerId);
+              if (m && receipt)
+                fail(
+                  m.peerId,
+                  { kind: 'bad-share', receipt, commitments: msg.commitments },
+                  'its signature share does not verify',
+                );
+              else if (m) failed.push(m.peerId);
             }
           }
         }
@@ -207,10 +287,22 @@ export class SigningService extends NodeService {
       this.log(`signing ${id} stopped: ${(e as Error).message}`);
     } finally {
       this.coordinating.delete(id);
+      const status = this.store.requests.get(id)?.status;
+      if (status === undefined || TERMINAL.includes(status)) this.failures.delete(id);
     }
   }
 
-  /** A request fails for good when every member decided and too few non-culprit approvers remain. */
+  /** A member's raw Ed25519 identity key, from the group's roster. */
+  private identityKey(groupId: string, peer: string): Uint8Array | undefined {
+    const m = this.memberByPeer(groupId, peer);
+    return m && /^[0-9a-f]{64}$/.test(m.identityKey) ? hexToBytes(m.identityKey) : undefined;
+  }
+
+  /**
+   * A request fails for good when every member decided and too few non-culprit approvers remain.
+   * The failure outcome this coordinator signs carries what it saw (evidence per signer, its last
+   * attempt); it is stored as signed and relayed unchanged, so every member checks it itself.
+   */
   private maybeFailForGood(id: string): void {
     const r = this.store.requests.get(id)!;
     const g = this.store.groups.get(r.groupId)!;
@@ -219,11 +311,27 @@ export class SigningService extends NodeService {
       return;
     const names = r.culprits.map((p) => this.memberName(g.id, p)).join(', ');
     const failure = `not enough approvers could sign${names ? `; failed: ${names}` : ''}`;
-    this.requests.finish(id, { status: 'failed', failure }, 'request.failed', {
-      id,
+    const seen = this.failures.get(id);
+    const body: OutcomeBody = {
+      v: 1,
+      type: 'outcome',
+      groupId: g.id,
+      requestId: id,
       failure,
       culprits: r.culprits,
-    });
+      by: this.me.peerId,
+      at: Date.now(),
+    };
+    if (seen?.evidence.size) body.evidence = [...seen.evidence.values()].slice(0, MAX_EVIDENCE);
+    if (seen?.attempt) body.attempt = seen.attempt;
+    const outcome = signStatement(body, (h) => this.me.sign(h));
+    this.requests.finish(
+      id,
+      { status: 'failed', failure, outcome: JSON.stringify(outcome) },
+      'request.failed',
+      { id, failure, culprits: r.culprits },
+    );
+    this.failures.delete(id);
     this.requests.announceOutcome(id);
   }
 
@@ -384,19 +492,50 @@ export class SigningService extends NodeService {
         nonces: await this.freshNonces(g.id, from, true),
       };
     }
+    // The nonce is used up from here on, whatever happens next: it is never used twice.
     pool!.delete(String((myWire.commitment as { hiding?: unknown }).hiding));
     const pkg = new SigningPackage(signingKey(key.public), commitments, r.message);
-    const z = signShare(key, nonces, pkg);
+    const share = bytesToHex(suite.encodeScalar(signShare(key, nonces, pkg)));
+    // What this signer states under its identity key about the share it returns: the coordinator
+    // can show a bad one to everyone, and an honest share can never be made to look bad.
+    const receipt = signShareReceipt(
+      {
+        v: 1,
+        type: 'share-receipt',
+        groupId: g.id,
+        requestId: r.id,
+        epoch: g.epoch,
+        commitments: commitmentsHash(msg.commitments),
+        share,
+        by: this.me.peerId,
+      },
+      (h) => this.me.sign(h),
+    );
+    // The share leaves this node only once its own audit log says so: if the entry cannot be
+    // written, the transaction fails and nothing is returned.
+    this.store.tx(() => {
+      this.audit(
+        'request.share_released',
+        {
+          id: r.id,
+          coordinator: from,
+          signers,
+          epoch: g.epoch,
+          commitments: receipt.body.commitments,
+        },
+        g.id,
+      );
+      this.requests.updateRequest(r.id, {
+        status: r.status === 'pending' ? 'signing' : r.status,
+        updatedAt: Date.now(),
+      });
+    });
     // Refill the coordinator's pool with one fresh commitment.
     const n = commit(key);
     const refill = commitmentToJSON(suite, n.commitment);
     pool!.set(refill.hiding, n);
-    this.requests.updateRequest(r.id, {
-      status: r.status === 'pending' ? 'signing' : r.status,
-      updatedAt: Date.now(),
-    });
     this.notify(r.id);
-    return { share: bytesToHex(suite.encodeScalar(z)), refill };
+    return { share, receipt, refill };
   }
 
   /** A signer replaced by a repair: its commitments, both ways, are of no use any more. */
