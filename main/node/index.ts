@@ -6,6 +6,7 @@ import { ed25519 } from '@noble/curves/ed25519.js';
 import { ApiError, type Api, type ApiEvent } from '../../shared/api/index.js';
 import { makeEntry } from '../../shared/audit/chain.js';
 import { fingerprint } from '../../shared/protocol/roster.js';
+import { logSafe } from '../../shared/protocol/text.js';
 import {
   createHost,
   createRelay,
@@ -60,6 +61,48 @@ export interface RunningNode {
 const IDENTITY = 'identity';
 
 function dbPath(home: string): string {
+/** The log of every node running in this process, for the process-level handlers below. */
+const processLogs = new Set<{ log: (line: string) => void }>();
+
+/** One line about an error nobody caught: its name, message and where it was thrown, no data. */
+function unexpected(what: string, e: unknown): void {
+  const err = e instanceof Error ? e : undefined;
+  const where = err?.stack
+    ?.split('\n')
+    .find((l) => /^\s+at /.test(l))
+    ?.trim();
+  const line = `unexpected ${what}, the node keeps serving: ${err?.name ?? typeof e}: ${logSafe(err ? err.message : String(e), 300)}${where ? ` (${logSafe(where, 200)})` : ''}`;
+  for (const { log } of processLogs) {
+    try {
+      log(line);
+    } catch {
+      // A log that fails cannot be told about it.
+    }
+  }
+}
+const onRejection = (e: unknown) => unexpected('rejection', e);
+const onException = (e: unknown) => unexpected('exception', e);
+
+/**
+ * Keeps the process serving through an error that escaped every handler (issue 9 finding 1: a
+ * request that made a timer throw took the node down on every restart): it is logged instead.
+ * Installed while at least one node runs in this process; returns the uninstaller.
+ */
+function watchProcess(log: (line: string) => void): () => void {
+  if (processLogs.size === 0) {
+    process.on('unhandledRejection', onRejection);
+    process.on('uncaughtException', onException);
+  }
+  // One entry per node, even when two nodes share a log function (the sandbox's do).
+  const entry = { log };
+  processLogs.add(entry);
+  return () => {
+    if (!processLogs.delete(entry) || processLogs.size > 0) return;
+    process.off('unhandledRejection', onRejection);
+    process.off('uncaughtException', onException);
+  };
+}
+
   return join(home, 'conclave.db');
 }
 
@@ -222,6 +265,7 @@ export async function startCustodian(opts: StartOptions): Promise<RunningNode> {
         seed.fill(0);
         store.close();
       },
+    const unwatch = watchProcess(opts.log);
     };
   } catch (e) {
     await host?.stop().catch(() => undefined);
@@ -238,3 +282,4 @@ export async function runRelay(opts: {
   const relay = await createRelay({ listen: opts.listen, log: opts.log });
   return { addrs: relay.addrs(), stop: () => relay.stop() };
 }
+        unwatch();

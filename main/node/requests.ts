@@ -15,6 +15,8 @@ import {
   approvalsNeeded,
   checkRequest,
   defaultPolicy,
+  MAX_EXPIRY_SEC,
+  MIN_EXPIRY_SEC,
   describePolicy,
   policyHash,
   validatePolicy,
@@ -24,6 +26,7 @@ import {
 import { coordinatorOf, deniedForGood } from '../../shared/protocol/decisions.js';
 import { fingerprint } from '../../shared/protocol/roster.js';
 import {
+import { logSafe } from '../../shared/protocol/text.js';
   authorOf,
   LIMITS,
   requestId as requestIdOf,
@@ -36,7 +39,17 @@ import {
   type Signed,
 } from '../../shared/protocol/wire.js';
 import { publicKeyFromPeerId } from '../net/index.js';
-import type { GroupRow, RequestRow } from '../store/index.js';
+import {
+  decodeRequestBody,
+  invalidCard,
+  readRequest,
+  requestContext,
+  validateIncomingRequest,
+  type GroupContext,
+  type RequestCard,
+  type RequestContext,
+} from '../../shared/requests/index.js';
+import type { DecisionRow, GroupRow, RequestRow } from '../store/index.js';
 import {
   TERMINAL,
   DEFAULT_EXPIRY_SEC,
@@ -44,12 +57,22 @@ import {
   union,
   printableText,
   type ReconstructParams,
+  short,
 } from './common.js';
 import { type NodeServices, type NodeContext, NodeService } from './context.js';
 
 export class RequestsService extends NodeService {
+/** How many refused request ids are remembered, so that a sender's retries are logged once. */
+const MAX_REFUSED_REMEMBERED = 1000;
+
   private sweeper?: NodeJS.Timeout;
   constructor(
+  /** Ids of requests refused on receipt and already logged (bounded, oldest forgotten first). */
+  private refusedLogged = new Set<string>();
+  /** Ids of stored requests already logged as unreadable or failing in a timer (bounded too). */
+  private troubleLogged = new Set<string>();
+  /** Approved signing requests that wait for the refresh the policy requires after a repair. */
+  private waitingForRefresh = new Set<string>();
     ctx: NodeContext,
     private readonly deps: Pick<
       NodeServices,
@@ -81,8 +104,86 @@ export class RequestsService extends NodeService {
   }
 
   requestView(r: RequestRow): RequestView {
+  /**
+   * What the request-kind registry needs to know about a group, as this node knows it now (with
+   * the ECDSA key a reconstruction's card names, only when asked: it means decoding the package).
+   */
+  groupContext(g: GroupRow, forCard = false): GroupContext {
+    const ctx: GroupContext = {
+      groupId: g.id,
+      groupName: g.name,
+      scheme: g.scheme,
+      threshold: g.threshold,
+      size: g.size,
+      epoch: g.epoch,
+      members: this.store.members
+        .list(g.id)
+        .map((m) => ({ peerId: m.peerId, name: m.name, index: m.index })),
+      policy: this.policyOf(g.id),
+      me: this.me.peerId,
+    };
+    if (forCard)
+      try {
+        const key = this.ecdsaKeyHex(g.id);
+        if (key) ctx.ecdsaKey = key;
+      } catch {
+        // A card without the ECDSA key still shows everything else.
+      }
+    return ctx;
+  }
+
+  /** The signed body of a stored request (its envelope is kept verbatim). */
+  private bodyOf(r: RequestRow): RequestBody {
+    return (JSON.parse(r.envelope) as Signed<RequestBody>).body;
+  }
+
+  /** The registry's context for one stored request: its group, author and policy hash. */
+  contextOf(r: RequestRow): RequestContext {
+    const g = this.store.groups.get(r.groupId);
+    if (!g) throw new ApiError('not_found', `request ${r.id}: no group ${r.groupId} on this node`);
+    return requestContext(this.bodyOf(r), this.groupContext(g));
+  }
+
+  /**
+   * The decisions on a request that count: those of current members only. A member since removed
+   * by a reshare, or replaced by a repair, no longer approves or denies anything (finding 6).
+   */
+  decisionsOf(r: Pick<RequestRow, 'id' | 'groupId'>): DecisionRow[] {
+    return this.store.decisions
+      .list(r.id)
+      .filter((d) => this.memberByPeer(r.groupId, d.peerId) !== undefined);
+  }
+
+  /** Peer ids of the current members who approved a request. */
+  approversOf(r: Pick<RequestRow, 'id' | 'groupId'>): string[] {
+    return this.decisionsOf(r)
+      .filter((d) => d.decision === 'approve')
+      .map((d) => d.peerId);
+  }
+
+  /** Logs a line about a request once (a timer or a sender's retries would repeat it). */
+  private logOnce(seen: Set<string>, id: string, line: string): void {
+    if (seen.has(id)) return;
+    if (seen.size >= MAX_REFUSED_REMEMBERED) seen.delete(seen.values().next().value!);
+    seen.add(id);
+    this.log(line);
+  }
+
+  /** Runs `f` for a stored request; anything it throws is logged once and never escapes. */
+  private guarded(id: string, what: string, f: () => void): void {
+    try {
+      f();
+    } catch (e) {
+      this.logOnce(
+        this.troubleLogged,
+        `${what}:${id}`,
+        `request ${id}: ${what} failed: ${logSafe((e as Error)?.message ?? e, 300)}`,
+      );
+    }
+  }
+
     const g = this.store.groups.get(r.groupId)!;
-    const decisions = this.store.decisions.list(r.id);
+    const decisions = this.decisionsOf(r);
     const dv = (peerId: string, at: number, reason?: string): DecisionView => {
       const v: DecisionView = {
         peerId,
@@ -109,24 +210,34 @@ export class RequestsService extends NodeService {
         .map((d) => dv(d.peerId, d.at, d.reason)),
       culprits: r.culprits,
     };
-    const description = this.describe(r);
-    if (description) view.description = description;
-    if (r.kind === 'reshare' || r.kind === 'repair') {
-      const p = this.ceremony.ceremonyParams(r);
-      const newcomers =
-        p.ceremony === 'reshare' ? p.add : p.ceremony === 'repair' ? [p.newcomer] : [];
-      if (newcomers.length)
-        view.fingerprints = Object.fromEntries(
-          newcomers.map((m) => [m.peerId, fingerprint(publicKeyFromPeerId(m.peerId))]),
-        );
-    }
+    // The card comes from the registry, which never throws: a request whose bytes cannot be read
+    // shows as "cannot be shown"; the rest of the view is built so that it cannot throw either.
+    view.card = this.cardOf(r, g);
+    const readable = view.card.invalid === undefined;
+    if (readable)
+      this.guarded(r.id, 'describing it', () => {
+        const description = this.describe(r);
+        if (description) view.description = description;
+        if (r.kind === 'reshare' || r.kind === 'repair') {
+          const p = this.ceremony.ceremonyParams(r);
+          const newcomers =
+            p.ceremony === 'reshare' ? p.add : p.ceremony === 'repair' ? [p.newcomer] : [];
+          if (newcomers.length)
+            view.fingerprints = Object.fromEntries(
+              newcomers.map((m) => [m.peerId, fingerprint(publicKeyFromPeerId(m.peerId))]),
+            );
+        }
+      });
     if (
       (r.kind === 'refresh' || r.kind === 'reshare' || r.kind === 'repair') &&
       r.status === 'pending' &&
       view.approvals.length >= (g?.threshold ?? Infinity)
     ) {
-      const { missing } = this.ceremony.ceremonyPlan(r);
-      if (missing.length) view.waitingFor = missing;
+      if (readable)
+        this.guarded(r.id, 'planning it', () => {
+          const { missing } = this.ceremony.ceremonyPlan(r);
+          if (missing.length) view.waitingFor = missing;
+        });
     } else {
       const text = printableText(r.message);
       if (text !== undefined) view.messageText = text;
@@ -137,6 +248,20 @@ export class RequestsService extends NodeService {
   }
 
   createSignRequest(input: {
+  /** The approver's card for a stored request, decoded from its exact bytes. Never throws. */
+  private cardOf(r: RequestRow, g: GroupRow | undefined): RequestCard {
+    const name = g?.name ?? r.groupId;
+    try {
+      if (!g) return invalidCard(r.kind, name, `its group ${r.groupId} is not on this node`);
+      // A finished request is shown as it was: its roster has since changed as it intended.
+      return decodeRequestBody(this.bodyOf(r), this.groupContext(g, true), {
+        current: !TERMINAL.includes(r.status),
+      });
+    } catch (e) {
+      return invalidCard(r.kind, name, String((e as Error)?.message ?? e).slice(0, 300));
+    }
+  }
+
     group: string;
     message: string;
     encoding: 'utf8' | 'hex';
@@ -186,6 +311,15 @@ export class RequestsService extends NodeService {
       policy: policyHash(policy),
     };
     const signed = signStatement(body, (h) => this.me.sign(h));
+    // The same check every member runs when it receives the request: never sign one the others
+    // would refuse.
+    const check = validateIncomingRequest(body, { ...this.groupContext(g), receivedAt: now });
+    if (!check.ok)
+      throw new ApiError('bad_input', `this ${kind} request would be refused: ${check.message}`);
+    if (kind === 'sign') {
+      const owed = this.refreshOwed(g);
+      if (owed) throw new ApiError('conflict', owed);
+    }
     this.storeRequest(signed);
     this.broadcast(g.id, { v: 1, type: 'statements', items: [signed] });
     return this.requestView(this.store.requests.get(requestIdOf(body))!);
@@ -197,6 +331,9 @@ export class RequestsService extends NodeService {
     const now = Date.now();
     const refused = this.policyRefusal(b);
     return this.store.tx(() => {
+    // Whatever createdAt it claims, a request stays open at most the policy's maximum from when
+    // this node got it (finding 6).
+    const expiresAt = Math.min(b.expiresAt, now + 1000 * this.maxExpirySec(b.groupId));
       const fresh = this.store.requests.insert({
         id,
         groupId: b.groupId,
@@ -204,8 +341,8 @@ export class RequestsService extends NodeService {
         message: hexToBytes(b.message),
         createdBy: b.createdBy,
         createdAt: b.createdAt,
-        expiresAt: b.expiresAt,
-        status: b.expiresAt <= now ? 'expired' : refused ? 'failed' : 'pending',
+        expiresAt,
+        status: expiresAt <= now ? 'expired' : refused ? 'failed' : 'pending',
         failure: refused,
         culprits: [],
         envelope: JSON.stringify(s),
@@ -219,7 +356,7 @@ export class RequestsService extends NodeService {
             by: b.createdBy,
             kind: b.kind,
             messageSha256: bytesToHex(sha256(hexToBytes(b.message))),
-            expiresAt: b.expiresAt,
+            expiresAt,
           },
           b.groupId,
         );
@@ -228,6 +365,14 @@ export class RequestsService extends NodeService {
   }
 
   getRequest(id: string): RequestRow {
+  /** The policy's maximum expiry for a group, in seconds (the absolute bound if it has none). */
+  private maxExpirySec(groupId: string): number {
+    const m = this.policyOf(groupId).maxExpirySec;
+    return Number.isSafeInteger(m) && m >= MIN_EXPIRY_SEC && m <= MAX_EXPIRY_SEC
+      ? m
+      : MAX_EXPIRY_SEC;
+  }
+
     const r = this.store.requests.get(id);
     if (!r)
       throw new ApiError(
@@ -293,6 +438,25 @@ export class RequestsService extends NodeService {
   }
 
   /** A statement received from `from` (who may be relaying another member's statement). */
+  /**
+   * The check every request gets when it arrives, before it is stored or shown: its body and its
+   * kind's strict parameter schema, against the group as this node knows it now (finding 1). An
+   * invalid one is never stored; it is logged once per request id (the sender's retries are not)
+   * and dropped, which the host counts.
+   */
+  private refuseInvalid(s: Signed<RequestBody>, g: GroupRow): void {
+    const b = s.body;
+    const verdict = validateIncomingRequest(b, { ...this.groupContext(g), receivedAt: Date.now() });
+    if (verdict.ok) return;
+    const id = requestIdOf(b);
+    this.logOnce(
+      this.refusedLogged,
+      id,
+      `refused ${logSafe(b.kind, 20)} request ${id} by ${logSafe(this.memberName(g.id, b.createdBy))} (${short(b.createdBy)}) in ${logSafe(g.name)}: ${logSafe(verdict.message, 300)}`,
+    );
+    throw new DroppedMessage('invalid_request');
+  }
+
   acceptStatement(from: string, s: Signed): void {
     const b = s.body;
     const g = this.store.groups.get(b.groupId);
@@ -311,6 +475,11 @@ export class RequestsService extends NodeService {
         throw new Error('this member is still generating the group key; try again shortly');
       if (g.status !== 'ready' && !newcomer) return;
       if (this.storeRequest(s as Signed<RequestBody>)) this.notify(requestIdOf(b));
+      if (this.store.requests.get(requestIdOf(b))) {
+        this.count('duplicate');
+        return;
+      }
+      this.refuseInvalid(s as Signed<RequestBody>, g);
       else this.count('duplicate');
       return;
     }
@@ -414,26 +583,41 @@ export class RequestsService extends NodeService {
       return;
     }
     const g = this.store.groups.get(r.groupId)!;
-    const denials = this.store.decisions.list(id).filter((d) => d.decision === 'deny').length;
+    const denials = this.decisionsOf(r).filter((d) => d.decision === 'deny').length;
     if (deniedForGood(denials, g.size, this.needed(r)))
       this.finish(id, { status: 'denied' }, 'request.denied_final', { id, denials });
   }
 
   sweep(): void {
     if (this.stopped) return;
-    for (const r of this.store.requests.list({ statuses: ['pending', 'signing'] }))
-      this.refreshStatus(r.id);
+    try {
+      for (const r of this.store.requests.list({ statuses: ['pending', 'signing'] }))
+        this.guarded(r.id, 'checking its expiry', () => this.refreshStatus(r.id));
+      // Signing requests that waited for the refresh the policy requires after a repair.
+      for (const id of [...this.waitingForRefresh]) {
+        const r = this.store.requests.get(id);
+        const g = r && this.store.groups.get(r.groupId);
+        if (!r || !g || TERMINAL.includes(r.status)) this.waitingForRefresh.delete(id);
+        else if (!this.refreshOwed(g)) {
+          this.waitingForRefresh.delete(id);
+          this.evaluate(id);
+        }
+      }
+    } catch (e) {
+      this.log(`request sweep failed: ${logSafe((e as Error)?.message ?? e, 300)}`);
+    }
   }
 
-  /** Decides whether this node coordinates signing now, and starts it. */
+  /**
+   * Decides whether this node coordinates signing now, and starts it. Called from timers, events
+   * and handlers: whatever a stored request holds, it logs instead of throwing.
+   */
   evaluate(id: string): void {
     this.refreshStatus(id);
     const r = this.store.requests.get(id);
     if (!r || TERMINAL.includes(r.status) || this.signing.coordinating.has(id)) return;
-    const approvers = this.store.decisions
-      .list(id)
-      .filter((d) => d.decision === 'approve')
-      .map((d) => d.peerId);
+    // Only current members' approvals count (finding 6).
+    const approvers = this.approversOf(r);
     if (approvers.length < this.needed(r)) return;
     if (r.kind === 'policy') {
       this.applyPolicyChange(r);
@@ -448,8 +632,31 @@ export class RequestsService extends NodeService {
     if (!approvers.includes(this.me.peerId)) return;
     const online = (p: string) => p === this.me.peerId || this.host.isConnected(p);
     if (coordinatorOf(approvers, online, r.culprits) !== this.me.peerId) return;
-    if (r.kind === 'sign') void this.signing.coordinate(id);
-    else void this.ceremony.startCeremony(id);
+    const failed = (e: unknown) =>
+      this.log(`${r.kind} ${id} could not start: ${logSafe((e as Error)?.message ?? e, 300)}`);
+    if (r.kind === 'sign') void this.signing.coordinate(id).catch(failed);
+    else void this.ceremony.startCeremony(id).catch(failed);
+  }
+
+  /**
+   * Why new signing must wait, or undefined: the policy requires a refresh after a repair, and a
+   * repair has finished at the group's current epoch (a refresh or reshare moves it on). Until
+   * then the lost device's share still works for whoever has it.
+   */
+  refreshOwed(g: GroupRow): string | undefined {
+    if (this.policyOf(g.id).refreshAfterRepair !== true) return undefined;
+    for (const r of this.store.requests.list({ groupId: g.id, statuses: ['done'] })) {
+      if (r.kind !== 'repair') continue;
+      let fromEpoch: number;
+      try {
+        fromEpoch = readRequest('repair', r.message, this.contextOf(r)).fromEpoch;
+      } catch {
+        continue; // not a repair that can have run
+      }
+      if (fromEpoch === g.epoch)
+        return `the group policy of ${g.name} requires a refresh after a repair, and a share was repaired (request ${r.id}) with no refresh since; run a refresh first: conclave request refresh --group ${g.name}`;
+    }
+    return undefined;
   }
 
   /** The policy in force for a group (the default until a policy request changed it). */
@@ -527,6 +734,7 @@ export class RequestsService extends NodeService {
         g.threshold,
         g.size,
       );
+  /** Every second (a timer: nothing here may throw, one bad row must not stop the others). */
     } catch (e) {
       this.finish(
         r.id,
@@ -535,6 +743,10 @@ export class RequestsService extends NodeService {
         { id: r.id },
       );
       return;
+    this.guarded(id, 'evaluating it', () => this.evaluateNow(id));
+  }
+
+  private evaluateNow(id: string): void {
     }
     this.store.tx(() => {
       this.store.meta.set(`policy:${g.id}`, JSON.stringify(next));
@@ -553,6 +765,18 @@ export class RequestsService extends NodeService {
       const p = JSON.parse(new TextDecoder().decode(r.message)) as ReconstructParams;
       const what =
         p.operation === 'export'
+    if (r.kind === 'sign') {
+      const g = this.store.groups.get(r.groupId)!;
+      const owed = this.refreshOwed(g);
+      if (owed) {
+        // It waits, approved, until the group has refreshed (the sweep looks again).
+        if (!this.waitingForRefresh.has(id)) {
+          this.waitingForRefresh.add(id);
+          this.log(`request ${id} waits: ${owed}`);
+        }
+        return;
+      }
+    }
           ? 'export it encrypted (to migrate it elsewhere)'
           : `sign the digest ${p.digest} with ECDSA (the signature verifies under the secp256k1 key ${this.ecdsaKeyHex(r.groupId) ?? 'of the group'})`;
       return `RECONSTRUCT the whole key of ${g?.name ?? r.groupId} on ${this.memberName(r.groupId, p.requester)}'s computer to ${what}. Purpose: "${p.purpose}". Approvers send their shares to that computer; afterwards the key must be treated as exposed and funds moved to a new key.`;

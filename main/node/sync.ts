@@ -51,7 +51,14 @@ export class SyncService extends NodeService {
           statuses: ['pending', 'signing'],
         })) {
           if (r.kind !== 'reshare' && r.kind !== 'repair') continue;
-          for (const m of this.ceremony.plannedRoster(g, this.ceremony.ceremonyParams(r)))
+          // A timer: a request whose parameters cannot be read is skipped, never thrown.
+          let roster: { peerId: string; addrs: string[] }[] = [];
+          try {
+            roster = this.ceremony.plannedRoster(g, this.ceremony.ceremonyParams(r));
+          } catch {
+            continue;
+          }
+          for (const m of roster)
             if (m.peerId !== this.me.peerId && !peers.has(m.peerId)) peers.set(m.peerId, m.addrs);
         }
       }
@@ -119,8 +126,10 @@ export class SyncService extends NodeService {
 
   /** Dials the members now and every 3 s. */
   start(): void {
-    this.redial = setInterval(() => void this.reconnect(), 3000);
-    void this.reconnect();
+    const redial = () =>
+      void this.reconnect().catch((e) => this.log(`reconnect failed: ${(e as Error).message}`));
+    this.redial = setInterval(redial, 3000);
+    redial();
   }
 
   stop(): void {

@@ -39,6 +39,12 @@ export interface GroupPolicy {
   allowReconstruct: boolean;
   /** For 'sign' requests whose message is UTF-8 text: if non-empty, the text must start with one of these prefixes. */
   messagePrefixes: string[];
+  /**
+   * After a repair, signing waits until the group has refreshed (a refresh or reshare), because
+   * the lost device's share works until then. Absent means false; validatePolicy keeps it only
+   * when true and policyHash drops a false one, so groups that never set it keep their hashes.
+   */
+  refreshAfterRepair?: boolean;
 }
 
 export interface PolicyVerdict {
@@ -78,6 +84,8 @@ const FIELDS = [
   'allowReconstruct',
   'messagePrefixes',
 ] as const;
+/** Fields a policy may leave out (see GroupPolicy). */
+const OPTIONAL_FIELDS = ['refreshAfterRepair'] as const;
 
 // Control characters and bidi overrides make a prefix (or a message) display as something else.
 // eslint-disable-next-line no-control-regex
@@ -137,7 +145,8 @@ export function validatePolicy(p: unknown, t: number, n: number): GroupPolicy {
   checkGroupSize(t, n);
   if (!isPlainObject(p)) bad('policy', `a policy must be an object, got ${show(p)}`);
   for (const k of Object.keys(p))
-    if (!(FIELDS as readonly string[]).includes(k)) bad(k, `policy has unknown field "${k}"`);
+    if (![...FIELDS, ...OPTIONAL_FIELDS].includes(k as never))
+      bad(k, `policy has unknown field "${k}"`);
   for (const k of FIELDS) if (p[k] === undefined) bad(k, `policy is missing "${k}"`);
 
   if (p.v !== POLICY_VERSION)
@@ -217,6 +226,12 @@ export function validatePolicy(p: unknown, t: number, n: number): GroupPolicy {
     prefixes.push(x);
   });
 
+  if (p.refreshAfterRepair !== undefined && typeof p.refreshAfterRepair !== 'boolean')
+    bad(
+      'refreshAfterRepair',
+      `refreshAfterRepair must be true or false, got ${show(p.refreshAfterRepair)}`,
+    );
+
   return {
     v: 1,
     allowedKinds: REQUEST_KINDS.filter((k) => kinds.has(k)),
@@ -226,6 +241,8 @@ export function validatePolicy(p: unknown, t: number, n: number): GroupPolicy {
     maxExpirySec,
     allowReconstruct: p.allowReconstruct,
     messagePrefixes: prefixes,
+    // Only when true: false and absent are one policy with one hash.
+    ...(p.refreshAfterRepair === true ? { refreshAfterRepair: true } : {}),
   };
 }
 
@@ -238,8 +255,10 @@ export function validatePolicy(p: unknown, t: number, n: number): GroupPolicy {
 export function policyHash(p: GroupPolicy): string {
   const approvals: Record<string, number> = {};
   for (const [k, v] of Object.entries(p.approvals)) if (v !== undefined) approvals[k] = v;
+  const { refreshAfterRepair, ...rest } = p;
   const canonical = {
-    ...p,
+    ...rest,
+    ...(refreshAfterRepair === true ? { refreshAfterRepair } : {}),
     allowedKinds: REQUEST_KINDS.filter((k) => p.allowedKinds.includes(k)),
     approvals,
   };
@@ -406,6 +425,10 @@ export function describePolicy(p: GroupPolicy, t: number, n: number): string[] {
       ? `Only text messages that start with ${quoteList(p.messagePrefixes)} may be signed.`
       : 'Any message may be signed.',
   );
+  if (p.refreshAfterRepair === true)
+    lines.push(
+      'After a repair, nothing is signed until the group has refreshed its shares (the lost device’s share works until then).',
+    );
   return lines;
 }
 

@@ -1,8 +1,11 @@
 // The requests service alone: statements are stored and counted, expiry and final denial apply,
 // and the approver that coordinates hands the request to the signing service.
-import { bytesToHex } from '@noble/hashes/utils.js';
+import { bytesToHex, randomBytes, utf8ToBytes } from '@noble/hashes/utils.js';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { canonicalJSON } from '../../shared/crypto/backup.js';
+import { defaultPolicy, policyHash, type GroupPolicy } from '../../shared/policy/policy.js';
 import {
+  requestId,
   signStatement,
   statementHash,
   type DecisionBody,
@@ -30,12 +33,63 @@ function setup() {
       coordinating: new Set<string>(),
       coordinate: async (id: string) => void coordinated.push(id),
     },
-    ceremony: { ceremonies: new Set<string>() },
+    ceremony: {
+      ceremonies: new Set<string>(),
+      startCeremony: async (id: string) => {
+        throw new Error(`cannot start ${id}`);
+      },
+    },
     settle: { pendingCeremony: () => undefined },
     reconstruct: {},
   } as unknown as NodeServices;
   const requests = new RequestsService(h.ctx, deps);
   return { ...h, groupId, requests, coordinated };
+}
+
+/** A request body by `by` in `groupId`, open for a day unless `over` says otherwise. */
+function body(
+  store: Store,
+  groupId: string,
+  by: Peer,
+  kind: RequestBody['kind'],
+  message: string,
+  over: Partial<RequestBody> = {},
+): RequestBody {
+  const raw = store.meta.get(`policy:${groupId}`);
+  const policy = raw ? (JSON.parse(raw) as GroupPolicy) : defaultPolicy();
+  const now = Date.now();
+  return {
+    v: 1,
+    type: 'request',
+    groupId,
+    kind,
+    message: bytesToHex(utf8ToBytes(message)),
+    createdBy: by.peerId,
+    createdAt: now,
+    expiresAt: now + 24 * 3600_000,
+    nonce: bytesToHex(randomBytes(16)),
+    policy: policyHash(policy),
+    ...over,
+  };
+}
+
+/** Stores a request row as it is, bypassing every check (a row stored before the checks existed). */
+function storeRaw(store: Store, s: Signed<RequestBody>, status: 'pending' | 'done' = 'pending') {
+  const b = s.body;
+  store.requests.insert({
+    id: requestId(b),
+    groupId: b.groupId,
+    kind: b.kind,
+    message: utf8ToBytes(Buffer.from(b.message, 'hex').toString('utf8')),
+    createdBy: b.createdBy,
+    createdAt: b.createdAt,
+    expiresAt: b.expiresAt,
+    status,
+    culprits: [],
+    envelope: JSON.stringify(s),
+    updatedAt: Date.now(),
+  });
+  return requestId(b);
 }
 
 /** `by`'s signed decision on the stored request `requestId`, signed with `signer`'s key. */
@@ -122,5 +176,196 @@ describe('RequestsService', () => {
       requests.acceptStatement(who.peerId, decision(store, view.id, who, 'deny'));
     expect(store.requests.get(view.id)?.status).toBe('denied');
     expect(() => requests.decide(view.id, 'approve')).toThrow(/already denied/);
+  });
+});
+
+describe('RequestsService: what a request must be to be stored or shown (issue 9 findings 1, 6)', () => {
+  it('refuses, on receipt, requests whose parameters are not what their kind allows, and logs each once', () => {
+    const { requests, store, groupId, logs } = setup();
+    const bad = [
+      body(store, groupId, carol, 'policy', '{"policy":5}'),
+      body(store, groupId, carol, 'policy', 'this is not JSON'),
+      body(store, groupId, carol, 'reshare', 'this is not JSON'),
+    ];
+    for (const b of bad) {
+      const s = signStatement(b, (m) => carol.sign(m));
+      // The sender retries: refused every time, logged once.
+      for (let i = 0; i < 3; i++)
+        expect(() => requests.acceptStatement(carol.peerId, s)).toThrow(/invalid_request/);
+      expect(store.requests.get(requestId(b)), `${b.kind} ${b.message}`).toBeUndefined();
+      expect(logs.filter((l) => l.includes(requestId(b)))).toHaveLength(1);
+    }
+    expect(store.audit.list({ group: groupId }).map((e) => e.type)).not.toContain(
+      'request.created',
+    );
+    // A valid one from the same member is stored.
+    const ok = body(store, groupId, carol, 'sign', 'pay 6');
+    requests.acceptStatement(
+      carol.peerId,
+      signStatement(ok, (m) => carol.sign(m)),
+    );
+    expect(store.requests.get(requestId(ok))?.status).toBe('pending');
+  });
+
+  it('refuses a request dated more than 5 minutes ahead, and caps any expiry at the policy’s maximum from receipt', () => {
+    const { requests, store, groupId } = setup();
+    const future = Date.now() + 365 * 24 * 3600_000;
+    const dated = body(store, groupId, bob, 'sign', 'post-dated', {
+      createdAt: future,
+      expiresAt: future + 3600_000,
+    });
+    expect(() =>
+      requests.acceptStatement(
+        bob.peerId,
+        signStatement(dated, (m) => bob.sign(m)),
+      ),
+    ).toThrow(/invalid_request/);
+    expect(store.requests.get(requestId(dated))).toBeUndefined();
+    // Within the clock skew allowed: stored, but open no longer than the maximum from now.
+    const max = defaultPolicy().maxExpirySec * 1000;
+    const ahead = Date.now() + 4 * 60_000;
+    const skewed = body(store, groupId, bob, 'sign', 'slightly ahead', {
+      createdAt: ahead,
+      expiresAt: ahead + max,
+    });
+    const before = Date.now();
+    requests.acceptStatement(
+      bob.peerId,
+      signStatement(skewed, (m) => bob.sign(m)),
+    );
+    const row = store.requests.get(requestId(skewed))!;
+    expect(row.expiresAt).toBeLessThanOrEqual(Date.now() + max);
+    expect(row.expiresAt).toBeGreaterThanOrEqual(before + max);
+  });
+
+  it('never signs a request the other members would refuse', () => {
+    const { requests, store, groupId, sent } = setup();
+    const g = store.groups.get(groupId)!;
+    expect(() => requests.createRequest(g, 'reshare', utf8ToBytes('this is not JSON'))).toThrow(
+      /would be refused: message/,
+    );
+    const stale = canonicalJSON({ ceremony: 'refresh', group: 'cd'.repeat(16), fromEpoch: 0 });
+    expect(() => requests.createRequest(g, 'refresh', utf8ToBytes(stale))).toThrow(/group/);
+    expect(store.requests.list()).toEqual([]);
+    expect(sent).toEqual([]);
+  });
+
+  it('shows a stored request that cannot be read as an unreadable card, and lists the others', () => {
+    const { requests, store, groupId } = setup();
+    const good = requests.createSignRequest({ group: groupId, message: 'pay 7', encoding: 'utf8' });
+    const ids = ['{"policy":5}', 'this is not JSON'].map((m) =>
+      storeRaw(
+        store,
+        signStatement(body(store, groupId, carol, 'policy', m), (x) => carol.sign(x)),
+      ),
+    );
+    ids.push(
+      storeRaw(
+        store,
+        signStatement(body(store, groupId, carol, 'reshare', 'not JSON'), (x) => carol.sign(x)),
+      ),
+    );
+    const views = store.requests.list().map((r) => requests.requestView(r));
+    expect(views).toHaveLength(4);
+    for (const id of ids) {
+      const v = views.find((x) => x.id === id)!;
+      expect(v.card?.invalid, id).toBeTruthy();
+      expect(v.description).toBeUndefined();
+    }
+    expect(views.find((x) => x.id === good.id)?.card).toMatchObject({ kind: 'sign' });
+    expect(views.find((x) => x.id === good.id)?.card?.invalid).toBeUndefined();
+  });
+
+  it('keeps sweeping and evaluating when a stored request makes a step throw', async () => {
+    const { requests, store, groupId, logs } = setup();
+    const reshare = canonicalJSON({
+      ceremony: 'reshare',
+      group: groupId,
+      fromEpoch: 0,
+      threshold: 2,
+      size: 2,
+      add: [],
+      remove: [carol.peerId],
+    });
+    const g = store.groups.get(groupId)!;
+    const view = requests.createRequest(g, 'reshare', utf8ToBytes(reshare));
+    requests.acceptStatement(bob.peerId, decision(store, view.id, bob, 'approve'));
+    const unhandled = vi.fn();
+    process.on('unhandledRejection', unhandled);
+    try {
+      // Alice coordinates; the ceremony service throws when asked to start.
+      expect(() => requests.decide(view.id, 'approve')).not.toThrow();
+      await vi.waitFor(() =>
+        expect(logs.some((l) => l.includes(view.id) && /could not start/.test(l))).toBe(true),
+      );
+      // A row whose group is gone makes the expiry check throw: the sweep goes on.
+      const other = requests.createSignRequest({
+        group: groupId,
+        message: 'pay 8',
+        encoding: 'utf8',
+      });
+      store.requests.update(other.id, { expiresAt: Date.now() - 1 });
+      vi.spyOn(store.groups, 'get').mockImplementation(() => undefined);
+      expect(() => requests.sweep()).not.toThrow();
+      vi.mocked(store.groups.get).mockRestore();
+      requests.sweep();
+      expect(store.requests.get(other.id)?.status).toBe('expired');
+    } finally {
+      process.off('unhandledRejection', unhandled);
+    }
+    expect(unhandled).not.toHaveBeenCalled();
+  });
+
+  it('counts no approval or denial of a member since removed from the group', () => {
+    const { requests, store, groupId, coordinated } = setup();
+    const view = requests.createSignRequest({ group: groupId, message: 'pay 9', encoding: 'utf8' });
+    requests.acceptStatement(carol.peerId, decision(store, view.id, carol, 'approve'));
+    // A reshare removed carol.
+    store.members.delete(groupId, carol.peerId);
+    store.groups.update(groupId, { size: 2, epoch: 1 });
+    const after = requests.decide(view.id, 'approve');
+    expect(after.approvals.map((a) => a.peerId)).toEqual([alice.peerId]);
+    expect(coordinated).toEqual([]);
+    requests.acceptStatement(bob.peerId, decision(store, view.id, bob, 'approve'));
+    expect(coordinated).toEqual([view.id]);
+  });
+
+  it('with refreshAfterRepair, refuses new signing requests and holds approved ones until a refresh', async () => {
+    const { requests, store, groupId, coordinated } = setup();
+    const policy: GroupPolicy = { ...defaultPolicy(), refreshAfterRepair: true };
+    store.meta.set(`policy:${groupId}`, JSON.stringify(policy));
+    const waiting = requests.createSignRequest({
+      group: groupId,
+      message: 'before the repair',
+      encoding: 'utf8',
+    });
+    // A repair of carol's share finished at epoch 0.
+    const dave = { peerId: (await peer('dave')).peerId, name: 'dave' };
+    const repair = canonicalJSON({
+      ceremony: 'repair',
+      group: groupId,
+      fromEpoch: 0,
+      lost: carol.peerId,
+      newcomer: { ...dave, addrs: [] },
+    });
+    storeRaw(
+      store,
+      signStatement(body(store, groupId, bob, 'repair', repair), (m) => bob.sign(m)),
+      'done',
+    );
+    expect(() =>
+      requests.createSignRequest({ group: groupId, message: 'after', encoding: 'utf8' }),
+    ).toThrow(/refresh after a repair.*run a refresh first/);
+    requests.acceptStatement(bob.peerId, decision(store, waiting.id, bob, 'approve'));
+    requests.decide(waiting.id, 'approve');
+    requests.sweep();
+    expect(coordinated).toEqual([]);
+    // The group refreshed (epoch 1): the approved request goes ahead, and new ones may be made.
+    store.groups.update(groupId, { epoch: 1 });
+    requests.sweep();
+    expect(coordinated).toEqual([waiting.id]);
+    expect(
+      requests.createSignRequest({ group: groupId, message: 'after', encoding: 'utf8' }).status,
+    ).toBe('pending');
   });
 });

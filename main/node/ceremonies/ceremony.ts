@@ -3,6 +3,7 @@
 import { randomBytes as nodeRandomBytes } from 'node:crypto';
 import { bytesToHex } from '@noble/hashes/utils.js';
 import { getSuite, identifierHex } from '../../../shared/crypto/suite.js';
+import { readRequest, RequestParamError } from '../../../shared/requests/index.js';
 import type { Signed, CeremonyMessage } from '../../../shared/protocol/wire.js';
 import { NetError, publicKeyFromPeerId } from '../../net/index.js';
 import type { GroupRow, RequestRow } from '../../store/index.js';
@@ -60,9 +61,19 @@ export class CeremonyService extends NodeService {
     return this.deps.settle;
   }
 
-  /** The parameters of a ceremony request (canonical JSON in its message). */
+  /**
+   * The parameters of a ceremony request (canonical JSON in its message), read through the
+   * request-kind registry: anything else throws a RequestParamError naming the field, never a bare
+   * JSON error (callers on timers catch it).
+   */
   ceremonyParams(r: RequestRow): CeremonyParams {
-    return JSON.parse(new TextDecoder().decode(r.message)) as CeremonyParams;
+    if (r.kind !== 'refresh' && r.kind !== 'reshare' && r.kind !== 'repair')
+      throw new RequestParamError(
+        'bad_request',
+        'kind',
+        `kind: request ${r.id} is a ${r.kind} request, not a refresh, reshare or repair`,
+      );
+    return readRequest(r.kind, r.message, this.requests.contextOf(r));
   }
 
   /** The roster after a ceremony: kept members keep their index, newcomers get the next ones. */

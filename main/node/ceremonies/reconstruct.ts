@@ -291,7 +291,7 @@ export class ReconstructService extends NodeService {
    * member who signed the request and still a member; the request must be for the group's current
    * epoch and not already over.
    */
-  releaseRefusal(requestId: string): string | undefined {
+  private releaseRefusal(requestId: string): string | undefined {
     const r = this.store.requests.get(requestId);
     if (!r) return 'the request is gone';
     if (r.kind !== 'reconstruct') return `it is a ${r.kind} request, not a reconstruction`;
