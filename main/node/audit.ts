@@ -3,27 +3,129 @@ import { ed25519 } from '@noble/curves/ed25519.js';
 import { hexToBytes } from '@noble/hashes/utils.js';
 import type { AuditEntryView } from '../../shared/api/index.js';
 import {
+  acceptableAuthor,
   entryProblem,
   hashEntry,
+  splitAuthor,
+  UNKNOWN_AUTHOR,
   verifyEntries,
   type AuditEntry,
 } from '../../shared/audit/chain.js';
+import { BoundedBuckets } from '../../shared/protocol/bounded.js';
+import { logSafe } from '../../shared/protocol/text.js';
 import type { GroupMessage } from '../../shared/protocol/wire.js';
 import { exposureSummary } from '../../shared/requests/index.js';
 import { publicKeyFromPeerId } from '../net/index.js';
-import { DroppedMessage, short } from './common.js';
+import { DroppedMessage, formerKey, short } from './common.js';
 import { type NodeServices, type NodeContext, NodeService } from './context.js';
+
+/** How many out-of-order entries may wait for an earlier one, and for how long. */
+export interface PendingAuditBounds {
+  /** Over all chains (default 10,000). */
+  maxPending: number;
+  /** In one author's chain (default 1,000): one chain cannot take the whole budget. */
+  maxPendingPerChain: number;
+  /** ms an entry may wait for the gap before it to close (default 10 minutes). */
+  pendingTtlMs: number;
+}
+
+export const PENDING_AUDIT_BOUNDS: PendingAuditBounds = {
+  maxPending: 10_000,
+  maxPendingPerChain: 1_000,
+  pendingTtlMs: 10 * 60_000,
+};
+
+/** Entry types in this node's own chain of a group that name who was a member of it. */
+const ROSTER_TYPES = new Set([
+  'group.member_joined',
+  'group.reshared',
+  'group.refreshed',
+  'group.repaired',
+]);
 
 export class AuditService extends NodeService {
   private lastCheckpoint = new Map<string, number>();
-  /** Replicated audit entries that arrived before an earlier one of the same chain. */
-  private pendingAudit = new Map<string, Map<number, AuditEntry>>();
+  /**
+   * Replicated audit entries that arrived before an earlier one of the same chain (bucket: the
+   * chain's author, key: seq). Bounded and timed: a member sending entries far ahead of a chain
+   * cannot grow memory; an evicted entry comes again with the next sync.
+   */
+  private readonly pendingAudit: BoundedBuckets<string, number, AuditEntry>;
+  /**
+   * Per group: the peers this node's own chain names as members (who joined, the rosters of
+   * reshares, the member a repair replaced), read up to `seq` so far.
+   */
+  private readonly namedInOwnChain = new Map<string, { seq: number; peers: Set<string> }>();
 
   constructor(
     ctx: NodeContext,
     private readonly deps: Pick<NodeServices, 'groups'>,
+    bounds: Partial<PendingAuditBounds> = {},
   ) {
     super(ctx);
+    const b = { ...PENDING_AUDIT_BOUNDS, ...bounds };
+    this.pendingAudit = new BoundedBuckets({
+      maxSize: b.maxPending,
+      maxPerBucket: b.maxPendingPerChain,
+      ttlMs: b.pendingTtlMs,
+      onEvict: (author, seq, _e, reason) =>
+        this.count(`audit_pending_${reason}`, `entry ${seq} of ${logSafe(author, 200)}`),
+    });
+    ctx.trackBuffer('pendingAudit', this.pendingAudit);
+  }
+
+  /** Out-of-order entries waiting now. */
+  get pendingCount(): number {
+    return this.pendingAudit.size;
+  }
+
+  /** Evicts the out-of-order entries that waited too long (also done by the node's sweep timer). */
+  sweepPending(): number {
+    return this.pendingAudit.sweep();
+  }
+
+  /**
+   * The peer ids of everyone who is or was a member of a group, as this node knows from its own
+   * records: the current roster, the members reshares removed, the group's creator, and whoever
+   * this node's own chain of the group names as a member (joins, reshare rosters, a repair's lost
+   * member). Never from what other members' chains say: a rogue member could name anyone there.
+   * Undefined for a group this node does not know.
+   */
+  membersEver(groupId: string): Set<string> | undefined {
+    const g = this.store.groups.get(groupId);
+    if (!g) return undefined;
+    const out = new Set<string>([g.creatorPeerId, this.me.peerId]);
+    for (const m of this.store.members.list(groupId)) out.add(m.peerId);
+    try {
+      const former: unknown = JSON.parse(this.store.meta.get(formerKey(groupId)) || '[]');
+      if (Array.isArray(former)) for (const p of former) if (typeof p === 'string') out.add(p);
+    } catch {
+      // An unreadable record names nobody; the roster and the chain still do.
+    }
+    for (const p of this.namedInOwnChainOf(groupId)) out.add(p);
+    return out;
+  }
+
+  private namedInOwnChainOf(groupId: string): Set<string> {
+    const author = `${this.me.peerId}/${groupId}`;
+    let known = this.namedInOwnChain.get(groupId);
+    if (!known) this.namedInOwnChain.set(groupId, (known = { seq: -1, peers: new Set() }));
+    const head = this.store.audit.head(author);
+    if (head === undefined || head.seq <= known.seq) return known.peers;
+    const peers = known.peers;
+    const add = (p: unknown) => {
+      if (typeof p === 'string' && p.length > 0) peers.add(p);
+    };
+    for (const e of this.store.audit.list({ author, afterSeq: { [author]: known.seq } })) {
+      if (!ROSTER_TYPES.has(e.type)) continue;
+      const b = e.body;
+      add(b.peerId);
+      add(b.lost);
+      add(b.replacedBy);
+      if (Array.isArray(b.members)) for (const p of b.members as unknown[]) add(p);
+    }
+    known.seq = head.seq;
+    return peers;
   }
 
   private get groups() {
@@ -34,18 +136,31 @@ export class AuditService extends NodeService {
   acceptAudit(from: string, msg: Extract<GroupMessage, { type: 'audit' }>): void {
     const g = this.store.groups.get(msg.groupId);
     if (!g || !this.memberByPeer(g.id, from)) throw new DroppedMessage('non_member');
+    let members: Set<string> | undefined;
     for (const raw of msg.entries) {
       if (entryProblem(raw) !== undefined) throw new DroppedMessage('malformed');
       const e = raw as unknown as AuditEntry;
-      const [peer, group] = e.author.split('/');
-      if (group !== g.id || e.group !== g.id) throw new DroppedMessage('wrong_group');
+      const a = splitAuthor(e.author);
+      if (a?.group !== g.id || e.group !== g.id) throw new DroppedMessage('wrong_group');
+      const peer = a.peer;
       if (peer === this.me.peerId) continue; // our own chain is authoritative here
+      // Only the chains of the group's current and former members: anyone can make a key, and a
+      // member relaying a stranger's chain must not put words in the log. This one entry is
+      // skipped, not the batch: a sync also carries chains of members this node never knew.
+      members ??= this.membersEver(g.id) ?? new Set();
+      if (!acceptableAuthor(e, members)) {
+        this.count(
+          UNKNOWN_AUTHOR,
+          `audit entry ${logSafe(e.type)} by ${short(peer)}, relayed by ${short(from)}, in ${logSafe(g.name)}`,
+        );
+        continue;
+      }
       const { hash: _hash, sig: _sig, ...unsigned } = e;
       let ok: boolean;
       try {
         ok =
           hashEntry(unsigned) === e.hash &&
-          ed25519.verify(hexToBytes(e.sig), hexToBytes(e.hash), publicKeyFromPeerId(peer!), {
+          ed25519.verify(hexToBytes(e.sig), hexToBytes(e.hash), publicKeyFromPeerId(peer), {
             zip215: false,
           });
       } catch {
@@ -64,9 +179,7 @@ export class AuditService extends NodeService {
     const head = this.store.audit.head(e.author);
     const next = head === undefined ? 0 : head.seq + 1;
     if (e.seq > next) {
-      let waiting = this.pendingAudit.get(e.author);
-      if (!waiting) this.pendingAudit.set(e.author, (waiting = new Map()));
-      if (waiting.size < 10_000) waiting.set(e.seq, e);
+      this.pendingAudit.set(e.author, e.seq, e);
       return;
     }
     try {
@@ -77,12 +190,8 @@ export class AuditService extends NodeService {
       this.count('audit_fork');
       return;
     }
-    const waiting = this.pendingAudit.get(e.author);
-    const following = waiting?.get(e.seq + 1);
-    if (waiting && following) {
-      waiting.delete(e.seq + 1);
-      this.appendInOrder(following);
-    }
+    const following = this.pendingAudit.take(e.author, e.seq + 1);
+    if (following) this.appendInOrder(following);
   }
 
   /** Sends a co-member the group's whole log, after a checkpoint of the heads this node holds. */
@@ -139,7 +248,9 @@ export class AuditService extends NodeService {
 
   /**
    * Checks every chain this node holds (its own and the group members'), with the heads the
-   * members' checkpoints attest to, so removed last entries show up as truncation too.
+   * members' checkpoints attest to, so removed last entries show up as truncation too. A chain of
+   * someone who never was a member of its group (stored before this node refused them) is
+   * reported as `unknown_author`, as is any personal chain but this node's own.
    */
   auditVerify() {
     const entries = this.store.audit.all();
@@ -151,6 +262,17 @@ export class AuditService extends NodeService {
         if (typeof head?.seq === 'number' && (!heads[author] || heads[author].seq < head.seq))
           heads[author] = head;
     }
+    const cache = new Map<string, Set<string> | undefined>();
+    const membersOf = (g: string): Set<string> | undefined => {
+      if (!cache.has(g)) cache.set(g, this.membersEver(g));
+      return cache.get(g);
+    };
+    const mayHold = (author: string): boolean => {
+      const a = splitAuthor(author);
+      if (a === undefined) return false;
+      if (a.group === undefined) return a.peer === this.me.peerId;
+      return membersOf(a.group)?.has(a.peer) ?? false;
+    };
     return verifyEntries(
       entries,
       (author) => {
@@ -160,7 +282,11 @@ export class AuditService extends NodeService {
           return undefined;
         }
       },
-      { heads },
+      {
+        // Heads only of chains this node may hold: it refuses the others, so they are not missing.
+        heads: Object.fromEntries(Object.entries(heads).filter(([a]) => mayHold(a))),
+        authors: { members: membersOf, personal: [this.me.peerId] },
+      },
     );
   }
 }

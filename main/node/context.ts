@@ -8,6 +8,7 @@ import {
   type PublicKeyPackage,
 } from '../../shared/crypto/keys.js';
 import { PROTOCOL, type GroupMessage } from '../../shared/protocol/wire.js';
+import { createDropLog, type DropLog } from '../net/drops.js';
 import type { Host } from '../net/index.js';
 import type { MemberRow, Store } from '../store/index.js';
 import type { Vault } from '../vault/index.js';
@@ -49,6 +50,17 @@ export interface CustodianOptions {
   ceremonyTimeoutMs?: number;
   /** Test-only fault injection, honoured only when CONCLAVE_ALLOW_FAULTS=1. */
   fault?: CustodianFault;
+  /** At most one dropped-message line per reason per this many ms (default 10 s). */
+  dropLogIntervalMs?: number;
+}
+
+/** How often expired entries leave the buffers peers can fill (their TTLs are minutes or more). */
+const BUFFER_SWEEP_MS = 10_000;
+
+/** An in-memory buffer a peer can fill (a BoundedMap or BoundedBuckets), as the context sees it. */
+export interface SweptBuffer {
+  readonly size: number;
+  sweep(): number;
 }
 
 /**
@@ -108,6 +120,11 @@ export class NodeContext {
   private listeners = new Set<(e: ApiEvent) => void>();
   /** Messages this node dropped after decoding, by reason (the host counts transport-level drops). */
   dropped: Record<string, number> = {};
+  /** One log line per drop reason per interval, with a count of the rest (a flood stays quiet). */
+  private readonly dropLog: DropLog;
+  /** The in-memory buffers peers can fill, by name: swept on a timer, their sizes in the status. */
+  private readonly buffers = new Map<string, SweptBuffer>();
+  private sweeper?: NodeJS.Timeout;
 
   constructor(opts: CustodianOptions) {
     this.store = opts.store;
@@ -118,10 +135,54 @@ export class NodeContext {
     this.signTimeoutMs = opts.signTimeoutMs ?? 10_000;
     this.ceremonyTimeoutMs = opts.ceremonyTimeoutMs ?? 90_000;
     this.fault = process.env.CONCLAVE_ALLOW_FAULTS === '1' ? opts.fault : undefined;
+    this.dropLog = createDropLog(opts.log, {
+      prefix: 'node: ',
+      intervalMs: opts.dropLogIntervalMs,
+    });
   }
 
-  count(reason: string): void {
+  /**
+   * Counts a dropped message (or a buffered one evicted) and logs it, rate limited. `reason` is a
+   * fixed code; anything in `detail` that came from the network must be wrapped in logSafe.
+   */
+  count(reason: string, detail = ''): void {
     this.dropped[reason] = (this.dropped[reason] ?? 0) + 1;
+    this.dropLog(reason, detail);
+  }
+
+  /** Sweeps the tracked buffers every 10 s, until `stopSweeping`. */
+  startSweeping(): void {
+    clearInterval(this.sweeper);
+    this.sweeper = setInterval(() => this.sweepBuffers(), BUFFER_SWEEP_MS);
+    this.sweeper.unref?.();
+  }
+
+  /** Stops the sweeps and writes the held-back drop summaries now (when the node stops). */
+  stopSweeping(): void {
+    clearInterval(this.sweeper);
+    this.sweeper = undefined;
+    this.dropLog.flush();
+  }
+
+  /** Registers a buffer peers can fill, so that it is swept and its size shown in the status. */
+  trackBuffer(name: string, buffer: SweptBuffer): void {
+    this.buffers.set(name, buffer);
+  }
+
+  /** Evicts the expired entries of every tracked buffer (each eviction counts as a drop). */
+  sweepBuffers(): void {
+    for (const [name, b] of this.buffers) {
+      try {
+        b.sweep();
+      } catch (e) {
+        this.log(`sweeping ${name} failed: ${(e as Error).message}`);
+      }
+    }
+  }
+
+  /** Entries each tracked buffer holds now. */
+  bufferSizes(): Record<string, number> {
+    return Object.fromEntries([...this.buffers].map(([name, b]) => [name, b.size]));
   }
 
   allAddrs(peer: string): string[] {
@@ -305,8 +366,8 @@ export abstract class NodeService {
   protected get keys(): Map<string, KeyPackage> {
     return this.ctx.keys;
   }
-  protected count(reason: string): void {
-    this.ctx.count(reason);
+  protected count(reason: string, detail?: string): void {
+    this.ctx.count(reason, detail);
   }
   protected emit(e: ApiEvent): void {
     this.ctx.emit(e);

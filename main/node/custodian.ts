@@ -160,6 +160,7 @@ export class Custodian {
           await this.host.addAddresses(m.peerId, m.addrs);
     this.requests.start();
     this.sync.start();
+    this.ctx.startSweeping();
     for (const g of this.store.groups.list()) {
       if (g.status === 'dkg' && this.store.meta.get(`import-held:${g.id}`)) {
         // An imported share held for the importer's word: it comes when the importer reconnects.
@@ -181,6 +182,7 @@ export class Custodian {
     this.ctx.stopped = true;
     this.requests.stop();
     this.sync.stop();
+    this.ctx.stopSweeping();
     for (const u of this.unsubscribe) u();
     for (const ws of this.ctx.waiters.values()) for (const w of ws) w();
     this.ctx.keys.clear();
@@ -333,6 +335,7 @@ export class Custodian {
         groups: this.store.groups.list().length,
         pendingRequests: pending,
         dropped: { ...this.host.stats().dropped, ...this.ctx.dropped },
+        buffers: this.ctx.bufferSizes(),
         version: 1,
       };
     };

@@ -60,7 +60,6 @@ export interface RunningNode {
 
 const IDENTITY = 'identity';
 
-function dbPath(home: string): string {
 /** The log of every node running in this process, for the process-level handlers below. */
 const processLogs = new Set<{ log: (line: string) => void }>();
 
@@ -103,6 +102,7 @@ function watchProcess(log: (line: string) => void): () => void {
   };
 }
 
+function dbPath(home: string): string {
   return join(home, 'conclave.db');
 }
 
@@ -242,6 +242,7 @@ export async function startCustodian(opts: StartOptions): Promise<RunningNode> {
       fault: CUSTODIAN_FAULTS.find((f) => f === faultEnv),
     });
     await node.start();
+    const unwatch = watchProcess(opts.log);
     const h = host;
     const sandbox = new Sandbox(node.api(), { initIdentity, startCustodian }, opts.log);
     const api: Api = {
@@ -259,13 +260,13 @@ export async function startCustodian(opts: StartOptions): Promise<RunningNode> {
       addrs: () => h.addrs(),
       onEvent: (cb) => node.onEvent(cb),
       async stop() {
+        unwatch();
         await sandbox.stop();
         await node.stop();
         await h.stop();
         seed.fill(0);
         store.close();
       },
-    const unwatch = watchProcess(opts.log);
     };
   } catch (e) {
     await host?.stop().catch(() => undefined);
@@ -282,4 +283,3 @@ export async function runRelay(opts: {
   const relay = await createRelay({ listen: opts.listen, log: opts.log });
   return { addrs: relay.addrs(), stop: () => relay.stop() };
 }
-        unwatch();

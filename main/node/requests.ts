@@ -25,8 +25,8 @@ import {
 } from '../../shared/policy/policy.js';
 import { coordinatorOf, deniedForGood } from '../../shared/protocol/decisions.js';
 import { fingerprint } from '../../shared/protocol/roster.js';
-import {
 import { logSafe } from '../../shared/protocol/text.js';
+import {
   authorOf,
   LIMITS,
   requestId as requestIdOf,
@@ -38,7 +38,6 @@ import { logSafe } from '../../shared/protocol/text.js';
   type RequestBody,
   type Signed,
 } from '../../shared/protocol/wire.js';
-import { publicKeyFromPeerId } from '../net/index.js';
 import {
   decodeRequestBody,
   invalidCard,
@@ -49,6 +48,7 @@ import {
   type RequestCard,
   type RequestContext,
 } from '../../shared/requests/index.js';
+import { publicKeyFromPeerId } from '../net/index.js';
 import type { DecisionRow, GroupRow, RequestRow } from '../store/index.js';
 import {
   TERMINAL,
@@ -56,23 +56,23 @@ import {
   DroppedMessage,
   union,
   printableText,
-  type ReconstructParams,
   short,
+  type ReconstructParams,
 } from './common.js';
 import { type NodeServices, type NodeContext, NodeService } from './context.js';
 
-export class RequestsService extends NodeService {
 /** How many refused request ids are remembered, so that a sender's retries are logged once. */
 const MAX_REFUSED_REMEMBERED = 1000;
 
+export class RequestsService extends NodeService {
   private sweeper?: NodeJS.Timeout;
-  constructor(
   /** Ids of requests refused on receipt and already logged (bounded, oldest forgotten first). */
   private refusedLogged = new Set<string>();
   /** Ids of stored requests already logged as unreadable or failing in a timer (bounded too). */
   private troubleLogged = new Set<string>();
   /** Approved signing requests that wait for the refresh the policy requires after a repair. */
   private waitingForRefresh = new Set<string>();
+  constructor(
     ctx: NodeContext,
     private readonly deps: Pick<
       NodeServices,
@@ -103,7 +103,6 @@ const MAX_REFUSED_REMEMBERED = 1000;
     this.store.requests.update(id, patch);
   }
 
-  requestView(r: RequestRow): RequestView {
   /**
    * What the request-kind registry needs to know about a group, as this node knows it now (with
    * the ECDSA key a reconstruction's card names, only when asked: it means decoding the package).
@@ -182,6 +181,7 @@ const MAX_REFUSED_REMEMBERED = 1000;
     }
   }
 
+  requestView(r: RequestRow): RequestView {
     const g = this.store.groups.get(r.groupId)!;
     const decisions = this.decisionsOf(r);
     const dv = (peerId: string, at: number, reason?: string): DecisionView => {
@@ -247,7 +247,6 @@ const MAX_REFUSED_REMEMBERED = 1000;
     return view;
   }
 
-  createSignRequest(input: {
   /** The approver's card for a stored request, decoded from its exact bytes. Never throws. */
   private cardOf(r: RequestRow, g: GroupRow | undefined): RequestCard {
     const name = g?.name ?? r.groupId;
@@ -262,6 +261,7 @@ const MAX_REFUSED_REMEMBERED = 1000;
     }
   }
 
+  createSignRequest(input: {
     group: string;
     message: string;
     encoding: 'utf8' | 'hex';
@@ -310,7 +310,6 @@ const MAX_REFUSED_REMEMBERED = 1000;
       nonce: bytesToHex(nodeRandomBytes(16)),
       policy: policyHash(policy),
     };
-    const signed = signStatement(body, (h) => this.me.sign(h));
     // The same check every member runs when it receives the request: never sign one the others
     // would refuse.
     const check = validateIncomingRequest(body, { ...this.groupContext(g), receivedAt: now });
@@ -320,6 +319,7 @@ const MAX_REFUSED_REMEMBERED = 1000;
       const owed = this.refreshOwed(g);
       if (owed) throw new ApiError('conflict', owed);
     }
+    const signed = signStatement(body, (h) => this.me.sign(h));
     this.storeRequest(signed);
     this.broadcast(g.id, { v: 1, type: 'statements', items: [signed] });
     return this.requestView(this.store.requests.get(requestIdOf(body))!);
@@ -330,10 +330,10 @@ const MAX_REFUSED_REMEMBERED = 1000;
     const b = s.body;
     const now = Date.now();
     const refused = this.policyRefusal(b);
-    return this.store.tx(() => {
     // Whatever createdAt it claims, a request stays open at most the policy's maximum from when
     // this node got it (finding 6).
     const expiresAt = Math.min(b.expiresAt, now + 1000 * this.maxExpirySec(b.groupId));
+    return this.store.tx(() => {
       const fresh = this.store.requests.insert({
         id,
         groupId: b.groupId,
@@ -364,7 +364,6 @@ const MAX_REFUSED_REMEMBERED = 1000;
     });
   }
 
-  getRequest(id: string): RequestRow {
   /** The policy's maximum expiry for a group, in seconds (the absolute bound if it has none). */
   private maxExpirySec(groupId: string): number {
     const m = this.policyOf(groupId).maxExpirySec;
@@ -373,6 +372,7 @@ const MAX_REFUSED_REMEMBERED = 1000;
       : MAX_EXPIRY_SEC;
   }
 
+  getRequest(id: string): RequestRow {
     const r = this.store.requests.get(id);
     if (!r)
       throw new ApiError(
@@ -437,7 +437,6 @@ const MAX_REFUSED_REMEMBERED = 1000;
     });
   }
 
-  /** A statement received from `from` (who may be relaying another member's statement). */
   /**
    * The check every request gets when it arrives, before it is stored or shown: its body and its
    * kind's strict parameter schema, against the group as this node knows it now (finding 1). An
@@ -457,6 +456,7 @@ const MAX_REFUSED_REMEMBERED = 1000;
     throw new DroppedMessage('invalid_request');
   }
 
+  /** A statement received from `from` (who may be relaying another member's statement). */
   acceptStatement(from: string, s: Signed): void {
     const b = s.body;
     const g = this.store.groups.get(b.groupId);
@@ -474,12 +474,12 @@ const MAX_REFUSED_REMEMBERED = 1000;
       if ((g.status === 'dkg' || g.status === 'confirming') && !newcomer)
         throw new Error('this member is still generating the group key; try again shortly');
       if (g.status !== 'ready' && !newcomer) return;
-      if (this.storeRequest(s as Signed<RequestBody>)) this.notify(requestIdOf(b));
       if (this.store.requests.get(requestIdOf(b))) {
         this.count('duplicate');
         return;
       }
       this.refuseInvalid(s as Signed<RequestBody>, g);
+      if (this.storeRequest(s as Signed<RequestBody>)) this.notify(requestIdOf(b));
       else this.count('duplicate');
       return;
     }
@@ -588,6 +588,7 @@ const MAX_REFUSED_REMEMBERED = 1000;
       this.finish(id, { status: 'denied' }, 'request.denied_final', { id, denials });
   }
 
+  /** Every second (a timer: nothing here may throw, one bad row must not stop the others). */
   sweep(): void {
     if (this.stopped) return;
     try {
@@ -613,6 +614,10 @@ const MAX_REFUSED_REMEMBERED = 1000;
    * and handlers: whatever a stored request holds, it logs instead of throwing.
    */
   evaluate(id: string): void {
+    this.guarded(id, 'evaluating it', () => this.evaluateNow(id));
+  }
+
+  private evaluateNow(id: string): void {
     this.refreshStatus(id);
     const r = this.store.requests.get(id);
     if (!r || TERMINAL.includes(r.status) || this.signing.coordinating.has(id)) return;
@@ -628,6 +633,18 @@ const MAX_REFUSED_REMEMBERED = 1000;
         .reconstructStep(r)
         .catch((e) => this.log(`reconstruction ${r.id}: ${(e as Error).message}`));
       return;
+    }
+    if (r.kind === 'sign') {
+      const g = this.store.groups.get(r.groupId)!;
+      const owed = this.refreshOwed(g);
+      if (owed) {
+        // It waits, approved, until the group has refreshed (the sweep looks again).
+        if (!this.waitingForRefresh.has(id)) {
+          this.waitingForRefresh.add(id);
+          this.log(`request ${id} waits: ${owed}`);
+        }
+        return;
+      }
     }
     if (!approvers.includes(this.me.peerId)) return;
     const online = (p: string) => p === this.me.peerId || this.host.isConnected(p);
@@ -734,7 +751,6 @@ const MAX_REFUSED_REMEMBERED = 1000;
         g.threshold,
         g.size,
       );
-  /** Every second (a timer: nothing here may throw, one bad row must not stop the others). */
     } catch (e) {
       this.finish(
         r.id,
@@ -743,10 +759,6 @@ const MAX_REFUSED_REMEMBERED = 1000;
         { id: r.id },
       );
       return;
-    this.guarded(id, 'evaluating it', () => this.evaluateNow(id));
-  }
-
-  private evaluateNow(id: string): void {
     }
     this.store.tx(() => {
       this.store.meta.set(`policy:${g.id}`, JSON.stringify(next));
@@ -765,18 +777,6 @@ const MAX_REFUSED_REMEMBERED = 1000;
       const p = JSON.parse(new TextDecoder().decode(r.message)) as ReconstructParams;
       const what =
         p.operation === 'export'
-    if (r.kind === 'sign') {
-      const g = this.store.groups.get(r.groupId)!;
-      const owed = this.refreshOwed(g);
-      if (owed) {
-        // It waits, approved, until the group has refreshed (the sweep looks again).
-        if (!this.waitingForRefresh.has(id)) {
-          this.waitingForRefresh.add(id);
-          this.log(`request ${id} waits: ${owed}`);
-        }
-        return;
-      }
-    }
           ? 'export it encrypted (to migrate it elsewhere)'
           : `sign the digest ${p.digest} with ECDSA (the signature verifies under the secp256k1 key ${this.ecdsaKeyHex(r.groupId) ?? 'of the group'})`;
       return `RECONSTRUCT the whole key of ${g?.name ?? r.groupId} on ${this.memberName(r.groupId, p.requester)}'s computer to ${what}. Purpose: "${p.purpose}". Approvers send their shares to that computer; afterwards the key must be treated as exposed and funds moved to a new key.`;

@@ -22,6 +22,11 @@ export interface NodeStatus {
   pendingRequests: number;
   /** Messages dropped at the network boundary, by reason (malformed, oversized, non_member, ...). */
   dropped: Record<string, number>;
+  /**
+   * Entries held now in each in-memory buffer peers can fill (out-of-order audit entries, DKG and
+   * ceremony inboxes, aborted sessions); each is bounded, and what it evicts counts as dropped.
+   */
+  buffers?: Record<string, number>;
   version: number;
 }
 

@@ -90,8 +90,7 @@ it.fails(
   90_000,
 );
 
-// it.fails until the fix for issue 9 finding 5 lands
-it.fails(
+it(
   'an audit entry authored by a non-member and relayed by a member is not stored, and audit verify does not pass it',
   async () => {
     const stranger = await generateIdentity();

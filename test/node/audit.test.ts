@@ -1,9 +1,13 @@
-// The audit service alone: a member's replicated entries are kept only when signed by their author
-// and only in chain order; entries that overtook an earlier one wait for it.
-import { beforeAll, describe, expect, it } from 'vitest';
+// The audit service alone: a member's replicated entries are kept only when signed by their author,
+// only from current or former members, and only in chain order; entries that overtook an earlier
+// one wait for it, within a bound. Also the other buffers peers can fill, and the drop log.
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { makeEntry, type AuditEntry } from '../../shared/audit/chain.js';
-import { AuditService } from '../../main/node/audit.js';
+import { AuditService, type PendingAuditBounds } from '../../main/node/audit.js';
+import { ABORT_MAP_BOUNDS, CeremonyService } from '../../main/node/ceremonies/ceremony.js';
+import { formerKey } from '../../main/node/common.js';
 import type { NodeServices } from '../../main/node/context.js';
+import { Inboxes } from '../../main/node/inbox.js';
 import { harness, peer, readyGroup, type Peer } from './fixtures.js';
 
 let alice: Peer, bob: Peer, carol: Peer;
@@ -11,21 +15,21 @@ beforeAll(async () => {
   [alice, bob, carol] = await Promise.all([peer('alice'), peer('bob'), peer('carol')]);
 });
 
-function setup() {
+function setup(bounds: Partial<PendingAuditBounds> = {}) {
   const h = harness(alice);
   const groupId = readyGroup(h.store, [alice, bob, carol], 2);
-  const audit = new AuditService(h.ctx, {} as NodeServices);
-  /** Bob's chain in the group: `n` entries, each signed by `signer` (bob unless forged). */
-  const chain = (n: number, signer: Peer = bob): AuditEntry[] => {
+  const audit = new AuditService(h.ctx, {} as NodeServices, bounds);
+  /** `author`'s chain in the group: `n` entries, each signed by `signer` (bob unless forged). */
+  const chainOf = (author: Peer, n: number, signer: Peer = author, type = 'test.entry') => {
     const out: AuditEntry[] = [];
     for (let i = 0; i < n; i++)
       out.push(
         makeEntry(
           out[i - 1],
           {
-            author: `${bob.peerId}/${groupId}`,
+            author: `${author.peerId}/${groupId}`,
             at: 1000 + i,
-            type: 'test.entry',
+            type,
             group: groupId,
             body: { i },
           },
@@ -34,6 +38,7 @@ function setup() {
       );
     return out;
   };
+  const chain = (n: number, signer: Peer = bob): AuditEntry[] => chainOf(bob, n, signer);
   const deliver = (from: Peer, entries: AuditEntry[]) =>
     audit.acceptAudit(from.peerId, {
       v: 1,
@@ -41,8 +46,12 @@ function setup() {
       groupId,
       entries: entries as unknown as Record<string, unknown>[],
     });
-  return { ...h, groupId, audit, chain, deliver };
+  return { ...h, groupId, audit, chain, chainOf, deliver };
 }
+
+afterEach(() => {
+  vi.useRealTimers();
+});
 
 describe('AuditService', () => {
   it("keeps a member's chain in order, holding an entry that overtook an earlier one", () => {
@@ -72,5 +81,179 @@ describe('AuditService', () => {
     const { chain, deliver } = setup();
     const dave = await peer('dave');
     expect(() => deliver(dave, chain(1))).toThrow(/non_member/);
+  });
+});
+
+describe('AuditService: only current and former members write to a group log (finding 5)', () => {
+  it("refuses a non-member's chain relayed by a member, keeps the rest of the batch, and counts it", async () => {
+    const { store, ctx, logs, chainOf, deliver, groupId } = setup();
+    const stranger = await peer('stranger');
+    const forged = chainOf(stranger, 2, stranger, 'group.key_exposed');
+    const honest = chainOf(carol, 1);
+    // Relayed by bob, a member; validly signed by the stranger's own key.
+    deliver(bob, [...forged, ...honest]);
+    expect(store.audit.list({ group: groupId }).map((e) => e.author)).toEqual([
+      `${carol.peerId}/${groupId}`,
+    ]);
+    expect(ctx.dropped.unknown_author).toBe(2);
+    // One line for the flood, naming the type the stranger claimed.
+    expect(logs.filter((l) => l.includes('unknown_author'))).toHaveLength(1);
+    expect(logs.join('\n')).toContain('"group.key_exposed"');
+  });
+
+  it('keeps the chain of a member a reshare removed, and of the member a repair replaced', async () => {
+    const { store, ctx, chainOf, deliver, groupId } = setup();
+    const [dave, erin] = await Promise.all([peer('dave'), peer('erin')]);
+    // dave was removed by a reshare (the record settle keeps); erin was replaced by a repair, which
+    // only this node's own chain tells.
+    store.meta.set(formerKey(groupId), JSON.stringify([dave.peerId]));
+    ctx.audit(
+      'group.repaired',
+      { requestId: 'r1', lost: erin.peerId, replacedBy: carol.peerId },
+      groupId,
+    );
+    deliver(bob, [...chainOf(dave, 1), ...chainOf(erin, 1)]);
+    expect(store.audit.head(`${dave.peerId}/${groupId}`)?.seq).toBe(0);
+    expect(store.audit.head(`${erin.peerId}/${groupId}`)?.seq).toBe(0);
+    expect(ctx.dropped.unknown_author).toBeUndefined();
+  });
+
+  it("audit verify flags a non-member's chain stored before the fix, and passes the members' ones", async () => {
+    const { store, audit, ctx, chainOf, groupId } = setup();
+    const stranger = await peer('stranger');
+    ctx.audit('group.created', { name: 'treasury' }, groupId);
+    for (const e of chainOf(bob, 2)) store.audit.append(e);
+    expect(audit.auditVerify()).toMatchObject({ ok: true, problems: [] });
+    // A database from before the fix: the stranger's forged entry went straight in.
+    for (const e of chainOf(stranger, 1, stranger, 'group.key_exposed')) store.audit.append(e);
+    const report = audit.auditVerify();
+    expect(report.ok).toBe(false);
+    expect(report.problems).toEqual([
+      expect.objectContaining({
+        author: `${stranger.peerId}/${groupId}`,
+        seq: 0,
+        problem: expect.stringMatching(/^unknown_author: .*group\.key_exposed/),
+      }),
+    ]);
+  });
+
+  it("audit verify flags another node's personal chain", async () => {
+    const { store, audit } = setup();
+    const [e] = [
+      makeEntry(undefined, { author: bob.peerId, at: 1, type: 'identity.created', body: {} }, (h) =>
+        bob.sign(h),
+      ),
+    ];
+    store.audit.append(e!);
+    expect(audit.auditVerify().problems.map((p) => p.problem)).toEqual([
+      expect.stringMatching(/^unknown_author: personal chain/),
+    ]);
+  });
+});
+
+describe('buffers a peer can fill are bounded and timed', () => {
+  it('out-of-order audit entries: a chain at its bound evicts its oldest, the whole at its bound any oldest', () => {
+    const { store, ctx, audit, chain, chainOf, deliver } = setup({
+      maxPending: 3,
+      maxPendingPerChain: 2,
+    });
+    const entries = chain(5);
+    // Far ahead of bob's head (none): all wait, but only the newest two of his chain stay.
+    deliver(bob, [entries[2]!, entries[3]!, entries[4]!]);
+    expect(audit.pendingCount).toBe(2);
+    expect(ctx.dropped.audit_pending_full).toBe(1);
+    // Another chain's waiting entries push bob's oldest out of the global budget.
+    const c = chainOf(carol, 3);
+    deliver(bob, [c[1]!, c[2]!]);
+    expect(audit.pendingCount).toBe(3);
+    expect(ctx.dropped.audit_pending_full).toBe(2);
+    expect(ctx.bufferSizes().pendingAudit).toBe(3);
+    // The gap closes: carol's chain follows from what waited; bob's stops at the evicted entry
+    // (it comes again with the next sync).
+    deliver(bob, [c[0]!, entries[0]!, entries[1]!]);
+    expect(store.audit.head(c[0]!.author)?.seq).toBe(2);
+    expect(store.audit.head(entries[0]!.author)?.seq).toBe(1);
+  });
+
+  it('out-of-order audit entries expire and the sweep counts them', () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    const { ctx, audit, chain, deliver } = setup({ pendingTtlMs: 60_000 });
+    deliver(bob, chain(3).slice(1));
+    expect(audit.pendingCount).toBe(2);
+    vi.setSystemTime(Date.now() + 60_001);
+    ctx.sweepBuffers();
+    expect(audit.pendingCount).toBe(0);
+    expect(ctx.dropped.audit_pending_expired).toBe(2);
+  });
+
+  it('ceremony inboxes: the oldest goes at the bound, but not one being awaited', async () => {
+    const { ctx } = harness(alice);
+    const inboxes = new Inboxes(ctx, { maxInboxes: 2 });
+    inboxes.inbox('s1').round1.set('p', 1);
+    inboxes.inbox('s2').round1.set('p', 2);
+    // s1 is awaited (here it has what it needs at once): that keeps it.
+    await inboxes.awaitInbox('s1', 'round1', 1, Date.now() + 1000);
+    inboxes.inbox('s3').round1.set('p', 3);
+    expect(inboxes.size).toBe(2);
+    expect(inboxes.inbox('s1').round1.get('p')).toBe(1);
+    expect(ctx.dropped.inbox_full).toBe(1);
+    expect(ctx.bufferSizes().inboxes).toBe(2);
+  });
+
+  it('ceremony inboxes outlive the ceremony timeout, then expire', () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    const { ctx } = harness(alice);
+    const inboxes = new Inboxes(ctx);
+    inboxes.inbox('s1').done.set('p', {});
+    vi.setSystemTime(Date.now() + ctx.ceremonyTimeoutMs + 1);
+    ctx.sweepBuffers();
+    expect(inboxes.size).toBe(1);
+    vi.setSystemTime(Date.now() + ctx.ceremonyTimeoutMs + 60_000);
+    ctx.sweepBuffers();
+    expect(inboxes.size).toBe(0);
+    expect(ctx.dropped.inbox_expired).toBe(1);
+  });
+
+  it("a member's 'abort' messages for made-up sessions fill at most the bound", () => {
+    const { ctx, store } = harness(alice);
+    const groupId = readyGroup(store, [alice, bob, carol], 2);
+    const ceremony = new CeremonyService(ctx, {} as NodeServices);
+    const n = ABORT_MAP_BOUNDS.maxSize + 10;
+    for (let i = 0; i < n; i++)
+      ceremony.onCeremony(bob.peerId, {
+        v: 1,
+        type: 'ceremony',
+        groupId,
+        requestId: '00'.repeat(16),
+        session: i.toString(16).padStart(64, '0'),
+        step: 'abort',
+        payload: { reason: 'made up' },
+      });
+    expect(ctx.bufferSizes()).toMatchObject({
+      aborted: ABORT_MAP_BOUNDS.maxSize,
+      abortedBy: ABORT_MAP_BOUNDS.maxSize,
+      abortReasons: ABORT_MAP_BOUNDS.maxSize,
+    });
+    expect(ctx.dropped.aborted_full).toBe(10);
+    // The newest ones are there.
+    const last = (n - 1).toString(16).padStart(64, '0');
+    expect(ceremony.aborted.has(last)).toBe(true);
+    expect(ceremony.abortReasons.get(last)).toContain('bob stopped it (made up)');
+  });
+});
+
+describe('dropped-message log', () => {
+  it('writes one line per reason per interval, and the count of the rest when the node stops', () => {
+    const { ctx, logs } = harness(alice);
+    for (let i = 0; i < 1000; i++) ctx.count('non_member', `from peer ${i}`);
+    ctx.count('malformed');
+    expect(ctx.dropped).toEqual({ non_member: 1000, malformed: 1 });
+    expect(logs).toEqual([
+      'node: dropped (non_member) from peer 0',
+      expect.stringMatching(/^node: dropped \(malformed\)/),
+    ]);
+    ctx.stopSweeping();
+    expect(logs[2]).toMatch(/^node: 999 more dropped \(non_member\) since /);
+    expect(logs).toHaveLength(3);
   });
 });

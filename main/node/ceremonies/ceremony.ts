@@ -3,6 +3,8 @@
 import { randomBytes as nodeRandomBytes } from 'node:crypto';
 import { bytesToHex } from '@noble/hashes/utils.js';
 import { getSuite, identifierHex } from '../../../shared/crypto/suite.js';
+import { BoundedMap } from '../../../shared/protocol/bounded.js';
+import { logSafe } from '../../../shared/protocol/text.js';
 import { readRequest, RequestParamError } from '../../../shared/requests/index.js';
 import type { Signed, CeremonyMessage } from '../../../shared/protocol/wire.js';
 import { NetError, publicKeyFromPeerId } from '../../net/index.js';
@@ -18,14 +20,31 @@ import {
 } from '../common.js';
 import { type NodeServices, type NodeContext, NodeService } from '../context.js';
 
+/** Sessions remembered as aborted at most (each map), and for how long. */
+export const ABORT_MAP_BOUNDS = { maxSize: 256, ttlMs: 60 * 60_000 } as const;
+
+function abortMap<V>(ctx: NodeContext, name: string): BoundedMap<string, V> {
+  const map = new BoundedMap<string, V>({
+    ...ABORT_MAP_BOUNDS,
+    onEvict: (session, _v, reason) =>
+      ctx.count(`${name}_${reason}`, `session ${logSafe(session, 80)}`),
+  });
+  ctx.trackBuffer(name, map);
+  return map;
+}
+
 export class CeremonyService extends NodeService {
   /** Ceremonies this node takes part in right now (by request id), and sessions aborted by others. */
   ceremonies = new Set<string>();
-  aborted = new Set<string>();
+  /**
+   * Any participant can send an 'abort' for a session that does not exist here (yet), so these
+   * three are bounded and timed: an hour is far beyond any ceremony's deadline.
+   */
+  readonly aborted = abortMap<true>(this.ctx, 'aborted');
   /** Sessions' 'abort' messages by sender (only a new member's abort can end a ceremony). */
-  abortedBy = new Map<string, Set<string>>();
+  readonly abortedBy = abortMap<Set<string>>(this.ctx, 'abortedBy');
   /** Why a session was aborted, naming who stopped it (for the request's failure). */
-  abortReasons = new Map<string, string>();
+  readonly abortReasons = abortMap<string>(this.ctx, 'abortReasons');
   /** Ceremony sessions this node is running now (answers 'working' when asked). */
   runningSessions = new Set<string>();
 
@@ -279,7 +298,7 @@ export class CeremonyService extends NodeService {
           msg.session,
           `${this.participantName(g.id, from)} stopped it (${typeof why === 'string' ? why.slice(0, 300) : 'no reason given'})`,
         );
-      this.aborted.add(msg.session);
+      this.aborted.set(msg.session, true);
       const by = this.abortedBy.get(msg.session) ?? new Set<string>();
       this.abortedBy.set(msg.session, by.add(from));
       return { ok: true };

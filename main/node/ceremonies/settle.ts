@@ -191,7 +191,7 @@ export class SettleService extends NodeService {
     }
     if (this.ceremony.runningSessions.has(session)) return { state: 'working' };
     // Never held this session's share and never will: the session is over for this member.
-    this.ceremony.aborted.add(session);
+    this.ceremony.aborted.set(session, true);
     return { state: 'aborted' };
   }
 
