@@ -335,6 +335,7 @@ export class Custodian {
         groups: this.store.groups.list().length,
         pendingRequests: pending,
         dropped: { ...this.host.stats().dropped, ...this.ctx.dropped },
+        connections: this.host.stats().connections,
         buffers: this.ctx.bufferSizes(),
         version: 1,
       };

@@ -14,6 +14,7 @@ import {
   privateKeyFromBytes,
   privateKeyToBytes,
   publicKeyFromPeerId,
+  type ConnectionLimits,
 } from '../net/index.js';
 import { openStore, type Store } from '../store/index.js';
 import { openFileVault, openKeychainVault, VaultError, type Vault } from '../vault/index.js';
@@ -134,6 +135,27 @@ async function openNodeVault(
   }
 }
 
+/**
+ * Connection limits from CONCLAVE_NET_LIMITS, a JSON object such as {"maxOutsiders":4} (tests use
+ * small ones); each limit not given keeps its default (see DEFAULT_CONNECTION_LIMITS).
+ */
+function limitsFromEnv(): Partial<ConnectionLimits> | undefined {
+  const raw = process.env.CONCLAVE_NET_LIMITS;
+  if (!raw) return undefined;
+  let v: unknown;
+  try {
+    v = JSON.parse(raw);
+  } catch {
+    v = undefined;
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v))
+    throw new ApiError(
+      'bad_input',
+      `CONCLAVE_NET_LIMITS must be a JSON object of connection limits, got ${JSON.stringify(raw.slice(0, 200))}`,
+    );
+  return v as Partial<ConnectionLimits>;
+}
+
 /** Whether a home already holds a custodian identity (so the node can start). */
 export function isInitialized(home: string): boolean {
   if (!existsSync(dbPath(home))) return false;
@@ -225,6 +247,7 @@ export async function startCustodian(opts: StartOptions): Promise<RunningNode> {
       listen: opts.listen,
       relays,
       mdns: opts.mdns,
+      limits: limitsFromEnv(),
       log: opts.log,
     });
     if (host.peerId !== peerId)

@@ -23,6 +23,11 @@ export interface NodeStatus {
   /** Messages dropped at the network boundary, by reason (malformed, oversized, non_member, ...). */
   dropped: Record<string, number>;
   /**
+   * Connection slots: open connections to members, open ones from outsiders (capped and
+   * short-lived), outsiders refused by a cap and outsiders' connections closed at their lifetime.
+   */
+  connections?: { members: number; outsiders: number; refused: number; expired: number };
+  /**
    * Entries held now in each in-memory buffer peers can fill (out-of-order audit entries, DKG and
    * ceremony inboxes, aborted sessions); each is bounded, and what it evicts counts as dropped.
    */
