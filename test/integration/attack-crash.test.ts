@@ -39,41 +39,36 @@ afterAll(async () => {
 // of its runs after the request arrived.
 const TIMER_WINDOW_MS = 8_000;
 
-// it.fails until the fix for issue 9 finding 1 lands
-it.fails(
-  'a member’s reshare request whose parameters are not JSON is refused, and the victim stays up, also after a restart, and still signs',
-  async () => {
-    const body = requestBody(
-      mallory.peerId,
-      group,
-      'reshare',
-      'this is not JSON',
-      await policyHashOn(alice, group),
-    );
-    await mallory.offer(alice, [mallory.statement(body)]);
+it('a member’s reshare request whose parameters are not JSON is refused, and the victim stays up, also after a restart, and still signs', async () => {
+  const body = requestBody(
+    mallory.peerId,
+    group,
+    'reshare',
+    'this is not JSON',
+    await policyHashOn(alice, group),
+  );
+  await mallory.offer(alice, [mallory.statement(body)]);
 
-    await staysUp(alice, TIMER_WINDOW_MS);
-    const ids = async () => (await alice.api('request.list', {})).map((r) => r.id);
-    expect(await ids()).not.toContain(requestId(body));
+  await staysUp(alice, TIMER_WINDOW_MS);
+  const ids = async () => (await alice.api('request.list', {})).map((r) => r.id);
+  expect(await ids()).not.toContain(requestId(body));
 
-    // The request must not be waiting in the store to take the node down again.
-    await alice.kill();
-    await startOrExit(alice);
-    await staysUp(alice, TIMER_WINDOW_MS);
-    expect(await ids()).not.toContain(requestId(body));
+  // The request must not be waiting in the store to take the node down again.
+  await alice.kill();
+  await startOrExit(alice);
+  await staysUp(alice, TIMER_WINDOW_MS);
+  expect(await ids()).not.toContain(requestId(body));
 
-    // The honest members still sign together.
-    const req = await alice.cliJson<RequestView>([
-      'request',
-      'sign',
-      '--group',
-      'vault',
-      '--message',
-      'still standing',
-    ]);
-    await approveBy(req.id, [alice, bob]);
-    const done = await requestStatus(alice, req.id, 'done');
-    expect(done.signature).toMatch(/^[0-9a-f]{128}$/);
-  },
-  120_000,
-);
+  // The honest members still sign together.
+  const req = await alice.cliJson<RequestView>([
+    'request',
+    'sign',
+    '--group',
+    'vault',
+    '--message',
+    'still standing',
+  ]);
+  await approveBy(req.id, [alice, bob]);
+  const done = await requestStatus(alice, req.id, 'done');
+  expect(done.signature).toMatch(/^[0-9a-f]{128}$/);
+}, 120_000);

@@ -28,40 +28,35 @@ afterAll(async () => {
   tmp.cleanup();
 });
 
-// it.fails until the fix for issue 9 finding 1 lands
-it.fails(
-  'malformed policy requests signed by a member are refused on receipt, and every inbox still lists and the group still signs',
-  async () => {
-    const policy = await policyHashOn(alice, group);
-    // A policy change whose policy is not an object, and one whose parameters are not JSON.
-    const bad = [
-      requestBody(mallory.peerId, group, 'policy', '{"policy":5}', policy),
-      requestBody(mallory.peerId, group, 'policy', 'this is not JSON', policy),
-    ];
-    for (const n of [alice, bob])
-      await mallory.offer(
-        n,
-        bad.map((b) => mallory.statement(b)),
-      );
+it('malformed policy requests signed by a member are refused on receipt, and every inbox still lists and the group still signs', async () => {
+  const policy = await policyHashOn(alice, group);
+  // A policy change whose policy is not an object, and one whose parameters are not JSON.
+  const bad = [
+    requestBody(mallory.peerId, group, 'policy', '{"policy":5}', policy),
+    requestBody(mallory.peerId, group, 'policy', 'this is not JSON', policy),
+  ];
+  for (const n of [alice, bob])
+    await mallory.offer(
+      n,
+      bad.map((b) => mallory.statement(b)),
+    );
 
-    for (const n of [alice, bob]) {
-      const inbox = await n.cli(['request', 'list']);
-      expect(inbox.code, `request list on ${n.name}: ${inbox.stderr}`).toBe(0);
-      const ids = (await n.api('request.list', {})).map((r) => r.id);
-      for (const b of bad) expect(ids, `requests stored on ${n.name}`).not.toContain(requestId(b));
-    }
+  for (const n of [alice, bob]) {
+    const inbox = await n.cli(['request', 'list']);
+    expect(inbox.code, `request list on ${n.name}: ${inbox.stderr}`).toBe(0);
+    const ids = (await n.api('request.list', {})).map((r) => r.id);
+    for (const b of bad) expect(ids, `requests stored on ${n.name}`).not.toContain(requestId(b));
+  }
 
-    const req = await alice.cliJson<RequestView>([
-      'request',
-      'sign',
-      '--group',
-      'vault',
-      '--message',
-      'inbox still works',
-    ]);
-    await approveBy(req.id, [alice, bob]);
-    const done = await requestStatus(alice, req.id, 'done');
-    expect(done.signature).toMatch(/^[0-9a-f]{128}$/);
-  },
-  120_000,
-);
+  const req = await alice.cliJson<RequestView>([
+    'request',
+    'sign',
+    '--group',
+    'vault',
+    '--message',
+    'inbox still works',
+  ]);
+  await approveBy(req.id, [alice, bob]);
+  const done = await requestStatus(alice, req.id, 'done');
+  expect(done.signature).toMatch(/^[0-9a-f]{128}$/);
+}, 120_000);

@@ -30,61 +30,56 @@ afterAll(async () => {
   tmp.cleanup();
 });
 
-// it.fails until the fix for issue 9 finding 6 lands
-it.fails(
-  'an approval by a member since removed by a reshare no longer counts',
-  async () => {
-    const req = await alice.cliJson<RequestView>([
-      'request',
-      'sign',
-      '--group',
-      'vault',
-      '--message',
-      'approved by carol while she was a member',
-    ]);
-    await approveBy(req.id, [carol]);
-    for (const n of [alice, bob])
-      await waitFor(`carol's approval on ${n.name}`, async () =>
-        (await n.api('request.show', { id: req.id })).approvals.some(
-          (a) => a.peerId === carol.peerId,
-        ),
-      );
+it('an approval by a member since removed by a reshare no longer counts', async () => {
+  const req = await alice.cliJson<RequestView>([
+    'request',
+    'sign',
+    '--group',
+    'vault',
+    '--message',
+    'approved by carol while she was a member',
+  ]);
+  await approveBy(req.id, [carol]);
+  for (const n of [alice, bob])
+    await waitFor(`carol's approval on ${n.name}`, async () =>
+      (await n.api('request.show', { id: req.id })).approvals.some(
+        (a) => a.peerId === carol.peerId,
+      ),
+    );
 
-    // alice and bob remove carol: 2-of-2.
-    const rm = await alice.cliJson<RequestView>([
-      'request',
-      'reshare',
-      '--group',
-      'vault',
-      '--remove',
-      'carol',
-      '--threshold',
-      '2',
-    ]);
-    await seen(bob, rm.id);
-    await bob.cliJson(['approve', rm.id]);
-    await alice.cliJson(['approve', rm.id]);
-    for (const n of [alice, bob])
-      await waitFor(
-        `${n.name} without carol`,
-        async () => {
-          const g: GroupView = await n.api('group.show', { group });
-          return g.epoch === 1 && g.status === 'ready' && g.size === 2;
-        },
-        90_000,
-      );
+  // alice and bob remove carol: 2-of-2.
+  const rm = await alice.cliJson<RequestView>([
+    'request',
+    'reshare',
+    '--group',
+    'vault',
+    '--remove',
+    'carol',
+    '--threshold',
+    '2',
+  ]);
+  await seen(bob, rm.id);
+  await bob.cliJson(['approve', rm.id]);
+  await alice.cliJson(['approve', rm.id]);
+  for (const n of [alice, bob])
+    await waitFor(
+      `${n.name} without carol`,
+      async () => {
+        const g: GroupView = await n.api('group.show', { group });
+        return g.epoch === 1 && g.status === 'ready' && g.size === 2;
+      },
+      90_000,
+    );
 
-    for (const n of [alice, bob]) {
-      const r = await n.api('request.show', { id: req.id });
-      expect(
-        r.approvals.map((a) => a.peerId),
-        `approvals counted on ${n.name}`,
-      ).not.toContain(carol.peerId);
-    }
-    // The two remaining members sign it with their own approvals.
-    await approveBy(req.id, [alice, bob]);
-    const done = await requestStatus(alice, req.id, 'done');
-    expect(done.signature).toMatch(/^[0-9a-f]{128}$/);
-  },
-  180_000,
-);
+  for (const n of [alice, bob]) {
+    const r = await n.api('request.show', { id: req.id });
+    expect(
+      r.approvals.map((a) => a.peerId),
+      `approvals counted on ${n.name}`,
+    ).not.toContain(carol.peerId);
+  }
+  // The two remaining members sign it with their own approvals.
+  await approveBy(req.id, [alice, bob]);
+  const done = await requestStatus(alice, req.id, 'done');
+  expect(done.signature).toMatch(/^[0-9a-f]{128}$/);
+}, 180_000);
