@@ -88,7 +88,7 @@ const onException = (e: unknown) => unexpected('exception', e);
  * request that made a timer throw took the node down on every restart): it is logged instead.
  * Installed while at least one node runs in this process; returns the uninstaller.
  */
-function watchProcess(log: (line: string) => void): () => void {
+export function watchProcess(log: (line: string) => void): () => void {
   if (processLogs.size === 0) {
     process.on('unhandledRejection', onRejection);
     process.on('uncaughtException', onException);
