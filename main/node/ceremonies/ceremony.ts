@@ -274,12 +274,8 @@ export class CeremonyService extends NodeService {
       if (Array.isArray(p.approvals))
         for (const a of p.approvals.slice(0, 64))
           this.requests.acceptStatement(from, decodeSignedSafe(a));
-      const approvers = new Set(
-        this.store.decisions
-          .list(r.id)
-          .filter((d) => d.decision === 'approve')
-          .map((d) => d.peerId),
-      );
+      // Only current members' approvals count (issue 9 finding 6).
+      const approvers = new Set(this.requests.approversOf(r));
       if (approvers.size < this.requests.needed(r)) throw new DroppedMessage('not_approved');
       if (this.ceremonyParams(r).fromEpoch !== g.epoch) throw new DroppedMessage('wrong_epoch');
       if (this.ceremonyUnderWay(g.id, r.id)) throw new DroppedMessage('ceremony_under_way');

@@ -338,7 +338,8 @@ export class RepairService extends NodeService {
     if (p.ceremony !== 'repair' || from !== p.newcomer.peerId)
       throw new DroppedMessage('not_newcomer');
     const lost = this.store.members.get(g.id, p.lost);
-    const approvals = this.store.decisions.list(r.id).filter((d) => d.decision === 'approve');
+    // Only current members' approvals count (issue 9 finding 6).
+    const approvals = this.requests.approversOf(r);
     if (!lost || g.epoch !== p.fromEpoch || approvals.length < this.requests.needed(r))
       throw new DroppedMessage('wrong_state');
     const proof = (payload as { proof?: unknown }).proof;
