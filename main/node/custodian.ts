@@ -274,7 +274,7 @@ export class Custodian {
         const claimed = (msg.payload as { from?: unknown }).from;
         if (claimed !== identifierHex(getSuite(g.scheme), BigInt(m.index)))
           throw new DroppedMessage('spoofed_sender');
-        const box = this.inboxes.inbox(msg.groupId)[msg.step];
+        const box = this.inboxes.inbox(msg.groupId, msg.groupId)[msg.step];
         if (!box.has(from)) box.set(from, msg.payload);
         return { ok: true };
       }

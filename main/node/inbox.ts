@@ -1,13 +1,18 @@
 // The messages of one DKG (keyed by group) or ceremony (keyed by session), by step and sender.
-import { BoundedMap } from '../../shared/protocol/bounded.js';
+import { BoundedBuckets } from '../../shared/protocol/bounded.js';
 import { logSafe } from '../../shared/protocol/text.js';
 import type { DkgInbox } from './common.js';
 import { type NodeContext, NodeService } from './context.js';
 
 /** How many DKG or ceremony inboxes may be open at once, and for how long. */
 export interface InboxBounds {
-  /** Inboxes at once (default 64): a member making up sessions evicts the oldest, not memory. */
+  /** Inboxes over all groups (default 256). */
   maxInboxes: number;
+  /**
+   * Inboxes opened by one group's messages (default 32; a group runs one ceremony at a time): a
+   * member making up sessions evicts its own group's oldest, never another group's.
+   */
+  maxPerGroup: number;
   /**
    * ms an inbox lives after it was last created or awaited (default: twice the ceremony timeout
    * plus a minute, so a ceremony still waiting on one never loses it).
@@ -15,34 +20,54 @@ export interface InboxBounds {
   ttlMs: number;
 }
 
-export const MAX_INBOXES = 64;
+export const INBOX_BOUNDS = { maxInboxes: 256, maxPerGroup: 32 } as const;
+
+/** The bucket of inboxes this node opened itself, before any message of theirs arrived. */
+const LOCAL = '';
 
 export class Inboxes extends NodeService {
   /**
    * Peers fill these (a message can arrive before this node starts its part, so any session is
-   * taken), hence the bound and the time to live; a DKG or ceremony awaiting its inbox keeps it.
+   * taken), hence the bounds and the time to live; a DKG or ceremony awaiting its inbox keeps it.
+   * Bucket: the group whose message opened the inbox (LOCAL when this node opened it).
    */
-  private readonly boxes: BoundedMap<string, DkgInbox>;
+  private readonly boxes: BoundedBuckets<string, string, DkgInbox>;
+  /** The bucket each open inbox is in. */
+  private readonly bucketOf = new Map<string, string>();
 
   constructor(ctx: NodeContext, bounds: Partial<InboxBounds> = {}) {
     super(ctx);
-    this.boxes = new BoundedMap({
-      maxSize: bounds.maxInboxes ?? MAX_INBOXES,
+    this.boxes = new BoundedBuckets({
+      maxSize: bounds.maxInboxes ?? INBOX_BOUNDS.maxInboxes,
+      maxPerBucket: bounds.maxPerGroup ?? INBOX_BOUNDS.maxPerGroup,
       ttlMs: bounds.ttlMs ?? 2 * ctx.ceremonyTimeoutMs + 60_000,
-      onEvict: (key, _box, reason) =>
-        this.count(`inbox_${reason}`, `messages of ${logSafe(key, 80)}`),
+      onEvict: (_group, key, _box, reason) => {
+        this.bucketOf.delete(key);
+        this.count(`inbox_${reason}`, `messages of ${logSafe(key, 80)}`);
+      },
     });
     ctx.trackBuffer('inboxes', this.boxes);
   }
 
-  /** Messages of one DKG (keyed by group) or ceremony (keyed by session), by step and sender. */
-  inbox(key: string): DkgInbox {
-    return this.boxes.getOrSet(key, () => ({
+  /**
+   * Messages of one DKG (keyed by group) or ceremony (keyed by session), by step and sender.
+   * `group`: the group whose member's message is being put in (an inbox a message opens counts
+   * against that group's budget); absent when this node reads its own inbox.
+   */
+  inbox(key: string, group?: string): DkgInbox {
+    const open = this.bucketOf.get(key);
+    const box = open === undefined ? undefined : this.boxes.get(open, key);
+    if (box) return box;
+    const made: DkgInbox = {
       round1: new Map(),
       echo: new Map(),
       round2: new Map(),
       done: new Map(),
-    }));
+    };
+    const bucket = group ?? LOCAL;
+    this.boxes.set(bucket, key, made);
+    this.bucketOf.set(key, bucket);
+    return made;
   }
 
   /** Inboxes open now. */
@@ -59,9 +84,10 @@ export class Inboxes extends NodeService {
     check?: () => void,
   ): Promise<Map<string, unknown>> {
     for (;;) {
-      const box = this.inbox(key)[step];
-      // Awaited: it lives on (and is the last to go should the bound be reached).
-      this.boxes.touch(key);
+      const inbox = this.inbox(key);
+      // Awaited: it lives on, and is the last of its group's to go should the bound be reached.
+      this.boxes.set(this.bucketOf.get(key)!, key, inbox);
+      const box = inbox[step];
       if (box.size >= n) return box;
       if (this.stopped) throw new Error('node stopped');
       check?.();
@@ -73,6 +99,9 @@ export class Inboxes extends NodeService {
 
   /** Drops the messages of a DKG or ceremony that ended. */
   drop(key: string): void {
-    this.boxes.delete(key);
+    const bucket = this.bucketOf.get(key);
+    if (bucket === undefined) return;
+    this.boxes.delete(bucket, key);
+    this.bucketOf.delete(key);
   }
 }

@@ -189,15 +189,27 @@ describe('buffers a peer can fill are bounded and timed', () => {
   it('ceremony inboxes: the oldest goes at the bound, but not one being awaited', async () => {
     const { ctx } = harness(alice);
     const inboxes = new Inboxes(ctx, { maxInboxes: 2 });
-    inboxes.inbox('s1').round1.set('p', 1);
-    inboxes.inbox('s2').round1.set('p', 2);
+    inboxes.inbox('s1', 'g1').round1.set('p', 1);
+    inboxes.inbox('s2', 'g1').round1.set('p', 2);
     // s1 is awaited (here it has what it needs at once): that keeps it.
     await inboxes.awaitInbox('s1', 'round1', 1, Date.now() + 1000);
-    inboxes.inbox('s3').round1.set('p', 3);
+    inboxes.inbox('s3', 'g1').round1.set('p', 3);
     expect(inboxes.size).toBe(2);
     expect(inboxes.inbox('s1').round1.get('p')).toBe(1);
     expect(ctx.dropped.inbox_full).toBe(1);
     expect(ctx.bufferSizes().inboxes).toBe(2);
+  });
+
+  it("sessions made up by one group's member evict that group's inboxes only", () => {
+    const { ctx } = harness(alice);
+    const inboxes = new Inboxes(ctx, { maxPerGroup: 3 });
+    // A ceremony of group g1 under way here, its first message already in.
+    inboxes.inbox('real', 'g1').round1.set('p', 'real');
+    // A rogue member of g2 opens inboxes for sessions that do not exist.
+    for (let i = 0; i < 50; i++) inboxes.inbox(`fake${i}`, 'g2').round1.set('rogue', i);
+    expect(inboxes.inbox('real').round1.get('p')).toBe('real');
+    expect(inboxes.size).toBe(4);
+    expect(ctx.dropped.inbox_full).toBe(47);
   });
 
   it('ceremony inboxes outlive the ceremony timeout, then expire', () => {

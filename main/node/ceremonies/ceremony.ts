@@ -314,7 +314,7 @@ export class CeremonyService extends NodeService {
       if (claimed !== identifierHex(getSuite(g.scheme), BigInt(m.index)))
         throw new DroppedMessage('spoofed_sender');
     }
-    const box = this.inboxes.inbox(msg.session)[msg.step];
+    const box = this.inboxes.inbox(msg.session, g.id)[msg.step];
     if (!box.has(from)) box.set(from, msg.payload);
     return { ok: true };
   }
