@@ -43,6 +43,7 @@ import {
   invalidCard,
   readRequest,
   requestContext,
+  RequestParamError,
   validateIncomingRequest,
   type GroupContext,
   type RequestCard,
@@ -70,6 +71,8 @@ export class RequestsService extends NodeService {
   private refusedLogged = new Set<string>();
   /** Ids of stored requests already logged as unreadable or failing in a timer (bounded too). */
   private troubleLogged = new Set<string>();
+  /** Ids of open requests whose parameters the sweep has found readable (bounded too). */
+  private readable = new Set<string>();
   /** Approved signing requests that wait for the refresh the policy requires after a repair. */
   private waitingForRefresh = new Set<string>();
   constructor(
@@ -593,7 +596,9 @@ export class RequestsService extends NodeService {
     if (this.stopped) return;
     try {
       for (const r of this.store.requests.list({ statuses: ['pending', 'signing'] }))
-        this.guarded(r.id, 'checking its expiry', () => this.refreshStatus(r.id));
+        this.guarded(r.id, 'checking its expiry', () => {
+          if (!this.failedUnreadable(r)) this.refreshStatus(r.id);
+        });
       // Signing requests that waited for the refresh the policy requires after a repair.
       for (const id of [...this.waitingForRefresh]) {
         const r = this.store.requests.get(id);
@@ -607,6 +612,32 @@ export class RequestsService extends NodeService {
     } catch (e) {
       this.log(`request sweep failed: ${logSafe((e as Error)?.message ?? e, 300)}`);
     }
+  }
+
+  /**
+   * An open request stored before requests were checked on receipt, whose parameters cannot be
+   * read, ends as failed here: nothing can run it, and every loop over open requests (redial,
+   * newcomers) would otherwise meet it again and again. Returns whether it did.
+   */
+  private failedUnreadable(r: RequestRow): boolean {
+    if (this.readable.has(r.id)) return false;
+    try {
+      readRequest(r.kind, r.message, this.contextOf(r));
+    } catch (e) {
+      if (!(e instanceof RequestParamError)) throw e;
+      this.log(`request ${r.id} cannot be read and ends here: ${logSafe(e.message, 300)}`);
+      this.finish(
+        r.id,
+        { status: 'failed', failure: `its parameters cannot be read: ${e.message.slice(0, 300)}` },
+        'request.failed',
+        { id: r.id, failure: 'unreadable parameters' },
+      );
+      return true;
+    }
+    if (this.readable.size >= MAX_REFUSED_REMEMBERED)
+      this.readable.delete(this.readable.values().next().value!);
+    this.readable.add(r.id);
+    return false;
   }
 
   /**

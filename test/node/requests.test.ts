@@ -276,6 +276,23 @@ describe('RequestsService: what a request must be to be stored or shown (issue 9
     expect(views.find((x) => x.id === good.id)?.card?.invalid).toBeUndefined();
   });
 
+  it('ends an open request stored before the checks whose parameters cannot be read', () => {
+    const { requests, store, groupId } = setup();
+    const bad = storeRaw(
+      store,
+      signStatement(body(store, groupId, carol, 'reshare', 'not JSON'), (x) => carol.sign(x)),
+    );
+    const good = requests.createSignRequest({
+      group: groupId,
+      message: 'pay 10',
+      encoding: 'utf8',
+    });
+    requests.sweep();
+    expect(store.requests.get(bad)).toMatchObject({ status: 'failed' });
+    expect(store.requests.get(bad)?.failure).toMatch(/cannot be read/);
+    expect(store.requests.get(good.id)?.status).toBe('pending');
+  });
+
   it('keeps sweeping and evaluating when a stored request makes a step throw', async () => {
     const { requests, store, groupId, logs } = setup();
     const reshare = canonicalJSON({
