@@ -3,7 +3,10 @@
 // and a member that restarts on a new port still gets through to it and signs.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NodeStatus } from '../../shared/api/index.js';
+import { join } from 'node:path';
 import { createHost, generateIdentity, type Host } from '../../main/net/index.js';
+import { openStore } from '../../main/store/index.js';
+import { turnRogue } from './attack-helpers.js';
 import { approveBy, formGroup, requestStatus, tempRoot, TestNode, waitFor } from './harness.js';
 
 const LIMITS = {
@@ -28,6 +31,7 @@ describe('a custodian flooded by outsiders', () => {
   /** The most outsiders alice ever reported connected at once. */
   let mostOutsiders = 0;
   let groupId = '';
+  let rogueHost: Host | undefined;
 
   async function connections(n: TestNode): Promise<Connections> {
     const c = (await n.api('node.status', {})).connections;
@@ -68,6 +72,7 @@ describe('a custodian flooded by outsiders', () => {
     flooding = false;
     await Promise.all(floods);
     await Promise.all(outsiders.map((h) => h.stop()));
+    await rogueHost?.stop();
     await Promise.all([alice, bob, carol].map((n) => n.kill()));
     tmp.cleanup();
   });
@@ -125,4 +130,31 @@ describe('a custodian flooded by outsiders', () => {
     await requestStatus(bob, req.id, 'done', 60_000);
     expect((await connections(alice)).refused).toBeGreaterThan(0);
   }, 120_000);
+
+  it('keeps only the addresses a member’s own connection vouches for from its hello', async () => {
+    // Carol's key in a host of our own, which tells alice where it is (a hello) as a node would.
+    const rogue = await turnRogue(carol, [alice]);
+    rogueHost = rogue.host;
+    const own = rogue.host.addrs();
+    const thirdParty = [
+      `/ip4/10.1.2.3/tcp/9/p2p/${carol.peerId}`,
+      `/ip4/127.0.0.1/tcp/1/p2p/${bob.peerId}`,
+      '/dns4/victim.example/tcp/443',
+      `/ip4/127.0.0.1/tcp/9/p2p/${outsiders[0]!.peerId}/p2p-circuit/p2p/${carol.peerId}`,
+    ];
+    expect(
+      await rogue.send(alice, { v: 1, type: 'hello', addrs: [...thirdParty, ...own] }),
+    ).toEqual({ ok: true });
+    // Nothing this connection vouches for: alice keeps what she knew.
+    expect(await rogue.send(alice, { v: 1, type: 'hello', addrs: thirdParty })).toEqual({
+      ok: true,
+    });
+    await alice.kill();
+    const store = openStore(join(alice.home, 'conclave.db'));
+    try {
+      expect(store.members.get(groupId, carol.peerId)?.addrs).toEqual(own);
+    } finally {
+      store.close();
+    }
+  }, 60_000);
 });
