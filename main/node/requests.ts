@@ -23,7 +23,8 @@ import {
   validatePolicyChange,
   type GroupPolicy,
 } from '../../shared/policy/policy.js';
-import { coordinatorOf, deniedForGood } from '../../shared/protocol/decisions.js';
+import { coordinatorOf, deniedForGood, failedForGood } from '../../shared/protocol/decisions.js';
+import { acceptFailureOutcome, type FailureContext } from '../../shared/protocol/evidence.js';
 import { fingerprint } from '../../shared/protocol/roster.js';
 import { logSafe } from '../../shared/protocol/text.js';
 import {
@@ -501,10 +502,19 @@ export class RequestsService extends NodeService {
       } else this.count('duplicate');
       return;
     }
-    this.acceptOutcome(r, b);
+    this.acceptOutcome(r, s as Signed<OutcomeBody>);
   }
 
-  private acceptOutcome(r: RequestRow, b: OutcomeBody): void {
+  /**
+   * An outcome another member signed. A signature ends the request: anyone can check it. A failure
+   * is one member's word, taken only as shared/protocol/evidence.ts decides (finding 4): for a sign
+   * request from the coordinator of the attempt (an approver that is no culprit) once every member
+   * decided and its report accounts for the approvers that could not sign; for a ceremony from a
+   * participant. It blames only signers its evidence proves here; the rest is kept as "reported".
+   * The signed failure is stored as received and relayed unchanged (outcomeOf).
+   */
+  private acceptOutcome(r: RequestRow, s: Signed<OutcomeBody>): void {
+    const b = s.body;
     if (r.status === 'done') return;
     if (b.signature) {
       const pub = this.publicPackage(r.groupId);
@@ -517,13 +527,97 @@ export class RequestsService extends NodeService {
       });
       return;
     }
-    if (b.failure && !TERMINAL.includes(r.status))
-      this.finish(
-        r.id,
-        { status: 'failed', failure: b.failure, culprits: union(r.culprits, b.culprits) },
-        'request.failed',
-        { id: r.id, failure: b.failure, culprits: b.culprits, by: b.by },
-      );
+    if (!b.failure || TERMINAL.includes(r.status)) return;
+    const g = this.store.groups.get(r.groupId)!;
+    const ctx: FailureContext = { kind: r.kind, approvers: this.approversOf(r) };
+    if (r.kind === 'sign') {
+      // Decisions can overtake each other: "not yet" (the sender retries) until this node holds
+      // the sender's approval and every member's decision, as the coordinator did when it failed.
+      if (!ctx.approvers.includes(b.by))
+        throw new Error(
+          `${short(b.by)} has not approved request ${r.id} as far as this node knows; try again shortly`,
+        );
+      if (this.decisionsOf(r).length < g.size)
+        throw new Error(
+          `not every member's decision on request ${r.id} is here yet; try again shortly`,
+        );
+      ctx.evidence = this.evidenceContext(r);
+    } else ctx.participants = this.participantsOf(r);
+    const d = acceptFailureOutcome(b, ctx);
+    const unfounded =
+      !d.accept ||
+      (r.kind === 'sign' &&
+        // A culprit of an earlier attempt coordinates no more; and a failure must name (with
+        // proof or as a report) enough approvers that the others could not sign.
+        (coordinatorOf(ctx.approvers, (p) => p === b.by, r.culprits) !== b.by ||
+          !failedForGood({
+            decisions: this.decisionsOf(r),
+            size: g.size,
+            threshold: g.threshold,
+            culprits: union(
+              union(r.culprits, d.culprits),
+              d.reported.map((x) => x.peer),
+            ),
+          })));
+    if (unfounded) {
+      // Refused for good, and counted; not thrown, so the rest of the sender's batch is taken.
+      this.count('unfounded_failure');
+      return;
+    }
+    this.finish(
+      r.id,
+      {
+        status: 'failed',
+        failure: b.failure,
+        culprits: union(r.culprits, d.culprits),
+        outcome: JSON.stringify(s),
+      },
+      'request.failed',
+      { id: r.id, failure: b.failure, by: b.by, culprits: d.culprits, reported: d.reported },
+    );
+  }
+
+  /** What a sign request's bad-share evidence is checked against: this node's own view. */
+  private evidenceContext(r: RequestRow): FailureContext['evidence'] {
+    const member = (p: string) => this.memberByPeer(r.groupId, p);
+    return {
+      groupId: r.groupId,
+      requestId: r.id,
+      message: r.message,
+      publicPackage: this.publicPackage(r.groupId),
+      indexOf: (p) => member(p)?.index,
+      identityKey: (p) => {
+        const key = member(p)?.identityKey;
+        return key && /^[0-9a-f]{64}$/.test(key) ? hexToBytes(key) : undefined;
+      },
+    };
+  }
+
+  /**
+   * Who takes part in a ceremony request, from its parameters: the members (not a repair's lost
+   * one) and the newcomers; for a reconstruction its requester and approvers. Only they may report
+   * that it failed; a request whose parameters cannot be read has none.
+   */
+  private participantsOf(r: RequestRow): string[] {
+    const members = this.store.members.list(r.groupId).map((m) => m.peerId);
+    if (r.kind === 'refresh') return members;
+    let p: {
+      lost?: unknown;
+      requester?: unknown;
+      newcomer?: { peerId: string };
+      add?: { peerId: string }[];
+    };
+    try {
+      p = readRequest(r.kind, r.message, this.contextOf(r)) as typeof p;
+    } catch {
+      return [];
+    }
+    if (r.kind === 'reconstruct')
+      return typeof p.requester === 'string' ? [p.requester, ...this.approversOf(r)] : [];
+    if (r.kind === 'repair')
+      return [...members.filter((m) => m !== p.lost), ...(p.newcomer ? [p.newcomer.peerId] : [])];
+    if (r.kind === 'reshare') return [...members, ...(p.add ?? []).map((a) => a.peerId)];
+    return [];
   }
 
   finish(
@@ -557,7 +651,15 @@ export class RequestsService extends NodeService {
       );
   }
 
+  /**
+   * The outcome this node tells others. A signature anyone can check, so this node signs it anew.
+   * A failure is its reporter's statement, relayed exactly as signed (its evidence under its
+   * signature); one without a stored statement is this node's own word, given only for a ceremony
+   * it took part in. A sign or policy request failed here alone (say, refused under this node's
+   * policy) is every member's own business: nothing is sent, others would not take it.
+   */
   private outcomeOf(r: RequestRow): Signed<OutcomeBody> | undefined {
+    if (r.status === 'failed' && r.outcome) return JSON.parse(r.outcome) as Signed<OutcomeBody>;
     if (r.status !== 'done' && r.status !== 'failed') return undefined;
     const body: OutcomeBody = {
       v: 1,
@@ -569,7 +671,13 @@ export class RequestsService extends NodeService {
       at: r.updatedAt,
     };
     if (r.signature) body.signature = bytesToHex(r.signature);
-    else if (r.failure) body.failure = r.failure;
+    else if (
+      r.failure &&
+      r.kind !== 'sign' &&
+      r.kind !== 'policy' &&
+      this.participantsOf(r).includes(this.me.peerId)
+    )
+      body.failure = r.failure;
     else return undefined;
     return signStatement(body, (h) => this.me.sign(h));
   }
@@ -844,7 +952,8 @@ export class RequestsService extends NodeService {
 
   /**
    * Tells every member how a request ended here, so that members that never took part in it (it
-   * was refused, or they were busy) end it too instead of keeping it approved and pending.
+   * was refused, or they were busy) end it too instead of keeping it approved and pending. What is
+   * sent is outcomeOf's: a stored failure goes out as its reporter signed it.
    */
   announceOutcome(requestId: string): void {
     const r = this.store.requests.get(requestId);

@@ -63,32 +63,27 @@ async function signRequest(by: TestNode, message: string): Promise<RequestView> 
   return req;
 }
 
-// it.fails until the fix for issue 9 finding 4 lands
-it.fails(
-  'a failure outcome from a member that did not coordinate the request neither fails it nor blames anyone',
-  async () => {
-    const req = await signRequest(alice, 'pay the rent');
-    // No approvals, so nobody coordinated anything; mallory blames alice anyway, without evidence.
-    const lie = mallory.statement(
-      outcomeBody(mallory.peerId, group, req.id, {
-        failure: 'alice sent an invalid signature share',
-        culprits: [alice.peerId],
-      }),
-    );
-    for (const n of honest) await mallory.offer(n, [lie]);
+it('a failure outcome from a member that did not coordinate the request neither fails it nor blames anyone', async () => {
+  const req = await signRequest(alice, 'pay the rent');
+  // No approvals, so nobody coordinated anything; mallory blames alice anyway, without evidence.
+  const lie = mallory.statement(
+    outcomeBody(mallory.peerId, group, req.id, {
+      failure: 'alice sent an invalid signature share',
+      culprits: [alice.peerId],
+    }),
+  );
+  for (const n of honest) await mallory.offer(n, [lie]);
 
-    for (const n of honest) {
-      const r = await n.api('request.show', { id: req.id });
-      expect({ status: r.status, culprits: r.culprits }, `the request on ${n.name}`).toEqual({
-        status: 'pending',
-        culprits: [],
-      });
-    }
-    await approveBy(req.id, honest);
-    await requestStatus(alice, req.id, 'done');
-  },
-  90_000,
-);
+  for (const n of honest) {
+    const r = await n.api('request.show', { id: req.id });
+    expect({ status: r.status, culprits: r.culprits }, `the request on ${n.name}`).toEqual({
+      status: 'pending',
+      culprits: [],
+    });
+  }
+  await approveBy(req.id, honest);
+  await requestStatus(alice, req.id, 'done');
+}, 90_000);
 
 it(
   'an audit entry authored by a non-member and relayed by a member is not stored, and audit verify does not pass it',
@@ -141,27 +136,21 @@ it('a request claiming a creation time far in the future cannot stay open beyond
   }
 }, 60_000);
 
-// it.fails until the fix for issue 9 finding 6 lands
-it.fails(
-  'every signer writes an entry in its own audit log when it releases a signature share',
-  async () => {
-    // Entries about a signature share (not about a reshare) in `n`'s own chain of the group.
-    const shareEntries = async (n: TestNode) =>
-      (await n.api('audit.list', { group })).filter(
-        (e) =>
-          e.author === `${n.peerId}/${group}` && /share/.test(e.type) && !/reshare/.test(e.type),
-      ).length;
-    const before = await Promise.all(honest.map(shareEntries));
-    const req = await signRequest(bob, 'audited signature');
-    await approveBy(req.id, honest);
-    await Promise.all(honest.map((n) => requestStatus(n, req.id, 'done')));
-    for (const [i, n] of honest.entries())
-      expect(await shareEntries(n), `signature share entries in ${n.name}'s own log`).toBe(
-        before[i]! + 1,
-      );
-  },
-  90_000,
-);
+it('every signer writes an entry in its own audit log when it releases a signature share', async () => {
+  // Entries about a signature share (not about a reshare) in `n`'s own chain of the group.
+  const shareEntries = async (n: TestNode) =>
+    (await n.api('audit.list', { group })).filter(
+      (e) => e.author === `${n.peerId}/${group}` && /share/.test(e.type) && !/reshare/.test(e.type),
+    ).length;
+  const before = await Promise.all(honest.map(shareEntries));
+  const req = await signRequest(bob, 'audited signature');
+  await approveBy(req.id, honest);
+  await Promise.all(honest.map((n) => requestStatus(n, req.id, 'done')));
+  for (const [i, n] of honest.entries())
+    expect(await shareEntries(n), `signature share entries in ${n.name}'s own log`).toBe(
+      before[i]! + 1,
+    );
+}, 90_000);
 
 describe('reconstruction', () => {
   beforeAll(async () => {

@@ -1,9 +1,27 @@
 // The signing service alone, signer side: it never signs a request that it, the coordinator and
-// every chosen signer did not approve, nor a request of another kind than "sign".
-import { beforeAll, describe, expect, it } from 'vitest';
+// every chosen signer did not approve, nor a request of another kind than "sign"; a released share
+// comes with a signed receipt and one entry in the signer's own audit log. And how a member takes
+// a failure outcome: only from the attempt's coordinator, blaming only what evidence proves.
+import { bytesToHex } from '@noble/hashes/utils.js';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
+import { publicPackageToJSON, signingKey } from '../../shared/crypto/keys.js';
+import { commit, commitmentToJSON, SigningPackage, signShare } from '../../shared/crypto/sign.js';
+import { getSuite } from '../../shared/crypto/suite.js';
+import {
+  commitmentsHash,
+  decodeShareReceipt,
+  signShareReceipt,
+  signStatement,
+  verifyShareReceipt,
+  type OutcomeBody,
+  type SignerCommitment,
+  type Signed,
+} from '../../shared/protocol/wire.js';
 import type { NodeServices } from '../../main/node/context.js';
+import { RequestsService } from '../../main/node/requests.js';
 import { SigningService } from '../../main/node/signing.js';
 import type { RequestKind } from '../../main/store/index.js';
+import { dealerKeys } from '../crypto/helpers.js';
 import { harness, peer, readyGroup, type Peer } from './fixtures.js';
 
 let alice: Peer, bob: Peer, carol: Peer;
@@ -90,5 +108,247 @@ describe('SigningService (signer)', () => {
     const { ask } = setup();
     const dave = await peer('dave');
     await expect(ask(dave, [dave, alice])).rejects.toThrow(/non_member/);
+  });
+});
+
+describe('SigningService (signer): releasing a share', () => {
+  const RID = 'cd'.repeat(16);
+  /** Alice holds a real share (the dealer's, index 1) and has given bob commitments. */
+  async function released() {
+    const h = harness(alice);
+    const groupId = readyGroup(h.store, [alice, bob, carol], 2);
+    const keys = dealerKeys('ed25519', 2, 3);
+    h.ctx.keys.set(groupId, keys[0]!);
+    const now = Date.now();
+    h.store.requests.insert({
+      id: RID,
+      groupId,
+      kind: 'sign',
+      message: new TextEncoder().encode('pay 1'),
+      createdBy: bob.peerId,
+      createdAt: now,
+      expiresAt: now + 60_000,
+      status: 'pending',
+      culprits: [],
+      envelope: JSON.stringify({ body: { type: 'request' } }),
+      updatedAt: now,
+    });
+    for (const who of [alice, bob])
+      h.store.decisions.insert({
+        requestId: RID,
+        peerId: who.peerId,
+        decision: 'approve',
+        statement: '{}',
+        at: now,
+      });
+    const deps = {
+      requests: {
+        policyRefusal: () => undefined,
+        needed: () => 2,
+        acceptStatement: () => undefined,
+        updateRequest: (id: string, patch: object) => h.store.requests.update(id, patch),
+      },
+    } as unknown as NodeServices;
+    const signing = new SigningService(h.ctx, deps);
+    await signing.sendNonces(groupId, bob.peerId, true);
+    const pool = h.sent.find((s) => s.msg.type === 'nonces')!.msg.commitments as Record<
+      string,
+      unknown
+    >[];
+    const suite = getSuite('ed25519');
+    const commitments: SignerCommitment[] = [
+      {
+        peerId: bob.peerId,
+        commitment: { ...commitmentToJSON(suite, commit(keys[1]!).commitment) },
+      },
+      { peerId: alice.peerId, commitment: pool[0]! },
+    ];
+    const ask = () =>
+      signing.onSign(bob.peerId, { v: 1, type: 'sign', groupId, requestId: RID, commitments });
+    const ownShareEntries = () =>
+      h.store.audit
+        .list({ author: `${alice.peerId}/${groupId}` })
+        .filter((e) => e.type === 'request.share_released');
+    return { ...h, groupId, ask, commitments, ownShareEntries };
+  }
+
+  it('returns its share with a receipt signed by its identity key, and writes one audit entry', async () => {
+    const { ask, commitments, ownShareEntries, groupId } = await released();
+    const res = (await ask()) as { share: string; receipt: unknown };
+    const receipt = decodeShareReceipt(res.receipt);
+    expect(verifyShareReceipt(receipt, alice.publicKey)).toBe(true);
+    expect(receipt.body).toMatchObject({
+      groupId,
+      requestId: RID,
+      epoch: 0,
+      by: alice.peerId,
+      share: res.share,
+      commitments: commitmentsHash(commitments),
+    });
+    const entries = ownShareEntries();
+    expect(entries).toHaveLength(1);
+    expect(entries[0]!.body).toMatchObject({ id: RID, coordinator: bob.peerId });
+    // The nonce is used: asked again with it, no second share and no second entry.
+    expect(await ask()).toMatchObject({ stale: true });
+    expect(ownShareEntries()).toHaveLength(1);
+  });
+
+  it('releases nothing when its audit entry cannot be written', async () => {
+    const { ask, store, ownShareEntries } = await released();
+    vi.spyOn(store.audit, 'append').mockImplementation(() => {
+      throw new Error('disk full');
+    });
+    await expect(ask()).rejects.toThrow(/disk full/);
+    vi.restoreAllMocks();
+    expect(ownShareEntries()).toHaveLength(0);
+    expect(store.requests.get(RID)!.status).toBe('pending');
+  });
+});
+
+describe('RequestsService: a failure outcome (finding 4)', () => {
+  function setupRequests() {
+    const h = harness(alice);
+    const groupId = readyGroup(h.store, [alice, bob, carol], 2);
+    const keys = dealerKeys('ed25519', 2, 3);
+    h.store.groups.update(groupId, {
+      publicPackage: JSON.stringify(publicPackageToJSON(keys[0]!.public)),
+    });
+    const deps = {
+      groups: { findGroup: (ref: string) => h.store.groups.get(ref)! },
+      signing: { coordinating: new Set<string>(), coordinate: async () => undefined },
+      ceremony: { ceremonies: new Set<string>() },
+      settle: { pendingCeremony: () => undefined },
+      reconstruct: {},
+    } as unknown as NodeServices;
+    const requests = new RequestsService(h.ctx, deps);
+    const id = requests.createSignRequest({
+      group: groupId,
+      message: 'pay 1',
+      encoding: 'utf8',
+    }).id;
+    const decide = (who: Peer, decision: 'approve' | 'deny') =>
+      h.store.decisions.insert({
+        requestId: id,
+        peerId: who.peerId,
+        decision,
+        statement: '{}',
+        at: Date.now(),
+      });
+    const failure = (by: Peer, over: Partial<OutcomeBody> = {}): Signed<OutcomeBody> =>
+      signStatement<OutcomeBody>(
+        {
+          v: 1,
+          type: 'outcome',
+          groupId,
+          requestId: id,
+          failure: 'not enough approvers could sign',
+          culprits: [],
+          by: by.peerId,
+          at: Date.now(),
+          ...over,
+        },
+        (m) => by.sign(m),
+      );
+    return { ...h, groupId, id, keys, requests, decide, failure };
+  }
+
+  it('refuses a failure from a member that did not approve (it cannot have coordinated), blaming nobody', () => {
+    const { requests, store, id, decide, failure } = setupRequests();
+    decide(alice, 'approve');
+    decide(bob, 'approve');
+    decide(carol, 'deny');
+    const lie = failure(carol, {
+      failure: 'alice sent an invalid signature share',
+      culprits: [alice.peerId],
+      attempt: { coordinator: carol.peerId, signers: [carol.peerId, alice.peerId] },
+    });
+    expect(() => requests.acceptStatement(carol.peerId, lie)).toThrow(/try again/);
+    expect(store.requests.get(id)).toMatchObject({ status: 'pending', culprits: [] });
+  });
+
+  it('answers "not yet" to an approver’s failure before every member decided', () => {
+    const { requests, store, id, decide, failure } = setupRequests();
+    decide(alice, 'approve');
+    decide(bob, 'approve');
+    expect(() => requests.acceptStatement(bob.peerId, failure(bob))).toThrow(/try again/);
+    expect(store.requests.get(id)!.status).toBe('pending');
+  });
+
+  it('refuses a coordinator’s failure that does not account for the approvers left', () => {
+    const { requests, store, id, decide, failure, ctx } = setupRequests();
+    for (const p of [alice, bob, carol]) decide(p, 'approve');
+    requests.acceptStatement(bob.peerId, failure(bob));
+    expect(store.requests.get(id)!.status).toBe('pending');
+    expect(ctx.dropped.unfounded_failure).toBe(1);
+  });
+
+  it('takes a coordinator’s failure without evidence but blames nobody, and relays it as signed', async () => {
+    const { requests, store, id, decide, failure, sent } = setupRequests();
+    decide(alice, 'approve');
+    decide(bob, 'approve');
+    decide(carol, 'deny');
+    const report = failure(bob, {
+      failure: 'not enough approvers could sign; failed: alice',
+      culprits: [alice.peerId],
+      evidence: [{ kind: 'timeout', peer: alice.peerId, waitedMs: 10_000 }],
+      attempt: { coordinator: bob.peerId, signers: [bob.peerId, alice.peerId] },
+    });
+    requests.acceptStatement(bob.peerId, report);
+    const r = store.requests.get(id)!;
+    expect(r).toMatchObject({ status: 'failed', culprits: [] });
+    const entry = store.audit.list({}).find((e) => e.type === 'request.failed')!;
+    expect(entry.body).toMatchObject({ by: bob.peerId, culprits: [] });
+    expect((entry.body as { reported: { peer: string }[] }).reported.map((x) => x.peer)).toContain(
+      alice.peerId,
+    );
+    // Relayed exactly as bob signed it, not re-signed by this node.
+    sent.length = 0;
+    await requests.sendStatements(carol.peerId, r.groupId);
+    const items = sent.flatMap((s) => (s.msg.items as Signed[] | undefined) ?? []);
+    expect(items.filter((s) => s.body?.type === 'outcome')).toEqual([report]);
+  });
+
+  it('blames a signer whose own receipt shows a bad share', () => {
+    const { requests, store, id, decide, failure, keys, groupId } = setupRequests();
+    decide(alice, 'approve');
+    decide(bob, 'approve');
+    decide(carol, 'approve');
+    // bob coordinated with carol; carol returned a bad share and signed her receipt for it.
+    const suite = getSuite('ed25519');
+    const [nB, nC] = [commit(keys[1]!), commit(keys[2]!)];
+    const commitments: SignerCommitment[] = [
+      { peerId: bob.peerId, commitment: { ...commitmentToJSON(suite, nB.commitment) } },
+      { peerId: carol.peerId, commitment: { ...commitmentToJSON(suite, nC.commitment) } },
+    ];
+    const pkg = new SigningPackage(
+      signingKey(keys[0]!.public),
+      [nB.commitment, nC.commitment],
+      store.requests.get(id)!.message,
+    );
+    const bad = suite.Fn.add(signShare(keys[2]!, nC, pkg), 1n);
+    const receipt = signShareReceipt(
+      {
+        v: 1,
+        type: 'share-receipt',
+        groupId,
+        requestId: id,
+        epoch: 0,
+        commitments: commitmentsHash(commitments),
+        share: bytesToHex(suite.encodeScalar(bad)),
+        by: carol.peerId,
+      },
+      (m) => carol.sign(m),
+    );
+    // alice never answered: reported, not blamed.
+    const report = failure(bob, {
+      culprits: [alice.peerId, carol.peerId],
+      evidence: [
+        { kind: 'bad-share', receipt, commitments },
+        { kind: 'timeout', peer: alice.peerId, waitedMs: 10_000 },
+      ],
+      attempt: { coordinator: bob.peerId, signers: [bob.peerId, carol.peerId] },
+    });
+    requests.acceptStatement(bob.peerId, report);
+    expect(store.requests.get(id)).toMatchObject({ status: 'failed', culprits: [carol.peerId] });
   });
 });
