@@ -15,6 +15,7 @@ import {
 import { CryptoError } from '../../shared/crypto/errors.js';
 import { externalPublicKey, publicPackageToJSON } from '../../shared/crypto/keys.js';
 import { getSuite } from '../../shared/crypto/suite.js';
+import { logSafe } from '../../shared/protocol/text.js';
 import type { GroupRow } from '../store/index.js';
 import { shareName } from './common.js';
 import { type NodeServices, type NodeContext, NodeService } from './context.js';
@@ -65,7 +66,7 @@ export class DkgService extends NodeService {
     const meIdx = BigInt(members.find((m) => m.peerId === this.me.peerId)!.index);
     this.groups.updateGroup(groupId, { status: 'dkg', rosterHash: hash, updatedAt: Date.now() });
     this.emit({ type: 'group', id: groupId });
-    this.log(`key generation for ${g.name} started`);
+    this.log(`key generation for ${logSafe(g.name)} started`);
     const deadline = Date.now() + 120_000;
     try {
       const params = this.dkgParams(g, hash);
@@ -127,7 +128,7 @@ export class DkgService extends NodeService {
       this.auditLog.syncAuditWithAll(groupId);
       this.emit({ type: 'group', id: groupId });
       this.log(
-        `key generation for ${g.name} done: public key ${bytesToHex(externalPublicKey(key.public))}`,
+        `key generation for ${logSafe(g.name)} done: public key ${bytesToHex(externalPublicKey(key.public))}`,
       );
       for (const m of others)
         if (this.host.isConnected(m.peerId))

@@ -30,6 +30,7 @@ import {
   type Signed,
   type SigningAttempt,
 } from '../../shared/protocol/wire.js';
+import { logSafe } from '../../shared/protocol/text.js';
 import { NetError } from '../net/index.js';
 import type { GroupRow } from '../store/index.js';
 import { TERMINAL, POOL_SIZE, DroppedMessage, union, type SignMessage } from './common.js';
@@ -144,7 +145,7 @@ export class SigningService extends NodeService {
         const failed: string[] = [];
         const stale: string[] = [];
         const fail = (p: string, e: FailureEvidence, why: string) => {
-          this.log(`signer ${this.memberName(g.id, p)} failed for request ${id}: ${why}`);
+          this.log(`signer ${logSafe(this.memberName(g.id, p))} failed for request ${id}: ${why}`);
           failures.evidence.set(p, e);
           failed.push(p);
         };
@@ -180,7 +181,9 @@ export class SigningService extends NodeService {
                 res.nonces.slice(0, POOL_SIZE) as Record<string, unknown>[],
                 true,
               );
-              this.log(`signer ${this.memberName(g.id, p)} had no such nonce; asking again`);
+              this.log(
+                `signer ${logSafe(this.memberName(g.id, p))} had no such nonce; asking again`,
+              );
               stale.push(p);
               return;
             }

@@ -14,6 +14,7 @@ import {
   type ReshareRound1Package,
 } from '../../../shared/crypto/reshare.js';
 import { getSuite } from '../../../shared/crypto/suite.js';
+import { logSafe } from '../../../shared/protocol/text.js';
 import {
   pendingKey,
   shareName,
@@ -314,7 +315,7 @@ export class RefreshReshareService extends NodeService {
         e instanceof CryptoError && e.culprits.length
           ? `${e.code}: ${e.culprits.map((c) => this.groups.nameOfIdentifier(groupId, c)).join(', ')} misbehaved`
           : (e as Error).message;
-      this.log(`${r.kind} of ${g.name} failed: ${reason}`);
+      this.log(`${r.kind} of ${logSafe(g.name)} failed: ${reason}`);
       if (!meIsRecipient && dealtAll) {
         // A leaving dealer that delivered its part: the new members decide; learn what they did.
         void this.settle.settleCeremony(groupId, deadline);

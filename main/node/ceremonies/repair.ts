@@ -22,6 +22,7 @@ import {
   type GroupPoint,
 } from '../../../shared/crypto/suite.js';
 import { fingerprint } from '../../../shared/protocol/roster.js';
+import { logSafe } from '../../../shared/protocol/text.js';
 import { publicKeyFromPeerId } from '../../net/index.js';
 import type { GroupRow, RequestRow } from '../../store/index.js';
 import {
@@ -308,7 +309,7 @@ export class RepairService extends NodeService {
         e instanceof CryptoError && e.culprits.length
           ? `${e.code}: ${e.culprits.map((c) => this.groups.nameOfIdentifier(groupId, c)).join(', ')} misbehaved`
           : (e as Error).message;
-      this.log(`repair in ${g.name} failed: ${reason}`);
+      this.log(`repair in ${logSafe(g.name)} failed: ${reason}`);
       if (isNewcomer) await this.vault.delete(shareName(groupId, g.epoch)).catch(() => undefined);
       // Should the new device have finished after all, its proof still switches this member.
       else
@@ -357,7 +358,9 @@ export class RepairService extends NodeService {
     } catch {
       throw new DroppedMessage('bad_proof');
     }
-    this.log(`repair ${r.id}: ${p.newcomer.name} proved it holds the share; switching the roster`);
+    this.log(
+      `repair ${r.id}: ${logSafe(p.newcomer.name)} proved it holds the share; switching the roster`,
+    );
     this.store.meta.set(`repair-awaiting:${g.id}`, '');
     this.applyRepair(g.id, r.id, p);
     return { ok: true };

@@ -13,6 +13,7 @@ import {
   type CommitAnswer,
 } from '../../../shared/protocol/commit.js';
 import { fingerprint } from '../../../shared/protocol/roster.js';
+import { logSafe } from '../../../shared/protocol/text.js';
 import {
   pendingKey,
   committedKey,
@@ -70,7 +71,7 @@ export class SettleService extends NodeService {
     });
     void this.vault.delete(shareName(groupId, epoch)).catch(() => undefined);
     this.keys.delete(groupId);
-    this.log(`removed from ${name} by reshare ${requestId}`);
+    this.log(`removed from ${logSafe(name)} by reshare ${requestId}`);
     this.notify(requestId);
     this.emit({ type: 'group', id: groupId });
   }
@@ -131,9 +132,9 @@ export class SettleService extends NodeService {
           if (!told) {
             told = true;
             this.log(
-              `${p.kind} ${p.requestId}: waiting to hear from ${d.missing.map((x) => this.memberName(groupId, x)).join(', ')}; keeping the epoch ${p.fromEpoch} share until every new member holds epoch ${p.epoch}` +
+              `${p.kind} ${p.requestId}: waiting to hear from ${d.missing.map((x) => logSafe(this.memberName(groupId, x))).join(', ')}; keeping the epoch ${p.fromEpoch} share until every new member holds epoch ${p.epoch}` +
                 (d.mismatched.length
-                  ? ` (${d.mismatched.map((x) => this.memberName(groupId, x)).join(', ')} reported a different key package)`
+                  ? ` (${d.mismatched.map((x) => logSafe(this.memberName(groupId, x))).join(', ')} reported a different key package)`
                   : ''),
             );
           }
@@ -297,7 +298,7 @@ export class SettleService extends NodeService {
     if (p.hadOldShare && p.fromEpoch !== p.epoch)
       await this.vault.delete(shareName(groupId, p.fromEpoch)).catch(() => undefined);
     this.log(
-      `${p.kind} of ${g.name} done: epoch ${p.epoch}, ${next.public.threshold} of ${roster.length}`,
+      `${p.kind} of ${logSafe(g.name)} done: epoch ${p.epoch}, ${next.public.threshold} of ${roster.length}`,
     );
     this.notify(p.requestId);
     this.emit({ type: 'group', id: groupId });
