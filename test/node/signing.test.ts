@@ -5,14 +5,22 @@
 import { bytesToHex } from '@noble/hashes/utils.js';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { publicPackageToJSON, signingKey } from '../../shared/crypto/keys.js';
-import { commit, commitmentToJSON, SigningPackage, signShare } from '../../shared/crypto/sign.js';
+import {
+  commit,
+  commitmentFromJSON,
+  commitmentToJSON,
+  SigningPackage,
+  signShare,
+} from '../../shared/crypto/sign.js';
 import { getSuite } from '../../shared/crypto/suite.js';
+import { acceptFailureOutcome } from '../../shared/protocol/evidence.js';
 import {
   commitmentsHash,
   decodeShareReceipt,
   signShareReceipt,
   signStatement,
   verifyShareReceipt,
+  verifyStatement,
   type OutcomeBody,
   type SignerCommitment,
   type Signed,
@@ -290,7 +298,6 @@ describe('RequestsService: a failure outcome (finding 4)', () => {
     const report = failure(bob, {
       failure: 'not enough approvers could sign; failed: alice',
       culprits: [alice.peerId],
-      evidence: [{ kind: 'timeout', peer: alice.peerId, waitedMs: 10_000 }],
       attempt: { coordinator: bob.peerId, signers: [bob.peerId, alice.peerId] },
     });
     requests.acceptStatement(bob.peerId, report);
@@ -350,5 +357,124 @@ describe('RequestsService: a failure outcome (finding 4)', () => {
     });
     requests.acceptStatement(bob.peerId, report);
     expect(store.requests.get(id)).toMatchObject({ status: 'failed', culprits: [carol.peerId] });
+  });
+});
+
+describe('SigningService (coordinator): a bad share', () => {
+  it('is proven by its signer’s receipt in the failure outcome, which blames that signer alone', async () => {
+    const RID = 'ef'.repeat(16);
+    const h = harness(alice);
+    const groupId = readyGroup(h.store, [alice, bob, carol], 2);
+    const keys = dealerKeys('ed25519', 2, 3);
+    h.ctx.keys.set(groupId, keys[0]!);
+    const message = new TextEncoder().encode('pay 2');
+    const now = Date.now();
+    h.store.requests.insert({
+      id: RID,
+      groupId,
+      kind: 'sign',
+      message,
+      createdBy: alice.peerId,
+      createdAt: now,
+      expiresAt: now + 60_000,
+      status: 'pending',
+      culprits: [],
+      envelope: JSON.stringify({ body: { type: 'request' } }),
+      updatedAt: now,
+    });
+    for (const [who, decision] of [
+      [alice, 'approve'],
+      [bob, 'approve'],
+      [carol, 'deny'],
+    ] as const)
+      h.store.decisions.insert({
+        requestId: RID,
+        peerId: who.peerId,
+        decision,
+        statement: '{}',
+        at: now,
+      });
+    // bob's node, faked: it signs with its real share plus one, under a valid receipt.
+    const suite = getSuite('ed25519');
+    const bobNonces = commit(keys[1]!);
+    const host = h.ctx.host as unknown as {
+      isConnected: (p: string) => boolean;
+      request: (p: string, proto: string, msg: Record<string, unknown>) => Promise<unknown>;
+    };
+    host.isConnected = () => true;
+    host.request = async (p, _proto, msg) => {
+      if (msg.type !== 'sign' || p !== bob.peerId) return { ok: true };
+      const list = msg.commitments as SignerCommitment[];
+      const pkg = new SigningPackage(
+        signingKey(keys[1]!.public),
+        list.map((c) => commitmentFromJSON(suite, c.commitment as never)),
+        message,
+      );
+      const share = bytesToHex(
+        suite.encodeScalar(suite.Fn.add(signShare(keys[1]!, bobNonces, pkg), 1n)),
+      );
+      const receipt = signShareReceipt(
+        {
+          v: 1,
+          type: 'share-receipt',
+          groupId,
+          requestId: RID,
+          epoch: 0,
+          commitments: commitmentsHash(list),
+          share,
+          by: bob.peerId,
+        },
+        (m) => bob.sign(m),
+      );
+      return { share, receipt };
+    };
+    const announced: string[] = [];
+    const deps = {
+      requests: {
+        updateRequest: (id: string, patch: object) => h.store.requests.update(id, patch),
+        finish: (id: string, patch: object, type: string, body: Record<string, unknown>) =>
+          h.store.tx(() => {
+            h.store.requests.update(id, patch);
+            h.ctx.audit(type, body, groupId);
+          }),
+        announceOutcome: (id: string) => void announced.push(id),
+        evaluate: () => undefined,
+      },
+    } as unknown as NodeServices;
+    const signing = new SigningService(h.ctx, deps);
+    signing.acceptNonces(bob.peerId, {
+      v: 1,
+      type: 'nonces',
+      groupId,
+      epoch: 0,
+      replace: true,
+      commitments: [{ ...commitmentToJSON(suite, bobNonces.commitment) }],
+    });
+    await signing.coordinate(RID);
+
+    const r = h.store.requests.get(RID)!;
+    expect(r.status).toBe('failed');
+    expect(announced).toEqual([RID]);
+    const outcome = JSON.parse(r.outcome!) as Signed<OutcomeBody>;
+    expect(verifyStatement(outcome, alice.publicKey)).toBe(true);
+    expect(outcome.body.attempt).toEqual({
+      coordinator: alice.peerId,
+      signers: [alice.peerId, bob.peerId],
+    });
+    expect(outcome.body.evidence?.map((e) => e.kind)).toEqual(['bad-share']);
+    // Any member checks it alone, against its own copy of the group's key package.
+    const verdict = acceptFailureOutcome(outcome.body, {
+      kind: 'sign',
+      approvers: [alice.peerId, bob.peerId],
+      evidence: {
+        groupId,
+        requestId: RID,
+        message,
+        publicPackage: keys[2]!.public,
+        indexOf: (p) => [alice, bob, carol].findIndex((m) => m.peerId === p) + 1 || undefined,
+        identityKey: (p) => [alice, bob, carol].find((m) => m.peerId === p)?.publicKey,
+      },
+    });
+    expect(verdict).toMatchObject({ accept: true, culprits: [bob.peerId] });
   });
 });
