@@ -84,10 +84,7 @@ export class SigningService extends NodeService {
         if (TERMINAL.includes(r.status)) return;
         const g = this.store.groups.get(r.groupId)!;
         const key = await this.keyPackage(g.id);
-        const approvers = this.store.decisions
-          .list(id)
-          .filter((d) => d.decision === 'approve')
-          .map((d) => d.peerId);
+        const approvers = this.requests.approversOf(r);
         const pool = this.pool.get(g.id) ?? new Map<string, NonceCommitment[]>();
         const others = approvers
           .filter(
@@ -309,7 +306,8 @@ export class SigningService extends NodeService {
   private maybeFailForGood(id: string): void {
     const r = this.store.requests.get(id)!;
     const g = this.store.groups.get(r.groupId)!;
-    const decisions = this.store.decisions.list(id);
+    // Counted as every member counts them: current members' decisions only.
+    const decisions = this.requests.decisionsOf(r);
     if (!failedForGood({ decisions, size: g.size, threshold: g.threshold, culprits: r.culprits }))
       return;
     const names = r.culprits.map((p) => this.memberName(g.id, p)).join(', ');
@@ -448,10 +446,8 @@ export class SigningService extends NodeService {
         return { error: 'the coordinator sent an invalid approval' };
       }
     }
-    const decisions = this.store.decisions.list(r.id);
-    const approvers = new Set(
-      decisions.filter((d) => d.decision === 'approve').map((d) => d.peerId),
-    );
+    // Only current members' approvals count: one by a member since removed or replaced does not.
+    const approvers = new Set(this.requests.approversOf(r));
     if (
       r.status === 'failed' ||
       this.requests.policyRefusal(JSON.parse(r.envelope).body as RequestBody)

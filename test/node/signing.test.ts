@@ -63,7 +63,16 @@ function setup(kind: RequestKind = 'sign') {
       at: now,
     });
   const deps = {
-    requests: { policyRefusal: () => undefined, needed: () => 2, acceptStatement: () => undefined },
+    requests: {
+      policyRefusal: () => undefined,
+      needed: () => 2,
+      acceptStatement: () => undefined,
+      approversOf: (r: { id: string }) =>
+        h.store.decisions
+          .list(r.id)
+          .filter((d) => d.decision === 'approve')
+          .map((d) => d.peerId),
+    },
   } as unknown as NodeServices;
   const signing = new SigningService(h.ctx, deps);
   const ask = (from: Peer, signers: Peer[]) =>
@@ -151,6 +160,12 @@ describe('SigningService (signer): releasing a share', () => {
       });
     const deps = {
       requests: {
+        approversOf: (r: { id: string }) =>
+          h.store.decisions
+            .list(r.id)
+            .filter((d) => d.decision === 'approve')
+            .map((d) => d.peerId),
+        decisionsOf: (r: { id: string }) => h.store.decisions.list(r.id),
         policyRefusal: () => undefined,
         needed: () => 2,
         acceptStatement: () => undefined,
@@ -431,6 +446,12 @@ describe('SigningService (coordinator): a bad share', () => {
     const announced: string[] = [];
     const deps = {
       requests: {
+        approversOf: (r: { id: string }) =>
+          h.store.decisions
+            .list(r.id)
+            .filter((d) => d.decision === 'approve')
+            .map((d) => d.peerId),
+        decisionsOf: (r: { id: string }) => h.store.decisions.list(r.id),
         updateRequest: (id: string, patch: object) => h.store.requests.update(id, patch),
         finish: (id: string, patch: object, type: string, body: Record<string, unknown>) =>
           h.store.tx(() => {
