@@ -682,8 +682,15 @@ export class RequestsService extends NodeService {
     return signStatement(body, (h) => this.me.sign(h));
   }
 
-  /** Expiry and denial, from what this node knows. */
+  /**
+   * Expiry and denial, from what this node knows. Called by views and the request list: whatever a
+   * stored request holds, it logs instead of throwing.
+   */
   refreshStatus(id: string): void {
+    this.guarded(id, 'checking its expiry', () => this.refreshStatusNow(id));
+  }
+
+  private refreshStatusNow(id: string): void {
     const r = this.store.requests.get(id);
     if (!r || TERMINAL.includes(r.status)) return;
     // Expiry ends the wait for approvals, not a ceremony already under way.
@@ -705,7 +712,7 @@ export class RequestsService extends NodeService {
     try {
       for (const r of this.store.requests.list({ statuses: ['pending', 'signing'] }))
         this.guarded(r.id, 'checking its expiry', () => {
-          if (!this.failedUnreadable(r)) this.refreshStatus(r.id);
+          if (!this.failedUnreadable(r)) this.refreshStatusNow(r.id);
         });
       // Signing requests that waited for the refresh the policy requires after a repair.
       for (const id of [...this.waitingForRefresh]) {
