@@ -23,7 +23,7 @@ import { ReconstructService } from './ceremonies/reconstruct.js';
 import { RefreshReshareService } from './ceremonies/refresh-reshare.js';
 import { RepairService } from './ceremonies/repair.js';
 import { SettleService } from './ceremonies/settle.js';
-import { DroppedMessage, type SignMessage } from './common.js';
+import { DroppedMessage, short, type SignMessage } from './common.js';
 import { type Identity, type CustodianOptions, type NodeServices, NodeContext } from './context.js';
 import { DkgService } from './dkg.js';
 import { GroupsService } from './groups.js';
@@ -128,7 +128,7 @@ export class Custodian {
     });
     await this.host.handle(
       PROTOCOL.group,
-      (from, msg, net) => this.countDrops(() => this.onGroupMessage(from, msg, net)),
+      (from, msg, net) => this.countDrops(from, () => this.onGroupMessage(from, msg, net)),
       {
         allow: (peer) =>
           this.groups.isKnownMember(peer) ||
@@ -216,11 +216,12 @@ export class Custodian {
     });
   }
 
-  private async countDrops<T>(fn: () => Promise<T>): Promise<T> {
+  /** Counts and logs (rate limited) a message a service refused, naming the sender's peer id. */
+  private async countDrops<T>(from: string, fn: () => Promise<T>): Promise<T> {
     try {
       return await fn();
     } catch (e) {
-      if (e instanceof DroppedMessage) this.ctx.count(e.reason);
+      if (e instanceof DroppedMessage) this.ctx.count(e.reason, `from ${short(from)}`);
       throw e;
     }
   }
