@@ -42,13 +42,24 @@ export function plural(n: number, one: string, many = `${one}s`): string {
   return `${n} ${n === 1 ? one : many}`;
 }
 
-/** A hex dump: offset, 16 bytes in groups of two, one line each. */
+/**
+ * A hex dump: offset, 16 bytes in groups of two, then the same bytes as ASCII (a dot for anything
+ * that is not a printable ASCII character), one line each.
+ */
 export function hexDump(hex: string): string {
   const lines: string[] = [];
   for (let i = 0; i < hex.length; i += 32) {
     const row = hex.slice(i, i + 32);
     const pairs = row.match(/.{1,4}/g) ?? [];
-    lines.push(`${(i / 2).toString(16).padStart(6, '0')}  ${pairs.join(' ')}`);
+    const ascii = (row.match(/.{2}/g) ?? [])
+      .map((b) => {
+        const c = parseInt(b, 16);
+        return c >= 0x20 && c < 0x7f ? String.fromCharCode(c) : '.';
+      })
+      .join('');
+    lines.push(
+      `${(i / 2).toString(16).padStart(6, '0')}  ${pairs.join(' ').padEnd(39)}  |${ascii}|`,
+    );
   }
   return lines.join('\n');
 }
@@ -70,4 +81,19 @@ const INVISIBLE = /[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/
 /** True when the text holds characters that could make it look different from what it is. */
 export function hasInvisibleCharacters(text: string): boolean {
   return INVISIBLE.test(text);
+}
+
+// The node's words for an exposed key: "key exposed on <member> at <ISO time> (<purpose>)".
+const EXPOSED = /^key exposed on (.+?) at (\d{4}-\d\d-\d\dT[\d:.]+Z) \((.*)\)$/s;
+
+/** Who holds the exposed key ("Bob’s computer"), or the node's words when they do not parse. */
+export function exposedWho(exposed: string): string {
+  const m = EXPOSED.exec(exposed);
+  return m ? `${m[1]}’s computer` : `whoever it was exported to (${exposed})`;
+}
+
+/** The node's words with the time for people: "key exposed on Bob at 1 Mar 2026, 12:00 (…)". */
+export function exposedText(exposed: string): string {
+  const m = EXPOSED.exec(exposed);
+  return m ? `key exposed on ${m[1]} at ${formatTime(m[2]!)} (${m[3]})` : exposed;
 }

@@ -24,11 +24,15 @@ export const GROUP_STATUS: Record<GroupStatus, { label: string; tone: string }> 
   failed: { label: 'Failed', tone: 'danger' },
 };
 
-/** The status tag of a group: an imported key is handed out by the importer, not generated. */
-export function groupStatus(g: Pick<GroupView, 'status' | 'importedKey'>): {
+/**
+ * The status tag of a group: an imported key is handed out by the importer, not generated; a ready
+ * key that was reconstructed is no longer "Ready" but exposed, whatever else holds.
+ */
+export function groupStatus(g: Pick<GroupView, 'status' | 'importedKey' | 'exposed'>): {
   label: string;
   tone: string;
 } {
+  if (g.exposed) return { label: 'Exposed', tone: 'danger' };
   return g.status === 'dkg' && g.importedKey
     ? { label: 'Handing out the shares', tone: 'info' }
     : GROUP_STATUS[g.status];
@@ -49,6 +53,8 @@ export class CreateGroupForm {
   scheme = $state<Scheme>('ed25519');
   busy = $state(false);
   error = $state<string | undefined>();
+  /** Set when the group is to replace one whose key was exposed: that group, to say so and whom to invite. */
+  replacing = $state<GroupView | undefined>();
 
   /** What is wrong with the form, in words; undefined when it can be sent. */
   readonly problem = $derived.by(() => {
@@ -68,6 +74,17 @@ export class CreateGroupForm {
     this.size = 3;
     this.scheme = 'ed25519';
     this.error = undefined;
+    this.replacing = undefined;
+  }
+
+  /** The same shape as an exposed group (threshold, size, kind of key), to move to a new key. */
+  replace(g: GroupView): void {
+    this.reset();
+    this.name = `${g.name} (new key)`.slice(0, 64);
+    this.threshold = g.threshold;
+    this.size = g.size;
+    this.scheme = g.scheme;
+    this.replacing = g;
   }
 }
 
@@ -123,7 +140,15 @@ export class GroupsState {
   }
 
   open(view: GroupsView): void {
+    // Leaving the form forgets a replacement in progress; the form's values stay for a return.
+    if (view.kind !== 'create' && this.create.replacing) this.create.reset();
     this.view = view;
+  }
+
+  /** Opens group creation prefilled to replace a group whose key was exposed. */
+  replaceExposed(g: GroupView): void {
+    this.create.replace(g);
+    this.view = { kind: 'create' };
   }
 
   nameOf(peerId: string): string | undefined {

@@ -288,6 +288,8 @@ export class ReconstructForm extends ProposalForm {
   understood = $state(false);
 
   problem(g: GroupView): string | undefined {
+    if (g.exposed)
+      return `The key of “${g.name}” is already exposed (${g.exposed}): create a new group instead.`;
     const purpose = this.purpose.trim();
     if (purpose === '')
       return 'Say why the key must be reconstructed: every member reads this before deciding.';

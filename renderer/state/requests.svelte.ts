@@ -11,6 +11,10 @@ export class CardState {
   busy = $state(false);
   error = $state<string | undefined>();
   showHex = $state(false);
+  /** The whole message has been on screen down to its end (MessageView says so): Approve waits. */
+  seenAll = $state(false);
+  /** For a group whose key was exposed: the approver said they understand what that means. */
+  exposedAck = $state(false);
 }
 
 export class NewRequestForm {
@@ -19,6 +23,8 @@ export class NewRequestForm {
   encoding = $state<'utf8' | 'hex'>('utf8');
   message = $state('');
   expiresHours = $state(24);
+  /** The group whose exposed key the requester acknowledged (reset by choosing another group). */
+  exposedAckFor = $state<string | undefined>();
   busy = $state(false);
   error = $state<string | undefined>();
 
@@ -177,6 +183,11 @@ export class RequestsState {
       f.error = f.problem;
       return undefined;
     }
+    const g = this.groupOf(f.group);
+    if (g?.exposed && f.exposedAckFor !== g.id) {
+      f.error = `The key of “${g.name}” is exposed: tick that you understand before sending.`;
+      return undefined;
+    }
     f.busy = true;
     f.error = undefined;
     try {
@@ -190,6 +201,7 @@ export class RequestsState {
       });
       this.upsert(r);
       f.message = '';
+      f.exposedAckFor = undefined;
       f.open = false;
       return r;
     } catch (err) {

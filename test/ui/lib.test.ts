@@ -112,11 +112,11 @@ describe('formatting', () => {
     expect(timeLeft('2026-03-05T12:00:00Z', now)).toBe('4 days left');
   });
 
-  it('dumps hex with offsets, 16 bytes a line', () => {
-    const dump = hexDump('00'.repeat(17));
+  it('dumps hex with offsets, 16 bytes a line, and an ASCII column (a dot for the rest)', () => {
+    const dump = hexDump('00'.repeat(15) + '41' + '7f');
     expect(dump.split('\n')).toEqual([
-      '000000  0000 0000 0000 0000 0000 0000 0000 0000',
-      '000010  00',
+      '000000  0000 0000 0000 0000 0000 0000 0000 0041  |...............A|',
+      '000010  7f                                       |.|',
     ]);
     expect(groupHex('0123456789abcdef01')).toBe('01234567 89abcdef 01');
   });

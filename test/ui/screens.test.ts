@@ -199,7 +199,7 @@ describe('Groups', () => {
     await fireEvent.click(await screen.findByRole('button', { name: /treasury/ }));
     const alert = await screen.findByText(/This key was reconstructed:/);
     expect(alert.closest('[role="alert"]')?.textContent).toMatch(
-      /key exposed on Bob .*move any funds/s,
+      /key exposed on Bob .*Move any funds/s,
     );
   });
 
