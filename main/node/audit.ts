@@ -308,6 +308,8 @@ function summarize(e: AuditEntry): string {
       return `request ${String(b.id)} denied by ${short(String(b.by))}${b.reason ? `: ${String(b.reason)}` : ''}`;
     case 'request.signed':
       return `request ${String(b.id)} signed`;
+    case 'request.share_released':
+      return `signature share for request ${String(b.id)} released to ${short(String(b.coordinator))}`;
     case 'group.key_exposed':
       return exposureSummary(b);
     default:
