@@ -142,7 +142,9 @@ export class SigningService extends NodeService {
         const failed: string[] = [];
         const stale: string[] = [];
         const fail = (p: string, e: FailureEvidence, why: string) => {
-          this.log(`signer ${logSafe(this.memberName(g.id, p))} failed for request ${id}: ${why}`);
+          this.log(
+            `signer ${logSafe(this.memberName(g.id, p))} failed for request ${id}: ${logSafe(why, 300)}`,
+          );
           failures.evidence.set(p, e);
           failed.push(p);
         };
