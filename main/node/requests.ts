@@ -68,8 +68,8 @@ const MAX_REFUSED_REMEMBERED = 1000;
 
 export class RequestsService extends NodeService {
   private sweeper?: NodeJS.Timeout;
-  /** Ids of requests refused on receipt and already logged (bounded, oldest forgotten first). */
-  private refusedLogged = new Set<string>();
+  /** Ids of requests refused on receipt, each logged once (bounded, oldest forgotten first). */
+  private refused = new Set<string>();
   /** Ids of stored requests already logged as unreadable or failing in a timer (bounded too). */
   private troubleLogged = new Set<string>();
   /** Ids of open requests whose parameters the sweep has found readable (bounded too). */
@@ -444,20 +444,23 @@ export class RequestsService extends NodeService {
   /**
    * The check every request gets when it arrives, before it is stored or shown: its body and its
    * kind's strict parameter schema, against the group as this node knows it now (finding 1). An
-   * invalid one is never stored; it is logged once per request id (the sender's retries are not)
-   * and dropped, which the host counts.
+   * invalid one is never stored, counted as a drop and logged once per request id (not on every
+   * retry). It is not thrown: the sender's delivery succeeds, so it stops sending, and the other
+   * statements of a sync's batch (which a throw would end) are still taken. Returns whether it
+   * was refused.
    */
-  private refuseInvalid(s: Signed<RequestBody>, g: GroupRow): void {
+  private refuseInvalid(s: Signed<RequestBody>, g: GroupRow): boolean {
     const b = s.body;
     const verdict = validateIncomingRequest(b, { ...this.groupContext(g), receivedAt: Date.now() });
-    if (verdict.ok) return;
+    if (verdict.ok) return false;
     const id = requestIdOf(b);
+    this.count('invalid_request');
     this.logOnce(
-      this.refusedLogged,
+      this.refused,
       id,
       `refused ${logSafe(b.kind, 20)} request ${id} by ${logSafe(this.memberName(g.id, b.createdBy))} (${short(b.createdBy)}) in ${logSafe(g.name)}: ${logSafe(verdict.message, 300)}`,
     );
-    throw new DroppedMessage('invalid_request');
+    return true;
   }
 
   /** A statement received from `from` (who may be relaying another member's statement). */
@@ -482,12 +485,17 @@ export class RequestsService extends NodeService {
         this.count('duplicate');
         return;
       }
-      this.refuseInvalid(s as Signed<RequestBody>, g);
+      if (this.refuseInvalid(s as Signed<RequestBody>, g)) return;
       if (this.storeRequest(s as Signed<RequestBody>)) this.notify(requestIdOf(b));
       else this.count('duplicate');
       return;
     }
     const r = this.store.requests.get(b.requestId);
+    // Decisions and outcomes of a request refused here follow it into the bin, quietly too.
+    if (!r && this.refused.has(b.requestId)) {
+      this.count('invalid_request');
+      return;
+    }
     // A decision or outcome can overtake its request: answer "not yet" so the sender retries
     // (broadcasts and syncs do) instead of losing it.
     if (!r) throw new Error('this node does not have that request yet; try again shortly');

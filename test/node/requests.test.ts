@@ -181,7 +181,7 @@ describe('RequestsService', () => {
 
 describe('RequestsService: what a request must be to be stored or shown (issue 9 findings 1, 6)', () => {
   it('refuses, on receipt, requests whose parameters are not what their kind allows, and logs each once', () => {
-    const { requests, store, groupId, logs } = setup();
+    const { requests, store, groupId, logs, ctx } = setup();
     const bad = [
       body(store, groupId, carol, 'policy', '{"policy":5}'),
       body(store, groupId, carol, 'policy', 'this is not JSON'),
@@ -189,12 +189,12 @@ describe('RequestsService: what a request must be to be stored or shown (issue 9
     ];
     for (const b of bad) {
       const s = signStatement(b, (m) => carol.sign(m));
-      // The sender retries: refused every time, logged once.
-      for (let i = 0; i < 3; i++)
-        expect(() => requests.acceptStatement(carol.peerId, s)).toThrow(/invalid_request/);
+      // The sender retries: refused and counted every time, logged once.
+      for (let i = 0; i < 3; i++) requests.acceptStatement(carol.peerId, s);
       expect(store.requests.get(requestId(b)), `${b.kind} ${b.message}`).toBeUndefined();
       expect(logs.filter((l) => l.includes(requestId(b)))).toHaveLength(1);
     }
+    expect(ctx.dropped.invalid_request).toBe(9);
     expect(store.audit.list({ group: groupId }).map((e) => e.type)).not.toContain(
       'request.created',
     );
@@ -214,13 +214,27 @@ describe('RequestsService: what a request must be to be stored or shown (issue 9
       createdAt: future,
       expiresAt: future + 3600_000,
     });
-    expect(() =>
-      requests.acceptStatement(
-        bob.peerId,
-        signStatement(dated, (m) => bob.sign(m)),
-      ),
-    ).toThrow(/invalid_request/);
+    requests.acceptStatement(
+      bob.peerId,
+      signStatement(dated, (m) => bob.sign(m)),
+    );
     expect(store.requests.get(requestId(dated))).toBeUndefined();
+    // Its decisions are dropped too, quietly (they do not end a sync's batch).
+    const d: DecisionBody = {
+      v: 1,
+      type: 'decision',
+      groupId,
+      requestId: requestId(dated),
+      requestHash: bytesToHex(statementHash(dated)),
+      decision: 'approve',
+      by: bob.peerId,
+      at: Date.now(),
+    };
+    requests.acceptStatement(
+      bob.peerId,
+      signStatement(d, (m) => bob.sign(m)),
+    );
+    expect(store.decisions.list(requestId(dated))).toEqual([]);
     // Within the clock skew allowed: stored, but open no longer than the maximum from now.
     const max = defaultPolicy().maxExpirySec * 1000;
     const ahead = Date.now() + 4 * 60_000;
