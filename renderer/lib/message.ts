@@ -138,8 +138,10 @@ function scriptOf(ch: string): string | undefined {
 export interface LookAlikeFinding {
   /** The word as it appears. */
   word: string;
-  /** "U+0430 Cyrillic letter that looks like “a”", one per suspicious character. */
+  /** "U+0430 Cyrillic “а”, looks like Latin “a”", one per suspicious character. */
   characters: string[];
+  /** The suspicious characters themselves, each with its description, to mark them in the text. */
+  marks: Record<string, string>;
 }
 
 /**
@@ -163,12 +165,13 @@ export function lookAlikes(text: string): LookAlikeFinding[] {
       continue;
     if (suspects.length === 0) continue;
     seen.add(word);
-    const characters = [...new Set(suspects)].map((ch) => {
-      const cp = ch.codePointAt(0)!;
+    const marks: Record<string, string> = {};
+    for (const ch of new Set(suspects)) {
       const like = LOOK_ALIKE[ch];
-      return `${codePoint(cp)} ${scriptOf(ch)} “${ch}”${like ? `, looks like Latin “${like}”` : ''}`;
-    });
-    out.push({ word, characters });
+      marks[ch] =
+        `${codePoint(ch.codePointAt(0)!)} ${scriptOf(ch)} “${ch}”${like ? `, looks like Latin “${like}”` : ''}`;
+    }
+    out.push({ word, characters: Object.values(marks), marks });
   }
   return out;
 }
@@ -224,10 +227,15 @@ export interface Segment {
   text: string;
   /** Set for a hidden character, shown as a visible mark: "U+202E right-to-left override". */
   hidden?: string;
+  /** Set for a look-alike letter, shown as itself but marked: "U+0430 Cyrillic “а”, …". */
+  lookAlike?: string;
 }
 
-/** The text cut into plain runs and hidden characters, each of which is shown as a mark. */
-export function segments(text: string): Segment[] {
+/**
+ * The text cut into plain runs, hidden characters (each shown as its code point) and look-alike
+ * letters (`lookAlikes`' marks, each shown as itself), so every one of them can be marked.
+ */
+export function segments(text: string, lookAlike: Record<string, string> = {}): Segment[] {
   const out: Segment[] = [];
   let run = '';
   for (const ch of text) {
@@ -236,6 +244,10 @@ export function segments(text: string): Segment[] {
       if (run) out.push({ text: run });
       run = '';
       out.push({ text: codePoint(cp), hidden: describe(cp) });
+    } else if (lookAlike[ch] !== undefined) {
+      if (run) out.push({ text: run });
+      run = '';
+      out.push({ text: ch, lookAlike: lookAlike[ch] });
     } else run += ch;
   }
   if (run) out.push({ text: run });

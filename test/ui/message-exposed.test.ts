@@ -175,6 +175,9 @@ describe('what a message hides', () => {
     const alert = within(c).getByLabelText('Look-alike letters');
     expect(alert.textContent).toContain('pаypal');
     expect(alert.textContent).toMatch(/U\+0430 Cyrillic “а”, looks like Latin “a”/);
+    const mark = within(c).getByLabelText('The message to sign').querySelector('mark.look-alike');
+    expect(mark?.textContent).toBe('а');
+    expect(mark?.getAttribute('title')).toMatch(/^U\+0430 Cyrillic/);
   });
 
   it('plain text raises no flag', async () => {
