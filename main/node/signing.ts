@@ -457,6 +457,9 @@ export class SigningService extends NodeService {
       return { error: "the request is against this node's group policy" };
     if (approvers.size < this.requests.needed(r))
       return { error: 'not enough approvals under the group policy' };
+    // The policy may hold signing until the group has refreshed after a repair (finding 6).
+    const owed = this.requests.refreshOwed(g);
+    if (owed) return { error: owed };
     if (!approvers.has(this.me.peerId))
       return { error: 'this custodian did not approve the request' };
     if (!approvers.has(from)) return { error: 'the coordinator did not approve the request' };

@@ -66,6 +66,7 @@ function setup(kind: RequestKind = 'sign') {
     requests: {
       policyRefusal: () => undefined,
       needed: () => 2,
+      refreshOwed: () => undefined,
       acceptStatement: () => undefined,
       approversOf: (r: { id: string }) =>
         h.store.decisions
@@ -168,6 +169,7 @@ describe('SigningService (signer): releasing a share', () => {
         decisionsOf: (r: { id: string }) => h.store.decisions.list(r.id),
         policyRefusal: () => undefined,
         needed: () => 2,
+        refreshOwed: () => undefined,
         acceptStatement: () => undefined,
         updateRequest: (id: string, patch: object) => h.store.requests.update(id, patch),
       },
