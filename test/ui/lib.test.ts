@@ -18,6 +18,7 @@ import {
   timeLeft,
 } from '../../renderer/lib/format.js';
 import { opensshEd25519, sshComment, taprootAddress } from '../../renderer/lib/keys.js';
+import { hiddenCharacters, lookAlikes, segments, whyBinary } from '../../renderer/lib/message.js';
 import {
   approvalsNeeded,
   duration,
@@ -119,6 +120,36 @@ describe('formatting', () => {
       '000010  7f                                       |.|',
     ]);
     expect(groupHex('0123456789abcdef01')).toBe('01234567 89abcdef 01');
+  });
+
+  it('names hidden characters with their lines, and says why bytes are not text', () => {
+    expect(hiddenCharacters('pay Bob')).toEqual([]);
+    const found = hiddenCharacters('a\u202eb\nc\u202ed\re\u00ad');
+    expect(found.map((f) => [f.label, f.count, f.lines, f.bidi])).toEqual([
+      ['U+202E right-to-left override', 2, [1, 2], true],
+      ['U+000D carriage return', 1, [2], false],
+      ['U+00AD soft hyphen', 1, [2], false],
+    ]);
+    expect(whyBinary(new Uint8Array([0x61, 0x62, 0xc3])).reason).toMatch(/byte 2 is 0xc3/);
+    expect(whyBinary(new TextEncoder().encode('x\u0007')).reason).toMatch(
+      /U\+0007 control character \(1×\)/,
+    );
+    expect(segments('a\u200bb')).toEqual([
+      { text: 'a' },
+      { text: 'U+200B', hidden: 'U+200B zero width space' },
+      { text: 'b' },
+    ]);
+  });
+
+  it('flags words that mix alphabets or pass for Latin, and leaves plain words alone', () => {
+    expect(lookAlikes('Pay Northwind Ltd 12 400 EUR; Grüße, naïve café')).toEqual([]);
+    expect(lookAlikes('Привет, мир')).toEqual([]);
+    expect(lookAlikes('pаypal').map((l) => l.characters)).toEqual([
+      ['U+0430 Cyrillic “а”, looks like Latin “a”'],
+    ]);
+    // A whole word of Cyrillic letters that all pass for Latin, in a Latin text.
+    expect(lookAlikes('pay to аррle').map((l) => l.word)).toEqual(['аррle']);
+    expect(lookAlikes('pay to сос').map((l) => l.word)).toEqual(['сос']);
   });
 
   it('finds characters that hide what a text says', () => {
