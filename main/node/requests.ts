@@ -187,7 +187,10 @@ export class RequestsService extends NodeService {
 
   requestView(r: RequestRow): RequestView {
     const g = this.store.groups.get(r.groupId)!;
-    const decisions = this.decisionsOf(r);
+    // An open request shows the decisions that count now; a finished one, who decided at the time.
+    const decisions = TERMINAL.includes(r.status)
+      ? this.store.decisions.list(r.id)
+      : this.decisionsOf(r);
     const dv = (peerId: string, at: number, reason?: string): DecisionView => {
       const v: DecisionView = {
         peerId,

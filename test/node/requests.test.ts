@@ -359,6 +359,10 @@ describe('RequestsService: what a request must be to be stored or shown (issue 9
     expect(coordinated).toEqual([]);
     requests.acceptStatement(bob.peerId, decision(store, view.id, bob, 'approve'));
     expect(coordinated).toEqual([view.id]);
+    // Once it is over, its view says who approved at the time, carol included.
+    store.requests.update(view.id, { status: 'done' });
+    const done = requests.requestView(store.requests.get(view.id)!);
+    expect(done.approvals.map((a) => a.peerId)).toContain(carol.peerId);
   });
 
   it('with refreshAfterRepair, refuses new signing requests and holds approved ones until a refresh', async () => {
