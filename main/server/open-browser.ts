@@ -51,19 +51,20 @@ export async function openInBrowser(
 ): Promise<boolean> {
   const probe = openerCommand('');
   if (!probe) return false;
-  let file: { path: string; remove(): void } | undefined;
+  // The callback may run before the file exists (or after): it removes whatever is held then.
+  const held: { file?: { path: string; remove(): void } } = {};
   let done = false;
   const url = oneTimeUrl(() => {
     done = true;
-    file?.remove();
+    held.file?.remove();
   });
-  file = await writeOpenFile(url);
+  const file = (held.file = await writeOpenFile(url));
   // The link may have ended while the file was being written (the server closed).
   if (done) {
     file.remove();
     return false;
   }
-  process.once('exit', () => file?.remove());
+  process.once('exit', () => file.remove());
   run(openerCommand(pathToFileURL(file.path).href)!);
   return true;
 }

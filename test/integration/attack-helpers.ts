@@ -22,7 +22,7 @@ import {
 } from '../../main/net/index.js';
 import { openStore } from '../../main/store/index.js';
 import { openKeychainVault } from '../../main/vault/index.js';
-import { TestNode } from './harness.js';
+import type { TestNode } from './harness.js';
 
 /** One message the rogue host received on the group protocol. */
 export interface Received {
