@@ -111,9 +111,10 @@ export class ReconstructService extends NodeService {
   async reconstructStep(r: RequestRow): Promise<void> {
     const g = this.store.groups.get(r.groupId)!;
     const p = readRequest('reconstruct', r.message, this.requestContext(g, r.createdBy));
+    // Only current members' approvals count: one since removed or replaced holds no share here.
     const approvers = this.store.decisions
       .list(r.id)
-      .filter((d) => d.decision === 'approve')
+      .filter((d) => d.decision === 'approve' && this.memberByPeer(r.groupId, d.peerId))
       .map((d) => d.peerId);
     const session = bytesToHex(sha256(utf8ToBytes(`conclave/reconstruct/v1:${r.id}`)));
     const aad = utf8ToBytes(`conclave/reconstruct/v1:${r.id}`);
