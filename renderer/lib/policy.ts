@@ -25,6 +25,8 @@ export interface PolicyRules {
   maxExpirySec: number;
   allowReconstruct: boolean;
   messagePrefixes: string[];
+  /** Signing waits, after a repair, until a refresh (the lost device's share still works). */
+  refreshAfterRepair?: boolean;
 }
 
 /** What each kind of request does, as a custodian would say it. */
@@ -68,6 +70,8 @@ export function readPolicy(raw: unknown): PolicyRules | undefined {
   if (typeof p.allowReconstruct !== 'boolean') return undefined;
   if (!Array.isArray(p.messagePrefixes) || !p.messagePrefixes.every((x) => typeof x === 'string'))
     return undefined;
+  if (p.refreshAfterRepair !== undefined && typeof p.refreshAfterRepair !== 'boolean')
+    return undefined;
   return {
     v: 1,
     allowedKinds: POLICY_KINDS.filter((k) => (p.allowedKinds as unknown[]).includes(k)),
@@ -77,6 +81,7 @@ export function readPolicy(raw: unknown): PolicyRules | undefined {
     maxExpirySec: p.maxExpirySec,
     allowReconstruct: p.allowReconstruct,
     messagePrefixes: [...(p.messagePrefixes as string[])],
+    ...(p.refreshAfterRepair === true ? { refreshAfterRepair: true } : {}),
   };
 }
 
@@ -146,6 +151,13 @@ export function policyRows(p: PolicyRules, t: number, n: number): PolicyRow[] {
     id: 'expiry',
     rule: 'Time to approve a request',
     value: `${duration(p.defaultExpirySec)} unless the proposer chooses otherwise; at most ${duration(p.maxExpirySec)}`,
+  });
+  rows.push({
+    id: 'refresh-after-repair',
+    rule: 'After a lost device is replaced',
+    value: p.refreshAfterRepair
+      ? 'Signing waits until the shares are refreshed (the lost device’s share stops working then)'
+      : 'Signing goes on; a refresh is recommended (until then the lost device’s share still works)',
   });
   rows.push({
     id: 'prefixes',

@@ -145,6 +145,7 @@ export class PolicyForm extends ProposalForm {
   defaultExpirySec = $state(24 * 3600);
   maxExpirySec = $state(30 * 24 * 3600);
   allowReconstruct = $state(false);
+  refreshAfterRepair = $state(false);
   prefixesText = $state('');
   /** The policy this draft started from, to build upon and to compare with. */
   base = $state<PolicyRules | undefined>();
@@ -161,6 +162,7 @@ export class PolicyForm extends ProposalForm {
     this.defaultExpirySec = p.defaultExpirySec;
     this.maxExpirySec = p.maxExpirySec;
     this.allowReconstruct = p.allowReconstruct;
+    this.refreshAfterRepair = p.refreshAfterRepair === true;
     this.prefixesText = p.messagePrefixes.join('\n');
   }
 
@@ -191,6 +193,8 @@ export class PolicyForm extends ProposalForm {
       maxExpirySec: this.maxExpirySec,
       allowReconstruct: this.allowReconstruct,
       messagePrefixes: this.prefixes,
+      // The node keeps the field only when true, so a false one is left out (same policy hash).
+      ...(this.refreshAfterRepair ? { refreshAfterRepair: true } : {}),
     };
   }
 

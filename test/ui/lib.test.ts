@@ -27,6 +27,7 @@ import {
   readPolicy,
 } from '../../renderer/lib/policy.js';
 import { qrShape } from '../../renderer/lib/qr.js';
+import { PolicyForm } from '../../renderer/state/manage.svelte.js';
 import { TAPROOT_OUTPUT_KEY } from './fake-api.js';
 
 describe('key formats', () => {
@@ -214,6 +215,7 @@ describe('group policies', () => {
       'Not allowed',
       'Needs 2 of 3 members',
       '1 day unless the proposer chooses otherwise; at most 30 days',
+      'Signing goes on; a refresh is recommended (until then the lost device’s share still works)',
       'Any message',
     ]);
     expect(describePolicy(defaultPolicy(), 2, 3)).toContain(
@@ -239,6 +241,26 @@ describe('group policies', () => {
       ['prefixes', 'Any message', 'Only text starting with “release:”', false],
     ]);
     expect(policyDiff(base, { ...base, approvals: { sign: 2 } }, 2, 3)).toEqual([]);
+  });
+
+  it('keeps "refresh after repair" from the node, says it, and shows turning it on as a change', () => {
+    const strict = readPolicy({ ...defaultPolicy(), refreshAfterRepair: true })!;
+    expect(strict.refreshAfterRepair).toBe(true);
+    expect(readPolicy({ ...defaultPolicy(), refreshAfterRepair: 'yes' })).toBeUndefined();
+    expect(policyRows(strict, 2, 3).find((r) => r.id === 'refresh-after-repair')!.value).toMatch(
+      /^Signing waits until the shares are refreshed/,
+    );
+    expect(policyDiff(base, strict, 2, 3).map((d) => d.id)).toEqual(['refresh-after-repair']);
+  });
+
+  it('a policy draft keeps "refresh after repair" unless the custodian unticks it', () => {
+    const strict = readPolicy({ ...defaultPolicy(), refreshAfterRepair: true })!;
+    const form = new PolicyForm();
+    form.start(strict, 2, 3);
+    form.prefixesText = 'release:';
+    expect(form.build(2).refreshAfterRepair).toBe(true);
+    form.refreshAfterRepair = false;
+    expect(form.build(2)).not.toHaveProperty('refreshAfterRepair');
   });
 
   it('says durations in the largest whole unit', () => {
