@@ -244,6 +244,21 @@ export class GroupsService extends NodeService {
     }
     const exposed = this.store.meta.get(`exposed:${g.id}`);
     if (exposed) view.exposed = exposed;
+    // The creator can show the invite again (after a reload) until everyone has joined; it is
+    // rebuilt from the stored secret with today's addresses, so it is the same invite, still valid.
+    if (g.status === 'forming' && !complete && g.creatorPeerId === this.me.peerId && g.inviteSecret)
+      view.invite = encodeInvite({
+        v: 1,
+        groupId: g.id,
+        name: g.name,
+        threshold: g.threshold,
+        size: g.size,
+        scheme: g.scheme,
+        creator: this.me.peerId,
+        addrs: this.host.addrs(),
+        secret: g.inviteSecret,
+        ...(imported ? { importedKey: imported } : {}),
+      });
     return view;
   }
 

@@ -72,6 +72,11 @@ export interface GroupView {
    * reshare or to take a lost member's place by a repair (only on the node that invited them).
    */
   newcomers?: NewcomerView[];
+  /**
+   * The invite for the other members (also the QR payload): only on the node that created the
+   * group, while it is forming and not everyone has joined.
+   */
+  invite?: string;
 }
 
 export interface NewcomerView {

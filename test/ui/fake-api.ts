@@ -89,6 +89,8 @@ interface FakeGroup {
   candidates: Person[];
   /** Set for a group made by group.import: the public key of the key it shares. */
   importedKey?: string;
+  /** The invite of a group this node created; the view carries it while the group is forming. */
+  invite?: string;
 }
 
 interface FakeRequest {
@@ -272,6 +274,8 @@ export function createFakeNode(opts: FakeNodeOptions = {}): FakeNode {
     if (g.error) view.error = g.error;
     if (g.exposed) view.exposed = g.exposed;
     if (g.importedKey) view.importedKey = g.importedKey;
+    // As the node: the creator gets the invite again until everyone has joined.
+    if (g.invite && g.status === 'forming' && !complete) view.invite = g.invite;
     // As the node: only a ready group lists who joined through this node's invites.
     if (g.status === 'ready' && g.candidates.length)
       view.newcomers = g.candidates.map((c) => ({
@@ -713,6 +717,7 @@ export function createFakeNode(opts: FakeNodeOptions = {}): FakeNode {
           .replace(/\+/g, '-')
           .replace(/\//g, '_')
           .replace(/=+$/, '');
+      g.invite = invite;
       return { ...groupView(g), invite };
     },
     async 'group.join'(input) {
