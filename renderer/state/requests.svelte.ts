@@ -130,6 +130,29 @@ export class RequestsState {
     return need === undefined ? undefined : Math.max(0, need - r.approvals.length);
   }
 
+  /**
+   * For a finished request, the approvals its group needed at the time, out of how many members:
+   * the node does not record that number, so it is the group's rule today, given only when no
+   * change of members or policy can have taken effect since the request was made (else undefined).
+   */
+  thresholdThen(r: RequestView): { needed: number; of: number } | undefined {
+    const g = this.groupOf(r.group);
+    const needed = this.needed(r);
+    if (!g || needed === undefined || ACTIVE.includes(r.status)) return undefined;
+    const made = Date.parse(r.createdAt);
+    // A reshare or policy change that finished may have done so after this request was made
+    // whenever it could still run then (it had not expired yet).
+    const changed = this.list.some(
+      (x) =>
+        x.group === r.group &&
+        x.id !== r.id &&
+        (x.kind === 'reshare' || x.kind === 'policy') &&
+        (x.status === 'done' || x.status === 'signing') &&
+        Date.parse(x.expiresAt) > made,
+    );
+    return changed ? undefined : { needed, of: g.size };
+  }
+
   /** Member names for peer ids (culprits), the id's start where a name is unknown. */
   names(r: RequestView, peerIds: readonly string[]): string[] {
     const members = this.groupOf(r.group)?.members ?? [];

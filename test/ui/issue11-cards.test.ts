@@ -60,3 +60,95 @@ describe('the invite after a reload (item 6)', () => {
     expect(screen.queryByLabelText('Invite code')).toBeNull();
   });
 });
+
+/** The finished card whose preview quotes `text`. */
+function finishedCard(text: RegExp): HTMLElement {
+  const finished = screen.getByRole('region', { name: /Finished/ });
+  const c = within(finished)
+    .getAllByRole('article')
+    .find((a) => text.test(a.textContent ?? ''));
+  if (!c) throw new Error(`no finished card with ${text}`);
+  return c;
+}
+
+describe('request cards (item 9)', () => {
+  it('a card names the key by group and fingerprint, and shows the request id', async () => {
+    const app = await mount();
+    const treasury = app.groups.group('g-treasury')!;
+    const waiting = screen.getByRole('region', { name: /Waiting for your decision/ });
+    const c = within(waiting).getByRole('article', { name: /treasury/ });
+    const fp = `${treasury.publicKey!.slice(0, 4)} ${treasury.publicKey!.slice(4, 8)}`;
+    expect(c.textContent).toMatch(new RegExp(`Key\\s*“treasury”\\s*· key ${fp}`));
+    expect(c.textContent).toMatch(/\(2 of 3 must approve\)/);
+    const id = app.requests.waiting.find((r) => r.group === 'g-treasury')!.id;
+    expect(within(c).getByText(id, { selector: 'code' })).toBeTruthy();
+  });
+
+  it('a finished card says what was needed then, not what the group needs now', async () => {
+    await mount();
+    const c = finishedCard(/Release v2\.3\.1/);
+    expect(c.textContent).toMatch(/Needed then\s*2 of 3 members’ approvals/);
+    expect(c.textContent).not.toMatch(/must approve/);
+  });
+
+  it('a signed card says its format and offers commands that check it', async () => {
+    const app = await mount();
+    const c = finishedCard(/Release v2\.3\.1/);
+    expect(c.textContent).toMatch(/Format: Ed25519 \(RFC 8032\), 64 bytes/);
+    await fireEvent.click(within(c).getByText('Check the signature yourself'));
+    const cmd = within(c).getByLabelText('Commands that verify the signature').textContent!;
+    expect(cmd).toMatch(/^cd "\$\(mktemp -d\)"/);
+    expect(cmd).toContain('-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA');
+    expect(cmd).toContain('openssl pkeyutl -verify -pubin -inkey group-key.pem -rawin');
+    const r = app.requests.finished.find((x) => x.status === 'done')!;
+    const sig = btoa(
+      String.fromCharCode(...r.signature!.match(/../g)!.map((h) => parseInt(h, 16))),
+    );
+    expect(cmd).toContain(`echo '${sig}' | openssl base64 -d -A > signature.bin`);
+    expect(within(c).getByRole('button', { name: 'Copy the commands' })).toBeTruthy();
+  });
+
+  it('after a change of members or policy, the threshold of the time is not guessed', async () => {
+    const app = await mount();
+    const done = app.requests.finished.find((x) => x.status === 'done')!;
+    expect(app.requests.thresholdThen(done)).toEqual({ needed: 2, of: 3 });
+    // A reshare that was done and could still run after the request was made.
+    app.requests.track({
+      ...done,
+      id: 'r-reshare',
+      kind: 'reshare',
+      createdAt: new Date(Date.parse(done.createdAt) - 3600_000).toISOString(),
+      expiresAt: new Date(Date.parse(done.createdAt) + 3600_000).toISOString(),
+    });
+    expect(app.requests.thresholdThen(done)).toBeUndefined();
+    await vi.waitFor(() =>
+      expect(finishedCard(/Release v2\.3\.1/).textContent).toMatch(
+        /Needed then\s*Not known: the group’s members or policy changed/,
+      ),
+    );
+  });
+
+  it('the only ready group is preselected for a new request', async () => {
+    node = createFakeNode({ seed: false, delayMs: 5, now: clock });
+    const app = await mount();
+    const g = await node['group.create']({ name: 'ops', threshold: 2, size: 3, scheme: 'ed25519' });
+    await vi.waitFor(async () =>
+      expect((await node!['group.show']({ group: g.id })).status).toBe('confirming'),
+    );
+    await node['group.confirm']({ group: g.id });
+    await vi.waitFor(async () =>
+      expect((await node!['group.show']({ group: g.id })).status).toBe('ready'),
+    );
+    await app.groups.refresh(g.id);
+    await fireEvent.click(screen.getByRole('button', { name: 'New sign request' }));
+    const select = screen.getByLabelText('Group whose key signs') as HTMLSelectElement;
+    expect(select.value).toBe(g.id);
+  });
+
+  it('with two ready groups nothing is chosen for the custodian', async () => {
+    await mount();
+    await fireEvent.click(screen.getByRole('button', { name: 'New sign request' }));
+    const select = screen.getByLabelText('Group whose key signs') as HTMLSelectElement;
+    expect(select.value).toBe('');
+  });
+});
