@@ -296,16 +296,42 @@ function list(ctx: Context, name: string): string[] {
   return Array.isArray(v) ? v : [];
 }
 
-function int(ctx: Context, name: string): number | undefined {
+/** A number flag's allowed range; `words` says it to the person ("from 2 to the group size"). */
+interface IntRange {
+  min: number;
+  max?: number;
+  words: string;
+}
+
+function int(ctx: Context, name: string, range?: IntRange): number | undefined {
   const v = str(ctx, name);
   if (v === undefined) return undefined;
-  if (!/^\d{1,15}$/.test(v)) {
+  const n = Number(v);
+  const whole = /^\d{1,15}$/.test(v);
+  if (!whole || (range && (n < range.min || (range.max !== undefined && n > range.max)))) {
+    // A number is shown as typed (-2, 2.5); anything else quoted, so spaces and the like show.
+    const shown = /^-?\d+(\.\d+)?$/.test(v) ? v : JSON.stringify(v);
     throw new UsageError(
-      `--${name}: must be a whole number, got ${JSON.stringify(v)}`,
+      `--${name}: must be a whole number${range ? ` ${range.words}` : ''}, got ${shown}`,
       ctx.command.name,
     );
   }
-  return Number(v);
+  return n;
+}
+
+const SIZE_RANGE: IntRange = {
+  min: LIMITS.minSize,
+  max: LIMITS.maxSize,
+  words: `from ${LIMITS.minSize} to ${LIMITS.maxSize}`,
+};
+
+/** --threshold: from 2 to the group size (when known here; the node checks it otherwise). */
+function thresholdRange(size?: number): IntRange {
+  return {
+    min: LIMITS.minSize,
+    max: size ?? LIMITS.maxSize,
+    words: `from ${LIMITS.minSize} to the group size${size !== undefined ? ` (${size})` : ''}`,
+  };
 }
 
 /** The file vault's passphrase: from --passphrase-file or $CONCLAVE_PASSPHRASE, never an argument. */
@@ -392,16 +418,23 @@ async function call<M extends ApiMethod>(
   method: M,
   params: Record<string, unknown>,
 ): Promise<ApiOutput<M>> {
-  let input: ApiInput<M>;
+  return callControl(ctx.home, method, checked(ctx, method, params));
+}
+
+/** The input checked as the node will check it; a bad value is a usage error naming the flag. */
+function checked<M extends ApiMethod>(
+  ctx: Context,
+  method: M,
+  params: Record<string, unknown>,
+): ApiInput<M> {
   try {
-    input = validateInput(method, params);
+    return validateInput(method, params);
   } catch (err) {
     if (!(err instanceof ApiError)) throw err;
     const [fieldName, ...rest] = err.message.split(': ');
     const flag = ctx.command.fields?.[fieldName ?? ''] ?? fieldName;
     throw new UsageError(`${flag}: ${rest.join(': ')}`, ctx.command.name);
   }
-  return callControl(ctx.home, method, input);
 }
 
 /** Resolves on SIGINT/SIGTERM (or `io.shutdown`); a second signal exits at once. */
@@ -470,6 +503,72 @@ const EXPIRES_OPTION: OptionSpec = {
   value: 'SECONDS',
   help: `seconds until the request expires (${LIMITS.minExpiresSec}..${LIMITS.maxExpiresSec})`,
 };
+
+/** How often `request wait` looks at the request to report its approvals. */
+const WAIT_PROGRESS_MS = 1000;
+
+/** `--approve`: the requester approves at creation (their approval counts like anyone's). */
+const APPROVE_OPTION: OptionSpec = {
+  type: 'boolean',
+  help: 'approve it yourself as you make it (else run `conclave approve ID` like the others)',
+};
+
+/** "needs 2 of 3 approvals; approved so far: alice" (with the status once it is not pending). */
+function approvalCount(r: RequestView): string {
+  const names = r.approvals.map((d) => clean(d.name)).join(', ') || 'nobody yet';
+  const needs =
+    r.approvalsNeeded !== undefined
+      ? `needs ${r.approvalsNeeded} of ${r.groupSize ?? '?'} approvals`
+      : plural(r.approvals.length, 'approval');
+  return `${needs}; approved so far: ${names}`;
+}
+
+/** What a new request needs next, and the commands for it. */
+function nextSteps(r: RequestView, ownApproval: boolean): string[] {
+  if (r.status !== 'pending') return [];
+  const lines = [approvalCount(r)];
+  const id = clean(r.id);
+  if (!ownApproval && !r.approvals.some((d) => d.peerId === r.createdBy.peerId))
+    lines.push(`your own approval counts too: conclave approve ${id}`);
+  lines.push(`the other members approve with: conclave approve ${id}`);
+  lines.push(`then wait for the result: conclave request wait ${id}`);
+  return lines;
+}
+
+/**
+ * A new request of a kind whose API has no `approve` flag: the requester's approval follows as
+ * its own call, exactly as `conclave approve ID` would make it.
+ */
+async function approveIfAsked(ctx: Context, r: RequestView): Promise<RequestView> {
+  return ctx.values.approve === true ? call(ctx, 'request.approve', { id: r.id }) : r;
+}
+
+/** Prints a new request: the request, then how many approvals it needs and who gave them. */
+function outputCreated(ctx: Context, r: RequestView): void {
+  output(ctx, r, () => [...requestLines(r), ...nextSteps(r, ctx.values.approve === true)]);
+}
+
+/** One line of `request wait` progress: the approvals, and the status once it moves on. */
+function waitProgress(r: RequestView): string {
+  return `${clean(r.id)}: ${r.status === 'pending' ? '' : `${r.status}; `}${approvalCount(r)}`;
+}
+
+/** The last line of `request wait`: how it ended, or that it is still open. */
+function waitOutcome(r: RequestView, timeoutSec: number): string {
+  const id = clean(r.id);
+  switch (r.status) {
+    case 'done':
+      return `${id}: done${r.signature ? ', signed' : ''}`;
+    case 'denied':
+      return `${id}: denied by ${r.denials.map((d) => clean(d.name)).join(', ') || 'the group'}`;
+    case 'expired':
+      return `${id}: expired before enough approvals (${approvalCount(r)})`;
+    case 'failed':
+      return `${id}: failed${r.failure ? `: ${clean(r.failure)}` : ''}`;
+    default:
+      return `${id}: still ${r.status} after ${timeoutSec} s (${approvalCount(r)})`;
+  }
+}
 
 const COMMANDS: Command[] = [
   {
@@ -737,10 +836,11 @@ const COMMANDS: Command[] = [
     required: ['name', 'threshold', 'size', 'scheme'],
     fields: { name: '--name', threshold: '--threshold', size: '--size', scheme: '--scheme' },
     async run(ctx) {
+      const size = int(ctx, 'size', SIZE_RANGE);
       const g = await call(ctx, 'group.create', {
         name: str(ctx, 'name'),
-        threshold: int(ctx, 'threshold'),
-        size: int(ctx, 'size'),
+        threshold: int(ctx, 'threshold', thresholdRange(size)),
+        size,
         scheme: str(ctx, 'scheme'),
       });
       output(ctx, g, () => [
@@ -775,10 +875,11 @@ const COMMANDS: Command[] = [
       keyFile: '--key-file',
     },
     async run(ctx) {
+      const size = int(ctx, 'size', SIZE_RANGE);
       const g = await call(ctx, 'group.import', {
         name: str(ctx, 'name'),
-        threshold: int(ctx, 'threshold'),
-        size: int(ctx, 'size'),
+        threshold: int(ctx, 'threshold', thresholdRange(size)),
+        size,
         scheme: str(ctx, 'scheme'),
         keyFile: resolve(str(ctx, 'key-file')!),
       });
@@ -871,7 +972,8 @@ const COMMANDS: Command[] = [
   },
   {
     name: 'request sign',
-    usage: '--group GROUP (--message TEXT | --file PATH | --hex HEX) [--expires SECONDS]',
+    usage:
+      '--group GROUP (--message TEXT | --file PATH | --hex HEX) [--expires SECONDS] [--approve]',
     summary: 'ask the group to sign a message',
     options: {
       group: { type: 'string', value: 'GROUP', help: 'group id or name' },
@@ -883,6 +985,7 @@ const COMMANDS: Command[] = [
       },
       hex: { type: 'string', value: 'HEX', help: 'the bytes, in hex' },
       expires: EXPIRES_OPTION,
+      approve: APPROVE_OPTION,
     },
     required: ['group'],
     fields: { group: '--group', expiresInSec: '--expires' },
@@ -909,15 +1012,16 @@ const COMMANDS: Command[] = [
         message,
         encoding,
         expiresInSec: int(ctx, 'expires'),
+        approve: ctx.values.approve === true || undefined,
       });
-      output(ctx, r, () => requestLines(r));
+      outputCreated(ctx, r);
       return EXIT.OK;
     },
   },
   {
     name: 'request reshare',
     usage:
-      '--group GROUP [--threshold T] [--add NEWCOMER]... [--remove MEMBER]... [--expires SECONDS]',
+      '--group GROUP [--threshold T] [--add NEWCOMER]... [--remove MEMBER]... [--expires SECONDS] [--approve]',
     summary: 'propose adding or removing members or changing the threshold (same public key)',
     options: {
       group: { type: 'string', value: 'GROUP', help: 'group id or name' },
@@ -939,6 +1043,7 @@ const COMMANDS: Command[] = [
         help: 'name or peer id of a member to remove; repeatable',
       },
       expires: EXPIRES_OPTION,
+      approve: APPROVE_OPTION,
     },
     required: ['group'],
     fields: {
@@ -951,20 +1056,20 @@ const COMMANDS: Command[] = [
     async run(ctx) {
       const add = list(ctx, 'add');
       const remove = list(ctx, 'remove');
-      const r = await call(ctx, 'request.reshare', {
+      const made = await call(ctx, 'request.reshare', {
         group: str(ctx, 'group'),
-        threshold: int(ctx, 'threshold'),
+        threshold: int(ctx, 'threshold', thresholdRange()),
         add: add.length ? add : undefined,
         remove: remove.length ? remove : undefined,
         expiresInSec: int(ctx, 'expires'),
       });
-      output(ctx, r, () => requestLines(r));
+      outputCreated(ctx, await approveIfAsked(ctx, made));
       return EXIT.OK;
     },
   },
   {
     name: 'request repair',
-    usage: '--group GROUP --member MEMBER [--newcomer NEWCOMER] [--expires SECONDS]',
+    usage: '--group GROUP --member MEMBER [--newcomer NEWCOMER] [--expires SECONDS] [--approve]',
     summary: 'give a member who lost their device their share back, on a new identity',
     options: {
       group: { type: 'string', value: 'GROUP', help: 'group id or name' },
@@ -979,6 +1084,7 @@ const COMMANDS: Command[] = [
         help: 'their new identity (joined with your `group invite`); needed when several joined',
       },
       expires: EXPIRES_OPTION,
+      approve: APPROVE_OPTION,
     },
     required: ['group', 'member'],
     fields: {
@@ -988,24 +1094,25 @@ const COMMANDS: Command[] = [
       expiresInSec: '--expires',
     },
     async run(ctx) {
-      const r = await call(ctx, 'request.repair', {
+      const made = await call(ctx, 'request.repair', {
         group: str(ctx, 'group'),
         member: str(ctx, 'member'),
         newcomer: str(ctx, 'newcomer'),
         expiresInSec: int(ctx, 'expires'),
       });
-      output(ctx, r, () => requestLines(r));
+      outputCreated(ctx, await approveIfAsked(ctx, made));
       return EXIT.OK;
     },
   },
   {
     name: 'request policy',
-    usage: '--group GROUP --file POLICY.json [--expires SECONDS]',
+    usage: '--group GROUP --file POLICY.json [--expires SECONDS] [--approve]',
     summary: 'propose a new group policy (see `group policy GROUP --json` for its shape)',
     options: {
       group: { type: 'string', value: 'GROUP', help: 'group id or name' },
       file: { type: 'string', value: 'FILE', help: 'the new policy as JSON' },
       expires: EXPIRES_OPTION,
+      approve: APPROVE_OPTION,
     },
     required: ['group', 'file'],
     fields: { group: '--group', policy: '--file', expiresInSec: '--expires' },
@@ -1023,15 +1130,16 @@ const COMMANDS: Command[] = [
         group: str(ctx, 'group'),
         policy,
         expiresInSec: int(ctx, 'expires'),
+        approve: ctx.values.approve === true || undefined,
       });
-      output(ctx, r, () => requestLines(r));
+      outputCreated(ctx, r);
       return EXIT.OK;
     },
   },
   {
     name: 'request reconstruct',
     usage:
-      '--group GROUP --purpose TEXT (--operation export --out FILE [--passphrase-file F] | --operation ecdsa-sign --digest HEX)',
+      '--group GROUP --purpose TEXT (--operation export --out FILE [--passphrase-file F] | --operation ecdsa-sign --digest HEX) [--approve]',
     summary:
       'reconstruct the key on this node for one audited operation (only if the group policy allows it)',
     options: {
@@ -1050,6 +1158,7 @@ const COMMANDS: Command[] = [
         help: 'export passphrase from FILE (else $CONCLAVE_EXPORT_PASSPHRASE)',
       },
       expires: EXPIRES_OPTION,
+      approve: APPROVE_OPTION,
     },
     required: ['group', 'purpose', 'operation'],
     fields: {
@@ -1083,7 +1192,7 @@ const COMMANDS: Command[] = [
             ctx.command.name,
           );
       }
-      const r = await call(ctx, 'request.reconstruct', {
+      const made = await call(ctx, 'request.reconstruct', {
         group: str(ctx, 'group'),
         purpose: str(ctx, 'purpose'),
         operation,
@@ -1092,26 +1201,27 @@ const COMMANDS: Command[] = [
         digest: str(ctx, 'digest'),
         expiresInSec: int(ctx, 'expires'),
       });
-      output(ctx, r, () => requestLines(r));
+      outputCreated(ctx, await approveIfAsked(ctx, made));
       return EXIT.OK;
     },
   },
   {
     name: 'request refresh',
-    usage: '--group GROUP [--expires SECONDS]',
+    usage: '--group GROUP [--expires SECONDS] [--approve]',
     summary: 'propose new shares for every member (same public key, epoch + 1)',
     options: {
       group: { type: 'string', value: 'GROUP', help: 'group id or name' },
       expires: EXPIRES_OPTION,
+      approve: APPROVE_OPTION,
     },
     required: ['group'],
     fields: { group: '--group', expiresInSec: '--expires' },
     async run(ctx) {
-      const r = await call(ctx, 'request.refresh', {
+      const made = await call(ctx, 'request.refresh', {
         group: str(ctx, 'group'),
         expiresInSec: int(ctx, 'expires'),
       });
-      output(ctx, r, () => requestLines(r));
+      outputCreated(ctx, await approveIfAsked(ctx, made));
       return EXIT.OK;
     },
   },
@@ -1165,10 +1275,48 @@ const COMMANDS: Command[] = [
     args: ['ID'],
     fields: { id: 'ID', timeoutSec: '--timeout' },
     async run(ctx) {
-      const r = await call(ctx, 'request.wait', {
-        id: ctx.args[0],
+      const id = ctx.args[0];
+      // Checked before anything is asked of the node, so a bad --timeout is a usage error.
+      const { timeoutSec } = checked(ctx, 'request.wait', {
+        id,
         timeoutSec: int(ctx, 'timeout') ?? 60,
       });
+      const first = await call(ctx, 'request.show', { id });
+      let r = first;
+      if (first.status === 'pending' || first.status === 'signing') {
+        // Progress goes where it cannot spoil the result: stderr under --json, else stdout.
+        const progress = ctx.json ? ctx.io.stderr : ctx.io.stdout;
+        let shown = '';
+        const report = (v: RequestView) => {
+          const line = waitProgress(v);
+          if (line !== shown) progress.write(`${line}\n`);
+          shown = line;
+        };
+        report(first);
+        // The node's wait ends only with the request (or the timeout); meanwhile a look every
+        // second shows each approval as it arrives.
+        let waiting = true;
+        let wake = () => {};
+        const watching = (async () => {
+          while (waiting) {
+            await new Promise<void>((done) => {
+              const t = setTimeout(done, WAIT_PROGRESS_MS);
+              wake = () => (clearTimeout(t), done());
+            });
+            if (!waiting) break;
+            const now = await call(ctx, 'request.show', { id }).catch(() => undefined);
+            if (now && waiting) report(now);
+          }
+        })();
+        try {
+          r = await callControl(ctx.home, 'request.wait', { id: first.id, timeoutSec });
+        } finally {
+          waiting = false;
+          wake();
+          await watching;
+        }
+        progress.write(`${waitOutcome(r, timeoutSec)}\n`);
+      }
       output(ctx, r, () => requestLines(r));
       return WAIT_EXIT[r.status] ?? EXIT.FAILED;
     },
@@ -1210,13 +1358,21 @@ const COMMANDS: Command[] = [
     summary: 'list audit log entries',
     options: {
       group: { type: 'string', value: 'GROUP', help: 'only this group’s entries' },
-      limit: { type: 'string', value: 'N', help: `at most N entries (1..${LIMITS.maxLimit})` },
+      limit: {
+        type: 'string',
+        value: 'N',
+        help: `the newest N entries, oldest first (1..${LIMITS.maxLimit})`,
+      },
     },
     fields: { group: '--group', limit: '--limit' },
     async run(ctx) {
       const entries = await call(ctx, 'audit.list', {
         group: str(ctx, 'group'),
-        limit: int(ctx, 'limit'),
+        limit: int(ctx, 'limit', {
+          min: 1,
+          max: LIMITS.maxLimit,
+          words: `from 1 to ${LIMITS.maxLimit}`,
+        }),
       });
       output(ctx, entries, () =>
         entries.length === 0 ? ['no audit entries'] : table(entries.map(auditRow)),
@@ -1574,8 +1730,9 @@ function parseOptions(
     if (token.value === undefined) {
       throw new UsageError(`${flag} needs a value${spec.value ? ` (${spec.value})` : ''}`, command);
     }
-    // `--name --json` almost always means a forgotten value, not a name starting with a dash.
-    if (!token.inlineValue && token.value.startsWith('-')) {
+    // `--name --json` almost always means a forgotten value, not a name starting with a dash; a
+    // negative number (`--threshold -2`) is a value, which the flag's own check then refuses.
+    if (!token.inlineValue && token.value.startsWith('-') && !/^-\d/.test(token.value)) {
       throw new UsageError(
         `${flag} needs a value${spec.value ? ` (${spec.value})` : ''}; for one that starts with "-", write ${flag}=VALUE`,
         command,

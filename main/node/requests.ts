@@ -217,6 +217,10 @@ export class RequestsService extends NodeService {
         .map((d) => dv(d.peerId, d.at, d.reason)),
       culprits: r.culprits,
     };
+    if (g) {
+      view.groupSize = g.size;
+      this.guarded(r.id, 'counting its approvals', () => (view.approvalsNeeded = this.needed(r)));
+    }
     // The card comes from the registry, which never throws: a request whose bytes cannot be read
     // shows as "cannot be shown"; the rest of the view is built so that it cannot throw either.
     view.card = this.cardOf(r, g);
@@ -273,6 +277,7 @@ export class RequestsService extends NodeService {
     message: string;
     encoding: 'utf8' | 'hex';
     expiresInSec?: number;
+    approve?: boolean;
   }): RequestView {
     const g = this.groups.findGroup(input.group);
     if (g.status !== 'ready')
@@ -285,7 +290,7 @@ export class RequestsService extends NodeService {
     } else bytes = utf8ToBytes(input.message);
     if (bytes.length > LIMITS.message)
       throw new ApiError('bad_input', `message: at most ${LIMITS.message} bytes`);
-    return this.createRequest(g, 'sign', bytes, input.expiresInSec);
+    return this.createRequest(g, 'sign', bytes, input.expiresInSec, input.approve);
   }
 
   createRequest(
@@ -293,6 +298,7 @@ export class RequestsService extends NodeService {
     kind: RequestBody['kind'],
     bytes: Uint8Array,
     expiresInSec?: number,
+    approve = false,
   ): RequestView {
     const policy = this.policyOf(g.id);
     const expiry = expiresInSec ?? policy.defaultExpirySec ?? DEFAULT_EXPIRY_SEC;
@@ -327,9 +333,41 @@ export class RequestsService extends NodeService {
       if (owed) throw new ApiError('conflict', owed);
     }
     const signed = signStatement(body, (h) => this.me.sign(h));
-    this.storeRequest(signed);
-    this.broadcast(g.id, { v: 1, type: 'statements', items: [signed] });
-    return this.requestView(this.store.requests.get(requestIdOf(body))!);
+    const id = requestIdOf(body);
+    // The requester's own approval, when asked, is the same signed decision `decide` makes, stored
+    // and sent with the request in one batch so no member sees the request without it.
+    const items: Signed[] = [signed];
+    this.store.tx(() => {
+      this.storeRequest(signed);
+      if (approve) {
+        const decision = this.decisionStatement(signed.body, 'approve');
+        this.storeDecision(decision);
+        items.push(decision);
+      }
+    });
+    this.broadcast(g.id, { v: 1, type: 'statements', items });
+    if (approve) this.evaluate(id);
+    return this.requestView(this.store.requests.get(id)!);
+  }
+
+  /** This node's signed decision on a request (its body as stored in the request's envelope). */
+  private decisionStatement(
+    req: RequestBody,
+    decision: 'approve' | 'deny',
+    reason?: string,
+  ): Signed<DecisionBody> {
+    const body: DecisionBody = {
+      v: 1,
+      type: 'decision',
+      groupId: req.groupId,
+      requestId: requestIdOf(req),
+      requestHash: bytesToHex(statementHash(req)),
+      decision,
+      by: this.me.peerId,
+      at: Date.now(),
+    };
+    if (reason) body.reason = reason;
+    return signStatement(body, (h) => this.me.sign(h));
   }
 
   private storeRequest(s: Signed<RequestBody>): boolean {
@@ -405,18 +443,7 @@ export class RequestsService extends NodeService {
         `you already ${prior.decision === 'approve' ? 'approved' : 'denied'} this request`,
       );
     const reqSigned = JSON.parse(r.envelope) as Signed<RequestBody>;
-    const body: DecisionBody = {
-      v: 1,
-      type: 'decision',
-      groupId: g.id,
-      requestId: id,
-      requestHash: bytesToHex(statementHash(reqSigned.body)),
-      decision,
-      by: this.me.peerId,
-      at: Date.now(),
-    };
-    if (reason) body.reason = reason;
-    const signed = signStatement(body, (h) => this.me.sign(h));
+    const signed = this.decisionStatement(reqSigned.body, decision, reason);
     this.storeDecision(signed);
     this.broadcast(g.id, { v: 1, type: 'statements', items: [signed] });
     this.evaluate(id);
@@ -884,6 +911,7 @@ export class RequestsService extends NodeService {
     group: string;
     policy: Record<string, unknown>;
     expiresInSec?: number;
+    approve?: boolean;
   }): RequestView {
     const g = this.groups.findGroup(input.group);
     if (g.status !== 'ready') throw new ApiError('not_ready', `group ${g.name} is ${g.status}`);
@@ -894,7 +922,13 @@ export class RequestsService extends NodeService {
       throw new ApiError('bad_input', `policy: ${(e as Error).message}`);
     }
     const change = { v: 1, from: policyHash(this.policyOf(g.id)), policy: next };
-    return this.createRequest(g, 'policy', utf8ToBytes(canonicalJSON(change)), input.expiresInSec);
+    return this.createRequest(
+      g,
+      'policy',
+      utf8ToBytes(canonicalJSON(change)),
+      input.expiresInSec,
+      input.approve,
+    );
   }
 
   /** Every member applies an approved policy change itself, as soon as it sees enough approvals. */

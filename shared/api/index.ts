@@ -121,6 +121,10 @@ export interface RequestView {
   expiresAt: string;
   approvals: DecisionView[];
   denials: DecisionView[];
+  /** Approvals the request needs under the group's policy in force (at least the threshold). */
+  approvalsNeeded?: number;
+  /** Members who can approve: the group's size. */
+  groupSize?: number;
   /**
    * Hex signature once done; verifies under the group's publicKey with the scheme's verifier. A
    * reconstruct ecdsa-sign request gives a 64-byte ECDSA signature of the raw digest instead: for
@@ -246,8 +250,15 @@ export interface ApiOperations {
   'group.confirm': { input: { group: string }; output: GroupView };
   /** An invite for a newcomer to a ready group; they become a member through a reshare. */
   'group.invite': { input: { group: string }; output: { group: string; invite: string } };
+  /** `approve`: the requester's own approval, signed and sent with the request. */
   'request.sign': {
-    input: { group: string; message: string; encoding: 'utf8' | 'hex'; expiresInSec?: number };
+    input: {
+      group: string;
+      message: string;
+      encoding: 'utf8' | 'hex';
+      expiresInSec?: number;
+      approve?: boolean;
+    };
     output: RequestView;
   };
   /**
@@ -294,7 +305,12 @@ export interface ApiOperations {
   'group.policy': { input: { group: string }; output: PolicyView };
   /** Proposes a new group policy (it takes effect once approved as the current policy demands). */
   'request.policy': {
-    input: { group: string; policy: Record<string, unknown>; expiresInSec?: number };
+    input: {
+      group: string;
+      policy: Record<string, unknown>;
+      expiresInSec?: number;
+      approve?: boolean;
+    };
     output: RequestView;
   };
   /** Proposes a refresh: new shares for every member, same public key, epoch + 1. */

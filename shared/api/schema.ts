@@ -243,7 +243,7 @@ const signInput = object(
     },
     encoding: oneOf(ENCODINGS),
   },
-  { expiresInSec: int(LIMITS.minExpiresSec, LIMITS.maxExpiresSec) },
+  { expiresInSec: int(LIMITS.minExpiresSec, LIMITS.maxExpiresSec), approve: bool() },
 );
 
 const SCHEMAS: { [M in ApiMethod]: Check<ApiInput<M>> } = {
@@ -361,7 +361,7 @@ const SCHEMAS: { [M in ApiMethod]: Check<ApiInput<M>> } = {
   ),
   'request.policy': object(
     { group: ref, policy: plainObject() },
-    { expiresInSec: int(LIMITS.minExpiresSec, LIMITS.maxExpiresSec) },
+    { expiresInSec: int(LIMITS.minExpiresSec, LIMITS.maxExpiresSec), approve: bool() },
   ),
   'request.refresh': object(
     { group: ref },

@@ -9,8 +9,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { main, type CliIO } from '../../main/cli.js';
 import type { RunningNode, StartOptions } from '../../main/node/index.js';
 import { callControl, serveControl, type ControlServer } from '../../main/server/control.js';
-import type { RequestStatus } from '../../shared/api/index.js';
-import { fakeApi, groupView, PEER_A, type FakeApi } from '../server/fake-api.js';
+import type { RequestStatus, RequestView } from '../../shared/api/index.js';
+import { fakeApi, groupView, PEER_A, requestView, type FakeApi } from '../server/fake-api.js';
 
 const BIN = fileURLToPath(new URL('../../bin/conclave.mjs', import.meta.url));
 
@@ -135,12 +135,48 @@ describe('conclave misuse gives one line on stderr and exit code 64', () => {
         '--scheme',
         'ed25519',
       ],
-      '--threshold: must be a whole number, got "two"; run conclave group create --help',
+      '--threshold: must be a whole number from 2 to the group size (3), got "two"; run conclave group create --help',
     ],
     [
       'a threshold above the size',
       ['group', 'create', '--name', 't', '--threshold', '5', '--size', '3', '--scheme', 'ed25519'],
-      '--threshold: must be from 2 to size (3), got 5; run conclave group create --help',
+      '--threshold: must be a whole number from 2 to the group size (3), got 5; run conclave group create --help',
+    ],
+    [
+      'a negative threshold (a value, not a forgotten one)',
+      ['group', 'create', '--name', 't', '--threshold', '-2', '--size', '3', '--scheme', 'ed25519'],
+      '--threshold: must be a whole number from 2 to the group size (3), got -2; run conclave group create --help',
+    ],
+    [
+      'a threshold of one',
+      ['group', 'create', '--name', 't', '--threshold', '1', '--size', '3', '--scheme', 'ed25519'],
+      '--threshold: must be a whole number from 2 to the group size (3), got 1; run conclave group create --help',
+    ],
+    [
+      'a size that is not whole',
+      [
+        'group',
+        'create',
+        '--name',
+        't',
+        '--threshold',
+        '2',
+        '--size',
+        '2.5',
+        '--scheme',
+        'ed25519',
+      ],
+      '--size: must be a whole number from 2 to 50, got 2.5; run conclave group create --help',
+    ],
+    [
+      'a negative size',
+      ['group', 'create', '--name', 't', '--threshold', '2', '--size', '-3', '--scheme', 'ed25519'],
+      '--size: must be a whole number from 2 to 50, got -3; run conclave group create --help',
+    ],
+    [
+      'a negative reshare threshold',
+      ['request', 'reshare', '--group', 'g', '--threshold', '-2'],
+      '--threshold: must be a whole number from 2 to the group size, got -2; run conclave request reshare --help',
     ],
     [
       'an unknown scheme',
@@ -196,7 +232,7 @@ describe('conclave misuse gives one line on stderr and exit code 64', () => {
     [
       'an audit limit of zero',
       ['audit', 'list', '--limit', '0'],
-      '--limit: must be from 1 to 10000, got 0; run conclave audit list --help',
+      '--limit: must be a whole number from 1 to 10000, got 0; run conclave audit list --help',
     ],
     [
       'a reason that is too long',
@@ -388,8 +424,6 @@ describe('conclave maps each command onto the API', () => {
       { group: 'treasury', pending: true },
     ],
     [['request', 'show', 'r-1'], 'request.show', { id: 'r-1' }],
-    [['request', 'wait', 'r-1'], 'request.wait', { id: 'r-1', timeoutSec: 60 }],
-    [['request', 'wait', 'r-1', '--timeout', '5'], 'request.wait', { id: 'r-1', timeoutSec: 5 }],
     [['approve', 'r-1'], 'request.approve', { id: 'r-1' }],
     [['deny', 'r-1'], 'request.deny', { id: 'r-1' }],
     [['deny', 'r-1', '--reason', 'not today'], 'request.deny', { id: 'r-1', reason: 'not today' }],
@@ -539,6 +573,139 @@ describe('conclave request wait', () => {
     const json = await cli('--json', 'request', 'wait', 'r-1', '--timeout', '1');
     expect(json.code).toBe(code);
     expect(JSON.parse(json.out).status).toBe(status);
+  });
+});
+
+describe('conclave request wait reports progress', () => {
+  const view = (status: RequestStatus, approvers: string[]): RequestView => ({
+    ...requestView('r-1', status),
+    approvals: approvers.map((name, i) => ({ peerId: `p${i}`, name, at: '2025-01-01T00:00:01Z' })),
+    approvalsNeeded: 2,
+    groupSize: 3,
+  });
+
+  /**
+   * A request that bob approves during the wait: the first look after the wait starts sees only
+   * alice, the second sees bob too (signing), and the wait ends soon after that second look.
+   */
+  function approvedDuringTheWait(): void {
+    let looks = -1;
+    api['request.show'] = async (input) => {
+      api.calls.push({ method: 'request.show', input });
+      looks += looks >= 0 ? 1 : 0;
+      return looks >= 2 ? view('signing', ['alice', 'bob']) : view('pending', ['alice']);
+    };
+    api['request.wait'] = async (input) => {
+      api.calls.push({ method: 'request.wait', input });
+      looks = 0;
+      while (looks < 2) await new Promise((done) => setTimeout(done, 50));
+      await new Promise((done) => setTimeout(done, 200));
+      return view('done', ['alice', 'bob']);
+    };
+  }
+
+  it('prints a line each time the approvals change, then the outcome, then the request', async () => {
+    approvedDuringTheWait();
+    const { code, out } = await cli('request', 'wait', 'r-1', '--timeout', '30');
+    expect(code).toBe(0);
+    const lines = out.split('\n');
+    expect(lines.slice(0, 3)).toEqual([
+      'r-1: needs 2 of 3 approvals; approved so far: alice',
+      'r-1: signing; needs 2 of 3 approvals; approved so far: alice, bob',
+      'r-1: done, signed',
+    ]);
+    expect(out).toContain('status:      done');
+    expect(api.calls[1]).toEqual({ method: 'request.wait', input: { id: 'r-1', timeoutSec: 30 } });
+  });
+
+  it('keeps stdout one JSON document under --json: progress goes to stderr', async () => {
+    approvedDuringTheWait();
+    const { code, out, err } = await cli('--json', 'request', 'wait', 'r-1', '--timeout', '30');
+    expect(code).toBe(0);
+    expect(JSON.parse(out)).toMatchObject({ status: 'done', approvalsNeeded: 2, groupSize: 3 });
+    expect(err.split('\n')).toEqual([
+      'r-1: needs 2 of 3 approvals; approved so far: alice',
+      'r-1: signing; needs 2 of 3 approvals; approved so far: alice, bob',
+      'r-1: done, signed',
+      '',
+    ]);
+  });
+
+  it('says how far it got when the timeout passes', async () => {
+    api['request.show'] = async () => view('pending', ['bob']);
+    api['request.wait'] = async () => view('pending', ['bob']);
+    const { code, out } = await cli('request', 'wait', 'r-1', '--timeout', '0');
+    expect(code).toBe(2);
+    expect(out).toContain(
+      'r-1: still pending after 0 s (needs 2 of 3 approvals; approved so far: bob)',
+    );
+  });
+
+  it('asks the node only once for a request already finished', async () => {
+    api.requestStatus = 'done';
+    const { code, out, err } = await cli('--json', 'request', 'wait', 'r-1');
+    expect(code).toBe(0);
+    expect(err).toBe('');
+    expect(JSON.parse(out).status).toBe('done');
+    expect(api.calls).toEqual([{ method: 'request.show', input: { id: 'r-1' } }]);
+  });
+});
+
+describe('conclave request sign says what the request needs', () => {
+  it('prints how many approvals are needed and who approved, and passes --approve', async () => {
+    api['request.sign'] = async (input) => {
+      api.calls.push({ method: 'request.sign', input });
+      return {
+        ...requestView('r-1', 'pending'),
+        approvalsNeeded: 2,
+        groupSize: 3,
+      };
+    };
+    const { code, out } = await cli(
+      'request',
+      'sign',
+      '--group',
+      'treasury',
+      '--message',
+      'pay',
+      '--approve',
+    );
+    expect(code).toBe(0);
+    expect(api.calls).toEqual([
+      {
+        method: 'request.sign',
+        input: { group: 'treasury', message: 'pay', encoding: 'utf8', approve: true },
+      },
+    ]);
+    expect(out).toContain('needs 2 of 3 approvals; approved so far: alice\n');
+    expect(out).toContain('the other members approve with: conclave approve r-1\n');
+    expect(out).toContain('then wait for the result: conclave request wait r-1\n');
+    const json = JSON.parse(
+      (await cli('--json', 'request', 'sign', '--group', 't', '--hex', '00')).out,
+    );
+    expect(json).toMatchObject({
+      approvalsNeeded: 2,
+      groupSize: 3,
+      approvals: [{ name: 'alice' }],
+    });
+  });
+
+  it('reminds a requester who did not approve that their approval counts too', async () => {
+    api['request.sign'] = async () => ({
+      ...requestView('r-1', 'pending'),
+      approvals: [],
+      approvalsNeeded: 2,
+      groupSize: 3,
+    });
+    const { out } = await cli('request', 'sign', '--group', 'treasury', '--message', 'pay');
+    expect(out).toContain('needs 2 of 3 approvals; approved so far: nobody yet\n');
+    expect(out).toContain('your own approval counts too: conclave approve r-1\n');
+  });
+
+  it('approves a ceremony request right after making it with --approve', async () => {
+    const { code } = await cli('request', 'refresh', '--group', 'treasury', '--approve');
+    expect(code).toBe(0);
+    expect(api.calls.map((c) => c.method)).toEqual(['request.refresh', 'request.approve']);
   });
 });
 
