@@ -233,7 +233,10 @@ export class AuditService extends NodeService {
 
   auditList(input: { group?: string; limit?: number }): AuditEntryView[] {
     const group = input.group ? this.groups.findGroup(input.group).id : undefined;
-    const entries = this.store.audit.list({ group, limit: input.limit ?? 1000 });
+    // The newest `limit` entries, shown oldest first like the rest of the log.
+    const entries = this.store.audit
+      .list({ group, limit: input.limit ?? 1000, order: 'desc' })
+      .reverse();
     return entries.map((e) => ({
       author: e.author,
       authorName: this.authorName(e),

@@ -266,6 +266,7 @@ export class GroupsService extends NodeService {
     input: { name: string; threshold: number; size: number; scheme: SchemeName },
     imported?: { publicKey: string; keyFile: string },
   ) {
+    this.refuseTakenName(input.name);
     const id = bytesToHex(nodeRandomBytes(16));
     const secret = bytesToHex(nodeRandomBytes(32));
     const now = Date.now();
@@ -306,6 +307,19 @@ export class GroupsService extends NodeService {
     return { ...this.groupView(this.store.groups.get(id)!), invite };
   }
 
+  /**
+   * Group names are unique on a node: every name-based command (`--group NAME`) needs to find
+   * exactly one group, so a second group of the same name is refused (`except`: the group itself).
+   */
+  private refuseTakenName(name: string, except?: string): void {
+    const other = this.store.groups.findByName(name).find((g) => g.id !== except);
+    if (other)
+      throw new ApiError(
+        'conflict',
+        `you already have a group called "${name}" (${other.id}); group names must be unique on this node, ${except ? 'so this invite cannot be joined here: ask its creator for a group of another name' : 'so choose another name'}`,
+      );
+  }
+
   private selfMember(groupId: string, index: number): MemberRow {
     return {
       groupId,
@@ -331,6 +345,7 @@ export class GroupsService extends NodeService {
       throw new ApiError('conflict', 'this is your own invite: share it with the other members');
     const existing = this.store.groups.get(invite.groupId);
     if (existing && existing.status !== 'forming') return this.groupView(existing);
+    this.refuseTakenName(invite.name, invite.groupId);
     await this.host.addAddresses(invite.creator, invite.addrs);
     const req: JoinRequest = {
       v: 1,

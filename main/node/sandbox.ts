@@ -18,7 +18,26 @@ interface Sim {
   node: RunningNode;
 }
 
-const SIM_NAMES = ['Bob (simulated)', 'Carol (simulated)'];
+/** First names for the simulated co-custodians, in order of preference. */
+const SIM_FIRST_NAMES = ['Bob', 'Carol', 'Dave', 'Erin', 'Frank'];
+
+/**
+ * The two simulated co-custodians' names: the first of SIM_FIRST_NAMES that are not the person's
+ * own first name (a user called Carol practises with Bob and Dave, never with another Carol).
+ */
+export function practiceNames(userName: string): string[] {
+  const own = userName.trim().split(/\s+/)[0]?.toLowerCase() ?? '';
+  return SIM_FIRST_NAMES.filter((n) => n.toLowerCase() !== own)
+    .slice(0, 2)
+    .map((n) => `${n} (simulated)`);
+}
+
+/** `base`, or `base (2)`, `base (3)`... whichever no group in `taken` is called yet. */
+export function freeGroupName(base: string, taken: readonly string[]): string {
+  let name = base;
+  for (let i = 2; taken.includes(name); i++) name = `${base} (${i})`;
+  return name;
+}
 
 /**
  * Simulated custodians live in a temporary directory with a file vault whose passphrase exists
@@ -31,7 +50,7 @@ export class Sandbox {
   private groupId?: string;
 
   constructor(
-    private readonly main: Pick<Api, 'group.create' | 'group.show'>,
+    private readonly main: Pick<Api, 'group.create' | 'group.show' | 'group.list' | 'node.status'>,
     private readonly entry: {
       initIdentity(o: InitOptions): Promise<InitResult>;
       startCustodian(o: StartOptions): Promise<RunningNode>;
@@ -50,7 +69,8 @@ export class Sandbox {
   private async doStart(): Promise<GroupView> {
     this.dir = mkdtempSync(join(tmpdir(), 'conclave-sandbox-'));
     const passphrase = randomBytes(24).toString('base64url');
-    for (const name of SIM_NAMES) {
+    const me = await this.main['node.status']({});
+    for (const name of practiceNames(me.name)) {
       const home = join(this.dir, name.split(' ')[0]!.toLowerCase());
       await this.entry.initIdentity({ home, name, vault: 'file', passphrase });
       const node = await this.entry.startCustodian({
@@ -63,8 +83,10 @@ export class Sandbox {
       });
       this.sims.push({ name, node });
     }
+    // Group names are unique on a node: a second start within the minute gets "(2)".
+    const taken = (await this.main['group.list']({})).map((g) => g.name);
     const created = await this.main['group.create']({
-      name: `Sandbox ${new Date().toISOString().slice(11, 16)}`,
+      name: freeGroupName(`Sandbox ${new Date().toISOString().slice(11, 16)}`, taken),
       threshold: 2,
       size: 3,
       scheme: 'ed25519',
@@ -75,7 +97,7 @@ export class Sandbox {
     // using the sandbox confirms it in the UI, as they would in a real group.
     for (const s of this.sims) void this.autoConfirm(s);
     this.log(
-      `sandbox group ${created.name} with ${SIM_NAMES.join(' and ')}: compare the safety code and confirm`,
+      `sandbox group ${created.name} with ${this.sims.map((s) => s.name).join(' and ')}: compare the safety code and confirm`,
     );
     return this.main['group.show']({ group: created.id });
   }

@@ -196,3 +196,36 @@ describe('GroupsService newcomer invites', () => {
     expect(await join(dave, fresh)).toMatchObject({ ok: true });
   });
 });
+
+describe('group names are unique on a node', () => {
+  it('refuses to create a second group of the same name, naming it', () => {
+    const { groups, created, store } = setup();
+    let err: unknown;
+    try {
+      groups.createGroup({ name: 'treasury', threshold: 2, size: 3, scheme: 'ed25519' });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toMatchObject({ code: 'conflict' });
+    expect((err as Error).message).toContain(
+      `you already have a group called "treasury" (${created.id})`,
+    );
+    expect(store.groups.list()).toHaveLength(1);
+    // Another name is fine, and the name-based lookup still finds exactly one group each.
+    groups.createGroup({ name: 'treasury 2', threshold: 2, size: 3, scheme: 'ed25519' });
+    expect(groups.findGroup('treasury').id).toBe(created.id);
+  });
+
+  it('refuses an invite to a group of a name this node already uses, before asking its creator', async () => {
+    const creator = setup();
+    const h = harness(bob);
+    const mine = new GroupsService(h.ctx, {} as NodeServices);
+    mine.createGroup({ name: 'treasury', threshold: 2, size: 2, scheme: 'ed25519' });
+    await expect(mine.joinGroup(creator.created.invite)).rejects.toMatchObject({
+      code: 'conflict',
+      message: expect.stringContaining('you already have a group called "treasury"'),
+    });
+    expect(h.sent).toEqual([]);
+    expect(h.store.groups.list()).toHaveLength(1);
+  });
+});
