@@ -9,6 +9,7 @@ import {
 import type { ShellEvent } from '../../shared/api/ipc-client.js';
 import type { LinkStatus, NodeBridge } from '../lib/bridge.js';
 import { explain } from '../lib/errors.js';
+import { requestWords } from '../lib/activity.js';
 import { AuditState } from './audit.svelte.js';
 import { GroupsState } from './groups.svelte.js';
 import { download, type Download } from '../lib/download.js';
@@ -78,6 +79,9 @@ export class AppState {
       api,
       (peer) => this.groups.nameOf(peer),
       (id) => (id === undefined ? '' : (this.groups.group(id)?.name ?? id)),
+      opts.download ?? download,
+      () => this.groups.list.flatMap((g) => g.members),
+      (id) => requestWords(this.requests.list.find((r) => r.id === id)),
     );
     this.settings = new SettingsState(opts.storage, opts.root, api, () => {
       // The header shows the new name; the rest of the app is unchanged by a rename.

@@ -311,7 +311,7 @@ describe('browser mode with the fake node', () => {
     await shoot('14-activity');
     expect(await axe()).toEqual([]);
     await page.getByLabel('Filter').fill('denied');
-    await page.getByText(/entries match/).waitFor();
+    await page.getByText(/events match/).waitFor();
     const download = page.waitForEvent('download');
     await page.getByRole('button', { name: 'Export CSV' }).click();
     expect((await download).suggestedFilename()).toMatch(/^conclave-audit-.*\.csv$/);

@@ -51,6 +51,11 @@ function person(name: string): Person {
   };
 }
 
+/** How a real node names a peer in an audit summary (main/node/common.ts short). */
+export function peerTail(p: Person): string {
+  return `…${p.peerId.slice(-8)}`;
+}
+
 export const ALICE = person('Alice');
 export const BOB = person('Bob');
 export const CAROL = person('Carol');
@@ -140,6 +145,13 @@ export interface FakeNode extends Api {
   failNext(method: ApiMethod, error: ApiError): void;
   /** The group's key was reconstructed somewhere (as the node reports it). */
   markExposed(group: string, text: string): void;
+  /**
+   * An entry in `who`'s chain, as a real node writes it (its summary names people by the tail of
+   * their peer id: see peerTail); each member records the same event in their own chain.
+   */
+  record(who: Person, type: string, summary: string, group?: string, at?: number): void;
+  /** This node creates a group nobody joins until told: it stays forming, with its invite. */
+  createAlone(input: ApiInput<'group.create'>): Promise<GroupView & { invite: string }>;
   /** Someone joins a ready group with a newcomer invite (a new member, or a lost member's new device). */
   newcomerJoins(group: string, who: Person): void;
   /** Another member proposes a key-lifecycle request, as if from their own node. */
@@ -1147,6 +1159,16 @@ export function createFakeNode(opts: FakeNodeOptions = {}): FakeNode {
       const g = group(ref);
       g.policy = validatePolicy(policy, g.threshold, g.size);
       emit({ type: 'group', id: g.id });
+    },
+    record(who, type, summary, ref, at) {
+      log(who, type, summary, ref === undefined ? undefined : group(ref).id, at);
+    },
+    createAlone(input) {
+      const create = core['group.create'] as (
+        i: ApiInput<'group.create'>,
+        joiners: Person[],
+      ) => Promise<GroupView & { invite: string }>;
+      return create(input, []);
     },
     markExposed(ref, text) {
       const g = group(ref);

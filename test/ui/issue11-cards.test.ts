@@ -5,7 +5,7 @@ import { fireEvent, render, screen, within } from '@testing-library/svelte';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import App from '../../renderer/components/App.svelte';
 import { AppState } from '../../renderer/state/app.svelte.js';
-import { createFakeNode, type FakeNode } from './fake-api.js';
+import { ALICE, BOB, CAROL, createFakeNode, peerTail, type FakeNode } from './fake-api.js';
 
 let node: FakeNode | undefined;
 afterEach(() => {
@@ -150,5 +150,100 @@ describe('request cards (item 9)', () => {
     await fireEvent.click(screen.getByRole('button', { name: 'New sign request' }));
     const select = screen.getByLabelText('Group whose key signs') as HTMLSelectElement;
     expect(select.value).toBe('');
+  });
+});
+
+describe('activity log (item 8)', () => {
+  /** Bob asks treasury to sign; Bob approves; each of the three members records both. */
+  function seenByAll(): string {
+    const r = node!.ask(BOB, 'treasury', 'Pay invoice #2024-118 to Northwind Ltd');
+    const t = T0 - 60_000;
+    for (const [i, who] of [ALICE, BOB, CAROL].entries()) {
+      node!.record(
+        who,
+        'request.created',
+        `request ${r.id} created by ${peerTail(BOB)}`,
+        'treasury',
+        t + i,
+      );
+      node!.record(
+        who,
+        'request.approved',
+        `request ${r.id} approved by ${peerTail(BOB)}`,
+        'treasury',
+        t + 10 + i,
+      );
+      node!.record(who, 'audit.checkpoint', 'audit.checkpoint', 'treasury', t + 20 + i);
+    }
+    return r.id;
+  }
+
+  function rows(): HTMLElement[] {
+    const table = screen.getByRole('region', { name: 'Activity log entries' });
+    return within(table).getAllByRole('row').slice(1);
+  }
+
+  it('one row per event, listing who recorded it by name and fingerprint, in plain words', async () => {
+    node = createFakeNode({ seed: true, delayMs: 5, now: clock });
+    seenByAll();
+    await mount();
+    await openTab(/Activity/);
+    await screen.findByText('The log checks out.');
+    const approved = rows().filter((r) => /approved “Pay invoice #2024-118/.test(r.textContent!));
+    expect(approved).toHaveLength(1);
+    const row = approved[0]!;
+    // The approver by name and fingerprint, not by the tail of a peer id.
+    expect(row.textContent).toContain(`Bob (${BOB.fingerprint.slice(0, 9)}) approved`);
+    expect(row.textContent).not.toContain(peerTail(BOB));
+    const who = within(row).getByRole('list', { name: 'Recorded by' });
+    expect(
+      within(who)
+        .getAllByRole('listitem')
+        .map((li) => li.textContent!.replace(/\s+/g, ' ').trim()),
+    ).toEqual([
+      `Alice ${ALICE.fingerprint.slice(0, 9)}`,
+      `Bob ${BOB.fingerprint.slice(0, 9)}`,
+      `Carol ${CAROL.fingerprint.slice(0, 9)}`,
+    ]);
+    expect(
+      rows().filter((r) => /Bob \(.{9}\) asked for “Pay invoice #2024-118/.test(r.textContent!)),
+    ).toHaveLength(1);
+    // No raw codes: a checkpoint reads as words.
+    const table = screen.getByRole('region', { name: 'Activity log entries' });
+    expect(table.textContent).not.toMatch(/audit\.checkpoint|request\.approved/);
+    expect(table.textContent).toContain('Log checkpoint');
+  });
+
+  it('filters by group, by what happened and by person', async () => {
+    node = createFakeNode({ seed: true, delayMs: 5, now: clock });
+    seenByAll();
+    const app = await mount();
+    await openTab(/Activity/);
+    await screen.findByText('The log checks out.');
+    const all = rows().length;
+    await fireEvent.change(screen.getByLabelText('Group'), { target: { value: 'g-cold' } });
+    expect(rows().every((r) => /cold wallet/.test(r.textContent!))).toBe(true);
+    expect(rows().length).toBeLessThan(all);
+    await fireEvent.change(screen.getByLabelText('Group'), { target: { value: '' } });
+    await fireEvent.change(screen.getByLabelText('What happened'), {
+      target: { value: 'request.approved' },
+    });
+    expect(rows().length).toBeGreaterThan(0);
+    expect(rows().every((r) => /approved/.test(r.textContent!))).toBe(true);
+    await fireEvent.change(screen.getByLabelText('What happened'), { target: { value: '' } });
+    const person = screen.getByLabelText('Person') as HTMLSelectElement;
+    expect([...person.options].map((o) => o.textContent)).toContain(
+      `Carol (${CAROL.fingerprint.slice(0, 9)})`,
+    );
+    await fireEvent.change(person, { target: { value: CAROL.peerId } });
+    expect(
+      app.audit.shown.every(
+        (ev) =>
+          ev.actorPeerId === CAROL.peerId || ev.recordedBy.some((r) => r.peerId === CAROL.peerId),
+      ),
+    ).toBe(true);
+    expect(screen.getByText(/\d+ of \d+ events match/)).toBeTruthy();
+    await fireEvent.click(screen.getByRole('button', { name: 'Clear filters' }));
+    expect(rows()).toHaveLength(all);
   });
 });

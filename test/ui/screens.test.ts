@@ -871,7 +871,7 @@ describe('Activity', () => {
     await screen.findByText('The log checks out.');
     const filter = screen.getByLabelText('Filter');
     await fireEvent.input(filter, { target: { value: 'denied' } });
-    expect(screen.getByText(/^\s*2 of \d+ entries match/)).toBeTruthy();
+    expect(screen.getByText(/^\s*2 of \d+ events match/)).toBeTruthy();
   });
 
   it('says when the log has problems', async () => {
