@@ -57,7 +57,7 @@ export const AUDIT_TYPE_WORDS: Record<string, string> = {
   'request.failed': 'Request failed',
   'request.signing_attempt_failed': 'A signing attempt failed',
   'request.share_released': 'Signature share released',
-  'audit.checkpoint': 'Log checkpoint: the author signed the heads of the chains they hold',
+  'audit.checkpoint': 'Log checkpoint',
 };
 
 /** Words for an audit type, also for one this version does not know ("group.something_new"). */
@@ -147,6 +147,11 @@ function wordsOf(
       words: `Signature share released${to ? ` to ${nameTails(to, ctx.people)}` : ''}, for ${requestSubject(id, ctx)}`,
     };
   }
+  if (e.type === 'audit.checkpoint')
+    return {
+      words:
+        'Log checkpoint: the member signed how far each log they hold reached, so an entry removed later shows up',
+    };
   if (e.type === 'group.created') {
     const m = /^created group (.+) \((\d+)-of-(\d+), (\w+)\)$/.exec(s);
     if (m)
