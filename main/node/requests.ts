@@ -1,5 +1,6 @@
-// Requests: signed statements (requests, decisions, outcomes), expiry, evaluation, group policy and
-// the views of requests.
+// Requests: signed statements (requests, decisions, outcomes), expiry, evaluation and the views of
+// requests. Other members' outcomes are taken in outcomes.ts, the group policy's rules in
+// request-policy.ts.
 import { randomBytes as nodeRandomBytes } from 'node:crypto';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, hexToBytes, utf8ToBytes } from '@noble/hashes/utils.js';
@@ -10,21 +11,16 @@ import {
   type RequestView,
 } from '../../shared/api/index.js';
 import { canonicalJSON } from '../../shared/crypto/backup.js';
-import { verifySignature } from '../../shared/crypto/sign.js';
 import {
-  approvalsNeeded,
   checkRequest,
-  defaultPolicy,
   MAX_EXPIRY_SEC,
   MIN_EXPIRY_SEC,
   describePolicy,
   policyHash,
   validatePolicy,
-  validatePolicyChange,
   type GroupPolicy,
 } from '../../shared/policy/policy.js';
-import { coordinatorOf, deniedForGood, failedForGood } from '../../shared/protocol/decisions.js';
-import { acceptFailureOutcome, type FailureContext } from '../../shared/protocol/evidence.js';
+import { coordinatorOf, deniedForGood } from '../../shared/protocol/decisions.js';
 import { fingerprint } from '../../shared/protocol/roster.js';
 import { logSafe } from '../../shared/protocol/text.js';
 import {
@@ -56,12 +52,13 @@ import {
   TERMINAL,
   DEFAULT_EXPIRY_SEC,
   DroppedMessage,
-  union,
   printableText,
   short,
   type ReconstructParams,
 } from './common.js';
 import { type NodeServices, type NodeContext, NodeService } from './context.js';
+import { Outcomes } from './outcomes.js';
+import { RequestPolicy } from './request-policy.js';
 
 /** How many refused request ids are remembered, so that a sender's retries are logged once. */
 const MAX_REFUSED_REMEMBERED = 1000;
@@ -76,6 +73,10 @@ export class RequestsService extends NodeService {
   private readable = new Set<string>();
   /** Approved signing requests that wait for the refresh the policy requires after a repair. */
   private waitingForRefresh = new Set<string>();
+  /** Taking other members' outcomes and telling ours (outcomes.ts). */
+  private readonly outcomes = new Outcomes(this.ctx, this);
+  /** What the group policy says of requests, and applying a change of it (request-policy.ts). */
+  private readonly rules = new RequestPolicy(this.ctx, this);
   constructor(
     ctx: NodeContext,
     private readonly deps: Pick<
@@ -540,122 +541,7 @@ export class RequestsService extends NodeService {
       } else this.count('duplicate');
       return;
     }
-    this.acceptOutcome(r, s as Signed<OutcomeBody>);
-  }
-
-  /**
-   * An outcome another member signed. A signature ends the request: anyone can check it. A failure
-   * is one member's word, taken only as shared/protocol/evidence.ts decides (finding 4): for a sign
-   * request from the coordinator of the attempt (an approver that is no culprit) once every member
-   * decided and its report accounts for the approvers that could not sign; for a ceremony from a
-   * participant. It blames only signers its evidence proves here; the rest is kept as "reported".
-   * The signed failure is stored as received and relayed unchanged (outcomeOf).
-   */
-  private acceptOutcome(r: RequestRow, s: Signed<OutcomeBody>): void {
-    const b = s.body;
-    if (r.status === 'done') return;
-    if (b.signature) {
-      const pub = this.publicPackage(r.groupId);
-      if (!pub || !verifySignature(pub, r.message, hexToBytes(b.signature)))
-        throw new DroppedMessage('bad_result');
-      this.finish(r.id, { status: 'done', signature: hexToBytes(b.signature) }, 'request.signed', {
-        id: r.id,
-        signature: b.signature,
-        by: b.by,
-      });
-      return;
-    }
-    if (!b.failure || TERMINAL.includes(r.status)) return;
-    const g = this.store.groups.get(r.groupId)!;
-    const ctx: FailureContext = { kind: r.kind, approvers: this.approversOf(r) };
-    if (r.kind === 'sign') {
-      // Decisions can overtake each other: "not yet" (the sender retries) until this node holds
-      // the sender's approval and every member's decision, as the coordinator did when it failed.
-      if (!ctx.approvers.includes(b.by))
-        throw new Error(
-          `${short(b.by)} has not approved request ${r.id} as far as this node knows; try again shortly`,
-        );
-      if (this.decisionsOf(r).length < g.size)
-        throw new Error(
-          `not every member's decision on request ${r.id} is here yet; try again shortly`,
-        );
-      ctx.evidence = this.evidenceContext(r);
-    } else ctx.participants = this.participantsOf(r);
-    const d = acceptFailureOutcome(b, ctx);
-    const unfounded =
-      !d.accept ||
-      (r.kind === 'sign' &&
-        // A culprit of an earlier attempt coordinates no more; and a failure must name (with
-        // proof or as a report) enough approvers that the others could not sign.
-        (coordinatorOf(ctx.approvers, (p) => p === b.by, r.culprits) !== b.by ||
-          !failedForGood({
-            decisions: this.decisionsOf(r),
-            size: g.size,
-            threshold: g.threshold,
-            culprits: union(
-              union(r.culprits, d.culprits),
-              d.reported.map((x) => x.peer),
-            ),
-          })));
-    if (unfounded) {
-      // Refused for good, and counted; not thrown, so the rest of the sender's batch is taken.
-      this.count('unfounded_failure');
-      return;
-    }
-    this.finish(
-      r.id,
-      {
-        status: 'failed',
-        failure: b.failure,
-        culprits: union(r.culprits, d.culprits),
-        outcome: JSON.stringify(s),
-      },
-      'request.failed',
-      { id: r.id, failure: b.failure, by: b.by, culprits: d.culprits, reported: d.reported },
-    );
-  }
-
-  /** What a sign request's bad-share evidence is checked against: this node's own view. */
-  private evidenceContext(r: RequestRow): FailureContext['evidence'] {
-    const member = (p: string) => this.memberByPeer(r.groupId, p);
-    return {
-      groupId: r.groupId,
-      requestId: r.id,
-      message: r.message,
-      publicPackage: this.publicPackage(r.groupId),
-      indexOf: (p) => member(p)?.index,
-      identityKey: (p) => {
-        const key = member(p)?.identityKey;
-        return key && /^[0-9a-f]{64}$/.test(key) ? hexToBytes(key) : undefined;
-      },
-    };
-  }
-
-  /**
-   * Who takes part in a ceremony request, from its parameters: the members (not a repair's lost
-   * one) and the newcomers; for a reconstruction its requester and approvers. Only they may report
-   * that it failed; a request whose parameters cannot be read has none.
-   */
-  private participantsOf(r: RequestRow): string[] {
-    const members = this.store.members.list(r.groupId).map((m) => m.peerId);
-    if (r.kind === 'refresh') return members;
-    let p: {
-      lost?: unknown;
-      requester?: unknown;
-      newcomer?: { peerId: string };
-      add?: { peerId: string }[];
-    };
-    try {
-      p = readRequest(r.kind, r.message, this.contextOf(r)) as typeof p;
-    } catch {
-      return [];
-    }
-    if (r.kind === 'reconstruct')
-      return typeof p.requester === 'string' ? [p.requester, ...this.approversOf(r)] : [];
-    if (r.kind === 'repair')
-      return [...members.filter((m) => m !== p.lost), ...(p.newcomer ? [p.newcomer.peerId] : [])];
-    if (r.kind === 'reshare') return [...members, ...(p.add ?? []).map((a) => a.peerId)];
-    return [];
+    this.outcomes.accept(r, s as Signed<OutcomeBody>);
   }
 
   finish(
@@ -678,7 +564,7 @@ export class RequestsService extends NodeService {
       items.push(JSON.parse(r.envelope) as Signed);
       for (const d of this.store.decisions.list(r.id))
         items.push(JSON.parse(d.statement) as Signed);
-      const o = this.outcomeOf(r);
+      const o = this.outcomes.outcomeOf(r);
       if (o) items.push(o);
     }
     for (let i = 0; i < items.length; i += 300)
@@ -687,37 +573,6 @@ export class RequestsService extends NodeService {
         { v: 1, type: 'statements', items: items.slice(i, i + 300) },
         60_000,
       );
-  }
-
-  /**
-   * The outcome this node tells others. A signature anyone can check, so this node signs it anew.
-   * A failure is its reporter's statement, relayed exactly as signed (its evidence under its
-   * signature); one without a stored statement is this node's own word, given only for a ceremony
-   * it took part in. A sign or policy request failed here alone (say, refused under this node's
-   * policy) is every member's own business: nothing is sent, others would not take it.
-   */
-  private outcomeOf(r: RequestRow): Signed<OutcomeBody> | undefined {
-    if (r.status === 'failed' && r.outcome) return JSON.parse(r.outcome) as Signed<OutcomeBody>;
-    if (r.status !== 'done' && r.status !== 'failed') return undefined;
-    const body: OutcomeBody = {
-      v: 1,
-      type: 'outcome',
-      groupId: r.groupId,
-      requestId: r.id,
-      culprits: r.culprits,
-      by: this.me.peerId,
-      at: r.updatedAt,
-    };
-    if (r.signature) body.signature = bytesToHex(r.signature);
-    else if (
-      r.failure &&
-      r.kind !== 'sign' &&
-      r.kind !== 'policy' &&
-      this.participantsOf(r).includes(this.me.peerId)
-    )
-      body.failure = r.failure;
-    else return undefined;
-    return signStatement(body, (h) => this.me.sign(h));
   }
 
   /**
@@ -809,7 +664,7 @@ export class RequestsService extends NodeService {
     const approvers = this.approversOf(r);
     if (approvers.length < this.needed(r)) return;
     if (r.kind === 'policy') {
-      this.applyPolicyChange(r);
+      this.rules.applyPolicyChange(r);
       return;
     }
     if (r.kind === 'reconstruct') {
@@ -838,73 +693,28 @@ export class RequestsService extends NodeService {
     if (r.kind === 'sign') void this.signing.coordinate(id).catch(failed);
     else void this.ceremony.startCeremony(id).catch(failed);
   }
-
-  /**
-   * Why new signing must wait, or undefined: the policy requires a refresh after a repair, and a
-   * repair has finished at the group's current epoch (a refresh or reshare moves it on). Until
-   * then the lost device's share still works for whoever has it.
-   */
+  /** Why new signing must wait for a refresh after a repair, or undefined (request-policy.ts). */
   refreshOwed(g: GroupRow): string | undefined {
-    if (this.policyOf(g.id).refreshAfterRepair !== true) return undefined;
-    for (const r of this.store.requests.list({ groupId: g.id, statuses: ['done'] })) {
-      if (r.kind !== 'repair') continue;
-      let fromEpoch: number;
-      try {
-        fromEpoch = readRequest('repair', r.message, this.contextOf(r)).fromEpoch;
-      } catch {
-        continue; // not a repair that can have run
-      }
-      if (fromEpoch === g.epoch)
-        return `the group policy of ${g.name} requires a refresh after a repair, and a share was repaired (request ${r.id}) with no refresh since; run a refresh first: conclave request refresh --group ${g.name}`;
-    }
-    return undefined;
+    return this.rules.refreshOwed(g);
   }
 
   /** The policy in force for a group (the default until a policy request changed it). */
   policyOf(groupId: string): GroupPolicy {
-    const raw = this.store.meta.get(`policy:${groupId}`);
-    return raw ? (JSON.parse(raw) as GroupPolicy) : defaultPolicy();
+    return this.rules.policyOf(groupId);
   }
 
   /** Approvals a request needs under the group's policy (at least T). */
   needed(r: RequestRow): number {
-    const g = this.store.groups.get(r.groupId)!;
-    return approvalsNeeded(this.policyOf(g.id), r.kind, g.threshold, g.size);
+    return this.rules.needed(r);
   }
 
-  /**
-   * Why this node refuses a request under its own copy of the group policy, or undefined: a
-   * request made under another policy (hash) or one the policy does not allow is never approved
-   * or signed here, so a member with a tampered policy cannot make the others sign.
-   */
+  /** Why this node refuses a request under its own copy of the group policy, or undefined. */
   policyRefusal(b: RequestBody): string | undefined {
-    const g = this.store.groups.get(b.groupId);
-    if (!g) return undefined;
-    const policy = this.policyOf(g.id);
-    if (b.policy !== policyHash(policy))
-      return 'this request was made under another group policy than the one in force here; it cannot be approved';
-    const verdict = checkRequest(
-      policy,
-      {
-        kind: b.kind,
-        message: hexToBytes(b.message),
-        expiresInSec: Math.round((b.expiresAt - b.createdAt) / 1000),
-      },
-      g.threshold,
-      g.size,
-    );
-    return verdict.allowed ? undefined : `against the group policy: ${verdict.reason}`;
+    return this.rules.policyRefusal(b);
   }
 
   policyView(ref: string): PolicyView {
-    const g = this.groups.findGroup(ref);
-    const p = this.policyOf(g.id);
-    return {
-      group: g.id,
-      hash: policyHash(p),
-      policy: p as unknown as Record<string, unknown>,
-      description: describePolicy(p, g.threshold, g.size),
-    };
+    return this.rules.policyView(this.groups.findGroup(ref));
   }
 
   createPolicyRequest(input: {
@@ -929,35 +739,6 @@ export class RequestsService extends NodeService {
       input.expiresInSec,
       input.approve,
     );
-  }
-
-  /** Every member applies an approved policy change itself, as soon as it sees enough approvals. */
-  private applyPolicyChange(r: RequestRow): void {
-    const g = this.store.groups.get(r.groupId)!;
-    let next: GroupPolicy;
-    try {
-      next = validatePolicyChange(
-        JSON.parse(new TextDecoder().decode(r.message)),
-        this.policyOf(g.id),
-        g.threshold,
-        g.size,
-      );
-    } catch (e) {
-      this.finish(
-        r.id,
-        { status: 'failed', failure: `policy change refused: ${(e as Error).message}` },
-        'request.failed',
-        { id: r.id },
-      );
-      return;
-    }
-    this.store.tx(() => {
-      this.store.meta.set(`policy:${g.id}`, JSON.stringify(next));
-      this.store.requests.update(r.id, { status: 'done', updatedAt: Date.now() });
-      this.audit('group.policy_changed', { requestId: r.id, hash: policyHash(next) }, g.id);
-    });
-    this.notify(r.id);
-    this.emit({ type: 'group', id: g.id });
   }
 
   /** What a ceremony request does, in words; undefined for signing requests. */
@@ -1009,7 +790,7 @@ export class RequestsService extends NodeService {
    */
   announceOutcome(requestId: string): void {
     const r = this.store.requests.get(requestId);
-    const outcome = r && this.outcomeOf(r);
+    const outcome = r && this.outcomes.outcomeOf(r);
     if (outcome) this.broadcast(r.groupId, { v: 1, type: 'statements', items: [outcome] });
   }
 

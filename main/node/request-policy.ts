@@ -1,0 +1,124 @@
+// What a group's policy says of its requests: the policy in force, the approvals each request
+// needs, why this node refuses one, the refresh owed after a repair, and applying an approved
+// change. Part of the requests service, kept apart for its size.
+import { hexToBytes } from '@noble/hashes/utils.js';
+import type { PolicyView } from '../../shared/api/index.js';
+import {
+  approvalsNeeded,
+  checkRequest,
+  defaultPolicy,
+  describePolicy,
+  policyHash,
+  validatePolicyChange,
+  type GroupPolicy,
+} from '../../shared/policy/policy.js';
+import type { RequestBody } from '../../shared/protocol/wire.js';
+import { readRequest } from '../../shared/requests/index.js';
+import type { GroupRow, RequestRow } from '../store/index.js';
+import { type NodeContext, NodeService } from './context.js';
+import type { RequestsService } from './requests.js';
+
+export class RequestPolicy extends NodeService {
+  constructor(
+    ctx: NodeContext,
+    private readonly requests: RequestsService,
+  ) {
+    super(ctx);
+  }
+
+  /**
+   * Why new signing must wait, or undefined: the policy requires a refresh after a repair, and a
+   * repair has finished at the group's current epoch (a refresh or reshare moves it on). Until
+   * then the lost device's share still works for whoever has it.
+   */
+  refreshOwed(g: GroupRow): string | undefined {
+    if (this.policyOf(g.id).refreshAfterRepair !== true) return undefined;
+    for (const r of this.store.requests.list({ groupId: g.id, statuses: ['done'] })) {
+      if (r.kind !== 'repair') continue;
+      let fromEpoch: number;
+      try {
+        fromEpoch = readRequest('repair', r.message, this.requests.contextOf(r)).fromEpoch;
+      } catch {
+        continue; // not a repair that can have run
+      }
+      if (fromEpoch === g.epoch)
+        return `the group policy of ${g.name} requires a refresh after a repair, and a share was repaired (request ${r.id}) with no refresh since; run a refresh first: conclave request refresh --group ${g.name}`;
+    }
+    return undefined;
+  }
+
+  /** The policy in force for a group (the default until a policy request changed it). */
+  policyOf(groupId: string): GroupPolicy {
+    const raw = this.store.meta.get(`policy:${groupId}`);
+    return raw ? (JSON.parse(raw) as GroupPolicy) : defaultPolicy();
+  }
+
+  /** Approvals a request needs under the group's policy (at least T). */
+  needed(r: RequestRow): number {
+    const g = this.store.groups.get(r.groupId)!;
+    return approvalsNeeded(this.policyOf(g.id), r.kind, g.threshold, g.size);
+  }
+
+  /**
+   * Why this node refuses a request under its own copy of the group policy, or undefined: a
+   * request made under another policy (hash) or one the policy does not allow is never approved
+   * or signed here, so a member with a tampered policy cannot make the others sign.
+   */
+  policyRefusal(b: RequestBody): string | undefined {
+    const g = this.store.groups.get(b.groupId);
+    if (!g) return undefined;
+    const policy = this.policyOf(g.id);
+    if (b.policy !== policyHash(policy))
+      return 'this request was made under another group policy than the one in force here; it cannot be approved';
+    const verdict = checkRequest(
+      policy,
+      {
+        kind: b.kind,
+        message: hexToBytes(b.message),
+        expiresInSec: Math.round((b.expiresAt - b.createdAt) / 1000),
+      },
+      g.threshold,
+      g.size,
+    );
+    return verdict.allowed ? undefined : `against the group policy: ${verdict.reason}`;
+  }
+
+  policyView(g: GroupRow): PolicyView {
+    const p = this.policyOf(g.id);
+    return {
+      group: g.id,
+      hash: policyHash(p),
+      policy: p as unknown as Record<string, unknown>,
+      description: describePolicy(p, g.threshold, g.size),
+    };
+  }
+
+  /** Every member applies an approved policy change itself, as soon as it sees enough approvals. */
+  applyPolicyChange(r: RequestRow): void {
+    const g = this.store.groups.get(r.groupId)!;
+    let next: GroupPolicy;
+    try {
+      next = validatePolicyChange(
+        JSON.parse(new TextDecoder().decode(r.message)),
+        this.policyOf(g.id),
+        g.threshold,
+        g.size,
+      );
+    } catch (e) {
+      this.requests.finish(
+        r.id,
+        { status: 'failed', failure: `policy change refused: ${(e as Error).message}` },
+        'request.failed',
+        { id: r.id },
+      );
+      return;
+    }
+    this.store.tx(() => {
+      this.store.meta.set(`policy:${g.id}`, JSON.stringify(next));
+      this.store.requests.update(r.id, { status: 'done', updatedAt: Date.now() });
+      this.audit('group.policy_changed', { requestId: r.id, hash: policyHash(next) }, g.id);
+    });
+    this.notify(r.id);
+    this.emit({ type: 'group', id: g.id });
+  }
+}
