@@ -9,7 +9,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { main, type CliIO } from '../../main/cli.js';
 import type { RunningNode, StartOptions } from '../../main/node/index.js';
 import { callControl, serveControl, type ControlServer } from '../../main/server/control.js';
-import type { RequestStatus, RequestView } from '../../shared/api/index.js';
+import { ApiError, type RequestStatus, type RequestView } from '../../shared/api/index.js';
 import { fakeApi, groupView, PEER_A, requestView, type FakeApi } from '../server/fake-api.js';
 
 const BIN = fileURLToPath(new URL('../../bin/conclave.mjs', import.meta.url));
@@ -648,6 +648,21 @@ describe('conclave request wait reports progress', () => {
     expect(err).toBe('');
     expect(JSON.parse(out).status).toBe('done');
     expect(api.calls).toEqual([{ method: 'request.show', input: { id: 'r-1' } }]);
+  });
+});
+
+describe('conclave group create with a name already in use', () => {
+  it('says which group has the name, on one line, and exits 1', async () => {
+    const taken =
+      'you already have a group called "treasury" (g-7f3a); group names must be unique on this node, so choose another name';
+    api['group.create'] = async () => {
+      throw new ApiError('conflict', taken);
+    };
+    const argv = '--name treasury --threshold 2 --size 3 --scheme ed25519'.split(' ');
+    const { code, out, err } = await cli('group', 'create', ...argv);
+    expect(code).toBe(1);
+    expect(out).toBe('');
+    expect(err).toBe(`conclave: ${taken}\n`);
   });
 });
 
