@@ -60,6 +60,24 @@ export const AUDIT_TYPE_WORDS: Record<string, string> = {
   'audit.checkpoint': 'Log checkpoint',
 };
 
+/**
+ * Entries a member writes about their own step, summed up by the node as the type alone: the row
+ * says who by the recorder's name, and each stays an event of its own.
+ */
+const SELF_ACTIONS: Record<string, string> = {
+  'group.confirmed': 'confirmed the safety code',
+  'group.joined': 'joined the group',
+  'group.joined_as_newcomer': 'joined as a new member',
+  'group.newcomer_invited': 'made an invite for a new member',
+  'group.left': 'left the group',
+  'identity.renamed': 'changed their name',
+  'backup.exported': 'saved a backup of their share',
+  'backup.restored': 'restored their share from a backup',
+};
+
+/** How far apart two members' records of one event (without a subject) may be. */
+const SAME_EVENT_MS = 2 * 60_000;
+
 /** Words for an audit type, also for one this version does not know ("group.something_new"). */
 export function typeWords(type: string): string {
   const known = AUDIT_TYPE_WORDS[type];
@@ -150,8 +168,12 @@ function wordsOf(
   if (e.type === 'audit.checkpoint')
     return {
       words:
-        'Log checkpoint: the member signed how far each log they hold reached, so an entry removed later shows up',
+        'Log checkpoint: each member listed signed how far every log they hold reached, so an entry removed later shows up',
     };
+  if (e.type === 'identity.created') {
+    const name = /^identity created: (.*)$/.exec(s)?.[1];
+    return { words: name ? `Identity created for ${name}` : label };
+  }
   if (e.type === 'group.created') {
     const m = /^created group (.+) \((\d+)-of-(\d+), (\w+)\)$/.exec(s);
     if (m)
@@ -175,11 +197,10 @@ export function activityEvents(
   ctx: ActivityContext,
 ): ActivityEvent[] {
   const byKey = new Map<string, ActivityEvent>();
+  // For entries the node sums up as their type alone: the latest event of that type and group.
+  const latest = new Map<string, ActivityEvent>();
   const sorted = [...entries].sort((a, b) => a.at.localeCompare(b.at) || a.seq - b.seq);
   for (const e of sorted) {
-    const subject = subjectOf(e);
-    // No subject (a checkpoint, an entry the node sums up as its type): an event of its own.
-    const key = `${e.type}|${e.group ?? ''}|${subject ?? `${e.author}/${e.seq}`}`;
     const peer = authorPeer(e.author);
     const person = findPerson(ctx.people, peer);
     const recorder = {
@@ -188,14 +209,31 @@ export function activityEvents(
       ...(person ? { fingerprint: person.fingerprint } : {}),
       at: e.at,
     };
+    const subject = subjectOf(e);
+    const base = `${e.type}|${e.group ?? ''}`;
+    let key = `${base}|${subject ?? `${e.author}/${e.seq}`}`;
+    if (subject === undefined && !(e.type in SELF_ACTIONS)) {
+      // Without a subject, the same kind of entry in the same group from another member within
+      // a short while is taken as their record of the same event (a denial for good, a refresh).
+      const open = latest.get(base);
+      if (
+        open &&
+        !open.recordedBy.some((r) => r.peerId === peer) &&
+        Date.parse(e.at) - Date.parse(open.recordedBy.at(-1)!.at) <= SAME_EVENT_MS
+      )
+        key = open.key;
+    }
     const known = byKey.get(key);
     if (known) {
       known.entries.push(e);
       if (!known.recordedBy.some((r) => r.peerId === peer)) known.recordedBy.push(recorder);
       continue;
     }
-    const { words, actor, actorPeerId } = wordsOf(e, ctx);
-    byKey.set(key, {
+    const { words, actor, actorPeerId } =
+      subject === undefined && e.type in SELF_ACTIONS
+        ? { words: `${recorder.name} ${SELF_ACTIONS[e.type]}`, actor: undefined, actorPeerId: peer }
+        : wordsOf(e, ctx);
+    const ev: ActivityEvent = {
       key,
       type: e.type,
       ...(e.group !== undefined ? { group: e.group } : {}),
@@ -205,7 +243,9 @@ export function activityEvents(
       ...(actorPeerId ? { actorPeerId } : {}),
       recordedBy: [recorder],
       entries: [e],
-    });
+    };
+    byKey.set(key, ev);
+    if (subject === undefined) latest.set(base, ev);
   }
   return [...byKey.values()].reverse();
 }

@@ -68,26 +68,42 @@ describe('activityEvents', () => {
     expect(other!.words).toBe('An unknown member (…ZZZZZZZZ) asked for request r2');
   });
 
-  it('every type reads as words; entries without a subject stay one event each', () => {
+  it('every type reads as words, a step of one’s own says whose, and other records close in time merge', () => {
     const events = activityEvents(
       [
+        entry(ALICE, 'identity.created', 'identity created: Alice', '2026-03-01T07:00:00Z'),
         entry(
           ALICE,
           'group.created',
           'created group treasury (2-of-3, ed25519)',
           '2026-03-01T08:00:00Z',
         ),
+        entry(ALICE, 'group.member_joined', 'group.member_joined', '2026-03-01T08:01:00Z'),
+        entry(ALICE, 'group.member_joined', 'group.member_joined', '2026-03-01T08:01:30Z'),
+        entry(ALICE, 'group.confirmed', 'group.confirmed', '2026-03-01T08:02:00Z'),
+        entry(BOB, 'group.confirmed', 'group.confirmed', '2026-03-01T08:02:01Z'),
         entry(ALICE, 'audit.checkpoint', 'audit.checkpoint', '2026-03-01T09:00:00Z'),
         entry(BOB, 'audit.checkpoint', 'audit.checkpoint', '2026-03-01T09:00:01Z'),
+        entry(ALICE, 'request.denied_final', 'request.denied_final', '2026-03-01T09:30:00Z'),
+        entry(BOB, 'request.denied_final', 'request.denied_final', '2026-03-01T09:30:02Z'),
+        entry(CAROL, 'request.denied_final', 'request.denied_final', '2026-03-01T09:45:00Z'),
         entry(ALICE, 'group.something_new', 'group.something_new', '2026-03-01T10:00:00Z'),
       ],
       { people },
     );
-    expect(events.map((e) => e.words)).toEqual([
-      'Group something new',
-      expect.stringMatching(/^Log checkpoint: the member signed how far each log/),
-      expect.stringMatching(/^Log checkpoint: /),
-      'Group “treasury” created: 2 of 3 members must approve (ed25519)',
+    expect(events.map((e) => [e.words, e.recordedBy.map((r) => r.name).join(', ')])).toEqual([
+      ['Group something new', 'Alice'],
+      // Carol's, a quarter of an hour later, is another event.
+      ['Request denied for good', 'Carol'],
+      ['Request denied for good', 'Alice, Bob'],
+      [expect.stringMatching(/^Log checkpoint: each member listed signed/), 'Alice, Bob'],
+      ['Bob confirmed the safety code', 'Bob'],
+      ['Alice confirmed the safety code', 'Alice'],
+      // Recorded twice by the same member: two members joined.
+      ['A member joined', 'Alice'],
+      ['A member joined', 'Alice'],
+      ['Group “treasury” created: 2 of 3 members must approve (ed25519)', 'Alice'],
+      ['Identity created for Alice', 'Alice'],
     ]);
     for (const w of Object.values(AUDIT_TYPE_WORDS)) expect(w).not.toMatch(/[a-z]\.[a-z]|_/);
     expect(typeWords('request.denied_final')).toBe('Request denied for good');
