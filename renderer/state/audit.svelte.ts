@@ -68,9 +68,11 @@ export class AuditState {
 
   /** The choices of each filter: what occurs in the log. */
   readonly choices = $derived.by(() => {
+    /* eslint-disable svelte/prefer-svelte-reactivity -- scratch maps local to this derivation */
     const groups = new Map<string, string>();
     const types = new Map<string, string>();
     const people = new Map<string, string>();
+    /* eslint-enable svelte/prefer-svelte-reactivity */
     for (const ev of this.events) {
       if (ev.group !== undefined) groups.set(ev.group, this.groupName(ev.group));
       types.set(ev.type, typeWords(ev.type));
