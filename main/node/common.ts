@@ -4,7 +4,10 @@ import { createHmac } from 'node:crypto';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { utf8ToBytes } from '@noble/hashes/utils.js';
 import type { RequestStatus } from '../../shared/api/index.js';
+import type { GroupPolicy } from '../../shared/policy/policy.js';
 import { decodeSigned, type Signed } from '../../shared/protocol/wire.js';
+import type { GroupContext } from '../../shared/requests/index.js';
+import type { GroupRow, Store } from '../store/index.js';
 
 export const TERMINAL: RequestStatus[] = ['done', 'denied', 'expired', 'failed'];
 export const POOL_SIZE = 4;
@@ -146,4 +149,30 @@ export function printableText(bytes: Uint8Array): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * What the request-kind registry needs to know about a group as this node knows it now: the
+ * current roster and policy, so a check made with it says whether a request fits the group as it
+ * is, not as it was when received.
+ */
+export function groupContextOf(
+  store: Store,
+  g: GroupRow,
+  policy: GroupPolicy,
+  me: string,
+): GroupContext {
+  return {
+    groupId: g.id,
+    groupName: g.name,
+    scheme: g.scheme,
+    threshold: g.threshold,
+    size: g.size,
+    epoch: g.epoch,
+    members: store.members
+      .list(g.id)
+      .map((m) => ({ peerId: m.peerId, name: m.name, index: m.index })),
+    policy,
+    me,
+  };
 }

@@ -52,6 +52,7 @@ import {
   TERMINAL,
   DEFAULT_EXPIRY_SEC,
   DroppedMessage,
+  groupContextOf,
   printableText,
   short,
   type ReconstructParams,
@@ -113,19 +114,7 @@ export class RequestsService extends NodeService {
    * the ECDSA key a reconstruction's card names, only when asked: it means decoding the package).
    */
   groupContext(g: GroupRow, forCard = false): GroupContext {
-    const ctx: GroupContext = {
-      groupId: g.id,
-      groupName: g.name,
-      scheme: g.scheme,
-      threshold: g.threshold,
-      size: g.size,
-      epoch: g.epoch,
-      members: this.store.members
-        .list(g.id)
-        .map((m) => ({ peerId: m.peerId, name: m.name, index: m.index })),
-      policy: this.policyOf(g.id),
-      me: this.me.peerId,
-    };
+    const ctx = groupContextOf(this.store, g, this.policyOf(g.id), this.me.peerId);
     if (forCard)
       try {
         const key = this.ecdsaKeyHex(g.id);

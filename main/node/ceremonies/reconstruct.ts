@@ -21,7 +21,7 @@ import {
   type RequestContext,
 } from '../../../shared/requests/index.js';
 import type { GroupRow, RequestRow } from '../../store/index.js';
-import { TERMINAL } from '../common.js';
+import { groupContextOf, TERMINAL } from '../common.js';
 import { type NodeServices, type NodeContext, NodeService } from '../context.js';
 
 export class ReconstructService extends NodeService {
@@ -268,17 +268,7 @@ export class ReconstructService extends NodeService {
    */
   private requestContext(g: GroupRow, author: string): RequestContext {
     return {
-      groupId: g.id,
-      groupName: g.name,
-      scheme: g.scheme,
-      threshold: g.threshold,
-      size: g.size,
-      epoch: g.epoch,
-      members: this.store.members
-        .list(g.id)
-        .map((m) => ({ peerId: m.peerId, name: m.name, index: m.index })),
-      policy: this.requests.policyOf(g.id),
-      me: this.me.peerId,
+      ...groupContextOf(this.store, g, this.requests.policyOf(g.id), this.me.peerId),
       author,
       // Reconstruction's parameters do not depend on the policy hash the request names.
       policyHash: '',
