@@ -1,97 +1,40 @@
 // The built renderer in Debian's Chromium, served by browser mode over the in-memory fake node:
 // every screen is walked as a custodian would, checked with axe-core (no serious or critical
 // violations) and screenshotted into test-results/screens/ for a person to look at.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { build } from 'vite';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serveBrowser, type BrowserServer } from '../../main/server/http.js';
 import { writeOpenFile } from '../../main/server/open-browser.js';
 import { defaultPolicy } from '../../shared/policy/policy.js';
 import { BOB, createFakeNode, GRACE, type FakeNode } from '../ui/fake-api.js';
+import { openFakeBrowser, type FakeBrowser } from './fake-browser.js';
 
-const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
-const SCREENS = join(ROOT, 'test-results', 'screens');
-const CHROMIUM = '/usr/bin/chromium';
-const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
-
+let b: FakeBrowser;
 let tmp: string;
 let node: FakeNode;
 let server: BrowserServer;
 let context: BrowserContext;
 let page: Page;
-const problems: string[] = [];
+let problems: string[];
 
 beforeAll(async () => {
-  tmp = mkdtempSync(join(tmpdir(), 'conclave-e2e-'));
-  mkdirSync(SCREENS, { recursive: true });
-  // Build from the sources under test, not whatever dist/ holds.
-  const staticDir = join(tmp, 'renderer');
-  await build({
-    configFile: join(ROOT, 'vite.config.ts'),
-    logLevel: 'warn',
-    build: { outDir: staticDir, emptyOutDir: true },
+  b = await openFakeBrowser({
+    tmpPrefix: 'conclave-e2e-',
+    screenPrefix: '',
+    delayMs: 400,
+    ignoreConsole: /status of 4\d\d/,
   });
-  node = createFakeNode({ seed: true, delayMs: 400 });
-  server = await serveBrowser({ api: node, onEvent: (cb) => node.onEvent(cb), staticDir });
-  context = await chromium.launchPersistentContext(join(tmp, 'profile'), {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-    viewport: { width: 1100, height: 900 },
-    colorScheme: 'light',
-    locale: 'en-GB',
-    timezoneId: 'Europe/Berlin',
-  });
-  page = context.pages()[0] ?? (await context.newPage());
-  // Anything the page logs as an error (a CSP violation, an exception) fails the walk at the end.
-  page.on('console', (m) => {
-    // An API call the node refuses (the bad invite below) is logged by Chromium too; that is expected.
-    if (m.type() === 'error' && !/status of 4\d\d/.test(m.text())) {
-      problems.push(`console: ${m.text()}`);
-    }
-  });
-  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  ({ tmp, node, server, context, page, problems } = b);
 }, 120_000);
 
 afterAll(async () => {
-  await context?.close();
-  await server?.close();
-  node?.dispose();
-  if (tmp) rmSync(tmp, { recursive: true, force: true });
+  await b?.close();
 });
 
-async function shoot(name: string, p: Page = page): Promise<void> {
-  await p.screenshot({ path: join(SCREENS, `${name}.png`), fullPage: true });
-}
-
-/** axe-core on the page as it is; returns the serious and critical violations, described. */
-async function axe(p: Page = page): Promise<string[]> {
-  // Evaluated through DevTools, which the page's CSP does not govern (an injected tag would be).
-  await p.evaluate(AXE);
-  // A string, since this test is type-checked without the DOM's types.
-  const violations = (await p.evaluate(`axe.run(document).then((r) => r.violations.map((v) => ({
-    id: v.id,
-    impact: v.impact,
-    help: v.help,
-    targets: v.nodes.slice(0, 5).map((n) => JSON.stringify(n.target)),
-  })))`)) as { id: string; impact: string | null; help: string; targets: string[] }[];
-  return violations
-    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-    .map((v) => `${v.impact} ${v.id}: ${v.help} at ${v.targets.join(', ')}`);
-}
+const shoot = (name: string, p?: Page) => b.shoot(name, p);
+const axe = (p?: Page) => b.axe(p);
 
 async function tab(name: string): Promise<void> {
   await page.getByRole('navigation', { name: 'Main' }).getByRole('button', { name }).click();

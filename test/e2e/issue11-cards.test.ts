@@ -2,76 +2,34 @@
 // sees the invite again after a reload; request cards name the key and the request, say what was
 // needed then and how to check a signature; the activity log reads as one row per event.
 // Screenshots go to test-results/screens/ (issue11-cards-*.png) for a person to look at.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { build } from 'vite';
+import { join } from 'node:path';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { serveBrowser, type BrowserServer } from '../../main/server/http.js';
-import { ALICE, BOB, CAROL, createFakeNode, peerTail, type FakeNode } from '../ui/fake-api.js';
+import type { BrowserServer } from '../../main/server/http.js';
+import { ALICE, BOB, CAROL, peerTail, type FakeNode } from '../ui/fake-api.js';
+import { openFakeBrowser, SCREENS, type FakeBrowser } from './fake-browser.js';
 
-const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
-const SCREENS = join(ROOT, 'test-results', 'screens');
-const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
-
-let tmp: string;
+let b: FakeBrowser;
 let node: FakeNode;
 let server: BrowserServer;
-let context: BrowserContext;
 let page: Page;
-const problems: string[] = [];
+let problems: string[];
 
 beforeAll(async () => {
-  tmp = mkdtempSync(join(tmpdir(), 'conclave-e2e-11c-'));
-  mkdirSync(SCREENS, { recursive: true });
-  const staticDir = join(tmp, 'renderer');
-  await build({
-    configFile: join(ROOT, 'vite.config.ts'),
-    logLevel: 'warn',
-    build: { outDir: staticDir, emptyOutDir: true },
+  b = await openFakeBrowser({
+    tmpPrefix: 'conclave-e2e-11c-',
+    screenPrefix: 'issue11-cards-',
+    delayMs: 50,
   });
-  node = createFakeNode({ seed: true, delayMs: 50 });
-  server = await serveBrowser({ api: node, onEvent: (cb) => node.onEvent(cb), staticDir });
-  context = await chromium.launchPersistentContext(join(tmp, 'profile'), {
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'],
-    viewport: { width: 1100, height: 900 },
-    colorScheme: 'light',
-    locale: 'en-GB',
-    timezoneId: 'Europe/Berlin',
-  });
-  page = context.pages()[0] ?? (await context.newPage());
-  page.on('console', (m) => {
-    if (m.type() === 'error') problems.push(`console: ${m.text()}`);
-  });
-  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  ({ node, server, page, problems } = b);
 }, 120_000);
 
 afterAll(async () => {
-  await context?.close();
-  await server?.close();
-  node?.dispose();
-  if (tmp) rmSync(tmp, { recursive: true, force: true });
+  await b?.close();
 });
 
-async function shoot(name: string): Promise<void> {
-  await page.screenshot({ path: join(SCREENS, `issue11-cards-${name}.png`), fullPage: true });
-}
-
-async function axe(): Promise<string[]> {
-  await page.evaluate(AXE);
-  const violations = (await page.evaluate(`axe.run(document).then((r) => r.violations.map((v) => ({
-    id: v.id, impact: v.impact, help: v.help,
-    targets: v.nodes.slice(0, 5).map((n) => JSON.stringify(n.target)),
-  })))`)) as { id: string; impact: string | null; help: string; targets: string[] }[];
-  return violations
-    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-    .map((v) => `${v.impact} ${v.id}: ${v.help} at ${v.targets.join(', ')}`);
-}
+const shoot = (name: string, p?: Page) => b.shoot(name, p);
+const axe = (p?: Page) => b.axe(p);
 
 async function tab(name: string): Promise<void> {
   await page.getByRole('navigation', { name: 'Main' }).getByRole('button', { name }).click();
