@@ -863,7 +863,7 @@ const COMMANDS: Command[] = [
       'key-file': {
         type: 'string',
         value: 'FILE',
-        help: 'the private key: 64 hex characters or 32 raw bytes (ed25519: the seed)',
+        help: 'the private key file: OpenSSH or PKCS#8 PEM Ed25519 (unprotected), or 64 hex characters or 32 raw bytes (ed25519: the seed)',
       },
     },
     required: ['name', 'threshold', 'size', 'scheme', 'key-file'],

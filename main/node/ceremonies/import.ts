@@ -12,6 +12,7 @@ import {
   SecretShare,
   type KeyPackage,
 } from '../../../shared/crypto/keys.js';
+import { looksLikeKeyFile, parsePrivateKeyFile } from '../../../shared/crypto/key-files.js';
 import { getSuite, type SchemeName } from '../../../shared/crypto/suite.js';
 import type { GroupMessage } from '../../../shared/protocol/wire.js';
 import { NetError } from '../../net/index.js';
@@ -44,7 +45,7 @@ export class ImportService extends NodeService {
     scheme: SchemeName;
     keyFile: string;
   }) {
-    const key = await readKeyFile(input.keyFile);
+    const key = await readKeyFile(input.keyFile, input.scheme);
     let publicKey: string;
     try {
       const suite = getSuite(input.scheme);
@@ -77,7 +78,7 @@ export class ImportService extends NodeService {
     this.emit({ type: 'group', id: groupId });
     try {
       if (!meta.keyFile) throw new Error('the key file path is not known to this node');
-      const key = await readKeyFile(meta.keyFile);
+      const key = await readKeyFile(meta.keyFile, g.scheme);
       let keys: KeyPackage[];
       try {
         keys = splitExistingKey(g.scheme, key, g.threshold, g.size);
@@ -269,12 +270,15 @@ export class ImportService extends NodeService {
   }
 }
 
-/** Reads a 32-byte private key: a file of 64 hex characters (whitespace ignored) or 32 raw bytes. */
-async function readKeyFile(path: string): Promise<Uint8Array> {
+/**
+ * Reads a 32-byte private key: an OpenSSH or PKCS#8 PEM Ed25519 private key file (for ed25519
+ * groups), a file of 64 hex characters (whitespace ignored) or 32 raw bytes.
+ */
+export async function readKeyFile(path: string, scheme: SchemeName): Promise<Uint8Array> {
   let raw: Buffer;
   try {
     const info = await stat(path);
-    if (!info.isFile() || info.size > 1024) throw new Error('not a small regular file');
+    if (!info.isFile() || info.size > 16384) throw new Error('not a small regular file');
     raw = await readFile(path);
   } catch (e) {
     throw new ApiError(
@@ -283,12 +287,32 @@ async function readKeyFile(path: string): Promise<Uint8Array> {
     );
   }
   try {
-    const text = raw.toString('utf8').replace(/\s+/g, '').replace(/^0x/i, '');
+    const utf8 = raw.toString('utf8');
+    if (looksLikeKeyFile(utf8)) {
+      let parsed;
+      try {
+        parsed = parsePrivateKeyFile(utf8);
+      } catch (e) {
+        throw new ApiError(
+          'bad_input',
+          `keyFile: ${path}: ${(e as Error).message.replace(/^bad_input: /, '')}`,
+        );
+      }
+      if (scheme !== 'ed25519') {
+        parsed.seed.fill(0);
+        throw new ApiError(
+          'bad_input',
+          `keyFile: ${path} holds an Ed25519 key (${parsed.format}); choose the ed25519 scheme to import it`,
+        );
+      }
+      return parsed.seed;
+    }
+    const text = utf8.replace(/\s+/g, '').replace(/^0x/i, '');
     if (/^[0-9a-fA-F]{64}$/.test(text)) return hexToBytes(text.toLowerCase());
     if (raw.length === 32) return new Uint8Array(raw);
     throw new ApiError(
       'bad_input',
-      `keyFile: ${path} must hold 32 bytes, as 64 hex characters or raw`,
+      `keyFile: ${path} is not a key this import reads (${raw.length} bytes); give an OpenSSH or PKCS#8 PEM Ed25519 private key file, 64 hex characters or 32 raw bytes`,
     );
   } finally {
     raw.fill(0);
