@@ -715,6 +715,7 @@ const COMMANDS: Command[] = [
             },
             entry: {
               isInitialized: entry.isInitialized ?? (await import('./node/index.js')).isInitialized,
+              vaultKind: (await import('./node/index.js')).vaultKind,
               initIdentity: entry.initIdentity,
               startCustodian: entry.startCustodian,
             },

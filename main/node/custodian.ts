@@ -324,7 +324,10 @@ export class Custodian {
   }
 
   /** The API contract served to the CLI, the UI and browser mode (entry points add the rest). */
-  api(): Omit<Api, 'identity.init' | 'sandbox.start' | 'sandbox.members' | 'sandbox.decide'> {
+  api(): Omit<
+    Api,
+    'identity.init' | 'vault.unlock' | 'sandbox.start' | 'sandbox.members' | 'sandbox.decide'
+  > {
     const status = () => {
       const pending = this.store.requests.list({ statuses: ['pending', 'signing'] }).length;
       return {

@@ -130,9 +130,22 @@ async function openNodeVault(
     }
     return await openKeychainVault({ namespace: ns });
   } catch (e) {
+    // Distinct from a locked keychain: there is nothing to unlock, so the UI offers the file vault.
+    if (e instanceof VaultError && e.code === 'no_keychain') throw keychainUnavailable(e);
     if (e instanceof VaultError) throw new ApiError('vault', e.message);
     throw e;
   }
+}
+
+export const KEYCHAIN_UNAVAILABLE =
+  'This computer has no keychain service (Secret Service) running, so your shares cannot be ' +
+  'kept in it. Keep them in a file protected by a passphrase instead, or start a keyring ' +
+  '(such as gnome-keyring) and try again.';
+
+function keychainUnavailable(e: VaultError): ApiError {
+  // The library's own words (which store, which socket) stay for whoever reads the details.
+  const detail = e.cause instanceof Error ? ` (${logSafe(e.cause.message, 200)})` : '';
+  return new ApiError('keychain_unavailable', KEYCHAIN_UNAVAILABLE + detail);
 }
 
 /**
@@ -162,6 +175,19 @@ export function isInitialized(home: string): boolean {
   const store = openStore(dbPath(home));
   try {
     return store.meta.get('peerId') !== undefined;
+  } finally {
+    store.close();
+  }
+}
+
+/** Where this home's identity keeps its secrets, or undefined when it has no identity yet. */
+export function vaultKind(home: string): 'keychain' | 'file' | undefined {
+  if (!existsSync(dbPath(home))) return undefined;
+  const store = openStore(dbPath(home));
+  try {
+    if (store.meta.get('peerId') === undefined) return undefined;
+    const kind = store.meta.get('vault');
+    return kind === 'file' || kind === 'keychain' ? kind : undefined;
   } finally {
     store.close();
   }
@@ -272,6 +298,9 @@ export async function startCustodian(opts: StartOptions): Promise<RunningNode> {
       ...node.api(),
       'identity.init': async () => {
         throw new ApiError('conflict', `this node already has an identity: ${name} (${peerId})`);
+      },
+      'vault.unlock': async () => {
+        throw new ApiError('conflict', 'this node is already running: its vault is open');
       },
       'sandbox.start': () => sandbox.start(),
       'sandbox.members': () => sandbox.members(),

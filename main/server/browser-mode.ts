@@ -1,5 +1,6 @@
 // Browser mode for `conclave start --ui`: serves the UI for a running node, or, on first run, a
-// UI whose only working operation is creating the identity, after which the node starts.
+// UI whose only working operation is creating the identity, or, for a file vault started without
+// its passphrase, one whose only working operation is unlocking it; then the node starts.
 import { ApiError, type Api, type ApiEvent, type ApiMethod } from '../../shared/api/index.js';
 import { API_METHODS } from '../../shared/api/schema.js';
 import type { InitOptions, InitResult, RunningNode, StartOptions } from '../node/index.js';
@@ -16,6 +17,8 @@ export interface BrowserModeOptions {
   sandbox?: boolean;
   entry: {
     isInitialized(home: string): boolean;
+    /** Where the home's identity keeps its secrets (file: the UI may ask for the passphrase). */
+    vaultKind?(home: string): 'keychain' | 'file' | undefined;
     initIdentity(o: InitOptions): Promise<InitResult>;
     startCustodian(o: StartOptions): Promise<RunningNode>;
   };
@@ -36,6 +39,12 @@ export interface BrowserMode {
 }
 
 const FIRST_RUN = 'first run: create your identity first (your name, and where your share is kept)';
+const LOCKED = 'locked: enter the passphrase of your file vault to start your node';
+
+/** How long a wrong passphrase's answer is held back: 1 s more per wrong attempt, at most 10 s. */
+export function unlockDelayMs(failures: number): number {
+  return Math.min(failures, 10) * 1000;
+}
 
 /** Runs browser mode; on a home without an identity, the first-run screen creates it. */
 export async function runBrowserMode(opts: BrowserModeOptions): Promise<BrowserMode> {
@@ -63,13 +72,47 @@ export async function runBrowserMode(opts: BrowserModeOptions): Promise<BrowserM
       }),
     );
 
-  // One API object whose methods go to the node once it runs; before that, only identity.init works.
+  // A file vault started without its passphrase: the UI asks for it (never argv, logs or files).
+  const locked =
+    opts.start.passphrase === undefined &&
+    opts.entry.isInitialized(opts.home) &&
+    opts.entry.vaultKind?.(opts.home) === 'file';
+  let unlocking = false;
+  let failures = 0;
+  const unlock = async (passphrase: string) => {
+    // One attempt at a time, each wrong one answered later than the last: guessing stays slow.
+    if (unlocking)
+      throw new ApiError('conflict', 'an unlock attempt is already running; wait for it');
+    unlocking = true;
+    try {
+      if (node) throw new ApiError('conflict', 'the vault is already unlocked');
+      try {
+        await startNode(passphrase);
+      } catch (e) {
+        failures += 1;
+        await new Promise((r) => setTimeout(r, unlockDelayMs(failures)));
+        throw e;
+      }
+      failures = 0;
+      opts.log('vault unlocked');
+      return node!.api['node.status']({});
+    } finally {
+      unlocking = false;
+    }
+  };
+
+  // One API object whose methods go to the node once it runs; before that, only identity.init works
+  // (first run), or only vault.unlock (a locked file vault).
   const api = {} as Api;
   for (const method of API_METHODS) {
     (api as Record<ApiMethod, (input: unknown) => Promise<unknown>>)[method] = async (
       input: unknown,
     ) => {
       if (node) return (node.api[method] as (i: unknown) => Promise<unknown>)(input);
+      if (locked) {
+        if (method !== 'vault.unlock') throw new ApiError('locked', LOCKED);
+        return unlock((input as { passphrase: string }).passphrase);
+      }
       if (method !== 'identity.init') throw new ApiError('not_ready', FIRST_RUN);
       const i = input as { name: string; vault: 'keychain' | 'file'; passphrase?: string };
       await opts.entry.initIdentity({
@@ -83,7 +126,8 @@ export async function runBrowserMode(opts: BrowserModeOptions): Promise<BrowserM
     };
   }
 
-  if (opts.entry.isInitialized(opts.home)) await startNode();
+  if (locked) opts.log('the file vault is locked: the browser asks for its passphrase');
+  else if (opts.entry.isInitialized(opts.home)) await startNode();
   else opts.log('no identity yet: the first-run screen creates it');
   const server = await startBrowserMode(
     {

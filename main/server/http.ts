@@ -72,6 +72,8 @@ const HTTP_STATUS: Record<ApiErrorCode, number> = {
   vault: 500,
   internal: 500,
   confirmation_required: 428,
+  keychain_unavailable: 503,
+  locked: 423,
 };
 
 const CONTENT_TYPES: Record<string, string> = {

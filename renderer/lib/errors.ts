@@ -14,6 +14,9 @@ const ADVICE: Record<ApiErrorCode, string> = {
   vault:
     'Your key share store could not be opened. Unlock your keychain (or check the vault passphrase) and try again.',
   confirmation_required: 'Read what this does, confirm it, and try again.',
+  keychain_unavailable:
+    'This computer has no keychain service. Keep your shares in a file protected by a passphrase instead.',
+  locked: 'Your key share store is locked: enter its passphrase to unlock it.',
   internal:
     'Something went wrong inside your node. Try again; if it happens again, look at the node’s log.',
 };

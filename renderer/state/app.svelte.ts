@@ -13,7 +13,7 @@ import { requestWords } from '../lib/activity.js';
 import { AuditState } from './audit.svelte.js';
 import { GroupsState } from './groups.svelte.js';
 import { download, type Download } from '../lib/download.js';
-import { IdentityForm } from './identity.svelte.js';
+import { IdentityForm, UnlockForm } from './identity.svelte.js';
 import { ManageState } from './manage.svelte.js';
 import { RequestsState } from './requests.svelte.js';
 import { SettingsState } from './settings.svelte.js';
@@ -38,6 +38,9 @@ export class AppState {
   now = $state(Date.now());
   /** Set while this node has no identity yet: the first-run screen shows, with this message. */
   firstRun = $state<string | undefined>();
+  /** Set while the node's file vault waits for its passphrase: the unlock screen shows. */
+  locked = $state<string | undefined>();
+  readonly unlockForm = new UnlockForm();
   /** The sandbox's simulated co-custodians ("Try it alone"); empty when no sandbox runs. */
   sandbox = $state<SandboxMember[]>([]);
   sandboxStarting = $state(false);
@@ -97,10 +100,16 @@ export class AppState {
       this.status = await this.bridge.api['node.status']({});
       this.error = undefined;
       this.firstRun = undefined;
+      this.locked = undefined;
     } catch (err) {
       // Browser mode before the identity exists answers everything with this.
       if (err instanceof ApiError && err.code === 'not_ready' && /^first run\b/.test(err.message)) {
         this.firstRun = err.message;
+        return;
+      }
+      // Browser mode with a file vault started without its passphrase.
+      if (err instanceof ApiError && err.code === 'locked') {
+        this.locked = err.message;
         return;
       }
       this.error = explain(err, 'reach your Conclave node');
@@ -132,7 +141,36 @@ export class AppState {
       await this.load();
       if (tryAlone) await this.startSandbox();
     } catch (err) {
-      f.error = explain(err, 'create your identity');
+      if (err instanceof ApiError && err.code === 'keychain_unavailable') {
+        // Nothing to unlock: offer the file vault right here instead of a dead end.
+        f.keychainMissing = err.message;
+        f.vault = 'file';
+        f.error = undefined;
+      } else f.error = explain(err, 'create your identity');
+    } finally {
+      f.busy = false;
+    }
+  }
+
+  /** Opens a locked file vault with its passphrase; the node starts and the app loads. */
+  async unlock(): Promise<void> {
+    const f = this.unlockForm;
+    if (f.passphrase === '') {
+      f.error = 'Enter the passphrase of your vault.';
+      return;
+    }
+    f.busy = true;
+    f.error = undefined;
+    try {
+      this.status = await this.bridge.api['vault.unlock']({ passphrase: f.passphrase });
+      f.passphrase = '';
+      this.locked = undefined;
+      await this.load();
+    } catch (err) {
+      f.error =
+        err instanceof ApiError && err.code === 'vault'
+          ? `That passphrase did not open your vault. Check it (and the keyboard layout) and try again. (Details: ${err.message})`
+          : explain(err, 'unlock your vault');
     } finally {
       f.busy = false;
     }
@@ -189,9 +227,12 @@ export class AppState {
   }
 
   go(screen: Screen): void {
+    // The Groups tab from another tab returns to the group left open; pressed again while already
+    // on Groups (a group page or a form), it leads back to the list.
+    const again = this.screen === screen;
     this.screen = screen;
     if (screen === 'activity') void Promise.all([this.audit.load(), this.audit.verify()]);
-    if (screen === 'groups' && this.groups.view.kind !== 'detail')
+    if (screen === 'groups' && (again || this.groups.view.kind !== 'detail'))
       this.groups.open({ kind: 'list' });
   }
 

@@ -220,6 +220,12 @@ export interface ApiOperations {
     output: NodeStatus;
   };
   /**
+   * Unlocks a node whose file vault waits for its passphrase (browser mode started without one:
+   * every other operation answers `locked` until then); the node starts. A wrong passphrase is
+   * `vault`, and each wrong attempt makes the next one wait a little longer.
+   */
+  'vault.unlock': { input: { passphrase: string }; output: NodeStatus };
+  /**
    * "Try it alone": a local 2-of-3 group with two simulated co-custodians that run the real
    * protocol in this process. Idempotent: returns the sandbox group if it exists.
    */
@@ -365,6 +371,10 @@ export const API_ERROR_CODES = [
   'internal',
   /** The operation has consequences the custodian must agree to first (`confirm: true`). */
   'confirmation_required',
+  /** No OS keychain service runs on this computer (no Secret Service): use the file vault. */
+  'keychain_unavailable',
+  /** The node's file vault is locked: `vault.unlock` with its passphrase starts the node. */
+  'locked',
 ] as const;
 
 export type ApiErrorCode = (typeof API_ERROR_CODES)[number];

@@ -260,6 +260,15 @@ const SCHEMAS: { [M in ApiMethod]: Check<ApiInput<M>> } = {
         fail('passphrase', 'only the file vault takes a passphrase');
     },
   ),
+  // Any length: a vault made elsewhere (the CLI) may predate the minimum; the vault itself judges.
+  'vault.unlock': object({
+    passphrase: (value: unknown, path: string): string => {
+      if (typeof value !== 'string' || value === '') fail(path, 'must be a non-empty string');
+      if (value.length > LIMITS.maxPassphraseChars)
+        fail(path, `must be at most ${LIMITS.maxPassphraseChars} characters`);
+      return value;
+    },
+  }),
   'settings.get': empty,
   'settings.update': object(
     {},

@@ -13,6 +13,7 @@ import {
 const VALID: Record<ApiMethod, Record<string, unknown>> = {
   'node.status': {},
   'identity.init': { name: 'alice', vault: 'keychain' },
+  'vault.unlock': { passphrase: 'correct horse battery' },
   'settings.get': {},
   'settings.update': {
     name: 'alice',

@@ -114,6 +114,10 @@ export function fakeApi(): FakeApi {
       record('identity.init', input);
       throw new ApiError('conflict', 'this node already has an identity');
     },
+    async 'vault.unlock'(input) {
+      record('vault.unlock', input);
+      throw new ApiError('conflict', 'the vault is already unlocked');
+    },
     async 'sandbox.start'(input) {
       record('sandbox.start', input);
       return groupView('Sandbox');
