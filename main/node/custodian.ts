@@ -352,6 +352,7 @@ export class Custodian {
       'group.join': async (i) => this.groups.joinGroup(i.invite),
       'group.import': async (i) => this.imports.importGroup(i),
       'group.invite': async (i) => this.groups.inviteNewcomer(i.group),
+      'group.leave': async (i) => this.groups.leaveGroup(i.group),
       'request.reshare': async (i) => this.reshare.createReshareRequest(i),
       'request.repair': async (i) => this.repair.createRepairRequest(i),
       'group.list': async () => this.store.groups.list().map((g) => this.groups.groupView(g)),

@@ -531,6 +531,9 @@ function makeStore(db: DB, path: string): Store {
           groupFromRow,
         ),
       list: () => all('SELECT * FROM groups ORDER BY created_at, rowid').map(groupFromRow),
+      delete: (id) => {
+        run('DELETE FROM groups WHERE id = @id', { id });
+      },
     },
 
     members: {

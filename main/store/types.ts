@@ -118,6 +118,8 @@ export interface Store {
     findByName(name: string): GroupRow[];
     /** Oldest first. */
     list(): GroupRow[];
+    /** Removes a group left by this node, with its members and requests (not its audit entries). */
+    delete(id: string): void;
   };
   members: {
     /** Inserts, or replaces every field of the member with this (groupId, peerId). */

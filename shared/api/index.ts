@@ -46,6 +46,15 @@ export interface MemberView {
   me: boolean;
 }
 
+/** What `group.leave` did: the group is gone from this node; `shareDeleted` when it held a share. */
+export interface GroupLeft {
+  group: string;
+  name: string;
+  shareDeleted: boolean;
+  /** For a ready group: what leaving means for the others (how many shares are left of T). */
+  warning?: string;
+}
+
 export interface GroupView {
   id: string;
   name: string;
@@ -256,6 +265,13 @@ export interface ApiOperations {
   'group.confirm': { input: { group: string }; output: GroupView };
   /** An invite for a newcomer to a ready group; they become a member through a reshare. */
   'group.invite': { input: { group: string }; output: { group: string; invite: string } };
+  /**
+   * Leaves a group and removes it from this node. A group not ready yet holds no key: nothing is
+   * lost. A ready group: this node's share is deleted from the vault, so with fewer than T members
+   * left holding shares the key is lost for everyone. The caller must show that and send
+   * `confirm: true` (else 'confirmation_required').
+   */
+  'group.leave': { input: { group: string; confirm: true }; output: GroupLeft };
   /** `approve`: the requester's own approval, signed and sent with the request. */
   'request.sign': {
     input: {

@@ -317,6 +317,12 @@ const SCHEMAS: { [M in ApiMethod]: Check<ApiInput<M>> } = {
   'group.show': object({ group: ref }),
   'group.confirm': object({ group: ref }),
   'group.invite': object({ group: ref }),
+  'group.leave': confirmed(
+    object({ group: ref }, { confirm: bool() }),
+    (i) =>
+      `leaving ${shown(i.group)} removes it from this node; a ready group's share is deleted, ` +
+      'and with fewer than its threshold of members left the key is lost for everyone',
+  ),
   'request.sign': refine(signInput, ({ message, encoding }) => {
     // The limit is on the bytes to be signed, whichever encoding carries them.
     let bytes: number;

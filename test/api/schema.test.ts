@@ -33,6 +33,7 @@ const VALID: Record<ApiMethod, Record<string, unknown>> = {
     keyFile: '/tmp/key.hex',
   },
   'group.invite': { group: 'treasury' },
+  'group.leave': { group: 'treasury', confirm: true },
   'group.list': {},
   'group.show': { group: 'treasury' },
   'group.confirm': { group: 'treasury' },

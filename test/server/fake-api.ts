@@ -202,6 +202,10 @@ export function fakeApi(): FakeApi {
         description: 'Reshare the key',
       };
     },
+    async 'group.leave'(input) {
+      record('group.leave', input);
+      return { group: 'g-7f3a', name: 'treasury', shareDeleted: true };
+    },
     async 'group.invite'(input) {
       record('group.invite', input);
       return { group: 'g-7f3a', invite: 'conclave-invite:newcomer' };

@@ -978,6 +978,25 @@ export function createFakeNode(opts: FakeNodeOptions = {}): FakeNode {
       applyDecision(r, sim, input.decision, input.reason);
       return requestView(r);
     },
+    async 'group.leave'(input) {
+      const g = group(input.group);
+      groups.delete(g.id);
+      const ready = g.status === 'ready';
+      const left = g.size - 1;
+      return {
+        group: g.id,
+        name: g.name,
+        shareDeleted: ready,
+        ...(ready
+          ? {
+              warning:
+                left < g.threshold
+                  ? `${g.name} needs ${g.threshold} of ${g.size} shares to sign; with yours deleted only ${left} ${left === 1 ? 'is' : 'are'} left, so its key is lost for everyone.`
+                  : `${g.name} needs ${g.threshold} of ${g.size} shares to sign; ${left} are left.`,
+            }
+          : {}),
+      };
+    },
     async 'group.invite'(input) {
       const g = group(input.group);
       if (g.status !== 'ready')
