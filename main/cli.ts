@@ -391,6 +391,37 @@ async function confirmBackupExport(ctx: Context, groupName: string): Promise<voi
   }
 }
 
+/**
+ * `group leave` without --yes: says what leaving costs (nothing for a group not ready; for a ready
+ * one, this share for good and maybe the key for everyone) and has the custodian type the name.
+ */
+async function confirmLeave(ctx: Context, g: GroupView): Promise<void> {
+  const ask = ctx.io.ask ?? askTerminal;
+  const name = clean(g.name);
+  const left = g.size - 1;
+  ctx.io.stderr.write(
+    g.status === 'ready'
+      ? `Leaving ${name} deletes your share of its key from this computer, for good. It needs ` +
+          `${g.threshold} of ${g.size} shares to sign; ${left} would be left` +
+          (left < g.threshold
+            ? ', so its key would be lost for everyone.\n'
+            : '. Ask the others to change members first if the group should go on without you.\n')
+      : `${name} is not ready: it holds no key yet, so leaving loses nothing. It is removed from ` +
+          'this computer and the other members are told if they can be reached.\n',
+  );
+  const typed = await ask(`Type the group name (${name}) to leave it: `);
+  if (typed === undefined)
+    throw new UsageError(
+      'no terminal to confirm at; pass --yes if you mean to leave the group',
+      ctx.command.name,
+    );
+  if (typed.trim() !== g.name)
+    throw new ApiError(
+      'confirmation_required',
+      `not left: you typed ${JSON.stringify(clean(typed.trim()))}, not the group name ${JSON.stringify(name)}`,
+    );
+}
+
 async function multiaddrs(ctx: Context, name: string, values: string[]): Promise<void> {
   const { multiaddr } = await import('@multiformats/multiaddr');
   for (const value of values) {
@@ -968,6 +999,29 @@ const COMMANDS: Command[] = [
     async run(ctx) {
       const g = await call(ctx, 'group.confirm', { group: ctx.args[0] });
       output(ctx, g, () => [`confirmed the safety code of ${clean(g.name)}`, ...groupLines(g)]);
+      return EXIT.OK;
+    },
+  },
+  {
+    name: 'group leave',
+    usage: 'GROUP [--yes]',
+    summary: 'leave a group and remove it here (a ready group: your share is deleted for good)',
+    args: ['GROUP'],
+    options: {
+      yes: {
+        type: 'boolean',
+        help: 'do not ask to type the group name (a ready group: your share is deleted, no undo)',
+      },
+    },
+    fields: { group: 'GROUP', confirm: '--yes' },
+    async run(ctx) {
+      const g = await call(ctx, 'group.show', { group: ctx.args[0] });
+      if (!ctx.values.yes) await confirmLeave(ctx, g);
+      const r = await call(ctx, 'group.leave', { group: g.id, confirm: true });
+      output(ctx, r, () => [
+        `left ${clean(r.name)}${r.shareDeleted ? ': your share is deleted from this computer' : ''}`,
+        ...(r.warning ? [clean(r.warning)] : []),
+      ]);
       return EXIT.OK;
     },
   },

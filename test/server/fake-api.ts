@@ -204,7 +204,12 @@ export function fakeApi(): FakeApi {
     },
     async 'group.leave'(input) {
       record('group.leave', input);
-      return { group: 'g-7f3a', name: 'treasury', shareDeleted: true };
+      return {
+        group: 'g-7f3a',
+        name: 'treasury',
+        shareDeleted: true,
+        warning: 'treasury needs 2 of 3 shares to sign; 2 are left.',
+      };
     },
     async 'group.invite'(input) {
       record('group.invite', input);
