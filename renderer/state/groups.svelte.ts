@@ -99,6 +99,11 @@ export class GroupsState {
   mismatch = $state<Record<string, boolean>>({});
   confirming = $state<Record<string, boolean>>({});
   actionError = $state<Record<string, string | undefined>>({});
+  /** Groups whose "leave" confirmation step is open, and those being left right now. */
+  leaving = $state<Record<string, boolean>>({});
+  leaveBusy = $state<Record<string, boolean>>({});
+  /** What the last leave did, shown above the list it returns to. */
+  notice = $state<string | undefined>();
   readonly create = new CreateGroupForm();
   joinText = $state('');
   joining = $state(false);
@@ -232,5 +237,25 @@ export class GroupsState {
 
   reportMismatch(id: string, mismatch: boolean): void {
     this.mismatch[id] = mismatch;
+  }
+
+  /** Leaves a group (the custodian confirmed): it is removed here and the list is shown again. */
+  async leave(g: GroupView): Promise<void> {
+    this.leaveBusy[g.id] = true;
+    this.actionError[g.id] = undefined;
+    try {
+      const r = await this.api['group.leave']({ group: g.id, confirm: true });
+      this.list = this.list.filter((x) => x.id !== g.id);
+      delete this.leaving[g.id];
+      delete this.mismatch[g.id];
+      this.notice =
+        `You left “${r.name}”${r.shareDeleted ? ' and your share of its key is deleted from this computer' : ''}.` +
+        (r.warning ? ` ${r.warning}` : '');
+      this.open({ kind: 'list' });
+    } catch (err) {
+      this.actionError[g.id] = explain(err, `leave “${g.name}”`);
+    } finally {
+      this.leaveBusy[g.id] = false;
+    }
   }
 }
