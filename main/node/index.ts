@@ -103,6 +103,9 @@ export function watchProcess(log: (line: string) => void): () => void {
   };
 }
 
+/** The vault entry holding the practice members' file-vault passphrase (see Sandbox). */
+const SANDBOX_SECRET = 'sandbox-passphrase';
+
 function dbPath(home: string): string {
   return join(home, 'conclave.db');
 }
@@ -293,7 +296,16 @@ export async function startCustodian(opts: StartOptions): Promise<RunningNode> {
     await node.start();
     const unwatch = watchProcess(opts.log);
     const h = host;
-    const sandbox = new Sandbox(node.api(), { initIdentity, startCustodian }, opts.log);
+    // The practice group is kept under the home and brought back at the next start (not a new one).
+    const sandbox = new Sandbox(node.api(), { initIdentity, startCustodian }, opts.log, {
+      dir: join(opts.home, 'sandbox'),
+      getSecret: async () => {
+        const b = await vault.get(SANDBOX_SECRET);
+        return b ? new TextDecoder().decode(b) : undefined;
+      },
+      putSecret: (v) => vault.put(SANDBOX_SECRET, new TextEncoder().encode(v)),
+      introduce: async (peer, addrs) => void (await h.connect(peer, { addrs, timeoutMs: 5000 })),
+    });
     const api: Api = {
       ...node.api(),
       'identity.init': async () => {

@@ -1,6 +1,6 @@
 // "Try it alone": two simulated co-custodians running the real protocol in this process, so one
 // person can walk the whole flow (group, safety code, DKG, request, approvals, signature).
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -40,8 +40,27 @@ export function freeGroupName(base: string, taken: readonly string[]): string {
 }
 
 /**
- * Simulated custodians live in a temporary directory with a file vault whose passphrase exists
- * only in memory: nothing about them outlives the process, and no secret is written in plaintext.
+ * Where the practice group is kept between runs, so the next start brings the same simulated
+ * members back instead of adding another group whose members are gone for good: their homes under
+ * `dir`, and their file vaults' passphrase in the person's own vault (never written in plaintext).
+ */
+export interface SandboxKeep {
+  dir: string;
+  getSecret(): Promise<string | undefined>;
+  putSecret(secret: string): Promise<void>;
+  /** Connects the person's node to a member started again (its port is new at every start). */
+  introduce?(peerId: string, addrs: string[]): Promise<void>;
+}
+
+/** What `dir/practice.json` records: the practice group and its simulated members' homes. */
+interface PracticeRecord {
+  groupId: string;
+  sims: { name: string; home: string }[];
+}
+
+/**
+ * Simulated custodians live in `keep.dir` (kept, reused at the next start) or, without it, in a
+ * temporary directory whose file vault passphrase exists only in memory.
  */
 export class Sandbox {
   private sims: Sim[] = [];
@@ -50,12 +69,16 @@ export class Sandbox {
   private groupId?: string;
 
   constructor(
-    private readonly main: Pick<Api, 'group.create' | 'group.show' | 'group.list' | 'node.status'>,
+    private readonly main: Pick<
+      Api,
+      'group.create' | 'group.show' | 'group.list' | 'group.leave' | 'node.status'
+    >,
     private readonly entry: {
       initIdentity(o: InitOptions): Promise<InitResult>;
       startCustodian(o: StartOptions): Promise<RunningNode>;
     },
     private readonly log: (line: string) => void,
+    private readonly keep?: SandboxKeep,
   ) {}
 
   start(): Promise<GroupView> {
@@ -67,11 +90,24 @@ export class Sandbox {
   }
 
   private async doStart(): Promise<GroupView> {
-    this.dir = mkdtempSync(join(tmpdir(), 'conclave-sandbox-'));
-    const passphrase = randomBytes(24).toString('base64url');
+    const reused = await this.reuse().catch((e: Error) => {
+      this.log(`sandbox: the practice group cannot be brought back (${e.message}); starting anew`);
+      return undefined;
+    });
+    if (reused) return reused;
+    await this.stopSims();
+    let passphrase = randomBytes(24).toString('base64url');
+    if (this.keep) {
+      // A fresh run directory: the old one's members are gone, and their group with them.
+      rmSync(this.keep.dir, { recursive: true, force: true });
+      this.dir = join(this.keep.dir, `run-${Date.now()}`);
+      mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+      passphrase = (await this.keep.getSecret()) ?? passphrase;
+      await this.keep.putSecret(passphrase);
+    } else this.dir = mkdtempSync(join(tmpdir(), 'conclave-sandbox-'));
     const me = await this.main['node.status']({});
     for (const name of practiceNames(me.name)) {
-      const home = join(this.dir, name.split(' ')[0]!.toLowerCase());
+      const home = join(this.dir, practiceHome(name));
       await this.entry.initIdentity({ home, name, vault: 'file', passphrase });
       const node = await this.entry.startCustodian({
         home,
@@ -92,6 +128,7 @@ export class Sandbox {
       scheme: 'ed25519',
     });
     this.groupId = created.id;
+    if (this.keep) this.record(created.id);
     for (const s of this.sims) await s.node.api['group.join']({ invite: created.invite });
     // The simulated members confirm the safety code as soon as the roster is complete; the person
     // using the sandbox confirms it in the UI, as they would in a real group.
@@ -100,6 +137,65 @@ export class Sandbox {
       `sandbox group ${created.name} with ${this.sims.map((s) => s.name).join(' and ')}: compare the safety code and confirm`,
     );
     return this.main['group.show']({ group: created.id });
+  }
+
+  private get recordPath(): string {
+    return join(this.keep!.dir, 'practice.json');
+  }
+
+  private record(groupId: string): void {
+    const rec: PracticeRecord = {
+      groupId,
+      sims: this.sims.map((s) => ({
+        name: s.name,
+        home: join(this.dir!, practiceHome(s.name)),
+      })),
+    };
+    writeFileSync(this.recordPath, JSON.stringify(rec), { mode: 0o600 });
+  }
+
+  /**
+   * The practice group of an earlier run, its simulated members started again from their kept
+   * homes; undefined when there is none. One that cannot be brought back (its members' homes or
+   * passphrase are gone) is left, so its members are not dialled for ever, and a new one is made.
+   */
+  private async reuse(): Promise<GroupView | undefined> {
+    if (!this.keep || !existsSync(this.recordPath)) return undefined;
+    const rec = JSON.parse(readFileSync(this.recordPath, 'utf8')) as PracticeRecord;
+    const group = await this.main['group.show']({ group: rec.groupId }).catch(() => undefined);
+    if (!group) return undefined;
+    const passphrase = await this.keep.getSecret();
+    if (!passphrase || !rec.sims.every((s) => existsSync(s.home))) {
+      await this.main['group.leave']({ group: rec.groupId, confirm: true }).catch(() => undefined);
+      this.log(
+        `sandbox: left the old practice group ${group.name}: its simulated members are gone`,
+      );
+      return undefined;
+    }
+    this.dir = join(rec.sims[0]!.home, '..');
+    for (const s of rec.sims) {
+      const node = await this.entry.startCustodian({
+        home: s.home,
+        listen: ['/ip4/127.0.0.1/tcp/0'],
+        relays: [],
+        mdns: false,
+        passphrase,
+        log: (l) => this.log(`[${s.name}] ${l}`),
+      });
+      this.sims.push({ name: s.name, node });
+      await this.keep.introduce?.(node.peerId, node.addrs());
+    }
+    this.groupId = rec.groupId;
+    for (const s of this.sims) void this.autoConfirm(s);
+    this.log(
+      `sandbox: the practice group ${group.name} again, with ${rec.sims.map((s) => s.name).join(' and ')}`,
+    );
+    return this.main['group.show']({ group: rec.groupId });
+  }
+
+  private async stopSims(): Promise<void> {
+    await Promise.all(this.sims.map((s) => s.node.stop().catch(() => undefined)));
+    this.sims = [];
   }
 
   private async autoConfirm(s: Sim): Promise<void> {
@@ -152,10 +248,15 @@ export class Sandbox {
   }
 
   async stop(): Promise<void> {
-    await Promise.all(this.sims.map((s) => s.node.stop().catch(() => undefined)));
-    this.sims = [];
-    if (this.dir) rmSync(this.dir, { recursive: true, force: true });
+    await this.stopSims();
+    // Kept homes stay for the next start; a temporary directory goes.
+    if (this.dir && !this.keep) rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/** A simulated member's home directory name: its first name, lower case. */
+function practiceHome(name: string): string {
+  return name.split(' ')[0]!.toLowerCase();
 }
 
 async function waitForRequest(api: Api, id: string): Promise<void> {
