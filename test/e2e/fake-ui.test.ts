@@ -165,6 +165,12 @@ describe('browser mode with the fake node', () => {
       .waitFor();
     await shoot('12-taproot-group');
     expect(await axe()).toEqual([]);
+    // Leaving spells out what it costs, behind a confirmation step (issue 11 item 7).
+    await page.getByRole('button', { name: 'Leave “cold wallet”…' }).click();
+    await page.getByRole('group', { name: 'Leave “cold wallet”?' }).scrollIntoViewIfNeeded();
+    await shoot('12-leave-confirm');
+    expect(await axe()).toEqual([]);
+    await page.getByRole('button', { name: 'Cancel' }).click();
   });
 
   it('Groups: managing the key (policy change, backup, reconstruction)', async () => {
