@@ -36,6 +36,7 @@ export const AUDIT_TYPE_WORDS: Record<string, string> = {
   'group.confirmed': 'Safety code confirmed',
   'group.ready': 'Group key ready',
   'group.failed': 'Forming the group failed',
+  'group.left': 'Left the group',
   'group.imported': 'Existing key imported',
   'group.joined_as_newcomer': 'Joined as a new member',
   'group.newcomer_invited': 'Invite for a new member created',
