@@ -5,6 +5,7 @@ import { ApiError, type Api, type ApiEvent, type RequestView } from '../../share
 import type { ShellEvent } from '../../shared/api/ipc-client.js';
 import { API_METHODS } from '../../shared/api/schema.js';
 import type { RunningNode } from '../node/index.js';
+import { wrongPassphraseDelayMs } from '../vault/index.js';
 import { findDeepLink, parseDeepLink, DEEP_LINK_SCHEME } from './deeplink.js';
 import { registerApiRouter, type ApiRouter } from './ipc.js';
 import { APP_SCHEME_PRIVILEGES, appProtocolHandler } from './protocol.js';
@@ -215,6 +216,8 @@ export function runShell(opts: ShellOptions): Shell {
           firstRun = undefined;
           return (node as RunningNode).api['node.status']({});
         }
+        if (!node && method === 'vault.unlock' && startError?.code === 'locked')
+          return unlock((input as { passphrase: string }).passphrase);
         if (!node) {
           throw startError ?? new ApiError('not_ready', 'the custodian node is still starting');
         }
@@ -222,6 +225,32 @@ export function runShell(opts: ShellOptions): Shell {
       },
     ]),
   ) as Api;
+
+  // A file vault without its passphrase: the renderer's unlock screen sends it (never argv or logs).
+  let unlocking = false;
+  let failures = 0;
+  async function unlock(passphrase: string): Promise<unknown> {
+    // One attempt at a time, each wrong one answered later than the last: guessing stays slow.
+    if (unlocking)
+      throw new ApiError('conflict', 'an unlock attempt is already running; wait for it');
+    unlocking = true;
+    const locked = startError;
+    try {
+      await boot(passphrase);
+      if (!node) {
+        const failure = startError ?? new ApiError('internal', 'the custodian node did not start');
+        // Still locked: the next node.status shows the unlock screen again.
+        startError = locked;
+        failures += 1;
+        await new Promise((r) => setTimeout(r, wrongPassphraseDelayMs(failures)));
+        throw failure;
+      }
+      failures = 0;
+      return (node as RunningNode).api['node.status']({});
+    } finally {
+      unlocking = false;
+    }
+  }
 
   let refreshing: Promise<void> | undefined;
   let again = false;

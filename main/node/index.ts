@@ -120,9 +120,11 @@ async function openNodeVault(
   try {
     if (kind === 'file') {
       if (!passphrase)
+        // `locked`: the desktop app and browser mode then ask for it on their unlock screen.
         throw new ApiError(
-          'vault',
-          'the file vault needs its passphrase: set CONCLAVE_PASSPHRASE or pass --passphrase-file',
+          'locked',
+          'the file vault is locked: it needs its passphrase (set CONCLAVE_PASSPHRASE or pass ' +
+            '--passphrase-file FILE, or start with --ui to type it in the browser)',
         );
       return await openFileVault({ dir: join(home, 'vault'), passphrase, create });
     }

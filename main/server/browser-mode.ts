@@ -4,6 +4,7 @@
 import { ApiError, type Api, type ApiEvent, type ApiMethod } from '../../shared/api/index.js';
 import { API_METHODS } from '../../shared/api/schema.js';
 import type { InitOptions, InitResult, RunningNode, StartOptions } from '../node/index.js';
+import { wrongPassphraseDelayMs } from '../vault/index.js';
 import { serveControl } from './control.js';
 import { startBrowserMode, type BrowserServer } from './http.js';
 import { openInBrowser } from './open-browser.js';
@@ -40,11 +41,6 @@ export interface BrowserMode {
 
 const FIRST_RUN = 'first run: create your identity first (your name, and where your share is kept)';
 const LOCKED = 'locked: enter the passphrase of your file vault to start your node';
-
-/** How long a wrong passphrase's answer is held back: 1 s more per wrong attempt, at most 10 s. */
-export function unlockDelayMs(failures: number): number {
-  return Math.min(failures, 10) * 1000;
-}
 
 /** Runs browser mode; on a home without an identity, the first-run screen creates it. */
 export async function runBrowserMode(opts: BrowserModeOptions): Promise<BrowserMode> {
@@ -90,7 +86,7 @@ export async function runBrowserMode(opts: BrowserModeOptions): Promise<BrowserM
         await startNode(passphrase);
       } catch (e) {
         failures += 1;
-        await new Promise((r) => setTimeout(r, unlockDelayMs(failures)));
+        await new Promise((r) => setTimeout(r, wrongPassphraseDelayMs(failures)));
         throw e;
       }
       failures = 0;

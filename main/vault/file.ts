@@ -68,6 +68,14 @@ async function deriveKeys(passphrase: string, salt: Uint8Array, k: ScryptParams)
   return { encKey, checkValue };
 }
 
+/**
+ * How long a UI holds back its answer to the n-th wrong passphrase in a row (1 s more each time,
+ * at most 10 s), on top of scrypt's own cost: typing goes on unhindered, guessing does not.
+ */
+export function wrongPassphraseDelayMs(failures: number): number {
+  return Math.min(Math.max(failures, 0), 10) * 1000;
+}
+
 // ---- file system ----
 
 const errno = (err: unknown): string | undefined => (err as NodeJS.ErrnoException)?.code;

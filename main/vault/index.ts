@@ -18,7 +18,7 @@ export {
   openKeychainVault,
   type KeychainVaultOptions,
 } from './keychain.js';
-export { openFileVault, type FileVaultOptions } from './file.js';
+export { openFileVault, wrongPassphraseDelayMs, type FileVaultOptions } from './file.js';
 
 export interface OpenVaultOptions {
   keychain: KeychainVaultOptions;
