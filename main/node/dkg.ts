@@ -134,6 +134,9 @@ export class DkgService extends NodeService {
         if (this.host.isConnected(m.peerId))
           void this.signing.sendNonces(groupId, m.peerId, true).catch(() => undefined);
     } catch (e) {
+      // A node that is stopping ends its wait for the others: no failure of the group, and its
+      // store may already be closed (a throw here would be an unhandled rejection).
+      if (this.stopped) return;
       const msg =
         e instanceof CryptoError && e.culprits.length
           ? `key generation failed (${e.code}): ${e.culprits.map((c) => this.groups.nameOfIdentifier(groupId, c)).join(', ')} misbehaved — ${e.message}`

@@ -46,7 +46,6 @@ export const AUDIT_TYPE_WORDS: Record<string, string> = {
   'group.reshared': 'Members changed (reshare)',
   'group.repaired': 'Lost device replaced (repair)',
   'group.key_exposed': 'Key reconstructed: exposed',
-  'group.left': 'Left the group',
   'backup.exported': 'Backup of a share saved',
   'backup.restored': 'Share restored from a backup',
   'request.created': 'Request made',
