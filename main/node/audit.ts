@@ -315,6 +315,8 @@ function summarize(e: AuditEntry): string {
       return `signature share for request ${String(b.id)} released to ${short(String(b.coordinator))}`;
     case 'group.key_exposed':
       return exposureSummary(b);
+    case 'group.left':
+      return `left the group${b.shareDeleted === true ? ' and deleted its share' : ''}`;
     default:
       return e.type;
   }
