@@ -252,18 +252,7 @@ export class GroupsService extends NodeService {
     // The creator can show the invite again (after a reload) until everyone has joined; it is
     // rebuilt from the stored secret with today's addresses, so it is the same invite, still valid.
     if (g.status === 'forming' && !complete && g.creatorPeerId === this.me.peerId && g.inviteSecret)
-      view.invite = encodeInvite({
-        v: 1,
-        groupId: g.id,
-        name: g.name,
-        threshold: g.threshold,
-        size: g.size,
-        scheme: g.scheme,
-        creator: this.me.peerId,
-        addrs: this.host.addrs(),
-        secret: g.inviteSecret,
-        ...(imported ? { importedKey: imported } : {}),
-      });
+      view.invite = this.inviteFor(g, g.inviteSecret, imported);
     return view;
   }
 
@@ -297,19 +286,24 @@ export class GroupsService extends NodeService {
         id,
       );
     });
-    const invite = encodeInvite({
+    const g = this.store.groups.get(id)!;
+    return { ...this.groupView(g), invite: this.inviteFor(g, secret, imported?.publicKey) };
+  }
+
+  /** An invite to a group this node created, with the addresses this node listens on now. */
+  private inviteFor(g: GroupRow, secret: string, importedKey?: string): string {
+    return encodeInvite({
       v: 1,
-      groupId: id,
-      name: input.name,
-      threshold: input.threshold,
-      size: input.size,
-      scheme: input.scheme,
+      groupId: g.id,
+      name: g.name,
+      threshold: g.threshold,
+      size: g.size,
+      scheme: g.scheme,
       creator: this.me.peerId,
       addrs: this.host.addrs(),
       secret,
-      ...(imported ? { importedKey: imported.publicKey } : {}),
+      ...(importedKey ? { importedKey } : {}),
     });
-    return { ...this.groupView(this.store.groups.get(id)!), invite };
   }
 
   /**
@@ -520,18 +514,7 @@ export class GroupsService extends NodeService {
       this.store.meta.set(`newcomer-invites:${g.id}`, JSON.stringify(list));
       this.audit('group.newcomer_invited', { expiresAt: now + ttl }, g.id);
     });
-    const invite = encodeInvite({
-      v: 1,
-      groupId: g.id,
-      name: g.name,
-      threshold: g.threshold,
-      size: g.size,
-      scheme: g.scheme,
-      creator: this.me.peerId,
-      addrs: this.host.addrs(),
-      secret,
-    });
-    return { group: g.id, invite };
+    return { group: g.id, invite: this.inviteFor(g, secret) };
   }
 
   /** Inviter side: remember the newcomer as a candidate and hand it the roster and key package. */
