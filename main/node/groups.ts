@@ -35,8 +35,9 @@ import {
 import { logSafe } from '../../shared/protocol/text.js';
 import { advertisedAddrsFor, publicKeyFromPeerId, type HandlerContext } from '../net/index.js';
 import type { GroupRow, MemberRow } from '../store/index.js';
-import { formerKey, joinToken, shareName, short, type Candidate } from './common.js';
+import { formerKey, joinToken, short, type Candidate } from './common.js';
 import { type NodeServices, type NodeContext, NodeService } from './context.js';
+import { GroupLeaver } from './leave.js';
 
 /** How long a newcomer invite is good for, unless CONCLAVE_NEWCOMER_INVITE_TTL_MS says otherwise. */
 export const NEWCOMER_INVITE_TTL_MS = 24 * 3600_000;
@@ -60,6 +61,8 @@ export function newcomerInviteTtlMs(): number {
 export class GroupsService extends NodeService {
   /** Confirmations seen, by group then peer: the roster hash each member confirmed. */
   confirmations = new Map<string, Map<string, string>>();
+  /** Leaving a group (leave.ts). */
+  private readonly leaver = new GroupLeaver(this.ctx, this, (id) => this.dkg.forget(id));
 
   constructor(
     ctx: NodeContext,
@@ -761,59 +764,9 @@ export class GroupsService extends NodeService {
     this.dkg.forget(groupId);
     this.log(`group ${groupId}: ${logSafe(error, 300)}`);
   }
-
-  /**
-   * Leaves a group and removes it from this node (group.leave). A group not ready holds no key, so
-   * nothing is lost. A ready group: this node's share (of every epoch) is deleted from the vault
-   * first, so leaving cannot be undone, and with fewer than T members left the key is gone. The
-   * others are told through the group's audit log (a `group.left` entry sent to those reachable).
-   */
-  async leaveGroup(ref: string): Promise<GroupLeft> {
-    const g = this.findGroup(ref);
-    const others = this.store.members.list(g.id).filter((m) => m.peerId !== this.me.peerId);
-    const ready = g.status === 'ready';
-    let shareDeleted = false;
-    if (ready || g.publicPackage) {
-      for (let epoch = 0; epoch <= g.epoch; epoch++) {
-        const name = shareName(g.id, epoch);
-        if ((await this.vault.get(name)) === undefined) continue;
-        await this.vault.delete(name);
-        shareDeleted = true;
-      }
-    }
-    this.keys.delete(g.id);
-    const remaining = g.size - 1;
-    const warning = ready
-      ? remaining < g.threshold
-        ? `${g.name} needs ${g.threshold} of ${g.size} shares to sign; with yours deleted only ${remaining} ${remaining === 1 ? 'is' : 'are'} left, so its key is lost for everyone: nothing can be signed with it again.`
-        : `${g.name} needs ${g.threshold} of ${g.size} shares to sign; ${remaining} are left. If ${remaining - g.threshold + 1} more of them lose or delete their share, its key is lost for everyone. Ask the others to change members (a reshare) so the group no longer counts on you.`
-      : undefined;
-    this.store.tx(() => {
-      this.audit(
-        'group.left',
-        { name: g.name, status: g.status, shareDeleted, remaining, threshold: g.threshold },
-        g.id,
-      );
-    });
-    // Tell the members who can be reached now; the group is gone here, so nothing is retried.
-    const entry = this.store.audit.head(`${this.me.peerId}/${g.id}`);
-    if (entry)
-      for (const m of others)
-        void this.sendReliably(
-          m.peerId,
-          {
-            v: 1,
-            type: 'audit',
-            groupId: g.id,
-            entries: [entry as unknown as Record<string, unknown>],
-          },
-          5_000,
-        ).catch(() => undefined);
-    this.store.groups.delete(g.id);
-    this.confirmations.delete(g.id);
-    this.dkg.forget(g.id);
-    this.log(`left group ${logSafe(g.name, 80)} (${g.id})${shareDeleted ? ': share deleted' : ''}`);
-    return { group: g.id, name: g.name, shareDeleted, ...(warning ? { warning } : {}) };
+  /** Leaves a group and removes it from this node (group.leave; see leave.ts). */
+  leaveGroup(ref: string): Promise<GroupLeft> {
+    return this.leaver.leave(ref);
   }
 
   nameOfIdentifier(groupId: string, idHex: string): string {
