@@ -41,18 +41,6 @@ export type CeremonyParams =
       newcomer: { peerId: string; name: string; addrs: string[] };
     };
 
-export interface ReconstructParams {
-  ceremony: 'reconstruct';
-  group: string;
-  fromEpoch: number;
-  purpose: string;
-  operation: 'export' | 'ecdsa-sign';
-  requester: string;
-  /** Hex X25519 public key that exists for this request only; shares are sealed to it. */
-  oneTimeKey: string;
-  digest?: string;
-}
-
 export interface Candidate {
   peerId: string;
   name: string;

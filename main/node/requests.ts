@@ -43,6 +43,7 @@ import {
   RequestParamError,
   validateIncomingRequest,
   type GroupContext,
+  type ReconstructParams,
   type RequestCard,
   type RequestContext,
 } from '../../shared/requests/index.js';
@@ -55,7 +56,6 @@ import {
   groupContextOf,
   printableText,
   short,
-  type ReconstructParams,
 } from './common.js';
 import { type NodeServices, type NodeContext, NodeService } from './context.js';
 import { Outcomes } from './outcomes.js';

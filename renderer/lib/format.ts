@@ -74,15 +74,6 @@ export function shortPeer(peerId: string): string {
   return peerId.length > 14 ? `${peerId.slice(0, 8)}…${peerId.slice(-4)}` : peerId;
 }
 
-// Characters that change how text is shown without being seen: bidirectional overrides and
-// isolates, zero-width characters, the byte-order mark.
-const INVISIBLE = /[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/;
-
-/** True when the text holds characters that could make it look different from what it is. */
-export function hasInvisibleCharacters(text: string): boolean {
-  return INVISIBLE.test(text);
-}
-
 // The node's words for an exposed key: "key exposed on <member> at <ISO time> (<purpose>)".
 const EXPOSED = /^key exposed on (.+?) at (\d{4}-\d\d-\d\dT[\d:.]+Z) \((.*)\)$/s;
 

@@ -9,14 +9,7 @@ import { defaultPolicy, describePolicy } from '../../shared/policy/policy.js';
 import { readCeremony } from '../../renderer/lib/ceremony.js';
 import { auditCsv, auditJson } from '../../renderer/lib/download.js';
 import { explain } from '../../renderer/lib/errors.js';
-import {
-  ago,
-  groupHex,
-  hasInvisibleCharacters,
-  hexDump,
-  plural,
-  timeLeft,
-} from '../../renderer/lib/format.js';
+import { ago, groupHex, hexDump, plural, timeLeft } from '../../renderer/lib/format.js';
 import { opensshEd25519, sshComment, taprootAddress } from '../../renderer/lib/keys.js';
 import { hiddenCharacters, lookAlikes, segments, whyBinary } from '../../renderer/lib/message.js';
 import {
@@ -151,12 +144,6 @@ describe('formatting', () => {
     // A whole word of Cyrillic letters that all pass for Latin, in a Latin text.
     expect(lookAlikes('pay to аррle').map((l) => l.word)).toEqual(['аррle']);
     expect(lookAlikes('pay to сос').map((l) => l.word)).toEqual(['сос']);
-  });
-
-  it('finds characters that hide what a text says', () => {
-    expect(hasInvisibleCharacters('pay Bob')).toBe(false);
-    expect(hasInvisibleCharacters('pay \u202eboB')).toBe(true);
-    expect(hasInvisibleCharacters('pa\u200by')).toBe(true);
   });
 
   it('counts in words', () => {

@@ -5,7 +5,11 @@ import { bytesToHex } from '@noble/hashes/utils.js';
 import { getSuite, identifierHex } from '../../../shared/crypto/suite.js';
 import { BoundedMap } from '../../../shared/protocol/bounded.js';
 import { logSafe } from '../../../shared/protocol/text.js';
-import { readRequest, RequestParamError } from '../../../shared/requests/index.js';
+import {
+  readRequest,
+  RequestParamError,
+  type ReconstructParams,
+} from '../../../shared/requests/index.js';
 import type { Signed, CeremonyMessage } from '../../../shared/protocol/wire.js';
 import { NetError, publicKeyFromPeerId } from '../../net/index.js';
 import type { GroupRow, RequestRow } from '../../store/index.js';
@@ -15,7 +19,6 @@ import {
   DroppedMessage,
   short,
   type PlannedMember,
-  type ReconstructParams,
   type CeremonyParams,
 } from '../common.js';
 import { type NodeServices, type NodeContext, NodeService } from '../context.js';
