@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Ensures the Debian packages the test suite needs (Secret Service for keychain tests, Chromium for
-# browser tests) are present; installs the missing ones when root, otherwise names the command.
+# browser tests, OpenSSH, age and OpenSSL for the uses' tests) are present; installs the missing
+# ones when root, otherwise names the command.
 set -euo pipefail
 
 # binary path -> Debian package that provides it
@@ -8,6 +9,11 @@ declare -A needed=(
   [/usr/bin/chromium]=chromium
   [/usr/bin/gnome-keyring-daemon]=gnome-keyring
   [/usr/bin/dbus-run-session]=dbus-daemon
+  # The uses' tests run the standard tools against the group's key.
+  [/usr/sbin/sshd]=openssh-server
+  [/usr/bin/ssh-keygen]=openssh-client
+  [/usr/bin/age]=age
+  [/usr/bin/openssl]=openssl
 )
 
 missing=()
