@@ -1,0 +1,227 @@
+// 'nostr': the group signs a Nostr event (NIP-01) with BIP340 under its untweaked x-only key. The
+// message is the unsigned event; every approver's node computes the event id itself from it, and
+// the card shows the kind in words, all of the content, every tag and the time.
+import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js';
+import {
+  eventId,
+  parseUnsignedEvent,
+  signedEvent,
+  verifySignedEvent,
+  npubEncode,
+  NOSTR_LIMITS,
+  type SignedEvent,
+  type UnsignedEvent,
+} from '../nostr/event.js';
+import { isKnownKind, kindName, kindWarning } from '../nostr/kinds.js';
+import { LIMITS } from '../protocol/wire.js';
+import { canonicalJSON } from '../crypto/backup.js';
+import { canonicalObject, fail, int, list, object, show } from './fields.js';
+import type {
+  CardField,
+  Execution,
+  KindOutput,
+  RequestArtifact,
+  RequestContext,
+  RequestKindModule,
+} from './types.js';
+
+export interface NostrParams {
+  event: UnsignedEvent;
+  /** The NIP-01 event id, computed here from the event (hex). */
+  id: string;
+}
+
+/** Policy bounds: the event kinds the group signs (absent: any). */
+export interface NostrLimits {
+  kinds?: number[];
+}
+
+/** The request message for an unsigned event: canonical JSON `{"event":{…},"v":1}`. */
+export function nostrMessage(event: UnsignedEvent): Uint8Array {
+  return utf8ToBytes(canonicalJSON({ v: 1, event }));
+}
+
+/**
+ * The group's Nostr key (hex x-only, the untweaked key: a taproot group's internal key, a
+ * secp256k1 group's key without its parity byte), when the node's context carries the group key.
+ */
+export function groupNostrKey(ctx: RequestContext): string | undefined {
+  const key = (ctx as { publicKey?: unknown }).publicKey;
+  if (typeof key !== 'string') return undefined;
+  if (/^0[23][0-9a-f]{64}$/.test(key)) return key.slice(2);
+  if (/^[0-9a-f]{64}$/.test(key)) return key;
+  return undefined;
+}
+
+function read(message: Uint8Array): NostrParams {
+  if (message.length > LIMITS.message)
+    fail('message', `must be at most ${LIMITS.message} bytes, got ${message.length}`);
+  const o = object(canonicalObject(message), 'message', ['event', 'v']);
+  int(o.v, 'v', 1, 1);
+  const event = parseUnsignedEvent(o.event, 'event');
+  return { event, id: bytesToHex(eventId(event)) };
+}
+
+function parse(message: Uint8Array, ctx: RequestContext): NostrParams {
+  const p = read(message);
+  const key = groupNostrKey(ctx);
+  if (key === undefined)
+    fail('event.pubkey', `cannot be checked: this node does not know the key of ${ctx.groupName}`);
+  if (p.event.pubkey !== key)
+    fail(
+      'event.pubkey',
+      `must be the key of ${ctx.groupName} (${npubEncode(key)}), got ${show(p.event.pubkey)}`,
+    );
+  return p;
+}
+
+// Shown escaped, so nothing on the card reads differently than what is signed: control
+// characters (other than newline and tab), direction overrides and invisible format characters.
+const HIDDEN =
+  // eslint-disable-next-line no-control-regex
+  /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u00ad\u061c\u115f\u1160\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\u3164\ufeff\uffa0\ufff9-\ufffb]/g;
+
+function visible(s: string): { text: string; escaped: boolean } {
+  let escaped = false;
+  const text = s.replace(HIDDEN, (c) => {
+    escaped = true;
+    return `\\u{${c.codePointAt(0)!.toString(16).padStart(4, '0')}}`;
+  });
+  return { text, escaped };
+}
+
+function when(seconds: number): string {
+  const d = new Date(seconds * 1000);
+  return `${d.toISOString().replace('.000Z', 'Z')} (${seconds})`;
+}
+
+function decode(p: NostrParams, ctx: RequestContext) {
+  const { event } = p;
+  const name = kindName(event.kind);
+  const content = visible(event.content);
+  const tagLines = event.tags.map((t) => JSON.stringify(t));
+  const tags = visible(tagLines.join('\n'));
+  const npub = npubEncode(event.pubkey);
+  const n = event.tags.length;
+  const fields: CardField[] = [
+    { label: 'Event kind', value: `${event.kind} (${name})`, kind: 'text' },
+    {
+      label: 'Content',
+      value: event.content === '' ? '(empty)' : content.text,
+      kind: 'text',
+    },
+    {
+      label: `Tags (${n})`,
+      value: n === 0 ? '(none)' : tags.text,
+      kind: 'text',
+    },
+    { label: 'Created at', value: when(event.created_at), kind: 'text' },
+    { label: 'Signed as', value: npub, kind: 'text' },
+    { label: 'Public key (hex)', value: event.pubkey, kind: 'hex' },
+    { label: 'Event id (computed here)', value: p.id, kind: 'hex' },
+  ];
+  const warnings: string[] = [];
+  const known = kindWarning(event.kind);
+  if (known) warnings.push(known);
+  if (!isKnownKind(event.kind))
+    warnings.push(
+      `Kind ${event.kind} is not one this app knows (${name}): approve only if you know what it does.`,
+    );
+  if (content.escaped || tags.escaped)
+    warnings.push(
+      'The content or tags hold invisible or control characters, shown here as \\u{…}: they may make the text read differently elsewhere.',
+    );
+  const key = groupNostrKey(ctx);
+  if (key !== undefined && key !== event.pubkey)
+    warnings.push(`This event is not for the key of ${ctx.groupName}: it cannot be signed.`);
+  return {
+    kind: 'nostr',
+    title: `Sign a Nostr ${name} as “${ctx.groupName}”`,
+    summary: `Sign a Nostr event of kind ${event.kind} (${name}) with the key of ${ctx.groupName}; once signed, anyone can publish it as ${npub.slice(0, 16)}…`,
+    fields,
+    ...(warnings.length ? { warnings } : {}),
+  };
+}
+
+function execution(p: NostrParams, ctx: RequestContext): Execution {
+  const message = eventId(p.event);
+  // A taproot group's Nostr key is its internal key (BIP340 as is, not the BIP341 output key);
+  // a secp256k1 group signs BIP340 instead of its own ECDSA-like FROST signature.
+  return {
+    op: 'sign',
+    parts: [ctx.scheme === 'taproot' ? { message, tweak: false } : { message, bip340: true }],
+  };
+}
+
+function result(p: NostrParams, output: KindOutput): RequestArtifact {
+  if (!('signatures' in output) || output.signatures.length !== 1)
+    fail('signatures', 'a Nostr event takes exactly one signature');
+  const sig = output.signatures[0]!;
+  if (sig.length !== 64) fail('signatures[0]', `must be 64 bytes (BIP340), got ${sig.length}`);
+  const signed: SignedEvent = signedEvent(p.event, sig);
+  if (!verifySignedEvent(signed))
+    fail('signatures[0]', `does not verify under ${signed.pubkey} for event ${signed.id}`);
+  return {
+    name: `nostr-event-${signed.id.slice(0, 12)}.json`,
+    mediaType: 'application/json',
+    text: JSON.stringify(signed),
+    fields: [
+      { label: 'Event id', value: signed.id },
+      { label: 'Signed as', value: npubEncode(signed.pubkey) },
+    ],
+  };
+}
+
+const MAX_LIMIT_KINDS = 100;
+
+function validateLimits(v: unknown): NostrLimits {
+  const o = object(v, 'limits.nostr', [], ['kinds']);
+  if (o.kinds === undefined) return {};
+  const kinds = list(o.kinds, 'limits.nostr.kinds', MAX_LIMIT_KINDS).map((k, i) =>
+    int(k, `limits.nostr.kinds[${i}]`, 0, NOSTR_LIMITS.kind),
+  );
+  if (new Set(kinds).size !== kinds.length) fail('limits.nostr.kinds', 'lists a kind twice');
+  return { kinds };
+}
+
+function kindList(kinds: number[]): string {
+  return kinds.map((k) => `${k} (${kindName(k)})`).join(', ');
+}
+
+export const nostr: RequestKindModule<NostrParams> = {
+  kind: 'nostr',
+  parse,
+  read,
+  decode,
+  schemes: ['taproot', 'secp256k1'],
+  execution,
+  result,
+  limits: {
+    validate: validateLimits,
+    check(p, limits) {
+      const { kinds } = validateLimits(limits);
+      if (kinds && !kinds.includes(p.event.kind))
+        return `The group's policy signs only Nostr events of kind ${kindList(kinds)}; this one is kind ${p.event.kind} (${kindName(p.event.kind)}).`;
+      return undefined;
+    },
+    describe(limits) {
+      const { kinds } = validateLimits(limits);
+      return kinds
+        ? [
+            kinds.length
+              ? `Nostr events may be signed only of kind ${kindList(kinds)}.`
+              : 'No Nostr event may be signed.',
+          ]
+        : [];
+    },
+  },
+  policy: {
+    noun: 'signing Nostr events',
+    allowedByDefault: true,
+    canBeForbidden: true,
+    approvalsConfigurable: true,
+    needsReconstructEnabled: false,
+    needsOnline: 'approvers',
+    exposesKey: false,
+  },
+};
