@@ -522,6 +522,7 @@ export type GroupMessage =
       /** The signers' approval statements, each verified by the signer itself. */
       approvals?: Signed[];
     }
+  | EcdhMessage
   | CeremonyMessage
   | ImportShareMessage
   | ImportResultMessage
@@ -531,6 +532,59 @@ export type GroupMessage =
  * The importer's word on an import once every member answered its share: `ok` (every member holds
  * one: start using the group) or not (drop the share you hold; the import is over).
  */
+/** Most points one ECDH request multiplies (an age header's X25519 recipients). */
+export const MAX_ECDH_POINTS = 32;
+
+/**
+ * The requester of an ECDH request (age decryption, NIP-44) asks an approver for its partials
+ * s_i·P; each approver computes the points from its own reading of the stored request.
+ */
+export interface EcdhMessage {
+  v: 1;
+  type: 'ecdh';
+  groupId: string;
+  requestId: string;
+  /** The approvals the requester relies on, so an approver that has not received one yet does not refuse. */
+  approvals?: Signed[];
+}
+
+/** An approver's answer: one partial (with its DLEQ proof) per point, in order, or why not. */
+export type EcdhAnswer =
+  | {
+      partials: {
+        identifier: string;
+        partial: string;
+        proof: { c: string; z: string };
+      }[];
+    }
+  | { error: string };
+
+/** Strictly decodes an approver's answer to an ECDH message (shape only; proofs checked after). */
+export function decodeEcdhAnswer(v: unknown): EcdhAnswer {
+  const o = expectObject(v, 'ecdh answer');
+  if (o.error !== undefined) {
+    expectObject(o, 'ecdh answer', ['error']);
+    return { error: expectString(o.error, 'error', 300) };
+  }
+  expectObject(o, 'ecdh answer', ['partials']);
+  if (!Array.isArray(o.partials) || o.partials.length === 0 || o.partials.length > MAX_ECDH_POINTS)
+    throw new ProtocolError('malformed', `partials must be a list of 1..${MAX_ECDH_POINTS}`);
+  return {
+    partials: o.partials.map((x, i) => {
+      const e = expectObject(x, `partials[${i}]`, ['identifier', 'partial', 'proof']);
+      const proof = expectObject(e.proof, `partials[${i}].proof`, ['c', 'z']);
+      return {
+        identifier: expectHex(e.identifier, `partials[${i}].identifier`, undefined, 64),
+        partial: expectHex(e.partial, `partials[${i}].partial`, undefined, 66),
+        proof: {
+          c: expectHex(proof.c, `partials[${i}].proof.c`, undefined, 64),
+          z: expectHex(proof.z, `partials[${i}].proof.z`, undefined, 64),
+        },
+      };
+    }),
+  };
+}
+
 export interface ImportResultMessage {
   v: 1;
   type: 'import-result';
@@ -678,6 +732,19 @@ export function decodeGroupMessage(v: unknown): GroupMessage {
       };
       if (Array.isArray(o.approvals)) sign.approvals = o.approvals.map(decodeSigned);
       return sign;
+    }
+    case 'ecdh': {
+      expectObject(o, 'ecdh', ['v', 'type', 'groupId', 'requestId', 'approvals']);
+      if (o.approvals !== undefined && (!Array.isArray(o.approvals) || o.approvals.length > 50))
+        throw new ProtocolError('malformed', 'too many approvals');
+      const ecdh: EcdhMessage = {
+        v: 1,
+        type: 'ecdh',
+        groupId: expectHex(o.groupId, 'groupId', 32),
+        requestId: expectHex(o.requestId, 'requestId', 32),
+      };
+      if (Array.isArray(o.approvals)) ecdh.approvals = o.approvals.map(decodeSigned);
+      return ecdh;
     }
     case 'audit':
       expectObject(o, 'audit', ['v', 'type', 'groupId', 'entries']);
