@@ -42,14 +42,21 @@ export function nostrMessage(event: UnsignedEvent): Uint8Array {
 }
 
 /**
- * The group's Nostr key (hex x-only, the untweaked key: a taproot group's internal key, a
- * secp256k1 group's key without its parity byte), when the node's context carries the group key.
+ * The group's Nostr key (hex x-only, the untweaked key): a taproot group's internal key, a
+ * secp256k1 group's key without its parity byte. From the context's raw group key
+ * (`publicKey`, 33 bytes compressed) or a taproot group's `internalKey` (32 bytes), when the node
+ * puts them there; a 32-byte taproot `publicKey` is the tweaked output key and is never used.
  */
 export function groupNostrKey(ctx: RequestContext): string | undefined {
-  const key = (ctx as { publicKey?: unknown }).publicKey;
-  if (typeof key !== 'string') return undefined;
-  if (/^0[23][0-9a-f]{64}$/.test(key)) return key.slice(2);
-  if (/^[0-9a-f]{64}$/.test(key)) return key;
+  const { publicKey, internalKey } = ctx as { publicKey?: unknown; internalKey?: unknown };
+  if (
+    ctx.scheme === 'taproot' &&
+    typeof internalKey === 'string' &&
+    /^[0-9a-f]{64}$/.test(internalKey)
+  )
+    return internalKey;
+  if (typeof publicKey === 'string' && /^0[23][0-9a-f]{64}$/.test(publicKey))
+    return publicKey.slice(2);
   return undefined;
 }
 

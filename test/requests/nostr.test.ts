@@ -16,7 +16,7 @@ const COMPRESSED = bytesToHex(secp256k1.getPublicKey(SK, true));
 
 /** A context whose group key is PK: a taproot group's internal key, or a secp256k1 group's key. */
 function nctx(scheme: 'taproot' | 'secp256k1' = 'taproot'): RequestContext {
-  const c = { ...ctx({ scheme }), publicKey: scheme === 'taproot' ? PK : COMPRESSED };
+  const c = { ...ctx({ scheme }), publicKey: COMPRESSED };
   return c;
 }
 
@@ -62,6 +62,12 @@ describe("the 'nostr' request kind", () => {
     expect(card.warnings?.join(' ')).toMatch(/not for the key of Treasury/);
     // A node that does not know the group key cannot check it: refused too.
     refused(() => nostr.parse(nostrMessage(event()), ctx({ scheme: 'taproot' })), 'event.pubkey');
+    // A taproot group's internal key is its Nostr key; a 32-byte publicKey (the tweaked output
+    // key, as the group view shows it) is never taken for it.
+    const internal = { ...ctx({ scheme: 'taproot' }), internalKey: PK, publicKey: other };
+    expect(nostr.parse(nostrMessage(event()), internal).event.pubkey).toBe(PK);
+    const output = { ...ctx({ scheme: 'taproot' }), publicKey: PK };
+    refused(() => nostr.parse(nostrMessage(event()), output), 'event.pubkey');
   });
 
   it('refuses malformed messages with a clear error', () => {
