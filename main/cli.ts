@@ -55,7 +55,7 @@ async function askTerminal(question: string): Promise<string | undefined> {
 const STOP_DEADLINE_MS = 15_000;
 
 /** Misuse: one line naming what to do, exit code 64. */
-class UsageError extends Error {
+export class UsageError extends Error {
   constructor(
     message: string,
     readonly command = '',
@@ -64,7 +64,7 @@ class UsageError extends Error {
   }
 }
 
-type OptionSpec = {
+export type OptionSpec = {
   type: 'string' | 'boolean';
   multiple?: boolean;
   short?: string;
@@ -73,7 +73,7 @@ type OptionSpec = {
   help: string;
 };
 
-interface Command {
+export interface Command {
   name: string;
   /** What follows the name in the usage line. */
   usage: string;
@@ -88,7 +88,7 @@ interface Command {
   run(ctx: Context): Promise<number>;
 }
 
-interface Context {
+export interface Context {
   io: CliIO;
   home: string;
   json: boolean;
@@ -124,25 +124,25 @@ const UNSAFE_KEEP_LINES =
 const escape = (c: string) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
 
 /** One line of text safe to print. */
-function clean(s: string | undefined): string {
+export function clean(s: string | undefined): string {
   return (s ?? '').replace(UNSAFE, escape);
 }
 
-function writeLines(stream: CliIO['stdout'], lines: string[]): void {
+export function writeLines(stream: CliIO['stdout'], lines: string[]): void {
   if (lines.length > 0) stream.write(`${lines.join('\n')}\n`);
 }
 
-function printJSON(io: CliIO, value: unknown): void {
+export function printJSON(io: CliIO, value: unknown): void {
   io.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }
 
 /** Prints `value` as JSON with --json, else the human lines. */
-function output(ctx: Context, value: unknown, human: () => string[]): void {
+export function output(ctx: Context, value: unknown, human: () => string[]): void {
   if (ctx.json) printJSON(ctx.io, value);
   else writeLines(ctx.io.stdout, human());
 }
 
-function table(rows: string[][], indent = ''): string[] {
+export function table(rows: string[][], indent = ''): string[] {
   const widths: number[] = [];
   for (const row of rows)
     row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
@@ -156,7 +156,7 @@ function table(rows: string[][], indent = ''): string[] {
 
 const field = (label: string, value: string) => `${`${label}:`.padEnd(13)}${value}`;
 
-function plural(n: number, one: string, many = `${one}s`): string {
+export function plural(n: number, one: string, many = `${one}s`): string {
   return `${n} ${n === 1 ? one : many}`;
 }
 
@@ -212,7 +212,7 @@ function decisionLine(d: RequestView['approvals'][number]): string {
 }
 
 /** A request's card (shared/requests): what it does, its fields, and what to watch out for. */
-function cardLines(card: RequestCard): string[] {
+export function cardLines(card: RequestCard): string[] {
   if (card.invalid !== undefined)
     return [
       field('unreadable', clean(card.summary)),
@@ -229,7 +229,7 @@ function cardLines(card: RequestCard): string[] {
   return lines;
 }
 
-function requestLines(r: RequestView): string[] {
+export function requestLines(r: RequestView): string[] {
   const lines = [
     field('request', clean(r.id)),
     field('group', `${clean(r.groupName)} (${clean(r.group)})`),
@@ -286,12 +286,12 @@ function auditRow(e: AuditEntryView): string[] {
 // ---------------------------------------------------------------------------------------------
 // Argument helpers
 
-function str(ctx: Context, name: string): string | undefined {
+export function str(ctx: Context, name: string): string | undefined {
   const v = ctx.values[name];
   return typeof v === 'string' ? v : undefined;
 }
 
-function list(ctx: Context, name: string): string[] {
+export function list(ctx: Context, name: string): string[] {
   const v = ctx.values[name];
   return Array.isArray(v) ? v : [];
 }
@@ -303,7 +303,7 @@ interface IntRange {
   words: string;
 }
 
-function int(ctx: Context, name: string, range?: IntRange): number | undefined {
+export function int(ctx: Context, name: string, range?: IntRange): number | undefined {
   const v = str(ctx, name);
   if (v === undefined) return undefined;
   const n = Number(v);
@@ -444,7 +444,7 @@ async function nodeEntryPoints(io: CliIO): Promise<NonNullable<CliIO['node']>> {
  * Checks the input as the node will, so a bad value is a usage error (exit 64) that names the
  * flag, then calls the node over the control socket.
  */
-async function call<M extends ApiMethod>(
+export async function call<M extends ApiMethod>(
   ctx: Context,
   method: M,
   params: Record<string, unknown>,
@@ -453,7 +453,7 @@ async function call<M extends ApiMethod>(
 }
 
 /** The input checked as the node will check it; a bad value is a usage error naming the flag. */
-function checked<M extends ApiMethod>(
+export function checked<M extends ApiMethod>(
   ctx: Context,
   method: M,
   params: Record<string, unknown>,
@@ -469,7 +469,7 @@ function checked<M extends ApiMethod>(
 }
 
 /** Resolves on SIGINT/SIGTERM (or `io.shutdown`); a second signal exits at once. */
-function shutdownRequested(io: CliIO): { promise: Promise<void>; dispose(): void } {
+export function shutdownRequested(io: CliIO): { promise: Promise<void>; dispose(): void } {
   const signal = io.shutdown;
   if (signal) {
     return {
@@ -501,7 +501,11 @@ function shutdownRequested(io: CliIO): { promise: Promise<void>; dispose(): void
   };
 }
 
-async function withDeadline(what: string, work: Promise<unknown>, ms: number): Promise<void> {
+export async function withDeadline(
+  what: string,
+  work: Promise<unknown>,
+  ms: number,
+): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<never>((_, fail) => {
     timer = setTimeout(
@@ -545,7 +549,7 @@ const APPROVE_OPTION: OptionSpec = {
 };
 
 /** "needs 2 of 3 approvals; approved so far: alice" (with the status once it is not pending). */
-function approvalCount(r: RequestView): string {
+export function approvalCount(r: RequestView): string {
   const names = r.approvals.map((d) => clean(d.name)).join(', ') || 'nobody yet';
   const needs =
     r.approvalsNeeded !== undefined
@@ -555,7 +559,7 @@ function approvalCount(r: RequestView): string {
 }
 
 /** What a new request needs next, and the commands for it. */
-function nextSteps(r: RequestView, ownApproval: boolean): string[] {
+export function nextSteps(r: RequestView, ownApproval: boolean): string[] {
   if (r.status !== 'pending') return [];
   const lines = [approvalCount(r)];
   const id = clean(r.id);
@@ -570,22 +574,22 @@ function nextSteps(r: RequestView, ownApproval: boolean): string[] {
  * A new request of a kind whose API has no `approve` flag: the requester's approval follows as
  * its own call, exactly as `conclave approve ID` would make it.
  */
-async function approveIfAsked(ctx: Context, r: RequestView): Promise<RequestView> {
+export async function approveIfAsked(ctx: Context, r: RequestView): Promise<RequestView> {
   return ctx.values.approve === true ? call(ctx, 'request.approve', { id: r.id }) : r;
 }
 
 /** Prints a new request: the request, then how many approvals it needs and who gave them. */
-function outputCreated(ctx: Context, r: RequestView): void {
+export function outputCreated(ctx: Context, r: RequestView): void {
   output(ctx, r, () => [...requestLines(r), ...nextSteps(r, ctx.values.approve === true)]);
 }
 
 /** One line of `request wait` progress: the approvals, and the status once it moves on. */
-function waitProgress(r: RequestView): string {
+export function waitProgress(r: RequestView): string {
   return `${clean(r.id)}: ${r.status === 'pending' ? '' : `${r.status}; `}${approvalCount(r)}`;
 }
 
 /** The last line of `request wait`: how it ended, or that it is still open. */
-function waitOutcome(r: RequestView, timeoutSec: number): string {
+export function waitOutcome(r: RequestView, timeoutSec: number): string {
   const id = clean(r.id);
   switch (r.status) {
     case 'done':
@@ -1316,6 +1320,41 @@ const COMMANDS: Command[] = [
     },
   },
   {
+    name: 'request result',
+    usage: 'ID [--out FILE]',
+    summary:
+      'what a done request of a use produced (a certificate, a signed PSBT or event): shown, or saved to FILE',
+    options: {
+      out: { type: 'string', value: 'FILE', help: 'save it to FILE (0600) instead of printing it' },
+    },
+    args: ['ID'],
+    fields: { id: 'ID' },
+    async run(ctx) {
+      const res = await call(ctx, 'request.result', { id: ctx.args[0] });
+      const a = res.artifact;
+      const out = str(ctx, 'out');
+      if (out !== undefined) {
+        if (!a) throw new UsageError(`request ${res.id} is ${res.status}: nothing to save yet`);
+        const data = a.text !== undefined ? a.text : Buffer.from(a.base64 ?? '', 'base64');
+        await writeFile(out, data, { mode: 0o600 });
+      }
+      // An ECDH result is a per-request secret: only --json prints it, for a program to use.
+      output(ctx, res, () =>
+        !a
+          ? [`${res.id}: ${res.status}; no result${res.status === 'done' ? '' : ' yet'}`]
+          : [
+              ...(out !== undefined ? [`saved ${a.name} (${a.mediaType}) to ${clean(out)}`] : []),
+              ...(out === undefined && a.text !== undefined ? a.text.split('\n') : []),
+              ...(out === undefined && a.text === undefined
+                ? [`${a.name} (${a.mediaType}): binary; save it with --out FILE`]
+                : []),
+              ...(a.fields ?? []).map((f) => `${clean(f.label)}: ${clean(f.value)}`),
+            ],
+      );
+      return res.status === 'done' ? EXIT.OK : EXIT.PENDING;
+    },
+  },
+  {
     name: 'request wait',
     usage: 'ID [--timeout SECONDS]',
     summary:
@@ -1529,7 +1568,7 @@ const COMMANDS: Command[] = [
   },
 ];
 
-async function readMessageFile(path: string, command: string): Promise<string> {
+export async function readMessageFile(path: string, command: string): Promise<string> {
   let info;
   try {
     info = await stat(path);

@@ -91,6 +91,8 @@ export interface SignMessage {
   commitments: { peerId: string; commitment: Record<string, unknown> }[];
   /** The signers' approvals, so a signer that has not received one yet does not refuse. */
   approvals?: Signed[];
+  /** Which of the request's signatures this is (absent: the first). */
+  part?: number;
 }
 
 export function decodeSignedSafe(v: unknown): Signed {

@@ -29,6 +29,7 @@ import { DkgService } from './dkg.js';
 import { GroupsService } from './groups.js';
 import { Inboxes } from './inbox.js';
 import { RequestsService } from './requests.js';
+import { UsesService } from './uses.js';
 import { SigningService } from './signing.js';
 import { SyncService } from './sync.js';
 
@@ -42,6 +43,7 @@ export class Custodian {
   private readonly dkg: DkgService;
   private readonly inboxes: Inboxes;
   private readonly requests: RequestsService;
+  private readonly uses: UsesService;
   private readonly signing: SigningService;
   private readonly auditLog: AuditService;
   private readonly sync: SyncService;
@@ -71,6 +73,7 @@ export class Custodian {
     this.dkg = s.dkg = new DkgService(ctx, s);
     this.inboxes = s.inboxes = new Inboxes(ctx);
     this.requests = s.requests = new RequestsService(ctx, s);
+    this.uses = new UsesService(ctx, this.requests, s.groups);
     this.signing = s.signing = new SigningService(ctx, s);
     this.auditLog = s.auditLog = new AuditService(ctx, s);
     this.sync = s.sync = new SyncService(ctx, s);
@@ -359,6 +362,8 @@ export class Custodian {
       'group.show': async (i) => this.groups.groupView(this.groups.findGroup(i.group)),
       'group.confirm': async (i) => this.groups.confirmGroup(i.group),
       'request.sign': async (i) => this.requests.createSignRequest(i),
+      'request.create': async (i) => this.uses.createUseRequest(i),
+      'request.result': async (i) => this.uses.requestResult(i.id),
       'request.refresh': async (i) => this.reshare.createRefreshRequest(i),
       'group.policy': async (i) => this.requests.policyView(i.group),
       'request.reconstruct': async (i) => this.reconstruct.createReconstructRequest(i),

@@ -2,15 +2,18 @@
 // anyone can check; a failure only as shared/protocol/evidence.ts allows, issue 9 finding 4) and
 // the outcome this node tells the others. Part of the requests service, kept apart for its size.
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
-import { verifySignature } from '../../shared/crypto/sign.js';
+import { splitAndVerify, verifySignature } from '../../shared/crypto/sign.js';
 import { coordinatorOf, failedForGood } from '../../shared/protocol/decisions.js';
 import { acceptFailureOutcome, type FailureContext } from '../../shared/protocol/evidence.js';
 import { signStatement, type OutcomeBody, type Signed } from '../../shared/protocol/wire.js';
-import { readRequest } from '../../shared/requests/index.js';
+import { executionOf, opOfKind, readRequest, type SignPart } from '../../shared/requests/index.js';
 import type { RequestRow } from '../store/index.js';
 import { DroppedMessage, TERMINAL, short, union } from './common.js';
 import { type NodeContext, NodeService } from './context.js';
 import type { RequestsService } from './requests.js';
+
+/** Raw signing and the uses carried out by FROST signing. */
+const signs = (kind: string): boolean => opOfKind(kind) === 'sign';
 
 export class Outcomes extends NodeService {
   constructor(
@@ -33,7 +36,9 @@ export class Outcomes extends NodeService {
     if (r.status === 'done') return;
     if (b.signature) {
       const pub = this.publicPackage(r.groupId);
-      if (!pub || !verifySignature(pub, r.message, hexToBytes(b.signature)))
+      const sig = hexToBytes(b.signature);
+      const parts = this.partsOf(r);
+      if (!pub || !(parts ? splitAndVerify(pub, parts, sig) : verifySignature(pub, r.message, sig)))
         throw new DroppedMessage('bad_result');
       this.requests.finish(
         r.id,
@@ -50,7 +55,7 @@ export class Outcomes extends NodeService {
     if (!b.failure || TERMINAL.includes(r.status)) return;
     const g = this.store.groups.get(r.groupId)!;
     const ctx: FailureContext = { kind: r.kind, approvers: this.requests.approversOf(r) };
-    if (r.kind === 'sign') {
+    if (signs(r.kind)) {
       // Decisions can overtake each other: "not yet" (the sender retries) until this node holds
       // the sender's approval and every member's decision, as the coordinator did when it failed.
       if (!ctx.approvers.includes(b.by))
@@ -66,7 +71,7 @@ export class Outcomes extends NodeService {
     const d = acceptFailureOutcome(b, ctx);
     const unfounded =
       !d.accept ||
-      (r.kind === 'sign' &&
+      (signs(r.kind) &&
         // A culprit of an earlier attempt coordinates no more; and a failure must name (with
         // proof or as a report) enough approvers that the others could not sign.
         (coordinatorOf(ctx.approvers, (p) => p === b.by, r.culprits) !== b.by ||
@@ -97,13 +102,26 @@ export class Outcomes extends NodeService {
     );
   }
 
+  /** The signatures a signing request asks for, as this node reads it; undefined otherwise. */
+  private partsOf(r: RequestRow): SignPart[] | undefined {
+    if (!signs(r.kind)) return undefined;
+    try {
+      const exec = executionOf(r.kind, r.message, this.requests.contextOf(r));
+      return exec.op === 'sign' ? exec.parts : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
   /** What a sign request's bad-share evidence is checked against: this node's own view. */
   private evidenceContext(r: RequestRow): FailureContext['evidence'] {
+    const parts = this.partsOf(r);
     const member = (p: string) => this.memberByPeer(r.groupId, p);
     return {
       groupId: r.groupId,
       requestId: r.id,
       message: r.message,
+      ...(parts ? { parts } : {}),
       publicPackage: this.publicPackage(r.groupId),
       indexOf: (p) => member(p)?.index,
       identityKey: (p) => {
@@ -168,7 +186,7 @@ export class Outcomes extends NodeService {
     if (r.signature) body.signature = bytesToHex(r.signature);
     else if (
       r.failure &&
-      r.kind !== 'sign' &&
+      !signs(r.kind) &&
       r.kind !== 'policy' &&
       this.participantsOf(r).includes(this.me.peerId)
     )

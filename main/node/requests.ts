@@ -38,6 +38,7 @@ import {
 import {
   decodeRequestBody,
   invalidCard,
+  opOfKind,
   readRequest,
   requestContext,
   RequestParamError,
@@ -74,6 +75,8 @@ export class RequestsService extends NodeService {
   private readable = new Set<string>();
   /** Approved signing requests that wait for the refresh the policy requires after a repair. */
   private waitingForRefresh = new Set<string>();
+  /** Starts gathering ECDH partials for a request this node made (set by the ECDH service). */
+  startEcdh?: (id: string) => void;
   /** Taking other members' outcomes and telling ours (outcomes.ts). */
   private readonly outcomes = new Outcomes(this.ctx, this);
   /** What the group policy says of requests, and applying a change of it (request-policy.ts). */
@@ -318,7 +321,7 @@ export class RequestsService extends NodeService {
     const check = validateIncomingRequest(body, { ...this.groupContext(g), receivedAt: now });
     if (!check.ok)
       throw new ApiError('bad_input', `this ${kind} request would be refused: ${check.message}`);
-    if (kind === 'sign') {
+    if (opOfKind(kind) !== 'ceremony') {
       const owed = this.refreshOwed(g);
       if (owed) throw new ApiError('conflict', owed);
     }
@@ -662,7 +665,8 @@ export class RequestsService extends NodeService {
         .catch((e) => this.log(`reconstruction ${r.id}: ${(e as Error).message}`));
       return;
     }
-    if (r.kind === 'sign') {
+    const op = opOfKind(r.kind);
+    if (op !== 'ceremony') {
       const g = this.store.groups.get(r.groupId)!;
       const owed = this.refreshOwed(g);
       if (owed) {
@@ -674,12 +678,17 @@ export class RequestsService extends NodeService {
         return;
       }
     }
+    if (op === 'ecdh') {
+      // Only the requester learns an ECDH result: it alone gathers the partials.
+      if (r.createdBy === this.me.peerId) this.startEcdh?.(id);
+      return;
+    }
     if (!approvers.includes(this.me.peerId)) return;
     const online = (p: string) => p === this.me.peerId || this.host.isConnected(p);
     if (coordinatorOf(approvers, online, r.culprits) !== this.me.peerId) return;
     const failed = (e: unknown) =>
       this.log(`${r.kind} ${id} could not start: ${logSafe((e as Error)?.message ?? e, 300)}`);
-    if (r.kind === 'sign') void this.signing.coordinate(id).catch(failed);
+    if (op === 'sign') void this.signing.coordinate(id).catch(failed);
     else void this.ceremony.startCeremony(id).catch(failed);
   }
   /** Why new signing must wait for a refresh after a repair, or undefined (request-policy.ts). */
@@ -733,6 +742,9 @@ export class RequestsService extends NodeService {
   /** What a ceremony request does, in words; undefined for signing requests. */
   private describe(r: RequestRow): string | undefined {
     if (r.kind === 'sign') return undefined;
+    // A use's card says what it does (decoded from its bytes by its kind's module).
+    if (opOfKind(r.kind) !== 'ceremony')
+      return this.cardOf(r, this.store.groups.get(r.groupId)).summary;
     if (r.kind === 'reconstruct') {
       const g = this.store.groups.get(r.groupId);
       const p = JSON.parse(new TextDecoder().decode(r.message)) as ReconstructParams;

@@ -1,13 +1,15 @@
 // Threshold signing: the coordinator, the signer and the nonce commitment pools.
-import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
+import { bytesToHex, concatBytes, hexToBytes } from '@noble/hashes/utils.js';
 import { CryptoError } from '../../shared/crypto/errors.js';
-import { signingKey } from '../../shared/crypto/keys.js';
+import type { KeyPackage } from '../../shared/crypto/keys.js';
 import {
   aggregate,
   commit,
   commitmentFromJSON,
   commitmentToJSON,
   decodeSignatureShare,
+  partKey,
+  partKeyPackage,
   SigningPackage,
   signShare,
   type NonceCommitment,
@@ -22,6 +24,7 @@ import {
   signShareReceipt,
   signStatement,
   MAX_EVIDENCE,
+  MAX_SIGN_PARTS,
   type FailureEvidence,
   type GroupMessage,
   type OutcomeBody,
@@ -31,8 +34,9 @@ import {
   type SigningAttempt,
 } from '../../shared/protocol/wire.js';
 import { logSafe } from '../../shared/protocol/text.js';
+import { executionOf, opOfKind, type SignPart } from '../../shared/requests/index.js';
 import { NetError } from '../net/index.js';
-import type { GroupRow } from '../store/index.js';
+import type { GroupRow, RequestRow } from '../store/index.js';
 import { TERMINAL, POOL_SIZE, DroppedMessage, union, type SignMessage } from './common.js';
 import { type NodeServices, type NodeContext, NodeService } from './context.js';
 
@@ -72,14 +76,29 @@ export class SigningService extends NodeService {
     return this.deps.requests;
   }
 
+  /**
+   * The signatures a request asks for, as this node reads the request's own bytes (a raw sign
+   * request has one; a use may have several, such as a PSBT's inputs). Throws when unreadable.
+   */
+  partsOf(r: RequestRow): SignPart[] {
+    if (r.kind === 'sign') return [{ message: r.message }];
+    if (opOfKind(r.kind) !== 'sign') throw new Error(`a ${r.kind} request is never signed`);
+    const exec = executionOf(r.kind, r.message, this.requests.contextOf(r));
+    if (exec.op !== 'sign') throw new Error(`a ${r.kind} request is never signed`);
+    if (exec.parts.length === 0 || exec.parts.length > MAX_SIGN_PARTS)
+      throw new Error(`a request must ask for 1..${MAX_SIGN_PARTS} signatures`);
+    return exec.parts;
+  }
+
   async coordinate(id: string): Promise<void> {
     this.coordinating.add(id);
-    // How often each signer said its commitment was stale (a few times at most, then a failure).
-    const staleTimes = new Map<string, number>();
     let failures = this.failures.get(id);
     if (!failures) this.failures.set(id, (failures = { evidence: new Map() }));
+    /** The parts' signatures so far: a finished part stays signed whoever signs the next. */
+    const sigs: Uint8Array[] = [];
     try {
-      for (let attempt = 0; attempt < 8 && !this.stopped; attempt++) {
+      const parts = this.partsOf(this.store.requests.get(id)!);
+      for (let attempt = 0; attempt < 8 + parts.length && !this.stopped; attempt++) {
         const r = this.store.requests.get(id)!;
         if (TERMINAL.includes(r.status)) return;
         const g = this.store.groups.get(r.groupId)!;
@@ -103,180 +122,48 @@ export class SigningService extends NodeService {
         }
         this.requests.updateRequest(id, { status: 'signing', updatedAt: Date.now() });
         this.notify(id);
-        const suite = getSuite(g.scheme);
-        const mine = commit(key);
-        const chosen = new Map<string, NonceCommitment>();
-        for (const p of others) chosen.set(p, pool.get(p)!.shift()!);
-        const commitments = [mine.commitment, ...chosen.values()];
-        const pkg = new SigningPackage(signingKey(key.public), commitments, r.message);
-        const msg: SignMessage = {
-          v: 1,
-          type: 'sign',
-          groupId: g.id,
-          requestId: id,
-          commitments: [
-            {
-              peerId: this.me.peerId,
-              commitment: commitmentToJSON(suite, mine.commitment) as unknown as Record<
-                string,
-                unknown
-              >,
-            },
-            ...[...chosen].map(([p, c]) => ({
-              peerId: p,
-              commitment: commitmentToJSON(suite, c) as unknown as Record<string, unknown>,
-            })),
-          ],
-          approvals: this.store.decisions
-            .list(id)
-            .filter(
-              (d) => d.decision === 'approve' && [this.me.peerId, ...others].includes(d.peerId),
-            )
-            .map((d) => JSON.parse(d.statement) as Signed),
-        };
         failures.attempt = { coordinator: this.me.peerId, signers: [this.me.peerId, ...others] };
-        const shares = new Map<bigint, bigint>();
-        shares.set(key.share.identifier, signShare(key, mine, pkg));
-        /** Each signer's receipt for the share it returned in this attempt. */
-        const receipts = new Map<string, ShareReceipt>();
         const failed: string[] = [];
-        const stale: string[] = [];
-        const fail = (p: string, e: FailureEvidence, why: string) => {
-          this.log(
-            `signer ${logSafe(this.memberName(g.id, p))} failed for request ${id}: ${logSafe(why, 300)}`,
-          );
-          failures.evidence.set(p, e);
-          failed.push(p);
-        };
-        await Promise.all(
-          others.map(async (p) => {
-            const idx = BigInt(this.store.members.get(g.id, p)!.index);
-            let res: {
-              share?: unknown;
-              receipt?: unknown;
-              refill?: unknown;
-              error?: unknown;
-              stale?: unknown;
-              nonces?: unknown;
-            };
-            try {
-              res = ((await this.send(p, msg as unknown as GroupMessage, this.signTimeoutMs)) ??
-                {}) as typeof res;
-            } catch (e) {
-              const why = (e as Error).message;
-              if (e instanceof NetError && e.code === 'timeout')
-                fail(p, { kind: 'timeout', peer: p, waitedMs: this.signTimeoutMs }, why);
-              else fail(p, { kind: 'refused', peer: p, reason: why.slice(0, 300) }, why);
-              return;
-            }
-            const staleCount = staleTimes.get(p) ?? 0;
-            if (res.stale === true && Array.isArray(res.nonces) && staleCount < 3) {
-              // Not a fault (it restarted, or its pool here was out of date): ask again with one
-              // of the fresh commitments it sent along.
-              staleTimes.set(p, staleCount + 1);
-              this.addToPool(
-                g,
-                p,
-                res.nonces.slice(0, POOL_SIZE) as Record<string, unknown>[],
-                true,
-              );
-              this.log(
-                `signer ${logSafe(this.memberName(g.id, p))} had no such nonce; asking again`,
-              );
-              stale.push(p);
-              return;
-            }
-            if (typeof res.share !== 'string' || !/^[0-9a-f]+$/.test(res.share)) {
-              const why = typeof res.error === 'string' ? res.error.slice(0, 300) : 'no share';
-              fail(p, { kind: 'refused', peer: p, reason: why }, why);
-              return;
-            }
-            // A share counts only with its signer's receipt for exactly this attempt: then a bad
-            // one is proven to every member, and the signer cannot deny it.
-            let receipt: ShareReceipt | undefined;
-            try {
-              receipt = decodeShareReceipt(res.receipt);
-            } catch {
-              receipt = undefined;
-            }
-            const problem = receiptProblem(receipt, {
+        let stale = false;
+        while (sigs.length < parts.length && failed.length === 0 && !stale) {
+          const res = await this.signPart(r, g, key, others, sigs.length, parts, failures);
+          if (res.sig) sigs.push(res.sig);
+          failed.push(...res.failed);
+          stale = res.stale;
+        }
+        if (failed.length === 0 && stale) continue;
+        if (failed.length === 0) {
+          const sig = concatBytes(...sigs);
+          const outcome = signStatement<OutcomeBody>(
+            {
+              v: 1,
+              type: 'outcome',
               groupId: g.id,
               requestId: id,
-              epoch: g.epoch,
-              commitments: msg.commitments,
-              signer: p,
-              share: res.share,
-              identityKey: (peer) => this.identityKey(g.id, peer),
-            });
-            if (problem !== undefined) {
-              fail(p, { kind: 'refused', peer: p, reason: problem }, problem);
-              return;
-            }
-            receipts.set(p, receipt!);
-            try {
-              shares.set(idx, decodeSignatureShare(suite, idx, hexToBytes(res.share)));
-            } catch (e) {
-              const evidence: FailureEvidence = {
-                kind: 'bad-share',
-                receipt: receipt!,
-                commitments: msg.commitments,
-              };
-              fail(p, evidence, (e as Error).message);
-              return;
-            }
-            if (res.refill && typeof res.refill === 'object')
-              this.addToPool(g, p, [res.refill as Record<string, unknown>], false);
-          }),
-        );
-        if (failed.length === 0 && stale.length > 0) continue;
-        if (failed.length === 0) {
-          try {
-            const sig = aggregate(pkg, shares);
-            const outcome = signStatement<OutcomeBody>(
-              {
-                v: 1,
-                type: 'outcome',
-                groupId: g.id,
-                requestId: id,
-                signature: bytesToHex(sig),
-                culprits: r.culprits,
-                by: this.me.peerId,
-                at: Date.now(),
-              },
-              (h) => this.me.sign(h),
+              signature: bytesToHex(sig),
+              culprits: r.culprits,
+              by: this.me.peerId,
+              at: Date.now(),
+            },
+            (h) => this.me.sign(h),
+          );
+          const signers = [this.me.peerId, ...others];
+          // This node's own share leaves it inside the signature: recorded like every signer's.
+          this.store.tx(() => {
+            this.audit(
+              'request.share_released',
+              { id, coordinator: this.me.peerId, signers, epoch: g.epoch },
+              g.id,
             );
-            const signers = [this.me.peerId, ...others];
-            // This node's own share leaves it inside the signature: recorded like every signer's.
-            this.store.tx(() => {
-              this.audit(
-                'request.share_released',
-                { id, coordinator: this.me.peerId, signers, epoch: g.epoch },
-                g.id,
-              );
-              this.requests.finish(id, { status: 'done', signature: sig }, 'request.signed', {
-                id,
-                signature: bytesToHex(sig),
-                signers,
-              });
+            this.requests.finish(id, { status: 'done', signature: sig }, 'request.signed', {
+              id,
+              signature: bytesToHex(sig),
+              signers,
             });
-            this.broadcast(g.id, { v: 1, type: 'statements', items: [outcome] });
-            this.log(`request ${id} signed`);
-            return;
-          } catch (e) {
-            if (!(e instanceof CryptoError)) throw e;
-            for (const c of e.culprits) {
-              const idx = Number(parseIdentifier(suite, c));
-              const m = this.store.members.list(g.id).find((x) => x.index === idx);
-              const receipt = m && receipts.get(m.peerId);
-              if (m && receipt)
-                fail(
-                  m.peerId,
-                  { kind: 'bad-share', receipt, commitments: msg.commitments },
-                  'its signature share does not verify',
-                );
-              else if (m) failed.push(m.peerId);
-            }
-          }
+          });
+          this.broadcast(g.id, { v: 1, type: 'statements', items: [outcome] });
+          this.log(`request ${id} signed`);
+          return;
         }
         const culprits = union(this.store.requests.get(id)!.culprits, failed);
         this.store.tx(() => {
@@ -289,9 +176,176 @@ export class SigningService extends NodeService {
       this.log(`signing ${id} stopped: ${(e as Error).message}`);
     } finally {
       this.coordinating.delete(id);
+      for (const k of [...this.staleCounts.keys()])
+        if (k.startsWith(`${id}/`)) this.staleCounts.delete(k);
       const status = this.store.requests.get(id)?.status;
       if (status === undefined || TERMINAL.includes(status)) this.failures.delete(id);
     }
+  }
+
+  /**
+   * One part's signature from this node and `others`: each signer is asked for its share (with
+   * its receipt), bad shares and silences are recorded as evidence, and the shares aggregate.
+   * `stale`: a signer had lost the commitment used and sent fresh ones (ask again).
+   */
+  private async signPart(
+    r: RequestRow,
+    g: GroupRow,
+    key: KeyPackage,
+    others: string[],
+    part: number,
+    parts: readonly SignPart[],
+    failures: { evidence: Map<string, FailureEvidence> },
+  ): Promise<{ sig?: Uint8Array; failed: string[]; stale: boolean }> {
+    const id = r.id;
+    const spec = parts[part]!;
+    const suite = getSuite(g.scheme);
+    const pool = this.pool.get(g.id) ?? new Map<string, NonceCommitment[]>();
+    const failed: string[] = [];
+    let stale = false;
+    const fail = (p: string, e: FailureEvidence, why: string) => {
+      this.log(
+        `signer ${logSafe(this.memberName(g.id, p))} failed for request ${id}: ${logSafe(why, 300)}`,
+      );
+      failures.evidence.set(p, e);
+      failed.push(p);
+    };
+    // A signer whose commitments ran out (a refill got lost): the attempt picks signers again.
+    if (others.some((p) => (pool.get(p)?.length ?? 0) === 0)) return { failed, stale: true };
+    const mine = commit(key);
+    const chosen = new Map<string, NonceCommitment>();
+    for (const p of others) chosen.set(p, pool.get(p)!.shift()!);
+    const commitments = [mine.commitment, ...chosen.values()];
+    const pkg = new SigningPackage(partKey(key.public, spec), commitments, spec.message);
+    const msg: SignMessage = {
+      v: 1,
+      type: 'sign',
+      groupId: g.id,
+      requestId: id,
+      commitments: [
+        {
+          peerId: this.me.peerId,
+          commitment: commitmentToJSON(suite, mine.commitment) as unknown as Record<
+            string,
+            unknown
+          >,
+        },
+        ...[...chosen].map(([p, c]) => ({
+          peerId: p,
+          commitment: commitmentToJSON(suite, c) as unknown as Record<string, unknown>,
+        })),
+      ],
+      approvals: this.store.decisions
+        .list(id)
+        .filter((d) => d.decision === 'approve' && [this.me.peerId, ...others].includes(d.peerId))
+        .map((d) => JSON.parse(d.statement) as Signed),
+    };
+    if (part > 0) msg.part = part;
+    const shares = new Map<bigint, bigint>();
+    shares.set(key.share.identifier, signShare(partKeyPackage(key, spec), mine, pkg));
+    /** Each signer's receipt for the share it returned in this attempt. */
+    const receipts = new Map<string, ShareReceipt>();
+    await Promise.all(
+      others.map(async (p) => {
+        const idx = BigInt(this.store.members.get(g.id, p)!.index);
+        let res: {
+          share?: unknown;
+          receipt?: unknown;
+          refill?: unknown;
+          error?: unknown;
+          stale?: unknown;
+          nonces?: unknown;
+        };
+        try {
+          res = ((await this.send(p, msg as unknown as GroupMessage, this.signTimeoutMs)) ??
+            {}) as typeof res;
+        } catch (e) {
+          const why = (e as Error).message;
+          if (e instanceof NetError && e.code === 'timeout')
+            fail(p, { kind: 'timeout', peer: p, waitedMs: this.signTimeoutMs }, why);
+          else fail(p, { kind: 'refused', peer: p, reason: why.slice(0, 300) }, why);
+          return;
+        }
+        const staleCount = this.staleTimes(id, p);
+        if (res.stale === true && Array.isArray(res.nonces) && staleCount < 3) {
+          // Not a fault (it restarted, or its pool here was out of date): ask again with one
+          // of the fresh commitments it sent along.
+          this.staleCounts.set(`${id}/${p}`, staleCount + 1);
+          this.addToPool(g, p, res.nonces.slice(0, POOL_SIZE) as Record<string, unknown>[], true);
+          this.log(`signer ${logSafe(this.memberName(g.id, p))} had no such nonce; asking again`);
+          stale = true;
+          return;
+        }
+        if (typeof res.share !== 'string' || !/^[0-9a-f]+$/.test(res.share)) {
+          const why = typeof res.error === 'string' ? res.error.slice(0, 300) : 'no share';
+          fail(p, { kind: 'refused', peer: p, reason: why }, why);
+          return;
+        }
+        // A share counts only with its signer's receipt for exactly this attempt: then a bad
+        // one is proven to every member, and the signer cannot deny it.
+        let receipt: ShareReceipt | undefined;
+        try {
+          receipt = decodeShareReceipt(res.receipt);
+        } catch {
+          receipt = undefined;
+        }
+        const problem = receiptProblem(receipt, {
+          groupId: g.id,
+          requestId: id,
+          epoch: g.epoch,
+          commitments: msg.commitments,
+          signer: p,
+          share: res.share,
+          part,
+          identityKey: (peer) => this.identityKey(g.id, peer),
+        });
+        if (problem !== undefined) {
+          fail(p, { kind: 'refused', peer: p, reason: problem }, problem);
+          return;
+        }
+        receipts.set(p, receipt!);
+        try {
+          shares.set(idx, decodeSignatureShare(suite, idx, hexToBytes(res.share)));
+        } catch (e) {
+          fail(
+            p,
+            { kind: 'bad-share', receipt: receipt!, commitments: msg.commitments },
+            (e as Error).message,
+          );
+          return;
+        }
+        if (res.refill && typeof res.refill === 'object')
+          this.addToPool(g, p, [res.refill as Record<string, unknown>], false);
+      }),
+    );
+    if (failed.length > 0 || stale) return { failed, stale: failed.length === 0 && stale };
+    try {
+      return { sig: aggregate(pkg, shares), failed, stale: false };
+    } catch (e) {
+      if (!(e instanceof CryptoError)) throw e;
+      for (const c of e.culprits) {
+        const idx = Number(parseIdentifier(suite, c));
+        const m = this.store.members.list(g.id).find((x) => x.index === idx);
+        const receipt = m && receipts.get(m.peerId);
+        if (m && receipt)
+          fail(
+            m.peerId,
+            { kind: 'bad-share', receipt, commitments: msg.commitments },
+            'its signature share does not verify',
+          );
+        else if (m) failed.push(m.peerId);
+      }
+      return { failed, stale: false };
+    }
+  }
+
+  /**
+   * How often each signer said its commitment was stale, per request being coordinated (a few
+   * times at most, then a failure).
+   */
+  private staleCounts = new Map<string, number>();
+  private staleTimes(id: string, p: string): number {
+    return this.staleCounts.get(`${id}/${p}`) ?? 0;
   }
 
   /** A member's raw Ed25519 identity key, from the group's roster. */
@@ -437,8 +491,18 @@ export class SigningService extends NodeService {
       throw new DroppedMessage('non_member');
     const r = this.store.requests.get(msg.requestId);
     if (!r || r.groupId !== g.id) return { error: 'unknown request' };
-    if (r.kind !== 'sign') return { error: `a ${r.kind} request is never signed` };
     if (TERMINAL.includes(r.status)) return { error: `request is ${r.status}` };
+    // What is signed comes from this node's own reading of the request's bytes, never from the
+    // coordinator: the part number only picks one of the signatures the request asks for.
+    let parts: SignPart[];
+    try {
+      parts = this.partsOf(r);
+    } catch (e) {
+      return { error: (e as Error).message.slice(0, 300) };
+    }
+    const part = msg.part ?? 0;
+    const spec = parts[part];
+    if (!spec) return { error: `the request has no signature number ${part + 1}` };
     // Approvals the coordinator relies on may still be on their way here: check and keep them.
     for (const a of msg.approvals ?? []) {
       try {
@@ -498,8 +562,8 @@ export class SigningService extends NodeService {
     }
     // The nonce is used up from here on, whatever happens next: it is never used twice.
     pool!.delete(String((myWire.commitment as { hiding?: unknown }).hiding));
-    const pkg = new SigningPackage(signingKey(key.public), commitments, r.message);
-    const share = bytesToHex(suite.encodeScalar(signShare(key, nonces, pkg)));
+    const pkg = new SigningPackage(partKey(key.public, spec), commitments, spec.message);
+    const share = bytesToHex(suite.encodeScalar(signShare(partKeyPackage(key, spec), nonces, pkg)));
     // What this signer states under its identity key about the share it returns: the coordinator
     // can show a bad one to everyone, and an honest share can never be made to look bad.
     const receipt = signShareReceipt(
@@ -512,6 +576,7 @@ export class SigningService extends NodeService {
         commitments: commitmentsHash(msg.commitments),
         share,
         by: this.me.peerId,
+        ...(part > 0 ? { part } : {}),
       },
       (h) => this.me.sign(h),
     );
@@ -526,6 +591,7 @@ export class SigningService extends NodeService {
           signers,
           epoch: g.epoch,
           commitments: receipt.body.commitments,
+          ...(part > 0 ? { part } : {}),
         },
         g.id,
       );

@@ -94,4 +94,38 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE requests ADD COLUMN outcome TEXT CHECK (outcome IS NULL OR json_valid(outcome));
   `,
+  // 3: the uses of the key (ssh, age, x509, psbt, nostr) as request kinds. SQLite cannot change
+  // a CHECK in place: the table is rebuilt. Dropping it would cascade to its decisions (foreign
+  // keys stay on inside the migration's transaction), so they are kept aside and put back.
+  `
+  CREATE TEMP TABLE decisions_kept AS SELECT * FROM decisions;
+  CREATE TABLE requests_v3 (
+    id TEXT PRIMARY KEY,
+    group_id TEXT NOT NULL REFERENCES groups (id) ON DELETE CASCADE,
+    kind TEXT NOT NULL CHECK (kind IN ('sign', 'refresh', 'reshare', 'repair', 'policy',
+      'reconstruct', 'ssh', 'age', 'x509', 'psbt', 'nostr')),
+    message BLOB NOT NULL,
+    created_by TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    status TEXT NOT NULL
+      CHECK (status IN ('pending', 'signing', 'done', 'denied', 'expired', 'failed')),
+    signature BLOB,
+    failure TEXT,
+    culprits TEXT NOT NULL CHECK (json_valid(culprits) AND json_type(culprits) = 'array'),
+    envelope TEXT NOT NULL CHECK (json_valid(envelope)),
+    updated_at INTEGER NOT NULL,
+    outcome TEXT CHECK (outcome IS NULL OR json_valid(outcome))
+  ) STRICT;
+  INSERT INTO requests_v3 (id, group_id, kind, message, created_by, created_at, expires_at, status,
+    signature, failure, culprits, envelope, updated_at, outcome)
+    SELECT id, group_id, kind, message, created_by, created_at, expires_at, status, signature,
+      failure, culprits, envelope, updated_at, outcome FROM requests;
+  DROP TABLE requests;
+  ALTER TABLE requests_v3 RENAME TO requests;
+  CREATE INDEX requests_by_group ON requests (group_id, created_at);
+  CREATE INDEX requests_by_status ON requests (status, created_at);
+  INSERT OR IGNORE INTO decisions SELECT * FROM decisions_kept;
+  DROP TABLE decisions_kept;
+  `,
 ];

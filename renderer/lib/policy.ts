@@ -37,6 +37,11 @@ export const KIND_LABELS: Record<RequestKind, string> = {
   repair: 'Replacing a lost device',
   reconstruct: 'Reconstructing the whole key',
   policy: 'Changing this policy',
+  ssh: 'SSH logins, certificates and signatures',
+  age: 'Decrypting age files',
+  x509: 'Issuing X.509 certificates',
+  psbt: 'Signing Bitcoin transactions',
+  nostr: 'Signing Nostr events',
 };
 
 /** The limits the node applies, so a form can say what is wrong before sending. */

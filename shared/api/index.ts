@@ -1,15 +1,16 @@
 // The API contract between the custodian node and its clients (CLI, desktop UI, browser mode).
 // Every operation a client can ask of a node is declared here once; no secret ever crosses it.
-import type { RequestCard } from '../requests/types.js';
+import type { RequestArtifact, RequestCard } from '../requests/types.js';
+import type { RequestKindName } from '../protocol/wire.js';
 
-export type { CardField, CardPerson, RequestCard } from '../requests/types.js';
+export type { CardField, CardPerson, RequestArtifact, RequestCard } from '../requests/types.js';
 
 export const API_VERSION = 1;
 
 export type Scheme = 'ed25519' | 'secp256k1' | 'taproot';
 export type GroupStatus = 'forming' | 'confirming' | 'dkg' | 'ready' | 'failed';
 export type RequestStatus = 'pending' | 'signing' | 'done' | 'denied' | 'expired' | 'failed';
-export type RequestKind = 'sign' | 'refresh' | 'reshare' | 'repair' | 'policy' | 'reconstruct';
+export type RequestKind = RequestKindName;
 
 export interface NodeStatus {
   peerId: string;
@@ -98,6 +99,16 @@ export interface NewcomerView {
 export interface GroupCreated extends GroupView {
   /** Invite code for the other members (also the QR payload). */
   invite: string;
+}
+
+export interface RequestResult {
+  id: string;
+  kind: RequestKind;
+  status: RequestStatus;
+  /** Absent until the request is done (or when its kind has no product beyond its signature). */
+  artifact?: RequestArtifact;
+  /** For an ECDH kind on the requester's node: each s·P, hex (a per-request secret). */
+  ecdh?: string[];
 }
 
 export interface DecisionView {
@@ -272,6 +283,26 @@ export interface ApiOperations {
    * `confirm: true` (else 'confirmation_required').
    */
   'group.leave': { input: { group: string; confirm: true }; output: GroupLeft };
+  /**
+   * A request of any use kind (ssh, age, x509, psbt, nostr): `message` is the hex of the bytes
+   * its kind parses (each use's encoding); every member decodes them itself. Refused like every
+   * request when its bytes do not parse as its kind or the policy does not allow it.
+   */
+  'request.create': {
+    input: {
+      group: string;
+      kind: RequestKind;
+      message: string;
+      expiresInSec?: number;
+      approve?: boolean;
+    };
+    output: RequestView;
+  };
+  /**
+   * What a done request produced, as its kind builds it (a certificate, a signed PSBT, a signed
+   * event…). An ECDH kind's result exists only on the requester's node, in memory.
+   */
+  'request.result': { input: { id: string }; output: RequestResult };
   /** `approve`: the requester's own approval, signed and sent with the request. */
   'request.sign': {
     input: {

@@ -30,6 +30,8 @@ export const LIMITS = {
 } as const;
 
 export const SCHEMES: readonly Scheme[] = ['ed25519', 'secp256k1', 'taproot'];
+/** The kinds `request.create` makes (the others have their own operation). */
+export const USE_KINDS = ['ssh', 'age', 'x509', 'psbt', 'nostr'] as const;
 export const ENCODINGS = ['utf8', 'hex'] as const;
 
 /** Checks one value at `path` and returns it, normalised (trimmed where text is trimmed). */
@@ -323,6 +325,18 @@ const SCHEMAS: { [M in ApiMethod]: Check<ApiInput<M>> } = {
       `leaving ${shown(i.group)} removes it from this node; a ready group's share is deleted, ` +
       'and with fewer than its threshold of members left the key is lost for everyone',
   ),
+  'request.create': refine(
+    object(
+      { group: ref, kind: oneOf(USE_KINDS), message: text({ max: 2 * LIMITS.messageBytes }) },
+      { expiresInSec: int(LIMITS.minExpiresSec, LIMITS.maxExpiresSec), approve: bool() },
+    ),
+    ({ message }) => {
+      if (!HEX.test(message)) fail('message', 'must be hex (0-9, a-f)');
+      if (message.length % 2 !== 0) fail('message', 'hex must have an even number of digits');
+      if (message.length === 0) fail('message', 'must not be empty');
+    },
+  ),
+  'request.result': object({ id: ref }),
   'request.sign': refine(signInput, ({ message, encoding }) => {
     // The limit is on the bytes to be signed, whichever encoding carries them.
     let bytes: number;

@@ -206,6 +206,32 @@ export function signingKey(pub: PublicKeyPackage, opts: { tweak?: boolean } = {}
   return view;
 }
 
+const bip340Cache = new WeakMap<PublicKeyPackage, PublicKeyPackage>();
+
+/**
+ * The same public key read as a BIP340 key (the taproot suite without its tweak): a secp256k1 or
+ * taproot group signs BIP340 for uses such as Nostr with the shares it already has.
+ */
+export function asBip340Public(pub: PublicKeyPackage): PublicKeyPackage {
+  check(
+    pub.scheme === 'secp256k1' || pub.scheme === 'taproot',
+    'bad_input',
+    `a ${pub.scheme} key cannot sign BIP340`,
+  );
+  if (pub.scheme === 'taproot') return pub;
+  let view = bip340Cache.get(pub);
+  if (!view) bip340Cache.set(pub, (view = { ...pub, scheme: 'taproot' }));
+  return view;
+}
+
+/** A key package read as a BIP340 key (see asBip340Public); the share is the same scalar. */
+export function asBip340(key: KeyPackage): KeyPackage {
+  if (key.public.scheme === 'taproot') return key;
+  const pub = asBip340Public(key.public);
+  const s = key.share;
+  return { public: pub, share: new SecretShare('taproot', s.identifier, s.scalar(), s.epoch) };
+}
+
 /**
  * The public key in the form people and standard verifiers use: 32-byte Ed25519 key; 33-byte
  * compressed secp256k1 key; for taproot the 32-byte x-only BIP341 output key.

@@ -3,7 +3,7 @@
 import { bytesToHex, concatBytes, hexToBytes, randomBytes } from '@noble/hashes/utils.js';
 import { CryptoError, check } from './errors.js';
 import type { KeyPackage, SigningKey } from './keys.js';
-import { assertShareMatches, signingKey } from './keys.js';
+import { asBip340, asBip340Public, assertShareMatches, signingKey } from './keys.js';
 import { lagrangeAtZero } from './poly.js';
 import { Redacted } from './secret.js';
 import {
@@ -14,6 +14,7 @@ import {
   parseIdentifier,
   type GroupPoint,
   type Rng,
+  type SchemeName,
   type Suite,
 } from './suite.js';
 
@@ -310,6 +311,63 @@ export function verifySignature(
 ): boolean {
   const view = signingKey(pub);
   return view.suite.verify(signature, message, view.suite.externalKey(view.key));
+}
+
+/** One signature of a request with several (see shared/requests SignPart). */
+export interface PartSpec {
+  message: Uint8Array;
+  /** Taproot: false signs under the untweaked internal key. Default true. */
+  tweak?: boolean;
+  /** A BIP340 signature from a secp256k1 or taproot key, never tweaked. */
+  bip340?: boolean;
+}
+
+/** The key view a part is signed and verified under. */
+export function partKey(pub: KeyPackage['public'], part: PartSpec): SigningKey {
+  return part.bip340
+    ? signingKey(asBip340Public(pub), { tweak: false })
+    : signingKey(pub, { tweak: part.tweak ?? true });
+}
+
+/** The key package a signer signs a part with (relabelled for a BIP340 part). */
+export function partKeyPackage(key: KeyPackage, part: PartSpec): KeyPackage {
+  return part.bip340 ? asBip340(key) : key;
+}
+
+/** Verifies one part's signature with the standard verifier of its scheme. */
+export function verifyPart(
+  pub: KeyPackage['public'],
+  part: PartSpec,
+  signature: Uint8Array,
+): boolean {
+  const view = partKey(pub, part);
+  return view.suite.verify(signature, part.message, view.suite.externalKey(view.key));
+}
+
+/** A part's signature length: 65 for RFC 9591 secp256k1 (R compressed ‖ z), else 64. */
+export function partSignatureLength(scheme: SchemeName, part: PartSpec): number {
+  return scheme === 'secp256k1' && !part.bip340 ? 65 : 64;
+}
+
+/**
+ * Splits a request's signature (the parts' signatures, concatenated in order) and verifies each;
+ * undefined when the length is wrong or any part does not verify.
+ */
+export function splitAndVerify(
+  pub: KeyPackage['public'],
+  parts: readonly PartSpec[],
+  signature: Uint8Array,
+): Uint8Array[] | undefined {
+  const out: Uint8Array[] = [];
+  let at = 0;
+  for (const part of parts) {
+    const n = partSignatureLength(pub.scheme, part);
+    const sig = signature.subarray(at, at + n);
+    if (sig.length !== n || !verifyPart(pub, part, sig)) return undefined;
+    out.push(sig.slice());
+    at += n;
+  }
+  return at === signature.length && parts.length > 0 ? out : undefined;
 }
 
 /** Convenience for tests and the sandbox: check a share against its public package first. */

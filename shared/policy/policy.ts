@@ -5,9 +5,19 @@ import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js';
 import { canonicalJSON } from '../crypto/backup.js';
 
 export type CeremonyKind = 'refresh' | 'reshare' | 'repair' | 'reconstruct' | 'policy';
-export type RequestKindAll = 'sign' | CeremonyKind;
+/**
+ * The uses of the key for standard tools. A policy treats them as signing: they are allowed when
+ * signing is, need as many approvals as signing, and are refused while `messagePrefixes` limits
+ * signing to some texts (they sign other things). `limits[use]` may forbid one (false) or bound it
+ * (the use's own limits, checked by its module in shared/requests).
+ */
+export const USE_KINDS = ['ssh', 'age', 'x509', 'psbt', 'nostr'] as const;
+export type UseKind = (typeof USE_KINDS)[number];
+export type RequestKindAll = 'sign' | CeremonyKind | UseKind;
+/** A use's limits, as canonical JSON, are at most this long. */
+export const MAX_LIMITS_CHARS = 4096;
 
-/** Every request kind, in the order the policy lists them (allowedKinds is kept in this order). */
+/** The kinds allowedKinds may list, in the order the policy lists them (the uses follow 'sign'). */
 export const REQUEST_KINDS: readonly RequestKindAll[] = [
   'sign',
   'refresh',
@@ -45,6 +55,11 @@ export interface GroupPolicy {
    * when true and policyHash drops a false one, so groups that never set it keep their hashes.
    */
   refreshAfterRepair?: boolean;
+  /**
+   * Per use: false forbids it; an object bounds it (checked by the use's module). Absent when
+   * empty, so groups that never set it keep their hashes.
+   */
+  limits?: Partial<Record<UseKind, unknown>>;
 }
 
 export interface PolicyVerdict {
@@ -85,7 +100,7 @@ const FIELDS = [
   'messagePrefixes',
 ] as const;
 /** Fields a policy may leave out (see GroupPolicy). */
-const OPTIONAL_FIELDS = ['refreshAfterRepair'] as const;
+const OPTIONAL_FIELDS = ['refreshAfterRepair', 'limits'] as const;
 
 // Control characters and bidi overrides make a prefix (or a message) display as something else.
 // eslint-disable-next-line no-control-regex
@@ -119,6 +134,31 @@ const show = (v: unknown): string => {
 
 const isKind = (k: unknown): k is RequestKindAll =>
   typeof k === 'string' && (REQUEST_KINDS as readonly string[]).includes(k);
+export const isUseKind = (k: unknown): k is UseKind =>
+  typeof k === 'string' && (USE_KINDS as readonly string[]).includes(k);
+
+/** The limits field's shape (each use's module checks its own part when a request arrives). */
+function validateLimits(v: unknown): Partial<Record<UseKind, unknown>> | undefined {
+  if (v === undefined) return undefined;
+  if (!isPlainObject(v)) bad('limits', `limits must be an object, got ${show(v)}`);
+  const out: Partial<Record<UseKind, unknown>> = {};
+  for (const [k, x] of Object.entries(v)) {
+    if (!isUseKind(k)) bad(`limits.${k}`, `limits has unknown use "${k}"`);
+    if (x === undefined) continue;
+    if (x !== false && !isPlainObject(x))
+      bad(`limits.${k}`, `limits.${k} must be false or an object, got ${show(x)}`);
+    let json: string;
+    try {
+      json = canonicalJSON(x);
+    } catch (e) {
+      bad(`limits.${k}`, `limits.${k} is not plain JSON (${(e as Error).message})`);
+    }
+    if (json.length > MAX_LIMITS_CHARS)
+      bad(`limits.${k}`, `limits.${k} is longer than ${MAX_LIMITS_CHARS} characters`);
+    out[k] = JSON.parse(json) as unknown;
+  }
+  return Object.keys(out).length ? out : undefined;
+}
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
@@ -232,6 +272,8 @@ export function validatePolicy(p: unknown, t: number, n: number): GroupPolicy {
       `refreshAfterRepair must be true or false, got ${show(p.refreshAfterRepair)}`,
     );
 
+  const limits = validateLimits(p.limits);
+
   return {
     v: 1,
     allowedKinds: REQUEST_KINDS.filter((k) => kinds.has(k)),
@@ -243,6 +285,7 @@ export function validatePolicy(p: unknown, t: number, n: number): GroupPolicy {
     messagePrefixes: prefixes,
     // Only when true: false and absent are one policy with one hash.
     ...(p.refreshAfterRepair === true ? { refreshAfterRepair: true } : {}),
+    ...(limits ? { limits } : {}),
   };
 }
 
@@ -255,9 +298,10 @@ export function validatePolicy(p: unknown, t: number, n: number): GroupPolicy {
 export function policyHash(p: GroupPolicy): string {
   const approvals: Record<string, number> = {};
   for (const [k, v] of Object.entries(p.approvals)) if (v !== undefined) approvals[k] = v;
-  const { refreshAfterRepair, ...rest } = p;
+  const { refreshAfterRepair, limits, ...rest } = p;
   const canonical = {
     ...rest,
+    ...(limits && Object.keys(limits).length ? { limits } : {}),
     ...(refreshAfterRepair === true ? { refreshAfterRepair } : {}),
     allowedKinds: REQUEST_KINDS.filter((k) => p.allowedKinds.includes(k)),
     approvals,
@@ -280,7 +324,8 @@ export function approvalsNeeded(
   t: number,
   n: number,
 ): number {
-  const want = kind === 'policy' ? policyChangeNeeds(p, t, n) : (p.approvals[kind] ?? t);
+  const as = isUseKind(kind) ? 'sign' : kind;
+  const want = as === 'policy' ? policyChangeNeeds(p, t, n) : (p.approvals[as] ?? t);
   return Math.min(n, Math.max(t, want));
 }
 
@@ -291,7 +336,25 @@ const KIND_NOUN: Record<RequestKindAll, string> = {
   repair: 'repairing a lost share',
   reconstruct: 'reconstructing the key',
   policy: 'changing the policy',
+  ssh: 'SSH signing (logins, certificates, SSHSIG)',
+  age: 'decrypting age files',
+  x509: 'issuing X.509 certificates',
+  psbt: 'signing Bitcoin transactions',
+  nostr: 'signing Nostr events',
 };
+
+/** A use in two or three words, for policy texts. */
+const USE_NAME: Record<UseKind, string> = {
+  ssh: 'SSH',
+  age: 'age decryption',
+  x509: 'X.509 certificates',
+  psbt: 'Bitcoin transactions',
+  nostr: 'Nostr events',
+};
+
+function listWords(xs: string[]): string {
+  return xs.length <= 1 ? xs.join('') : `${xs.slice(0, -1).join(', ')} and ${xs.at(-1)}`;
+}
 
 function quoteList(xs: string[]): string {
   const q = xs.map((x) => JSON.stringify(x));
@@ -337,7 +400,7 @@ export function checkRequest(
   n: number,
 ): PolicyVerdict {
   const { kind } = req;
-  if (!isKind(kind))
+  if (!isKind(kind) && !isUseKind(kind))
     return { allowed: false, reason: `"${String(kind)}" is not a kind of request this app knows.` };
   try {
     checkGroupSize(t, n);
@@ -363,8 +426,22 @@ export function checkRequest(
       reason:
         "The group's policy does not allow reconstructing the key; the group must first approve a policy change that allows it.",
     };
+  if (isUseKind(kind)) {
+    if (!policy.allowedKinds.includes('sign'))
+      return {
+        allowed: false,
+        reason: `The group's policy does not allow signing, so it does not allow ${KIND_NOUN[kind]}.`,
+      };
+    if (policy.limits?.[kind] === false)
+      return { allowed: false, reason: `The group's policy does not allow ${KIND_NOUN[kind]}.` };
+    if (policy.messagePrefixes.length > 0)
+      return {
+        allowed: false,
+        reason: `The group's policy only allows signing text messages that start with ${quoteList(policy.messagePrefixes)}, so it does not allow ${KIND_NOUN[kind]}.`,
+      };
+  }
   // validatePolicy guarantees 'policy' is listed; a policy change is never refused for its kind.
-  if (!policy.allowedKinds.includes(kind))
+  else if (!policy.allowedKinds.includes(kind))
     return { allowed: false, reason: `The group's policy does not allow ${KIND_NOUN[kind]}.` };
   const exp = req.expiresInSec;
   if (!Number.isSafeInteger(exp) || exp < MIN_EXPIRY_SEC)
@@ -425,6 +502,16 @@ export function describePolicy(p: GroupPolicy, t: number, n: number): string[] {
       ? `Only text messages that start with ${quoteList(p.messagePrefixes)} may be signed.`
       : 'Any message may be signed.',
   );
+  // The uses follow signing (see USE_KINDS): said once, in short names.
+  const forbidden = USE_KINDS.filter((k) => p.limits?.[k] === false);
+  const open = USE_KINDS.filter((k) => !forbidden.includes(k));
+  const bounded = open.filter((k) => p.limits?.[k] !== undefined);
+  if (p.allowedKinds.includes('sign') && p.messagePrefixes.length === 0 && open.length > 0)
+    lines.push(
+      `Using the key for ${listWords(open.map((k) => USE_NAME[k]))} needs the same approvals as signing${bounded.length ? `, within the limits set for ${listWords(bounded.map((k) => USE_NAME[k]))}` : ''}.`,
+    );
+  if (forbidden.length > 0)
+    lines.push(`Not allowed: using the key for ${listWords(forbidden.map((k) => USE_NAME[k]))}.`);
   if (p.refreshAfterRepair === true)
     lines.push(
       'After a repair, nothing is signed until the group has refreshed its shares (the lost device’s share works until then).',

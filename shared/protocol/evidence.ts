@@ -2,10 +2,12 @@
 // member, and a failure is accepted only from someone entitled to report it, never blaming on one
 // member's word (issue 9, finding 4).
 import { hexToBytes } from '@noble/hashes/utils.js';
-import { signingKey, type PublicKeyPackage } from '../crypto/keys.js';
+import type { PublicKeyPackage } from '../crypto/keys.js';
 import {
   commitmentFromJSON,
+  partKey,
   SigningPackage,
+  type PartSpec,
   verifyShare,
   type NonceCommitment,
   type NonceCommitmentJSON,
@@ -27,6 +29,11 @@ export interface EvidenceContext {
   requestId: string;
   /** The request's message bytes (what the group signs), from this node's stored request. */
   message: Uint8Array;
+  /**
+   * The signatures the request asks for, as this node reads the request (a use may ask for
+   * several); absent means one signature of `message`. A receipt's `part` picks one.
+   */
+  parts?: readonly PartSpec[];
   /** The group's public key package this node holds, or undefined (then nothing can be checked). */
   publicPackage: PublicKeyPackage | undefined;
   /** A member's roster index (its FROST identifier) at the package's epoch, by peer id. */
@@ -55,6 +62,8 @@ export interface ReceiptExpectation {
   /** The signer asked (its peer id) and the share hex it returned. */
   signer: string;
   share: string;
+  /** Which of the request's signatures was asked for (absent: the first). */
+  part?: number;
   identityKey: (peerId: string) => Uint8Array | undefined;
 }
 
@@ -76,6 +85,8 @@ export function receiptProblem(
   if (b.commitments !== commitmentsHash(x.commitments))
     return 'the receipt covers other commitments than those sent';
   if (b.share !== x.share) return 'the receipt covers another share than the one returned';
+  if ((b.part ?? 0) !== (x.part ?? 0))
+    return `the receipt is for signature ${(b.part ?? 0) + 1}, not ${(x.part ?? 0) + 1}`;
   const key = x.identityKey(b.by);
   if (key === undefined || !verifyShareReceipt(r, key))
     return `the receipt is not signed by ${b.by}`;
@@ -113,6 +124,13 @@ export function checkFailureEvidence(e: FailureEvidence, ctx: EvidenceContext): 
     return unverified(`the share is of epoch ${r.epoch}; this node holds epoch ${pub.epoch}`);
   const suite = getSuite(pub.scheme);
   const index = ctx.indexOf(peer);
+  const spec: PartSpec | undefined = ctx.parts
+    ? ctx.parts[r.part ?? 0]
+    : (r.part ?? 0) === 0
+      ? { message: ctx.message }
+      : undefined;
+  if (spec === undefined)
+    return unverified(`the request has no signature number ${(r.part ?? 0) + 1}`);
   let pkg: SigningPackage;
   try {
     const commitments: NonceCommitment[] = e.commitments.map((c) => {
@@ -122,7 +140,7 @@ export function checkFailureEvidence(e: FailureEvidence, ctx: EvidenceContext): 
         throw new Error(`the commitment of ${c.peerId} does not match this node's roster`);
       return dc;
     });
-    pkg = new SigningPackage(signingKey(pub), commitments, ctx.message);
+    pkg = new SigningPackage(partKey(pub, spec), commitments, spec.message);
   } catch (err) {
     return unverified(`this node cannot rebuild the signing package: ${(err as Error).message}`);
   }
@@ -192,6 +210,9 @@ const refuse = (reason: string): FailureDecision => ({
  * An approver can still end a sign request it approved (as it could by not signing): the outcome is
  * signed by it and recorded under its name, and the request can be made again.
  */
+/** Kinds carried out by FROST signing: raw messages and the uses that sign (their failures are alike). */
+const SIGNING_KINDS: readonly string[] = ['sign', 'ssh', 'x509', 'psbt', 'nostr'];
+
 export function acceptFailureOutcome(outcome: OutcomeBody, ctx: FailureContext): FailureDecision {
   if (outcome.failure === undefined || outcome.signature !== undefined)
     return refuse('not a failure outcome');
@@ -205,7 +226,7 @@ export function acceptFailureOutcome(outcome: OutcomeBody, ctx: FailureContext):
     for (const p of culprits) report(p, `named by ${by} without evidence`);
   };
   if (ctx.kind === 'policy') return refuse('every member applies a policy change itself');
-  if (ctx.kind !== 'sign') {
+  if (!SIGNING_KINDS.includes(ctx.kind)) {
     if (!(ctx.participants ?? []).includes(by))
       return refuse(`${by} does not take part in this ${ctx.kind}`);
     unproven(outcome.culprits);

@@ -89,13 +89,32 @@ function expectStrings(v: unknown, what: string, maxItems: number, maxLen: numbe
 
 // ---- signed statements ----
 
+/** Every request kind on the wire: raw signing, the ceremonies, and the uses of the key. */
+export const REQUEST_KIND_NAMES = [
+  'sign',
+  'refresh',
+  'reshare',
+  'repair',
+  'policy',
+  'reconstruct',
+  'ssh',
+  'age',
+  'x509',
+  'psbt',
+  'nostr',
+] as const;
+export type RequestKindName = (typeof REQUEST_KIND_NAMES)[number];
+
+/** Most signatures one request asks for (a PSBT's inputs of the group). */
+export const MAX_SIGN_PARTS = 64;
+
 /** A request to the group, created and signed by a member. Its id is derived from its content. */
 export interface RequestBody {
   v: 1;
   type: 'request';
   groupId: string;
-  kind: 'sign' | 'refresh' | 'reshare' | 'repair' | 'policy' | 'reconstruct';
-  /** Hex of the bytes to sign; for a ceremony, of its parameters as canonical JSON. */
+  kind: RequestKindName;
+  /** Hex of the bytes to sign; for a ceremony or a use, of its parameters as its kind encodes them. */
   message: string;
   createdBy: string;
   createdAt: number;
@@ -170,6 +189,8 @@ export interface ShareReceiptBody {
   share: string;
   /** The signer's peer id. */
   by: string;
+  /** Which of the request's signatures the share is for; absent for the first (index 0). */
+  part?: number;
 }
 
 /** A ShareReceiptBody with the signer's Ed25519 signature over sha256(canonicalJSON(body)). */
@@ -271,9 +292,12 @@ export function decodeShareReceipt(v: unknown): ShareReceipt {
     'commitments',
     'share',
     'by',
+    'part',
   ]);
   if (b.v !== WIRE_VERSION)
     throw new ProtocolError('unsupported_version', `receipt version ${String(b.v)}`);
+  // Absent means the first part; a 0 is never written, so each receipt has one encoding.
+  const part = b.part === undefined ? undefined : expectInt(b.part, 'part', 1, MAX_SIGN_PARTS - 1);
   if (b.type !== 'share-receipt')
     throw new ProtocolError('malformed', `expected a share-receipt, got ${String(b.type)}`);
   return {
@@ -286,6 +310,7 @@ export function decodeShareReceipt(v: unknown): ShareReceipt {
       commitments: expectHex(b.commitments, 'commitments', 64),
       share: expectHex(b.share, 'share', undefined, 128),
       by: expectString(b.by, 'by', PEER),
+      ...(part === undefined ? {} : { part }),
     },
     sig,
   };
@@ -369,11 +394,7 @@ export function decodeSigned(v: unknown): Signed {
         'nonce',
         'policy',
       ]);
-      if (
-        !['sign', 'refresh', 'reshare', 'repair', 'policy', 'reconstruct'].includes(
-          b.kind as string,
-        )
-      )
+      if (!(REQUEST_KIND_NAMES as readonly string[]).includes(b.kind as string))
         throw new ProtocolError('malformed', `unknown request kind ${String(b.kind)}`);
       const body: RequestBody = {
         v: 1,
@@ -521,6 +542,8 @@ export type GroupMessage =
       commitments: { peerId: string; commitment: Record<string, unknown> }[];
       /** The signers' approval statements, each verified by the signer itself. */
       approvals?: Signed[];
+      /** Which of the request's signatures this is (absent: the first). */
+      part?: number;
     }
   | EcdhMessage
   | CeremonyMessage
@@ -712,7 +735,15 @@ export function decodeGroupMessage(v: unknown): GroupMessage {
       };
     }
     case 'sign': {
-      expectObject(o, 'sign', ['v', 'type', 'groupId', 'requestId', 'commitments', 'approvals']);
+      expectObject(o, 'sign', [
+        'v',
+        'type',
+        'groupId',
+        'requestId',
+        'commitments',
+        'approvals',
+        'part',
+      ]);
       if (!Array.isArray(o.commitments) || o.commitments.length > 50)
         throw new ProtocolError('malformed', 'too many commitments');
       if (o.approvals !== undefined && (!Array.isArray(o.approvals) || o.approvals.length > 50))
@@ -731,6 +762,7 @@ export function decodeGroupMessage(v: unknown): GroupMessage {
         }),
       };
       if (Array.isArray(o.approvals)) sign.approvals = o.approvals.map(decodeSigned);
+      if (o.part !== undefined) sign.part = expectInt(o.part, 'part', 1, MAX_SIGN_PARTS - 1);
       return sign;
     }
     case 'ecdh': {

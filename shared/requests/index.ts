@@ -12,9 +12,17 @@ import { refresh, type RefreshParams } from './refresh.js';
 import { repair, type RepairParams } from './repair.js';
 import { reshare, type ReshareParams } from './reshare.js';
 import { sign, type SignParams } from './sign.js';
+import { ssh, type SshParams } from './ssh.js';
+import { age, type AgeParams } from './age.js';
+import { x509, type X509Params } from './x509.js';
+import { psbt, type PsbtParams } from './psbt.js';
+import { nostr, type NostrParams } from './nostr.js';
 import {
   RequestParamError,
   type GroupContext,
+  type Execution,
+  type KindOutput,
+  type RequestArtifact,
   type RequestCard,
   type RequestContext,
   type RequestKind,
@@ -23,6 +31,7 @@ import {
 
 export * from './types.js';
 export type { SignParams, RefreshParams, ReshareParams, RepairParams, ReconstructParams };
+export type { SshParams, AgeParams, X509Params, PsbtParams, NostrParams };
 export type { PolicyParams };
 export type { Newcomer } from './reshare.js';
 /** Checks a newcomer as a reshare or repair will carry it (for the node to check a join with). */
@@ -40,6 +49,11 @@ export interface ParamsOf {
   repair: RepairParams;
   reconstruct: ReconstructParams;
   policy: PolicyParams;
+  ssh: SshParams;
+  age: AgeParams;
+  x509: X509Params;
+  psbt: PsbtParams;
+  nostr: NostrParams;
 }
 
 /** Parameters of any kind, tagged with their kind. */
@@ -53,6 +67,11 @@ export const REQUEST_KINDS: { readonly [K in RequestKind]: RequestKindModule<Par
   repair,
   reconstruct,
   policy,
+  ssh,
+  age,
+  x509,
+  psbt,
+  nostr,
 };
 
 /** Every kind, in the order policies list them. */
@@ -63,7 +82,18 @@ export const KINDS: readonly RequestKind[] = [
   'repair',
   'reconstruct',
   'policy',
+  'ssh',
+  'age',
+  'x509',
+  'psbt',
+  'nostr',
 ];
+
+/**
+ * The uses of the key beyond signing raw bytes: each signs (or decrypts with) the group's key for
+ * one standard tool, so a policy treats them as signing (see shared/policy).
+ */
+export const USE_KINDS: readonly RequestKind[] = ['ssh', 'age', 'x509', 'psbt', 'nostr'];
 
 /** How far a member's clock may be ahead of this node's before its request is refused. */
 export const CLOCK_SKEW_MS = 5 * 60 * 1000;
@@ -94,7 +124,80 @@ export function parseRequest<K extends RequestKind>(
 ): ParamsOf[K];
 export function parseRequest(kind: string, message: Uint8Array, ctx: RequestContext): unknown;
 export function parseRequest(kind: string, message: Uint8Array, ctx: RequestContext): unknown {
-  return guard(() => moduleOf(kind).parse(message, ctx));
+  return guard(() => {
+    const mod = moduleOf(kind);
+    checkScheme(mod, ctx);
+    return mod.parse(message, ctx);
+  });
+}
+
+/**
+ * Why a use's parameters are beyond the limits the group's policy sets for it, or undefined. A
+ * policy change's new limits are checked here too, by each use's own schema.
+ */
+export function beyondLimits(
+  kind: string,
+  params: unknown,
+  ctx: RequestContext,
+): string | undefined {
+  if (kind === 'policy') {
+    const limits = (params as PolicyParams).policy?.limits ?? {};
+    for (const [k, v] of Object.entries(limits)) {
+      const mod = isRequestKind(k) ? REQUEST_KINDS[k] : undefined;
+      if (v === false || !mod?.limits) continue;
+      try {
+        mod.limits.validate(v);
+      } catch (e) {
+        return `limits.${k}: ${e instanceof Error ? e.message : String(e)}`;
+      }
+    }
+    return undefined;
+  }
+  const limits = (ctx.policy?.limits as Record<string, unknown> | undefined)?.[kind];
+  const mod = isRequestKind(kind) ? (REQUEST_KINDS[kind] as RequestKindModule) : undefined;
+  if (limits === undefined || limits === false || !mod?.limits) return undefined;
+  return mod.limits.check(params, mod.limits.validate(limits), ctx);
+}
+
+/** A kind made for other schemes is refused before its bytes are read. */
+function checkScheme(mod: RequestKindModule, ctx: RequestContext): void {
+  if (mod.schemes && !mod.schemes.includes(ctx.scheme))
+    throw new RequestParamError(
+      'bad_request',
+      'kind',
+      `kind: ${mod.policy.noun} needs a ${mod.schemes.join(' or ')} group, and ${ctx.groupName} is ${ctx.scheme}`,
+    );
+}
+
+/** What the group computes for a request (its signatures, an ECDH, or a ceremony); throws RequestParamError. */
+export function executionOf(kind: string, message: Uint8Array, ctx: RequestContext): Execution {
+  return guard(() => {
+    const mod = moduleOf(kind);
+    if (!mod.execution) return { op: 'ceremony' } as const;
+    return mod.execution(mod.read(message, ctx), ctx);
+  });
+}
+
+/** How a kind is carried out, without reading a request ('sign' for raw signing and the uses). */
+export function opOfKind(kind: string): Execution['op'] {
+  if (!isRequestKind(kind)) return 'ceremony';
+  if (kind === 'sign' || kind === 'ssh' || kind === 'x509' || kind === 'psbt' || kind === 'nostr')
+    return 'sign';
+  if (kind === 'age') return 'ecdh';
+  return 'ceremony';
+}
+
+/** The requester's finished product of a done request; throws RequestParamError. */
+export function resultOf(
+  kind: string,
+  message: Uint8Array,
+  output: KindOutput,
+  ctx: RequestContext,
+): RequestArtifact | undefined {
+  return guard(() => {
+    const mod = moduleOf(kind);
+    return mod.result ? mod.result(mod.read(message, ctx), output, ctx) : undefined;
+  });
 }
 
 /**
@@ -191,7 +294,11 @@ export function validateIncomingRequest(
 ): IncomingVerdict {
   try {
     checkRequestBody(body, ctx);
-    const params = parseRequest(body.kind, hexToBytes(body.message), requestContext(body, ctx));
+    const rctx = requestContext(body, ctx);
+    const params = parseRequest(body.kind, hexToBytes(body.message), rctx);
+    const beyond = guard(() => beyondLimits(body.kind, params, rctx));
+    if (beyond !== undefined)
+      throw new RequestParamError('bad_request', 'policy', `policy: ${beyond}`);
     return { ok: true, params: { kind: body.kind, params } as AnyParams };
   } catch (e) {
     if (e instanceof RequestParamError)

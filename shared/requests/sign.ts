@@ -63,6 +63,7 @@ export const sign: RequestKindModule<SignParams> = {
       ...(warnings ? { warnings } : {}),
     };
   },
+  execution: (p) => ({ op: 'sign', parts: [{ message: p.bytes }] }),
   policy: {
     noun: 'signing',
     allowedByDefault: true,

@@ -114,6 +114,55 @@ export interface KindPolicy {
   exposesKey: boolean;
 }
 
+/** One signature the group makes for an approved request. */
+export interface SignPart {
+  message: Uint8Array;
+  /**
+   * Taproot groups: false signs BIP340 under the untweaked internal key (Nostr); the default
+   * (true) signs under the BIP341 key-path output key, the group's bc1p address.
+   */
+  tweak?: boolean;
+  /**
+   * secp256k1 or taproot groups: a BIP340 signature (x-only key, even Y) instead of the group
+   * scheme's own (Nostr on a secp256k1 group). Never tweaked.
+   */
+  bip340?: boolean;
+}
+
+/** What the group computes once a request is approved. */
+export type Execution =
+  /** FROST: one signature per part, in order. */
+  | { op: 'sign'; parts: SignPart[] }
+  /** Threshold ECDH: s·P for each encoded point P, combined by the requester only. */
+  | { op: 'ecdh'; points: Uint8Array[] }
+  /** refresh, reshare, repair, reconstruct, policy. */
+  | { op: 'ceremony' };
+
+/** What came out of an approved request, handed to the kind's result(). */
+export type KindOutput = { signatures: Uint8Array[] } | { ecdh: Uint8Array[] };
+
+/** A kind's finished product for the requester (a certificate, a signed PSBT, a signed event…). */
+export interface RequestArtifact {
+  /** A file name to save it as ("id_ed25519-cert.pub", "signed.psbt"). */
+  name: string;
+  mediaType: string;
+  /** Set when the artifact is text (PEM, JSON, an OpenSSH line); else base64. */
+  text?: string;
+  base64?: string;
+  /** Extra lines to show (the raw transaction hex, a verify command). */
+  fields?: { label: string; value: string }[];
+}
+
+/** Per-kind bounds a group policy may set (stored in GroupPolicy.limits[kind]). */
+export interface KindLimits<P> {
+  /** Strictly checks the limits as a policy holds them; throws RequestParamError. */
+  validate(v: unknown): unknown;
+  /** Why these parameters are beyond the limits (a sentence), or undefined when within. */
+  check(params: P, limits: unknown, ctx: RequestContext): string | undefined;
+  /** The limits in words, for the policy screen and texts. */
+  describe(limits: unknown): string[];
+}
+
 /** One request kind: adding a kind means one such module plus one registry line (and its executor). */
 export interface RequestKindModule<P = unknown> {
   kind: RequestKind;
@@ -127,4 +176,11 @@ export interface RequestKindModule<P = unknown> {
   /** The approver's card. Names come from the context; a name in the message is shown as data. */
   decode(params: P, ctx: RequestContext): RequestCard;
   policy: KindPolicy;
+  /** Group schemes this kind works for (absent: every scheme); others are refused on parse. */
+  schemes?: readonly SchemeName[];
+  /** What the group computes once it is approved (absent: a ceremony). */
+  execution?(params: P, ctx: RequestContext): Execution;
+  /** The requester's finished product, from what the group computed. */
+  result?(params: P, output: KindOutput, ctx: RequestContext): RequestArtifact;
+  limits?: KindLimits<P>;
 }

@@ -38,6 +38,8 @@ const VALID: Record<ApiMethod, Record<string, unknown>> = {
   'group.show': { group: 'treasury' },
   'group.confirm': { group: 'treasury' },
   'request.sign': { group: 'treasury', message: 'pay 1 BTC to X', encoding: 'utf8' },
+  'request.create': { group: 'treasury', kind: 'ssh', message: '00ff' },
+  'request.result': { id: 'r-1' },
   'request.refresh': { group: 'treasury' },
   'group.policy': { group: 'treasury' },
   'request.reconstruct': {
@@ -91,6 +93,7 @@ describe('validateInput accepts', () => {
   it('every optional field when it is valid', () => {
     const inputs: [ApiMethod, Record<string, unknown>][] = [
       ['request.sign', { ...VALID['request.sign'], expiresInSec: 3600 }],
+      ['request.create', { ...VALID['request.create'], expiresInSec: 3600, approve: true }],
       ['request.list', { group: 'treasury', pending: true }],
       ['request.deny', { id: 'r-1', reason: 'not this week\nask again monday' }],
       ['audit.list', { group: 'g-1', limit: 10 }],
@@ -164,6 +167,18 @@ describe('validateInput accepts', () => {
 });
 
 describe('validateInput rejects', () => {
+  it('a use request of a kind that has its own operation, or whose message is not hex', () => {
+    expect(
+      rejection('request.create', { ...VALID['request.create'], kind: 'reshare' }).message,
+    ).toMatch(/^kind: /);
+    expect(
+      rejection('request.create', { ...VALID['request.create'], message: 'xyz' }).message,
+    ).toBe('message: must be hex (0-9, a-f)');
+    expect(
+      rejection('request.create', { ...VALID['request.create'], message: 'abc' }).message,
+    ).toBe('message: hex must have an even number of digits');
+  });
+
   it('an unknown method', () => {
     expect(rejection('group.delete', {}).message).toBe('method: unknown method "group.delete"');
   });

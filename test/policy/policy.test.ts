@@ -14,6 +14,7 @@ import {
   validatePolicy,
   validatePolicyChange,
   type GroupPolicy,
+  USE_KINDS,
   type RequestKindAll,
 } from '../../shared/policy/policy.js';
 
@@ -343,6 +344,61 @@ describe('approvalsNeeded', () => {
   });
 });
 
+describe('the uses of the key (ssh, age, x509, psbt, nostr) follow signing', () => {
+  const use = (kind: RequestKindAll) => ({ kind, message: utf8ToBytes('{}'), expiresInSec: 3600 });
+
+  it('are allowed when signing is, with the approvals signing needs', () => {
+    const p = policy({ approvals: { sign: 3 } });
+    for (const k of USE_KINDS) {
+      expect(checkRequest(p, use(k), T, N), k).toEqual({ allowed: true });
+      expect(approvalsNeeded(p, k, T, N), k).toBe(3);
+    }
+    const noSigning = policy({ allowedKinds: ['refresh', 'policy'] });
+    expect(checkRequest(noSigning, use('ssh'), T, N)).toEqual({
+      allowed: false,
+      reason:
+        "The group's policy does not allow signing, so it does not allow SSH signing (logins, certificates, SSHSIG).",
+    });
+  });
+
+  it('are refused while signing is limited to some texts (they sign other bytes)', () => {
+    const v = checkRequest(policy({ messagePrefixes: ['pay:'] }), use('psbt'), T, N);
+    expect(v.allowed).toBe(false);
+    expect(v.reason).toMatch(/only allows signing text messages that start with "pay:"/);
+  });
+
+  it('one can be forbidden by limits[use] = false, and the policy says so', () => {
+    const p = validatePolicy(policy({ limits: { age: false, x509: { maxDays: 90 } } }), T, N);
+    expect(checkRequest(p, use('age'), T, N)).toEqual({
+      allowed: false,
+      reason: "The group's policy does not allow decrypting age files.",
+    });
+    expect(checkRequest(p, use('x509'), T, N).allowed).toBe(true);
+    const text = describePolicy(p, T, N);
+    expect(text).toContain('Not allowed: using the key for age decryption.');
+    expect(text).toContain(
+      'Using the key for SSH, X.509 certificates, Bitcoin transactions and Nostr events needs the same approvals as signing, within the limits set for X.509 certificates.',
+    );
+  });
+
+  it('limits are checked for shape, and a policy without them keeps its hash', () => {
+    expect(policyHash(validatePolicy(policy({ limits: {} }), T, N))).toBe(
+      policyHash(defaultPolicy()),
+    );
+    expect(policyHash(validatePolicy(policy({ limits: { ssh: false } }), T, N))).not.toBe(
+      policyHash(defaultPolicy()),
+    );
+    rejects(policy({ limits: { sign: false } as never }), 'limits.sign', /unknown use "sign"/);
+    rejects(policy({ limits: { ssh: true } as never }), 'limits.ssh', /must be false or an object/);
+    rejects(policy({ limits: [] as never }), 'limits', /must be an object/);
+    rejects(
+      policy({ limits: { nostr: { x: 'y'.repeat(5000) } } }),
+      'limits.nostr',
+      /longer than 4096/,
+    );
+  });
+});
+
 describe('checkRequest', () => {
   it('allows a request the default policy permits', () => {
     expect(checkRequest(defaultPolicy(), sign('hello'), T, N)).toEqual({ allowed: true });
@@ -467,6 +523,7 @@ describe('describePolicy', () => {
       'Changing this policy needs the approval of 2 of 3 members (the threshold).',
       'Requests expire after 24 hours unless the proposer chooses otherwise, at most 30 days.',
       'Any message may be signed.',
+      'Using the key for SSH, age decryption, X.509 certificates, Bitcoin transactions and Nostr events needs the same approvals as signing.',
     ]);
   });
 

@@ -18,6 +18,7 @@ import {
   fingerprintOf,
   peerIdKey,
   validateIncomingRequest,
+  USE_KINDS,
 } from '../../shared/requests/index.js';
 import {
   ALICE,
@@ -42,7 +43,8 @@ const incoming = (over = {}) => ({ ...group(), receivedAt: NOW, ...over });
 
 describe('the registry', () => {
   it('has one module per kind, in the policy’s order, each naming its own kind', () => {
-    expect(KINDS).toEqual(POLICY_KINDS);
+    // The uses follow the policy's kinds: a policy treats them as signing (shared/policy).
+    expect(KINDS).toEqual([...POLICY_KINDS, ...USE_KINDS]);
     expect(Object.keys(REQUEST_KINDS).sort()).toEqual([...KINDS].sort());
     for (const k of KINDS) expect(REQUEST_KINDS[k].kind).toBe(k);
   });
@@ -58,7 +60,9 @@ describe('the registry', () => {
     const d = defaultPolicy();
     for (const k of KINDS) {
       const p = REQUEST_KINDS[k].policy;
-      expect(p.allowedByDefault, k).toBe(d.allowedKinds.includes(k));
+      expect(p.allowedByDefault, k).toBe(
+        d.allowedKinds.includes(USE_KINDS.includes(k) ? 'sign' : k),
+      );
       expect(p.needsReconstructEnabled, k).toBe(k === 'reconstruct');
       expect(p.canBeForbidden, k).toBe(k !== 'policy');
     }

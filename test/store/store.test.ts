@@ -171,6 +171,49 @@ describe('openStore', () => {
     );
   });
 
+  it('migration 3 widens the request kinds and keeps every request and decision', () => {
+    store.close();
+    const path = join(dir, 'v2.db');
+    // A store as the previous build left it: schema version 2, one request with its decision.
+    const raw = new Database(path);
+    raw.exec('PRAGMA foreign_keys = ON');
+    raw.exec('BEGIN');
+    raw.exec(MIGRATIONS[0]!);
+    raw.exec(MIGRATIONS[1]!);
+    raw.exec('PRAGMA user_version = 2');
+    raw.exec('COMMIT');
+    raw.close();
+    const db = new Database(path);
+    db.exec(`INSERT INTO groups (id, name, threshold, size, scheme, status, creator_peer_id, epoch,
+      created_at, updated_at) VALUES ('g1', 'Treasury', 2, 3, 'ed25519', 'ready', 'p1', 0, 1, 1)`);
+    db.exec(`INSERT INTO requests (id, group_id, kind, message, created_by, created_at, expires_at,
+      status, culprits, envelope, updated_at) VALUES ('r1', 'g1', 'sign', x'6869', 'p1', 1, 2,
+      'pending', '[]', '{}', 1)`);
+    db.exec(`INSERT INTO decisions (request_id, peer_id, decision, statement, at)
+      VALUES ('r1', 'p2', 'approve', '{}', 1)`);
+    db.close();
+    // A use's kind could not be stored at version 2.
+    const check = new Database(path);
+    expect(() =>
+      check.exec(
+        `INSERT INTO requests SELECT 'r2', group_id, 'ssh', message, created_by, created_at, expires_at, status, signature, failure, culprits, envelope, updated_at, outcome FROM requests`,
+      ),
+    ).toThrow(/CHECK constraint/);
+    check.close();
+    store = openStore(path);
+    expect(store.pragmas().userVersion).toBe(MIGRATIONS.length);
+    expect(store.requests.get('r1')).toMatchObject({ id: 'r1', kind: 'sign', status: 'pending' });
+    expect(store.decisions.list('r1')).toMatchObject([{ peerId: 'p2', decision: 'approve' }]);
+    expect(store.requests.insert(request({ id: 'r-ssh', groupId: 'g1', kind: 'ssh' }))).toBe(true);
+    expect(store.requests.get('r-ssh')?.kind).toBe('ssh');
+    // The rebuilt table still cascades: the group's requests and decisions go with it.
+    const fk = new Database(path);
+    fk.exec('PRAGMA foreign_keys = ON');
+    fk.exec(`DELETE FROM groups WHERE id = 'g1'`);
+    expect(fk.prepare('SELECT count(*) AS n FROM decisions').get()).toMatchObject({ n: 0 });
+    fk.close();
+  });
+
   it('refuses a database written by a newer schema version', () => {
     store.close();
     const raw = new Database(join(dir, 'node.db'));

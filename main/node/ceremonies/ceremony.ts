@@ -6,6 +6,7 @@ import { getSuite, identifierHex } from '../../../shared/crypto/suite.js';
 import { BoundedMap } from '../../../shared/protocol/bounded.js';
 import { logSafe } from '../../../shared/protocol/text.js';
 import {
+  opOfKind,
   readRequest,
   RequestParamError,
   type ReconstructParams,
@@ -269,7 +270,7 @@ export class CeremonyService extends NodeService {
       const p = msg.payload as { request?: unknown; approvals?: unknown; dealers?: unknown };
       if (p.request) this.requests.acceptStatement(from, decodeSignedSafe(p.request));
       const r = this.store.requests.get(msg.requestId);
-      if (!r || r.kind === 'sign' || r.groupId !== g.id)
+      if (!r || opOfKind(r.kind) !== 'ceremony' || r.groupId !== g.id)
         throw new DroppedMessage('unknown_request');
       // A request that ended here is never started again, e.g. by a coordinator that stopped in
       // the middle and, restarted, still calls it "signing": the group proposes a new one.
@@ -380,6 +381,6 @@ export class CeremonyService extends NodeService {
   /** After a ceremony ended: approved requests of the group that waited for it may start. */
   evaluateGroup(groupId: string): void {
     for (const r of this.store.requests.list({ groupId, statuses: ['pending'] }))
-      if (r.kind !== 'sign') this.requests.evaluate(r.id);
+      if (opOfKind(r.kind) === 'ceremony') this.requests.evaluate(r.id);
   }
 }
