@@ -241,9 +241,9 @@ export class NostrBunker {
       !event.tags.some((t) => Array.isArray(t) && t[0] === 'p' && t[1] === this.pubkey)
     )
       return;
-    // The same request comes from every relay; answer it once.
-    if (typeof event.id !== 'string' || !this.remember(event.id)) return;
-    if (!verifyEvent({ ...event })) return;
+    // Checked before it is remembered, so a relay cannot shadow a real request with a forgery
+    // of the same id; then the same request coming from every relay is answered once.
+    if (!verifyEvent({ ...event }) || !this.remember(event.id)) return;
     if (event.created_at < Math.floor(Date.now() / 1000) - MAX_AGE_SEC) return;
     const client = event.pubkey;
     let key: Uint8Array;
