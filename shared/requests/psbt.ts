@@ -1,6 +1,7 @@
 // 'psbt': a taproot group signs the key-path inputs of a Bitcoin transaction given as a PSBT. The
 // message carries the whole PSBT; every approver's node reads it and computes the BIP341 sighashes
 // itself, and the card shows every input and output, what goes back to the group and the fee.
+import { equalBytes } from '@noble/curves/utils.js';
 import { hexToBytes, utf8ToBytes } from '@noble/hashes/utils.js';
 import { base64 } from '@scure/base';
 import { p2tr } from '@scure/btc-signer';
@@ -60,22 +61,41 @@ export function psbtMessage(psbt: Uint8Array, network: BitcoinNetwork): Uint8Arr
   return utf8ToBytes(canonicalJSON({ v: 1, network, psbt: base64.encode(psbt) }));
 }
 
-/** The group's taproot keys from the context: the internal key it holds, the output key it signs under. */
-export function groupTaprootKeys(
-  ctx: RequestContext,
-): { internal: Uint8Array; output: Uint8Array } | undefined {
-  const key = (ctx as { publicKey?: unknown }).publicKey;
-  if (typeof key !== 'string') return undefined;
-  let internal: Uint8Array;
-  if (/^0[23][0-9a-f]{64}$/.test(key)) internal = hexToBytes(key.slice(2));
-  else if (/^[0-9a-f]{64}$/.test(key)) internal = hexToBytes(key);
-  else return undefined;
+/** BIP341 with no script tree: Q = P + hash_TapTweak(P)·G, P the even-Y internal key (x-only). */
+function outputKeyOf(internal: Uint8Array): Uint8Array | undefined {
   try {
-    // BIP341 with no script tree: Q = P + hash_TapTweak(P)·G, P the even-Y internal key.
-    return { internal, output: p2tr(internal).tweakedPubkey };
+    return p2tr(internal).tweakedPubkey;
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The group's taproot keys from the context the node gives: its raw group key (`publicKey`, 33
+ * bytes compressed: the internal key with its parity), or the forms GroupView uses (`publicKey`
+ * 32 bytes: the x-only output key; `internalKey`: the x-only internal key). Both must agree.
+ */
+export function groupTaprootKeys(
+  ctx: RequestContext,
+): { internal?: Uint8Array; output: Uint8Array } | undefined {
+  const { publicKey, internalKey } = ctx as { publicKey?: unknown; internalKey?: unknown };
+  let internal: Uint8Array | undefined;
+  let output: Uint8Array | undefined;
+  if (typeof internalKey === 'string' && /^[0-9a-f]{64}$/.test(internalKey))
+    internal = hexToBytes(internalKey);
+  if (typeof publicKey === 'string' && /^0[23][0-9a-f]{64}$/.test(publicKey)) {
+    const x = hexToBytes(publicKey.slice(2));
+    if (internal && !equalBytes(internal, x)) return undefined;
+    internal = x;
+  } else if (typeof publicKey === 'string' && /^[0-9a-f]{64}$/.test(publicKey))
+    output = hexToBytes(publicKey);
+  if (internal) {
+    const derived = outputKeyOf(internal);
+    if (!derived || (output && !equalBytes(output, derived))) return undefined;
+    output = derived;
+  }
+  if (!output) return undefined;
+  return internal ? { internal, output } : { output };
 }
 
 function read(message: Uint8Array, ctx: RequestContext): PsbtParams {
@@ -99,7 +119,11 @@ function read(message: Uint8Array, ctx: RequestContext): PsbtParams {
   if (!keys)
     fail('psbt', `cannot be read: this node does not know the taproot key of ${ctx.groupName}`);
   try {
-    const tx = decodePsbt(psbt, { network, outputKey: keys.output, internalKey: keys.internal });
+    const tx = decodePsbt(psbt, {
+      network,
+      outputKey: keys.output,
+      ...(keys.internal ? { internalKey: keys.internal } : {}),
+    });
     return { network, psbt, tx };
   } catch (e) {
     if (e instanceof PsbtError) fail(e.field === 'psbt' ? 'psbt' : `psbt.${e.field}`, e.message);

@@ -51,12 +51,25 @@ function refusal(f: () => unknown): RequestParamError {
 }
 
 describe('psbt request', () => {
-  it('derives the output key from the group key in the context', () => {
-    expect(bytesToHex(groupTaprootKeys(ctx())!.output)).toBe(bytesToHex(KEY.output));
+  it('takes the group key from the context in any of its forms, and only when they agree', () => {
+    const out = bytesToHex(KEY.output);
+    const internal = bytesToHex(KEY.internal);
+    const keys = (over: Record<string, unknown>) => {
+      const k = groupTaprootKeys(ctx({ publicKey: undefined, ...over }));
+      return k && [k.internal && bytesToHex(k.internal), bytesToHex(k.output)];
+    };
+    // The raw group key (compressed: the internal key with its parity), either parity.
+    expect(keys({ publicKey: `02${internal}` })).toEqual([internal, out]);
+    expect(keys({ publicKey: `03${internal}` })).toEqual([internal, out]);
+    // GroupView's forms: the x-only output key, and the x-only internal key.
+    expect(keys({ publicKey: out })).toEqual([undefined, out]);
+    expect(keys({ internalKey: internal })).toEqual([internal, out]);
+    expect(keys({ publicKey: out, internalKey: internal })).toEqual([internal, out]);
     expect(
-      bytesToHex(groupTaprootKeys(ctx({ publicKey: `03${bytesToHex(KEY.internal)}` }))!.output),
-    ).toBe(bytesToHex(KEY.output));
-    expect(groupTaprootKeys(ctx({ publicKey: 'zz' }))).toBeUndefined();
+      keys({ publicKey: bytesToHex(taprootKey(8).output), internalKey: internal }),
+    ).toBeUndefined();
+    expect(keys({ publicKey: 'zz' })).toBeUndefined();
+    expect(keys({})).toBeUndefined();
   });
 
   it('shows every input and output, the change, the fee and its rate', () => {
