@@ -18,6 +18,7 @@ import {
 } from '../shared/api/index.js';
 import { LIMITS, SCHEMES, validateInput, validateName } from '../shared/api/schema.js';
 import { callControl, isControlLive, serveControl } from './server/control.js';
+import { ageCommands } from './cli-uses/age.js';
 import type * as NodeEntryPoints from './node/index.js';
 
 /** Exit codes. `request wait` also exits FAILED (denied, expired, failed) or PENDING. */
@@ -1566,6 +1567,7 @@ const COMMANDS: Command[] = [
       return EXIT.OK;
     },
   },
+  ...ageCommands(),
 ];
 
 export async function readMessageFile(path: string, command: string): Promise<string> {
@@ -1592,6 +1594,7 @@ const GROUPS: Record<string, string> = {
   request: 'ask the group to sign, and follow what happens to the requests',
   audit: 'read and check the audit log',
   backup: 'keep an encrypted copy of your share, and put it back',
+  age: "the group's age1 recipient (decrypt with `conclave request decrypt`)",
 };
 
 /** `sign, list, show or wait`: the commands of a group, for a message. */

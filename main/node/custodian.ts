@@ -30,6 +30,7 @@ import { GroupsService } from './groups.js';
 import { Inboxes } from './inbox.js';
 import { RequestsService } from './requests.js';
 import { UsesService } from './uses.js';
+import { EcdhService } from './ecdh.js';
 import { SigningService } from './signing.js';
 import { SyncService } from './sync.js';
 
@@ -44,6 +45,7 @@ export class Custodian {
   private readonly inboxes: Inboxes;
   private readonly requests: RequestsService;
   private readonly uses: UsesService;
+  private readonly ecdh: EcdhService;
   private readonly signing: SigningService;
   private readonly auditLog: AuditService;
   private readonly sync: SyncService;
@@ -74,6 +76,11 @@ export class Custodian {
     this.inboxes = s.inboxes = new Inboxes(ctx);
     this.requests = s.requests = new RequestsService(ctx, s);
     this.uses = new UsesService(ctx, this.requests, s.groups);
+    // Threshold ECDH (age, NIP-44): the requester gathers the partials; its result only reaches
+    // this node's own API client through request.result.
+    this.ecdh = new EcdhService(ctx, s);
+    this.requests.startEcdh = (id) => void this.ecdh.coordinate(id);
+    this.uses.ecdhResult = (id) => this.ecdh.resultOf(id);
     this.signing = s.signing = new SigningService(ctx, s);
     this.auditLog = s.auditLog = new AuditService(ctx, s);
     this.sync = s.sync = new SyncService(ctx, s);
@@ -190,6 +197,7 @@ export class Custodian {
     for (const ws of this.ctx.waiters.values()) for (const w of ws) w();
     this.ctx.keys.clear();
     this.signing.myNonces.clear();
+    this.ecdh.clear();
   }
 
   /**
@@ -293,6 +301,8 @@ export class Custodian {
         return { ok: true };
       case 'sign':
         return this.signing.onSign(from, msg as SignMessage);
+      case 'ecdh':
+        return this.ecdh.onEcdh(from, msg);
       case 'ceremony':
         return this.ceremony.onCeremony(from, msg);
       case 'import-share':
