@@ -18,6 +18,7 @@ import {
 } from '../shared/api/index.js';
 import { LIMITS, SCHEMES, validateInput, validateName } from '../shared/api/schema.js';
 import { callControl, isControlLive, serveControl } from './server/control.js';
+import { PSBT_SIGN_OPTIONS, requestSignPsbt } from './cli-uses/psbt.js';
 import { ageCommands } from './cli-uses/age.js';
 import type * as NodeEntryPoints from './node/index.js';
 
@@ -1033,7 +1034,7 @@ const COMMANDS: Command[] = [
   {
     name: 'request sign',
     usage:
-      '--group GROUP (--message TEXT | --file PATH | --hex HEX) [--expires SECONDS] [--approve]',
+      '--group GROUP (--message TEXT | --file PATH | --hex HEX | --psbt FILE [--network NET] [--out FILE]) [--expires SECONDS] [--approve]',
     summary: 'ask the group to sign a message',
     options: {
       group: { type: 'string', value: 'GROUP', help: 'group id or name' },
@@ -1044,12 +1045,14 @@ const COMMANDS: Command[] = [
         help: `the bytes of a file (up to ${LIMITS.messageBytes} bytes)`,
       },
       hex: { type: 'string', value: 'HEX', help: 'the bytes, in hex' },
+      ...PSBT_SIGN_OPTIONS,
       expires: EXPIRES_OPTION,
       approve: APPROVE_OPTION,
     },
     required: ['group'],
     fields: { group: '--group', expiresInSec: '--expires' },
     async run(ctx) {
+      if (str(ctx, 'psbt') !== undefined) return requestSignPsbt(ctx);
       const given = (['message', 'file', 'hex'] as const).filter((k) => str(ctx, k) !== undefined);
       if (given.length === 0) {
         throw new UsageError(
