@@ -19,6 +19,7 @@ import {
 import { LIMITS, SCHEMES, validateInput, validateName } from '../shared/api/schema.js';
 import { callControl, isControlLive, serveControl } from './server/control.js';
 import { PSBT_SIGN_OPTIONS, requestSignPsbt } from './cli-uses/psbt.js';
+import { nostrCommands, nostrEventOption, requestSignNostr } from './cli-uses/nostr.js';
 import { ageCommands } from './cli-uses/age.js';
 import type * as NodeEntryPoints from './node/index.js';
 
@@ -1046,12 +1047,14 @@ const COMMANDS: Command[] = [
       },
       hex: { type: 'string', value: 'HEX', help: 'the bytes, in hex' },
       ...PSBT_SIGN_OPTIONS,
+      'nostr-event': nostrEventOption(),
       expires: EXPIRES_OPTION,
       approve: APPROVE_OPTION,
     },
     required: ['group'],
     fields: { group: '--group', expiresInSec: '--expires' },
     async run(ctx) {
+      if (str(ctx, 'nostr-event') !== undefined) return requestSignNostr(ctx);
       if (str(ctx, 'psbt') !== undefined) return requestSignPsbt(ctx);
       const given = (['message', 'file', 'hex'] as const).filter((k) => str(ctx, k) !== undefined);
       if (given.length === 0) {
@@ -1570,6 +1573,7 @@ const COMMANDS: Command[] = [
       return EXIT.OK;
     },
   },
+  ...nostrCommands(),
   ...ageCommands(),
 ];
 
@@ -1598,6 +1602,7 @@ const GROUPS: Record<string, string> = {
   audit: 'read and check the audit log',
   backup: 'keep an encrypted copy of your share, and put it back',
   age: "the group's age1 recipient (decrypt with `conclave request decrypt`)",
+  nostr: "the group's Nostr key (npub) and a NIP-46 bunker for Nostr clients",
 };
 
 /** `sign, list, show or wait`: the commands of a group, for a message. */

@@ -27,6 +27,7 @@ import {
   UsageError,
   type Command,
   type Context,
+  type OptionSpec,
 } from '../cli.js';
 import {
   BunkerRefusal,
@@ -102,9 +103,24 @@ async function readEventFile(
   }
 }
 
+/**
+ * `request sign --nostr-event FILE`. A function, not a constant: cli.ts reads it while building
+ * its commands, which may happen while this module is still loading (they import each other).
+ */
+export function nostrEventOption(): OptionSpec {
+  return {
+    type: 'string',
+    value: 'FILE',
+    help: "a Nostr event (JSON: kind, created_at, tags, content) to sign with the group's Nostr key",
+  };
+}
+
 /** `request sign --group G --nostr-event FILE`: a 'nostr' request for the event in FILE. */
 export async function requestSignNostr(ctx: Context): Promise<number> {
   const path = str(ctx, 'nostr-event')!;
+  const others = ['message', 'file', 'hex'].filter((k) => str(ctx, k) !== undefined);
+  if (others.length > 0)
+    throw new UsageError(`give either --nostr-event or --${others[0]}, not both`, ctx.command.name);
   const { g, pubkey } = await groupKey(ctx);
   const event = await readEventFile(path, pubkey, ctx.command.name);
   const r = await call(ctx, 'request.create', {
