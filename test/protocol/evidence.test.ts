@@ -4,7 +4,14 @@ import { describe, expect, it } from 'vitest';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { bytesToHex, randomBytes } from '@noble/hashes/utils.js';
 import { signingKey, type KeyPackage } from '../../shared/crypto/keys.js';
-import { commit, commitmentToJSON, SigningPackage, signShare } from '../../shared/crypto/sign.js';
+import {
+  commit,
+  commitmentToJSON,
+  partKey,
+  SigningPackage,
+  signShare,
+  type PartSpec,
+} from '../../shared/crypto/sign.js';
 import { getSuite, SCHEMES, type SchemeName } from '../../shared/crypto/suite.js';
 import {
   acceptFailureOutcome,
@@ -205,6 +212,84 @@ describe('checkFailureEvidence', () => {
     expect(
       checkFailureEvidence({ kind: 'refused', peer: 'peerB', reason: 'no share receipt' }, g.ctx),
     ).toMatchObject({ verdict: 'unverified', peer: 'peerB' });
+  });
+});
+
+describe('evidence for a request with several signatures', () => {
+  /** B's share for part `part` of a two-part request, with B's receipt naming the part. */
+  function partAttempt(
+    g: ReturnType<typeof group>,
+    parts: PartSpec[],
+    part: number,
+    tamper = false,
+  ) {
+    const suite = getSuite(g.scheme);
+    const nA = commit(g.A.key);
+    const nB = commit(g.B.key);
+    const commitments: SignerCommitment[] = [
+      { peerId: 'peerA', commitment: { ...commitmentToJSON(suite, nA.commitment) } },
+      { peerId: 'peerB', commitment: { ...commitmentToJSON(suite, nB.commitment) } },
+    ];
+    const pkg = new SigningPackage(
+      partKey(g.B.key.public, parts[part]!),
+      [nA.commitment, nB.commitment],
+      parts[part]!.message,
+    );
+    let z = signShare(g.B.key, nB, pkg);
+    if (tamper) z = suite.Fn.add(z, 1n);
+    const share = bytesToHex(suite.encodeScalar(z));
+    const receipt = signShareReceipt(
+      {
+        v: 1,
+        type: 'share-receipt',
+        groupId,
+        requestId,
+        epoch: g.B.key.public.epoch,
+        commitments: commitmentsHash(commitments),
+        share,
+        by: 'peerB',
+        ...(part > 0 ? { part } : {}),
+      },
+      (h) => ed25519.sign(h, g.B.secret),
+    );
+    return { commitments, share, receipt };
+  }
+
+  it('checks a share against the part its receipt names, so an honest share of part 2 is never blamed as part 1', () => {
+    const g = group('taproot');
+    const parts: PartSpec[] = [
+      { message },
+      { message: new TextEncoder().encode('input 1'), tweak: false },
+    ];
+    const ctx = { ...g.ctx, parts };
+    const good = partAttempt(g, parts, 1);
+    expect(checkFailureEvidence({ kind: 'bad-share', ...good }, ctx).verdict).toBe('disproved');
+    const bad = partAttempt(g, parts, 1, true);
+    expect(checkFailureEvidence({ kind: 'bad-share', ...bad }, ctx)).toEqual({
+      verdict: 'culprit',
+      peer: 'peerB',
+    });
+    // The receipt binds the part: a coordinator cannot move it to another without B's key.
+    const moved = { ...good.receipt, body: { ...good.receipt.body, part: undefined } };
+    expect(checkFailureEvidence({ kind: 'bad-share', ...good, receipt: moved }, ctx).verdict).toBe(
+      'disproved',
+    );
+    // A receipt for a part the request does not have cannot be checked: reported, not blamed.
+    const beyond = partAttempt(g, [...parts, { message }], 2, true);
+    expect(checkFailureEvidence({ kind: 'bad-share', ...beyond }, ctx).verdict).toBe('unverified');
+    // The coordinator checks the part of each receipt it gets.
+    expect(
+      receiptProblem(good.receipt, {
+        groupId,
+        requestId,
+        epoch: 0,
+        commitments: good.commitments,
+        signer: 'peerB',
+        share: good.share,
+        part: 0,
+        identityKey: g.ctx.identityKey,
+      }),
+    ).toBe('the receipt is for signature 2, not 1');
   });
 });
 
