@@ -86,6 +86,8 @@ export interface ParsedCsr {
   subjectDer: Uint8Array;
   /** The SubjectPublicKeyInfo's exact DER (what the certificate will certify). */
   spkiDer: Uint8Array;
+  /** The key's bits (the BIT STRING's content), which the subject key identifier hashes. */
+  publicKey: Uint8Array;
   /** "Ed25519", "ECDSA P-256". */
   keyType: string;
   /** The subject alternative names the CSR asks for (none when it asks for none). */
@@ -217,6 +219,7 @@ export function parseCsr(der: Uint8Array, field = 'csr'): ParsedCsr {
     subjectText: nameText(info.subject, `${field}.subject`),
     subjectDer: serializeDer(info.subject),
     spkiDer: serializeDer(info.subjectPKInfo),
+    publicKey: toBytes(info.subjectPKInfo.subjectPublicKey),
     keyType: key.keyType,
     sans,
   };
