@@ -5,7 +5,6 @@ import { ed25519 } from '@noble/curves/ed25519.js';
 import { AlgorithmIdentifier, TBSCertificate } from '@peculiar/asn1-x509';
 import { describe, expect, it } from 'vitest';
 import {
-  assembleSigned,
   buildTbsCertificate,
   buildTbsCertList,
   DAY_MS,
