@@ -1,0 +1,196 @@
+// SSH on a real 2-of-2 ed25519 group (two node processes, one DKG), with `conclave ssh-agent` run
+// as a user would and Debian's OpenSSH on 127.0.0.1: a certificate issued by ssh-keygen -s through
+// the agent logs in to an sshd trusting the group as a user CA; a login through the agent to an
+// sshd with the group key in authorized_keys succeeds after approval and fails after a denial; an
+// SSHSIG made through the agent passes ssh-keygen -Y verify. Bob's node decodes every request.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RequestView } from '../../shared/api/index.js';
+import { hasOpenSsh, run, sshTrue, startSshd, type Sshd } from '../ssh/tools.js';
+import { formGroup, tempRoot, TestNode, waitFor } from './harness.js';
+
+const BIN = fileURLToPath(new URL('../../bin/conclave.mjs', import.meta.url));
+
+describe.runIf(hasOpenSsh)('SSH with an ed25519 group', () => {
+  const tmp = tempRoot('conclave-ssh-');
+  const [alice, bob] = ['alice', 'bob'].map((n) => new TestNode(n, tmp.root));
+  const me = userInfo().username;
+  let groupLine: string;
+  let agent: ChildProcess | undefined;
+  let agentLog = '';
+  let socket: string;
+  let sshd: Sshd;
+  /** Requests bob has already decided. */
+  const decided = new Set<string>();
+
+  /** Bob waits for the next 'ssh' request, checks its card, and approves or denies it. */
+  async function bobDecides(decision: 'approve' | 'deny'): Promise<RequestView> {
+    const r = await waitFor(
+      'an ssh request on bob',
+      async () =>
+        (await bob.api('request.list', {})).find(
+          (x) => x.kind === 'ssh' && x.status === 'pending' && !decided.has(x.id),
+        ),
+      60_000,
+    );
+    decided.add(r.id);
+    const shown = await bob.api('request.show', { id: r.id });
+    if (decision === 'approve') await bob.api('request.approve', { id: r.id });
+    else await bob.api('request.deny', { id: r.id, reason: 'not now' });
+    return shown;
+  }
+
+  const field = (r: RequestView, label: string) =>
+    r.card?.fields.find((f) => f.label === label)?.value;
+
+  beforeAll(async () => {
+    await Promise.all([alice, bob].map((n) => n.init()));
+    await Promise.all([alice, bob].map((n) => n.start()));
+    await formGroup(alice, [bob], { name: 'ops', threshold: 2, scheme: 'ed25519' });
+    const key = await alice.cli(['ssh', 'pubkey', '--group', 'ops']);
+    expect(key.code, key.stderr).toBe(0);
+    groupLine = key.stdout.trim();
+    expect(groupLine).toMatch(/^ssh-ed25519 AAAA\S+ ops$/);
+    writeFileSync(join(tmp.root, 'group.pub'), `${groupLine}\n`);
+
+    agent = spawn(
+      process.execPath,
+      [
+        BIN,
+        '--home',
+        alice.home,
+        'ssh-agent',
+        '--group',
+        'ops',
+        '--approve',
+        '--socket',
+        join(tmp.root, 'agent.sock'),
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    agent.stdout!.on('data', (d) => (agentLog += d));
+    agent.stderr!.on('data', (d) => (agentLog += d));
+    socket = await waitFor('the agent to print SSH_AUTH_SOCK', () => {
+      if (agent!.exitCode !== null) throw new Error(`ssh-agent exited: ${agentLog}`);
+      return /SSH_AUTH_SOCK=([^;]+);/.exec(agentLog)?.[1];
+    });
+    sshd = await startSshd(join(tmp.root, 'sshd'), {
+      authorizedKeys: `${groupLine}\n`,
+      trustedCa: groupLine,
+    });
+  }, 180_000);
+
+  afterAll(async () => {
+    if (agent && agent.exitCode === null) {
+      const exited = new Promise((r) => agent!.once('exit', r));
+      agent.kill('SIGTERM');
+      await exited;
+    }
+    await sshd?.stop();
+    await Promise.all([alice, bob].map((n) => n.kill()));
+    tmp.cleanup();
+  });
+
+  it('lists the group key', async () => {
+    const r = await run('ssh-add', ['-L'], { env: { SSH_AUTH_SOCK: socket } });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.trim()).toBe(groupLine);
+  });
+
+  it('issues a user certificate (ssh-keygen -s -U) that sshd accepts with TrustedUserCAKeys', async () => {
+    const user = join(tmp.root, 'user');
+    expect((await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', user])).code).toBe(0);
+    const [signed, card] = await Promise.all([
+      run(
+        'ssh-keygen',
+        [
+          '-s',
+          join(tmp.root, 'group.pub'),
+          '-U',
+          '-I',
+          'alice-laptop',
+          '-n',
+          me,
+          '-V',
+          '+8h',
+          `${user}.pub`,
+        ],
+        { env: { SSH_AUTH_SOCK: socket }, timeoutMs: 120_000 },
+      ),
+      bobDecides('approve'),
+    ]);
+    expect(signed.code, signed.stderr + agentLog).toBe(0);
+    // Bob's own node read the certificate from the bytes to sign.
+    expect(card.card?.title).toMatch(/user certificate “alice-laptop”/);
+    expect(field(card, 'Principals')).toBe(me);
+    expect(field(card, 'Validity')).toMatch(/\(8 hours/);
+    const fp = (await run('ssh-keygen', ['-l', '-f', `${user}.pub`])).stdout.split(' ')[1]!;
+    expect(field(card, 'Subject key')).toContain(fp);
+    const login = await sshTrue(sshd.port, me, [
+      '-o',
+      'IdentityAgent=none',
+      '-o',
+      'IdentitiesOnly=yes',
+      '-i',
+      user,
+    ]);
+    expect(login.code, login.stderr + sshd.log()).toBe(0);
+  });
+
+  it('logs in through the agent after approval, with the host key on the card; a denial refuses it', async () => {
+    const [ok, card] = await Promise.all([
+      sshTrue(sshd.port, me, ['-o', `IdentityAgent=${socket}`]),
+      bobDecides('approve'),
+    ]);
+    expect(ok.code, ok.stderr + agentLog).toBe(0);
+    expect(field(card, 'User')).toBe(me);
+    const hostFp = (
+      await run('ssh-keygen', ['-l', '-f', join(tmp.root, 'sshd', 'host_ed25519.pub')])
+    ).stdout.split(' ')[1]!;
+    expect(field(card, 'Server host key')).toContain(hostFp);
+
+    const [no] = await Promise.all([
+      sshTrue(sshd.port, me, ['-o', `IdentityAgent=${socket}`]),
+      bobDecides('deny'),
+    ]);
+    expect(no.code).not.toBe(0);
+    expect(agentLog).toMatch(/denied by bob/);
+  });
+
+  it('makes an SSHSIG through the agent that ssh-keygen -Y verify accepts', async () => {
+    const file = join(tmp.root, 'release.txt');
+    writeFileSync(file, 'release 1.0\n');
+    const [signed, card] = await Promise.all([
+      run('ssh-keygen', ['-Y', 'sign', '-f', join(tmp.root, 'group.pub'), '-n', 'file', file], {
+        env: { SSH_AUTH_SOCK: socket },
+        timeoutMs: 120_000,
+      }),
+      bobDecides('approve'),
+    ]);
+    expect(signed.code, signed.stderr + agentLog).toBe(0);
+    expect(field(card, 'Namespace')).toBe('file');
+    writeFileSync(join(tmp.root, 'allowed_signers'), `ops@conclave ${groupLine}\n`);
+    const v = await run(
+      'ssh-keygen',
+      [
+        '-Y',
+        'verify',
+        '-f',
+        join(tmp.root, 'allowed_signers'),
+        '-I',
+        'ops@conclave',
+        '-n',
+        'file',
+        '-s',
+        `${file}.sig`,
+      ],
+      { input: readFileSync(file) },
+    );
+    expect(v.code, v.stderr + v.stdout).toBe(0);
+    expect(v.stdout).toMatch(/Good "file" signature for ops@conclave/);
+  });
+});
