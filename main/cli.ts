@@ -19,6 +19,7 @@ import {
 import { LIMITS, SCHEMES, validateInput, validateName } from '../shared/api/schema.js';
 import { callControl, isControlLive, serveControl } from './server/control.js';
 import { PSBT_SIGN_OPTIONS, requestSignPsbt } from './cli-uses/psbt.js';
+import { sshCommands } from './cli-uses/ssh.js';
 import { nostrCommands, nostrEventOption, requestSignNostr } from './cli-uses/nostr.js';
 import { ageCommands } from './cli-uses/age.js';
 import type * as NodeEntryPoints from './node/index.js';
@@ -1573,6 +1574,7 @@ const COMMANDS: Command[] = [
       return EXIT.OK;
     },
   },
+  ...sshCommands(),
   ...nostrCommands(),
   ...ageCommands(),
 ];
@@ -1603,6 +1605,7 @@ const GROUPS: Record<string, string> = {
   backup: 'keep an encrypted copy of your share, and put it back',
   age: "the group's age1 recipient (decrypt with `conclave request decrypt`)",
   nostr: "the group's Nostr key (npub) and a NIP-46 bunker for Nostr clients",
+  ssh: "the group's OpenSSH key line (the agent is `conclave ssh-agent`)",
 };
 
 /** `sign, list, show or wait`: the commands of a group, for a message. */
