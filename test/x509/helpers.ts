@@ -85,10 +85,14 @@ export interface TestCa {
   sign(tbs: Uint8Array): Uint8Array;
 }
 
-export function testCa(seed = 7, subject = 'CN=Conclave Test CA, O=Acme'): TestCa {
+export function testCa(
+  seed = 7,
+  subject = 'CN=Conclave Test CA, O=Acme',
+  now = new Date(),
+): TestCa {
   const sk = new Uint8Array(32).fill(seed);
   const pk = ed25519.getPublicKey(sk);
-  const msg = caInitMessage({ subject, days: 3650, groupKey: pk, now: new Date(), random });
+  const msg = caInitMessage({ subject, days: 3650, groupKey: pk, now, random });
   const tbs = tbsOf(msg);
   const caDer = assembleSigned(tbs, ed25519.sign(tbs, sk));
   return {
