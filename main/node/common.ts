@@ -164,5 +164,17 @@ export function groupContextOf(
       .map((m) => ({ peerId: m.peerId, name: m.name, index: m.index })),
     policy,
     me,
+    ...groupKeyOf(g),
   };
+}
+
+/** The group key as its public package holds it (hex), for the uses that check it. */
+function groupKeyOf(g: GroupRow): { publicKey?: string } {
+  if (!g.publicPackage) return {};
+  try {
+    const k = (JSON.parse(g.publicPackage) as { groupKey?: unknown }).groupKey;
+    return typeof k === 'string' && /^[0-9a-f]+$/.test(k) ? { publicKey: k } : {};
+  } catch {
+    return {};
+  }
 }

@@ -49,6 +49,11 @@ export interface GroupContext {
   me?: string;
   /** Hex 33-byte key an ECDSA signature from a reconstruction verifies under (non-ed25519 groups). */
   ecdsaKey?: string;
+  /**
+   * Hex of the group key as its scheme encodes it, once the group has one: 33 bytes compressed
+   * for secp256k1 and taproot (for taproot the untweaked internal key), 32 bytes for ed25519.
+   */
+  publicKey?: string;
 }
 
 /** A group context plus what one request's body says about itself. */

@@ -160,6 +160,7 @@ describe('Nostr with a taproot group', () => {
         tags: [['e', 'ab'.repeat(32)]],
         content: '+',
       });
+      asked.catch(() => {}); // awaited below; a refusal must not be an unhandled rejection meanwhile
       // The bunker made a request (alice approved it as she asked); bob approves it.
       const req = await waitFor('the bunker request on bob', async () =>
         (await bob.api('request.list', {})).find((q) => q.kind === 'nostr' && !before.has(q.id)),
@@ -173,6 +174,7 @@ describe('Nostr with a taproot group', () => {
       // A denial reaches the client as a NIP-46 error.
       const seenIds = new Set((await bob.api('request.list', {})).map((q) => q.id));
       const denied = signer.signEvent({ kind: 1, created_at: 1, tags: [], content: 'no' });
+      denied.catch(() => {});
       const next = await waitFor('the second bunker request on bob', async () =>
         (await bob.api('request.list', {})).find((q) => q.kind === 'nostr' && !seenIds.has(q.id)),
       );
