@@ -198,6 +198,8 @@ export class EcdhService extends NodeService {
           points: points.length,
           epoch: g.epoch,
         });
+        // The others end it too (the outcome says only that it is done).
+        this.requests.announceOutcome(id);
         this.log(`request ${id}: ECDH combined from ${helpers.length} members`);
         return;
       }

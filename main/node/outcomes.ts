@@ -34,6 +34,13 @@ export class Outcomes extends NodeService {
   accept(r: RequestRow, s: Signed<OutcomeBody>): void {
     const b = s.body;
     if (r.status === 'done') return;
+    // An ECDH's result never leaves its requester, so its word that it is done is all there is;
+    // it ends only its own request.
+    if (opOfKind(r.kind) === 'ecdh' && !b.signature && !b.failure) {
+      if (b.by !== r.createdBy || TERMINAL.includes(r.status)) return;
+      this.requests.finish(r.id, { status: 'done' }, 'request.ecdh_done', { id: r.id, by: b.by });
+      return;
+    }
     if (b.signature) {
       const pub = this.publicPackage(r.groupId);
       const sig = hexToBytes(b.signature);
@@ -184,7 +191,10 @@ export class Outcomes extends NodeService {
       at: r.updatedAt,
     };
     if (r.signature) body.signature = bytesToHex(r.signature);
-    else if (
+    else if (r.status === 'done' && opOfKind(r.kind) === 'ecdh') {
+      // Its requester's word that it is done (the result itself stays with the requester).
+      if (r.createdBy !== this.me.peerId) return undefined;
+    } else if (
       r.failure &&
       !signs(r.kind) &&
       r.kind !== 'policy' &&

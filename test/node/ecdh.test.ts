@@ -88,6 +88,7 @@ function setup(me: Peer, key: KeyPackage, author: Peer, approvers: Peer[]) {
       needed: () => 2,
       refreshOwed: () => undefined,
       acceptStatement: () => undefined,
+      announceOutcome: () => undefined,
     },
   } as unknown as NodeServices;
   const service = new EcdhService(h.ctx, deps);
