@@ -22,6 +22,7 @@ import { PSBT_SIGN_OPTIONS, requestSignPsbt } from './cli-uses/psbt.js';
 import { sshCommands } from './cli-uses/ssh.js';
 import { nostrCommands, nostrEventOption, requestSignNostr } from './cli-uses/nostr.js';
 import { ageCommands } from './cli-uses/age.js';
+import { caCommands } from './cli-uses/x509.js';
 import type * as NodeEntryPoints from './node/index.js';
 
 /** Exit codes. `request wait` also exits FAILED (denied, expired, failed) or PENDING. */
@@ -1577,6 +1578,7 @@ const COMMANDS: Command[] = [
   ...sshCommands(),
   ...nostrCommands(),
   ...ageCommands(),
+  ...caCommands(),
 ];
 
 export async function readMessageFile(path: string, command: string): Promise<string> {
@@ -1606,6 +1608,7 @@ const GROUPS: Record<string, string> = {
   age: "the group's age1 recipient (decrypt with `conclave request decrypt`)",
   nostr: "the group's Nostr key (npub) and a NIP-46 bunker for Nostr clients",
   ssh: "the group's OpenSSH key line (the agent is `conclave ssh-agent`)",
+  ca: 'the group as an X.509 certificate authority: its CA certificate, certificates from CSRs, CRLs',
 };
 
 /** `sign, list, show or wait`: the commands of a group, for a message. */
