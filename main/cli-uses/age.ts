@@ -8,6 +8,7 @@ import { open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 import { base64 } from '@scure/base';
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
 import { armor, Decrypter } from 'age-encryption';
@@ -145,7 +146,7 @@ async function decryptTo(
       : (Readable.toWeb(createReadStream(path)) as unknown as ReadableStream<Uint8Array>);
     const plain = await d.decrypt(source);
     await pipeline(
-      Readable.fromWeb(plain as unknown as import('node:stream/web').ReadableStream<Uint8Array>),
+      Readable.fromWeb(plain as unknown as NodeReadableStream<Uint8Array>),
       createWriteStream(tmp, { flags: 'wx', mode: 0o600 }),
     );
     await rename(tmp, out);
