@@ -29,6 +29,11 @@ const DEST_REGTEST = btc.Address(REGTEST).encode({
   hash: hexToBytes('751e76e8199196d454941c45d1b3a323f1433bd6'),
 });
 
+/** Another regtest destination, not on the policy's list. */
+const REGTEST_OTHER = btc
+  .Address(REGTEST)
+  .encode({ type: 'wpkh', hash: new Uint8Array(20).fill(7) });
+
 /** The BIP340 signature in the key-path witness of input i. */
 function witnessSig(raw: Uint8Array, i: number): Uint8Array {
   const w = btc.RawTx.decode(raw).witnesses![i]!;
@@ -202,5 +207,66 @@ describe('Bitcoin PSBT with a taproot group', () => {
     expect(
       (await alice.api('request.list', { pending: true })).filter((r) => r.kind === 'psbt'),
     ).toEqual([]);
+  });
+
+  it('a policy caps what is sent out and allows only listed destinations', async () => {
+    const current = await alice.cliJson<{ policy: Record<string, unknown> }>([
+      'group',
+      'policy',
+      'vault',
+    ]);
+    const file = join(tmp.root, 'psbt-limits.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        ...current.policy,
+        limits: { psbt: { maxSendSats: 100_000, allowedAddresses: [DEST_REGTEST] } },
+      }),
+    );
+    const change = await alice.cliJson<RequestView>([
+      'request',
+      'policy',
+      '--group',
+      'vault',
+      '--file',
+      file,
+      '--approve',
+    ]);
+    await seen(bob, change.id);
+    await bob.cliJson(['approve', change.id]);
+    for (const n of [alice, bob]) await requestStatus(n, change.id, 'done');
+    const shown = await alice.cli(['group', 'policy', 'vault']);
+    expect(shown.stdout).toContain('within the limits set for Bitcoin transactions');
+
+    const ask = async (name: string, tx: btc.Transaction) => {
+      const f = join(tmp.root, name);
+      writeFileSync(f, tx.toPSBT());
+      return alice.cli([
+        'request',
+        'sign',
+        '--group',
+        'vault',
+        '--psbt',
+        f,
+        '--network',
+        'regtest',
+      ]);
+    };
+    const tooMuch = await ask(
+      'too-much.psbt',
+      spend(key, { dest: DEST_REGTEST, network: REGTEST, send: 120_000n, change: 5_000n }),
+    );
+    expect(tooMuch.code).not.toBe(0);
+    expect(tooMuch.stderr).toMatch(
+      /sends 0.00120000 BTC .* more than the policy’s maximum of 0.00100000 BTC/,
+    );
+    const elsewhere = REGTEST_OTHER;
+    const unlisted = await ask('unlisted.psbt', spend(key, { dest: elsewhere, network: REGTEST }));
+    expect(unlisted.code).not.toBe(0);
+    expect(unlisted.stderr).toMatch(
+      new RegExp(`Output #0 pays ${elsewhere}, which is not one of the policy’s allowed addresses`),
+    );
+    const fine = await ask('fine.psbt', spend(key, { dest: DEST_REGTEST, network: REGTEST }));
+    expect(fine.code, fine.stderr).toBe(0);
   });
 });
