@@ -106,8 +106,8 @@ function decode(p: NostrParams, ctx: RequestContext) {
   const { event } = p;
   const name = kindName(event.kind);
   const content = visible(event.content);
-  const tagLines = event.tags.map((t) => JSON.stringify(t));
-  const tags = visible(tagLines.join('\n'));
+  // One line per tag, each as its JSON; after the tag's own line, unlabelled lines continue it.
+  const tags = event.tags.map((t) => visible(JSON.stringify(t)));
   const npub = npubEncode(event.pubkey);
   const n = event.tags.length;
   const fields: CardField[] = [
@@ -117,15 +117,17 @@ function decode(p: NostrParams, ctx: RequestContext) {
       value: event.content === '' ? '(empty)' : content.text,
       kind: 'text',
     },
-    {
-      label: `Tags (${n})`,
-      value: n === 0 ? '(none)' : tags.text,
-      kind: 'text',
-    },
     { label: 'Created at', value: when(event.created_at), kind: 'text' },
     { label: 'Signed as', value: npub, kind: 'text' },
     { label: 'Public key (hex)', value: event.pubkey, kind: 'hex' },
     { label: 'Event id (computed here)', value: p.id, kind: 'hex' },
+    ...(n === 0
+      ? [{ label: 'Tags (0)', value: '(none)', kind: 'text' as const }]
+      : tags.map((t, i) => ({
+          label: i === 0 ? `Tags (${n})` : '',
+          value: t.text,
+          kind: 'text' as const,
+        }))),
   ];
   const warnings: string[] = [];
   const known = kindWarning(event.kind);
@@ -134,7 +136,7 @@ function decode(p: NostrParams, ctx: RequestContext) {
     warnings.push(
       `Kind ${event.kind} is not one this app knows (${name}): approve only if you know what it does.`,
     );
-  if (content.escaped || tags.escaped)
+  if (content.escaped || tags.some((t) => t.escaped))
     warnings.push(
       'The content or tags hold invisible or control characters, shown here as \\u{…}: they may make the text read differently elsewhere.',
     );

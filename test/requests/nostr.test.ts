@@ -110,6 +110,21 @@ describe("the 'nostr' request kind", () => {
     expect(field(/^Signed as/)).toBe(npubEncode(PK));
     expect(field(/^Event id/)).toBe(getEventHash(event({ content: long })));
     expect(card.warnings).toBeUndefined();
+    // Several tags: one line each, in order, the first under the label and the rest continuing it.
+    const tags = [
+      ['p', PK, 'wss://relay.example'],
+      ['e', 'ab'.repeat(32)],
+      ['t', 'x'],
+    ];
+    const many = nostr.decode(nostr.parse(nostrMessage(event({ tags })), c), c);
+    const at = many.fields.findIndex((f) => f.label === 'Tags (3)');
+    expect(many.fields.slice(at).map((f) => [f.label, f.value])).toEqual([
+      ['Tags (3)', JSON.stringify(tags[0])],
+      ['', JSON.stringify(tags[1])],
+      ['', JSON.stringify(tags[2])],
+    ]);
+    const none = nostr.decode(nostr.parse(nostrMessage(event({ tags: [] })), c), c);
+    expect(none.fields.find((f) => f.label === 'Tags (0)')?.value).toBe('(none)');
   });
 
   it('warns about kinds that do more than post, unknown kinds and hidden characters', () => {
