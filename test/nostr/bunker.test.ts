@@ -136,6 +136,40 @@ describe('NIP-46 bunker', () => {
     }
   });
 
+  it('bounds the events waiting for approval per client', async () => {
+    const release: (() => void)[] = [];
+    const slow: BunkerBackend = {
+      pubkey: USER,
+      signEvent: (event) =>
+        new Promise((done) =>
+          release.push(() => done(signedEvent(event, schnorr.sign(eventId(event), USER_SK)))),
+        ),
+    };
+    const state = { key: 'aa'.repeat(32), clients: [] };
+    const second = new NostrBunker({ relays: [relay.url], state, backend: slow, secret: 'ab12' });
+    second.start();
+    await second.ready();
+    const signer = await client(second.uri());
+    try {
+      await signer.connect();
+      const note = (content: string) => ({ kind: 1, created_at: 1, tags: [], content });
+      const waiting = [signer.signEvent(note('one')), signer.signEvent(note('two'))];
+      for (const w of waiting) w.catch(() => {});
+      // Both reach the group before the third is asked, so the third finds two waiting.
+      for (let i = 0; release.length < 2 && i < 200; i++)
+        await new Promise((r) => setTimeout(r, 25));
+      expect(release).toHaveLength(2);
+      await expect(signer.signEvent(note('three'))).rejects.toMatch(/too many events are waiting/);
+      for (const r of release) r();
+      const signed = await Promise.all(waiting);
+      expect(signed.map((e) => e.content).sort()).toEqual(['one', 'two']);
+      expect(signed.every((e) => verifyEvent(e))).toBe(true);
+    } finally {
+      await signer.close();
+      await second.stop();
+    }
+  });
+
   it('keeps its transport key in a 0600 file in the home, and never logs it', async () => {
     const path = join(home, 'nostr', 'bunker-g1.json');
     expect(statSync(path).mode & 0o777).toBe(0o600);
