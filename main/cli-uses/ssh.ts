@@ -3,12 +3,22 @@
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { ApiError, type GroupView, type RequestView } from '../../shared/api/index.js';
 import { LIMITS } from '../../shared/api/schema.js';
-import { encodeSshMessage } from '../../shared/requests/ssh.js';
-import { ed25519Blob, ed25519Line, fingerprint } from '../../shared/ssh/wire.js';
+import { sha512 } from '@noble/hashes/sha2.js';
+import { base64 } from '@scure/base';
+import { MAX_SSH_CONTENT, encodeSshMessage } from '../../shared/requests/ssh.js';
+import { sshsigData } from '../../shared/ssh/signed.js';
+import {
+  ed25519Blob,
+  ed25519Line,
+  equalBytes,
+  fingerprint,
+  parsePublicKey,
+} from '../../shared/ssh/wire.js';
 import {
   call,
   clean,
@@ -107,6 +117,85 @@ function agentBackend(
   };
 }
 
+/** The group whose Ed25519 key is the OpenSSH public key line in `text` (git's user.signingkey). */
+async function groupOfKeyLine(
+  ctx: Context,
+  text: string,
+): Promise<{ g: GroupView; key: Uint8Array }> {
+  const line = text.trim().replace(/^key::/, '');
+  const m = /^ssh-ed25519 ([A-Za-z0-9+/=]+)(\s|$)/.exec(line);
+  let key: Uint8Array | undefined;
+  try {
+    key = m ? parsePublicKey(base64.decode(m[1]!)).fields[0] : undefined;
+  } catch {
+    key = undefined;
+  }
+  if (!key)
+    throw new UsageError(
+      'the signing key is not an ssh-ed25519 public key line (set user.signingkey to the file `conclave ssh pubkey` prints)',
+      ctx.command.name,
+    );
+  for (const g of await call(ctx, 'group.list', {}))
+    if (g.scheme === 'ed25519' && g.publicKey && equalBytes(hexToBytes(g.publicKey), key))
+      return { g, key };
+  throw new UsageError(
+    `no group on this node has the key ${fingerprint(ed25519Blob(key))}`,
+    ctx.command.name,
+  );
+}
+
+/**
+ * `git-sign -Y sign -n git -f KEYFILE [-U] FILE`, as git calls gpg.ssh.program: the commit (or tag)
+ * travels with the request so every approver sees it, and FILE.sig is written once approved.
+ * Verification (-Y verify, find-principals, check-novalidate) is ssh-keygen's own: the wrapper
+ * script git runs sends only `-Y sign` here (see the README).
+ */
+async function gitSign(ctx: Context): Promise<number> {
+  if (str(ctx, 'Y') !== 'sign')
+    throw new UsageError(
+      `-Y: only sign is done here, got ${JSON.stringify(str(ctx, 'Y'))}; verify with ssh-keygen`,
+      ctx.command.name,
+    );
+  const namespace = str(ctx, 'n');
+  const keyFile = str(ctx, 'f');
+  const file = ctx.args[0]!;
+  if (!namespace || !keyFile)
+    throw new UsageError('expected -Y sign -n NAMESPACE -f KEYFILE FILE', ctx.command.name);
+  const { g, key } = await groupOfKeyLine(ctx, await readFile(keyFile, 'utf8'));
+  const content = new Uint8Array(await readFile(file));
+  const data = sshsigData(namespace, 'sha512', sha512(content));
+  const message = encodeSshMessage({
+    key,
+    data,
+    // A commit bigger than a request carries is signed by its hash alone (the card warns).
+    ...(content.length <= MAX_SSH_CONTENT ? { content } : {}),
+  });
+  let r = await call(ctx, 'request.create', {
+    group: g.id,
+    kind: 'ssh',
+    message: bytesToHex(message),
+    expiresInSec: DEFAULT_EXPIRES_SEC,
+    approve: true,
+  });
+  ctx.io.stderr.write(
+    `conclave: asked ${clean(g.name)} to sign (request ${clean(r.id)}); the members approve with: conclave approve ${clean(r.id)}\n`,
+  );
+  while (r.status === 'pending' || r.status === 'signing')
+    r = await callControl(ctx.home, 'request.wait', { id: r.id, timeoutSec: WAIT_SEC });
+  if (r.status !== 'done') {
+    ctx.io.stderr.write(`conclave: request ${clean(r.id)} ${endedWith(r)}\n`);
+    return EXIT.FAILED;
+  }
+  const res = await callControl(ctx.home, 'request.result', { id: r.id });
+  const sig = r.signature ? hexToBytes(r.signature) : new Uint8Array();
+  if (!res.artifact?.text || sig.length !== 64 || !ed25519.verify(sig, data, key)) {
+    ctx.io.stderr.write(`conclave: request ${clean(r.id)} gave no valid signature\n`);
+    return EXIT.FAILED;
+  }
+  await writeFile(`${file}.sig`, res.artifact.text, { mode: 0o644 });
+  return EXIT.OK;
+}
+
 export function sshCommands(): Command[] {
   // Built here, not at the top: cli.ts calls this while this module may still be loading.
   const GROUP_OPTION = { type: 'string', value: 'GROUP', help: 'group id or name' } as const;
@@ -193,6 +282,35 @@ export function sshCommands(): Command[] {
         }
         return EXIT.OK;
       },
+    },
+    {
+      name: 'git-sign',
+      usage: '-Y sign -n NAMESPACE -f KEYFILE FILE (as git calls gpg.ssh.program)',
+      summary:
+        "signs a git commit or tag with the group whose key is git's user.signingkey (git's gpg.ssh.program runs it through a wrapper, see the README): the commit travels with the request so every approver reads it",
+      options: {
+        Y: { type: 'string', short: 'Y', value: 'sign', help: 'the operation: sign' },
+        n: {
+          type: 'string',
+          short: 'n',
+          value: 'NAMESPACE',
+          help: 'the signature namespace (git)',
+        },
+        f: {
+          type: 'string',
+          short: 'f',
+          value: 'FILE',
+          help: 'the public key file (or allowed signers)',
+        },
+        U: {
+          type: 'boolean',
+          short: 'U',
+          help: 'the key is in an agent (ignored: the group signs)',
+        },
+      },
+      args: ['FILE'],
+      required: ['Y', 'n', 'f'],
+      run: gitSign,
     },
   ];
 }

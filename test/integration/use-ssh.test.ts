@@ -2,9 +2,10 @@
 // as a user would and Debian's OpenSSH on 127.0.0.1: a certificate issued by ssh-keygen -s through
 // the agent logs in to an sshd trusting the group as a user CA; a login through the agent to an
 // sshd with the group key in authorized_keys succeeds after approval and fails after a denial; an
-// SSHSIG made through the agent passes ssh-keygen -Y verify. Bob's node decodes every request.
+// SSHSIG made through the agent passes ssh-keygen -Y verify; a git commit signed through `conclave
+// git-sign` (the commit on bob's card) passes git verify-commit. Bob's node decodes every request.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -192,5 +193,55 @@ describe.runIf(hasOpenSsh)('SSH with an ed25519 group', () => {
     );
     expect(v.code, v.stderr + v.stdout).toBe(0);
     expect(v.stdout).toMatch(/Good "file" signature for ops@conclave/);
+  });
+
+  it('signs a git commit through git-sign with the commit on the card; git verify-commit accepts it', async () => {
+    const repo = join(tmp.root, 'repo');
+    const wrapper = join(tmp.root, 'git-sign.sh');
+    // git runs gpg.ssh.program without a shell or arguments: signing goes to conclave, the rest
+    // (verify, find-principals) to ssh-keygen.
+    writeFileSync(
+      wrapper,
+      `#!/bin/sh\ncase "$2" in sign) exec "${process.execPath}" "${BIN}" --home "${alice.home}" git-sign "$@" ;; *) exec ssh-keygen "$@" ;; esac\n`,
+    );
+    chmodSync(wrapper, 0o755);
+    writeFileSync(join(tmp.root, 'git_allowed'), `a@example.org ${groupLine}\n`);
+    const git = (args: string[]) =>
+      run(
+        'git',
+        [
+          '-c',
+          'user.name=Alice',
+          '-c',
+          'user.email=a@example.org',
+          '-c',
+          'gpg.format=ssh',
+          '-c',
+          `user.signingkey=${join(tmp.root, 'group.pub')}`,
+          '-c',
+          `gpg.ssh.program=${wrapper}`,
+          '-c',
+          `gpg.ssh.allowedSignersFile=${join(tmp.root, 'git_allowed')}`,
+          ...args,
+        ],
+        {
+          cwd: repo,
+          env: { GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null' },
+          timeoutMs: 120_000,
+        },
+      );
+    expect((await run('git', ['init', '-q', repo])).code).toBe(0);
+    const [commit, card] = await Promise.all([
+      git(['commit', '-q', '--allow-empty', '-S', '-m', 'Deploy the threshold key']),
+      bobDecides('approve'),
+    ]);
+    expect(commit.code, commit.stderr).toBe(0);
+    expect(card.card?.title).toMatch(/git commit/);
+    expect(field(card, 'Git commit')).toMatch(
+      /^tree [0-9a-f]{40}\nauthor Alice <a@example\.org> [\s\S]*\n\nDeploy the threshold key\n$/,
+    );
+    const v = await git(['verify-commit', 'HEAD']);
+    expect(v.code, v.stderr).toBe(0);
+    expect(v.stderr).toMatch(/Good "git" signature for a@example\.org/);
   });
 });
