@@ -88,7 +88,7 @@ function der(v: unknown, field: string): Uint8Array {
 
 /** The group's Ed25519 key from the context (ctx.publicKey, hex, put there by the node). */
 function groupKey(ctx: RequestContext): Uint8Array | undefined {
-  const k = (ctx as RequestContext & { publicKey?: unknown }).publicKey;
+  const k = ctx.publicKey;
   return typeof k === 'string' && /^[0-9a-f]{64}$/.test(k) ? hexToBytes(k) : undefined;
 }
 
