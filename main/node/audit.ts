@@ -313,6 +313,12 @@ function summarize(e: AuditEntry): string {
       return `request ${String(b.id)} signed`;
     case 'request.share_released':
       return `signature share for request ${String(b.id)} released to ${short(String(b.coordinator))}`;
+    case 'request.ecdh_released':
+      return `decryption share for request ${String(b.id)} released to ${short(String(b.to))}`;
+    case 'request.ecdh_done':
+      return `request ${String(b.id)} decrypted (the result is with its requester only)`;
+    case 'request.ecdh_partial_invalid':
+      return `wrong decryption share for request ${String(b.id)} from ${short(String(b.culprit))}`;
     case 'group.key_exposed':
       return exposureSummary(b);
     case 'group.left':

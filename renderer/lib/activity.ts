@@ -57,6 +57,9 @@ export const AUDIT_TYPE_WORDS: Record<string, string> = {
   'request.failed': 'Request failed',
   'request.signing_attempt_failed': 'A signing attempt failed',
   'request.share_released': 'Signature share released',
+  'request.ecdh_released': 'Decryption share released',
+  'request.ecdh_done': 'Decrypted (by the requester)',
+  'request.ecdh_partial_invalid': 'A wrong decryption share',
   'audit.checkpoint': 'Log checkpoint',
 };
 
