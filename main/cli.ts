@@ -18,7 +18,7 @@ import {
 } from '../shared/api/index.js';
 import { LIMITS, SCHEMES, validateInput, validateName } from '../shared/api/schema.js';
 import { callControl, isControlLive, serveControl } from './server/control.js';
-import { PSBT_SIGN_OPTIONS, requestSignPsbt } from './cli-uses/psbt.js';
+import { PSBT_SIGN_OPTIONS, psbtCommands, requestSignPsbt } from './cli-uses/psbt.js';
 import { sshCommands } from './cli-uses/ssh.js';
 import { nostrCommands, nostrEventOption, requestSignNostr } from './cli-uses/nostr.js';
 import { ageCommands } from './cli-uses/age.js';
@@ -1579,6 +1579,7 @@ const COMMANDS: Command[] = [
   ...nostrCommands(),
   ...ageCommands(),
   ...caCommands(),
+  ...psbtCommands(),
 ];
 
 export async function readMessageFile(path: string, command: string): Promise<string> {
@@ -1609,6 +1610,7 @@ const GROUPS: Record<string, string> = {
   nostr: "the group's Nostr key (npub) and a NIP-46 bunker for Nostr clients",
   ssh: "the group's OpenSSH key line (the agent is `conclave ssh-agent`)",
   ca: 'the group as an X.509 certificate authority: its CA certificate, certificates from CSRs, CRLs',
+  bitcoin: "a taproot group's Bitcoin address (it spends with `conclave request sign --psbt`)",
 };
 
 /** `sign, list, show or wait`: the commands of a group, for a message. */

@@ -3,7 +3,13 @@
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
 import type { GroupView, RequestView } from '../../shared/api/index.js';
-import { isNetwork, NETWORKS, type BitcoinNetwork } from '../../shared/bitcoin/network.js';
+import {
+  addressOf,
+  isNetwork,
+  NETWORKS,
+  p2trScript,
+  type BitcoinNetwork,
+} from '../../shared/bitcoin/network.js';
 import { decodePsbt, MAX_PSBT_BYTES, PsbtError, readPsbtFile } from '../../shared/bitcoin/psbt.js';
 import { psbtMessage } from '../../shared/requests/psbt.js';
 import {
@@ -15,6 +21,7 @@ import {
   outputCreated,
   str,
   UsageError,
+  type Command,
   type Context,
   type OptionSpec,
 } from '../cli.js';
@@ -91,13 +98,17 @@ async function waitDone(ctx: Context, first: RequestView): Promise<RequestView> 
   return r;
 }
 
-/** `request sign --group G --psbt FILE [--network NET] [--out FILE]`. */
-export async function requestSignPsbt(ctx: Context): Promise<number> {
-  const path = str(ctx, 'psbt')!;
+function networkOption(ctx: Context): BitcoinNetwork {
   const net = str(ctx, 'network') ?? 'bitcoin';
   if (!isNetwork(net))
     usage(ctx, `--network: must be one of ${NETWORKS.join(', ')}, got ${JSON.stringify(net)}`);
-  const network: BitcoinNetwork = net;
+  return net;
+}
+
+/** `request sign --group G --psbt FILE [--network NET] [--out FILE]`. */
+export async function requestSignPsbt(ctx: Context): Promise<number> {
+  const path = str(ctx, 'psbt')!;
+  const network = networkOption(ctx);
   const psbt = await readPsbt(ctx, path);
   const g = await call(ctx, 'group.show', { group: str(ctx, 'group') });
   const keys = outputKeyOf(ctx, g);
@@ -147,4 +158,33 @@ export async function requestSignPsbt(ctx: Context): Promise<number> {
     ...(a.fields ?? []).map((f) => `${clean(f.label)}: ${clean(f.value)}`),
   ]);
   return EXIT.OK;
+}
+
+/** `bitcoin address --group G [--network NET]`: where to send coins the group spends with PSBTs. */
+export function psbtCommands(): Command[] {
+  return [
+    {
+      name: 'bitcoin address',
+      usage: '--group GROUP [--network NET]',
+      summary: "a taproot group's key-path address (bc1p…), whose coins it spends with PSBTs",
+      options: {
+        group: { type: 'string', value: 'GROUP', help: 'group id or name' },
+        network: {
+          type: 'string',
+          value: 'NET',
+          help: `${NETWORKS.join(', ')} (default bitcoin)`,
+        },
+      },
+      required: ['group'],
+      fields: { group: '--group' },
+      async run(ctx) {
+        const network = networkOption(ctx);
+        const g = await call(ctx, 'group.show', { group: str(ctx, 'group') });
+        const { output: key } = outputKeyOf(ctx, g);
+        const address = addressOf(p2trScript(key), network)!;
+        output(ctx, { group: g.id, network, address, outputKey: g.publicKey }, () => [address]);
+        return EXIT.OK;
+      },
+    },
+  ];
 }

@@ -67,6 +67,21 @@ describe('Bitcoin PSBT with a taproot group', () => {
     tmp.cleanup();
   });
 
+  it('prints the group’s address, the one BIP341 makes from its internal key', async () => {
+    const shown = await alice.cli([
+      'bitcoin',
+      'address',
+      '--group',
+      'vault',
+      '--network',
+      'regtest',
+    ]);
+    expect(shown.code, shown.stderr).toBe(0);
+    expect(shown.stdout.trim()).toBe(
+      btc.p2tr(hexToBytes(group.internalKey!), undefined, REGTEST).address,
+    );
+  });
+
   it('signs the group inputs of a PSBT with a foreign input; the approver’s card shows it all', async () => {
     const tx = spend(key, { foreign: true, dest: DEST_REGTEST, network: REGTEST, send: 120_000n });
     const file = join(tmp.root, 'spend.psbt.txt');
