@@ -287,8 +287,22 @@ function certFields(c: CertFacts): CardField[] {
   return fields;
 }
 
+/** Text with every character outside printable ASCII as U+XXXX, so look-alikes show. */
+function asciiEscaped(t: string): string {
+  return t.replace(
+    /[^\x20-\x7e]/gu,
+    (c) => `U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`,
+  );
+}
+
 function decode(p: X509Params, ctx: RequestContext): RequestCard {
   const warnings = [...p.warnings];
+  // Letters from other alphabets can pass for Latin ones ("аpple" with a Cyrillic а).
+  const named = p.cert ?? p.revokes;
+  if (named && /[^\x20-\x7e]/.test(named.subjectText))
+    warnings.push(
+      `The subject has characters outside plain ASCII (${asciiEscaped(named.subjectText)}): some letters of other alphabets look like Latin ones; check it letter by letter.`,
+    );
   const tbsHash: CardField = {
     label: 'SHA-256 of what is signed',
     value: bytesToHex(sha256(p.tbs)),

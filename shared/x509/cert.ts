@@ -39,8 +39,11 @@ export const ED25519_ALG_DER = Uint8Array.from([0x30, 0x05, 0x06, 0x03, 0x2b, 0x
 
 /** Serial numbers are at most 20 bytes (RFC 5280 4.1.2.2). */
 export const MAX_SERIAL_BYTES = 20;
-/** At most this many revoked certificates in one CRL (keeps a revoke request within the wire's bound). */
-export const MAX_REVOKED = 500;
+/**
+ * At most this many revoked certificates in one CRL: about 36 bytes each, so the TBSCertList stays
+ * within MAX_DER_BYTES and a revoke request within the wire's bound.
+ */
+export const MAX_REVOKED = 300;
 /** No certificate or CRL the CA signs lives longer than this, whatever a policy says. */
 export const MAX_DAYS = 36500;
 export const DAY_MS = 86_400_000;

@@ -280,6 +280,16 @@ describe("the 'x509' request kind: sign", () => {
     expect(w).toMatch(/alternative names are not the ones the CSR asks for/);
   });
 
+  it('warns when the subject has letters outside ASCII that can look like Latin ones', () => {
+    const p = x509.parse(
+      tbsMsg(leaf({ subject: parseNameText('CN=www.\u0435xample.test') })),
+      ca.ctx,
+    );
+    expect(x509.decode(p, ca.ctx).warnings!.join(' ')).toMatch(
+      /outside plain ASCII \(CN=www\.U\+0435xample\.test\)/,
+    );
+  });
+
   it('refuses malformed messages: not canonical JSON, unknown fields, bad base64, bad DER, another scheme, no group key', () => {
     const msg = signMsg();
     const text = new TextDecoder().decode(msg);

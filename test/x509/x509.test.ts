@@ -10,13 +10,22 @@ import {
   DAY_MS,
   ed25519Spki,
   keyIdentifier,
+  MAX_REVOKED,
+  randomSerial,
   readCertificate,
   readTbsCertList,
   readTbsCertificate,
 } from '../../shared/x509/cert.js';
 import { caRevokeMessage, caSignMessage, caStateOf } from '../../shared/x509/ca.js';
 import { parseCsr } from '../../shared/x509/csr.js';
-import { fromPem, parseDer, serializeDer, toPem, X509Error } from '../../shared/x509/der.js';
+import {
+  fromPem,
+  MAX_DER_BYTES,
+  parseDer,
+  serializeDer,
+  toPem,
+  X509Error,
+} from '../../shared/x509/der.js';
 import {
   akiExt,
   basicConstraintsExt,
@@ -289,6 +298,28 @@ describe('certificates and CRLs for an Ed25519 CA', () => {
       () => readTbsCertList(buildTbsCertList({ ...input, extensions: [akiExt(id)] })),
       'refused',
       /a CRL number is required/,
+    );
+  });
+
+  it('reads a CRL of MAX_REVOKED certificates (16-byte serials) and refuses one more', () => {
+    const id = keyIdentifier(ca.pk);
+    const entries = (n: number) =>
+      Array.from({ length: n }, () => ({ serial: randomSerial(random), revokedAt: new Date() }));
+    const input = {
+      issuer: base.issuer,
+      thisUpdate: base.notBefore,
+      nextUpdate: base.notAfter,
+      crlNumber: 9,
+      aki: id,
+      extensions: [akiExt(id), crlNumberExt(9)],
+    };
+    const full = buildTbsCertList({ ...input, revoked: entries(MAX_REVOKED) });
+    expect(full.length).toBeLessThan(MAX_DER_BYTES);
+    expect(readTbsCertList(full).revoked).toHaveLength(MAX_REVOKED);
+    refused(
+      () => readTbsCertList(buildTbsCertList({ ...input, revoked: entries(MAX_REVOKED + 1) })),
+      'refused',
+      new RegExp(`has ${MAX_REVOKED + 1} entries, at most ${MAX_REVOKED}`),
     );
   });
 
