@@ -12,6 +12,9 @@ const svelteConfig = fileURLToPath(new URL('./renderer/svelte.config.js', import
 export default defineConfig({
   test: {
     pool: 'forks',
+    // Two files at a time on a 2-core machine: most of an integration file's time is spent
+    // waiting on its node processes and the network, not on its own CPU.
+    maxWorkers: 2,
     testTimeout: 60_000,
     hookTimeout: 60_000,
     setupFiles: ['test/setup.ts'],
@@ -34,11 +37,12 @@ export default defineConfig({
       {
         extends: true,
         test: {
-          // Several real node processes per file, using the OS keychain: one file at a time.
+          // Several real node processes per file (each with its own home, keychain service and
+          // loopback ports): two files at a time.
           name: 'integration',
           environment: 'node',
           include: ['test/integration/**/*.test.ts'],
-          fileParallelism: false,
+          maxWorkers: 2,
           testTimeout: 240_000,
         },
       },

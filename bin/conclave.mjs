@@ -1,7 +1,15 @@
 #!/usr/bin/env node
-// The `conclave` command: loads main/cli.ts through tsx's ESM hooks, so no build step is needed.
-import { register } from 'tsx/esm/api';
+// The `conclave` command. Runs the bundle `npm run build:node` makes (dist/node/conclave.mjs) when
+// it is newer than every source file; otherwise loads main/cli.ts through tsx, so a checkout works
+// without a build step (only slower to start: about four times).
+import { bundleIsFresh } from './sources.mjs';
 
-register();
-const { runAsProcess } = await import('../main/cli.ts');
-await runAsProcess();
+let cli;
+if (bundleIsFresh()) {
+  cli = await import('../dist/node/conclave.mjs');
+} else {
+  const { register } = await import('tsx/esm/api');
+  register();
+  cli = await import('../main/cli.ts');
+}
+await cli.runAsProcess();

@@ -1670,6 +1670,7 @@ function topHelp(): string {
       'request reconstruct',
       'request list',
       'request show',
+      'request result',
       'request wait',
       'approve',
       'deny',

@@ -1,7 +1,7 @@
 // `npm start`: the desktop app when the Electron binary is installed, browser mode otherwise.
 // Arguments after `--` go to `conclave start --ui` in browser mode (e.g. `npm start -- --sandbox`).
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -61,5 +61,12 @@ if (electron) {
       process.exit(1);
     }
   }
+  // The command starts from one bundle (about two seconds to make); bin/conclave.mjs uses it
+  // only when it is newer than the sources, so after an edit this makes it again.
+  const { buildNode, BUNDLE, newestSource } = await import('./build-node.mjs');
+  if (!existsSync(BUNDLE) || statSync(BUNDLE).mtimeMs < newestSource())
+    await buildNode({ quiet: true }).catch((e) =>
+      console.error(`npm start: bundling failed (${e.message}); starting from the sources`),
+    );
   run(process.execPath, [join(root, 'bin', 'conclave.mjs'), 'start', '--ui', '--open', ...args]);
 }

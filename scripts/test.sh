@@ -22,5 +22,7 @@ dbus-run-session -- bash -c '
   npm run --silent typecheck
   # Browser-mode tests serve the built renderer.
   npm run --silent build:ui >/dev/null
+  # Every node process and CLI call of the tests starts from the bundle, as users run it.
+  npm run --silent build:node
   npx --no-install vitest run "$@"
 ' bash "$@"

@@ -72,7 +72,7 @@ describe('conclave misuse gives one line on stderr and exit code 64', () => {
     [
       'a command group without its subcommand',
       ['request'],
-      'missing a command after "request" (sign, reshare, repair, policy, reconstruct, refresh, list, show or wait); run conclave request --help',
+      'missing a command after "request" (sign, reshare, repair, policy, reconstruct, refresh, list, show, result, wait or decrypt); run conclave request --help',
     ],
     ['no command at all', [], 'missing command; run conclave --help'],
     [
