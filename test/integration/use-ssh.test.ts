@@ -10,7 +10,11 @@ import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ed25519 } from '@noble/curves/ed25519.js';
+import { bytesToHex, hexToBytes, utf8ToBytes } from '@noble/hashes/utils.js';
 import type { RequestView } from '../../shared/api/index.js';
+import { encodeSshMessage } from '../../shared/requests/ssh.js';
+import { SshWriter, ed25519Blob } from '../../shared/ssh/wire.js';
 import { hasOpenSsh, run, sshTrue, startSshd, type Sshd } from '../ssh/tools.js';
 import { formGroup, tempRoot, TestNode, waitFor } from './harness.js';
 
@@ -100,6 +104,32 @@ describe.runIf(hasOpenSsh)('SSH with an ed25519 group', () => {
     const r = await run('ssh-add', ['-L'], { env: { SSH_AUTH_SOCK: socket } });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout.trim()).toBe(groupLine);
+  });
+
+  it("refuses through the API what the agent would not sign, and a key that is not the group's", async () => {
+    const g = await alice.api('group.show', { group: 'ops' });
+    const other = ed25519.getPublicKey(ed25519.utils.randomSecretKey());
+    const userauth = (key: Uint8Array) =>
+      new SshWriter()
+        .string(new Uint8Array(32).fill(1))
+        .byte(50)
+        .string(me)
+        .string('ssh-connection')
+        .string('publickey')
+        .bool(true)
+        .string('ssh-ed25519')
+        .string(ed25519Blob(key))
+        .bytes();
+    const create = (key: Uint8Array, data: Uint8Array) =>
+      alice.api('request.create', {
+        group: g.id,
+        kind: 'ssh',
+        message: bytesToHex(encodeSshMessage({ key, data })),
+      });
+    await expect(create(hexToBytes(g.publicKey!), utf8ToBytes('pay mallory'))).rejects.toThrow(
+      /signs nothing else/,
+    );
+    await expect(create(other, userauth(other))).rejects.toThrow(/must be the group's key/);
   });
 
   it('issues a user certificate (ssh-keygen -s -U) that sshd accepts with TrustedUserCAKeys', async () => {
