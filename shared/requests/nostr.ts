@@ -1,5 +1,6 @@
-// 'nostr': the group signs a Nostr event (NIP-01) with BIP340 under its untweaked x-only key. The
-// message is the unsigned event; every approver's node computes the event id itself from it, and
+// 'nostr': the group signs a Nostr event (NIP-01) with BIP340 under its untweaked x-only key, or
+// opens a NIP-44 conversation with one peer (threshold ECDH; the key goes to the requester only).
+// For an event, every approver's node computes the event id itself from the unsigned event, and
 // the card shows the kind in words, all of the content, every tag and the time.
 import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js';
 import {
@@ -9,15 +10,18 @@ import {
   verifySignedEvent,
   npubEncode,
   NOSTR_LIMITS,
+  xOnlyKey,
   type SignedEvent,
   type UnsignedEvent,
 } from '../nostr/event.js';
 import { isKnownKind, kindName, kindWarning } from '../nostr/kinds.js';
+import { peerPoint } from '../nostr/nip44.js';
 import { LIMITS } from '../protocol/wire.js';
 import { canonicalJSON } from '../crypto/backup.js';
-import { canonicalObject, fail, int, list, object, show } from './fields.js';
+import { canonicalObject, fail, int, list, memberName, object, show } from './fields.js';
 import type {
   CardField,
+  RequestCard,
   Execution,
   KindOutput,
   RequestArtifact,
@@ -25,20 +29,39 @@ import type {
   RequestKindModule,
 } from './types.js';
 
-export interface NostrParams {
+/** Sign one event. */
+export interface NostrEventParams {
   event: UnsignedEvent;
   /** The NIP-01 event id, computed here from the event (hex). */
   id: string;
 }
 
-/** Policy bounds: the event kinds the group signs (absent: any). */
+/** Open a NIP-44 conversation: s·P for the peer's key, for the requester's client alone. */
+export interface NostrConversationParams {
+  conversation: {
+    /** The peer's x-only key (hex). */
+    peer: string;
+  };
+}
+
+export type NostrParams = NostrEventParams | NostrConversationParams;
+
+export const isEventParams = (p: NostrParams): p is NostrEventParams => 'event' in p;
+
+/** Policy bounds: the event kinds the group signs (absent: any); nip44 false forbids conversations. */
 export interface NostrLimits {
   kinds?: number[];
+  nip44?: boolean;
 }
 
 /** The request message for an unsigned event: canonical JSON `{"event":{…},"v":1}`. */
 export function nostrMessage(event: UnsignedEvent): Uint8Array {
   return utf8ToBytes(canonicalJSON({ v: 1, event }));
+}
+
+/** The request message for a NIP-44 conversation: `{"conversation":{"peer":…},"v":1}`. */
+export function nostrConversationMessage(peer: string): Uint8Array {
+  return utf8ToBytes(canonicalJSON({ v: 1, conversation: { peer } }));
 }
 
 /**
@@ -63,7 +86,14 @@ export function groupNostrKey(ctx: RequestContext): string | undefined {
 function read(message: Uint8Array): NostrParams {
   if (message.length > LIMITS.message)
     fail('message', `must be at most ${LIMITS.message} bytes, got ${message.length}`);
-  const o = object(canonicalObject(message), 'message', ['event', 'v']);
+  const m = canonicalObject(message);
+  if (Object.hasOwn(m, 'conversation')) {
+    const o = object(m, 'message', ['conversation', 'v']);
+    int(o.v, 'v', 1, 1);
+    const c = object(o.conversation, 'conversation', ['peer']);
+    return { conversation: { peer: xOnlyKey(c.peer, 'conversation.peer') } };
+  }
+  const o = object(m, 'message', ['event', 'v']);
   int(o.v, 'v', 1, 1);
   const event = parseUnsignedEvent(o.event, 'event');
   return { event, id: bytesToHex(eventId(event)) };
@@ -71,6 +101,7 @@ function read(message: Uint8Array): NostrParams {
 
 function parse(message: Uint8Array, ctx: RequestContext): NostrParams {
   const p = read(message);
+  if (!isEventParams(p)) return p;
   const key = groupNostrKey(ctx);
   if (key === undefined)
     fail('event.pubkey', `cannot be checked: this node does not know the key of ${ctx.groupName}`);
@@ -102,7 +133,34 @@ function when(seconds: number): string {
   return `${d.toISOString().replace('.000Z', 'Z')} (${seconds})`;
 }
 
-function decode(p: NostrParams, ctx: RequestContext) {
+function decodeConversation(p: NostrConversationParams, ctx: RequestContext): RequestCard {
+  const peer = npubEncode(p.conversation.peer);
+  const key = groupNostrKey(ctx);
+  const own = key !== undefined ? npubEncode(key) : `the key of ${ctx.groupName}`;
+  const who = memberName(ctx, ctx.author);
+  const warnings = [
+    `${who}'s device gets the NIP-44 conversation key between ${ctx.groupName} and ${peer}: with it, it can read every NIP-44 message between the two, past and future, and write new ones as ${ctx.groupName}, without asking the group again.`,
+  ];
+  if (key === p.conversation.peer)
+    warnings.push(
+      `The peer is ${ctx.groupName} itself: this opens what the key encrypts to itself (private lists, drafts, NIP-17 copies of its own messages).`,
+    );
+  return {
+    kind: 'nostr',
+    title: `Open a NIP-44 conversation between “${ctx.groupName}” and ${peer.slice(0, 16)}…`,
+    summary: `Let ${who} encrypt and decrypt NIP-44 messages between ${ctx.groupName} (${own.slice(0, 16)}…) and ${peer}.`,
+    fields: [
+      { label: 'With', value: peer, kind: 'text' },
+      { label: 'With (hex)', value: p.conversation.peer, kind: 'hex' },
+      { label: 'As', value: own, kind: 'text' },
+      { label: 'Key goes to', value: who, kind: 'text' },
+    ],
+    warnings,
+  };
+}
+
+function decode(p: NostrParams, ctx: RequestContext): RequestCard {
+  if (!isEventParams(p)) return decodeConversation(p, ctx);
   const { event } = p;
   const name = kindName(event.kind);
   const content = visible(event.content);
@@ -153,6 +211,8 @@ function decode(p: NostrParams, ctx: RequestContext) {
 }
 
 function execution(p: NostrParams, ctx: RequestContext): Execution {
+  // s·P for the peer's even-Y point: its x coordinate is what NIP-44 derives the key from.
+  if (!isEventParams(p)) return { op: 'ecdh', points: [peerPoint(p.conversation.peer)] };
   const message = eventId(p.event);
   // A taproot group's Nostr key is its internal key (BIP340 as is, not the BIP341 output key);
   // a secp256k1 group signs BIP340 instead of its own ECDSA-like FROST signature.
@@ -163,6 +223,18 @@ function execution(p: NostrParams, ctx: RequestContext): Execution {
 }
 
 function result(p: NostrParams, output: KindOutput): RequestArtifact {
+  if (!isEventParams(p)) {
+    if (!('ecdh' in output) || output.ecdh.length !== 1)
+      fail('ecdh', 'a NIP-44 conversation takes exactly one shared point');
+    // The shared point itself goes to the requester's client beside this (never in a file).
+    const peer = npubEncode(p.conversation.peer);
+    return {
+      name: 'nip44-conversation.txt',
+      mediaType: 'text/plain',
+      text: `NIP-44 conversation with ${peer} opened for this device's client.`,
+      fields: [{ label: 'With', value: peer }],
+    };
+  }
   if (!('signatures' in output) || output.signatures.length !== 1)
     fail('signatures', 'a Nostr event takes exactly one signature');
   const sig = output.signatures[0]!;
@@ -184,13 +256,19 @@ function result(p: NostrParams, output: KindOutput): RequestArtifact {
 const MAX_LIMIT_KINDS = 100;
 
 function validateLimits(v: unknown): NostrLimits {
-  const o = object(v, 'limits.nostr', [], ['kinds']);
-  if (o.kinds === undefined) return {};
+  const o = object(v, 'limits.nostr', [], ['kinds', 'nip44']);
+  const out: NostrLimits = {};
+  if (o.nip44 !== undefined) {
+    if (typeof o.nip44 !== 'boolean')
+      fail('limits.nostr.nip44', `must be true or false, got ${show(o.nip44)}`);
+    out.nip44 = o.nip44;
+  }
+  if (o.kinds === undefined) return out;
   const kinds = list(o.kinds, 'limits.nostr.kinds', MAX_LIMIT_KINDS).map((k, i) =>
     int(k, `limits.nostr.kinds[${i}]`, 0, NOSTR_LIMITS.kind),
   );
   if (new Set(kinds).size !== kinds.length) fail('limits.nostr.kinds', 'lists a kind twice');
-  return { kinds };
+  return { ...out, kinds };
 }
 
 function kindList(kinds: number[]): string {
@@ -208,20 +286,27 @@ export const nostr: RequestKindModule<NostrParams> = {
   limits: {
     validate: validateLimits,
     check(p, limits) {
-      const { kinds } = validateLimits(limits);
+      const { kinds, nip44 } = validateLimits(limits);
+      if (!isEventParams(p))
+        return nip44 === false
+          ? "The group's policy does not allow opening NIP-44 conversations."
+          : undefined;
       if (kinds && !kinds.includes(p.event.kind))
         return `The group's policy signs only Nostr events of kind ${kindList(kinds)}; this one is kind ${p.event.kind} (${kindName(p.event.kind)}).`;
       return undefined;
     },
     describe(limits) {
-      const { kinds } = validateLimits(limits);
-      return kinds
-        ? [
-            kinds.length
-              ? `Nostr events may be signed only of kind ${kindList(kinds)}.`
-              : 'No Nostr event may be signed.',
-          ]
-        : [];
+      const { kinds, nip44 } = validateLimits(limits);
+      return [
+        ...(kinds
+          ? [
+              kinds.length
+                ? `Nostr events may be signed only of kind ${kindList(kinds)}.`
+                : 'No Nostr event may be signed.',
+            ]
+          : []),
+        ...(nip44 === false ? ['No NIP-44 conversation may be opened with the Nostr key.'] : []),
+      ];
     },
   },
   policy: {

@@ -6,7 +6,12 @@ import { getEventHash, getPublicKey, verifyEvent } from 'nostr-tools/pure';
 import { describe, expect, it } from 'vitest';
 import { canonicalJSON } from '../../shared/crypto/backup.js';
 import { npubEncode, type UnsignedEvent } from '../../shared/nostr/event.js';
-import { nostr, nostrMessage } from '../../shared/requests/nostr.js';
+import {
+  nostr,
+  nostrConversationMessage,
+  nostrMessage,
+  type NostrEventParams,
+} from '../../shared/requests/nostr.js';
 import { RequestParamError, type RequestContext } from '../../shared/requests/types.js';
 import { ctx } from './fixtures.js';
 
@@ -29,6 +34,8 @@ const event = (over: Partial<UnsignedEvent> = {}): UnsignedEvent => ({
   ...over,
 });
 
+const parseEvent = (m: Uint8Array, c: RequestContext) => nostr.parse(m, c) as NostrEventParams;
+
 function refused(f: () => unknown, field: string, text?: RegExp): void {
   try {
     f();
@@ -44,7 +51,7 @@ function refused(f: () => unknown, field: string, text?: RegExp): void {
 describe("the 'nostr' request kind", () => {
   it('parses its canonical message and computes the event id itself', () => {
     for (const scheme of ['taproot', 'secp256k1'] as const) {
-      const p = nostr.parse(nostrMessage(event()), nctx(scheme));
+      const p = parseEvent(nostrMessage(event()), nctx(scheme));
       expect(p.event).toEqual(event());
       expect(p.id).toBe(getEventHash(event()));
     }
@@ -65,7 +72,7 @@ describe("the 'nostr' request kind", () => {
     // A taproot group's internal key is its Nostr key; a 32-byte publicKey (the tweaked output
     // key, as the group view shows it) is never taken for it.
     const internal = { ...ctx({ scheme: 'taproot' }), internalKey: PK, publicKey: other };
-    expect(nostr.parse(nostrMessage(event()), internal).event.pubkey).toBe(PK);
+    expect(parseEvent(nostrMessage(event()), internal).event.pubkey).toBe(PK);
     const output = { ...ctx({ scheme: 'taproot' }), publicKey: PK };
     refused(() => nostr.parse(nostrMessage(event()), output), 'event.pubkey');
   });
@@ -163,7 +170,7 @@ describe("the 'nostr' request kind", () => {
 
   it('returns the signed event, which nostr-tools verifyEvent accepts', () => {
     const c = nctx();
-    const p = nostr.parse(nostrMessage(event()), c);
+    const p = parseEvent(nostrMessage(event()), c);
     const sig = schnorr.sign(hexToBytes(p.id), SK);
     const artifact = nostr.result!(p, { signatures: [sig] }, c);
     expect(artifact.mediaType).toBe('application/json');
@@ -193,5 +200,48 @@ describe("the 'nostr' request kind", () => {
     refused(() => limits.validate({ kinds: [1, 1] }), 'limits.nostr.kinds');
     refused(() => limits.validate({ kinds: [-1] }), 'limits.nostr.kinds[0]');
     refused(() => limits.validate({ maxAmount: 1 }), 'limits.nostr');
+  });
+
+  it('opens a NIP-44 conversation: threshold ECDH with the peer, the card says who gets the key', () => {
+    const c = nctx();
+    const peer = getPublicKey(hexToBytes('66'.repeat(32)));
+    const p = nostr.parse(nostrConversationMessage(peer), c);
+    expect(p).toEqual({ conversation: { peer } });
+    expect(nostr.execution!(p, c)).toEqual({
+      op: 'ecdh',
+      points: [hexToBytes(`02${peer}`)],
+    });
+    const card = nostr.decode(p, c);
+    expect(card.title).toMatch(/^Open a NIP-44 conversation between “Treasury” and npub1/);
+    expect(card.fields.find((f) => f.label === 'With')?.value).toBe(npubEncode(peer));
+    expect(card.fields.find((f) => f.label === 'Key goes to')?.value).toBe('Alice');
+    expect(card.warnings?.[0]).toMatch(
+      /read every NIP-44 message between the two, past and future/,
+    );
+    // The product names the peer and never holds the shared point.
+    const shared = secp256k1.Point.fromBytes(hexToBytes(`02${peer}`))
+      .multiply(7n)
+      .toBytes(true);
+    const artifact = nostr.result!(p, { ecdh: [shared] }, c);
+    expect(artifact.text).toContain(npubEncode(peer));
+    expect(JSON.stringify(artifact)).not.toContain(bytesToHex(shared).slice(2));
+    refused(() => nostr.result!(p, { signatures: [new Uint8Array(64)] }, c), 'ecdh');
+    // A peer that is not a key, or more than the peer, is refused.
+    const bad = (v: unknown) => utf8ToBytes(canonicalJSON(v));
+    refused(
+      () => nostr.parse(bad({ v: 1, conversation: { peer: 'ff'.repeat(32) } }), c),
+      'conversation.peer',
+    );
+    refused(
+      () => nostr.parse(bad({ v: 1, conversation: { peer, plaintext: 'x' } }), c),
+      'conversation',
+    );
+    refused(() => nostr.parse(bad({ v: 1, conversation: { peer }, event: event() }), c), 'message');
+    // A policy may forbid conversations while events are still signed.
+    expect(nostr.limits!.check(p, { nip44: false }, c)).toMatch(/does not allow opening NIP-44/);
+    expect(nostr.limits!.check(p, { kinds: [1] }, c)).toBeUndefined();
+    expect(nostr.limits!.describe({ nip44: false })).toEqual([
+      'No NIP-44 conversation may be opened with the Nostr key.',
+    ]);
   });
 });
