@@ -240,6 +240,17 @@ describe('ssh agent (socket layer, fake group)', () => {
     },
   );
 
+  it("will not take over a live agent's socket or another file", async () => {
+    const backend = { key, comment: 'x', sign: async () => undefined };
+    await expect(startSshAgent({ socket: agent.path, backend })).rejects.toThrow(
+      /already listening/,
+    );
+    writeFileSync(join(dir, 'plain'), 'x');
+    await expect(startSshAgent({ socket: join(dir, 'plain'), backend })).rejects.toThrow(
+      /not a socket/,
+    );
+  });
+
   it('refuses connections over the limit', async () => {
     const socks = Array.from({ length: 6 }, () => createConnection(agent.path));
     for (const s of socks) s.on('error', () => {});
