@@ -198,7 +198,7 @@ export function caCommands(): Command[] {
   return [
     {
       name: 'ca init',
-      usage: '--group GROUP --subject "CN=…" --days N [--out ca.pem] [--approve]',
+      usage: '--group GROUP --subject "CN=…" --days N [--out ca.pem] [--replace] [--approve]',
       summary: 'make the group an X.509 CA: its self-signed CA certificate, signed once approved',
       options: {
         ...COMMON,
@@ -213,10 +213,20 @@ export function caCommands(): Command[] {
           value: 'FILE',
           help: 'wait for the approvals, then save the CA certificate (PEM) to FILE',
         },
+        replace: {
+          type: 'boolean',
+          help: 'make a new CA certificate even though the group has one (ca sign then uses the new one)',
+        },
       },
       required: ['group', 'subject', 'days'],
       async run(ctx) {
         const { g, key } = await caGroup(ctx);
+        const { state } = await caState(ctx, g, key);
+        if (state.ca && ctx.values.replace !== true)
+          usage(
+            ctx,
+            `${g.name} already has a CA certificate (${state.ca.tbs.subjectText}, serial ${state.ca.tbs.serialHex}): get it with conclave ca show --group ${g.name} --out ca.pem, or pass --replace to make a new one`,
+          );
         const message = x509Usage(ctx, '--subject', () =>
           caInitMessage({
             subject: str(ctx, 'subject')!,

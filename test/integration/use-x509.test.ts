@@ -197,7 +197,7 @@ describe('X.509 CA with an ed25519 group', () => {
     expect(readFileSync(f('crl-bob.pem'), 'utf8')).toBe(readFileSync(f('crl2.pem'), 'utf8'));
   });
 
-  it('refuses, before anyone is asked, a TBS that names another issuer, or a CSR with a bad self-signature', async () => {
+  it('refuses, before anyone is asked, a TBS that names another issuer, a CSR with a bad self-signature, a second CA without --replace', async () => {
     const ca = fromPem(readFileSync(f('ca.pem'), 'utf8'), ['CERTIFICATE'], 'ca');
     const csrDer = fromPem(readFileSync(f('web.csr'), 'utf8'), ['CERTIFICATE REQUEST'], 'csr');
     const c = parseCsr(csrDer);
@@ -235,6 +235,20 @@ describe('X.509 CA with an ed25519 group', () => {
     ]);
     expect(r.code).toBe(64);
     expect(r.stderr).toMatch(/--csr: csr\.signature: the request is not signed by its own key/);
+    const again = await alice.cli([
+      'ca',
+      'init',
+      '--group',
+      'pki',
+      '--subject',
+      'CN=Other',
+      '--days',
+      '9',
+    ]);
+    expect(again.code).toBe(64);
+    expect(again.stderr).toMatch(
+      /pki already has a CA certificate \(CN=Conclave Test Root CA, O=Acme/,
+    );
     expect((await bob.api('request.list', {})).filter((x) => x.kind === 'x509')).toHaveLength(5);
   });
 });
