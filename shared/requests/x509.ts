@@ -128,7 +128,7 @@ function parse(message: Uint8Array, ctx: RequestContext): X509Params {
 function init(tbs: Uint8Array, key: Uint8Array): X509Params {
   const cert = readTbsCertificate(tbs, 'tbs');
   if (!cert.basicConstraints?.ca)
-    fail('tbs.basicConstraints', 'a CA certificate must say CA:TRUE (critical basic constraints)');
+    fail('tbs.basicConstraints', 'a CA certificate must say CA:TRUE (basic constraints)');
   if (!bytesEqual(cert.issuerDer, cert.subjectDer))
     fail(
       'tbs.issuer',
