@@ -16,11 +16,13 @@ import type { GroupView, RequestView } from '../../shared/api/index.js';
 import { LIMITS } from '../../shared/api/schema.js';
 import {
   ageRecipient,
+  groupStanzas,
   headerMacMatches,
   MAX_HEADER_BYTES,
   montgomeryOf,
   parseAgeHeader,
   sharedSecretOf,
+  unwrapSshEd25519,
   unwrapX25519,
   type AgeHeader,
 } from '../../shared/crypto/age.js';
@@ -112,21 +114,28 @@ async function readAgeFile(path: string, command: string): Promise<AgeFile> {
   }
 }
 
-/** The file key: the first X25519 stanza whose unwrap with its s·E opens the header's MAC. */
+/**
+ * The file key: the first of the group's stanzas (as the request kind lists them) whose unwrap
+ * with its s·E opens the header's MAC.
+ */
 function fileKeyOf(file: AgeFile, points: Uint8Array[], groupKey: Uint8Array): Uint8Array {
+  const targets = groupStanzas(file.header, groupKey);
+  if (targets.length !== points.length)
+    throw new Error(`the group computed ${points.length} secrets for ${targets.length} recipients`);
   const recipient = montgomeryOf(groupKey);
-  const stanzas = file.header.stanzas.filter((s) => s.args[0] === 'X25519');
-  if (stanzas.length !== points.length)
-    throw new Error(
-      `the group computed ${points.length} secrets for ${stanzas.length} X25519 recipients`,
-    );
-  for (let i = 0; i < stanzas.length; i++) {
-    const key = unwrapX25519(stanzas[i]!, sharedSecretOf(points[i]!), recipient);
+  for (let i = 0; i < targets.length; i++) {
+    const t = targets[i]!;
+    const stanza = file.header.stanzas[t.index]!;
+    const shared = sharedSecretOf(points[i]!);
+    const key =
+      t.type === 'X25519'
+        ? unwrapX25519(stanza, shared, recipient)
+        : unwrapSshEd25519(stanza, shared, groupKey);
     if (key && headerMacMatches(file.header, key)) return key;
     key?.fill(0);
   }
   throw new Error(
-    `none of the ${stanzas.length} X25519 recipients of this file is the group's ${ageRecipient(groupKey)}`,
+    `none of the ${targets.length} recipients the group computed for is its ${ageRecipient(groupKey)}`,
   );
 }
 

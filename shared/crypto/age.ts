@@ -3,16 +3,18 @@
 // group decrypts without the key ever being put together.
 import { chacha20poly1305 } from '@noble/ciphers/chacha.js';
 import { equalBytes } from '@noble/ciphers/utils.js';
-import { ed25519 } from '@noble/curves/ed25519.js';
+import { ed25519, x25519 } from '@noble/curves/ed25519.js';
 import { hkdf } from '@noble/hashes/hkdf.js';
 import { hmac } from '@noble/hashes/hmac.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { concatBytes, utf8ToBytes } from '@noble/hashes/utils.js';
 import { base64nopad, bech32 } from '@scure/base';
+import { ed25519Blob } from '../ssh/wire.js';
 import { CryptoError, check } from './errors.js';
 
 const VERSION_LINE = 'age-encryption.org/v1';
 const X25519_INFO = utf8ToBytes('age-encryption.org/v1/X25519');
+const SSH_ED25519_INFO = utf8ToBytes('age-encryption.org/v1/ssh-ed25519');
 /** Bytes of an age file key, and of a wrapped one (key + Poly1305 tag). */
 export const FILE_KEY_BYTES = 16;
 const WRAPPED_BYTES = FILE_KEY_BYTES + 16;
@@ -181,6 +183,103 @@ export function x25519Share(stanza: AgeStanza): Uint8Array {
   if (stanza.body.length !== WRAPPED_BYTES)
     fail(`an X25519 stanza body is ${WRAPPED_BYTES} bytes, got ${stanza.body.length}`);
   return E;
+}
+
+/** The 4-byte tag age puts in an ssh-ed25519 stanza: SHA-256 of the key's SSH blob, cut. */
+export function sshEd25519Tag(groupKey: Uint8Array): Uint8Array {
+  return sha256(ed25519Blob(groupKey)).slice(0, 4);
+}
+
+/**
+ * The tag and ephemeral share of an ssh-ed25519 stanza (`-> ssh-ed25519 <tag> <E>`, a 32-byte
+ * body): age's recipient for an OpenSSH ed25519 key, such as the group's `ssh pubkey` line.
+ */
+export function sshEd25519Share(stanza: AgeStanza): { tag: Uint8Array; share: Uint8Array } {
+  if (stanza.args[0] !== 'ssh-ed25519') fail(`not an ssh-ed25519 stanza: ${stanza.args[0]}`);
+  if (stanza.args.length !== 3)
+    fail(`an ssh-ed25519 stanza has 2 arguments, got ${stanza.args.length - 1}`);
+  const tag = b64(stanza.args[1]!, 'ssh-ed25519 tag');
+  if (tag.length !== 4) fail(`an ssh-ed25519 tag is 4 bytes, got ${tag.length}`);
+  const share = b64(stanza.args[2]!, 'ssh-ed25519 share');
+  if (share.length !== 32) fail(`an ssh-ed25519 share is 32 bytes, got ${share.length}`);
+  if (stanza.body.length !== WRAPPED_BYTES)
+    fail(`an ssh-ed25519 stanza body is ${WRAPPED_BYTES} bytes, got ${stanza.body.length}`);
+  return { tag, share };
+}
+
+/**
+ * age's ssh-ed25519 unwrap from the group's X25519 secret u(s·E): the secret is tweaked with
+ * HKDF-SHA256("", salt = the key's SSH blob, "age-encryption.org/v1/ssh-ed25519") as an X25519
+ * scalar, then wrap key = HKDF-SHA256(tweaked, E || recipient, the same label). Undefined when the
+ * stanza is not for this key; throws for a malformed stanza or an all-zero secret.
+ */
+export function unwrapSshEd25519(
+  stanza: AgeStanza,
+  shared: Uint8Array,
+  groupKey: Uint8Array,
+): Uint8Array | undefined {
+  const { share } = sshEd25519Share(stanza);
+  check(
+    shared.length === 32 && shared.some((b) => b !== 0),
+    'bad_point',
+    'the X25519 shared secret is all zeros',
+  );
+  const tweak = hkdf(sha256, new Uint8Array(), ed25519Blob(groupKey), SSH_ED25519_INFO, 32);
+  let tweaked: Uint8Array;
+  try {
+    tweaked = x25519.scalarMult(tweak, shared);
+  } catch (e) {
+    throw new CryptoError('bad_point', `the tweaked secret is all zeros (${(e as Error).message})`);
+  }
+  const salt = concatBytes(share, montgomeryOf(groupKey));
+  const key = hkdf(sha256, tweaked, salt, SSH_ED25519_INFO, 32);
+  try {
+    return chacha20poly1305(key, new Uint8Array(12)).decrypt(stanza.body);
+  } catch {
+    return undefined;
+  } finally {
+    key.fill(0);
+    tweaked.fill(0);
+  }
+}
+
+/**
+ * The stanzas the group computes s·E for, in header order: every X25519 stanza (age keeps their
+ * recipients anonymous) and the ssh-ed25519 stanzas tagged with the group's key (others are
+ * someone else's SSH key). With each, the Edwards point of its share.
+ */
+export function groupStanzas(
+  header: AgeHeader,
+  groupKey: Uint8Array | undefined,
+  /** Called for a stanza of the group's that is refused (default: throw). */
+  refuse: (index: number, e: CryptoError) => never = (_i, e) => {
+    throw e;
+  },
+): GroupStanza[] {
+  const tag = groupKey && sshEd25519Tag(groupKey);
+  const out: GroupStanza[] = [];
+  header.stanzas.forEach((s, index) => {
+    try {
+      if (s.args[0] === 'X25519')
+        out.push({ index, type: 'X25519', point: x25519ToEdwards(x25519Share(s)) });
+      else if (s.args[0] === 'ssh-ed25519' && tag) {
+        const { tag: t, share } = sshEd25519Share(s);
+        if (equalBytes(t, tag))
+          out.push({ index, type: 'ssh-ed25519', point: x25519ToEdwards(share) });
+      }
+    } catch (e) {
+      if (!(e instanceof CryptoError)) throw e;
+      refuse(index, e);
+    }
+  });
+  return out;
+}
+
+/** A stanza the group computes s·E for: its position in the header, its type, E on Edwards. */
+export interface GroupStanza {
+  index: number;
+  type: 'X25519' | 'ssh-ed25519';
+  point: Uint8Array;
 }
 
 /** Whether `fileKey` opens this header: its MAC is HMAC-SHA256(HKDF(fileKey, "", "header")). */

@@ -4,16 +4,16 @@
 // each X25519 stanza's ephemeral share E. The result goes to the requester's node only.
 import { base64 } from '@scure/base';
 import {
+  groupStanzas,
   MAX_HEADER_BYTES,
   parseAgeHeader,
   plaintextSize,
-  x25519Share,
-  x25519ToEdwards,
   type AgeHeader,
+  type GroupStanza,
 } from '../crypto/age.js';
 import { canonicalJSON } from '../crypto/backup.js';
 import { CryptoError } from '../crypto/errors.js';
-import { utf8ToBytes } from '@noble/hashes/utils.js';
+import { hexToBytes, utf8ToBytes } from '@noble/hashes/utils.js';
 import { LIMITS } from '../protocol/wire.js';
 import {
   canonicalObject,
@@ -26,7 +26,7 @@ import {
   show,
   text,
 } from './fields.js';
-import type { CardField, RequestKindModule } from './types.js';
+import type { CardField, RequestContext, RequestKindModule } from './types.js';
 
 /** A file name as the card shows it, in characters. */
 export const MAX_FILE_NAME_CHARS = 255;
@@ -39,8 +39,11 @@ export interface AgeParams {
   /** The header's exact bytes, "--- <mac>\n" included. */
   header: Uint8Array;
   parsed: AgeHeader;
-  /** The Edwards point of each X25519 stanza's share, in header order: what the group multiplies. */
-  points: Uint8Array[];
+  /**
+   * The stanzas the group computes s·E for, in header order (every X25519 stanza, and the
+   * ssh-ed25519 stanzas tagged with the group's key), each with E on the Edwards curve.
+   */
+  targets: GroupStanza[];
   /** Each stanza's type (its first argument), in header order. */
   types: string[];
 }
@@ -66,7 +69,13 @@ function headerBytes(v: unknown): Uint8Array {
   return bytes;
 }
 
-function read(message: Uint8Array): AgeParams {
+/** The group's ed25519 key from the context, when the node gives it (for ssh-ed25519 stanzas). */
+function groupKeyOf(ctx: RequestContext): Uint8Array | undefined {
+  const k = ctx.publicKey;
+  return typeof k === 'string' && /^[0-9a-f]{64}$/.test(k) ? hexToBytes(k) : undefined;
+}
+
+function read(message: Uint8Array, ctx: RequestContext): AgeParams {
   if (message.length > LIMITS.message)
     fail('message', `must be at most ${LIMITS.message} bytes, got ${message.length}`);
   const o = object(canonicalObject(message), 'message', ['header', 'name', 'size', 'v']);
@@ -84,26 +93,19 @@ function read(message: Uint8Array): AgeParams {
   const types = parsed.stanzas.map((s) => s.args[0]!);
   if (types.includes('scrypt'))
     fail('header', 'the file is encrypted with a passphrase (scrypt), not to the group');
-  const points: Uint8Array[] = [];
-  parsed.stanzas.forEach((s, i) => {
-    if (s.args[0] !== 'X25519') return;
-    try {
-      points.push(x25519ToEdwards(x25519Share(s)));
-    } catch (e) {
-      if (!(e instanceof CryptoError)) throw e;
-      fail(`header.stanza[${i}]`, `refused: ${e.message.replace(/^bad_[a-z]+: /, '')}`);
-    }
-  });
-  if (points.length === 0)
+  const targets = groupStanzas(parsed, groupKeyOf(ctx), (i, e) =>
+    fail(`header.stanza[${i}]`, `refused: ${e.message.replace(/^bad_[a-z]+: /, '')}`),
+  );
+  if (targets.length === 0)
     fail(
       'header',
-      `has no X25519 recipient, so it is not encrypted to an age1 recipient (it has ${types.map((t) => show(t)).join(', ')})`,
+      `has no X25519 recipient and no ssh-ed25519 recipient of this group's key, so it is not encrypted to the group (it has ${types.map((t) => show(t)).join(', ')})`,
     );
   const name = text(o.name, 'name', MAX_FILE_NAME_CHARS);
   const size = int(o.size, 'size', header.length, Number.MAX_SAFE_INTEGER);
   if (plaintextSize(size, header.length) === undefined)
     fail('size', `${size} bytes cannot be an age file with this ${header.length}-byte header`);
-  return { name, size, header, parsed, points, types };
+  return { name, size, header, parsed, targets, types };
 }
 
 function plural(n: number, one: string, many = `${one}s`): string {
@@ -120,14 +122,21 @@ function recipientsLine(types: string[]): string {
 export const age: RequestKindModule<AgeParams> = {
   kind: 'age',
   schemes: ['ed25519'],
-  parse: (message) => read(message),
-  read: (message) => read(message),
+  parse: read,
+  read,
   decode(p, ctx) {
     const who = memberName(ctx, ctx.author);
     const fp = fingerprintOf(ctx.author);
     const you = ctx.me === ctx.author ? ' (you)' : '';
     const plain = plaintextSize(p.size, p.header.length)!;
-    const x = p.points.length;
+    const x = p.targets.filter((t) => t.type === 'X25519').length;
+    const ssh = p.targets.filter((t) => t.type === 'ssh-ed25519');
+    const thisGroup =
+      ssh.length > 0
+        ? `Yes: recipient ${ssh.map((t) => t.index + 1).join(' and ')} is this group’s SSH key (ssh-ed25519, tagged with its key).`
+        : x === 1
+          ? 'The one X25519 recipient must be this group’s age1 recipient for the file to open.'
+          : `One of the ${x} X25519 recipients must be this group’s age1 recipient for the file to open (age does not say which until it is opened).`;
     const fields: CardField[] = [
       { label: 'File', value: p.name, kind: 'text' },
       {
@@ -150,20 +159,14 @@ export const age: RequestKindModule<AgeParams> = {
         ],
       },
       { label: 'Recipients in the header', value: recipientsLine(p.types) },
-      {
-        label: 'This group',
-        value:
-          x === 1
-            ? 'The one X25519 recipient must be this group’s age1 recipient for the file to open.'
-            : `One of the ${x} X25519 recipients must be this group’s age1 recipient for the file to open (age does not say which until it is opened).`,
-      },
+      { label: 'This group', value: thisGroup },
     ];
     const warnings = [
       `Approving lets ${who} read this file on their computer: the group computes the secret that opens it, and only ${who}'s node receives it. Approve only if they should read “${p.name}”.`,
     ];
-    if (x > 1)
+    if (p.targets.length > 1)
       warnings.push(
-        `The group computes a secret for each of the ${x} X25519 recipients; those of other recipients are of no use without their own keys.`,
+        `The group computes a secret for each of ${p.targets.length} recipients; those of other recipients are of no use without their own keys.`,
       );
     return {
       kind: 'age',
@@ -173,7 +176,7 @@ export const age: RequestKindModule<AgeParams> = {
       warnings,
     };
   },
-  execution: (p) => ({ op: 'ecdh', points: p.points }),
+  execution: (p) => ({ op: 'ecdh', points: p.targets.map((t) => t.point) }),
   policy: {
     noun: 'age decryption',
     allowedByDefault: true,

@@ -11,12 +11,14 @@ import { Decrypter, Encrypter, generateX25519Identity, identityToRecipient } fro
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   ageRecipient,
+  groupStanzas,
   headerMacMatches,
   montgomeryOf,
   parseAgeHeader,
   parseAgeRecipient,
   plaintextSize,
   sharedSecretOf,
+  unwrapSshEd25519,
   unwrapX25519,
   x25519Share,
   x25519ToEdwards,
@@ -26,6 +28,7 @@ import { splitSecret } from '../../shared/crypto/dealer.js';
 import { combineEcdh, ecdhPartial } from '../../shared/crypto/ecdh.js';
 import { CryptoError } from '../../shared/crypto/errors.js';
 import { getSuite } from '../../shared/crypto/suite.js';
+import { ed25519Line } from '../../shared/ssh/wire.js';
 
 const suite = getSuite('ed25519');
 const s = suite.randomScalar();
@@ -153,6 +156,43 @@ describe('decrypting to identical bytes without the key', () => {
     const b = groupShared(st, [1, 2]);
     expect(bytesToHex(a)).toBe(bytesToHex(b));
     expect(await decryptWith(file, unwrapX25519(st, a, montgomeryOf(groupKey))!)).toHaveLength(0);
+  });
+});
+
+describe("the group's OpenSSH key as an age recipient (age -R)", () => {
+  it('opens a file Debian age encrypted to the group’s ssh-ed25519 line, and only that stanza is the group’s', async () => {
+    writeFileSync(join(dir, 'group.pub'), ed25519Line(groupKey, 'group') + '\n');
+    const otherSeed = ed25519.utils.randomSecretKey();
+    writeFileSync(join(dir, 'other.pub'), ed25519Line(ed25519.getPublicKey(otherSeed)) + '\n');
+    writeFileSync(join(dir, 'ssh-plain'), 'to the group by its SSH key\n');
+    execFileSync('/usr/bin/age', [
+      '-R',
+      join(dir, 'other.pub'),
+      '-R',
+      join(dir, 'group.pub'),
+      '-o',
+      join(dir, 'ssh.age'),
+      join(dir, 'ssh-plain'),
+    ]);
+    const file = new Uint8Array(readFileSync(join(dir, 'ssh.age')));
+    const header = parseAgeHeader(file);
+    expect(header.stanzas.map((x) => x.args[0])).toEqual(['ssh-ed25519', 'ssh-ed25519']);
+    // The tag says which stanza is the group's: the other key's is not computed at all.
+    const targets = groupStanzas(header, groupKey);
+    expect(targets.map((t) => [t.index, t.type])).toEqual([[1, 'ssh-ed25519']]);
+    const st = header.stanzas[1]!;
+    const E = targets[0]!.point;
+    const shared = sharedSecretOf(
+      suite.encodePoint(combineEcdh(pub, E, [ecdhPartial(keys[1]!, E), ecdhPartial(keys[2]!, E)])),
+    );
+    const key = unwrapSshEd25519(st, shared, groupKey)!;
+    expect(headerMacMatches(header, key)).toBe(true);
+    expect(new TextDecoder().decode(await decryptWith(file, key))).toBe(
+      'to the group by its SSH key\n',
+    );
+    // Another secret does not open it.
+    const wrong = sharedSecretOf(suite.encodePoint(suite.G.multiply(5n)));
+    expect(unwrapSshEd25519(st, wrong, groupKey)).toBeUndefined();
   });
 });
 

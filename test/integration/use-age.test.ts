@@ -1,7 +1,8 @@
 // age end to end on a 2-of-3 ed25519 group over real node processes: Debian's age encrypts to the
 // group's recipient (alone, and with a second recipient age-keygen made), `conclave request
 // decrypt` sends only the header, one other member approves from the card, and the file comes out
-// byte for byte; age itself still opens the second file with the other key.
+// byte for byte; age itself still opens the second file with the other key; the group's OpenSSH
+// key (age -R) works too.
 import { execFileSync } from 'node:child_process';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -79,7 +80,7 @@ describe('age: decrypting a file encrypted to the group', () => {
     expect(statSync(out).mode & 0o777).toBe(0o600);
   }, 240_000);
 
-  it('decrypts a file with a second, non-group recipient, which age still opens with its key', async () => {
+  it('decrypts a file with a second, non-group recipient (age still opens it with that key), and one to the group’s OpenSSH key', async () => {
     const key = join(tmp.root, 'other.key');
     execFileSync('/usr/bin/age-keygen', ['-o', key], { stdio: 'ignore' });
     const other = execFileSync('/usr/bin/age-keygen', ['-y', key]).toString().trim();
@@ -96,9 +97,20 @@ describe('age: decrypting a file encrypted to the group', () => {
     expect(execFileSync('/usr/bin/age', ['-d', '-i', key, enc]).toString()).toBe(
       'Board minutes: approve the budget.\n',
     );
+    // The group's OpenSSH key is a recipient too (age -R): the card says which stanza is the group's.
+    const pub = await a.cli(['ssh', 'pubkey', '--group', 'vault']);
+    expect(pub.code, pub.stderr).toBe(0);
+    writeFileSync(join(tmp.root, 'vault.pub'), pub.stdout);
+    const sshEnc = join(tmp.root, 'ssh.txt.age');
+    execFileSync('/usr/bin/age', ['-R', join(tmp.root, 'vault.pub'), '-o', sshEnc, plain]);
+    const sshOut = join(tmp.root, 'ssh-out.txt');
+    const viaSsh = await decrypt(sshEnc, sshOut);
+    expect(viaSsh.card).toMatch(/Yes: recipient 1 is this group’s SSH key/);
+    expect(readFileSync(sshOut, 'utf8')).toBe('Board minutes: approve the budget.\n');
+
     // Every member sees it done; the result is the requester's alone.
     const ages = (await a.api('request.list', {})).filter((r) => r.kind === 'age');
-    expect(ages.map((r) => r.status)).toEqual(['done', 'done']);
+    expect(ages.map((r) => r.status)).toEqual(['done', 'done', 'done']);
     for (const n of [b, c])
       for (const r of ages) {
         await requestStatus(n, r.id, 'done', 30_000);

@@ -1,10 +1,14 @@
 // The 'age' request kind: its message (the header alone, with a name and size), the card an approver
 // sees (from the header bytes), what the group computes (s·E per X25519 stanza), and the refusals.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js';
 import { base64, base64nopad } from '@scure/base';
 import { Encrypter, generateX25519Identity, identityToRecipient } from 'age-encryption';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ageRecipient, parseAgeHeader } from '../../shared/crypto/age.js';
 import { canonicalJSON } from '../../shared/crypto/backup.js';
 import {
@@ -14,6 +18,7 @@ import {
   RequestParamError,
 } from '../../shared/requests/index.js';
 import { age, ageMessage } from '../../shared/requests/age.js';
+import { ed25519Line } from '../../shared/ssh/wire.js';
 import { ALICE, ctx } from './fixtures.js';
 
 const groupKey = ed25519.getPublicKey(ed25519.utils.randomSecretKey());
@@ -93,6 +98,43 @@ describe('age requests', () => {
       'kind',
       /ed25519/,
     );
+  });
+});
+
+describe('age requests to the group’s OpenSSH key (age -R)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'conclave-age-ssh-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'group.pub'), ed25519Line(groupKey) + '\n');
+  const sctx = ctx({ scheme: 'ed25519', publicKey: bytesToHex(groupKey) });
+  const ageFile = (args: string[]) => {
+    writeFileSync(join(dir, 'plain'), 'x');
+    execFileSync('/usr/bin/age', [...args, '-o', join(dir, 'out.age'), join(dir, 'plain')]);
+    return new Uint8Array(readFileSync(join(dir, 'out.age')));
+  };
+
+  it('names the group’s stanza on the card, from its tag', async () => {
+    const other = await identityToRecipient(await generateX25519Identity());
+    const f = ageFile(['-r', other, '-R', join(dir, 'group.pub')]);
+    const card = decodeRequest('age', messageOf(f), sctx);
+    const fields = Object.fromEntries(card.fields.map((x) => [x.label, x.value]));
+    expect(fields['Recipients in the header']).toBe('2: 1 X25519, 1 ssh-ed25519');
+    expect(fields['This group']).toMatch(/^Yes: recipient 2 is this group’s SSH key/);
+    const ex = executionOf('age', messageOf(f), sctx);
+    expect(ex.op === 'ecdh' && ex.points.length).toBe(2);
+  });
+
+  it('refuses a file only to another SSH key, or when the node does not know the group key', () => {
+    const otherKey = ed25519.getPublicKey(ed25519.utils.randomSecretKey());
+    writeFileSync(join(dir, 'other.pub'), ed25519Line(otherKey) + '\n');
+    const f = ageFile(['-R', join(dir, 'other.pub')]);
+    refused(
+      () => parseRequest('age', messageOf(f), sctx),
+      'header',
+      /no ssh-ed25519 recipient of this group/,
+    );
+    const g = ageFile(['-R', join(dir, 'group.pub')]);
+    expect(() => parseRequest('age', messageOf(g), sctx)).not.toThrow();
+    refused(() => parseRequest('age', messageOf(g), ectx), 'header', /not encrypted to the group/);
   });
 });
 
