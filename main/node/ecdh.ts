@@ -20,7 +20,7 @@ import {
   type RequestBody,
   type Signed,
 } from '../../shared/protocol/wire.js';
-import { executionOf, opOfKind } from '../../shared/requests/index.js';
+import { executionOf, opOfRequest } from '../../shared/requests/index.js';
 import type { RequestRow } from '../store/index.js';
 import { DroppedMessage, TERMINAL, union } from './common.js';
 import { type NodeContext, type NodeServices, NodeService } from './context.js';
@@ -259,7 +259,8 @@ export class EcdhService extends NodeService {
       throw new DroppedMessage('non_member');
     const r = this.store.requests.get(msg.requestId);
     if (!r || r.groupId !== g.id) return { error: 'unknown request' };
-    if (opOfKind(r.kind) !== 'ecdh') return { error: `a ${r.kind} request is not an ECDH` };
+    if (opOfRequest(r.kind, r.message, this.requests.contextOf(r)) !== 'ecdh')
+      return { error: `a ${r.kind} request is not an ECDH` };
     if (TERMINAL.includes(r.status)) return { error: `request is ${r.status}` };
     // The result is the requester's alone: nobody else may gather the partials.
     if (from !== r.createdBy) return { error: 'only the member who asked may combine an ECDH' };

@@ -39,6 +39,7 @@ import {
   decodeRequestBody,
   invalidCard,
   opOfKind,
+  opOfRequest,
   readRequest,
   requestContext,
   RequestParamError,
@@ -665,7 +666,7 @@ export class RequestsService extends NodeService {
         .catch((e) => this.log(`reconstruction ${r.id}: ${(e as Error).message}`));
       return;
     }
-    const op = opOfKind(r.kind);
+    const op = opOfRequest(r.kind, r.message, this.contextOf(r));
     if (op !== 'ceremony') {
       const g = this.store.groups.get(r.groupId)!;
       const owed = this.refreshOwed(g);

@@ -187,6 +187,24 @@ export function opOfKind(kind: string): Execution['op'] {
   return 'ceremony';
 }
 
+/**
+ * How one request is carried out: its kind's way, except that a 'nostr' request is an ECDH when
+ * its bytes open a NIP-44 conversation (and a signature when they hold an event).
+ */
+export function opOfRequest(
+  kind: string,
+  message: Uint8Array,
+  ctx: RequestContext,
+): Execution['op'] {
+  const op = opOfKind(kind);
+  if (kind !== 'nostr') return op;
+  try {
+    return executionOf(kind, message, ctx).op;
+  } catch {
+    return op;
+  }
+}
+
 /** The requester's finished product of a done request; throws RequestParamError. */
 export function resultOf(
   kind: string,
