@@ -1,7 +1,8 @@
 // A NIP-46 remote signer ("bunker") for a group's Nostr key: it listens on Nostr relays for
 // requests encrypted (NIP-44 v2) to its own local transport key, and answers connect, ping,
-// get_public_key and sign_event. The user's key is the group's: every sign_event becomes a
-// 'nostr' request that the members approve; nothing is signed here with the user's key.
+// get_public_key, sign_event and nip44_encrypt/decrypt. The user's key is the group's: every
+// sign_event becomes a 'nostr' request the members approve, and the first NIP-44 use with a peer
+// a 'nostr' conversation request (threshold ECDH), whose key this process then keeps in memory.
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -10,7 +11,12 @@ import * as nip44 from 'nostr-tools/nip44';
 import { toBunkerURL } from 'nostr-tools/nip46';
 import { finalizeEvent, getPublicKey, verifyEvent, type Event } from 'nostr-tools/pure';
 import WebSocket from 'ws';
-import { parseEventTemplate, type SignedEvent, type UnsignedEvent } from '../shared/nostr/event.js';
+import {
+  parseEventTemplate,
+  xOnlyKey,
+  type SignedEvent,
+  type UnsignedEvent,
+} from '../shared/nostr/event.js';
 import { RequestParamError } from '../shared/requests/types.js';
 
 /** NIP-46 request and response events. */
@@ -25,6 +31,11 @@ export interface BunkerBackend {
    * a BunkerRefusal whose message is sent to the client (denied, expired, refused by policy).
    */
   signEvent(event: UnsignedEvent, client: string): Promise<SignedEvent>;
+  /**
+   * The NIP-44 conversation key between the group and `peer` (hex x-only), through an approved
+   * 'nostr' conversation request; rejects like signEvent. Absent: NIP-44 is not offered.
+   */
+  conversationKey?(peer: string, client: string): Promise<Uint8Array>;
 }
 
 /** A refusal the client should read (its message is sent as the NIP-46 error). */
@@ -103,6 +114,11 @@ const MAX_RELAY_MESSAGE = 256 * 1024;
 const MAX_CONTENT = 128 * 1024;
 const MAX_SIGNING_PER_CLIENT = 2;
 const MAX_SIGNING = 8;
+/** NIP-44 v2 plaintexts are 1..65535 bytes; a payload is base64 of at most ~87 KiB. */
+const MAX_NIP44_PLAINTEXT = 65_535;
+const MAX_NIP44_PAYLOAD = 90_000;
+/** Conversation keys kept in memory for this run (the oldest go first). */
+const MAX_CONVERSATIONS = 256;
 const SEEN = 4096;
 const RECONNECT_MIN_MS = 500;
 const RECONNECT_MAX_MS = 30_000;
@@ -122,6 +138,8 @@ export class NostrBunker {
   private readonly seen = new Set<string>();
   private readonly inFlight = new Map<string, number>();
   private signing = 0;
+  /** NIP-44 conversation keys by peer, for this run only (never written anywhere). */
+  private readonly conversations = new Map<string, Promise<Uint8Array>>();
   private stopped = false;
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly log: (line: string) => void;
@@ -156,6 +174,8 @@ export class NostrBunker {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    for (const k of this.conversations.values()) void k.then((b) => b.fill(0)).catch(() => {});
+    this.conversations.clear();
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
     await Promise.all(
@@ -306,11 +326,10 @@ export class NostrBunker {
         return { result: 'null' };
       case 'nip44_encrypt':
       case 'nip44_decrypt':
+        return this.nip44(client, method, params);
       case 'nip04_encrypt':
       case 'nip04_decrypt':
-        return refuse(
-          `${method}: not offered by this bunker (encryption with the group key needs a threshold ECDH request, which it does not make yet)`,
-        );
+        return refuse(`${method}: not offered by this bunker (NIP-04 is deprecated; use NIP-44)`);
       default:
         return refuse(`${method.slice(0, 40)}: not a method this bunker answers`);
     }
@@ -351,6 +370,67 @@ export class NostrBunker {
       const left = (this.inFlight.get(client) ?? 1) - 1;
       if (left > 0) this.inFlight.set(client, left);
       else this.inFlight.delete(client);
+    }
+  }
+
+  private async nip44(
+    client: string,
+    method: 'nip44_encrypt' | 'nip44_decrypt',
+    params: string[],
+  ): Promise<{ result: string } | { result: string; error: string }> {
+    const refuse = (error: string) => ({ result: '', error: `${method}: ${error}` });
+    const backend = this.opts.backend;
+    if (!backend.conversationKey) return refuse('not offered by this bunker');
+    let peer: string;
+    try {
+      peer = xOnlyKey(params[0], 'peer');
+    } catch (e) {
+      return refuse(e instanceof RequestParamError ? e.message : 'peer: not a key');
+    }
+    const text = params[1];
+    if (typeof text !== 'string') return refuse('missing its second parameter');
+    if (method === 'nip44_encrypt' && (text.length === 0 || text.length > MAX_NIP44_PLAINTEXT))
+      return refuse(`the plaintext must be 1..${MAX_NIP44_PLAINTEXT} characters`);
+    if (method === 'nip44_decrypt' && text.length > MAX_NIP44_PAYLOAD)
+      return refuse(`the payload is longer than ${MAX_NIP44_PAYLOAD} characters`);
+    let key: Uint8Array;
+    const known = this.conversations.get(peer);
+    if (known) {
+      key = await known.catch(() => new Uint8Array());
+      if (key.length === 0) return refuse('the group did not open this conversation');
+    } else {
+      const mine = this.inFlight.get(client) ?? 0;
+      if (mine >= MAX_SIGNING_PER_CLIENT || this.signing >= MAX_SIGNING)
+        return refuse(
+          'too many requests are waiting for approval; try again once they are decided',
+        );
+      this.inFlight.set(client, mine + 1);
+      this.signing++;
+      const asked = backend.conversationKey(peer, client);
+      this.conversations.set(peer, asked);
+      if (this.conversations.size > MAX_CONVERSATIONS)
+        this.conversations.delete(this.conversations.keys().next().value!);
+      try {
+        key = await asked;
+      } catch (e) {
+        // Asked again next time (a denial is not remembered as the group's last word).
+        if (this.conversations.get(peer) === asked) this.conversations.delete(peer);
+        if (!(e instanceof BunkerRefusal))
+          this.log(`NIP-44 failed: ${String((e as Error)?.message ?? e).slice(0, 200)}`);
+        return refuse(e instanceof BunkerRefusal ? e.message : 'the group could not open it');
+      } finally {
+        this.signing--;
+        const left = (this.inFlight.get(client) ?? 1) - 1;
+        if (left > 0) this.inFlight.set(client, left);
+        else this.inFlight.delete(client);
+      }
+    }
+    try {
+      return {
+        result: method === 'nip44_encrypt' ? nip44.encrypt(text, key) : nip44.decrypt(text, key),
+      };
+    } catch (e) {
+      return refuse(`cannot be done: ${String((e as Error)?.message ?? e).slice(0, 100)}`);
     }
   }
 

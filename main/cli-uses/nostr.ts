@@ -1,8 +1,13 @@
 // The Nostr commands: the group's npub, signing an event file (`request sign --nostr-event`),
 // and a NIP-46 bunker whose sign_event requests go to the group for approval.
 import { readFile, stat } from 'node:fs/promises';
-import { bytesToHex } from '@noble/hashes/utils.js';
-import { ApiError, type GroupView, type RequestView } from '../../shared/api/index.js';
+import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
+import {
+  ApiError,
+  type GroupView,
+  type RequestResult,
+  type RequestView,
+} from '../../shared/api/index.js';
 import { LIMITS } from '../../shared/api/schema.js';
 import {
   npubEncode,
@@ -12,7 +17,8 @@ import {
   type UnsignedEvent,
 } from '../../shared/nostr/event.js';
 import { kindName } from '../../shared/nostr/kinds.js';
-import { nostrMessage } from '../../shared/requests/nostr.js';
+import { nostrConversationMessage, nostrMessage } from '../../shared/requests/nostr.js';
+import { conversationKey } from '../../shared/nostr/nip44.js';
 import { RequestParamError } from '../../shared/requests/types.js';
 import {
   call,
@@ -164,36 +170,41 @@ function bunkerBackend(
 ): BunkerBackend {
   const approve = ctx.values.approve === true || undefined;
   const expiresInSec = int(ctx, 'expires');
+  /** Makes a 'nostr' request, waits until the group decides, and gives its result when done. */
+  async function ask(message: Uint8Array, what: string): Promise<RequestResult> {
+    let r: RequestView;
+    try {
+      r = await callControl(ctx.home, 'request.create', {
+        group: g.id,
+        kind: 'nostr',
+        message: bytesToHex(message),
+        ...(expiresInSec !== undefined ? { expiresInSec } : {}),
+        ...(approve ? { approve } : {}),
+      });
+    } catch (err) {
+      if (err instanceof ApiError) throw new BunkerRefusal(err.message);
+      throw err;
+    }
+    log(`${what}: request ${r.id}; members approve with: conclave approve ${r.id}`);
+    while (r.status === 'pending' || r.status === 'signing') {
+      if (stopping()) throw new BunkerRefusal('the bunker stopped before the group decided');
+      r = await callControl(ctx.home, 'request.wait', { id: r.id, timeoutSec: BUNKER_WAIT_SEC });
+    }
+    if (r.status !== 'done') {
+      log(`request ${r.id}: ${endedWith(r)}`);
+      throw new BunkerRefusal(endedWith(r));
+    }
+    return callControl(ctx.home, 'request.result', { id: r.id });
+  }
   return {
     pubkey,
     async signEvent(event, client) {
-      let r: RequestView;
-      try {
-        r = await callControl(ctx.home, 'request.create', {
-          group: g.id,
-          kind: 'nostr',
-          message: bytesToHex(nostrMessage(event)),
-          ...(expiresInSec !== undefined ? { expiresInSec } : {}),
-          ...(approve ? { approve } : {}),
-        });
-      } catch (err) {
-        if (err instanceof ApiError) throw new BunkerRefusal(err.message);
-        throw err;
-      }
-      log(
-        `sign_event from client ${client.slice(0, 8)}…: kind ${event.kind} (${kindName(event.kind)}); request ${r.id}; members approve with: conclave approve ${r.id}`,
+      const res = await ask(
+        nostrMessage(event),
+        `sign_event from client ${client.slice(0, 8)}…: kind ${event.kind} (${kindName(event.kind)})`,
       );
-      while (r.status === 'pending' || r.status === 'signing') {
-        if (stopping()) throw new BunkerRefusal('the bunker stopped before the group decided');
-        r = await callControl(ctx.home, 'request.wait', { id: r.id, timeoutSec: BUNKER_WAIT_SEC });
-      }
-      if (r.status !== 'done') {
-        log(`request ${r.id}: ${endedWith(r)}`);
-        throw new BunkerRefusal(endedWith(r));
-      }
-      const res = await callControl(ctx.home, 'request.result', { id: r.id });
       const text = res.artifact?.text;
-      if (text === undefined) throw new Error(`request ${r.id} is done but has no signed event`);
+      if (text === undefined) throw new Error(`request ${res.id} is done but has no signed event`);
       const signed = JSON.parse(text) as SignedEvent;
       // The event handed out is exactly the one asked for, and its signature verifies.
       if (
@@ -204,9 +215,20 @@ function bunkerBackend(
         signed.content !== event.content ||
         JSON.stringify(signed.tags) !== JSON.stringify(event.tags)
       )
-        throw new Error(`request ${r.id} gave an event that is not the one asked for`);
-      log(`request ${r.id}: signed event ${signed.id}`);
+        throw new Error(`request ${res.id} gave an event that is not the one asked for`);
+      log(`request ${res.id}: signed event ${signed.id}`);
       return signed;
+    },
+    async conversationKey(peer, client) {
+      const res = await ask(
+        nostrConversationMessage(peer),
+        `NIP-44 from client ${client.slice(0, 8)}…: a conversation with ${npubEncode(peer)}`,
+      );
+      const shared = res.ecdh?.[0];
+      if (shared === undefined || !/^[0-9a-f]{66}$/.test(shared))
+        throw new Error(`request ${res.id} is done but this node holds no shared point for it`);
+      log(`request ${res.id}: conversation with ${npubEncode(peer)} opened (kept in memory only)`);
+      return conversationKey(hexToBytes(shared));
     },
   };
 }

@@ -1,11 +1,17 @@
 // Nostr on a real 2-of-2 taproot group (two node processes, one DKG): the npub, an event signed
 // through `request sign --nostr-event` that nostr-tools verifyEvent accepts, an event for another
-// key refused, and the NIP-46 bunker driven by nostr-tools' BunkerSigner over a relay on 127.0.0.1.
+// key refused, and the NIP-46 bunker driven by nostr-tools' BunkerSigner over a relay on 127.0.0.1
+// (get_public_key, sign_event after approvals, a denial, NIP-44 through threshold ECDH).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { bytesToHex } from '@noble/hashes/utils.js';
+import {
+  decrypt as nip44Decrypt,
+  encrypt as nip44Encrypt,
+  getConversationKey,
+} from 'nostr-tools/nip44';
 import { BunkerSigner, parseBunkerInput } from 'nostr-tools/nip46';
 import { npubEncode } from 'nostr-tools/nip19';
 import { SimplePool, useWebSocketImplementation } from 'nostr-tools/pool';
@@ -180,6 +186,28 @@ describe('Nostr with a taproot group', () => {
       );
       await bob.cliJson(['deny', next.id]);
       await expect(denied).rejects.toMatch(/sign_event: denied by bob/);
+
+      // NIP-44 with the group's key: the first use with a peer is a conversation request (threshold
+      // ECDH, the key to alice's bunker alone); later messages with that peer need no new request.
+      const peerSk = generateSecretKey();
+      const peer = getPublicKey(peerSk);
+      const theirs = getConversationKey(peerSk, pubkey);
+      const known = new Set((await bob.api('request.list', {})).map((q) => q.id));
+      const sealing = signer.nip44Encrypt(peer, 'hello from a threshold key');
+      sealing.catch(() => {});
+      const conv = await waitFor('the conversation request on bob', async () =>
+        (await bob.api('request.list', {})).find((q) => q.kind === 'nostr' && !known.has(q.id)),
+      );
+      expect(conv.card?.title).toMatch(/^Open a NIP-44 conversation between “nostr” and npub1/);
+      expect(conv.card?.warnings?.join(' ')).toMatch(
+        /alice's device gets the NIP-44 conversation key/,
+      );
+      await bob.cliJson(['approve', conv.id]);
+      expect(nip44Decrypt(await sealing, theirs)).toBe('hello from a threshold key');
+      const reply = nip44Encrypt('hello back', theirs);
+      expect(await signer.nip44Decrypt(peer, reply)).toBe('hello back');
+      expect((await bob.api('request.list', {})).filter((q) => !known.has(q.id))).toHaveLength(1);
+      expect(bunkerLog + alice.logs).not.toContain(bytesToHex(theirs));
     } finally {
       await signer.close();
     }

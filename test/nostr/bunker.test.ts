@@ -5,6 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { schnorr } from '@noble/curves/secp256k1.js';
 import { hexToBytes } from '@noble/hashes/utils.js';
+import {
+  decrypt as nip44Decrypt,
+  encrypt as nip44Encrypt,
+  getConversationKey,
+} from 'nostr-tools/nip44';
 import { BunkerSigner, parseBunkerInput } from 'nostr-tools/nip46';
 import { SimplePool, useWebSocketImplementation } from 'nostr-tools/pool';
 import { generateSecretKey, getPublicKey, verifyEvent } from 'nostr-tools/pure';
@@ -167,6 +172,49 @@ describe('NIP-46 bunker', () => {
     } finally {
       await signer.close();
       await second.stop();
+    }
+  });
+
+  it('encrypts and decrypts NIP-44 with a conversation key asked once per peer', async () => {
+    const asked: string[] = [];
+    let deny = true;
+    const withEcdh: BunkerBackend = {
+      ...backend,
+      conversationKey(peer) {
+        asked.push(peer);
+        if (deny) {
+          deny = false;
+          return Promise.reject(new BunkerRefusal('denied by Bob'));
+        }
+        return Promise.resolve(getConversationKey(USER_SK, peer));
+      },
+    };
+    const state = { key: 'bb'.repeat(32), clients: [] };
+    const third = new NostrBunker({
+      relays: [relay.url],
+      state,
+      backend: withEcdh,
+      secret: 'cd34',
+    });
+    third.start();
+    await third.ready();
+    const signer = await client(third.uri());
+    const peerSk = generateSecretKey();
+    const peer = getPublicKey(peerSk);
+    try {
+      await signer.connect();
+      // A denial is the client's error, and is not remembered: the next use asks again.
+      await expect(signer.nip44Encrypt(peer, 'hi')).rejects.toMatch(/nip44_encrypt: denied by Bob/);
+      const sealed = await signer.nip44Encrypt(peer, 'hello, peer');
+      expect(nip44Decrypt(sealed, getConversationKey(peerSk, USER))).toBe('hello, peer');
+      const reply = nip44Encrypt('hello, group', getConversationKey(peerSk, USER));
+      expect(await signer.nip44Decrypt(peer, reply)).toBe('hello, group');
+      expect(asked).toEqual([peer, peer]);
+      await expect(signer.nip44Decrypt('zz', reply)).rejects.toMatch(/peer: must be a 32-byte key/);
+      await expect(signer.nip04Encrypt(peer, 'x')).rejects.toMatch(/use NIP-44/);
+    } finally {
+      await signer.close();
+      await third.stop();
     }
   });
 
