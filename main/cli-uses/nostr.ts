@@ -272,7 +272,7 @@ export function nostrCommands(): Command[] {
       name: 'nostr bunker',
       usage: '--group GROUP --relay URL... [--approve] [--expires SECONDS]',
       summary:
-        'a NIP-46 remote signer for the group: prints a bunker:// URI for a Nostr client; every event it asks to sign is a request the members approve',
+        'a NIP-46 remote signer for the group: prints a bunker:// URI for a Nostr client; every event it asks to sign, and each NIP-44 conversation it opens, is a request the members approve',
       options: {
         group: GROUP_OPTION,
         relay: {
