@@ -34,6 +34,11 @@ import type {
   RequestKindModule,
 } from './types.js';
 
+// What the renderer's Spend panel needs to read a PSBT as the members' nodes will (it may import
+// shared/requests only).
+export { NETWORKS, formatSats, networkName, type BitcoinNetwork } from '../bitcoin/network.js';
+export { PsbtError, decodePsbt, readPsbtFile, type DecodedPsbt } from '../bitcoin/psbt.js';
+
 export interface PsbtParams {
   network: BitcoinNetwork;
   /** The PSBT exactly as the message carries it. */
