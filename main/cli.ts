@@ -159,7 +159,11 @@ export function table(rows: string[][], indent = ''): string[] {
   );
 }
 
-const field = (label: string, value: string) => `${`${label}:`.padEnd(13)}${value}`;
+const field = (label: string, value: string) => {
+  const l = `${label}:`;
+  // A long label still leaves a space before its value.
+  return `${l.padEnd(Math.max(13, l.length + 1))}${value}`;
+};
 
 export function plural(n: number, one: string, many = `${one}s`): string {
   return `${n} ${n === 1 ? one : many}`;
@@ -223,12 +227,17 @@ export function cardLines(card: RequestCard): string[] {
       field('unreadable', clean(card.summary)),
       field('warning', 'do not approve a request you cannot read'),
     ];
-  const lines = [field('ceremony', clean(card.summary))];
+  // A use of the key (ssh, age, x509, psbt, nostr) says what it asks; a ceremony what it changes.
+  const use = ['ssh', 'age', 'x509', 'psbt', 'nostr'].includes(card.kind);
+  const lines = [field(use ? 'asks' : 'ceremony', clean(card.summary))];
   let label = '';
   for (const f of card.fields) {
-    // Fields without a label continue the one above (a policy's rules, one per line).
+    // Fields without a label continue the one above (a policy's rules, one per line); a value of
+    // several lines (a commit, a certificate's names) continues on lines of its own.
     if (f.label) label = f.label.toLowerCase();
-    lines.push(field(f.label ? label : '', clean(f.value)));
+    const [first, ...more] = f.value.replace(UNSAFE_KEEP_LINES, escape).split('\n');
+    lines.push(field(f.label ? label : '', first ?? ''));
+    for (const m of more) lines.push(field('', `  ${m}`));
   }
   for (const w of card.warnings ?? []) lines.push(field('warning', clean(w)));
   return lines;

@@ -29,6 +29,9 @@ export interface PolicyRules {
   refreshAfterRepair?: boolean;
 }
 
+/** The uses of the key: they sign (or decrypt) for a standard tool, and a policy treats them as signing. */
+export const USES: readonly RequestKind[] = ['ssh', 'age', 'x509', 'psbt', 'nostr'];
+
 /** What each kind of request does, as a custodian would say it. */
 export const KIND_LABELS: Record<RequestKind, string> = {
   sign: 'Signing messages',

@@ -1,5 +1,5 @@
 // Requests: the inbox, each card's approve/deny steps, and new sign requests.
-import type { Api, GroupView, RequestView } from '../../shared/api/index.js';
+import type { Api, GroupView, RequestResult, RequestView } from '../../shared/api/index.js';
 import { explain } from '../lib/errors.js';
 
 export type CardMode = 'idle' | 'confirm-approve' | 'deny';
@@ -166,6 +166,11 @@ export class RequestsState {
       .map((a) => members.find((m) => m.peerId === a.peerId))
       .filter((m) => m !== undefined && !m.online)
       .map((m) => m!.name);
+  }
+
+  /** What a done request of a use produced (a certificate, a signed PSBT or event…). */
+  async result(id: string): Promise<RequestResult> {
+    return this.api['request.result']({ id });
   }
 
   async approve(id: string): Promise<void> {

@@ -83,3 +83,31 @@ it('lists a ceremony by its card’s title, not its JSON', async () => {
   expect(out).toContain('Change the members of “Treasury” (reshare)');
   expect(out).not.toContain('"ceremony"');
 });
+
+it('prints a use as what it asks, with a value of several lines on lines of its own', async () => {
+  const out = await show({
+    ...requestView('r-ssh', 'pending'),
+    kind: 'ssh',
+    card: {
+      kind: 'ssh',
+      title: 'Sign a git commit',
+      summary: 'Sign commit 1a2b with the key of ops.',
+      fields: [
+        { label: 'Commit', value: 'tree 4b82\nauthor Ann <ann@example.org>\n\nFix the \u202eflag' },
+        { label: 'Server host key fingerprint', value: 'SHA256:abc' },
+      ],
+    },
+  });
+  const lines = out.split('\n');
+  expect(lines).toContain('asks:        Sign commit 1a2b with the key of ops.');
+  const i = lines.indexOf('commit:      tree 4b82');
+  expect(i).toBeGreaterThan(0);
+  expect(lines.slice(i + 1, i + 4)).toEqual([
+    ':              author Ann <ann@example.org>',
+    ':              ',
+    ':              Fix the \\u202eflag',
+  ]);
+  // A long label keeps a space before its value.
+  expect(lines).toContain('server host key fingerprint: SHA256:abc');
+  expect(out).not.toContain('ceremony:');
+});

@@ -59,7 +59,7 @@ const ceremonyShape = (kind: string, make: (o?: Record<string, unknown>) => obje
   ['an epoch given as text', json(make({ fromEpoch: '4' })), 'fromEpoch'],
 ];
 
-const TABLES: Record<RequestKind, { valid: Valid[]; invalid: Invalid[] }> = {
+const TABLES: Partial<Record<RequestKind, { valid: Valid[]; invalid: Invalid[] }>> = {
   sign: {
     valid: [
       ['a text message', raw('pay 5 to bob')],
@@ -363,7 +363,7 @@ const TABLES: Record<RequestKind, { valid: Valid[]; invalid: Invalid[] }> = {
 };
 
 describe.each(Object.keys(TABLES) as RequestKind[])('%s', (kind) => {
-  const { valid, invalid } = TABLES[kind];
+  const { valid, invalid } = TABLES[kind]!;
   it.each(valid)(`${kind} accepts %s`, (_name, message, over) => {
     expect(() => parseRequest(kind, message, ctx(over))).not.toThrow();
   });

@@ -165,6 +165,14 @@ export function fakeApi(): FakeApi {
       record('request.sign', input);
       return requestView('r-1', 'pending');
     },
+    async 'request.create'(input) {
+      record('request.create', input);
+      return { ...requestView('r-9', 'pending'), kind: input.kind };
+    },
+    async 'request.result'(input) {
+      record('request.result', input);
+      return { id: input.id, kind: 'x509', status: 'done' };
+    },
     async 'request.repair'(input) {
       record('request.repair', input);
       return { ...requestView('r-4', 'pending'), kind: 'repair', description: 'Repair' };
