@@ -108,6 +108,8 @@ function networkOption(ctx: Context): BitcoinNetwork {
 /** `request sign --group G --psbt FILE [--network NET] [--out FILE]`. */
 export async function requestSignPsbt(ctx: Context): Promise<number> {
   const path = str(ctx, 'psbt')!;
+  const other = ['message', 'file', 'hex', 'nostr-event'].find((k) => str(ctx, k) !== undefined);
+  if (other) usage(ctx, `give either --psbt or --${other}, not both`);
   const network = networkOption(ctx);
   const psbt = await readPsbt(ctx, path);
   const g = await call(ctx, 'group.show', { group: str(ctx, 'group') });
