@@ -6,7 +6,13 @@ import { splitAndVerify, verifySignature } from '../../shared/crypto/sign.js';
 import { coordinatorOf, failedForGood } from '../../shared/protocol/decisions.js';
 import { acceptFailureOutcome, type FailureContext } from '../../shared/protocol/evidence.js';
 import { signStatement, type OutcomeBody, type Signed } from '../../shared/protocol/wire.js';
-import { executionOf, opOfKind, readRequest, type SignPart } from '../../shared/requests/index.js';
+import {
+  executionOf,
+  opOfKind,
+  opOfRequest,
+  readRequest,
+  type SignPart,
+} from '../../shared/requests/index.js';
 import type { RequestRow } from '../store/index.js';
 import { DroppedMessage, TERMINAL, short, union } from './common.js';
 import { type NodeContext, NodeService } from './context.js';
@@ -36,7 +42,7 @@ export class Outcomes extends NodeService {
     if (r.status === 'done') return;
     // An ECDH's result never leaves its requester, so its word that it is done is all there is;
     // it ends only its own request.
-    if (opOfKind(r.kind) === 'ecdh' && !b.signature && !b.failure) {
+    if (this.opOf(r) === 'ecdh' && !b.signature && !b.failure) {
       if (b.by !== r.createdBy || TERMINAL.includes(r.status)) return;
       this.requests.finish(r.id, { status: 'done' }, 'request.ecdh_done', { id: r.id, by: b.by });
       return;
@@ -107,6 +113,16 @@ export class Outcomes extends NodeService {
       'request.failed',
       { id: r.id, failure: b.failure, by: b.by, culprits: d.culprits, reported: d.reported },
     );
+  }
+
+  /** How a request is carried out (a 'nostr' request is an ECDH or a signature by its bytes). */
+  private opOf(r: RequestRow): ReturnType<typeof opOfKind> {
+    if (r.kind !== 'nostr') return opOfKind(r.kind);
+    try {
+      return opOfRequest(r.kind, r.message, this.requests.contextOf(r));
+    } catch {
+      return opOfKind(r.kind);
+    }
   }
 
   /** The signatures a signing request asks for, as this node reads it; undefined otherwise. */
@@ -191,7 +207,7 @@ export class Outcomes extends NodeService {
       at: r.updatedAt,
     };
     if (r.signature) body.signature = bytesToHex(r.signature);
-    else if (r.status === 'done' && opOfKind(r.kind) === 'ecdh') {
+    else if (r.status === 'done' && this.opOf(r) === 'ecdh') {
       // Its requester's word that it is done (the result itself stays with the requester).
       if (r.createdBy !== this.me.peerId) return undefined;
     } else if (

@@ -207,6 +207,10 @@ describe('Nostr with a taproot group', () => {
       const reply = nip44Encrypt('hello back', theirs);
       expect(await signer.nip44Decrypt(peer, reply)).toBe('hello back');
       expect((await bob.api('request.list', {})).filter((q) => !known.has(q.id))).toHaveLength(1);
+      // Alice's word that the conversation is open ends it on bob's node too.
+      await waitFor('the conversation done on bob', async () =>
+        (await bob.api('request.show', { id: conv.id })).status === 'done' ? true : undefined,
+      );
       expect(bunkerLog + alice.logs).not.toContain(bytesToHex(theirs));
     } finally {
       await signer.close();
