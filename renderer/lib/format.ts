@@ -88,3 +88,11 @@ export function exposedText(exposed: string): string {
   const m = EXPOSED.exec(exposed);
   return m ? `key exposed on ${m[1]} at ${formatTime(m[2]!)} (${m[3]})` : exposed;
 }
+
+/**
+ * A word for a POSIX shell: left bare when it is only safe characters, else in single quotes (a
+ * group name comes from the network and could hold `$(…)` or a quote).
+ */
+export function shellQuote(s: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}

@@ -28,6 +28,9 @@ import {
 } from './fields.js';
 import type { CardField, RequestContext, RequestKindModule } from './types.js';
 
+/** For the app's "use this key": the group's `age1…` recipient. */
+export { ageRecipient } from '../crypto/age.js';
+
 /** A file name as the card shows it, in characters. */
 export const MAX_FILE_NAME_CHARS = 255;
 

@@ -29,6 +29,9 @@ import type {
   RequestKindModule,
 } from './types.js';
 
+/** For the app's "use this key": the npub of a 32-byte x-only key (hex). */
+export { npubEncode };
+
 /** Sign one event. */
 export interface NostrEventParams {
   event: UnsignedEvent;
