@@ -13,7 +13,7 @@ import {
   type GroupPolicy,
 } from '../../shared/policy/policy.js';
 import type { RequestBody } from '../../shared/protocol/wire.js';
-import { readRequest } from '../../shared/requests/index.js';
+import { describeLimits, readRequest, requesterExcluded } from '../../shared/requests/index.js';
 import type { GroupRow, RequestRow } from '../store/index.js';
 import { type NodeContext, NodeService } from './context.js';
 import type { RequestsService } from './requests.js';
@@ -56,7 +56,18 @@ export class RequestPolicy extends NodeService {
   /** Approvals a request needs under the group's policy (at least T). */
   needed(r: RequestRow): number {
     const g = this.store.groups.get(r.groupId)!;
-    return approvalsNeeded(this.policyOf(g.id), r.kind, g.threshold, g.size);
+    const base = approvalsNeeded(this.policyOf(g.id), r.kind, g.threshold, g.size);
+    // A use whose limits say its requester does not count (an SSH certificate for oneself): T
+    // approvals besides the requester's own, as every member counts them.
+    if (
+      r.kind !== 'sign' &&
+      this.store.decisions
+        .list(r.id)
+        .some((d) => d.peerId === r.createdBy && d.decision === 'approve') &&
+      requesterExcluded(r.kind, r.message, this.requests.contextOf(r))
+    )
+      return Math.min(g.size, base + 1);
+    return base;
   }
 
   /**
@@ -89,7 +100,10 @@ export class RequestPolicy extends NodeService {
       group: g.id,
       hash: policyHash(p),
       policy: p as unknown as Record<string, unknown>,
-      description: describePolicy(p, g.threshold, g.size),
+      description: [
+        ...describePolicy(p, g.threshold, g.size),
+        ...describeLimits(p.limits as Record<string, unknown> | undefined),
+      ],
     };
   }
 

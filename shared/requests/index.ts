@@ -148,7 +148,9 @@ export function beyondLimits(
       try {
         mod.limits.validate(v);
       } catch (e) {
-        return `limits.${k}: ${e instanceof Error ? e.message : String(e)}`;
+        // The use's own message already names the field (limits.psbt.maxSendSats: …).
+        const why = e instanceof Error ? e.message : String(e);
+        return why.startsWith(`limits.${k}`) ? why : `limits.${k}: ${why}`;
       }
     }
     return undefined;
@@ -157,6 +159,37 @@ export function beyondLimits(
   const mod = isRequestKind(kind) ? (REQUEST_KINDS[kind] as RequestKindModule) : undefined;
   if (limits === undefined || limits === false || !mod?.limits) return undefined;
   return mod.limits.check(params, mod.limits.validate(limits), ctx);
+}
+
+/**
+ * Whether a request's requester may not count towards its approvals: its use's limits say so
+ * (an SSH certificate under `limits.ssh.requesterCounts: false`). False when unreadable.
+ */
+export function requesterExcluded(kind: string, message: Uint8Array, ctx: RequestContext): boolean {
+  const limits = (ctx.policy?.limits as Record<string, unknown> | undefined)?.[kind];
+  const mod = isRequestKind(kind) ? (REQUEST_KINDS[kind] as RequestKindModule) : undefined;
+  if (limits === undefined || limits === false || !mod?.limits?.requesterExcluded) return false;
+  try {
+    return mod.limits.requesterExcluded(mod.read(message, ctx), mod.limits.validate(limits));
+  } catch {
+    return false;
+  }
+}
+
+/** Each use's limits in a policy, in words (one line per bound), for the policy's description. */
+export function describeLimits(limits: Record<string, unknown> | undefined): string[] {
+  const out: string[] = [];
+  for (const [k, v] of Object.entries(limits ?? {})) {
+    const mod = isRequestKind(k) ? (REQUEST_KINDS[k] as RequestKindModule) : undefined;
+    if (v === false || !mod?.limits) continue;
+    try {
+      for (const line of mod.limits.describe(mod.limits.validate(v)))
+        out.push(`${line[0]!.toUpperCase()}${line.slice(1)}${/[.!?]$/.test(line) ? '' : '.'}`);
+    } catch (e) {
+      out.push(`The limits for ${mod.policy.noun} cannot be read: ${(e as Error).message}`);
+    }
+  }
+  return out;
 }
 
 /** A kind made for other schemes is refused before its bytes are read. */

@@ -456,10 +456,20 @@ export interface SshLimits {
   maxValiditySec?: number;
   /** Whether host certificates may be issued (default true). */
   hostCertificates?: boolean;
+  /**
+   * Whether the requester's own approval counts for a certificate (default true). False: T other
+   * members must approve someone's certificate (all of them when there are not T others).
+   */
+  requesterCounts?: boolean;
 }
 
 function validateLimits(v: unknown): SshLimits {
-  const o = object(v, 'limits.ssh', [], ['principals', 'maxValiditySec', 'hostCertificates']);
+  const o = object(
+    v,
+    'limits.ssh',
+    [],
+    ['principals', 'maxValiditySec', 'hostCertificates', 'requesterCounts'],
+  );
   const out: SshLimits = {};
   if (o.principals !== undefined)
     out.principals = list(o.principals, 'limits.ssh.principals', 64).map((x, i) => {
@@ -476,6 +486,11 @@ function validateLimits(v: unknown): SshLimits {
     if (typeof o.hostCertificates !== 'boolean')
       fail('limits.ssh.hostCertificates', `must be true or false, got ${show(o.hostCertificates)}`);
     out.hostCertificates = o.hostCertificates;
+  }
+  if (o.requesterCounts !== undefined) {
+    if (typeof o.requesterCounts !== 'boolean')
+      fail('limits.ssh.requesterCounts', `must be true or false, got ${show(o.requesterCounts)}`);
+    out.requesterCounts = o.requesterCounts;
   }
   return out;
 }
@@ -514,6 +529,8 @@ function describeLimits(limits: unknown): string[] {
   if (l.maxValiditySec !== undefined)
     out.push(`SSH certificates valid for at most ${durationWords(BigInt(l.maxValiditySec))}`);
   if (l.hostCertificates === false) out.push('no SSH host certificates');
+  if (l.requesterCounts === false)
+    out.push('an SSH certificate needs the approvals of members other than its requester');
   return out;
 }
 
@@ -558,7 +575,13 @@ export const ssh: RequestKindModule<SshParams> = {
       base64: base64.encode(ed25519SignatureBlob(sig)),
     };
   },
-  limits: { validate: validateLimits, check: checkLimits, describe: describeLimits },
+  limits: {
+    validate: validateLimits,
+    check: checkLimits,
+    describe: describeLimits,
+    requesterExcluded: (p, l) =>
+      p.signed.type === 'cert' && (l as SshLimits).requesterCounts === false,
+  },
   policy: {
     noun: 'SSH signing (logins, certificates, SSH signatures)',
     allowedByDefault: true,

@@ -166,6 +166,11 @@ export interface KindLimits<P> {
   check(params: P, limits: unknown, ctx: RequestContext): string | undefined;
   /** The limits in words, for the policy screen and texts. */
   describe(limits: unknown): string[];
+  /**
+   * Whether the requester's own approval does not count for this request under these limits
+   * (then T approvals of other members are needed, or all N when there are not T others).
+   */
+  requesterExcluded?(params: P, limits: unknown): boolean;
 }
 
 /** One request kind: adding a kind means one such module plus one registry line (and its executor). */

@@ -19,6 +19,8 @@ import {
   peerIdKey,
   validateIncomingRequest,
   USE_KINDS,
+  beyondLimits,
+  describeLimits,
 } from '../../shared/requests/index.js';
 import {
   ALICE,
@@ -301,5 +303,32 @@ describe('cards', () => {
     expect(decodeRequestBody(body(), group()).title).toBe('Refresh the key shares of “Treasury”');
     expect(decodeRequestBody(body({ message: 'xyz' }), group()).invalid).toBeDefined();
     expect(decodeRequestBody(null as never, group()).invalid).toBeDefined();
+  });
+});
+
+describe("the uses' limits in a policy", () => {
+  it('are said in words by each use, one sentence per bound; a forbidden use is left to the policy', () => {
+    expect(
+      describeLimits({
+        ssh: { maxValiditySec: 3600, requesterCounts: false },
+        psbt: { maxFeeSats: 5000 },
+        age: false,
+      }),
+    ).toEqual([
+      'SSH certificates valid for at most 1 hour.',
+      'An SSH certificate needs the approvals of members other than its requester.',
+      expect.stringMatching(/^A Bitcoin transaction may pay a fee of at most .*5,?000/),
+    ]);
+    expect(describeLimits(undefined)).toEqual([]);
+  });
+
+  it("a policy change with a use's malformed limits is refused, naming the field once", () => {
+    const why = beyondLimits(
+      'policy',
+      { policy: { ...defaultPolicy(), limits: { psbt: { maxSendSats: -1 } } } },
+      ctx(),
+    );
+    expect(why).toMatch(/^limits\.psbt\.maxSendSats/);
+    expect(why).not.toMatch(/limits\.psbt: limits\.psbt/);
   });
 });

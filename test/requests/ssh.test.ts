@@ -7,7 +7,7 @@ import { sha256, sha512 } from '@noble/hashes/sha2.js';
 import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js';
 import { describe, expect, it } from 'vitest';
 import { canonicalJSON } from '../../shared/crypto/backup.js';
-import { parseRequest } from '../../shared/requests/index.js';
+import { parseRequest, requesterExcluded } from '../../shared/requests/index.js';
 import {
   encodeSshMessage,
   ssh,
@@ -382,6 +382,27 @@ describe("the 'ssh' request kind", () => {
     expect(() => lim.validate({ principals: ['a b'] })).toThrow(RequestParamError);
     expect(() => lim.validate({ maxValiditySec: 1 })).toThrow(RequestParamError);
     expect(() => lim.validate({ other: 1 })).toThrow(/unknown field/);
+  });
+
+  it("limits: a certificate may need approvals besides its requester's own (requesterCounts: false)", () => {
+    const lim = ssh.limits!;
+    const off = lim.validate({ requesterCounts: false });
+    expect(lim.describe(off)).toEqual([
+      'an SSH certificate needs the approvals of members other than its requester',
+    ]);
+    const excluded = (data: Uint8Array, l: unknown) =>
+      lim.requesterExcluded!(ssh.parse(msg({ data }), sctx()), l);
+    expect(excluded(cert(), off)).toBe(true);
+    // Logins are approved per login by design; the rule is for certificates.
+    expect(excluded(login(), off)).toBe(false);
+    expect(excluded(cert(), lim.validate({ requesterCounts: true }))).toBe(false);
+    expect(excluded(cert(), lim.validate({}))).toBe(false);
+    expect(() => lim.validate({ requesterCounts: 'no' })).toThrow(/true or false/);
+    // Through the registry, from the policy in the context, as the node counts approvals.
+    const policy = { ...sctx().policy, limits: { ssh: { requesterCounts: false } } };
+    expect(requesterExcluded('ssh', msg({ data: cert() }), sctx({ policy }))).toBe(true);
+    expect(requesterExcluded('ssh', msg({ data: cert() }), sctx())).toBe(false);
+    expect(requesterExcluded('ssh', new Uint8Array([1, 2]), sctx({ policy }))).toBe(false);
   });
 
   it('says validity in words', () => {
