@@ -301,9 +301,27 @@ export class NodeContext {
     }
   }
 
+  /**
+   * Decoded public packages, by group: decoding one (every verifying share a point) takes tens of
+   * ms and every outcome is checked against it, so it is decoded once per group and epoch. The
+   * stored text is compared too, so any change to it (a new epoch, a repair, a leave) decodes anew.
+   */
+  private publicPackages = new Map<
+    string,
+    { epoch: number; json: string; pub: PublicKeyPackage }
+  >();
+
   publicPackage(groupId: string): PublicKeyPackage | undefined {
     const g = this.store.groups.get(groupId);
-    return g?.publicPackage ? publicPackageFromJSON(JSON.parse(g.publicPackage)) : undefined;
+    if (!g?.publicPackage) {
+      this.publicPackages.delete(groupId);
+      return undefined;
+    }
+    const cached = this.publicPackages.get(groupId);
+    if (cached && cached.epoch === g.epoch && cached.json === g.publicPackage) return cached.pub;
+    const pub = publicPackageFromJSON(JSON.parse(g.publicPackage));
+    this.publicPackages.set(groupId, { epoch: g.epoch, json: g.publicPackage, pub });
+    return pub;
   }
 
   async keyPackage(groupId: string): Promise<KeyPackage> {
