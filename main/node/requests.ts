@@ -444,6 +444,14 @@ export class RequestsService extends NodeService {
     return this.requestView(this.store.requests.get(id)!);
   }
 
+  /** Whether this exact signed decision (same bytes) is stored. */
+  private holdsDecision(s: Signed<DecisionBody>): boolean {
+    const text = JSON.stringify(s);
+    return this.store.decisions
+      .list(s.body.requestId)
+      .some((d) => d.peerId === s.body.by && d.statement === text);
+  }
+
   private storeDecision(s: Signed<DecisionBody>): boolean {
     const b = s.body;
     return this.store.tx(() => {
@@ -494,6 +502,12 @@ export class RequestsService extends NodeService {
     if (!g || !this.memberByPeer(b.groupId, from)) throw new DroppedMessage('non_member');
     const author = authorOf(b);
     if (!this.memberByPeer(b.groupId, author)) throw new DroppedMessage('non_member_author');
+    // A decision held already, byte for byte, was checked when it was stored: signers get every
+    // approval again with each sign request. Anything else (a new one, other bytes) is verified.
+    if (b.type === 'decision' && this.holdsDecision(s as Signed<DecisionBody>)) {
+      this.count('duplicate');
+      return;
+    }
     if (!verifyStatement(s, publicKeyFromPeerId(author))) throw new DroppedMessage('bad_signature');
     if (b.type === 'request') {
       // A newcomer stores only the reshare that is to add it (it arrives with the start message).

@@ -154,6 +154,24 @@ describe('RequestsService', () => {
     expect(store.decisions.list(view.id)).toEqual([]);
   });
 
+  it('does not verify again an approval it holds byte for byte, and verifies any other bytes', async () => {
+    const wire = await import('../../shared/protocol/wire.js');
+    const verify = vi.spyOn(wire, 'verifyStatement');
+    const { requests, store, groupId } = setup();
+    const view = requests.createSignRequest({ group: groupId, message: 'pay 9', encoding: 'utf8' });
+    const signed = decision(store, view.id, bob, 'approve');
+    requests.acceptStatement(bob.peerId, signed);
+    const checks = verify.mock.calls.length;
+    // As a coordinator's sign message carries it: parsed from the JSON it was stored as.
+    requests.acceptStatement(carol.peerId, JSON.parse(JSON.stringify(signed)) as Signed);
+    expect(verify.mock.calls.length).toBe(checks);
+    // Same author and request, other bytes (a forged signature): verified, and refused.
+    const forged = { ...signed, sig: decision(store, view.id, bob, 'approve', carol).sig };
+    expect(() => requests.acceptStatement(carol.peerId, forged)).toThrow(/bad_signature/);
+    expect(verify.mock.calls.length).toBe(checks + 1);
+    expect(store.decisions.list(view.id)).toHaveLength(1);
+  });
+
   it('marks a request nobody approved in time expired', () => {
     const { requests, store, groupId } = setup();
     const view = requests.createSignRequest({
