@@ -19,13 +19,19 @@ import { RequestParamError, type RequestContext } from '../../shared/requests/ty
 import { HOSTBOUND_METHOD, parseCertTbs, sshsigData } from '../../shared/ssh/signed.js';
 import { SshWriter, ed25519Blob, fingerprint, publicKeyBlob } from '../../shared/ssh/wire.js';
 import { ctx } from './fixtures.js';
-
-const SK = new Uint8Array(32).fill(0x42);
-const KEY = ed25519.getPublicKey(SK);
-const BLOB = ed25519Blob(KEY);
-const HOST_SK = new Uint8Array(32).fill(0x17);
-const HOST_BLOB = ed25519Blob(ed25519.getPublicKey(HOST_SK));
-const SID = sha256(utf8ToBytes('session'));
+import {
+  ED_BLOB as BLOB,
+  ED_KEY as KEY,
+  ED_SK as SK,
+  HOST_BLOB,
+  HOST_SK,
+  SESSION_ID as SID,
+  SSH_NOW as NOW,
+  sigBlob,
+  sshBind as bind,
+  sshCert as cert,
+  sshLogin as login,
+} from './use-fixtures.js';
 
 function sctx(over: Partial<RequestContext> = {}): RequestContext {
   return {
@@ -33,77 +39,6 @@ function sctx(over: Partial<RequestContext> = {}): RequestContext {
     publicKey: bytesToHex(KEY),
     ...over,
   } as RequestContext;
-}
-
-const sigBlob = (alg: string, sig: Uint8Array) => new SshWriter().string(alg).string(sig).bytes();
-
-function bind(over: Partial<SshBind> = {}): SshBind {
-  return {
-    hostKey: HOST_BLOB,
-    sessionId: SID,
-    signature: sigBlob('ssh-ed25519', ed25519.sign(SID, HOST_SK)),
-    forwarding: false,
-    ...over,
-  };
-}
-
-function login(
-  over: {
-    user?: string;
-    key?: Uint8Array;
-    sid?: Uint8Array;
-    hostKey?: Uint8Array;
-    alg?: string;
-  } = {},
-) {
-  const w = new SshWriter()
-    .string(over.sid ?? SID)
-    .byte(50)
-    .string(over.user ?? 'alice')
-    .string('ssh-connection')
-    .string(over.hostKey ? HOSTBOUND_METHOD : 'publickey')
-    .bool(true)
-    .string(over.alg ?? 'ssh-ed25519')
-    .string(over.key ?? BLOB);
-  if (over.hostKey) w.string(over.hostKey);
-  return w.bytes();
-}
-
-const NOW = 1_800_000_000n;
-function cert(
-  over: {
-    principals?: string[];
-    after?: bigint;
-    before?: bigint;
-    caKey?: Uint8Array;
-    role?: number;
-    ext?: [string, string][];
-  } = {},
-) {
-  const subject = ed25519.getPublicKey(new Uint8Array(32).fill(3));
-  const packed = new SshWriter();
-  for (const p of over.principals ?? ['alice', 'deploy']) packed.string(p);
-  const opts = (list: [string, string][]) => {
-    const w = new SshWriter();
-    for (const [n, v] of list)
-      w.string(n).string(v ? new SshWriter().string(v).bytes() : new Uint8Array());
-    return w.bytes();
-  };
-  return new SshWriter()
-    .string('ssh-ed25519-cert-v01@openssh.com')
-    .string(new Uint8Array(32).fill(9))
-    .string(subject)
-    .u64(7n)
-    .u32(over.role ?? 1)
-    .string('alice@laptop')
-    .string(packed.bytes())
-    .u64(over.after ?? NOW)
-    .u64(over.before ?? NOW + 8n * 3600n)
-    .string(opts([['force-command', '/bin/true']]))
-    .string(opts(over.ext ?? [['permit-pty', '']]))
-    .string(new Uint8Array())
-    .string(over.caKey ?? BLOB)
-    .bytes();
 }
 
 const msg = (m: Partial<SshMessageInput> & { data: Uint8Array }) =>

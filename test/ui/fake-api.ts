@@ -3,8 +3,12 @@
 // decisions and end signed (with a fake signature), denied, expired or failed; key-lifecycle
 // requests carry the node's parameters and, once approved, change the group as the node would
 // (epoch, roster, threshold, policy, exposure) under the real policy rules.
+import { ed25519 } from '@noble/curves/ed25519.js';
+import { schnorr, secp256k1 } from '@noble/curves/secp256k1.js';
 import { sha256 } from '@noble/hashes/sha2.js';
-import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js';
+import { bytesToHex, concatBytes, utf8ToBytes } from '@noble/hashes/utils.js';
+import { base58 } from '@scure/base';
+import { taprootTweakPrivKey } from '@scure/btc-signer/utils.js';
 import {
   ApiError,
   type Api,
@@ -19,6 +23,7 @@ import {
   type MemberView,
   type NodeStatus,
   type PolicyView,
+  type RequestResult,
   type RequestView,
   type Scheme,
   type Settings,
@@ -34,7 +39,20 @@ import {
   validatePolicy,
   type GroupPolicy,
   type RequestKindAll,
+  type UseKind,
 } from '../../shared/policy/policy.js';
+import {
+  decodeRequest,
+  executionOf,
+  fingerprintOf,
+  parseRequest,
+  resultOf,
+  USE_KINDS,
+  type KindOutput,
+  type RequestContext,
+  type SignPart,
+} from '../../shared/requests/index.js';
+import { groupTaprootKeys } from '../../shared/requests/psbt.js';
 
 export interface Person {
   name: string;
@@ -49,6 +67,16 @@ function person(name: string): Person {
     peerId: `12D3KooW${tail.slice(0, 44)}`.slice(0, 52),
     fingerprint: [0, 4, 8, 12, 16].map((i) => tail.slice(i, i + 4)).join('-'),
   };
+}
+
+/**
+ * Someone whose peer id is a real Ed25519 peer id, as a node's is (the others' are only shaped like
+ * one), so a card that computes a fingerprint from the peer id shows theirs.
+ */
+export function peerPerson(name: string): Person {
+  const key = ed25519.getPublicKey(sha256(utf8ToBytes(`peer/${name}`)));
+  const peerId = base58.encode(concatBytes(Uint8Array.of(0x00, 0x24, 0x08, 0x01, 0x12, 0x20), key));
+  return { name, peerId, fingerprint: fingerprintOf(peerId) };
 }
 
 /** How a real node names a peer in an audit summary (main/node/common.ts short). */
@@ -96,6 +124,8 @@ interface FakeGroup {
   importedKey?: string;
   /** The invite of a group this node created; the view carries it while the group is forming. */
   invite?: string;
+  /** A group made by addKeyGroup: the secret its uses are signed with (a stand-in for FROST). */
+  secretKey?: Uint8Array;
 }
 
 interface FakeRequest {
@@ -114,6 +144,8 @@ interface FakeRequest {
   signature?: string;
   failure?: string;
   culprits: string[];
+  /** A done use's signatures, one per part, for request.result. */
+  output?: KindOutput;
 }
 
 export interface FakeNodeOptions {
@@ -158,6 +190,28 @@ export interface FakeNode extends Api {
   propose(who: Person, group: string, kind: RequestKindAll, params: unknown): RequestView;
   /** Sets a group's policy directly (as if a change had been approved earlier). */
   setPolicy(group: string, policy: GroupPolicy): void;
+  /**
+   * A ready group whose key is this secret (a stand-in for the members' shares), so that requests
+   * of the uses made for its key are decoded by the real registry and signed for real once approved.
+   */
+  addKeyGroup(input: {
+    name: string;
+    scheme: 'ed25519' | 'taproot';
+    secretKey: Uint8Array;
+    members: Person[];
+    threshold?: number;
+  }): GroupView;
+  /**
+   * Another member asks for a use of the key (ssh, age, x509, psbt, nostr) with these exact bytes,
+   * checked as a node checks what it receives; they approve it as they send it unless told not to.
+   */
+  askUse(
+    who: Person,
+    group: string,
+    kind: UseKind,
+    message: Uint8Array,
+    opts?: { approve?: boolean },
+  ): RequestView;
   auditProblems: AuditReport['problems'];
   /** Cancels pending timers. */
   dispose(): void;
@@ -197,6 +251,8 @@ function publicKeyFor(scheme: Scheme, id: string): { publicKey: string; internal
 }
 
 const INVITE_PREFIX = 'conclave-invite:';
+
+const isUse = (kind: string): kind is UseKind => (USE_KINDS as readonly string[]).includes(kind);
 
 export function createFakeNode(opts: FakeNodeOptions = {}): FakeNode {
   const delay = opts.delayMs ?? 40;
@@ -321,6 +377,11 @@ export function createFakeNode(opts: FakeNodeOptions = {}): FakeNode {
     if (r.failure) view.failure = r.failure;
     if (r.description) view.description = r.description;
     if (r.fingerprints) view.fingerprints = { ...r.fingerprints };
+    // A use's card, as the node decodes it from the exact bytes (finished ones as they were).
+    if (isUse(r.kind))
+      view.card = decodeRequest(r.kind, r.message, useContext(g, r.createdBy.peerId), {
+        current: r.status === 'pending' || r.status === 'signing',
+      });
     return view;
   }
 
@@ -419,6 +480,8 @@ export function createFakeNode(opts: FakeNodeOptions = {}): FakeNode {
             r.status = 'done';
             r.signature = fakeHex(`sig/${r.id}`, 64);
             log(me, 'request.signed', `request ${r.id} signed`, g.id);
+          } else if (isUse(r.kind)) {
+            finishUse(g, r);
           } else {
             carryOut(g, r);
           }
@@ -480,6 +543,84 @@ export function createFakeNode(opts: FakeNodeOptions = {}): FakeNode {
     log(me, 'request.done', `request ${r.id} (${r.kind}) done`, g.id);
     emit({ type: 'group', id: g.id });
     emit({ type: 'request', id: r.id });
+  }
+
+  /** The registry's context for a request of `author` in this group, as a node builds it. */
+  function useContext(g: FakeGroup, author: string): RequestContext {
+    const key = contextKey(g);
+    return {
+      groupId: g.id,
+      groupName: g.name,
+      scheme: g.scheme,
+      threshold: g.threshold,
+      size: g.size,
+      epoch: g.epoch,
+      members: g.members.map((m, i) => ({ peerId: m.peerId, name: m.name, index: i + 1 })),
+      policy: g.policy,
+      me: me.peerId,
+      author,
+      policyHash: policyHash(g.policy),
+      ...(key ? { publicKey: key } : {}),
+    };
+  }
+
+  /** The group key as the registry takes it (a taproot group's untweaked key, compressed). */
+  function contextKey(g: FakeGroup): string | undefined {
+    if (g.secretKey)
+      return g.scheme === 'ed25519'
+        ? bytesToHex(ed25519.getPublicKey(g.secretKey))
+        : bytesToHex(secp256k1.getPublicKey(g.secretKey, true));
+    if (g.scheme === 'taproot') return g.internalKey && `02${g.internalKey}`;
+    return g.publicKey;
+  }
+
+  /** As a node refuses a use it creates or receives: bytes that are not exactly the kind, or the policy. */
+  function checkUse(
+    g: FakeGroup,
+    kind: UseKind,
+    message: Uint8Array,
+    by: Person,
+    exp?: number,
+  ): void {
+    if (g.status !== 'ready')
+      throw new ApiError('not_ready', `group ${g.name} is ${g.status}, not ready`);
+    try {
+      parseRequest(kind, message, useContext(g, by.peerId));
+    } catch (e) {
+      throw new ApiError('bad_input', (e as Error).message);
+    }
+    const expiresInSec = exp ?? g.policy.defaultExpirySec;
+    const verdict = checkRequest(g.policy, { kind, message, expiresInSec }, g.threshold, g.size);
+    if (!verdict.allowed)
+      throw new ApiError('conflict', `the group policy does not allow this: ${verdict.reason}`);
+  }
+
+  /** One part's signature with the group's stand-in secret, as FROST would make it. */
+  function signPart(g: FakeGroup, sk: Uint8Array, part: SignPart): Uint8Array {
+    if (g.scheme === 'ed25519') return ed25519.sign(part.message, sk);
+    const aux = new Uint8Array(32);
+    if (g.scheme === 'taproot' && part.tweak !== false && !part.bip340)
+      return schnorr.sign(part.message, taprootTweakPrivKey(sk), aux);
+    return schnorr.sign(part.message, sk, aux);
+  }
+
+  /** An approved use: every part signed (a group without a stand-in secret gets made-up bytes). */
+  function finishUse(g: FakeGroup, r: FakeRequest): void {
+    try {
+      const exec = executionOf(r.kind, r.message, useContext(g, r.createdBy.peerId));
+      if (exec.op === 'sign') {
+        const sigs = exec.parts.map((p, i) =>
+          g.secretKey ? signPart(g, g.secretKey, p) : hexToBytes(fakeHex(`sig/${r.id}/${i}`, 64)),
+        );
+        if (g.secretKey) r.output = { signatures: sigs };
+        r.signature = bytesToHex(concatBytes(...sigs));
+      }
+      r.status = 'done';
+      log(me, 'request.signed', `request ${r.id} signed`, g.id);
+    } catch (e) {
+      r.status = 'failed';
+      r.failure = (e as Error).message;
+    }
   }
 
   /** A key-lifecycle request with the node's parameters and description, under the group policy. */
@@ -784,6 +925,45 @@ export function createFakeNode(opts: FakeNodeOptions = {}): FakeNode {
       const message =
         input.encoding === 'hex' ? hexToBytes(input.message) : utf8ToBytes(input.message);
       return requestView(newRequest(g, message, input.expiresInSec, 'sign'));
+    },
+    async 'request.create'(input) {
+      const g = group(input.group);
+      if (!isUse(input.kind))
+        throw new ApiError('bad_input', `kind: ${input.kind} requests have their own operation`);
+      const message = hexToBytes(input.message.toLowerCase());
+      checkUse(g, input.kind, message, me, input.expiresInSec);
+      const r = newRequest(g, message, input.expiresInSec, input.kind);
+      if (input.approve) applyDecision(r, me, 'approve');
+      return requestView(r);
+    },
+    async 'request.result'(input): Promise<RequestResult> {
+      const r = request(input.id);
+      const out: RequestResult = {
+        id: r.id,
+        kind: r.kind as RequestResult['kind'],
+        status: r.status,
+      };
+      if (r.status !== 'done') return out;
+      // As the node: what a decryption produced stays in its requester's node's memory.
+      if (r.kind === 'age')
+        throw new ApiError(
+          'conflict',
+          r.createdBy.peerId === me.peerId
+            ? `request ${r.id}: its result is no longer here (it is kept in memory only, until the node stops)`
+            : `request ${r.id}: only its requester's node holds what it decrypted`,
+        );
+      if (!r.output) return out;
+      try {
+        const g = groups.get(r.group)!;
+        const artifact = resultOf(r.kind, r.message, r.output, useContext(g, r.createdBy.peerId));
+        if (artifact) out.artifact = artifact;
+      } catch (e) {
+        throw new ApiError(
+          'internal',
+          `request ${r.id}: cannot build its result: ${(e as Error).message}`,
+        );
+      }
+      return out;
     },
     async 'request.list'(input) {
       const groupId = input.group ? group(input.group).id : undefined;
@@ -1172,6 +1352,41 @@ export function createFakeNode(opts: FakeNodeOptions = {}): FakeNode {
         .filter((c): c is Person => c !== undefined);
       if (known.length)
         r.fingerprints = Object.fromEntries(known.map((c) => [c.peerId, c.fingerprint]));
+      return requestView(r);
+    },
+    addKeyGroup(input) {
+      const id = nextId('g-');
+      const sk = input.secretKey;
+      let keys: { publicKey: string; internalKey?: string };
+      if (input.scheme === 'ed25519') keys = { publicKey: bytesToHex(ed25519.getPublicKey(sk)) };
+      else {
+        const compressed = bytesToHex(secp256k1.getPublicKey(sk, true));
+        const k = groupTaprootKeys({ publicKey: compressed } as RequestContext)!;
+        keys = { publicKey: bytesToHex(k.output), internalKey: compressed.slice(2) };
+      }
+      const g: FakeGroup = {
+        id,
+        name: input.name,
+        threshold: input.threshold ?? 2,
+        size: input.members.length,
+        scheme: input.scheme,
+        status: 'ready',
+        members: input.members.map((p) => ({ ...p, online: true, confirmed: true })),
+        createdAt: now(),
+        ...keys,
+        secretKey: sk,
+        ...lifecycle(),
+      };
+      groups.set(id, g);
+      log(me, 'group.ready', `group key ready: ${g.publicKey}`, id);
+      emit({ type: 'group', id });
+      return groupView(g);
+    },
+    askUse(who, ref, kind, message, opts = {}) {
+      const g = group(ref);
+      checkUse(g, kind, message, who);
+      const r = newRequest(g, message, undefined, kind, who);
+      if (opts.approve ?? true) applyDecision(r, who, 'approve');
       return requestView(r);
     },
     setPolicy(ref, policy) {
