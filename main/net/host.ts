@@ -178,6 +178,10 @@ const STOP_GRACE_MS = 250;
 const UPGRADE_COOLDOWN_MS = 60_000;
 /** Dial-only libp2p would throw when one listen address fails; we check direct ones ourselves. */
 const NO_FATAL = 1 as FaultTolerance.NO_FATAL;
+/** Unchanged addresses of a peer are merged into the peer store again after this long. */
+const ADDRS_REMERGE_MS = 60_000;
+/** Peers whose last merged addresses are remembered (past it the memory starts over). */
+const MAX_MERGED_PEERS = 4096;
 
 type Services = Record<string, unknown>;
 
@@ -306,6 +310,12 @@ class Libp2pHost implements Host {
   #relayChecking = false;
   /** When a relayed-only peer may next be tried directly. */
   readonly #upgradeAfter = new Map<string, number>();
+  /**
+   * The addresses last merged into the peer store, by peer, and when: a send passes the peer's
+   * addresses every time, and merging them is an async peer-store write that delayed each request.
+   * They are merged again when they change, or a minute later (the store ages addresses out).
+   */
+  readonly #merged = new Map<string, { addrs: string; at: number }>();
 
   constructor(node: Libp2p<Services>, internals: HostInternals) {
     this.#node = node;
@@ -480,10 +490,16 @@ class Libp2pHost implements Host {
   }
 
   async addAddresses(peerId: string, addrs: string[]): Promise<void> {
+    const key = addrs.join(' ');
+    const last = this.#merged.get(peerId);
+    if (last?.addrs === key && Date.now() - last.at < ADDRS_REMERGE_MS) return;
     const target = this.#parsePeer(peerId);
     const multiaddrs = addrs.map((a) => parsePeerAddr(a, peerId));
     if (multiaddrs.length === 0) return;
     await this.#node.peerStore.merge(target, { multiaddrs });
+    // Peers that send to us can be many (join requests): the memory stays bounded.
+    if (this.#merged.size >= MAX_MERGED_PEERS) this.#merged.clear();
+    this.#merged.set(peerId, { addrs: key, at: Date.now() });
   }
 
   isConnected(peerId: string): boolean {

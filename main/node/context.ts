@@ -202,12 +202,17 @@ export class NodeContext {
    * catches up from the sync that runs when it reconnects.
    */
   broadcast(groupId: string, msg: GroupMessage): void {
-    for (const m of this.store.members.list(groupId)) {
-      if (m.peerId === this.me.peerId) continue;
-      this.sendReliably(m.peerId, msg, this.host.isConnected(m.peerId) ? 60_000 : 5_000).catch(
-        (e) => this.log(`send to ${short(m.peerId)} failed: ${(e as Error).message}`),
-      );
-    }
+    const members = this.store.members.list(groupId);
+    // Sent on the next turn of the event loop: what the caller starts right after (a coordinator's
+    // sign requests after its approval) goes out first, not behind a message to every member.
+    setImmediate(() => {
+      for (const m of members) {
+        if (m.peerId === this.me.peerId) continue;
+        this.sendReliably(m.peerId, msg, this.host.isConnected(m.peerId) ? 60_000 : 5_000).catch(
+          (e) => this.log(`send to ${short(m.peerId)} failed: ${(e as Error).message}`),
+        );
+      }
+    });
   }
 
   /** Retries delivery until the deadline (DKG messages must arrive). */
