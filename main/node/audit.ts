@@ -136,8 +136,30 @@ export class AuditService extends NodeService {
   acceptAudit(from: string, msg: Extract<GroupMessage, { type: 'audit' }>): void {
     const g = this.store.groups.get(msg.groupId);
     if (!g || !this.memberByPeer(g.id, from)) throw new DroppedMessage('non_member');
+    // Checked one by one, then stored in one transaction (one disk sync per batch, not per
+    // entry). The entries checked before a bad one are kept, as when each was stored at once.
+    const good: AuditEntry[] = [];
+    try {
+      this.checkAudit(from, g.id, g.name, msg.entries, good);
+    } finally {
+      if (good.length > 0)
+        this.store.tx(() => {
+          for (const e of good) this.appendInOrder(e);
+        });
+    }
+  }
+
+  /** Puts the entries of `entries` that may be kept into `good`; throws at a bad one. */
+  private checkAudit(
+    from: string,
+    groupId: string,
+    groupName: string,
+    entries: Record<string, unknown>[],
+    good: AuditEntry[],
+  ): void {
+    const g = { id: groupId, name: groupName };
     let members: Set<string> | undefined;
-    for (const raw of msg.entries) {
+    for (const raw of entries) {
       if (entryProblem(raw) !== undefined) throw new DroppedMessage('malformed');
       const e = raw as unknown as AuditEntry;
       const a = splitAuthor(e.author);
@@ -167,7 +189,7 @@ export class AuditService extends NodeService {
         ok = false;
       }
       if (!ok) throw new DroppedMessage('bad_signature');
-      this.appendInOrder(e);
+      good.push(e);
     }
   }
 

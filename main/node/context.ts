@@ -54,6 +54,20 @@ export interface CustodianOptions {
   dropLogIntervalMs?: number;
 }
 
+/**
+ * How long a new entry of this node's group chain waits to be sent to the members with the ones
+ * that follow it: replication goes in batches, not one message to every member per entry.
+ */
+export const AUDIT_BATCH_MS = 250;
+/** Entry types that end a request: its entries go out at once, in one batch (after the commit). */
+const AUDIT_SEND_NOW = new Set([
+  'request.signed',
+  'request.failed',
+  'request.expired',
+  'request.denied_final',
+  'request.ecdh_done',
+]);
+
 /** How often expired entries leave the buffers peers can fill (their TTLs are minutes or more). */
 const BUFFER_SWEEP_MS = 10_000;
 
@@ -114,7 +128,8 @@ export class NodeContext {
   waiters = new Map<string, Set<() => void>>();
   /** Key packages of ready groups, loaded from the vault on demand. Memory only. */
   keys = new Map<string, KeyPackage>();
-  private auditFlush = new Set<string>();
+  /** Per group: the pending send of this node's new entries of its chain, and whether it is due now. */
+  private auditFlush = new Map<string, { timer: NodeJS.Timeout; now: boolean }>();
   /** Per own group chain: the last seq broadcast to the members (the rest follows on sync). */
   private auditSent = new Map<string, number>();
   private listeners = new Set<(e: ApiEvent) => void>();
@@ -245,23 +260,32 @@ export class NodeContext {
         : { author, at: Date.now(), type, group, body: clean };
     const entry = makeEntry(prev, fields, (h) => this.me.sign(h));
     this.store.audit.append(entry);
-    // Every member holds the group's whole log: send what was committed, once the caller's
-    // transaction is over (an entry rolled back with it is never sent).
-    if (group !== undefined && !this.auditFlush.has(group)) {
-      this.auditFlush.add(group);
-      setImmediate(() => this.flushAudit(group, author));
-    }
+    // Every member holds the group's whole log: what was committed is sent once the caller's
+    // transaction is over (an entry rolled back with it is never sent), in batches: a request's
+    // entries when it ends, any other after AUDIT_BATCH_MS. The entry itself is already written.
+    if (group !== undefined) this.scheduleAuditFlush(group, author, AUDIT_SEND_NOW.has(type));
+  }
+
+  private scheduleAuditFlush(group: string, author: string, now: boolean): void {
+    const pending = this.auditFlush.get(group);
+    if (pending && (pending.now || !now)) return;
+    if (pending) clearTimeout(pending.timer);
+    const timer = setTimeout(() => this.flushAudit(group, author), now ? 0 : AUDIT_BATCH_MS);
+    this.auditFlush.set(group, { timer, now });
   }
 
   /** Sends this node's committed entries of a group's chain that were not sent yet, in order. */
   private flushAudit(group: string, author: string): void {
     this.auditFlush.delete(group);
     if (this.stopped) return;
-    const after = this.auditSent.get(author) ?? -1;
-    const entries = this.store.audit.list({ author, afterSeq: { [author]: after }, limit: 400 });
-    if (!entries.length) return;
-    this.auditSent.set(author, entries[entries.length - 1]!.seq);
-    this.broadcastAudit(group, entries);
+    for (;;) {
+      const after = this.auditSent.get(author) ?? -1;
+      const entries = this.store.audit.list({ author, afterSeq: { [author]: after }, limit: 400 });
+      if (!entries.length) return;
+      this.auditSent.set(author, entries[entries.length - 1]!.seq);
+      this.broadcastAudit(group, entries);
+      if (entries.length < 400) return;
+    }
   }
 
   private broadcastAudit(groupId: string, entries: AuditEntry[]): void {

@@ -6,7 +6,7 @@ import { makeEntry, type AuditEntry } from '../../shared/audit/chain.js';
 import { AuditService, type PendingAuditBounds } from '../../main/node/audit.js';
 import { ABORT_MAP_BOUNDS, CeremonyService } from '../../main/node/ceremonies/ceremony.js';
 import { formerKey } from '../../main/node/common.js';
-import type { NodeServices } from '../../main/node/context.js';
+import { AUDIT_BATCH_MS, type NodeServices } from '../../main/node/context.js';
 import { Inboxes } from '../../main/node/inbox.js';
 import { harness, peer, readyGroup, type Peer } from './fixtures.js';
 
@@ -267,5 +267,63 @@ describe('dropped-message log', () => {
     ctx.stopSweeping();
     expect(logs[2]).toMatch(/^node: 999 more dropped \(non_member\) since /);
     expect(logs).toHaveLength(3);
+  });
+});
+
+describe('audit replication in batches (issue 12)', () => {
+  const auditSent = (sent: { peer: string; msg: Record<string, unknown> }[]) =>
+    sent.filter((s) => s.msg.type === 'audit');
+
+  it('writes each entry at once but sends a burst of them to each member in one message', () => {
+    vi.useFakeTimers();
+    const { store, ctx, sent, groupId } = setup();
+    const author = `${alice.peerId}/${groupId}`;
+    for (let i = 0; i < 5; i++) ctx.audit('request.approved', { id: 'r1', i }, groupId);
+    // Written locally before anything is sent: fail-closed auditing is unchanged.
+    expect(store.audit.head(author)?.seq).toBe(4);
+    expect(auditSent(sent)).toEqual([]);
+    vi.advanceTimersByTime(AUDIT_BATCH_MS);
+    const batches = auditSent(sent);
+    expect(batches.map((b) => b.peer).sort()).toEqual([bob.peerId, carol.peerId].sort());
+    for (const b of batches) expect((b.msg.entries as unknown[]).length).toBe(5);
+  });
+
+  it("sends a request's entries as soon as it ends, and never an entry its transaction rolled back", () => {
+    vi.useFakeTimers();
+    const { store, ctx, sent, groupId } = setup();
+    const author = `${alice.peerId}/${groupId}`;
+    expect(() =>
+      store.tx(() => {
+        ctx.audit('request.share_released', { id: 'r0' }, groupId);
+        throw new Error('the act failed');
+      }),
+    ).toThrow(/the act failed/);
+    expect(store.audit.head(author)).toBeUndefined();
+    ctx.audit('request.share_released', { id: 'r1' }, groupId);
+    ctx.audit('request.signed', { id: 'r1' }, groupId);
+    vi.advanceTimersByTime(1);
+    const batches = auditSent(sent);
+    expect(batches).toHaveLength(2);
+    for (const b of batches)
+      expect((b.msg.entries as { type: string }[]).map((e) => e.type)).toEqual([
+        'request.share_released',
+        'request.signed',
+      ]);
+    // Nothing more goes out later: every entry was in that batch.
+    vi.advanceTimersByTime(AUDIT_BATCH_MS * 4);
+    expect(auditSent(sent)).toHaveLength(2);
+  });
+
+  it('stores a received batch in one transaction, and keeps the entries before a bad one', () => {
+    const { store, chain, deliver } = setup();
+    const tx = vi.spyOn(store, 'tx');
+    const entries = chain(6);
+    deliver(bob, entries.slice(0, 4));
+    expect(tx).toHaveBeenCalledTimes(1);
+    expect(store.audit.head(entries[0]!.author)?.seq).toBe(3);
+    const forged = { ...entries[5]!, sig: entries[4]!.sig };
+    expect(() => deliver(bob, [entries[4]!, forged])).toThrow(/bad_signature/);
+    expect(tx).toHaveBeenCalledTimes(2);
+    expect(store.audit.head(entries[0]!.author)?.seq).toBe(4);
   });
 });
