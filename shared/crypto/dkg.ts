@@ -2,7 +2,13 @@
 // ZcashFoundation/frost), plus a session context bound into every package and an echo round that
 // catches a member sending different round-1 packages to different members.
 import { sha256 } from '@noble/hashes/sha2.js';
-import { bytesToHex, concatBytes, hexToBytes, utf8ToBytes } from '@noble/hashes/utils.js';
+import {
+  bytesToHex,
+  concatBytes,
+  hexToBytes,
+  randomBytes,
+  utf8ToBytes,
+} from '@noble/hashes/utils.js';
 import { CryptoError, check } from './errors.js';
 import { makePublicPackage, SecretShare, type KeyPackage } from './keys.js';
 import { commitPoly, evalCommitment, evalPoly, randomPoly } from './poly.js';
@@ -87,7 +93,14 @@ function pokEncode(suite: Suite, R: GroupPoint, z: bigint): Uint8Array {
   // Taproot's PoK carries x(R) only, with R forced to even Y, as ZF's frost-secp256k1-tr does.
   return concatBytes(suite.evenY ? R.toBytes().subarray(1) : R.toBytes(), suite.encodeScalar(z));
 }
-function pokDecode(suite: Suite, proof: Uint8Array): { R: GroupPoint; z: bigint } {
+// `anyOrderR`: skip R's subgroup check, for a caller whose φ is already known to be in the prime-order
+// subgroup. Then z·G − c·φ is in the subgroup, so an R outside it fails the equation in
+// verifyKnowledge with the same error code its decoding would have raised.
+function pokDecode(
+  suite: Suite,
+  proof: Uint8Array,
+  anyOrderR = false,
+): { R: GroupPoint; z: bigint } {
   const rLen = suite.evenY ? 32 : suite.pointLength;
   check(
     proof instanceof Uint8Array && proof.length === rLen + suite.scalarLength,
@@ -98,7 +111,9 @@ function pokDecode(suite: Suite, proof: Uint8Array): { R: GroupPoint; z: bigint 
     ? concatBytes(Uint8Array.of(2), proof.subarray(0, 32))
     : proof.subarray(0, rLen);
   return {
-    R: suite.decodePoint(rBytes, 'proof commitment'),
+    R: anyOrderR
+      ? suite.decodePointAnyOrder(rBytes, 'proof commitment')
+      : suite.decodePoint(rBytes, 'proof commitment'),
     z: suite.decodeScalar(proof.subarray(rLen), 'proof response'),
   };
 }
@@ -133,18 +148,22 @@ export function proveKnowledge(
   return pokEncode(suite, R, suite.Fn.add(k, suite.Fn.mul(a0, c)));
 }
 
-/** Checks σ against φ; throws `bad_proof_of_knowledge` naming `id`. */
+/**
+ * Checks σ against φ; throws `bad_proof_of_knowledge` naming `id`. `phiInSubgroup`: the caller has
+ * checked φ is in the prime-order subgroup, which makes R's own subgroup check redundant (pokDecode).
+ */
 export function verifyKnowledge(
   suite: Suite,
   id: bigint,
   phi: GroupPoint,
   proof: Uint8Array,
   ctx: Uint8Array,
+  phiInSubgroup = false,
 ): void {
   const culprit = [identifierHex(suite, id)];
   let R: GroupPoint, z: bigint;
   try {
-    ({ R, z } = pokDecode(suite, proof));
+    ({ R, z } = pokDecode(suite, proof, phiInSubgroup));
   } catch (e) {
     throw new CryptoError('bad_proof_of_knowledge', (e as Error).message, culprit);
   }
@@ -212,12 +231,122 @@ export function verifyingSharesFrom(
   return vs;
 }
 
-/** Decodes a dealer's commitment list (hex points); errors name the dealer. */
+// ---- prime-order subgroup checks in a batch ----
+
+/** A point decoded without its subgroup check, waiting for assertPrimeOrder; `owner` is blamed. */
+export interface PendingPoint {
+  readonly point: GroupPoint;
+  readonly owner: string;
+  readonly what: string;
+}
+
+/** Rounds of the batched check: a point outside the subgroup survives all of them with p ≤ 2^-128. */
+export const SUBGROUP_CHECK_ROUNDS = 128;
+/**
+ * Below this many points, checking each point (one multiplication by the group order each) is
+ * cheaper than SUBGROUP_CHECK_ROUNDS multiplications plus the subset sums (measured on ed25519:
+ * a multiplication costs about as much as 120 additions; the batch costs ~32 additions a point).
+ */
+export const SUBGROUP_BATCH_MIN = 160;
+// Points per lookup table in the batched check: the 2^6 subset sums of 6 points cost 57 additions,
+// after which each round adds one table entry per 6 points instead of ~3 points.
+const CHUNK = 6;
+
+/**
+ * Throws `bad_point` naming every owner of a point outside the prime-order subgroup.
+ *
+ * Small batches, and any batch that fails, check point by point. A larger batch is checked in
+ * SUBGROUP_CHECK_ROUNDS rounds, each summing a fresh uniformly random subset of the points (each
+ * point in with probability 1/2, from `rng`, drawn after the points were received) and checking
+ * that the sum lies in the subgroup (one multiplication by the group order).
+ *
+ * Why this is sound on ed25519: the curve group is Z/ℓ × Z/8, so each point is P_i = Q_i + T_i
+ * with Q_i of prime order ℓ and T_i a torsion component, written t_i ∈ Z/8. A subset sum is in the
+ * subgroup iff Σ b_i·t_i ≡ 0 (mod 8) (multiplying by ℓ, which is odd, is a bijection on Z/8). If
+ * some t_i ≠ 0, let 2^v be the smallest power of two dividing a non-zero t_i (v ∈ {0,1,2}) and I
+ * the points where it is attained. Modulo 2^(v+1), Σ b_i·t_i ≡ 2^v·#{i ∈ I : b_i = 1}: every
+ * other term is divisible by 2^(v+1). Whatever the other bits are, flipping b_i for one i ∈ I
+ * flips that residue, so exactly one of its two values leaves the sum non-zero: each round
+ * catches the batch with probability ≥ 1/2, independently, and k rounds miss with probability
+ * ≤ 2^-k. Torsion components cannot cancel except by that chance, however many are planted.
+ *
+ * Why not one random linear combination Σ r_i·P_i: an order-2 component only sees r_i mod 2, so
+ * one combination misses it with probability 1/2, whatever the size of the r_i.
+ */
+export function assertPrimeOrder(
+  suite: Suite,
+  pending: readonly PendingPoint[],
+  rng: Rng = (n) => randomBytes(n),
+): void {
+  if (suite.primeOrderCurve || pending.length === 0) return;
+  if (
+    pending.length >= SUBGROUP_BATCH_MIN &&
+    batchInSubgroup(
+      suite,
+      pending.map((p) => p.point),
+      rng,
+    )
+  )
+    return;
+  const bad = pending.filter((p) => !suite.inPrimeOrderSubgroup(p.point));
+  if (bad.length === 0) return;
+  const culprits = [...new Set(bad.map((p) => p.owner))];
+  throw new CryptoError(
+    'bad_point',
+    `not in the prime-order subgroup: ${bad.map((p) => `${p.what} from ${p.owner}`).join(', ')}`,
+    culprits,
+  );
+}
+
+/**
+ * The random-subset rounds of assertPrimeOrder: true when every round's subset sum is in the
+ * subgroup. Each round's subset is built chunk by chunk: for every CHUNK points the 2^CHUNK subset
+ * sums are tabulated once, and a round takes the entry picked by CHUNK fresh random bits
+ * (independent uniform bits, as the argument above needs). `rounds` below the default is for
+ * tests that measure one round's catch rate.
+ */
+export function batchInSubgroup(
+  suite: Suite,
+  points: readonly GroupPoint[],
+  rng: Rng,
+  rounds = SUBGROUP_CHECK_ROUNDS,
+): boolean {
+  const chunks = Math.ceil(points.length / CHUNK);
+  const bits = rng(rounds * chunks);
+  check(
+    bits.length === rounds * chunks,
+    'bad_input',
+    `rng returned ${bits.length} bytes, expected ${rounds * chunks}`,
+  );
+  const sums: GroupPoint[] = Array.from({ length: rounds }, () => suite.ZERO);
+  const table: GroupPoint[] = new Array<GroupPoint>(1 << CHUNK);
+  for (let c = 0; c < chunks; c++) {
+    const pts = points.slice(c * CHUNK, (c + 1) * CHUNK);
+    const size = 1 << pts.length;
+    table[0] = suite.ZERO;
+    for (let m = 1; m < size; m++) {
+      const low = m & -m;
+      table[m] = m === low ? pts[31 - Math.clz32(low)] : table[m ^ low].add(table[low]);
+    }
+    for (let r = 0; r < rounds; r++) {
+      // A byte's low CHUNK bits are uniform because 2^CHUNK divides 256.
+      const m = bits[r * chunks + c] & (size - 1);
+      if (m !== 0) sums[r] = sums[r].add(table[m]);
+    }
+  }
+  return sums.every((S) => suite.inPrimeOrderSubgroup(S));
+}
+
+/**
+ * Decodes a dealer's commitment list (hex points); errors name the dealer. With `pending`, the
+ * points' subgroup checks are left to the caller's assertPrimeOrder over that list.
+ */
 export function decodeCommitmentList(
   suite: Suite,
   list: unknown,
   t: number,
   from: string,
+  pending?: PendingPoint[],
 ): GroupPoint[] {
   check(
     Array.isArray(list) && list.length === t,
@@ -232,7 +361,10 @@ export function decodeCommitmentList(
         'bad_point',
         `commitment ${k} is not hex`,
       );
-      return suite.decodePoint(hexToBytes(h), `commitment ${k}`);
+      if (!pending) return suite.decodePoint(hexToBytes(h), `commitment ${k}`);
+      const point = suite.decodePointAnyOrder(hexToBytes(h), `commitment ${k}`);
+      pending.push({ point, owner: from, what: `commitment ${k}` });
+      return point;
     });
   } catch (e) {
     throw new CryptoError('bad_point', `from ${from}: ${(e as Error).message}`, [from]);
@@ -540,23 +672,35 @@ export function dkgRound1(
 
 /**
  * After all round-1 packages arrived: validates each (version, scheme, session, points, proof of
- * knowledge; errors name the sender) and returns the echo to broadcast.
+ * knowledge; errors name the sender) and returns the echo to broadcast. `rng` picks the subsets
+ * of the batched subgroup check (assertPrimeOrder); only tests pass one, and it must be unpredictable
+ * to the senders.
  */
-export function dkgEcho(state: DkgState, received: readonly DkgRound1Package[]): DkgEcho {
+export function dkgEcho(
+  state: DkgState,
+  received: readonly DkgRound1Package[],
+  rng?: Rng,
+): DkgEcho {
   expectStep(state, 'round1');
   const { suite, params } = state;
   const expected = memberIds(params).filter((id) => id !== state.me);
   const byId = collectPackages(suite, state.session, params.scheme, expected, received);
+  // Decode everything first, check all points' subgroups in one batch, then the proofs.
+  const pending: PendingPoint[] = [];
+  const decoded = new Map<bigint, GroupPoint[]>();
   for (const [from, p] of byId) {
-    const culprit = [p.from];
-    const C = decodeCommitmentList(suite, p.commitment, params.threshold, p.from);
+    decoded.set(from, decodeCommitmentList(suite, p.commitment, params.threshold, p.from, pending));
     check(
       typeof p.proofOfKnowledge === 'string' && /^[0-9a-f]*$/.test(p.proofOfKnowledge),
       'bad_proof_of_knowledge',
       'not hex',
-      culprit,
+      [p.from],
     );
-    verifyKnowledge(suite, from, C[0], hexToBytes(p.proofOfKnowledge), state.digest);
+  }
+  assertPrimeOrder(suite, pending, rng);
+  for (const [from, p] of byId) {
+    const C = decoded.get(from)!;
+    verifyKnowledge(suite, from, C[0], hexToBytes(p.proofOfKnowledge), state.digest, true);
     state.commitments.set(from, C);
     state.digests.set(from, packageDigest(p));
   }

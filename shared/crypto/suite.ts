@@ -60,6 +60,16 @@ export interface Suite {
   challenge(R: GroupPoint, PK: GroupPoint, msg: Uint8Array): bigint;
   /** RFC 9591 §3.1 DeserializeElement: on the curve, not the identity, in the prime-order subgroup. */
   decodePoint(bytes: Uint8Array, what?: string): GroupPoint;
+  /**
+   * decodePoint without the prime-order subgroup check (on the curve, canonical, not the identity),
+   * for callers that check many points at once (dkg.ts assertPrimeOrder). Never use the result
+   * before that check.
+   */
+  decodePointAnyOrder(bytes: Uint8Array, what?: string): GroupPoint;
+  /** True when `p` lies in the prime-order subgroup (one scalar multiplication on ed25519). */
+  inPrimeOrderSubgroup(p: GroupPoint): boolean;
+  /** Cofactor 1: every curve point is in the prime-order group, so subgroup checks are free. */
+  readonly primeOrderCurve: boolean;
   encodePoint(p: GroupPoint): Uint8Array;
   /** RFC 9591 §3.1 DeserializeScalar: canonical, < order. */
   decodeScalar(bytes: Uint8Array, what?: string): bigint;
@@ -103,6 +113,7 @@ function makeBase(opts: {
   hash: (m: Uint8Array) => Uint8Array;
   decodeRaw: (b: Uint8Array) => GroupPoint;
   torsionCheck: (p: GroupPoint) => boolean;
+  primeOrderCurve: boolean;
   pointLength: number;
   evenY: boolean;
   challenge: (R: GroupPoint, PK: GroupPoint, msg: Uint8Array) => bigint;
@@ -124,6 +135,22 @@ function makeBase(opts: {
   const PointStatic = Point as unknown as {
     new (...a: never[]): GroupPoint;
   };
+  function decodePointAnyOrder(bytes: Uint8Array, what = 'point'): GroupPoint {
+    check(bytes instanceof Uint8Array, 'bad_point', `${what}: expected bytes`);
+    check(
+      bytes.length === opts.pointLength,
+      'bad_point',
+      `${what}: expected ${opts.pointLength} bytes, got ${bytes.length}`,
+    );
+    let p: GroupPoint;
+    try {
+      p = opts.decodeRaw(bytes);
+    } catch (e) {
+      throw new CryptoError('bad_point', `${what}: not a valid encoding (${(e as Error).message})`);
+    }
+    check(!p.is0(), 'bad_point', `${what}: identity element`);
+    return p;
+  }
   return {
     name: opts.name,
     contextString,
@@ -142,25 +169,13 @@ function makeBase(opts: {
     hashToScalar: opts.hashToScalar,
     challenge: opts.challenge,
     decodePoint(bytes, what = 'point') {
-      check(bytes instanceof Uint8Array, 'bad_point', `${what}: expected bytes`);
-      check(
-        bytes.length === opts.pointLength,
-        'bad_point',
-        `${what}: expected ${opts.pointLength} bytes, got ${bytes.length}`,
-      );
-      let p: GroupPoint;
-      try {
-        p = opts.decodeRaw(bytes);
-      } catch (e) {
-        throw new CryptoError(
-          'bad_point',
-          `${what}: not a valid encoding (${(e as Error).message})`,
-        );
-      }
-      check(!p.is0(), 'bad_point', `${what}: identity element`);
+      const p = decodePointAnyOrder(bytes, what);
       check(opts.torsionCheck(p), 'bad_point', `${what}: not in the prime-order subgroup`);
       return p;
     },
+    decodePointAnyOrder,
+    inPrimeOrderSubgroup: opts.torsionCheck,
+    primeOrderCurve: opts.primeOrderCurve,
     encodePoint: (p) => p.toBytes(),
     decodeScalar(bytes, what = 'scalar') {
       check(bytes instanceof Uint8Array, 'bad_scalar', `${what}: expected bytes`);
@@ -199,6 +214,7 @@ export const ed25519Suite: Suite = makeBase({
   // RFC 8032 strict decoding (canonical y), not ZIP-215.
   decodeRaw: (b) => ed25519.Point.fromBytes(b, false) as unknown as GroupPoint,
   torsionCheck: (p) => (p as unknown as { isTorsionFree(): boolean }).isTorsionFree(),
+  primeOrderCurve: false,
   pointLength: 32,
   evenY: false,
   // RFC 9591 §6.1: H2 is SHA-512 without a prefix, so signatures verify under RFC 8032.
@@ -237,6 +253,7 @@ export const secp256k1Suite: Suite = makeBase({
   hash: (m) => sha256(m),
   decodeRaw: k1Decode,
   torsionCheck: () => true, // cofactor 1: every curve point is in the prime-order group
+  primeOrderCurve: true,
   pointLength: 33,
   evenY: false,
   challenge: (R, PK, msg) => k1HashToScalar(concatBytes(R.toBytes(), PK.toBytes(), msg), k1Chal),
@@ -279,6 +296,7 @@ export const taprootSuite: Suite = makeBase({
   hash: (m) => sha256(m),
   decodeRaw: k1Decode,
   torsionCheck: () => true,
+  primeOrderCurve: true,
   pointLength: 33,
   evenY: true,
   // BIP340: e = int(hash_BIP0340/challenge(bytes(R) || bytes(P) || m)) mod n.
