@@ -25,6 +25,21 @@ export const INBOX_BOUNDS = { maxInboxes: 256, maxPerGroup: 32 } as const;
 /** The bucket of inboxes this node opened itself, before any message of theirs arrived. */
 const LOCAL = '';
 
+/** The key of an inbox's waiters in ctx.waiters (stopping the node wakes every waiter there). */
+const waiterKey = (key: string) => `inbox:${key}`;
+
+/** A step's messages by sender; storing one wakes whoever awaits the inbox. */
+class WakingMap extends Map<string, unknown> {
+  constructor(private readonly onSet: () => void) {
+    super();
+  }
+  override set(k: string, v: unknown): this {
+    super.set(k, v);
+    this.onSet();
+    return this;
+  }
+}
+
 export class Inboxes extends NodeService {
   /**
    * Peers fill these (a message can arrive before this node starts its part, so any session is
@@ -58,11 +73,12 @@ export class Inboxes extends NodeService {
     const open = this.bucketOf.get(key);
     const box = open === undefined ? undefined : this.boxes.get(open, key);
     if (box) return box;
+    const wake = () => this.wake(key);
     const made: DkgInbox = {
-      round1: new Map(),
-      echo: new Map(),
-      round2: new Map(),
-      done: new Map(),
+      round1: new WakingMap(wake),
+      echo: new WakingMap(wake),
+      round2: new WakingMap(wake),
+      done: new WakingMap(wake),
     };
     const bucket = group ?? LOCAL;
     this.boxes.set(bucket, key, made);
@@ -75,7 +91,37 @@ export class Inboxes extends NodeService {
     return this.boxes.size;
   }
 
-  /** Resolves once `n` messages of `step` arrived, or throws on the deadline. */
+  /**
+   * Wakes whoever awaits the inbox `key` to look again: a message arrived (WakingMap does this), or
+   * something its `check` reads changed (a ceremony was stopped).
+   */
+  wake(key: string): void {
+    const ws = this.ctx.waiters.get(waiterKey(key));
+    if (ws) for (const w of [...ws]) w();
+  }
+
+  /** Until wake(key), the node stops, or just past `deadline`, whichever is first. */
+  private nextWake(key: string, deadline: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const k = waiterKey(key);
+      let ws = this.ctx.waiters.get(k);
+      if (!ws) this.ctx.waiters.set(k, (ws = new Set()));
+      const done = () => {
+        clearTimeout(timer);
+        ws.delete(done);
+        if (ws.size === 0 && this.ctx.waiters.get(k) === ws) this.ctx.waiters.delete(k);
+        resolve();
+      };
+      ws.add(done);
+      // Not a poll: fires once, so the caller sees the deadline has passed.
+      const timer = setTimeout(done, Math.min(Math.max(deadline - Date.now() + 1, 0), 2 ** 31 - 1));
+    });
+  }
+
+  /**
+   * Resolves once `n` messages of `step` arrived, or throws on the deadline. Looks again whenever a
+   * message is put in this inbox, wake(key) is called or the node stops, never on a timer.
+   */
   async awaitInbox(
     key: string,
     step: keyof DkgInbox,
@@ -93,7 +139,7 @@ export class Inboxes extends NodeService {
       check?.();
       if (Date.now() > deadline)
         throw new Error(`timed out waiting for ${step} messages (${box.size} of ${n})`);
-      await new Promise((r) => setTimeout(r, 50));
+      await this.nextWake(key, deadline);
     }
   }
 

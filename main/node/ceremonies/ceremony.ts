@@ -299,6 +299,7 @@ export class CeremonyService extends NodeService {
           `${this.participantName(g.id, from)} stopped it (${typeof why === 'string' ? why.slice(0, 300) : 'no reason given'})`,
         );
       this.aborted.set(msg.session, true);
+      this.inboxes.wake(msg.session); // a round waiting on this session sees the stop now
       const by = this.abortedBy.get(msg.session) ?? new Set<string>();
       this.abortedBy.set(msg.session, by.add(from));
       return { ok: true };
