@@ -124,7 +124,8 @@ export class DkgService extends NodeService {
       });
       this.keys.set(groupId, key);
       this.signing.applyEarlyNonces(groupId);
-      this.auditLog.syncAuditWithAll(groupId);
+      // Once: the first member's sync writes the checkpoint before any member's list is read, so
+      // every member gets the whole log, checkpoint included (a second call only resent it all).
       this.auditLog.syncAuditWithAll(groupId);
       this.emit({ type: 'group', id: groupId });
       this.log(
