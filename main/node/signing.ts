@@ -40,12 +40,39 @@ import type { GroupRow, RequestRow } from '../store/index.js';
 import { TERMINAL, POOL_SIZE, DroppedMessage, union, type SignMessage } from './common.js';
 import { type NodeServices, type NodeContext, NodeService } from './context.js';
 
+/** A late signer is asked no sooner than this after the sign requests went out (ms). */
+const HEDGE_MIN_MS = 300;
+/** ... nor sooner than this many times the slowest answer so far. */
+const HEDGE_FACTOR = 5;
+/** With no answer to go by yet (the first signature after a start). */
+const HEDGE_FIRST_MS = 1_000;
+/** How often a late signer's replacement is looked for again when no approver was spare. */
+const HEDGE_RECHECK_MS = 250;
+/** Answers (round trips, ms) the deadline for late signers is derived from, newest last. */
+const RECENT_ANSWERS = 20;
+
+/** One part's signing attempt, as far as it got. */
+interface PartResult {
+  sig?: Uint8Array;
+  /** With a signature: who signed it (the coordinator first). */
+  signers?: string[];
+  failed: string[];
+  stale: boolean;
+  /**
+   * Signers that did not answer by the short deadline while another approver could take their
+   * place: the attempt goes on (`rest`, its own outcome) and the coordinator asks a new set too.
+   */
+  late?: { peers: string[]; waitedMs: number; rest: Promise<PartResult> };
+}
+
 export class SigningService extends NodeService {
   /** Nonces this node generated for each coordinator: group → coordinator → commitment key → nonces. */
   myNonces = new Map<string, Map<string, Map<string, SigningNonces>>>();
   /** Commitments other signers gave this node for when it coordinates: group → signer → list. */
   private pool = new Map<string, Map<string, NonceCommitment[]>>();
   coordinating = new Set<string>();
+  /** Round trips of the latest sign answers (ms): a signer far slower than these is late. */
+  private recentAnswers: number[] = [];
   /**
    * What this node saw going wrong while coordinating a request, for the failure outcome it may
    * sign: per signer, the latest evidence (a bad share with its signer's receipt, a timeout, a
@@ -96,6 +123,12 @@ export class SigningService extends NodeService {
     if (!failures) this.failures.set(id, (failures = { evidence: new Map() }));
     /** The parts' signatures so far: a finished part stays signed whoever signs the next. */
     const sigs: Uint8Array[] = [];
+    /** Signers that were late in an attempt of this request: asked again only when needed. */
+    const late = new Set<string>();
+    /** The current part's earlier attempts that a late signer held up, still running. */
+    let earlier: Promise<PartResult> | undefined;
+    /** Who signed each part so far (with the coordinator). */
+    const signersOf: string[][] = [];
     try {
       const parts = this.partsOf(this.store.requests.get(id)!);
       for (let attempt = 0; attempt < 8 + parts.length && !this.stopped; attempt++) {
@@ -105,17 +138,35 @@ export class SigningService extends NodeService {
         const key = await this.keyPackage(g.id);
         const approvers = this.requests.approversOf(r);
         const pool = this.pool.get(g.id) ?? new Map<string, NonceCommitment[]>();
+        const usable = (p: string, culprits: string[]) =>
+          p !== this.me.peerId &&
+          !culprits.includes(p) &&
+          this.host.isConnected(p) &&
+          ((this.pool.get(g.id) ?? pool).get(p)?.length ?? 0) > 0;
+        // Late signers last: they are asked again only when no other approver can sign.
         const others = approvers
-          .filter(
-            (p) =>
-              p !== this.me.peerId &&
-              !r.culprits.includes(p) &&
-              this.host.isConnected(p) &&
-              (pool.get(p)?.length ?? 0) > 0,
-          )
-          .sort()
+          .filter((p) => usable(p, r.culprits))
+          .sort((a, b) => Number(late.has(a)) - Number(late.has(b)) || (a < b ? -1 : 1))
           .slice(0, g.threshold - 1);
-        if (others.length < g.threshold - 1) {
+        /** Whether an approver besides `busy` could take a late signer's place now. */
+        const spare = (busy: string[]) => {
+          const now = this.store.requests.get(id);
+          if (!now || TERMINAL.includes(now.status)) return false;
+          return this.requests
+            .approversOf(now)
+            .some((p) => !busy.includes(p) && !late.has(p) && usable(p, now.culprits));
+        };
+        if (others.length < g.threshold - 1 && earlier && sigs.length < parts.length) {
+          // Only the attempt a late signer holds up can still sign this part: wait for it.
+          const res = await earlier;
+          earlier = undefined;
+          if (res.sig) {
+            sigs.push(res.sig);
+            signersOf.push(res.signers ?? []);
+          }
+          continue;
+        }
+        if (others.length < g.threshold - 1 && sigs.length < parts.length) {
           this.requests.updateRequest(id, { status: 'pending', updatedAt: Date.now() });
           this.maybeFailForGood(id);
           return;
@@ -125,13 +176,34 @@ export class SigningService extends NodeService {
         failures.attempt = { coordinator: this.me.peerId, signers: [this.me.peerId, ...others] };
         const failed: string[] = [];
         let stale = false;
-        while (sigs.length < parts.length && failed.length === 0 && !stale) {
-          const res = await this.signPart(r, g, key, others, sigs.length, parts, failures);
-          if (res.sig) sigs.push(res.sig);
+        let hedged = false;
+        while (sigs.length < parts.length && failed.length === 0 && !stale && !hedged) {
+          const attempt = this.signPart(r, g, key, others, sigs.length, parts, failures, spare);
+          // An earlier attempt of this part held up by a late signer still counts if it ends first.
+          const res = earlier ? await firstSigned(attempt, earlier) : await attempt;
+          if (res.late) {
+            // Late is no fault: the evidence says how long it was waited for, it blames nobody,
+            // and its answer still completes the attempt it was asked in if it comes first.
+            for (const p of res.late.peers) {
+              late.add(p);
+              failures.evidence.set(p, { kind: 'timeout', peer: p, waitedMs: res.late.waitedMs });
+              this.log(
+                `signer ${logSafe(this.memberName(g.id, p))} is late for request ${id}; asking another approver`,
+              );
+            }
+            earlier = earlier ? firstSigned(earlier, res.late.rest) : res.late.rest;
+            hedged = true;
+            continue;
+          }
+          if (res.sig) {
+            sigs.push(res.sig);
+            signersOf.push(res.signers ?? []);
+            earlier = undefined;
+          }
           failed.push(...res.failed);
           stale = res.stale;
         }
-        if (failed.length === 0 && stale) continue;
+        if (failed.length === 0 && (stale || hedged)) continue;
         if (failed.length === 0) {
           const sig = concatBytes(...sigs);
           const outcome = signStatement<OutcomeBody>(
@@ -147,7 +219,7 @@ export class SigningService extends NodeService {
             },
             (h) => this.me.sign(h),
           );
-          const signers = [this.me.peerId, ...others];
+          const signers = [...new Set(signersOf.flat())];
           // This node's own share leaves it inside the signature: recorded like every signer's.
           this.store.tx(() => {
             this.audit(
@@ -196,7 +268,8 @@ export class SigningService extends NodeService {
     part: number,
     parts: readonly SignPart[],
     failures: { evidence: Map<string, FailureEvidence> },
-  ): Promise<{ sig?: Uint8Array; failed: string[]; stale: boolean }> {
+    spare: (busy: string[]) => boolean = () => false,
+  ): Promise<PartResult> {
     const id = r.id;
     const spec = parts[part]!;
     const suite = getSuite(g.scheme);
@@ -245,82 +318,148 @@ export class SigningService extends NodeService {
     shares.set(key.share.identifier, signShare(partKeyPackage(key, spec), mine, pkg));
     /** Each signer's receipt for the share it returned in this attempt. */
     const receipts = new Map<string, ShareReceipt>();
-    await Promise.all(
-      others.map(async (p) => {
-        const idx = BigInt(this.store.members.get(g.id, p)!.index);
-        let res: {
-          share?: unknown;
-          receipt?: unknown;
-          refill?: unknown;
-          error?: unknown;
-          stale?: unknown;
-          nonces?: unknown;
-        };
-        try {
-          res = ((await this.send(p, msg as unknown as GroupMessage, this.signTimeoutMs)) ??
-            {}) as typeof res;
-        } catch (e) {
-          const why = (e as Error).message;
-          if (e instanceof NetError && e.code === 'timeout')
-            fail(p, { kind: 'timeout', peer: p, waitedMs: this.signTimeoutMs }, why);
-          else fail(p, { kind: 'refused', peer: p, reason: why.slice(0, 300) }, why);
-          return;
+    // A signer far slower than the others (alive but silent) need not hold the request for the
+    // whole sign timeout: past a short deadline derived from the answers so far, the coordinator
+    // asks another approver while this attempt goes on.
+    const t0 = performance.now();
+    const waiting = new Set(others);
+    const answered: number[] = [];
+    let hedgeTimer: NodeJS.Timeout | undefined;
+    let onLate: (peers: string[]) => void = () => undefined;
+    const lateSigners = new Promise<string[]>((resolve) => (onLate = resolve));
+    let gaveUp = false;
+    const arm = () => {
+      clearTimeout(hedgeTimer);
+      if (waiting.size === 0 || gaveUp) return;
+      // This attempt's answers, or before the first of them the latest ones of earlier attempts.
+      const known = answered.length > 0 ? answered : this.recentAnswers;
+      const deadline = known.length
+        ? Math.max(HEDGE_MIN_MS, HEDGE_FACTOR * Math.max(...known))
+        : HEDGE_FIRST_MS;
+      const check = () => {
+        if (waiting.size === 0 || gaveUp) return;
+        if (!spare(others)) hedgeTimer = setTimeout(check, HEDGE_RECHECK_MS);
+        else {
+          gaveUp = true;
+          onLate([...waiting]);
         }
-        const staleCount = this.staleTimes(id, p);
-        if (res.stale === true && Array.isArray(res.nonces) && staleCount < 3) {
-          // Not a fault (it restarted, or its pool here was out of date): ask again with one
-          // of the fresh commitments it sent along.
-          this.staleCounts.set(`${id}/${p}`, staleCount + 1);
-          this.addToPool(g, p, res.nonces.slice(0, POOL_SIZE) as Record<string, unknown>[], true);
-          this.log(`signer ${logSafe(this.memberName(g.id, p))} had no such nonce; asking again`);
-          stale = true;
-          return;
-        }
-        if (typeof res.share !== 'string' || !/^[0-9a-f]+$/.test(res.share)) {
-          const why = typeof res.error === 'string' ? res.error.slice(0, 300) : 'no share';
-          fail(p, { kind: 'refused', peer: p, reason: why }, why);
-          return;
-        }
-        // A share counts only with its signer's receipt for exactly this attempt: then a bad
-        // one is proven to every member, and the signer cannot deny it.
-        let receipt: ShareReceipt | undefined;
-        try {
-          receipt = decodeShareReceipt(res.receipt);
-        } catch {
-          receipt = undefined;
-        }
-        const problem = receiptProblem(receipt, {
-          groupId: g.id,
-          requestId: id,
-          epoch: g.epoch,
-          commitments: msg.commitments,
-          signer: p,
-          share: res.share,
-          part,
-          identityKey: (peer) => this.identityKey(g.id, peer),
-        });
-        if (problem !== undefined) {
-          fail(p, { kind: 'refused', peer: p, reason: problem }, problem);
-          return;
-        }
-        receipts.set(p, receipt!);
-        try {
-          shares.set(idx, decodeSignatureShare(suite, idx, hexToBytes(res.share)));
-        } catch (e) {
-          fail(
-            p,
-            { kind: 'bad-share', receipt: receipt!, commitments: msg.commitments },
-            (e as Error).message,
-          );
-          return;
-        }
-        if (res.refill && typeof res.refill === 'object')
-          this.addToPool(g, p, [res.refill as Record<string, unknown>], false);
-      }),
+      };
+      hedgeTimer = setTimeout(check, Math.max(0, deadline - (performance.now() - t0)));
+    };
+    arm();
+    const all = Promise.all(
+      others
+        .map(async (p) => {
+          const idx = BigInt(this.store.members.get(g.id, p)!.index);
+          let res: {
+            share?: unknown;
+            receipt?: unknown;
+            refill?: unknown;
+            error?: unknown;
+            stale?: unknown;
+            nonces?: unknown;
+          };
+          try {
+            res = ((await this.send(p, msg as unknown as GroupMessage, this.signTimeoutMs)) ??
+              {}) as typeof res;
+            const ms = performance.now() - t0;
+            answered.push(ms);
+            this.recentAnswers = [...this.recentAnswers, ms].slice(-RECENT_ANSWERS);
+          } catch (e) {
+            const why = (e as Error).message;
+            if (e instanceof NetError && e.code === 'timeout')
+              fail(p, { kind: 'timeout', peer: p, waitedMs: this.signTimeoutMs }, why);
+            else fail(p, { kind: 'refused', peer: p, reason: why.slice(0, 300) }, why);
+            return;
+          }
+          const staleCount = this.staleTimes(id, p);
+          if (res.stale === true && Array.isArray(res.nonces) && staleCount < 3) {
+            // Not a fault (it restarted, or its pool here was out of date): ask again with one
+            // of the fresh commitments it sent along.
+            this.staleCounts.set(`${id}/${p}`, staleCount + 1);
+            this.addToPool(g, p, res.nonces.slice(0, POOL_SIZE) as Record<string, unknown>[], true);
+            this.log(`signer ${logSafe(this.memberName(g.id, p))} had no such nonce; asking again`);
+            stale = true;
+            return;
+          }
+          if (typeof res.share !== 'string' || !/^[0-9a-f]+$/.test(res.share)) {
+            const why = typeof res.error === 'string' ? res.error.slice(0, 300) : 'no share';
+            fail(p, { kind: 'refused', peer: p, reason: why }, why);
+            return;
+          }
+          // A share counts only with its signer's receipt for exactly this attempt: then a bad
+          // one is proven to every member, and the signer cannot deny it.
+          let receipt: ShareReceipt | undefined;
+          try {
+            receipt = decodeShareReceipt(res.receipt);
+          } catch {
+            receipt = undefined;
+          }
+          const problem = receiptProblem(receipt, {
+            groupId: g.id,
+            requestId: id,
+            epoch: g.epoch,
+            commitments: msg.commitments,
+            signer: p,
+            share: res.share,
+            part,
+            identityKey: (peer) => this.identityKey(g.id, peer),
+          });
+          if (problem !== undefined) {
+            fail(p, { kind: 'refused', peer: p, reason: problem }, problem);
+            return;
+          }
+          receipts.set(p, receipt!);
+          try {
+            shares.set(idx, decodeSignatureShare(suite, idx, hexToBytes(res.share)));
+          } catch (e) {
+            fail(
+              p,
+              { kind: 'bad-share', receipt: receipt!, commitments: msg.commitments },
+              (e as Error).message,
+            );
+            return;
+          }
+          if (res.refill && typeof res.refill === 'object')
+            this.addToPool(g, p, [res.refill as Record<string, unknown>], false);
+        })
+        .map((answer, i) =>
+          answer.finally(() => {
+            waiting.delete(others[i]!);
+            arm();
+          }),
+        ),
     );
+    const whole = all.then((): PartResult => {
+      clearTimeout(hedgeTimer);
+      return this.finishPart(pkg, shares, receipts, failed, stale, fail, g, msg);
+    });
+    const first = await Promise.race([whole, lateSigners]);
+    if (!Array.isArray(first)) return first;
+    clearTimeout(hedgeTimer);
+    return {
+      failed: [],
+      stale: false,
+      late: { peers: first, waitedMs: Math.round(performance.now() - t0), rest: whole },
+    };
+  }
+
+  /** The part's signature from the shares of a finished attempt, or who failed it. */
+  private finishPart(
+    pkg: SigningPackage,
+    shares: Map<bigint, bigint>,
+    receipts: Map<string, ShareReceipt>,
+    failed: string[],
+    stale: boolean,
+    fail: (p: string, e: FailureEvidence, why: string) => void,
+    g: GroupRow,
+    msg: SignMessage,
+  ): PartResult {
+    const suite = getSuite(g.scheme);
     if (failed.length > 0 || stale) return { failed, stale: failed.length === 0 && stale };
     try {
-      return { sig: aggregate(pkg, shares), failed, stale: false };
+      const signers = msg.commitments.map((c) => c.peerId);
+      return { sig: aggregate(pkg, shares), signers, failed, stale: false };
     } catch (e) {
       if (!(e instanceof CryptoError)) throw e;
       for (const c of e.culprits) {
@@ -619,4 +758,20 @@ export class SigningService extends NodeService {
     this.myNonces.delete(groupId);
     this.pool.delete(groupId);
   }
+}
+
+/**
+ * The newer attempt `a` of a part, unless the earlier `b` (held up by a late signer) yields a
+ * signature first; `b` ending without one is left to `a`.
+ */
+function firstSigned(a: Promise<PartResult>, b: Promise<PartResult>): Promise<PartResult> {
+  return new Promise<PartResult>((resolve, reject) => {
+    a.then(resolve, reject);
+    b.then(
+      (res) => {
+        if (res.sig) resolve(res);
+      },
+      () => undefined,
+    );
+  });
 }

@@ -342,3 +342,59 @@ describe('a 2-of-3 taproot group where an approver is killed while signing', () 
     ).toBe(true);
   }, 240_000);
 });
+
+describe('a 2-of-3 taproot group where an approver hangs while signing and stays alive', () => {
+  const tmp = tempRoot();
+  // The default sign timeout (10 s): the coordinator must not need it to go on without the hung one.
+  const nodes = ['gail', 'hugo', 'ines'].map((n) => new TestNode(n, tmp.root));
+
+  afterAll(async () => {
+    await Promise.all(nodes.map((n) => n.kill('SIGKILL')));
+    tmp.cleanup();
+  });
+
+  it('asks the third member as soon as the hung one is late, long before the sign timeout, blaming nobody', async () => {
+    await Promise.all(nodes.map((n) => n.init()));
+    const [first, second] = [nodes[0], nodes[1]].sort((a, b) => (a.peerId < b.peerId ? -1 : 1));
+    const third = nodes[2];
+    await first.start();
+    await second.start(undefined, { CONCLAVE_ALLOW_FAULTS: '1', CONCLAVE_FAULT: 'hang-sign' });
+    await third.start();
+    const group = await formGroup(nodes, 'hangs', 2, 'taproot');
+    const msg = 'b'.repeat(64);
+    const req = await first.cliJson<{ id: string }>([
+      'request',
+      'sign',
+      '--group',
+      'hangs',
+      '--hex',
+      msg,
+    ]);
+    await waitFor('the others to receive it', async () => {
+      const lists = await Promise.all([second, third].map((n) => n.api('request.list', {})));
+      return lists.every((l) => l.some((r) => r.id === req.id));
+    });
+    // first and second approve: the coordinator (first) asks second, which hangs.
+    await first.api('request.approve', { id: req.id });
+    await second.api('request.approve', { id: req.id });
+    await waitStatus(first, req.id, 'signing');
+    const signingAt = Date.now();
+    await third.api('request.approve', { id: req.id });
+    // Without the fast failover the coordinator waits out the 10 s sign timeout before asking
+    // third; with it, third is asked once second is late (about a second here).
+    const done = await waitStatus(
+      first,
+      req.id,
+      'done',
+      Math.max(1, 7_000 - (Date.now() - signingAt)),
+    );
+    expect(Date.now() - signingAt).toBeLessThan(7_000);
+    expect(
+      schnorr.verify(hexToBytes(done.signature!), hexToBytes(msg), hexToBytes(group.publicKey!)),
+    ).toBe(true);
+    // Late is no fault: nobody is blamed, and the hung member is still up and learns the outcome.
+    expect(done.culprits).toEqual([]);
+    await waitStatus(second, req.id, 'done', 30_000);
+    expect(first.logs).toMatch(/is late for request/);
+  }, 240_000);
+});
