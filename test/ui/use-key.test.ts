@@ -42,7 +42,11 @@ describe('Use this key', () => {
     expect(screen.getByLabelText('Commands for Decrypt age files').textContent).toContain(
       `age -r ${recipient} -o notes.txt.age notes.txt`,
     );
-    expect(screen.getByLabelText('OpenSSH public key').textContent).toMatch(/^ssh-ed25519 AAAA/);
+    // Its OpenSSH line is under "Group public key" on the same page, not shown twice.
+    expect(screen.queryByText(/^ssh-ed25519 AAAA/)).toBeNull();
+    expect(
+      screen.getByText(/OpenSSH public key .* is under “Group public key” above/),
+    ).toBeTruthy();
     expect(screen.queryByText('Nostr events')).toBeNull();
   });
 
