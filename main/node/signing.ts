@@ -437,6 +437,8 @@ export class SigningService extends NodeService {
     const first = await Promise.race([whole, lateSigners]);
     if (!Array.isArray(first)) return first;
     clearTimeout(hedgeTimer);
+    // Its end may no longer be awaited (another attempt signs first): never an unhandled rejection.
+    whole.catch((e: unknown) => this.log(`signing ${id} stopped: ${(e as Error).message}`));
     return {
       failed: [],
       stale: false,
