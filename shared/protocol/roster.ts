@@ -14,6 +14,7 @@ import {
   expectScheme,
 } from './wire.js';
 import type { SchemeName } from '../crypto/suite.js';
+import { logSafe } from './text.js';
 
 /** A short fingerprint of an identity public key, for comparing out of band: XXXX-XXXX-XXXX-XXXX-XXXX. */
 export function fingerprint(identityKey: Uint8Array): string {
@@ -98,7 +99,8 @@ export function encodeInvite(i: Invite): string {
 
 /** Parses an invite code; throws ProtocolError('bad_invite') with what is wrong. */
 export function decodeInvite(text: string): Invite {
-  const t = String(text).trim();
+  // A caller's odd value (an object with its own toString) is a bad invite, not a TypeError.
+  const t = typeof text === 'string' ? text.trim() : '';
   if (!t.startsWith(INVITE_PREFIX))
     throw new ProtocolError('bad_invite', 'an invite code starts with "conclave-invite:"');
   let raw: unknown;
@@ -125,7 +127,7 @@ export function decodeInvite(text: string): Invite {
       'importedKey',
     ]);
     if (o.v !== 1)
-      throw new ProtocolError('bad_invite', `unsupported invite version ${String(o.v)}`);
+      throw new ProtocolError('bad_invite', `unsupported invite version ${logSafe(o.v)}`);
     const size = expectInt(o.size, 'size', 2, 50);
     const addrs = o.addrs;
     if (!Array.isArray(addrs) || addrs.length > 32)

@@ -5,6 +5,7 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, hexToBytes, utf8ToBytes } from '@noble/hashes/utils.js';
 import { canonicalJSON } from '../crypto/backup.js';
 import { SCHEMES, type SchemeName } from '../crypto/suite.js';
+import { logSafe } from './text.js';
 
 export const WIRE_VERSION = 1;
 
@@ -78,7 +79,7 @@ export function expectHex(
 }
 export function expectScheme(v: unknown): SchemeName {
   if (typeof v !== 'string' || !(SCHEMES as readonly string[]).includes(v))
-    throw new ProtocolError('malformed', `unknown scheme ${String(v)}`);
+    throw new ProtocolError('malformed', `unknown scheme ${logSafe(v)}`);
   return v as SchemeName;
 }
 function expectStrings(v: unknown, what: string, maxItems: number, maxLen: number): string[] {
@@ -295,11 +296,11 @@ export function decodeShareReceipt(v: unknown): ShareReceipt {
     'part',
   ]);
   if (b.v !== WIRE_VERSION)
-    throw new ProtocolError('unsupported_version', `receipt version ${String(b.v)}`);
+    throw new ProtocolError('unsupported_version', `receipt version ${logSafe(b.v)}`);
   // Absent means the first part; a 0 is never written, so each receipt has one encoding.
   const part = b.part === undefined ? undefined : expectInt(b.part, 'part', 1, MAX_SIGN_PARTS - 1);
   if (b.type !== 'share-receipt')
-    throw new ProtocolError('malformed', `expected a share-receipt, got ${String(b.type)}`);
+    throw new ProtocolError('malformed', `expected a share-receipt, got ${logSafe(b.type)}`);
   return {
     body: {
       v: 1,
@@ -361,7 +362,7 @@ export function decodeEvidence(v: unknown, what = 'evidence'): FailureEvidence {
         reason: expectString(o.reason, `${what}.reason`, 300),
       };
     default:
-      throw new ProtocolError('malformed', `${what} has unknown kind ${String(o.kind)}`);
+      throw new ProtocolError('malformed', `${what} has unknown kind ${logSafe(o.kind)}`);
   }
 }
 
@@ -379,7 +380,7 @@ export function decodeSigned(v: unknown): Signed {
   const sig = expectHex(o.sig, 'sig', 128);
   const b = expectObject(o.body, 'body');
   if (b.v !== WIRE_VERSION)
-    throw new ProtocolError('unsupported_version', `statement version ${String(b.v)}`);
+    throw new ProtocolError('unsupported_version', `statement version ${logSafe(b.v)}`);
   switch (b.type) {
     case 'request': {
       expectObject(b, 'request', [
@@ -395,7 +396,7 @@ export function decodeSigned(v: unknown): Signed {
         'policy',
       ]);
       if (!(REQUEST_KIND_NAMES as readonly string[]).includes(b.kind as string))
-        throw new ProtocolError('malformed', `unknown request kind ${String(b.kind)}`);
+        throw new ProtocolError('malformed', `unknown request kind ${logSafe(b.kind)}`);
       const body: RequestBody = {
         v: 1,
         type: 'request',
@@ -475,7 +476,7 @@ export function decodeSigned(v: unknown): Signed {
       return { body, sig };
     }
     default:
-      throw new ProtocolError('malformed', `unknown statement type ${String(b.type)}`);
+      throw new ProtocolError('malformed', `unknown statement type ${logSafe(b.type)}`);
   }
 }
 
@@ -686,7 +687,7 @@ export function decodeRoster(v: unknown): RosterMessage {
 export function decodeGroupMessage(v: unknown): GroupMessage {
   const o = expectObject(v, 'message');
   if (o.v !== WIRE_VERSION)
-    throw new ProtocolError('unsupported_version', `message version ${String(o.v)}`);
+    throw new ProtocolError('unsupported_version', `message version ${logSafe(o.v)}`);
   switch (o.type) {
     case 'roster':
       return decodeRoster(o);
@@ -835,14 +836,14 @@ export function decodeGroupMessage(v: unknown): GroupMessage {
       };
     }
     default:
-      throw new ProtocolError('malformed', `unknown message type ${String(o.type)}`);
+      throw new ProtocolError('malformed', `unknown message type ${logSafe(o.type)}`);
   }
 }
 
 export function decodeJoinRequest(v: unknown): JoinRequest {
   const o = expectObject(v, 'join', ['v', 'type', 'groupId', 'token', 'name', 'addrs']);
   if (o.v !== WIRE_VERSION)
-    throw new ProtocolError('unsupported_version', `join version ${String(o.v)}`);
+    throw new ProtocolError('unsupported_version', `join version ${logSafe(o.v)}`);
   if (o.type !== 'join') throw new ProtocolError('malformed', 'expected a join message');
   return {
     v: 1,
