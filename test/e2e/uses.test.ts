@@ -52,8 +52,6 @@ afterAll(async () => {
   await b?.close();
 });
 
-const example = (name: string) => examples.find((e) => e.name === name)!;
-
 /** What a custodian must be able to read on each card, besides every field the node decoded. */
 const KEY_FACTS: Record<string, (string | RegExp)[]> = {
   'ssh-cert': [

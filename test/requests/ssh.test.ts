@@ -12,11 +12,10 @@ import {
   encodeSshMessage,
   ssh,
   validityWords,
-  type SshBind,
   type SshMessageInput,
 } from '../../shared/requests/ssh.js';
 import { RequestParamError, type RequestContext } from '../../shared/requests/types.js';
-import { HOSTBOUND_METHOD, parseCertTbs, sshsigData } from '../../shared/ssh/signed.js';
+import { parseCertTbs, sshsigData } from '../../shared/ssh/signed.js';
 import { SshWriter, ed25519Blob, fingerprint, publicKeyBlob } from '../../shared/ssh/wire.js';
 import { ctx } from './fixtures.js';
 import {
