@@ -171,14 +171,19 @@ export class SigningService extends NodeService {
           this.maybeFailForGood(id);
           return;
         }
-        this.requests.updateRequest(id, { status: 'signing', updatedAt: Date.now() });
-        this.notify(id);
         failures.attempt = { coordinator: this.me.peerId, signers: [this.me.peerId, ...others] };
         const failed: string[] = [];
         let stale = false;
         let hedged = false;
+        let marked = false;
         while (sigs.length < parts.length && failed.length === 0 && !stale && !hedged) {
           const attempt = this.signPart(r, g, key, others, sigs.length, parts, failures, spare);
+          if (!marked) {
+            // Once the sign requests are on their way: this write is not in their path.
+            marked = true;
+            this.requests.updateRequest(id, { status: 'signing', updatedAt: Date.now() });
+            this.notify(id);
+          }
           // An earlier attempt of this part held up by a late signer still counts if it ends first.
           const res = earlier ? await firstSigned(attempt, earlier) : await attempt;
           if (res.late) {
@@ -315,7 +320,6 @@ export class SigningService extends NodeService {
     };
     if (part > 0) msg.part = part;
     const shares = new Map<bigint, bigint>();
-    shares.set(key.share.identifier, signShare(partKeyPackage(key, spec), mine, pkg));
     /** Each signer's receipt for the share it returned in this attempt. */
     const receipts = new Map<string, ShareReceipt>();
     // A signer far slower than the others (alive but silent) need not hold the request for the
@@ -430,7 +434,18 @@ export class SigningService extends NodeService {
           }),
         ),
     );
-    const whole = all.then((): PartResult => {
+    // This node's own share is computed while the others compute theirs, not before asking them.
+    const own = new Promise<void>((resolve, reject) =>
+      setImmediate(() => {
+        try {
+          shares.set(key.share.identifier, signShare(partKeyPackage(key, spec), mine, pkg));
+          resolve();
+        } catch (e) {
+          reject(e as Error);
+        }
+      }),
+    );
+    const whole = Promise.all([all, own]).then((): PartResult => {
       clearTimeout(hedgeTimer);
       return this.finishPart(pkg, shares, receipts, failed, stale, fail, g, msg);
     });
