@@ -153,10 +153,10 @@ function decodeConversation(p: NostrConversationParams, ctx: RequestContext): Re
     title: `Open a NIP-44 conversation between “${ctx.groupName}” and ${peer.slice(0, 16)}…`,
     summary: `Let ${who} encrypt and decrypt NIP-44 messages between ${ctx.groupName} (${own.slice(0, 16)}…) and ${peer}.`,
     fields: [
-      { label: 'With', value: peer, kind: 'text' },
+      { label: 'With', value: peer },
       { label: 'With (hex)', value: p.conversation.peer, kind: 'hex' },
-      { label: 'As', value: own, kind: 'text' },
-      { label: 'Key goes to', value: who, kind: 'text' },
+      { label: 'As', value: own },
+      { label: 'Key goes to', value: who },
     ],
     warnings,
   };
@@ -172,18 +172,18 @@ function decode(p: NostrParams, ctx: RequestContext): RequestCard {
   const npub = npubEncode(event.pubkey);
   const n = event.tags.length;
   const fields: CardField[] = [
-    { label: 'Event kind', value: `${event.kind} (${name})`, kind: 'text' },
+    { label: 'Event kind', value: `${event.kind} (${name})` },
     {
       label: 'Content',
       value: event.content === '' ? '(empty)' : content.text,
       kind: 'text',
     },
-    { label: 'Created at', value: when(event.created_at), kind: 'text' },
-    { label: 'Signed as', value: npub, kind: 'text' },
+    { label: 'Created at', value: when(event.created_at) },
+    { label: 'Signed as', value: npub },
     { label: 'Public key (hex)', value: event.pubkey, kind: 'hex' },
     { label: 'Event id (computed here)', value: p.id, kind: 'hex' },
     ...(n === 0
-      ? [{ label: 'Tags (0)', value: '(none)', kind: 'text' as const }]
+      ? [{ label: 'Tags (0)', value: '(none)' }]
       : tags.map((t, i) => ({
           label: i === 0 ? `Tags (${n})` : '',
           value: t.text,

@@ -160,9 +160,14 @@ function feeRateWords(tx: DecodedPsbt): string {
 }
 
 /** A fee that is a mistake more often than not: above 1,000 sat/vB, or more than what is sent. */
+/**
+ * A fee a careful custodian should question: above 250 sat/vB (rarely paid even when blocks are
+ * full), or more than a tenth of what is sent (and over 10,000 sat, so dust-sized spends of a
+ * few thousand sats do not cry wolf).
+ */
 function feeWarning(tx: DecodedPsbt): string | undefined {
   const perVb = Number(tx.fee) / tx.signedVsize;
-  if (perVb > 1000 || (tx.sentOut > 0n && tx.fee > tx.sentOut))
+  if (perVb > 250 || (tx.sentOut > 0n && tx.fee * 10n > tx.sentOut && tx.fee > 10_000n))
     return `The fee is very high: ${formatSats(tx.fee)} (${rate(tx.fee, tx.signedVsize)}${tx.sentOut > 0n ? `, against ${formatSats(tx.sentOut)} sent` : ''}). Whatever the outputs do not take goes to the miner.`;
   return undefined;
 }
@@ -172,17 +177,16 @@ function decode(p: PsbtParams, ctx: RequestContext): RequestCard {
   const foreign = tx.inputs.filter((i) => !i.group);
   const others = tx.outputs.filter((o) => !o.change);
   const fields: CardField[] = [
-    { label: 'Network', value: networkName(p.network), kind: 'text' },
+    { label: 'Network', value: networkName(p.network) },
     {
       label: 'Sent to others',
       value:
         others.length === 0
           ? 'nothing: every output comes back to this group'
           : `${formatSats(tx.sentOut)} to ${count(others.length, 'output')}`,
-      kind: 'text',
     },
-    { label: 'Fee', value: formatSats(tx.fee), kind: 'text' },
-    { label: 'Fee rate', value: feeRateWords(tx), kind: 'text' },
+    { label: 'Fee', value: formatSats(tx.fee) },
+    { label: 'Fee rate', value: feeRateWords(tx) },
   ];
   for (const i of tx.inputs) {
     const where = i.address ?? describeScript(i.script);
@@ -194,7 +198,6 @@ function decode(p: PsbtParams, ctx: RequestContext): RequestCard {
     fields.push({
       label: `Input #${i.index}${i.group ? ' (this group’s)' : ''}`,
       value: `${i.txid}:${i.vout} — ${formatSats(i.amount)} — ${where} — ${who}`,
-      kind: 'text',
     });
   }
   for (const o of tx.outputs) {
@@ -202,28 +205,23 @@ function decode(p: PsbtParams, ctx: RequestContext): RequestCard {
     fields.push({
       label: `Output #${o.index}${o.change ? ' (change back to this group)' : ''}`,
       value: `${where} — ${formatSats(o.amount)} — ${o.change ? 'change back to this group' : 'to someone else'}`,
-      kind: 'text',
     });
   }
   fields.push(
     {
       label: 'Total in',
       value: `${formatSats(tx.totalIn)}, of which ${formatSats(tx.groupIn)} from this group`,
-      kind: 'text',
     },
     {
       label: 'Total out',
       value: `${formatSats(tx.totalOut)}, of which ${formatSats(tx.change)} back to this group`,
-      kind: 'text',
     },
     {
       label: 'Leaving this group',
       value: `${formatSats(tx.groupIn - tx.change)} (its inputs less its change, fee included)`,
-      kind: 'text',
     },
   );
-  if (tx.lockTime !== 0)
-    fields.push({ label: 'Lock time', value: lockTimeWords(tx.lockTime), kind: 'text' });
+  if (tx.lockTime !== 0) fields.push({ label: 'Lock time', value: lockTimeWords(tx.lockTime) });
   if (tx.txid) fields.push({ label: 'Transaction id', value: tx.txid, kind: 'hex' });
 
   const warnings: string[] = [];

@@ -314,7 +314,6 @@ function loginCard(
     {
       label: 'Method',
       value: s.method === HOSTBOUND_METHOD ? 'publickey (bound to the host key)' : 'publickey',
-      kind: 'text',
     },
     { label: 'Session id', value: bytesToHex(s.sessionId), kind: 'hex' },
   ];
@@ -403,16 +402,16 @@ function certCard(
   if (host)
     warnings.push('This is a HOST certificate: servers will be trusted under the names listed.');
   const fields: CardField[] = [
-    { label: 'Certificate', value: host ? 'host certificate' : 'user certificate', kind: 'text' },
+    { label: 'Certificate', value: host ? 'host certificate' : 'user certificate' },
     { label: 'Key id', value: s.keyId || '(empty)', kind: 'text' },
     {
       label: host ? 'Host names' : 'Principals',
       value: s.principals.length ? s.principals.join(', ') : 'any (none listed)',
       kind: 'text',
     },
-    { label: 'Validity', value: validityWords(s.validAfter, s.validBefore), kind: 'text' },
-    { label: 'Critical options', value: optionsWords(s.criticalOptions), kind: 'text' },
-    { label: 'Extensions', value: optionsWords(s.extensions), kind: 'text' },
+    { label: 'Validity', value: validityWords(s.validAfter, s.validBefore) },
+    { label: 'Critical options', value: optionsWords(s.criticalOptions) },
+    { label: 'Extensions', value: optionsWords(s.extensions) },
     {
       label: 'Subject key',
       value: `${fingerprint(s.subjectKey)} (${s.subjectKeyType})`,

@@ -252,19 +252,17 @@ function certFields(c: CertFacts): CardField[] {
       value: c.sans.length ? c.sans.map(sanText).join(', ') : 'none',
       kind: 'text',
     },
-    { label: 'Valid from', value: when(c.notBefore), kind: 'text' },
-    { label: 'Valid until', value: when(c.notAfter), kind: 'text' },
+    { label: 'Valid from', value: when(c.notBefore) },
+    { label: 'Valid until', value: when(c.notAfter) },
     {
       label: 'Lifetime',
       value: lifetimeWords(c.notAfter.getTime() - c.notBefore.getTime()),
-      kind: 'text',
     },
     {
       label: 'Key usages',
       value: c.keyUsage
         ? c.keyUsage.map((u) => KEY_USAGE_WORDS[u]).join(', ')
         : 'any (not restricted)',
-      kind: 'text',
     },
     {
       label: 'Extended key usages',
@@ -273,14 +271,12 @@ function certFields(c: CertFacts): CardField[] {
             .map((n) => `${EXT_KEY_USAGES.find((e) => e.name === n)?.words ?? n} (${n})`)
             .join(', ')
         : 'any (not restricted)',
-      kind: 'text',
     },
     {
       label: 'Basic constraints',
       value: bc?.ca
         ? `CA: yes, it can issue certificates${bc.pathLen === undefined ? ' (any depth of CAs below it)' : bc.pathLen === 0 ? ' (path length 0: only end-entity certificates, no further CAs)' : ` (path length ${bc.pathLen})`}`
         : 'CA: no (an end-entity certificate; it cannot issue certificates)',
-      kind: 'text',
     },
     { label: 'Serial', value: c.serialHex, kind: 'hex' },
   ];
@@ -322,7 +318,6 @@ function decode(p: X509Params, ctx: RequestContext): RequestCard {
         {
           label: 'Certificate',
           value: 'CA certificate (self-signed root): it can issue certificates',
-          kind: 'text',
         },
         ...certFields(c),
         {
@@ -347,7 +342,6 @@ function decode(p: X509Params, ctx: RequestContext): RequestCard {
         {
           label: 'Certificate',
           value: 'end-entity certificate from a certificate signing request',
-          kind: 'text',
         },
         ...certFields(c),
         { label: 'Issuer', value: p.ca!.subjectText, kind: 'text' },
@@ -377,18 +371,16 @@ function decode(p: X509Params, ctx: RequestContext): RequestCard {
         kind: 'text',
       },
       { label: 'Its serial', value: r.serialHex, kind: 'hex' },
-      { label: 'It was valid', value: `${when(r.notBefore)} to ${when(r.notAfter)}`, kind: 'text' },
+      { label: 'It was valid', value: `${when(r.notBefore)} to ${when(r.notAfter)}` },
       {
         label: 'Also revoked (already)',
         value: others.length ? others.map((e) => e.serialHex).join(', ') : 'none',
-        kind: 'text',
       },
       { label: 'CRL number', value: String(crl.crlNumber), kind: 'number' },
-      { label: 'This update', value: when(crl.thisUpdate), kind: 'text' },
+      { label: 'This update', value: when(crl.thisUpdate) },
       {
         label: 'Next update',
         value: `${when(crl.nextUpdate)} (in ${lifetimeWords(crl.nextUpdate.getTime() - crl.thisUpdate.getTime())})`,
-        kind: 'text',
       },
       { label: 'Issuer', value: crl.issuerText, kind: 'text' },
       tbsHash,

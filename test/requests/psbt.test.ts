@@ -105,7 +105,14 @@ describe('psbt request', () => {
     expect(field('Leaving this group')).toMatch(/^0.00075000 BTC/);
     expect(field('Transaction id')).toBe(tx.id);
     expect(card.warnings?.join('\n')).toMatch(/1 input \(#1\) is not this group’s/);
-    expect(card.warnings?.join('\n')).not.toMatch(/fee is very high/);
+    // 55,000 sat of fee for 70,000 sent (228 sat/vB): a custodian must see that before approving.
+    expect(card.warnings?.join('\n')).toMatch(/fee is very high: 0.00055000 BTC/);
+    // An ordinary fee (5,000 sat, about 21 sat/vB) says nothing.
+    const fair = mod.decode(
+      parse(psbtMessage(spend(KEY, { foreign: true, change: 105_000n }).toPSBT(), 'bitcoin')),
+      ctx(),
+    );
+    expect(fair.warnings?.join('\n')).not.toMatch(/fee is very high/);
     const costly = mod.decode(
       parse(psbtMessage(spend(KEY, { send: 1_000n }).toPSBT(), 'bitcoin')),
       ctx(),
