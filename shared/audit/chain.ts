@@ -3,6 +3,7 @@ import { ed25519 } from '@noble/curves/ed25519.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, hexToBytes, utf8ToBytes } from '@noble/hashes/utils.js';
 import type { AuditReport } from '../api/index.js';
+import { logSafe } from '../protocol/text.js';
 
 export type { AuditReport };
 
@@ -151,18 +152,23 @@ export function hashEntry(e: Unsigned): string {
   return bytesToHex(sha256(preimage(e)));
 }
 
+/** A received value in a refusal: a JSON object with its own toString must not make String() throw. */
+const shown = (v: unknown): string =>
+  v !== null && typeof v === 'object' ? logSafe(v) : String(v);
+
 /** Why `x` is not a well-formed entry, or undefined. Checks shape only, not hash or signature. */
+
 export function entryProblem(x: unknown): string | undefined {
   if (!isPlainObject(x)) return 'not an object';
   for (const k of Object.keys(x)) if (!FIELDS.has(k)) return `unknown field ${JSON.stringify(k)}`;
-  if (x.v !== AUDIT_VERSION) return `unsupported version ${String(x.v)}`;
+  if (x.v !== AUDIT_VERSION) return `unsupported version ${shown(x.v)}`;
   if (typeof x.author !== 'string' || x.author.length === 0 || x.author.length > MAX_ID)
     return 'author must be a non-empty string';
   if (!Number.isSafeInteger(x.seq) || (x.seq as number) < 0)
-    return `seq must be a non-negative integer, got ${String(x.seq)}`;
+    return `seq must be a non-negative integer, got ${shown(x.seq)}`;
   if (typeof x.prev !== 'string' || !HEX64.test(x.prev)) return 'prev must be 64 hex digits';
   if (!Number.isSafeInteger(x.at) || (x.at as number) < 0)
-    return `at must be a non-negative integer, got ${String(x.at)}`;
+    return `at must be a non-negative integer, got ${shown(x.at)}`;
   if (typeof x.type !== 'string' || !TYPE.test(x.type))
     return `type must match ${TYPE.source}, got ${JSON.stringify(x.type)}`;
   if (

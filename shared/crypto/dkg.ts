@@ -9,7 +9,7 @@ import {
   randomBytes,
   utf8ToBytes,
 } from '@noble/hashes/utils.js';
-import { CryptoError, check } from './errors.js';
+import { CryptoError, check, shown } from './errors.js';
 import { makePublicPackage, SecretShare, type KeyPackage } from './keys.js';
 import { commitPoly, evalCommitment, evalPoly, randomPoly } from './poly.js';
 import { Redacted } from './secret.js';
@@ -392,10 +392,15 @@ export function collectPackages<
     check(
       p.version === DKG_VERSION,
       'unsupported_version',
-      `package version ${p.version} from ${p.from}`,
+      `package version ${shown(p.version)} from ${p.from}`,
       culprit,
     );
-    check(p.scheme === scheme, 'wrong_session', `scheme ${p.scheme} from ${p.from}`, culprit);
+    check(
+      p.scheme === scheme,
+      'wrong_session',
+      `scheme ${shown(p.scheme)} from ${p.from}`,
+      culprit,
+    );
     check(
       p.session === session,
       'wrong_session',
@@ -435,7 +440,9 @@ export function checkEchoes(
   for (const e of echoes) {
     check(e !== null && typeof e === 'object', 'bad_input', 'echo must be an object');
     const from = parseIdentifier(suite, e.from);
-    check(e.version === DKG_VERSION, 'unsupported_version', `echo version ${e.version}`, [e.from]);
+    check(e.version === DKG_VERSION, 'unsupported_version', `echo version ${shown(e.version)}`, [
+      e.from,
+    ]);
     check(
       e.session === session && e.scheme === scheme,
       'wrong_session',
@@ -533,7 +540,7 @@ export class DkgRound2Package extends Redacted {
     w: { version: number; session: string; from: string; to: string; share: string },
   ): DkgRound2Package {
     check(w !== null && typeof w === 'object', 'bad_input', 'round-2 package must be an object');
-    check(w.version === DKG_VERSION, 'unsupported_version', `round-2 version ${w.version}`);
+    check(w.version === DKG_VERSION, 'unsupported_version', `round-2 version ${shown(w.version)}`);
     const from = parseIdentifier(suite, w.from);
     check(
       typeof w.share === 'string' && /^[0-9a-f]*$/.test(w.share),

@@ -52,3 +52,16 @@ export function check(
 ): asserts cond {
   if (!cond) throw new CryptoError(code, message, culprits);
 }
+
+/**
+ * A received value for an error message, never throwing: String() of a peer's JSON object with its
+ * own "toString" key throws a TypeError, which would replace the typed error (and its culprit).
+ */
+export function shown(v: unknown): string {
+  if (v === null || typeof v !== 'object') return String(v).slice(0, 80);
+  try {
+    return (JSON.stringify(v) ?? '?').slice(0, 80);
+  } catch {
+    return '[unprintable]';
+  }
+}

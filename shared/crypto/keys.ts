@@ -119,7 +119,7 @@ export function publicPackageFromJSON(j: PublicKeyPackageJSON): PublicKeyPackage
   const vs = new Map<bigint, GroupPoint>();
   for (const [idHex, yHex] of Object.entries(j.verifyingShares)) {
     check(
-      typeof yHex === 'string' && /^[0-9a-f]*$/.test(yHex),
+      typeof yHex === 'string' && /^([0-9a-f]{2})*$/.test(yHex),
       'bad_point',
       `verifying share ${idHex}`,
     );
@@ -128,8 +128,11 @@ export function publicPackageFromJSON(j: PublicKeyPackageJSON): PublicKeyPackage
       suite.decodePoint(hexToBytes(yHex), `verifying share ${idHex}`),
     );
   }
-  check(/^[0-9a-f]*$/.test(j.groupKey), 'bad_point', 'groupKey must be hex');
+  check(/^([0-9a-f]{2})*$/.test(j.groupKey), 'bad_point', 'groupKey must be hex');
   const groupKey = suite.decodePoint(hexToBytes(j.groupKey), 'group key');
+  // Numbers before makePublicPackage puts them in its messages (a peer's object could not be shown).
+  check(Number.isSafeInteger(j.threshold), 'bad_input', 'threshold must be an integer');
+  check(Number.isSafeInteger(j.epoch), 'bad_input', 'epoch must be an integer');
   return makePublicPackage(j.scheme, j.threshold, groupKey, vs, j.epoch);
 }
 

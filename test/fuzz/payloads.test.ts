@@ -1,0 +1,135 @@
+// Fuzzes the payloads inside group messages that a decodeGroupMessage leaves as objects: nonce
+// commitments, DKG round-1 packages, public key packages (import-share), audit entries and
+// ceremony commit answers. A peer's damaged payload gives the decoder's typed error (CryptoError,
+// AuditError) or, for a commit answer, "no answer"; never a TypeError.
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { ed25519 } from '@noble/curves/ed25519.js';
+import { AuditError, makeEntry, parseEntry } from '../../shared/audit/chain.js';
+import { dkgEcho, dkgRound1 } from '../../shared/crypto/dkg.js';
+import { CryptoError } from '../../shared/crypto/errors.js';
+import { publicPackageFromJSON, publicPackageToJSON } from '../../shared/crypto/keys.js';
+import { commit, commitmentFromJSON, commitmentToJSON } from '../../shared/crypto/sign.js';
+import { getSuite, SCHEMES } from '../../shared/crypto/suite.js';
+import { decodeCommitAnswer } from '../../shared/protocol/commit.js';
+import { dealerKeys, dkgParams } from '../crypto/helpers.js';
+import { fuzz, jsonAround, RUNS } from './fuzz.js';
+
+const roundTrip = (v: unknown): unknown => JSON.parse(JSON.stringify(v));
+
+describe('fuzz: group message payloads', () => {
+  const keys = SCHEMES.map((s) => dealerKeys(s, 2, 3));
+
+  it('commitmentFromJSON (nonces, sign): CryptoError, or a commitment that encodes back', () => {
+    const seeds = keys.map((k) =>
+      roundTrip(commitmentToJSON(getSuite(k[0]!.public.scheme), commit(k[0]!).commitment)),
+    );
+    const arb = fc.tuple(fc.nat(SCHEMES.length - 1), jsonAround(seeds));
+    fuzz(
+      'commitmentFromJSON',
+      arb,
+      ([i, j]) => commitmentFromJSON(getSuite(SCHEMES[i]!), j as never),
+      [CryptoError],
+      {
+        // Lenient about extra fields, exact about the three it reads.
+        check: (c, [i, j]) => {
+          const { identifier, hiding, binding } = j as Record<string, unknown>;
+          expect(commitmentToJSON(getSuite(SCHEMES[i]!), c)).toEqual({
+            identifier,
+            hiding,
+            binding,
+          });
+        },
+      },
+    );
+  });
+
+  it('publicPackageFromJSON (import-share): CryptoError only', () => {
+    const seeds = keys.map((k) => roundTrip(publicPackageToJSON(k[0]!.public)));
+    fuzz(
+      'publicPackageFromJSON',
+      jsonAround(seeds),
+      (j) => publicPackageFromJSON(j as never),
+      [CryptoError],
+      {
+        check: (p) =>
+          expect(publicPackageFromJSON(roundTrip(publicPackageToJSON(p)) as never)).toEqual(p),
+      },
+    );
+  });
+
+  it('dkgEcho on a damaged round-1 package from a peer: CryptoError only', () => {
+    const params = dkgParams('secp256k1', 2, 3);
+    const r1 = params.members.map((m) => dkgRound1(params, m.identifier));
+    const [, p2, p3] = r1.map((r) => roundTrip(r.package));
+    fuzz(
+      'dkgEcho (round-1 packages)',
+      jsonAround([p2, p3]),
+      (bad) => {
+        // A fresh state each time: a refused package must not depend on what came before.
+        const me = dkgRound1(params, 1n);
+        return dkgEcho(me.state, [bad, p3] as never);
+      },
+      [CryptoError],
+      { runs: Math.ceil(RUNS / 2) },
+    );
+  });
+
+  it('parseEntry (audit entries from peers): AuditError only', () => {
+    const sk = new Uint8Array(32).fill(3);
+    const e1 = makeEntry(
+      undefined,
+      {
+        author: 'peerA',
+        at: 1,
+        type: 'request.created',
+        group: 'ab'.repeat(16),
+        body: { id: 'x', n: 1 },
+      },
+      (h) => ed25519.sign(h, sk),
+    );
+    const e2 = makeEntry(e1, { author: 'peerA', at: 2, type: 'request.approved', body: {} }, (h) =>
+      ed25519.sign(h, sk),
+    );
+    fuzz('parseEntry', jsonAround([roundTrip(e1), roundTrip(e2)]), parseEntry, [AuditError]);
+  });
+
+  it('decodeCommitAnswer: an answer or undefined, never a throw', () => {
+    const seeds = [
+      { state: 'working' },
+      { state: 'committed', epoch: 3, digest: 'ab'.repeat(32) },
+      { state: 'holding', epoch: 2 },
+    ];
+    fuzz('decodeCommitAnswer', jsonAround(seeds), decodeCommitAnswer, []);
+  });
+});
+
+describe('regressions found by the fuzzer', () => {
+  it('an audit entry whose v, seq or at is an object with its own toString is an AuditError', () => {
+    const hostile = JSON.parse('{"toString":1}') as unknown;
+    for (const field of ['v', 'seq', 'at'])
+      expect(() => parseEntry({ v: 1, author: 'peerA', seq: 0, at: 1, [field]: hostile })).toThrow(
+        AuditError,
+      );
+  });
+
+  it('a DKG round-1 package whose version or scheme is such an object is a CryptoError naming its sender', () => {
+    const hostile = JSON.parse('[{"toString":1}]') as unknown;
+    const params = dkgParams('secp256k1', 2, 3);
+    const r1 = params.members.map((m) => dkgRound1(params, m.identifier));
+    for (const field of ['version', 'scheme']) {
+      const bad = { ...(roundTrip(r1[1]!.package) as object), [field]: hostile };
+      expect(() => dkgEcho(r1[0]!.state, [bad, r1[2]!.package] as never)).toThrow(CryptoError);
+    }
+  });
+
+  it('a public package with odd-length hex is a CryptoError', () => {
+    const j = roundTrip(publicPackageToJSON(dealerKeys('ed25519', 2, 3)[0]!.public)) as {
+      verifyingShares: Record<string, string>;
+    };
+    const [id] = Object.keys(j.verifyingShares);
+    const bad = { ...j, verifyingShares: { ...j.verifyingShares, [id!]: '0' } };
+    expect(() => publicPackageFromJSON(bad as never)).toThrow(CryptoError);
+    expect(() => publicPackageFromJSON({ ...j, groupKey: '0' } as never)).toThrow(CryptoError);
+  });
+});
