@@ -4,6 +4,7 @@ import { ApiError, type BackupExported, type GroupView } from '../../shared/api/
 import { exportBackup, importBackup } from '../../shared/crypto/backup.js';
 import { CryptoError } from '../../shared/crypto/errors.js';
 import { getSuite } from '../../shared/crypto/suite.js';
+import { nodeScryptSync } from '../vault/scrypt.js';
 import { shareName } from './common.js';
 import { type NodeServices, type NodeContext, NodeService } from './context.js';
 
@@ -32,6 +33,7 @@ export class BackupService extends NodeService {
         groupName: g.name,
       },
       passphrase,
+      { scrypt: nodeScryptSync },
     );
     this.audit('backup.exported', { epoch: g.epoch }, g.id);
     return { group: g.id, groupName: g.name, epoch: g.epoch, file };
@@ -55,6 +57,7 @@ export class BackupService extends NodeService {
     let restored;
     try {
       restored = importBackup(file, passphrase, {
+        scrypt: nodeScryptSync,
         expectEpoch: g.epoch,
         expectGroupKey: bytesToHex(
           getSuite(g.scheme).encodePoint(this.publicPackage(g.id)!.groupKey),

@@ -6,11 +6,11 @@ import { join } from 'node:path';
 import { xchacha20poly1305 } from '@noble/ciphers/chacha.js';
 import { equalBytes } from '@noble/ciphers/utils.js';
 import { expand } from '@noble/hashes/hkdf.js';
-import { scryptAsync } from '@noble/hashes/scrypt.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, hexToBytes, randomBytes, utf8ToBytes } from '@noble/hashes/utils.js';
 import { DEFAULT_KDF, kdfProblem, type ScryptParams } from '../../shared/crypto/backup.js';
 import { Redacted, wipe } from '../../shared/crypto/secret.js';
+import { nodeScrypt } from './scrypt.js';
 import { checkName, checkSecret, MAX_SECRET_BYTES, show, VaultError, type Vault } from './types.js';
 
 export interface FileVaultOptions {
@@ -26,7 +26,19 @@ export interface FileVaultOptions {
    * opening. A vault made this way falls to a passphrase guesser in a fraction of the time.
    */
   insecureFastKdfForTests?: true;
+  /**
+   * The scrypt to run (default node:crypto's, nodeScrypt). Any correct scrypt gives the same keys,
+   * so a vault made with one opens with another; tests pass noble's to show it.
+   */
+  scrypt?: VaultKdf;
 }
+
+/** An asynchronous scrypt, as nodeScrypt. */
+export type VaultKdf = (
+  password: Uint8Array,
+  salt: Uint8Array,
+  params: ScryptParams & { dkLen: number },
+) => Promise<Uint8Array>;
 
 export const FILE_VAULT_FORMAT = 'conclave-file-vault';
 export const FILE_VAULT_VERSION = 1;
@@ -57,11 +69,16 @@ export function entryFileName(name: string): string {
   return bytesToHex(sha256(utf8ToBytes(checkName(name)))) + ENTRY_SUFFIX;
 }
 
-async function deriveKeys(passphrase: string, salt: Uint8Array, k: ScryptParams) {
+async function deriveKeys(
+  passphrase: string,
+  salt: Uint8Array,
+  k: ScryptParams,
+  kdf: VaultKdf = nodeScrypt,
+) {
   // NFKC as in share backups: the same passphrase typed on another keyboard or OS opens the vault.
   const pw = utf8ToBytes(passphrase.normalize('NFKC'));
-  // The async form yields every 10 ms, so opening does not freeze the UI for the ~0.4 s it takes.
-  const master = await scryptAsync(pw, salt, { N: k.N, r: k.r, p: k.p, dkLen: 32 });
+  // Off the event loop (node's runs in the thread pool), so opening does not freeze the UI.
+  const master = await kdf(pw, salt, { N: k.N, r: k.r, p: k.p, dkLen: 32 });
   const encKey = expand(sha256, master, INFO_ENC, 32);
   const checkValue = expand(sha256, master, INFO_CHECK, CHECK_BYTES);
   wipe(pw, master);
@@ -285,7 +302,7 @@ export async function openFileVault(opts: FileVaultOptions): Promise<Vault> {
       if (errno(err) !== 'ENOENT') throw ioError('inspect', headerPath, err);
     }
     const salt = randomBytes(SALT_BYTES);
-    const { encKey, checkValue } = await deriveKeys(passphrase, salt, kdf);
+    const { encKey, checkValue } = await deriveKeys(passphrase, salt, kdf, opts.scrypt);
     const header: Header = {
       format: FILE_VAULT_FORMAT,
       version: FILE_VAULT_VERSION,
@@ -339,7 +356,12 @@ export async function openFileVault(opts: FileVaultOptions): Promise<Vault> {
   // Checked before deriving: a hostile header must not make us spend gigabytes or minutes.
   const weak = kdfProblem(parsed.header.kdf, allowWeak);
   if (weak !== undefined) throw unusable(weak);
-  const { encKey, checkValue } = await deriveKeys(passphrase, parsed.salt, parsed.header.kdf);
+  const { encKey, checkValue } = await deriveKeys(
+    passphrase,
+    parsed.salt,
+    parsed.header.kdf,
+    opts.scrypt,
+  );
   const ok = equalBytes(checkValue, parsed.check);
   wipe(checkValue);
   if (!ok) {

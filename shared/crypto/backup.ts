@@ -36,6 +36,20 @@ export interface ScryptParams {
   p: number;
 }
 
+/**
+ * An scrypt implementation: noble's pure-JS one by default; main/ injects node:crypto's (the same
+ * function, much faster and without keeping its buffer), as shared/ must not import node:*.
+ */
+export type ScryptKdf = (
+  password: Uint8Array,
+  salt: Uint8Array,
+  params: ScryptParams & { dkLen: number },
+) => Uint8Array;
+
+/** noble's scrypt: the default wherever no faster one is injected. */
+export const nobleScrypt: ScryptKdf = (password, salt, { N, r, p, dkLen }) =>
+  scrypt(password, salt, { N, r, p, dkLen });
+
 export const DEFAULT_KDF: Readonly<ScryptParams> = Object.freeze({ N: 2 ** 17, r: 8, p: 1 });
 /** Files and exports below this are refused unless `insecureAllowWeakKdf` (tests only) is set. */
 export const MIN_KDF: Readonly<ScryptParams> = DEFAULT_KDF;
@@ -89,6 +103,8 @@ export interface BackupFile extends BackupHeader {
 
 export interface ExportBackupOptions {
   kdf?: ScryptParams;
+  /** The scrypt to run (default nobleScrypt); any correct one gives the same file. */
+  scrypt?: ScryptKdf;
   /** Tests only: accept scrypt parameters below MIN_KDF. */
   insecureAllowWeakKdf?: boolean;
   rng?: Rng;
@@ -102,6 +118,8 @@ export interface ImportBackupOptions {
   expectGroupKey?: string;
   /** Tests only: accept scrypt parameters below MIN_KDF. */
   insecureAllowWeakKdf?: boolean;
+  /** The scrypt to run (default nobleScrypt); any correct one opens the same files. */
+  scrypt?: ScryptKdf;
 }
 
 // ---- canonical JSON ----
@@ -160,10 +178,10 @@ const INFO_ENC = utf8ToBytes('conclave-share-backup/v1/encryption-key');
 const INFO_CHECK = utf8ToBytes('conclave-share-backup/v1/passphrase-check');
 
 /** scrypt(passphrase) → HKDF-Expand into the encryption key and the passphrase check value. */
-function deriveKeys(passphrase: string, salt: Uint8Array, k: ScryptParams) {
+function deriveKeys(passphrase: string, salt: Uint8Array, k: ScryptParams, kdf: ScryptKdf) {
   // NFKC so the same passphrase typed on another keyboard or OS derives the same key.
   const pw = utf8ToBytes(passphrase.normalize('NFKC'));
-  const master = scrypt(pw, salt, { N: k.N, r: k.r, p: k.p, dkLen: 32 });
+  const master = kdf(pw, salt, { N: k.N, r: k.r, p: k.p, dkLen: 32 });
   const encKey = expand(sha256, master, INFO_ENC, 32);
   const checkValue = expand(sha256, master, INFO_CHECK, CHECK_BYTES);
   wipe(pw, master);
@@ -412,7 +430,7 @@ export function exportBackup(
     cipher: { name: 'xchacha20poly1305', nonce: bytesToHex(nonce) },
   };
   const aad = utf8ToBytes(canonicalJSON(header));
-  const { encKey, checkValue } = deriveKeys(passphrase, salt, kdf);
+  const { encKey, checkValue } = deriveKeys(passphrase, salt, kdf, opts.scrypt ?? nobleScrypt);
   const shareBytes = key.share.toBytes();
   try {
     const payload = xchacha20poly1305(encKey, nonce, aad).encrypt(shareBytes);
@@ -453,7 +471,7 @@ export function importBackup(
   const h = b.header;
   assertKdf(h.kdf, opts.insecureAllowWeakKdf === true, 'bad_backup');
 
-  const { encKey, checkValue } = deriveKeys(passphrase, b.salt, h.kdf);
+  const { encKey, checkValue } = deriveKeys(passphrase, b.salt, h.kdf, opts.scrypt ?? nobleScrypt);
   let share: SecretShare;
   try {
     check(
