@@ -299,7 +299,8 @@ export class CeremonyService extends NodeService {
           `${this.participantName(g.id, from)} stopped it (${typeof why === 'string' ? why.slice(0, 300) : 'no reason given'})`,
         );
       this.aborted.set(msg.session, true);
-      this.inboxes.wake(msg.session); // a round waiting on this session sees the stop now
+      // A round waiting on this session sees the stop now (tests may build this without inboxes).
+      this.inboxes?.wake(msg.session);
       const by = this.abortedBy.get(msg.session) ?? new Set<string>();
       this.abortedBy.set(msg.session, by.add(from));
       return { ok: true };
