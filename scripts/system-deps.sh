@@ -14,6 +14,8 @@ declare -A needed=(
   [/usr/bin/ssh-keygen]=openssh-client
   [/usr/bin/age]=age
   [/usr/bin/openssl]=openssl
+  # The hostile-network test drops packets at random inside its own network namespaces.
+  [/usr/sbin/iptables]=iptables
 )
 
 missing=()

@@ -97,10 +97,14 @@ export class TestNode {
   proc?: ChildProcess;
   logs = '';
 
-  constructor(name: string, root: string, env: NodeJS.ProcessEnv = {}) {
+  /** A command the node process runs under (e.g. `ip netns exec NS`); none by default. */
+  readonly prefix: string[];
+
+  constructor(name: string, root: string, env: NodeJS.ProcessEnv = {}, prefix: string[] = []) {
     this.name = name;
     this.home = join(root, name);
     this.env = env;
+    this.prefix = prefix;
   }
 
   async init(): Promise<void> {
@@ -116,7 +120,9 @@ export class TestNode {
     args: string[] = ['--listen', '/ip4/127.0.0.1/tcp/0'],
     extraEnv: NodeJS.ProcessEnv = {},
   ): Promise<void> {
-    const p = spawn(process.execPath, [BIN, '--home', this.home, 'start', ...args], {
+    const argv = [process.execPath, BIN, '--home', this.home, 'start', ...args];
+    const [cmd, ...rest] = [...this.prefix, ...argv];
+    const p = spawn(cmd!, rest, {
       cwd: ROOT,
       env: { ...process.env, ...this.env, ...extraEnv },
       stdio: ['ignore', 'pipe', 'pipe'],
