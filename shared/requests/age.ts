@@ -111,15 +111,22 @@ function read(message: Uint8Array, ctx: RequestContext): AgeParams {
   return { name, size, header, parsed, targets, types };
 }
 
+/** "48,213 bytes": digits grouped by thousands, the same in every locale. */
 function plural(n: number, one: string, many = `${one}s`): string {
-  return `${n} ${n === 1 ? one : many}`;
+  return `${String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ',')} ${n === 1 ? one : many}`;
 }
 
-/** "3: 2 X25519, 1 ssh-ed25519", from the header's stanzas. */
+/** "3 (2 X25519, 1 ssh-ed25519)" or "2, both X25519", from the header's stanzas. */
 function recipientsLine(types: string[]): string {
   const counts = new Map<string, number>();
   for (const t of types) counts.set(t, (counts.get(t) ?? 0) + 1);
-  return `${types.length}: ${[...counts].map(([t, n]) => `${n} ${t}`).join(', ')}`;
+  if (counts.size === 1) {
+    const [t] = counts.keys();
+    return types.length === 1
+      ? `1, ${t}`
+      : `${types.length}, ${types.length === 2 ? 'both' : 'all'} ${t}`;
+  }
+  return `${types.length} (${[...counts].map(([t, n]) => `${n} ${t}`).join(', ')})`;
 }
 
 export const age: RequestKindModule<AgeParams> = {

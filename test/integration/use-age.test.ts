@@ -72,9 +72,11 @@ describe('age: decrypting a file encrypted to the group', () => {
     const { card } = await decrypt(enc, out);
     expect(card).toMatch(/alice asks to decrypt “report\.pdf\.age” \(150000 bytes\)/);
     expect(card).toMatch(/file: +report\.pdf\.age\n/);
-    expect(card).toContain(`${statSync(enc).size} bytes encrypted, 150000 bytes once decrypted`);
+    expect(card).toContain(
+      `${statSync(enc).size.toLocaleString('en-US')} bytes encrypted, 150,000 bytes once decrypted`,
+    );
     expect(card).toMatch(/requested by: *alice \(/);
-    expect(card).toMatch(/recipients in the header: *1: 1 X25519/);
+    expect(card).toMatch(/recipients in the header: *1, X25519/);
     expect(card).toMatch(/The one X25519 recipient must be this group/);
     expect(Buffer.compare(readFileSync(out), Buffer.from(bytes))).toBe(0);
     expect(statSync(out).mode & 0o777).toBe(0o600);
@@ -91,7 +93,7 @@ describe('age: decrypting a file encrypted to the group', () => {
 
     const out = join(tmp.root, 'minutes-out.txt');
     const { card } = await decrypt(enc, out);
-    expect(card).toMatch(/recipients in the header: *2: 2 X25519/);
+    expect(card).toMatch(/recipients in the header: *2, both X25519/);
     expect(card).toMatch(/One of the 2 X25519 recipients must be this group/);
     expect(readFileSync(out, 'utf8')).toBe('Board minutes: approve the budget.\n');
     expect(execFileSync('/usr/bin/age', ['-d', '-i', key, enc]).toString()).toBe(

@@ -76,12 +76,14 @@ describe('age requests', () => {
     expect(card.title).toBe('Decrypt an age file with the key of “Treasury”');
     const f = Object.fromEntries(card.fields.map((x) => [x.label, x.value]));
     expect(f.File).toBe('payroll.xlsx.age');
-    expect(f.Size).toBe(`${two.length} bytes encrypted, 100000 bytes once decrypted`);
+    expect(f.Size).toBe(
+      `${two.length.toLocaleString('en-US')} bytes encrypted, 100,000 bytes once decrypted`,
+    );
     expect(f['Requested by']).toMatch(/^Alice \(/);
     expect(card.fields.find((x) => x.label === 'Requested by')!.people![0]!.peerId).toBe(ALICE);
-    expect(f['Recipients in the header']).toBe('2: 2 X25519');
+    expect(f['Recipients in the header']).toBe('2, both X25519');
     expect(f['This group']).toMatch(/One of the 2 X25519 recipients must be this group/);
-    expect(card.summary).toMatch(/Alice asks to decrypt “payroll.xlsx.age” \(100000 bytes\)/);
+    expect(card.summary).toMatch(/Alice asks to decrypt “payroll.xlsx.age” \(100,000 bytes\)/);
     expect(card.warnings!.join(' ')).toMatch(/lets Alice read this file/);
     const ex = executionOf('age', messageOf(two), ectx);
     expect(ex.op === 'ecdh' && ex.points.length).toBe(2);
@@ -117,7 +119,7 @@ describe('age requests to the group’s OpenSSH key (age -R)', () => {
     const f = ageFile(['-r', other, '-R', join(dir, 'group.pub')]);
     const card = decodeRequest('age', messageOf(f), sctx);
     const fields = Object.fromEntries(card.fields.map((x) => [x.label, x.value]));
-    expect(fields['Recipients in the header']).toBe('2: 1 X25519, 1 ssh-ed25519');
+    expect(fields['Recipients in the header']).toBe('2 (1 X25519, 1 ssh-ed25519)');
     expect(fields['This group']).toMatch(/^Yes: recipient 2 is this group’s SSH key/);
     const ex = executionOf('age', messageOf(f), sctx);
     expect(ex.op === 'ecdh' && ex.points.length).toBe(2);
