@@ -615,6 +615,7 @@ export class RequestsService extends NodeService {
           if (!this.failedUnreadable(r)) this.refreshStatusNow(r.id);
         });
       // Signing requests that waited for the refresh the policy requires after a repair.
+      const woken = new Set<string>();
       for (const id of [...this.waitingForRefresh]) {
         const r = this.store.requests.get(id);
         const g = r && this.store.groups.get(r.groupId);
@@ -622,8 +623,15 @@ export class RequestsService extends NodeService {
         else if (!this.refreshOwed(g)) {
           this.waitingForRefresh.delete(id);
           this.evaluate(id);
+          woken.add(id);
         }
       }
+      // An approved signing request whose last attempt found too few signers ready (one was
+      // offline, or its commitments here had run out) is tried again: no message may come to wake
+      // it. evaluate() does nothing unless this node is its coordinator and is not signing it yet.
+      for (const r of this.store.requests.list({ statuses: ['pending'] }))
+        if (opOfKind(r.kind) === 'sign' && !woken.has(r.id) && !this.waitingForRefresh.has(r.id))
+          this.evaluate(r.id);
     } catch (e) {
       this.log(`request sweep failed: ${logSafe((e as Error)?.message ?? e, 300)}`);
     }

@@ -383,6 +383,22 @@ describe('RequestsService: what a request must be to be stored or shown (issue 9
     expect(done.approvals.map((a) => a.peerId)).toContain(carol.peerId);
   });
 
+  it('tries an approved signing request again at the sweep when its last attempt could not sign', () => {
+    const { requests, groupId, coordinated, store } = setup();
+    const view = requests.createSignRequest({ group: groupId, message: 'pay 3', encoding: 'utf8' });
+    requests.acceptStatement(bob.peerId, decision(store, view.id, bob, 'approve'));
+    requests.decide(view.id, 'approve');
+    expect(coordinated).toEqual([view.id]);
+    // The attempt found too few signers ready and left it pending (the fake coordinator does
+    // nothing): with no new message to wake it, the sweep is what tries again.
+    requests.sweep();
+    expect(coordinated).toEqual([view.id, view.id]);
+    // A finished request is left alone.
+    store.requests.update(view.id, { status: 'done' });
+    requests.sweep();
+    expect(coordinated).toHaveLength(2);
+  });
+
   it('with refreshAfterRepair, refuses new signing requests and holds approved ones until a refresh', async () => {
     const { requests, store, groupId, coordinated } = setup();
     const policy: GroupPolicy = { ...defaultPolicy(), refreshAfterRepair: true };
