@@ -13,7 +13,7 @@ import {
   utf8ToBytes,
 } from '@noble/hashes/utils.js';
 import { canonicalJSON, DEFAULT_KDF, kdfProblem, type ScryptParams } from './backup.js';
-import { CryptoError, check } from './errors.js';
+import { CryptoError, check, shown } from './errors.js';
 import { wipe } from './secret.js';
 import {
   getSuite,
@@ -171,7 +171,7 @@ export function importExportedKey(
   check(
     (SCHEMES as readonly string[]).includes(o.scheme),
     'bad_backup',
-    `unknown scheme ${String(o.scheme)}`,
+    `unknown scheme ${shown(o.scheme)}`,
   );
   check(
     o.taproot === undefined || o.scheme === 'taproot',

@@ -15,6 +15,7 @@ import {
   openSealed,
   sealTo,
 } from '../../shared/crypto/exported-key.js';
+import { CryptoError } from '../../shared/crypto/errors.js';
 import { getSuite } from '../../shared/crypto/suite.js';
 
 const weak = { kdf: { N: 2 ** 10, r: 8, p: 1 }, insecureAllowWeakKdf: true };
@@ -59,6 +60,30 @@ describe('exported key file', () => {
       );
     },
   );
+});
+
+describe('an exported key file from elsewhere', () => {
+  it('a scheme that is an object with its own toString is refused as a bad file, not a crash', () => {
+    const text = exportKey(
+      'ed25519',
+      getSuite('ed25519').randomScalar(),
+      'a long export passphrase',
+      weak,
+    );
+    const o = JSON.parse(text);
+    let err: unknown;
+    try {
+      importExportedKey(
+        JSON.stringify({ ...o, scheme: { toString: 1 } }),
+        'a long export passphrase',
+        weak,
+      );
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(CryptoError);
+    expect((err as Error).message).toMatch(/unknown scheme \{"toString":1\}/);
+  });
 });
 
 describe('taproot keys in an exported key file', () => {
