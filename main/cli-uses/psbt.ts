@@ -2,7 +2,7 @@
 // inputs of a PSBT; with --out it waits for the approvals and saves the signed, finalized PSBT.
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
-import type { GroupView, RequestView } from '../../shared/api/index.js';
+import type { GroupView } from '../../shared/api/index.js';
 import {
   addressOf,
   isNetwork,
@@ -25,7 +25,7 @@ import {
   type Context,
   type OptionSpec,
 } from '../cli.js';
-import { callControl } from '../server/control.js';
+import { waitDone } from './wait.js';
 
 /** The options `request sign` takes for a PSBT (added to its own). */
 export const PSBT_SIGN_OPTIONS: Record<string, OptionSpec> = {
@@ -45,9 +45,6 @@ export const PSBT_SIGN_OPTIONS: Record<string, OptionSpec> = {
     help: 'with --psbt: wait until the group signed, then save the signed PSBT to FILE',
   },
 };
-
-/** How long one request.wait call lasts before the command looks again. */
-const WAIT_SLICE_SEC = 60;
 
 function usage(ctx: Context, message: string): never {
   throw new UsageError(message, ctx.command.name);
@@ -78,24 +75,6 @@ function outputKeyOf(ctx: Context, g: GroupView): { output: Uint8Array; internal
   const internal =
     g.internalKey && /^[0-9a-f]{64}$/.test(g.internalKey) ? hexToBytes(g.internalKey) : undefined;
   return { output: hexToBytes(g.publicKey), ...(internal ? { internal } : {}) };
-}
-
-/** Waits (printing each change) until the request is no longer pending or signing. */
-async function waitDone(ctx: Context, first: RequestView): Promise<RequestView> {
-  const progress = ctx.json ? ctx.io.stderr : ctx.io.stdout;
-  let r = first;
-  let shown = '';
-  while (r.status === 'pending' || r.status === 'signing') {
-    const line = `${clean(r.id)}: ${r.status}; approved by ${r.approvals.map((d) => clean(d.name)).join(', ') || 'nobody yet'}`;
-    if (line !== shown) progress.write(`${line}\n`);
-    shown = line;
-    const left = Math.ceil((Date.parse(r.expiresAt) - Date.now()) / 1000);
-    r = await callControl(ctx.home, 'request.wait', {
-      id: r.id,
-      timeoutSec: Math.max(1, Math.min(WAIT_SLICE_SEC, left + 5)),
-    });
-  }
-  return r;
 }
 
 function networkOption(ctx: Context): BitcoinNetwork {

@@ -29,10 +29,8 @@ import {
   type Context,
   type OptionSpec,
 } from '../cli.js';
-import { callControl } from '../server/control.js';
+import { waitDone } from './wait.js';
 
-/** How long one request.wait call lasts before the command looks again. */
-const WAIT_SLICE_SEC = 60;
 /** A CRL's next update when --days is not given. */
 const DEFAULT_CRL_DAYS = 30;
 
@@ -117,24 +115,6 @@ async function readDerFile(
   const text = new TextDecoder().decode(bytes);
   if (!text.includes('-----BEGIN')) return bytes;
   return x509Usage(ctx, flag, () => fromPem(text, labels, path));
-}
-
-/** Waits (printing each change) until the request is no longer pending or signing. */
-async function waitDone(ctx: Context, first: RequestView): Promise<RequestView> {
-  const progress = ctx.json ? ctx.io.stderr : ctx.io.stdout;
-  let r = first;
-  let shown = '';
-  while (r.status === 'pending' || r.status === 'signing') {
-    const line = `${clean(r.id)}: ${r.status}; approved by ${r.approvals.map((d) => clean(d.name)).join(', ') || 'nobody yet'}`;
-    if (line !== shown) progress.write(`${line}\n`);
-    shown = line;
-    const left = Math.ceil((Date.parse(r.expiresAt) - Date.now()) / 1000);
-    r = await callControl(ctx.home, 'request.wait', {
-      id: r.id,
-      timeoutSec: Math.max(1, Math.min(WAIT_SLICE_SEC, left + 5)),
-    });
-  }
-  return r;
 }
 
 /**
