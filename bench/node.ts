@@ -16,6 +16,7 @@ import type {
   GroupView,
   RequestView,
 } from '../shared/api/index.js';
+import { logSafe } from '../shared/protocol/text.js';
 import { callControl } from '../main/server/control.js';
 import { scryptAsync } from '@noble/hashes/scrypt.js';
 import { createHost, generateIdentity, type Host } from '../main/net/index.js';
@@ -398,12 +399,14 @@ async function formGroup(
     (g) => g.status === 'confirming' && g.members.filter((m) => m.confirmed).length >= n - 1,
     'has N-1 confirmations',
   );
-  // Each member logs "key generation for NAME done" right after it stored the key (status 'ready').
+  // Each member logs 'key generation for "NAME" done' right after it stored the key (status
+  // 'ready'); the name is quoted as logSafe quotes it.
+  const done = `key generation for ${logSafe(name)} done`;
   const readyAt = Promise.all(
     nodes.map((m) =>
       m.waitLine(
-        `key generation for ${name} done`,
-        (l) => l.startsWith(`key generation for ${name} done`),
+        done,
+        (l) => l.startsWith(done),
         (l) => l.startsWith(`group ${created.id}: `),
       ),
     ),
