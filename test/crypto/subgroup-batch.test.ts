@@ -15,7 +15,6 @@ import { CryptoError } from '../../shared/crypto/errors.js';
 import { getSuite, identifierHex, type GroupPoint } from '../../shared/crypto/suite.js';
 
 const suite = getSuite('ed25519');
-const L = suite.Fn.ORDER;
 
 // A generator of the 8-torsion: clear the prime-order part of a point of order 8ℓ.
 // 26e8..05 is a standard order-8 encoding; its multiples give orders 8, 4, 8, 2, 8, 4, 8.
