@@ -399,6 +399,5 @@ describe('a 2-of-3 taproot group where an approver hangs while signing and stays
     // Late is no fault: nobody is blamed, and the hung member is still up and learns the outcome.
     expect(done.culprits).toEqual([]);
     await waitStatus(second, req.id, 'done', 30_000);
-    expect(first.logs).toMatch(/is late for request/);
   }, 240_000);
 });

@@ -70,7 +70,7 @@ describe('age: decrypting a file encrypted to the group', () => {
 
     const out = join(tmp.root, 'report-out.pdf');
     const { card } = await decrypt(enc, out);
-    expect(card).toMatch(/alice asks to decrypt “report\.pdf\.age” \(150000 bytes\)/);
+    expect(card).toMatch(/alice asks to decrypt “report\.pdf\.age” \(150,000 bytes\)/);
     expect(card).toMatch(/file: +report\.pdf\.age\n/);
     expect(card).toContain(
       `${statSync(enc).size.toLocaleString('en-US')} bytes encrypted, 150,000 bytes once decrypted`,

@@ -223,16 +223,22 @@ export class RepairService extends NodeService {
         for (const [j, pt] of step1.commitments)
           myCommitments[identifierHex(suite, j)] = bytesToHex(suite.encodePoint(pt));
         const from = identifierHex(suite, key.share.identifier);
-        await Promise.all(
-          [...helperPeers.filter((h) => h !== this.me.peerId), p.newcomer.peerId].map((peer) =>
+        // A send that fails (the peer went away as it got the message) does not stop this
+        // helper: its own part still goes to the new device, so a failure names only who is
+        // missing, as the rounds below find out.
+        const sent = await Promise.allSettled([
+          ...[...helperPeers.filter((h) => h !== this.me.peerId), p.newcomer.peerId].map((peer) =>
             send(peer, 'round1', { from, commitments: myCommitments }),
           ),
-        );
-        await Promise.all(
-          [...step1.parts]
+          ...[...step1.parts]
             .filter(([j]) => j !== key.share.identifier)
             .map(([j, part]) => send(byIndex(j), 'echo', { ...part.toWire(suite) })),
-        );
+        ]);
+        for (const r of sent)
+          if (r.status === 'rejected')
+            this.log(
+              `repair ${requestId}: a message was not acknowledged: ${logSafe((r.reason as Error)?.message ?? r.reason, 200)}`,
+            );
         const all = await commitmentsFrom();
         all.set(key.share.identifier, new Map(step1.commitments));
         const parts = await awaitFrom(
