@@ -17,12 +17,12 @@ import {
   decodeEcdhAnswer,
   type EcdhMessage,
   type GroupMessage,
-  type RequestBody,
   type Signed,
 } from '../../shared/protocol/wire.js';
 import { executionOf, opOfRequest } from '../../shared/requests/index.js';
 import type { RequestRow } from '../store/index.js';
 import { DroppedMessage, TERMINAL, union } from './common.js';
+import { releaseCheck } from './request-policy.js';
 import { type NodeContext, type NodeServices, NodeService } from './context.js';
 
 /** How long a combined result waits in memory for the requester's client to fetch it. */
@@ -264,23 +264,16 @@ export class EcdhService extends NodeService {
     if (TERMINAL.includes(r.status)) return { error: `request is ${r.status}` };
     // The result is the requester's alone: nobody else may gather the partials.
     if (from !== r.createdBy) return { error: 'only the member who asked may combine an ECDH' };
-    for (const a of msg.approvals ?? []) {
-      try {
-        if (a.body.type === 'decision' && a.body.requestId === r.id)
-          this.requests.acceptStatement(from, a);
-      } catch {
-        return { error: 'the requester sent an invalid approval' };
-      }
-    }
-    const approvers = new Set(this.requests.approversOf(r));
-    if (this.requests.policyRefusal(JSON.parse(r.envelope).body as RequestBody))
-      return { error: "the request is against this node's group policy" };
-    if (approvers.size < this.requests.needed(r))
-      return { error: 'not enough approvals under the group policy' };
-    const owed = this.requests.refreshOwed(g);
-    if (owed) return { error: owed };
-    if (!approvers.has(this.me.peerId))
-      return { error: 'this custodian did not approve the request' };
+    const check = releaseCheck(
+      this.requests,
+      this.me.peerId,
+      r,
+      g,
+      from,
+      msg.approvals,
+      'requester',
+    );
+    if ('error' in check) return check;
     let points: Uint8Array[];
     try {
       points = this.pointsOf(r);

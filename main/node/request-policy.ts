@@ -12,7 +12,7 @@ import {
   validatePolicyChange,
   type GroupPolicy,
 } from '../../shared/policy/policy.js';
-import type { RequestBody } from '../../shared/protocol/wire.js';
+import type { RequestBody, Signed } from '../../shared/protocol/wire.js';
 import { describeLimits, readRequest, requesterExcluded } from '../../shared/requests/index.js';
 import type { GroupRow, RequestRow } from '../store/index.js';
 import { type NodeContext, NodeService } from './context.js';
@@ -135,4 +135,47 @@ export class RequestPolicy extends NodeService {
     this.notify(r.id);
     this.emit({ type: 'group', id: g.id });
   }
+}
+
+/** What releaseCheck needs of the requests service (the node's, or a test's stand-in). */
+type ReleaseDeps = Pick<
+  RequestsService,
+  'acceptStatement' | 'approversOf' | 'policyRefusal' | 'needed' | 'refreshOwed'
+>;
+
+/**
+ * Why member `me` will not release its share of an approved request to `from` (a signing
+ * coordinator, or an ECDH's requester), or the approvers that count. The approvals `from` relays
+ * are checked and kept first (they may still be on their way here); then the request must be
+ * allowed by this node's own policy, approved by enough current members including this one, and
+ * not held for a refresh after a repair.
+ */
+export function releaseCheck(
+  requests: ReleaseDeps,
+  me: string,
+  r: RequestRow,
+  g: GroupRow,
+  from: string,
+  relayed: readonly Signed[] | undefined,
+  role: 'coordinator' | 'requester',
+): { error: string } | { approvers: Set<string> } {
+  for (const a of relayed ?? []) {
+    try {
+      if (a.body.type === 'decision' && a.body.requestId === r.id)
+        requests.acceptStatement(from, a);
+    } catch {
+      return { error: `the ${role} sent an invalid approval` };
+    }
+  }
+  // Only current members' approvals count: one by a member since removed or replaced does not.
+  const approvers = new Set(requests.approversOf(r));
+  if (requests.policyRefusal(JSON.parse(r.envelope).body as RequestBody))
+    return { error: "the request is against this node's group policy" };
+  if (approvers.size < requests.needed(r))
+    return { error: 'not enough approvals under the group policy' };
+  // The policy may hold signing until the group has refreshed after a repair (finding 6).
+  const owed = requests.refreshOwed(g);
+  if (owed) return { error: owed };
+  if (!approvers.has(me)) return { error: 'this custodian did not approve the request' };
+  return { approvers };
 }

@@ -28,7 +28,6 @@ import {
   type FailureEvidence,
   type GroupMessage,
   type OutcomeBody,
-  type RequestBody,
   type ShareReceipt,
   type Signed,
   type SigningAttempt,
@@ -38,6 +37,7 @@ import { executionOf, opOfKind, type SignPart } from '../../shared/requests/inde
 import { NetError } from '../net/index.js';
 import type { GroupRow, RequestRow } from '../store/index.js';
 import { TERMINAL, POOL_SIZE, DroppedMessage, union, type SignMessage } from './common.js';
+import { releaseCheck } from './request-policy.js';
 import { type NodeServices, type NodeContext, NodeService } from './context.js';
 
 /** A late signer is asked no sooner than this after the sign requests went out (ms). */
@@ -659,29 +659,18 @@ export class SigningService extends NodeService {
     const part = msg.part ?? 0;
     const spec = parts[part];
     if (!spec) return { error: `the request has no signature number ${part + 1}` };
-    // Approvals the coordinator relies on may still be on their way here: check and keep them.
-    for (const a of msg.approvals ?? []) {
-      try {
-        if (a.body.type === 'decision' && a.body.requestId === r.id)
-          this.requests.acceptStatement(from, a);
-      } catch {
-        return { error: 'the coordinator sent an invalid approval' };
-      }
-    }
-    // Only current members' approvals count: one by a member since removed or replaced does not.
-    const approvers = new Set(this.requests.approversOf(r));
-    if (
-      r.status === 'failed' ||
-      this.requests.policyRefusal(JSON.parse(r.envelope).body as RequestBody)
-    )
-      return { error: "the request is against this node's group policy" };
-    if (approvers.size < this.requests.needed(r))
-      return { error: 'not enough approvals under the group policy' };
-    // The policy may hold signing until the group has refreshed after a repair (finding 6).
-    const owed = this.requests.refreshOwed(g);
-    if (owed) return { error: owed };
-    if (!approvers.has(this.me.peerId))
-      return { error: 'this custodian did not approve the request' };
+    // The approvals the coordinator relays are checked and kept first (request-policy.ts).
+    const check = releaseCheck(
+      this.requests,
+      this.me.peerId,
+      r,
+      g,
+      from,
+      msg.approvals,
+      'coordinator',
+    );
+    if ('error' in check) return check;
+    const { approvers } = check;
     if (!approvers.has(from)) return { error: 'the coordinator did not approve the request' };
     const signers = msg.commitments.map((c) => c.peerId);
     if (new Set(signers).size !== signers.length || signers.length < g.threshold)
