@@ -20,6 +20,7 @@ import type { ReconstructService } from './ceremonies/reconstruct.js';
 import type { RefreshReshareService } from './ceremonies/refresh-reshare.js';
 import type { RepairService } from './ceremonies/repair.js';
 import type { SettleService } from './ceremonies/settle.js';
+import { HONEST, makeTamper, type Tamper } from './adversary.js';
 import { shareName, short, type SignMessage } from './common.js';
 import type { DkgService } from './dkg.js';
 import type { GroupsService } from './groups.js';
@@ -52,6 +53,8 @@ export interface CustodianOptions {
   fault?: CustodianFault;
   /** At most one dropped-message line per reason per this many ms (default 10 s). */
   dropLogIntervalMs?: number;
+  /** Test-only lies in this node's own messages (adversary.ts), honoured only with the gate. */
+  tamper?: { kase: string; stateFile: string };
 }
 
 /**
@@ -123,6 +126,8 @@ export class NodeContext {
   readonly signTimeoutMs: number;
   readonly ceremonyTimeoutMs: number;
   readonly fault?: CustodianFault;
+  /** What this node's outgoing messages and answers go through: HONEST unless the test gate. */
+  readonly tamper: Tamper;
   stopped = false;
   /** Waiters for request changes, by request id. */
   waiters = new Map<string, Set<() => void>>();
@@ -150,6 +155,16 @@ export class NodeContext {
     this.signTimeoutMs = opts.signTimeoutMs ?? 10_000;
     this.ceremonyTimeoutMs = opts.ceremonyTimeoutMs ?? 90_000;
     this.fault = process.env.CONCLAVE_ALLOW_FAULTS === '1' ? opts.fault : undefined;
+    this.tamper =
+      process.env.CONCLAVE_ALLOW_FAULTS === '1' && opts.tamper
+        ? makeTamper(opts.tamper.kase, {
+            me: this.me,
+            members: (g) => this.store.members.list(g).sort((a, b) => a.index - b.index),
+            scheme: (g) => this.store.groups.get(g)!.scheme,
+            stateFile: opts.tamper.stateFile,
+            log: this.log,
+          })
+        : HONEST;
     this.dropLog = createDropLog(opts.log, {
       prefix: 'node: ',
       intervalMs: opts.dropLogIntervalMs,
@@ -208,7 +223,9 @@ export class NodeContext {
   }
 
   async send(peer: string, msg: GroupMessage | SignMessage, timeoutMs = 10_000): Promise<unknown> {
-    return this.host.request(peer, PROTOCOL.group, msg, { addrs: this.allAddrs(peer), timeoutMs });
+    const out = this.tamper.out(peer, msg);
+    if (out === undefined) return { ok: true }; // withheld by the test-only adversary
+    return this.host.request(peer, PROTOCOL.group, out, { addrs: this.allAddrs(peer), timeoutMs });
   }
 
   /** Best effort to every other member of a group, in parallel; failures are logged. */

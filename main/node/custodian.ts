@@ -138,7 +138,10 @@ export class Custodian {
     });
     await this.host.handle(
       PROTOCOL.group,
-      (from, msg, net) => this.countDrops(from, () => this.onGroupMessage(from, msg, net)),
+      (from, msg, net) =>
+        this.countDrops(from, () => this.onGroupMessage(from, msg, net)).then((answer) =>
+          this.ctx.tamper.answer(from, msg, answer),
+        ),
       {
         allow: (peer) =>
           this.groups.isKnownMember(peer) ||

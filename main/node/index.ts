@@ -294,6 +294,9 @@ export async function startCustodian(opts: StartOptions): Promise<RunningNode> {
       signTimeoutMs: Number(process.env.CONCLAVE_SIGN_TIMEOUT_MS) || undefined,
       ceremonyTimeoutMs: Number(process.env.CONCLAVE_CEREMONY_TIMEOUT_MS) || undefined,
       fault: CUSTODIAN_FAULTS.find((f) => f === faultEnv),
+      tamper: process.env.CONCLAVE_TAMPER
+        ? { kase: process.env.CONCLAVE_TAMPER, stateFile: join(opts.home, 'adversary.json') }
+        : undefined,
     });
     await node.start();
     const unwatch = watchProcess(opts.log);

@@ -1,0 +1,219 @@
+// Test-only adversary: a tampering layer on this node's own outgoing group-protocol messages.
+//
+// Issue 13 ("Malicious custodians") runs the real node as a lying member to show that the others
+// catch it: each case below alters what this node sends (its requests) or answers (its replies to
+// the members' requests), re-signing with its own identity key where a liar would sign its lie.
+// It is honoured only with CONCLAVE_ALLOW_FAULTS=1 and CONCLAVE_TAMPER=<case> (the same gate as the
+// test faults, CustodianFault); without them `HONEST` is used, the identity on every message.
+//
+// Why it is harmless to ship: it can only make this node lie about its own messages, with its own
+// keys, which any member can do with a patched build; the protocol must (and these tests show it
+// does) stand up to exactly that. It reads no other member's secret and touches no stored state
+// except its own record of the round-1 packages it sent (for the replay case).
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { bytesToHex, hexToBytes, randomBytes } from '@noble/hashes/utils.js';
+import { proveKnowledge } from '../../shared/crypto/dkg.js';
+import { commitPoly, randomPoly } from '../../shared/crypto/poly.js';
+import {
+  getSuite,
+  identifierHex,
+  parseIdentifier,
+  type SchemeName,
+} from '../../shared/crypto/suite.js';
+import {
+  commitmentsHash,
+  signShareReceipt,
+  type GroupMessage,
+  type ShareReceipt,
+} from '../../shared/protocol/wire.js';
+import type { SignMessage } from './common.js';
+
+/** The lies this node can be told to tell (CONCLAVE_TAMPER). */
+export const TAMPER_CASES = [
+  // DKG
+  'dkg-bad-proof', // a round-1 proof of knowledge that does not verify, to everyone
+  'dkg-bad-share-one', // a wrong round-2 share to one member only
+  'dkg-equivocate', // a different (valid) round-1 package to one member
+  'dkg-replay', // the round-1 package this node sent in an earlier DKG session
+  'dkg-withhold-round2', // no round-2 shares at all
+  'dkg-lying-echo', // an echo misreporting another member's round-1 package
+  // Signing, as a signer answering the coordinator
+  'sign-bad-share', // a wrong signature share, with a receipt signed over it
+  'sign-tampered-commitments', // a receipt over another commitment list than the one sent
+  'sign-withhold', // an answer without a share
+  'sign-replay', // the share and receipt of an earlier request
+  'sign-off-curve', // a refill commitment whose hiding point is not on the curve
+  'sign-low-order', // ... is a point of small order
+  'sign-non-canonical', // ... is a non-canonical encoding
+] as const;
+export type TamperCase = (typeof TAMPER_CASES)[number];
+
+/** What the node asks of its tampering layer: each call returns what actually goes out. */
+export interface Tamper {
+  /** A request this node sends to `to`; `undefined` withholds it (the caller sees a success). */
+  out<M extends GroupMessage | SignMessage>(to: string, msg: M): M | undefined;
+  /** This node's answer to `from`'s request `req`. */
+  answer(from: string, req: unknown, answer: unknown): unknown;
+}
+
+/** No tampering: what every node uses unless the test gate is open. */
+export const HONEST: Tamper = { out: (_to, msg) => msg, answer: (_from, _req, a) => a };
+
+export interface AdversaryDeps {
+  me: { peerId: string; sign(msg: Uint8Array): Uint8Array };
+  /** A group's members in roster order (for picking the one member lied to). */
+  members(groupId: string): { peerId: string; index: number }[];
+  scheme(groupId: string): SchemeName;
+  /** Where this node keeps the round-1 packages it sent (for `dkg-replay`). */
+  stateFile: string;
+  log(line: string): void;
+}
+
+/** The layer for `kase` (a TAMPER_CASES value), or HONEST for anything else. */
+export function makeTamper(kase: string | undefined, deps: AdversaryDeps): Tamper {
+  if (!TAMPER_CASES.includes(kase as TamperCase)) return HONEST;
+  deps.log(`adversary: TEST-ONLY tampering "${kase}" is on`);
+  return new Adversary(kase as TamperCase, deps);
+}
+
+type Payload = Record<string, unknown>;
+
+class Adversary implements Tamper {
+  /** The alternative round-1 package sent to the member lied to, per session (resent alike). */
+  private altRound1 = new Map<string, Payload>();
+  /** The latest share answer this node gave, for `sign-replay`. */
+  private lastShare?: { requestId: string; share: string; receipt: ShareReceipt };
+
+  constructor(
+    private readonly kase: TamperCase,
+    private readonly deps: AdversaryDeps,
+  ) {}
+
+  /** The member this node lies to where a case lies to one member: the first other in the roster. */
+  private victim(groupId: string): string | undefined {
+    return this.deps.members(groupId).find((m) => m.peerId !== this.deps.me.peerId)?.peerId;
+  }
+
+  out<M extends GroupMessage | SignMessage>(to: string, msg: M): M | undefined {
+    if (msg.type !== 'dkg') return msg;
+    const p = msg.payload as Payload;
+    const k = this.kase;
+    if (msg.step === 'round1') {
+      const sent = this.replayed(p);
+      // `from` is covered by nothing but the session check: a replayer puts its current one.
+      if (k === 'dkg-replay') return { ...msg, payload: { ...sent, from: p.from } };
+      if (k === 'dkg-bad-proof')
+        return { ...msg, payload: { ...p, proofOfKnowledge: badProof(p) } };
+      if (k === 'dkg-equivocate' && to === this.victim(msg.groupId)) {
+        const session = String(p.session);
+        let alt = this.altRound1.get(session);
+        if (!alt) this.altRound1.set(session, (alt = otherRound1(p)));
+        return { ...msg, payload: alt };
+      }
+    }
+    if (msg.step === 'echo' && k === 'dkg-lying-echo') {
+      const lied = this.deps
+        .members(msg.groupId)
+        .find((m) => m.peerId === this.victim(msg.groupId));
+      const digests = { ...(p.digests as Record<string, string>) };
+      const suite = getSuite(this.deps.scheme(msg.groupId));
+      if (lied) digests[identifierHex(suite, BigInt(lied.index))] = bytesToHex(randomBytes(32));
+      return { ...msg, payload: { ...p, digests } };
+    }
+    if (msg.step === 'round2') {
+      if (k === 'dkg-withhold-round2') return undefined;
+      if (k === 'dkg-bad-share-one' && to === this.victim(msg.groupId)) {
+        const suite = getSuite(this.deps.scheme(msg.groupId));
+        return { ...msg, payload: { ...p, share: bumpScalar(suite, String(p.share)) } };
+      }
+    }
+    return msg;
+  }
+
+  /**
+   * Records this node's round-1 package; returns the latest one it sent in another session (or
+   * this one when there is none yet: the first DKG in replay mode is honest and recorded).
+   */
+  private replayed(p: Payload): Payload {
+    const file = this.deps.stateFile;
+    const sent = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Payload[]) : [];
+    const other = sent.filter((s) => s.session !== p.session).at(-1);
+    if (!sent.some((s) => s.session === p.session) && p.from !== undefined)
+      writeFileSync(file, JSON.stringify([...sent, p].slice(-8)));
+    return other && this.kase === 'dkg-replay' ? other : p;
+  }
+
+  answer(from: string, req: unknown, answer: unknown): unknown {
+    const r = req as Partial<SignMessage>;
+    if (r?.type !== 'sign' || !answer || typeof answer !== 'object') return answer;
+    const a = answer as { share?: string; receipt?: ShareReceipt; refill?: Payload };
+    if (typeof a.share !== 'string' || !a.receipt) return answer;
+    const k = this.kase;
+    const resign = (body: ShareReceipt['body']) => signShareReceipt(body, this.deps.me.sign);
+    const suite = getSuite(this.deps.scheme(String(r.groupId)));
+    switch (k) {
+      case 'sign-bad-share': {
+        const share = bumpScalar(suite, a.share);
+        return { ...a, share, receipt: resign({ ...a.receipt.body, share }) };
+      }
+      case 'sign-tampered-commitments': {
+        const list = (r.commitments ?? []).slice().reverse();
+        return { ...a, receipt: resign({ ...a.receipt.body, commitments: commitmentsHash(list) }) };
+      }
+      case 'sign-withhold':
+        return { error: 'withheld' };
+      case 'sign-replay': {
+        const last = this.lastShare;
+        this.lastShare = { requestId: String(r.requestId), share: a.share, receipt: a.receipt };
+        if (!last || last.requestId === r.requestId) return answer;
+        return { ...a, share: last.share, receipt: last.receipt };
+      }
+      case 'sign-off-curve':
+      case 'sign-low-order':
+      case 'sign-non-canonical':
+        if (!a.refill) return answer;
+        return { ...a, refill: { ...a.refill, hiding: BAD_POINTS[k] } };
+      default:
+        return answer;
+    }
+  }
+}
+
+/** ed25519 encodings (hex) that a strict decoder must refuse. */
+const BAD_POINTS = {
+  // y = 2 is not the y of any point (x² would be a non-square).
+  'sign-off-curve': '0200000000000000000000000000000000000000000000000000000000000000',
+  // y = −1: the point of order 2.
+  'sign-low-order': 'ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
+  // y = p + 1, the non-canonical twin of y = 1.
+  'sign-non-canonical': 'eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
+} as const;
+
+/** s + 1 (mod the group order), in the suite's encoding. */
+function bumpScalar(suite: ReturnType<typeof getSuite>, hex: string): string {
+  const s = suite.decodeScalar(hexToBytes(hex), 'share');
+  return bytesToHex(suite.encodeScalar(suite.Fn.add(s, 1n)));
+}
+
+/** A well-formed proof that does not verify: the response z is off by one. */
+function badProof(p: Payload): string {
+  const suite = getSuite(p.scheme as SchemeName);
+  const proof = String(p.proofOfKnowledge);
+  const zHex = proof.slice(proof.length - 2 * suite.scalarLength);
+  return proof.slice(0, proof.length - zHex.length) + bumpScalar(suite, zHex);
+}
+
+/** A valid round-1 package for another polynomial (its proof verifies): equivocation material. */
+function otherRound1(p: Payload): Payload {
+  const suite = getSuite(p.scheme as SchemeName);
+  const id = parseIdentifier(suite, String(p.from));
+  const t = (p.commitment as string[]).length;
+  const coeffs = randomPoly(suite, t);
+  const C = commitPoly(suite, coeffs);
+  const proof = proveKnowledge(suite, id, coeffs[0]!, C[0]!, hexToBytes(String(p.session)));
+  return {
+    ...p,
+    commitment: C.map((c) => bytesToHex(suite.encodePoint(c))),
+    proofOfKnowledge: bytesToHex(proof),
+  };
+}
