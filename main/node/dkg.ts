@@ -1,4 +1,5 @@
-// Distributed key generation over the network, once every member confirmed the same roster.
+// Distributed key generation over the network, once every member confirmed the same roster. A run
+// that a member's restart cut short is followed by a new run (an attempt), agreed by all members.
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, hexToBytes, utf8ToBytes } from '@noble/hashes/utils.js';
 import {
@@ -6,23 +7,49 @@ import {
   dkgFinalize,
   dkgRound1,
   dkgRound2,
+  dkgSessionDigest,
   DkgRound2Package,
   type DkgEcho,
   type DkgParams,
   type DkgRound1Package,
-  type DkgState,
 } from '../../shared/crypto/dkg.js';
 import { CryptoError } from '../../shared/crypto/errors.js';
-import { externalPublicKey, publicPackageToJSON } from '../../shared/crypto/keys.js';
-import { getSuite } from '../../shared/crypto/suite.js';
+import {
+  externalPublicKey,
+  publicPackageFromJSON,
+  publicPackageToJSON,
+  type KeyPackage,
+  type PublicKeyPackageJSON,
+} from '../../shared/crypto/keys.js';
+import { getSuite, identifierHex } from '../../shared/crypto/suite.js';
 import { logSafe } from '../../shared/protocol/text.js';
+import { MAX_DKG_ATTEMPTS, type GroupMessage } from '../../shared/protocol/wire.js';
 import type { GroupRow } from '../store/index.js';
-import { shareName } from './common.js';
+import { DroppedMessage, shareName } from './common.js';
 import { type NodeServices, type NodeContext, NodeService } from './context.js';
+import { crashPoint } from './crash.js';
+
+type DkgMessage = Extract<GroupMessage, { type: 'dkg' }>;
+
+/** How long one run may take before the group fails (a new run can follow when members return). */
+const DKG_RUN_MS = 120_000;
+/** Meta: the run this node is on (absent: the first, 0). */
+const attemptKey = (groupId: string) => `dkg-attempt:${groupId}`;
+/** Meta: the run whose share this node stored, with its public package; its 'done' step is next. */
+const storedKey = (groupId: string) => `dkg-stored:${groupId}`;
+/** Meta: the group failed for a reason a new run can cure (a member was missing, not misbehaving). */
+const retryKey = (groupId: string) => `dkg-retry:${groupId}`;
+/** The inbox of one run: a message of another run never meets this one's packages. */
+const inboxKey = (groupId: string, attempt: number) => `dkg:${groupId}:${attempt}`;
+
+/** This run was given up for a newer one a member started. */
+class Abandoned extends Error {}
 
 export class DkgService extends NodeService {
-  private dkgStates = new Map<string, DkgState>();
-  private dkgRunning = new Set<string>();
+  /** Groups whose key generation runs now, with the attempt it is on. */
+  private running = new Map<string, number>();
+  /** The newest attempt a member asked for, per group (the running one gives way to it). */
+  private wanted = new Map<string, number>();
 
   constructor(
     ctx: NodeContext,
@@ -44,7 +71,7 @@ export class DkgService extends NodeService {
     return this.deps.signing;
   }
 
-  private dkgParams(g: GroupRow, hash: string): DkgParams {
+  private dkgParams(g: GroupRow, hash: string, attempt: number): DkgParams {
     const members = this.store.members.list(g.id).sort((a, b) => a.index - b.index);
     return {
       scheme: g.scheme,
@@ -53,105 +80,303 @@ export class DkgService extends NodeService {
         identifier: BigInt(m.index),
         identityKey: hexToBytes(m.identityKey),
       })),
-      sessionId: sha256(utf8ToBytes('conclave/dkg-session/v1:' + hash)),
+      // Attempt 0 keeps the original derivation; every later one is a session of its own.
+      sessionId: sha256(
+        utf8ToBytes(
+          'conclave/dkg-session/v1:' + hash + (attempt === 0 ? '' : `:attempt:${attempt}`),
+        ),
+      ),
     };
   }
 
+  /** The attempt this node is on (stored, so a restart knows which run it was in). */
+  private attemptOf(groupId: string): number {
+    const n = Number(this.store.meta.get(attemptKey(groupId)) || '0');
+    return Number.isSafeInteger(n) && n >= 0 ? n : 0;
+  }
+
+  private storedRun(groupId: string): { attempt: number; publicPackage: string } | undefined {
+    const raw = this.store.meta.get(storedKey(groupId));
+    if (!raw) return undefined;
+    try {
+      const v = JSON.parse(raw) as { attempt: number; publicPackage: string };
+      return typeof v.attempt === 'number' && typeof v.publicPackage === 'string' ? v : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * Runs the key generation until it is done, fails, or this node stops; a run a member gave up
+   * for a newer attempt is followed by that attempt.
+   */
   async runDkg(groupId: string, hash: string): Promise<void> {
-    if (this.dkgRunning.has(groupId)) return;
-    this.dkgRunning.add(groupId);
+    if (this.running.has(groupId)) return;
+    this.running.set(groupId, -1);
+    try {
+      for (;;) {
+        if (this.stopped) return;
+        const attempt = Math.max(this.attemptOf(groupId), this.wanted.get(groupId) ?? 0);
+        if (attempt >= MAX_DKG_ATTEMPTS) {
+          this.groups.failGroup(
+            groupId,
+            `key generation failed: gave up after ${MAX_DKG_ATTEMPTS} runs; create the group again`,
+          );
+          this.store.meta.set(retryKey(groupId), '');
+          return;
+        }
+        this.running.set(groupId, attempt);
+        if ((await this.runAttempt(groupId, hash, attempt)) !== 'abandoned') return;
+      }
+    } finally {
+      this.running.delete(groupId);
+    }
+  }
+
+  private async runAttempt(
+    groupId: string,
+    hash: string,
+    attempt: number,
+  ): Promise<'done' | 'failed' | 'abandoned'> {
     const g = this.store.groups.get(groupId)!;
     const members = this.store.members.list(groupId).sort((a, b) => a.index - b.index);
     const others = members.filter((m) => m.peerId !== this.me.peerId);
     const meIdx = BigInt(members.find((m) => m.peerId === this.me.peerId)!.index);
-    this.groups.updateGroup(groupId, { status: 'dkg', rosterHash: hash, updatedAt: Date.now() });
+    const suite = getSuite(g.scheme);
+    const key = inboxKey(groupId, attempt);
+    this.store.tx(() => {
+      this.store.meta.set(attemptKey(groupId), String(attempt));
+      this.groups.updateGroup(groupId, {
+        status: 'dkg',
+        rosterHash: hash,
+        error: undefined,
+        updatedAt: Date.now(),
+      });
+    });
     this.emit({ type: 'group', id: groupId });
-    this.log(`key generation for ${logSafe(g.name)} started`);
-    const deadline = Date.now() + 120_000;
+    this.log(
+      `key generation for ${logSafe(g.name)} started${attempt ? ` (attempt ${attempt + 1})` : ''}`,
+    );
+    const deadline = Date.now() + DKG_RUN_MS;
+    const abandoned = () => (this.wanted.get(groupId) ?? 0) > attempt;
+    const check = () => {
+      if (abandoned()) throw new Abandoned();
+    };
+    const session = bytesToHex(dkgSessionDigest(this.dkgParams(g, hash, attempt)));
+    const msgOf = (step: DkgMessage['step'], payload: Record<string, unknown>): DkgMessage => ({
+      v: 1,
+      type: 'dkg',
+      groupId,
+      session,
+      step,
+      payload,
+      ...(attempt > 0 ? { attempt } : {}),
+    });
+    const sendAll = (step: DkgMessage['step'], payload: Record<string, unknown>) =>
+      Promise.all(
+        others.map((m) => this.deliver(m.peerId, msgOf(step, payload), deadline, abandoned)),
+      );
     try {
-      const params = this.dkgParams(g, hash);
-      const { state, package: pkg } = dkgRound1(params, meIdx);
-      this.dkgStates.set(groupId, state);
-      const session = state.session;
-      this.groups.updateGroup(groupId, { dkgSession: session });
-      const sendAll = (step: 'round1' | 'echo', payload: Record<string, unknown>) =>
-        Promise.all(
-          others.map((m) =>
-            this.sendReliably(
-              m.peerId,
-              { v: 1, type: 'dkg', groupId, session, step, payload },
-              deadline - Date.now(),
-            ),
-          ),
+      const stored = this.storedRun(groupId);
+      let pubJson: string;
+      /** This run's key, when this process derived it (after a restart it is read from the vault). */
+      let kp: KeyPackage | undefined;
+      if (stored && stored.attempt === attempt) {
+        // This node stored its share of this run before it restarted: only 'done' is left.
+        pubJson = stored.publicPackage;
+      } else {
+        // Fresh round-1 secrets for every run: none is ever used in two sessions.
+        const { state, package: pkg } = dkgRound1(this.dkgParams(g, hash, attempt), meIdx);
+        this.groups.updateGroup(groupId, { dkgSession: state.session });
+        await sendAll('round1', pkg as unknown as Record<string, unknown>);
+        crashPoint('dkg-round1-sent');
+        const r1 = await this.inboxes.awaitInbox(key, 'round1', others.length, deadline, check);
+        const echo = dkgEcho(state, [...r1.values()] as DkgRound1Package[]);
+        await sendAll('echo', echo as unknown as Record<string, unknown>);
+        crashPoint('dkg-echo-sent');
+        const echoes = await this.inboxes.awaitInbox(key, 'echo', others.length, deadline, check);
+        const out = dkgRound2(state, [...echoes.values()] as DkgEcho[]);
+        await Promise.all(
+          out.map((p) => {
+            const to = members.find((m) => BigInt(m.index) === p.to)!;
+            return this.deliver(
+              to.peerId,
+              msgOf('round2', p.toWire(suite)),
+              deadline,
+              abandoned,
+            );
+          }),
         );
-      await sendAll('round1', pkg as unknown as Record<string, unknown>);
-      const r1 = await this.inboxes.awaitInbox(groupId, 'round1', others.length, deadline);
-      const echo = dkgEcho(state, [...r1.values()] as DkgRound1Package[]);
-      await sendAll('echo', echo as unknown as Record<string, unknown>);
-      const echoes = await this.inboxes.awaitInbox(groupId, 'echo', others.length, deadline);
-      const out = dkgRound2(state, [...echoes.values()] as DkgEcho[]);
-      const suite = getSuite(g.scheme);
-      await Promise.all(
-        out.map((p) => {
-          const to = members.find((m) => BigInt(m.index) === p.to)!;
-          return this.sendReliably(
-            to.peerId,
-            { v: 1, type: 'dkg', groupId, session, step: 'round2', payload: p.toWire(suite) },
-            deadline - Date.now(),
+        crashPoint('dkg-round2-sent');
+        const r2 = await this.inboxes.awaitInbox(key, 'round2', others.length, deadline, check);
+        const received = [...r2.values()].map((w) =>
+          DkgRound2Package.fromWire(suite, w as Parameters<typeof DkgRound2Package.fromWire>[1]),
+        );
+        kp = dkgFinalize(state, received);
+        crashPoint('dkg-before-store');
+        await this.vault.put(shareName(groupId, kp.share.epoch), kp.share.toBytes());
+        pubJson = JSON.stringify(publicPackageToJSON(kp.public));
+        this.store.meta.set(storedKey(groupId), JSON.stringify({ attempt, publicPackage: pubJson }));
+        crashPoint('dkg-after-store');
+      }
+      // Ready only once every member says it stored its share of this run: until then any member
+      // that restarts can still start a new run, and nobody is left holding a key the others lack.
+      const publicKey = bytesToHex(
+        externalPublicKey(publicPackageFromJSON(JSON.parse(pubJson) as PublicKeyPackageJSON)),
+      );
+      await sendAll('done', { from: identifierHex(suite, meIdx), publicKey });
+      const dones = await this.inboxes.awaitInbox(key, 'done', others.length, deadline, check);
+      for (const [peer, d] of dones)
+        if ((d as { publicKey?: unknown }).publicKey !== publicKey)
+          throw new CryptoError(
+            'key_mismatch',
+            `${this.memberName(groupId, peer)} derived another group key`,
+            [identifierHex(suite, BigInt(this.memberByPeer(groupId, peer)!.index))],
           );
-        }),
-      );
-      const r2 = await this.inboxes.awaitInbox(groupId, 'round2', others.length, deadline);
-      const received = [...r2.values()].map((w) =>
-        DkgRound2Package.fromWire(suite, w as Parameters<typeof DkgRound2Package.fromWire>[1]),
-      );
-      const key = dkgFinalize(state, received);
-      await this.vault.put(shareName(groupId, key.share.epoch), key.share.toBytes());
-      const pubJson = JSON.stringify(publicPackageToJSON(key.public));
       this.store.tx(() => {
         this.groups.updateGroup(groupId, {
           status: 'ready',
           publicPackage: pubJson,
           epoch: 0,
+          error: undefined,
           updatedAt: Date.now(),
           inviteSecret: undefined,
         });
-        this.audit(
-          'group.ready',
-          { publicKey: bytesToHex(externalPublicKey(key.public)), epoch: 0 },
-          groupId,
-        );
+        this.store.meta.set(storedKey(groupId), '');
+        this.store.meta.set(retryKey(groupId), '');
+        this.audit('group.ready', { publicKey, epoch: 0 }, groupId);
       });
-      this.keys.set(groupId, key);
+      if (kp) this.keys.set(groupId, kp);
       this.signing.applyEarlyNonces(groupId);
       // Once: the first member's sync writes the checkpoint before any member's list is read, so
       // every member gets the whole log, checkpoint included (a second call only resent it all).
       this.auditLog.syncAuditWithAll(groupId);
       this.emit({ type: 'group', id: groupId });
-      this.log(
-        `key generation for ${logSafe(g.name)} done: public key ${bytesToHex(externalPublicKey(key.public))}`,
-      );
+      this.log(`key generation for ${logSafe(g.name)} done: public key ${publicKey}`);
       for (const m of others)
         if (this.host.isConnected(m.peerId))
           void this.signing.sendNonces(groupId, m.peerId, true).catch(() => undefined);
+      return 'done';
     } catch (e) {
       // A node that is stopping ends its wait for the others: no failure of the group, and its
       // store may already be closed (a throw here would be an unhandled rejection).
-      if (this.stopped) return;
-      const msg =
-        e instanceof CryptoError && e.culprits.length
-          ? `key generation failed (${e.code}): ${e.culprits.map((c) => this.groups.nameOfIdentifier(groupId, c)).join(', ')} misbehaved — ${e.message}`
-          : `key generation failed: ${(e as Error).message}`;
+      if (this.stopped) return 'failed';
+      if (e instanceof Abandoned || abandoned()) {
+        this.log(`key generation for ${logSafe(g.name)}: a member started a new run; joining it`);
+        return 'abandoned';
+      }
+      const culprits = e instanceof CryptoError ? e.culprits : [];
+      const msg = culprits.length
+        ? `key generation failed (${(e as CryptoError).code}): ${culprits.map((c) => this.groups.nameOfIdentifier(groupId, c)).join(', ')} misbehaved — ${(e as Error).message}`
+        : `key generation failed: ${(e as Error).message}`;
       this.groups.failGroup(groupId, msg);
+      // Nobody misbehaved (a member was away): its return may start a new run (onMessage).
+      if (!culprits.length) this.store.meta.set(retryKey(groupId), '1');
+      return 'failed';
     } finally {
-      this.dkgStates.delete(groupId);
-      this.inboxes.drop(groupId);
-      this.dkgRunning.delete(groupId);
+      this.inboxes.drop(key);
     }
   }
 
-  /** Forgets the round state of a group whose key generation failed. */
+  /** Like sendReliably, but gives up as soon as the run is given up for a newer one. */
+  private async deliver(
+    peer: string,
+    msg: DkgMessage,
+    deadline: number,
+    abandoned: () => boolean,
+  ): Promise<void> {
+    for (let delay = 200; ; delay = Math.min(delay * 2, 2000)) {
+      if (this.stopped) throw new Error('node stopped');
+      if (abandoned()) throw new Abandoned();
+      try {
+        await this.send(peer, msg, Math.max(1000, Math.min(10_000, deadline - Date.now())));
+        return;
+      } catch (e) {
+        if (Date.now() + delay > deadline) throw e;
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
+  }
+
+  /**
+   * At start: a group whose key generation this node was in when it stopped (or that failed for
+   * want of a member) carries on: the same run if this node had stored its share of it, else a new
+   * run, which the other members join when its first message reaches them.
+   */
+  resume(groupId: string): void {
+    const g = this.store.groups.get(groupId);
+    if (!g || !g.rosterHash) return;
+    if (g.status === 'failed' && this.store.meta.get(retryKey(groupId)) !== '1') return;
+    if (g.status !== 'dkg' && g.status !== 'failed') return;
+    const current = this.attemptOf(groupId);
+    const next = this.storedRun(groupId)?.attempt === current ? current : current + 1;
+    this.wanted.set(groupId, Math.max(next, this.wanted.get(groupId) ?? 0));
+    void this.runDkg(groupId, g.rosterHash);
+  }
+
+  /** A member's DKG message: kept in the inbox of its run; a newer run replaces this node's. */
+  onMessage(from: string, msg: DkgMessage): unknown {
+    const m = this.memberByPeer(msg.groupId, from);
+    const g = this.store.groups.get(msg.groupId);
+    if (!m || !g) throw new DroppedMessage('non_member');
+    const suite = getSuite(g.scheme);
+    // The package's claimed sender must be the authenticated peer's roster position.
+    const claimed = (msg.payload as { from?: unknown }).from;
+    if (claimed !== identifierHex(suite, BigInt(m.index)))
+      throw new DroppedMessage('spoofed_sender');
+    const attempt = msg.attempt ?? 0;
+    const current = Math.max(this.attemptOf(g.id), this.wanted.get(g.id) ?? 0);
+    if (g.status === 'ready') {
+      // A member that restarted after storing its share asks again: answer with this node's word.
+      if (msg.step === 'done' && attempt === this.attemptOf(g.id)) this.answerDone(g, from, msg);
+      else throw new DroppedMessage('wrong_state');
+      return { ok: true };
+    }
+    const retry =
+      g.status === 'failed' && this.store.meta.get(retryKey(g.id)) === '1' && attempt > current;
+    if (g.status !== 'confirming' && g.status !== 'dkg' && !retry)
+      throw new DroppedMessage('wrong_state');
+    if (attempt < current) throw new DroppedMessage('stale_attempt');
+    const hash = g.rosterHash;
+    if (hash && msg.session !== bytesToHex(dkgSessionDigest(this.dkgParams(g, hash, attempt))))
+      throw new DroppedMessage('wrong_session');
+    const box = this.inboxes.inbox(inboxKey(g.id, attempt), g.id)[msg.step];
+    if (!box.has(from)) box.set(from, msg.payload);
+    if (msg.step === 'done' && (msg.payload as { echo?: unknown }).echo !== true)
+      if (this.storedRun(g.id)?.attempt === attempt) this.answerDone(g, from, msg);
+    if (attempt > current) {
+      this.wanted.set(g.id, attempt);
+      const running = this.running.get(g.id);
+      if (running !== undefined) this.inboxes.wake(inboxKey(g.id, running));
+      else if (hash && (g.status === 'dkg' || retry)) void this.runDkg(g.id, hash);
+    }
+    return { ok: true };
+  }
+
+  /**
+   * Sends this node's 'done' again to a member that (having restarted) may have lost it, marked
+   * as an answer so it is not answered in turn.
+   */
+  private answerDone(g: GroupRow, to: string, msg: DkgMessage): void {
+    if ((msg.payload as { echo?: unknown }).echo === true) return;
+    const pubJson = g.status === 'ready' ? g.publicPackage : this.storedRun(g.id)?.publicPackage;
+    if (!pubJson) return;
+    const suite = getSuite(g.scheme);
+    const me = this.memberByPeer(g.id, this.me.peerId)!;
+    const publicKey = bytesToHex(
+      externalPublicKey(publicPackageFromJSON(JSON.parse(pubJson) as PublicKeyPackageJSON)),
+    );
+    const answer: DkgMessage = {
+      ...msg,
+      payload: { from: identifierHex(suite, BigInt(me.index)), publicKey, echo: true },
+    };
+    void this.ctx
+      .sendReliably(to, answer as GroupMessage, 30_000)
+      .catch((e) => this.log(`dkg: answer to ${to} failed: ${(e as Error).message}`));
+  }
+
+  /** Forgets the round state of a group whose key generation failed or that was left. */
   forget(groupId: string): void {
-    this.dkgStates.delete(groupId);
+    this.wanted.delete(groupId);
   }
 }

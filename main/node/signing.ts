@@ -37,6 +37,7 @@ import { executionOf, opOfKind, type SignPart } from '../../shared/requests/inde
 import { NetError } from '../net/index.js';
 import type { GroupRow, RequestRow } from '../store/index.js';
 import { TERMINAL, POOL_SIZE, DroppedMessage, union, type SignMessage } from './common.js';
+import { crashPoint } from './crash.js';
 import { releaseCheck } from './request-policy.js';
 import { type NodeServices, type NodeContext, NodeService } from './context.js';
 
@@ -376,6 +377,7 @@ export class SigningService extends NodeService {
             else fail(p, { kind: 'refused', peer: p, reason: why.slice(0, 300) }, why);
             return;
           }
+          crashPoint('sign-coordinator-sent');
           const staleCount = this.staleTimes(id, p);
           if (res.stale === true && Array.isArray(res.nonces) && staleCount < 3) {
             // Not a fault (it restarted, or its pool here was out of date): ask again with one
@@ -707,6 +709,7 @@ export class SigningService extends NodeService {
     }
     // The nonce is used up from here on, whatever happens next: it is never used twice.
     pool!.delete(String((myWire.commitment as { hiding?: unknown }).hiding));
+    crashPoint('sign-nonce-taken');
     const pkg = new SigningPackage(partKey(key.public, spec), commitments, spec.message);
     const share = bytesToHex(suite.encodeScalar(signShare(partKeyPackage(key, spec), nonces, pkg)));
     // What this signer states under its identity key about the share it returns: the coordinator
@@ -736,6 +739,8 @@ export class SigningService extends NodeService {
           signers,
           epoch: g.epoch,
           commitments: receipt.body.commitments,
+          // This signer's own hiding commitment (public): a nonce used twice shows in the log.
+          nonce: String((myWire.commitment as { hiding?: unknown }).hiding),
           ...(part > 0 ? { part } : {}),
         },
         g.id,
@@ -745,6 +750,7 @@ export class SigningService extends NodeService {
         updatedAt: Date.now(),
       });
     });
+    crashPoint('sign-share-released');
     // Refill the coordinator's pool with one fresh commitment.
     const n = commit(key);
     const refill = commitmentToJSON(suite, n.commitment);

@@ -108,6 +108,11 @@ export type RequestKindName = (typeof REQUEST_KIND_NAMES)[number];
 
 /** Most signatures one request asks for (a PSBT's inputs of the group). */
 export const MAX_SIGN_PARTS = 64;
+/**
+ * Runs of one group's key generation: a member that restarted mid-way starts the next one (dkg.ts);
+ * past this many the group fails for good.
+ */
+export const MAX_DKG_ATTEMPTS = 8;
 
 /** A request to the group, created and signed by a member. Its id is derived from its content. */
 export interface RequestBody {
@@ -523,8 +528,10 @@ export type GroupMessage =
       type: 'dkg';
       groupId: string;
       session: string;
-      step: 'round1' | 'echo' | 'round2';
+      step: 'round1' | 'echo' | 'round2' | 'done';
       payload: Record<string, unknown>;
+      /** Which run of the key generation (absent: the first); see MAX_DKG_ATTEMPTS. */
+      attempt?: number;
     }
   | { v: 1; type: 'statements'; items: Signed[] }
   | {
@@ -703,10 +710,10 @@ export function decodeGroupMessage(v: unknown): GroupMessage {
         rosterHash: expectHex(o.rosterHash, 'rosterHash', 64),
       };
     case 'dkg': {
-      expectObject(o, 'dkg', ['v', 'type', 'groupId', 'session', 'step', 'payload']);
-      if (o.step !== 'round1' && o.step !== 'echo' && o.step !== 'round2')
+      expectObject(o, 'dkg', ['v', 'type', 'groupId', 'session', 'step', 'payload', 'attempt']);
+      if (o.step !== 'round1' && o.step !== 'echo' && o.step !== 'round2' && o.step !== 'done')
         throw new ProtocolError('malformed', 'unknown dkg step');
-      return {
+      const dkg: Extract<GroupMessage, { type: 'dkg' }> = {
         v: 1,
         type: 'dkg',
         groupId: expectHex(o.groupId, 'groupId', 32),
@@ -714,6 +721,9 @@ export function decodeGroupMessage(v: unknown): GroupMessage {
         step: o.step,
         payload: expectObject(o.payload, 'payload'),
       };
+      if (o.attempt !== undefined)
+        dkg.attempt = expectInt(o.attempt, 'attempt', 0, MAX_DKG_ATTEMPTS - 1);
+      return dkg;
     }
     case 'statements':
       expectObject(o, 'statements', ['v', 'type', 'items']);

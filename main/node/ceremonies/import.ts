@@ -19,6 +19,7 @@ import { NetError } from '../../net/index.js';
 import type { GroupRow } from '../../store/index.js';
 import { DroppedMessage, shareName } from '../common.js';
 import { type NodeServices, type NodeContext, NodeService } from '../context.js';
+import { crashPoint } from '../crash.js';
 
 export class ImportService extends NodeService {
   constructor(
@@ -211,6 +212,7 @@ export class ImportService extends NodeService {
     if (g.status !== 'dkg' && g.status !== 'confirming') throw new DroppedMessage('wrong_state');
     // Test-only: this member goes away as its share arrives.
     if (this.fault === 'exit-mid-ceremony') process.exit(3);
+    crashPoint('import-mid');
     let key: KeyPackage;
     try {
       const pub = publicPackageFromJSON(msg.publicPackage as never);
@@ -239,6 +241,7 @@ export class ImportService extends NodeService {
       this.store.meta.set(`import-held:${g.id}`, JSON.stringify(publicPackageToJSON(key.public)));
       this.groups.updateGroup(g.id, { status: 'dkg', updatedAt: Date.now() });
     });
+    crashPoint('import-committed');
     this.emit({ type: 'group', id: g.id });
     return { ok: true };
   }

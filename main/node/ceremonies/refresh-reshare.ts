@@ -23,6 +23,7 @@ import {
   type CeremonyParams,
 } from '../common.js';
 import { type NodeServices, type NodeContext, NodeService } from '../context.js';
+import { crashPoint } from '../crash.js';
 
 export class RefreshReshareService extends NodeService {
   constructor(
@@ -251,6 +252,7 @@ export class RefreshReshareService extends NodeService {
       );
       // Test-only: this member goes away in the middle of the ceremony.
       if (this.fault === 'exit-mid-ceremony') process.exit(3);
+      crashPoint('refresh-mid');
       const echo = reshareEcho(r1.state, [...got1.values()] as ReshareRound1Package[]);
       await Promise.all(
         others.map((peer) => send(peer, 'echo', echo as unknown as Record<string, unknown>)),
@@ -298,6 +300,7 @@ export class RefreshReshareService extends NodeService {
       // never hold the new epoch (shared/protocol/commit.ts).
       pending.stage = 'holding';
       this.store.meta.set(pendingKey(groupId), JSON.stringify(pending));
+      crashPoint('refresh-committed');
       sentDone = true;
       const recipientOthers = roster.map((m) => m.peerId).filter((peer) => peer !== this.me.peerId);
       const done = { epoch: pending.epoch, digest: pending.digest };

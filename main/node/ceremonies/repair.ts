@@ -34,6 +34,7 @@ import {
   type CeremonyParams,
 } from '../common.js';
 import { type NodeServices, type NodeContext, NodeService } from '../context.js';
+import { crashPoint } from '../crash.js';
 
 export class RepairService extends NodeService {
   constructor(
@@ -247,6 +248,7 @@ export class RepairService extends NodeService {
         );
         // Test-only: this helper goes away with everything received, before its sum is sent.
         if (this.fault === 'exit-mid-ceremony') process.exit(3);
+        crashPoint('repair-mid');
         const received = [
           step1.parts.get(key.share.identifier)!,
           ...[...parts.values()].map((w) => repairPartFromWire(suite, w as never)),
@@ -285,6 +287,7 @@ export class RepairService extends NodeService {
         this.store.meta.set(`newcomer:${groupId}`, '');
         this.store.meta.set(`newcomer-package:${groupId}`, '');
         this.emit({ type: 'group', id: groupId });
+        crashPoint('repair-committed');
         const tell = members.filter((m) => m.peerId !== this.me.peerId && m.peerId !== p.lost);
         if (this.fault === 'exit-after-done') {
           // Test-only: one member hears "done", then this device is gone.
