@@ -1,7 +1,6 @@
 // The custodian node: composes the services (groups, dkg, requests, signing, ceremonies, audit,
 // sync, backup) around one shared context, and implements the API contract.
 import type { Api, ApiEvent, Settings } from '../../shared/api/index.js';
-import { getSuite, identifierHex } from '../../shared/crypto/suite.js';
 import type { GroupPolicy } from '../../shared/policy/policy.js';
 import { fingerprint } from '../../shared/protocol/roster.js';
 import {
@@ -177,8 +176,11 @@ export class Custodian {
     for (const g of this.store.groups.list()) {
       if (g.status === 'dkg' && this.store.meta.get(`import-held:${g.id}`)) {
         // An imported share held for the importer's word: it comes when the importer reconnects.
+      } else if ((g.status === 'dkg' || g.status === 'failed') && !this.groups.importedKey(g.id)) {
+        // A key generation cut short by this node's restart: the same run or a new one (dkg.ts).
+        this.dkg.resume(g.id);
       } else if (g.status === 'dkg') {
-        // DKG state (and an importer's split) is memory only: a restarted node cannot resume it.
+        // An importer's split is memory only: a restarted importer cannot resume it.
         this.groups.failGroup(
           g.id,
           'the node restarted during key generation; create the group again',
@@ -279,20 +281,8 @@ export class Custodian {
         this.groups.maybeStartDkg(msg.groupId);
         return { ok: true };
       }
-      case 'dkg': {
-        const m = this.ctx.memberByPeer(msg.groupId, from);
-        const g = this.store.groups.get(msg.groupId);
-        if (!m || !g) throw new DroppedMessage('non_member');
-        if (g.status !== 'confirming' && g.status !== 'dkg')
-          throw new DroppedMessage('wrong_state');
-        // The package's claimed sender must be the authenticated peer's roster position.
-        const claimed = (msg.payload as { from?: unknown }).from;
-        if (claimed !== identifierHex(getSuite(g.scheme), BigInt(m.index)))
-          throw new DroppedMessage('spoofed_sender');
-        const box = this.inboxes.inbox(msg.groupId, msg.groupId)[msg.step];
-        if (!box.has(from)) box.set(from, msg.payload);
-        return { ok: true };
-      }
+      case 'dkg':
+        return this.dkg.onMessage(from, msg);
       case 'statements':
         for (const s of msg.items) this.requests.acceptStatement(from, s);
         return { ok: true };
