@@ -31,8 +31,11 @@ import { crashPoint } from './crash.js';
 
 type DkgMessage = Extract<GroupMessage, { type: 'dkg' }>;
 
-/** How long one run may take before the group fails (a new run can follow when members return). */
-const DKG_RUN_MS = 120_000;
+/**
+ * How long one run may take before the group fails (a new run can follow when members return);
+ * CONCLAVE_DKG_TIMEOUT_MS shortens it for tests.
+ */
+const DKG_RUN_MS = Number(process.env.CONCLAVE_DKG_TIMEOUT_MS) || 120_000;
 /** Meta: the run this node is on (absent: the first, 0). */
 const attemptKey = (groupId: string) => `dkg-attempt:${groupId}`;
 /** Meta: the run whose share this node stored, with its public package; its 'done' step is next. */
@@ -44,6 +47,20 @@ const inboxKey = (groupId: string, attempt: number) => `dkg:${groupId}:${attempt
 
 /** This run was given up for a newer one a member started. */
 class Abandoned extends Error {}
+
+/**
+ * Another member caught someone misbehaving and said so (a 'done' carrying its failure): this node
+ * fails with that member's word (it cannot check it) instead of waiting out the deadline.
+ */
+class ReportedFailure extends Error {
+  readonly code = 'reported';
+  constructor(
+    message: string,
+    readonly culprits: readonly string[],
+  ) {
+    super(message);
+  }
+}
 
 export class DkgService extends NodeService {
   /** Groups whose key generation runs now, with the attempt it is on. */
@@ -161,6 +178,8 @@ export class DkgService extends NodeService {
     const abandoned = () => (this.wanted.get(groupId) ?? 0) > attempt;
     const check = () => {
       if (abandoned()) throw new Abandoned();
+      const reported = this.reportedFailure(groupId, key);
+      if (reported) throw reported;
     };
     const session = bytesToHex(dkgSessionDigest(this.dkgParams(g, hash, attempt)));
     const msgOf = (step: DkgMessage['step'], payload: Record<string, unknown>): DkgMessage => ({
@@ -190,25 +209,20 @@ export class DkgService extends NodeService {
         this.groups.updateGroup(groupId, { dkgSession: state.session });
         await sendAll('round1', pkg as unknown as Record<string, unknown>);
         crashPoint('dkg-round1-sent');
-        const r1 = await this.inboxes.awaitInbox(key, 'round1', others.length, deadline, check);
+        const r1 = await this.awaitAll(groupId, key, 'round1', others, deadline, check);
         const echo = dkgEcho(state, [...r1.values()] as DkgRound1Package[]);
         await sendAll('echo', echo as unknown as Record<string, unknown>);
         crashPoint('dkg-echo-sent');
-        const echoes = await this.inboxes.awaitInbox(key, 'echo', others.length, deadline, check);
+        const echoes = await this.awaitAll(groupId, key, 'echo', others, deadline, check);
         const out = dkgRound2(state, [...echoes.values()] as DkgEcho[]);
         await Promise.all(
           out.map((p) => {
             const to = members.find((m) => BigInt(m.index) === p.to)!;
-            return this.deliver(
-              to.peerId,
-              msgOf('round2', p.toWire(suite)),
-              deadline,
-              abandoned,
-            );
+            return this.deliver(to.peerId, msgOf('round2', p.toWire(suite)), deadline, abandoned);
           }),
         );
         crashPoint('dkg-round2-sent');
-        const r2 = await this.inboxes.awaitInbox(key, 'round2', others.length, deadline, check);
+        const r2 = await this.awaitAll(groupId, key, 'round2', others, deadline, check);
         const received = [...r2.values()].map((w) =>
           DkgRound2Package.fromWire(suite, w as Parameters<typeof DkgRound2Package.fromWire>[1]),
         );
@@ -216,7 +230,10 @@ export class DkgService extends NodeService {
         crashPoint('dkg-before-store');
         await this.vault.put(shareName(groupId, kp.share.epoch), kp.share.toBytes());
         pubJson = JSON.stringify(publicPackageToJSON(kp.public));
-        this.store.meta.set(storedKey(groupId), JSON.stringify({ attempt, publicPackage: pubJson }));
+        this.store.meta.set(
+          storedKey(groupId),
+          JSON.stringify({ attempt, publicPackage: pubJson }),
+        );
         crashPoint('dkg-after-store');
       }
       // Ready only once every member says it stored its share of this run: until then any member
@@ -225,7 +242,8 @@ export class DkgService extends NodeService {
         externalPublicKey(publicPackageFromJSON(JSON.parse(pubJson) as PublicKeyPackageJSON)),
       );
       await sendAll('done', { from: identifierHex(suite, meIdx), publicKey });
-      const dones = await this.inboxes.awaitInbox(key, 'done', others.length, deadline, check);
+      const dones = await this.awaitAll(groupId, key, 'done', others, deadline, check);
+      check();
       for (const [peer, d] of dones)
         if ((d as { publicKey?: unknown }).publicKey !== publicKey)
           throw new CryptoError(
@@ -265,17 +283,67 @@ export class DkgService extends NodeService {
         this.log(`key generation for ${logSafe(g.name)}: a member started a new run; joining it`);
         return 'abandoned';
       }
-      const culprits = e instanceof CryptoError ? e.culprits : [];
+      const culprits = e instanceof CryptoError || e instanceof ReportedFailure ? e.culprits : [];
       const msg = culprits.length
         ? `key generation failed (${(e as CryptoError).code}): ${culprits.map((c) => this.groups.nameOfIdentifier(groupId, c)).join(', ')} misbehaved — ${(e as Error).message}`
         : `key generation failed: ${(e as Error).message}`;
       this.groups.failGroup(groupId, msg);
+      // Caught here: the others hear it (and whom it blames) now, not at their deadline.
+      if (culprits.length && !(e instanceof ReportedFailure)) {
+        const report = { from: identifierHex(suite, meIdx), failure: msg.slice(0, 1000), culprits };
+        for (const m of others)
+          void this.deliver(
+            m.peerId,
+            msgOf('done', report),
+            Date.now() + 30_000,
+            () => false,
+          ).catch(() => undefined);
+      }
       // Nobody misbehaved (a member was away): its return may start a new run (onMessage).
       if (!culprits.length) this.store.meta.set(retryKey(groupId), '1');
       return 'failed';
     } finally {
       this.inboxes.drop(key);
     }
+  }
+
+  /** awaitInbox for one message from each of `others`; its timeout names those that sent none. */
+  private async awaitAll(
+    groupId: string,
+    key: string,
+    step: DkgMessage['step'],
+    others: { peerId: string; index: number }[],
+    deadline: number,
+    check: () => void,
+  ): Promise<Map<string, unknown>> {
+    try {
+      return await this.inboxes.awaitInbox(key, step, others.length, deadline, check);
+    } catch (e) {
+      if (e instanceof Abandoned || e instanceof ReportedFailure || this.stopped) throw e;
+      const box = this.inboxes.inbox(key)[step];
+      const suite = getSuite(this.store.groups.get(groupId)!.scheme);
+      const silent = others
+        .filter((m) => !box.has(m.peerId))
+        .map((m) => this.groups.nameOfIdentifier(groupId, identifierHex(suite, BigInt(m.index))));
+      if (!silent.length) throw e;
+      throw new Error(`${(e as Error).message}: nothing from ${silent.join(', ')}`);
+    }
+  }
+
+  /** The first failure a member reported in this run's 'done' box (see ReportedFailure). */
+  private reportedFailure(groupId: string, key: string): ReportedFailure | undefined {
+    for (const [peer, d] of this.inboxes.inbox(key).done) {
+      const { failure, culprits } = d as { failure?: unknown; culprits?: unknown };
+      if (typeof failure !== 'string') continue;
+      const blamed = Array.isArray(culprits)
+        ? culprits.filter((c): c is string => typeof c === 'string').slice(0, 64)
+        : [];
+      return new ReportedFailure(
+        `${this.memberName(groupId, peer)} stopped it: ${logSafe(failure, 1000)}`,
+        blamed,
+      );
+    }
+    return undefined;
   }
 
   /** Like sendReliably, but gives up as soon as the run is given up for a newer one. */
