@@ -204,6 +204,13 @@ export class AuditService extends NodeService {
       this.pendingAudit.set(e.author, e.seq, e);
       return;
     }
+    // The next position, chained to something other than the entry before it: the author
+    // rewrote its history. Refused like a fork, so one member's lie cannot make every honest
+    // member's log fail to verify.
+    if (e.seq === next && head !== undefined && e.prev !== head.hash) {
+      this.count('audit_broken_link');
+      return;
+    }
     try {
       this.store.audit.append(e);
     } catch {

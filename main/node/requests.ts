@@ -38,6 +38,7 @@ import {
 import {
   decodeRequestBody,
   invalidCard,
+  MAX_OPEN_REQUESTS_PER_MEMBER,
   opOfKind,
   opOfRequest,
   readRequest,
@@ -65,6 +66,9 @@ import { RequestPolicy } from './request-policy.js';
 
 /** How many refused request ids are remembered, so that a sender's retries are logged once. */
 const MAX_REFUSED_REMEMBERED = 1000;
+
+/** The statuses of a request still open (the complement of TERMINAL). */
+const OPEN: RequestRow['status'][] = ['pending', 'signing'];
 
 export class RequestsService extends NodeService {
   private sweeper?: NodeJS.Timeout;
@@ -322,6 +326,12 @@ export class RequestsService extends NodeService {
     const check = validateIncomingRequest(body, { ...this.groupContext(g), receivedAt: now });
     if (!check.ok)
       throw new ApiError('bad_input', `this ${kind} request would be refused: ${check.message}`);
+    const open = this.openBy(g.id, this.me.peerId);
+    if (open >= MAX_OPEN_REQUESTS_PER_MEMBER)
+      throw new ApiError(
+        'conflict',
+        `you have ${open} open requests in ${g.name}, the most a member may have: the others would refuse another; wait until some are done, denied or expired`,
+      );
     if (opOfKind(kind) !== 'ceremony') {
       const owed = this.refreshOwed(g);
       if (owed) throw new ApiError('conflict', owed);
@@ -495,6 +505,31 @@ export class RequestsService extends NodeService {
     return true;
   }
 
+  /** How many requests `peer` has open in group `groupId` on this node. */
+  private openBy(groupId: string, peer: string): number {
+    return this.store.requests.list({ groupId, statuses: OPEN }).filter((r) => r.createdBy === peer)
+      .length;
+  }
+
+  /**
+   * A member holds at most MAX_OPEN_REQUESTS_PER_MEMBER open requests in a group: one that floods
+   * them is refused here, quietly like an invalid one (its sender's delivery succeeds), until
+   * some of its requests close; a later sync offers the refused ones again.
+   */
+  private refuseOverCap(s: Signed<RequestBody>, g: GroupRow): boolean {
+    const b = s.body;
+    const open = this.openBy(g.id, b.createdBy);
+    if (open < MAX_OPEN_REQUESTS_PER_MEMBER) return false;
+    const id = requestIdOf(b);
+    this.count('too_many_open');
+    this.logOnce(
+      this.refused,
+      id,
+      `refused ${logSafe(b.kind, 20)} request ${id} by ${logSafe(this.memberName(g.id, b.createdBy))} (${short(b.createdBy)}) in ${logSafe(g.name)}: ${open} of its requests are open already, the most a member may have`,
+    );
+    return true;
+  }
+
   /** A statement received from `from` (who may be relaying another member's statement). */
   acceptStatement(from: string, s: Signed): void {
     const b = s.body;
@@ -524,6 +559,7 @@ export class RequestsService extends NodeService {
         return;
       }
       if (this.refuseInvalid(s as Signed<RequestBody>, g)) return;
+      if (this.refuseOverCap(s as Signed<RequestBody>, g)) return;
       if (this.storeRequest(s as Signed<RequestBody>)) this.notify(requestIdOf(b));
       else this.count('duplicate');
       return;

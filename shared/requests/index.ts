@@ -96,6 +96,14 @@ export const KINDS: readonly RequestKind[] = [
 export const USE_KINDS: readonly RequestKind[] = ['ssh', 'age', 'x509', 'psbt', 'nostr'];
 
 /** How far a member's clock may be ahead of this node's before its request is refused. */
+/**
+ * How many requests one member may have open (not yet done, denied, expired or failed) in a group
+ * at a time. Every member stores and shows each request, so a member that floods them is held to
+ * this many: the rest are refused on receipt until some close, and its own node refuses to make
+ * more. Generous for real use (a batch of certificates), small enough to keep inboxes usable.
+ */
+export const MAX_OPEN_REQUESTS_PER_MEMBER = 100;
+
 export const CLOCK_SKEW_MS = 5 * 60 * 1000;
 
 export function isRequestKind(k: unknown): k is RequestKind {

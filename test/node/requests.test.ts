@@ -15,6 +15,7 @@ import {
 import type { NodeServices } from '../../main/node/context.js';
 import type { Store } from '../../main/store/index.js';
 import { RequestsService } from '../../main/node/requests.js';
+import { MAX_OPEN_REQUESTS_PER_MEMBER } from '../../shared/requests/index.js';
 import { harness, peer, readyGroup, type Peer } from './fixtures.js';
 
 let alice: Peer, bob: Peer, carol: Peer;
@@ -126,6 +127,35 @@ describe('RequestsService', () => {
       expect(new Set(sent.map((s) => s.peer))).toEqual(new Set([bob.peerId, carol.peerId])),
     );
     expect(sent[0]!.msg).toMatchObject({ type: 'statements' });
+  });
+
+  it('holds each member to MAX_OPEN_REQUESTS_PER_MEMBER open requests, on receipt and at its own node', () => {
+    const { requests, store, groupId, ctx } = setup();
+    const count = vi.spyOn(ctx, 'count');
+    const fromBob = (i: number) =>
+      signStatement(body(store, groupId, bob, 'sign', `bob ${i}`), (m) => bob.sign(m));
+    for (let i = 0; i < MAX_OPEN_REQUESTS_PER_MEMBER; i++)
+      requests.acceptStatement(bob.peerId, fromBob(i));
+    const over = fromBob(MAX_OPEN_REQUESTS_PER_MEMBER);
+    requests.acceptStatement(bob.peerId, over);
+    expect(store.requests.get(requestId(over.body))).toBeUndefined();
+    expect(count.mock.calls.map((c) => c[0])).toContain('too_many_open');
+    // One of bob's closes: the next one fits; carol's own count is hers alone.
+    const oldest = store.requests.list({ groupId }).at(-1)!;
+    store.requests.update(oldest.id, { status: 'denied' });
+    requests.acceptStatement(bob.peerId, over);
+    expect(store.requests.get(requestId(over.body))?.status).toBe('pending');
+    const fromCarol = signStatement(body(store, groupId, carol, 'sign', 'carol'), (m) =>
+      carol.sign(m),
+    );
+    requests.acceptStatement(carol.peerId, fromCarol);
+    expect(store.requests.get(requestId(fromCarol.body))?.status).toBe('pending');
+
+    for (let i = 0; i < MAX_OPEN_REQUESTS_PER_MEMBER; i++)
+      requests.createSignRequest({ group: groupId, message: `mine ${i}`, encoding: 'utf8' });
+    expect(() =>
+      requests.createSignRequest({ group: groupId, message: 'one too many', encoding: 'utf8' }),
+    ).toThrow(/100 open requests in .*the most a member may have/);
   });
 
   it("counts a member's signed approval and, with enough approvals, hands the request to signing", () => {
