@@ -18,6 +18,8 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     setupFiles: ['test/setup.ts'],
+    // Empties test-results/reliability/ first; prints what the reliability tests tried at the end.
+    globalSetup: ['test/reliability-summary.ts'],
     projects: [
       {
         extends: true,

@@ -4,6 +4,7 @@
 // or a broken peer would.
 import fc from 'fast-check';
 import { afterAll, expect } from 'vitest';
+import { recordCase } from '../integration/reliability-record.js';
 
 /** Inputs per decoder: FUZZ_RUNS, else a count that keeps test/fuzz within seconds in `npm test`. */
 export const RUNS = Math.max(1, Number(process.env.FUZZ_RUNS) || 100);
@@ -25,6 +26,8 @@ afterAll(() => {
       `  ${name.padEnd(44)} ${String(t.tried).padStart(7)} inputs (${t.accepted} accepted, ${t.refused} typed errors)`,
   );
   console.log(`fuzz (FUZZ_RUNS=${RUNS}), 0 crashes:\n${lines.join('\n')}`);
+  for (const [name, t] of tallies)
+    recordCase({ suite: 'fuzz', name, culprit: null, outcome: 'no crash', inputs: t.tried });
 });
 
 /**
