@@ -323,6 +323,11 @@ export class AuditService extends NodeService {
   }
 }
 
+/** The peers an entry blames, as the summaries show peers. */
+function culpritsOf(b: Record<string, unknown>): string {
+  return Array.isArray(b.culprits) ? b.culprits.map((c) => short(String(c))).join(', ') : '';
+}
+
 function summarize(e: AuditEntry): string {
   const b = e.body as Record<string, unknown>;
   switch (e.type) {
@@ -350,6 +355,12 @@ function summarize(e: AuditEntry): string {
       return `wrong decryption share for request ${String(b.id)} from ${short(String(b.culprit))}`;
     case 'group.key_exposed':
       return exposureSummary(b);
+    case 'request.signing_attempt_failed':
+      return `signing attempt for request ${String(b.id)} failed: ${culpritsOf(b)}`;
+    case 'request.failed':
+      return `request ${String(b.id)} failed: ${String(b.failure)}${Array.isArray(b.culprits) && b.culprits.length ? ` (${culpritsOf(b)})` : ''}`;
+    case 'group.failed':
+      return `group failed: ${String(b.error)}`;
     case 'group.left':
       return `left the group${b.shareDeleted === true ? ' and deleted its share' : ''}`;
     default:

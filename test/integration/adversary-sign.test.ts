@@ -1,0 +1,159 @@
+// Issue 13, malicious custodians while signing: a 2-of-3 ed25519 group in which one member runs
+// the real node with the test-only tampering layer (main/node/adversary.ts) and lies as a signer.
+// Each case: the coordinator names it (request view and audit log), no invalid signature comes
+// out, and the request is signed with the honest approver instead; afterwards the honest members
+// (and the liar, restarted honest) still sign, so no share was harmed.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ed25519 } from '@noble/curves/ed25519.js';
+import { bytesToHex, hexToBytes, randomBytes } from '@noble/hashes/utils.js';
+import type { RequestView } from '../../shared/api/index.js';
+import {
+  approveBy,
+  formGroup,
+  GiveUp,
+  requestStatus,
+  tempRoot,
+  TestNode,
+  waitFor,
+} from './harness.js';
+import { recordCase } from './reliability-record.js';
+
+const tmp = tempRoot('conclave-adv-sign-');
+const nodes = ['n1', 'n2', 'n3'].map((n) => new TestNode(n, tmp.root));
+/** The coordinator: the approver with the smallest peer id (it coordinates whoever approves). */
+let coord: TestNode;
+let honest: TestNode;
+let mal: TestNode;
+let group = '';
+let publicKey = '';
+let tamper = '';
+
+const lying = (kase: string) => ({ CONCLAVE_ALLOW_FAULTS: '1', CONCLAVE_TAMPER: kase });
+
+/** Restarts the liar with another lie (a restart loses its nonces: the pools recover as stale). */
+async function lie(kase: string): Promise<void> {
+  if (tamper === kase) return;
+  await mal.kill();
+  await mal.start(undefined, kase ? lying(kase) : {});
+  tamper = kase;
+  await waitFor('the liar to be connected again', async () => {
+    const s = await coord.api('node.status', {});
+    return (s.connections?.members ?? 0) >= 2;
+  });
+}
+
+async function signRequest(): Promise<{ id: string; msg: string }> {
+  const msg = bytesToHex(randomBytes(32));
+  const r = await coord.cliJson<RequestView>(['request', 'sign', '--group', group, '--hex', msg]);
+  return { id: r.id, msg };
+}
+
+function verifies(r: RequestView, msg: string): boolean {
+  return ed25519.verify(hexToBytes(r.signature!), hexToBytes(msg), hexToBytes(publicKey));
+}
+
+/**
+ * The liar and the coordinator approve: the coordinator asks the liar, catches the lie and names
+ * it; once the honest member approves the request is signed with it, and the signature verifies.
+ */
+async function caughtSigning(kase: string): Promise<void> {
+  await lie(kase);
+  const { id, msg } = await signRequest();
+  await approveBy(id, [coord, mal]);
+  const blamed = await waitFor(
+    `${kase}: the coordinator to name the liar`,
+    async () => {
+      const r = await coord.api('request.show', { id });
+      if (r.status === 'done') throw new GiveUp(`signed with the liar's ${kase} unnoticed`);
+      return r.culprits.includes(mal.peerId) ? r : undefined;
+    },
+    60_000,
+  );
+  expect(blamed.status).not.toBe('done');
+  await approveBy(id, [honest]);
+  const done = await requestStatus(coord, id, 'done', 60_000);
+  expect(verifies(done, msg)).toBe(true);
+  expect(done.culprits).toEqual([mal.peerId]);
+  // The audit log says who failed the attempt.
+  const audit = await coord.api('audit.list', { group, limit: 500 });
+  const entry = audit.find(
+    (e) => e.type === 'request.signing_attempt_failed' && e.summary.includes(id),
+  );
+  expect(entry?.summary).toContain(mal.peerId.slice(-8));
+  // The honest member's view: the request is done (a coordinator's word on culprits is not taken
+  // by the others, finding 4), and its copy of the coordinator's audit chain names the liar.
+  await requestStatus(honest, id, 'done', 30_000);
+  await waitFor('the honest member to hold the entry naming the liar', async () => {
+    const copy = await honest.api('audit.list', { group, limit: 500 });
+    return copy.some((e) => e.hash === entry!.hash);
+  });
+  recordCase({
+    suite: 'adversary',
+    name: kase,
+    culprit: mal.name,
+    outcome: 'detected',
+    detail: entry?.summary,
+  });
+}
+
+beforeAll(async () => {
+  await Promise.all(nodes.map((n) => n.init()));
+  const sorted = [...nodes].sort((a, b) => (a.peerId < b.peerId ? -1 : 1));
+  [coord, honest, mal] = sorted as [TestNode, TestNode, TestNode];
+  await coord.start();
+  await honest.start();
+  tamper = 'sign-bad-share';
+  await mal.start(undefined, lying(tamper));
+  const formed = await formGroup(coord, [honest, mal], {
+    name: 'adv',
+    threshold: 2,
+    scheme: 'ed25519',
+  });
+  group = formed.id;
+  publicKey = formed.groups[0]!.publicKey!;
+}, 180_000);
+
+afterAll(async () => {
+  await Promise.all(nodes.map((n) => n.kill()));
+  tmp.cleanup();
+});
+
+describe('a signer that lies to the coordinator is named, and the honest members sign instead', () => {
+  it(
+    'a bad signature share, with a receipt signed over it',
+    () => caughtSigning('sign-bad-share'),
+    120_000,
+  );
+
+  it(
+    'a receipt over another commitment list than the one sent',
+    () => caughtSigning('sign-tampered-commitments'),
+    120_000,
+  );
+
+  it('withholding the share', () => caughtSigning('sign-withhold'), 120_000);
+
+  it('replaying the share and receipt of an earlier request', async () => {
+    await lie('sign-replay');
+    // The first request the liar signs in this mode is honest: it is what it replays next.
+    const first = await signRequest();
+    await approveBy(first.id, [coord, mal]);
+    expect(verifies(await requestStatus(coord, first.id, 'done', 60_000), first.msg)).toBe(true);
+    await caughtSigning('sign-replay');
+  }, 180_000);
+
+  for (const kase of ['sign-off-curve', 'sign-low-order', 'sign-non-canonical'])
+    it(`a refill commitment with a bad point (${kase})`, () => caughtSigning(kase), 120_000);
+
+  it('afterwards every share is intact: the honest pair signs, and the liar, honest again, too', async () => {
+    await lie('');
+    const a = await signRequest();
+    await approveBy(a.id, [coord, honest]);
+    expect(verifies(await requestStatus(coord, a.id, 'done', 60_000), a.msg)).toBe(true);
+    const b = await signRequest();
+    await approveBy(b.id, [coord, mal]);
+    const done = await requestStatus(coord, b.id, 'done', 60_000);
+    expect(verifies(done, b.msg)).toBe(true);
+    expect(done.culprits).toEqual([]);
+  }, 120_000);
+});
