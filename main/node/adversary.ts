@@ -12,7 +12,12 @@
 // except its own record of the round-1 packages it sent (for the replay case).
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { bytesToHex, hexToBytes, randomBytes } from '@noble/hashes/utils.js';
-import { proveKnowledge } from '../../shared/crypto/dkg.js';
+import {
+  packageDigest,
+  proveKnowledge,
+  round1SigningBytes,
+  type DkgRound1Package,
+} from '../../shared/crypto/dkg.js';
 import { commitPoly, randomPoly } from '../../shared/crypto/poly.js';
 import {
   getSuite,
@@ -23,6 +28,8 @@ import {
 import {
   commitmentsHash,
   signShareReceipt,
+  signStatement,
+  type Signed,
   type GroupMessage,
   type ShareReceipt,
 } from '../../shared/protocol/wire.js';
@@ -45,6 +52,9 @@ export const TAMPER_CASES = [
   'sign-off-curve', // a refill commitment whose hiding point is not on the curve
   'sign-low-order', // ... is a point of small order
   'sign-non-canonical', // ... is a non-canonical encoding
+  // Approvals, as statements this node sends
+  'approve-forged', // its approvals with a signature that does not verify
+  'approve-other-hash', // its approvals, validly signed, for another request hash
 ] as const;
 export type TamperCase = (typeof TAMPER_CASES)[number];
 
@@ -95,19 +105,20 @@ class Adversary implements Tamper {
   }
 
   out<M extends GroupMessage | SignMessage>(to: string, msg: M): M | undefined {
+    if (msg.type === 'statements') return { ...msg, items: msg.items.map((s) => this.approval(s)) };
     if (msg.type !== 'dkg') return msg;
     const p = msg.payload as Payload;
     const k = this.kase;
     if (msg.step === 'round1') {
       const sent = this.replayed(p);
       // `from` is covered by nothing but the session check: a replayer puts its current one.
-      if (k === 'dkg-replay') return { ...msg, payload: { ...sent, from: p.from } };
+      if (k === 'dkg-replay') return { ...msg, payload: this.signed({ ...sent, from: p.from }) };
       if (k === 'dkg-bad-proof')
-        return { ...msg, payload: { ...p, proofOfKnowledge: badProof(p) } };
+        return { ...msg, payload: this.signed({ ...p, proofOfKnowledge: badProof(p) }) };
       if (k === 'dkg-equivocate' && to === this.victim(msg.groupId)) {
         const session = String(p.session);
         let alt = this.altRound1.get(session);
-        if (!alt) this.altRound1.set(session, (alt = otherRound1(p)));
+        if (!alt) this.altRound1.set(session, (alt = this.signed(otherRound1(p))));
         return { ...msg, payload: alt };
       }
     }
@@ -128,6 +139,23 @@ class Adversary implements Tamper {
       }
     }
     return msg;
+  }
+
+  /** This node's own approval, as the approval cases lie about it. */
+  private approval(s: Signed): Signed {
+    const b = s.body;
+    if (b.type !== 'decision' || b.decision !== 'approve' || b.by !== this.deps.me.peerId) return s;
+    if (this.kase === 'approve-forged')
+      return { ...s, sig: s.sig.slice(0, -2) + (s.sig.endsWith('00') ? '01' : '00') };
+    if (this.kase === 'approve-other-hash')
+      return signStatement({ ...b, requestHash: bytesToHex(randomBytes(32)) }, this.deps.me.sign);
+    return s;
+  }
+
+  /** A round-1 package signed with this node's identity key, as its lie goes out signed. */
+  private signed(p: Payload): Payload {
+    const digest = packageDigest(p as unknown as DkgRound1Package);
+    return { ...p, signature: bytesToHex(this.deps.me.sign(round1SigningBytes(digest))) };
   }
 
   /**

@@ -191,9 +191,11 @@ export class DkgService extends NodeService {
       payload,
       ...(attempt > 0 ? { attempt } : {}),
     });
+    // A member that reported a failure refuses the rest: its report ends the sending too.
+    const giveUp = () => (check(), false);
     const sendAll = (step: DkgMessage['step'], payload: Record<string, unknown>) =>
       Promise.all(
-        others.map((m) => this.deliver(m.peerId, msgOf(step, payload), deadline, abandoned)),
+        others.map((m) => this.deliver(m.peerId, msgOf(step, payload), deadline, giveUp)),
       );
     try {
       const stored = this.storedRun(groupId);
@@ -205,7 +207,13 @@ export class DkgService extends NodeService {
         pubJson = stored.publicPackage;
       } else {
         // Fresh round-1 secrets for every run: none is ever used in two sessions.
-        const { state, package: pkg } = dkgRound1(this.dkgParams(g, hash, attempt), meIdx);
+        // Signed with the identity key: an echo misreporting a member's package is caught.
+        const { state, package: pkg } = dkgRound1(
+          this.dkgParams(g, hash, attempt),
+          meIdx,
+          undefined,
+          (m) => this.me.sign(m),
+        );
         this.groups.updateGroup(groupId, { dkgSession: state.session });
         await sendAll('round1', pkg as unknown as Record<string, unknown>);
         crashPoint('dkg-round1-sent');

@@ -1,6 +1,7 @@
 // Distributed key generation: Pedersen DKG with proofs of knowledge (FROST paper Fig. 1, as in
 // ZcashFoundation/frost), plus a session context bound into every package and an echo round that
 // catches a member sending different round-1 packages to different members.
+import { ed25519 } from '@noble/curves/ed25519.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import {
   bytesToHex,
@@ -422,9 +423,21 @@ export function collectPackages<
 }
 
 /**
+ * Whose word a disagreement between an echo and this member's own digest of a dealer's package
+ * goes against, when the dealers sign their packages with their identity keys (`dealerKey`): the
+ * echoer, when it reports this member's own package or its own differently, or shows no valid
+ * signature of the dealer over the digest it reports (it made that digest up); else the dealer,
+ * which signed two different packages. Without signatures the dealer is named, as before.
+ */
+export interface EchoJudge {
+  dealerKey(dealer: bigint): Uint8Array | undefined;
+}
+
+/**
  * Compares the echoes of every other participant with this member's own digests of the dealers'
  * packages. Each participant in `echoers` (except `me`) must send exactly one echo; a dealer whose
- * package is reported with a different digest equivocated and is named.
+ * package is reported with a different digest equivocated and is named, unless `judge` (signed
+ * packages) shows the echo lies, when the echoer is named instead.
  */
 export function checkEchoes(
   suite: Suite,
@@ -434,9 +447,11 @@ export function checkEchoes(
   echoers: readonly bigint[],
   myDigests: ReadonlyMap<bigint, string>,
   echoes: readonly DkgEcho[],
+  judge?: EchoJudge,
 ): void {
   const seen = new Set<bigint>();
   const equivocators = new Set<string>();
+  const liars = new Set<string>();
   for (const e of echoes) {
     check(e !== null && typeof e === 'object', 'bad_input', 'echo must be an object');
     const from = parseIdentifier(suite, e.from);
@@ -464,20 +479,44 @@ export function checkEchoes(
       const h = identifierHex(suite, id);
       const theirs = e.digests[h];
       check(typeof theirs === 'string', 'bad_input', `echo from ${e.from} lacks ${h}`, [e.from]);
-      if (theirs !== mine) equivocators.add(h);
+      if (theirs === mine) continue;
+      if (!judge) equivocators.add(h);
+      // This member knows what it sent; an echoer knows what it sent.
+      else if (id === me || id === from) (id === me ? liars : equivocators).add(e.from);
+      else if (signedBy(judge.dealerKey(id), theirs, e.signatures?.[h])) equivocators.add(h);
+      else liars.add(e.from);
     }
   }
   const missing = echoers
     .filter((id) => id !== me && !seen.has(id))
     .map((id) => identifierHex(suite, id));
   check(missing.length === 0, 'missing_package', `no echo from ${missing.join(', ')}`, missing);
-  if (equivocators.size) {
-    const c = [...equivocators];
-    throw new CryptoError(
-      'equivocation',
-      `members saw different round-1 packages from ${c.join(', ')}`,
-      c,
-    );
+  if (equivocators.size || liars.size) {
+    const c = [...new Set([...equivocators, ...liars])];
+    const what = [
+      equivocators.size
+        ? `members saw different round-1 packages from ${[...equivocators].join(', ')}`
+        : '',
+      liars.size
+        ? `echoes from ${[...liars].join(', ')} misreport packages their dealers never signed`
+        : '',
+    ];
+    throw new CryptoError('equivocation', what.filter(Boolean).join('; '), c);
+  }
+}
+
+/** The bytes a dealer signs (identity key, Ed25519) for the round-1 package with this digest. */
+export function round1SigningBytes(digest: string): Uint8Array {
+  return sha256(lp(utf8ToBytes('conclave/dkg-round1/v1'), utf8ToBytes(digest)));
+}
+
+/** Whether `sig` (hex) is the dealer's signature over the round-1 package digest `digest`. */
+function signedBy(key: Uint8Array | undefined, digest: string, sig: unknown): boolean {
+  if (!key || typeof sig !== 'string' || !/^[0-9a-f]{128}$/.test(sig)) return false;
+  try {
+    return ed25519.verify(hexToBytes(sig), round1SigningBytes(digest), key);
+  } catch {
+    return false;
   }
 }
 
@@ -492,6 +531,8 @@ export interface DkgRound1Package {
   from: string;
   commitment: string[];
   proofOfKnowledge: string;
+  /** The dealer's identity-key signature over round1SigningBytes(packageDigest) (signed DKG). */
+  signature?: string;
 }
 
 /** Echo broadcast: the digest of every round-1 package this member received, including its own. */
@@ -501,6 +542,8 @@ export interface DkgEcho {
   session: string;
   from: string;
   digests: Record<string, string>;
+  /** Signed DKG: each dealer's signature over the package this member received from it. */
+  signatures?: Record<string, string>;
 }
 
 /** Round 2: the share f_i(j) for one recipient. Secret: send only over an encrypted channel. */
@@ -605,6 +648,11 @@ export class DkgState extends Redacted {
   commitments = new Map<bigint, GroupPoint[]>();
   /** Digest of each member's round-1 package as this member received it. */
   digests = new Map<bigint, string>();
+  /**
+   * Signed DKG (dkgRound1 was given `sign`): each dealer's signature of its package, own included;
+   * every received package must carry a valid one, and echoes are judged by them (checkEchoes).
+   */
+  signatures?: Map<bigint, string>;
   constructor(params: DkgParams, me: bigint, coeffs: bigint[], digest: Uint8Array) {
     super();
     this.params = params;
@@ -656,6 +704,7 @@ export function dkgRound1(
   params: DkgParams,
   me: bigint,
   rng?: Rng,
+  sign?: (msg: Uint8Array) => Uint8Array,
 ): { state: DkgState; package: DkgRound1Package } {
   const digest = dkgSessionDigest(params);
   const suite = getSuite(params.scheme);
@@ -674,6 +723,11 @@ export function dkgRound1(
   };
   state.commitments.set(me, C);
   state.digests.set(me, packageDigest(pkg));
+  if (sign) {
+    // Signed with the identity key: a member that echoes a digest its dealer never signed is caught.
+    pkg.signature = bytesToHex(sign(round1SigningBytes(state.digests.get(me)!)));
+    state.signatures = new Map([[me, pkg.signature]]);
+  }
   return { state, package: pkg };
 }
 
@@ -710,17 +764,32 @@ export function dkgEcho(
     verifyKnowledge(suite, from, C[0], hexToBytes(p.proofOfKnowledge), state.digest, true);
     state.commitments.set(from, C);
     state.digests.set(from, packageDigest(p));
+    if (state.signatures) {
+      const key = params.members.find((m) => m.identifier === from)?.identityKey;
+      check(
+        signedBy(key, state.digests.get(from)!, p.signature),
+        'bad_input',
+        `round-1 package from ${p.from} is not signed by its identity key`,
+        [p.from],
+      );
+      state.signatures.set(from, p.signature!);
+    }
   }
   state.step = 'echo';
   const digests: Record<string, string> = {};
   for (const id of memberIds(params)) digests[identifierHex(suite, id)] = state.digests.get(id)!;
-  return {
+  const echo: DkgEcho = {
     version: DKG_VERSION,
     scheme: params.scheme,
     session: state.session,
     from: identifierHex(suite, state.me),
     digests,
   };
+  if (state.signatures)
+    echo.signatures = Object.fromEntries(
+      [...state.signatures].map(([id, sig]) => [identifierHex(suite, id), sig]),
+    );
+  return echo;
 }
 
 /**
@@ -731,7 +800,9 @@ export function dkgRound2(state: DkgState, echoes: readonly DkgEcho[]): DkgRound
   expectStep(state, 'echo');
   const { suite, params } = state;
   const ids = memberIds(params);
-  checkEchoes(suite, state.session, params.scheme, state.me, ids, state.digests, echoes);
+  const keys = new Map(params.members.map((m) => [m.identifier, m.identityKey]));
+  const judge = state.signatures ? { dealerKey: (id: bigint) => keys.get(id) } : undefined;
+  checkEchoes(suite, state.session, params.scheme, state.me, ids, state.digests, echoes, judge);
   state.step = 'round2';
   return ids
     .filter((id) => id !== state.me)
