@@ -427,7 +427,14 @@ export class SigningService extends NodeService {
             return;
           }
           if (res.refill && typeof res.refill === 'object')
-            this.addToPool(g, p, [res.refill as Record<string, unknown>], false);
+            try {
+              this.addToPool(g, p, [res.refill as Record<string, unknown>], false);
+            } catch (e) {
+              // A point off the curve, of small order or not canonical: the signer lied, and its
+              // answer must not end the whole attempt (this used to stall the request).
+              const why = `its refill commitment is invalid: ${(e as Error).message}`.slice(0, 300);
+              fail(p, { kind: 'refused', peer: p, reason: why }, why);
+            }
         })
         .map((answer, i) =>
           answer.finally(() => {

@@ -145,6 +145,39 @@ describe('a signer that lies to the coordinator is named, and the honest members
   for (const kase of ['sign-off-curve', 'sign-low-order', 'sign-non-canonical'])
     it(`a refill commitment with a bad point (${kase})`, () => caughtSigning(kase), 120_000);
 
+  for (const [kase, reason] of [
+    ['approve-forged', 'bad_signature'],
+    ['approve-other-hash', 'wrong_request_hash'],
+  ] as const)
+    it(`an approval that does not count (${kase}) is dropped naming its sender; the honest pair signs`, async () => {
+      await lie(kase);
+      const dropped = async () => (await coord.api('node.status', {})).dropped[reason] ?? 0;
+      const before = await dropped();
+      const { id, msg } = await signRequest();
+      await approveBy(id, [coord, mal]);
+      await waitFor(`${kase}: the coordinator to drop the liar's approval`, async () => {
+        return (await dropped()) > before;
+      });
+      const r = await coord.api('request.show', { id });
+      expect(r.status).toBe('pending');
+      expect(r.approvals.map((d) => d.peerId)).not.toContain(mal.peerId);
+      // The drop log names the sender (one line per reason per 10 s: the first is this one).
+      expect(coord.logs).toMatch(
+        new RegExp(`dropped \\(${reason}\\) from …${mal.peerId.slice(-8)}`),
+      );
+      await approveBy(id, [honest]);
+      const done = await requestStatus(coord, id, 'done', 60_000);
+      expect(verifies(done, msg)).toBe(true);
+      expect(done.approvals.map((d) => d.peerId)).not.toContain(mal.peerId);
+      recordCase({
+        suite: 'adversary',
+        name: kase,
+        culprit: mal.name,
+        outcome: 'detected',
+        detail: `dropped (${reason}) and logged with the sender; the request was signed without it`,
+      });
+    }, 120_000);
+
   it('afterwards every share is intact: the honest pair signs, and the liar, honest again, too', async () => {
     await lie('');
     const a = await signRequest();
