@@ -334,7 +334,7 @@ export class DkgService extends NodeService {
         .filter((m) => !box.has(m.peerId))
         .map((m) => this.groups.nameOfIdentifier(groupId, identifierHex(suite, BigInt(m.index))));
       if (!silent.length) throw e;
-      throw new Error(`${(e as Error).message}: nothing from ${silent.join(', ')}`);
+      throw new Error(`${(e as Error).message}: nothing from ${silent.join(', ')}`, { cause: e });
     }
   }
 
@@ -384,6 +384,10 @@ export class DkgService extends NodeService {
     if (!g || !g.rosterHash) return;
     if (g.status === 'failed' && this.store.meta.get(retryKey(groupId)) !== '1') return;
     if (g.status !== 'dkg' && g.status !== 'failed') return;
+    // This node confirmed that roster (the DKG ran): sent again to members that connect (sync.ts),
+    // for one that missed it when this node went down.
+    if (!this.groups.confirmations.get(groupId)?.has(this.me.peerId))
+      this.groups.noteConfirmation(groupId, this.me.peerId, g.rosterHash);
     const current = this.attemptOf(groupId);
     const next = this.storedRun(groupId)?.attempt === current ? current : current + 1;
     this.wanted.set(groupId, Math.max(next, this.wanted.get(groupId) ?? 0));
@@ -413,9 +417,15 @@ export class DkgService extends NodeService {
     if (g.status !== 'confirming' && g.status !== 'dkg' && !retry)
       throw new DroppedMessage('wrong_state');
     if (attempt < current) throw new DroppedMessage('stale_attempt');
-    const hash = g.rosterHash;
+    const hash = g.rosterHash ?? this.groups.confirmations.get(g.id)?.get(this.me.peerId);
     if (hash && msg.session !== bytesToHex(dkgSessionDigest(this.dkgParams(g, hash, attempt))))
       throw new DroppedMessage('wrong_session');
+    if (hash && g.status === 'confirming' && !this.groups.confirmations.get(g.id)?.has(from)) {
+      // Its session binds the roster this node confirmed, and a member runs the key generation
+      // only once it confirmed: its confirmation, should that message have been lost (it crashed).
+      this.groups.noteConfirmation(g.id, from, hash);
+      queueMicrotask(() => this.groups.maybeStartDkg(g.id));
+    }
     const box = this.inboxes.inbox(inboxKey(g.id, attempt), g.id)[msg.step];
     if (!box.has(from)) box.set(from, msg.payload);
     if (msg.step === 'done' && (msg.payload as { echo?: unknown }).echo !== true)
