@@ -174,6 +174,36 @@ export function benchDkg(scheme: SchemeName, t: number, n: number): DkgFigures {
   };
 }
 
+/**
+ * benchDkg over `runs` fresh sessions: each phase's median, and the median of the per-member sums
+ * (one slow run, a GC or another process, does not make the figure).
+ */
+export function benchDkgMedian(
+  scheme: SchemeName,
+  t: number,
+  n: number,
+  runs: number,
+): DkgFigures & { runs: number; perMemberMinMs: number; perMemberMaxMs: number } {
+  const xs = Array.from({ length: runs }, () => benchDkg(scheme, t, n));
+  const med = (k: 'round1Ms' | 'verifyRound1Ms' | 'finalizeMs' | 'perMemberMs') => {
+    const v = xs.map((x) => x[k]).sort((a, b) => a - b);
+    return v[Math.floor(v.length / 2)];
+  };
+  const per = xs.map((x) => x.perMemberMs);
+  return {
+    scheme,
+    t,
+    n,
+    round1Ms: med('round1Ms'),
+    verifyRound1Ms: med('verifyRound1Ms'),
+    finalizeMs: med('finalizeMs'),
+    perMemberMs: med('perMemberMs'),
+    runs,
+    perMemberMinMs: Math.min(...per),
+    perMemberMaxMs: Math.max(...per),
+  };
+}
+
 /** noble's FROST used as is, 2-of-3: commit + signShare (one signer), then aggregate. */
 export function benchNobleAsIs(frost: FROST, runs: number): number {
   const deal = frost.trustedDealer({ min: 2, max: 3 });

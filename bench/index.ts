@@ -1,10 +1,12 @@
-// `npm run bench`: prints the benchmark table, or with `--json` one JSON document on stdout.
+// `npm run bench`: prints the benchmark table, or with `--json` one JSON document on stdout, with
+// every goal of issue 12 (now / goal / met) and the reliability figures the tests recorded (issue 13).
 // `--no-network` skips the network section (real node processes); `--quick` takes fewer samples
-// there. Progress of the network section goes to stderr.
+// everywhere (figures to look at, not to judge goals by). Progress goes to stderr.
 import '../main/polyfill.js';
+import { loadavg } from 'node:os';
 import {
   benchCmdcode,
-  benchDkg,
+  benchDkgMedian,
   benchNobleCriticalPath,
   benchSign,
   benchSingleKey,
@@ -13,6 +15,7 @@ import {
   type SignFigures,
 } from './crypto.js';
 import { benchNetwork, formatNetwork, type NetworkFigures } from './node.js';
+import { readReliability, formatReliability } from './reliability.js';
 import type { SchemeName } from '../shared/crypto/suite.js';
 
 const json = process.argv.includes('--json');
@@ -21,17 +24,25 @@ const quick = process.argv.includes('--quick');
 const log = (s: string) => {
   if (!json) process.stdout.write(s + '\n');
 };
+const progress = (s: string) => process.stderr.write(`${s}\n`);
 const f = (x: number) => x.toFixed(2);
+const load = loadavg();
+const startedAt = new Date().toISOString();
+log(
+  `Load average at start ${load.map((x) => x.toFixed(2)).join(' / ')} (1/5/15 min)` +
+    (quick ? '; --quick: fewer samples, figures to look at, not to judge goals by' : ''),
+);
 
 const signing: SignFigures[] = [];
 const sizes: [number, number, number][] = [
-  [2, 3, 60],
-  [7, 10, 20],
-  [34, 50, 7],
-  [67, 100, 5],
+  [2, 3, quick ? 20 : 60],
+  [7, 10, quick ? 10 : 20],
+  [34, 50, quick ? 5 : 7],
+  [67, 100, quick ? 3 : 5],
 ];
+progress('crypto: signing');
 log(
-  'Signing (medians, ms; critical path = one signer commit + sign share, then coordinator aggregate)',
+  '\nSigning (medians, ms; critical path = one signer commit + sign share, then coordinator aggregate)',
 );
 log('scheme     T-of-N    commit  signShare  aggregate  critical  totalCPU');
 for (const scheme of ['ed25519', 'secp256k1', 'taproot'] as SchemeName[]) {
@@ -45,12 +56,12 @@ for (const scheme of ['ed25519', 'secp256k1', 'taproot'] as SchemeName[]) {
   }
 }
 
-const ratios: Record<string, number | string> = {};
+const ratios: Record<string, number> = {};
 log('\nRatios, 2-of-3, same run');
 for (const scheme of ['ed25519', 'secp256k1', 'taproot'] as SchemeName[]) {
   const ours = signing.find((s) => s.scheme === scheme && s.t === 2)!.criticalPathMs;
-  const single = benchSingleKey(scheme, 60);
-  const noble = benchNobleCriticalPath(nobleFrost[scheme], 30);
+  const single = benchSingleKey(scheme, quick ? 30 : 60);
+  const noble = benchNobleCriticalPath(nobleFrost[scheme], quick ? 15 : 30);
   ratios[`${scheme}.singleKeySignVerifyMs`] = single;
   ratios[`${scheme}.nobleAsIsCriticalPathMs`] = noble;
   ratios[`${scheme}.oursOverSingleKey`] = ours / single;
@@ -59,7 +70,7 @@ for (const scheme of ['ed25519', 'secp256k1', 'taproot'] as SchemeName[]) {
     `${scheme.padEnd(10)} single-key sign+verify ${f(single)} ms | ours ${f(ours)} ms = ${f(ours / single)}x | noble as is ${f(noble)} ms = ${f(noble / single)}x`,
   );
 }
-const cmdcode = benchCmdcode(30);
+const cmdcode = benchCmdcode(quick ? 15 : 30);
 const oursK1 = signing.find((s) => s.scheme === 'secp256k1' && s.t === 2)!.criticalPathMs;
 ratios['cmdcode.criticalPathMs'] = cmdcode;
 ratios['secp256k1.oursOverCmdcode'] = oursK1 / cmdcode;
@@ -67,59 +78,237 @@ log(
   `@cmdcode/frost secp256k1 2-of-3 critical path ${f(cmdcode)} ms; ours ÷ cmdcode = ${f(oursK1 / cmdcode)}`,
 );
 
-const dkg: DkgFigures[] = [];
-log('\nDKG, CPU of one member (ms)');
-log('scheme     T-of-N    round1  verifyR1+echo  finalize  per-member');
+progress('crypto: DKG');
+const dkg: (DkgFigures & { runs: number; perMemberMinMs: number; perMemberMaxMs: number })[] = [];
+log('\nDKG, CPU of one member (ms), medians of fresh sessions');
+log('scheme     T-of-N    round1  verifyR1+echo  finalize  per-member  (min, max, runs)');
 for (const scheme of ['ed25519', 'secp256k1'] as SchemeName[]) {
+  // Groups stop at 50 members (MAX_GROUP_SIZE): no 67-of-100 DKG (its 6,633 commitments would also
+  // ask the subgroup check's rng for more than the 64 KiB getRandomValues gives at once).
   for (const [t, n] of [
     [2, 3],
     [7, 10],
     [34, 50],
-    [67, 100],
   ]) {
-    const r = benchDkg(scheme, t, n);
+    // At least 5 runs where a goal reads the figure (7-of-10, 34-of-50).
+    const runs = quick ? 5 : 9;
+    const r = benchDkgMedian(scheme, t, n, runs);
     dkg.push(r);
     log(
-      `${scheme.padEnd(10)} ${`${t}-of-${n}`.padEnd(9)} ${f(r.round1Ms).padStart(6)} ${f(r.verifyRound1Ms).padStart(14)} ${f(r.finalizeMs).padStart(9)} ${f(r.perMemberMs).padStart(11)}`,
+      `${scheme.padEnd(10)} ${`${t}-of-${n}`.padEnd(9)} ${f(r.round1Ms).padStart(6)} ${f(r.verifyRound1Ms).padStart(14)} ${f(r.finalizeMs).padStart(9)} ${f(r.perMemberMs).padStart(11)}  (${f(r.perMemberMinMs)}, ${f(r.perMemberMaxMs)}, ${r.runs})`,
     );
   }
 }
 
 let net: NetworkFigures | null = null;
 if (network) {
-  net = await benchNetwork({ quick, log: (l) => process.stderr.write(`${l}\n`) });
+  net = await benchNetwork({ quick, log: progress });
   log('');
   for (const line of formatNetwork(net)) log(line);
 }
 
-const get = (s: SchemeName, t: number) => signing.find((x) => x.scheme === s && x.t === t)!;
-const goals = {
-  'ed25519 2-of-3 critical path <= 3x single-key':
-    (ratios['ed25519.oursOverSingleKey'] as number) <= 3,
-  'secp256k1 2-of-3 critical path <= 2x single-key':
-    (ratios['secp256k1.oursOverSingleKey'] as number) <= 2,
-  'taproot 2-of-3 critical path <= 2x single-key':
-    (ratios['taproot.oursOverSingleKey'] as number) <= 2,
-  'ed25519 34-of-50 critical path <= 100 ms': get('ed25519', 34).criticalPathMs <= 100,
-  'ed25519 DKG 7-of-10 <= 60 ms per member':
-    dkg.find((d) => d.scheme === 'ed25519' && d.t === 7)!.perMemberMs <= 60,
-  'ed25519 DKG 34-of-50 <= 1 s per member':
-    dkg.find((d) => d.scheme === 'ed25519' && d.t === 34)!.perMemberMs <= 1000,
+// ------------------------------------------------------------------------------------ goals
+
+interface Goal {
+  name: string;
+  /** The figure measured in this run; null when its section did not run (or gave no sample). */
+  now: number | null;
+  goal: number;
+  unit: string;
+  /** How now compares with goal to meet it. */
+  op: '<=' | '<';
+  /** null when not measured. */
+  met: boolean | null;
+  /** What the figure is, where it comes from. */
+  note: string;
+}
+
+const goals: Goal[] = [];
+const goal = (
+  name: string,
+  now: number | null | undefined,
+  op: Goal['op'],
+  target: number,
+  unit: string,
+  note: string,
+) => {
+  const n = now === undefined || now === null || !Number.isFinite(now) ? null : now;
+  goals.push({
+    name,
+    now: n,
+    goal: target,
+    unit,
+    op,
+    met: n === null ? null : op === '<=' ? n <= target : n < target,
+    note,
+  });
 };
-log('\nGoals');
-for (const [k, v] of Object.entries(goals)) log(`${v ? 'met   ' : 'MISSED'} ${k}`);
+const sign = (s: SchemeName, t: number) => signing.find((x) => x.scheme === s && x.t === t)!;
+const dkgOf = (t: number) => dkg.find((d) => d.scheme === 'ed25519' && d.t === t)!;
+const lat = (n: number) =>
+  net?.latency.find((l) => l.n === n && l.tthApprover === 'coordinator') ?? null;
+const dkgWall = (n: number) => net?.dkg.find((d) => d.n === n)?.ms.median ?? null;
+
+for (const n of [5, 10]) {
+  const l = lat(n);
+  goal(
+    `approve-to-signature after the T-th approval, ${l?.t ?? (n === 5 ? 3 : 7)}-of-${n}, p50`,
+    l?.p50Ms,
+    '<=',
+    l?.goalMs ?? NaN,
+    'ms',
+    l
+      ? `goal = 3 × loopback RTT (${f(net!.rttMs)} ms) + crypto critical path (${f(l.cryptoMs)} ms) of the same run; ${l.samples} samples`
+      : 'network section not run',
+  );
+}
+{
+  const l = lat(10);
+  goal(
+    'CPU of the whole group per signature, 7-of-10',
+    l?.groupCpu.perSignatureMs,
+    '<=',
+    l ? 3 * l.groupCpu.cryptoMs : NaN,
+    'ms',
+    l
+      ? `goal = 3 × the threshold crypto of all parties (${f(l.groupCpu.cryptoMs)} ms); raw ${f(l.groupCpu.rawPerSignatureMs)} ms before the idle rate (${f(l.groupCpu.idleMsPerSec)} ms/s) is subtracted`
+      : 'network section not run',
+  );
+}
+goal(
+  'DKG CPU per member, ed25519 7-of-10',
+  dkgOf(7).perMemberMs,
+  '<=',
+  60,
+  'ms',
+  `median of ${dkgOf(7).runs} runs`,
+);
+goal(
+  'DKG CPU per member, ed25519 34-of-50',
+  dkgOf(34).perMemberMs,
+  '<=',
+  1000,
+  'ms',
+  `median of ${dkgOf(34).runs} runs`,
+);
+goal(
+  'DKG 7-of-10 wall, processes on loopback',
+  dkgWall(10),
+  '<',
+  1000,
+  'ms',
+  net ? `median of ${net.dkg.find((d) => d.n === 10)!.ms.samples} runs` : 'network section not run',
+);
+goal(
+  'DKG 14-of-20 wall, processes on loopback',
+  dkgWall(20),
+  '<',
+  5000,
+  'ms',
+  net ? `median of ${net.dkg.find((d) => d.n === 20)!.ms.samples} runs` : 'network section not run',
+);
+goal(
+  'ours ÷ @cmdcode/frost, secp256k1 2-of-3 signing critical path',
+  ratios['secp256k1.oursOverCmdcode'],
+  '<=',
+  0.2,
+  '×',
+  `ours ${f(oursK1)} ms, @cmdcode/frost ${f(cmdcode)} ms`,
+);
+goal(
+  '`conclave start` to ready',
+  net?.startToReadyMs.median,
+  '<=',
+  1000,
+  'ms',
+  net
+    ? `median of ${net.startToReadyMs.samples} starts, file vault (scrypt alone ${f(net.scryptMs)} ms)`
+    : 'network section not run',
+);
+goal(
+  'idle RSS of a started node',
+  net?.idleRssMiB.median,
+  '<=',
+  150,
+  'MiB',
+  net ? `median of ${net.idleRssMiB.samples} nodes` : 'network section not run',
+);
+goal(
+  'failover when a signer hangs (alive, silent)',
+  net?.failover.hungApprovalToDoneMs.median,
+  '<',
+  2000,
+  'ms',
+  net
+    ? `the coordinator's approval → 'done', median of ${net.failover.hungApprovalToDoneMs.samples}`
+    : 'network section not run',
+);
+goal(
+  'ed25519 2-of-3 critical path ÷ single-key sign+verify',
+  ratios['ed25519.oursOverSingleKey'],
+  '<=',
+  3,
+  '×',
+  'in-process',
+);
+goal(
+  'secp256k1 2-of-3 critical path ÷ single-key sign+verify',
+  ratios['secp256k1.oursOverSingleKey'],
+  '<=',
+  2,
+  '×',
+  'in-process',
+);
+goal(
+  'taproot 2-of-3 critical path ÷ single-key sign+verify',
+  ratios['taproot.oursOverSingleKey'],
+  '<=',
+  2,
+  '×',
+  'in-process',
+);
+goal(
+  'ed25519 34-of-50 signing critical path',
+  sign('ed25519', 34).criticalPathMs,
+  '<=',
+  100,
+  'ms',
+  'in-process',
+);
+
+const num = (x: number | null, unit: string) =>
+  x === null ? 'not measured' : `${x.toFixed(unit === '×' ? 2 : x < 100 ? 1 : 0)} ${unit}`;
+log('\nGoals (issue 12)');
+log(`${'goal'.padEnd(64)} ${'now'.padStart(14)} ${'goal'.padStart(14)}  met`);
+for (const g of goals)
+  log(
+    `${g.name.padEnd(64)} ${num(g.now, g.unit).padStart(14)} ${`${g.op} ${num(g.goal, g.unit)}`.padStart(14)}  ${g.met === null ? '-' : g.met ? 'met' : 'MISSED'}`,
+  );
+const missed = goals.filter((g) => g.met === false).length;
+const unmeasured = goals.filter((g) => g.met === null).length;
+log(
+  `${goals.length - missed - unmeasured} of ${goals.length} met, ${missed} missed, ${unmeasured} not measured` +
+    `; load average ${load[0].toFixed(2)} at start, ${loadavg()[0].toFixed(2)} at the end`,
+);
+
+const reliability = readReliability();
+log('');
+for (const line of formatReliability(reliability)) log(line);
 
 if (json) {
   process.stdout.write(
     JSON.stringify(
       {
         node: process.version,
-        date: new Date().toISOString(),
+        date: startedAt,
+        quick,
+        loadavg: { atStart: load, atEnd: loadavg() },
+        goals,
         signing,
         ratios,
         dkg,
         network: net,
-        goals,
+        reliability,
       },
       null,
       2,

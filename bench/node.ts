@@ -1,11 +1,13 @@
 // Network benchmark: real `conclave` processes on 127.0.0.1, each with its own temporary home and a
 // file vault, driven over their control sockets. Start-to-ready, idle RSS, DKG time, approve-to-
-// signature latency (beside the loopback RTT and the in-process crypto time of the same run) and
-// signing failover. Every process and temp dir is removed at the end, also on failure.
+// signature latency and the whole group's CPU per signature (beside the loopback RTT and the
+// in-process crypto of the same run, both timed before any node starts) and signing failover.
+// Between samples it waits until every node's CPU time stops advancing. Every process, temp dir
+// and the benchmark's own bundle are removed at the end, also on failure.
 import '../main/polyfill.js';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createPublicKey, randomBytes, verify as nodeVerify } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,14 +20,36 @@ import type {
 } from '../shared/api/index.js';
 import { logSafe } from '../shared/protocol/text.js';
 import { callControl } from '../main/server/control.js';
-import { scryptAsync } from '@noble/hashes/scrypt.js';
+import { DEFAULT_KDF } from '../shared/crypto/backup.js';
+import { nodeScrypt } from '../main/vault/scrypt.js';
 import { createHost, generateIdentity, type Host } from '../main/net/index.js';
 import { benchSign } from './crypto.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const BIN = join(ROOT, 'bin', 'conclave.mjs');
+/**
+ * The benchmark's own bundle of the `conclave` command, built at the start of the section as
+ * `npm run build:node` builds dist/node/conclave.mjs (which bin/conclave.mjs runs when it is fresh):
+ * a source edited by someone else during the run cannot switch the nodes to tsx halfway.
+ */
+const BIN = join(ROOT, 'dist', 'node', 'bench-conclave.mjs');
 const LOOPBACK = '/ip4/127.0.0.1/tcp/0';
 const SCHEME = 'ed25519';
+/** The file vault's KDF, as a new vault gets it. */
+const SCRYPT = { ...DEFAULT_KDF, dkLen: 32 };
+/** The groups whose DKG is timed (the last members of each are the first N nodes). */
+const DKG_SIZES: [number, number][] = [
+  [2, 3],
+  [3, 5],
+  [7, 10],
+  [14, 20],
+];
+/** The groups whose approve-to-signature latency and CPU are measured. */
+const LATENCY_SIZES: [number, number][] = [
+  [3, 5],
+  [7, 10],
+];
+/** A node's idle RSS is read this long after its `ready:` line. */
+const IDLE_RSS_AFTER_MS = 3_000;
 /** Interval of the status polls that wait for the failover's 'signing' state. */
 const POLL_MS = 20;
 /** `init`s run at once (one per core of the 2-core reference machine); starts run one at a time. */
@@ -83,16 +107,48 @@ export interface LatencyFigures {
    * restarted to get them; that run is not in the figures.
    */
   coordinatorRestarts: number;
-  /** In-process critical path of one signature for the same T-of-N (bench/crypto.ts benchSign). */
+  /**
+   * In-process critical path of one signature for the same T-of-N (bench/crypto.ts benchSign),
+   * timed before any node started.
+   */
   cryptoMs: number;
+  /** The issue's goal for p50: 3 × loopback RTT + cryptoMs. */
+  goalMs: number;
   /** p50 / (loopback RTT + cryptoMs). */
+  ratio: number;
+  /** CPU of all N members' processes per completed signature, from /proc (see groupCpu). */
+  groupCpu: GroupCpuFigures;
+}
+
+export interface GroupCpuFigures {
+  /**
+   * (utime + stime of every member's process over the whole series: creating the requests, the
+   * approvals, signing, outcomes, audit replication, up to every member idle again) minus the idle
+   * rate × the series' wall time, per completed signature (ms).
+   */
+  perSignatureMs: number;
+  /** The same without subtracting the idle rate. */
+  rawPerSignatureMs: number;
+  /** The members' summed CPU while idle (ms of CPU per s), measured just before the series. */
+  idleMsPerSec: number;
+  /** In-process CPU of the whole group's threshold crypto for one signature (benchSign totalCpuMs). */
+  cryptoMs: number;
+  /** perSignatureMs / cryptoMs. */
   ratio: number;
 }
 
 export interface FailoverFigures {
-  /** SIGKILL of the hung signer → 'done' on the coordinator (the stream reset triggers the retry). */
-  killToDoneMs: Spread;
-  /** The hung signer left running: the coordinator's own (T-th) approval → 'done' (its deadline). */
+  /**
+   * SIGKILL of the hung signer → 'done' on the coordinator (the stream reset triggers the retry);
+   * null when no kill came before the coordinator asked another approver anyway.
+   */
+  killToDoneMs: Spread | null;
+  /** Kills that came after the coordinator had already asked another approver (not timed). */
+  killTooLate: number;
+  /**
+   * The hung signer left running: the coordinator's own (T-th) approval → 'done' (it asks another
+   * approver once the hung one is late).
+   */
   hungApprovalToDoneMs: Spread;
   signTimeoutMs: number;
   /** Times the coordinator never tried to sign and was restarted (see LatencyFigures). */
@@ -104,6 +160,8 @@ export interface NetworkFigures {
   vault: { kind: 'file'; kdf: string; note: string };
   process: string;
   nodes: number;
+  /** How the nodes run. */
+  bundle: string;
   /** Spawn → the `ready:` line on stderr, nodes started one at a time. */
   startToReadyMs: Spread;
   /** The file vault's scrypt alone (N=2^17, r=8, p=1), median of 3 in this process: part of each start. */
@@ -113,13 +171,18 @@ export interface NetworkFigures {
   /** VmRSS of the same nodes at the end, after the DKGs and signatures (MiB). */
   rssAfterRunMiB: Spread;
   dkg: DkgNetFigures[];
-  /** Median warm request/response between two in-process libp2p hosts on loopback (ms). */
+  /**
+   * Median warm request/response between two in-process libp2p hosts on loopback (ms), timed before
+   * any node started.
+   */
   rttMs: number;
   /** The same, passing the peer's addresses with every request as the node's sends do. */
   rttWithAddrsMs: number;
   rttSamples: number;
   latency: LatencyFigures[];
   failover: FailoverFigures;
+  /** Waits for every node to be idle (CPU time not advancing) and how many hit their deadline. */
+  idleWaits: { count: number; timeouts: number; medianMs: number; maxMs: number };
   wallMs: number;
   /** Wall time of each phase of the section (s). */
   phasesSec: Record<string, number>;
@@ -196,6 +259,61 @@ function rssMiB(pid: number): number {
   return Number(m[1]) / 1024;
 }
 
+/** Clock ticks per second of /proc/<pid>/stat's times (100 on Linux almost everywhere). */
+const CLK_TCK = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** User + system CPU time of a process so far (ms), from /proc/<pid>/stat; 0 once it is gone. */
+function cpuMs(pid: number): number {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return 0;
+  }
+  // The command name in parentheses may hold spaces: fields are counted after its ')'.
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(f[11]) + Number(f[12])) * 1000) / CLK_TCK;
+}
+
+const groupCpuMs = (nodes: BenchNode[]) =>
+  nodes.reduce((a, m) => a + (m.proc?.pid ? cpuMs(m.proc.pid) : 0), 0);
+
+/** Every wait for idle nodes, for the figures. */
+const idleWaits: { ms: number; timedOut: boolean }[] = [];
+
+/**
+ * Waits until no running node in `nodes` uses more than one clock tick of CPU in a `windowMs`
+ * window (their background timers aside, nothing is left over from the last sample), or until
+ * `deadlineMs` passes: then it goes on (a loaded machine must not stall the benchmark) and the
+ * figures count the timeout. Resolves with the members' summed CPU rate in the last window (ms/s).
+ */
+async function waitIdle(nodes: BenchNode[], windowMs = 250, deadlineMs = 15_000): Promise<number> {
+  const t0 = now();
+  const tick = 1000 / CLK_TCK;
+  const live = () => nodes.filter((m) => m.proc?.pid);
+  let before = live().map((m) => cpuMs(m.pid));
+  for (;;) {
+    const w0 = now();
+    await sleep(windowMs);
+    const ms = live();
+    const after = ms.map((m) => cpuMs(m.pid));
+    const deltas = after.map((a, i) => a - (before[i] ?? a));
+    const rate = (deltas.reduce((a, b) => a + b, 0) * 1000) / (now() - w0);
+    before = after;
+    const timedOut = now() - t0 > deadlineMs;
+    if (deltas.every((d) => d <= tick + 1e-9) || timedOut) {
+      idleWaits.push({ ms: now() - t0, timedOut });
+      return rate;
+    }
+  }
+}
+
 function ed25519Verify(publicKeyHex: string, message: Buffer, signatureHex: string): boolean {
   const key = createPublicKey({
     key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(publicKeyHex, 'hex').toString('base64url') },
@@ -211,6 +329,29 @@ const children = new Set<ChildProcess>();
 
 function killAll(signal: NodeJS.Signals): void {
   for (const p of children) if (p.exitCode === null && p.signalCode === null) p.kill(signal);
+}
+
+/** Builds BIN (scripts/build-node.mjs, the build `npm run build:node` runs), within 3 minutes. */
+async function buildBundle(): Promise<void> {
+  const script =
+    `import(${JSON.stringify(join(ROOT, 'scripts', 'build-node.mjs'))})` +
+    `.then((m) => m.buildNode({ outfile: ${JSON.stringify(BIN)}, quiet: true }))`;
+  const p = track(
+    spawn(process.execPath, ['--input-type=module', '-e', script], {
+      cwd: ROOT,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    }),
+  );
+  let err = '';
+  p.stderr!.on('data', (d) => (err += d));
+  const killer = setTimeout(() => p.kill('SIGKILL'), 180_000);
+  const code = await new Promise<number | null>((r) => p.once('close', r));
+  clearTimeout(killer);
+  if (code !== 0 || !existsSync(BIN)) throw new Error(`building ${BIN} failed (${code}): ${err}`);
+}
+
+function removeBundle(): void {
+  for (const f of [BIN, `${BIN}.map`]) rmSync(f, { force: true });
 }
 
 /** Every node started, for the log tails that come with an error. */
@@ -261,7 +402,9 @@ class BenchNode {
     let err = '';
     p.stdout!.on('data', (d) => (out += d));
     p.stderr!.on('data', (d) => (err += d));
+    const killer = setTimeout(() => p.kill('SIGKILL'), 120_000);
     const code = await new Promise<number | null>((r) => p.once('close', r));
+    clearTimeout(killer);
     if (code !== 0) throw new Error(`init ${this.name} exited ${code}: ${err}`);
     this.peerId = (JSON.parse(out) as { peerId: string }).peerId;
   }
@@ -497,6 +640,7 @@ async function noAttempt(coordinator: BenchNode, id: string, approvals: number):
  */
 async function latencySeries(
   group: GroupView,
+  members: BenchNode[],
   approvers: BenchNode[],
   coordinator: BenchNode,
   last: BenchNode,
@@ -508,8 +652,13 @@ async function latencySeries(
   stuck: number;
   stuckReasons: string[];
   coordinatorRestarts: number;
+  cpu: { totalMs: number; wallMs: number; idleMsPerSec: number; signatures: number };
 }> {
   const early = approvers.filter((a) => a !== last);
+  const idleMsPerSec = await waitIdle(members);
+  const cpu0 = groupCpuMs(members);
+  const wall0 = now();
+  let signatures = 0;
   const reqs: { id: string; message: string }[] = [];
   for (let i = 0; i < count; i++) {
     const message = `bench ${i} ${randomBytes(8).toString('hex')}`;
@@ -523,7 +672,7 @@ async function latencySeries(
   await inBatches(reqs, 8, (r) =>
     seen(approvers, r.id, 'has T-1 approvals', approved(early.length)),
   );
-  await sleep(300);
+  await waitIdle(members);
   const ms: number[] = [];
   const approveCallMs: number[] = [];
   let retried = 0;
@@ -574,11 +723,21 @@ async function latencySeries(
     if (!ed25519Verify(group.publicKey!, Buffer.from(r.message), done.signature))
       throw new Error(`the signature of request ${r.id} does not verify`);
     if (done.culprits.length > 0) retried++;
-    // The outcome reaches the other approvers before the next sample starts.
+    signatures++;
+    // The outcome reaches the other approvers, and every member is done with it (audit batches
+    // replicated and stored), before the next sample starts.
     await Promise.all(approvers.map((a) => a.api('request.wait', { id: r.id, timeoutSec: 10 })));
-    await sleep(30);
+    await waitIdle(members);
   }
+  // A restart above replaced a process: its CPU so far is not comparable, so the figure is dropped.
+  const restarted = coordinatorRestarts > 0;
   return {
+    cpu: {
+      totalMs: restarted ? NaN : groupCpuMs(members) - cpu0,
+      wallMs: now() - wall0,
+      idleMsPerSec,
+      signatures,
+    },
     ms,
     approveCallMs,
     retried,
@@ -645,13 +804,16 @@ export async function benchNetwork(opts: NetworkOptions = {}): Promise<NetworkFi
   for (const k of NODE_ENV_DROP) delete env[k];
   env.CONCLAVE_PASSPHRASE = randomBytes(24).toString('base64url');
   // Whatever ends this process (an unhandled error too) takes the nodes and their homes with it.
+  idleWaits.length = 0;
   const onExit = () => {
     killAll('SIGKILL');
     rmSync(root, { recursive: true, force: true });
+    removeBundle();
   };
   const onSignal = (sig: NodeJS.Signals) => {
     killAll('SIGKILL');
     rmSync(root, { recursive: true, force: true });
+    removeBundle();
     process.exit(sig === 'SIGINT' ? 130 : 143);
   };
   process.on('exit', onExit);
@@ -659,42 +821,53 @@ export async function benchNetwork(opts: NetworkOptions = {}): Promise<NetworkFi
   process.once('SIGTERM', onSignal);
   const nodes: BenchNode[] = [];
   try {
-    // The vault's KDF alone, on a quiet machine, to read start-to-ready by.
+    // Everything in-process first, while no node runs: the vault's KDF alone (part of each start),
+    // the crypto of one signature of each T-of-N and the loopback RTT the latency goals are read by.
+    log('network: in-process figures (scrypt, signing crypto, loopback RTT), before any node runs');
     const kdf: number[] = [];
     for (let i = 0; i < 3; i++) {
       const s0 = now();
-      await scryptAsync('passphrase', randomBytes(32), { N: 2 ** 17, r: 8, p: 1, dkLen: 32 });
+      await nodeScrypt(randomBytes(16), randomBytes(32), SCRYPT);
       kdf.push(now() - s0);
     }
     const scryptMs = spread(kdf).median;
-    // Ten nodes: enough for 7-of-10, the largest group.
-    const N = 10;
+    const signRuns = quick ? 15 : 40;
+    const crypto = new Map(
+      LATENCY_SIZES.map(([t, n]) => [n, benchSign(SCHEME, t, n, signRuns)] as const),
+    );
+    const rttSamples = quick ? 100 : 300;
+    const rtt = await loopbackRtt(rttSamples);
+    const rttMs = rtt.plain;
+
+    log('network: build the bundle the nodes run (scripts/build-node.mjs)');
+    await buildBundle();
+
+    // Twenty nodes: enough for 14-of-20, the largest group.
+    const N = Math.max(...DKG_SIZES.map(([, n]) => n));
     for (let i = 0; i < N; i++)
       nodes.push(new BenchNode(`n${String(i).padStart(2, '0')}`, root, env));
     log(`network: init ${N} nodes (file vault), ${STAGGER} at a time`);
     await inBatches(nodes, STAGGER, (m) => m.init());
     // One at a time: a start is CPU-bound (module loading, scrypt), so parallel starts time the queue.
-    log(`network: start ${N} nodes, one at a time`);
-    const rssReads: Promise<number>[] = [];
-    const startMs = await inBatches(nodes, 1, async (m) => {
-      const ms = await m.start();
-      rssReads.push(sleep(3_000).then(() => rssMiB(m.pid)));
-      return ms;
-    });
-    const idleRss = await Promise.all(rssReads);
+    log(`network: start ${N} nodes, one at a time, each once the others are idle`);
+    const startMs: number[] = [];
+    const idleRss: number[] = [];
+    for (const m of nodes) {
+      await waitIdle(nodes);
+      startMs.push(await m.start());
+      await sleep(IDLE_RSS_AFTER_MS);
+      idleRss.push(rssMiB(m.pid));
+    }
 
-    const dkgRuns = quick ? 1 : 3;
     const dkg: DkgNetFigures[] = [];
     const groups = new Map<number, GroupView>();
-    for (const [t, n] of [
-      [2, 3],
-      [3, 5],
-      [7, 10],
-    ]) {
+    for (const [t, n] of DKG_SIZES) {
+      const runs = quick || n > 10 ? 1 : 3;
       const ms: number[] = [];
       const call: number[] = [];
-      for (let r = 0; r < dkgRuns; r++) {
-        log(`network: DKG ${t}-of-${n} (${r + 1}/${dkgRuns})`);
+      for (let r = 0; r < runs; r++) {
+        log(`network: DKG ${t}-of-${n} (${r + 1}/${runs})`);
+        await waitIdle(nodes);
         const out = await formGroup(nodes.slice(0, n), `bench-${t}of${n}-${r}`, t);
         ms.push(out.dkgMs);
         call.push(out.lastConfirmCallMs);
@@ -702,31 +875,24 @@ export async function benchNetwork(opts: NetworkOptions = {}): Promise<NetworkFi
       }
       dkg.push({ t, n, ms: spread(ms), lastConfirmCallMs: spread(call) });
     }
-    // Let the post-DKG nonce pools settle before signing.
-    await sleep(500);
 
     // The T-th approval by another approver is a side figure (and meets a race, see `stuck`).
     const samples = { coordinator: quick ? 10 : 30, other: quick ? 5 : 10 };
     const warmup = 2;
     const latency: LatencyFigures[] = [];
-    const rttSamples = quick ? 100 : 300;
-    for (const [t, n] of [
-      [3, 5],
-      [7, 10],
-    ]) {
+    for (const [t, n] of LATENCY_SIZES) {
       const group = groups.get(n)!;
       const byId = new Map(nodes.map((m) => [m.peerId, m]));
+      const members = group.members.map((m) => byId.get(m.peerId)!);
       // The coordinator is the approver with the smallest peer id.
-      const approvers = group.members
-        .map((m) => byId.get(m.peerId)!)
-        .sort((a, b) => (a.peerId < b.peerId ? -1 : 1))
-        .slice(0, t);
-      const cryptoMs = benchSign(SCHEME, t, n, 30).criticalPathMs;
+      const approvers = [...members].sort((a, b) => (a.peerId < b.peerId ? -1 : 1)).slice(0, t);
+      const sign = crypto.get(n)!;
       for (const who of ['coordinator', 'other'] as const) {
         const last = who === 'coordinator' ? approvers[0] : approvers[t - 1];
         log(`network: approve-to-signature ${t}-of-${n}, T-th approval by the ${who}`);
         const series = await latencySeries(
           group,
+          members,
           approvers,
           approvers[0],
           last,
@@ -735,6 +901,8 @@ export async function benchNetwork(opts: NetworkOptions = {}): Promise<NetworkFi
         const xs = series.ms.slice(warmup);
         const calls = series.approveCallMs.slice(warmup);
         const p50Ms = percentile(xs, 0.5);
+        const { totalMs, wallMs, idleMsPerSec, signatures } = series.cpu;
+        const perSignatureMs = (totalMs - (idleMsPerSec * wallMs) / 1000) / signatures;
         latency.push({
           t,
           n,
@@ -749,15 +917,19 @@ export async function benchNetwork(opts: NetworkOptions = {}): Promise<NetworkFi
           stuck: series.stuck,
           stuckReasons: series.stuckReasons,
           coordinatorRestarts: series.coordinatorRestarts,
-          cryptoMs,
-          ratio: NaN,
+          cryptoMs: sign.criticalPathMs,
+          goalMs: 3 * rttMs + sign.criticalPathMs,
+          ratio: p50Ms / (rttMs + sign.criticalPathMs),
+          groupCpu: {
+            perSignatureMs,
+            rawPerSignatureMs: totalMs / signatures,
+            idleMsPerSec,
+            cryptoMs: sign.totalCpuMs,
+            ratio: perSignatureMs / sign.totalCpuMs,
+          },
         });
       }
     }
-    log('network: loopback RTT');
-    const rtt = await loopbackRtt(rttSamples);
-    const rttMs = rtt.plain;
-    for (const l of latency) l.ratio = l.p50Ms / (rttMs + l.cryptoMs);
     const rssAfter = nodes.map((m) => rssMiB(m.pid));
     log(`network: stop ${N} nodes`);
     await Promise.all(nodes.map((m) => m.stop()));
@@ -765,14 +937,17 @@ export async function benchNetwork(opts: NetworkOptions = {}): Promise<NetworkFi
     const failover = await benchFailover(root, env, quick, log);
     log('network: done');
     started.clear();
+    const waits = idleWaits.map((w) => w.ms);
     return {
       scheme: SCHEME,
       vault: {
         kind: 'file',
-        kdf: 'scrypt N=2^17 r=8 p=1',
+        kdf: `scrypt N=2^${Math.log2(SCRYPT.N)} r=${SCRYPT.r} p=${SCRYPT.p} (node:crypto)`,
         note: 'init --vault file, CONCLAVE_PASSPHRASE random per run; scrypt runs once per start',
       },
-      process: `node ${process.version} + tsx (bin/conclave.mjs), one process per node`,
+      process: `node ${process.version}, one process per node`,
+      bundle:
+        'dist/node/bench-conclave.mjs, built at the start of this section as npm run build:node builds the one bin/conclave.mjs runs',
       nodes: N,
       startToReadyMs: spread(startMs),
       scryptMs,
@@ -784,6 +959,12 @@ export async function benchNetwork(opts: NetworkOptions = {}): Promise<NetworkFi
       rttSamples,
       latency,
       failover,
+      idleWaits: {
+        count: waits.length,
+        timeouts: idleWaits.filter((w) => w.timedOut).length,
+        medianMs: waits.length ? spread(waits).median : 0,
+        maxMs: waits.length ? Math.max(...waits) : 0,
+      },
       wallMs: now() - began,
       phasesSec: phases,
       loadavg: { before: load0, after: loadavg()[0] },
@@ -802,6 +983,7 @@ export async function benchNetwork(opts: NetworkOptions = {}): Promise<NetworkFi
       ),
     );
     rmSync(root, { recursive: true, force: true });
+    removeBundle();
     process.off('exit', onExit);
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
@@ -842,40 +1024,46 @@ async function benchFailover(
    * hung approves, then the coordinator (signing starts, asking hung first), then third. Resolves
    * with the time to 'done', or undefined when the coordinator had to be restarted first.
    */
-  const attempt = async (kill: boolean): Promise<number | undefined> => {
+  /**
+   * hung and third approve, then the coordinator (signing starts and asks hung, the smaller peer id,
+   * first). Resolves with the time to 'done' from the coordinator's approval (or from the kill),
+   * null when a kill came too late (the coordinator had already asked third), or undefined when the
+   * coordinator had to be restarted first.
+   */
+  const attempt = async (kill: boolean): Promise<number | null | undefined> => {
     const message = `failover ${randomBytes(8).toString('hex')}`;
     const req = await coord.api('request.sign', { group: group.id, message, encoding: 'utf8' });
     await seen([hung, third], req.id, 'arrived');
     await hung.api('request.approve', { id: req.id });
-    await seen([coord, third], req.id, 'has its first approval', approved(1));
+    await third.api('request.approve', { id: req.id });
+    await seen([coord], req.id, 'has two approvals', approved(2));
     const waiting = coord.api('request.wait', { id: req.id, timeoutSec: 60 });
     waiting.catch(() => {}); // awaited below, unless something else fails first
     await sleep(5);
     const t0 = now();
     await coord.api('request.approve', { id: req.id });
-    const signing = await until(
+    const status = await until(
       'the coordinator to be signing',
-      async () => (await coord.api('request.show', { id: req.id })).status === 'signing',
+      async () => {
+        const s = (await coord.api('request.show', { id: req.id })).status;
+        return s === 'signing' || s === 'done' ? s : undefined;
+      },
       5_000,
-      POLL_MS,
-    ).then(
-      () => true,
-      () => false,
-    );
-    if (!signing) {
-      if (!(await noAttempt(coord, req.id, 2)) || ++coordinatorRestarts > 2)
+      kill ? 5 : POLL_MS,
+    ).catch(() => undefined);
+    if (!status) {
+      if (!(await noAttempt(coord, req.id, 3)) || ++coordinatorRestarts > 2)
         throw new Error(`the coordinator does not start signing request ${req.id}`);
       await restartCoordinator(coord, group.id);
       return undefined;
     }
-    await third.api('request.approve', { id: req.id });
-    await seen([coord], req.id, 'has three approvals', approved(3));
     let k0 = t0;
     if (kill) {
-      // Still signing: hung holds the coordinator's only attempt.
-      const r = await coord.api('request.show', { id: req.id });
-      if (r.status !== 'signing')
-        throw new Error(`expected 'signing' before the kill, got ${r.status}`);
+      // Only while hung holds the coordinator's only attempt does the kill time anything.
+      if (status !== 'signing' || mentions([coord], `late for request ${req.id}`)) {
+        await waiting;
+        return null;
+      }
       k0 = now();
       await hung.stop('SIGKILL');
     }
@@ -883,23 +1071,28 @@ async function benchFailover(
     const ms = now() - k0;
     if (done.status !== 'done' || !done.signature)
       throw new Error(`failover request ended ${done.status}: ${done.failure ?? ''}`);
-    if (!done.culprits.includes(hung.peerId))
-      throw new Error('the hung signer was not asked first (not named as culprit)');
+    // Late (hung) is no fault and names nobody; a kill resets the stream and names it.
+    if (!done.culprits.includes(hung.peerId) && !mentions([coord], `late for request ${req.id}`))
+      throw new Error('the hung signer was not asked first (neither late nor a culprit)');
     if (!ed25519Verify(group.publicKey!, Buffer.from(message), done.signature))
       throw new Error('the failover signature does not verify');
     return ms;
   };
 
-  log('network: failover, hung signer left alone (coordinator deadline)');
-  const measure = async (kill: boolean): Promise<number> => {
+  const measure = async (kill: boolean): Promise<number | null> => {
     for (;;) {
       const ms = await attempt(kill);
       if (ms !== undefined) return ms;
     }
   };
-  const hungMs = [await measure(false)];
-  const killMs: number[] = [];
+  const hungMs: number[] = [];
   const runs = quick ? 1 : 3;
+  for (let r = 0; r < runs; r++) {
+    log(`network: failover, hung signer left alone (${r + 1}/${runs})`);
+    hungMs.push((await measure(false))!);
+  }
+  const killMs: number[] = [];
+  let killTooLate = 0;
   for (let r = 0; r < runs; r++) {
     log(`network: failover, hung signer SIGKILLed (${r + 1}/${runs})`);
     if (!hung.proc) {
@@ -907,11 +1100,14 @@ async function benchFailover(
       await online(hung);
       await sleep(500); // its fresh nonce commitments reach the coordinator on reconnect
     }
-    killMs.push(await measure(true));
+    const ms = await measure(true);
+    if (ms === null) killTooLate++;
+    else killMs.push(ms);
   }
   await Promise.all(trio.map((m) => m.stop()));
   return {
-    killToDoneMs: spread(killMs),
+    killToDoneMs: killMs.length ? spread(killMs) : null,
+    killTooLate,
     hungApprovalToDoneMs: spread(hungMs),
     signTimeoutMs: DEFAULT_SIGN_TIMEOUT_MS,
     coordinatorRestarts,
@@ -921,20 +1117,26 @@ async function benchFailover(
 /** The table section for `npm run bench`. */
 export function formatNetwork(f: NetworkFigures): string[] {
   const ms = (x: number) => x.toFixed(x < 10 ? 2 : x < 100 ? 1 : 0);
-  const sp = (s: Spread, unit = 'ms') =>
-    s.samples === 1
-      ? `${ms(s.median)} ${unit} (n=1)`
-      : `${ms(s.median)} ${unit} (min ${ms(s.min)}, max ${ms(s.max)}, n=${s.samples})`;
+  const sp = (s: Spread | null, unit = 'ms') =>
+    s === null
+      ? 'not measured'
+      : s.samples === 1
+        ? `${ms(s.median)} ${unit} (n=1)`
+        : `${ms(s.median)} ${unit} (min ${ms(s.min)}, max ${ms(s.max)}, n=${s.samples})`;
   const row = (label: string, value: string) => `${label.padEnd(58)} ${value}`;
   const out = [
     'Network (real processes on loopback)',
     `${f.scheme} groups; file vault: init --vault file, random CONCLAVE_PASSPHRASE, ${f.vault.kdf} once per start`,
-    `${f.process}; ${f.cpus} CPUs; 1-min load average ${f.loadavg.before.toFixed(1)} at the start of this section`,
-    `(before it starts a node: above ~1 means other work shares the machine), ${f.loadavg.after.toFixed(1)} at its end`,
+    `${f.process}; ${f.bundle}`,
+    `${f.cpus} CPUs; 1-min load average ${f.loadavg.before.toFixed(1)} at the start of this section, ${f.loadavg.after.toFixed(1)} at its end`,
+    `Between samples every node is waited for until its CPU time stops advancing: ${f.idleWaits.count} waits,`,
+    `median ${ms(f.idleWaits.medianMs)} ms, max ${ms(f.idleWaits.maxMs)} ms, ${f.idleWaits.timeouts} gave up at their deadline (went on busy)`,
     row(`start-to-ready (spawn → "ready:"), started one at a time`, sp(f.startToReadyMs)),
     row(`  of which the vault's scrypt (same KDF alone, in-process)`, `${ms(f.scryptMs)} ms`),
-    row('idle RSS of a headless node, ~3 s after ready', sp(f.idleRssMiB, 'MiB')),
-    `  (node + tsx; includes scrypt's 128 MiB scratch buffer until V8's next major GC)`,
+    row(
+      `idle RSS of a headless node, ${IDLE_RSS_AFTER_MS / 1000} s after ready`,
+      sp(f.idleRssMiB, 'MiB'),
+    ),
     row('RSS at the end (after the DKGs and signatures)', sp(f.rssAfterRunMiB, 'MiB')),
     `DKG: last "group confirm" returned → every member 'ready' (ms; timed by each node's`,
     `"key generation … done" stderr line as it arrives: event-timed, no polling)`,
@@ -949,21 +1151,31 @@ export function formatNetwork(f: NetworkFigures): string[] {
     `verified after). T-th by the coordinator: approval + one round trip; by another approver: the approval`,
     `travels to the coordinator and the outcome back. p99 is nearest-rank (the max at 30 runs);`,
     `"approve call" is the p50 of the T-th request.approve call's own round trip to its node.`,
-    `loopback RTT, in-process host pair, warm request/response, median of ${f.rttSamples}: ${ms(f.rttMs)} ms` +
-      ` (${ms(f.rttWithAddrsMs)} ms passing the peer's addrs, as the node's sends do)`,
-    'crypto = in-process critical path of the same T-of-N (bench/crypto.ts: commit + sign share + aggregate)',
-    'T-of-N    T-th by      runs     p50     p99     min  approve call  retried  stuck  RTT+crypto  p50/(RTT+crypto)',
+    `loopback RTT, in-process host pair, warm request/response, median of ${f.rttSamples}, before any node ran: ${ms(f.rttMs)} ms` +
+      ` (${ms(f.rttWithAddrsMs)} ms passing the peer's addrs)`,
+    'crypto = in-process critical path of the same T-of-N, before any node ran (commit + sign share + aggregate)',
+    'T-of-N    T-th by      runs     p50     p99     min  approve call  retried  stuck  goal 3xRTT+crypto  p50/(RTT+crypto)',
   );
   for (const l of f.latency)
     out.push(
-      `${`${l.t}-of-${l.n}`.padEnd(9)} ${l.tthApprover.padEnd(11)} ${String(l.samples).padStart(5)} ${ms(l.p50Ms).padStart(7)} ${ms(l.p99Ms).padStart(7)} ${ms(l.minMs).padStart(7)} ${ms(l.approveCallP50Ms).padStart(13)} ${String(l.retried).padStart(8)} ${String(l.stuck).padStart(6)}  ${ms(f.rttMs + l.cryptoMs).padStart(10)}  ${l.ratio.toFixed(1).padStart(16)}`,
+      `${`${l.t}-of-${l.n}`.padEnd(9)} ${l.tthApprover.padEnd(11)} ${String(l.samples).padStart(5)} ${ms(l.p50Ms).padStart(7)} ${ms(l.p99Ms).padStart(7)} ${ms(l.minMs).padStart(7)} ${ms(l.approveCallP50Ms).padStart(13)} ${String(l.retried).padStart(8)} ${String(l.stuck).padStart(6)}  ${ms(l.goalMs).padStart(17)}  ${l.ratio.toFixed(1).padStart(16)}`,
     );
   out.push(
-    `Failover, 2-of-3: the approver asked first hangs (CONCLAVE_FAULT=hang-sign); coordinator's sign timeout ${f.failover.signTimeoutMs / 1000} s (default)`,
-    row(`SIGKILL of the hung signer → 'done' (stream reset, retry)`, sp(f.failover.killToDoneMs)),
+    `Whole group's CPU per signature (every member's process, /proc utime+stime over the series: requests,`,
+    `approvals, signing, outcomes, audit replication, until idle; minus the members' idle rate × wall time)`,
+    'T-of-N    T-th by      per signature      raw   idle ms/s  crypto (all parties)  ratio',
+  );
+  for (const l of f.latency)
+    out.push(
+      `${`${l.t}-of-${l.n}`.padEnd(9)} ${l.tthApprover.padEnd(11)} ${ms(l.groupCpu.perSignatureMs).padStart(13)} ${ms(l.groupCpu.rawPerSignatureMs).padStart(8)} ${ms(l.groupCpu.idleMsPerSec).padStart(11)} ${ms(l.groupCpu.cryptoMs).padStart(21)}  ${l.groupCpu.ratio.toFixed(1).padStart(5)}`,
+    );
+  out.push(
+    `Failover, 2-of-3: the approver asked first hangs (CONCLAVE_FAULT=hang-sign); sign timeout ${f.failover.signTimeoutMs / 1000} s (default)`,
+    row(`hung signer left alone: T-th approval → 'done'`, sp(f.failover.hungApprovalToDoneMs)),
     row(
-      `hung signer not killed: T-th approval → 'done' (deadline)`,
-      sp(f.failover.hungApprovalToDoneMs),
+      `SIGKILL of the hung signer → 'done' (stream reset, retry)`,
+      sp(f.failover.killToDoneMs) +
+        (f.failover.killTooLate ? ` (${f.failover.killTooLate} kills too late to time)` : ''),
     ),
     `network section wall time ${(f.wallMs / 1000).toFixed(1)} s`,
   );
