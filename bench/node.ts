@@ -181,6 +181,8 @@ export interface NetworkFigures {
   rttSamples: number;
   latency: LatencyFigures[];
   failover: FailoverFigures;
+  /** The factor every wait's deadline was stretched by (load average per CPU at the start). */
+  patience: number;
   /** Waits for every node to be idle (CPU time not advancing) and how many hit their deadline. */
   idleWaits: { count: number; timeouts: number; medianMs: number; maxMs: number };
   wallMs: number;
@@ -231,6 +233,13 @@ async function inBatches<T, R>(items: T[], width: number, fn: (x: T) => Promise<
   return out;
 }
 
+/**
+ * How much longer than on a quiet machine the section waits for anything before it gives up: the
+ * 1-minute load average per CPU at its start (at least 1, at most 8). A loaded machine makes the
+ * figures worse, never the benchmark fail; every wait stays bounded.
+ */
+let patience = 1;
+
 /** Polls `check` every `everyMs` until it returns a truthy value; throws at the deadline. */
 async function until<T>(
   what: string,
@@ -238,7 +247,7 @@ async function until<T>(
   timeoutMs = 30_000,
   everyMs = 25,
 ): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
+  const deadline = Date.now() + timeoutMs * patience;
   let last: unknown;
   for (;;) {
     try {
@@ -472,8 +481,8 @@ class BenchNode {
     return new Promise<number>((resolve, reject) => {
       const timer = setTimeout(() => {
         off();
-        reject(new Error(`${this.name}: no "${what}" within ${timeoutMs} ms`));
-      }, timeoutMs);
+        reject(new Error(`${this.name}: no "${what}" within ${timeoutMs * patience} ms`));
+      }, timeoutMs * patience);
       timer.unref();
       const off = this.onLine((line, at) => {
         if (!match(line) && !fail(line)) return;
@@ -491,7 +500,9 @@ class BenchNode {
   }
 
   api<M extends ApiMethod>(method: M, params: ApiInput<M>, timeoutMs = 30_000) {
-    return callControl(this.home, method, params, { timeoutMs }) as Promise<ApiOutput<M>>;
+    return callControl(this.home, method, params, {
+      timeoutMs: timeoutMs * patience,
+    }) as Promise<ApiOutput<M>>;
   }
 
   /** Signals the process and waits for it to exit (SIGKILL after 5 s). */
@@ -692,7 +703,7 @@ async function latencySeries(
         () => undefined,
         () => undefined,
       );
-    const waiting = last.api('request.wait', { id: r.id, timeoutSec: 5 });
+    const waiting = last.api('request.wait', { id: r.id, timeoutSec: Math.ceil(5 * patience) });
     waiting.catch(() => {}); // a late failure after a stuck run must not go unhandled
     await sleep(5); // let the wait register before the approval it waits for
     const t0 = now();
@@ -799,6 +810,7 @@ export async function benchNetwork(opts: NetworkOptions = {}): Promise<NetworkFi
     opts.log?.(line);
   };
   const load0 = loadavg()[0];
+  patience = Math.min(8, Math.max(1, load0 / cpus().length));
   const root = mkdtempSync(join(tmpdir(), 'conclave-bench-'));
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const k of NODE_ENV_DROP) delete env[k];
@@ -959,6 +971,7 @@ export async function benchNetwork(opts: NetworkOptions = {}): Promise<NetworkFi
       rttSamples,
       latency,
       failover,
+      patience,
       idleWaits: {
         count: waits.length,
         timeouts: idleWaits.filter((w) => w.timedOut).length,
