@@ -50,17 +50,10 @@ class Abandoned extends Error {}
 
 /**
  * Another member caught someone misbehaving and said so (a 'done' carrying its failure): this node
- * fails with that member's word (it cannot check it) instead of waiting out the deadline.
+ * fails quoting that member (it cannot check its word, so it blames nobody itself) instead of
+ * waiting out the deadline; a new run would meet the same member, so none follows.
  */
-class ReportedFailure extends Error {
-  readonly code = 'reported';
-  constructor(
-    message: string,
-    readonly culprits: readonly string[],
-  ) {
-    super(message);
-  }
-}
+class ReportedFailure extends Error {}
 
 export class DkgService extends NodeService {
   /** Groups whose key generation runs now, with the attempt it is on. */
@@ -291,14 +284,17 @@ export class DkgService extends NodeService {
         this.log(`key generation for ${logSafe(g.name)}: a member started a new run; joining it`);
         return 'abandoned';
       }
-      const culprits = e instanceof CryptoError || e instanceof ReportedFailure ? e.culprits : [];
-      const msg = culprits.length
-        ? `key generation failed (${(e as CryptoError).code}): ${culprits.map((c) => this.groups.nameOfIdentifier(groupId, c)).join(', ')} misbehaved — ${(e as Error).message}`
-        : `key generation failed: ${(e as Error).message}`;
+      const culprits = e instanceof CryptoError ? e.culprits : [];
+      const msg =
+        e instanceof ReportedFailure
+          ? `key generation failed: ${e.message}`
+          : culprits.length
+            ? `key generation failed (${(e as CryptoError).code}): ${culprits.map((c) => this.groups.nameOfIdentifier(groupId, c)).join(', ')} misbehaved — ${(e as Error).message}`
+            : `key generation failed: ${(e as Error).message}`;
       this.groups.failGroup(groupId, msg);
       // Caught here: the others hear it (and whom it blames) now, not at their deadline.
-      if (culprits.length && !(e instanceof ReportedFailure)) {
-        const report = { from: identifierHex(suite, meIdx), failure: msg.slice(0, 1000), culprits };
+      if (culprits.length) {
+        const report = { from: identifierHex(suite, meIdx), failure: msg.slice(0, 1000) };
         for (const m of others)
           void this.deliver(
             m.peerId,
@@ -308,7 +304,8 @@ export class DkgService extends NodeService {
           ).catch(() => undefined);
       }
       // Nobody misbehaved (a member was away): its return may start a new run (onMessage).
-      if (!culprits.length) this.store.meta.set(retryKey(groupId), '1');
+      if (!culprits.length && !(e instanceof ReportedFailure))
+        this.store.meta.set(retryKey(groupId), '1');
       return 'failed';
     } finally {
       this.inboxes.drop(key);
@@ -341,14 +338,10 @@ export class DkgService extends NodeService {
   /** The first failure a member reported in this run's 'done' box (see ReportedFailure). */
   private reportedFailure(groupId: string, key: string): ReportedFailure | undefined {
     for (const [peer, d] of this.inboxes.inbox(key).done) {
-      const { failure, culprits } = d as { failure?: unknown; culprits?: unknown };
+      const { failure } = d as { failure?: unknown };
       if (typeof failure !== 'string') continue;
-      const blamed = Array.isArray(culprits)
-        ? culprits.filter((c): c is string => typeof c === 'string').slice(0, 64)
-        : [];
       return new ReportedFailure(
         `${this.memberName(groupId, peer)} stopped it: ${logSafe(failure, 1000)}`,
-        blamed,
       );
     }
     return undefined;
