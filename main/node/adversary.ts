@@ -11,6 +11,7 @@
 // does) stand up to exactly that. It reads no other member's secret and touches no stored state
 // except its own record of the round-1 packages it sent (for the replay case).
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { bytesToHex, hexToBytes, randomBytes } from '@noble/hashes/utils.js';
 import {
   packageDigest,
@@ -55,6 +56,7 @@ export const TAMPER_CASES = [
   // Approvals, as statements this node sends
   'approve-forged', // its approvals with a signature that does not verify
   'approve-other-hash', // its approvals, validly signed, for another request hash
+  'none', // no lie (for a test that switches cases, below)
 ] as const;
 export type TamperCase = (typeof TAMPER_CASES)[number];
 
@@ -79,11 +81,19 @@ export interface AdversaryDeps {
   log(line: string): void;
 }
 
-/** The layer for `kase` (a TAMPER_CASES value), or HONEST for anything else. */
+/**
+ * The layer for `kase` (a TAMPER_CASES value), or HONEST for anything else. While it is on, a
+ * case written to the file `adversary-case` next to `stateFile` replaces it (a test switches lies
+ * without restarting the node).
+ */
 export function makeTamper(kase: string | undefined, deps: AdversaryDeps): Tamper {
-  if (!TAMPER_CASES.includes(kase as TamperCase)) return HONEST;
+  if (!isCase(kase)) return HONEST;
   deps.log(`adversary: TEST-ONLY tampering "${kase}" is on`);
-  return new Adversary(kase as TamperCase, deps);
+  return new Adversary(kase, deps);
+}
+
+function isCase(k: unknown): k is TamperCase {
+  return TAMPER_CASES.includes(k as TamperCase);
 }
 
 type Payload = Record<string, unknown>;
@@ -95,9 +105,19 @@ class Adversary implements Tamper {
   private lastShare?: { requestId: string; share: string; receipt: ShareReceipt };
 
   constructor(
-    private readonly kase: TamperCase,
+    private readonly initial: TamperCase,
     private readonly deps: AdversaryDeps,
   ) {}
+
+  /** The lie in force: the case file's, else the one the node started with. */
+  private get kase(): TamperCase {
+    try {
+      const k = readFileSync(join(dirname(this.deps.stateFile), 'adversary-case'), 'utf8').trim();
+      return isCase(k) ? k : this.initial;
+    } catch {
+      return this.initial;
+    }
+  }
 
   /** The member this node lies to where a case lies to one member: the first other in the roster. */
   private victim(groupId: string): string | undefined {
