@@ -18,6 +18,7 @@ import {
 } from '../shared/api/index.js';
 import { LIMITS, SCHEMES, validateInput, validateName } from '../shared/api/schema.js';
 import { callControl, isControlLive, serveControl } from './server/control.js';
+import { deriveEarly } from './vault/file.js';
 import { PSBT_SIGN_OPTIONS, psbtCommands, requestSignPsbt } from './cli-uses/psbt.js';
 import { sshCommands } from './cli-uses/ssh.js';
 import { nostrCommands, nostrEventOption, requestSignNostr } from './cli-uses/nostr.js';
@@ -741,6 +742,8 @@ const COMMANDS: Command[] = [
         }
       }
       const secret = await passphrase(ctx);
+      // The file vault's scrypt runs in the thread pool while the node's modules load below.
+      if (secret && !ctx.values.ui) deriveEarly(join(ctx.home, 'vault'), secret);
       if (await isControlLive(ctx.home)) {
         throw new ApiError('conflict', `another node is already running in ${ctx.home}`);
       }

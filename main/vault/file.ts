@@ -1,6 +1,6 @@
 // The passphrase-protected file vault, for machines without an OS keychain: one directory, a
 // header with the scrypt parameters, and one XChaCha20-Poly1305 sealed file per entry.
-import { constants } from 'node:fs';
+import { constants, readFileSync } from 'node:fs';
 import { chmod, mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { xchacha20poly1305 } from '@noble/ciphers/chacha.js';
@@ -10,7 +10,7 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, hexToBytes, randomBytes, utf8ToBytes } from '@noble/hashes/utils.js';
 import { DEFAULT_KDF, kdfProblem, type ScryptParams } from '../../shared/crypto/backup.js';
 import { Redacted, wipe } from '../../shared/crypto/secret.js';
-import { nodeScrypt } from './scrypt.js';
+import { nodeScrypt, startEarlyScrypt } from './scrypt.js';
 import { checkName, checkSecret, MAX_SECRET_BYTES, show, VaultError, type Vault } from './types.js';
 
 export interface FileVaultOptions {
@@ -265,6 +265,25 @@ class FileVault extends Redacted implements Vault {
  * scrypt; each entry is sealed with XChaCha20-Poly1305 under it, AAD = the entry's name.
  * Errors: `bad_input`, `wrong_passphrase`, `vault_corrupt` (header unusable), `vault_io`.
  */
+/**
+ * Starts deriving the key of the vault in `dir` for `passphrase` now, so that scrypt runs in the
+ * thread pool while the caller loads the rest of the node (`conclave start`); the openFileVault
+ * with the default KDF that follows takes the result (startEarlyScrypt). Best effort and silent:
+ * no vault, a bad header or a KDF below the minimum are left for openFileVault to report.
+ */
+export function deriveEarly(dir: string, passphrase: string): void {
+  try {
+    const parsed = parseHeader(readFileSync(join(dir, HEADER_FILE), 'utf8'));
+    if ('problem' in parsed || kdfProblem(parsed.header.kdf, false) !== undefined) return;
+    const { N, r, p } = parsed.header.kdf;
+    const pw = utf8ToBytes(passphrase.normalize('NFKC'));
+    startEarlyScrypt(pw, parsed.salt, { N, r, p, dkLen: 32 });
+    wipe(pw);
+  } catch {
+    // openFileVault says what is wrong.
+  }
+}
+
 export async function openFileVault(opts: FileVaultOptions): Promise<Vault> {
   const { dir, passphrase, create } = opts ?? {};
   if (typeof dir !== 'string' || dir.length === 0)
