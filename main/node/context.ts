@@ -388,6 +388,12 @@ export class NodeContext {
       share: SecretShare.fromBytes(g.scheme, BigInt(me.index), bytes, g.epoch),
     };
     bytes.fill(0);
+    // The vault read is slow (a keychain): the group may have switched epochs meanwhile (settle.ts
+    // caches the new key). A key of the epoch it left must not replace that one: its shares no
+    // longer match the package the others verify with (found by crash-ceremony.test.ts).
+    const newer = this.keys.get(groupId);
+    if (newer) return newer;
+    if (this.store.groups.get(groupId)?.epoch !== g.epoch) return this.keyPackage(groupId);
     this.keys.set(groupId, key);
     return key;
   }
