@@ -97,22 +97,21 @@ export function expectNoNonceReuse(nodes: TestNode[], group: string): number {
 }
 
 /**
- * Forms a group through the control API (faster than the CLI under load): `creator` creates it,
- * the others join and everyone confirms; resolves once all confirmed (the key generation runs on).
+ * Forms a group through the control API (faster than the CLI under load): `creator` creates it
+ * (imports `keyFile` when given), the others join and everyone confirms; resolves once all confirmed (the key generation runs on).
  */
 export async function formGroupApi(
   creator: TestNode,
   joiners: TestNode[],
   name: string,
   threshold = 2,
+  keyFile?: string,
 ): Promise<string> {
   const all = [creator, ...joiners];
-  const created = await creator.api('group.create', {
-    name,
-    threshold,
-    size: all.length,
-    scheme: 'ed25519',
-  });
+  const spec = { name, threshold, size: all.length, scheme: 'ed25519' as const };
+  const created = keyFile
+    ? await creator.api('group.import', { ...spec, keyFile })
+    : await creator.api('group.create', spec);
   for (const n of joiners) await n.api('group.join', { invite: created.invite });
   await Promise.all(all.map((n) => groupStatus(n, created.id, 'confirming')));
   for (const n of all) await n.api('group.confirm', { group: created.id });

@@ -1,0 +1,168 @@
+// A member SIGKILLed in the middle of a refresh or an import, or right after it committed, then
+// restarted: the ceremony completes or aborts on every member alike (never a mix of epochs), a
+// retry succeeds when it aborted, and the group still signs with the restarted member.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ed25519 } from '@noble/curves/ed25519.js';
+import { bytesToHex, randomBytes } from '@noble/hashes/utils.js';
+import type { GroupView, RequestView } from '../../shared/api/index.js';
+import type { CrashPoint } from '../../main/node/crash.js';
+import { requestStatus, seen, tempRoot, TestNode, waitFor } from './harness.js';
+import {
+  allReady,
+  crashEnv,
+  expectNoNonceReuse,
+  formGroupApi,
+  recordCrash,
+  restart,
+  signAndVerify,
+  waitForCrash,
+} from './crash-helpers.js';
+
+const TERMINAL = ['done', 'failed', 'denied', 'expired'];
+
+describe('ceremonies in a 2-of-3 group with a member that crashes', () => {
+  const tmp = tempRoot('conclave-crash-ceremony-');
+  const env = { CONCLAVE_CEREMONY_TIMEOUT_MS: '10000' };
+  const [ann, ben, cal] = ['ann', 'ben', 'cal'].map((n) => new TestNode(n, tmp.root, env));
+  const all = [ann, ben, cal];
+  let group: GroupView;
+
+  beforeAll(async () => {
+    await Promise.all(all.map((n) => n.init()));
+    await Promise.all([ann.start(), ben.start()]);
+  }, 120_000);
+
+  afterAll(async () => {
+    if (process.env.CONCLAVE_TEST_LOGS)
+      for (const n of all) console.log(`--- ${n.name}\n${n.logs}`);
+    await Promise.all(all.map((n) => n.kill()));
+    if (!process.env.CONCLAVE_KEEP_TMP) tmp.cleanup();
+  });
+
+  /** Every member shows the group ready at one epoch (the same on all), which is returned. */
+  async function oneEpoch(id: string): Promise<number> {
+    const views = await waitFor(
+      'every member at one epoch',
+      async () => {
+        const vs = await Promise.all(all.map((n) => n.api('group.show', { group: id })));
+        return vs.every((v) => v.status === 'ready' && v.epoch === vs[0]!.epoch) ? vs : undefined;
+      },
+      90_000,
+    );
+    expect(new Set(views.map((v) => v.publicKey)).size).toBe(1);
+    return views[0]!.epoch;
+  }
+
+  /** Waits for request `id` to end on every member; all end alike. */
+  async function endedAlike(id: string): Promise<string> {
+    const ends = await waitFor(
+      `request ${id} to end on every member`,
+      async () => {
+        const rs = await Promise.all(all.map((n) => n.api('request.show', { id })));
+        return rs.every((r) => TERMINAL.includes(r.status)) ? rs.map((r) => r.status) : undefined;
+      },
+      120_000,
+    );
+    expect(new Set(ends).size, `ended as ${ends.join(', ')}`).toBe(1);
+    return ends[0]!;
+  }
+
+  /** `by` proposes a refresh, ann and ben approve it. */
+  async function refresh(by: TestNode): Promise<RequestView> {
+    const req = await by.api('request.refresh', { group: group.id });
+    for (const n of [ann, ben]) {
+      await seen(n, req.id);
+      await n.api('request.approve', { id: req.id });
+    }
+    return req;
+  }
+
+  const refreshPoints: CrashPoint[] = ['refresh-mid', 'refresh-committed'];
+
+  it.each(refreshPoints)(
+    'a refresh with a member killed at %s ends alike on all, can be retried, and the group signs',
+    async (point) => {
+      let survived = false;
+      let outcome = 'lost';
+      try {
+        if (!group) {
+          await cal.start();
+          const id = await formGroupApi(ann, [ben, cal], 'vault');
+          group = (await allReady(all, id))[0]!;
+        }
+        const before = await oneEpoch(group.id);
+        await cal.kill();
+        await cal.start(undefined, crashEnv(point));
+        const req = await refresh(ann);
+        await waitForCrash(cal);
+        await restart(cal);
+        outcome = await endedAlike(req.id);
+        const after = await oneEpoch(group.id);
+        expect(after).toBe(outcome === 'done' ? before + 1 : before);
+        if (outcome !== 'done') {
+          // Aborted cleanly: proposed again, it goes through.
+          const again = await refresh(ben);
+          for (const n of all) await requestStatus(n, again.id, 'done');
+          expect(await oneEpoch(group.id)).toBe(before + 1);
+          outcome = `${outcome}, retried`;
+        }
+        await signAndVerify(ann, [cal], group, `after a crash at ${point}`);
+        expectNoNonceReuse(all, group.id);
+        survived = true;
+      } finally {
+        recordCrash(`refresh member killed at ${point}`, point, survived, outcome);
+      }
+    },
+    180_000,
+  );
+
+  const importPoints: CrashPoint[] = ['import-mid', 'import-committed'];
+
+  it.each(importPoints)(
+    'an import with a member killed at %s ends alike on all, and imported again it signs',
+    async (point) => {
+      let survived = false;
+      let outcome = 'lost';
+      const seed = randomBytes(32);
+      const keyFile = join(tmp.root, `${point}.key`);
+      writeFileSync(keyFile, bytesToHex(seed) + '\n', { mode: 0o600 });
+      const publicKey = bytesToHex(ed25519.getPublicKey(seed));
+      try {
+        await cal.kill();
+        await cal.start(undefined, crashEnv(point));
+        const first = await formGroupApi(ann, [ben, cal], `cold-${point}`, 2, keyFile);
+        await waitForCrash(cal);
+        await restart(cal);
+        // Ready with the imported key on every member, or failed on every member: never a mix.
+        const views = await waitFor(
+          'the import to end alike on every member',
+          async () => {
+            const vs = await Promise.all(all.map((n) => n.api('group.show', { group: first })));
+            const statuses = new Set(vs.map((v) => v.status));
+            return statuses.size === 1 && (statuses.has('ready') || statuses.has('failed'))
+              ? vs
+              : undefined;
+          },
+          120_000,
+        );
+        outcome = views[0]!.status === 'ready' ? 'done' : 'failed';
+        let ready = views;
+        if (outcome === 'failed') {
+          for (const v of views) expect(v.publicKey).toBeUndefined();
+          const second = await formGroupApi(ann, [ben, cal], `cold-${point}-again`, 2, keyFile);
+          ready = await allReady(all, second);
+          outcome = 'failed, retried';
+        }
+        for (const v of ready) expect(v.publicKey).toBe(publicKey);
+        await signAndVerify(ben, [cal], ready[0]!, `imported, after a crash at ${point}`);
+        expectNoNonceReuse(all, ready[0]!.id);
+        survived = true;
+      } finally {
+        recordCrash(`import member killed at ${point}`, point, survived, outcome);
+      }
+    },
+    180_000,
+  );
+});
