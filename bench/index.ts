@@ -159,7 +159,13 @@ const sign = (s: SchemeName, t: number) => signing.find((x) => x.scheme === s &&
 const dkgOf = (t: number) => dkg.find((d) => d.scheme === 'ed25519' && d.t === t)!;
 const lat = (n: number) =>
   net?.latency.find((l) => l.n === n && l.tthApprover === 'coordinator') ?? null;
-const dkgWall = (n: number) => net?.dkg.find((d) => d.n === n)?.ms.median ?? null;
+const dkgNet = (n: number) => net?.dkg.find((d) => d.n === n) ?? null;
+const dkgWall = (n: number) => dkgNet(n)?.ms?.median ?? null;
+/** Why a network figure is missing. */
+const missing = (what: string) =>
+  net
+    ? (net.errors.find((e) => e.startsWith(what))?.split('\n')[0] ?? `${what}: no figure`)
+    : notRun;
 
 for (const n of [5, 10]) {
   const l = lat(n);
@@ -171,7 +177,7 @@ for (const n of [5, 10]) {
     'ms',
     l
       ? `goal = 3 × loopback RTT (${f(net!.rttMs)} ms) + crypto critical path (${f(l.cryptoMs)} ms) of the same run; ${l.samples} samples`
-      : notRun,
+      : missing(`approve-to-signature ${n === 5 ? 3 : 7}-of-${n}`),
   );
 }
 {
@@ -184,7 +190,7 @@ for (const n of [5, 10]) {
     'ms',
     l
       ? `goal = 3 × the threshold crypto of all parties (${f(l.groupCpu.cryptoMs)} ms); raw ${f(l.groupCpu.rawPerSignatureMs)} ms before the idle rate (${f(l.groupCpu.idleMsPerSec)} ms/s) is subtracted`
-      : notRun,
+      : missing('approve-to-signature 7-of-10'),
   );
 }
 goal(
@@ -209,7 +215,7 @@ goal(
   '<',
   1000,
   'ms',
-  net ? `median of ${net.dkg.find((d) => d.n === 10)!.ms.samples} runs` : notRun,
+  dkgNet(10)?.ms ? `median of ${dkgNet(10)!.ms!.samples} runs` : missing('DKG 7-of-10'),
 );
 goal(
   'DKG 14-of-20 wall, processes on loopback',
@@ -217,7 +223,7 @@ goal(
   '<',
   5000,
   'ms',
-  net ? `median of ${net.dkg.find((d) => d.n === 20)!.ms.samples} runs` : notRun,
+  dkgNet(20)?.ms ? `median of ${dkgNet(20)!.ms!.samples} runs` : missing('DKG 14-of-20'),
 );
 goal(
   'ours ÷ @cmdcode/frost, secp256k1 2-of-3 signing critical path',
@@ -247,13 +253,13 @@ goal(
 );
 goal(
   'failover when a signer hangs (alive, silent)',
-  net?.failover.hungApprovalToDoneMs.median,
+  net?.failover?.hungApprovalToDoneMs.median,
   '<',
   2000,
   'ms',
-  net
+  net?.failover
     ? `the coordinator's approval → 'done', median of ${net.failover.hungApprovalToDoneMs.samples}`
-    : notRun,
+    : missing('failover'),
 );
 goal(
   'ed25519 2-of-3 critical path ÷ single-key sign+verify',
@@ -289,7 +295,9 @@ goal(
 );
 
 const num = (x: number | null, unit: string) =>
-  x === null ? 'not measured' : `${x.toFixed(unit === '×' ? 2 : x < 100 ? 1 : 0)} ${unit}`;
+  x === null || !Number.isFinite(x)
+    ? 'not measured'
+    : `${x.toFixed(unit === '×' ? 2 : x < 100 ? 1 : 0)} ${unit}`;
 log('\nGoals (issue 12)');
 log(`${'goal'.padEnd(64)} ${'now'.padStart(14)} ${'goal'.padStart(14)}  met`);
 for (const g of goals)

@@ -75,10 +75,12 @@ export interface Spread {
 export interface DkgNetFigures {
   t: number;
   n: number;
-  /** Last member's `group confirm` returned → every member shows status 'ready' (ms). */
-  ms: Spread;
+  /** Last member's `group confirm` returned → every member shows status 'ready' (ms); null if none did. */
+  ms: Spread | null;
   /** How long that last `group confirm` call itself took (it runs the caller's DKG round 1). */
-  lastConfirmCallMs: Spread;
+  lastConfirmCallMs: Spread | null;
+  /** Why a run failed (the section goes on without it). */
+  error?: string;
 }
 
 export interface LatencyFigures {
@@ -180,7 +182,10 @@ export interface NetworkFigures {
   rttWithAddrsMs: number;
   rttSamples: number;
   latency: LatencyFigures[];
-  failover: FailoverFigures;
+  /** null when it failed (see errors). */
+  failover: FailoverFigures | null;
+  /** What failed; the rest of the section went on (their figures are missing, never made up). */
+  errors: string[];
   /** The factor every wait's deadline was stretched by (load average per CPU at the start). */
   patience: number;
   /** Waits for every node to be idle (CPU time not advancing) and how many hit their deadline. */
@@ -832,6 +837,7 @@ export async function benchNetwork(opts: NetworkOptions = {}): Promise<NetworkFi
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   const nodes: BenchNode[] = [];
+  const errors: string[] = [];
   try {
     // Everything in-process first, while no node runs: the vault's KDF alone (part of each start),
     // the crypto of one signature of each T-of-N and the loopback RTT the latency goals are read by.
@@ -877,15 +883,28 @@ export async function benchNetwork(opts: NetworkOptions = {}): Promise<NetworkFi
       const runs = quick || n > 10 ? 1 : 3;
       const ms: number[] = [];
       const call: number[] = [];
-      for (let r = 0; r < runs; r++) {
+      let error: string | undefined;
+      for (let r = 0; r < runs && !error; r++) {
         log(`network: DKG ${t}-of-${n} (${r + 1}/${runs})`);
         await waitIdle(nodes);
-        const out = await formGroup(nodes.slice(0, n), `bench-${t}of${n}-${r}`, t);
-        ms.push(out.dkgMs);
-        call.push(out.lastConfirmCallMs);
-        groups.set(n, out.group);
+        try {
+          const out = await formGroup(nodes.slice(0, n), `bench-${t}of${n}-${r}`, t);
+          ms.push(out.dkgMs);
+          call.push(out.lastConfirmCallMs);
+          groups.set(n, out.group);
+        } catch (e) {
+          error = (e as Error).message;
+          errors.push(`DKG ${t}-of-${n}: ${error}`);
+          log(`network: DKG ${t}-of-${n} failed: ${error}`);
+        }
       }
-      dkg.push({ t, n, ms: spread(ms), lastConfirmCallMs: spread(call) });
+      dkg.push({
+        t,
+        n,
+        ms: ms.length ? spread(ms) : null,
+        lastConfirmCallMs: call.length ? spread(call) : null,
+        ...(error ? { error } : {}),
+      });
     }
 
     // The T-th approval by another approver is a side figure (and meets a race, see `stuck`).
@@ -893,7 +912,11 @@ export async function benchNetwork(opts: NetworkOptions = {}): Promise<NetworkFi
     const warmup = 2;
     const latency: LatencyFigures[] = [];
     for (const [t, n] of LATENCY_SIZES) {
-      const group = groups.get(n)!;
+      const group = groups.get(n);
+      if (!group) {
+        errors.push(`approve-to-signature ${t}-of-${n}: not measured, its DKG failed`);
+        continue;
+      }
       const byId = new Map(nodes.map((m) => [m.peerId, m]));
       const members = group.members.map((m) => byId.get(m.peerId)!);
       // The coordinator is the approver with the smallest peer id.
@@ -902,14 +925,20 @@ export async function benchNetwork(opts: NetworkOptions = {}): Promise<NetworkFi
       for (const who of ['coordinator', 'other'] as const) {
         const last = who === 'coordinator' ? approvers[0] : approvers[t - 1];
         log(`network: approve-to-signature ${t}-of-${n}, T-th approval by the ${who}`);
-        const series = await latencySeries(
-          group,
-          members,
-          approvers,
-          approvers[0],
-          last,
-          warmup + samples[who],
-        );
+        let series: Awaited<ReturnType<typeof latencySeries>>;
+        try {
+          series = await latencySeries(
+            group,
+            members,
+            approvers,
+            approvers[0],
+            last,
+            warmup + samples[who],
+          );
+        } catch (e) {
+          errors.push(`approve-to-signature ${t}-of-${n} by the ${who}: ${(e as Error).message}`);
+          continue;
+        }
         const xs = series.ms.slice(warmup);
         const calls = series.approveCallMs.slice(warmup);
         const p50Ms = percentile(xs, 0.5);
@@ -946,7 +975,12 @@ export async function benchNetwork(opts: NetworkOptions = {}): Promise<NetworkFi
     log(`network: stop ${N} nodes`);
     await Promise.all(nodes.map((m) => m.stop()));
 
-    const failover = await benchFailover(root, env, quick, log);
+    let failover: FailoverFigures | null = null;
+    try {
+      failover = await benchFailover(root, env, quick, log);
+    } catch (e) {
+      errors.push(`failover: ${(e as Error).message}`);
+    }
     log('network: done');
     started.clear();
     const waits = idleWaits.map((w) => w.ms);
@@ -971,6 +1005,7 @@ export async function benchNetwork(opts: NetworkOptions = {}): Promise<NetworkFi
       rttSamples,
       latency,
       failover,
+      errors,
       patience,
       idleWaits: {
         count: waits.length,
@@ -1157,7 +1192,10 @@ export function formatNetwork(f: NetworkFigures): string[] {
   ];
   for (const d of f.dkg)
     out.push(
-      `${`${d.t}-of-${d.n}`.padEnd(9)} ${ms(d.ms.median).padStart(6)} ${ms(d.ms.min).padStart(7)} ${ms(d.ms.max).padStart(7)} ${String(d.ms.samples).padStart(5)}  ${ms(d.lastConfirmCallMs.median).padStart(17)}`,
+      d.ms && d.lastConfirmCallMs
+        ? `${`${d.t}-of-${d.n}`.padEnd(9)} ${ms(d.ms.median).padStart(6)} ${ms(d.ms.min).padStart(7)} ${ms(d.ms.max).padStart(7)} ${String(d.ms.samples).padStart(5)}  ${ms(d.lastConfirmCallMs.median).padStart(17)}` +
+            (d.error ? '  (a later run failed)' : '')
+        : `${`${d.t}-of-${d.n}`.padEnd(9)} failed: ${(d.error ?? '').split('\n')[0]}`,
     );
   out.push(
     `Approve-to-signature: T-th approval sent → request.wait on that node returns 'done' (ms; signature`,
@@ -1182,13 +1220,19 @@ export function formatNetwork(f: NetworkFigures): string[] {
     out.push(
       `${`${l.t}-of-${l.n}`.padEnd(9)} ${l.tthApprover.padEnd(11)} ${ms(l.groupCpu.perSignatureMs).padStart(13)} ${ms(l.groupCpu.rawPerSignatureMs).padStart(8)} ${ms(l.groupCpu.idleMsPerSec).padStart(11)} ${ms(l.groupCpu.cryptoMs).padStart(21)}  ${l.groupCpu.ratio.toFixed(1).padStart(5)}`,
     );
+  const fo = f.failover;
   out.push(
-    `Failover, 2-of-3: the approver asked first hangs (CONCLAVE_FAULT=hang-sign); sign timeout ${f.failover.signTimeoutMs / 1000} s (default)`,
-    row(`hung signer left alone: T-th approval → 'done'`, sp(f.failover.hungApprovalToDoneMs)),
+    `Failover, 2-of-3: the approver asked first hangs (CONCLAVE_FAULT=hang-sign); sign timeout ${DEFAULT_SIGN_TIMEOUT_MS / 1000} s (default)`,
+    row(
+      `hung signer left alone: T-th approval → 'done'`,
+      fo ? sp(fo.hungApprovalToDoneMs) : 'failed',
+    ),
     row(
       `SIGKILL of the hung signer → 'done' (stream reset, retry)`,
-      sp(f.failover.killToDoneMs) +
-        (f.failover.killTooLate ? ` (${f.failover.killTooLate} kills too late to time)` : ''),
+      fo
+        ? sp(fo.killToDoneMs) +
+            (fo.killTooLate ? ` (${fo.killTooLate} kills too late to time)` : '')
+        : 'failed',
     ),
     `network section wall time ${(f.wallMs / 1000).toFixed(1)} s`,
   );
@@ -1196,12 +1240,13 @@ export function formatNetwork(f: NetworkFigures): string[] {
     l.stuckReasons.slice(0, 1).map((r) => `  stuck: ${r.split('\n')[0]}`),
   );
   const restarts =
-    f.latency.reduce((a, l) => a + l.coordinatorRestarts, 0) + f.failover.coordinatorRestarts;
+    f.latency.reduce((a, l) => a + l.coordinatorRestarts, 0) + (fo?.coordinatorRestarts ?? 0);
   if (restarts > 0)
     notes.push(
       `  a coordinator never tried to sign ${restarts}x (no nonce commitments of an approver that`,
       `  finished its DKG first) and was restarted to get them; those runs are not counted`,
     );
   out.splice(out.length - 4, 0, ...notes);
+  for (const e of f.errors) out.push(`  failed: ${e.split('\n')[0]}`);
   return out;
 }
