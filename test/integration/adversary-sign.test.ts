@@ -3,6 +3,8 @@
 // Each case: the coordinator names it (request view and audit log), no invalid signature comes
 // out, and the request is signed with the honest approver instead; afterwards the honest members
 // (and the liar, restarted honest) still sign, so no share was harmed.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { bytesToHex, hexToBytes, randomBytes } from '@noble/hashes/utils.js';
@@ -26,16 +28,22 @@ let honest: TestNode;
 let mal: TestNode;
 let group = '';
 let publicKey = '';
-let tamper = '';
 
 const lying = (kase: string) => ({ CONCLAVE_ALLOW_FAULTS: '1', CONCLAVE_TAMPER: kase });
 
-/** Restarts the liar with another lie (a restart loses its nonces: the pools recover as stale). */
-async function lie(kase: string): Promise<void> {
-  if (tamper === kase) return;
+/** Switches the liar to another lie (the layer reads its case file; no restart needed). */
+function lie(kase: string): void {
+  writeFileSync(join(mal.home, 'adversary-case'), kase);
+}
+
+/**
+ * Restarts the liar: the coordinator loses one of its commitments with every answer it refuses
+ * (the refill goes with it), so after a few lies the liar has none left there and would not be
+ * asked at all. A restarted node sends a fresh pool when it connects.
+ */
+async function freshPool(): Promise<void> {
   await mal.kill();
-  await mal.start(undefined, kase ? lying(kase) : {});
-  tamper = kase;
+  await mal.start(undefined, lying('none'));
   await waitFor('the liar to be connected again', async () => {
     const s = await coord.api('node.status', {});
     return (s.connections?.members ?? 0) >= 2;
@@ -44,7 +52,7 @@ async function lie(kase: string): Promise<void> {
 
 async function signRequest(): Promise<{ id: string; msg: string }> {
   const msg = bytesToHex(randomBytes(32));
-  const r = await coord.cliJson<RequestView>(['request', 'sign', '--group', group, '--hex', msg]);
+  const r = await coord.api('request.sign', { group, message: msg, encoding: 'hex' });
   return { id: r.id, msg };
 }
 
@@ -57,7 +65,7 @@ function verifies(r: RequestView, msg: string): boolean {
  * it; once the honest member approves the request is signed with it, and the signature verifies.
  */
 async function caughtSigning(kase: string): Promise<void> {
-  await lie(kase);
+  lie(kase);
   const { id, msg } = await signRequest();
   await approveBy(id, [coord, mal]);
   const blamed = await waitFor(
@@ -102,8 +110,7 @@ beforeAll(async () => {
   [coord, honest, mal] = sorted as [TestNode, TestNode, TestNode];
   await coord.start();
   await honest.start();
-  tamper = 'sign-bad-share';
-  await mal.start(undefined, lying(tamper));
+  await mal.start(undefined, lying('none'));
   const formed = await formGroup(coord, [honest, mal], {
     name: 'adv',
     threshold: 2,
@@ -114,6 +121,7 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
+  if (process.env.ADV_DUMP) for (const n of nodes) writeFileSync(`/tmp/adv-${n.name}.log`, n.logs);
   await Promise.all(nodes.map((n) => n.kill()));
   tmp.cleanup();
 });
@@ -134,7 +142,8 @@ describe('a signer that lies to the coordinator is named, and the honest members
   it('withholding the share', () => caughtSigning('sign-withhold'), 120_000);
 
   it('replaying the share and receipt of an earlier request', async () => {
-    await lie('sign-replay');
+    await freshPool();
+    lie('sign-replay');
     // The first request the liar signs in this mode is honest: it is what it replays next.
     const first = await signRequest();
     await approveBy(first.id, [coord, mal]);
@@ -143,14 +152,17 @@ describe('a signer that lies to the coordinator is named, and the honest members
   }, 180_000);
 
   for (const kase of ['sign-off-curve', 'sign-low-order', 'sign-non-canonical'])
-    it(`a refill commitment with a bad point (${kase})`, () => caughtSigning(kase), 120_000);
+    it(`a refill commitment with a bad point (${kase})`, async () => {
+      await freshPool();
+      await caughtSigning(kase);
+    }, 120_000);
 
   for (const [kase, reason] of [
     ['approve-forged', 'bad_signature'],
     ['approve-other-hash', 'wrong_request_hash'],
   ] as const)
     it(`an approval that does not count (${kase}) is dropped naming its sender; the honest pair signs`, async () => {
-      await lie(kase);
+      lie(kase);
       const dropped = async () => (await coord.api('node.status', {})).dropped[reason] ?? 0;
       const before = await dropped();
       const { id, msg } = await signRequest();
@@ -179,7 +191,8 @@ describe('a signer that lies to the coordinator is named, and the honest members
     }, 120_000);
 
   it('afterwards every share is intact: the honest pair signs, and the liar, honest again, too', async () => {
-    await lie('');
+    lie('none');
+    await freshPool();
     const a = await signRequest();
     await approveBy(a.id, [coord, honest]);
     expect(verifies(await requestStatus(coord, a.id, 'done', 60_000), a.msg)).toBe(true);
