@@ -121,7 +121,6 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
-  if (process.env.ADV_DUMP) for (const n of nodes) writeFileSync(`/tmp/adv-${n.name}.log`, n.logs);
   await Promise.all(nodes.map((n) => n.kill()));
   tmp.cleanup();
 });
