@@ -8,8 +8,9 @@
 //
 // Why it is harmless to ship: it can only make this node lie about its own messages, with its own
 // keys, which any member can do with a patched build; the protocol must (and these tests show it
-// does) stand up to exactly that. It reads no other member's secret and touches no stored state
-// except its own record of the round-1 packages it sent (for the replay case).
+// does) stand up to exactly that. It reads no other member's secret and touches no stored state;
+// its only files, in the node's home, are its record of the (public) round-1 packages it sent, for
+// the replay case, and the case file a test switches lies with.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { bytesToHex, hexToBytes, randomBytes } from '@noble/hashes/utils.js';
