@@ -54,6 +54,7 @@ export const TAMPER_CASES = [
   'sign-off-curve', // a refill commitment whose hiding point is not on the curve
   'sign-low-order', // ... is a point of small order
   'sign-non-canonical', // ... is a non-canonical encoding
+  'nonces-bad-point', // its pool of commitments for the coordinators, with points of small order
   // Approvals, as statements this node sends
   'approve-forged', // its approvals with a signature that does not verify
   'approve-other-hash', // its approvals, validly signed, for another request hash
@@ -127,6 +128,10 @@ class Adversary implements Tamper {
 
   out<M extends GroupMessage | SignMessage>(to: string, msg: M): M | undefined {
     if (msg.type === 'statements') return { ...msg, items: msg.items.map((s) => this.approval(s)) };
+    if (msg.type === 'nonces' && this.kase === 'nonces-bad-point') {
+      const hiding = BAD_POINTS['sign-low-order'];
+      return { ...msg, commitments: msg.commitments.map((c) => ({ ...c, hiding })) };
+    }
     if (msg.type !== 'dkg') return msg;
     const p = msg.payload as Payload;
     const k = this.kase;

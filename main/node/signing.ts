@@ -36,7 +36,7 @@ import { logSafe } from '../../shared/protocol/text.js';
 import { executionOf, opOfKind, type SignPart } from '../../shared/requests/index.js';
 import { NetError } from '../net/index.js';
 import type { GroupRow, RequestRow } from '../store/index.js';
-import { TERMINAL, POOL_SIZE, DroppedMessage, union, type SignMessage } from './common.js';
+import { TERMINAL, POOL_SIZE, DroppedMessage, short, union, type SignMessage } from './common.js';
 import { crashPoint } from './crash.js';
 import { releaseCheck } from './request-policy.js';
 import { type NodeServices, type NodeContext, NodeService } from './context.js';
@@ -614,7 +614,13 @@ export class SigningService extends NodeService {
       return;
     }
     if (g.status !== 'ready' || msg.epoch !== g.epoch || !this.memberByPeer(g.id, from)) return;
-    this.addToPool(g, from, msg.commitments, msg.replace);
+    try {
+      this.addToPool(g, from, msg.commitments, msg.replace);
+    } catch (e) {
+      // Counted and logged with its sender (a plain error was neither).
+      if (e instanceof CryptoError) throw new DroppedMessage('bad_commitment');
+      throw e;
+    }
     // Pools go both ways: answer a peer that has none of ours yet.
     if (!this.myNonces.get(g.id)?.get(from)?.size)
       void this.sendNonces(g.id, from, true).catch(() => undefined);
@@ -629,7 +635,14 @@ export class SigningService extends NodeService {
     const g = this.store.groups.get(groupId)!;
     for (const [peer, batch] of early ?? [])
       if (batch.epoch === g.epoch && this.memberByPeer(groupId, peer))
-        this.addToPool(g, peer, batch.commitments, true);
+        try {
+          this.addToPool(g, peer, batch.commitments, true);
+        } catch (e) {
+          // A bad point in one member's batch is that member's loss: it used to fail the caller
+          // (a DKG or ceremony that had just finished, for everyone's nonces).
+          if (!(e instanceof CryptoError)) throw e;
+          this.count('bad_commitment', `from ${short(peer)}`);
+        }
   }
 
   private addToPool(

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { bytesToHex, hexToBytes, randomBytes } from '@noble/hashes/utils.js';
-import type { GroupView, RequestView } from '../../shared/api/index.js';
+import type { GroupView } from '../../shared/api/index.js';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { approveBy, groupStatus, requestStatus, tempRoot, TestNode, waitFor } from './harness.js';
@@ -131,22 +131,45 @@ describe('a member lying in the key generation is named and the group gets no ke
     150_000,
   );
 
+  it('commitments with points of small order for the signing pools: the group is ready for everyone, the drop names the liar, and the honest pair signs', async () => {
+    lie('nonces-bad-point');
+    const id = await form('pools', alice!, [bob!, mal!]);
+    const [g] = await Promise.all(honest.map((n) => groupStatus(n, id, 'ready', 90_000)));
+    // The liar sends its commitments as it finishes: early (kept until this member is ready too)
+    // or into the pool. Either way they are dropped and counted, and the log names the sender.
+    for (const n of honest)
+      await waitFor(`${n.name} to drop the liar's commitments`, async () => {
+        return ((await n.api('node.status', {})).dropped.bad_commitment ?? 0) > 0;
+      });
+    for (const n of honest) {
+      expect(n.logs).toMatch(new RegExp(`dropped \\(bad_commitment\\) from …${shortId(mal!)}`));
+      expect((await n.api('group.show', { group: id })).status).toBe('ready');
+    }
+    await signsWithHonest(id, g!.publicKey!);
+    recordCase({
+      suite: 'adversary',
+      name: 'nonces-bad-point',
+      culprit: mal!.name,
+      outcome: 'detected',
+      detail: 'dropped (bad_commitment) and logged with the sender; the group stayed ready',
+    });
+  }, 150_000);
+
   it('the honest members then form a group without the liar and sign with it', async () => {
+    lie('none');
     const id = await form('honest', alice!, [bob!]);
     const [g] = await Promise.all(honest.map((n) => groupStatus(n, id, 'ready')));
-    const msg = bytesToHex(randomBytes(32));
-    const r = await alice!.cliJson<RequestView>([
-      'request',
-      'sign',
-      '--group',
-      'honest',
-      '--hex',
-      msg,
-    ]);
-    await approveBy(r.id, honest);
-    const done = await requestStatus(alice!, r.id, 'done', 60_000);
-    expect(
-      ed25519.verify(hexToBytes(done.signature!), hexToBytes(msg), hexToBytes(g!.publicKey!)),
-    ).toBe(true);
+    await signsWithHonest(id, g!.publicKey!);
   }, 150_000);
 });
+
+/** alice and bob approve a request of group `id`; its signature verifies under `publicKey`. */
+async function signsWithHonest(id: string, publicKey: string): Promise<void> {
+  const msg = bytesToHex(randomBytes(32));
+  const r = await alice!.api('request.sign', { group: id, message: msg, encoding: 'hex' });
+  await approveBy(r.id, honest);
+  const done = await requestStatus(alice!, r.id, 'done', 60_000);
+  expect(ed25519.verify(hexToBytes(done.signature!), hexToBytes(msg), hexToBytes(publicKey))).toBe(
+    true,
+  );
+}
