@@ -752,7 +752,7 @@ export function dkgEcho(
   for (const [from, p] of byId) {
     decoded.set(from, decodeCommitmentList(suite, p.commitment, params.threshold, p.from, pending));
     check(
-      typeof p.proofOfKnowledge === 'string' && /^[0-9a-f]*$/.test(p.proofOfKnowledge),
+      typeof p.proofOfKnowledge === 'string' && /^([0-9a-f]{2})*$/.test(p.proofOfKnowledge),
       'bad_proof_of_knowledge',
       'not hex',
       [p.from],

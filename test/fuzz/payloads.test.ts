@@ -123,6 +123,21 @@ describe('regressions found by the fuzzer', () => {
     }
   });
 
+  it('a DKG round-1 proof of odd-length hex is a CryptoError naming its sender (found by the fuzzer)', () => {
+    const params = dkgParams('secp256k1', 2, 3);
+    const r1 = params.members.map((m) => dkgRound1(params, m.identifier));
+    const bad = { ...(roundTrip(r1[1]!.package) as object), proofOfKnowledge: '0' };
+    let err: unknown;
+    try {
+      dkgEcho(r1[0]!.state, [bad, r1[2]!.package] as never);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(CryptoError);
+    expect((err as CryptoError).code).toBe('bad_proof_of_knowledge');
+    expect((err as CryptoError).culprits).toEqual([r1[1]!.package.from]);
+  });
+
   it('a public package with odd-length hex is a CryptoError', () => {
     const j = roundTrip(publicPackageToJSON(dealerKeys('ed25519', 2, 3)[0]!.public)) as {
       verifyingShares: Record<string, string>;
