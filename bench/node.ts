@@ -1068,10 +1068,7 @@ async function benchFailover(
     });
 
   let coordinatorRestarts = 0;
-  /**
-   * hung approves, then the coordinator (signing starts, asking hung first), then third. Resolves
-   * with the time to 'done', or undefined when the coordinator had to be restarted first.
-   */
+  let notAskedFirst = 0;
   /**
    * hung and third approve, then the coordinator (signing starts and asks hung, the smaller peer id,
    * first). Resolves with the time to 'done' from the coordinator's approval (or from the kill),
@@ -1119,11 +1116,17 @@ async function benchFailover(
     const ms = now() - k0;
     if (done.status !== 'done' || !done.signature)
       throw new Error(`failover request ended ${done.status}: ${done.failure ?? ''}`);
-    // Late (hung) is no fault and names nobody; a kill resets the stream and names it.
-    if (!done.culprits.includes(hung.peerId) && !mentions([coord], `late for request ${req.id}`))
-      throw new Error('the hung signer was not asked first (neither late nor a culprit)');
     if (!ed25519Verify(group.publicKey!, Buffer.from(message), done.signature))
       throw new Error('the failover signature does not verify');
+    // Late (hung) is no fault and names nobody; a kill resets the stream and names it. Neither:
+    // the coordinator did not ask hung at all (it held none of hung's nonce commitments yet), so
+    // this run timed no failover: tried again, at most 3 times.
+    if (!done.culprits.includes(hung.peerId) && !mentions([coord], `late for request ${req.id}`)) {
+      if (++notAskedFirst > 3)
+        throw new Error('the coordinator never asked the hung signer first (3 tries)');
+      await sleep(500);
+      return undefined;
+    }
     return ms;
   };
 
