@@ -114,10 +114,11 @@ export class Custodian {
           'this node stopped while storing its new share',
         );
     }
-    // A refresh or reshare this node was in the middle of (its state was in memory): it cannot
-    // go on, and the others cannot finish without it. It is over here; the group proposes it again.
+    // A refresh, reshare or repair this node was in the middle of (its state was in memory): it
+    // cannot go on, and the others cannot finish without it. It is over here; the group proposes
+    // it again (a repair whose new device proves it holds the share still ends done: repair.ts).
     for (const r of this.store.requests.list({ statuses: ['signing'] })) {
-      if (r.kind !== 'refresh' && r.kind !== 'reshare') continue;
+      if (r.kind !== 'refresh' && r.kind !== 'reshare' && r.kind !== 'repair') continue;
       if (this.settle.pendingCeremony(r.groupId)?.requestId === r.id) continue;
       const epoch = this.store.groups.get(r.groupId)?.epoch ?? 0;
       this.requests.finish(

@@ -314,6 +314,9 @@ export class RepairService extends NodeService {
       );
       this.applyRepair(groupId, requestId, p);
     } catch (e) {
+      // A node that is stopping: its store may be closed already (writing to it threw, uncaught);
+      // the request is closed at the next start (custodian.ts).
+      if (this.stopped) return;
       const reason =
         e instanceof CryptoError && e.culprits.length
           ? `${e.code}: ${e.culprits.map((c) => this.groups.nameOfIdentifier(groupId, c)).join(', ')} misbehaved`
