@@ -125,7 +125,11 @@ export class Custodian {
         r.id,
         {
           status: 'failed',
-          failure: `${r.kind} failed: this node stopped in the middle of it; the group stays at epoch ${epoch} and a new ${r.kind} can be proposed`,
+          // Each kind's failures end the way its own do (repair.ts: the group is unchanged).
+          failure:
+            r.kind === 'repair'
+              ? 'repair failed: this node stopped in the middle of it; it can be proposed again'
+              : `${r.kind} failed: this node stopped in the middle of it; the group stays at epoch ${epoch} and a new ${r.kind} can be proposed`,
         },
         'request.failed',
         { id: r.id, failure: 'this node stopped in the middle of it' },

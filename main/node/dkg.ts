@@ -392,6 +392,9 @@ export class DkgService extends NodeService {
     const m = this.memberByPeer(msg.groupId, from);
     const g = this.store.groups.get(msg.groupId);
     if (!m || !g) throw new DroppedMessage('non_member');
+    // A group that never reached key generation (still forming, or left) takes no DKG message.
+    if (!['confirming', 'dkg', 'ready', 'failed'].includes(g.status))
+      throw new DroppedMessage('wrong_state');
     const suite = getSuite(g.scheme);
     // The package's claimed sender must be the authenticated peer's roster position.
     const claimed = (msg.payload as { from?: unknown }).from;
