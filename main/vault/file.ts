@@ -69,16 +69,20 @@ export function entryFileName(name: string): string {
   return bytesToHex(sha256(utf8ToBytes(checkName(name)))) + ENTRY_SUFFIX;
 }
 
+/** NFKC as in share backups: the same passphrase typed on another keyboard or OS opens the vault. */
+const passwordBytes = (passphrase: string) => utf8ToBytes(passphrase.normalize('NFKC'));
+/** The scrypt inputs of the vault's master key (deriveKeys, and deriveEarly ahead of it). */
+const masterKdf = (k: ScryptParams) => ({ N: k.N, r: k.r, p: k.p, dkLen: 32 });
+
 async function deriveKeys(
   passphrase: string,
   salt: Uint8Array,
   k: ScryptParams,
   kdf: VaultKdf = nodeScrypt,
 ) {
-  // NFKC as in share backups: the same passphrase typed on another keyboard or OS opens the vault.
-  const pw = utf8ToBytes(passphrase.normalize('NFKC'));
+  const pw = passwordBytes(passphrase);
   // Off the event loop (node's runs in the thread pool), so opening does not freeze the UI.
-  const master = await kdf(pw, salt, { N: k.N, r: k.r, p: k.p, dkLen: 32 });
+  const master = await kdf(pw, salt, masterKdf(k));
   const encKey = expand(sha256, master, INFO_ENC, 32);
   const checkValue = expand(sha256, master, INFO_CHECK, CHECK_BYTES);
   wipe(pw, master);
@@ -261,11 +265,6 @@ class FileVault extends Redacted implements Vault {
 }
 
 /**
- * Opens (or with `create`, makes) the file vault in `dir`. The key is derived once here with
- * scrypt; each entry is sealed with XChaCha20-Poly1305 under it, AAD = the entry's name.
- * Errors: `bad_input`, `wrong_passphrase`, `vault_corrupt` (header unusable), `vault_io`.
- */
-/**
  * Starts deriving the key of the vault in `dir` for `passphrase` now, so that scrypt runs in the
  * thread pool while the caller loads the rest of the node (`conclave start`); the openFileVault
  * with the default KDF that follows takes the result (startEarlyScrypt). Best effort and silent:
@@ -275,15 +274,19 @@ export function deriveEarly(dir: string, passphrase: string): void {
   try {
     const parsed = parseHeader(readFileSync(join(dir, HEADER_FILE), 'utf8'));
     if ('problem' in parsed || kdfProblem(parsed.header.kdf, false) !== undefined) return;
-    const { N, r, p } = parsed.header.kdf;
-    const pw = utf8ToBytes(passphrase.normalize('NFKC'));
-    startEarlyScrypt(pw, parsed.salt, { N, r, p, dkLen: 32 });
+    const pw = passwordBytes(passphrase);
+    startEarlyScrypt(pw, parsed.salt, masterKdf(parsed.header.kdf));
     wipe(pw);
   } catch {
     // openFileVault says what is wrong.
   }
 }
 
+/**
+ * Opens (or with `create`, makes) the file vault in `dir`. The key is derived once here with
+ * scrypt; each entry is sealed with XChaCha20-Poly1305 under it, AAD = the entry's name.
+ * Errors: `bad_input`, `wrong_passphrase`, `vault_corrupt` (header unusable), `vault_io`.
+ */
 export async function openFileVault(opts: FileVaultOptions): Promise<Vault> {
   const { dir, passphrase, create } = opts ?? {};
   if (typeof dir !== 'string' || dir.length === 0)
