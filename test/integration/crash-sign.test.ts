@@ -24,12 +24,23 @@ describe('signing in a 2-of-3 group with a member that crashes', () => {
   const [ann, ben, cal] = ['ann', 'ben', 'cal'].map((n) => new TestNode(n, tmp.root));
   const all = [ann, ben, cal];
   let group: GroupView;
+  // The coordinator of a request is its lowest approving peer id (shared/protocol/decisions.ts),
+  // and peer ids are random: the roles are given by their order so that the member armed to
+  // crash as a signer is never the coordinator, and the one armed as coordinator always is.
+  let low: TestNode;
+  let mid: TestNode;
+  let high: TestNode;
 
   beforeAll(async () => {
     await Promise.all(all.map((n) => n.init()));
     await Promise.all(all.map((n) => n.start()));
     const id = await formGroupApi(ann, [ben, cal], 'vault');
     group = (await allReady(all, id))[0]!;
+    [low, mid, high] = [...all].sort((a, b) => (a.peerId < b.peerId ? -1 : 1)) as [
+      TestNode,
+      TestNode,
+      TestNode,
+    ];
   }, 150_000);
 
   afterAll(async () => {
@@ -63,30 +74,32 @@ describe('signing in a 2-of-3 group with a member that crashes', () => {
     'a signer killed at %s: the request completes with another signer, and the restarted signer signs again',
     async (point) => {
       let survived = false;
+      // low asks and coordinates, high signs and crashes, mid takes its place.
+      const [coord, victim, backup] = [low, high, mid];
       try {
-        await armed(ben, point);
+        await armed(victim, point);
         const text = `crash at ${point}`;
-        const req = await ann.api('request.sign', {
+        const req = await coord.api('request.sign', {
           group: group.id,
           message: text,
           encoding: 'utf8',
           approve: true,
         });
-        await seen(ben, req.id);
-        await ben.api('request.approve', { id: req.id });
-        await waitForCrash(ben);
-        // The coordinator names ben and waits for another approver.
-        await waitFor('ben named for the request', async () =>
-          (await ann.api('request.show', { id: req.id })).culprits.includes(ben.peerId),
+        await seen(victim, req.id);
+        await victim.api('request.approve', { id: req.id });
+        await waitForCrash(victim);
+        // The coordinator names the victim and waits for another approver.
+        await waitFor(`${victim.name} named for the request`, async () =>
+          (await coord.api('request.show', { id: req.id })).culprits.includes(victim.peerId),
         );
-        await restart(ben);
+        await restart(victim);
         await everyoneOnline();
-        // What ben acknowledged before the kill is still there: the request and its approval.
-        const onBen = await ben.api('request.show', { id: req.id });
-        expect(onBen.approvals.map((d) => d.peerId)).toContain(ben.peerId);
-        await seen(cal, req.id);
-        await cal.api('request.approve', { id: req.id });
-        const done = await requestStatus(ann, req.id, 'done', 120_000);
+        // What the victim acknowledged before the kill is still there: the request and its approval.
+        const onVictim = await victim.api('request.show', { id: req.id });
+        expect(onVictim.approvals.map((d) => d.peerId)).toContain(victim.peerId);
+        await seen(backup, req.id);
+        await backup.api('request.approve', { id: req.id });
+        const done = await requestStatus(coord, req.id, 'done', 120_000);
         expect(
           ed25519.verify(
             hexToBytes(done.signature!),
@@ -95,7 +108,7 @@ describe('signing in a 2-of-3 group with a member that crashes', () => {
           ),
         ).toBe(true);
         // The restarted signer's share is one of the two of the next signature.
-        await signAndVerify(ann, [ben], group, `after ${point}`);
+        await signAndVerify(coord, [victim], group, `after ${point}`);
         expect(expectNoNonceReuse(all, group.id)).toBeGreaterThan(0);
         survived = true;
       } finally {
@@ -108,22 +121,24 @@ describe('signing in a 2-of-3 group with a member that crashes', () => {
   it('the coordinator killed after a signer answered: on restart it signs the request with fresh nonces', async () => {
     const point = 'sign-coordinator-sent';
     let survived = false;
+    // low is the coordinator of every request it approves; high approves, mid stays out.
+    const [coord, signer, third] = [low, high, mid];
     try {
-      await armed(ann, point);
+      await armed(coord, point);
       const text = `crash at ${point}`;
-      const req = await ann.api('request.sign', {
+      const req = await coord.api('request.sign', {
         group: group.id,
         message: text,
         encoding: 'utf8',
         approve: true,
       });
-      await seen(cal, req.id);
-      await cal.api('request.approve', { id: req.id });
-      await waitForCrash(ann);
-      await restart(ann);
+      await seen(signer, req.id);
+      await signer.api('request.approve', { id: req.id });
+      await waitForCrash(coord);
+      await restart(coord);
       await everyoneOnline();
       // The request acknowledged before the kill is still there, and completes after the restart.
-      const done = await requestStatus(ann, req.id, 'done', 120_000);
+      const done = await requestStatus(coord, req.id, 'done', 120_000);
       expect(
         ed25519.verify(
           hexToBytes(done.signature!),
@@ -131,8 +146,8 @@ describe('signing in a 2-of-3 group with a member that crashes', () => {
           hexToBytes(group.publicKey!),
         ),
       ).toBe(true);
-      for (const n of [ben, cal]) await requestStatus(n, req.id, 'done');
-      await signAndVerify(cal, [ann], group, `after ${point}`);
+      for (const n of [signer, third]) await requestStatus(n, req.id, 'done');
+      await signAndVerify(signer, [coord], group, `after ${point}`);
       expect(expectNoNonceReuse(all, group.id)).toBeGreaterThan(0);
       survived = true;
     } finally {
