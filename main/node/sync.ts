@@ -82,13 +82,18 @@ export class SyncService extends NodeService {
       for (const g of this.groups.sharedGroups(peer)) {
         const repaired = this.store.meta.get(`repair-done:${g.id}`);
         if (repaired) {
-          const { requestId, proof } = JSON.parse(repaired) as { requestId: string; proof: string };
+          const { requestId, proof, session } = JSON.parse(repaired) as {
+            requestId: string;
+            proof: string;
+            session?: string;
+          };
           await this.send(peer, {
             v: 1,
             type: 'ceremony',
             groupId: g.id,
             requestId,
-            session: bytesToHex(repairContext(requestId)),
+            // The repair's own session: a member still waiting in it takes the proof there.
+            session: session ?? bytesToHex(repairContext(requestId)),
             step: 'done',
             payload: { proof },
           }).catch(() => undefined);

@@ -120,48 +120,40 @@ it('a helper killed mid-repair: the repair aborts alike on the members, nobody s
   expect(outcome).toBe('failed');
 }, 200_000);
 
-// it.fails until a new device that committed its repaired share before any member heard its
-// proof can still prove it after a restart: the members gave up on the repair and their connection
-// gate refuses the device (net: not_allowed), so it holds a share as a member while they still
-// list cyd (a split roster).
-it.fails(
-  'the new device killed right after committing: back, it proves its share and every member switches',
-  async () => {
-    let survived = false;
-    let outcome = 'lost';
-    try {
-      // Proposed again, with another device: a newcomer whose repair failed is not asked again
-      // (see the report), so the retry replaces cyd by eve.
-      const second = await proposeRepair(eve);
-      await waitForCrash(eve);
-      await restart(eve);
-      // Back, the device proves it holds the share: every member switches (the request may go from
-      // failed to done on a member that gave up meanwhile).
-      await waitFor(
-        'the repair done on ada and bea',
-        async () =>
-          (await Promise.all([ada, bea].map((n) => n.api('request.show', { id: second })))).every(
-            (r) => r.status === 'done',
-          ),
-        120_000,
+it('the new device killed right after committing: back, it proves its share and every member switches', async () => {
+  let survived = false;
+  let outcome = 'lost';
+  try {
+    // Proposed again, with another device: a newcomer whose repair failed is not asked again
+    // (see the report), so the retry replaces cyd by eve.
+    const second = await proposeRepair(eve);
+    await waitForCrash(eve);
+    await restart(eve);
+    // Back, the device proves it holds the share: every member switches (the request may go from
+    // failed to done on a member that gave up meanwhile).
+    await waitFor(
+      'the repair done on ada and bea',
+      async () =>
+        (await Promise.all([ada, bea].map((n) => n.api('request.show', { id: second })))).every(
+          (r) => r.status === 'done',
+        ),
+      120_000,
+    );
+    const views = await waitFor('every member on the new roster', async () => {
+      const vs = await Promise.all(
+        [ada, bea, eve].map((n) => n.api('group.show', { group: group.id })),
       );
-      const views = await waitFor('every member on the new roster', async () => {
-        const vs = await Promise.all(
-          [ada, bea, eve].map((n) => n.api('group.show', { group: group.id })),
-        );
-        return vs.every((v) => v.status === 'ready' && v.members.some((m) => m.name === 'eve'))
-          ? vs
-          : undefined;
-      });
-      expect(new Set(views.map((v) => v.epoch)).size).toBe(1);
-      expect(new Set(views.map((v) => v.publicKey))).toEqual(new Set([group.publicKey]));
-      await signAndVerify(bea, [eve], views[1]!, 'signed by the repaired device');
-      expectNoNonceReuse([ada, bea, eve], group.id);
-      survived = true;
-      outcome = 'done';
-    } finally {
-      recordCrash('repair newcomer killed after committing', 'repair-committed', survived, outcome);
-    }
-  },
-  200_000,
-);
+      return vs.every((v) => v.status === 'ready' && v.members.some((m) => m.name === 'eve'))
+        ? vs
+        : undefined;
+    });
+    expect(new Set(views.map((v) => v.epoch)).size).toBe(1);
+    expect(new Set(views.map((v) => v.publicKey))).toEqual(new Set([group.publicKey]));
+    await signAndVerify(bea, [eve], views[1]!, 'signed by the repaired device');
+    expectNoNonceReuse([ada, bea, eve], group.id);
+    survived = true;
+    outcome = 'done';
+  } finally {
+    recordCrash('repair newcomer killed after committing', 'repair-committed', survived, outcome);
+  }
+}, 200_000);

@@ -32,9 +32,25 @@ import {
   type Candidate,
   type DkgInbox,
   type CeremonyParams,
+  DEFAULT_EXPIRY_SEC,
 } from '../common.js';
 import { type NodeServices, type NodeContext, NodeService } from '../context.js';
 import { crashPoint } from '../crash.js';
+
+/** How long after a repair failed here its new device may still prove it holds the share. */
+const LATE_PROOF_MS = DEFAULT_EXPIRY_SEC * 1000;
+/** Bad proofs a repair's new device may send before this member stops awaiting it. */
+const LATE_PROOF_TRIES = 5;
+/** Failed repairs of one group awaited at once (the newest kept). */
+const LATE_PROOF_MAX = 4;
+
+/** A repair that failed here, whose new device may still prove it holds the share. */
+interface AwaitedRepair {
+  requestId: string;
+  newcomer: string;
+  failedAt: number;
+  bad: number;
+}
 
 export class RepairService extends NodeService {
   constructor(
@@ -45,6 +61,9 @@ export class RepairService extends NodeService {
     >,
   ) {
     super(ctx);
+    ctx.onEvent((e) => {
+      if (e.type === 'request' && !this.stopped) this.awaitLateProofs(e.id);
+    });
   }
 
   private get auditLog() {
@@ -274,7 +293,12 @@ export class RepairService extends NodeService {
             repairContext(requestId),
           ),
         );
-        this.store.meta.set(`repair-done:${groupId}`, JSON.stringify({ requestId, proof }));
+        // With the session: a member still waiting in this ceremony takes the proof resent after a
+        // restart (sync.ts onConnect) in it; one that gave up takes it as a late proof.
+        this.store.meta.set(
+          `repair-done:${groupId}`,
+          JSON.stringify({ requestId, proof, session }),
+        );
         this.applyRepair(groupId, requestId, p);
         this.keys.set(groupId, key);
         this.groups.updateGroup(groupId, {
@@ -323,12 +347,8 @@ export class RepairService extends NodeService {
           : (e as Error).message;
       this.log(`repair in ${logSafe(g.name)} failed: ${reason}`);
       if (isNewcomer) await this.vault.delete(shareName(groupId, g.epoch)).catch(() => undefined);
-      // Should the new device have finished after all, its proof still switches this member.
-      else
-        this.store.meta.set(
-          `repair-awaiting:${groupId}`,
-          JSON.stringify({ requestId, newcomer: p.newcomer.peerId }),
-        );
+      // Should the new device have finished after all, its proof still switches this member: a
+      // failed repair's device stays welcome to prove it (see awaitLateProofs).
       this.requests.finish(
         requestId,
         { status: 'failed', failure: `repair failed: ${reason}; it can be proposed again` },
@@ -344,6 +364,8 @@ export class RepairService extends NodeService {
   /**
    * A repaired device's proof that reached this member after its repair had ended here (it missed
    * it, or restarted): the device does hold the lost member's share, so the roster switches too.
+   * The proof is bound to the approved request (repairContext) and to the lost member's verifying
+   * share: only a device that holds that share can make it, so no device can force a switch.
    */
   lateRepairDone(from: string, g: GroupRow, r: RequestRow, payload: unknown): unknown {
     if (r.status === 'done') return { ok: true };
@@ -355,6 +377,9 @@ export class RepairService extends NodeService {
     const approvals = this.requests.approversOf(r);
     if (!lost || g.epoch !== p.fromEpoch || approvals.length < this.requests.needed(r))
       throw new DroppedMessage('wrong_state');
+    // A repair that failed here is awaited only for a while and a few bad proofs (awaitedRepair).
+    const awaited = r.status === 'failed' ? this.awaitedRepair(g, r.id) : undefined;
+    if (r.status === 'failed' && !awaited) throw new DroppedMessage('repair_given_up');
     const proof = (payload as { proof?: unknown }).proof;
     if (typeof proof !== 'string' || !/^[0-9a-f]{1,256}$/.test(proof))
       throw new DroppedMessage('malformed');
@@ -368,22 +393,112 @@ export class RepairService extends NodeService {
         repairContext(r.id),
       );
     } catch {
+      if (awaited) this.setAwaited(g.id, r.id, { ...awaited, bad: awaited.bad + 1 });
       throw new DroppedMessage('bad_proof');
     }
     this.log(
       `repair ${r.id}: ${logSafe(p.newcomer.name)} proved it holds the share; switching the roster`,
     );
-    this.store.meta.set(`repair-awaiting:${g.id}`, '');
+    this.setAwaited(g.id, r.id, undefined);
     this.applyRepair(g.id, r.id, p);
     return { ok: true };
   }
 
-  /** The newcomer of a repair that failed here, whose late proof is still welcome. */
+  /**
+   * The new device of a repair that failed here, whose late proof is still welcome: the
+   * connection gate lets it in (custodian.ts), and it may only ask how a ceremony ended or prove
+   * a repair finished (onGroupMessage).
+   */
   isAwaitedNewcomer(peer: string): boolean {
-    return this.store.groups.list().some((g) => {
-      const raw = this.store.meta.get(`repair-awaiting:${g.id}`);
-      return !!raw && (JSON.parse(raw) as { newcomer: string }).newcomer === peer;
+    return this.store.groups
+      .list()
+      .some((g) =>
+        this.awaitedList(g.id).some(
+          (a) => a.newcomer === peer && this.awaitedRepair(g, a.requestId) !== undefined,
+        ),
+      );
+  }
+
+  /**
+   * A repair that failed here (whether its own run failed, this node stopped during it, or another
+   * participant reported the failure) may still have given its new device the share: a helper's
+   * sum can reach it after this member gave up, or the device committed its share and stopped
+   * before anyone heard its proof. Its device stays welcome to prove it, so no member keeps the
+   * lost member while the device holds its share (a split roster).
+   */
+  private awaitLateProofs(requestId: string): void {
+    const r = this.store.requests.get(requestId);
+    if (r?.kind !== 'repair' || r.status !== 'failed') return;
+    const g = this.store.groups.get(r.groupId);
+    if (!g || this.awaitedList(g.id).some((a) => a.requestId === r.id)) return;
+    if (Date.now() - r.updatedAt > LATE_PROOF_MS) return;
+    const p = this.ceremony.ceremonyParams(r);
+    if (p.ceremony !== 'repair') return;
+    this.setAwaited(g.id, r.id, {
+      requestId: r.id,
+      newcomer: p.newcomer.peerId,
+      failedAt: r.updatedAt,
+      bad: 0,
     });
+  }
+
+  /**
+   * The awaited repair `requestId` of `g`, while its device may still prove it: within
+   * LATE_PROOF_MS of the failure, fewer than LATE_PROOF_TRIES bad proofs, and nothing since made
+   * the proof meaningless (the group moved to another epoch or the lost member was replaced).
+   */
+  private awaitedRepair(g: GroupRow, requestId: string): AwaitedRepair | undefined {
+    const a = this.awaitedList(g.id).find((x) => x.requestId === requestId);
+    if (!a || Date.now() - a.failedAt > LATE_PROOF_MS || a.bad >= LATE_PROOF_TRIES)
+      return undefined;
+    const r = this.store.requests.get(requestId);
+    if (r?.kind !== 'repair' || r.groupId !== g.id || r.status !== 'failed') return undefined;
+    const p = this.ceremony.ceremonyParams(r);
+    if (
+      p.ceremony !== 'repair' ||
+      p.newcomer.peerId !== a.newcomer ||
+      g.status !== 'ready' ||
+      g.epoch !== p.fromEpoch ||
+      !this.store.members.get(g.id, p.lost)
+    )
+      return undefined;
+    return a;
+  }
+
+  private awaitedList(groupId: string): AwaitedRepair[] {
+    try {
+      const list: unknown = JSON.parse(this.store.meta.get(`repair-awaiting:${groupId}`) || '[]');
+      // An older node kept one { requestId, newcomer } here: it is no longer awaited.
+      return Array.isArray(list)
+        ? list.filter(
+            (a): a is AwaitedRepair =>
+              typeof a === 'object' &&
+              a !== null &&
+              typeof (a as AwaitedRepair).requestId === 'string' &&
+              typeof (a as AwaitedRepair).newcomer === 'string' &&
+              typeof (a as AwaitedRepair).failedAt === 'number' &&
+              typeof (a as AwaitedRepair).bad === 'number',
+          )
+        : [];
+    } catch {
+      return [];
+    }
+  }
+
+  /**
+   * Replaces (or with `a` undefined, drops) one awaited repair, and those past LATE_PROOF_MS; keeps
+   * the newest few. One given up for bad proofs stays listed until then, so that it is not taken
+   * up again (awaitLateProofs).
+   */
+  private setAwaited(groupId: string, requestId: string, a: AwaitedRepair | undefined): void {
+    const list = this.awaitedList(groupId).filter(
+      (x) => x.requestId !== requestId && Date.now() - x.failedAt <= LATE_PROOF_MS,
+    );
+    if (a) list.push(a);
+    this.store.meta.set(
+      `repair-awaiting:${groupId}`,
+      list.length ? JSON.stringify(list.slice(-LATE_PROOF_MAX)) : '',
+    );
   }
 
   /** The new identity takes the lost member's roster position (same index, same share). */
