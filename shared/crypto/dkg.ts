@@ -431,6 +431,8 @@ export function collectPackages<
  */
 export interface EchoJudge {
   dealerKey(dealer: bigint): Uint8Array | undefined;
+  /** What a dealer signs for a package digest; round1SigningBytes (DKG) unless given (reshare). */
+  signingBytes?(digest: string): Uint8Array;
 }
 
 /**
@@ -483,7 +485,8 @@ export function checkEchoes(
       if (!judge) equivocators.add(h);
       // This member knows what it sent; an echoer knows what it sent.
       else if (id === me || id === from) (id === me ? liars : equivocators).add(e.from);
-      else if (signedBy(judge.dealerKey(id), theirs, e.signatures?.[h])) equivocators.add(h);
+      else if (signedBy(judge.dealerKey(id), theirs, e.signatures?.[h], judge.signingBytes))
+        equivocators.add(h);
       else liars.add(e.from);
     }
   }
@@ -510,11 +513,19 @@ export function round1SigningBytes(digest: string): Uint8Array {
   return sha256(lp(utf8ToBytes('conclave/dkg-round1/v1'), utf8ToBytes(digest)));
 }
 
-/** Whether `sig` (hex) is the dealer's signature over the round-1 package digest `digest`. */
-function signedBy(key: Uint8Array | undefined, digest: string, sig: unknown): boolean {
+/**
+ * Whether `sig` (hex) is the dealer's signature over the round-1 package digest `digest`, in the
+ * domain of `signingBytes` (the DKG's unless given).
+ */
+export function signedBy(
+  key: Uint8Array | undefined,
+  digest: string,
+  sig: unknown,
+  signingBytes: (digest: string) => Uint8Array = round1SigningBytes,
+): boolean {
   if (!key || typeof sig !== 'string' || !/^[0-9a-f]{128}$/.test(sig)) return false;
   try {
-    return ed25519.verify(hexToBytes(sig), round1SigningBytes(digest), key);
+    return ed25519.verify(hexToBytes(sig), signingBytes(digest), key);
   } catch {
     return false;
   }

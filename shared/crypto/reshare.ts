@@ -1,6 +1,7 @@
 // Resharing: T or more old members re-deal their Lagrange-weighted shares to a new roster with a
 // new threshold; the group key stays the same and the epoch goes up. Refresh is the special case
 // with the same roster and threshold.
+import { ed25519 } from '@noble/curves/ed25519.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js';
 import { CryptoError, check } from './errors.js';
@@ -13,6 +14,7 @@ import {
   DkgRound2Package,
   lp,
   packageDigest,
+  signedBy,
   sumCommitments,
   verifyingSharesFrom,
   verifyReceivedShares,
@@ -33,6 +35,7 @@ import {
   assertThreshold,
   getSuite,
   identifierHex,
+  parseIdentifier,
   type GroupPoint,
   type Rng,
   type SchemeName,
@@ -50,6 +53,12 @@ export interface ReshareParams {
   readonly threshold: number;
   /** 32 fresh random bytes for this run. */
   readonly sessionId: Uint8Array;
+  /**
+   * Signed reshare: every dealer's identity key (one entry per dealer, a leaving dealer included).
+   * Dealers then sign their round-1 packages, every package must carry its dealer's signature and
+   * echoes carry them, so an echo misreporting a package names the echoer, not the dealer.
+   */
+  readonly dealerKeys?: readonly DkgMember[];
 }
 
 /** A dealer's public broadcast: the commitment to g_i with g_i(0) = λ_i·s_i. */
@@ -59,6 +68,22 @@ export interface ReshareRound1Package {
   session: string;
   from: string;
   commitment: string[];
+  /** Signed reshare: the dealer's identity-key signature over reshareRound1SigningBytes(digest). */
+  signature?: string;
+}
+
+/**
+ * The bytes a dealer signs (identity key, Ed25519) for the reshare round-1 package with this
+ * digest. Its own domain: a dealer's DKG round-1 signature (round1SigningBytes) never verifies as a
+ * reshare one, even over the same digest.
+ */
+export function reshareRound1SigningBytes(digest: string): Uint8Array {
+  return sha256(lp(utf8ToBytes('conclave/reshare-round1/v1'), utf8ToBytes(digest)));
+}
+
+/** The dealers' identity keys by identifier; undefined for an unsigned reshare. */
+function dealerKeyMap(p: ReshareParams): Map<bigint, Uint8Array> | undefined {
+  return p.dealerKeys && new Map(p.dealerKeys.map((m) => [m.identifier, m.identityKey]));
 }
 
 /** Validates the parameters and returns sha256 of their canonical encoding. */
@@ -92,15 +117,35 @@ export function reshareSessionDigest(p: ReshareParams): Uint8Array {
       'bad_input',
       'identity key missing',
     );
+  const sorted = [...p.dealers].sort((a, b) => (a < b ? -1 : 1));
+  const keys = dealerKeyMap(p);
+  if (p.dealerKeys) {
+    check(Array.isArray(p.dealerKeys), 'bad_input', 'dealerKeys must be an array');
+    check(
+      keys!.size === p.dealerKeys.length &&
+        p.dealerKeys.length === p.dealers.length &&
+        p.dealers.every((d) => keys!.has(d)),
+      'bad_input',
+      'dealerKeys must give exactly one identity key for every dealer',
+    );
+    for (const k of keys!.values())
+      check(
+        k instanceof Uint8Array && k.length === 32,
+        'bad_input',
+        `a dealer identity key must be 32 bytes, got ${(k as Uint8Array | undefined)?.length}`,
+      );
+  }
   const oldJson = JSON.stringify(publicPackageToJSON(p.old));
   return sha256(
     lp(
-      utf8ToBytes('conclave/reshare/v1'),
+      // A signed reshare is a session of its own: a member cannot be talked into the unsigned one.
+      utf8ToBytes(keys ? 'conclave/reshare-signed/v1' : 'conclave/reshare/v1'),
       utf8ToBytes(oldJson),
       utf8ToBytes(String(p.threshold)),
       p.sessionId,
-      ...[...p.dealers].sort((a, b) => (a < b ? -1 : 1)).map((d) => suite.encodeScalar(d)),
+      ...sorted.map((d) => suite.encodeScalar(d)),
       ...p.members.flatMap((m) => [suite.encodeScalar(m.identifier), m.identityKey]),
+      ...(keys ? sorted.flatMap((d) => [suite.encodeScalar(d), keys.get(d)!]) : []),
     ),
   );
 }
@@ -116,6 +161,8 @@ export class ReshareState extends Redacted {
   step: 'round1' | 'echo' | 'round2' | 'done' = 'round1';
   commitments = new Map<bigint, GroupPoint[]>();
   digests = new Map<bigint, string>();
+  /** Signed reshare: each dealer's signature of its package as this participant received it. */
+  signatures?: Map<bigint, string>;
   #coeffs: bigint[];
   constructor(params: ReshareParams, me: bigint, session: string, coeffs: bigint[]) {
     super();
@@ -125,6 +172,7 @@ export class ReshareState extends Redacted {
     this.session = session;
     this.isDealer = params.dealers.includes(me);
     this.isRecipient = params.members.some((m) => m.identifier === me);
+    if (params.dealerKeys) this.signatures = new Map();
     this.#coeffs = coeffs;
   }
   evalAt(x: bigint): bigint {
@@ -147,13 +195,15 @@ function expectStep(state: ReshareState, step: ReshareState['step']): void {
 
 /**
  * Starts a reshare for participant `me`. A dealer passes its current key package and gets the
- * package to broadcast; a newcomer (recipient only) passes `undefined` and gets no package.
+ * package to broadcast; a newcomer (recipient only) passes `undefined` and gets no package. In a
+ * signed reshare (params.dealerKeys) a dealer passes `sign`, its identity key's Ed25519 signer.
  */
 export function reshareRound1(
   params: ReshareParams,
   me: bigint,
   key: KeyPackage | undefined,
   rng?: Rng,
+  sign?: (msg: Uint8Array) => Uint8Array,
 ): { state: ReshareState; package?: ReshareRound1Package } {
   const suite = getSuite(params.old.scheme);
   const session = bytesToHex(reshareSessionDigest(params));
@@ -184,6 +234,19 @@ export function reshareRound1(
   };
   state.commitments.set(me, C);
   state.digests.set(me, packageDigest(pkg));
+  const keys = dealerKeyMap(params);
+  if (keys) {
+    check(sign !== undefined, 'bad_input', 'a dealer of a signed reshare needs its signer');
+    const sig = bytesToHex(sign(reshareRound1SigningBytes(state.digests.get(me)!)));
+    // Checked here so a signer of the wrong key fails at home, not as a culprit at everyone else.
+    check(
+      signedBy(keys.get(me), state.digests.get(me)!, sig, reshareRound1SigningBytes),
+      'key_mismatch',
+      `the signer does not sign for dealer ${identifierHex(suite, me)}'s identity key`,
+    );
+    pkg.signature = sig;
+    state.signatures!.set(me, sig);
+  }
   return { state, package: pkg };
 }
 
@@ -209,6 +272,20 @@ export function reshareEcho(
     if (!C[0].equals(expectC0)) bad.push(p.from);
     state.commitments.set(from, C);
     state.digests.set(from, packageDigest(p));
+    if (state.signatures) {
+      check(
+        signedBy(
+          params.dealerKeys!.find((m) => m.identifier === from)?.identityKey,
+          state.digests.get(from)!,
+          p.signature,
+          reshareRound1SigningBytes,
+        ),
+        'bad_input',
+        `reshare package from ${p.from} is not signed by its identity key`,
+        [p.from],
+      );
+      state.signatures.set(from, p.signature!);
+    }
   }
   if (bad.length)
     throw new CryptoError(
@@ -219,19 +296,52 @@ export function reshareEcho(
   state.step = 'echo';
   const digests: Record<string, string> = {};
   for (const d of params.dealers) digests[identifierHex(suite, d)] = state.digests.get(d)!;
-  return {
+  const echo: DkgEcho = {
     version: DKG_VERSION,
     scheme: params.old.scheme,
     session: state.session,
     from: identifierHex(suite, state.me),
     digests,
   };
+  if (state.signatures)
+    echo.signatures = Object.fromEntries(
+      [...state.signatures].map(([id, sig]) => [identifierHex(suite, id), sig]),
+    );
+  return echo;
+}
+
+/**
+ * Signed reshare: every echo's `signatures` must be a plain object with exactly one signature per
+ * dealer, each 64 bytes of hex (its validity is judged only where the echo's digest disagrees).
+ * Errors name the echoer. Run after checkEchoes, which has checked every echo's sender.
+ */
+function checkEchoSignatureShapes(
+  suite: Suite,
+  dealers: readonly bigint[],
+  echoes: readonly DkgEcho[],
+): void {
+  const want = new Set(dealers.map((d) => identifierHex(suite, d)));
+  for (const e of echoes) {
+    const from = identifierHex(suite, parseIdentifier(suite, e.from));
+    const sigs: unknown = e.signatures;
+    const ok =
+      sigs !== null &&
+      typeof sigs === 'object' &&
+      !Array.isArray(sigs) &&
+      [Object.prototype, null].includes(Object.getPrototypeOf(sigs)) &&
+      Object.keys(sigs).length === want.size &&
+      Object.entries(sigs).every(
+        ([k, v]) => want.has(k) && typeof v === 'string' && /^[0-9a-f]{128}$/.test(v),
+      );
+    check(ok, 'bad_input', `echo from ${from} does not carry one signature per dealer`, [from]);
+  }
 }
 
 /** Checks everyone's echoes; a dealer then returns the shares g_i(j) for every new member. */
 export function reshareRound2(state: ReshareState, echoes: readonly DkgEcho[]): DkgRound2Package[] {
   expectStep(state, 'echo');
   const { suite, params } = state;
+  const keys = dealerKeyMap(params);
   checkEchoes(
     suite,
     state.session,
@@ -240,7 +350,10 @@ export function reshareRound2(state: ReshareState, echoes: readonly DkgEcho[]): 
     participants(params),
     state.digests,
     echoes,
+    // Signed reshare: an echo is believed against its dealer only with the dealer's signature.
+    keys && { dealerKey: (id) => keys.get(id), signingBytes: reshareRound1SigningBytes },
   );
+  if (keys) checkEchoSignatureShapes(suite, params.dealers, echoes);
   state.step = 'round2';
   if (!state.isDealer) return [];
   const out = params.members
