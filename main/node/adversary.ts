@@ -46,6 +46,7 @@ export const TAMPER_CASES = [
   'dkg-replay', // the round-1 package this node sent in an earlier DKG session
   'dkg-withhold-round2', // no round-2 shares at all
   'dkg-lying-echo', // an echo misreporting another member's round-1 package
+  'reshare-lying-echo', // a refresh/reshare echo misreporting another dealer's round-1 package
   // Signing, as a signer answering the coordinator
   'sign-bad-share', // a wrong signature share, with a receipt signed over it
   'sign-tampered-commitments', // a receipt over another commitment list than the one sent
@@ -55,6 +56,12 @@ export const TAMPER_CASES = [
   'sign-low-order', // ... is a point of small order
   'sign-non-canonical', // ... is a non-canonical encoding
   'nonces-bad-point', // its pool of commitments for the coordinators, with points of small order
+  // Signing, as the coordinator asking a signer (the lie is in the commitment list it sends)
+  'coord-foreign-commitment', // a valid commitment for the signer that the signer never made
+  'coord-foreign-binding', // one of the signer's hiding commitments with another binding one
+  'coord-used-commitment', // the signer's commitment of the previous request it was asked for
+  'coord-replay', // the whole commitment list of the previous request sent to that signer
+  'coord-bad-list', // another signer's commitment with a point of small order
   // Approvals, as statements this node sends
   'approve-forged', // its approvals with a signature that does not verify
   'approve-other-hash', // its approvals, validly signed, for another request hash
@@ -105,6 +112,8 @@ class Adversary implements Tamper {
   private altRound1 = new Map<string, Payload>();
   /** The latest share answer this node gave, for `sign-replay`. */
   private lastShare?: { requestId: string; share: string; receipt: ShareReceipt };
+  /** The latest sign request this node sent each signer untampered, for the coordinator replays. */
+  private lastSign = new Map<string, SignMessage>();
 
   constructor(
     private readonly initial: TamperCase,
@@ -127,10 +136,19 @@ class Adversary implements Tamper {
   }
 
   out<M extends GroupMessage | SignMessage>(to: string, msg: M): M | undefined {
+    if (msg.type === 'sign') return this.signRequest(to, msg as SignMessage) as M;
     if (msg.type === 'statements') return { ...msg, items: msg.items.map((s) => this.approval(s)) };
     if (msg.type === 'nonces' && this.kase === 'nonces-bad-point') {
       const hiding = BAD_POINTS['sign-low-order'];
       return { ...msg, commitments: msg.commitments.map((c) => ({ ...c, hiding })) };
+    }
+    if (msg.type === 'ceremony' && msg.step === 'echo' && this.kase === 'reshare-lying-echo') {
+      // Lies about the first other dealer's package (unsigned, it framed that dealer).
+      const p = msg.payload as Payload;
+      const digests = { ...(p.digests as Record<string, string>) };
+      const lied = Object.keys(digests).find((h) => h !== p.from);
+      if (lied) digests[lied] = bytesToHex(randomBytes(32));
+      return { ...msg, payload: { ...p, digests } };
     }
     if (msg.type !== 'dkg') return msg;
     const p = msg.payload as Payload;
@@ -164,6 +182,38 @@ class Adversary implements Tamper {
         return { ...msg, payload: { ...p, share: bumpScalar(suite, String(p.share)) } };
       }
     }
+    return msg;
+  }
+
+  /** A sign request this node sends as coordinator, as the coordinator cases lie to `to`. */
+  private signRequest(to: string, msg: SignMessage): SignMessage {
+    const k = this.kase;
+    const theirs = msg.commitments.find((c) => c.peerId === to);
+    const suite = getSuite(this.deps.scheme(msg.groupId));
+    const swap = (peer: string, commitment: Record<string, unknown>): SignMessage => ({
+      ...msg,
+      commitments: msg.commitments.map((c) => (c.peerId === peer ? { ...c, commitment } : c)),
+    });
+    // An earlier request's message to this signer (its commitments were used, if it signed).
+    const last = this.lastSign.get(to);
+    const old = last && last.requestId !== msg.requestId ? last : undefined;
+    const other = msg.commitments.find((c) => c.peerId !== to);
+    if (theirs && k === 'coord-foreign-commitment')
+      return swap(to, {
+        ...theirs.commitment,
+        hiding: randomPoint(suite),
+        binding: randomPoint(suite),
+      });
+    if (theirs && k === 'coord-foreign-binding')
+      return swap(to, { ...theirs.commitment, binding: randomPoint(suite) });
+    const used = old?.commitments.find((c) => c.peerId === to);
+    if (used && k === 'coord-used-commitment') return swap(to, used.commitment);
+    if (old && k === 'coord-replay')
+      return { ...old, requestId: msg.requestId, approvals: msg.approvals };
+    if (other && k === 'coord-bad-list')
+      return swap(other.peerId, { ...other.commitment, hiding: BAD_POINTS['sign-low-order'] });
+    // Untampered (the first request in a replay case is honest: it is what is replayed next).
+    this.lastSign.set(to, msg);
     return msg;
   }
 
@@ -242,6 +292,11 @@ const BAD_POINTS = {
   // y = p + 1, the non-canonical twin of y = 1.
   'sign-non-canonical': 'eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
 } as const;
+
+/** A valid point of the group at random (hex): no member's commitment. */
+function randomPoint(suite: ReturnType<typeof getSuite>): string {
+  return bytesToHex(suite.encodePoint(suite.G.multiply(suite.randomScalar())));
+}
 
 /** s + 1 (mod the group order), in the suite's encoding. */
 function bumpScalar(suite: ReturnType<typeof getSuite>, hex: string): string {

@@ -347,6 +347,9 @@ function summarize(e: AuditEntry): string {
       return `request ${String(b.id)} signed`;
     case 'request.share_released':
       return `signature share for request ${String(b.id)} released to ${short(String(b.coordinator))}`;
+    case 'request.share_refused':
+      // The signer's own statement about the coordinator (its word, not proof).
+      return `signature share for request ${String(b.id)} refused to ${short(String(b.coordinator))}: ${String(b.reason)}`;
     case 'request.ecdh_released':
       return `decryption share for request ${String(b.id)} released to ${short(String(b.to))}`;
     case 'request.ecdh_done':

@@ -51,6 +51,12 @@ const HEDGE_FIRST_MS = 1_000;
 const HEDGE_RECHECK_MS = 250;
 /** Answers (round trips, ms) the deadline for late signers is derived from, newest last. */
 const RECENT_ANSWERS = 20;
+/** Hiding commitments remembered as given to each coordinator (it holds 2 × POOL_SIZE at most). */
+const ISSUED_KEPT = 256;
+/** Requests remembered per signer-side set (stale answers given, coordinators named). */
+const REQUESTS_KEPT = 1_000;
+/** This node's latest audit entries searched for an earlier use of a commitment. */
+const USED_SCAN = 5_000;
 
 /** One part's signing attempt, as far as it got. */
 interface PartResult {
@@ -84,6 +90,16 @@ export class SigningService extends NodeService {
     string,
     { evidence: Map<string, FailureEvidence>; attempt?: SigningAttempt }
   >();
+  /**
+   * Signer side: the hiding commitments this node gave each coordinator since it started (group →
+   * coordinator → set, the latest ISSUED_KEPT). A coordinator that had fresh ones from this run
+   * holds only these: its pool is replaced by them and refilled from this run (commitmentLie).
+   */
+  private issued = new Map<string, Map<string, Set<string>>>();
+  /** Signer side: `coordinator/request` pairs this node answered 'stale' with fresh commitments. */
+  private staleAnswered = new Set<string>();
+  /** Signer side: `coordinator/request` pairs whose coordinator this node named (once each). */
+  private namedCoordinators = new Set<string>();
   /** Commitments received for the next epoch while this node still finishes a ceremony. */
   private futureNonces = new Map<
     string,
@@ -590,9 +606,20 @@ export class SigningService extends NodeService {
       const n = commit(key);
       const wire = commitmentToJSON(suite, n.commitment);
       mine.set(wire.hiding, n);
+      this.noteIssued(groupId, coordinator, wire.hiding);
       fresh.push(wire as unknown as Record<string, unknown>);
     }
     return fresh;
+  }
+
+  /** Remembers a hiding commitment this node gave `coordinator` (see `issued`). */
+  private noteIssued(groupId: string, coordinator: string, hiding: string): void {
+    let perGroup = this.issued.get(groupId);
+    if (!perGroup) this.issued.set(groupId, (perGroup = new Map()));
+    let set = perGroup.get(coordinator);
+    if (!set) perGroup.set(coordinator, (set = new Set()));
+    set.add(hiding);
+    if (set.size > ISSUED_KEPT) set.delete(set.values().next().value!);
   }
 
   acceptNonces(from: string, msg: Extract<GroupMessage, { type: 'nonces' }>): void {
@@ -709,16 +736,30 @@ export class SigningService extends NodeService {
     for (const c of msg.commitments) {
       const m = this.memberByPeer(g.id, c.peerId);
       if (!m) return { error: 'signer is not a member' };
-      const dc = commitmentFromJSON(suite, c.commitment as never);
+      let dc: NonceCommitment;
+      try {
+        dc = commitmentFromJSON(suite, c.commitment as never);
+      } catch (e) {
+        if (!(e instanceof CryptoError)) throw e;
+        // A coordinator checks every commitment it pools (addToPool) and makes its own: an
+        // invalid one in its list is its own doing.
+        const whose = c.peerId === this.me.peerId ? 'this signer' : this.memberName(g.id, c.peerId);
+        const why = `its commitment list carries an invalid commitment for ${whose}: ${e.message}`;
+        return this.refuseCoordinator(r, g, from, why);
+      }
       if (dc.identifier !== BigInt(m.index))
         return { error: 'commitment identifier does not match its signer' };
       commitments.push(dc);
     }
     const myWire = msg.commitments.find((c) => c.peerId === this.me.peerId);
     if (!myWire) return { error: 'no commitment for this signer' };
+    const hiding = String((myWire.commitment as { hiding?: unknown }).hiding);
     const pool = this.myNonces.get(g.id)?.get(from);
-    const nonces = pool?.get(String((myWire.commitment as { hiding?: unknown }).hiding));
+    const nonces = pool?.get(hiding);
     if (!nonces) {
+      const lie = this.commitmentLie(g.id, from, r.id, hiding);
+      if (lie !== undefined) return this.refuseCoordinator(r, g, from, lie);
+      remember(this.staleAnswered, `${from}/${r.id}`);
       // This node restarted (its nonces live in memory only) or the pools drifted apart: the
       // answer carries fresh commitments that replace the old ones.
       return {
@@ -727,6 +768,15 @@ export class SigningService extends NodeService {
         nonces: await this.freshNonces(g.id, from, true),
       };
     }
+    // The hiding commitment is one this node gave; the binding one must be its pair. The nonce
+    // stays unused in the pool: no share was computed with it.
+    if (!commitments[msg.commitments.indexOf(myWire)]!.binding.equals(nonces.commitment.binding))
+      return this.refuseCoordinator(
+        r,
+        g,
+        from,
+        "it paired one of this signer's hiding commitments with a binding commitment the signer never made",
+      );
     // The nonce is used up from here on, whatever happens next: it is never used twice.
     pool!.delete(String((myWire.commitment as { hiding?: unknown }).hiding));
     crashPoint('sign-nonce-taken');
@@ -775,8 +825,69 @@ export class SigningService extends NodeService {
     const n = commit(key);
     const refill = commitmentToJSON(suite, n.commitment);
     pool!.set(refill.hiding, n);
+    this.noteIssued(g.id, from, refill.hiding);
     this.notify(r.id);
     return { share, receipt, refill };
+  }
+
+  /**
+   * Why a commitment for this signer that is not in its pool for `from` can only be a lie, or
+   * undefined when an honest coordinator may hold it (this node restarted and lost its nonces, or
+   * a fresh pool crossed the request: the answer is then 'stale', with fresh commitments).
+   * - It was used: this node's audit log records the share released with it (the nonce records),
+   *   and a coordinator takes each commitment out of its pool when it uses it.
+   * - This node never gave it: only after this node answered 'stale' for the request (the
+   *   coordinator asks again once it has the fresh commitments of that answer, and from then on
+   *   holds only commitments of this run, each remembered in `issued`).
+   */
+  private commitmentLie(
+    groupId: string,
+    from: string,
+    requestId: string,
+    hiding: string,
+  ): string | undefined {
+    const author = `${this.me.peerId}/${groupId}`;
+    for (const e of this.store.audit.list({ author, order: 'desc', limit: USED_SCAN })) {
+      const b = e.body as { nonce?: unknown; id?: unknown };
+      if (e.type === 'request.share_released' && b.nonce === hiding)
+        return `it sent a commitment of this signer's that was already used (request ${String(b.id)})`;
+    }
+    if (
+      this.staleAnswered.has(`${from}/${requestId}`) &&
+      !this.issued.get(groupId)?.get(from)?.has(hiding)
+    )
+      return 'it sent a commitment this signer never gave it, after it had been given fresh ones';
+    return undefined;
+  }
+
+  /**
+   * Refuses a sign request only a lying coordinator sends: no share is computed and no nonce is
+   * used. The coordinator is named in this node's view of the request (so this node no longer
+   * counts it as the request's coordinator: the next approver takes over) and, once per request,
+   * in this node's audit chain. That entry is this signer's own statement: the other members read
+   * it as its word (nothing they can check), never as proof against the coordinator.
+   */
+  private refuseCoordinator(
+    r: RequestRow,
+    g: GroupRow,
+    from: string,
+    reason: string,
+  ): { error: string } {
+    this.log(
+      `coordinator ${logSafe(this.memberName(g.id, from))} lied in its sign request for ${r.id}: ${logSafe(reason, 300)}`,
+    );
+    const key = `${from}/${r.id}`;
+    if (!this.namedCoordinators.has(key)) {
+      remember(this.namedCoordinators, key);
+      this.store.tx(() => {
+        const culprits = union(this.store.requests.get(r.id)?.culprits ?? r.culprits, [from]);
+        this.requests.updateRequest(r.id, { culprits, updatedAt: Date.now() });
+        this.audit('request.share_refused', { id: r.id, coordinator: from, reason }, g.id);
+      });
+      this.notify(r.id);
+      this.requests.evaluate(r.id);
+    }
+    return { error: `share refused: ${reason}` };
   }
 
   /** A signer replaced by a repair: its commitments, both ways, are of no use any more. */
@@ -790,6 +901,12 @@ export class SigningService extends NodeService {
     this.myNonces.delete(groupId);
     this.pool.delete(groupId);
   }
+}
+
+/** Adds `key` to a bounded set of request keys (the oldest goes first). */
+function remember(set: Set<string>, key: string): void {
+  set.add(key);
+  if (set.size > REQUESTS_KEPT) set.delete(set.values().next().value!);
 }
 
 /**

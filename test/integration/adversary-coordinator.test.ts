@@ -1,0 +1,205 @@
+// Issue 13, malicious custodians while signing: a 2-of-3 ed25519 group in which the coordinator
+// runs the real node with the test-only tampering layer (main/node/adversary.ts) and lies to a
+// signer in the commitment list of its sign request. Each case: the signer releases no share (no
+// nonce used, no output), names the coordinator in its view of the request and, as its own
+// statement, in its audit chain; the two honest members then sign without the liar, and at the
+// end the liar, honest again, signs too, so no share was harmed.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ed25519 } from '@noble/curves/ed25519.js';
+import { bytesToHex, hexToBytes, randomBytes } from '@noble/hashes/utils.js';
+import type { RequestView } from '../../shared/api/index.js';
+import { expectNoNonceReuse, nonceRecords } from './crash-helpers.js';
+import {
+  approveBy,
+  formGroup,
+  GiveUp,
+  requestStatus,
+  tempRoot,
+  TestNode,
+  waitFor,
+} from './harness.js';
+import { recordCase } from './reliability-record.js';
+
+const tmp = tempRoot('conclave-adv-coord-');
+const nodes = ['n1', 'n2', 'n3'].map((n) => new TestNode(n, tmp.root));
+/** The liar: the smallest peer id, so it coordinates every request it approves. */
+let liar: TestNode;
+/** The signer it lies to (the approver it asks), and the member that stays out of it. */
+let victim: TestNode;
+let honest: TestNode;
+let group = '';
+let publicKey = '';
+
+const lying = (kase: string) => ({ CONCLAVE_ALLOW_FAULTS: '1', CONCLAVE_TAMPER: kase });
+
+/** Switches the liar to another lie (the layer reads its case file; no restart needed). */
+function lie(kase: string): void {
+  writeFileSync(join(liar.home, 'adversary-case'), kase);
+}
+
+/**
+ * Restarts the liar, honest: every attempt the victim refuses costs the liar one of the victim's
+ * commitments, and pools are exchanged afresh both ways when members reconnect.
+ */
+async function freshLiar(): Promise<void> {
+  await liar.kill();
+  writeFileSync(join(liar.home, 'adversary-case'), 'none');
+  await liar.start(undefined, lying('none'));
+  for (const n of nodes)
+    await waitFor(`${n.name} to see both others`, async () => {
+      const s = await n.api('node.status', {});
+      return (s.connections?.members ?? 0) >= 2;
+    });
+}
+
+async function signRequest(by: TestNode): Promise<{ id: string; msg: string }> {
+  const msg = bytesToHex(randomBytes(32));
+  const r = await by.api('request.sign', { group, message: msg, encoding: 'hex' });
+  return { id: r.id, msg };
+}
+
+function verifies(r: RequestView, msg: string): boolean {
+  return ed25519.verify(hexToBytes(r.signature!), hexToBytes(msg), hexToBytes(publicKey));
+}
+
+/** The nonce records (share_released entries) the victim wrote for request `id`. */
+function victimReleases(id: string): string[] {
+  return nonceRecords(nodes, group)
+    .filter(([signer, , req]) => signer === victim.peerId && req === id)
+    .map(([, nonce]) => nonce);
+}
+
+/**
+ * The liar coordinates a request the victim approved and lies to it (`kase`); the victim refuses
+ * with `reason` and names the liar; then the victim and the honest member sign a new request.
+ */
+async function caughtCoordinating(kase: string, reason: RegExp): Promise<void> {
+  await freshLiar();
+  // An honest signature by the liar and the victim first: the replay cases send it again, and it
+  // shows the pools are in order before the lie.
+  const first = await signRequest(liar);
+  await approveBy(first.id, [liar, victim]);
+  expect(verifies(await requestStatus(liar, first.id, 'done', 60_000), first.msg)).toBe(true);
+  await requestStatus(victim, first.id, 'done', 30_000);
+  expect(victimReleases(first.id)).toHaveLength(1);
+
+  lie(kase);
+  const { id } = await signRequest(liar);
+  await approveBy(id, [liar, victim]);
+  const named = await waitFor(
+    `${kase}: the victim to name the coordinator`,
+    async () => {
+      const r = await victim.api('request.show', { id });
+      if (r.status === 'done') throw new GiveUp(`signed with the coordinator's ${kase} unnoticed`);
+      return r.culprits.includes(liar.peerId) ? r : undefined;
+    },
+    60_000,
+  );
+  expect(named.culprits).toEqual([liar.peerId]);
+  expect(named.signature).toBeUndefined();
+  // Its audit chain says why, as its own statement (authored by the victim, naming the liar).
+  const audit = await victim.api('audit.list', { group, limit: 500 });
+  const entry = audit.find((e) => e.type === 'request.share_refused' && e.summary.includes(id));
+  expect(entry, 'the refusal in the victim audit log').toBeDefined();
+  expect(entry!.author).toBe(`${victim.peerId}/${group}`);
+  expect(entry!.summary).toContain(liar.peerId.slice(-8));
+  expect(entry!.summary).toMatch(reason);
+  // Once per request, however often the liar asks.
+  expect(audit.filter((e) => e.summary.includes(id) && e.type === entry!.type)).toHaveLength(1);
+  // No share left the victim for it, and no nonce was used twice (its replayed one included).
+  expect(victimReleases(id)).toEqual([]);
+  expectNoNonceReuse(nodes, group);
+  const atLiar = await liar.api('request.show', { id });
+  expect(atLiar.status).not.toBe('done');
+  expect(atLiar.signature).toBeUndefined();
+  // The honest member holds the victim's statement (its copy of the victim's chain) and, taking
+  // it as the victim's word only, does not blame the liar for this request.
+  await waitFor('the honest member to hold the victim statement', async () => {
+    const copy = await honest.api('audit.list', { group, limit: 500 });
+    return copy.some((e) => e.hash === entry!.hash);
+  });
+  expect((await honest.api('request.show', { id })).culprits).not.toContain(liar.peerId);
+
+  // The two honest members sign without the liar (the victim coordinates: the liar has not
+  // approved), so their shares are intact.
+  const next = await signRequest(victim);
+  await approveBy(next.id, [victim, honest]);
+  const done = await requestStatus(victim, next.id, 'done', 60_000);
+  expect(verifies(done, next.msg)).toBe(true);
+  expect(done.culprits).toEqual([]);
+  expectNoNonceReuse(nodes, group);
+  recordCase({
+    suite: 'adversary',
+    name: kase,
+    culprit: liar.name,
+    outcome: 'detected',
+    detail: entry!.summary,
+  });
+}
+
+beforeAll(async () => {
+  await Promise.all(nodes.map((n) => n.init()));
+  const sorted = [...nodes].sort((a, b) => (a.peerId < b.peerId ? -1 : 1));
+  [liar, victim, honest] = sorted as [TestNode, TestNode, TestNode];
+  await victim.start();
+  await honest.start();
+  await liar.start(undefined, lying('none'));
+  const formed = await formGroup(victim, [liar, honest], {
+    name: 'adv-coord',
+    threshold: 2,
+    scheme: 'ed25519',
+  });
+  group = formed.id;
+  publicKey = formed.groups[0]!.publicKey!;
+}, 180_000);
+
+afterAll(async () => {
+  await Promise.all(nodes.map((n) => n.kill()));
+  tmp.cleanup();
+});
+
+describe('a coordinator that lies in its commitment list is named by the signer, which releases no share', () => {
+  it(
+    'a commitment for the signer that is not from its pool (a random valid point)',
+    () => caughtCoordinating('coord-foreign-commitment', /never gave it/),
+    180_000,
+  );
+
+  it(
+    "one of the signer's hiding commitments paired with another binding commitment",
+    () => caughtCoordinating('coord-foreign-binding', /binding commitment the signer never made/),
+    180_000,
+  );
+
+  it(
+    "a commitment of the signer's already used in an earlier signature",
+    () => caughtCoordinating('coord-used-commitment', /already used \(request [0-9a-f]+\)/),
+    180_000,
+  );
+
+  it(
+    'the signing package of an earlier request replayed for a new one',
+    () => caughtCoordinating('coord-replay', /already used \(request [0-9a-f]+\)/),
+    180_000,
+  );
+
+  it(
+    "a tampered commitment list: another signer's commitment is a point of small order",
+    () => caughtCoordinating('coord-bad-list', /invalid commitment for/),
+    180_000,
+  );
+
+  it('afterwards the liar, honest again, signs with each honest member', async () => {
+    await freshLiar();
+    for (const other of [victim, honest]) {
+      const r = await signRequest(liar);
+      await approveBy(r.id, [liar, other]);
+      const done = await requestStatus(liar, r.id, 'done', 60_000);
+      expect(verifies(done, r.msg)).toBe(true);
+      expect(done.culprits).toEqual([]);
+    }
+    expectNoNonceReuse(nodes, group);
+  }, 180_000);
+});
