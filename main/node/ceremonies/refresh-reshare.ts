@@ -217,6 +217,11 @@ export class RefreshReshareService extends NodeService {
         (newcomerPackage ? publicPackageFromJSON(JSON.parse(newcomerPackage)) : undefined);
       if (!old) throw new Error('this node does not know the current key package');
       const key = meIsDealer ? await this.keyPackage(groupId) : undefined;
+      const identityOf = (peer: string): Uint8Array => {
+        const m = oldMembers.find((x) => x.peerId === peer);
+        if (!m) throw new Error(`dealer ${peer} is not a member of the group`);
+        return hexToBytes(m.identityKey);
+      };
       const params = {
         old,
         dealers: dealers.map((d) => BigInt(d.index)),
@@ -226,6 +231,11 @@ export class RefreshReshareService extends NodeService {
         })),
         threshold: p.ceremony === 'reshare' ? p.threshold : g.threshold,
         sessionId: hexToBytes(session),
+        // Signed with the identity keys: an echo misreporting a dealer's package names the echoer.
+        dealerKeys: dealers.map((d) => ({
+          identifier: BigInt(d.index),
+          identityKey: identityOf(d.peerId),
+        })),
       };
       const myIndex = BigInt(indexOf.get(this.me.peerId)!);
       const check = () => {
@@ -235,7 +245,7 @@ export class RefreshReshareService extends NodeService {
           );
       };
       const send = this.ceremony.ceremonySender(groupId, requestId, session, deadline);
-      const r1 = reshareRound1(params, myIndex, key);
+      const r1 = reshareRound1(params, myIndex, key, undefined, (m) => this.me.sign(m));
       if (r1.package)
         await Promise.all(
           others.map((peer) =>
