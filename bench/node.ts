@@ -366,6 +366,8 @@ async function buildBundle(): Promise<void> {
 
 function removeBundle(): void {
   for (const f of [BIN, `${BIN}.map`]) rmSync(f, { force: true });
+  // Its chunks (scripts/build-node.mjs chunkDir), which only this bundle loads.
+  rmSync(BIN.replace(/\.mjs$/, '-chunks'), { recursive: true, force: true });
 }
 
 /** Every node started, for the log tails that come with an error. */

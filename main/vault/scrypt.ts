@@ -48,6 +48,15 @@ export function startEarlyScrypt(
   salt: Uint8Array,
   k: ScryptParams & { dkLen: number },
 ): void {
+  // The same derivation already under way (the bundle's entry began it before the command's
+  // modules loaded, and `start` asks again): one scrypt, not two at once.
+  if (
+    early &&
+    early.params === paramsOf(k) &&
+    same(early.salt, salt) &&
+    same(early.password, password)
+  )
+    return;
   early?.password.fill(0); // one at a time: a newer start replaces it
   const mine = Uint8Array.from(password);
   const result = derive(mine, salt, k);

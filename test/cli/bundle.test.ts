@@ -36,6 +36,7 @@ describe('the bundle', () => {
       rmSync(out, { force: true });
       rmSync(`${out}.map`, { force: true });
       rmSync(`${out}.run.mjs`, { force: true });
+      rmSync(out.replace(/\.mjs$/, '-chunks'), { recursive: true, force: true });
     }
   });
 
