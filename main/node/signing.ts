@@ -873,8 +873,9 @@ export class SigningService extends NodeService {
     from: string,
     reason: string,
   ): { error: string } {
+    reason = reason.slice(0, 300);
     this.log(
-      `coordinator ${logSafe(this.memberName(g.id, from))} lied in its sign request for ${r.id}: ${logSafe(reason, 300)}`,
+      `coordinator ${logSafe(this.memberName(g.id, from))} lied in its sign request for ${r.id}: ${logSafe(reason)}`,
     );
     const key = `${from}/${r.id}`;
     if (!this.namedCoordinators.has(key)) {
