@@ -87,7 +87,7 @@ export class SyncService extends NodeService {
             proof: string;
             session?: string;
           };
-          await this.send(peer, {
+          const done = {
             v: 1,
             type: 'ceremony',
             groupId: g.id,
@@ -96,7 +96,12 @@ export class SyncService extends NodeService {
             session: session ?? bytesToHex(repairContext(requestId)),
             step: 'done',
             payload: { proof },
-          }).catch(() => undefined);
+          } as const;
+          // Not taken (the member was busy, or slow to answer): tried again for a minute in the
+          // background, so that one lost answer does not leave the member on the old roster.
+          await this.send(peer, done).catch(
+            () => void this.sendReliably(peer, done, 60_000).catch(() => undefined),
+          );
         }
       }
       await this.send(peer, { v: 1, type: 'hello', addrs: this.host.addrs() });
