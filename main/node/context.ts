@@ -228,21 +228,24 @@ export class NodeContext {
     return this.host.request(peer, PROTOCOL.group, out, { addrs: this.allAddrs(peer), timeoutMs });
   }
 
-  /** Best effort to every other member of a group, in parallel; failures are logged. */
   /**
    * To every other member of a group, in parallel, retried for a minute; a member offline longer
-   * catches up from the sync that runs when it reconnects.
+   * catches up from the sync that runs when it reconnects. A member not connected now is tried for
+   * `unconnectedMs` only (5 s: an offline member is not dialled over and over for every message),
+   * unless the message must reach members that were never dialled yet (group formation).
    */
-  broadcast(groupId: string, msg: GroupMessage): void {
+  broadcast(groupId: string, msg: GroupMessage, unconnectedMs = 5_000): void {
     const members = this.store.members.list(groupId);
     // Sent on the next turn of the event loop: what the caller starts right after (a coordinator's
     // sign requests after its approval) goes out first, not behind a message to every member.
     setImmediate(() => {
       for (const m of members) {
         if (m.peerId === this.me.peerId) continue;
-        this.sendReliably(m.peerId, msg, this.host.isConnected(m.peerId) ? 60_000 : 5_000).catch(
-          (e) => this.log(`send to ${short(m.peerId)} failed: ${(e as Error).message}`),
-        );
+        this.sendReliably(
+          m.peerId,
+          msg,
+          this.host.isConnected(m.peerId) ? 60_000 : unconnectedMs,
+        ).catch((e) => this.log(`send to ${short(m.peerId)} failed: ${(e as Error).message}`));
       }
     });
   }
@@ -452,8 +455,8 @@ export abstract class NodeService {
   ): Promise<unknown> {
     return this.ctx.send(peer, msg, timeoutMs);
   }
-  protected broadcast(groupId: string, msg: GroupMessage): void {
-    this.ctx.broadcast(groupId, msg);
+  protected broadcast(groupId: string, msg: GroupMessage, unconnectedMs?: number): void {
+    this.ctx.broadcast(groupId, msg, unconnectedMs);
   }
   protected sendReliably(peer: string, msg: GroupMessage, deadlineMs: number): Promise<void> {
     return this.ctx.sendReliably(peer, msg, deadlineMs);

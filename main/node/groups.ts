@@ -491,7 +491,7 @@ export class GroupsService extends NodeService {
       const roster = this.rosterMessage(g.id);
       for (const m of roster.members)
         if (m.peerId !== this.me.peerId && m.peerId !== from)
-          this.send(m.peerId, roster).catch(() => undefined);
+          this.sendReliably(m.peerId, roster, 60_000).catch(() => undefined);
     }
     return { ok: true, roster: this.rosterMessage(g.id) };
   }
@@ -710,7 +710,9 @@ export class GroupsService extends NodeService {
     this.noteConfirmation(g.id, this.me.peerId, hash);
     this.store.members.update(g.id, this.me.peerId, { confirmed: true });
     this.audit('group.confirmed', { rosterHash: hash, safetyCode: safetyCode(hash) }, g.id);
-    this.broadcast(g.id, { v: 1, type: 'confirm', groupId: g.id, rosterHash: hash });
+    // Members of a forming group have mostly met only the creator: each is dialled here, and a
+    // confirmation lost under load would hold the key generation until a reconnect (sync.ts).
+    this.broadcast(g.id, { v: 1, type: 'confirm', groupId: g.id, rosterHash: hash }, 60_000);
     this.maybeStartDkg(g.id);
     return this.groupView(this.store.groups.get(g.id)!);
   }
