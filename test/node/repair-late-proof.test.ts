@@ -56,7 +56,12 @@ function setup() {
   });
   const deps = {
     ceremony: {
-      ceremonyParams: (r: RequestRow) => JSON.parse(new TextDecoder().decode(r.message)),
+      // As the real one, checked against the group as it is now.
+      ceremonyParams: (r: RequestRow) => {
+        const p = JSON.parse(new TextDecoder().decode(r.message)) as typeof params;
+        if (!h.store.members.get(groupId, p.lost)) throw new Error('lost: is not a member');
+        return p;
+      },
     },
     requests: {
       approversOf: () => [alice.peerId, bob.peerId],
@@ -155,5 +160,14 @@ describe('RepairService: a late proof from a failed repair’s new device', () =
     t.store.groups.update(t.groupId, { epoch: 1 });
     expect(t.svc.isAwaitedNewcomer(dave.peerId)).toBe(false);
     expect(t.late(dave, t.proof())).toBe('wrong_state');
+  });
+
+  it('awaits nothing once another device took the lost member’s place (and the gate does not throw)', () => {
+    const t = setup();
+    t.fail();
+    const carolRow = t.store.members.get(t.groupId, carol.peerId)!;
+    t.store.members.delete(t.groupId, carol.peerId);
+    t.store.members.upsert({ ...carolRow, peerId: erin.peerId, name: 'erin' });
+    expect(t.svc.isAwaitedNewcomer(dave.peerId)).toBe(false);
   });
 });

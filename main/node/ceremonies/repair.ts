@@ -432,8 +432,8 @@ export class RepairService extends NodeService {
     const g = this.store.groups.get(r.groupId);
     if (!g || this.awaitedList(g.id).some((a) => a.requestId === r.id)) return;
     if (Date.now() - r.updatedAt > LATE_PROOF_MS) return;
-    const p = this.ceremony.ceremonyParams(r);
-    if (p.ceremony !== 'repair') return;
+    const p = this.repairParams(r);
+    if (!p || p.newcomer.peerId === this.me.peerId) return;
     this.setAwaited(g.id, r.id, {
       requestId: r.id,
       newcomer: p.newcomer.peerId,
@@ -453,9 +453,9 @@ export class RepairService extends NodeService {
       return undefined;
     const r = this.store.requests.get(requestId);
     if (r?.kind !== 'repair' || r.groupId !== g.id || r.status !== 'failed') return undefined;
-    const p = this.ceremony.ceremonyParams(r);
+    const p = this.repairParams(r);
     if (
-      p.ceremony !== 'repair' ||
+      !p ||
       p.newcomer.peerId !== a.newcomer ||
       g.status !== 'ready' ||
       g.epoch !== p.fromEpoch ||
@@ -463,6 +463,19 @@ export class RepairService extends NodeService {
     )
       return undefined;
     return a;
+  }
+
+  /**
+   * A repair request's parameters, or undefined once they no longer read (they are checked against
+   * the group as it is now: a lost member replaced since is no member any more).
+   */
+  private repairParams(r: RequestRow): Extract<CeremonyParams, { ceremony: 'repair' }> | undefined {
+    try {
+      const p = this.ceremony.ceremonyParams(r);
+      return p.ceremony === 'repair' ? p : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   private awaitedList(groupId: string): AwaitedRepair[] {
