@@ -169,5 +169,6 @@ describe('RepairService: a late proof from a failed repair’s new device', () =
     t.store.members.delete(t.groupId, carol.peerId);
     t.store.members.upsert({ ...carolRow, peerId: erin.peerId, name: 'erin' });
     expect(t.svc.isAwaitedNewcomer(dave.peerId)).toBe(false);
+    expect(t.late(dave, t.proof())).toBe('wrong_state');
   });
 });

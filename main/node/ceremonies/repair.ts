@@ -369,9 +369,9 @@ export class RepairService extends NodeService {
    */
   lateRepairDone(from: string, g: GroupRow, r: RequestRow, payload: unknown): unknown {
     if (r.status === 'done') return { ok: true };
-    const p = this.ceremony.ceremonyParams(r);
-    if (p.ceremony !== 'repair' || from !== p.newcomer.peerId)
-      throw new DroppedMessage('not_newcomer');
+    const p = this.repairParams(r);
+    if (!p) throw new DroppedMessage('wrong_state');
+    if (from !== p.newcomer.peerId) throw new DroppedMessage('not_newcomer');
     const lost = this.store.members.get(g.id, p.lost);
     // Only current members' approvals count (issue 9 finding 6).
     const approvals = this.requests.approversOf(r);
