@@ -2,7 +2,10 @@
 // of them learning it. Each helper splits λ_i(r)·s_i into random parts, one per helper; each
 // helper sums what it received and sends that to the member. Public commitments to every part
 // let everyone check the arithmetic and name a helper that cheated.
-import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
+import { ed25519 } from '@noble/curves/ed25519.js';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { bytesToHex, hexToBytes, utf8ToBytes } from '@noble/hashes/utils.js';
+import { lp } from './dkg.js';
 import { CryptoError, check } from './errors.js';
 import { SecretShare, type KeyPackage, type PublicKeyPackage } from './keys.js';
 import { lagrangeAt } from './poly.js';
@@ -188,9 +191,143 @@ function assertCommitments(
     );
 }
 
+// ---- signed commitments: a helper that shows the member other commitments than the helpers ----
+
+/**
+ * The bytes helper `helper` signs with its identity key (Ed25519) for its commitments δ_ij·G in
+ * the repair session `session`: bound to the session, the helper and every (recipient, point).
+ */
+export function repairCommitmentsSigningBytes(
+  suite: Suite,
+  session: string,
+  helper: bigint,
+  commitments: ReadonlyMap<bigint, GroupPoint>,
+): Uint8Array {
+  const sorted = [...commitments].sort(([a], [b]) => (a < b ? -1 : 1));
+  return sha256(
+    lp(
+      utf8ToBytes('conclave/repair-commitments/v1'),
+      utf8ToBytes(session),
+      suite.encodeScalar(helper),
+      ...sorted.flatMap(([j, C]) => [suite.encodeScalar(j), suite.encodePoint(C)]),
+    ),
+  );
+}
+
+/** Whether `sig` (hex) is `helper`'s identity-key signature over these commitments. */
+export function repairCommitmentsSignedBy(
+  suite: Suite,
+  session: string,
+  helper: bigint,
+  commitments: ReadonlyMap<bigint, GroupPoint>,
+  sig: unknown,
+  key: Uint8Array | undefined,
+): boolean {
+  if (!key || typeof sig !== 'string' || !/^[0-9a-f]{128}$/.test(sig)) return false;
+  try {
+    return ed25519.verify(
+      hexToBytes(sig),
+      repairCommitmentsSigningBytes(suite, session, helper, commitments),
+      key,
+    );
+  } catch {
+    return false;
+  }
+}
+
+/** A helper's commitments as another participant received them, with the helper's signature. */
+export interface RepairView {
+  readonly commitments: ReadonlyMap<bigint, GroupPoint>;
+  readonly signature: string;
+}
+
+/**
+ * What lets the member judge a σ_j that does not match: each helper j passes on, with σ_j, the
+ * signed commitments it received from every helper (`views`, by j then by sender). A helper whose
+ * signed commitments in j's view differ from the member's showed two different sets and is named
+ * instead of j; a view without a valid signature is no evidence, and j is named.
+ */
+export interface RepairJudge {
+  readonly session: string;
+  helperKey(helper: bigint): Uint8Array | undefined;
+  readonly views: ReadonlyMap<bigint, ReadonlyMap<bigint, RepairView>>;
+}
+
+function sameCommitments(
+  a: ReadonlyMap<bigint, GroupPoint>,
+  b: ReadonlyMap<bigint, GroupPoint> | undefined,
+): boolean {
+  return !!b && a.size === b.size && [...a].every(([j, C]) => b.get(j)?.equals(C) === true);
+}
+
+/** Views (by sender) as JSON: hex identifiers, hex points, the signature. */
+export function repairViewsToWire(
+  suite: Suite,
+  views: ReadonlyMap<bigint, RepairView>,
+): Record<string, { commitments: Record<string, string>; signature: string }> {
+  const out: Record<string, { commitments: Record<string, string>; signature: string }> = {};
+  for (const [i, v] of views) {
+    const commitments: Record<string, string> = {};
+    for (const [j, C] of v.commitments)
+      commitments[identifierHex(suite, j)] = bytesToHex(suite.encodePoint(C));
+    out[identifierHex(suite, i)] = { commitments, signature: v.signature };
+  }
+  return out;
+}
+
+/**
+ * Decodes the views helper `from` sent with its sum, strictly: an object with at most one entry
+ * per helper, each exactly { commitments: one point per helper, signature: 64 bytes of hex }.
+ * Anything else is refused naming `from`. Signatures are checked by repairStep3, where they count.
+ */
+export function repairViewsFromWire(
+  suite: Suite,
+  helpers: readonly bigint[],
+  raw: unknown,
+  from: string,
+): Map<bigint, RepairView> {
+  const fail = (why: string): never => {
+    throw new CryptoError('bad_input', `repair views from ${from}: ${why}`, [from]);
+  };
+  const isObject = (v: unknown): v is Record<string, unknown> =>
+    v !== null && typeof v === 'object' && !Array.isArray(v);
+  const want = new Map(helpers.map((h) => [identifierHex(suite, h), h]));
+  if (!isObject(raw)) return fail('not an object');
+  const entries = Object.entries(raw);
+  if (entries.length > helpers.length) fail('more entries than helpers');
+  const out = new Map<bigint, RepairView>();
+  for (const [iHex, v] of entries) {
+    const i = want.get(iHex);
+    if (i === undefined) return fail(`${iHex.slice(0, 80)} is not a helper`);
+    if (!isObject(v) || Object.keys(v).some((k) => k !== 'commitments' && k !== 'signature'))
+      return fail(`the entry of ${iHex} is malformed`);
+    if (typeof v.signature !== 'string' || !/^[0-9a-f]{128}$/.test(v.signature))
+      return fail(`the signature of ${iHex} is malformed`);
+    const c = v.commitments;
+    if (!isObject(c) || Object.keys(c).length !== helpers.length)
+      return fail(`${iHex}'s commitments are not one per helper`);
+    const commitments = new Map<bigint, GroupPoint>();
+    for (const [jHex, pt] of Object.entries(c)) {
+      const j = want.get(jHex);
+      if (j === undefined || typeof pt !== 'string' || !/^([0-9a-f]{2})*$/.test(pt))
+        return fail(`${iHex}'s commitment for ${jHex.slice(0, 80)} is malformed`);
+      try {
+        commitments.set(j, suite.decodePoint(hexToBytes(pt), 'repair commitment'));
+      } catch (e) {
+        return fail((e as Error).message);
+      }
+    }
+    out.set(i, { commitments, signature: v.signature });
+  }
+  return out;
+}
+
 /**
  * Step 3 at the member: s_r = Σ_j σ_j, checked against its verifying share Y_r. A σ_j that does
- * not match the sum of the commitments addressed to helper j names helper j.
+ * not match the sum of the commitments addressed to helper j names helper j, unless `judge` shows
+ * that another helper signed other commitments for j than for this member: that helper is named.
+ * With a judge, `commitments` are the ones this member received, each verified as signed by its
+ * helper (repairCommitmentsSignedBy).
  */
 export function repairStep3(
   pub: PublicKeyPackage,
@@ -198,6 +335,7 @@ export function repairStep3(
   lost: bigint,
   sigmas: readonly RepairPart[],
   commitments: ReadonlyMap<bigint, ReadonlyMap<bigint, GroupPoint>>,
+  judge?: RepairJudge,
 ): SecretShare {
   const suite = getSuite(pub.scheme);
   checkHelpers(suite, pub, helpers, lost);
@@ -209,6 +347,35 @@ export function repairStep3(
     for (const i of helpers) expected = expected.add(commitments.get(i)!.get(j)!);
     if (got.get(j) === 0n || !suite.G.multiply(got.get(j)!).equals(expected))
       bad.push(identifierHex(suite, j));
+  }
+  if (bad.length && judge) {
+    // A wrong-looking sum from an honest helper j: some helper i showed j other (signed)
+    // commitments than it showed this member. Its two signatures convict it, not j.
+    const equivocators = new Set<string>();
+    for (const jHex of bad) {
+      const j = helpers.find((h) => identifierHex(suite, h) === jHex)!;
+      for (const [i, v] of judge.views.get(j) ?? []) {
+        if (i === j || !helpers.includes(i) || sameCommitments(v.commitments, commitments.get(i)))
+          continue;
+        if (
+          repairCommitmentsSignedBy(
+            suite,
+            judge.session,
+            i,
+            v.commitments,
+            v.signature,
+            judge.helperKey(i),
+          )
+        )
+          equivocators.add(identifierHex(suite, i));
+      }
+    }
+    if (equivocators.size)
+      throw new CryptoError(
+        'equivocation',
+        `helpers showed different repair commitments to different members: ${[...equivocators].join(', ')}`,
+        [...equivocators],
+      );
   }
   if (bad.length)
     throw new CryptoError('bad_share', `repair sum from ${bad.join(', ')} is wrong`, bad);
