@@ -2,8 +2,9 @@
 // runs the real node with the test-only tampering layer (main/node/adversary.ts) and lies to a
 // signer in the commitment list of its sign request. Each case: the signer releases no share (no
 // nonce used, no output), names the coordinator in its view of the request and, as its own
-// statement, in its audit chain; the two honest members then sign without the liar, and at the
-// end the liar, honest again, signs too, so no share was harmed.
+// statement, in its audit chain; once the third member approves, the two honest members sign
+// that request without the liar (the victim no longer counts it as coordinator), and at the end
+// the liar, honest again, signs too, so no share was harmed.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -64,29 +65,32 @@ function verifies(r: RequestView, msg: string): boolean {
   return ed25519.verify(hexToBytes(r.signature!), hexToBytes(msg), hexToBytes(publicKey));
 }
 
-/** The nonce records (share_released entries) the victim wrote for request `id`. */
-function victimReleases(id: string): string[] {
+/** The nonce records (share_released entries) signer `n` wrote for request `id`. */
+function releases(n: TestNode, id: string): string[] {
   return nonceRecords(nodes, group)
-    .filter(([signer, , req]) => signer === victim.peerId && req === id)
+    .filter(([signer, , req]) => signer === n.peerId && req === id)
     .map(([, nonce]) => nonce);
 }
 
 /**
  * The liar coordinates a request the victim approved and lies to it (`kase`); the victim refuses
- * with `reason` and names the liar; then the victim and the honest member sign a new request.
+ * with `reason` and names the liar; then the honest member approves, the liar lies to it too, and
+ * the victim signs the request with the honest member.
  */
 async function caughtCoordinating(kase: string, reason: RegExp): Promise<void> {
   await freshLiar();
-  // An honest signature by the liar and the victim first: the replay cases send it again, and it
-  // shows the pools are in order before the lie.
-  const first = await signRequest(liar);
-  await approveBy(first.id, [liar, victim]);
-  expect(verifies(await requestStatus(liar, first.id, 'done', 60_000), first.msg)).toBe(true);
-  await requestStatus(victim, first.id, 'done', 30_000);
-  expect(victimReleases(first.id)).toHaveLength(1);
+  // An honest signature by the liar with each of the others first: the replay cases send them
+  // again, and they show the pools are in order before the lie.
+  for (const other of [victim, honest]) {
+    const first = await signRequest(liar);
+    await approveBy(first.id, [liar, other]);
+    expect(verifies(await requestStatus(liar, first.id, 'done', 60_000), first.msg)).toBe(true);
+    await requestStatus(other, first.id, 'done', 30_000);
+    expect(releases(other, first.id)).toHaveLength(1);
+  }
 
   lie(kase);
-  const { id } = await signRequest(liar);
+  const { id, msg } = await signRequest(liar);
   await approveBy(id, [liar, victim]);
   const named = await waitFor(
     `${kase}: the victim to name the coordinator`,
@@ -109,7 +113,7 @@ async function caughtCoordinating(kase: string, reason: RegExp): Promise<void> {
   // Once per request, however often the liar asks.
   expect(audit.filter((e) => e.summary.includes(id) && e.type === entry!.type)).toHaveLength(1);
   // No share left the victim for it, and no nonce was used twice (its replayed one included).
-  expect(victimReleases(id)).toEqual([]);
+  expect(releases(victim, id)).toEqual([]);
   expectNoNonceReuse(nodes, group);
   const atLiar = await liar.api('request.show', { id });
   expect(atLiar.status).not.toBe('done');
@@ -122,13 +126,23 @@ async function caughtCoordinating(kase: string, reason: RegExp): Promise<void> {
   });
   expect((await honest.api('request.show', { id })).culprits).not.toContain(liar.peerId);
 
-  // The two honest members sign without the liar (the victim coordinates: the liar has not
-  // approved), so their shares are intact.
-  const next = await signRequest(victim);
-  await approveBy(next.id, [victim, honest]);
-  const done = await requestStatus(victim, next.id, 'done', 60_000);
-  expect(verifies(done, next.msg)).toBe(true);
-  expect(done.culprits).toEqual([]);
+  // The honest member approves too. The liar asks it, with the same lie, and is refused again;
+  // the victim, for which the liar coordinates this request no more, signs it with the honest
+  // member (and refuses the liar's failure outcome for it: a culprit coordinates no more).
+  await approveBy(id, [honest]);
+  const done = await requestStatus(victim, id, 'done', 60_000);
+  expect(verifies(done, msg)).toBe(true);
+  expect(done.culprits).toEqual([liar.peerId]);
+  await requestStatus(honest, id, 'done', 30_000);
+  // The honest member's share went to the victim, never to the liar; the victim's own went into
+  // the signature it made (no nonce record: the coordinator's share is not asked for).
+  const mine = `${honest.peerId}/${group}`;
+  const released = (await honest.api('audit.list', { group, limit: 500 })).filter(
+    (e) => e.author === mine && e.type === 'request.share_released' && e.summary.includes(id),
+  );
+  expect(released.map((e) => e.summary.endsWith(victim.peerId.slice(-8)))).toEqual([true]);
+  expect(releases(honest, id)).toHaveLength(1);
+  expect(releases(victim, id)).toEqual([]);
   expectNoNonceReuse(nodes, group);
   recordCase({
     suite: 'adversary',
