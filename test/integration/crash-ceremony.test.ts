@@ -158,9 +158,8 @@ describe('ceremonies in a 2-of-3 group with a member that crashes', () => {
           async () => {
             const vs = await Promise.all(all.map((n) => n.api('group.show', { group: first })));
             const statuses = new Set(vs.map((v) => v.status));
-            return statuses.size === 1 && (statuses.has('ready') || statuses.has('failed'))
-              ? vs
-              : undefined;
+            if (statuses.size === 1 && (statuses.has('ready') || statuses.has('failed'))) return vs;
+            throw new Error(all.map((n, i) => `${n.name} ${vs[i]!.status}`).join(', '));
           },
           120_000,
         );
@@ -178,6 +177,8 @@ describe('ceremonies in a 2-of-3 group with a member that crashes', () => {
         survived = true;
       } finally {
         recordCrash(`import member killed at ${point}`, point, survived, outcome);
+        if (!survived && !process.env.CONCLAVE_TEST_LOGS)
+          for (const n of all) console.log(`--- ${n.name} (${point})\n${n.logs.slice(-20_000)}`);
       }
     },
     180_000,
