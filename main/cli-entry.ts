@@ -1,10 +1,10 @@
 // The `conclave` command's entry point in the bundle (npm run build:node): for a plain `conclave
 // start` it begins the file vault's scrypt before the command's modules load, then runs main/cli.ts.
-import { readFileSync, realpathSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { isEntryPoint } from './entry-point.js';
 import { deriveEarly } from './vault/file.js';
 
 /**
@@ -70,14 +70,4 @@ export async function runAsProcess(): Promise<void> {
   await cli.runAsProcess();
 }
 
-function isEntryPoint(): boolean {
-  const script = process.argv[1];
-  if (!script) return false;
-  try {
-    return import.meta.url === pathToFileURL(realpathSync(script)).href;
-  } catch (_) {
-    return false;
-  }
-}
-
-if (isEntryPoint()) await runAsProcess();
+if (isEntryPoint(import.meta.url)) await runAsProcess();

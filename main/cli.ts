@@ -1,10 +1,9 @@
 // The `conclave` command: runs a custodian node (`start`) and talks to it over the control socket.
 import './polyfill.js';
-import { realpathSync } from 'node:fs';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { isEntryPoint } from './entry-point.js';
 import { parseArgs } from 'node:util';
 import {
   ApiError,
@@ -1964,14 +1963,4 @@ export async function runAsProcess(): Promise<void> {
   setTimeout(() => process.exit(code), 2000).unref();
 }
 
-function isEntryPoint(): boolean {
-  const script = process.argv[1];
-  if (!script) return false;
-  try {
-    return import.meta.url === pathToFileURL(realpathSync(script)).href;
-  } catch (_) {
-    return false;
-  }
-}
-
-if (isEntryPoint()) await runAsProcess();
+if (isEntryPoint(import.meta.url)) await runAsProcess();
