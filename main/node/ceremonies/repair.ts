@@ -10,10 +10,15 @@ import {
   type KeyPackage,
 } from '../../../shared/crypto/keys.js';
 import {
+  repairCommitmentsSignedBy,
+  repairCommitmentsSigningBytes,
   repairPartFromWire,
   repairStep1,
   repairStep2,
   repairStep3,
+  repairViewsFromWire,
+  repairViewsToWire,
+  type RepairView,
 } from '../../../shared/crypto/repair.js';
 import {
   getSuite,
@@ -223,17 +228,36 @@ export class RepairService extends NodeService {
         (newcomerPackage ? publicPackageFromJSON(JSON.parse(newcomerPackage)) : undefined);
       if (!pub) throw new Error('this node does not know the key package');
       const byIndex = (i: bigint) => helpers.find((h) => h.index === i)!.peerId;
+      // Every helper's commitments with its identity-key signature (refused, naming the helper,
+      // without one): passed on with the sums, they show the new device who showed whom what.
+      const views = new Map<bigint, RepairView>();
       const commitmentsFrom = async (): Promise<Map<bigint, Map<bigint, GroupPoint>>> => {
         const got = await awaitFrom(
           'round1',
           helperPeers.filter((h) => h !== this.me.peerId),
         );
         const all = new Map<bigint, Map<bigint, GroupPoint>>();
-        for (const [peer, raw] of got)
-          all.set(
-            BigInt(members.find((m) => m.peerId === peer)!.index),
-            pointsOf(raw, this.memberName(groupId, peer)),
-          );
+        for (const [peer, raw] of got) {
+          const m = members.find((x) => x.peerId === peer)!;
+          const i = BigInt(m.index);
+          const points = pointsOf(raw, this.memberName(groupId, peer));
+          const signature = (raw as { signature?: unknown }).signature;
+          if (
+            !repairCommitmentsSignedBy(
+              suite,
+              session,
+              i,
+              points,
+              signature,
+              hexToBytes(m.identityKey),
+            )
+          )
+            throw new CryptoError('bad_input', 'repair commitments not signed by their helper', [
+              identifierHex(suite, i),
+            ]);
+          all.set(i, points);
+          views.set(i, { commitments: points, signature: signature as string });
+        }
         return all;
       };
       if (isHelper) {
@@ -243,12 +267,17 @@ export class RepairService extends NodeService {
         for (const [j, pt] of step1.commitments)
           myCommitments[identifierHex(suite, j)] = bytesToHex(suite.encodePoint(pt));
         const from = identifierHex(suite, key.share.identifier);
+        const signature = bytesToHex(
+          this.me.sign(
+            repairCommitmentsSigningBytes(suite, session, key.share.identifier, step1.commitments),
+          ),
+        );
         // A send that fails (the peer went away as it got the message) does not stop this
         // helper: its own part still goes to the new device, so a failure names only who is
         // missing, as the rounds below find out.
         const sent = await Promise.allSettled([
           ...[...helperPeers.filter((h) => h !== this.me.peerId), p.newcomer.peerId].map((peer) =>
-            send(peer, 'round1', { from, commitments: myCommitments }),
+            send(peer, 'round1', { from, commitments: myCommitments, signature }),
           ),
           ...[...step1.parts]
             .filter(([j]) => j !== key.share.identifier)
@@ -261,6 +290,7 @@ export class RepairService extends NodeService {
             );
         const all = await commitmentsFrom();
         all.set(key.share.identifier, new Map(step1.commitments));
+        views.set(key.share.identifier, { commitments: step1.commitments, signature });
         const parts = await awaitFrom(
           'echo',
           helperPeers.filter((h) => h !== this.me.peerId),
@@ -273,13 +303,32 @@ export class RepairService extends NodeService {
           ...[...parts.values()].map((w) => repairPartFromWire(suite, w as never)),
         ];
         const sigma = repairStep2(pub, helperIds, lostIndex, key.share.identifier, received, all);
-        await send(p.newcomer.peerId, 'round2', { ...sigma.toWire(suite) });
+        await send(p.newcomer.peerId, 'round2', {
+          ...sigma.toWire(suite),
+          views: repairViewsToWire(suite, views),
+        });
       }
       if (isNewcomer) {
         const all = await commitmentsFrom();
         const sums = await awaitFrom('round2', helperPeers);
         const sigmas = [...sums.values()].map((w) => repairPartFromWire(suite, w as never));
-        const share = repairStep3(pub, helperIds, lostIndex, sigmas, all);
+        // Each helper's view of the signed commitments: a sum that looks wrong because another
+        // helper showed this device other commitments names that helper, not the sender.
+        const helperViews = new Map(
+          [...sums].map(([peer, w]) => {
+            const j = helpers.find((h) => h.peerId === peer)!.index;
+            const raw = (w as { views?: unknown }).views;
+            return [j, repairViewsFromWire(suite, helperIds, raw, identifierHex(suite, j))];
+          }),
+        );
+        const share = repairStep3(pub, helperIds, lostIndex, sigmas, all, {
+          session,
+          helperKey: (i) => {
+            const m = members.find((x) => BigInt(x.index) === i);
+            return m ? hexToBytes(m.identityKey) : undefined;
+          },
+          views: helperViews,
+        });
         const key: KeyPackage = { public: pub, share };
         await this.vault.put(shareName(groupId, share.epoch), share.toBytes());
         // Prove to every member that this device holds the share of that position. The proof is
