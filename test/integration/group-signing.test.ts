@@ -345,10 +345,13 @@ describe('a 2-of-3 taproot group where an approver is killed while signing', () 
 
 describe('a 2-of-3 taproot group where an approver hangs while signing and stays alive', () => {
   const tmp = tempRoot();
-  // A sign timeout of 20 s: the coordinator must not need it (nor the default 10 s) to go on
-  // without the hung one, and without the fast failover the test could not pass.
+  // A sign timeout of 120 s: the coordinator must not need it to go on without the hung one, and
+  // without the fast failover the test could not pass. The margin is wide on purpose: on a loaded
+  // machine the failover (a deadline derived from the answers) stretches; how fast it is on a
+  // quiet one is the benchmark's business (npm run bench: failover), not a timed test's.
+  const SIGN_TIMEOUT_MS = 120_000;
   const nodes = ['gail', 'hugo', 'ines'].map(
-    (n) => new TestNode(n, tmp.root, { CONCLAVE_SIGN_TIMEOUT_MS: '20000' }),
+    (n) => new TestNode(n, tmp.root, { CONCLAVE_SIGN_TIMEOUT_MS: String(SIGN_TIMEOUT_MS) }),
   );
 
   afterAll(async () => {
@@ -383,16 +386,15 @@ describe('a 2-of-3 taproot group where an approver hangs while signing and stays
     await waitStatus(first, req.id, 'signing');
     const signingAt = Date.now();
     await third.api('request.approve', { id: req.id });
-    // Without the fast failover the coordinator waits out the 20 s sign timeout before asking
-    // third; with it, third is asked once second is late (about a second here), well before
-    // even the default 10 s timeout would have allowed.
+    // Without the fast failover the coordinator waits out the sign timeout before asking third;
+    // with it, third is asked once second is late (about a second on a quiet machine).
     const done = await waitStatus(
       first,
       req.id,
       'done',
-      Math.max(1, 10_000 - (Date.now() - signingAt)),
+      Math.max(1, SIGN_TIMEOUT_MS / 2 - (Date.now() - signingAt)),
     );
-    expect(Date.now() - signingAt).toBeLessThan(10_000);
+    expect(Date.now() - signingAt).toBeLessThan(SIGN_TIMEOUT_MS / 2);
     expect(
       schnorr.verify(hexToBytes(done.signature!), hexToBytes(msg), hexToBytes(group.publicKey!)),
     ).toBe(true);
