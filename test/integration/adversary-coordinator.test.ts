@@ -5,11 +5,8 @@
 // statement, in its audit chain; once the third member approves, the two honest members sign
 // that request without the liar (the victim no longer counts it as coordinator), and at the end
 // the liar, honest again, signs too, so no share was harmed.
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ed25519 } from '@noble/curves/ed25519.js';
-import { bytesToHex, hexToBytes, randomBytes } from '@noble/hashes/utils.js';
+import { bytesToHex, randomBytes } from '@noble/hashes/utils.js';
 import type { RequestView } from '../../shared/api/index.js';
 import { expectNoNonceReuse, nonceRecords } from './crash-helpers.js';
 import {
@@ -21,6 +18,7 @@ import {
   TestNode,
   waitFor,
 } from './harness.js';
+import { lying, setLie, verifiesEd25519 } from './adversary-helpers.js';
 import { recordCase } from './reliability-record.js';
 
 const tmp = tempRoot('conclave-adv-coord-');
@@ -33,12 +31,8 @@ let honest: TestNode;
 let group = '';
 let publicKey = '';
 
-const lying = (kase: string) => ({ CONCLAVE_ALLOW_FAULTS: '1', CONCLAVE_TAMPER: kase });
-
-/** Switches the liar to another lie (the layer reads its case file; no restart needed). */
-function lie(kase: string): void {
-  writeFileSync(join(liar.home, 'adversary-case'), kase);
-}
+/** Switches the liar to another lie (no restart needed). */
+const lie = (kase: string) => setLie(liar, kase);
 
 /**
  * Restarts the liar, honest: every attempt the victim refuses costs the liar one of the victim's
@@ -46,7 +40,7 @@ function lie(kase: string): void {
  */
 async function freshLiar(): Promise<void> {
   await liar.kill();
-  writeFileSync(join(liar.home, 'adversary-case'), 'none');
+  lie('none');
   await liar.start(undefined, lying('none'));
   for (const n of nodes)
     await waitFor(`${n.name} to see both others`, async () => {
@@ -61,9 +55,7 @@ async function signRequest(by: TestNode): Promise<{ id: string; msg: string }> {
   return { id: r.id, msg };
 }
 
-function verifies(r: RequestView, msg: string): boolean {
-  return ed25519.verify(hexToBytes(r.signature!), hexToBytes(msg), hexToBytes(publicKey));
-}
+const verifies = (r: RequestView, msg: string) => verifiesEd25519(r.signature!, msg, publicKey);
 
 /** The nonce records (share_released entries) signer `n` wrote for request `id`. */
 function releases(n: TestNode, id: string): string[] {

@@ -7,9 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { bytesToHex, hexToBytes, randomBytes } from '@noble/hashes/utils.js';
 import type { GroupView } from '../../shared/api/index.js';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { approveBy, groupStatus, requestStatus, tempRoot, TestNode, waitFor } from './harness.js';
+import { lying, setLie } from './adversary-helpers.js';
 import { recordCase } from './reliability-record.js';
 
 const tmp = tempRoot('conclave-adv-dkg-');
@@ -18,12 +17,8 @@ const env = { CONCLAVE_DKG_TIMEOUT_MS: '25000' };
 const [alice, bob, mal] = ['alice', 'bob', 'mallory'].map((n) => new TestNode(n, tmp.root, env));
 const honest = [alice!, bob!];
 
-const lying = (kase: string) => ({ CONCLAVE_ALLOW_FAULTS: '1', CONCLAVE_TAMPER: kase });
-
-/** Switches the liar to another lie (the layer reads its case file; no restart needed). */
-function lie(kase: string): void {
-  writeFileSync(join(mal!.home, 'adversary-case'), kase);
-}
+/** Switches the liar to another lie (no restart needed). */
+const lie = (kase: string) => setLie(mal!, kase);
 
 /**
  * Forms a 2-of-n ed25519 group through the API (faster than the CLI on a loaded machine): the

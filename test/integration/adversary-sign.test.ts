@@ -3,11 +3,8 @@
 // Each case: the coordinator names it (request view and audit log), no invalid signature comes
 // out, and the request is signed with the honest approver instead; afterwards the honest members
 // (and the liar, restarted honest) still sign, so no share was harmed.
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ed25519 } from '@noble/curves/ed25519.js';
-import { bytesToHex, hexToBytes, randomBytes } from '@noble/hashes/utils.js';
+import { bytesToHex, randomBytes } from '@noble/hashes/utils.js';
 import type { RequestView } from '../../shared/api/index.js';
 import {
   approveBy,
@@ -18,6 +15,7 @@ import {
   TestNode,
   waitFor,
 } from './harness.js';
+import { lying, setLie, verifiesEd25519 } from './adversary-helpers.js';
 import { recordCase } from './reliability-record.js';
 
 const tmp = tempRoot('conclave-adv-sign-');
@@ -29,12 +27,8 @@ let mal: TestNode;
 let group = '';
 let publicKey = '';
 
-const lying = (kase: string) => ({ CONCLAVE_ALLOW_FAULTS: '1', CONCLAVE_TAMPER: kase });
-
-/** Switches the liar to another lie (the layer reads its case file; no restart needed). */
-function lie(kase: string): void {
-  writeFileSync(join(mal.home, 'adversary-case'), kase);
-}
+/** Switches the liar to another lie (no restart needed). */
+const lie = (kase: string) => setLie(mal, kase);
 
 /**
  * Restarts the liar: the coordinator loses one of its commitments with every answer it refuses
@@ -56,9 +50,7 @@ async function signRequest(): Promise<{ id: string; msg: string }> {
   return { id: r.id, msg };
 }
 
-function verifies(r: RequestView, msg: string): boolean {
-  return ed25519.verify(hexToBytes(r.signature!), hexToBytes(msg), hexToBytes(publicKey));
-}
+const verifies = (r: RequestView, msg: string) => verifiesEd25519(r.signature!, msg, publicKey);
 
 /**
  * The liar and the coordinator approve: the coordinator asks the liar, catches the lie and names
