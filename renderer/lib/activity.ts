@@ -57,6 +57,7 @@ export const AUDIT_TYPE_WORDS: Record<string, string> = {
   'request.failed': 'Request failed',
   'request.signing_attempt_failed': 'A signing attempt failed',
   'request.share_released': 'Signature share released',
+  'request.share_refused': 'Signature share refused: the coordinator’s request was wrong',
   'request.ecdh_released': 'Decryption share released',
   'request.ecdh_done': 'Decrypted (by the requester)',
   'request.ecdh_partial_invalid': 'A wrong decryption share',
@@ -166,6 +167,13 @@ function wordsOf(
     const to = /released to (\S+)/.exec(s)?.[1];
     return {
       words: `Signature share released${to ? ` to ${nameTails(to, ctx.people)}` : ''}, for ${requestSubject(id, ctx)}`,
+    };
+  }
+  if (e.type === 'request.share_refused' && id) {
+    // The recorder's own statement about the coordinator it refused (its word, not proof).
+    const m = /refused to (\S+): (.+)$/.exec(s);
+    return {
+      words: `Signature share refused${m ? ` to ${nameTails(m[1]!, ctx.people)}` : ''}, for ${requestSubject(id, ctx)}${m ? `, saying “${m[2]}”` : ''}`,
     };
   }
   if (e.type === 'audit.checkpoint')

@@ -68,6 +68,24 @@ describe('activityEvents', () => {
     expect(other!.words).toBe('An unknown member (…ZZZZZZZZ) asked for request r2');
   });
 
+  it('a refused share names the coordinator it was refused to and the reason, as the recorder said', () => {
+    const [refused] = activityEvents(
+      [
+        entry(
+          ALICE,
+          'request.share_refused',
+          `signature share for request r1 refused to ${peerTail(BOB)}: commitment already used`,
+          '2026-03-01T11:00:00Z',
+        ),
+      ],
+      { people },
+    );
+    expect(refused!.words).toBe(
+      `Signature share refused to Bob (${BOB.fingerprint.slice(0, 9)}), for request r1, saying “commitment already used”`,
+    );
+    expect(refused!.recordedBy.map((r) => r.name)).toEqual(['Alice']);
+  });
+
   it('every type reads as words, a step of one’s own says whose, and other records close in time merge', () => {
     const events = activityEvents(
       [
