@@ -5,11 +5,9 @@
 // signatures the honest dealer was framed). The group stays at its epoch with its shares and the
 // honest pair still signs.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ed25519 } from '@noble/curves/ed25519.js';
-import { bytesToHex, hexToBytes, randomBytes } from '@noble/hashes/utils.js';
+import { bytesToHex, randomBytes } from '@noble/hashes/utils.js';
 import type { RequestView } from '../../shared/api/index.js';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { lying, setLie, verifiesEd25519 } from './adversary-helpers.js';
 import { approveBy, groupStatus, requestStatus, tempRoot, TestNode, waitFor } from './harness.js';
 import { recordCase } from './reliability-record.js';
 
@@ -17,10 +15,7 @@ const tmp = tempRoot('conclave-adv-reshare-');
 const [alice, bob, mal] = ['alice', 'bob', 'mallory'].map((n) => new TestNode(n, tmp.root));
 const honest = [alice!, bob!];
 
-/** Switches the liar to another lie (the layer reads its case file; no restart needed). */
-function lie(kase: string): void {
-  writeFileSync(join(mal!.home, 'adversary-case'), kase);
-}
+const lie = (kase: string) => setLie(mal!, kase);
 
 /** How a member's peer id shows in names and summaries (…last 8). */
 const shortId = (n: TestNode) => n.peerId.slice(-8);
@@ -31,7 +26,7 @@ let publicKey = '';
 beforeAll(async () => {
   await Promise.all([alice!, bob!, mal!].map((n) => n.init()));
   await Promise.all(honest.map((n) => n.start()));
-  await mal!.start(undefined, { CONCLAVE_ALLOW_FAULTS: '1', CONCLAVE_TAMPER: 'none' });
+  await mal!.start(undefined, lying('none'));
   const created = await alice!.api('group.create', {
     name: 'vault',
     threshold: 2,
@@ -116,8 +111,6 @@ describe('a member lying in its refresh or reshare echo is named, not the dealer
     const r = await alice!.api('request.sign', { group: groupId, message: msg, encoding: 'hex' });
     await approveBy(r.id, honest);
     const done = await requestStatus(alice!, r.id, 'done', 90_000);
-    expect(
-      ed25519.verify(hexToBytes(done.signature!), hexToBytes(msg), hexToBytes(publicKey)),
-    ).toBe(true);
+    expect(verifiesEd25519(done.signature!, msg, publicKey)).toBe(true);
   }, 150_000);
 });
