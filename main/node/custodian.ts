@@ -191,7 +191,8 @@ export class Custodian {
           'the node restarted during key generation; create the group again',
         );
         const result = this.imports.importResult(this.store.groups.get(g.id)!);
-        if (result) this.ctx.broadcast(g.id, result);
+        // Retried beyond broadcast's 5 s: at start-up no member is connected yet.
+        if (result) this.imports.announceResult(g.id, result);
       }
       // A refresh or reshare this node did its part of before it stopped: learn how it ended.
       if (this.settle.pendingCeremony(g.id)) void this.settle.settleCeremony(g.id, Date.now());

@@ -8,7 +8,7 @@ import { ed25519 } from '@noble/curves/ed25519.js';
 import { bytesToHex, randomBytes } from '@noble/hashes/utils.js';
 import type { GroupView, RequestView } from '../../shared/api/index.js';
 import type { CrashPoint } from '../../main/node/crash.js';
-import { requestStatus, seen, tempRoot, TestNode, waitFor } from './harness.js';
+import { groupStatus, requestStatus, seen, tempRoot, TestNode, waitFor } from './harness.js';
 import {
   allReady,
   crashEnv,
@@ -135,52 +135,70 @@ describe('ceremonies in a 2-of-3 group with a member that crashes', () => {
     },
   );
 
+  /**
+   * ann imports a key, cal is killed at `point` and restarted (with `late`, only once ann gave the
+   * import up); the import ends alike on every member, imported again if it failed, and the
+   * importer signs with the restarted member.
+   */
+  async function importCase(point: CrashPoint, late: boolean): Promise<void> {
+    const tag = late ? `${point}-late` : point;
+    let survived = false;
+    let outcome = 'lost';
+    const seed = randomBytes(32);
+    const keyFile = join(tmp.root, `${tag}.key`);
+    writeFileSync(keyFile, bytesToHex(seed) + '\n', { mode: 0o600 });
+    const publicKey = bytesToHex(ed25519.getPublicKey(seed));
+    try {
+      await cal.kill();
+      await cal.start(undefined, crashEnv(point));
+      const first = await formGroupApi(ann, [ben, cal], `cold-${tag}`, 2, keyFile);
+      await waitForCrash(cal);
+      // cal's only word of the outcome is then ann's result message, sent while it was away.
+      if (late) await groupStatus(ann, first, 'failed', 90_000);
+      await restart(cal);
+      // Ready with the imported key on every member, or failed on every member: never a mix.
+      const views = await waitFor(
+        'the import to end alike on every member',
+        async () => {
+          const vs = await Promise.all(all.map((n) => n.api('group.show', { group: first })));
+          const statuses = new Set(vs.map((v) => v.status));
+          if (statuses.size === 1 && (statuses.has('ready') || statuses.has('failed'))) return vs;
+          throw new Error(all.map((n, i) => `${n.name} ${vs[i]!.status}`).join(', '));
+        },
+        120_000,
+      );
+      outcome = views[0]!.status === 'ready' ? 'done' : 'failed';
+      if (late) expect(outcome).toBe('failed');
+      let ready = views;
+      if (outcome === 'failed') {
+        for (const v of views) expect(v.publicKey).toBeUndefined();
+        const second = await formGroupApi(ann, [ben, cal], `cold-${tag}-again`, 2, keyFile);
+        ready = await allReady(all, second);
+        outcome = 'failed, retried';
+      }
+      for (const v of ready) expect(v.publicKey).toBe(publicKey);
+      // The importer signs too: it once kept a wiped share as its key package after the split.
+      await signAndVerify(ann, [cal], ready[0]!, `imported, after a crash at ${tag}`);
+      expectNoNonceReuse(all, ready[0]!.id);
+      survived = true;
+    } finally {
+      recordCrash(`import member killed at ${tag}`, point, survived, outcome);
+      if (!survived && !process.env.CONCLAVE_TEST_LOGS)
+        for (const n of all) console.log(`--- ${n.name} (${tag})\n${n.logs.slice(-20_000)}`);
+    }
+  }
+
   const importPoints: CrashPoint[] = ['import-mid', 'import-committed'];
 
   it.each(importPoints)(
     'an import with a member killed at %s ends alike on all, and imported again it signs',
-    async (point) => {
-      let survived = false;
-      let outcome = 'lost';
-      const seed = randomBytes(32);
-      const keyFile = join(tmp.root, `${point}.key`);
-      writeFileSync(keyFile, bytesToHex(seed) + '\n', { mode: 0o600 });
-      const publicKey = bytesToHex(ed25519.getPublicKey(seed));
-      try {
-        await cal.kill();
-        await cal.start(undefined, crashEnv(point));
-        const first = await formGroupApi(ann, [ben, cal], `cold-${point}`, 2, keyFile);
-        await waitForCrash(cal);
-        await restart(cal);
-        // Ready with the imported key on every member, or failed on every member: never a mix.
-        const views = await waitFor(
-          'the import to end alike on every member',
-          async () => {
-            const vs = await Promise.all(all.map((n) => n.api('group.show', { group: first })));
-            const statuses = new Set(vs.map((v) => v.status));
-            if (statuses.size === 1 && (statuses.has('ready') || statuses.has('failed'))) return vs;
-            throw new Error(all.map((n, i) => `${n.name} ${vs[i]!.status}`).join(', '));
-          },
-          120_000,
-        );
-        outcome = views[0]!.status === 'ready' ? 'done' : 'failed';
-        let ready = views;
-        if (outcome === 'failed') {
-          for (const v of views) expect(v.publicKey).toBeUndefined();
-          const second = await formGroupApi(ann, [ben, cal], `cold-${point}-again`, 2, keyFile);
-          ready = await allReady(all, second);
-          outcome = 'failed, retried';
-        }
-        for (const v of ready) expect(v.publicKey).toBe(publicKey);
-        await signAndVerify(ben, [cal], ready[0]!, `imported, after a crash at ${point}`);
-        expectNoNonceReuse(all, ready[0]!.id);
-        survived = true;
-      } finally {
-        recordCrash(`import member killed at ${point}`, point, survived, outcome);
-        if (!survived && !process.env.CONCLAVE_TEST_LOGS)
-          for (const n of all) console.log(`--- ${n.name} (${point})\n${n.logs.slice(-20_000)}`);
-      }
-    },
+    (point) => importCase(point, false),
     180_000,
+  );
+
+  it(
+    'an import whose member killed at import-committed comes back after the importer gave up fails on all, and imported again it signs',
+    () => importCase('import-committed', true),
+    240_000,
   );
 });

@@ -21,6 +21,9 @@ import { DroppedMessage, shareName } from '../common.js';
 import { type NodeServices, type NodeContext, NodeService } from '../context.js';
 import { crashPoint } from '../crash.js';
 
+/** How long the importer keeps sending its result to a member that has not taken it. */
+export const IMPORT_RESULT_RETRY_MS = 120_000;
+
 export class ImportService extends NodeService {
   constructor(
     ctx: NodeContext,
@@ -135,19 +138,31 @@ export class ImportService extends NodeService {
           x.share.identifier === BigInt(this.store.members.get(groupId, this.me.peerId)!.index),
       )!;
       await this.becomeReady(groupId, mine, true);
-      for (const k of keys) k.share.wipe();
+      // Not this node's own: becomeReady cached it as the group's key package (wiping it left the
+      // importer unable to sign, and every sync of its after that group failed on its nonces).
+      for (const k of keys) if (k !== mine) k.share.wipe();
       this.store.meta.set(`import:${groupId}`, JSON.stringify({ publicKey: meta.publicKey }));
       this.audit(
         'group.imported',
         { publicKey: meta.publicKey, notice: 'the original key must be destroyed' },
         groupId,
       );
-      this.broadcast(groupId, { v: 1, type: 'import-result', groupId, ok: true });
+      this.announceResult(groupId, { v: 1, type: 'import-result', groupId, ok: true });
     } catch (e) {
       const reason = `import failed: ${(e as Error).message}`;
       this.groups.failGroup(groupId, reason);
-      this.broadcast(groupId, { v: 1, type: 'import-result', groupId, ok: false, reason });
+      this.announceResult(groupId, { v: 1, type: 'import-result', groupId, ok: false, reason });
     }
+  }
+
+  /**
+   * Tells every member how the import ended, retried for two minutes also to members not connected
+   * now: a member that stopped while storing its share and comes back after the importer gave up
+   * has only this word to drop it (broadcast's 5 s for an unconnected member was over long before
+   * its restart, and the push when it reconnects is one attempt among the other groups' syncs).
+   */
+  announceResult(groupId: string, msg: GroupMessage): void {
+    this.broadcast(groupId, msg, IMPORT_RESULT_RETRY_MS);
   }
 
   /** The importer's result message for a member (sent again whenever the member reconnects). */
