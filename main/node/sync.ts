@@ -106,17 +106,25 @@ export class SyncService extends NodeService {
       }
       await this.send(peer, { v: 1, type: 'hello', addrs: this.host.addrs() });
       for (const g of this.groups.sharedGroups(peer)) {
-        if (g.creatorPeerId === this.me.peerId && g.status !== 'failed')
-          await this.send(peer, this.groups.rosterMessage(g.id));
-        const result = this.imports.importResult(g);
-        if (result) await this.send(peer, result);
-        const mine = this.groups.confirmations.get(g.id)?.get(this.me.peerId);
-        if (mine && (g.status === 'confirming' || g.status === 'dkg'))
-          await this.send(peer, { v: 1, type: 'confirm', groupId: g.id, rosterHash: mine });
-        if (g.status !== 'forming') void this.auditLog.syncAudit(peer, g.id).catch(() => undefined);
-        if (g.status === 'ready') {
-          await this.requests.sendStatements(peer, g.id);
-          await this.signing.sendNonces(g.id, peer, true);
+        try {
+          if (g.creatorPeerId === this.me.peerId && g.status !== 'failed')
+            await this.send(peer, this.groups.rosterMessage(g.id));
+          const result = this.imports.importResult(g);
+          if (result) await this.send(peer, result);
+          const mine = this.groups.confirmations.get(g.id)?.get(this.me.peerId);
+          if (mine && (g.status === 'confirming' || g.status === 'dkg'))
+            await this.send(peer, { v: 1, type: 'confirm', groupId: g.id, rosterHash: mine });
+          if (g.status !== 'forming')
+            void this.auditLog.syncAudit(peer, g.id).catch(() => undefined);
+          if (g.status === 'ready') {
+            await this.requests.sendStatements(peer, g.id);
+            await this.signing.sendNonces(g.id, peer, true);
+          }
+        } catch (e) {
+          // One group's failure (its key package unusable, a refused message) must not keep the
+          // peer from the other groups' rosters, results and nonces; a peer gone ends the sync.
+          if (!this.host.isConnected(peer)) throw e;
+          this.log(`sync of ${short(g.id)} with ${short(peer)} failed: ${(e as Error).message}`);
         }
       }
       for (const r of this.store.requests.list({ statuses: ['pending', 'signing'] }))
