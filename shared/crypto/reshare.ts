@@ -1,7 +1,6 @@
 // Resharing: T or more old members re-deal their Lagrange-weighted shares to a new roster with a
 // new threshold; the group key stays the same and the epoch goes up. Refresh is the special case
 // with the same roster and threshold.
-import { ed25519 } from '@noble/curves/ed25519.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js';
 import { CryptoError, check } from './errors.js';
