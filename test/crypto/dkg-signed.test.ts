@@ -15,7 +15,7 @@ import {
   type DkgParams,
   type DkgRound1Package,
 } from '../../shared/crypto/dkg.js';
-import { CryptoError } from '../../shared/crypto/errors.js';
+import { culpritsOf } from './helpers.js';
 import { getSuite, identifierHex } from '../../shared/crypto/suite.js';
 
 const suite = getSuite('ed25519');
@@ -35,16 +35,6 @@ function session(n = 3, t = 2) {
   const sign = (i: number) => (m: Uint8Array) => ed25519.sign(m, seeds[i]!);
   const r1 = params.members.map((m, i) => dkgRound1(params, m.identifier, undefined, sign(i)));
   return { params, sign, states: r1.map((r) => r.state), pkgs: r1.map((r) => r.package) };
-}
-
-function culpritsOf(fn: () => unknown): string[] {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(CryptoError);
-    return [...(e as CryptoError).culprits].sort();
-  }
-  throw new Error('expected a CryptoError');
 }
 
 const hex = (id: number) => identifierHex(suite, BigInt(id));

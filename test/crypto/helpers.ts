@@ -2,6 +2,8 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { hexToBytes } from '@noble/hashes/utils.js';
+import { expect } from 'vitest';
+import { CryptoError } from '../../shared/crypto/errors.js';
 import { splitSecret } from '../../shared/crypto/dealer.js';
 import type { KeyPackage } from '../../shared/crypto/keys.js';
 import { getSuite, type SchemeName } from '../../shared/crypto/suite.js';
@@ -87,4 +89,15 @@ export function runDkg(params: DkgParams): KeyPackage[] {
       out.flat().filter((p) => p.to === me.state.me),
     ),
   );
+}
+
+/** The sorted culprits of the CryptoError `fn` throws (fails the test if it throws no such error). */
+export function culpritsOf(fn: () => unknown): string[] {
+  try {
+    fn();
+  } catch (e) {
+    expect(e).toBeInstanceOf(CryptoError);
+    return [...(e as CryptoError).culprits].sort();
+  }
+  throw new Error('expected a CryptoError');
 }

@@ -5,7 +5,6 @@
 import { describe, expect, it } from 'vitest';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { bytesToHex, randomBytes } from '@noble/hashes/utils.js';
-import { CryptoError } from '../../shared/crypto/errors.js';
 import {
   repairCommitmentsSignedBy,
   repairCommitmentsSigningBytes,
@@ -18,7 +17,7 @@ import {
   type RepairView,
 } from '../../shared/crypto/repair.js';
 import { getSuite, identifierHex, type GroupPoint } from '../../shared/crypto/suite.js';
-import { dealerKeys } from './helpers.js';
+import { culpritsOf, dealerKeys } from './helpers.js';
 
 const suite = getSuite('ed25519');
 const hex = (id: bigint) => identifierHex(suite, id);
@@ -55,16 +54,6 @@ function fixture() {
     views,
   });
   return { pub, helpers, session, honest, signed, sigmas, judge };
-}
-
-function culpritsOf(fn: () => unknown): string[] {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(CryptoError);
-    return [...(e as CryptoError).culprits].sort();
-  }
-  throw new Error('expected a CryptoError');
 }
 
 /** Helper 1's commitments with P moved from helper 2's entry to helper 3's: the same total. */

@@ -19,7 +19,7 @@ import {
   type ReshareRound1Package,
 } from '../../shared/crypto/reshare.js';
 import { getSuite, identifierHex } from '../../shared/crypto/suite.js';
-import { dealerKeys } from './helpers.js';
+import { culpritsOf, dealerKeys } from './helpers.js';
 
 const suite = getSuite('ed25519');
 const hex = (id: number | bigint) => identifierHex(suite, BigInt(id));
@@ -62,16 +62,6 @@ function round1(params: ReshareParams, old: ReadonlyMap<bigint, KeyPackage>) {
 }
 
 const othersOf = <T>(list: readonly T[], i: number): T[] => list.filter((_, j) => j !== i);
-
-function culpritsOf(fn: () => unknown): string[] {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(CryptoError);
-    return [...(e as CryptoError).culprits].sort();
-  }
-  throw new Error('expected a CryptoError');
-}
 
 describe('signed reshare', () => {
   it('runs to the same group key when everyone is honest, echoes carrying every signature', () => {
