@@ -172,6 +172,7 @@ describe('SigningService (signer): releasing a share', () => {
         refreshOwed: () => undefined,
         acceptStatement: () => undefined,
         updateRequest: (id: string, patch: object) => h.store.requests.update(id, patch),
+        evaluate: () => undefined,
       },
     } as unknown as NodeServices;
     const signing = new SigningService(h.ctx, deps);
@@ -198,7 +199,7 @@ describe('SigningService (signer): releasing a share', () => {
   }
 
   it('returns its share with a receipt signed by its identity key, and writes one audit entry', async () => {
-    const { ask, commitments, ownShareEntries, groupId } = await released();
+    const { ask, commitments, ownShareEntries, groupId, store } = await released();
     const res = (await ask()) as { share: string; receipt: unknown };
     const receipt = decodeShareReceipt(res.receipt);
     expect(verifyShareReceipt(receipt, alice.publicKey)).toBe(true);
@@ -213,9 +214,11 @@ describe('SigningService (signer): releasing a share', () => {
     const entries = ownShareEntries();
     expect(entries).toHaveLength(1);
     expect(entries[0]!.body).toMatchObject({ id: RID, coordinator: bob.peerId });
-    // The nonce is used: asked again with it, no second share and no second entry.
-    expect(await ask()).toMatchObject({ stale: true });
+    // The nonce is used: asked again with it, no second share and no second share entry; its own
+    // records show the coordinator reused it, so the coordinator is named (request.share_refused).
+    expect(await ask()).toMatchObject({ error: expect.stringMatching(/^share refused: /) });
     expect(ownShareEntries()).toHaveLength(1);
+    expect(store.requests.get(RID)!.culprits).toEqual([bob.peerId]);
   });
 
   it('releases nothing when its audit entry cannot be written', async () => {
