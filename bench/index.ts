@@ -1,7 +1,8 @@
 // `npm run bench`: prints the benchmark table, or with `--json` one JSON document on stdout, with
 // every goal of issue 12 (now / goal / met) and the reliability figures the tests recorded (issue 13).
-// `--no-network` skips the network section (real node processes); `--quick` takes fewer samples
-// everywhere (figures to look at, not to judge goals by). Progress goes to stderr.
+// `--no-network` skips the network section (real node processes), `--network-only` runs only it
+// (the in-process crypto goals then read 'not measured'); `--quick` takes fewer samples everywhere
+// (figures to look at, not to judge goals by). Progress goes to stderr.
 import '../main/polyfill.js';
 import { loadavg } from 'node:os';
 import {
@@ -20,6 +21,7 @@ import type { SchemeName } from '../shared/crypto/suite.js';
 
 const json = process.argv.includes('--json');
 const network = !process.argv.includes('--no-network');
+const cryptoSection = !process.argv.includes('--network-only');
 const quick = process.argv.includes('--quick');
 const log = (s: string) => {
   if (!json) process.stdout.write(s + '\n');
@@ -40,63 +42,69 @@ const sizes: [number, number, number][] = [
   [34, 50, quick ? 5 : 7],
   [67, 100, quick ? 3 : 5],
 ];
-progress('crypto: signing');
-log(
-  '\nSigning (medians, ms; critical path = one signer commit + sign share, then coordinator aggregate)',
-);
-log('scheme     T-of-N    commit  signShare  aggregate  critical  totalCPU');
-for (const scheme of ['ed25519', 'secp256k1', 'taproot'] as SchemeName[]) {
-  for (const [t, n, runs] of sizes) {
-    if (scheme === 'taproot' && t > 2) continue;
-    const r = benchSign(scheme, t, n, runs);
-    signing.push(r);
+const dkg: (DkgFigures & { runs: number; perMemberMinMs: number; perMemberMaxMs: number })[] = [];
+const ratios: Record<string, number> = {};
+let cmdcode = NaN;
+let oursK1 = NaN;
+if (cryptoSection) {
+  progress('crypto: signing');
+  log(
+    '\nSigning (medians, ms; critical path = one signer commit + sign share, then coordinator aggregate)',
+  );
+  log('scheme     T-of-N    commit  signShare  aggregate  critical  totalCPU');
+  for (const scheme of ['ed25519', 'secp256k1', 'taproot'] as SchemeName[]) {
+    for (const [t, n, runs] of sizes) {
+      if (scheme === 'taproot' && t > 2) continue;
+      const r = benchSign(scheme, t, n, runs);
+      signing.push(r);
+      log(
+        `${scheme.padEnd(10)} ${`${t}-of-${n}`.padEnd(9)} ${f(r.commitMs).padStart(6)} ${f(r.signShareMs).padStart(10)} ${f(r.aggregateMs).padStart(10)} ${f(r.criticalPathMs).padStart(9)} ${f(r.totalCpuMs).padStart(9)}`,
+      );
+    }
+  }
+
+  log('\nRatios, 2-of-3, same run');
+  for (const scheme of ['ed25519', 'secp256k1', 'taproot'] as SchemeName[]) {
+    const ours = signing.find((s) => s.scheme === scheme && s.t === 2)!.criticalPathMs;
+    const single = benchSingleKey(scheme, quick ? 30 : 60);
+    const noble = benchNobleCriticalPath(nobleFrost[scheme], quick ? 15 : 30);
+    ratios[`${scheme}.singleKeySignVerifyMs`] = single;
+    ratios[`${scheme}.nobleAsIsCriticalPathMs`] = noble;
+    ratios[`${scheme}.oursOverSingleKey`] = ours / single;
+    ratios[`${scheme}.nobleAsIsOverSingleKey`] = noble / single;
     log(
-      `${scheme.padEnd(10)} ${`${t}-of-${n}`.padEnd(9)} ${f(r.commitMs).padStart(6)} ${f(r.signShareMs).padStart(10)} ${f(r.aggregateMs).padStart(10)} ${f(r.criticalPathMs).padStart(9)} ${f(r.totalCpuMs).padStart(9)}`,
+      `${scheme.padEnd(10)} single-key sign+verify ${f(single)} ms | ours ${f(ours)} ms = ${f(ours / single)}x | noble as is ${f(noble)} ms = ${f(noble / single)}x`,
     );
   }
-}
-
-const ratios: Record<string, number> = {};
-log('\nRatios, 2-of-3, same run');
-for (const scheme of ['ed25519', 'secp256k1', 'taproot'] as SchemeName[]) {
-  const ours = signing.find((s) => s.scheme === scheme && s.t === 2)!.criticalPathMs;
-  const single = benchSingleKey(scheme, quick ? 30 : 60);
-  const noble = benchNobleCriticalPath(nobleFrost[scheme], quick ? 15 : 30);
-  ratios[`${scheme}.singleKeySignVerifyMs`] = single;
-  ratios[`${scheme}.nobleAsIsCriticalPathMs`] = noble;
-  ratios[`${scheme}.oursOverSingleKey`] = ours / single;
-  ratios[`${scheme}.nobleAsIsOverSingleKey`] = noble / single;
+  cmdcode = benchCmdcode(quick ? 15 : 30);
+  oursK1 = signing.find((s) => s.scheme === 'secp256k1' && s.t === 2)!.criticalPathMs;
+  ratios['cmdcode.criticalPathMs'] = cmdcode;
+  ratios['secp256k1.oursOverCmdcode'] = oursK1 / cmdcode;
   log(
-    `${scheme.padEnd(10)} single-key sign+verify ${f(single)} ms | ours ${f(ours)} ms = ${f(ours / single)}x | noble as is ${f(noble)} ms = ${f(noble / single)}x`,
+    `@cmdcode/frost secp256k1 2-of-3 critical path ${f(cmdcode)} ms; ours ÷ cmdcode = ${f(oursK1 / cmdcode)}`,
   );
-}
-const cmdcode = benchCmdcode(quick ? 15 : 30);
-const oursK1 = signing.find((s) => s.scheme === 'secp256k1' && s.t === 2)!.criticalPathMs;
-ratios['cmdcode.criticalPathMs'] = cmdcode;
-ratios['secp256k1.oursOverCmdcode'] = oursK1 / cmdcode;
-log(
-  `@cmdcode/frost secp256k1 2-of-3 critical path ${f(cmdcode)} ms; ours ÷ cmdcode = ${f(oursK1 / cmdcode)}`,
-);
 
-progress('crypto: DKG');
-const dkg: (DkgFigures & { runs: number; perMemberMinMs: number; perMemberMaxMs: number })[] = [];
-log('\nDKG, CPU of one member (ms), medians of fresh sessions');
-log('scheme     T-of-N    round1  verifyR1+echo  finalize  per-member  (min, max, runs)  CPU time');
-for (const scheme of ['ed25519', 'secp256k1'] as SchemeName[]) {
-  // Groups stop at 50 members (MAX_GROUP_SIZE): no 67-of-100 DKG (its 6,633 commitments would also
-  // ask the subgroup check's rng for more than the 64 KiB getRandomValues gives at once).
-  for (const [t, n] of [
-    [2, 3],
-    [7, 10],
-    [34, 50],
-  ]) {
-    // At least 5 runs where a goal reads the figure (7-of-10, 34-of-50).
-    const runs = quick ? 5 : 9;
-    const r = benchDkgMedian(scheme, t, n, runs);
-    dkg.push(r);
-    log(
-      `${scheme.padEnd(10)} ${`${t}-of-${n}`.padEnd(9)} ${f(r.round1Ms).padStart(6)} ${f(r.verifyRound1Ms).padStart(14)} ${f(r.finalizeMs).padStart(9)} ${f(r.perMemberMs).padStart(11)}  (${f(r.perMemberMinMs)}, ${f(r.perMemberMaxMs)}, ${r.runs})  ${f(r.perMemberCpuMs)}`,
-    );
+  progress('crypto: DKG');
+  log('\nDKG, CPU of one member (ms), medians of fresh sessions');
+  log(
+    'scheme     T-of-N    round1  verifyR1+echo  finalize  per-member  (min, max, runs)  CPU time',
+  );
+  for (const scheme of ['ed25519', 'secp256k1'] as SchemeName[]) {
+    // Groups stop at 50 members (MAX_GROUP_SIZE): no 67-of-100 DKG (its 6,633 commitments would
+    // also ask the subgroup check's rng for more than the 64 KiB getRandomValues gives at once).
+    for (const [t, n] of [
+      [2, 3],
+      [7, 10],
+      [34, 50],
+    ]) {
+      // At least 5 runs where a goal reads the figure (7-of-10, 34-of-50).
+      const runs = quick ? 5 : 9;
+      const r = benchDkgMedian(scheme, t, n, runs);
+      dkg.push(r);
+      log(
+        `${scheme.padEnd(10)} ${`${t}-of-${n}`.padEnd(9)} ${f(r.round1Ms).padStart(6)} ${f(r.verifyRound1Ms).padStart(14)} ${f(r.finalizeMs).padStart(9)} ${f(r.perMemberMs).padStart(11)}  (${f(r.perMemberMinMs)}, ${f(r.perMemberMaxMs)}, ${r.runs})  ${f(r.perMemberCpuMs)}`,
+      );
+    }
   }
 }
 
@@ -155,8 +163,8 @@ const goal = (
     note,
   });
 };
-const sign = (s: SchemeName, t: number) => signing.find((x) => x.scheme === s && x.t === t)!;
-const dkgOf = (t: number) => dkg.find((d) => d.scheme === 'ed25519' && d.t === t)!;
+const sign = (s: SchemeName, t: number) => signing.find((x) => x.scheme === s && x.t === t);
+const dkgOf = (t: number) => dkg.find((d) => d.scheme === 'ed25519' && d.t === t);
 const lat = (n: number) =>
   net?.latency.find((l) => l.n === n && l.tthApprover === 'coordinator') ?? null;
 const dkgNet = (n: number) => net?.dkg.find((d) => d.n === n) ?? null;
@@ -199,11 +207,13 @@ for (const [t, n, target] of [
 ] as const)
   goal(
     `DKG CPU per member, ed25519 ${t}-of-${n}`,
-    dkgOf(t).perMemberCpuMs,
+    dkgOf(t)?.perMemberCpuMs,
     '<=',
     target,
     'ms',
-    `process CPU time, median of ${dkgOf(t).runs} runs (wall ${f(dkgOf(t).perMemberMs)} ms)`,
+    dkgOf(t)
+      ? `process CPU time, median of ${dkgOf(t)!.runs} runs (wall ${f(dkgOf(t)!.perMemberMs)} ms)`
+      : 'crypto section not run (--network-only)',
   );
 goal(
   'DKG 7-of-10 wall, processes on loopback',
@@ -283,7 +293,7 @@ goal(
 );
 goal(
   'ed25519 34-of-50 signing critical path',
-  sign('ed25519', 34).criticalPathMs,
+  sign('ed25519', 34)?.criticalPathMs,
   '<=',
   100,
   'ms',

@@ -4,10 +4,17 @@
 // in-process crypto of the same run, both timed before any node starts) and signing failover.
 // Between samples it waits until every node's CPU time stops advancing. Every process, temp dir
 // and the benchmark's own bundle are removed at the end, also on failure.
+// Knobs (environment, to run parts of the section while working on it; the figures of a run with
+// any of them are partial):
+//   CONCLAVE_BENCH_SIZES=5,10   only the groups of these sizes N (of 3, 5, 10, 20); fewer nodes
+//                               start when 20 is left out
+//   CONCLAVE_BENCH_SKIP=latency,failover   leave out those parts
+//   CONCLAVE_BENCH_KEEP=1       keep the temporary root (each node's home, and its stderr as
+//                               <root>/<name>.log, written as it arrives) instead of removing it
 import '../main/polyfill.js';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createPublicKey, randomBytes, verify as nodeVerify } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -36,18 +43,32 @@ const LOOPBACK = '/ip4/127.0.0.1/tcp/0';
 const SCHEME = 'ed25519';
 /** The file vault's KDF, as a new vault gets it. */
 const SCRYPT = { ...DEFAULT_KDF, dkLen: 32 };
+/** CONCLAVE_BENCH_SIZES (see the header): the group sizes to run, or every size when unset. */
+const ONLY_SIZES = (process.env.CONCLAVE_BENCH_SIZES ?? '')
+  .split(',')
+  .filter((x) => x.trim())
+  .map(Number);
+const bySize = ([, n]: [number, number]) => ONLY_SIZES.length === 0 || ONLY_SIZES.includes(n);
+/** CONCLAVE_BENCH_SKIP (see the header): the parts left out. */
+const SKIP = new Set((process.env.CONCLAVE_BENCH_SKIP ?? '').split(',').map((x) => x.trim()));
+/** CONCLAVE_BENCH_KEEP (see the header). */
+const KEEP = process.env.CONCLAVE_BENCH_KEEP === '1';
 /** The groups whose DKG is timed (the last members of each are the first N nodes). */
-const DKG_SIZES: [number, number][] = [
-  [2, 3],
-  [3, 5],
-  [7, 10],
-  [14, 20],
-];
+const DKG_SIZES: [number, number][] = (
+  [
+    [2, 3],
+    [3, 5],
+    [7, 10],
+    [14, 20],
+  ] as [number, number][]
+).filter(bySize);
 /** The groups whose approve-to-signature latency and CPU are measured. */
-const LATENCY_SIZES: [number, number][] = [
-  [3, 5],
-  [7, 10],
-];
+const LATENCY_SIZES: [number, number][] = (
+  [
+    [3, 5],
+    [7, 10],
+  ] as [number, number][]
+).filter(bySize);
 /** A node's idle RSS is read this long after its `ready:` line. */
 const IDLE_RSS_AFTER_MS = 3_000;
 /** Interval of the status polls that wait for the failover's 'signing' state. */
@@ -468,6 +489,7 @@ class BenchNode {
   private onStderr(chunk: string): void {
     const at = now();
     this.logs += chunk;
+    if (KEEP) appendFileSync(`${this.home}.log`, chunk);
     const parts = (this.partial + chunk).split('\n');
     this.partial = parts.pop()!;
     for (const line of parts) for (const l of [...this.lineListeners]) l(line, at);
@@ -826,12 +848,12 @@ export async function benchNetwork(opts: NetworkOptions = {}): Promise<NetworkFi
   idleWaits.length = 0;
   const onExit = () => {
     killAll('SIGKILL');
-    rmSync(root, { recursive: true, force: true });
+    if (!KEEP) rmSync(root, { recursive: true, force: true });
     removeBundle();
   };
   const onSignal = (sig: NodeJS.Signals) => {
     killAll('SIGKILL');
-    rmSync(root, { recursive: true, force: true });
+    if (!KEEP) rmSync(root, { recursive: true, force: true });
     removeBundle();
     process.exit(sig === 'SIGINT' ? 130 : 143);
   };
@@ -863,7 +885,7 @@ export async function benchNetwork(opts: NetworkOptions = {}): Promise<NetworkFi
     await buildBundle();
 
     // Twenty nodes: enough for 14-of-20, the largest group.
-    const N = Math.max(...DKG_SIZES.map(([, n]) => n));
+    const N = Math.max(3, ...DKG_SIZES.map(([, n]) => n));
     for (let i = 0; i < N; i++)
       nodes.push(new BenchNode(`n${String(i).padStart(2, '0')}`, root, env));
     log(`network: init ${N} nodes (file vault), ${STAGGER} at a time`);
@@ -913,7 +935,7 @@ export async function benchNetwork(opts: NetworkOptions = {}): Promise<NetworkFi
     const samples = { coordinator: quick ? 10 : 30, other: quick ? 5 : 10 };
     const warmup = 2;
     const latency: LatencyFigures[] = [];
-    for (const [t, n] of LATENCY_SIZES) {
+    for (const [t, n] of SKIP.has('latency') ? [] : LATENCY_SIZES) {
       const group = groups.get(n);
       if (!group) {
         errors.push(`approve-to-signature ${t}-of-${n}: not measured, its DKG failed`);
@@ -979,7 +1001,7 @@ export async function benchNetwork(opts: NetworkOptions = {}): Promise<NetworkFi
 
     let failover: FailoverFigures | null = null;
     try {
-      failover = await benchFailover(root, env, quick, log);
+      if (!SKIP.has('failover')) failover = await benchFailover(root, env, quick, log);
     } catch (e) {
       errors.push(`failover: ${(e as Error).message}`);
     }
@@ -1032,7 +1054,7 @@ export async function benchNetwork(opts: NetworkOptions = {}): Promise<NetworkFi
         (p) => new Promise<void>((r) => (p.exitCode === null ? p.once('exit', () => r()) : r())),
       ),
     );
-    rmSync(root, { recursive: true, force: true });
+    if (!KEEP) rmSync(root, { recursive: true, force: true });
     removeBundle();
     process.off('exit', onExit);
     process.off('SIGINT', onSignal);
