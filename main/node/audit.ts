@@ -16,7 +16,7 @@ import { logSafe } from '../../shared/protocol/text.js';
 import type { GroupMessage } from '../../shared/protocol/wire.js';
 import { exposureSummary } from '../../shared/requests/index.js';
 import { publicKeyFromPeerId } from '../net/index.js';
-import { DroppedMessage, formerKey, short } from './common.js';
+import { DroppedMessage, formerKey, isString, readMetaList, short } from './common.js';
 import { type NodeServices, type NodeContext, NodeService } from './context.js';
 
 /** How many out-of-order entries may wait for an earlier one, and for how long. */
@@ -96,12 +96,8 @@ export class AuditService extends NodeService {
     if (!g) return undefined;
     const out = new Set<string>([g.creatorPeerId, this.me.peerId]);
     for (const m of this.store.members.list(groupId)) out.add(m.peerId);
-    try {
-      const former: unknown = JSON.parse(this.store.meta.get(formerKey(groupId)) || '[]');
-      if (Array.isArray(former)) for (const p of former) if (typeof p === 'string') out.add(p);
-    } catch {
-      // An unreadable record names nobody; the roster and the chain still do.
-    }
+    // An unreadable record names nobody; the roster and the chain still do.
+    for (const p of readMetaList(this.store, formerKey(groupId), isString)) out.add(p);
     for (const p of this.namedInOwnChainOf(groupId)) out.add(p);
     return out;
   }

@@ -130,6 +130,28 @@ export function union(a: string[], b: string[]): string[] {
   return [...new Set([...a, ...b])];
 }
 
+/**
+ * A JSON list kept in the store's meta under `key`, keeping only the items `guard` accepts. A
+ * missing, unreadable or non-list value reads as an empty list, never a throw: these are read on
+ * timers and in views, where hostile or stale stored data must not stop the node.
+ */
+export function readMetaList<T>(
+  store: Store,
+  key: string,
+  guard: (item: unknown) => item is T,
+): T[] {
+  let list: unknown;
+  try {
+    list = JSON.parse(store.meta.get(key) || '[]');
+  } catch {
+    return [];
+  }
+  return Array.isArray(list) ? list.filter(guard) : [];
+}
+
+/** A guard for readMetaList: a string item. */
+export const isString = (item: unknown): item is string => typeof item === 'string';
+
 /** UTF-8 text without control characters (other than newline and tab), else undefined. */
 export function printableText(bytes: Uint8Array): string | undefined {
   try {

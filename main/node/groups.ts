@@ -35,7 +35,7 @@ import {
 import { logSafe } from '../../shared/protocol/text.js';
 import { advertisedAddrsFor, publicKeyFromPeerId, type HandlerContext } from '../net/index.js';
 import type { GroupRow, MemberRow } from '../store/index.js';
-import { formerKey, joinToken, short, type Candidate } from './common.js';
+import { formerKey, isString, joinToken, readMetaList, short, type Candidate } from './common.js';
 import { type NodeServices, type NodeContext, NodeService } from './context.js';
 import { GroupLeaver } from './leave.js';
 
@@ -129,20 +129,15 @@ export class GroupsService extends NodeService {
   }
 
   private candidates(groupId: string): Candidate[] {
-    try {
-      const list: unknown = JSON.parse(this.store.meta.get(`candidates:${groupId}`) || '[]');
-      return Array.isArray(list)
-        ? list.filter(
-            (c): c is Candidate =>
-              typeof c === 'object' &&
-              c !== null &&
-              typeof (c as Candidate).peerId === 'string' &&
-              Array.isArray((c as Candidate).addrs),
-          )
-        : [];
-    } catch {
-      return [];
-    }
+    return readMetaList(
+      this.store,
+      `candidates:${groupId}`,
+      (c): c is Candidate =>
+        typeof c === 'object' &&
+        c !== null &&
+        typeof (c as Candidate).peerId === 'string' &&
+        Array.isArray((c as Candidate).addrs),
+    );
   }
 
   /**
@@ -160,12 +155,8 @@ export class GroupsService extends NodeService {
       const at = a.indexOf('/p2p-circuit');
       if (at > 0) out.add(a.slice(0, at));
     }
-    try {
-      const stored: unknown = JSON.parse(this.store.meta.get('relays') || '[]');
-      if (Array.isArray(stored)) for (const r of stored) if (typeof r === 'string') out.add(r);
-    } catch {
-      // Unreadable settings: the reserved relays above are still ours.
-    }
+    // Unreadable settings read as none: the reserved relays above are still ours.
+    for (const r of readMetaList(this.store, 'relays', isString)) out.add(r);
     return [...out];
   }
 

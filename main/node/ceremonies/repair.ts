@@ -38,6 +38,7 @@ import {
   type DkgInbox,
   type CeremonyParams,
   DEFAULT_EXPIRY_SEC,
+  readMetaList,
 } from '../common.js';
 import { type NodeServices, type NodeContext, NodeService } from '../context.js';
 import { crashPoint } from '../crash.js';
@@ -528,23 +529,18 @@ export class RepairService extends NodeService {
   }
 
   private awaitedList(groupId: string): AwaitedRepair[] {
-    try {
-      const list: unknown = JSON.parse(this.store.meta.get(`repair-awaiting:${groupId}`) || '[]');
-      // An older node kept one { requestId, newcomer } here: it is no longer awaited.
-      return Array.isArray(list)
-        ? list.filter(
-            (a): a is AwaitedRepair =>
-              typeof a === 'object' &&
-              a !== null &&
-              typeof (a as AwaitedRepair).requestId === 'string' &&
-              typeof (a as AwaitedRepair).newcomer === 'string' &&
-              typeof (a as AwaitedRepair).failedAt === 'number' &&
-              typeof (a as AwaitedRepair).bad === 'number',
-          )
-        : [];
-    } catch {
-      return [];
-    }
+    // An older node kept one { requestId, newcomer } here: it is no longer awaited.
+    return readMetaList(
+      this.store,
+      `repair-awaiting:${groupId}`,
+      (a): a is AwaitedRepair =>
+        typeof a === 'object' &&
+        a !== null &&
+        typeof (a as AwaitedRepair).requestId === 'string' &&
+        typeof (a as AwaitedRepair).newcomer === 'string' &&
+        typeof (a as AwaitedRepair).failedAt === 'number' &&
+        typeof (a as AwaitedRepair).bad === 'number',
+    );
   }
 
   /**
