@@ -21,6 +21,7 @@ import {
   type DkgRound1Package,
 } from '../../shared/crypto/dkg.js';
 import { commitPoly, randomPoly } from '../../shared/crypto/poly.js';
+import { repairCommitmentsSigningBytes } from '../../shared/crypto/repair.js';
 import {
   getSuite,
   identifierHex,
@@ -31,6 +32,7 @@ import {
   commitmentsHash,
   signShareReceipt,
   signStatement,
+  type CeremonyMessage,
   type Signed,
   type GroupMessage,
   type ShareReceipt,
@@ -65,6 +67,9 @@ export const TAMPER_CASES = [
   // Approvals, as statements this node sends
   'approve-forged', // its approvals with a signature that does not verify
   'approve-other-hash', // its approvals, validly signed, for another request hash
+  // Repair, as a helper talking to the new device (the lies the device must pin on this helper)
+  'repair-bad-sum', // a wrong sum of parts to the new device
+  'repair-equivocate', // other (signed, same-total) commitments to the device than to the helpers
   'none', // no lie (for a test that switches cases, below)
 ] as const;
 export type TamperCase = (typeof TAMPER_CASES)[number];
@@ -110,6 +115,8 @@ type Payload = Record<string, unknown>;
 class Adversary implements Tamper {
   /** The alternative round-1 package sent to the member lied to, per session (resent alike). */
   private altRound1 = new Map<string, Payload>();
+  /** The commitments shown the new device of a repair, per session (resent alike). */
+  private altRepair = new Map<string, Payload>();
   /** The latest share answer this node gave, for `sign-replay`. */
   private lastShare?: { requestId: string; share: string; receipt: ShareReceipt };
   /** The latest sign request this node sent each signer untampered, for the coordinator replays. */
@@ -150,6 +157,8 @@ class Adversary implements Tamper {
       if (lied) digests[lied] = bytesToHex(randomBytes(32));
       return { ...msg, payload: { ...p, digests } };
     }
+    if (msg.type === 'ceremony' && this.kase.startsWith('repair-'))
+      return this.repairMessage(to, msg) as M;
     if (msg.type !== 'dkg') return msg;
     const p = msg.payload as Payload;
     const k = this.kase;
@@ -183,6 +192,41 @@ class Adversary implements Tamper {
       }
     }
     return msg;
+  }
+
+  /** A repair helper's message to the new device (`to`, no member yet), as the repair cases lie. */
+  private repairMessage(to: string, msg: CeremonyMessage): CeremonyMessage {
+    if (this.deps.members(msg.groupId).some((m) => m.peerId === to)) return msg;
+    const p = msg.payload as Payload;
+    const suite = getSuite(this.deps.scheme(msg.groupId));
+    // Its sum of parts off by one; the views passed on with it stay true.
+    if (this.kase === 'repair-bad-sum' && msg.step === 'round2' && typeof p.value === 'string')
+      return { ...msg, payload: { ...p, value: bumpScalar(suite, p.value) } };
+    if (this.kase !== 'repair-equivocate' || msg.step !== 'round1' || typeof p.from !== 'string')
+      return msg;
+    let alt = this.altRepair.get(msg.session);
+    if (!alt) {
+      // A point moved from one helper's entry to another's: the total still matches this helper's
+      // share, so only the other helpers' views (signed by this helper too) show the lie.
+      const point = (h: string) => suite.decodePoint(hexToBytes(h), 'repair commitment');
+      const c = { ...(p.commitments as Record<string, string>) };
+      const [a, b] = Object.keys(c);
+      const P = suite.G.multiply(suite.randomScalar());
+      c[a!] = bytesToHex(suite.encodePoint(point(c[a!]!).add(P)));
+      c[b!] = bytesToHex(suite.encodePoint(point(c[b!]!).subtract(P)));
+      const points = new Map(
+        Object.entries(c).map(([j, h]) => [parseIdentifier(suite, j), point(h)]),
+      );
+      const bytes = repairCommitmentsSigningBytes(
+        suite,
+        msg.session,
+        parseIdentifier(suite, p.from),
+        points,
+      );
+      alt = { ...p, commitments: c, signature: bytesToHex(this.deps.me.sign(bytes)) };
+      this.altRepair.set(msg.session, alt);
+    }
+    return { ...msg, payload: alt };
   }
 
   /** A sign request this node sends as coordinator, as the coordinator cases lie to `to`. */
