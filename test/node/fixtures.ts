@@ -1,11 +1,12 @@
 // Builds one node service alone: an in-memory store, real identities, and fakes for the network,
 // the vault and whatever other services the one under test calls.
 import { ed25519 } from '@noble/curves/ed25519.js';
-import { bytesToHex } from '@noble/hashes/utils.js';
+import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js';
+import { canonicalJSON } from '../../shared/crypto/backup.js';
 import { fingerprint } from '../../shared/protocol/roster.js';
 import { generateIdentity, type Host } from '../../main/net/index.js';
 import { NodeContext, type Identity } from '../../main/node/context.js';
-import { openStore, type Store } from '../../main/store/index.js';
+import { openStore, type RequestRow, type Store } from '../../main/store/index.js';
 import type { Vault } from '../../main/vault/index.js';
 
 export interface Peer {
@@ -39,20 +40,40 @@ export interface Harness {
   logs: string[];
 }
 
-export function harness(me: Identity): Harness {
+export interface HarnessOptions {
+  /** What the fake host says of every peer when asked whether it is connected (default: not). */
+  connected?: boolean;
+  /**
+   * The vault's secrets, by name: with it the vault gets, puts and deletes in this map (copies,
+   * so a caller wiping its buffer does not wipe the stored secret); without it the vault has no
+   * secrets to give (only its kind).
+   */
+  secrets?: Map<string, Uint8Array>;
+}
+
+/** A NodeContext for `me` over an in-memory store, a fake host that records what it sends, a fake vault. */
+export function harness(me: Identity, opts: HarnessOptions = {}): Harness {
   const store = openStore(':memory:');
   const sent: Sent[] = [];
   const logs: string[] = [];
   const host = {
     addrs: () => ['/ip4/127.0.0.1/tcp/1'],
-    isConnected: () => false,
+    isConnected: () => opts.connected ?? false,
     addAddresses: async () => undefined,
     request: async (peer: string, _protocol: string, msg: Record<string, unknown>) => {
       sent.push({ peer, msg });
       return { ok: true };
     },
   } as unknown as Host;
-  const vault = { kind: 'file' } as unknown as Vault;
+  const secrets = opts.secrets;
+  const vault = (secrets
+    ? {
+        kind: 'file',
+        put: async (name: string, s: Uint8Array) => void secrets.set(name, s.slice()),
+        get: async (name: string) => secrets.get(name)?.slice(),
+        delete: async (name: string) => void secrets.delete(name),
+      }
+    : { kind: 'file' }) as unknown as Vault;
   const ctx = new NodeContext({ store, vault, host, identity: me, log: (l) => logs.push(l) });
   return { store, ctx, sent, logs };
 }
@@ -87,4 +108,39 @@ export function readyGroup(store: Store, members: Peer[], threshold: number): st
     }),
   );
   return id;
+}
+
+/** The parameters of a repair from epoch 0 that puts `newcomer`'s device in `lost`'s place. */
+export function repairParams(groupId: string, lost: Peer, newcomer: Peer) {
+  return {
+    ceremony: 'repair',
+    group: groupId,
+    fromEpoch: 0,
+    lost: lost.peerId,
+    newcomer: { peerId: newcomer.peerId, name: newcomer.name, addrs: [] as string[] },
+  };
+}
+
+/**
+ * Inserts a request row carrying `params` as its message (canonical JSON): by default 'r1', made
+ * now, expiring in a minute, with no culprits and an empty envelope. Returns the row.
+ */
+export function insertRequest(
+  store: Store,
+  params: object,
+  row: Pick<RequestRow, 'groupId' | 'kind' | 'createdBy' | 'status'> & Partial<RequestRow>,
+): RequestRow {
+  const now = Date.now();
+  const full: RequestRow = {
+    id: 'r1',
+    message: utf8ToBytes(canonicalJSON(params)),
+    createdAt: now,
+    expiresAt: now + 60_000,
+    culprits: [],
+    envelope: '{}',
+    updatedAt: now,
+    ...row,
+  };
+  store.requests.insert(full);
+  return full;
 }

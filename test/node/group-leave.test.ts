@@ -1,13 +1,11 @@
 // Leaving a group (group.leave): a group not ready is simply removed; a ready one loses this node's
 // share from the vault, says what that means for the others, and tells the reachable members.
 import { beforeAll, describe, expect, it, vi } from 'vitest';
-import { NodeContext, type NodeServices } from '../../main/node/context.js';
+import type { NodeServices } from '../../main/node/context.js';
 import { shareName } from '../../main/node/common.js';
 import { GroupsService } from '../../main/node/groups.js';
-import type { Host } from '../../main/net/index.js';
-import { openStore } from '../../main/store/index.js';
-import type { Vault } from '../../main/vault/index.js';
-import { peer, readyGroup, type Peer, type Sent } from './fixtures.js';
+import type { Store } from '../../main/store/index.js';
+import { harness, peer, readyGroup, type Peer } from './fixtures.js';
 
 let alice: Peer, bob: Peer, carol: Peer;
 beforeAll(async () => {
@@ -16,33 +14,15 @@ beforeAll(async () => {
 
 /** Alice's groups service over an in-memory store and a vault that is a map. */
 function setup() {
-  const store = openStore(':memory:');
   const secrets = new Map<string, Uint8Array>();
-  const vault = {
-    kind: 'file',
-    get: async (n: string) => secrets.get(n),
-    put: async (n: string, v: Uint8Array) => void secrets.set(n, v),
-    delete: async (n: string) => void secrets.delete(n),
-  } as unknown as Vault;
-  const sent: Sent[] = [];
-  const host = {
-    addrs: () => ['/ip4/127.0.0.1/tcp/1'],
-    isConnected: () => true,
-    addAddresses: async () => undefined,
-    request: async (p: string, _protocol: string, msg: Record<string, unknown>) => {
-      sent.push({ peer: p, msg });
-      return { ok: true };
-    },
-  } as unknown as Host;
-  const ctx = new NodeContext({ store, vault, host, identity: alice, log: () => undefined });
+  const { store, ctx, sent } = harness(alice, { connected: true, secrets });
   const groups = new GroupsService(ctx, {
     dkg: { forget: () => undefined },
   } as unknown as NodeServices);
   return { store, secrets, sent, groups };
 }
 
-const lefts = (store: ReturnType<typeof openStore>) =>
-  store.audit.all().filter((e) => e.type === 'group.left');
+const lefts = (store: Store) => store.audit.all().filter((e) => e.type === 'group.left');
 
 describe('group.leave', () => {
   it('a group still forming is removed, nothing is deleted from the vault', async () => {

@@ -7,11 +7,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { bytesToHex, randomBytes } from '@noble/hashes/utils.js';
 import { ImportService } from '../../main/node/ceremonies/import.js';
-import { NodeContext, type NodeServices } from '../../main/node/context.js';
-import type { Host } from '../../main/net/index.js';
-import { openStore, type GroupRow } from '../../main/store/index.js';
-import type { Vault } from '../../main/vault/index.js';
-import { peer, readyGroup } from './fixtures.js';
+import type { NodeServices } from '../../main/node/context.js';
+import type { GroupRow } from '../../main/store/index.js';
+import { harness, peer, readyGroup } from './fixtures.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'conclave-import-distribute-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -19,25 +17,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 describe('distributing an imported key', () => {
   it("keeps the importer's own share usable as the group's key package", async () => {
     const [ann, ben, cal] = await Promise.all(['ann', 'ben', 'cal'].map((n) => peer(n)));
-    const store = openStore(':memory:');
-    const sent: { peer: string; msg: Record<string, unknown> }[] = [];
-    const host = {
-      addrs: () => ['/ip4/127.0.0.1/tcp/1'],
-      isConnected: () => false,
-      addAddresses: async () => undefined,
-      request: async (to: string, _protocol: string, msg: Record<string, unknown>) => {
-        sent.push({ peer: to, msg });
-        return { ok: true };
-      },
-    } as unknown as Host;
-    const secrets = new Map<string, Uint8Array>();
-    const vault = {
-      kind: 'file',
-      put: async (name: string, s: Uint8Array) => void secrets.set(name, s.slice()),
-      get: async (name: string) => secrets.get(name)?.slice(),
-      delete: async (name: string) => void secrets.delete(name),
-    } as unknown as Vault;
-    const ctx = new NodeContext({ store, vault, host, identity: ann!, log: () => undefined });
+    const { store, ctx, sent } = harness(ann!, { secrets: new Map() });
     const groupId = readyGroup(store, [ann!, ben!, cal!], 2);
     store.groups.update(groupId, { status: 'confirming' });
     const seed = randomBytes(32);

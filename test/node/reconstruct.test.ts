@@ -3,14 +3,13 @@
 // to that requester, in its own audit log and store, before the share leaves (fail-closed).
 import { beforeAll, describe, expect, it } from 'vitest';
 import { x25519 } from '@noble/curves/ed25519.js';
-import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js';
-import { canonicalJSON } from '../../shared/crypto/backup.js';
+import { bytesToHex } from '@noble/hashes/utils.js';
 import { SecretShare, type KeyPackage } from '../../shared/crypto/keys.js';
 import { getSuite } from '../../shared/crypto/suite.js';
 import { defaultPolicy } from '../../shared/policy/policy.js';
 import { ReconstructService } from '../../main/node/ceremonies/reconstruct.js';
 import type { NodeServices } from '../../main/node/context.js';
-import { harness, peer, readyGroup, type Peer } from './fixtures.js';
+import { harness, insertRequest, peer, readyGroup, type Peer } from './fixtures.js';
 
 let alice: Peer, bob: Peer, carol: Peer, dave: Peer;
 beforeAll(async () => {
@@ -26,7 +25,6 @@ beforeAll(async () => {
 function setup(author: Peer = bob, requester: Peer = author) {
   const h = harness(alice);
   const groupId = readyGroup(h.store, [alice, bob, carol], 2);
-  const now = Date.now();
   const params = {
     ceremony: 'reconstruct',
     group: groupId,
@@ -36,18 +34,12 @@ function setup(author: Peer = bob, requester: Peer = author) {
     requester: requester.peerId,
     oneTimeKey: bytesToHex(x25519.keygen().publicKey),
   };
-  h.store.requests.insert({
-    id: 'r1',
+  const r = insertRequest(h.store, params, {
     groupId,
     kind: 'reconstruct',
-    message: utf8ToBytes(canonicalJSON(params)),
     createdBy: author.peerId,
-    createdAt: now,
-    expiresAt: now + 60_000,
     status: 'pending',
-    culprits: [],
     envelope: JSON.stringify({ body: { type: 'request' } }),
-    updatedAt: now,
   });
   for (const who of [alice, author])
     h.store.decisions.insert({
@@ -55,7 +47,7 @@ function setup(author: Peer = bob, requester: Peer = author) {
       peerId: who.peerId,
       decision: 'approve',
       statement: '{}',
-      at: now,
+      at: r.createdAt,
     });
   // alice's share, as the vault would give it (any scalar will do: nobody combines it here).
   const suite = getSuite('ed25519');

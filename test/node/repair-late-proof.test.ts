@@ -2,8 +2,7 @@
 // the new device stays welcome to prove it holds the lost share, within bounds, and only a proof
 // bound to the approved request and the lost member's verifying share switches the roster.
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js';
-import { canonicalJSON } from '../../shared/crypto/backup.js';
+import { bytesToHex } from '@noble/hashes/utils.js';
 import { splitSecret } from '../../shared/crypto/dealer.js';
 import { proveKnowledge } from '../../shared/crypto/dkg.js';
 import { publicPackageToJSON, type KeyPackage } from '../../shared/crypto/keys.js';
@@ -12,7 +11,7 @@ import { RepairService } from '../../main/node/ceremonies/repair.js';
 import { DroppedMessage, repairContext } from '../../main/node/common.js';
 import type { NodeServices } from '../../main/node/context.js';
 import type { RequestRow } from '../../main/store/index.js';
-import { harness, peer, readyGroup, type Peer } from './fixtures.js';
+import { harness, insertRequest, peer, readyGroup, repairParams, type Peer } from './fixtures.js';
 
 let alice: Peer, bob: Peer, carol: Peer, dave: Peer, erin: Peer;
 beforeAll(async () => {
@@ -33,26 +32,12 @@ function setup() {
   const keys: KeyPackage[] = splitSecret('ed25519', suite.randomScalar(), 2, [1n, 2n, 3n]);
   const pub = keys[0]!.public;
   h.store.groups.update(groupId, { publicPackage: JSON.stringify(publicPackageToJSON(pub)) });
-  const params = {
-    ceremony: 'repair',
-    group: groupId,
-    fromEpoch: 0,
-    lost: carol.peerId,
-    newcomer: { peerId: dave.peerId, name: 'dave', addrs: [] },
-  };
-  const now = Date.now();
-  h.store.requests.insert({
-    id: 'r1',
+  const params = repairParams(groupId, carol, dave);
+  insertRequest(h.store, params, {
     groupId,
     kind: 'repair',
-    message: utf8ToBytes(canonicalJSON(params)),
     createdBy: alice.peerId,
-    createdAt: now,
-    expiresAt: now + 60_000,
     status: 'signing',
-    culprits: [],
-    envelope: '{}',
-    updatedAt: now,
   });
   const deps = {
     ceremony: {

@@ -14,7 +14,7 @@ import {
 import type { NodeServices } from '../../main/node/context.js';
 import { RequestsService } from '../../main/node/requests.js';
 import { SigningService } from '../../main/node/signing.js';
-import { harness, peer, readyGroup, type Peer } from './fixtures.js';
+import { harness, insertRequest, peer, readyGroup, repairParams, type Peer } from './fixtures.js';
 
 let alice: Peer, bob: Peer, carol: Peer, dave: Peer;
 beforeAll(async () => {
@@ -59,36 +59,28 @@ describe('refreshAfterRepair on the signer side', () => {
       at: Date.now(),
     });
     // Then a repair of carol's share on dave's device finished at epoch 0.
-    const repair = canonicalJSON({
-      ceremony: 'repair',
-      group: groupId,
-      fromEpoch: 0,
-      lost: carol.peerId,
-      newcomer: { peerId: dave.peerId, name: 'dave', addrs: [] },
-    });
+    const repair = repairParams(groupId, carol, dave);
     const now = Date.now();
     const body: RequestBody = {
       v: 1,
       type: 'request',
       groupId,
       kind: 'repair',
-      message: bytesToHex(utf8ToBytes(repair)),
+      message: bytesToHex(utf8ToBytes(canonicalJSON(repair))),
       createdBy: bob.peerId,
       createdAt: now,
       expiresAt: now + 3600_000,
       nonce: bytesToHex(randomBytes(16)),
       policy: policyHash(policy),
     };
-    h.store.requests.insert({
+    insertRequest(h.store, repair, {
       id: requestId(body),
       groupId,
       kind: 'repair',
-      message: utf8ToBytes(repair),
       createdBy: bob.peerId,
       createdAt: now,
       expiresAt: body.expiresAt,
       status: 'done',
-      culprits: [],
       envelope: JSON.stringify(signStatement(body, (m) => bob.sign(m))),
       updatedAt: now,
     });
