@@ -199,14 +199,23 @@ export class RepairService extends NodeService {
         );
       return out;
     };
+    // A participant that failed the repair stops it here too, with its reason: the new device
+    // that caught a lying helper names it to all (the others waited out the deadline for its
+    // proof and named the device instead).
+    const aborted = () => {
+      if (this.ceremony.aborted.has(session))
+        throw new Error(
+          this.ceremony.abortReasons.get(session) ?? 'another participant stopped the repair',
+        );
+    };
     // One message of `step` from each of `peers`; on the deadline the failure names who is missing.
     const awaitFrom = async (step: keyof DkgInbox, peers: string[]) => {
       try {
-        return await this.inboxes.awaitInbox(session, step, peers.length, deadline);
+        return await this.inboxes.awaitInbox(session, step, peers.length, deadline, aborted);
       } catch (e) {
         const box = this.inboxes.inbox(session)[step];
         const missing = peers.filter((peer) => !box.has(peer));
-        if (this.stopped || !missing.length) throw e;
+        if (this.stopped || !missing.length || this.ceremony.aborted.has(session)) throw e;
         const what = {
           round1: 'send its commitments',
           echo: 'send its parts',
@@ -397,6 +406,19 @@ export class RepairService extends NodeService {
           : (e as Error).message;
       this.log(`repair in ${logSafe(g.name)} failed: ${reason}`);
       if (isNewcomer) await this.vault.delete(shareName(groupId, g.epoch)).catch(() => undefined);
+      // What this participant found out (not an abort it was told of) goes to the others.
+      if (!this.ceremony.aborted.has(session))
+        for (const m of [...members.filter((x) => x.peerId !== p.lost), p.newcomer])
+          if (m.peerId !== this.me.peerId)
+            this.send(m.peerId, {
+              v: 1,
+              type: 'ceremony',
+              groupId,
+              requestId,
+              session,
+              step: 'abort',
+              payload: { reason },
+            }).catch(() => undefined);
       // Should the new device have finished after all, its proof still switches this member: a
       // failed repair's device stays welcome to prove it (see awaitLateProofs).
       this.requests.finish(
