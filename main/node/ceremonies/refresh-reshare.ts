@@ -334,9 +334,14 @@ export class RefreshReshareService extends NodeService {
         void this.settle.settleCeremony(groupId, deadline);
       } else if (!sentDone) {
         // Nobody can have switched yet: drop the half-made share, keep the old epoch, allow a retry.
-        if (newEpochWritten)
+        // A round can end long after its deadline, when the request already failed here from
+        // another member's word and the group's next ceremony is under way: the pending record,
+        // and the epoch's share name, are then that ceremony's, and must be left alone (issue 13:
+        // a late failure of a refresh stopped the next refresh's commit on that member for good).
+        const ours = () => this.settle.pendingCeremony(groupId)?.session === session;
+        if (newEpochWritten && ours())
           await this.vault.delete(shareName(groupId, fromEpoch + 1)).catch(() => undefined);
-        this.store.meta.set(pendingKey(groupId), '');
+        if (ours()) this.store.meta.set(pendingKey(groupId), '');
         for (const peer of others)
           this.send(peer, {
             v: 1,
