@@ -70,6 +70,7 @@ export const TAMPER_CASES = [
   // Repair, as a helper talking to the new device (the lies the device must pin on this helper)
   'repair-bad-sum', // a wrong sum of parts to the new device
   'repair-equivocate', // other (signed, same-total) commitments to the device than to the helpers
+  'repair-bad-part', // a part for another helper that does not match its commitment
   'none', // no lie (for a test that switches cases, below)
 ] as const;
 export type TamperCase = (typeof TAMPER_CASES)[number];
@@ -194,11 +195,13 @@ class Adversary implements Tamper {
     return msg;
   }
 
-  /** A repair helper's message to the new device (`to`, no member yet), as the repair cases lie. */
+  /** A repair helper's message to another helper or the new device (no member yet), as lied. */
   private repairMessage(to: string, msg: CeremonyMessage): CeremonyMessage {
-    if (this.deps.members(msg.groupId).some((m) => m.peerId === to)) return msg;
     const p = msg.payload as Payload;
     const suite = getSuite(this.deps.scheme(msg.groupId));
+    if (this.kase === 'repair-bad-part' && msg.step === 'echo' && typeof p.value === 'string')
+      return { ...msg, payload: { ...p, value: bumpScalar(suite, p.value) } };
+    if (this.deps.members(msg.groupId).some((m) => m.peerId === to)) return msg;
     // Its sum of parts off by one; the views passed on with it stay true.
     if (this.kase === 'repair-bad-sum' && msg.step === 'round2' && typeof p.value === 'string')
       return { ...msg, payload: { ...p, value: bumpScalar(suite, p.value) } };

@@ -1,8 +1,9 @@
 // Issue 13, malicious custodians in repair: a 2-of-4 ed25519 group loses gus's device; his new
 // device (gus-new) gets the share back from two helpers, one of them mallory running the real node
 // with the test-only tampering layer (main/node/adversary.ts). She sends the device a wrong sum, or
-// signed commitments other than the ones she showed the other helper. Each time the repair fails
-// on every honest participant naming her and nobody honest (request and audit log), the device
+// signed commitments other than the ones she showed the other helper, or that helper a wrong part.
+// Each time the repair fails on every honest participant naming her and nobody honest (request
+// and audit log: whoever caught her tells the others why it stopped the repair), the device
 // keeps no share, the roster and the honest members' shares are unchanged (alice and bob still
 // sign), and the repair proposed again with her away rebuilds the share on the device, which signs.
 import { rmSync } from 'node:fs';
@@ -140,6 +141,8 @@ describe('a repair helper lying to the new device is named, and the repair retri
     () => caughtInRepair('repair-equivocate'),
     240_000,
   );
+
+  it('a wrong part to the other helper', () => caughtInRepair('repair-bad-part'), 240_000);
 
   it('the honest members still sign with their shares', () => signs([alice, bob]), 150_000);
 

@@ -400,14 +400,15 @@ export class RepairService extends NodeService {
       // A node that is stopping: its store may be closed already (writing to it threw, uncaught);
       // the request is closed at the next start (custodian.ts).
       if (this.stopped) return;
-      const reason =
-        e instanceof CryptoError && e.culprits.length
-          ? `${e.code}: ${e.culprits.map((c) => this.groups.nameOfIdentifier(groupId, c)).join(', ')} misbehaved`
-          : (e as Error).message;
+      const caught = e instanceof CryptoError && e.culprits.length > 0;
+      const reason = caught
+        ? `${e.code}: ${e.culprits.map((c) => this.groups.nameOfIdentifier(groupId, c)).join(', ')} misbehaved`
+        : (e as Error).message;
       this.log(`repair in ${logSafe(g.name)} failed: ${reason}`);
       if (isNewcomer) await this.vault.delete(shareName(groupId, g.epoch)).catch(() => undefined);
-      // What this participant found out (not an abort it was told of) goes to the others.
-      if (!this.ceremony.aborted.has(session))
+      // A helper this participant caught misbehaving is named to the others (who would otherwise
+      // wait out the deadline and name whoever they missed a message from).
+      if (caught)
         for (const m of [...members.filter((x) => x.peerId !== p.lost), p.newcomer])
           if (m.peerId !== this.me.peerId)
             this.send(m.peerId, {
