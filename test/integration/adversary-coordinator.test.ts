@@ -5,24 +5,21 @@
 // statement, in its audit chain; once the third member approves, the two honest members sign
 // that request without the liar (the victim no longer counts it as coordinator), and at the end
 // the liar, honest again, signs too, so no share was harmed.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bytesToHex, randomBytes } from '@noble/hashes/utils.js';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { RequestView } from '../../shared/api/index.js';
 import { expectNoNonceReuse, nonceRecords } from './crash-helpers.js';
-import {
-  approveBy,
-  formGroup,
-  GiveUp,
-  requestStatus,
-  tempRoot,
-  TestNode,
-  waitFor,
-} from './harness.js';
-import { lying, setLie, verifiesEd25519 } from './adversary-helpers.js';
+import { approveBy, GiveUp, requestStatus, type TestNode, waitFor } from './harness.js';
+import { lying, setLie, signRandom, threeNodeGroup, verifiesEd25519 } from './adversary-helpers.js';
 import { recordCase } from './reliability-record.js';
 
-const tmp = tempRoot('conclave-adv-coord-');
-const nodes = ['n1', 'n2', 'n3'].map((n) => new TestNode(n, tmp.root));
+// victim creates the group; the liar starts with the tampering layer, telling no lie yet.
+const fx = threeNodeGroup({
+  tmpPrefix: 'conclave-adv-coord-',
+  name: 'adv-coord',
+  creator: 1,
+  env: (rank) => (rank === 0 ? lying('none') : undefined),
+});
+const nodes = fx.nodes;
 /** The liar: the smallest peer id, so it coordinates every request it approves. */
 let liar: TestNode;
 /** The signer it lies to (the approver it asks), and the member that stays out of it. */
@@ -30,6 +27,11 @@ let victim: TestNode;
 let honest: TestNode;
 let group = '';
 let publicKey = '';
+beforeAll(() => {
+  [liar, victim, honest] = fx.ranked;
+  group = fx.group.id;
+  publicKey = fx.group.publicKey!;
+});
 
 /** Switches the liar to another lie (no restart needed). */
 const lie = (kase: string) => setLie(liar, kase);
@@ -49,11 +51,7 @@ async function freshLiar(): Promise<void> {
     });
 }
 
-async function signRequest(by: TestNode): Promise<{ id: string; msg: string }> {
-  const msg = bytesToHex(randomBytes(32));
-  const r = await by.api('request.sign', { group, message: msg, encoding: 'hex' });
-  return { id: r.id, msg };
-}
+const signRequest = (by: TestNode) => signRandom(by, group);
 
 const verifies = (r: RequestView, msg: string) => verifiesEd25519(r.signature!, msg, publicKey);
 
@@ -144,27 +142,6 @@ async function caughtCoordinating(kase: string, reason: RegExp): Promise<void> {
     detail: entry!.summary,
   });
 }
-
-beforeAll(async () => {
-  await Promise.all(nodes.map((n) => n.init()));
-  const sorted = [...nodes].sort((a, b) => (a.peerId < b.peerId ? -1 : 1));
-  [liar, victim, honest] = sorted as [TestNode, TestNode, TestNode];
-  await victim.start();
-  await honest.start();
-  await liar.start(undefined, lying('none'));
-  const formed = await formGroup(victim, [liar, honest], {
-    name: 'adv-coord',
-    threshold: 2,
-    scheme: 'ed25519',
-  });
-  group = formed.id;
-  publicKey = formed.groups[0]!.publicKey!;
-}, 180_000);
-
-afterAll(async () => {
-  await Promise.all(nodes.map((n) => n.kill()));
-  tmp.cleanup();
-});
 
 describe('a coordinator that lies in its commitment list is named by the signer, which releases no share', () => {
   it(

@@ -3,29 +3,30 @@
 // Each case: the coordinator names it (request view and audit log), no invalid signature comes
 // out, and the request is signed with the honest approver instead; afterwards the honest members
 // (and the liar, restarted honest) still sign, so no share was harmed.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bytesToHex, randomBytes } from '@noble/hashes/utils.js';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { RequestView } from '../../shared/api/index.js';
-import {
-  approveBy,
-  formGroup,
-  GiveUp,
-  requestStatus,
-  tempRoot,
-  TestNode,
-  waitFor,
-} from './harness.js';
-import { lying, setLie, verifiesEd25519 } from './adversary-helpers.js';
+import { approveBy, GiveUp, requestStatus, type TestNode, waitFor } from './harness.js';
+import { lying, setLie, signRandom, threeNodeGroup, verifiesEd25519 } from './adversary-helpers.js';
 import { recordCase } from './reliability-record.js';
 
-const tmp = tempRoot('conclave-adv-sign-');
-const nodes = ['n1', 'n2', 'n3'].map((n) => new TestNode(n, tmp.root));
+// The coordinator creates the group; the liar starts with the tampering layer, telling no lie yet.
+const fx = threeNodeGroup({
+  tmpPrefix: 'conclave-adv-sign-',
+  name: 'adv',
+  creator: 0,
+  env: (rank) => (rank === 2 ? lying('none') : undefined),
+});
 /** The coordinator: the approver with the smallest peer id (it coordinates whoever approves). */
 let coord: TestNode;
 let honest: TestNode;
 let mal: TestNode;
 let group = '';
 let publicKey = '';
+beforeAll(() => {
+  [coord, honest, mal] = fx.ranked;
+  group = fx.group.id;
+  publicKey = fx.group.publicKey!;
+});
 
 /** Switches the liar to another lie (no restart needed). */
 const lie = (kase: string) => setLie(mal, kase);
@@ -44,11 +45,7 @@ async function freshPool(): Promise<void> {
   });
 }
 
-async function signRequest(): Promise<{ id: string; msg: string }> {
-  const msg = bytesToHex(randomBytes(32));
-  const r = await coord.api('request.sign', { group, message: msg, encoding: 'hex' });
-  return { id: r.id, msg };
-}
+const signRequest = () => signRandom(coord, group);
 
 const verifies = (r: RequestView, msg: string) => verifiesEd25519(r.signature!, msg, publicKey);
 
@@ -95,27 +92,6 @@ async function caughtSigning(kase: string): Promise<void> {
     detail: entry?.summary,
   });
 }
-
-beforeAll(async () => {
-  await Promise.all(nodes.map((n) => n.init()));
-  const sorted = [...nodes].sort((a, b) => (a.peerId < b.peerId ? -1 : 1));
-  [coord, honest, mal] = sorted as [TestNode, TestNode, TestNode];
-  await coord.start();
-  await honest.start();
-  await mal.start(undefined, lying('none'));
-  const formed = await formGroup(coord, [honest, mal], {
-    name: 'adv',
-    threshold: 2,
-    scheme: 'ed25519',
-  });
-  group = formed.id;
-  publicKey = formed.groups[0]!.publicKey!;
-}, 180_000);
-
-afterAll(async () => {
-  await Promise.all(nodes.map((n) => n.kill()));
-  tmp.cleanup();
-});
 
 describe('a signer that lies to the coordinator is named, and the honest members sign instead', () => {
   it(

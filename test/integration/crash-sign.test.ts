@@ -2,15 +2,14 @@
 // and the approvals acknowledged before the kill are still there, the request completes (with
 // another signer or on a retry), no nonce is used twice (from every member's share_released
 // entries), and the group still signs with the restarted member.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { GroupView } from '../../shared/api/index.js';
 import type { CrashPoint } from '../../main/node/crash.js';
-import { requestStatus, seen, tempRoot, TestNode, waitFor } from './harness.js';
+import { threeNodeGroup } from './adversary-helpers.js';
+import { requestStatus, seen, type TestNode, waitFor } from './harness.js';
 import {
-  allReady,
   crashEnv,
   expectNoNonceReuse,
-  formGroupApi,
   recordCrash,
   restart,
   signAndVerify,
@@ -20,34 +19,24 @@ import { ed25519 } from '@noble/curves/ed25519.js';
 import { hexToBytes, utf8ToBytes } from '@noble/hashes/utils.js';
 
 describe('signing in a 2-of-3 group with a member that crashes', () => {
-  const tmp = tempRoot('conclave-crash-sign-');
-  const [ann, ben, cal] = ['ann', 'ben', 'cal'].map((n) => new TestNode(n, tmp.root));
-  const all = [ann, ben, cal];
+  // ann creates the group through the control API.
+  const fx = threeNodeGroup({
+    tmpPrefix: 'conclave-crash-sign-',
+    names: ['ann', 'ben', 'cal'],
+    name: 'vault',
+    via: 'api',
+    timeoutMs: 150_000,
+  });
+  const all = fx.nodes;
   let group: GroupView;
-  // The coordinator of a request is its lowest approving peer id (shared/protocol/decisions.ts),
-  // and peer ids are random: the roles are given by their order so that the member armed to
-  // crash as a signer is never the coordinator, and the one armed as coordinator always is.
+  // The roles are given by peer-id order so that the member armed to crash as a signer is never
+  // the coordinator, and the one armed as coordinator always is.
   let low: TestNode;
   let mid: TestNode;
   let high: TestNode;
-
-  beforeAll(async () => {
-    await Promise.all(all.map((n) => n.init()));
-    await Promise.all(all.map((n) => n.start()));
-    const id = await formGroupApi(ann, [ben, cal], 'vault');
-    group = (await allReady(all, id))[0]!;
-    [low, mid, high] = [...all].sort((a, b) => (a.peerId < b.peerId ? -1 : 1)) as [
-      TestNode,
-      TestNode,
-      TestNode,
-    ];
-  }, 150_000);
-
-  afterAll(async () => {
-    if (process.env.CONCLAVE_TEST_LOGS)
-      for (const n of all) console.log(`--- ${n.name}\n${n.logs}`);
-    await Promise.all(all.map((n) => n.kill()));
-    tmp.cleanup();
+  beforeAll(() => {
+    [low, mid, high] = fx.ranked;
+    group = fx.group;
   });
 
   /** `n` runs again, now with the crash point. */
