@@ -182,6 +182,20 @@ const NO_FATAL = 1 as FaultTolerance.NO_FATAL;
 const ADDRS_REMERGE_MS = 60_000;
 /** Peers whose last merged addresses are remembered (past it the memory starts over). */
 const MAX_MERGED_PEERS = 4096;
+/**
+ * How long a dial to a peer (TCP, Noise handshake, muxer) may take, whoever asked for it. A caller
+ * with a shorter deadline stops waiting for it but does not end it: on a loaded machine a
+ * handshake can take seconds, and a dial cut short by one impatient caller (a reconnect round
+ * with 2.5 s) used to fail every request that had joined it and was started all over again.
+ */
+const DIAL_TIMEOUT_MS = 20_000;
+/**
+ * The connection monitor pings every peer every 10 s and closes a connection whose ping is not
+ * answered in time. A peer busy with seconds of key generation on a loaded machine answers late
+ * but is there: its connection is closed only after this long (at 5 s, libp2p's default, a busy
+ * 20-member group lost its connections, then spent its CPU re-dialling and re-syncing).
+ */
+const PING_TIMEOUT_MIN_MS = 30_000;
 
 type Services = Record<string, unknown>;
 
@@ -249,8 +263,11 @@ export async function createHost(opts: HostOptions): Promise<Host> {
       // New sockets per second from one address. Several members behind one NAT (or every test on
       // 127.0.0.1) share an address.
       inboundConnectionThreshold: 32,
-      dialTimeout: DEFAULT_TIMEOUT_MS,
+      dialTimeout: DIAL_TIMEOUT_MS,
+      // One address of a peer may take the whole dial: a handshake under load is slow, not dead.
+      addressDialTimeout: DIAL_TIMEOUT_MS,
     },
+    connectionMonitor: { pingTimeout: { minTimeout: PING_TIMEOUT_MIN_MS } },
     connectionGater: gate.gater(),
     transportManager: { faultTolerance: NO_FATAL },
     services,
@@ -316,6 +333,8 @@ class Libp2pHost implements Host {
    * They are merged again when they change, or a minute later (the store ages addresses out).
    */
   readonly #merged = new Map<string, { addrs: string; at: number }>();
+  /** The dial in flight to each peer: every caller waits for that one (see DIAL_TIMEOUT_MS). */
+  readonly #dials = new Map<string, Promise<Connection>>();
 
   constructor(node: Libp2p<Services>, internals: HostInternals) {
     this.#node = node;
@@ -758,7 +777,27 @@ class Libp2pHost implements Host {
       this.#upgradeInBackground(target);
       return limited;
     }
-    return this.#node.dial(target, { signal });
+    return race(this.#dial(target), signal);
+  }
+
+  /**
+   * The one dial in flight to `target`, started if there is none. It runs to DIAL_TIMEOUT_MS (or
+   * until the host stops) whoever started it: libp2p lets later dials join a pending one, which
+   * then ended at the first caller's deadline for all of them.
+   */
+  #dial(target: PeerId): Promise<Connection> {
+    const key = target.toString();
+    const pending = this.#dials.get(key);
+    if (pending !== undefined) return pending;
+    const deadline = new Deadline(DIAL_TIMEOUT_MS, [this.#shutdown.signal]);
+    const dial = this.#node.dial(target, { signal: deadline.signal }).finally(() => {
+      deadline.clear();
+      this.#dials.delete(key);
+    });
+    // Callers that stopped waiting leave nobody to see its failure.
+    dial.catch(() => undefined);
+    this.#dials.set(key, dial);
+    return dial;
   }
 
   #upgradeInBackground(target: PeerId): void {

@@ -8,6 +8,7 @@ import { lpStream } from '@libp2p/utils';
 import { multiaddr } from '@multiformats/multiaddr';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { createLibp2p, type Libp2p } from 'libp2p';
+import { createServer, connect, type AddressInfo, type Socket } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   createHost,
@@ -47,6 +48,38 @@ async function waitFor(what: string, cond: () => boolean, ms = 5_000): Promise<v
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));
   }
+}
+
+/**
+ * A TCP proxy on loopback to `port` that holds what clients send until `release()`: a handshake
+ * through it stalls, as with a peer too busy to answer, and then completes.
+ */
+async function heldProxy(port: number): Promise<{ port: number; release(): void; stop(): void }> {
+  const held: Array<() => void> = [];
+  let released = false;
+  const sockets = new Set<Socket>();
+  const server = createServer((client) => {
+    const upstream = connect(port, '127.0.0.1');
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('error', () => undefined);
+      s.on('close', () => (client.destroy(), upstream.destroy()));
+    }
+    upstream.on('data', (d) => client.write(d));
+    client.on('data', (d) => (released ? upstream.write(d) : held.push(() => upstream.write(d))));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    port: (server.address() as AddressInfo).port,
+    release: () => {
+      released = true;
+      for (const send of held.splice(0)) send();
+    },
+    stop: () => {
+      for (const s of sockets) s.destroy();
+      server.close();
+    },
+  };
 }
 
 async function rejection(p: Promise<unknown>): Promise<NetError> {
@@ -419,6 +452,23 @@ describe('deadlines', () => {
     const pending = b.request(a.peerId, ECHO, {}, { signal: controller.signal });
     setTimeout(() => controller.abort(), 50);
     expect((await rejection(pending)).code).toBe('timeout');
+  });
+
+  it('a dial runs to its own deadline whoever started it: a caller that gives up early does not end it', async () => {
+    const a = await newHost();
+    const b = await newHost();
+    await a.handle(ECHO, async (_from, msg) => msg, { allow: () => true, maxBytes: 100 });
+    // b reaches a only through a proxy that holds b's bytes back: the handshake is slow (a busy
+    // peer), and it goes on once the proxy lets them through.
+    const proxy = await heldProxy(Number(/\/tcp\/(\d+)/.exec(a.addrs()[0])![1]));
+    stopAfterEach.push(proxy);
+    await b.addAddresses(a.peerId, [`/ip4/127.0.0.1/tcp/${proxy.port}/p2p/${a.peerId}`]);
+    // A reconnect round that gives up after 200 ms: its handshake is not thrown away (under load
+    // every round's was, and the next round started another that met the same fate).
+    expect(await b.connect(a.peerId, { timeoutMs: 200 })).toBe(false);
+    proxy.release();
+    await waitFor('the dial to complete', () => b.isConnected(a.peerId));
+    expect(await b.request(a.peerId, ECHO, { n: 1 })).toEqual({ n: 1 });
   });
 
   it('stop() ends in-flight requests and later ones fail with stopped', async () => {
