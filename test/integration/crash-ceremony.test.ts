@@ -82,23 +82,15 @@ describe('ceremonies in a 2-of-3 group with a member that crashes', () => {
   }
 
   const refreshPoints: CrashPoint[] = ['refresh-mid', 'refresh-committed'];
-  // Open finding (issue 13): with the whole suite running, the refresh-committed case hung in
-  // both CI runs of 2026-12-04 (the request never ended on every member within 120 s) while it
-  // passed every run on its own, with the bundle, beside other files and under CPU load. Until it
-  // is understood it runs only with CONCLAVE_RUN_OPEN_FINDINGS=1, and is reported as skipped.
-  const open = new Set<CrashPoint>(
-    process.env.CONCLAVE_RUN_OPEN_FINDINGS === '1' ? [] : ['refresh-committed'],
-  );
 
+  // A survivor's round of a failed refresh ends at its deadline, which can come after the refresh
+  // already failed there from the restarted member's word and the retry reached its commit: that
+  // late failure cleared the retry's pending record, so the retry never ended on that member
+  // (seen at load 20; the likely cause of the full-suite hangs of 2026-12-04; refresh-reshare.ts).
   it.for(refreshPoints)(
     'a refresh with a member killed at %s ends alike on all, can be retried, and the group signs',
     { timeout: 180_000 },
-    async (point, ctx) => {
-      if (open.has(point)) {
-        recordCrash(`refresh member killed at ${point}`, point, false, 'skipped: open finding');
-        ctx.skip();
-        return;
-      }
+    async (point) => {
       let survived = false;
       let outcome = 'lost';
       try {
