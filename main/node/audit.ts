@@ -43,6 +43,9 @@ const ROSTER_TYPES = new Set([
   'group.repaired',
 ]);
 
+/** Verified signatures remembered (see AuditService.verified): a few MiB at most. */
+const VERIFIED_KEPT = 20_000;
+
 export class AuditService extends NodeService {
   private lastCheckpoint = new Map<string, number>();
   /**
@@ -56,6 +59,12 @@ export class AuditService extends NodeService {
    * reshares, the member a repair replaced), read up to `seq` so far.
    */
   private readonly namedInOwnChain = new Map<string, { seq: number; peers: Set<string> }>();
+  /**
+   * Signatures (with their entry's hash) this node verified already: every connection and every
+   * key generation brings a member's whole group log again, and checking each entry's signature
+   * anew was most of a busy 20-member group's CPU. Bounded: past the limit it starts over.
+   */
+  private readonly verified = new Set<string>();
 
   constructor(
     ctx: NodeContext,
@@ -174,17 +183,23 @@ export class AuditService extends NodeService {
         continue;
       }
       const { hash: _hash, sig: _sig, ...unsigned } = e;
+      // The hash is recomputed every time (it binds the content); a signature over that very
+      // hash, by the same author, was checked already when this node saw it before.
+      const seen = `${e.author}:${e.hash}:${e.sig}`;
       let ok: boolean;
       try {
         ok =
           hashEntry(unsigned) === e.hash &&
-          ed25519.verify(hexToBytes(e.sig), hexToBytes(e.hash), publicKeyFromPeerId(peer), {
-            zip215: false,
-          });
+          (this.verified.has(seen) ||
+            ed25519.verify(hexToBytes(e.sig), hexToBytes(e.hash), publicKeyFromPeerId(peer), {
+              zip215: false,
+            }));
       } catch {
         ok = false;
       }
       if (!ok) throw new DroppedMessage('bad_signature');
+      if (this.verified.size >= VERIFIED_KEPT) this.verified.clear();
+      this.verified.add(seen);
       good.push(e);
     }
   }

@@ -10,6 +10,17 @@ import { AUDIT_BATCH_MS, type NodeServices } from '../../main/node/context.js';
 import { Inboxes } from '../../main/node/inbox.js';
 import { harness, peer, readyGroup, type Peer } from './fixtures.js';
 
+/** Counts the Ed25519 signature checks (noble's object is frozen: the module is wrapped). */
+const verifies = vi.hoisted(() => ({ count: 0 }));
+vi.mock('@noble/curves/ed25519.js', async (importOriginal) => {
+  const m = await importOriginal<typeof import('@noble/curves/ed25519.js')>();
+  const verify: typeof m.ed25519.verify = (...args) => (
+    verifies.count++,
+    m.ed25519.verify(...args)
+  );
+  return { ...m, ed25519: { ...m.ed25519, verify } };
+});
+
 let alice: Peer, bob: Peer, carol: Peer;
 beforeAll(async () => {
   [alice, bob, carol] = await Promise.all([peer('alice'), peer('bob'), peer('carol')]);
@@ -312,6 +323,23 @@ describe('audit replication in batches (issue 12)', () => {
     // Nothing more goes out later: every entry was in that batch.
     vi.advanceTimersByTime(AUDIT_BATCH_MS * 4);
     expect(auditSent(sent)).toHaveLength(2);
+  });
+
+  it('checks a signature once: a whole log sent again (every sync sends it) is not verified again, a changed entry is', () => {
+    const { store, chain, deliver } = setup();
+    const entries = chain(5);
+    verifies.count = 0;
+    deliver(bob, entries);
+    expect(verifies.count).toBe(5);
+    deliver(carol, entries);
+    deliver(bob, entries);
+    expect(verifies.count).toBe(5);
+    expect(store.audit.head(entries[0]!.author)?.seq).toBe(4);
+    // Another signature on a held entry, or the same signature on other content, is checked.
+    const [other] = chain(1, carol);
+    expect(() => deliver(bob, [{ ...entries[0]!, sig: other!.sig }])).toThrow(/bad_signature/);
+    expect(() => deliver(bob, [{ ...entries[1]!, at: 1 }])).toThrow(/bad_signature/);
+    expect(verifies.count).toBe(6);
   });
 
   it('stores a received batch in one transaction, and keeps the entries before a bad one', () => {
