@@ -51,8 +51,13 @@ export const NOBODY: PeerPolicy = { isMember: () => false };
 export const MEMBER_TAG = 'conclave-member';
 const MEMBER_TAG_VALUE = 100;
 
-/** How long an admitted outsider may take to finish its upgrade (libp2p's inboundUpgradeTimeout). */
-export const INBOUND_UPGRADE_TIMEOUT_MS = 5_000;
+/**
+ * How long an inbound connection may take to finish its upgrade (libp2p's inboundUpgradeTimeout),
+ * and an admitted outsider its slot. A member dialling a node busy on a loaded machine needs more
+ * than a quiet machine's handshake: at 5 s the busy node reset its members' handshakes and they
+ * dialled again and again (a dial is given 20 s, host.ts).
+ */
+export const INBOUND_UPGRADE_TIMEOUT_MS = 15_000;
 /** Time to close an expired outsider's connection gracefully before resetting it. */
 const EXPIRE_GRACE_MS = 1_000;
 

@@ -196,6 +196,13 @@ const DIAL_TIMEOUT_MS = 20_000;
  * 20-member group lost its connections, then spent its CPU re-dialling and re-syncing).
  */
 const PING_TIMEOUT_MIN_MS = 30_000;
+/**
+ * connect() to a peer whose last dial failed waits this long before it dials again, doubling up
+ * to CONNECT_BACKOFF_MAX_MS, until the peer connects: reconnect rounds every 3 s re-dialled every
+ * unreachable member each time, and under load every failed handshake cost both sides again.
+ */
+const CONNECT_BACKOFF_MIN_MS = 3_000;
+const CONNECT_BACKOFF_MAX_MS = 30_000;
 
 type Services = Record<string, unknown>;
 
@@ -335,6 +342,8 @@ class Libp2pHost implements Host {
   readonly #merged = new Map<string, { addrs: string; at: number }>();
   /** The dial in flight to each peer: every caller waits for that one (see DIAL_TIMEOUT_MS). */
   readonly #dials = new Map<string, Promise<Connection>>();
+  /** Peers whose last connect() failed: when connect() may dial them again, and the next wait. */
+  readonly #backoff = new Map<string, { until: number; ms: number }>();
 
   constructor(node: Libp2p<Services>, internals: HostInternals) {
     this.#node = node;
@@ -348,6 +357,7 @@ class Libp2pHost implements Host {
     this.#discoveredCbs = internals.discovered;
     node.addEventListener('peer:connect', (evt) => {
       const id = evt.detail.toString();
+      this.#backoff.delete(id);
       for (const cb of this.#connectCbs) safeCall(this.#log, 'onPeerConnect', () => cb(id));
     });
     node.addEventListener('peer:disconnect', (evt) => {
@@ -537,13 +547,25 @@ class Libp2pHost implements Host {
   ): Promise<boolean> {
     if (!this.#running) return false;
     const target = this.#parsePeer(peerId);
+    // New addresses are worth a dial at once; the same ones only once the back-off has passed.
+    const backoff = this.#backoff.get(peerId);
+    if (opts.addrs === undefined && backoff !== undefined && Date.now() < backoff.until)
+      return false;
     if (opts.addrs !== undefined) await this.addAddresses(peerId, opts.addrs);
     const deadline = new Deadline(opts.timeoutMs ?? DEFAULT_TIMEOUT_MS, [this.#shutdown.signal]);
     try {
       await this.#connection(target, true, deadline.signal);
+      this.#backoff.delete(peerId);
       return true;
     } catch (err) {
       this.#log(`net: could not connect to ${peerId}: ${describe(err)}`);
+      const ms = Math.min(
+        backoff === undefined ? CONNECT_BACKOFF_MIN_MS : backoff.ms * 2,
+        CONNECT_BACKOFF_MAX_MS,
+      );
+      // Bounded like #merged: members are few, but anyone can be passed in.
+      if (this.#backoff.size >= MAX_MERGED_PEERS) this.#backoff.clear();
+      this.#backoff.set(peerId, { until: Date.now() + ms, ms });
       return false;
     } finally {
       deadline.clear();

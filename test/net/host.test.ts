@@ -471,6 +471,35 @@ describe('deadlines', () => {
     expect(await b.request(a.peerId, ECHO, { n: 1 })).toEqual({ n: 1 });
   });
 
+  it('connect() backs off a peer it could not reach, dials new addresses at once, and forgets the back-off when the peer connects', async () => {
+    const lines: string[] = [];
+    const b = await newHost({ log: (l) => lines.push(l) });
+    const { privateKey } = await generateIdentity();
+    const gone = await createHost({ privateKey, listen: LOOPBACK });
+    await gone.start();
+    const deadAddrs = gone.addrs();
+    await gone.stop();
+    const dials = () => lines.filter((l) => l.includes(`could not connect to ${gone.peerId}`));
+    expect(await b.connect(gone.peerId, { addrs: deadAddrs })).toBe(false);
+    // A reconnect round right after: no second dial (under load each one cost both sides).
+    expect(await b.connect(gone.peerId)).toBe(false);
+    expect(dials()).toHaveLength(1);
+    // Addresses passed along are news: dialled at once.
+    expect(await b.connect(gone.peerId, { addrs: deadAddrs })).toBe(false);
+    expect(dials()).toHaveLength(2);
+    // The peer comes back on another port and connects: its back-off is gone with it.
+    const back = await createHost({ privateKey, listen: LOOPBACK });
+    stopAfterEach.push(back);
+    await back.start();
+    expect(await back.connect(b.peerId, { addrs: b.addrs() })).toBe(true);
+    await waitFor('b to see the connection', () => b.isConnected(gone.peerId));
+    await back.stop();
+    await waitFor('b to see it go', () => !b.isConnected(gone.peerId));
+    await b.addAddresses(gone.peerId, back.addrs().length ? back.addrs() : deadAddrs);
+    expect(await b.connect(gone.peerId)).toBe(false);
+    expect(dials()).toHaveLength(3);
+  });
+
   it('stop() ends in-flight requests and later ones fail with stopped', async () => {
     const a = await newHost();
     const b = await newHost();
