@@ -207,7 +207,7 @@ export interface NetworkFigures {
   failover: FailoverFigures | null;
   /** What failed; the rest of the section went on (their figures are missing, never made up). */
   errors: string[];
-  /** The factor every wait's deadline was stretched by (load average per CPU at the start). */
+  /** The largest factor a wait's deadline was stretched by (load average per CPU, see until). */
   patience: number;
   /** Waits for every node to be idle (CPU time not advancing) and how many hit their deadline. */
   idleWaits: { count: number; timeouts: number; medianMs: number; maxMs: number };
@@ -261,10 +261,18 @@ async function inBatches<T, R>(items: T[], width: number, fn: (x: T) => Promise<
 
 /**
  * How much longer than on a quiet machine the section waits for anything before it gives up: the
- * 1-minute load average per CPU at its start (at least 1, at most 8). A loaded machine makes the
- * figures worse, never the benchmark fail; every wait stays bounded.
+ * 1-minute load average per CPU (at least 1, at most 8), at the section's start or when the wait
+ * begins, whichever is higher (other work that starts meanwhile slows the nodes as much). A loaded
+ * machine makes the figures worse, never the benchmark fail; every wait stays bounded.
  */
-let patience = 1;
+let basePatience = 1;
+/** The largest factor any wait used, for the figures. */
+let maxPatience = 1;
+function patienceNow(): number {
+  const p = Math.max(basePatience, Math.min(8, loadavg()[0] / cpus().length));
+  maxPatience = Math.max(maxPatience, p);
+  return p;
+}
 
 /** Polls `check` every `everyMs` until it returns a truthy value; throws at the deadline. */
 async function until<T>(
@@ -273,7 +281,7 @@ async function until<T>(
   timeoutMs = 30_000,
   everyMs = 25,
 ): Promise<T> {
-  const deadline = Date.now() + timeoutMs * patience;
+  const deadline = Date.now() + timeoutMs * patienceNow();
   let last: unknown;
   for (;;) {
     try {
@@ -507,11 +515,12 @@ class BenchNode {
     fail: (line: string) => boolean = () => false,
     timeoutMs = 120_000,
   ): Promise<number> {
+    const waitMs = timeoutMs * patienceNow();
     return new Promise<number>((resolve, reject) => {
       const timer = setTimeout(() => {
         off();
-        reject(new Error(`${this.name}: no "${what}" within ${timeoutMs * patience} ms`));
-      }, timeoutMs * patience);
+        reject(new Error(`${this.name}: no "${what}" within ${Math.round(waitMs)} ms`));
+      }, waitMs);
       timer.unref();
       const off = this.onLine((line, at) => {
         if (!match(line) && !fail(line)) return;
@@ -530,7 +539,7 @@ class BenchNode {
 
   api<M extends ApiMethod>(method: M, params: ApiInput<M>, timeoutMs = 30_000) {
     return callControl(this.home, method, params, {
-      timeoutMs: timeoutMs * patience,
+      timeoutMs: timeoutMs * patienceNow(),
     }) as Promise<ApiOutput<M>>;
   }
 
@@ -732,7 +741,10 @@ async function latencySeries(
         () => undefined,
         () => undefined,
       );
-    const waiting = last.api('request.wait', { id: r.id, timeoutSec: Math.ceil(5 * patience) });
+    const waiting = last.api('request.wait', {
+      id: r.id,
+      timeoutSec: Math.ceil(5 * patienceNow()),
+    });
     waiting.catch(() => {}); // a late failure after a stuck run must not go unhandled
     await sleep(5); // let the wait register before the approval it waits for
     const t0 = now();
@@ -839,7 +851,7 @@ export async function benchNetwork(opts: NetworkOptions = {}): Promise<NetworkFi
     opts.log?.(line);
   };
   const load0 = loadavg()[0];
-  patience = Math.min(8, Math.max(1, load0 / cpus().length));
+  basePatience = maxPatience = Math.min(8, Math.max(1, load0 / cpus().length));
   const root = mkdtempSync(join(tmpdir(), 'conclave-bench-'));
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const k of NODE_ENV_DROP) delete env[k];
@@ -1030,7 +1042,7 @@ export async function benchNetwork(opts: NetworkOptions = {}): Promise<NetworkFi
       latency,
       failover,
       errors,
-      patience,
+      patience: maxPatience,
       idleWaits: {
         count: waits.length,
         timeouts: idleWaits.filter((w) => w.timedOut).length,

@@ -36,6 +36,8 @@ type DkgMessage = Extract<GroupMessage, { type: 'dkg' }>;
  * CONCLAVE_DKG_TIMEOUT_MS shortens it for tests.
  */
 const DKG_RUN_MS = Number(process.env.CONCLAVE_DKG_TIMEOUT_MS) || 120_000;
+/** How long a ready member retries its first nonce commitments to a connected member. */
+const NONCES_RETRY_MS = 60_000;
 /** Meta: the run this node is on (absent: the first, 0). */
 const attemptKey = (groupId: string) => `dkg-attempt:${groupId}`;
 /** Meta: the run whose share this node stored, with its public package; its 'done' step is next. */
@@ -272,9 +274,7 @@ export class DkgService extends NodeService {
       this.auditLog.syncAuditWithAll(groupId);
       this.emit({ type: 'group', id: groupId });
       this.log(`key generation for ${logSafe(g.name)} done: public key ${publicKey}`);
-      for (const m of others)
-        if (this.host.isConnected(m.peerId))
-          void this.signing.sendNonces(groupId, m.peerId, true).catch(() => undefined);
+      for (const m of others) void this.sendFirstNonces(groupId, m.peerId);
       return 'done';
     } catch (e) {
       // A node that is stopping ends its wait for the others: no failure of the group, and its
@@ -309,6 +309,25 @@ export class DkgService extends NodeService {
       return 'failed';
     } finally {
       this.inboxes.drop(key);
+    }
+  }
+
+  /**
+   * This node's first nonce commitments for a member that may coordinate, retried for a minute
+   * while it is connected: sent once, one lost under load left that member unable to ask this
+   * node to sign until a reconnection. A member not connected gets them on connection (sync.ts).
+   */
+  private async sendFirstNonces(groupId: string, peer: string): Promise<void> {
+    const until = Date.now() + NONCES_RETRY_MS;
+    for (let delay = 500; !this.stopped; delay = Math.min(delay * 2, 5_000)) {
+      if (!this.host.isConnected(peer)) return;
+      try {
+        await this.signing.sendNonces(groupId, peer, true);
+        return;
+      } catch {
+        if (Date.now() + delay > until) return;
+        await new Promise((r) => setTimeout(r, delay));
+      }
     }
   }
 
