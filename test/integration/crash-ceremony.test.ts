@@ -55,6 +55,18 @@ describe('ceremonies in a 2-of-3 group with a member that crashes', () => {
     return views[0]!.epoch;
   }
 
+  /** Every member shows the others online (a request made now reaches them, not a later sync). */
+  async function allOnline(id: string): Promise<void> {
+    await waitFor(
+      'every member to see the others online',
+      async () => {
+        const vs = await Promise.all(all.map((n) => n.api('group.show', { group: id })));
+        return vs.every((v) => v.members.every((m) => m.me || m.online));
+      },
+      90_000,
+    );
+  }
+
   /** Waits for request `id` to end on every member; all end alike. */
   async function endedAlike(id: string): Promise<string> {
     const ends = await waitFor(
@@ -193,4 +205,62 @@ describe('ceremonies in a 2-of-3 group with a member that crashes', () => {
     () => importCase('import-committed', true),
     240_000,
   );
+
+  // The race behind the refresh hangs, made certain (last: ann and ben keep a long deadline). The
+  // first refresh's rounds wait on ann and ben until their deadline, though it already failed there
+  // from cal's word (cal died in them); by then the retry holds its new share there and waits for
+  // cal, who died right after committing it. The first refresh's late failure must leave the
+  // retry's pending record alone (it cleared it: the retry never ended on ann and ben).
+  it("a refresh that fails late on the others leaves the retry's commit alone: it ends done on all", async () => {
+    let survived = false;
+    let outcome = 'lost';
+    try {
+      if (!group) {
+        await cal.start();
+        const id = await formGroupApi(ann, [ben, cal], 'vault');
+        group = (await allReady(all, id))[0]!;
+      }
+      const slow = { CONCLAVE_CEREMONY_TIMEOUT_MS: '90000' };
+      for (const n of [ann, ben]) {
+        await n.kill();
+        await n.start(undefined, slow);
+      }
+      const before = await oneEpoch(group.id);
+      await cal.kill();
+      await cal.start(undefined, { ...slow, ...crashEnv('refresh-mid') });
+      await allOnline(group.id);
+      const first = await refresh(ann);
+      await waitForCrash(cal);
+      const from = [ann, ben].map((n) => n.logs.length);
+      const failedLate = () =>
+        [ann, ben].map((n, i) => /refresh of "vault" failed/.test(n.logs.slice(from[i])));
+      // Back, armed for the retry: it ends the first refresh as failed and tells the others.
+      await cal.start(undefined, { ...slow, ...crashEnv('refresh-committed') });
+      expect(await endedAlike(first.id)).toBe('failed');
+      await allOnline(group.id);
+      const again = await refresh(ben);
+      await waitForCrash(cal);
+      // The race is set: the retry waits for cal while the first one's rounds still run.
+      expect(failedLate(), 'the first refresh gave up on ann, ben before the retry').toEqual([
+        false,
+        false,
+      ]);
+      await waitFor(
+        'the first refresh to fail late on ann and ben',
+        () => failedLate().every(Boolean),
+        120_000,
+      );
+      await restart(cal);
+      outcome = await endedAlike(again.id);
+      expect(outcome).toBe('done');
+      expect(await oneEpoch(group.id)).toBe(before + 1);
+      await signAndVerify(ann, [cal], group, 'after a refresh failed late');
+      expectNoNonceReuse(all, group.id);
+      survived = true;
+    } finally {
+      recordCrash('refresh failing late beside its retry', 'refresh-committed', survived, outcome);
+      if (!survived && !process.env.CONCLAVE_TEST_LOGS)
+        for (const n of all) console.log(`--- ${n.name} (late)\n${n.logs.slice(-20_000)}`);
+    }
+  }, 360_000);
 });
