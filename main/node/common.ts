@@ -3,10 +3,12 @@
 import { createHmac } from 'node:crypto';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { utf8ToBytes } from '@noble/hashes/utils.js';
-import type { RequestStatus } from '../../shared/api/index.js';
+import { ApiError, type RequestStatus } from '../../shared/api/index.js';
 import type { GroupPolicy } from '../../shared/policy/policy.js';
 import { decodeSigned, type Signed } from '../../shared/protocol/wire.js';
+import { logSafe } from '../../shared/protocol/text.js';
 import type { GroupContext } from '../../shared/requests/index.js';
+import { publicKeyFromPeerId } from '../net/identity.js';
 import type { GroupRow, Store } from '../store/index.js';
 
 export const TERMINAL: RequestStatus[] = ['done', 'denied', 'expired', 'failed'];
@@ -47,6 +49,29 @@ export interface Candidate {
   addrs: string[];
 }
 
+/** A guard for readMetaList: a newcomer as `candidates:<group>` holds it, with a real peer id. */
+export function isCandidate(item: unknown): item is Candidate {
+  if (typeof item !== 'object' || item === null) return false;
+  const c = item as Partial<Record<keyof Candidate, unknown>>;
+  return (
+    isPeerId(c.peerId) &&
+    typeof c.name === 'string' &&
+    Array.isArray(c.addrs) &&
+    c.addrs.every(isString)
+  );
+}
+
+/** A peer id this node can take a public key from (a stored one may be anything). */
+export function isPeerId(v: unknown): v is string {
+  if (typeof v !== 'string' || v.length > 200) return false;
+  try {
+    publicKeyFromPeerId(v);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export interface PlannedMember {
   peerId: string;
   name: string;
@@ -75,6 +100,69 @@ export interface PendingCeremony {
   hadOldShare: boolean;
 }
 
+const isInt = (v: unknown): v is number => Number.isSafeInteger(v);
+
+/** A guard for a stored PendingCeremony (its roster's members included). */
+export function isPendingCeremony(v: unknown): v is PendingCeremony {
+  if (typeof v !== 'object' || v === null) return false;
+  const p = v as Partial<Record<keyof PendingCeremony, unknown>>;
+  return (
+    typeof p.requestId === 'string' &&
+    typeof p.session === 'string' &&
+    (p.kind === 'refresh' || p.kind === 'reshare') &&
+    (p.stage === 'writing' || p.stage === 'holding' || p.stage === 'leaving') &&
+    isInt(p.fromEpoch) &&
+    isInt(p.epoch) &&
+    typeof p.digest === 'string' &&
+    typeof p.pubJson === 'string' &&
+    Array.isArray(p.roster) &&
+    p.roster.every(isPlannedMember) &&
+    typeof p.hadOldShare === 'boolean'
+  );
+}
+
+function isPlannedMember(v: unknown): v is PlannedMember {
+  if (typeof v !== 'object' || v === null) return false;
+  const m = v as Partial<Record<keyof PlannedMember, unknown>>;
+  return (
+    typeof m.peerId === 'string' &&
+    typeof m.name === 'string' &&
+    isInt(m.index) &&
+    typeof m.identityKey === 'string' &&
+    Array.isArray(m.addrs) &&
+    m.addrs.every(isString)
+  );
+}
+
+/** What `ceremony-committed:<request>` records: how a ceremony this member held ended. */
+export interface CommittedCeremony {
+  session: string;
+  epoch: number;
+  digest: string;
+}
+
+export function isCommittedCeremony(v: unknown): v is CommittedCeremony {
+  if (typeof v !== 'object' || v === null) return false;
+  const o = v as Partial<Record<keyof CommittedCeremony, unknown>>;
+  return typeof o.session === 'string' && isInt(o.epoch) && typeof o.digest === 'string';
+}
+
+/** What `import:<group>` holds: the imported group key (hex), and on the importer its file. */
+export interface ImportRecord {
+  publicKey: string;
+  keyFile?: string;
+}
+
+export function isImportRecord(v: unknown): v is ImportRecord {
+  if (typeof v !== 'object' || v === null) return false;
+  const o = v as Partial<Record<keyof ImportRecord, unknown>>;
+  return (
+    typeof o.publicKey === 'string' &&
+    /^[0-9a-fA-F]{1,200}$/.test(o.publicKey) &&
+    (o.keyFile === undefined || typeof o.keyFile === 'string')
+  );
+}
+
 export const pendingKey = (groupId: string) => `ceremony-pending:${groupId}`;
 /** What a repaired device's proof of knowledge is bound to: the repair request. */
 export const repairContext = (requestId: string) =>
@@ -100,6 +188,20 @@ export function decodeSignedSafe(v: unknown): Signed {
     return decodeSigned(v);
   } catch {
     throw new DroppedMessage('malformed');
+  }
+}
+
+/**
+ * A signed statement kept in the store as JSON (a request's envelope, an approval), if it still
+ * decodes as one; else undefined. The stored value itself is returned, as it was signed.
+ */
+export function parseStoredSigned(json: string): Signed | undefined {
+  try {
+    const v: unknown = JSON.parse(json);
+    decodeSigned(v);
+    return v as Signed;
+  } catch {
+    return undefined;
   }
 }
 
@@ -139,14 +241,108 @@ export function readMetaList<T>(
   store: Store,
   key: string,
   guard: (item: unknown) => item is T,
+  log?: (line: string) => void,
 ): T[] {
   let list: unknown;
   try {
     list = JSON.parse(store.meta.get(key) || '[]');
   } catch {
+    reportBadRow(store, key, 'is not JSON', log);
     return [];
   }
-  return Array.isArray(list) ? list.filter(guard) : [];
+  if (!Array.isArray(list)) {
+    reportBadRow(store, key, 'is not a list', log);
+    return [];
+  }
+  const kept = list.filter(guard);
+  if (kept.length !== list.length)
+    reportBadRow(store, key, `has ${list.length - kept.length} unreadable item(s)`, log);
+  return kept;
+}
+
+/**
+ * readMetaList for a user action: a value that is there but not a JSON list is a typed error
+ * naming the key (the action cannot be done on it), not an empty list; unreadable items are
+ * still dropped.
+ */
+export function requireMetaList<T>(
+  store: Store,
+  key: string,
+  guard: (item: unknown) => item is T,
+  log?: (line: string) => void,
+): T[] {
+  let list: unknown;
+  try {
+    list = JSON.parse(store.meta.get(key) || '[]');
+  } catch {
+    list = undefined;
+  }
+  if (!Array.isArray(list)) throw badRowError(key, 'a list');
+  return readMetaList(store, key, guard, log);
+}
+
+/**
+ * A JSON value kept in the store's meta under `key`, if `guard` accepts it. Missing or empty:
+ * undefined; there but unreadable: also undefined, logged once (for views, timers and message
+ * handlers, which must not throw on stored data).
+ */
+export function readMetaValue<T>(
+  store: Store,
+  key: string,
+  guard: (v: unknown) => v is T,
+  log?: (line: string) => void,
+): T | undefined {
+  const raw = store.meta.get(key);
+  if (!raw) return undefined;
+  let v: unknown;
+  try {
+    v = JSON.parse(raw);
+  } catch {
+    reportBadRow(store, key, 'is not JSON', log);
+    return undefined;
+  }
+  if (guard(v)) return v;
+  reportBadRow(store, key, 'is not of the stored shape', log);
+  return undefined;
+}
+
+/** readMetaValue for a user action: a value there but unreadable is a typed error naming it. */
+export function requireMetaValue<T>(
+  store: Store,
+  key: string,
+  guard: (v: unknown) => v is T,
+  what: string,
+): T | undefined {
+  const raw = store.meta.get(key);
+  if (!raw) return undefined;
+  let v: unknown;
+  try {
+    v = JSON.parse(raw);
+  } catch {
+    throw badRowError(key, what);
+  }
+  if (!guard(v)) throw badRowError(key, what);
+  return v;
+}
+
+function badRowError(key: string, what: string): ApiError {
+  return new ApiError(
+    'internal',
+    `the stored ${logSafe(key, 200)} is unreadable (not ${what}); this node's store is damaged`,
+  );
+}
+
+/** Keys already reported as unreadable, per store: a view or a timer logs each one once. */
+const reportedRows = new WeakMap<Store, Set<string>>();
+
+function reportBadRow(store: Store, key: string, why: string, log?: (line: string) => void): void {
+  if (!log) return;
+  let seen = reportedRows.get(store);
+  if (!seen) reportedRows.set(store, (seen = new Set()));
+  if (seen.has(key)) return;
+  seen.add(key);
+  // The key only (group or request ids), never the value: it may hold anything.
+  log(`stored ${logSafe(key, 200)} ${why}; read as absent`);
 }
 
 /** A guard for readMetaList: a string item. */

@@ -35,7 +35,17 @@ import {
 import { logSafe } from '../../shared/protocol/text.js';
 import { advertisedAddrsFor, publicKeyFromPeerId, type HandlerContext } from '../net/index.js';
 import type { GroupRow, MemberRow } from '../store/index.js';
-import { formerKey, isString, joinToken, readMetaList, short, type Candidate } from './common.js';
+import {
+  formerKey,
+  isCandidate,
+  isImportRecord,
+  isString,
+  joinToken,
+  readMetaList,
+  readMetaValue,
+  short,
+  type Candidate,
+} from './common.js';
 import { type NodeServices, type NodeContext, NodeService } from './context.js';
 import { GroupLeaver } from './leave.js';
 
@@ -107,8 +117,7 @@ export class GroupsService extends NodeService {
 
   /** A member removed by a reshare: it may only ask how that reshare ended. */
   isFormerMember(groupId: string, peer: string): boolean {
-    const former = this.store.meta.get(formerKey(groupId));
-    return !!former && (JSON.parse(former) as string[]).includes(peer);
+    return readMetaList(this.store, formerKey(groupId), isString, this.log).includes(peer);
   }
 
   isKnownMember(peer: string): boolean {
@@ -129,15 +138,7 @@ export class GroupsService extends NodeService {
   }
 
   private candidates(groupId: string): Candidate[] {
-    return readMetaList(
-      this.store,
-      `candidates:${groupId}`,
-      (c): c is Candidate =>
-        typeof c === 'object' &&
-        c !== null &&
-        typeof (c as Candidate).peerId === 'string' &&
-        Array.isArray((c as Candidate).addrs),
-    );
+    return readMetaList(this.store, `candidates:${groupId}`, isCandidate, this.log);
   }
 
   /**
@@ -194,8 +195,7 @@ export class GroupsService extends NodeService {
 
   /** Hex of the group key of a group that shares an imported key, else undefined. */
   importedKey(groupId: string): string | undefined {
-    const raw = this.store.meta.get(`import:${groupId}`);
-    return raw ? (JSON.parse(raw) as { publicKey: string }).publicKey : undefined;
+    return readMetaValue(this.store, `import:${groupId}`, isImportRecord, this.log)?.publicKey;
   }
 
   groupView(g: GroupRow): GroupView {
@@ -223,17 +223,21 @@ export class GroupsService extends NodeService {
     };
     if (complete) view.safetyCode = safetyCode(rosterHash(this.roster(g)));
     if (g.publicPackage) {
-      const pub = publicPackageFromJSON(JSON.parse(g.publicPackage));
-      view.publicKey = bytesToHex(externalPublicKey(pub));
-      if (g.scheme === 'taproot') view.internalKey = bytesToHex(taprootInternalKey(pub));
+      try {
+        const pub = publicPackageFromJSON(JSON.parse(g.publicPackage));
+        view.publicKey = bytesToHex(externalPublicKey(pub));
+        if (g.scheme === 'taproot') view.internalKey = bytesToHex(taprootInternalKey(pub));
+      } catch {
+        // A damaged stored package: the view shows the group without its key (rate-limited log).
+        this.count('stored_package_unreadable', `group ${g.id}`);
+      }
     }
     if (g.error) view.error = g.error;
     const imported = this.importedKey(g.id);
     if (imported) view.importedKey = imported;
     if (g.status === 'ready') {
-      const candidates = JSON.parse(
-        this.store.meta.get(`candidates:${g.id}`) || '[]',
-      ) as Candidate[];
+      // Only well-formed newcomers (a real peer id): a damaged row must not break the view.
+      const candidates = this.candidates(g.id);
       if (candidates.length)
         view.newcomers = candidates.map((c) => ({
           name: c.name,

@@ -18,6 +18,7 @@ import {
 } from '../net/index.js';
 import { openStore, type Store } from '../store/index.js';
 import { openFileVault, openKeychainVault, VaultError, type Vault } from '../vault/index.js';
+import { isString, readMetaList } from './common.js';
 import { CUSTODIAN_FAULTS, Custodian, type Identity } from './custodian.js';
 import { Sandbox } from './sandbox.js';
 
@@ -271,7 +272,7 @@ export async function startCustodian(opts: StartOptions): Promise<RunningNode> {
       sign: (msg) => ed25519.sign(msg, seed),
     };
     // Relays from the command line and from the settings (the UI's), each once.
-    const storedRelays = JSON.parse(store.meta.get('relays') || '[]') as string[];
+    const storedRelays = readMetaList(store, 'relays', isString, opts.log);
     const relays = [...new Set([...opts.relays, ...storedRelays])];
     host = await createHost({
       privateKey,

@@ -18,6 +18,7 @@ import {
   TERMINAL,
   decodeSignedSafe,
   DroppedMessage,
+  parseStoredSigned,
   short,
   type PlannedMember,
   type CeremonyParams,
@@ -215,11 +216,16 @@ export class CeremonyService extends NodeService {
     }
     if (this.ceremonies.has(id)) return;
     const session = bytesToHex(nodeRandomBytes(32));
+    // Stored statements are checked again: an unreadable approval is left out (the members check
+    // the approvals they get), an unreadable request stops this start with its id.
     const approvals = this.store.decisions
       .list(id)
       .filter((d) => d.decision === 'approve')
-      .map((d) => JSON.parse(d.statement) as Signed);
-    const payload = { request: JSON.parse(r.envelope) as Signed, approvals, dealers };
+      .map((d) => parseStoredSigned(d.statement))
+      .filter((s): s is Signed => s !== undefined);
+    const request = parseStoredSigned(r.envelope);
+    if (!request) throw new Error(`the stored envelope of request ${id} is unreadable`);
+    const payload = { request, approvals, dealers };
     const participants = new Set([
       ...this.store.members.list(g.id).map((m) => m.peerId),
       ...this.plannedRoster(g, this.ceremonyParams(r)).map((m) => m.peerId),
@@ -307,7 +313,12 @@ export class CeremonyService extends NodeService {
     }
     const rr = this.store.requests.get(msg.requestId);
     if (rr?.kind === 'reconstruct' && msg.step === 'done') {
-      const p = JSON.parse(new TextDecoder().decode(rr.message)) as ReconstructParams;
+      let p: ReconstructParams;
+      try {
+        p = readRequest('reconstruct', rr.message, this.requests.contextOf(rr));
+      } catch {
+        throw new DroppedMessage('unreadable_request');
+      }
       if (from !== p.requester) throw new DroppedMessage('not_requester');
       const exposed = (msg.payload as { exposed?: unknown }).exposed;
       if (typeof exposed === 'string' && rr.status !== 'done')

@@ -17,7 +17,7 @@ import { getSuite, type SchemeName } from '../../../shared/crypto/suite.js';
 import type { GroupMessage } from '../../../shared/protocol/wire.js';
 import { NetError } from '../../net/index.js';
 import type { GroupRow } from '../../store/index.js';
-import { DroppedMessage, shareName } from '../common.js';
+import { DroppedMessage, isImportRecord, readMetaValue, shareName } from '../common.js';
 import { type NodeServices, type NodeContext, NodeService } from '../context.js';
 import { crashPoint } from '../crash.js';
 
@@ -74,13 +74,13 @@ export class ImportService extends NodeService {
   /** Importer: split the key and send each member its share over its authenticated channel. */
   async distributeImport(groupId: string): Promise<void> {
     const g = this.store.groups.get(groupId)!;
-    const meta = JSON.parse(this.store.meta.get(`import:${groupId}`)!) as {
-      publicKey: string;
-      keyFile?: string;
-    };
+    // Read before the status changes, checked inside the try: a damaged record fails the group
+    // with a reason (this runs unawaited, so a throw here would be an unhandled rejection).
+    const meta = readMetaValue(this.store, `import:${groupId}`, isImportRecord, this.log);
     this.groups.updateGroup(groupId, { status: 'dkg', updatedAt: Date.now() });
     this.emit({ type: 'group', id: groupId });
     try {
+      if (!meta) throw new Error(`the stored import:${groupId} record is missing or unreadable`);
       if (!meta.keyFile) throw new Error('the key file path is not known to this node');
       const key = await readKeyFile(meta.keyFile, g.scheme);
       let keys: KeyPackage[];

@@ -19,8 +19,9 @@ import {
   pendingKey,
   shareName,
   type PendingCeremony,
-  type Candidate,
   type CeremonyParams,
+  isCandidate,
+  requireMetaList,
 } from '../common.js';
 import { type NodeServices, type NodeContext, NodeService } from '../context.js';
 import { crashPoint } from '../crash.js';
@@ -69,7 +70,7 @@ export class RefreshReshareService extends NodeService {
         `group ${g.name} is ${g.status}; only a ready group can be reshared`,
       );
     const members = this.store.members.list(g.id);
-    const candidates = JSON.parse(this.store.meta.get(`candidates:${g.id}`) || '[]') as Candidate[];
+    const candidates = requireMetaList(this.store, `candidates:${g.id}`, isCandidate, this.log);
     const add = (input.add ?? []).map((ref) => {
       const found = candidates.filter((c) => c.peerId === ref || c.name === ref);
       if (found.length === 0)

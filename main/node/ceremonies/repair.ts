@@ -34,11 +34,12 @@ import {
   repairContext,
   DroppedMessage,
   shareName,
-  type Candidate,
   type DkgInbox,
   type CeremonyParams,
   DEFAULT_EXPIRY_SEC,
   readMetaList,
+  isCandidate,
+  requireMetaList,
 } from '../common.js';
 import { type NodeServices, type NodeContext, NodeService } from '../context.js';
 import { crashPoint } from '../crash.js';
@@ -115,7 +116,7 @@ export class RepairService extends NodeService {
         'bad_input',
         'member: you cannot repair your own share from this device; ask another member',
       );
-    const candidates = JSON.parse(this.store.meta.get(`candidates:${g.id}`) || '[]') as Candidate[];
+    const candidates = requireMetaList(this.store, `candidates:${g.id}`, isCandidate, this.log);
     const pick = input.newcomer
       ? candidates.filter((c) => c.peerId === input.newcomer || c.name === input.newcomer)
       : candidates;
@@ -609,9 +610,7 @@ export class RepairService extends NodeService {
         { requestId, lost: p.lost, replacedBy: p.newcomer.peerId },
         groupId,
       );
-      const candidates = JSON.parse(
-        this.store.meta.get(`candidates:${groupId}`) || '[]',
-      ) as Candidate[];
+      const candidates = readMetaList(this.store, `candidates:${groupId}`, isCandidate, this.log);
       this.store.meta.set(
         `candidates:${groupId}`,
         JSON.stringify(candidates.filter((c) => c.peerId !== p.newcomer.peerId)),

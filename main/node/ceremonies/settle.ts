@@ -20,7 +20,12 @@ import {
   formerKey,
   shareName,
   type PendingCeremony,
-  type Candidate,
+  isCandidate,
+  isCommittedCeremony,
+  isPendingCeremony,
+  isString,
+  readMetaList,
+  readMetaValue,
 } from '../common.js';
 import { type NodeServices, type NodeContext, NodeService } from '../context.js';
 
@@ -77,8 +82,8 @@ export class SettleService extends NodeService {
   }
 
   pendingCeremony(groupId: string): PendingCeremony | undefined {
-    const raw = this.store.meta.get(pendingKey(groupId));
-    return raw ? (JSON.parse(raw) as PendingCeremony) : undefined;
+    // Read on timers and for members' questions: a damaged record reads as none (logged once).
+    return readMetaValue(this.store, pendingKey(groupId), isPendingCeremony, this.log);
   }
 
   /**
@@ -185,11 +190,8 @@ export class SettleService extends NodeService {
       return p.stage === 'holding'
         ? { state: 'holding', epoch: p.epoch, digest: p.digest }
         : { state: 'working' };
-    const c = this.store.meta.get(committedKey(requestId));
-    if (c) {
-      const o = JSON.parse(c) as { session: string; epoch: number; digest: string };
-      if (o.session === session) return { state: 'committed', epoch: o.epoch, digest: o.digest };
-    }
+    const o = readMetaValue(this.store, committedKey(requestId), isCommittedCeremony, this.log);
+    if (o?.session === session) return { state: 'committed', epoch: o.epoch, digest: o.digest };
     if (this.ceremony.runningSessions.has(session)) return { state: 'working' };
     // Never held this session's share and never will: the session is over for this member.
     this.ceremony.aborted.set(session, true);
@@ -271,7 +273,7 @@ export class SettleService extends NodeService {
       );
       if (removed.length) {
         // Removed members may still ask how the reshare ended (and only that).
-        const former = JSON.parse(this.store.meta.get(formerKey(groupId)) || '[]') as string[];
+        const former = readMetaList(this.store, formerKey(groupId), isString, this.log);
         this.store.meta.set(
           formerKey(groupId),
           JSON.stringify([...new Set([...former, ...removed.map((m) => m.peerId)])]),
@@ -279,9 +281,7 @@ export class SettleService extends NodeService {
       }
       this.store.meta.set(`newcomer:${groupId}`, '');
       this.store.meta.set(`newcomer-package:${groupId}`, '');
-      const candidates = JSON.parse(
-        this.store.meta.get(`candidates:${groupId}`) || '[]',
-      ) as Candidate[];
+      const candidates = readMetaList(this.store, `candidates:${groupId}`, isCandidate, this.log);
       this.store.meta.set(
         `candidates:${groupId}`,
         JSON.stringify(candidates.filter((c) => !roster.some((m) => m.peerId === c.peerId))),
