@@ -1,0 +1,258 @@
+// Hostile rows in the store's meta table: the group view and the timers/handlers that read them
+// take a damaged row as absent (logged once, by key), user actions refuse it with a typed error
+// naming the key; none of them throws a raw SyntaxError or TypeError.
+import { beforeAll, describe, expect, it } from 'vitest';
+import { ApiError } from '../../shared/api/index.js';
+import { ImportService } from '../../main/node/ceremonies/import.js';
+import { RefreshReshareService } from '../../main/node/ceremonies/refresh-reshare.js';
+import { RepairService } from '../../main/node/ceremonies/repair.js';
+import { SettleService } from '../../main/node/ceremonies/settle.js';
+import {
+  committedKey,
+  formerKey,
+  isString,
+  parseStoredSigned,
+  pendingKey,
+  readMetaList,
+  requireMetaList,
+} from '../../main/node/common.js';
+import type { NodeServices } from '../../main/node/context.js';
+import { GroupsService } from '../../main/node/groups.js';
+import type { GroupRow } from '../../main/store/index.js';
+import { harness, peer, readyGroup, type Peer } from './fixtures.js';
+
+let alice: Peer, bob: Peer, carol: Peer, dave: Peer;
+beforeAll(async () => {
+  [alice, bob, carol, dave] = await Promise.all(['alice', 'bob', 'carol', 'dave'].map(peer));
+});
+
+/** Values no reader may trust: not JSON, JSON of the wrong shape, and a huge one. */
+const HOSTILE = [
+  '{not json',
+  '"not a list"',
+  '42',
+  'null',
+  '{"peerId":1,"publicKey":[]}',
+  '[1,null,"x",{"peerId":7}]',
+  JSON.stringify('x'.repeat(1 << 20)),
+  JSON.stringify(Array.from({ length: 20_000 }, (_, i) => ({ peerId: `p${i}`, addrs: {} }))),
+];
+
+/** Candidates of which one only is well formed: the others have a bad peer id, name or addrs. */
+function mixedCandidates(good: Peer): string {
+  return JSON.stringify([
+    { peerId: 'not-a-peer-id', name: 'eve', addrs: [] },
+    { peerId: '12D3KooW' + 'x'.repeat(44), name: 'mallory', addrs: [] },
+    { peerId: 'z'.repeat(100_000), name: 'huge', addrs: [] },
+    { peerId: dave.peerId, name: { toString: 1 }, addrs: [] },
+    { peerId: dave.peerId, name: 'dave', addrs: 'not a list' },
+    { peerId: good.peerId, name: good.name, addrs: ['/ip4/127.0.0.1/tcp/4001'] },
+  ]);
+}
+
+function groupsSetup() {
+  const h = harness(alice);
+  const id = readyGroup(h.store, [alice, bob, carol], 2);
+  const groups = new GroupsService(h.ctx, {} as NodeServices);
+  const list = () => h.store.groups.list().map((g) => groups.groupView(g));
+  return { ...h, id, groups, list };
+}
+
+describe('the group view over hostile stored rows', () => {
+  it('shows the group without newcomers when candidates:<group> is damaged, logging the key once', () => {
+    const { store, id, list, logs } = groupsSetup();
+    for (const bad of HOSTILE) {
+      store.meta.set(`candidates:${id}`, bad);
+      const [view] = list();
+      expect(view).toMatchObject({ id, name: 'treasury', status: 'ready' });
+      expect(view!.newcomers).toBeUndefined();
+    }
+    const lines = logs.filter((l) => l.includes(`candidates:${id}`));
+    expect(lines).toHaveLength(1);
+    // The key, never the value.
+    expect(lines[0]!.length).toBeLessThan(300);
+  });
+
+  it('drops newcomers with a malformed peer id (their fingerprint threw) and keeps the good one', () => {
+    const { store, id, list } = groupsSetup();
+    store.meta.set(`candidates:${id}`, mixedCandidates(dave));
+    const [view] = list();
+    expect(view!.newcomers).toEqual([
+      { name: 'dave', peerId: dave.peerId, fingerprint: expect.any(String) },
+    ]);
+  });
+
+  it('shows the group without its imported key or public key when those are damaged', () => {
+    const { store, id, groups, list } = groupsSetup();
+    for (const bad of [...HOSTILE, '{"publicKey":"not hex"}']) {
+      store.meta.set(`import:${id}`, bad);
+      expect(list()[0]!.importedKey).toBeUndefined();
+      expect(groups.importedKey(id)).toBeUndefined();
+    }
+    // (The store's schema refuses a package that is not JSON; one of the wrong shape it keeps.)
+    store.groups.update(id, { publicPackage: '{"groupKey":"zz"}' });
+    expect(list()[0]!.publicKey).toBeUndefined();
+  });
+
+  it('reads good rows as before', () => {
+    const { store, id, groups, list } = groupsSetup();
+    store.meta.set(`import:${id}`, JSON.stringify({ publicKey: 'ab'.repeat(32) }));
+    store.meta.set(
+      `candidates:${id}`,
+      JSON.stringify([{ peerId: dave.peerId, name: 'dave', addrs: [] }]),
+    );
+    store.meta.set(formerKey(id), JSON.stringify([carol.peerId]));
+    const [view] = list();
+    expect(view!.importedKey).toBe('ab'.repeat(32));
+    expect(view!.newcomers?.map((n) => n.peerId)).toEqual([dave.peerId]);
+    expect(groups.isFormerMember(id, carol.peerId)).toBe(true);
+    expect(groups.isCandidate(dave.peerId)).toBe(true);
+  });
+
+  it('answers "not a former member / not a candidate" on damaged rows (message handlers)', () => {
+    const { store, id, groups } = groupsSetup();
+    for (const bad of HOSTILE) {
+      store.meta.set(formerKey(id), bad);
+      store.meta.set(`candidates:${id}`, bad);
+      expect(groups.isFormerMember(id, carol.peerId)).toBe(false);
+      expect(groups.isCandidate(dave.peerId)).toBe(false);
+    }
+  });
+});
+
+describe('ceremony records over hostile stored rows', () => {
+  function settleSetup() {
+    const h = harness(alice);
+    const id = readyGroup(h.store, [alice, bob, carol], 2);
+    const deps = {
+      ceremony: { runningSessions: new Set<string>(), aborted: new Map<string, true>() },
+    } as unknown as NodeServices;
+    return { ...h, id, settle: new SettleService(h.ctx, deps) };
+  }
+
+  it('reads a damaged pending record as none, and a damaged committed record as not committed', () => {
+    const { store, id, settle, logs } = settleSetup();
+    const session = 'aa'.repeat(32);
+    for (const bad of [...HOSTILE, '{"requestId":"r1","session":"s","roster":[{}]}']) {
+      store.meta.set(pendingKey(id), bad);
+      store.meta.set(committedKey('r1'), bad);
+      expect(settle.pendingCeremony(id)).toBeUndefined();
+      expect(settle.ceremonyAnswer(id, 'r1', session)).toEqual({ state: 'aborted' });
+    }
+    expect(logs.filter((l) => l.includes(pendingKey(id)))).toHaveLength(1);
+    // Good data: as before.
+    store.meta.set(committedKey('r1'), JSON.stringify({ session, epoch: 1, digest: 'cd' }));
+    expect(settle.ceremonyAnswer(id, 'r1', session)).toEqual({
+      state: 'committed',
+      epoch: 1,
+      digest: 'cd',
+    });
+  });
+});
+
+describe('user actions over a damaged candidates row', () => {
+  function actionsSetup() {
+    const h = harness(alice);
+    const id = readyGroup(h.store, [alice, bob, carol], 2);
+    const created: { kind: string; message: Uint8Array }[] = [];
+    const deps = {
+      groups: { findGroup: () => h.store.groups.get(id)! },
+      requests: {
+        createRequest: (_g: GroupRow, kind: string, message: Uint8Array) => {
+          created.push({ kind, message });
+          return { id: 'r1', kind };
+        },
+      },
+    } as unknown as NodeServices;
+    return {
+      ...h,
+      id,
+      created,
+      reshare: new RefreshReshareService(h.ctx, deps),
+      repair: new RepairService(h.ctx, deps),
+    };
+  }
+
+  it('refuses a reshare or repair with a typed error naming the key when the row is not a list', () => {
+    const { store, id, reshare, repair } = actionsSetup();
+    for (const bad of [
+      '{not json',
+      '"not a list"',
+      '{"peerId":1}',
+      JSON.stringify('x'.repeat(1 << 20)),
+    ]) {
+      store.meta.set(`candidates:${id}`, bad);
+      for (const act of [
+        () => reshare.createReshareRequest({ group: 'treasury', add: ['dave'] }),
+        () => repair.createRepairRequest({ group: 'treasury', member: 'carol' }),
+      ]) {
+        let err: unknown;
+        try {
+          act();
+        } catch (e) {
+          err = e;
+        }
+        expect(err).toBeInstanceOf(ApiError);
+        expect(err).toMatchObject({ code: 'internal' });
+        expect((err as Error).message).toContain(`candidates:${id}`);
+      }
+    }
+  });
+
+  it('leaves malformed newcomers out and proposes the well-formed one', () => {
+    const { store, id, reshare, repair, created } = actionsSetup();
+    store.meta.set(`candidates:${id}`, mixedCandidates(dave));
+    expect(() => reshare.createReshareRequest({ group: 'treasury', add: ['eve'] })).toThrow(
+      expect.objectContaining({ code: 'not_found' }),
+    );
+    reshare.createReshareRequest({ group: 'treasury', add: ['dave'] });
+    repair.createRepairRequest({ group: 'treasury', member: 'carol' });
+    expect(created.map((c) => c.kind)).toEqual(['reshare', 'repair']);
+    for (const c of created)
+      expect(new TextDecoder().decode(c.message)).toContain(`"peerId":"${dave.peerId}"`);
+  });
+});
+
+describe('distributing an import over a damaged import record', () => {
+  it('fails the group with a reason naming the key instead of rejecting unawaited', async () => {
+    for (const bad of ['{not json', '{"publicKey":7}', '[]']) {
+      const h = harness(alice);
+      const id = readyGroup(h.store, [alice, bob, carol], 2);
+      h.store.groups.update(id, { status: 'confirming' });
+      h.store.meta.set(`import:${id}`, bad);
+      const failed: string[] = [];
+      const deps = {
+        groups: {
+          updateGroup: (gid: string, patch: Partial<GroupRow>) => h.store.groups.update(gid, patch),
+          failGroup: (_gid: string, reason: string) => failed.push(reason),
+          importedKey: () => undefined,
+        },
+      } as unknown as NodeServices;
+      await new ImportService(h.ctx, deps).distributeImport(id);
+      expect(failed).toEqual([expect.stringContaining(`import:${id}`)]);
+    }
+  });
+});
+
+describe('the readers', () => {
+  it('read a damaged list as empty on a timer and refuse it in an action', () => {
+    const { store } = harness(alice);
+    for (const bad of HOSTILE) {
+      store.meta.set('relays', bad);
+      expect(() => readMetaList(store, 'relays', isString)).not.toThrow();
+    }
+    store.meta.set('relays', '{not json');
+    expect(readMetaList(store, 'relays', isString)).toEqual([]);
+    expect(() => requireMetaList(store, 'relays', isString)).toThrow(
+      /stored "relays" is unreadable/,
+    );
+    store.meta.set('relays', JSON.stringify(['/dns4/relay.example/tcp/443/wss', 5]));
+    expect(requireMetaList(store, 'relays', isString)).toEqual(['/dns4/relay.example/tcp/443/wss']);
+  });
+
+  it('keep a stored signed statement only if it still decodes as one', () => {
+    expect(parseStoredSigned('{not json')).toBeUndefined();
+    expect(parseStoredSigned('{}')).toBeUndefined();
+    expect(parseStoredSigned('{"body":{"v":1},"sig":"00"}')).toBeUndefined();
+  });
+});
