@@ -15,6 +15,7 @@ import {
   pendingKey,
   readMetaList,
   requireMetaList,
+  shareName,
 } from '../../main/node/common.js';
 import type { NodeServices } from '../../main/node/context.js';
 import { GroupsService } from '../../main/node/groups.js';
@@ -230,6 +231,31 @@ describe('distributing an import over a damaged import record', () => {
       } as unknown as NodeServices;
       await new ImportService(h.ctx, deps).distributeImport(id);
       expect(failed).toEqual([expect.stringContaining(`import:${id}`)]);
+    }
+  });
+});
+
+describe('an import result over a damaged held package', () => {
+  it('fails the group with a reason naming the key instead of throwing in the handler', async () => {
+    for (const bad of ['{not json', '{"scheme":"ed25519","groupKey":7}', '[]']) {
+      const secrets = new Map<string, Uint8Array>();
+      const h = harness(bob, { secrets });
+      const id = readyGroup(h.store, [alice, bob, carol], 2);
+      h.store.groups.update(id, { status: 'dkg' });
+      secrets.set(shareName(id, 0), new Uint8Array(32).fill(1));
+      h.store.meta.set(`import-held:${id}`, bad);
+      const failed: string[] = [];
+      const deps = {
+        groups: {
+          failGroup: (_gid: string, reason: string) => failed.push(reason),
+          importedKey: () => 'ab'.repeat(32),
+        },
+      } as unknown as NodeServices;
+      const svc = new ImportService(h.ctx, deps);
+      await expect(
+        svc.onImportResult(alice.peerId, { v: 1, type: 'import-result', groupId: id, ok: true }),
+      ).resolves.toEqual({ ok: true });
+      expect(failed).toEqual([expect.stringContaining(`import-held:${id}`)]);
     }
   });
 });

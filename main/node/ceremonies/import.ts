@@ -198,8 +198,17 @@ export class ImportService extends NodeService {
         return { ok: true };
       }
       const me = this.store.members.get(g.id, this.me.peerId)!;
+      let pub: KeyPackage['public'];
+      try {
+        pub = publicPackageFromJSON(JSON.parse(held));
+      } catch {
+        // A damaged stored package fails the group with a reason, like a missing share.
+        bytes.fill(0);
+        this.groups.failGroup(g.id, `the stored import-held:${g.id} package is unreadable`);
+        return { ok: true };
+      }
       const key: KeyPackage = {
-        public: publicPackageFromJSON(JSON.parse(held)),
+        public: pub,
         share: SecretShare.fromBytes(g.scheme, BigInt(me.index), bytes, 0),
       };
       bytes.fill(0);
