@@ -547,10 +547,12 @@ class Libp2pHost implements Host {
   ): Promise<boolean> {
     if (!this.#running) return false;
     const target = this.#parsePeer(peerId);
-    // New addresses are worth a dial at once; the same ones only once the back-off has passed.
+    // New addresses are worth a dial at once; the same ones (a reconnect round passes the
+    // member's known addresses every time) only once the back-off has passed.
     const backoff = this.#backoff.get(peerId);
-    if (opts.addrs === undefined && backoff !== undefined && Date.now() < backoff.until)
-      return false;
+    const news =
+      opts.addrs !== undefined && this.#merged.get(peerId)?.addrs !== opts.addrs.join(' ');
+    if (!news && backoff !== undefined && Date.now() < backoff.until) return false;
     if (opts.addrs !== undefined) await this.addAddresses(peerId, opts.addrs);
     const deadline = new Deadline(opts.timeoutMs ?? DEFAULT_TIMEOUT_MS, [this.#shutdown.signal]);
     try {
