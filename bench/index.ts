@@ -264,7 +264,7 @@ goal(
   2000,
   'ms',
   net?.failover
-    ? `the coordinator's approval → 'done', median of ${net.failover.hungApprovalToDoneMs.samples}`
+    ? `the hung signer's (T-th) approval, the third's right after → 'done', median of ${net.failover.hungApprovalToDoneMs.samples}`
     : missing('failover'),
 );
 goal(

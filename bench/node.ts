@@ -169,8 +169,8 @@ export interface FailoverFigures {
   /** Kills that came after the coordinator had already asked another approver (not timed). */
   killTooLate: number;
   /**
-   * The hung signer left running: the coordinator's own (T-th) approval → 'done' (it asks another
-   * approver once the hung one is late).
+   * The hung signer left running: its own (T-th) approval, third's right after → 'done' (the
+   * coordinator asks third once hung is late).
    */
   hungApprovalToDoneMs: Spread;
   signTimeoutMs: number;
@@ -474,7 +474,11 @@ class BenchNode {
     p.stdout!.on('data', (d) => (this.logs += d));
     p.stderr!.on('data', (d: Buffer) => this.onStderr(d.toString('utf8')));
     return new Promise<number>((resolve, reject) => {
-      const timer = setTimeout(() => fail(new Error(`${this.name} not ready after 60 s`)), 60_000);
+      const readyMs = 60_000 * patienceNow();
+      const timer = setTimeout(
+        () => fail(new Error(`${this.name} not ready after ${Math.round(readyMs / 1000)} s`)),
+        readyMs,
+      );
       const fail = (e: Error) => {
         clearTimeout(timer);
         off();
@@ -1106,23 +1110,37 @@ async function benchFailover(
   let coordinatorRestarts = 0;
   let notAskedFirst = 0;
   /**
-   * hung and third approve, then the coordinator (signing starts and asks hung, the smaller peer id,
-   * first). Resolves with the time to 'done' from the coordinator's approval (or from the kill),
+   * The coordinator creates and approves, then hung (the T-th: signing starts and asks hung), then
+   * third. Resolves with the time to 'done' from hung's approval (or from the kill),
    * null when a kill came too late (the coordinator had already asked third), or undefined when the
    * coordinator had to be restarted first.
    */
   const attempt = async (kill: boolean): Promise<number | null | undefined> => {
+    if (!hung.proc) {
+      // Killed by the last attempt: back, with fresh nonce commitments for the coordinator.
+      await hung.start(faulty);
+      await online(hung);
+      await sleep(500);
+    }
     const message = `failover ${randomBytes(8).toString('hex')}`;
-    const req = await coord.api('request.sign', { group: group.id, message, encoding: 'utf8' });
-    await seen([hung, third], req.id, 'arrived');
-    await hung.api('request.approve', { id: req.id });
-    await third.api('request.approve', { id: req.id });
-    await seen([coord], req.id, 'has two approvals', approved(2));
+    // The coordinator approves first (with the request): had hung and third approved before it,
+    // those two would be T approvals and hung, the smaller peer id of the two, would coordinate
+    // and sign with third, never asked to sign itself.
+    const req = await coord.api('request.sign', {
+      group: group.id,
+      message,
+      encoding: 'utf8',
+      approve: true,
+    });
+    await seen([hung, third], req.id, 'arrived with its approval', approved(1));
     const waiting = coord.api('request.wait', { id: req.id, timeoutSec: 60 });
     waiting.catch(() => {}); // awaited below, unless something else fails first
     await sleep(5);
+    // hung's approval is the T-th: the coordinator asks hung (the only other approver yet); third's
+    // approval right after gives it someone to ask instead once hung is late.
     const t0 = now();
-    await coord.api('request.approve', { id: req.id });
+    await hung.api('request.approve', { id: req.id });
+    await third.api('request.approve', { id: req.id });
     const status = await until(
       'the coordinator to be signing',
       async () => {
@@ -1182,11 +1200,6 @@ async function benchFailover(
   let killTooLate = 0;
   for (let r = 0; r < runs; r++) {
     log(`network: failover, hung signer SIGKILLed (${r + 1}/${runs})`);
-    if (!hung.proc) {
-      await hung.start(faulty);
-      await online(hung);
-      await sleep(500); // its fresh nonce commitments reach the coordinator on reconnect
-    }
     const ms = await measure(true);
     if (ms === null) killTooLate++;
     else killMs.push(ms);
@@ -1261,7 +1274,8 @@ export function formatNetwork(f: NetworkFigures): string[] {
     );
   const fo = f.failover;
   out.push(
-    `Failover, 2-of-3: the approver asked first hangs (CONCLAVE_FAULT=hang-sign); sign timeout ${DEFAULT_SIGN_TIMEOUT_MS / 1000} s (default)`,
+    `Failover, 2-of-3: the approver asked first hangs (CONCLAVE_FAULT=hang-sign); sign timeout ${DEFAULT_SIGN_TIMEOUT_MS / 1000} s (default);`,
+    `the coordinator approves with its request, the hung signer's approval is the T-th, the third's follows at once`,
     row(
       `hung signer left alone: T-th approval → 'done'`,
       fo ? sp(fo.hungApprovalToDoneMs) : 'failed',
@@ -1285,7 +1299,7 @@ export function formatNetwork(f: NetworkFigures): string[] {
       `  a coordinator never tried to sign ${restarts}x (no nonce commitments of an approver that`,
       `  finished its DKG first) and was restarted to get them; those runs are not counted`,
     );
-  out.splice(out.length - 4, 0, ...notes);
+  out.splice(out.length - 5, 0, ...notes);
   for (const e of f.errors) out.push(`  failed: ${e.split('\n')[0]}`);
   return out;
 }
