@@ -406,7 +406,19 @@ export class RepairService extends NodeService {
         ? `${e.code}: ${e.culprits.map((c) => this.groups.nameOfIdentifier(groupId, c)).join(', ')} misbehaved`
         : (e as Error).message;
       this.log(`repair in ${logSafe(g.name)} failed: ${reason}`);
-      if (isNewcomer) await this.vault.delete(shareName(groupId, g.epoch)).catch(() => undefined);
+      // A repair keeps the epoch, so the share name is the group's, not this request's: a round
+      // can end long after its deadline, when this request already failed here from another
+      // member's word and a retry (another request) committed its share on this device since.
+      // That share stays (it was deleted, and the repaired device lost its share).
+      let committedBy: unknown;
+      try {
+        const done = this.store.meta.get(`repair-done:${groupId}`) || '{}';
+        committedBy = (JSON.parse(done) as { requestId?: unknown }).requestId;
+      } catch {
+        // Unreadable (only this code writes it): no other repair is known to have committed.
+      }
+      if (isNewcomer && (committedBy === undefined || committedBy === requestId))
+        await this.vault.delete(shareName(groupId, g.epoch)).catch(() => undefined);
       // A helper this participant caught misbehaving is named to the others (who would otherwise
       // wait out the deadline and name whoever they missed a message from).
       if (caught)
