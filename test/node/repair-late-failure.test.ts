@@ -34,7 +34,7 @@ function setup(meanwhile: (t: { secrets: Map<string, Uint8Array>; groupId: strin
     `newcomer-package:${groupId}`,
     JSON.stringify(publicPackageToJSON(keys[0]!.public)),
   );
-  const params = repairParams(groupId, carol, dave);
+  const params = { ...repairParams(groupId, carol, dave), ceremony: 'repair' as const };
   insertRequest(h.store, params, {
     groupId,
     kind: 'repair',
