@@ -1273,19 +1273,17 @@ export function formatNetwork(f: NetworkFigures): string[] {
       `${`${l.t}-of-${l.n}`.padEnd(9)} ${l.tthApprover.padEnd(11)} ${ms(l.groupCpu.perSignatureMs).padStart(13)} ${ms(l.groupCpu.rawPerSignatureMs).padStart(8)} ${ms(l.groupCpu.idleMsPerSec).padStart(11)} ${ms(l.groupCpu.cryptoMs).padStart(21)}  ${l.groupCpu.ratio.toFixed(1).padStart(5)}`,
     );
   const fo = f.failover;
+  const none = SKIP.has('failover') ? 'not run (CONCLAVE_BENCH_SKIP)' : 'failed';
   out.push(
     `Failover, 2-of-3: the approver asked first hangs (CONCLAVE_FAULT=hang-sign); sign timeout ${DEFAULT_SIGN_TIMEOUT_MS / 1000} s (default);`,
     `the coordinator approves with its request, the hung signer's approval is the T-th, the third's follows at once`,
-    row(
-      `hung signer left alone: T-th approval → 'done'`,
-      fo ? sp(fo.hungApprovalToDoneMs) : 'failed',
-    ),
+    row(`hung signer left alone: T-th approval → 'done'`, fo ? sp(fo.hungApprovalToDoneMs) : none),
     row(
       `SIGKILL of the hung signer → 'done' (stream reset, retry)`,
       fo
         ? sp(fo.killToDoneMs) +
             (fo.killTooLate ? ` (${fo.killTooLate} kills too late to time)` : '')
-        : 'failed',
+        : none,
     ),
     `network section wall time ${(f.wallMs / 1000).toFixed(1)} s`,
   );
