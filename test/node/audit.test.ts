@@ -2,6 +2,7 @@
 // only from current or former members, and only in chain order; entries that overtook an earlier
 // one wait for it, within a bound. Also the other buffers peers can fill, and the drop log.
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import type * as Ed25519Module from '@noble/curves/ed25519.js';
 import { makeEntry, type AuditEntry } from '../../shared/audit/chain.js';
 import { AuditService, type PendingAuditBounds } from '../../main/node/audit.js';
 import { ABORT_MAP_BOUNDS, CeremonyService } from '../../main/node/ceremonies/ceremony.js';
@@ -13,7 +14,7 @@ import { harness, peer, readyGroup, type Peer } from './fixtures.js';
 /** Counts the Ed25519 signature checks (noble's object is frozen: the module is wrapped). */
 const verifies = vi.hoisted(() => ({ count: 0 }));
 vi.mock('@noble/curves/ed25519.js', async (importOriginal) => {
-  const m = await importOriginal<typeof import('@noble/curves/ed25519.js')>();
+  const m = await importOriginal<typeof Ed25519Module>();
   const verify: typeof m.ed25519.verify = (...args) => (
     verifies.count++,
     m.ed25519.verify(...args)
