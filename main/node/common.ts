@@ -232,6 +232,34 @@ export function union(a: string[], b: string[]): string[] {
   return [...new Set([...a, ...b])];
 }
 
+/** What parseMeta returns for a value that is there but not JSON. */
+const NOT_JSON = Symbol('not JSON');
+
+/** The JSON value under `key` in the store's meta: undefined when missing or empty. */
+function parseMeta(store: Store, key: string): unknown {
+  const raw = store.meta.get(key);
+  if (!raw) return undefined;
+  try {
+    return JSON.parse(raw) as unknown;
+  } catch {
+    return NOT_JSON;
+  }
+}
+
+/** The items of a stored list that `guard` accepts; the others are reported (once per key). */
+function keepItems<T>(
+  store: Store,
+  key: string,
+  list: unknown[],
+  guard: (item: unknown) => item is T,
+  log?: (line: string) => void,
+): T[] {
+  const kept = list.filter(guard);
+  if (kept.length !== list.length)
+    reportBadRow(store, key, `has ${list.length - kept.length} unreadable item(s)`, log);
+  return kept;
+}
+
 /**
  * A JSON list kept in the store's meta under `key`, keeping only the items `guard` accepts. A
  * missing, unreadable or non-list value reads as an empty list, never a throw: these are read on
@@ -243,21 +271,12 @@ export function readMetaList<T>(
   guard: (item: unknown) => item is T,
   log?: (line: string) => void,
 ): T[] {
-  let list: unknown;
-  try {
-    list = JSON.parse(store.meta.get(key) || '[]');
-  } catch {
-    reportBadRow(store, key, 'is not JSON', log);
-    return [];
-  }
+  const list = parseMeta(store, key) ?? [];
   if (!Array.isArray(list)) {
-    reportBadRow(store, key, 'is not a list', log);
+    reportBadRow(store, key, list === NOT_JSON ? 'is not JSON' : 'is not a list', log);
     return [];
   }
-  const kept = list.filter(guard);
-  if (kept.length !== list.length)
-    reportBadRow(store, key, `has ${list.length - kept.length} unreadable item(s)`, log);
-  return kept;
+  return keepItems(store, key, list, guard, log);
 }
 
 /**
@@ -271,14 +290,9 @@ export function requireMetaList<T>(
   guard: (item: unknown) => item is T,
   log?: (line: string) => void,
 ): T[] {
-  let list: unknown;
-  try {
-    list = JSON.parse(store.meta.get(key) || '[]');
-  } catch {
-    list = undefined;
-  }
+  const list = parseMeta(store, key) ?? [];
   if (!Array.isArray(list)) throw badRowError(key, 'a list');
-  return readMetaList(store, key, guard, log);
+  return keepItems(store, key, list, guard, log);
 }
 
 /**
@@ -292,17 +306,10 @@ export function readMetaValue<T>(
   guard: (v: unknown) => v is T,
   log?: (line: string) => void,
 ): T | undefined {
-  const raw = store.meta.get(key);
-  if (!raw) return undefined;
-  let v: unknown;
-  try {
-    v = JSON.parse(raw);
-  } catch {
-    reportBadRow(store, key, 'is not JSON', log);
-    return undefined;
-  }
-  if (guard(v)) return v;
-  reportBadRow(store, key, 'is not of the stored shape', log);
+  const v = parseMeta(store, key);
+  if (v === undefined) return undefined;
+  if (v !== NOT_JSON && guard(v)) return v;
+  reportBadRow(store, key, v === NOT_JSON ? 'is not JSON' : 'is not of the stored shape', log);
   return undefined;
 }
 
@@ -313,15 +320,9 @@ export function requireMetaValue<T>(
   guard: (v: unknown) => v is T,
   what: string,
 ): T | undefined {
-  const raw = store.meta.get(key);
-  if (!raw) return undefined;
-  let v: unknown;
-  try {
-    v = JSON.parse(raw);
-  } catch {
-    throw badRowError(key, what);
-  }
-  if (!guard(v)) throw badRowError(key, what);
+  const v = parseMeta(store, key);
+  if (v === undefined) return undefined;
+  if (v === NOT_JSON || !guard(v)) throw badRowError(key, what);
   return v;
 }
 

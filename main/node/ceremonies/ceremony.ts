@@ -25,6 +25,27 @@ import {
 } from '../common.js';
 import { type NodeServices, type NodeContext, NodeService } from '../context.js';
 
+/**
+ * The message that stops a ceremony's session on the other participants, with this participant's
+ * reason (its own word: the receiver shows who sent it).
+ */
+export function abortMessage(
+  groupId: string,
+  requestId: string,
+  session: string,
+  reason: string,
+): CeremonyMessage {
+  return {
+    v: 1,
+    type: 'ceremony',
+    groupId,
+    requestId,
+    session,
+    step: 'abort',
+    payload: { reason },
+  };
+}
+
 /** Sessions remembered as aborted at most (each map), and for how long. */
 export const ABORT_MAP_BOUNDS = { maxSize: 256, ttlMs: 60 * 60_000 } as const;
 

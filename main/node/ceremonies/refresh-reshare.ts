@@ -23,6 +23,7 @@ import {
   isCandidate,
   requireMetaList,
 } from '../common.js';
+import { abortMessage } from './ceremony.js';
 import { type NodeServices, type NodeContext, NodeService } from '../context.js';
 import { crashPoint } from '../crash.js';
 
@@ -343,16 +344,8 @@ export class RefreshReshareService extends NodeService {
         if (newEpochWritten && ours())
           await this.vault.delete(shareName(groupId, fromEpoch + 1)).catch(() => undefined);
         if (ours()) this.store.meta.set(pendingKey(groupId), '');
-        for (const peer of others)
-          this.send(peer, {
-            v: 1,
-            type: 'ceremony',
-            groupId,
-            requestId,
-            session,
-            step: 'abort',
-            payload: { reason },
-          }).catch(() => undefined);
+        const abort = abortMessage(groupId, requestId, session, reason);
+        for (const peer of others) this.send(peer, abort).catch(() => undefined);
         this.requests.finish(
           requestId,
           {

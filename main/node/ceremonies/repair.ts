@@ -41,6 +41,7 @@ import {
   isCandidate,
   requireMetaList,
 } from '../common.js';
+import { abortMessage } from './ceremony.js';
 import { type NodeServices, type NodeContext, NodeService } from '../context.js';
 import { crashPoint } from '../crash.js';
 
@@ -424,15 +425,9 @@ export class RepairService extends NodeService {
       if (caught)
         for (const m of [...members.filter((x) => x.peerId !== p.lost), p.newcomer])
           if (m.peerId !== this.me.peerId)
-            this.send(m.peerId, {
-              v: 1,
-              type: 'ceremony',
-              groupId,
-              requestId,
-              session,
-              step: 'abort',
-              payload: { reason },
-            }).catch(() => undefined);
+            this.send(m.peerId, abortMessage(groupId, requestId, session, reason)).catch(
+              () => undefined,
+            );
       // Should the new device have finished after all, its proof still switches this member: a
       // failed repair's device stays welcome to prove it (see awaitLateProofs).
       this.requests.finish(
