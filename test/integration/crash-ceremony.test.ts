@@ -28,6 +28,13 @@ describe('ceremonies in a 2-of-3 group with a member that crashes', () => {
   const [ann, ben, cal] = ['ann', 'ben', 'cal'].map((n) => new TestNode(n, tmp.root, env));
   const all = [ann, ben, cal];
   let group: GroupView;
+  /** The three-member group the ceremony cases share, formed by the first case that runs. */
+  async function ensureGroup(): Promise<void> {
+    if (group) return;
+    await cal.start();
+    const id = await formGroupApi(ann, [ben, cal], 'vault');
+    group = (await allReady(all, id))[0]!;
+  }
 
   beforeAll(async () => {
     await Promise.all(all.map((n) => n.init()));
@@ -106,11 +113,7 @@ describe('ceremonies in a 2-of-3 group with a member that crashes', () => {
       let survived = false;
       let outcome = 'lost';
       try {
-        if (!group) {
-          await cal.start();
-          const id = await formGroupApi(ann, [ben, cal], 'vault');
-          group = (await allReady(all, id))[0]!;
-        }
+        await ensureGroup();
         const before = await oneEpoch(group.id);
         await cal.kill();
         await cal.start(undefined, crashEnv(point));
@@ -215,11 +218,7 @@ describe('ceremonies in a 2-of-3 group with a member that crashes', () => {
     let survived = false;
     let outcome = 'lost';
     try {
-      if (!group) {
-        await cal.start();
-        const id = await formGroupApi(ann, [ben, cal], 'vault');
-        group = (await allReady(all, id))[0]!;
-      }
+      await ensureGroup();
       const slow = { CONCLAVE_CEREMONY_TIMEOUT_MS: '90000' };
       for (const n of [ann, ben]) {
         await n.kill();
