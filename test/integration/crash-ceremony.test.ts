@@ -220,9 +220,13 @@ describe('ceremonies in a 2-of-3 group with a member that crashes', () => {
     try {
       await ensureGroup();
       const slow = { CONCLAVE_CEREMONY_TIMEOUT_MS: '90000' };
+      // One at a time, each back in touch before the next goes: the others learn a restarted
+      // member's new port only from a connection to it. In CI (2026-12-05) ben went down while
+      // ann's first dial to it was under way; then each knew only the other's old port.
       for (const n of [ann, ben]) {
         await n.kill();
         await n.start(undefined, slow);
+        await allOnline(group.id);
       }
       const before = await oneEpoch(group.id);
       await cal.kill();
