@@ -366,19 +366,10 @@ export class NodeContext {
       this.publicPackages.delete(groupId);
       return undefined;
     }
-    return this.decodedPackage(groupId, g.epoch, g.publicPackage);
-  }
-
-  /**
-   * `json`, a public package of the group at `epoch`, decoded through the same one-per-group
-   * cache: key generation answers every member's 'done' with the package of the run it stored
-   * before the group row holds it.
-   */
-  decodedPackage(groupId: string, epoch: number, json: string): PublicKeyPackage {
     const cached = this.publicPackages.get(groupId);
-    if (cached && cached.epoch === epoch && cached.json === json) return cached.pub;
-    const pub = publicPackageFromJSON(JSON.parse(json));
-    this.publicPackages.set(groupId, { epoch, json, pub });
+    if (cached && cached.epoch === g.epoch && cached.json === g.publicPackage) return cached.pub;
+    const pub = publicPackageFromJSON(JSON.parse(g.publicPackage));
+    this.publicPackages.set(groupId, { epoch: g.epoch, json: g.publicPackage, pub });
     return pub;
   }
 

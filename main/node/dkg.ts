@@ -16,8 +16,10 @@ import {
 import { CryptoError } from '../../shared/crypto/errors.js';
 import {
   externalPublicKey,
+  publicPackageFromJSON,
   publicPackageToJSON,
   type KeyPackage,
+  type PublicKeyPackageJSON,
 } from '../../shared/crypto/keys.js';
 import { getSuite, identifierHex } from '../../shared/crypto/suite.js';
 import { logSafe } from '../../shared/protocol/text.js';
@@ -60,6 +62,8 @@ export class DkgService extends NodeService {
   private running = new Map<string, number>();
   /** The newest attempt a member asked for, per group (the running one gives way to it). */
   private wanted = new Map<string, number>();
+  /** Group keys of the latest stored public packages, by package text (see publicKeyOf). */
+  private publicKeys = new Map<string, string>();
 
   constructor(
     ctx: NodeContext,
@@ -239,9 +243,7 @@ export class DkgService extends NodeService {
       }
       // Ready only once every member says it stored its share of this run: until then any member
       // that restarts can still start a new run, and nobody is left holding a key the others lack.
-      const publicKey = bytesToHex(
-        externalPublicKey(this.ctx.decodedPackage(g.id, g.epoch, pubJson)),
-      );
+      const publicKey = this.publicKeyOf(pubJson);
       await sendAll('done', { from: identifierHex(suite, meIdx), publicKey });
       const dones = await this.awaitAll(groupId, key, 'done', others, deadline, check);
       check();
@@ -462,9 +464,7 @@ export class DkgService extends NodeService {
     if (!pubJson) return;
     const suite = getSuite(g.scheme);
     const me = this.memberByPeer(g.id, this.me.peerId)!;
-    const publicKey = bytesToHex(
-      externalPublicKey(this.ctx.decodedPackage(g.id, g.epoch, pubJson)),
-    );
+    const publicKey = this.publicKeyOf(pubJson);
     const answer: DkgMessage = {
       ...msg,
       payload: { from: identifierHex(suite, BigInt(me.index)), publicKey, echo: true },
@@ -472,6 +472,24 @@ export class DkgService extends NodeService {
     void this.ctx
       .sendReliably(to, answer as GroupMessage, 30_000)
       .catch((e) => this.log(`dkg: answer to ${to} failed: ${(e as Error).message}`));
+  }
+
+  /**
+   * The group key of a stored public package, decoded once: every member's 'done' is answered
+   * with it, and decoding the package (each share's point checked) per answer was most of a
+   * 20-member key generation's CPU after the key itself.
+   */
+  private publicKeyOf(pubJson: string): string {
+    let key = this.publicKeys.get(pubJson);
+    if (key === undefined) {
+      key = bytesToHex(
+        externalPublicKey(publicPackageFromJSON(JSON.parse(pubJson) as PublicKeyPackageJSON)),
+      );
+      // A few runs' worth: the packages are large strings.
+      if (this.publicKeys.size >= 8) this.publicKeys.clear();
+      this.publicKeys.set(pubJson, key);
+    }
+    return key;
   }
 
   /** Forgets the round state of a group whose key generation failed or that was left. */
