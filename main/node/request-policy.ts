@@ -130,8 +130,14 @@ export class RequestPolicy extends NodeService {
     this.store.tx(() => {
       this.store.meta.set(`policy:${g.id}`, JSON.stringify(next));
       this.store.requests.update(r.id, { status: 'done', updatedAt: Date.now() });
-      this.audit('group.policy_changed', { requestId: r.id, hash: policyHash(next) }, g.id);
+      this.audit(
+        'group.policy_changed',
+        { requestId: r.id, hash: policyHash(next), approvals: this.requests.approvalsHeld(r.id) },
+        g.id,
+      );
     });
+    // What every open request of the group needs may have changed: the sweep looks at them all.
+    this.requests.sweepAllSoon();
     this.notify(r.id);
     this.emit({ type: 'group', id: g.id });
   }

@@ -38,6 +38,7 @@ import {
 import {
   decodeRequestBody,
   invalidCard,
+  MAX_GROUP_SIZE,
   MAX_OPEN_REQUESTS_PER_MEMBER,
   opOfKind,
   opOfRequest,
@@ -67,6 +68,12 @@ import { RequestPolicy } from './request-policy.js';
 /** How many refused request ids are remembered, so that a sender's retries are logged once. */
 const MAX_REFUSED_REMEMBERED = 1000;
 
+/** How often the sweep looks at every open request whatever happened (a backstop). */
+const FULL_SWEEP_MS = 30_000;
+
+/** The most approved requests the sweep tries again every second (the rest: every full sweep). */
+const MAX_RETRYING = 1000;
+
 /** The statuses of a request still open (the complement of TERMINAL). */
 const OPEN: RequestRow['status'][] = ['pending', 'signing'];
 
@@ -80,6 +87,17 @@ export class RequestsService extends NodeService {
   private readable = new Set<string>();
   /** Approved signing requests that wait for the refresh the policy requires after a repair. */
   private waitingForRefresh = new Set<string>();
+  /**
+   * Approved signing requests this node approved and may have to start (it coordinates, or will
+   * if the coordinator goes offline): the sweep evaluates these every second (bounded).
+   */
+  private retrying = new Set<string>();
+  /** The earliest expiry among open requests, as the last sweep over them found it. */
+  private nextExpiry = 0;
+  /** When the sweep next looks at every open request (0: the next sweep does). */
+  private nextFullSweep = 0;
+  /** The groups as the last full sweep saw them (groupsStamp). */
+  private lastGroups = '';
   /** Starts gathering ECDH partials for a request this node made (set by the ECDH service). */
   startEcdh?: (id: string) => void;
   /** Taking other members' outcomes and telling ours (outcomes.ts). */
@@ -397,6 +415,7 @@ export class RequestsService extends NodeService {
         envelope: JSON.stringify(s),
         updatedAt: now,
       });
+      if (fresh && expiresAt < this.nextExpiry) this.nextExpiry = expiresAt;
       if (fresh)
         this.audit(
           'request.created',
@@ -473,7 +492,13 @@ export class RequestsService extends NodeService {
         statement: JSON.stringify(s),
         at: b.at,
       });
-      if (fresh)
+      // This member's chain records its own decisions (fail closed: without the entry the
+      // decision is not stored) and every denial, which is rare and what ends a request as
+      // denied. Other members' approvals are not written one entry each (with each entry sent
+      // to every member and checked there, that was N x N entries per request): the outcome
+      // entry lists the approvals this member held (finish), and each approver's own chain has
+      // its approval.
+      if (fresh && (b.by === this.me.peerId || b.decision === 'deny'))
         this.audit(
           b.decision === 'approve' ? 'request.approved' : 'request.denied',
           { id: b.requestId, by: b.by, reason: b.reason, statement: s.sig },
@@ -481,6 +506,32 @@ export class RequestsService extends NodeService {
         );
       return fresh;
     });
+  }
+
+  /**
+   * The approvals this node holds for a request, as its outcome entry records them: who, and the
+   * signature of their signed decision (the statement itself is kept with the request and sent
+   * on sync). At most MAX_GROUP_SIZE (one decision per member is stored); a stored statement that
+   * does not read as one is listed without its signature. Never throws.
+   */
+  approvalsHeld(id: string): { by: string; statement?: string }[] {
+    const held: { by: string; statement?: string }[] = [];
+    for (const d of this.store.decisions.list(id)) {
+      if (d.decision !== 'approve') continue;
+      if (held.length >= MAX_GROUP_SIZE) break;
+      let sig: unknown;
+      try {
+        sig = (JSON.parse(d.statement) as { sig?: unknown } | null)?.sig;
+      } catch {
+        sig = undefined;
+      }
+      held.push(
+        typeof sig === 'string' && /^[0-9a-f]{1,256}$/.test(sig)
+          ? { by: d.peerId, statement: sig }
+          : { by: d.peerId },
+      );
+    }
+    return held;
   }
 
   /**
@@ -596,7 +647,8 @@ export class RequestsService extends NodeService {
     const r = this.store.requests.get(id)!;
     this.store.tx(() => {
       this.store.requests.update(id, { ...patch, updatedAt: Date.now() });
-      this.audit(auditType, auditBody, r.groupId);
+      // Every outcome entry carries the approvals the request ended with, here (storeDecision).
+      this.audit(auditType, { ...auditBody, approvals: this.approvalsHeld(id) }, r.groupId);
     });
     this.notify(id);
   }
@@ -642,17 +694,97 @@ export class RequestsService extends NodeService {
       this.finish(id, { status: 'denied' }, 'request.denied_final', { id, denials });
   }
 
-  /** Every second (a timer: nothing here may throw, one bad row must not stop the others). */
+  /**
+   * Every second (a timer: nothing here may throw, one bad row must not stop the others). What it
+   * is for: expiry, the wait for a refresh a repair made owed, and trying again an approved
+   * signing request whose last attempt found too few signers ready (no message may come to wake
+   * it). A decision or a request arriving is evaluated when it arrives, so most seconds nothing
+   * changed: then the sweep only compares the time with the next expiry, looks at the requests
+   * waiting for a refresh and evaluates those this node approved and may coordinate (`retrying`).
+   * Every request still open is looked at again (`sweepAll`) on the first sweep, when a group
+   * changed (a reshare or repair changes who counts), when a policy changed, and every
+   * FULL_SWEEP_MS whatever happened, as a backstop.
+   */
   sweep(): void {
     if (this.stopped) return;
     try {
-      for (const r of this.store.requests.list({ statuses: ['pending', 'signing'] }))
-        this.guarded(r.id, 'checking its expiry', () => {
-          if (!this.failedUnreadable(r)) this.refreshStatusNow(r.id);
-        });
-      // Signing requests that waited for the refresh the policy requires after a repair.
-      const woken = new Set<string>();
-      for (const id of [...this.waitingForRefresh]) {
+      const now = Date.now();
+      const groups = this.groupsStamp();
+      if (now >= this.nextFullSweep || groups !== this.lastGroups) {
+        this.lastGroups = groups;
+        this.nextFullSweep = now + FULL_SWEEP_MS;
+        this.sweepAll();
+        return;
+      }
+      if (now >= this.nextExpiry) this.sweepExpired(now);
+      const woken = this.wakeRefreshed();
+      for (const id of [...this.retrying])
+        if (!woken.has(id) && !this.waitingForRefresh.has(id)) this.evaluate(id);
+    } catch (e) {
+      this.log(`request sweep failed: ${logSafe((e as Error)?.message ?? e, 300)}`);
+    }
+  }
+
+  /** Makes the next sweep look at every open request again (a policy changed, say). */
+  sweepAllSoon(): void {
+    this.nextFullSweep = 0;
+  }
+
+  /** What of the groups can change what an open request needs or who counts for it. */
+  private groupsStamp(): string {
+    try {
+      return this.store.groups
+        .list()
+        .map((g) => `${g.id}:${g.status}:${g.epoch}:${g.size}:${g.threshold}:${g.updatedAt}`)
+        .join('|');
+    } catch {
+      // A group row that cannot be read: every sweep looks at everything, as it always did.
+      return `unreadable at ${Date.now()}`;
+    }
+  }
+
+  /** Every open request: expiry, final denial, readability, and evaluation of signing ones. */
+  private sweepAll(): void {
+    let next = Infinity;
+    for (const r of this.store.requests.list({ statuses: OPEN })) {
+      next = Math.min(next, r.expiresAt);
+      this.guarded(r.id, 'checking its expiry', () => {
+        if (!this.failedUnreadable(r)) this.refreshStatusNow(r.id);
+      });
+    }
+    this.nextExpiry = next;
+    const woken = this.wakeRefreshed();
+    // An approved signing request whose last attempt found too few signers ready (one was
+    // offline, or its commitments here had run out) is tried again: no message may come to wake
+    // it. evaluate() does nothing unless this node is its coordinator and is not signing it yet.
+    for (const r of this.store.requests.list({ statuses: ['pending'] }))
+      if (opOfKind(r.kind) === 'sign' && !woken.has(r.id) && !this.waitingForRefresh.has(r.id))
+        this.evaluate(r.id);
+  }
+
+  /** The open requests whose time is up (or still running past it: a ceremony under way). */
+  private sweepExpired(now: number): void {
+    let next = Infinity;
+    for (const r of this.store.requests.list({ statuses: OPEN })) {
+      if (r.expiresAt > now) {
+        next = Math.min(next, r.expiresAt);
+        continue;
+      }
+      this.guarded(r.id, 'checking its expiry', () => {
+        if (!this.failedUnreadable(r)) this.refreshStatusNow(r.id);
+      });
+      // Still open (a ceremony under way, or a step threw): looked at again next second.
+      if (!TERMINAL.includes(this.store.requests.get(r.id)?.status ?? 'expired'))
+        next = Math.min(next, r.expiresAt);
+    }
+    this.nextExpiry = next;
+  }
+
+  /** Signing requests that waited for the refresh the policy requires after a repair. */
+  private wakeRefreshed(): Set<string> {
+    const woken = new Set<string>();
+    for (const id of [...this.waitingForRefresh])
+      this.guarded(id, 'waking it', () => {
         const r = this.store.requests.get(id);
         const g = r && this.store.groups.get(r.groupId);
         if (!r || !g || TERMINAL.includes(r.status)) this.waitingForRefresh.delete(id);
@@ -661,16 +793,8 @@ export class RequestsService extends NodeService {
           this.evaluate(id);
           woken.add(id);
         }
-      }
-      // An approved signing request whose last attempt found too few signers ready (one was
-      // offline, or its commitments here had run out) is tried again: no message may come to wake
-      // it. evaluate() does nothing unless this node is its coordinator and is not signing it yet.
-      for (const r of this.store.requests.list({ statuses: ['pending'] }))
-        if (opOfKind(r.kind) === 'sign' && !woken.has(r.id) && !this.waitingForRefresh.has(r.id))
-          this.evaluate(r.id);
-    } catch (e) {
-      this.log(`request sweep failed: ${logSafe((e as Error)?.message ?? e, 300)}`);
-    }
+      });
+    return woken;
   }
 
   /**
@@ -710,7 +834,13 @@ export class RequestsService extends NodeService {
   private evaluateNow(id: string): void {
     this.refreshStatus(id);
     const r = this.store.requests.get(id);
-    if (!r || TERMINAL.includes(r.status) || this.signing.coordinating.has(id)) return;
+    // Kept in `retrying` only while it gets to the point of starting below (and while it runs).
+    if (!r || TERMINAL.includes(r.status)) {
+      this.retrying.delete(id);
+      return;
+    }
+    if (this.signing.coordinating.has(id)) return;
+    this.retrying.delete(id);
     // Only current members' approvals count (finding 6).
     const approvers = this.approversOf(r);
     if (approvers.length < this.needed(r)) return;
@@ -737,12 +867,21 @@ export class RequestsService extends NodeService {
         return;
       }
     }
+    // From here on the sweep tries it again every second until it ends (see sweep): approved,
+    // and this node may have to start it (as the coordinator changes with who is online).
+    const retry = () => {
+      if (opOfKind(r.kind) === 'sign' && this.retrying.size < MAX_RETRYING) this.retrying.add(id);
+    };
     if (op === 'ecdh') {
       // Only the requester learns an ECDH result: it alone gathers the partials.
-      if (r.createdBy === this.me.peerId) this.startEcdh?.(id);
+      if (r.createdBy === this.me.peerId) {
+        retry();
+        this.startEcdh?.(id);
+      }
       return;
     }
     if (!approvers.includes(this.me.peerId)) return;
+    retry();
     const online = (p: string) => p === this.me.peerId || this.host.isConnected(p);
     if (coordinatorOf(approvers, online, r.culprits) !== this.me.peerId) return;
     const failed = (e: unknown) =>
