@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { schnorr } from '@noble/curves/secp256k1.js';
 import { hexToBytes, utf8ToBytes } from '@noble/hashes/utils.js';
 import type { GroupView, RequestView } from '../../shared/api/index.js';
+import { openStore } from '../../main/store/index.js';
 import { cli, tempRoot, TestNode, waitFor } from './harness.js';
 
 async function formGroup(
@@ -152,6 +153,31 @@ describe('a 2-of-3 ed25519 group of three processes', () => {
         true,
       );
     }
+    // The audit evidence: each approver's own chain has its approval, no chain has another
+    // member's approval, and every member's request.signed entry lists the approvals it held.
+    const approvedBy: string[] = [];
+    const ownChains = [alice, bob, carol].map((n) => {
+      const store = openStore(join(n.home, 'conclave.db'));
+      try {
+        return store.audit
+          .list({ author: `${n.peerId}/${group.id}` })
+          .filter((e) => (e.body as { id?: unknown }).id === req.id);
+      } finally {
+        store.close();
+      }
+    });
+    for (const [i, n] of [alice, bob, carol].entries()) {
+      const mine = ownChains[i]!;
+      for (const e of mine.filter((x) => x.type === 'request.approved'))
+        approvedBy.push(`${n.name}:${String((e.body as { by: string }).by === n.peerId)}`);
+      const signed = mine.filter((x) => x.type === 'request.signed');
+      expect(signed, n.name).toHaveLength(1);
+      const listed = (signed[0]!.body as { approvals: { by: string; statement: string }[] })
+        .approvals;
+      expect(listed.map((a) => a.by).sort(), n.name).toEqual([bob.peerId, carol.peerId].sort());
+      for (const a of listed) expect(a.statement).toMatch(/^[0-9a-f]{128}$/);
+    }
+    expect(approvedBy.sort()).toEqual(['bob:true', 'carol:true']);
   }, 120_000);
 
   it('refuses the request when too many members deny it', async () => {

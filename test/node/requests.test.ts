@@ -227,6 +227,143 @@ describe('RequestsService', () => {
   });
 });
 
+describe('RequestsService: the audit entries of a request (issue 12)', () => {
+  it('records its own approval and every denial, and lists the approvals it held in the outcome', () => {
+    const { requests, store, groupId } = setup();
+    const view = requests.createSignRequest({
+      group: groupId,
+      message: 'pay 11',
+      encoding: 'utf8',
+    });
+    const fromBob = decision(store, view.id, bob, 'approve');
+    requests.acceptStatement(bob.peerId, fromBob);
+    const entries = () =>
+      store.audit
+        .list({ group: groupId })
+        .filter((e) => (e.body as { id?: unknown }).id === view.id);
+    // Bob's approval is stored and counted, but this member's chain does not witness it.
+    expect(requests.approversOf(store.requests.get(view.id)!)).toEqual([bob.peerId]);
+    expect(entries().map((e) => e.type)).toEqual(['request.created']);
+    requests.decide(view.id, 'approve');
+    const own = entries().filter((e) => e.type === 'request.approved');
+    expect(own.map((e) => (e.body as { by: string }).by)).toEqual([alice.peerId]);
+    // A denial by another member is witnessed (rare, and it is what ends a request as denied).
+    const other = requests.createSignRequest({
+      group: groupId,
+      message: 'pay 12',
+      encoding: 'utf8',
+    });
+    requests.acceptStatement(carol.peerId, decision(store, other.id, carol, 'deny'));
+    expect(
+      store.audit
+        .list({ group: groupId })
+        .filter((e) => e.type === 'request.denied')
+        .map((e) => e.body),
+    ).toMatchObject([{ id: other.id, by: carol.peerId }]);
+    // The outcome entry lists the approvals held, each with its signed decision's signature.
+    requests.finish(view.id, { status: 'done' }, 'request.signed', { id: view.id });
+    const signed = entries().filter((e) => e.type === 'request.signed');
+    expect(signed).toHaveLength(1);
+    const sigOf = (p: string) =>
+      (JSON.parse(store.decisions.list(view.id).find((d) => d.peerId === p)!.statement) as Signed)
+        .sig;
+    expect((signed[0]!.body as { approvals: unknown[] }).approvals).toEqual(
+      store.decisions.list(view.id).map((d) => ({ by: d.peerId, statement: sigOf(d.peerId) })),
+    );
+    expect(
+      (signed[0]!.body as { approvals: { by: string }[] }).approvals.map((a) => a.by).sort(),
+    ).toEqual([alice.peerId, bob.peerId].sort());
+    expect(sigOf(bob.peerId)).toBe(fromBob.sig);
+  });
+
+  it('stores no decision of its own when its audit entry cannot be written (fail closed)', () => {
+    const { requests, store, groupId, ctx } = setup();
+    const view = requests.createSignRequest({
+      group: groupId,
+      message: 'pay 13',
+      encoding: 'utf8',
+    });
+    vi.spyOn(ctx, 'audit').mockImplementation(() => {
+      throw new Error('disk full');
+    });
+    expect(() => requests.decide(view.id, 'approve')).toThrow(/disk full/);
+    expect(store.decisions.list(view.id)).toEqual([]);
+  });
+
+  it('lists an approval whose stored statement is damaged without its signature, and never throws', () => {
+    const { requests, store, groupId } = setup();
+    const view = requests.createSignRequest({
+      group: groupId,
+      message: 'pay 14',
+      encoding: 'utf8',
+    });
+    store.decisions.insert({
+      requestId: view.id,
+      peerId: bob.peerId,
+      decision: 'approve',
+      statement: '{"sig":5}',
+      at: Date.now(),
+    });
+    expect(requests.approvalsHeld(view.id)).toEqual([{ by: bob.peerId }]);
+  });
+});
+
+describe('RequestsService: the sweep when nothing changed (issue 12)', () => {
+  it('reads no decisions and evaluates nothing for open requests nobody touched', () => {
+    const { requests, store, groupId } = setup();
+    const ids = [1, 2, 3, 4, 5].map(
+      (i) =>
+        requests.createSignRequest({ group: groupId, message: `idle ${i}`, encoding: 'utf8' }).id,
+    );
+    requests.acceptStatement(bob.peerId, decision(store, ids[0]!, bob, 'approve'));
+    requests.sweep(); // the first sweep looks at every open request
+    const reads = vi.spyOn(store.decisions, 'list');
+    const evaluate = vi.spyOn(requests, 'evaluate');
+    for (let i = 0; i < 10; i++) requests.sweep();
+    expect(reads).not.toHaveBeenCalled();
+    expect(evaluate).not.toHaveBeenCalled();
+    // Their time comes: each ends as expired at the first sweep after it.
+    const later = Date.now() + 25 * 3600_000;
+    vi.spyOn(Date, 'now').mockReturnValue(later);
+    requests.sweep();
+    for (const id of ids) expect(store.requests.get(id)?.status).toBe('expired');
+  });
+
+  it('expires a request stored after the last look at every open one, at its time', () => {
+    const { requests, store, groupId } = setup();
+    requests.sweep();
+    const view = requests.createSignRequest({
+      group: groupId,
+      message: 'soon',
+      encoding: 'utf8',
+      expiresInSec: 60,
+    });
+    requests.sweep();
+    expect(store.requests.get(view.id)?.status).toBe('pending');
+    vi.spyOn(Date, 'now').mockReturnValue(Date.now() + 61_000);
+    requests.sweep();
+    expect(store.requests.get(view.id)?.status).toBe('expired');
+  });
+
+  it('looks at every open request again when the group changes (a member removed)', () => {
+    const { requests, store, groupId } = setup();
+    const view = requests.createSignRequest({
+      group: groupId,
+      message: 'pay 15',
+      encoding: 'utf8',
+    });
+    // Only carol denied: one denial of three leaves it open (2-of-3).
+    requests.acceptStatement(carol.peerId, decision(store, view.id, carol, 'deny'));
+    requests.sweep();
+    expect(store.requests.get(view.id)?.status).toBe('pending');
+    // bob is removed, and no decision comes: with 2 members, carol's denial ends it.
+    store.members.delete(groupId, bob.peerId);
+    store.groups.update(groupId, { size: 2, epoch: 1, updatedAt: Date.now() + 1 });
+    requests.sweep();
+    expect(store.requests.get(view.id)?.status).toBe('denied');
+  });
+});
+
 describe('RequestsService: what a request must be to be stored or shown (issue 9 findings 1, 6)', () => {
   it('refuses, on receipt, requests whose parameters are not what their kind allows, and logs each once', () => {
     const { requests, store, groupId, logs, ctx } = setup();
@@ -423,10 +560,14 @@ describe('RequestsService: what a request must be to be stored or shown (issue 9
     // nothing): with no new message to wake it, the sweep is what tries again.
     requests.sweep();
     expect(coordinated).toEqual([view.id, view.id]);
+    // And again at each sweep after it (not only when the sweep looks at every open request).
+    requests.sweep();
+    expect(coordinated).toEqual([view.id, view.id, view.id]);
     // A finished request is left alone.
     store.requests.update(view.id, { status: 'done' });
     requests.sweep();
-    expect(coordinated).toHaveLength(2);
+    requests.sweep();
+    expect(coordinated).toHaveLength(3);
   });
 
   it('with refreshAfterRepair, refuses new signing requests and holds approved ones until a refresh', async () => {
