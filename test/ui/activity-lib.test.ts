@@ -40,6 +40,45 @@ describe('activityEvents', () => {
     expect(events[0]!.entries).toHaveLength(3);
   });
 
+  it('shows each approval once, recorded by its approver, and the outcome recorded by all', () => {
+    // As nodes write them since issue 12: every member records the request and the outcome (which
+    // lists the approvals it held); only an approver's own chain has its approval.
+    const entries = [ALICE, BOB, CAROL].flatMap((p, i) => [
+      entry(
+        p,
+        'request.created',
+        `request abc123 created by ${peerTail(ALICE)}`,
+        `2026-03-01T08:00:0${i}Z`,
+      ),
+      entry(p, 'request.signed', 'request abc123 signed', `2026-03-01T10:00:0${i}Z`),
+    ]);
+    entries.push(
+      entry(
+        BOB,
+        'request.approved',
+        `request abc123 approved by ${peerTail(BOB)}`,
+        '2026-03-01T09:00:00Z',
+      ),
+      entry(
+        CAROL,
+        'request.approved',
+        `request abc123 approved by ${peerTail(CAROL)}`,
+        '2026-03-01T09:30:00Z',
+      ),
+    );
+    const events = activityEvents(entries, { people, request: () => '“Release v2.3.1”' });
+    expect(events.map((e) => [e.type, e.recordedBy.map((r) => r.name)])).toEqual([
+      ['request.signed', ['Alice', 'Bob', 'Carol']],
+      ['request.approved', ['Carol']],
+      ['request.approved', ['Bob']],
+      ['request.created', ['Alice', 'Bob', 'Carol']],
+    ]);
+    expect(events[1]!.words).toBe(
+      `Carol (${CAROL.fingerprint.slice(0, 9)}) approved “Release v2.3.1” (request abc123)`,
+    );
+    expect(events[1]!.actorPeerId).toBe(CAROL.peerId);
+  });
+
   it('a denial keeps its reason; a share names whom it went to; an unknown tail says so', () => {
     const [denied, share, other] = activityEvents(
       [

@@ -154,7 +154,7 @@ describe('request cards (item 9)', () => {
 });
 
 describe('activity log (item 8)', () => {
-  /** Bob asks treasury to sign; Bob approves; each of the three members records both. */
+  /** Bob asks treasury to sign and approves: each member records the request, Bob his approval. */
   function seenByAll(): string {
     const r = node!.ask(BOB, 'treasury', 'Pay invoice #2024-118 to Northwind Ltd');
     const t = T0 - 60_000;
@@ -166,15 +166,16 @@ describe('activity log (item 8)', () => {
         'treasury',
         t + i,
       );
-      node!.record(
-        who,
-        'request.approved',
-        `request ${r.id} approved by ${peerTail(BOB)}`,
-        'treasury',
-        t + 10 + i,
-      );
       node!.record(who, 'audit.checkpoint', 'audit.checkpoint', 'treasury', t + 20 + i);
     }
+    // Bob's approval is in Bob's own chain only (the outcome entries list the approvals held).
+    node!.record(
+      BOB,
+      'request.approved',
+      `request ${r.id} approved by ${peerTail(BOB)}`,
+      'treasury',
+      t + 10,
+    );
     return r.id;
   }
 
@@ -195,19 +196,21 @@ describe('activity log (item 8)', () => {
     // The approver by name and fingerprint, not by the tail of a peer id.
     expect(row.textContent).toContain(`Bob (${BOB.fingerprint.slice(0, 9)}) approved`);
     expect(row.textContent).not.toContain(peerTail(BOB));
-    const who = within(row).getByRole('list', { name: 'Recorded by' });
-    expect(
-      within(who)
+    const recorders = (r: HTMLElement) =>
+      within(within(r).getByRole('list', { name: 'Recorded by' }))
         .getAllByRole('listitem')
-        .map((li) => li.textContent!.replace(/\s+/g, ' ').trim()),
-    ).toEqual([
+        .map((li) => li.textContent!.replace(/\s+/g, ' ').trim());
+    // An approval is recorded in its approver's chain only; the request by every member.
+    expect(recorders(row)).toEqual([`Bob ${BOB.fingerprint.slice(0, 9)}`]);
+    const asked = rows().filter((r) =>
+      /Bob \(.{9}\) asked for “Pay invoice #2024-118/.test(r.textContent!),
+    );
+    expect(asked).toHaveLength(1);
+    expect(recorders(asked[0]!)).toEqual([
       `Alice ${ALICE.fingerprint.slice(0, 9)}`,
       `Bob ${BOB.fingerprint.slice(0, 9)}`,
       `Carol ${CAROL.fingerprint.slice(0, 9)}`,
     ]);
-    expect(
-      rows().filter((r) => /Bob \(.{9}\) asked for “Pay invoice #2024-118/.test(r.textContent!)),
-    ).toHaveLength(1);
     // No raw codes: a checkpoint reads as words.
     const table = screen.getByRole('region', { name: 'Activity log entries' });
     expect(table.textContent).not.toMatch(/audit\.checkpoint|request\.approved/);
