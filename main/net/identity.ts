@@ -63,11 +63,25 @@ export function privateKeyFromBytes(bytes: Uint8Array): Ed25519PrivateKey {
   return assertEd25519(key);
 }
 
+/** Public keys of the peer ids decoded last (base58 decoding showed in the profile). */
+const PEER_KEYS_KEPT = 4096;
+const peerKeys = new Map<string, Uint8Array>();
+
 /**
  * The raw 32-byte Ed25519 public key embedded in an Ed25519 peer id (identity multihash), so an
- * identity signature can be checked with nothing but the signer's peer id.
+ * identity signature can be checked with nothing but the signer's peer id. A fresh copy each call.
  */
 export function publicKeyFromPeerId(peerId: string): Uint8Array {
+  const known = peerKeys.get(peerId);
+  if (known !== undefined) return known.slice();
+  const key = decodePeerKey(peerId);
+  // Bounded: past the limit the oldest goes. Only ids that decoded are kept.
+  if (peerKeys.size >= PEER_KEYS_KEPT) peerKeys.delete(peerKeys.keys().next().value!);
+  peerKeys.set(peerId, key.slice());
+  return key;
+}
+
+function decodePeerKey(peerId: string): Uint8Array {
   let parsed: ReturnType<typeof peerIdFromString>;
   try {
     parsed = peerIdFromString(peerId);

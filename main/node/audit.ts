@@ -1,5 +1,4 @@
 // The audit log: replication of the members' chains, checkpoints, listing and verification.
-import { ed25519 } from '@noble/curves/ed25519.js';
 import { hexToBytes } from '@noble/hashes/utils.js';
 import type { AuditEntryView } from '../../shared/api/index.js';
 import {
@@ -15,6 +14,7 @@ import { BoundedBuckets } from '../../shared/protocol/bounded.js';
 import { logSafe } from '../../shared/protocol/text.js';
 import type { GroupMessage } from '../../shared/protocol/wire.js';
 import { exposureSummary } from '../../shared/requests/index.js';
+import { verifyEd25519 } from '../crypto/ed25519.js';
 import { publicKeyFromPeerId } from '../net/index.js';
 import { DroppedMessage, formerKey, isString, readMetaList, short } from './common.js';
 import { type NodeServices, type NodeContext, NodeService } from './context.js';
@@ -65,6 +65,14 @@ export class AuditService extends NodeService {
    * anew was most of a busy 20-member group's CPU. Bounded: past the limit it starts over.
    */
   private readonly verified = new Set<string>();
+  /**
+   * Per group: the last `membersEver` answer, with what it was computed from (the store's roster
+   * version and how many peers this node's own chain named then).
+   */
+  private readonly membersEverCache = new Map<
+    string,
+    { version: number; ownNamed: number; members: ReadonlySet<string> }
+  >();
 
   constructor(
     ctx: NodeContext,
@@ -100,14 +108,24 @@ export class AuditService extends NodeService {
    * member). Never from what other members' chains say: a rogue member could name anyone there.
    * Undefined for a group this node does not know.
    */
-  membersEver(groupId: string): Set<string> | undefined {
+  membersEver(groupId: string): ReadonlySet<string> | undefined {
+    // Kept until a group, member or meta row is written (the roster, the former members) or this
+    // node's own chain names someone new: every received batch asked for it anew.
+    const version = this.store.rosterVersion();
+    const named = this.namedInOwnChainOf(groupId);
+    const cached = this.membersEverCache.get(groupId);
+    if (cached?.version === version && cached.ownNamed === named.size) return cached.members;
     const g = this.store.groups.get(groupId);
-    if (!g) return undefined;
+    if (!g) {
+      this.membersEverCache.delete(groupId);
+      return undefined;
+    }
     const out = new Set<string>([g.creatorPeerId, this.me.peerId]);
     for (const m of this.store.members.list(groupId)) out.add(m.peerId);
     // An unreadable record names nobody; the roster and the chain still do.
     for (const p of readMetaList(this.store, formerKey(groupId), isString)) out.add(p);
-    for (const p of this.namedInOwnChainOf(groupId)) out.add(p);
+    for (const p of named) out.add(p);
+    this.membersEverCache.set(groupId, { version, ownNamed: named.size, members: out });
     return out;
   }
 
@@ -115,8 +133,8 @@ export class AuditService extends NodeService {
     const author = `${this.me.peerId}/${groupId}`;
     let known = this.namedInOwnChain.get(groupId);
     if (!known) this.namedInOwnChain.set(groupId, (known = { seq: -1, peers: new Set() }));
-    const head = this.store.audit.head(author);
-    if (head === undefined || head.seq <= known.seq) return known.peers;
+    const headSeq = this.store.audit.headSeq(author);
+    if (headSeq === undefined || headSeq <= known.seq) return known.peers;
     const peers = known.peers;
     const add = (p: unknown) => {
       if (typeof p === 'string' && p.length > 0) peers.add(p);
@@ -129,7 +147,7 @@ export class AuditService extends NodeService {
       add(b.replacedBy);
       if (Array.isArray(b.members)) for (const p of b.members as unknown[]) add(p);
     }
-    known.seq = head.seq;
+    known.seq = headSeq;
     return peers;
   }
 
@@ -141,17 +159,37 @@ export class AuditService extends NodeService {
   acceptAudit(from: string, msg: Extract<GroupMessage, { type: 'audit' }>): void {
     const g = this.store.groups.get(msg.groupId);
     if (!g || !this.memberByPeer(g.id, from)) throw new DroppedMessage('non_member');
-    // Checked one by one, then stored in one transaction (one disk sync per batch, not per
-    // entry). The entries checked before a bad one are kept, as when each was stored at once.
+    // Checked one by one, then stored in one transaction. The entries checked before a bad one
+    // are kept, as when each was stored at once. Without an fsync of its own (txNoSync): these
+    // are other members' entries, which the next sync brings again should a power loss take the
+    // last commits; this node's own entries stay durable (ctx.audit, an ordinary tx). A batch of
+    // entries all stored already (every connection's full-log sync) opens no transaction at all.
     const good: AuditEntry[] = [];
     try {
       this.checkAudit(from, g.id, g.name, msg.entries, good);
     } finally {
       if (good.length > 0)
-        this.store.tx(() => {
+        this.store.txNoSync(() => {
           for (const e of good) this.appendInOrder(e);
         });
     }
+  }
+
+  /**
+   * Whether an entry with this author, seq, hash and signature is stored already (every sync
+   * sends the whole log again). Such an entry is skipped unchecked: it is not stored again, so
+   * the log keeps the copy whose hash and signature were checked when it came first. A copy
+   * whose other fields were changed is skipped too, being neither stored nor believed. Any other
+   * entry (new, or a different hash or signature at a held position) is checked in full.
+   */
+  private storedAlready(raw: Record<string, unknown>): boolean {
+    if (typeof raw !== 'object' || raw === null) return false;
+    const { author, seq, hash, sig } = raw;
+    if (typeof author !== 'string' || typeof hash !== 'string' || typeof sig !== 'string')
+      return false;
+    if (!Number.isSafeInteger(seq) || (seq as number) < 0) return false;
+    const held = this.store.audit.signatureAt(author, seq as number);
+    return held !== undefined && held.hash === hash && held.sig === sig;
   }
 
   /** Puts the entries of `entries` that may be kept into `good`; throws at a bad one. */
@@ -163,8 +201,9 @@ export class AuditService extends NodeService {
     good: AuditEntry[],
   ): void {
     const g = { id: groupId, name: groupName };
-    let members: Set<string> | undefined;
+    let members: ReadonlySet<string> | undefined;
     for (const raw of entries) {
+      if (this.storedAlready(raw)) continue;
       if (entryProblem(raw) !== undefined) throw new DroppedMessage('malformed');
       const e = raw as unknown as AuditEntry;
       const a = splitAuthor(e.author);
@@ -191,9 +230,8 @@ export class AuditService extends NodeService {
         ok =
           hashEntry(unsigned) === e.hash &&
           (this.verified.has(seen) ||
-            ed25519.verify(hexToBytes(e.sig), hexToBytes(e.hash), publicKeyFromPeerId(peer), {
-              zip215: false,
-            }));
+            // Answers as noble's strict verify; native speed for a valid signature.
+            verifyEd25519(hexToBytes(e.sig), hexToBytes(e.hash), publicKeyFromPeerId(peer)));
       } catch {
         ok = false;
       }
@@ -305,8 +343,8 @@ export class AuditService extends NodeService {
         if (typeof head?.seq === 'number' && (!heads[author] || heads[author].seq < head.seq))
           heads[author] = head;
     }
-    const cache = new Map<string, Set<string> | undefined>();
-    const membersOf = (g: string): Set<string> | undefined => {
+    const cache = new Map<string, ReadonlySet<string> | undefined>();
+    const membersOf = (g: string): ReadonlySet<string> | undefined => {
       if (!cache.has(g)) cache.set(g, this.membersEver(g));
       return cache.get(g);
     };
@@ -329,6 +367,7 @@ export class AuditService extends NodeService {
         // Heads only of chains this node may hold: it refuses the others, so they are not missing.
         heads: Object.fromEntries(Object.entries(heads).filter(([a]) => mayHold(a))),
         authors: { members: membersOf, personal: [this.me.peerId] },
+        verify: verifyEd25519,
       },
     );
   }

@@ -425,7 +425,11 @@ function makeStore(db: DB, path: string): Store {
   };
   const get = (sql: string, p: object = {}) => stmt(sql).get(p) as Row | undefined;
   const all = (sql: string, p: object = {}) => stmt(sql).all(p) as Row[];
-  const run = (sql: string, p: object) => stmt(sql).run(p);
+  const run = (sql: string, p: object) => {
+    // A write outside a transaction commits at once: never with the fsync left off.
+    if (depth === 0) makeDurable();
+    return stmt(sql).run(p);
+  };
 
   /** UPDATE of the patch's fields; throws 'not_found' when no row matches. */
   function update(
@@ -453,12 +457,54 @@ function makeStore(db: DB, path: string): Store {
 
   let depth = 0;
   let closed = false;
+  /** See Store.rosterVersion: bumped by every write to groups, members or meta. */
+  let rosterVersion = 0;
+  const rosterRun = (sql: string, p: object) => {
+    rosterVersion++;
+    return run(sql, p);
+  };
+  /** synchronous is FULL now (false only during a txNoSync, or if restoring FULL failed). */
+  let durable = true;
+  /** The outermost transaction open now is a txNoSync. */
+  let noSyncOpen = false;
 
-  function tx<T>(fn: () => T): T {
+  /** Puts synchronous back to FULL; SQLite refuses to change it inside a transaction. */
+  function makeDurable(): void {
+    if (durable) return;
+    db.exec('PRAGMA synchronous = FULL');
+    durable = true;
+  }
+
+  /** makeDurable after a transaction, where the caller's result or error is what to report. */
+  function restoreDurable(): void {
+    try {
+      makeDurable();
+    } catch {
+      // Left NORMAL: every later write and transaction restores FULL before it starts.
+    }
+  }
+
+  function tx<T>(fn: () => T, noSync = false): T {
     const level = depth;
     const savepoint = `sp${level}`;
-    db.exec(level === 0 ? 'BEGIN IMMEDIATE' : `SAVEPOINT ${savepoint}`);
+    if (level === 0) {
+      makeDurable();
+      if (noSync) {
+        db.exec('PRAGMA synchronous = NORMAL');
+        durable = false;
+      }
+    } else if (!noSync && noSyncOpen)
+      // It would commit without the fsync its caller relies on (and SQLite cannot switch the
+      // fsync back on inside a transaction): refused, so a durable write never becomes a lax one.
+      throw new StoreError('bad_value', 'a durable transaction cannot run inside txNoSync');
+    try {
+      db.exec(level === 0 ? 'BEGIN IMMEDIATE' : `SAVEPOINT ${savepoint}`);
+    } catch (err) {
+      if (level === 0) restoreDurable();
+      throw err;
+    }
     depth = level + 1;
+    if (level === 0) noSyncOpen = noSync;
     try {
       const result = fn();
       if (typeof (result as { then?: unknown } | null)?.then === 'function')
@@ -477,6 +523,10 @@ function makeStore(db: DB, path: string): Store {
       throw err;
     } finally {
       depth = level;
+      if (level === 0) {
+        noSyncOpen = false;
+        restoreDurable();
+      }
     }
   }
 
@@ -489,7 +539,9 @@ function makeStore(db: DB, path: string): Store {
       closed = true;
       db.close();
     },
-    tx,
+    tx: (fn) => tx(fn),
+    txNoSync: (fn) => tx(fn, true),
+    rosterVersion: () => rosterVersion,
     pragmas: () => ({
       journalMode: String(pragma(db, 'journal_mode')),
       synchronous: Number(pragma(db, 'synchronous')),
@@ -504,7 +556,7 @@ function makeStore(db: DB, path: string): Store {
         return r === undefined ? undefined : str(r, 'value');
       },
       set: (key, value) => {
-        run(
+        rosterRun(
           'INSERT INTO meta (key, value) VALUES (@key, @value) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
           { key: bind(key, 'meta.key'), value: bind(value, 'meta.value') },
         );
@@ -515,11 +567,12 @@ function makeStore(db: DB, path: string): Store {
       insert: (g) => {
         complete('groups', g, GROUP_REQUIRED);
         const p = params('groups', GROUP_COLUMNS, g);
-        if (run(GROUP_INSERT, { ...nulls(GROUP_COLUMNS), ...p }).changes === 0)
+        if (rosterRun(GROUP_INSERT, { ...nulls(GROUP_COLUMNS), ...p }).changes === 0)
           throw new StoreError('conflict', `group ${g.id} exists`);
       },
       update: (id, patch) => {
         if ('id' in patch) throw new StoreError('bad_value', 'a group id cannot change');
+        rosterVersion++;
         update('groups', GROUP_COLUMNS, { id }, patch, `group ${id}`);
       },
       get: (id) => {
@@ -532,7 +585,7 @@ function makeStore(db: DB, path: string): Store {
         ),
       list: () => all('SELECT * FROM groups ORDER BY created_at, rowid').map(groupFromRow),
       delete: (id) => {
-        run('DELETE FROM groups WHERE id = @id', { id });
+        rosterRun('DELETE FROM groups WHERE id = @id', { id });
       },
     },
 
@@ -540,7 +593,7 @@ function makeStore(db: DB, path: string): Store {
       upsert: (m) => {
         complete('members', m, MEMBER_REQUIRED);
         const p = params('members', MEMBER_COLUMNS, m);
-        run(MEMBER_UPSERT, p);
+        rosterRun(MEMBER_UPSERT, p);
       },
       list: (groupId) =>
         all('SELECT * FROM members WHERE group_id = @groupId ORDER BY roster_index, peer_id', {
@@ -556,6 +609,7 @@ function makeStore(db: DB, path: string): Store {
       update: (groupId, peerId, patch) => {
         if ('groupId' in patch || 'peerId' in patch)
           throw new StoreError('bad_value', 'a member’s group and peer id cannot change');
+        rosterVersion++;
         update(
           'members',
           MEMBER_COLUMNS,
@@ -565,7 +619,7 @@ function makeStore(db: DB, path: string): Store {
         );
       },
       delete: (groupId, peerId) => {
-        run('DELETE FROM members WHERE group_id = @groupId AND peer_id = @peerId', {
+        rosterRun('DELETE FROM members WHERE group_id = @groupId AND peer_id = @peerId', {
           groupId,
           peerId,
         });
@@ -658,6 +712,17 @@ function makeStore(db: DB, path: string): Store {
           { author },
         );
         return r === undefined ? undefined : entryFromRow(r);
+      },
+      headSeq: (author) => {
+        const r = get('SELECT max(seq) AS seq FROM audit WHERE author = @author', { author });
+        return r === undefined || r.seq === null ? undefined : int(r, 'seq');
+      },
+      signatureAt: (author, seq) => {
+        const r = get('SELECT hash, sig FROM audit WHERE author = @author AND seq = @seq', {
+          author: bind(author, 'author'),
+          seq: bind(seq, 'seq'),
+        });
+        return r === undefined ? undefined : { hash: str(r, 'hash'), sig: str(r, 'sig') };
       },
       list: (filter: AuditListFilter = {}) => {
         const where: string[] = [];

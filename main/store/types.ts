@@ -107,6 +107,21 @@ export interface Store {
    * none do. Nested calls become savepoints. `fn` must be synchronous.
    */
   tx<T>(fn: () => T): T;
+  /**
+   * As `tx`, but its COMMIT is not fsync'd (PRAGMA synchronous = NORMAL for it, FULL again
+   * afterwards, also when `fn` throws). In WAL mode the commit survives a crash of the process;
+   * only a power loss or OS crash may lose the last such commits (never corrupt the file). For
+   * data that can be fetched again, e.g. other members' audit entries, never for this node's own.
+   * Inside an ordinary `tx` it is an ordinary savepoint of it (that one's COMMIT stays durable);
+   * an ordinary `tx` inside it throws StoreError 'bad_value' (it would lose its fsync).
+   */
+  txNoSync<T>(fn: () => T): T;
+  /**
+   * A number that changes whenever this store writes a group, member or meta row (also in a
+   * transaction rolled back later): caches of what those rows say compare it to know they are
+   * still current. Writes by another connection to the same file do not change it.
+   */
+  rosterVersion(): number;
   meta: { get(key: string): string | undefined; set(key: string, value: string): void };
   groups: {
     /** Throws StoreError 'conflict' when the id exists. */
@@ -158,6 +173,10 @@ export interface Store {
     append(e: AuditEntry): boolean;
     /** The author's entry with the highest seq. */
     head(author: string): AuditEntry | undefined;
+    /** The highest seq of the author's entries (head's seq, without reading the entry). */
+    headSeq(author: string): number | undefined;
+    /** The hash and signature of the author's entry at `seq`, or undefined when none is there. */
+    signatureAt(author: string, seq: number): { hash: string; sig: string } | undefined;
     /** Ordered by at, then author, then seq. */
     list(filter?: AuditListFilter): AuditEntry[];
     all(): AuditEntry[];

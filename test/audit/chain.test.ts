@@ -207,6 +207,32 @@ describe('verifyEntries', () => {
     expect(verifyEntries(shuffled, keyOf).ok).toBe(true);
   });
 
+  it('checks each signature with the verifier given (noble strict by default)', () => {
+    const { all, keyOf } = setup();
+    const seen: string[] = [];
+    const report = verifyEntries(all, keyOf, {
+      verify: (sig, msg, key) => {
+        seen.push(bytesToHex(sig));
+        const e = all.find((x) => x.sig === bytesToHex(sig))!;
+        expect(msg).toEqual(hexToBytes(e.hash));
+        expect(key).toEqual(keyOf(e.author));
+        return ed25519.verify(sig, msg, key, { zip215: false });
+      },
+    });
+    expect(report.ok).toBe(true);
+    expect(seen.sort()).toEqual(all.map((e) => e.sig).sort());
+    // A verifier that refuses, or throws, makes every entry a bad signature.
+    for (const verify of [
+      () => false,
+      () => {
+        throw new Error('no Ed25519 here');
+      },
+    ]) {
+      const bad = verifyEntries(all, keyOf, { verify });
+      expect(bad.problems.map((p) => p.problem)).toEqual(Array(7).fill('bad signature'));
+    }
+  });
+
   it('verifies an empty log', () => {
     expect(verifyEntries([], () => undefined)).toEqual({
       ok: true,

@@ -3,6 +3,7 @@
 // one wait for it, within a bound. Also the other buffers peers can fill, and the drop log.
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type * as Ed25519Module from '@noble/curves/ed25519.js';
+import type * as FastEd25519Module from '../../main/crypto/ed25519.js';
 import { makeEntry, type AuditEntry } from '../../shared/audit/chain.js';
 import { AuditService, type PendingAuditBounds } from '../../main/node/audit.js';
 import { ABORT_MAP_BOUNDS, CeremonyService } from '../../main/node/ceremonies/ceremony.js';
@@ -20,6 +21,16 @@ vi.mock('@noble/curves/ed25519.js', async (importOriginal) => {
     m.ed25519.verify(...args)
   );
   return { ...m, ed25519: { ...m.ed25519, verify } };
+});
+/** Counts the audit service's signature checks (the fast verifier, which asks noble when unsure). */
+const checks = vi.hoisted(() => ({ count: 0 }));
+vi.mock('../../main/crypto/ed25519.js', async (importOriginal) => {
+  const m = await importOriginal<typeof FastEd25519Module>();
+  const verifyEd25519: typeof m.verifyEd25519 = (...args) => (
+    checks.count++,
+    m.verifyEd25519(...args)
+  );
+  return { ...m, verifyEd25519 };
 });
 
 let alice: Peer, bob: Peer, carol: Peer;
@@ -329,30 +340,124 @@ describe('audit replication in batches (issue 12)', () => {
   it('checks a signature once: a whole log sent again (every sync sends it) is not verified again, a changed entry is', () => {
     const { store, chain, deliver } = setup();
     const entries = chain(5);
+    const author = entries[0]!.author;
+    checks.count = 0;
     verifies.count = 0;
     deliver(bob, entries);
-    expect(verifies.count).toBe(5);
+    expect(checks.count).toBe(5);
+    // Valid signatures are confirmed by the native verifier: noble is not needed for them.
+    expect(verifies.count).toBe(0);
     deliver(carol, entries);
     deliver(bob, entries);
-    expect(verifies.count).toBe(5);
-    expect(store.audit.head(entries[0]!.author)?.seq).toBe(4);
-    // Another signature on a held entry, or the same signature on other content, is checked.
+    expect(checks.count).toBe(5);
+    expect(store.audit.head(author)?.seq).toBe(4);
+    // Another signature on a held entry is checked, and refused (noble has the last word).
     const [other] = chain(1, carol);
     expect(() => deliver(bob, [{ ...entries[0]!, sig: other!.sig }])).toThrow(/bad_signature/);
-    expect(() => deliver(bob, [{ ...entries[1]!, at: 1 }])).toThrow(/bad_signature/);
-    expect(verifies.count).toBe(6);
+    expect(checks.count).toBe(6);
+    expect(verifies.count).toBe(1);
+    // A changed copy of a held entry (same hash and signature) is neither stored nor believed.
+    deliver(bob, [{ ...entries[1]!, at: 1 }]);
+    expect(store.audit.list({ author })).toEqual(entries);
+    // A changed entry not held yet is checked: its hash no longer binds its content.
+    const next = chain(6)[5]!;
+    expect(() => deliver(bob, [{ ...next, at: 1 }])).toThrow(/bad_signature/);
+    expect(() => deliver(bob, [{ ...next, sig: other!.sig }])).toThrow(/bad_signature/);
+    expect(store.audit.head(author)?.seq).toBe(4);
+    deliver(bob, [next]);
+    expect(store.audit.head(author)?.seq).toBe(5);
   });
 
-  it('stores a received batch in one transaction, and keeps the entries before a bad one', () => {
+  it('stores a received batch in one transaction without an fsync, and keeps the entries before a bad one', () => {
     const { store, chain, deliver } = setup();
     const tx = vi.spyOn(store, 'tx');
+    const txNoSync = vi.spyOn(store, 'txNoSync');
     const entries = chain(6);
     deliver(bob, entries.slice(0, 4));
-    expect(tx).toHaveBeenCalledTimes(1);
+    expect(txNoSync).toHaveBeenCalledTimes(1);
     expect(store.audit.head(entries[0]!.author)?.seq).toBe(3);
     const forged = { ...entries[5]!, sig: entries[4]!.sig };
     expect(() => deliver(bob, [entries[4]!, forged])).toThrow(/bad_signature/);
-    expect(tx).toHaveBeenCalledTimes(2);
+    expect(txNoSync).toHaveBeenCalledTimes(2);
+    expect(tx).not.toHaveBeenCalled();
     expect(store.audit.head(entries[0]!.author)?.seq).toBe(4);
+    expect(store.pragmas().synchronous).toBe(2);
+  });
+
+  it("writes received entries with synchronous=NORMAL, this node's own with FULL", () => {
+    vi.useFakeTimers();
+    const { store, ctx, chain, deliver, groupId } = setup();
+    const levels = new Map<string, number>();
+    const append = store.audit.append;
+    vi.spyOn(store.audit, 'append').mockImplementation((e) => {
+      levels.set(e.author, store.pragmas().synchronous);
+      return append(e);
+    });
+    deliver(bob, chain(2));
+    ctx.audit('request.approved', { id: 'r1' }, groupId);
+    store.tx(() => ctx.audit('request.approved', { id: 'r2' }, groupId));
+    expect(Object.fromEntries(levels)).toEqual({
+      [`${bob.peerId}/${groupId}`]: 1,
+      [`${alice.peerId}/${groupId}`]: 2,
+    });
+    expect(store.pragmas().synchronous).toBe(2);
+  });
+
+  it('opens no transaction and checks nothing for a batch of entries all held already', () => {
+    const { store, chain, deliver } = setup();
+    const entries = chain(5);
+    deliver(bob, entries);
+    const tx = vi.spyOn(store, 'tx');
+    const txNoSync = vi.spyOn(store, 'txNoSync');
+    checks.count = 0;
+    deliver(carol, entries);
+    deliver(bob, entries.slice(2));
+    expect(tx).not.toHaveBeenCalled();
+    expect(txNoSync).not.toHaveBeenCalled();
+    expect(checks.count).toBe(0);
+    // One new entry among held ones: one transaction, that entry alone checked.
+    deliver(carol, chain(6));
+    expect(txNoSync).toHaveBeenCalledTimes(1);
+    expect(checks.count).toBe(1);
+    expect(store.audit.head(entries[0]!.author)?.seq).toBe(5);
+  });
+});
+
+describe('AuditService.membersEver is kept while nothing it reads changes', () => {
+  it('follows roster changes, former members and its own chain naming someone', async () => {
+    const { store, ctx, audit, chainOf, deliver, groupId } = setup();
+    const [dave, erin, fred] = await Promise.all([peer('dave'), peer('erin'), peer('fred')]);
+    const held = (p: Peer) => store.audit.head(`${p.peerId}/${groupId}`)?.seq;
+    deliver(bob, chainOf(carol, 1));
+    const first = audit.membersEver(groupId);
+    expect(audit.membersEver(groupId)).toBe(first); // kept
+    // Nobody new yet: the three are refused.
+    deliver(bob, [...chainOf(dave, 1), ...chainOf(erin, 1), ...chainOf(fred, 1)]);
+    expect(ctx.dropped.unknown_author).toBe(3);
+    // dave joins the roster.
+    store.members.upsert({
+      ...store.members.get(groupId, carol.peerId)!,
+      peerId: dave.peerId,
+      index: 4,
+    });
+    deliver(bob, chainOf(dave, 1));
+    expect(held(dave)).toBe(0);
+    // erin is recorded as a former member.
+    store.meta.set(formerKey(groupId), JSON.stringify([erin.peerId]));
+    deliver(bob, chainOf(erin, 1));
+    expect(held(erin)).toBe(0);
+    // This node's own chain names fred.
+    ctx.audit('group.member_joined', { peerId: fred.peerId }, groupId);
+    deliver(bob, chainOf(fred, 1));
+    expect(held(fred)).toBe(0);
+    // carol leaves the roster without being recorded anywhere: her next entries are refused.
+    store.members.delete(groupId, carol.peerId);
+    const before = ctx.dropped.unknown_author;
+    deliver(bob, chainOf(carol, 2).slice(1));
+    expect(ctx.dropped.unknown_author).toBe(before! + 1);
+    expect(audit.membersEver(groupId)?.has(carol.peerId)).toBe(false);
+    expect([...audit.membersEver(groupId)!]).toEqual(
+      expect.arrayContaining([alice.peerId, bob.peerId, dave.peerId, erin.peerId, fred.peerId]),
+    );
   });
 });

@@ -16,7 +16,11 @@ import {
   decodeJoinRequest,
   decodeSigned,
   requestId,
+  shareReceiptHash,
+  signShareReceipt,
   signStatement,
+  statementHash,
+  verifyShareReceipt,
   verifyStatement,
   type RequestBody,
 } from '../../shared/protocol/wire.js';
@@ -47,6 +51,39 @@ describe('signed statements', () => {
     expect(verifyStatement(s, pk)).toBe(true);
     expect(verifyStatement({ ...s, body: { ...s.body, message: '00' } }, pk)).toBe(false);
     expect(verifyStatement(s, ed25519.getPublicKey(ed25519.utils.randomSecretKey()))).toBe(false);
+  });
+
+  it('verify with the verifier given (noble strict by default); one that throws means invalid', () => {
+    const s = signStatement(request(), (h) => ed25519.sign(h, sk));
+    const calls: [string, string, string][] = [];
+    const spy = (sig: Uint8Array, msg: Uint8Array, key: Uint8Array) => {
+      calls.push([bytesToHex(sig), bytesToHex(msg), bytesToHex(key)]);
+      return ed25519.verify(sig, msg, key, { zip215: false });
+    };
+    expect(verifyStatement(s, pk, spy)).toBe(true);
+    expect(calls).toEqual([[s.sig, bytesToHex(statementHash(s.body)), bytesToHex(pk)]]);
+    expect(verifyStatement(s, pk, () => false)).toBe(false);
+    expect(
+      verifyStatement(s, pk, () => {
+        throw new Error('no Ed25519 here');
+      }),
+    ).toBe(false);
+    const body = {
+      v: 1 as const,
+      type: 'share-receipt' as const,
+      groupId: gid,
+      requestId: 'cd'.repeat(16),
+      epoch: 0,
+      commitments: 'ef'.repeat(32),
+      share: '01'.repeat(32),
+      by: 'peerA',
+    };
+    const r = signShareReceipt(body, (h) => ed25519.sign(h, sk));
+    expect(verifyShareReceipt(r, pk)).toBe(true);
+    calls.length = 0;
+    expect(verifyShareReceipt(r, pk, spy)).toBe(true);
+    expect(calls).toEqual([[r.sig, bytesToHex(shareReceiptHash(body)), bytesToHex(pk)]]);
+    expect(verifyShareReceipt(r, pk, () => false)).toBe(false);
   });
 
   it('derive the request id from the content, so one id names one request', () => {

@@ -1,12 +1,14 @@
 // Child process for the crash-durability test: writes rows in transactions and acknowledges each
-// commit on stdout ("ok <i>") until the parent SIGKILLs it. Usage: node --import tsx crash-child.ts <db>
+// commit on stdout ("ok <i>") until the parent SIGKILLs it, with store.tx or (second argument
+// 'txNoSync') store.txNoSync. Usage: node --import tsx crash-child.ts <db> [tx|txNoSync]
 import { writeSync } from 'node:fs';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { makeEntry, type AuditEntry } from '../../shared/audit/chain.js';
 import { openStore } from '../../main/store/index.js';
 
 const path = process.argv[2];
-if (path === undefined) throw new Error('usage: crash-child.ts <db>');
+if (path === undefined) throw new Error('usage: crash-child.ts <db> [tx|txNoSync]');
+const noSync = process.argv[3] === 'txNoSync';
 const secret = ed25519.utils.randomSecretKey();
 const store = openStore(path);
 store.meta.set('crash.publicKey', Buffer.from(ed25519.getPublicKey(secret)).toString('hex'));
@@ -25,7 +27,7 @@ store.groups.insert({
 });
 let head: AuditEntry | undefined;
 for (let i = 0; i < 100_000; i++) {
-  store.tx(() => {
+  (noSync ? store.txNoSync : store.tx)(() => {
     const id = `r${i}`;
     store.requests.insert({
       id,

@@ -591,54 +591,128 @@ describe('tx', () => {
   });
 });
 
-describe('durability', () => {
-  it('keeps every acknowledged transaction of a process killed with SIGKILL', async () => {
-    const path = join(dir, 'crash.db');
-    const proc = spawn(
-      process.execPath,
-      ['--import', 'tsx', fileURLToPath(new URL('./crash-child.ts', import.meta.url)), path],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    let stderr = '';
-    proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    let acked = -1;
-    let buffered = '';
-    const target = 100 + Math.floor(Math.random() * 100);
-    const exit = new Promise<NodeJS.Signals | null>((resolve) =>
-      proc.once('exit', (_code, signal) => resolve(signal)),
-    );
-    proc.stdout.on('data', (d: Buffer) => {
-      buffered += d.toString();
-      const lines = buffered.split('\n');
-      buffered = lines.pop()!;
-      for (const line of lines) {
-        const m = /^ok (\d+)$/.exec(line);
-        if (m) acked = Number(m[1]);
-      }
-      if (acked >= target && proc.exitCode === null && proc.signalCode === null)
-        proc.kill('SIGKILL');
-    });
-    const signal = await exit;
-    expect(stderr).toBe('');
-    expect(signal).toBe('SIGKILL');
-    expect(acked).toBeGreaterThanOrEqual(target);
+describe('txNoSync', () => {
+  const synchronous = () => store.pragmas().synchronous;
 
-    const reopened = openStore(path);
-    try {
-      const requests = reopened.requests.list();
-      // Every acknowledged request is there; at most one more committed before its "ok" was written.
-      expect(requests.length).toBeGreaterThanOrEqual(acked + 1);
-      expect(requests.length).toBeLessThanOrEqual(acked + 2);
-      for (let i = 0; i <= acked; i++)
-        expect(reopened.requests.get(`r${i}`), `r${i}`).toBeDefined();
-      // Transactions are whole: each request has its decision and its audit entry.
-      for (const r of requests) expect(reopened.decisions.list(r.id)).toHaveLength(1);
-      const entries = reopened.audit.all();
-      expect(entries).toHaveLength(requests.length);
-      const key = hexToBytes(reopened.meta.get('crash.publicKey')!);
-      expect(verifyEntries(entries, () => key)).toMatchObject({ ok: true });
-    } finally {
-      reopened.close();
-    }
+  it('runs with synchronous=NORMAL, commits its writes and restores FULL', () => {
+    const out = store.txNoSync(() => {
+      expect(synchronous()).toBe(1);
+      store.groups.insert(group());
+      store.members.upsert(member());
+      return 7;
+    });
+    expect(out).toBe(7);
+    expect(synchronous()).toBe(2);
+    expect(store.members.list('g1')).toHaveLength(1);
+    // Later transactions are durable again.
+    store.tx(() => expect(synchronous()).toBe(2));
   });
+
+  it('restores FULL and rolls back when the function throws', () => {
+    expect(() =>
+      store.txNoSync(() => {
+        store.groups.insert(group());
+        expect(synchronous()).toBe(1);
+        throw new Error('late failure');
+      }),
+    ).toThrow('late failure');
+    expect(synchronous()).toBe(2);
+    expect(store.groups.list()).toEqual([]);
+    // An async function is refused the same way.
+    expect(() =>
+      store.txNoSync((async () => {
+        store.groups.insert(group());
+      }) as () => unknown),
+    ).toThrow(/synchronous/);
+    expect(synchronous()).toBe(2);
+    expect(store.groups.list()).toEqual([]);
+  });
+
+  it('inside an ordinary tx is a savepoint of it: the outer commit stays durable', () => {
+    store.tx(() => {
+      store.groups.insert(group());
+      store.txNoSync(() => {
+        expect(synchronous()).toBe(2);
+        store.members.upsert(member());
+      });
+      expect(() =>
+        store.txNoSync(() => {
+          store.members.upsert(member({ peerId: 'B', index: 2 }));
+          throw new Error('inner failure');
+        }),
+      ).toThrow('inner failure');
+      expect(synchronous()).toBe(2);
+    });
+    expect(synchronous()).toBe(2);
+    expect(store.members.list('g1').map((m) => m.peerId)).toEqual(['12D3KooWAlice']);
+  });
+
+  it('refuses an ordinary tx inside it, which would lose its fsync', () => {
+    store.txNoSync(() => {
+      store.groups.insert(group());
+      expect(() => store.tx(() => store.members.upsert(member()))).toThrow(
+        /durable transaction cannot run inside txNoSync/,
+      );
+      // A nested txNoSync is fine.
+      store.txNoSync(() => store.members.upsert(member({ peerId: 'B', index: 2 })));
+    });
+    expect(synchronous()).toBe(2);
+    expect(store.groups.list()).toHaveLength(1);
+    expect(store.members.list('g1').map((m) => m.peerId)).toEqual(['B']);
+  });
+});
+
+describe('durability', () => {
+  it.each(['tx', 'txNoSync'])(
+    'keeps every acknowledged %s of a process killed with SIGKILL',
+    async (how) => {
+      const path = join(dir, 'crash.db');
+      const proc = spawn(
+        process.execPath,
+        ['--import', 'tsx', fileURLToPath(new URL('./crash-child.ts', import.meta.url)), path, how],
+        { stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      let stderr = '';
+      proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      let acked = -1;
+      let buffered = '';
+      const target = 100 + Math.floor(Math.random() * 100);
+      const exit = new Promise<NodeJS.Signals | null>((resolve) =>
+        proc.once('exit', (_code, signal) => resolve(signal)),
+      );
+      proc.stdout.on('data', (d: Buffer) => {
+        buffered += d.toString();
+        const lines = buffered.split('\n');
+        buffered = lines.pop()!;
+        for (const line of lines) {
+          const m = /^ok (\d+)$/.exec(line);
+          if (m) acked = Number(m[1]);
+        }
+        if (acked >= target && proc.exitCode === null && proc.signalCode === null)
+          proc.kill('SIGKILL');
+      });
+      const signal = await exit;
+      expect(stderr).toBe('');
+      expect(signal).toBe('SIGKILL');
+      expect(acked).toBeGreaterThanOrEqual(target);
+
+      const reopened = openStore(path);
+      try {
+        const requests = reopened.requests.list();
+        // Every acknowledged request is there; at most one more committed before its "ok" was written.
+        expect(requests.length).toBeGreaterThanOrEqual(acked + 1);
+        expect(requests.length).toBeLessThanOrEqual(acked + 2);
+        for (let i = 0; i <= acked; i++)
+          expect(reopened.requests.get(`r${i}`), `r${i}`).toBeDefined();
+        // Transactions are whole: each request has its decision and its audit entry.
+        for (const r of requests) expect(reopened.decisions.list(r.id)).toHaveLength(1);
+        const entries = reopened.audit.all();
+        expect(entries).toHaveLength(requests.length);
+        const key = hexToBytes(reopened.meta.get('crash.publicKey')!);
+        expect(verifyEntries(entries, () => key)).toMatchObject({ ok: true });
+      } finally {
+        reopened.close();
+      }
+    },
+  );
 });
