@@ -25,6 +25,7 @@ import { shareName, short, type SignMessage } from './common.js';
 import type { DkgService } from './dkg.js';
 import type { GroupsService } from './groups.js';
 import type { Inboxes } from './inbox.js';
+import { Membership } from './membership.js';
 import type { RequestsService } from './requests.js';
 import type { SigningService } from './signing.js';
 import type { SyncService } from './sync.js';
@@ -133,6 +134,11 @@ export class NodeContext {
   waiters = new Map<string, Set<() => void>>();
   /** Key packages of ready groups, loaded from the vault on demand. Memory only. */
   keys = new Map<string, KeyPackage>();
+  /**
+   * Who is a member of what, for the lookups of every incoming message: read from the store again
+   * only after a write to its groups, members or meta (membership.ts).
+   */
+  readonly membership: Membership;
   /** Per group: the pending send of this node's new entries of its chain, and whether it is due now. */
   private auditFlush = new Map<string, { timer: NodeJS.Timeout; now: boolean }>();
   /** Per own group chain: the last seq broadcast to the members (the rest follows on sync). */
@@ -152,6 +158,7 @@ export class NodeContext {
     this.host = opts.host;
     this.me = opts.identity;
     this.log = opts.log;
+    this.membership = new Membership(this.store, this.log);
     this.signTimeoutMs = opts.signTimeoutMs ?? 10_000;
     this.ceremonyTimeoutMs = opts.ceremonyTimeoutMs ?? 90_000;
     this.fault = process.env.CONCLAVE_ALLOW_FAULTS === '1' ? opts.fault : undefined;
@@ -217,8 +224,8 @@ export class NodeContext {
 
   allAddrs(peer: string): string[] {
     const out = new Set<string>();
-    for (const g of this.store.groups.list())
-      for (const a of this.store.members.get(g.id, peer)?.addrs ?? []) out.add(a);
+    for (const g of this.membership.groupsOf(peer))
+      for (const a of this.membership.member(g.id, peer)?.addrs ?? []) out.add(a);
     return [...out];
   }
 
@@ -235,7 +242,7 @@ export class NodeContext {
    * unless the message must reach members that were never dialled yet (group formation).
    */
   broadcast(groupId: string, msg: GroupMessage, unconnectedMs = 5_000): void {
-    const members = this.store.members.list(groupId);
+    const members = this.membership.members(groupId);
     // Sent on the next turn of the event loop: what the caller starts right after (a coordinator's
     // sign requests after its approval) goes out first, not behind a message to every member.
     setImmediate(() => {
@@ -309,8 +316,8 @@ export class NodeContext {
   }
 
   private broadcastAudit(groupId: string, entries: AuditEntry[]): void {
-    if (!this.store.groups.get(groupId)) return;
-    for (const m of this.store.members.list(groupId)) {
+    // Empty for a group no longer on this node.
+    for (const m of this.membership.members(groupId)) {
       if (m.peerId === this.me.peerId) continue;
       this.sendReliably(
         m.peerId,
@@ -321,11 +328,12 @@ export class NodeContext {
   }
 
   memberName(groupId: string, peer: string): string {
-    return this.store.members.get(groupId, peer)?.name ?? short(peer);
+    return this.membership.member(groupId, peer)?.name ?? short(peer);
   }
 
-  memberByPeer(groupId: string, peer: string): MemberRow | undefined {
-    return this.store.members.get(groupId, peer);
+  /** This peer's row on a group's roster (frozen: shared by every caller until the roster changes). */
+  memberByPeer(groupId: string, peer: string): Readonly<MemberRow> | undefined {
+    return this.membership.member(groupId, peer);
   }
 
   notify(id: string): void {
@@ -467,7 +475,7 @@ export abstract class NodeService {
   protected audit(type: string, body: Record<string, unknown>, group?: string): void {
     this.ctx.audit(type, body, group);
   }
-  protected memberByPeer(groupId: string, peer: string): MemberRow | undefined {
+  protected memberByPeer(groupId: string, peer: string): Readonly<MemberRow> | undefined {
     return this.ctx.memberByPeer(groupId, peer);
   }
   protected memberName(groupId: string, peer: string): string {

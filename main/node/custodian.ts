@@ -147,10 +147,11 @@ export class Custodian {
           this.ctx.tamper.answer(from, msg, answer),
         ),
       {
+        // The membership index answers the first two; the store is read for the rest only.
         allow: (peer) =>
           this.groups.isKnownMember(peer) ||
-          this.repair.isAwaitedNewcomer(peer) ||
-          this.store.groups.list().some((g) => this.groups.isFormerMember(g.id, peer)),
+          this.groups.isFormerMemberOfAny(peer) ||
+          this.repair.isAwaitedNewcomer(peer),
         maxBytes: LIMITS.group,
         runOnLimitedConnection: true,
       },
@@ -212,7 +213,8 @@ export class Custodian {
   }
 
   /**
-   * Who the host treats as a member, read from the store on each decision: a member of any group
+   * Who the host treats as a member, as the store says at each decision (the membership index,
+   * read again after any write to the membership: membership.ts): a member of any group
    * this node is in (forming groups included), a newcomer named by a pending reshare or repair, a
    * newcomer that joined with one of this node's invites and waits to be added, and the new device
    * of a repair this node awaits. Everyone else may connect only briefly and a few at a time.

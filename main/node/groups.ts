@@ -36,7 +36,6 @@ import { logSafe } from '../../shared/protocol/text.js';
 import { advertisedAddrsFor, publicKeyFromPeerId, type HandlerContext } from '../net/index.js';
 import type { GroupRow, MemberRow } from '../store/index.js';
 import {
-  formerKey,
   isCandidate,
   isImportRecord,
   isString,
@@ -47,6 +46,7 @@ import {
   type Candidate,
 } from './common.js';
 import { type NodeServices, type NodeContext, NodeService } from './context.js';
+import { StoreMemo } from './membership.js';
 import { GroupLeaver } from './leave.js';
 
 /** How long a newcomer invite is good for, unless CONCLAVE_NEWCOMER_INVITE_TTL_MS says otherwise. */
@@ -117,24 +117,60 @@ export class GroupsService extends NodeService {
 
   /** A member removed by a reshare: it may only ask how that reshare ended. */
   isFormerMember(groupId: string, peer: string): boolean {
-    return readMetaList(this.store, formerKey(groupId), isString, this.log).includes(peer);
+    return this.ctx.membership.isFormer(groupId, peer);
   }
 
+  /** A member removed by a reshare from any group on this node. */
+  isFormerMemberOfAny(peer: string): boolean {
+    return this.ctx.membership.isFormerOfAny(peer);
+  }
+
+  /**
+   * Another peer on the roster of any group on this node, or a newcomer named by a pending
+   * reshare or repair of a ready group. Asked for every incoming message and connection review:
+   * answered from the membership index and the newcomers below, not from the store each time.
+   */
   isKnownMember(peer: string): boolean {
     if (peer === this.me.peerId) return false;
-    for (const g of this.store.groups.list()) {
-      if (this.store.members.get(g.id, peer)) return true;
-      // A newcomer takes part in the reshare that adds it, before it is on the roster.
-      if (g.status === 'ready' && this.ceremony.newcomerInPendingRequest(g.id, peer)) return true;
+    return this.ctx.membership.isMemberOfAny(peer) || this.pendingNewcomers.get().has(peer);
+  }
+
+  /**
+   * The newcomers of the reshares and repairs pending or under way in ready groups: a newcomer
+   * takes part in the reshare that adds it, before it is on the roster (as
+   * ceremony.newcomerInPendingRequest, for every group at once). Read again after any write to the
+   * groups, members, meta or requests (a request naming a newcomer counts from when it is stored).
+   * A request whose parameters cannot be read names nobody (the requests sweep ends it).
+   */
+  private readonly pendingNewcomers = new StoreMemo(
+    this.store,
+    ['meta', 'groups', 'members', 'requests'],
+    () => this.readPendingNewcomers(),
+  );
+
+  private readPendingNewcomers(): ReadonlySet<string> {
+    const peers = new Set<string>();
+    for (const g of this.ctx.membership.groups()) {
+      if (g.status !== 'ready') continue;
+      for (const r of this.store.requests.list({
+        groupId: g.id,
+        statuses: ['pending', 'signing'],
+      })) {
+        if (r.kind !== 'reshare' && r.kind !== 'repair') continue;
+        try {
+          for (const m of this.ceremony.plannedRoster(g, this.ceremony.ceremonyParams(r)))
+            peers.add(m.peerId);
+        } catch {
+          continue;
+        }
+      }
     }
-    return false;
+    return peers;
   }
 
   /** A newcomer that joined a ready group with one of this node's invites, waiting to be added. */
   isCandidate(peer: string): boolean {
-    return this.store.groups
-      .list()
-      .some((g) => g.status === 'ready' && this.candidates(g.id).some((c) => c.peerId === peer));
+    return this.ctx.membership.isCandidate(peer);
   }
 
   private candidates(groupId: string): Candidate[] {
@@ -161,8 +197,9 @@ export class GroupsService extends NodeService {
     return [...out];
   }
 
-  sharedGroups(peer: string): GroupRow[] {
-    return this.store.groups.list().filter((g) => this.store.members.get(g.id, peer) !== undefined);
+  /** The groups this peer is a member of (rows shared with the membership index: read only). */
+  sharedGroups(peer: string): readonly Readonly<GroupRow>[] {
+    return this.ctx.membership.groupsOf(peer);
   }
 
   findGroup(ref: string): GroupRow {
