@@ -1007,6 +1007,20 @@ function parsePeerAddr(addr: string, peerId: string): Multiaddr {
   return ma;
 }
 
+/** Whether `addr` is a relay address createHost takes (a multiaddr ending in /p2p/<relay id>). */
+export function isRelayAddr(addr: unknown): addr is string {
+  if (typeof addr !== 'string' || addr.length > MAX_RELAY_ADDR_CHARS) return false;
+  try {
+    parseRelay(addr);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** As long as the settings take one (shared/api/schema.ts). */
+const MAX_RELAY_ADDR_CHARS = 512;
+
 function parseRelay(addr: string): { addr: Multiaddr; peerId: string } {
   let ma: Multiaddr;
   try {

@@ -3,9 +3,11 @@ import { bytesToHex } from '@noble/hashes/utils.js';
 import { ApiError, type BackupExported, type GroupView } from '../../shared/api/index.js';
 import { exportBackup, importBackup } from '../../shared/crypto/backup.js';
 import { CryptoError } from '../../shared/crypto/errors.js';
+import type { PublicKeyPackage } from '../../shared/crypto/keys.js';
 import { getSuite } from '../../shared/crypto/suite.js';
+import type { GroupRow } from '../store/index.js';
 import { nodeScryptSync } from '../vault/scrypt.js';
-import { shareName } from './common.js';
+import { badRowError, shareName } from './common.js';
 import { type NodeServices, type NodeContext, NodeService } from './context.js';
 
 export class BackupService extends NodeService {
@@ -23,6 +25,7 @@ export class BackupService extends NodeService {
   async exportShareBackup(ref: string, passphrase: string): Promise<BackupExported> {
     const g = this.groups.findGroup(ref);
     if (g.status !== 'ready') throw new ApiError('not_ready', `group ${g.name} has no key yet`);
+    this.groupPackage(g);
     const key = await this.keyPackage(g.id);
     const file = exportBackup(
       key,
@@ -54,14 +57,14 @@ export class BackupService extends NodeService {
         'the backup belongs to a group this node is not part of (to rebuild a lost share on a new device, ask the group for a repair)',
       );
     const me = this.store.members.get(g.id, this.me.peerId);
+    // Decoded before the file is: a damaged stored package is this node's fault, not the file's.
+    const pub = this.groupPackage(g);
     let restored;
     try {
       restored = importBackup(file, passphrase, {
         scrypt: nodeScryptSync,
         expectEpoch: g.epoch,
-        expectGroupKey: bytesToHex(
-          getSuite(g.scheme).encodePoint(this.publicPackage(g.id)!.groupKey),
-        ),
+        expectGroupKey: bytesToHex(getSuite(g.scheme).encodePoint(pub.groupKey)),
       });
     } catch (e) {
       if (e instanceof CryptoError) {
@@ -82,5 +85,17 @@ export class BackupService extends NodeService {
     this.keys.delete(g.id);
     this.audit('backup.restored', { epoch: g.epoch }, g.id);
     return this.groups.groupView(g);
+  }
+
+  /** The group's stored public key package, or a typed error naming it when it does not decode. */
+  private groupPackage(g: GroupRow): PublicKeyPackage {
+    let pub: PublicKeyPackage | undefined;
+    try {
+      pub = this.publicPackage(g.id);
+    } catch {
+      pub = undefined;
+    }
+    if (!pub) throw badRowError(`public key package of group ${g.id}`, 'a key package');
+    return pub;
   }
 }

@@ -4,10 +4,12 @@ import { createHmac } from 'node:crypto';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { utf8ToBytes } from '@noble/hashes/utils.js';
 import { ApiError, type RequestStatus } from '../../shared/api/index.js';
+import { publicPackageFromJSON, type PublicKeyPackage } from '../../shared/crypto/keys.js';
 import type { GroupPolicy } from '../../shared/policy/policy.js';
 import { decodeSigned, type Signed } from '../../shared/protocol/wire.js';
 import { logSafe } from '../../shared/protocol/text.js';
 import type { GroupContext } from '../../shared/requests/index.js';
+import { isRelayAddr } from '../net/host.js';
 import { publicKeyFromPeerId } from '../net/identity.js';
 import type { GroupRow, Store } from '../store/index.js';
 
@@ -205,6 +207,52 @@ export function parseStoredSigned(json: string): Signed | undefined {
   }
 }
 
+/** A public key package kept as JSON (a group's, a newcomer's), decoded; undefined if it does not. */
+export function parseStoredPackage(json: string): PublicKeyPackage | undefined {
+  try {
+    return publicPackageFromJSON(JSON.parse(json));
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The public key package kept in the store's meta under `key`, for a ceremony: undefined when
+ * missing; there but unreadable, a typed error naming the key, which the ceremony fails with.
+ */
+export function requireMetaPackage(store: Store, key: string): PublicKeyPackage | undefined {
+  const raw = store.meta.get(key);
+  if (!raw) return undefined;
+  const pub = parseStoredPackage(raw);
+  if (!pub) throw badRowError(key, 'a key package');
+  return pub;
+}
+
+/** What a repaired device keeps under `repair-done:<group>`, to prove it holds the share again. */
+export interface RepairDone {
+  requestId: string;
+  /** Hex proof of knowledge of the repaired share (what lateRepairDone accepts). */
+  proof: string;
+  /** The repair's session (absent in records written before it was kept). */
+  session?: string;
+}
+
+export const repairDoneKey = (groupId: string) => `repair-done:${groupId}`;
+
+export function isRepairDone(v: unknown): v is RepairDone {
+  if (typeof v !== 'object' || v === null) return false;
+  const o = v as Partial<Record<keyof RepairDone, unknown>>;
+  return (
+    typeof o.requestId === 'string' &&
+    o.requestId.length > 0 &&
+    o.requestId.length <= 200 &&
+    typeof o.proof === 'string' &&
+    /^[0-9a-f]{1,256}$/.test(o.proof) &&
+    (o.session === undefined ||
+      (typeof o.session === 'string' && /^[0-9a-f]{1,256}$/.test(o.session)))
+  );
+}
+
 /** Thrown by a message handler to make the host drop and count the message. */
 export class DroppedMessage extends Error {
   readonly reason: string;
@@ -326,7 +374,8 @@ export function requireMetaValue<T>(
   return v;
 }
 
-function badRowError(key: string, what: string): ApiError {
+/** The typed error of a user action (or a start) that found the stored `key` unreadable. */
+export function badRowError(key: string, what: string): ApiError {
   return new ApiError(
     'internal',
     `the stored ${logSafe(key, 200)} is unreadable (not ${what}); this node's store is damaged`,
@@ -344,6 +393,23 @@ function reportBadRow(store: Store, key: string, why: string, log?: (line: strin
   seen.add(key);
   // The key only (group or request ids), never the value: it may hold anything.
   log(`stored ${logSafe(key, 200)} ${why}; read as absent`);
+}
+
+/** Where the settings keep the relays this node listens through (set by settings.update). */
+export const RELAYS_KEY = 'relays';
+/** As many as the settings take (shared/api/schema.ts). */
+export const MAX_RELAYS = 16;
+
+/**
+ * The relays in the settings, each a relay multiaddr the host takes; the others, and any past
+ * MAX_RELAYS, are left out and the key logged once. Read at start, in the settings view and for
+ * the addresses given to peers: a damaged row must neither stop the node starting nor throw.
+ */
+export function readRelays(store: Store, log?: (line: string) => void): string[] {
+  const relays = readMetaList(store, RELAYS_KEY, isRelayAddr, log);
+  if (relays.length <= MAX_RELAYS) return relays;
+  reportBadRow(store, RELAYS_KEY, `lists more than ${MAX_RELAYS} relays`, log);
+  return relays.slice(0, MAX_RELAYS);
 }
 
 /** A guard for readMetaList: a string item. */

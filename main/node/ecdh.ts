@@ -17,11 +17,10 @@ import {
   decodeEcdhAnswer,
   type EcdhMessage,
   type GroupMessage,
-  type Signed,
 } from '../../shared/protocol/wire.js';
 import { executionOf, opOfRequest } from '../../shared/requests/index.js';
 import type { RequestRow } from '../store/index.js';
-import { DroppedMessage, TERMINAL, union } from './common.js';
+import { DroppedMessage, parseStoredSigned, TERMINAL, union } from './common.js';
 import { releaseCheck } from './request-policy.js';
 import { type NodeContext, type NodeServices, NodeService } from './context.js';
 
@@ -132,7 +131,8 @@ export class EcdhService extends NodeService {
             .filter(
               (d) => d.decision === 'approve' && [this.me.peerId, ...others].includes(d.peerId),
             )
-            .map((d) => JSON.parse(d.statement) as Signed),
+            // Checked again as they leave the store: a damaged one is left out, not thrown.
+            .flatMap((d) => parseStoredSigned(d.statement) ?? []),
         };
         const wrong: { peer: string; why: string }[] = [];
         await Promise.all(

@@ -27,7 +27,8 @@ export class GroupLeaver extends NodeService {
     const ready = g.status === 'ready';
     let shareDeleted = false;
     if (ready || g.publicPackage) {
-      for (let epoch = 0; epoch <= g.epoch; epoch++) {
+      // The next epoch's too: a refresh or reshare under way (or one that failed) stored it already.
+      for (let epoch = 0; epoch <= g.epoch + 1; epoch++) {
         const name = shareName(g.id, epoch);
         if ((await this.vault.get(name)) === undefined) continue;
         await this.vault.delete(name);

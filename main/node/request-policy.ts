@@ -9,12 +9,15 @@ import {
   defaultPolicy,
   describePolicy,
   policyHash,
+  PolicyError,
+  validatePolicy,
   validatePolicyChange,
   type GroupPolicy,
 } from '../../shared/policy/policy.js';
 import type { RequestBody, Signed } from '../../shared/protocol/wire.js';
 import { describeLimits, readRequest, requesterExcluded } from '../../shared/requests/index.js';
 import type { GroupRow, RequestRow } from '../store/index.js';
+import { parseStoredSigned, readMetaValue, requireMetaValue } from './common.js';
 import { type NodeContext, NodeService } from './context.js';
 import type { RequestsService } from './requests.js';
 
@@ -47,10 +50,24 @@ export class RequestPolicy extends NodeService {
     return undefined;
   }
 
-  /** The policy in force for a group (the default until a policy request changed it). */
+  /**
+   * The policy in force for a group (the default until a policy request changed it). Read in
+   * views, timers and message handlers: a damaged row reads as absent (the default, logged once).
+   * That is no way around the policy: every request is bound to its policy's hash, so members
+   * holding the real policy refuse what this node then proposes, and this node refuses theirs.
+   */
   policyOf(groupId: string): GroupPolicy {
-    const raw = this.store.meta.get(`policy:${groupId}`);
-    return raw ? (JSON.parse(raw) as GroupPolicy) : defaultPolicy();
+    return (
+      readMetaValue(this.store, policyKey(groupId), isStoredPolicy, this.log) ?? defaultPolicy()
+    );
+  }
+
+  /** policyOf for a user action (proposing a request): a damaged row is a typed error naming it. */
+  requirePolicyOf(groupId: string): GroupPolicy {
+    return (
+      requireMetaValue(this.store, policyKey(groupId), isStoredPolicy, 'a group policy') ??
+      defaultPolicy()
+    );
   }
 
   /** Approvals a request needs under the group's policy (at least T). */
@@ -113,7 +130,7 @@ export class RequestPolicy extends NodeService {
     let next: GroupPolicy;
     try {
       next = validatePolicyChange(
-        JSON.parse(new TextDecoder().decode(r.message)),
+        parseJsonMessage(r.message),
         this.policyOf(g.id),
         g.threshold,
         g.size,
@@ -140,6 +157,31 @@ export class RequestPolicy extends NodeService {
     this.requests.sweepAllSoon();
     this.notify(r.id);
     this.emit({ type: 'group', id: g.id });
+  }
+}
+
+const policyKey = (groupId: string) => `policy:${groupId}`;
+
+/**
+ * A guard for a stored policy: of the shape validatePolicy takes, whatever the group's size (a
+ * policy written for a larger group, before a reshare, stays the policy in force; approvalsNeeded
+ * brings its numbers within T..N).
+ */
+function isStoredPolicy(v: unknown): v is GroupPolicy {
+  try {
+    validatePolicy(v, 1, Number.MAX_SAFE_INTEGER);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A request's message as JSON, or a PolicyError saying it is not (not a raw SyntaxError). */
+function parseJsonMessage(message: Uint8Array): unknown {
+  try {
+    return JSON.parse(new TextDecoder().decode(message)) as unknown;
+  } catch {
+    throw new PolicyError('bad_policy', 'change', 'its message is not JSON');
   }
 }
 
@@ -175,7 +217,11 @@ export function releaseCheck(
   }
   // Only current members' approvals count: one by a member since removed or replaced does not.
   const approvers = new Set(requests.approversOf(r));
-  if (requests.policyRefusal(JSON.parse(r.envelope).body as RequestBody))
+  // The stored envelope is checked again: a damaged one refuses, it does not throw in the handler.
+  const envelope = parseStoredSigned(r.envelope);
+  if (!envelope || envelope.body.type !== 'request')
+    return { error: "this node's stored copy of the request is unreadable" };
+  if (requests.policyRefusal(envelope.body as RequestBody))
     return { error: "the request is against this node's group policy" };
   if (approvers.size < requests.needed(r))
     return { error: 'not enough approvals under the group policy' };

@@ -1,6 +1,6 @@
 // Keeping in touch with the other members: reconnection, hello and catch-up on every connection.
 import { bytesToHex } from '@noble/hashes/utils.js';
-import { repairContext, short } from './common.js';
+import { isRepairDone, readMetaValue, repairContext, repairDoneKey, short } from './common.js';
 import { type NodeServices, type NodeContext, NodeService } from './context.js';
 
 export class SyncService extends NodeService {
@@ -80,13 +80,10 @@ export class SyncService extends NodeService {
       // A repaired device first proves it holds the share (to a member that missed it, the only
       // message it will take from this device).
       for (const g of this.groups.sharedGroups(peer)) {
-        const repaired = this.store.meta.get(`repair-done:${g.id}`);
+        // Damaged, it reads as none (logged once): the hello and catch-up below still go out.
+        const repaired = readMetaValue(this.store, repairDoneKey(g.id), isRepairDone, this.log);
         if (repaired) {
-          const { requestId, proof, session } = JSON.parse(repaired) as {
-            requestId: string;
-            proof: string;
-            session?: string;
-          };
+          const { requestId, proof, session } = repaired;
           const done = {
             v: 1,
             type: 'ceremony',

@@ -20,13 +20,14 @@ import {
 } from '../../shared/crypto/ecdh.js';
 import { SecretShare, type KeyPackage } from '../../shared/crypto/keys.js';
 import { getSuite } from '../../shared/crypto/suite.js';
+import { signStatement } from '../../shared/protocol/wire.js';
 import { ageMessage } from '../../shared/requests/age.js';
 import { executionOf } from '../../shared/requests/index.js';
 import type { NodeServices } from '../../main/node/context.js';
 import { EcdhService } from '../../main/node/ecdh.js';
 import { dealerKeys } from '../crypto/helpers.js';
 import { ctx as requestCtx } from '../requests/fixtures.js';
-import { harness, peer, readyGroup, type Peer } from './fixtures.js';
+import { harness, peer, readyGroup, requestEnvelope, type Peer } from './fixtures.js';
 
 const RID = 'ef'.repeat(16);
 const suite = getSuite('ed25519');
@@ -61,7 +62,7 @@ function setup(me: Peer, key: KeyPackage, author: Peer, approvers: Peer[]) {
     expiresAt: now + 60_000,
     status: 'pending',
     culprits: [],
-    envelope: JSON.stringify({ body: { type: 'request' } }),
+    envelope: requestEnvelope(author, groupId, 'age', message),
     updatedAt: now,
   });
   for (const who of approvers)
@@ -186,6 +187,49 @@ describe('EcdhService (requester)', () => {
     expect(r.culprits).toEqual([bob.peerId]);
     expect(r.status).not.toBe('done');
     expect(h.service.resultOf(RID)).toBeUndefined();
+  });
+
+  it('relays only the stored approvals that still decode as signed statements', async () => {
+    const h = setup(alice, keys[0]!, alice, []);
+    // Alice's approval as it was stored; bob's row is damaged (valid JSON, not a statement).
+    const good = signStatement(
+      {
+        v: 1,
+        type: 'decision',
+        groupId: h.groupId,
+        requestId: RID,
+        requestHash: 'cd'.repeat(32),
+        decision: 'approve',
+        by: alice.peerId,
+        at: Date.now(),
+      },
+      (m) => alice.sign(m),
+    );
+    for (const [who, statement] of [
+      [alice, JSON.stringify(good)],
+      [bob, '{"body":7}'],
+    ] as const)
+      h.store.decisions.insert({
+        requestId: RID,
+        peerId: who.peerId,
+        decision: 'approve',
+        statement,
+        at: Date.now(),
+      });
+    const relayed: unknown[][] = [];
+    const host = h.ctx.host as unknown as {
+      isConnected: (p: string) => boolean;
+      request: (p: string, proto: string, msg: Record<string, unknown>) => Promise<unknown>;
+    };
+    host.isConnected = () => true;
+    host.request = async (_p, _proto, msg) => {
+      if (msg.type !== 'ecdh') return { ok: true };
+      relayed.push(msg.approvals as unknown[]);
+      return { partials: [ecdhPartialToJSON(suite, ecdhPartial(keys[1]!, point()))] };
+    };
+    await h.service.coordinate(RID);
+    expect(relayed).toEqual([[good]]);
+    expect(h.store.requests.get(RID)!.status).toBe('done');
   });
 
   it('waits (pending) while too few approvers are online, and gives nothing to another request', async () => {

@@ -1,9 +1,11 @@
 // Builds one node service alone: an in-memory store, real identities, and fakes for the network,
 // the vault and whatever other services the one under test calls.
 import { ed25519 } from '@noble/curves/ed25519.js';
-import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js';
+import { bytesToHex, randomBytes, utf8ToBytes } from '@noble/hashes/utils.js';
 import { canonicalJSON } from '../../shared/crypto/backup.js';
+import { defaultPolicy, policyHash } from '../../shared/policy/policy.js';
 import { fingerprint } from '../../shared/protocol/roster.js';
+import { signStatement, type RequestBody } from '../../shared/protocol/wire.js';
 import { generateIdentity, type Host } from '../../main/net/index.js';
 import { NodeContext, type Identity } from '../../main/node/context.js';
 import { openStore, type RequestRow, type Store } from '../../main/store/index.js';
@@ -143,4 +145,30 @@ export function insertRequest(
   };
   store.requests.insert(full);
   return full;
+}
+
+/**
+ * A request's envelope as the store keeps it: its body signed by `author` under the default
+ * policy. It decodes as a signed statement (a node re-checks stored envelopes before using them).
+ */
+export function requestEnvelope(
+  author: Peer,
+  groupId: string,
+  kind: RequestBody['kind'],
+  message: Uint8Array,
+): string {
+  const now = Date.now();
+  const body: RequestBody = {
+    v: 1,
+    type: 'request',
+    groupId,
+    kind,
+    message: bytesToHex(message),
+    createdBy: author.peerId,
+    createdAt: now,
+    expiresAt: now + 60_000,
+    nonce: bytesToHex(randomBytes(16)),
+    policy: policyHash(defaultPolicy()),
+  };
+  return JSON.stringify(signStatement(body, (m) => author.sign(m)));
 }

@@ -41,6 +41,15 @@ describe('group.leave', () => {
     ).not.toThrow();
   });
 
+  it('deletes the next epoch’s share too, which a refresh under way stored already', async () => {
+    const { store, secrets, groups } = setup();
+    const id = readyGroup(store, [alice, bob, carol], 2);
+    secrets.set(shareName(id, 0), new Uint8Array(32).fill(1));
+    secrets.set(shareName(id, 1), new Uint8Array(32).fill(2));
+    expect((await groups.leaveGroup(id)).shareDeleted).toBe(true);
+    expect([...secrets.keys()]).toEqual([]);
+  });
+
   it('a ready group: the share of every epoch is deleted, the others are told, and the warning counts what is left', async () => {
     const { store, secrets, sent, groups } = setup();
     const id = readyGroup(store, [alice, bob, carol], 2);

@@ -30,7 +30,7 @@ import { RequestsService } from '../../main/node/requests.js';
 import { SigningService } from '../../main/node/signing.js';
 import type { RequestKind } from '../../main/store/index.js';
 import { dealerKeys } from '../crypto/helpers.js';
-import { harness, peer, readyGroup, type Peer } from './fixtures.js';
+import { harness, peer, readyGroup, requestEnvelope, type Peer } from './fixtures.js';
 
 let alice: Peer, bob: Peer, carol: Peer;
 beforeAll(async () => {
@@ -51,7 +51,7 @@ function setup(kind: RequestKind = 'sign') {
     expiresAt: now + 60_000,
     status: 'pending',
     culprits: [],
-    envelope: JSON.stringify({ body: { type: 'request' } }),
+    envelope: requestEnvelope(bob, groupId, kind, new TextEncoder().encode('pay 1')),
     updatedAt: now,
   });
   const approve = (who: Peer) =>
@@ -148,7 +148,7 @@ describe('SigningService (signer): releasing a share', () => {
       expiresAt: now + 60_000,
       status: 'pending',
       culprits: [],
-      envelope: JSON.stringify({ body: { type: 'request' } }),
+      envelope: requestEnvelope(bob, groupId, 'sign', new TextEncoder().encode('pay 1')),
       updatedAt: now,
     });
     for (const who of [alice, bob])
@@ -399,7 +399,7 @@ describe('SigningService (coordinator): a bad share', () => {
       expiresAt: now + 60_000,
       status: 'pending',
       culprits: [],
-      envelope: JSON.stringify({ body: { type: 'request' } }),
+      envelope: requestEnvelope(alice, groupId, 'sign', message),
       updatedAt: now,
     });
     for (const [who, decision] of [

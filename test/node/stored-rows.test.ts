@@ -1,8 +1,10 @@
 // Hostile rows in the store's meta table: the group view and the timers/handlers that read them
 // take a damaged row as absent (logged once, by key), user actions refuse it with a typed error
 // naming the key; none of them throws a raw SyntaxError or TypeError.
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { ApiError } from '../../shared/api/index.js';
+import { defaultPolicy, policyHash } from '../../shared/policy/policy.js';
+import { BackupService } from '../../main/node/backup.js';
 import { ImportService } from '../../main/node/ceremonies/import.js';
 import { RefreshReshareService } from '../../main/node/ceremonies/refresh-reshare.js';
 import { RepairService } from '../../main/node/ceremonies/repair.js';
@@ -19,8 +21,11 @@ import {
 } from '../../main/node/common.js';
 import type { NodeServices } from '../../main/node/context.js';
 import { GroupsService } from '../../main/node/groups.js';
-import type { GroupRow } from '../../main/store/index.js';
-import { harness, peer, readyGroup, type Peer } from './fixtures.js';
+import { releaseCheck, RequestPolicy } from '../../main/node/request-policy.js';
+import type { RequestsService } from '../../main/node/requests.js';
+import { SyncService } from '../../main/node/sync.js';
+import type { GroupRow, RequestRow } from '../../main/store/index.js';
+import { harness, insertRequest, peer, readyGroup, repairParams, type Peer } from './fixtures.js';
 
 let alice: Peer, bob: Peer, carol: Peer, dave: Peer;
 beforeAll(async () => {
@@ -280,5 +285,347 @@ describe('the readers', () => {
     expect(parseStoredSigned('{not json')).toBeUndefined();
     expect(parseStoredSigned('{}')).toBeUndefined();
     expect(parseStoredSigned('{"body":{"v":1},"sig":"00"}')).toBeUndefined();
+  });
+});
+
+describe('ceremonies over a damaged newcomer package', () => {
+  /** The stored package a newcomer was given with its invitation: not JSON, or not a package. */
+  const DAMAGED_PACKAGES = ['{not json', '{"scheme":"ed25519","groupKey":7}', 'null', '[]'];
+
+  it('a refresh fails with a reason naming newcomer-package:<group>, not a raw JSON error', async () => {
+    for (const bad of DAMAGED_PACKAGES) {
+      const h = harness(alice);
+      const id = readyGroup(h.store, [alice, bob, carol], 2);
+      h.store.meta.set(`newcomer-package:${id}`, bad);
+      const roster = h.store.members.list(id).map((m) => ({
+        peerId: m.peerId,
+        name: m.name,
+        index: m.index,
+        identityKey: m.identityKey,
+        addrs: m.addrs,
+      }));
+      const params = { ceremony: 'refresh', group: id, fromEpoch: 0 };
+      const failures: string[] = [];
+      const deps = {
+        ceremony: {
+          ceremonies: new Set<string>(),
+          runningSessions: new Set<string>(),
+          aborted: new Map<string, true>(),
+          abortReasons: new Map<string, string>(),
+          ceremonyParams: () => params,
+          plannedRoster: () => roster,
+          ceremonySender: () => async () => undefined,
+        },
+        groups: {},
+        inboxes: { drop: () => undefined },
+        repair: {},
+        requests: {
+          updateRequest: (rid: string, patch: object) => h.store.requests.update(rid, patch),
+          finish: (_rid: string, patch: { failure: string }) => failures.push(patch.failure),
+          announceOutcome: () => undefined,
+        },
+      } as unknown as NodeServices;
+      deps.settle = new SettleService(h.ctx, deps);
+      insertRequest(h.store, params, {
+        groupId: id,
+        kind: 'refresh',
+        createdBy: alice.peerId,
+        status: 'signing',
+      });
+      await new RefreshReshareService(h.ctx, deps).runCeremony(id, 'r1', 'aa'.repeat(32), [
+        alice.peerId,
+        bob.peerId,
+        carol.peerId,
+      ]);
+      expect(failures).toEqual([expect.stringContaining(`newcomer-package:${id}`)]);
+      expect(failures[0]).toMatch(/is unreadable \(not a key package\)/);
+      expect(failures[0]).not.toMatch(/JSON|Unexpected|Cannot read/);
+    }
+  });
+
+  it('a repair on the new device fails the same way', async () => {
+    for (const bad of DAMAGED_PACKAGES) {
+      const h = harness(dave, { secrets: new Map() });
+      const id = readyGroup(h.store, [alice, bob, carol], 2);
+      h.store.groups.update(id, { status: 'forming' });
+      h.store.meta.set(`newcomer-package:${id}`, bad);
+      const params = { ...repairParams(id, carol, dave), ceremony: 'repair' as const };
+      insertRequest(h.store, params, {
+        groupId: id,
+        kind: 'repair',
+        createdBy: alice.peerId,
+        status: 'pending',
+      });
+      const failures: string[] = [];
+      const deps = {
+        ceremony: {
+          ceremonies: new Set<string>(),
+          aborted: new Map<string, true>(),
+          abortReasons: new Map<string, string>(),
+          ceremonySender: () => async () => undefined,
+          participantName: (_g: string, p: string) => p,
+        },
+        inboxes: { drop: () => undefined },
+        groups: {},
+        requests: {
+          updateRequest: (rid: string, patch: Partial<RequestRow>) =>
+            h.store.requests.update(rid, patch),
+          finish: (_rid: string, patch: { failure: string }) => failures.push(patch.failure),
+        },
+      } as unknown as NodeServices;
+      await new RepairService(h.ctx, deps).runRepair(
+        id,
+        'r1',
+        'aa'.repeat(32),
+        [alice.peerId, bob.peerId],
+        params,
+      );
+      expect(failures).toEqual([expect.stringContaining(`newcomer-package:${id}`)]);
+      expect(failures[0]).not.toMatch(/JSON|Unexpected|Cannot read/);
+    }
+  });
+});
+
+describe('a pending ceremony whose key package is damaged', () => {
+  it('ends the request here with a reason naming the record instead of retrying forever', async () => {
+    const secrets = new Map<string, Uint8Array>();
+    const h = harness(alice, { secrets });
+    const id = readyGroup(h.store, [alice, bob, carol], 2);
+    const roster = h.store.members.list(id).map((m) => ({
+      peerId: m.peerId,
+      name: m.name,
+      index: m.index,
+      identityKey: m.identityKey,
+      addrs: m.addrs,
+    }));
+    const session = 'aa'.repeat(32);
+    const digest = 'cd'.repeat(32);
+    insertRequest(
+      h.store,
+      { ceremony: 'refresh', group: id, fromEpoch: 0 },
+      {
+        groupId: id,
+        kind: 'refresh',
+        createdBy: alice.peerId,
+        status: 'signing',
+      },
+    );
+    // Stored as this member held it: a new share, and a package that does not decode.
+    secrets.set(shareName(id, 1), new Uint8Array(32).fill(3));
+    const pending = {
+      requestId: 'r1',
+      session,
+      kind: 'refresh',
+      stage: 'holding',
+      fromEpoch: 0,
+      epoch: 1,
+      digest,
+      pubJson: '{"scheme":"ed25519","groupKey":7}',
+      roster,
+      hadOldShare: true,
+    };
+    h.store.meta.set(pendingKey(id), JSON.stringify(pending));
+    const failures: string[] = [];
+    // Every other new member holds the new epoch: the commit rule says switch.
+    const done = new Map<string, unknown>([
+      [bob.peerId, { epoch: 1, digest }],
+      [carol.peerId, { epoch: 1, digest }],
+    ]);
+    const deps = {
+      ceremony: {
+        runningSessions: new Set<string>(),
+        aborted: new Map<string, true>(),
+        abortedBy: new Map<string, string[]>(),
+        evaluateGroup: () => undefined,
+      },
+      inboxes: { inbox: () => ({ done }) },
+      groups: {
+        updateGroup: (gid: string, patch: Partial<GroupRow>) => h.store.groups.update(gid, patch),
+      },
+      requests: {
+        finish: (rid: string, patch: { status: 'failed'; failure: string }) => {
+          failures.push(patch.failure);
+          h.store.requests.update(rid, patch);
+        },
+      },
+    } as unknown as NodeServices;
+    const settle = new SettleService(h.ctx, deps);
+    const settled = settle.settleCeremony(id, Date.now() + 60_000);
+    try {
+      await vi.waitFor(() => expect(failures).toHaveLength(1), { timeout: 5_000 });
+      await settled;
+    } finally {
+      // Before the fix the loop retried for ever: stop it whatever happened.
+      h.ctx.stopped = true;
+    }
+    expect(failures[0]).toContain(pendingKey(id));
+    expect(failures[0]).not.toMatch(/JSON|Unexpected|bad_input|groupKey/);
+    expect(h.store.groups.get(id)).toMatchObject({ epoch: 0, status: 'ready' });
+    expect(h.store.groups.get(id)!.error).toContain('repair');
+    expect(h.store.meta.get(pendingKey(id)) || undefined).toBeUndefined();
+    // The new share the others count on is kept.
+    expect(secrets.has(shareName(id, 1))).toBe(true);
+    expect(h.logs.filter((l) => l.includes(pendingKey(id)))).toHaveLength(1);
+  });
+});
+
+describe('a repaired device over a damaged repair-done record', () => {
+  it('still says hello and catches the peer up on connection, logging the key once', async () => {
+    for (const bad of [...HOSTILE, '{"requestId":"r1","proof":"not hex"}']) {
+      const h = harness(alice, { connected: true });
+      const id = readyGroup(h.store, [alice, bob, carol], 2);
+      h.store.meta.set(`repair-done:${id}`, bad);
+      const deps = {
+        auditLog: { syncAudit: async () => undefined },
+        groups: {
+          isKnownMember: () => true,
+          sharedGroups: () => h.store.groups.list(),
+          rosterMessage: () => ({ v: 1, type: 'roster' }),
+          confirmations: new Map(),
+        },
+        imports: { importResult: () => undefined },
+        requests: { sendStatements: async () => undefined, evaluate: () => undefined },
+        signing: { sendNonces: async () => undefined },
+      } as unknown as NodeServices;
+      await new SyncService(h.ctx, deps).onConnect(bob.peerId);
+      expect(h.sent.map((s) => s.msg.type)).toContain('hello');
+      expect(h.sent.map((s) => s.msg.type)).not.toContain('ceremony');
+      expect(h.logs.filter((l) => l.includes('sync with'))).toEqual([]);
+      expect(h.logs.filter((l) => l.includes(`repair-done:${id}`))).toHaveLength(1);
+    }
+  });
+
+  it('resends a well-formed proof as before', async () => {
+    const h = harness(alice, { connected: true });
+    const id = readyGroup(h.store, [alice, bob, carol], 2);
+    const record = { requestId: 'r1', proof: 'ab'.repeat(64), session: 'cc'.repeat(32) };
+    h.store.meta.set(`repair-done:${id}`, JSON.stringify(record));
+    const deps = {
+      auditLog: { syncAudit: async () => undefined },
+      groups: {
+        isKnownMember: () => true,
+        sharedGroups: () => h.store.groups.list(),
+        rosterMessage: () => ({ v: 1, type: 'roster' }),
+        confirmations: new Map(),
+      },
+      imports: { importResult: () => undefined },
+      requests: { sendStatements: async () => undefined, evaluate: () => undefined },
+      signing: { sendNonces: async () => undefined },
+    } as unknown as NodeServices;
+    await new SyncService(h.ctx, deps).onConnect(bob.peerId);
+    expect(h.sent[0]!.msg).toMatchObject({
+      type: 'ceremony',
+      requestId: 'r1',
+      session: record.session,
+      step: 'done',
+      payload: { proof: record.proof },
+    });
+  });
+});
+
+describe('the group policy over a damaged policy row', () => {
+  function policySetup() {
+    const h = harness(alice);
+    const id = readyGroup(h.store, [alice, bob, carol], 2);
+    const failures: string[] = [];
+    const requests = {
+      finish: (_rid: string, patch: { failure: string }) => failures.push(patch.failure),
+    } as unknown as RequestsService;
+    return { ...h, id, failures, rules: new RequestPolicy(h.ctx, requests) };
+  }
+
+  it('reads it as the default in views and handlers (logged once), and refuses it in an action', () => {
+    const { store, id, rules, logs } = policySetup();
+    const g = store.groups.get(id)!;
+    for (const bad of [...HOSTILE, JSON.stringify({ ...defaultPolicy(), v: 2 })]) {
+      store.meta.set(`policy:${id}`, bad);
+      expect(rules.policyOf(id)).toEqual(defaultPolicy());
+      expect(rules.policyView(g).hash).toBe(policyHash(defaultPolicy()));
+      expect(() => rules.requirePolicyOf(id)).toThrow(
+        expect.objectContaining({
+          code: 'internal',
+          message: expect.stringContaining(`policy:${id}`),
+        }),
+      );
+    }
+    expect(logs.filter((l) => l.includes(`policy:${id}`))).toHaveLength(1);
+  });
+
+  it('keeps a good policy, also one written for a larger group before a reshare', () => {
+    const { store, id, rules } = policySetup();
+    const p = { ...defaultPolicy(), approvals: { sign: 5 }, messagePrefixes: ['pay:'] };
+    store.meta.set(`policy:${id}`, JSON.stringify(p));
+    expect(rules.policyOf(id)).toEqual(p);
+    expect(rules.requirePolicyOf(id)).toEqual(p);
+  });
+
+  it('a policy change whose message is not JSON fails with a plain reason', () => {
+    const { store, id, rules, failures } = policySetup();
+    const r = insertRequest(
+      store,
+      {},
+      {
+        groupId: id,
+        kind: 'policy',
+        createdBy: alice.peerId,
+        status: 'pending',
+      },
+    );
+    rules.applyPolicyChange({ ...r, message: new TextEncoder().encode('{not json') });
+    expect(failures).toEqual(['policy change refused: its message is not JSON']);
+  });
+
+  it('refuses to release a share for a request whose stored envelope is damaged', () => {
+    const { store, id } = policySetup();
+    const g = store.groups.get(id)!;
+    for (const envelope of ['null', '{}', '{"body":7}', '[1]', '{"body":{"type":"request"}}']) {
+      const r = insertRequest(
+        store,
+        {},
+        {
+          id: `r-${envelope.length}-${Math.random()}`,
+          groupId: id,
+          kind: 'sign',
+          createdBy: alice.peerId,
+          status: 'signing',
+          envelope,
+        },
+      );
+      const deps = {
+        acceptStatement: () => undefined,
+        approversOf: () => [alice.peerId, bob.peerId],
+        policyRefusal: () => undefined,
+        needed: () => 2,
+        refreshOwed: () => undefined,
+      };
+      expect(releaseCheck(deps, alice.peerId, r, g, bob.peerId, [], 'coordinator')).toEqual({
+        error: "this node's stored copy of the request is unreadable",
+      });
+    }
+  });
+});
+
+describe('share backups over a damaged stored key package', () => {
+  it('refuse export and restore with a typed error naming the package, not the file', async () => {
+    const h = harness(alice, { secrets: new Map() });
+    const id = readyGroup(h.store, [alice, bob, carol], 2);
+    // (The store refuses a package that is not JSON; one of the wrong shape it keeps.)
+    h.store.groups.update(id, { publicPackage: '{"scheme":"ed25519","groupKey":"zz"}' });
+    const deps = {
+      groups: { findGroup: () => h.store.groups.get(id)! },
+    } as unknown as NodeServices;
+    const backups = new BackupService(h.ctx, deps);
+    for (const act of [
+      () => backups.exportShareBackup('treasury', 'a long passphrase'),
+      () => backups.restoreShareBackup(JSON.stringify({ groupId: id }), 'a long passphrase'),
+    ]) {
+      const err = await act().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(ApiError);
+      expect(err).toMatchObject({ code: 'internal' });
+      expect((err as Error).message).toContain(`public key package of group ${id}`);
+    }
   });
 });

@@ -5,7 +5,7 @@ import { ApiError, type RequestView } from '../../../shared/api/index.js';
 import { canonicalJSON } from '../../../shared/crypto/backup.js';
 import { DkgRound2Package, type DkgEcho } from '../../../shared/crypto/dkg.js';
 import { CryptoError } from '../../../shared/crypto/errors.js';
-import { publicPackageFromJSON, publicPackageToJSON } from '../../../shared/crypto/keys.js';
+import { publicPackageToJSON } from '../../../shared/crypto/keys.js';
 import {
   reshareEcho,
   reshareFinalize,
@@ -22,6 +22,7 @@ import {
   type CeremonyParams,
   isCandidate,
   requireMetaList,
+  requireMetaPackage,
 } from '../common.js';
 import { abortMessage } from './ceremony.js';
 import { type NodeServices, type NodeContext, NodeService } from '../context.js';
@@ -213,10 +214,10 @@ export class RefreshReshareService extends NodeService {
     }
     let dealtAll = false;
     try {
-      const newcomerPackage = this.store.meta.get(`newcomer-package:${groupId}`);
+      // A damaged package fails the ceremony with a reason naming it (not a raw JSON error).
       const old =
         this.publicPackage(groupId) ??
-        (newcomerPackage ? publicPackageFromJSON(JSON.parse(newcomerPackage)) : undefined);
+        requireMetaPackage(this.store, `newcomer-package:${groupId}`);
       if (!old) throw new Error('this node does not know the current key package');
       const key = meIsDealer ? await this.keyPackage(groupId) : undefined;
       const identityOf = (peer: string): Uint8Array => {

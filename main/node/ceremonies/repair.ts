@@ -4,11 +4,7 @@ import { ApiError, type RequestView } from '../../../shared/api/index.js';
 import { canonicalJSON } from '../../../shared/crypto/backup.js';
 import { proveKnowledge, verifyKnowledge } from '../../../shared/crypto/dkg.js';
 import { CryptoError } from '../../../shared/crypto/errors.js';
-import {
-  publicPackageFromJSON,
-  publicPackageToJSON,
-  type KeyPackage,
-} from '../../../shared/crypto/keys.js';
+import { publicPackageToJSON, type KeyPackage } from '../../../shared/crypto/keys.js';
 import {
   repairCommitmentsSignedBy,
   repairCommitmentsSigningBytes,
@@ -39,7 +35,12 @@ import {
   DEFAULT_EXPIRY_SEC,
   readMetaList,
   isCandidate,
+  isRepairDone,
+  readMetaValue,
+  repairDoneKey,
+  type RepairDone,
   requireMetaList,
+  requireMetaPackage,
 } from '../common.js';
 import { abortMessage } from './ceremony.js';
 import { type NodeServices, type NodeContext, NodeService } from '../context.js';
@@ -234,10 +235,10 @@ export class RepairService extends NodeService {
     this.notify(requestId);
     try {
       if (!isNewcomer) await this.host.addAddresses(p.newcomer.peerId, p.newcomer.addrs);
-      const newcomerPackage = this.store.meta.get(`newcomer-package:${groupId}`);
+      // A damaged package fails the ceremony with a reason naming it (not a raw JSON error).
       const pub =
         this.publicPackage(groupId) ??
-        (newcomerPackage ? publicPackageFromJSON(JSON.parse(newcomerPackage)) : undefined);
+        requireMetaPackage(this.store, `newcomer-package:${groupId}`);
       if (!pub) throw new Error('this node does not know the key package');
       const byIndex = (i: bigint) => helpers.find((h) => h.index === i)!.peerId;
       // Every helper's commitments with its identity-key signature (refused, naming the helper,
@@ -356,10 +357,8 @@ export class RepairService extends NodeService {
         );
         // With the session: a member still waiting in this ceremony takes the proof resent after a
         // restart (sync.ts onConnect) in it; one that gave up takes it as a late proof.
-        this.store.meta.set(
-          `repair-done:${groupId}`,
-          JSON.stringify({ requestId, proof, session }),
-        );
+        const record: RepairDone = { requestId, proof, session };
+        this.store.meta.set(repairDoneKey(groupId), JSON.stringify(record));
         this.applyRepair(groupId, requestId, p);
         this.keys.set(groupId, key);
         this.groups.updateGroup(groupId, {
@@ -411,13 +410,13 @@ export class RepairService extends NodeService {
       // can end long after its deadline, when this request already failed here from another
       // member's word and a retry (another request) committed its share on this device since.
       // That share stays (it was deleted, and the repaired device lost its share).
-      let committedBy: unknown;
-      try {
-        const done = this.store.meta.get(`repair-done:${groupId}`) || '{}';
-        committedBy = (JSON.parse(done) as { requestId?: unknown }).requestId;
-      } catch {
-        // Unreadable (only this code writes it): no other repair is known to have committed.
-      }
+      // Unreadable: no other repair is known to have committed.
+      const committedBy = readMetaValue(
+        this.store,
+        repairDoneKey(groupId),
+        isRepairDone,
+        this.log,
+      )?.requestId;
       if (isNewcomer && (committedBy === undefined || committedBy === requestId))
         await this.vault.delete(shareName(groupId, g.epoch)).catch(() => undefined);
       // A helper this participant caught misbehaving is named to the others (who would otherwise

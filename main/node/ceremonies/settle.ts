@@ -1,12 +1,7 @@
 // The commit rule of refresh and reshare: switching to the new epoch or rolling back, also after a
 // restart.
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
-import {
-  externalPublicKey,
-  publicPackageFromJSON,
-  SecretShare,
-  type KeyPackage,
-} from '../../../shared/crypto/keys.js';
+import { externalPublicKey, SecretShare, type KeyPackage } from '../../../shared/crypto/keys.js';
 import {
   decideCommit,
   decodeCommitAnswer,
@@ -24,6 +19,7 @@ import {
   isCommittedCeremony,
   isPendingCeremony,
   isString,
+  parseStoredPackage,
   readMetaList,
   readMetaValue,
 } from '../common.js';
@@ -205,14 +201,16 @@ export class SettleService extends NodeService {
       this.leaveGroup(groupId, p.requestId, p.fromEpoch, g.name);
       return;
     }
-    const me = p.roster.find((m) => m.peerId === this.me.peerId)!;
+    const me = p.roster.find((m) => m.peerId === this.me.peerId);
+    const pub = parseStoredPackage(p.pubJson);
+    if (!pub || !me) return this.abandonDamaged(groupId, p);
     const bytes = await this.vault.get(shareName(groupId, p.epoch));
     if (!bytes)
       throw new Error(
         `this node's epoch ${p.epoch} share is missing from the vault; it cannot switch`,
       );
     const next: KeyPackage = {
-      public: publicPackageFromJSON(JSON.parse(p.pubJson)),
+      public: pub,
       share: SecretShare.fromBytes(g.scheme, BigInt(me.index), bytes, p.epoch),
     };
     bytes.fill(0);
@@ -303,6 +301,34 @@ export class SettleService extends NodeService {
     this.notify(p.requestId);
     this.emit({ type: 'group', id: groupId });
     this.ceremony.evaluateGroup(groupId);
+  }
+
+  /**
+   * Every new member holds the new epoch, but this member's record of it is damaged (its key
+   * package does not decode, or the roster lacks this member): it cannot switch, and trying again
+   * would never help. The request fails here with a reason naming the record; the new share stays
+   * in the vault (the others count on it), and the group's error says a repair brings it back.
+   */
+  private abandonDamaged(groupId: string, p: PendingCeremony): void {
+    const key = pendingKey(groupId);
+    const reason = `this node's stored ${key} record is unreadable (its key package or roster), so it cannot switch to epoch ${p.epoch} as the other members did`;
+    this.store.tx(() => {
+      this.store.meta.set(key, '');
+      this.groups.updateGroup(groupId, {
+        error: `${reason}; a repair of this member gives it a working share again`,
+        updatedAt: Date.now(),
+      });
+      const r = this.store.requests.get(p.requestId);
+      if (r && r.status !== 'failed' && r.status !== 'done')
+        this.requests.finish(
+          p.requestId,
+          { status: 'failed', failure: `${p.kind} failed on this node: ${reason}` },
+          'request.failed',
+          { id: p.requestId, failure: reason },
+        );
+    });
+    this.log(`${p.kind} ${p.requestId}: ${reason}`);
+    this.emit({ type: 'group', id: groupId });
   }
 
   /** A new member never held the new epoch: nobody switched; drop the new share, keep the old. */
