@@ -113,9 +113,7 @@ describe('issue 11 items 6, 8, 9 in the browser', () => {
     expect(await log.textContent()).not.toMatch(/audit\.checkpoint|…[0-9A-F]{8}/);
     await shoot('05-activity');
     expect(await axe()).toEqual([]);
-    await page
-      .getByLabel('Person')
-      .selectOption({ label: `Bob (${BOB.fingerprint.slice(0, 9)})` });
+    await page.getByLabel('Person').selectOption({ label: `Bob (${BOB.fingerprint.slice(0, 9)})` });
     await page.getByLabel('What happened').selectOption({ label: 'Request approved' });
     await page.getByText(/\d+ of \d+ events match/).waitFor();
     await shoot('06-activity-filtered');
