@@ -18,7 +18,7 @@ import {
 } from '../net/index.js';
 import { openStore, type Store } from '../store/index.js';
 import { openFileVault, openKeychainVault, VaultError, type Vault } from '../vault/index.js';
-import { isString, readMetaList } from './common.js';
+import { badRowError, isPeerId, readRelays } from './common.js';
 import { CUSTODIAN_FAULTS, Custodian, type Identity } from './custodian.js';
 import { Sandbox } from './sandbox.js';
 
@@ -249,12 +249,15 @@ export async function startCustodian(opts: StartOptions): Promise<RunningNode> {
   try {
     const peerId = store.meta.get('peerId');
     const name = store.meta.get('name');
-    const kind = store.meta.get('vault') as 'keychain' | 'file' | undefined;
+    const kind = store.meta.get('vault');
     if (!peerId || !name || !kind)
       throw new ApiError(
         'not_ready',
         `no identity in ${opts.home}; create one with: conclave --home ${opts.home} init --name YOUR_NAME`,
       );
+    // Named when damaged, before the vault opens (a bad peer id threw a raw error after it).
+    if (kind !== 'keychain' && kind !== 'file') throw badRowError('vault', '"keychain" or "file"');
+    if (!isPeerId(peerId)) throw badRowError('peerId', 'a peer id');
     const vault = await openNodeVault(store, opts.home, kind, opts.passphrase, false);
     const keyBytes = await vault.get(IDENTITY);
     if (!keyBytes)
@@ -272,7 +275,7 @@ export async function startCustodian(opts: StartOptions): Promise<RunningNode> {
       sign: (msg) => ed25519.sign(msg, seed),
     };
     // Relays from the command line and from the settings (the UI's), each once.
-    const storedRelays = readMetaList(store, 'relays', isString, opts.log);
+    const storedRelays = readRelays(store, opts.log);
     const relays = [...new Set([...opts.relays, ...storedRelays])];
     host = await createHost({
       privateKey,

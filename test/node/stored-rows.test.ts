@@ -16,6 +16,7 @@ import {
   parseStoredSigned,
   pendingKey,
   readMetaList,
+  readRelays,
   requireMetaList,
   shareName,
 } from '../../main/node/common.js';
@@ -279,6 +280,24 @@ describe('the readers', () => {
     );
     store.meta.set('relays', JSON.stringify(['/dns4/relay.example/tcp/443/wss', 5]));
     expect(requireMetaList(store, 'relays', isString)).toEqual(['/dns4/relay.example/tcp/443/wss']);
+  });
+
+  it('read the stored relays as the relay addresses the host takes, at most 16', () => {
+    const { store, logs } = harness(alice);
+    const log = (l: string) => logs.push(l);
+    const good = (i: number) => `/ip4/10.0.0.${i}/tcp/4001/p2p/${bob.peerId}`;
+    for (const bad of HOSTILE) {
+      store.meta.set('relays', bad);
+      expect(readRelays(store, log)).toEqual([]);
+    }
+    store.meta.set(
+      'relays',
+      JSON.stringify(['garbage', '/ip4/10.0.0.1/tcp/4001', good(1), `${good(2)}/p2p-circuit`]),
+    );
+    expect(readRelays(store, log)).toEqual([good(1)]);
+    store.meta.set('relays', JSON.stringify(Array.from({ length: 20 }, (_, i) => good(i))));
+    expect(readRelays(store, log)).toEqual(Array.from({ length: 16 }, (_, i) => good(i)));
+    expect(logs.filter((l) => l.includes('"relays"'))).toHaveLength(1);
   });
 
   it('keep a stored signed statement only if it still decodes as one', () => {
