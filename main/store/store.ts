@@ -512,6 +512,8 @@ function makeStore(db: DB, path: string): Store {
       db.exec(level === 0 ? 'COMMIT' : `RELEASE ${savepoint}`);
       return result;
     } catch (err) {
+      // What a cache read inside it may be gone now (see Store.rosterVersion).
+      rosterVersion++;
       try {
         if (level > 0) {
           db.exec(`ROLLBACK TO ${savepoint}`);

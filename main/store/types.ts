@@ -117,9 +117,9 @@ export interface Store {
    */
   txNoSync<T>(fn: () => T): T;
   /**
-   * A number that changes whenever this store writes a group, member or meta row (also in a
-   * transaction rolled back later): caches of what those rows say compare it to know they are
-   * still current. Writes by another connection to the same file do not change it.
+   * A number that changes whenever this store writes a group, member or meta row, and whenever
+   * a transaction (or savepoint) rolls back: caches of what those rows say compare it to know
+   * they are still current. Writes by another connection to the same file do not change it.
    */
   rosterVersion(): number;
   meta: { get(key: string): string | undefined; set(key: string, value: string): void };

@@ -591,6 +591,57 @@ describe('tx', () => {
   });
 });
 
+describe('rosterVersion', () => {
+  it('changes with every write to groups, members or meta, and with every rollback', () => {
+    const v = () => store.rosterVersion();
+    let last = v();
+    const changed = () => {
+      const now = v();
+      const out = now !== last;
+      last = now;
+      return out;
+    };
+    store.groups.insert(group());
+    expect(changed()).toBe(true);
+    store.members.upsert(member());
+    expect(changed()).toBe(true);
+    store.members.update('g1', member().peerId, { name: 'Al' });
+    expect(changed()).toBe(true);
+    store.meta.set('k', 'v');
+    expect(changed()).toBe(true);
+    store.groups.update('g1', { status: 'ready' });
+    expect(changed()).toBe(true);
+    store.members.delete('g1', member().peerId);
+    expect(changed()).toBe(true);
+    // Reads and audit entries leave it.
+    store.groups.list();
+    store.members.list('g1');
+    store.meta.get('k');
+    for (const e of chain('12D3KooWBob/g1', 2, T0, 'g1')) store.audit.append(e);
+    expect(changed()).toBe(false);
+    // A value read inside a transaction that rolls back is not current after it.
+    let inside = 0;
+    expect(() =>
+      store.tx(() => {
+        store.members.upsert(member());
+        inside = v();
+        throw new Error('rolled back');
+      }),
+    ).toThrow('rolled back');
+    expect(v()).not.toBe(inside);
+    store.tx(() => {
+      expect(() =>
+        store.tx(() => {
+          store.meta.set('k', 'w');
+          inside = v();
+          throw new Error('savepoint rolled back');
+        }),
+      ).toThrow('savepoint rolled back');
+      expect(v()).not.toBe(inside);
+    });
+  });
+});
+
 describe('txNoSync', () => {
   const synchronous = () => store.pragmas().synchronous;
 
