@@ -47,6 +47,12 @@ const retryKey = (groupId: string) => `dkg-retry:${groupId}`;
 /** The inbox of one run: a message of another run never meets this one's packages. */
 const inboxKey = (groupId: string, attempt: number) => `dkg:${groupId}:${attempt}`;
 
+/** `p`, with its rejection handled now (it is awaited later, or its failure shows otherwise). */
+function background<T>(p: Promise<T>): Promise<T> {
+  p.catch(() => undefined);
+  return p;
+}
+
 /** This run was given up for a newer one a member started. */
 class Abandoned extends Error {}
 
@@ -64,6 +70,8 @@ export class DkgService extends NodeService {
   private wanted = new Map<string, number>();
   /** Group keys of the latest stored public packages, by package text (see publicKeyOf). */
   private publicKeys = new Map<string, string>();
+  /** Session digests (hex) by group, roster hash and attempt (see sessionOf). */
+  private sessions = new Map<string, string>();
 
   constructor(
     ctx: NodeContext,
@@ -101,6 +109,23 @@ export class DkgService extends NodeService {
         ),
       ),
     };
+  }
+
+  /**
+   * The session digest of a run, derived once per group, roster hash and attempt: every DKG
+   * message is checked against it, and deriving it reads the roster from the store. The roster
+   * hash fixes what the digest covers (the members' positions and keys, threshold and scheme).
+   */
+  private sessionOf(g: GroupRow, hash: string, attempt: number): string {
+    const k = `${g.id}:${hash}:${attempt}`;
+    let session = this.sessions.get(k);
+    if (session === undefined) {
+      session = bytesToHex(dkgSessionDigest(this.dkgParams(g, hash, attempt)));
+      // A few runs' worth; a member cannot add entries (the hash is this node's own).
+      if (this.sessions.size >= 64) this.sessions.clear();
+      this.sessions.set(k, session);
+    }
+    return session;
   }
 
   /** The attempt this node is on (stored, so a restart knows which run it was in). */
@@ -178,7 +203,7 @@ export class DkgService extends NodeService {
       const reported = this.reportedFailure(groupId, key);
       if (reported) throw reported;
     };
-    const session = bytesToHex(dkgSessionDigest(this.dkgParams(g, hash, attempt)));
+    const session = this.sessionOf(g, hash, attempt);
     const msgOf = (step: DkgMessage['step'], payload: Record<string, unknown>): DkgMessage => ({
       v: 1,
       type: 'dkg',
@@ -188,11 +213,24 @@ export class DkgService extends NodeService {
       payload,
       ...(attempt > 0 ? { attempt } : {}),
     });
+    /**
+     * How the run ended, once it did: a delivery still under way then stops unless the run is done
+     * (its 'done' carries on to the members that have not taken it), and no longer reads the inbox.
+     */
+    let ended: 'done' | 'not done' | undefined;
     // A member that reported a failure refuses the rest: its report ends the sending too.
-    const giveUp = () => (check(), false);
+    const giveUp = () => (ended ? ended !== 'done' || abandoned() : (check(), false));
+    /**
+     * Delivers to every other member, retried until the deadline. Not awaited at once: this node
+     * waits for the others' messages of the step meanwhile and works on them, and awaits its own
+     * deliveries only before it sends the next step (so each crash point still means what it
+     * says). A failed delivery also shows as the addressee's silence at the next step.
+     */
     const sendAll = (step: DkgMessage['step'], payload: Record<string, unknown>) =>
-      Promise.all(
-        others.map((m) => this.deliver(m.peerId, msgOf(step, payload), deadline, giveUp)),
+      background(
+        Promise.all(
+          others.map((m) => this.deliver(m.peerId, msgOf(step, payload), deadline, giveUp)),
+        ),
       );
     try {
       const stored = this.storedRun(groupId);
@@ -212,26 +250,31 @@ export class DkgService extends NodeService {
           (m) => this.me.sign(m),
         );
         this.groups.updateGroup(groupId, { dkgSession: state.session });
-        await sendAll('round1', pkg as unknown as Record<string, unknown>);
-        crashPoint('dkg-round1-sent');
+        const r1Sent = sendAll('round1', pkg as unknown as Record<string, unknown>);
         const r1 = await this.awaitAll(groupId, key, 'round1', others, deadline, check);
         const echo = dkgEcho(state, [...r1.values()] as DkgRound1Package[]);
-        await sendAll('echo', echo as unknown as Record<string, unknown>);
-        crashPoint('dkg-echo-sent');
+        await r1Sent;
+        crashPoint('dkg-round1-sent');
+        const echoSent = sendAll('echo', echo as unknown as Record<string, unknown>);
         const echoes = await this.awaitAll(groupId, key, 'echo', others, deadline, check);
         const out = dkgRound2(state, [...echoes.values()] as DkgEcho[]);
-        await Promise.all(
-          out.map((p) => {
-            const to = members.find((m) => BigInt(m.index) === p.to)!;
-            return this.deliver(to.peerId, msgOf('round2', p.toWire(suite)), deadline, abandoned);
-          }),
+        await echoSent;
+        crashPoint('dkg-echo-sent');
+        const r2Sent = background(
+          Promise.all(
+            out.map((p) => {
+              const to = members.find((m) => BigInt(m.index) === p.to)!;
+              return this.deliver(to.peerId, msgOf('round2', p.toWire(suite)), deadline, abandoned);
+            }),
+          ),
         );
-        crashPoint('dkg-round2-sent');
         const r2 = await this.awaitAll(groupId, key, 'round2', others, deadline, check);
         const received = [...r2.values()].map((w) =>
           DkgRound2Package.fromWire(suite, w as Parameters<typeof DkgRound2Package.fromWire>[1]),
         );
         kp = dkgFinalize(state, received);
+        await r2Sent;
+        crashPoint('dkg-round2-sent');
         crashPoint('dkg-before-store');
         await this.vault.put(shareName(groupId, kp.share.epoch), kp.share.toBytes());
         pubJson = JSON.stringify(publicPackageToJSON(kp.public));
@@ -243,8 +286,15 @@ export class DkgService extends NodeService {
       }
       // Ready only once every member says it stored its share of this run: until then any member
       // that restarts can still start a new run, and nobody is left holding a key the others lack.
-      const publicKey = this.publicKeyOf(pubJson);
-      await sendAll('done', { from: identifierHex(suite, meIdx), publicKey });
+      const publicKey = this.publicKeyOf(pubJson, kp);
+      // Ready does not wait for the others to take this node's 'done' (that is their wait): its
+      // delivery carries on. A member that restarted after storing its share may have lost the
+      // others' 'done', so it asks for them again ('ask'); only such a 'done' is answered.
+      void sendAll('done', {
+        from: identifierHex(suite, meIdx),
+        publicKey,
+        ...(kp ? {} : { ask: true }),
+      });
       const dones = await this.awaitAll(groupId, key, 'done', others, deadline, check);
       check();
       for (const [peer, d] of dones)
@@ -268,13 +318,14 @@ export class DkgService extends NodeService {
         this.audit('group.ready', { publicKey, epoch: 0 }, groupId);
       });
       if (kp) this.keys.set(groupId, kp);
+      this.emit({ type: 'group', id: groupId });
+      this.log(`key generation for ${logSafe(g.name)} done: public key ${publicKey}`);
       this.signing.applyEarlyNonces(groupId);
       // Once: the first member's sync writes the checkpoint before any member's list is read, so
       // every member gets the whole log, checkpoint included (a second call only resent it all).
       this.auditLog.syncAuditWithAll(groupId);
-      this.emit({ type: 'group', id: groupId });
-      this.log(`key generation for ${logSafe(g.name)} done: public key ${publicKey}`);
       for (const m of others) void this.sendFirstNonces(groupId, m.peerId);
+      ended = 'done';
       return 'done';
     } catch (e) {
       // A node that is stopping ends its wait for the others: no failure of the group, and its
@@ -308,6 +359,7 @@ export class DkgService extends NodeService {
         this.store.meta.set(retryKey(groupId), '1');
       return 'failed';
     } finally {
+      ended ??= 'not done';
       this.inboxes.drop(key);
     }
   }
@@ -433,7 +485,7 @@ export class DkgService extends NodeService {
       throw new DroppedMessage('wrong_state');
     if (attempt < current) throw new DroppedMessage('stale_attempt');
     const hash = g.rosterHash ?? this.groups.confirmations.get(g.id)?.get(this.me.peerId);
-    if (hash && msg.session !== bytesToHex(dkgSessionDigest(this.dkgParams(g, hash, attempt))))
+    if (hash && msg.session !== this.sessionOf(g, hash, attempt))
       throw new DroppedMessage('wrong_session');
     if (hash && g.status === 'confirming' && !this.groups.confirmations.get(g.id)?.has(from)) {
       // Its session binds the roster this node confirmed, and a member runs the key generation
@@ -443,7 +495,8 @@ export class DkgService extends NodeService {
     }
     const box = this.inboxes.inbox(inboxKey(g.id, attempt), g.id)[msg.step];
     if (!box.has(from)) box.set(from, msg.payload);
-    if (msg.step === 'done' && (msg.payload as { echo?: unknown }).echo !== true)
+    // Only a member that asks is answered: any other gets this node's own 'done' from its run.
+    if (msg.step === 'done' && (msg.payload as { ask?: unknown }).ask === true)
       if (this.storedRun(g.id)?.attempt === attempt) this.answerDone(g, from, msg);
     if (attempt > current) {
       this.wanted.set(g.id, attempt);
@@ -479,12 +532,13 @@ export class DkgService extends NodeService {
    * with it, and decoding the package (each share's point checked) per answer was most of a
    * 20-member key generation's CPU after the key itself.
    */
-  private publicKeyOf(pubJson: string): string {
+  private publicKeyOf(pubJson: string, derived?: KeyPackage): string {
     let key = this.publicKeys.get(pubJson);
     if (key === undefined) {
-      key = bytesToHex(
-        externalPublicKey(publicPackageFromJSON(JSON.parse(pubJson) as PublicKeyPackageJSON)),
-      );
+      // This run's own key needs no decoding: its package was built from checked points.
+      const pub =
+        derived?.public ?? publicPackageFromJSON(JSON.parse(pubJson) as PublicKeyPackageJSON);
+      key = bytesToHex(externalPublicKey(pub));
       // A few runs' worth: the packages are large strings.
       if (this.publicKeys.size >= 8) this.publicKeys.clear();
       this.publicKeys.set(pubJson, key);
