@@ -725,6 +725,18 @@ export class RequestsService extends NodeService {
     }
   }
 
+  /**
+   * New commitments for a group arrived: the pending requests of the group this node approved
+   * and may start (`retrying`) are evaluated again; no other request waits for commitments.
+   */
+  evaluateRetrying(groupId: string): void {
+    for (const id of [...this.retrying])
+      this.guarded(id, 'evaluating it', () => {
+        const r = this.store.requests.get(id);
+        if (!r || (r.groupId === groupId && r.status === 'pending')) this.evaluateNow(id);
+      });
+  }
+
   /** Makes the next sweep look at every open request again (a policy changed, say). */
   sweepAllSoon(): void {
     this.nextFullSweep = 0;

@@ -15,7 +15,7 @@ import {
   type NonceCommitment,
   type SigningNonces,
 } from '../../shared/crypto/sign.js';
-import { getSuite, parseIdentifier } from '../../shared/crypto/suite.js';
+import { getSuite, parseIdentifier, type Suite } from '../../shared/crypto/suite.js';
 import { failedForGood } from '../../shared/protocol/decisions.js';
 import { receiptProblem } from '../../shared/protocol/evidence.js';
 import {
@@ -100,6 +100,14 @@ export class SigningService extends NodeService {
   private staleAnswered = new Set<string>();
   /** Signer side: `coordinator/request` pairs whose coordinator this node named (once each). */
   private namedCoordinators = new Set<string>();
+  /**
+   * Signer side: the hiding commitments this node released a share with, per group (hiding →
+   * request id, oldest first, the newest USED_SCAN kept). Built on first need from this node's
+   * own audit log (its share_released entries name their nonce), then kept up to date as this
+   * node writes such an entry (onSign): a commitment used before is refused (commitmentLie)
+   * without reading the log on every sign request, and after a restart as before it.
+   */
+  private used = new Map<string, Map<string, string>>();
   /** Commitments received for the next epoch while this node still finishes a ceremony. */
   private futureNonces = new Map<
     string,
@@ -651,8 +659,9 @@ export class SigningService extends NodeService {
     // Pools go both ways: answer a peer that has none of ours yet.
     if (!this.myNonces.get(g.id)?.get(from)?.size)
       void this.sendNonces(g.id, from, true).catch(() => undefined);
-    for (const r of this.store.requests.list({ groupId: g.id, statuses: ['pending'] }))
-      this.requests.evaluate(r.id);
+    // What new commitments can unblock: an approved signing request of this group that this
+    // node may coordinate and found too few signers with commitments for (requests.ts).
+    this.requests.evaluateRetrying(g.id);
   }
 
   /** Once this node reached the group's current epoch: use the commitments that came early. */
@@ -732,13 +741,22 @@ export class SigningService extends NodeService {
     if (this.fault === 'hang-sign') await new Promise(() => undefined);
     const suite = getSuite(g.scheme);
     const key = await this.keyPackage(g.id);
+    const myWire = msg.commitments.find((c) => c.peerId === this.me.peerId);
+    const hiding = String((myWire?.commitment as { hiding?: unknown } | undefined)?.hiding);
+    const pool = this.myNonces.get(g.id)?.get(from);
+    const nonces = myWire && pool?.get(hiding);
     const commitments: NonceCommitment[] = [];
     for (const c of msg.commitments) {
       const m = this.memberByPeer(g.id, c.peerId);
       if (!m) return { error: 'signer is not a member' };
       let dc: NonceCommitment;
       try {
-        dc = commitmentFromJSON(suite, c.commitment as never);
+        // This signer's own commitment, byte for byte as it made it, is the one it holds: not
+        // decoded again (two point decodings with their checks). Any other bytes are decoded.
+        dc =
+          c === myWire && nonces && sameWire(c.commitment, suite, nonces.commitment)
+            ? nonces.commitment
+            : commitmentFromJSON(suite, c.commitment as never);
       } catch (e) {
         if (!(e instanceof CryptoError)) throw e;
         // A coordinator checks every commitment it pools (addToPool) and makes its own: an
@@ -751,11 +769,7 @@ export class SigningService extends NodeService {
         return { error: 'commitment identifier does not match its signer' };
       commitments.push(dc);
     }
-    const myWire = msg.commitments.find((c) => c.peerId === this.me.peerId);
     if (!myWire) return { error: 'no commitment for this signer' };
-    const hiding = String((myWire.commitment as { hiding?: unknown }).hiding);
-    const pool = this.myNonces.get(g.id)?.get(from);
-    const nonces = pool?.get(hiding);
     if (!nonces) {
       const lie = this.commitmentLie(g.id, from, r.id, hiding);
       if (lie !== undefined) return this.refuseCoordinator(r, g, from, lie);
@@ -778,7 +792,7 @@ export class SigningService extends NodeService {
         "it paired one of this signer's hiding commitments with a binding commitment the signer never made",
       );
     // The nonce is used up from here on, whatever happens next: it is never used twice.
-    pool!.delete(String((myWire.commitment as { hiding?: unknown }).hiding));
+    pool!.delete(hiding);
     crashPoint('sign-nonce-taken');
     const pkg = new SigningPackage(partKey(key.public, spec), commitments, spec.message);
     const share = bytesToHex(suite.encodeScalar(signShare(partKeyPackage(key, spec), nonces, pkg)));
@@ -810,7 +824,7 @@ export class SigningService extends NodeService {
           epoch: g.epoch,
           commitments: receipt.body.commitments,
           // This signer's own hiding commitment (public): a nonce used twice shows in the log.
-          nonce: String((myWire.commitment as { hiding?: unknown }).hiding),
+          nonce: hiding,
           ...(part > 0 ? { part } : {}),
         },
         g.id,
@@ -820,6 +834,7 @@ export class SigningService extends NodeService {
         updatedAt: Date.now(),
       });
     });
+    this.noteUsed(g.id, hiding, r.id);
     crashPoint('sign-share-released');
     // Refill the coordinator's pool with one fresh commitment.
     const n = commit(key);
@@ -846,18 +861,49 @@ export class SigningService extends NodeService {
     requestId: string,
     hiding: string,
   ): string | undefined {
-    const author = `${this.me.peerId}/${groupId}`;
-    for (const e of this.store.audit.list({ author, order: 'desc', limit: USED_SCAN })) {
-      const b = e.body as { nonce?: unknown; id?: unknown };
-      if (e.type === 'request.share_released' && b.nonce === hiding)
-        return `it sent a commitment of this signer's that was already used (request ${String(b.id)})`;
-    }
+    const usedFor = this.usedNonces(groupId).get(hiding);
+    if (usedFor !== undefined)
+      return `it sent a commitment of this signer's that was already used (request ${usedFor})`;
     if (
       this.staleAnswered.has(`${from}/${requestId}`) &&
       !this.issued.get(groupId)?.get(from)?.has(hiding)
     )
       return 'it sent a commitment this signer never gave it, after it had been given fresh ones';
     return undefined;
+  }
+
+  /**
+   * The hiding commitments this node used in a group (see `used`): on first need, from the
+   * share_released entries among its latest USED_SCAN audit entries of the group.
+   */
+  private usedNonces(groupId: string): Map<string, string> {
+    let index = this.used.get(groupId);
+    if (index) return index;
+    const author = `${this.me.peerId}/${groupId}`;
+    const found: [string, string][] = [];
+    for (const e of this.store.audit.list({ author, order: 'desc', limit: USED_SCAN })) {
+      const b = e.body as { nonce?: unknown; id?: unknown };
+      if (e.type === 'request.share_released' && typeof b.nonce === 'string')
+        found.push([b.nonce, String(b.id)]);
+    }
+    // Oldest first, so that the bound drops the oldest; a nonce named twice keeps its newest use.
+    index = new Map();
+    for (const [nonce, id] of found.reverse()) {
+      index.delete(nonce);
+      index.set(nonce, id);
+    }
+    this.used.set(groupId, index);
+    return index;
+  }
+
+  /** This node wrote a share_released entry with `hiding` as its nonce (see `used`). */
+  private noteUsed(groupId: string, hiding: string, requestId: string): void {
+    // Not built yet: building it reads this entry from the log.
+    const index = this.used.get(groupId);
+    if (!index) return;
+    index.delete(hiding);
+    index.set(hiding, requestId);
+    if (index.size > USED_SCAN) index.delete(index.keys().next().value!);
   }
 
   /**
@@ -902,6 +948,14 @@ export class SigningService extends NodeService {
     this.myNonces.delete(groupId);
     this.pool.delete(groupId);
   }
+}
+
+/** Whether a wire commitment has exactly the fields and hex of `c`'s own wire form. */
+function sameWire(wire: unknown, suite: Suite, c: NonceCommitment): boolean {
+  if (wire === null || typeof wire !== 'object') return false;
+  const w = wire as Record<string, unknown>;
+  const mine = commitmentToJSON(suite, c);
+  return w.identifier === mine.identifier && w.hiding === mine.hiding && w.binding === mine.binding;
 }
 
 /** Adds `key` to a bounded set of request keys (the oldest goes first). */

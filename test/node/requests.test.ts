@@ -550,6 +550,37 @@ describe('RequestsService: what a request must be to be stored or shown (issue 9
     expect(done.approvals.map((a) => a.peerId)).toContain(carol.peerId);
   });
 
+  it('tries again, when commitments arrive, only the approved requests of that group it may start', () => {
+    const { requests, groupId, coordinated, store } = setup();
+    const view = requests.createSignRequest({
+      group: groupId,
+      message: 'pay 30',
+      encoding: 'utf8',
+    });
+    requests.acceptStatement(bob.peerId, decision(store, view.id, bob, 'approve'));
+    requests.decide(view.id, 'approve');
+    expect(coordinated).toEqual([view.id]);
+    // Others open in the group: not approved, or approved without this node.
+    const idle = [1, 2, 3].map(
+      (i) =>
+        requests.createSignRequest({ group: groupId, message: `idle ${i}`, encoding: 'utf8' }).id,
+    );
+    const theirs = requests.createSignRequest({
+      group: groupId,
+      message: 'x',
+      encoding: 'utf8',
+    }).id;
+    requests.acceptStatement(bob.peerId, decision(store, theirs, bob, 'approve'));
+    requests.acceptStatement(carol.peerId, decision(store, theirs, carol, 'approve'));
+    const reads = vi.spyOn(store.decisions, 'list');
+    requests.evaluateRetrying('another group');
+    expect(reads).not.toHaveBeenCalled();
+    requests.evaluateRetrying(groupId);
+    expect(coordinated).toEqual([view.id, view.id]);
+    for (const id of [...idle, theirs])
+      expect(reads.mock.calls.some(([r]) => r === id)).toBe(false);
+  });
+
   it('tries an approved signing request again at the sweep when its last attempt could not sign', () => {
     const { requests, groupId, coordinated, store } = setup();
     const view = requests.createSignRequest({ group: groupId, message: 'pay 3', encoding: 'utf8' });

@@ -189,13 +189,15 @@ describe('SigningService (signer): releasing a share', () => {
       },
       { peerId: alice.peerId, commitment: pool[0]! },
     ];
-    const ask = () =>
-      signing.onSign(bob.peerId, { v: 1, type: 'sign', groupId, requestId: RID, commitments });
+    const ask = (by: SigningService = signing, list: SignerCommitment[] = commitments) =>
+      by.onSign(bob.peerId, { v: 1, type: 'sign', groupId, requestId: RID, commitments: list });
     const ownShareEntries = () =>
       h.store.audit
         .list({ author: `${alice.peerId}/${groupId}` })
         .filter((e) => e.type === 'request.share_released');
-    return { ...h, groupId, ask, commitments, ownShareEntries };
+    /** The same node started again: its nonces and what it remembered are gone, its log stays. */
+    const restarted = () => new SigningService(h.ctx, deps);
+    return { ...h, groupId, ask, commitments, ownShareEntries, signing, restarted, keys, suite };
   }
 
   it('returns its share with a receipt signed by its identity key, and writes one audit entry', async () => {
@@ -219,6 +221,55 @@ describe('SigningService (signer): releasing a share', () => {
     expect(await ask()).toMatchObject({ error: expect.stringMatching(/^share refused: /) });
     expect(ownShareEntries()).toHaveLength(1);
     expect(store.requests.get(RID)!.culprits).toEqual([bob.peerId]);
+  });
+
+  it('refuses a commitment it used before it restarted (its nonce records are its audit log)', async () => {
+    const { ask, ownShareEntries, restarted, store } = await released();
+    expect(await ask()).toHaveProperty('share');
+    const again = restarted();
+    expect(await ask(again)).toEqual({
+      error: expect.stringMatching(
+        /^share refused: it sent a commitment of this signer's that was already used \(request cd/,
+      ),
+    });
+    expect(ownShareEntries()).toHaveLength(1);
+    expect(store.requests.get(RID)!.culprits).toEqual([bob.peerId]);
+  });
+
+  it('refuses a commitment used after it first looked for used ones (what it knows is kept up to date)', async () => {
+    const { ask, ownShareEntries, commitments, keys, suite } = await released();
+    // A commitment it never gave: it looks through its records (none used), answers 'stale'
+    // and sends fresh commitments.
+    const unknown: SignerCommitment[] = [
+      commitments[0]!,
+      {
+        peerId: alice.peerId,
+        commitment: { ...commitmentToJSON(suite, commit(keys[0]!).commitment) },
+      },
+    ];
+    const stale = (await ask(undefined, unknown)) as { stale?: boolean; nonces?: unknown[] };
+    expect(stale.stale).toBe(true);
+    const fresh: SignerCommitment[] = [
+      commitments[0]!,
+      { peerId: alice.peerId, commitment: stale.nonces![0] as Record<string, unknown> },
+    ];
+    expect(await ask(undefined, fresh)).toHaveProperty('share');
+    expect(await ask(undefined, fresh)).toEqual({
+      error: expect.stringMatching(/^share refused: .*already used \(request cd/),
+    });
+    expect(ownShareEntries()).toHaveLength(1);
+  });
+
+  it('takes its own commitment as it made it, and still checks every other signer’s', async () => {
+    const { ask, commitments, ownShareEntries } = await released();
+    const decode = vi.spyOn(await import('../../shared/crypto/sign.js'), 'commitmentFromJSON');
+    decode.mockClear();
+    expect(await ask()).toHaveProperty('share');
+    // Only bob's commitment was decoded (alice's is the one she holds).
+    expect(decode).toHaveBeenCalledTimes(1);
+    expect(decode.mock.calls[0]![1]).toEqual(commitments[0]!.commitment);
+    vi.restoreAllMocks();
+    expect(ownShareEntries()).toHaveLength(1);
   });
 
   it('releases nothing when its audit entry cannot be written', async () => {
@@ -465,6 +516,7 @@ describe('SigningService (coordinator): a bad share', () => {
           }),
         announceOutcome: (id: string) => void announced.push(id),
         evaluate: () => undefined,
+        evaluateRetrying: () => undefined,
       },
     } as unknown as NodeServices;
     const signing = new SigningService(h.ctx, deps);
