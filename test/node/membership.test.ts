@@ -307,6 +307,21 @@ describe('membership lookups answer right after each change', () => {
     expect(n.known(dave)).toBe(true);
   });
 
+  it('the candidates of a group count once its key generation is done (the group is ready)', async () => {
+    const n = await node();
+    const id = readyGroup(n.store, [alice, bob, carol], 2);
+    n.store.groups.update(id, { status: 'dkg' });
+    n.store.meta.set(
+      `candidates:${id}`,
+      JSON.stringify([{ peerId: dave.peerId, name: 'dave', addrs: [] }]),
+    );
+    expect(n.groups.isCandidate(dave.peerId)).toBe(false);
+    expect(n.isMember(dave)).toBe(false);
+    n.store.groups.update(id, { status: 'ready' });
+    expect(n.groups.isCandidate(dave.peerId)).toBe(true);
+    expect(n.isMember(dave)).toBe(true);
+  });
+
   it('the members of a group this node left no longer count', async () => {
     const n = await node();
     const id = 'cd'.repeat(16);
