@@ -331,7 +331,7 @@ export class NodeContext {
     return this.membership.member(groupId, peer)?.name ?? short(peer);
   }
 
-  /** This peer's row on a group's roster (frozen: shared by every caller until the roster changes). */
+  /** This peer's row on a group's roster (frozen: shared by every caller until it changes). */
   memberByPeer(groupId: string, peer: string): Readonly<MemberRow> | undefined {
     return this.membership.member(groupId, peer);
   }

@@ -25,10 +25,12 @@ const writesOf = new WeakMap<Store, Record<WatchedTable, number>>();
  * The write counts of a store. The first call wraps the writers of the watched tables in place, on
  * the store object itself: a write through any reference to it counts (a service's, a test's),
  * and every context built on the same store shares the counts. A writer is any method not known
- * to read, so a method added to the store later counts as a write until it is listed in READS. A
- * method of the store itself that throws (a transaction, tx or txNoSync, rolled back) counts as
- * a write to every table: what was read inside it may be gone. Writes by another connection to the same file are not seen: only this
- * process's node writes its store while it runs.
+ * to read, so a method added to the store later counts as a write until it is listed in READS; a
+ * table's methods are taken to write that table only (a group's deletion takes its members and
+ * requests with it, and every answer that reads those also reads the groups). A method of the
+ * store itself that throws (a transaction, tx or txNoSync, rolled back) counts as a write to
+ * every table: what was read inside it may be gone. Writes by another connection to the same file
+ * are not seen: only the node's own process writes its store while it runs.
  *
  * Undefined when the store cannot be wrapped (a frozen object): callers then read the store for
  * every answer.
