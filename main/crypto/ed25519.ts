@@ -9,7 +9,9 @@
 // [8](R + kA - sB) = 0 holds, with the same k (noble hashes the same bytes). What native does not
 // check the way noble does is checked here before native is asked: A must decode strictly under
 // noble and not be of small order (native accepts small-order keys), and S must be below L. So
-// native-accept ⇒ noble-accept. In every other case (native says no or throws, e.g. an Electron
+// native-accept ⇒ noble-accept. R's encoding is also required to be canonical (a cheap check on
+// its bytes), so the implication would hold as well for a native verifier that decoded R and
+// compared points, or checked the cofactored equation. In every other case (native says no or throws, e.g. an Electron
 // build without Ed25519, or a precondition fails) noble decides, so the answer is noble's always:
 // a forged or odd signature costs both verifications, an honest one the native call only.
 import { createPublicKey, verify as nativeVerify, type KeyObject } from 'node:crypto';
@@ -61,6 +63,23 @@ function keyObjectFor(publicKey: Uint8Array): KeyObject | null {
   return key;
 }
 
+const Fp = ed25519.Point.Fp;
+const MINUS_ONE = Fp.neg(Fp.ONE);
+
+/**
+ * Whether 32 bytes are a canonical point encoding as far as the encoding goes (not whether the
+ * point is on the curve): y < p, and not x = 0 with the sign bit set, x being 0 exactly when
+ * y = 1 or y = -1. These are the encodings noble's strict decoding refuses before any square root.
+ */
+export function canonicalEncoding(bytes: Uint8Array): boolean {
+  const last = bytes[31]!;
+  const normed = bytes.slice();
+  normed[31] = last & 0x7f;
+  const y = bytesToNumberLE(normed);
+  if (!Fp.isValid(y)) return false;
+  return (last & 0x80) === 0 || (y !== Fp.ONE && y !== MINUS_ONE);
+}
+
 /** True when native's acceptance may stand (see the top of this file); false to ask noble. */
 function nativeAccepts(sig: Uint8Array, msg: Uint8Array, publicKey: Uint8Array): boolean {
   if (!nativeEnabled) return false;
@@ -68,6 +87,7 @@ function nativeAccepts(sig: Uint8Array, msg: Uint8Array, publicKey: Uint8Array):
   if (sig.length !== 64 || publicKey.length !== 32) return false;
   // S < L, read as noble reads it (little-endian), checked with noble's scalar field.
   if (!ed25519.Point.Fn.isValid(bytesToNumberLE(sig.subarray(32)))) return false;
+  if (!canonicalEncoding(sig.subarray(0, 32))) return false;
   const key = keyObjectFor(publicKey);
   if (key === null) return false;
   try {

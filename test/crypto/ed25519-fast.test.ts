@@ -11,6 +11,7 @@ import { sha512 } from '@noble/hashes/sha2.js';
 import { bytesToHex, hexToBytes, randomBytes, utf8ToBytes } from '@noble/hashes/utils.js';
 import {
   cachedKeyCount,
+  canonicalEncoding,
   KEY_CACHE_SIZE,
   nobleVerifyEd25519,
   setNativeEd25519,
@@ -166,6 +167,39 @@ describe('verifyEd25519 agrees with noble', () => {
         expect(expectSame(sigOf(Point.BASE.toBytes(), 1n), msg, pub)).toBe(false);
       }
     expect(tried).toBeGreaterThan(0);
+  });
+
+  it('tells canonical encodings as noble’s strict decoding does', () => {
+    const decodes = (b: Uint8Array, zip215: boolean) => {
+      try {
+        Point.fromBytes(b, zip215);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    // Every encoding noble refuses strictly but accepts leniently is non-canonical.
+    const samples = [
+      ...SMALL_ORDER,
+      ...Array.from({ length: 19 }, (_, y) => numberToBytesLE(Point.Fp.ORDER + BigInt(y), 32)),
+      ...Array.from({ length: 200 }, () => randomBytes(32)),
+      ...Array.from({ length: 20 }, () =>
+        Point.BASE.multiply(BigInt(1 + Math.floor(Math.random() * 1e9))).toBytes(),
+      ),
+    ].flatMap((b) => {
+      const flipped = b.slice();
+      flipped[31] = b[31]! ^ 0x80;
+      return [b, flipped];
+    });
+    let noncanonical = 0;
+    for (const b of samples) {
+      if (decodes(b, false)) expect(canonicalEncoding(b), bytesToHex(b)).toBe(true);
+      else if (decodes(b, true)) {
+        expect(canonicalEncoding(b), bytesToHex(b)).toBe(false);
+        noncanonical++;
+      }
+    }
+    expect(noncanonical).toBeGreaterThan(4);
   });
 
   it('follows noble on small-order and non-canonical R values', () => {
