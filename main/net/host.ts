@@ -12,6 +12,7 @@ import { ping } from '@libp2p/ping';
 import { tcp } from '@libp2p/tcp';
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr';
 import { createLibp2p, type Libp2p, type ServiceFactoryMap } from 'libp2p';
+import { setMaxListeners } from 'node:events';
 import type {
   Connection,
   FaultTolerance,
@@ -174,6 +175,9 @@ const RELAY_RETRY_MIN_MS = 2_000;
 const RELAY_RETRY_MAX_MS = 60_000;
 /** How long stop() lets connections close gracefully before resetting them. */
 const STOP_GRACE_MS = 250;
+/** libp2p's limits on one connection's streams of one protocol (its registrar's defaults). */
+const MAX_INBOUND_STREAMS = 32;
+const MAX_OUTBOUND_STREAMS = 64;
 /** How often to try a direct connection to a peer we reach only through a relay. */
 const UPGRADE_COOLDOWN_MS = 60_000;
 /** Dial-only libp2p would throw when one listen address fails; we check direct ones ourselves. */
@@ -328,7 +332,7 @@ class Libp2pHost implements Host {
   #served = 0;
   #sent = 0;
   #running = false;
-  #shutdown = new AbortController();
+  #shutdown: AbortController;
   #relayTimer: ReturnType<typeof setTimeout> | undefined;
   #relayRetryMs = RELAY_RETRY_MIN_MS;
   #relayChecking = false;
@@ -355,6 +359,7 @@ class Libp2pHost implements Host {
     this.#relays = internals.relays;
     this.#listen = internals.listen;
     this.#discoveredCbs = internals.discovered;
+    this.#shutdown = this.#newShutdown();
     node.addEventListener('peer:connect', (evt) => {
       const id = evt.detail.toString();
       this.#backoff.delete(id);
@@ -368,6 +373,23 @@ class Libp2pHost implements Host {
     });
   }
 
+  /**
+   * The signal that ends every operation in flight when the host stops. Each request, dial,
+   * refusal and stream served holds one abort listener on it (its Deadline) until it ends, so
+   * under load it holds many more than Node's default of 10 before it warns of a leak (and the
+   * warning filled busy nodes' logs). libp2p lets one connection carry at most 32 inbound and 64
+   * outbound streams of a protocol: with every connection that busy, a host holds about
+   * maxConnections × 96. Beyond that, listeners are not being removed, and the warning says so.
+   */
+  #newShutdown(): AbortController {
+    const shutdown = new AbortController();
+    setMaxListeners(
+      this.#gate.limits.maxConnections * (MAX_INBOUND_STREAMS + MAX_OUTBOUND_STREAMS),
+      shutdown.signal,
+    );
+    return shutdown;
+  }
+
   addrs(): string[] {
     const suffix = `/p2p/${this.peerId}`;
     return this.#node.getMultiaddrs().map((ma) => {
@@ -379,7 +401,7 @@ class Libp2pHost implements Host {
   async start(): Promise<void> {
     if (this.#running) return;
     const t0 = performance.now();
-    this.#shutdown = new AbortController();
+    this.#shutdown = this.#newShutdown();
     await this.#node.start();
     this.#running = true;
     const direct = this.#node.getMultiaddrs().filter((ma) => !isCircuit(ma));

@@ -503,6 +503,45 @@ describe('deadlines', () => {
     expect(dials()).toHaveLength(3);
   });
 
+  it('many requests in flight at once raise no MaxListenersExceededWarning', async () => {
+    const a = await newHost();
+    const b = await newHost();
+    const release: Array<() => void> = [];
+    await a.handle(
+      ECHO,
+      async (_from, msg) => {
+        await new Promise<void>((r) => release.push(r));
+        return msg;
+      },
+      { allow: () => true, maxBytes: 100 },
+    );
+    // One request first: a dozen streams opened at once on a connection just made wait (libp2p).
+    const first = b.request(a.peerId, ECHO, { i: -1 }, { addrs: a.addrs() });
+    await waitFor('the first request', () => release.length === 1);
+    release.pop()!();
+    await first;
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => warnings.push(w);
+    process.on('warning', onWarning);
+    try {
+      // Every request, and every stream served, holds a deadline on its host's shutdown signal
+      // (Node warns past 10 listeners). 30: libp2p takes 32 streams of a protocol per connection.
+      const n = 30;
+      const all = Promise.allSettled(
+        Array.from({ length: n }, (_, i) => b.request(a.peerId, ECHO, { i })),
+      );
+      await waitFor('every request to reach the handler', () => release.length === n);
+      for (const r of release) r();
+      const results = await all;
+      expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(n);
+      // Node emits the warning on a later tick.
+      await new Promise((r) => setImmediate(r));
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([]);
+  });
+
   it('stop() ends in-flight requests and later ones fail with stopped', async () => {
     const a = await newHost();
     const b = await newHost();
