@@ -12,7 +12,14 @@ import {
 } from '../../shared/audit/chain.js';
 import { BoundedBuckets } from '../../shared/protocol/bounded.js';
 import { logSafe } from '../../shared/protocol/text.js';
-import type { GroupMessage } from '../../shared/protocol/wire.js';
+import {
+  decodeAuditHeadsAnswer,
+  MAX_AUDIT_HEADS,
+  ProtocolError,
+  type AuditHead,
+  type AuditHeadsAnswer,
+  type GroupMessage,
+} from '../../shared/protocol/wire.js';
 import { exposureSummary } from '../../shared/requests/index.js';
 import { verifyEd25519 } from '../crypto/ed25519.js';
 import { publicKeyFromPeerId } from '../net/index.js';
@@ -56,9 +63,14 @@ export class AuditService extends NodeService {
   private readonly pendingAudit: BoundedBuckets<string, number, AuditEntry>;
   /**
    * Per group: the peers this node's own chain names as members (who joined, the rosters of
-   * reshares, the member a repair replaced), read up to `seq` so far.
+   * reshares, the member a repair replaced), read up to the entry at `seq` whose hash is `hash`
+   * (a transaction that rolled back may have taken that entry away, and another may be written
+   * at its seq since: the peers are then read again from the start).
    */
-  private readonly namedInOwnChain = new Map<string, { seq: number; peers: Set<string> }>();
+  private readonly namedInOwnChain = new Map<
+    string,
+    { seq: number; hash: string; peers: Set<string> }
+  >();
   /**
    * Signatures (with their entry's hash) this node verified already: every connection and every
    * key generation brings a member's whole group log again, and checking each entry's signature
@@ -71,7 +83,7 @@ export class AuditService extends NodeService {
    */
   private readonly membersEverCache = new Map<
     string,
-    { version: number; ownNamed: number; members: ReadonlySet<string> }
+    { version: number; named: Set<string>; ownNamed: number; members: ReadonlySet<string> }
   >();
 
   constructor(
@@ -114,7 +126,8 @@ export class AuditService extends NodeService {
     const version = this.store.rosterVersion();
     const named = this.namedInOwnChainOf(groupId);
     const cached = this.membersEverCache.get(groupId);
-    if (cached?.version === version && cached.ownNamed === named.size) return cached.members;
+    if (cached?.version === version && cached.named === named && cached.ownNamed === named.size)
+      return cached.members;
     const g = this.store.groups.get(groupId);
     if (!g) {
       this.membersEverCache.delete(groupId);
@@ -125,21 +138,31 @@ export class AuditService extends NodeService {
     // An unreadable record names nobody; the roster and the chain still do.
     for (const p of readMetaList(this.store, formerKey(groupId), isString)) out.add(p);
     for (const p of named) out.add(p);
-    this.membersEverCache.set(groupId, { version, ownNamed: named.size, members: out });
+    this.membersEverCache.set(groupId, { version, named, ownNamed: named.size, members: out });
     return out;
   }
 
   private namedInOwnChainOf(groupId: string): Set<string> {
     const author = `${this.me.peerId}/${groupId}`;
     let known = this.namedInOwnChain.get(groupId);
-    if (!known) this.namedInOwnChain.set(groupId, (known = { seq: -1, peers: new Set() }));
+    // What was read is still there (not rolled back), else everything is read again.
+    if (
+      known &&
+      known.seq >= 0 &&
+      this.store.audit.signatureAt(author, known.seq)?.hash !== known.hash
+    )
+      known = undefined;
+    if (!known)
+      this.namedInOwnChain.set(groupId, (known = { seq: -1, hash: '', peers: new Set() }));
     const headSeq = this.store.audit.headSeq(author);
     if (headSeq === undefined || headSeq <= known.seq) return known.peers;
     const peers = known.peers;
     const add = (p: unknown) => {
       if (typeof p === 'string' && p.length > 0) peers.add(p);
     };
+    let last: { seq: number; hash: string } | undefined;
     for (const e of this.store.audit.list({ author, afterSeq: { [author]: known.seq } })) {
+      if (last === undefined || e.seq > last.seq) last = { seq: e.seq, hash: e.hash };
       if (!ROSTER_TYPES.has(e.type)) continue;
       const b = e.body;
       add(b.peerId);
@@ -147,7 +170,10 @@ export class AuditService extends NodeService {
       add(b.replacedBy);
       if (Array.isArray(b.members)) for (const p of b.members as unknown[]) add(p);
     }
-    known.seq = headSeq;
+    if (last !== undefined) {
+      known.seq = last.seq;
+      known.hash = last.hash;
+    }
     return peers;
   }
 
@@ -272,14 +298,42 @@ export class AuditService extends NodeService {
     if (following) this.appendInOrder(following);
   }
 
-  /** Sends a co-member the group's whole log, after a checkpoint of the heads this node holds. */
-  /** When a group (re)starts with a new key or roster, every member gets the whole log. */
+  /**
+   * A co-member asks which entries of the group's chains this node holds, to send it only the
+   * rest ('audit-heads'). Answered to a member of the group only, from the store: per chain of a
+   * current or former member (the chains this node takes), its last entry; at most
+   * MAX_AUDIT_HEADS (a chain left out is sent whole, as before).
+   */
+  auditHeads(from: string, msg: Extract<GroupMessage, { type: 'audit-heads' }>): AuditHeadsAnswer {
+    const g = this.store.groups.get(msg.groupId);
+    if (!g || !this.memberByPeer(g.id, from)) throw new DroppedMessage('non_member');
+    const heads: AuditHead[] = [];
+    for (const peer of this.membersEver(g.id) ?? []) {
+      if (heads.length >= MAX_AUDIT_HEADS) break;
+      const author = `${peer}/${g.id}`;
+      const seq = this.store.audit.headSeq(author);
+      if (seq === undefined) continue;
+      const hash = this.store.audit.signatureAt(author, seq)?.hash;
+      // A damaged row is left out (its chain then comes whole), not one that spoils the answer.
+      if (hash === undefined || !/^[0-9a-f]{64}$/.test(hash) || author.length > 200) continue;
+      heads.push({ author, seq, hash });
+    }
+    return { heads };
+  }
+
+  /** When a group (re)starts with a new key or roster, every member gets what it lacks of the log. */
   syncAuditWithAll(groupId: string): void {
     for (const m of this.store.members.list(groupId))
       if (m.peerId !== this.me.peerId)
         void this.syncAudit(m.peerId, groupId).catch(() => undefined);
   }
 
+  /**
+   * Sends a co-member the entries of the group's log it lacks (after a checkpoint of the heads
+   * this node holds): it is asked for its heads first, then each chain goes from the entry after
+   * its head on. A peer that does not answer (an older version) or answers nonsense gets the
+   * whole log, as before the heads exchange.
+   */
   async syncAudit(peer: string, groupId: string): Promise<void> {
     const last = this.lastCheckpoint.get(groupId) ?? 0;
     if (Date.now() - last > 60_000) {
@@ -289,7 +343,8 @@ export class AuditService extends NodeService {
       );
       this.audit('audit.checkpoint', { heads }, groupId);
     }
-    const entries = this.store.audit.list({ group: groupId, limit: 100_000 });
+    const afterSeq = await this.peerHeldUpTo(peer, groupId);
+    const entries = this.store.audit.list({ group: groupId, afterSeq, limit: 100_000 });
     for (let i = 0; i < entries.length; i += 400)
       await this.sendReliably(
         peer,
@@ -301,6 +356,46 @@ export class AuditService extends NodeService {
         },
         60_000,
       );
+  }
+
+  /**
+   * Per chain of the group, the seq up to which the peer holds this node's very entries (the
+   * entries after it are sent; a chain not listed is sent whole); undefined: send everything.
+   *
+   * The peer's word decides only what this node sends to that peer, so a lie makes it send less
+   * (harming the liar only), never more than the whole log. Equal hashes at a seq mean equal chains
+   * up to it (each entry's hash binds the one before), so the peer lacks only what follows. A head
+   * this node holds another entry at (a fork) gets the whole chain, as a full sync would. A head
+   * past this node's own: the peer holds more than this node can give; it gets this node's last
+   * entry only, which it either holds already or, at a fork, counts as one (a peer takes nothing
+   * else from a chain it holds further: positions it holds are never replaced).
+   */
+  private async peerHeldUpTo(
+    peer: string,
+    groupId: string,
+  ): Promise<Record<string, number> | undefined> {
+    let answer: AuditHeadsAnswer;
+    try {
+      const raw = await this.send(peer, { v: 1, type: 'audit-heads', groupId });
+      answer = decodeAuditHeadsAnswer(raw);
+    } catch (e) {
+      // Not answered (an older version refuses the type; gone; busy): the whole log, as before.
+      if (e instanceof ProtocolError) this.count('audit_heads_malformed', `from ${short(peer)}`);
+      return undefined;
+    }
+    const suffix = `/${groupId}`;
+    const out: Record<string, number> = {};
+    for (const h of answer.heads) {
+      if (!h.author.endsWith(suffix)) continue;
+      const mine = this.store.audit.headSeq(h.author);
+      if (mine === undefined) continue; // nothing of it here to send
+      if (h.seq > mine) {
+        if (mine > 0) out[h.author] = mine - 1;
+      } else if (this.store.audit.signatureAt(h.author, h.seq)?.hash === h.hash) {
+        out[h.author] = h.seq;
+      }
+    }
+    return out;
   }
 
   private authorName(e: AuditEntry): string | undefined {

@@ -297,6 +297,8 @@ export class Custodian {
       case 'audit':
         this.auditLog.acceptAudit(from, msg);
         return { ok: true };
+      case 'audit-heads':
+        return this.auditLog.auditHeads(from, msg);
       case 'nonces':
         this.signing.acceptNonces(from, msg);
         return { ok: true };

@@ -572,7 +572,50 @@ export type GroupMessage =
   | CeremonyMessage
   | ImportShareMessage
   | ImportResultMessage
-  | { v: 1; type: 'audit'; groupId: string; entries: Record<string, unknown>[] };
+  | { v: 1; type: 'audit'; groupId: string; entries: Record<string, unknown>[] }
+  /** Asks a co-member which entries of the group's chains it holds (answered with AuditHeads). */
+  | { v: 1; type: 'audit-heads'; groupId: string };
+
+/** Most chain heads an 'audit-heads' answer carries (a group's current and former members). */
+export const MAX_AUDIT_HEADS = 256;
+
+/** The last entry a member holds of one chain of a group's log. */
+export interface AuditHead {
+  /** `<peerId>/<groupId>`. */
+  author: string;
+  seq: number;
+  /** Hex sha256 of the entry (it binds every entry before it through `prev`). */
+  hash: string;
+}
+
+/**
+ * The answer to 'audit-heads': per chain of the group the answerer holds, its last entry. At most
+ * MAX_AUDIT_HEADS, each author once; a chain left out is one the answerer holds nothing of.
+ */
+export interface AuditHeadsAnswer {
+  heads: AuditHead[];
+}
+
+/** Strictly decodes an 'audit-heads' answer (shape only: the asker trusts it for nothing but its own sends). */
+export function decodeAuditHeadsAnswer(v: unknown): AuditHeadsAnswer {
+  const o = expectObject(v, 'audit-heads answer', ['heads']);
+  if (!Array.isArray(o.heads) || o.heads.length > MAX_AUDIT_HEADS)
+    throw new ProtocolError('malformed', `heads must be a list of at most ${MAX_AUDIT_HEADS}`);
+  const seen = new Set<string>();
+  return {
+    heads: o.heads.map((x, i) => {
+      const h = expectObject(x, `heads[${i}]`, ['author', 'seq', 'hash']);
+      const author = expectString(h.author, `heads[${i}].author`, 200);
+      if (seen.has(author)) throw new ProtocolError('malformed', `heads[${i}]: author twice`);
+      seen.add(author);
+      return {
+        author,
+        seq: expectInt(h.seq, `heads[${i}].seq`, 0, Number.MAX_SAFE_INTEGER),
+        hash: expectHex(h.hash, `heads[${i}].hash`, 64),
+      };
+    }),
+  };
+}
 
 /**
  * The importer's word on an import once every member answered its share: `ok` (every member holds
@@ -814,6 +857,9 @@ export function decodeGroupMessage(v: unknown): GroupMessage {
         groupId: expectHex(o.groupId, 'groupId', 32),
         entries: o.entries.map((e, i) => expectObject(e, `entries[${i}]`)),
       };
+    case 'audit-heads':
+      expectObject(o, 'audit-heads', ['v', 'type', 'groupId']);
+      return { v: 1, type: 'audit-heads', groupId: expectHex(o.groupId, 'groupId', 32) };
     case 'import-result': {
       expectObject(o, 'import-result', ['v', 'type', 'groupId', 'ok', 'reason']);
       if (typeof o.ok !== 'boolean') throw new ProtocolError('malformed', 'ok must be a boolean');
