@@ -2,6 +2,7 @@
 // anyone can check; a failure only as shared/protocol/evidence.ts allows, issue 9 finding 4) and
 // the outcome this node tells the others. Part of the requests service, kept apart for its size.
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
+import { signingKey, type KeyPackage } from '../../shared/crypto/keys.js';
 import { splitAndVerify, verifySignature } from '../../shared/crypto/sign.js';
 import { coordinatorOf, failedForGood } from '../../shared/protocol/decisions.js';
 import { acceptFailureOutcome, type FailureContext } from '../../shared/protocol/evidence.js';
@@ -13,10 +14,12 @@ import {
   readRequest,
   type SignPart,
 } from '../../shared/requests/index.js';
+import { verifyEd25519 } from '../crypto/ed25519.js';
 import type { RequestRow } from '../store/index.js';
 import { DroppedMessage, TERMINAL, short, union } from './common.js';
 import { type NodeContext, NodeService } from './context.js';
 import type { RequestsService } from './requests.js';
+import { trace } from './trace.js';
 
 /** Raw signing and the uses carried out by FROST signing. */
 const signs = (kind: string): boolean => opOfKind(kind) === 'sign';
@@ -48,10 +51,11 @@ export class Outcomes extends NodeService {
       return;
     }
     if (b.signature) {
+      trace(r.id, 'outcome.recv');
       const pub = this.publicPackage(r.groupId);
       const sig = hexToBytes(b.signature);
       const parts = this.partsOf(r);
-      if (!pub || !(parts ? splitAndVerify(pub, parts, sig) : verifySignature(pub, r.message, sig)))
+      if (!pub || !(parts ? splitAndVerify(pub, parts, sig) : verifiesWhole(pub, r.message, sig)))
         throw new DroppedMessage('bad_result');
       this.requests.finish(
         r.id,
@@ -63,6 +67,7 @@ export class Outcomes extends NodeService {
           by: b.by,
         },
       );
+      trace(r.id, 'outcome.done');
       return;
     }
     if (!b.failure || TERMINAL.includes(r.status)) return;
@@ -219,5 +224,20 @@ export class Outcomes extends NodeService {
       body.failure = r.failure;
     else return undefined;
     return signStatement(body, (h) => this.me.sign(h));
+  }
+}
+
+/**
+ * Whether `sig` is the group's signature of `message`: verifySignature, with an Ed25519 group's
+ * checked by verifyEd25519 (the same answers as noble's strict verify, which the suite uses, at
+ * native speed for a valid signature; every member checks each signature it is told of).
+ */
+function verifiesWhole(pub: KeyPackage['public'], message: Uint8Array, sig: Uint8Array): boolean {
+  const view = signingKey(pub);
+  if (view.suite.name !== 'ed25519') return verifySignature(pub, message, sig);
+  try {
+    return verifyEd25519(sig, message, view.suite.externalKey(view.key));
+  } catch {
+    return false;
   }
 }

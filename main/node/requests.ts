@@ -51,6 +51,7 @@ import {
   type RequestCard,
   type RequestContext,
 } from '../../shared/requests/index.js';
+import { verifyEd25519 } from '../crypto/ed25519.js';
 import { publicKeyFromPeerId } from '../net/index.js';
 import type { DecisionRow, GroupRow, RequestRow } from '../store/index.js';
 import {
@@ -64,6 +65,7 @@ import {
 import { type NodeServices, type NodeContext, NodeService } from './context.js';
 import { Outcomes } from './outcomes.js';
 import { RequestPolicy } from './request-policy.js';
+import { trace } from './trace.js';
 
 /** How many refused request ids are remembered, so that a sender's retries are logged once. */
 const MAX_REFUSED_REMEMBERED = 1000;
@@ -451,6 +453,7 @@ export class RequestsService extends NodeService {
   }
 
   decide(id: string, decision: 'approve' | 'deny', reason?: string): RequestView {
+    trace(id, 'approve.start');
     const r = this.getRequest(id);
     this.refreshStatus(r.id);
     const cur = this.store.requests.get(id)!;
@@ -468,8 +471,10 @@ export class RequestsService extends NodeService {
     const reqSigned = JSON.parse(r.envelope) as Signed<RequestBody>;
     const signed = this.decisionStatement(reqSigned.body, decision, reason);
     this.storeDecision(signed);
+    trace(id, 'approve.stored');
     this.broadcast(g.id, { v: 1, type: 'statements', items: [signed] });
     this.evaluate(id);
+    trace(id, 'approve.evaluated');
     return this.requestView(this.store.requests.get(id)!);
   }
 
@@ -483,7 +488,14 @@ export class RequestsService extends NodeService {
 
   private storeDecision(s: Signed<DecisionBody>): boolean {
     const b = s.body;
-    return this.store.tx(() => {
+    // With an entry in this node's own chain (its own decision, a denial): durable before this
+    // returns (fail closed). Another member's approval alone is not this node's act: stored
+    // without an fsync of its own (as other members' audit entries are), since the next sync
+    // brings it again should a power loss take it, and any later durable transaction (a share
+    // released with it, say) makes it durable too (one write-ahead log). It sits on the path
+    // from the T-th approval to the sign requests and the shares.
+    const audited = b.by === this.me.peerId || b.decision === 'deny';
+    const store = () => {
       const fresh = this.store.decisions.insert({
         requestId: b.requestId,
         peerId: b.by,
@@ -505,7 +517,8 @@ export class RequestsService extends NodeService {
           b.groupId,
         );
       return fresh;
-    });
+    };
+    return audited ? this.store.tx(store) : this.store.txNoSync(store);
   }
 
   /**
@@ -590,11 +603,14 @@ export class RequestsService extends NodeService {
     if (!this.memberByPeer(b.groupId, author)) throw new DroppedMessage('non_member_author');
     // A decision held already, byte for byte, was checked when it was stored: signers get every
     // approval again with each sign request. Anything else (a new one, other bytes) is verified.
+    if (b.type === 'decision') trace(b.requestId, 'decision.recv');
     if (b.type === 'decision' && this.holdsDecision(s as Signed<DecisionBody>)) {
       this.count('duplicate');
       return;
     }
-    if (!verifyStatement(s, publicKeyFromPeerId(author))) throw new DroppedMessage('bad_signature');
+    // Answers as noble's strict verify; native speed for a valid signature.
+    if (!verifyStatement(s, publicKeyFromPeerId(author), verifyEd25519))
+      throw new DroppedMessage('bad_signature');
     if (b.type === 'request') {
       // A newcomer stores only the reshare that is to add it (it arrives with the start message).
       const newcomer =
@@ -630,6 +646,7 @@ export class RequestsService extends NodeService {
       if (b.requestHash !== bytesToHex(statementHash(env.body)))
         throw new DroppedMessage('wrong_request_hash');
       if (this.storeDecision(s as Signed<DecisionBody>)) {
+        trace(r.id, 'decision.stored');
         this.evaluate(r.id);
         this.notify(r.id);
       } else this.count('duplicate');

@@ -39,6 +39,7 @@ import type { GroupRow, RequestRow } from '../store/index.js';
 import { TERMINAL, POOL_SIZE, DroppedMessage, short, union, type SignMessage } from './common.js';
 import { crashPoint } from './crash.js';
 import { releaseCheck } from './request-policy.js';
+import { trace } from './trace.js';
 import { type NodeServices, type NodeContext, NodeService } from './context.js';
 
 /** A late signer is asked no sooner than this after the sign requests went out (ms). */
@@ -143,6 +144,7 @@ export class SigningService extends NodeService {
   }
 
   async coordinate(id: string): Promise<void> {
+    trace(id, 'coord.start');
     this.coordinating.add(id);
     let failures = this.failures.get(id);
     if (!failures) this.failures.set(id, (failures = { evidence: new Map() }));
@@ -161,6 +163,7 @@ export class SigningService extends NodeService {
         if (TERMINAL.includes(r.status)) return;
         const g = this.store.groups.get(r.groupId)!;
         const key = await this.keyPackage(g.id);
+        trace(id, 'coord.key');
         const approvers = this.requests.approversOf(r);
         const pool = this.pool.get(g.id) ?? new Map<string, NonceCommitment[]>();
         const usable = (p: string, culprits: string[]) =>
@@ -251,6 +254,7 @@ export class SigningService extends NodeService {
           );
           const signers = [...new Set(signersOf.flat())];
           // This node's own share leaves it inside the signature: recorded like every signer's.
+          trace(id, 'coord.outcome_signed');
           this.store.tx(() => {
             this.audit(
               'request.share_released',
@@ -263,6 +267,7 @@ export class SigningService extends NodeService {
               signers,
             });
           });
+          trace(id, 'coord.done');
           this.broadcast(g.id, { v: 1, type: 'statements', items: [outcome] });
           this.log(`request ${id} signed`);
           return;
@@ -350,6 +355,7 @@ export class SigningService extends NodeService {
     // A signer far slower than the others (alive but silent) need not hold the request for the
     // whole sign timeout: past a short deadline derived from the answers so far, the coordinator
     // asks another approver while this attempt goes on.
+    trace(id, 'coord.sending');
     const t0 = performance.now();
     const waiting = new Set(others);
     const answered: number[] = [];
@@ -392,6 +398,7 @@ export class SigningService extends NodeService {
             res = ((await this.send(p, msg as unknown as GroupMessage, this.signTimeoutMs)) ??
               {}) as typeof res;
             const ms = performance.now() - t0;
+            trace(id, 'coord.answer');
             answered.push(ms);
             this.recentAnswers = [...this.recentAnswers, ms].slice(-RECENT_ANSWERS);
           } catch (e) {
@@ -472,6 +479,7 @@ export class SigningService extends NodeService {
       setImmediate(() => {
         try {
           shares.set(key.share.identifier, signShare(partKeyPackage(key, spec), mine, pkg));
+          trace(id, 'coord.own_share');
           resolve();
         } catch (e) {
           reject(e as Error);
@@ -480,7 +488,10 @@ export class SigningService extends NodeService {
     );
     const whole = Promise.all([all, own]).then((): PartResult => {
       clearTimeout(hedgeTimer);
-      return this.finishPart(pkg, shares, receipts, failed, stale, fail, g, msg);
+      trace(id, 'coord.all_shares');
+      const res = this.finishPart(pkg, shares, receipts, failed, stale, fail, g, msg);
+      trace(id, 'coord.aggregated');
+      return res;
     });
     const first = await Promise.race([whole, lateSigners]);
     if (!Array.isArray(first)) return first;
@@ -701,6 +712,7 @@ export class SigningService extends NodeService {
   /** Signer side: only ever signs a request this custodian approved, with a nonce used once. */
   async onSign(from: string, msg: SignMessage): Promise<unknown> {
     const g = this.store.groups.get(msg.groupId);
+    trace(msg.requestId, 'signer.recv');
     if (!g || g.status !== 'ready' || !this.memberByPeer(g.id, from))
       throw new DroppedMessage('non_member');
     const r = this.store.requests.get(msg.requestId);
@@ -728,6 +740,7 @@ export class SigningService extends NodeService {
       'coordinator',
     );
     if ('error' in check) return check;
+    trace(r.id, 'signer.approvals_checked');
     const { approvers } = check;
     if (!approvers.has(from)) return { error: 'the coordinator did not approve the request' };
     const signers = msg.commitments.map((c) => c.peerId);
@@ -769,6 +782,7 @@ export class SigningService extends NodeService {
         return { error: 'commitment identifier does not match its signer' };
       commitments.push(dc);
     }
+    trace(r.id, 'signer.decoded');
     if (!myWire) return { error: 'no commitment for this signer' };
     if (!nonces) {
       const lie = this.commitmentLie(g.id, from, r.id, hiding);
@@ -796,6 +810,7 @@ export class SigningService extends NodeService {
     crashPoint('sign-nonce-taken');
     const pkg = new SigningPackage(partKey(key.public, spec), commitments, spec.message);
     const share = bytesToHex(suite.encodeScalar(signShare(partKeyPackage(key, spec), nonces, pkg)));
+    trace(r.id, 'signer.share');
     // What this signer states under its identity key about the share it returns: the coordinator
     // can show a bad one to everyone, and an honest share can never be made to look bad.
     const receipt = signShareReceipt(
@@ -835,6 +850,7 @@ export class SigningService extends NodeService {
       });
     });
     this.noteUsed(g.id, hiding, r.id);
+    trace(r.id, 'signer.stored');
     crashPoint('sign-share-released');
     // Refill the coordinator's pool with one fresh commitment.
     const n = commit(key);
@@ -842,6 +858,7 @@ export class SigningService extends NodeService {
     pool!.set(refill.hiding, n);
     this.noteIssued(g.id, from, refill.hiding);
     this.notify(r.id);
+    trace(r.id, 'signer.return');
     return { share, receipt, refill };
   }
 

@@ -175,6 +175,39 @@ describe('RequestsService', () => {
     expect(store.decisions.list(view.id)).toHaveLength(2);
   });
 
+  it('stores another member’s approval without an fsync of its own, its own decisions and denials durably', () => {
+    const { requests, store, groupId } = setup();
+    const view = requests.createSignRequest({
+      group: groupId,
+      message: 'pay 31',
+      encoding: 'utf8',
+    });
+    const other = requests.createSignRequest({
+      group: groupId,
+      message: 'pay 32',
+      encoding: 'utf8',
+    });
+    const durable = vi.spyOn(store, 'tx');
+    const lax = vi.spyOn(store, 'txNoSync');
+    requests.acceptStatement(bob.peerId, decision(store, view.id, bob, 'approve'));
+    expect([durable.mock.calls.length, lax.mock.calls.length]).toEqual([0, 1]);
+    requests.acceptStatement(carol.peerId, decision(store, other.id, carol, 'deny'));
+    expect([durable.mock.calls.length, lax.mock.calls.length]).toEqual([1, 1]);
+    requests.decide(view.id, 'approve');
+    expect(lax.mock.calls.length).toBe(1);
+    expect(durable.mock.calls.length).toBeGreaterThanOrEqual(2);
+    // Each is stored, and this node's own decision and the denial are in its chain.
+    expect(
+      store.decisions
+        .list(view.id)
+        .map((d) => d.peerId)
+        .sort(),
+    ).toEqual([alice.peerId, bob.peerId].sort());
+    const mine = store.audit.list({ author: `${alice.peerId}/${groupId}` }).map((e) => e.type);
+    expect(mine.filter((t) => t === 'request.approved')).toHaveLength(1);
+    expect(mine.filter((t) => t === 'request.denied')).toHaveLength(1);
+  });
+
   it('refuses a decision whose signature is not its author’s', () => {
     const { requests, store, groupId } = setup();
     const view = requests.createSignRequest({ group: groupId, message: 'pay 3', encoding: 'utf8' });
