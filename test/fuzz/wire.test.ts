@@ -1,5 +1,5 @@
 // Fuzzes the wire decoders (group messages, signed statements, share receipts, evidence, ECDH
-// answers and partials, join requests, invites): arbitrary JSON and damaged valid messages either
+// answers and partials, audit-heads answers, join requests, invites): arbitrary JSON and damaged valid messages either
 // decode or throw ProtocolError (CryptoError for ECDH partials), and what decodes decodes again to
 // the same value after a JSON round trip (so two members never read one message differently).
 import fc from 'fast-check';
@@ -11,6 +11,7 @@ import { CryptoError } from '../../shared/crypto/errors.js';
 import { getSuite, SCHEMES } from '../../shared/crypto/suite.js';
 import { decodeInvite, encodeInvite, type Invite } from '../../shared/protocol/roster.js';
 import {
+  decodeAuditHeadsAnswer,
   decodeEcdhAnswer,
   decodeEvidence,
   decodeGroupMessage,
@@ -124,6 +125,7 @@ const groupMessages: unknown[] = [
   },
   { v: 1, type: 'ecdh', groupId: GID, requestId: RID, approvals: [signed[1]] },
   { v: 1, type: 'audit', groupId: GID, entries: [{ seq: 1 }] },
+  { v: 1, type: 'audit-heads', groupId: GID },
   { v: 1, type: 'import-result', groupId: GID, ok: false, reason: 'share mismatch' },
   { v: 1, type: 'import-share', groupId: GID, publicPackage: { a: 1 }, share: '05'.repeat(32) },
   {
@@ -144,6 +146,15 @@ const partials = SCHEMES.map((scheme, i) => {
   return roundTrip(ecdhPartialToJSON(suite, ecdhPartial(keys[0]!, suite.G.multiply(5n))));
 });
 const ecdhAnswers: unknown[] = [{ partials }, { error: 'not approved' }];
+const auditHeadsAnswers: unknown[] = [
+  { heads: [] },
+  {
+    heads: [
+      { author: `${PEER}/${GID}`, seq: 0, hash: 'aa'.repeat(32) },
+      { author: `p2/${GID}`, seq: 9_007_199_254_740_991, hash: 'bb'.repeat(32) },
+    ],
+  },
+];
 
 const invite: Invite = {
   v: 1,
@@ -212,6 +223,16 @@ describe('fuzz: wire decoders', () => {
     fuzz('decodeEcdhAnswer', jsonAround(ecdhAnswers), decodeEcdhAnswer, [ProtocolError], {
       check: stable(decodeEcdhAnswer),
     });
+  });
+
+  it('decodeAuditHeadsAnswer (the audit-heads answer): ProtocolError or a stable decoding', () => {
+    fuzz(
+      'decodeAuditHeadsAnswer',
+      jsonAround(auditHeadsAnswers),
+      decodeAuditHeadsAnswer,
+      [ProtocolError],
+      { check: stable(decodeAuditHeadsAnswer) },
+    );
   });
 
   it('ecdhPartialFromJSON: CryptoError, or a partial that encodes back to its input', () => {
