@@ -240,6 +240,11 @@ export function asBip340(key: KeyPackage): KeyPackage {
  * compressed secp256k1 key; for taproot the 32-byte x-only BIP341 output key.
  */
 export function externalPublicKey(pub: PublicKeyPackage): Uint8Array {
+  const suite = getSuite(pub.scheme);
+  // Only taproot's key is tweaked: the others' is the group key as it is. Their signing view
+  // precomputes a window-8 table of the key, which cost each member of a key generation more
+  // than its own round 1; signing builds it when it needs it.
+  if (!suite.evenY) return suite.externalKey(pub.groupKey);
   const view = signingKey(pub);
   return view.suite.externalKey(view.key);
 }
