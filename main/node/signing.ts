@@ -109,6 +109,13 @@ export class SigningService extends NodeService {
    * without reading the log on every sign request, and after a restart as before it.
    */
   private used = new Map<string, Map<string, string>>();
+  /**
+   * One nonce pair made ahead of need per key package (a point multiplication each): a signer's
+   * refill and a coordinator's own nonce are taken from here, so that making them is not on the
+   * path of a signature; a new one is made once the answer or the sign requests are out. Secret
+   * like every pooled nonce, in memory only; a new key package (a new epoch) finds none.
+   */
+  private spare = new WeakMap<KeyPackage, SigningNonces>();
   /** Commitments received for the next epoch while this node still finishes a ceremony. */
   private futureNonces = new Map<
     string,
@@ -320,11 +327,10 @@ export class SigningService extends NodeService {
     };
     // A signer whose commitments ran out (a refill got lost): the attempt picks signers again.
     if (others.some((p) => (pool.get(p)?.length ?? 0) === 0)) return { failed, stale: true };
-    const mine = commit(key);
+    const mine = this.takeNonces(key);
     const chosen = new Map<string, NonceCommitment>();
     for (const p of others) chosen.set(p, pool.get(p)!.shift()!);
     const commitments = [mine.commitment, ...chosen.values()];
-    const pkg = new SigningPackage(partKey(key.public, spec), commitments, spec.message);
     const msg: SignMessage = {
       v: 1,
       type: 'sign',
@@ -474,10 +480,14 @@ export class SigningService extends NodeService {
           }),
         ),
     );
-    // This node's own share is computed while the others compute theirs, not before asking them.
+    // This node's signing package and own share are computed while the others compute theirs,
+    // not before asking them (the package's binding factors and group commitment cost a point
+    // multiplication per signer; every commitment in it was checked when it was pooled).
+    let pkg: SigningPackage | undefined;
     const own = new Promise<void>((resolve, reject) =>
       setImmediate(() => {
         try {
+          pkg = new SigningPackage(partKey(key.public, spec), commitments, spec.message);
           shares.set(key.share.identifier, signShare(partKeyPackage(key, spec), mine, pkg));
           trace(id, 'coord.own_share');
           resolve();
@@ -489,7 +499,7 @@ export class SigningService extends NodeService {
     const whole = Promise.all([all, own]).then((): PartResult => {
       clearTimeout(hedgeTimer);
       trace(id, 'coord.all_shares');
-      const res = this.finishPart(pkg, shares, receipts, failed, stale, fail, g, msg);
+      const res = this.finishPart(pkg!, shares, receipts, failed, stale, fail, g, msg);
       trace(id, 'coord.aggregated');
       return res;
     });
@@ -853,7 +863,7 @@ export class SigningService extends NodeService {
     trace(r.id, 'signer.stored');
     crashPoint('sign-share-released');
     // Refill the coordinator's pool with one fresh commitment.
-    const n = commit(key);
+    const n = this.takeNonces(key);
     const refill = commitmentToJSON(suite, n.commitment);
     pool!.set(refill.hiding, n);
     this.noteIssued(g.id, from, refill.hiding);
@@ -952,6 +962,23 @@ export class SigningService extends NodeService {
       this.requests.evaluate(r.id);
     }
     return { error: `share refused: ${reason}` };
+  }
+
+  /**
+   * A nonce pair for `key`: the one made ahead (never handed out twice: taken out here), or a new
+   * one. The next is made on a later turn of the event loop, after what the caller sends.
+   */
+  private takeNonces(key: KeyPackage): SigningNonces {
+    const ready = this.spare.get(key);
+    this.spare.delete(key);
+    setImmediate(() => {
+      try {
+        if (!this.spare.has(key) && !this.stopped) this.spare.set(key, commit(key));
+      } catch {
+        // None made ahead: the next one is made when needed (and throws there, if it does).
+      }
+    });
+    return ready ?? commit(key);
   }
 
   /** A signer replaced by a repair: its commitments, both ways, are of no use any more. */
