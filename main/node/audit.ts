@@ -50,6 +50,9 @@ const ROSTER_TYPES = new Set([
   'group.repaired',
 ]);
 
+/** Most entries one catch-up sends a member. */
+const SYNC_MAX_ENTRIES = 100_000;
+
 /** Verified signatures remembered (see AuditService.verified): a few MiB at most. */
 const VERIFIED_KEPT = 20_000;
 
@@ -331,8 +334,8 @@ export class AuditService extends NodeService {
   /**
    * Sends a co-member the entries of the group's log it lacks (after a checkpoint of the heads
    * this node holds): it is asked for its heads first, then each chain goes from the entry after
-   * its head on. A peer that does not answer (an older version) or answers nonsense gets the
-   * whole log, as before the heads exchange.
+   * the peer's head on. A peer that does not answer (an older version) or answers nonsense gets
+   * the whole log, as before the heads exchange.
    */
   async syncAudit(peer: string, groupId: string): Promise<void> {
     const last = this.lastCheckpoint.get(groupId) ?? 0;
@@ -343,8 +346,11 @@ export class AuditService extends NodeService {
       );
       this.audit('audit.checkpoint', { heads }, groupId);
     }
-    const afterSeq = await this.peerHeldUpTo(peer, groupId);
-    const entries = this.store.audit.list({ group: groupId, afterSeq, limit: 100_000 });
+    const peerHeads = await this.askHeads(peer, groupId);
+    const entries =
+      peerHeads === undefined
+        ? this.store.audit.list({ group: groupId, limit: SYNC_MAX_ENTRIES })
+        : this.lackedBy(groupId, peerHeads);
     for (let i = 0; i < entries.length; i += 400)
       await this.sendReliably(
         peer,
@@ -358,42 +364,55 @@ export class AuditService extends NodeService {
       );
   }
 
+  /** The peer's heads of the group's chains, by author; undefined when it gave none. */
+  private async askHeads(
+    peer: string,
+    groupId: string,
+  ): Promise<Map<string, AuditHead> | undefined> {
+    let answer: AuditHeadsAnswer;
+    try {
+      answer = decodeAuditHeadsAnswer(
+        await this.send(peer, { v: 1, type: 'audit-heads', groupId }),
+      );
+    } catch (e) {
+      // Not answered (an older version refuses the type; gone; busy): the whole log, as before.
+      if (e instanceof ProtocolError) this.count('audit_heads_malformed', `from ${short(peer)}`);
+      return undefined;
+    }
+    return new Map(answer.heads.map((h) => [h.author, h]));
+  }
+
   /**
-   * Per chain of the group, the seq up to which the peer holds this node's very entries (the
-   * entries after it are sent; a chain not listed is sent whole); undefined: send everything.
+   * The entries of the group's chains (of its current and former members, the chains a member
+   * takes) that a peer with these heads lacks, each chain in order, at most SYNC_MAX_ENTRIES.
    *
    * The peer's word decides only what this node sends to that peer, so a lie makes it send less
    * (harming the liar only), never more than the whole log. Equal hashes at a seq mean equal chains
    * up to it (each entry's hash binds the one before), so the peer lacks only what follows. A head
    * this node holds another entry at (a fork) gets the whole chain, as a full sync would. A head
    * past this node's own: the peer holds more than this node can give; it gets this node's last
-   * entry only, which it either holds already or, at a fork, counts as one (a peer takes nothing
-   * else from a chain it holds further: positions it holds are never replaced).
+   * entry only, which it holds already or, at a fork, counts as one (a peer takes nothing else from
+   * a chain it holds further: positions it holds are never replaced).
    */
-  private async peerHeldUpTo(
-    peer: string,
-    groupId: string,
-  ): Promise<Record<string, number> | undefined> {
-    let answer: AuditHeadsAnswer;
-    try {
-      const raw = await this.send(peer, { v: 1, type: 'audit-heads', groupId });
-      answer = decodeAuditHeadsAnswer(raw);
-    } catch (e) {
-      // Not answered (an older version refuses the type; gone; busy): the whole log, as before.
-      if (e instanceof ProtocolError) this.count('audit_heads_malformed', `from ${short(peer)}`);
-      return undefined;
-    }
-    const suffix = `/${groupId}`;
-    const out: Record<string, number> = {};
-    for (const h of answer.heads) {
-      if (!h.author.endsWith(suffix)) continue;
-      const mine = this.store.audit.headSeq(h.author);
-      if (mine === undefined) continue; // nothing of it here to send
-      if (h.seq > mine) {
-        if (mine > 0) out[h.author] = mine - 1;
-      } else if (this.store.audit.signatureAt(h.author, h.seq)?.hash === h.hash) {
-        out[h.author] = h.seq;
-      }
+  private lackedBy(groupId: string, peerHeads: ReadonlyMap<string, AuditHead>): AuditEntry[] {
+    const out: AuditEntry[] = [];
+    for (const member of this.membersEver(groupId) ?? []) {
+      const author = `${member}/${groupId}`;
+      const mine = this.store.audit.headSeq(author);
+      if (mine === undefined) continue;
+      const theirs = peerHeads.get(author);
+      let from = -1; // the peer holds this node's entries up to `from`
+      if (theirs !== undefined && theirs.seq > mine) from = mine - 1;
+      else if (
+        theirs !== undefined &&
+        this.store.audit.signatureAt(author, theirs.seq)?.hash === theirs.hash
+      )
+        from = theirs.seq;
+      if (from >= mine) continue;
+      const limit = SYNC_MAX_ENTRIES - out.length;
+      if (limit <= 0) break;
+      const chain = this.store.audit.list({ author, afterSeq: { [author]: from }, limit });
+      out.push(...chain.sort((x, y) => x.seq - y.seq));
     }
     return out;
   }

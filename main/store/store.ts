@@ -743,6 +743,12 @@ function makeStore(db: DB, path: string): Store {
             'NOT EXISTS (SELECT 1 FROM json_each(@after) j WHERE j.key = audit.author AND audit.seq <= j.value)',
           );
           p.after = JSON.stringify(filter.afterSeq);
+          // The same bound for the one author asked for, as a range of the primary key: reading
+          // a chain's last entries reads those, not the whole chain.
+          if (filter.author !== undefined && Object.hasOwn(filter.afterSeq, filter.author)) {
+            where.push('seq > @authorAfter');
+            p.authorAfter = filter.afterSeq[filter.author]!;
+          }
         }
         const dir = filter.order === 'desc' ? 'DESC' : 'ASC';
         let sql =

@@ -346,3 +346,21 @@ describe('membersEver after a rolled-back transaction', () => {
     expect(ever.has(fred.peerId)).toBe(false);
   });
 });
+
+describe('store: a chain read after a seq', () => {
+  it('gives the entries after it, in order, as before the range read', () => {
+    const a = node(alice);
+    const chain = chainOf(carol, a.groupId, 20);
+    for (const e of chain) a.store.audit.append(e);
+    const author = chain[0]!.author;
+    const after = (s: number, extra: Record<string, number> = {}) =>
+      a.store.audit.list({ author, afterSeq: { ...extra, [author]: s } }).map((e) => e.seq);
+    expect(after(-1)).toEqual(chain.map((e) => e.seq));
+    expect(after(16)).toEqual([17, 18, 19]);
+    expect(after(19)).toEqual([]);
+    expect(after(5, { other: 100 })).toEqual(chain.slice(6).map((e) => e.seq));
+    expect(
+      a.store.audit.list({ author, afterSeq: { [author]: 10 }, limit: 2 }).map((e) => e.seq),
+    ).toEqual([11, 12]);
+  });
+});
