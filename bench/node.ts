@@ -100,6 +100,13 @@ export interface DkgNetFigures {
   ms: Spread | null;
   /** How long that last `group confirm` call itself took (it runs the caller's DKG round 1). */
   lastConfirmCallMs: Spread | null;
+  /**
+   * The members' CPU (/proc utime + stime, summed over their processes, divided by N) from just
+   * before the last `group confirm` until the last member logged 'ready' (ms per member): the
+   * key generation and everything the members did meanwhile (messages, audit, nonces of those
+   * already ready). On 2 cores the wall time cannot be less than N × this ÷ 2.
+   */
+  cpuPerMemberMs: Spread | null;
   /** Why a run failed (the section goes on without it). */
   error?: string;
 }
@@ -567,7 +574,7 @@ async function formGroup(
   nodes: BenchNode[],
   name: string,
   t: number,
-): Promise<{ group: GroupView; dkgMs: number; lastConfirmCallMs: number }> {
+): Promise<{ group: GroupView; dkgMs: number; lastConfirmCallMs: number; cpuPerMemberMs: number }> {
   const n = nodes.length;
   const [creator, ...rest] = nodes;
   const created = await creator.api('group.create', {
@@ -608,10 +615,15 @@ async function formGroup(
     ),
   );
   readyAt.catch(() => {}); // awaited below; no unhandled rejection meanwhile
+  const cpu0 = groupCpuMs(nodes);
   const c0 = now();
   await last.api('group.confirm', { group: created.id });
   const t0 = now();
+  // Read as the last member's 'ready' line arrives (the others may still be busy after theirs).
+  const cpuAtReady = readyAt.then(() => groupCpuMs(nodes));
+  cpuAtReady.catch(() => {});
   const dkgMs = Math.max(...(await readyAt)) - t0;
+  const cpuPerMemberMs = ((await cpuAtReady) - cpu0) / n;
   const views = await Promise.all(nodes.map((m) => m.api('group.show', { group: created.id })));
   if (views.some((v) => v.status !== 'ready'))
     throw new Error(`a member of ${name} logged its key but does not show 'ready'`);
@@ -621,6 +633,7 @@ async function formGroup(
     group: views[0],
     dkgMs,
     lastConfirmCallMs: t0 - c0,
+    cpuPerMemberMs,
   };
 }
 
@@ -923,6 +936,7 @@ export async function benchNetwork(opts: NetworkOptions = {}): Promise<NetworkFi
       const runs = quick || n > 10 ? 1 : 3;
       const ms: number[] = [];
       const call: number[] = [];
+      const cpu: number[] = [];
       let error: string | undefined;
       for (let r = 0; r < runs && !error; r++) {
         log(`network: DKG ${t}-of-${n} (${r + 1}/${runs})`);
@@ -931,6 +945,7 @@ export async function benchNetwork(opts: NetworkOptions = {}): Promise<NetworkFi
           const out = await formGroup(nodes.slice(0, n), `bench-${t}of${n}-${r}`, t);
           ms.push(out.dkgMs);
           call.push(out.lastConfirmCallMs);
+          cpu.push(out.cpuPerMemberMs);
           groups.set(n, out.group);
         } catch (e) {
           error = (e as Error).message;
@@ -943,6 +958,7 @@ export async function benchNetwork(opts: NetworkOptions = {}): Promise<NetworkFi
         n,
         ms: ms.length ? spread(ms) : null,
         lastConfirmCallMs: call.length ? spread(call) : null,
+        cpuPerMemberMs: cpu.length ? spread(cpu) : null,
         ...(error ? { error } : {}),
       });
     }
@@ -1240,12 +1256,12 @@ export function formatNetwork(f: NetworkFigures): string[] {
     row('RSS at the end (after the DKGs and signatures)', sp(f.rssAfterRunMiB, 'MiB')),
     `DKG: last "group confirm" returned → every member 'ready' (ms; timed by each node's`,
     `"key generation … done" stderr line as it arrives: event-timed, no polling)`,
-    'T-of-N    median     min     max  runs  last confirm call',
+    'T-of-N    median     min     max  runs  last confirm call  CPU per member (median; members summed ÷ N)',
   ];
   for (const d of f.dkg)
     out.push(
       d.ms && d.lastConfirmCallMs
-        ? `${`${d.t}-of-${d.n}`.padEnd(9)} ${ms(d.ms.median).padStart(6)} ${ms(d.ms.min).padStart(7)} ${ms(d.ms.max).padStart(7)} ${String(d.ms.samples).padStart(5)}  ${ms(d.lastConfirmCallMs.median).padStart(17)}` +
+        ? `${`${d.t}-of-${d.n}`.padEnd(9)} ${ms(d.ms.median).padStart(6)} ${ms(d.ms.min).padStart(7)} ${ms(d.ms.max).padStart(7)} ${String(d.ms.samples).padStart(5)}  ${ms(d.lastConfirmCallMs.median).padStart(17)}  ${d.cpuPerMemberMs ? ms(d.cpuPerMemberMs.median).padStart(17) : ''}` +
             (d.error ? '  (a later run failed)' : '')
         : `${`${d.t}-of-${d.n}`.padEnd(9)} failed: ${(d.error ?? '').split('\n')[0]}`,
     );
