@@ -9,6 +9,7 @@ import {
   commit,
   commitmentFromJSON,
   commitmentToJSON,
+  aggregate,
   SigningPackage,
   signShare,
 } from '../../shared/crypto/sign.js';
@@ -330,6 +331,39 @@ describe('RequestsService: a failure outcome (finding 4)', () => {
       );
     return { ...h, groupId, id, keys, requests, decide, failure };
   }
+
+  it('ends a request as done on an outcome whose signature verifies under the group key, and drops one that does not', () => {
+    const { requests, store, id, keys, decide, failure } = setupRequests();
+    decide(alice, 'approve');
+    decide(bob, 'approve');
+    const message = store.requests.get(id)!.message;
+    const [nA, nB] = [commit(keys[0]!), commit(keys[1]!)];
+    const pkg = new SigningPackage(
+      signingKey(keys[0]!.public),
+      [nA.commitment, nB.commitment],
+      message,
+    );
+    const sig = aggregate(
+      pkg,
+      new Map([
+        [keys[0]!.share.identifier, signShare(keys[0]!, nA, pkg)],
+        [keys[1]!.share.identifier, signShare(keys[1]!, nB, pkg)],
+      ]),
+    );
+    const outcome = (signature: Uint8Array): Signed<OutcomeBody> => {
+      const { failure: _, ...body } = failure(bob).body;
+      return signStatement<OutcomeBody>({ ...body, signature: bytesToHex(signature) }, (m) =>
+        bob.sign(m),
+      );
+    };
+    const forged = sig.slice();
+    forged[40]! ^= 1;
+    expect(() => requests.acceptStatement(bob.peerId, outcome(forged))).toThrow(/bad_result/);
+    expect(store.requests.get(id)!.status).toBe('pending');
+    requests.acceptStatement(bob.peerId, outcome(sig));
+    expect(store.requests.get(id)!.status).toBe('done');
+    expect(bytesToHex(store.requests.get(id)!.signature!)).toBe(bytesToHex(sig));
+  });
 
   it('refuses a failure from a member that did not approve (it cannot have coordinated), blaming nobody', () => {
     const { requests, store, id, decide, failure } = setupRequests();
