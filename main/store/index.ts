@@ -16,4 +16,5 @@ export type {
   Scheme,
   Store,
   StorePragmas,
+  VersionedTable,
 } from './types.js';

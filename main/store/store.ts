@@ -13,6 +13,7 @@ import type {
   RequestRow,
   RequestStatus,
   Store,
+  VersionedTable,
 } from './types.js';
 
 type DB = Database.Database;
@@ -428,17 +429,25 @@ function makeStore(db: DB, path: string): Store {
   const run = (sql: string, p: object) => {
     // A write outside a transaction commits at once: never with the fsync left off.
     if (depth === 0) makeDurable();
-    return stmt(sql).run(p);
+    try {
+      return stmt(sql).run(p);
+    } catch (err) {
+      // SQLite rolls the whole transaction back by itself after some errors (a full disk, I/O),
+      // also when the caller goes on: what was read inside it may be gone (see Store.version).
+      if (depth > 0) bumpAll();
+      throw err;
+    }
   };
 
   /** UPDATE of the patch's fields; throws 'not_found' when no row matches. */
   function update(
-    table: string,
+    table: VersionedTable,
     columns: Columns,
     where: Record<string, SqlValue>,
     patch: object,
     label: string,
   ): void {
+    versions[table]++;
     const set = params(table, columns, patch);
     const whereSql = Object.keys(where)
       .map((c) => `${c} = @w_${c}`)
@@ -457,11 +466,10 @@ function makeStore(db: DB, path: string): Store {
 
   let depth = 0;
   let closed = false;
-  /** See Store.rosterVersion: bumped by every write to groups, members or meta. */
-  let rosterVersion = 0;
-  const rosterRun = (sql: string, p: object) => {
-    rosterVersion++;
-    return run(sql, p);
+  /** See Store.version: each table's count of writes, every one counted after a rollback. */
+  const versions: Record<VersionedTable, number> = { meta: 0, groups: 0, members: 0, requests: 0 };
+  const bumpAll = () => {
+    for (const t of Object.keys(versions) as VersionedTable[]) versions[t]++;
   };
   /** synchronous is FULL now (false only during a txNoSync, or if restoring FULL failed). */
   let durable = true;
@@ -512,8 +520,8 @@ function makeStore(db: DB, path: string): Store {
       db.exec(level === 0 ? 'COMMIT' : `RELEASE ${savepoint}`);
       return result;
     } catch (err) {
-      // What a cache read inside it may be gone now (see Store.rosterVersion).
-      rosterVersion++;
+      // What a cache read inside it may be gone now (see Store.version).
+      bumpAll();
       try {
         if (level > 0) {
           db.exec(`ROLLBACK TO ${savepoint}`);
@@ -543,7 +551,12 @@ function makeStore(db: DB, path: string): Store {
     },
     tx: (fn) => tx(fn),
     txNoSync: (fn) => tx(fn, true),
-    rosterVersion: () => rosterVersion,
+    version: (table) => {
+      if (!Object.hasOwn(versions, table))
+        throw new StoreError('bad_value', `no write version for ${String(table)}`);
+      return versions[table];
+    },
+    rosterVersion: () => versions.groups + versions.members + versions.meta,
     pragmas: () => ({
       journalMode: String(pragma(db, 'journal_mode')),
       synchronous: Number(pragma(db, 'synchronous')),
@@ -558,7 +571,8 @@ function makeStore(db: DB, path: string): Store {
         return r === undefined ? undefined : str(r, 'value');
       },
       set: (key, value) => {
-        rosterRun(
+        versions.meta++;
+        run(
           'INSERT INTO meta (key, value) VALUES (@key, @value) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
           { key: bind(key, 'meta.key'), value: bind(value, 'meta.value') },
         );
@@ -567,14 +581,14 @@ function makeStore(db: DB, path: string): Store {
 
     groups: {
       insert: (g) => {
+        versions.groups++;
         complete('groups', g, GROUP_REQUIRED);
         const p = params('groups', GROUP_COLUMNS, g);
-        if (rosterRun(GROUP_INSERT, { ...nulls(GROUP_COLUMNS), ...p }).changes === 0)
+        if (run(GROUP_INSERT, { ...nulls(GROUP_COLUMNS), ...p }).changes === 0)
           throw new StoreError('conflict', `group ${g.id} exists`);
       },
       update: (id, patch) => {
         if ('id' in patch) throw new StoreError('bad_value', 'a group id cannot change');
-        rosterVersion++;
         update('groups', GROUP_COLUMNS, { id }, patch, `group ${id}`);
       },
       get: (id) => {
@@ -587,15 +601,20 @@ function makeStore(db: DB, path: string): Store {
         ),
       list: () => all('SELECT * FROM groups ORDER BY created_at, rowid').map(groupFromRow),
       delete: (id) => {
-        rosterRun('DELETE FROM groups WHERE id = @id', { id });
+        // Its members and requests go with it (ON DELETE CASCADE).
+        versions.groups++;
+        versions.members++;
+        versions.requests++;
+        run('DELETE FROM groups WHERE id = @id', { id });
       },
     },
 
     members: {
       upsert: (m) => {
+        versions.members++;
         complete('members', m, MEMBER_REQUIRED);
         const p = params('members', MEMBER_COLUMNS, m);
-        rosterRun(MEMBER_UPSERT, p);
+        run(MEMBER_UPSERT, p);
       },
       list: (groupId) =>
         all('SELECT * FROM members WHERE group_id = @groupId ORDER BY roster_index, peer_id', {
@@ -611,7 +630,6 @@ function makeStore(db: DB, path: string): Store {
       update: (groupId, peerId, patch) => {
         if ('groupId' in patch || 'peerId' in patch)
           throw new StoreError('bad_value', 'a member’s group and peer id cannot change');
-        rosterVersion++;
         update(
           'members',
           MEMBER_COLUMNS,
@@ -621,7 +639,8 @@ function makeStore(db: DB, path: string): Store {
         );
       },
       delete: (groupId, peerId) => {
-        rosterRun('DELETE FROM members WHERE group_id = @groupId AND peer_id = @peerId', {
+        versions.members++;
+        run('DELETE FROM members WHERE group_id = @groupId AND peer_id = @peerId', {
           groupId,
           peerId,
         });
@@ -630,6 +649,7 @@ function makeStore(db: DB, path: string): Store {
 
     requests: {
       insert: (r) => {
+        versions.requests++;
         complete('requests', r, REQUEST_REQUIRED);
         const p = params('requests', REQUEST_COLUMNS, r);
         return run(REQUEST_INSERT, { ...nulls(REQUEST_COLUMNS), ...p }).changes === 1;

@@ -96,6 +96,9 @@ export interface StorePragmas {
   userVersion: number;
 }
 
+/** The tables whose writes the store counts (Store.version). */
+export type VersionedTable = 'meta' | 'groups' | 'members' | 'requests';
+
 export interface Store {
   /** The database file (or ':memory:'). */
   readonly path: string;
@@ -117,10 +120,17 @@ export interface Store {
    */
   txNoSync<T>(fn: () => T): T;
   /**
-   * A number that changes whenever this store writes a group, member or meta row, and whenever
-   * a transaction (or savepoint) rolls back: caches of what those rows say compare it to know
-   * they are still current. Writes by another connection to the same file do not change it.
+   * The write version of a table: a number that only grows. It grows with every write by one of
+   * the table's methods (meta.set; groups.insert, update, delete; members.upsert, update, delete;
+   * requests.insert, update), also one that changes no row or fails; a groups.delete grows the
+   * members and requests versions too (their rows go with the group). Every table's grows when a
+   * transaction or savepoint rolls back, or a write inside one fails (SQLite may have rolled it
+   * back): what was read inside it may be gone. A cache of what a table says keeps the version it
+   * read at and is current while the version is the same. Writes by another connection to the
+   * same file do not change it. Throws StoreError 'bad_value' for a table it does not count.
    */
+  version(table: VersionedTable): number;
+  /** The sum of the groups, members and meta versions: it changes when one of them does. */
   rosterVersion(): number;
   meta: { get(key: string): string | undefined; set(key: string, value: string): void };
   groups: {

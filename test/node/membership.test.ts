@@ -4,6 +4,7 @@
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { bytesToHex } from '@noble/hashes/utils.js';
 import { makeEntry } from '../../shared/audit/chain.js';
+import { publicPackageToJSON } from '../../shared/crypto/keys.js';
 import { decodeInvite, fingerprint } from '../../shared/protocol/roster.js';
 import type { Handler, HandleOptions, Host, PeerPolicy } from '../../main/net/index.js';
 import { Custodian } from '../../main/node/custodian.js';
@@ -11,6 +12,7 @@ import { formerKey, joinToken } from '../../main/node/common.js';
 import { Membership } from '../../main/node/membership.js';
 import { openStore, type Store } from '../../main/store/index.js';
 import type { Vault } from '../../main/vault/index.js';
+import { dealerKeys } from '../crypto/helpers.js';
 import { insertRequest, peer, readyGroup, type Peer } from './fixtures.js';
 
 let alice: Peer, bob: Peer, carol: Peer, dave: Peer;
@@ -272,7 +274,10 @@ describe('membership lookups answer right after each change', () => {
   it('a newcomer that joined with an invite is a candidate until the reshare adds it', async () => {
     const n = await node();
     const id = readyGroup(n.store, [alice, bob, carol], 2);
-    n.store.groups.update(id, { publicPackage: '{}' });
+    // A real package: the inviter checks it decodes before handing it to a newcomer.
+    n.store.groups.update(id, {
+      publicPackage: JSON.stringify(publicPackageToJSON(dealerKeys('ed25519', 2, 3)[0]!.public)),
+    });
     expect(n.isMember(dave)).toBe(false);
     const invite = await n.c.api()['group.invite']({ group: id });
     const secret = decodeInvite(invite.invite).secret;
@@ -371,18 +376,39 @@ describe('membership lookups answer right after each change', () => {
     expect(n.known(bob)).toBe(false);
   });
 
-  it('a store that cannot be wrapped is read for every answer', () => {
+  it('follows the store’s write versions: nothing of the store is replaced, a frozen one works', () => {
     const store = openStore(':memory:');
+    const methods = () =>
+      (['meta', 'groups', 'members', 'requests'] as const).flatMap((t) => Object.values(store[t]));
+    // Counts the reads of the groups before the store is frozen: what the index is built from.
+    const list = store.groups.list;
+    let lists = 0;
+    store.groups.list = () => (lists++, list());
+    const before = methods();
     for (const t of ['meta', 'groups', 'members', 'requests'] as const) Object.freeze(store[t]);
     Object.freeze(store);
     const m = new Membership(store);
-    expect(m.cached).toBe(false);
     expect(m.isMemberOfAny(bob.peerId)).toBe(false);
     const id = readyGroup(store, [alice, bob, carol], 2);
     expect(m.isMemberOfAny(bob.peerId)).toBe(true);
+    const built = lists;
+    // Kept between writes: lookups read nothing.
     expect(m.member(id, carol.peerId)).toMatchObject({ index: 3 });
+    expect(m.isMemberOfAny(carol.peerId)).toBe(true);
+    expect(lists).toBe(built);
+    // A write through any reference to the store shows at the next lookup.
     store.members.delete(id, bob.peerId);
     expect(m.isMemberOfAny(bob.peerId)).toBe(false);
+    expect(lists).toBe(built + 1);
+    // A write to a table the index does not read leaves it.
+    insertRequest(
+      store,
+      {},
+      { groupId: id, kind: 'sign', createdBy: alice.peerId, status: 'pending' },
+    );
+    expect(m.isMemberOfAny(carol.peerId)).toBe(true);
+    expect(lists).toBe(built + 1);
+    expect(methods()).toEqual(before);
     store.close();
   });
 

@@ -591,54 +591,151 @@ describe('tx', () => {
   });
 });
 
-describe('rosterVersion', () => {
-  it('changes with every write to groups, members or meta, and with every rollback', () => {
-    const v = () => store.rosterVersion();
-    let last = v();
-    const changed = () => {
-      const now = v();
-      const out = now !== last;
-      last = now;
-      return out;
-    };
-    store.groups.insert(group());
-    expect(changed()).toBe(true);
+describe('write versions', () => {
+  const TABLES = ['meta', 'groups', 'members', 'requests'] as const;
+  type Versions = Record<(typeof TABLES)[number], number>;
+  const versions = (): Versions =>
+    Object.fromEntries(TABLES.map((t) => [t, store.version(t)])) as Versions;
+  /** The tables whose version `fn` changed (each grew, none went back). */
+  const bumped = (fn: () => unknown): string[] => {
+    const before = versions();
+    try {
+      fn();
+    } catch {
+      // A write that fails counts too; the caller says which.
+    }
+    const after = versions();
+    for (const t of TABLES) expect(after[t]).toBeGreaterThanOrEqual(before[t]);
+    return TABLES.filter((t) => after[t] !== before[t]);
+  };
+
+  it('each write method grows its own table’s version, and only that one', () => {
+    const alice = member().peerId;
+    expect(bumped(() => store.meta.set('k', 'v'))).toEqual(['meta']);
+    expect(bumped(() => store.meta.set('k', 'v'))).toEqual(['meta']);
+    expect(bumped(() => store.groups.insert(group()))).toEqual(['groups']);
+    expect(bumped(() => store.groups.update('g1', { status: 'ready' }))).toEqual(['groups']);
+    expect(bumped(() => store.members.upsert(member()))).toEqual(['members']);
+    expect(bumped(() => store.members.update('g1', alice, { name: 'Al' }))).toEqual(['members']);
+    expect(bumped(() => store.requests.insert(request()))).toEqual(['requests']);
+    expect(bumped(() => store.requests.update('r1', { status: 'signing' }))).toEqual(['requests']);
+    expect(bumped(() => store.members.delete('g1', alice))).toEqual(['members']);
+    // A write that changes nothing or fails still counts (it is not read what it did).
+    expect(bumped(() => store.groups.insert(group()))).toEqual(['groups']);
+    expect(bumped(() => store.groups.update('nope', { status: 'ready' }))).toEqual(['groups']);
+    expect(bumped(() => store.groups.update('g1', {}))).toEqual(['groups']);
+    expect(bumped(() => store.members.update('g1', 'nobody', { name: 'x' }))).toEqual(['members']);
+    expect(bumped(() => store.members.delete('g1', 'nobody'))).toEqual(['members']);
+    expect(bumped(() => store.requests.insert(request()))).toEqual(['requests']);
+    expect(bumped(() => store.requests.update('nope', { status: 'failed' }))).toEqual(['requests']);
+    // A group's deletion takes its members and requests with it.
     store.members.upsert(member());
-    expect(changed()).toBe(true);
-    store.members.update('g1', member().peerId, { name: 'Al' });
-    expect(changed()).toBe(true);
+    expect(bumped(() => store.groups.delete('g1'))).toEqual(['groups', 'members', 'requests']);
+    expect(store.members.list('g1')).toEqual([]);
+    expect(store.requests.get('r1')).toBeUndefined();
+  });
+
+  it('reads, decisions and audit entries leave every version as it is', () => {
+    store.groups.insert(group());
+    store.members.upsert(member());
+    store.requests.insert(request());
     store.meta.set('k', 'v');
-    expect(changed()).toBe(true);
-    store.groups.update('g1', { status: 'ready' });
-    expect(changed()).toBe(true);
-    store.members.delete('g1', member().peerId);
-    expect(changed()).toBe(true);
-    // Reads and audit entries leave it.
-    store.groups.list();
-    store.members.list('g1');
-    store.meta.get('k');
-    for (const e of chain('12D3KooWBob/g1', 2, T0, 'g1')) store.audit.append(e);
-    expect(changed()).toBe(false);
-    // A value read inside a transaction that rolls back is not current after it.
-    let inside = 0;
-    expect(() =>
-      store.tx(() => {
-        store.members.upsert(member());
-        inside = v();
-        throw new Error('rolled back');
+    expect(
+      bumped(() => {
+        store.meta.get('k');
+        store.groups.get('g1');
+        store.groups.findByName('Treasury');
+        store.groups.list();
+        store.members.get('g1', member().peerId);
+        store.members.list('g1');
+        store.requests.get('r1');
+        store.requests.list({ groupId: 'g1' });
+        store.decisions.insert(decision());
+        store.decisions.list('r1');
+        for (const e of chain('12D3KooWBob/g1', 2, T0, 'g1')) store.audit.append(e);
+        store.audit.heads();
+        store.tx(() => store.groups.get('g1'));
+        store.txNoSync(() => store.groups.get('g1'));
+        store.pragmas();
       }),
-    ).toThrow('rolled back');
-    expect(v()).not.toBe(inside);
+    ).toEqual([]);
+  });
+
+  it('every version grows when a transaction or savepoint rolls back', () => {
+    // What was read inside it (at a version it had there) may be gone after it.
+    let inside: Versions | undefined;
+    const rollsBack = (run: (fn: () => void) => void) =>
+      bumped(() =>
+        run(() => {
+          store.meta.set('k', 'v');
+          inside = versions();
+          throw new Error('rolled back');
+        }),
+      );
+    expect(rollsBack((fn) => store.tx(fn))).toEqual([...TABLES]);
+    expect(rollsBack((fn) => store.txNoSync(fn))).toEqual([...TABLES]);
+    expect(store.meta.get('k')).toBeUndefined();
     store.tx(() => {
+      const before = versions();
       expect(() =>
         store.tx(() => {
           store.meta.set('k', 'w');
-          inside = v();
+          inside = versions();
           throw new Error('savepoint rolled back');
         }),
       ).toThrow('savepoint rolled back');
-      expect(v()).not.toBe(inside);
+      for (const t of TABLES) {
+        expect(store.version(t)).toBeGreaterThan(before[t]);
+        expect(store.version(t)).not.toBe(inside![t]);
+      }
     });
+    // A rollback without any write in it counts the same (the function may have read only).
+    expect(
+      bumped(() =>
+        store.tx(() => {
+          store.meta.get('k');
+          throw new Error('read only');
+        }),
+      ),
+    ).toEqual([...TABLES]);
+  });
+
+  it('every version grows when a write inside a transaction fails, though the caller goes on', () => {
+    store.groups.insert(group());
+    const before = versions();
+    store.tx(() => {
+      // A member of a group that does not exist: the foreign key refuses it.
+      expect(() => store.members.upsert(member({ groupId: 'nope' }))).toThrow();
+      store.meta.set('k', 'v');
+    });
+    for (const t of TABLES) expect(store.version(t)).toBeGreaterThan(before[t]);
+    expect(store.meta.get('k')).toBe('v');
+    // The same failure outside a transaction rolls back nothing else: its table only.
+    expect(bumped(() => store.members.upsert(member({ groupId: 'nope' })))).toEqual(['members']);
+  });
+
+  it('rosterVersion is the groups, members and meta versions together', () => {
+    const roster = () => store.version('groups') + store.version('members') + store.version('meta');
+    expect(store.rosterVersion()).toBe(roster());
+    let last = store.rosterVersion();
+    for (const write of [
+      () => store.groups.insert(group()),
+      () => store.members.upsert(member()),
+      () => store.meta.set('k', 'v'),
+      () => store.members.delete('g1', member().peerId),
+    ]) {
+      write();
+      expect(store.rosterVersion()).toBe(roster());
+      expect(store.rosterVersion()).toBeGreaterThan(last);
+      last = store.rosterVersion();
+    }
+    store.requests.insert(request());
+    expect(store.rosterVersion()).toBe(last);
+  });
+
+  it('refuses a table it does not count', () => {
+    for (const t of ['decisions', 'audit', '__proto__', 'toString'])
+      expect(() => store.version(t as 'meta')).toThrow(StoreError);
   });
 });
 
