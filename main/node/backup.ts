@@ -7,7 +7,7 @@ import type { PublicKeyPackage } from '../../shared/crypto/keys.js';
 import { getSuite } from '../../shared/crypto/suite.js';
 import type { GroupRow } from '../store/index.js';
 import { nodeScryptSync } from '../vault/scrypt.js';
-import { badRowError, shareName } from './common.js';
+import { badRowError, groupPackageKey, shareName } from './common.js';
 import { type NodeServices, type NodeContext, NodeService } from './context.js';
 
 export class BackupService extends NodeService {
@@ -25,7 +25,6 @@ export class BackupService extends NodeService {
   async exportShareBackup(ref: string, passphrase: string): Promise<BackupExported> {
     const g = this.groups.findGroup(ref);
     if (g.status !== 'ready') throw new ApiError('not_ready', `group ${g.name} has no key yet`);
-    this.groupPackage(g);
     const key = await this.keyPackage(g.id);
     const file = exportBackup(
       key,
@@ -89,13 +88,8 @@ export class BackupService extends NodeService {
 
   /** The group's stored public key package, or a typed error naming it when it does not decode. */
   private groupPackage(g: GroupRow): PublicKeyPackage {
-    let pub: PublicKeyPackage | undefined;
-    try {
-      pub = this.publicPackage(g.id);
-    } catch {
-      pub = undefined;
-    }
-    if (!pub) throw badRowError(`public key package of group ${g.id}`, 'a key package');
+    const pub = this.publicPackage(g.id);
+    if (!pub) throw badRowError(groupPackageKey(g.id), 'a key package');
     return pub;
   }
 }

@@ -207,6 +207,9 @@ export function parseStoredSigned(json: string): Signed | undefined {
   }
 }
 
+/** How log lines and errors name a group's stored public key package (its groups row). */
+export const groupPackageKey = (groupId: string) => `public key package of group ${groupId}`;
+
 /** A public key package kept as JSON (a group's, a newcomer's), decoded; undefined if it does not. */
 export function parseStoredPackage(json: string): PublicKeyPackage | undefined {
   try {
@@ -385,7 +388,16 @@ export function badRowError(key: string, what: string): ApiError {
 /** Keys already reported as unreadable, per store: a view or a timer logs each one once. */
 const reportedRows = new WeakMap<Store, Set<string>>();
 
-function reportBadRow(store: Store, key: string, why: string, log?: (line: string) => void): void {
+/**
+ * Logs that the stored `key` is unreadable, once per store and key (the key only, never its
+ * value): for views, timers and handlers that read a damaged row as absent.
+ */
+export function reportBadRow(
+  store: Store,
+  key: string,
+  why: string,
+  log?: (line: string) => void,
+): void {
   if (!log) return;
   let seen = reportedRows.get(store);
   if (!seen) reportedRows.set(store, (seen = new Set()));

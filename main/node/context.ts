@@ -1,12 +1,7 @@
 // The node's context: the components and cross-cutting helpers injected into every service.
 import { ApiError, type ApiEvent } from '../../shared/api/index.js';
 import { makeEntry, type AuditEntry } from '../../shared/audit/chain.js';
-import {
-  publicPackageFromJSON,
-  SecretShare,
-  type KeyPackage,
-  type PublicKeyPackage,
-} from '../../shared/crypto/keys.js';
+import { SecretShare, type KeyPackage, type PublicKeyPackage } from '../../shared/crypto/keys.js';
 import { PROTOCOL, type GroupMessage } from '../../shared/protocol/wire.js';
 import { createDropLog, type DropLog } from '../net/drops.js';
 import type { Host } from '../net/index.js';
@@ -21,7 +16,15 @@ import type { RefreshReshareService } from './ceremonies/refresh-reshare.js';
 import type { RepairService } from './ceremonies/repair.js';
 import type { SettleService } from './ceremonies/settle.js';
 import { HONEST, makeTamper, type Tamper } from './adversary.js';
-import { shareName, short, type SignMessage } from './common.js';
+import {
+  badRowError,
+  groupPackageKey,
+  parseStoredPackage,
+  reportBadRow,
+  shareName,
+  short,
+  type SignMessage,
+} from './common.js';
 import type { DkgService } from './dkg.js';
 import type { GroupsService } from './groups.js';
 import type { Inboxes } from './inbox.js';
@@ -286,7 +289,9 @@ export class NodeContext {
         ? { author, at: Date.now(), type, body: clean }
         : { author, at: Date.now(), type, group, body: clean };
     const entry = makeEntry(prev, fields, (h) => this.me.sign(h));
-    this.store.audit.append(entry);
+    // In a durable transaction of its own (a savepoint in the caller's): the store refuses it
+    // inside a txNoSync, so this node's own entries are never committed without an fsync.
+    this.store.tx(() => this.store.audit.append(entry));
     // Every member holds the group's whole log: what was committed is sent once the caller's
     // transaction is over (an entry rolled back with it is never sent), in batches: a request's
     // entries when it ends, any other after AUDIT_BATCH_MS. The entry itself is already written.
@@ -376,7 +381,14 @@ export class NodeContext {
     }
     const cached = this.publicPackages.get(groupId);
     if (cached && cached.epoch === g.epoch && cached.json === g.publicPackage) return cached.pub;
-    const pub = publicPackageFromJSON(JSON.parse(g.publicPackage));
+    // Read in views, timers and handlers: a damaged package reads as none (the row logged once);
+    // keyPackage, which user actions call, names it instead.
+    const pub = parseStoredPackage(g.publicPackage);
+    if (!pub) {
+      this.publicPackages.delete(groupId);
+      reportBadRow(this.store, groupPackageKey(groupId), 'is not a key package', this.log);
+      return undefined;
+    }
     this.publicPackages.set(groupId, { epoch: g.epoch, json: g.publicPackage, pub });
     return pub;
   }
@@ -386,6 +398,7 @@ export class NodeContext {
     if (cached) return cached;
     const g = this.store.groups.get(groupId)!;
     const pub = this.publicPackage(groupId);
+    if (!pub && g.publicPackage) throw badRowError(groupPackageKey(groupId), 'a key package');
     if (!pub) throw new ApiError('not_ready', 'the group has no key yet');
     const bytes = await this.vault.get(shareName(groupId, g.epoch));
     if (!bytes)

@@ -22,7 +22,7 @@ import { ReconstructService } from './ceremonies/reconstruct.js';
 import { RefreshReshareService } from './ceremonies/refresh-reshare.js';
 import { RepairService } from './ceremonies/repair.js';
 import { SettleService } from './ceremonies/settle.js';
-import { DroppedMessage, isString, readMetaList, short, type SignMessage } from './common.js';
+import { DroppedMessage, readRelays, short, type SignMessage } from './common.js';
 import { type Identity, type CustodianOptions, type NodeServices, NodeContext } from './context.js';
 import { DkgService } from './dkg.js';
 import { GroupsService } from './groups.js';
@@ -67,7 +67,7 @@ export class Custodian {
     this.vault = ctx.vault;
     this.host = ctx.host;
     this.me = ctx.me;
-    this.startedRelays = readMetaList(this.store, 'relays', isString, ctx.log);
+    this.startedRelays = readRelays(this.store, ctx.log);
     // The services call each other through this registry, filled before any of them runs.
     const s = {} as NodeServices;
     this.groups = s.groups = new GroupsService(ctx, s);
@@ -316,7 +316,7 @@ export class Custodian {
   }
 
   settings(): Settings {
-    const relays = readMetaList(this.store, 'relays', isString, this.ctx.log);
+    const relays = readRelays(this.store, this.ctx.log);
     return {
       name: this.me.name,
       relays,

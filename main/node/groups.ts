@@ -16,7 +16,7 @@ import {
   type PublicKeyPackage,
 } from '../../shared/crypto/keys.js';
 import { getSuite, parseIdentifier, type SchemeName } from '../../shared/crypto/suite.js';
-import { validatePolicy } from '../../shared/policy/policy.js';
+import { validatePolicy, type GroupPolicy } from '../../shared/policy/policy.js';
 import {
   decodeInvite,
   encodeInvite,
@@ -36,17 +36,22 @@ import { logSafe } from '../../shared/protocol/text.js';
 import { advertisedAddrsFor, publicKeyFromPeerId, type HandlerContext } from '../net/index.js';
 import type { GroupRow, MemberRow } from '../store/index.js';
 import {
+  badRowError,
+  groupPackageKey,
   isCandidate,
   isImportRecord,
-  isString,
   joinToken,
+  parseStoredPackage,
   readMetaList,
   readMetaValue,
+  readRelays,
+  reportBadRow,
   short,
   type Candidate,
 } from './common.js';
 import { type NodeServices, type NodeContext, NodeService } from './context.js';
 import { StoreMemo } from './membership.js';
+import { requireStoredPolicy } from './request-policy.js';
 import { GroupLeaver } from './leave.js';
 
 /** How long a newcomer invite is good for, unless CONCLAVE_NEWCOMER_INVITE_TTL_MS says otherwise. */
@@ -193,7 +198,7 @@ export class GroupsService extends NodeService {
       if (at > 0) out.add(a.slice(0, at));
     }
     // Unreadable settings read as none: the reserved relays above are still ours.
-    for (const r of readMetaList(this.store, 'relays', isString)) out.add(r);
+    for (const r of readRelays(this.store, this.log)) out.add(r);
     return [...out];
   }
 
@@ -259,14 +264,15 @@ export class GroupsService extends NodeService {
       })),
     };
     if (complete) view.safetyCode = safetyCode(rosterHash(this.roster(g)));
-    if (g.publicPackage) {
+    // A damaged stored package: the view shows the group without its key (the row logged once).
+    const pub = g.publicPackage ? this.viewPackage(g) : undefined;
+    if (pub) {
       try {
-        const pub = publicPackageFromJSON(JSON.parse(g.publicPackage));
         view.publicKey = bytesToHex(externalPublicKey(pub));
         if (g.scheme === 'taproot') view.internalKey = bytesToHex(taprootInternalKey(pub));
       } catch {
-        // A damaged stored package: the view shows the group without its key (rate-limited log).
-        this.count('stored_package_unreadable', `group ${g.id}`);
+        delete view.publicKey;
+        reportBadRow(this.store, groupPackageKey(g.id), 'has an unusable group key', this.log);
       }
     }
     if (g.error) view.error = g.error;
@@ -528,6 +534,18 @@ export class GroupsService extends NodeService {
     return { ok: true, roster: this.rosterMessage(g.id) };
   }
 
+  /**
+   * The group's public key package as groupView shows it: the node's decoded copy when `g` is the
+   * stored row (decoding takes tens of ms), else `g`'s own; undefined (logged once) if damaged.
+   */
+  private viewPackage(g: GroupRow): PublicKeyPackage | undefined {
+    if (this.store.groups.get(g.id)?.publicPackage === g.publicPackage)
+      return this.publicPackage(g.id);
+    const pub = parseStoredPackage(g.publicPackage!);
+    if (!pub) reportBadRow(this.store, groupPackageKey(g.id), 'is not a key package', this.log);
+    return pub;
+  }
+
   /** An invite for a newcomer to a ready group; the newcomer becomes a member through a reshare. */
   inviteNewcomer(ref: string): { group: string; invite: string } {
     const g = this.findGroup(ref);
@@ -536,6 +554,8 @@ export class GroupsService extends NodeService {
         'not_ready',
         `group ${g.name} is ${g.status}; newcomers join a ready group`,
       );
+    // What a newcomer joining with it is given: refused here, naming the row, if it is damaged.
+    this.newcomerGift(g);
     const secret = bytesToHex(nodeRandomBytes(32));
     const now = Date.now();
     const ttl = newcomerInviteTtlMs();
@@ -569,6 +589,18 @@ export class GroupsService extends NodeService {
     } catch {
       return { ok: false, error: 'only Ed25519 identities can join' };
     }
+    // Read before the newcomer is recorded: damaged, the join is refused (the row logged once)
+    // rather than answered with a key package or policy this node cannot vouch for.
+    let gift: { publicPackage: unknown; policy: GroupPolicy };
+    try {
+      gift = this.newcomerGift(g);
+    } catch (e) {
+      if (!(e instanceof ApiError)) throw e;
+      return {
+        ok: false,
+        error: "the inviter's copy of the group is damaged; ask another member for an invite",
+      };
+    }
     const before = this.candidates(g.id);
     // A join whose connection vouches for no address keeps the addresses known from before.
     const addrs = req.addrs.length
@@ -589,9 +621,27 @@ export class GroupsService extends NodeService {
       ok: true,
       newcomer: true,
       roster: this.rosterMessage(g.id),
-      publicPackage: JSON.parse(g.publicPackage!),
-      policy: this.requests.policyOf(g.id),
+      ...gift,
     };
+  }
+
+  /**
+   * What a newcomer is handed with the roster: the group's key package (as stored, checked to
+   * decode) and its policy. A damaged row is a typed error naming it (user actions and the join
+   * answer refuse on it: a newcomer must not be given the default policy in place of the real one).
+   */
+  private newcomerGift(g: GroupRow): { publicPackage: unknown; policy: GroupPolicy } {
+    // The node's decoded copy: a damaged one reads as none (the row logged once).
+    if (!g.publicPackage || !this.publicPackage(g.id))
+      throw badRowError(groupPackageKey(g.id), 'a key package');
+    let policy: GroupPolicy;
+    try {
+      policy = requireStoredPolicy(this.store, g.id);
+    } catch (e) {
+      reportBadRow(this.store, `policy:${g.id}`, 'is not a group policy', this.log);
+      throw e;
+    }
+    return { publicPackage: JSON.parse(g.publicPackage) as unknown, policy };
   }
 
   /**
@@ -599,23 +649,9 @@ export class GroupsService extends NodeService {
    * from before invites expired are bare secrets. Anything unreadable is left out, never thrown.
    */
   private newcomerInvites(groupId: string): NewcomerInvite[] {
-    let stored: unknown;
-    try {
-      stored = JSON.parse(this.store.meta.get(`newcomer-invites:${groupId}`) || '[]');
-    } catch {
-      return [];
-    }
-    if (!Array.isArray(stored)) return [];
-    const out: NewcomerInvite[] = [];
-    for (const item of stored) {
-      if (isSecret(item)) out.push({ secret: item });
-      else if (typeof item === 'object' && item !== null) {
-        const { secret, createdAt } = item as { secret?: unknown; createdAt?: unknown };
-        if (isSecret(secret) && typeof createdAt === 'number' && Number.isFinite(createdAt))
-          out.push({ secret, createdAt });
-      }
-    }
-    return out;
+    return readMetaList(this.store, `newcomer-invites:${groupId}`, isStoredInvite, this.log).map(
+      (item) => (isSecret(item) ? { secret: item } : item),
+    );
   }
 
   /** An invite without a creation time (stored before invites expired) counts as expired. */
@@ -817,4 +853,12 @@ export class GroupsService extends NodeService {
 
 function isSecret(v: unknown): v is string {
   return typeof v === 'string' && /^[0-9a-f]{64}$/.test(v);
+}
+
+/** A stored newcomer invite: its secret and creation time, or a bare secret (older format). */
+function isStoredInvite(v: unknown): v is string | Required<NewcomerInvite> {
+  if (isSecret(v)) return true;
+  if (typeof v !== 'object' || v === null) return false;
+  const { secret, createdAt } = v as { secret?: unknown; createdAt?: unknown };
+  return isSecret(secret) && typeof createdAt === 'number' && Number.isFinite(createdAt);
 }

@@ -27,8 +27,7 @@ export class GroupLeaver extends NodeService {
     const ready = g.status === 'ready';
     let shareDeleted = false;
     if (ready || g.publicPackage) {
-      // The next epoch's too: a refresh or reshare under way (or one that failed) stored it already.
-      for (let epoch = 0; epoch <= g.epoch + 1; epoch++) {
+      for (const epoch of leaveEpochs(g.epoch)) {
         const name = shareName(g.id, epoch);
         if ((await this.vault.get(name)) === undefined) continue;
         await this.vault.delete(name);
@@ -69,4 +68,24 @@ export class GroupLeaver extends NodeService {
     this.log(`left group ${logSafe(g.name, 80)} (${g.id})${shareDeleted ? ': share deleted' : ''}`);
     return { group: g.id, name: g.name, shareDeleted, ...(warning ? { warning } : {}) };
   }
+}
+
+/** How many epochs from 0 a leave looks in for shares (with the stored epoch and the next). */
+export const MAX_LEAVE_EPOCHS = 1024;
+
+/**
+ * The epochs whose shares a leave deletes: every one from 0 to the stored epoch and the next (a
+ * refresh or reshare under way, or one that failed, stored that one already), each a vault read.
+ * A damaged stored epoch (huge, negative, not an integer) must not make the leave run for ever:
+ * from 0 only the first MAX_LEAVE_EPOCHS are looked at (the old epochs' shares are deleted when a
+ * ceremony moves on, so these are left-overs), and the stored epoch and the next ones when sane.
+ */
+export function leaveEpochs(stored: number): number[] {
+  const sane = Number.isSafeInteger(stored) && stored >= 0;
+  const out = new Set<number>();
+  const last = sane ? Math.min(stored + 1, MAX_LEAVE_EPOCHS - 1) : MAX_LEAVE_EPOCHS - 1;
+  for (let epoch = 0; epoch <= last; epoch++) out.add(epoch);
+  if (sane) out.add(stored);
+  if (sane && Number.isSafeInteger(stored + 1)) out.add(stored + 1);
+  return [...out];
 }

@@ -16,7 +16,7 @@ import {
 } from '../../shared/policy/policy.js';
 import type { RequestBody, Signed } from '../../shared/protocol/wire.js';
 import { describeLimits, readRequest, requesterExcluded } from '../../shared/requests/index.js';
-import type { GroupRow, RequestRow } from '../store/index.js';
+import type { GroupRow, RequestRow, Store } from '../store/index.js';
 import { parseStoredSigned, readMetaValue, requireMetaValue } from './common.js';
 import { type NodeContext, NodeService } from './context.js';
 import type { RequestsService } from './requests.js';
@@ -64,10 +64,7 @@ export class RequestPolicy extends NodeService {
 
   /** policyOf for a user action (proposing a request): a damaged row is a typed error naming it. */
   requirePolicyOf(groupId: string): GroupPolicy {
-    return (
-      requireMetaValue(this.store, policyKey(groupId), isStoredPolicy, 'a group policy') ??
-      defaultPolicy()
-    );
+    return requireStoredPolicy(this.store, groupId);
   }
 
   /** Approvals a request needs under the group's policy (at least T). */
@@ -161,6 +158,16 @@ export class RequestPolicy extends NodeService {
 }
 
 const policyKey = (groupId: string) => `policy:${groupId}`;
+
+/**
+ * The policy in force for a group where it is handed on or acted on (a user action, the answer
+ * that gives a newcomer the policy): a damaged row is a typed error naming it, not the default.
+ */
+export function requireStoredPolicy(store: Store, groupId: string): GroupPolicy {
+  return (
+    requireMetaValue(store, policyKey(groupId), isStoredPolicy, 'a group policy') ?? defaultPolicy()
+  );
+}
 
 /**
  * A guard for a stored policy: of the shape validatePolicy takes, whatever the group's size (a

@@ -59,6 +59,42 @@ interface PracticeRecord {
 }
 
 /**
+ * The practice record at `path`, checked: an unreadable one is an error naming the file (the
+ * caller starts a new practice group), not a raw JSON or type error from deep in the reuse.
+ */
+function readPracticeRecord(path: string): PracticeRecord {
+  let rec: unknown;
+  try {
+    rec = JSON.parse(readFileSync(path, 'utf8'));
+  } catch {
+    rec = undefined;
+  }
+  if (!isPracticeRecord(rec)) throw new Error(`the practice record ${path} is unreadable`);
+  return rec;
+}
+
+function isPracticeRecord(v: unknown): v is PracticeRecord {
+  if (typeof v !== 'object' || v === null) return false;
+  const { groupId, sims } = v as { groupId?: unknown; sims?: unknown };
+  return (
+    typeof groupId === 'string' &&
+    groupId.length > 0 &&
+    groupId.length <= 200 &&
+    Array.isArray(sims) &&
+    sims.length > 0 &&
+    sims.length <= 16 &&
+    sims.every(
+      (s: unknown) =>
+        typeof s === 'object' &&
+        s !== null &&
+        typeof (s as { name?: unknown }).name === 'string' &&
+        typeof (s as { home?: unknown }).home === 'string' &&
+        (s as { home: string }).home.length > 0,
+    )
+  );
+}
+
+/**
  * Simulated custodians live in `keep.dir` (kept, reused at the next start) or, without it, in a
  * temporary directory whose file vault passphrase exists only in memory.
  */
@@ -161,7 +197,7 @@ export class Sandbox {
    */
   private async reuse(): Promise<GroupView | undefined> {
     if (!this.keep || !existsSync(this.recordPath)) return undefined;
-    const rec = JSON.parse(readFileSync(this.recordPath, 'utf8')) as PracticeRecord;
+    const rec = readPracticeRecord(this.recordPath);
     const group = await this.main['group.show']({ group: rec.groupId }).catch(() => undefined);
     if (!group) return undefined;
     const passphrase = await this.keep.getSecret();

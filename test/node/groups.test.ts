@@ -2,10 +2,12 @@
 // group's size, and the group moves to confirmation when it is complete.
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { ApiEvent } from '../../shared/api/index.js';
+import { publicPackageToJSON } from '../../shared/crypto/keys.js';
 import { decodeInvite } from '../../shared/protocol/roster.js';
 import { joinToken } from '../../main/node/common.js';
 import type { NodeServices } from '../../main/node/context.js';
 import { GroupsService, NEWCOMER_INVITE_TTL_MS } from '../../main/node/groups.js';
+import { dealerKeys } from '../crypto/helpers.js';
 import { harness, peer, readyGroup, type Peer } from './fixtures.js';
 
 let alice: Peer, bob: Peer, carol: Peer, dave: Peer;
@@ -110,7 +112,10 @@ describe('GroupsService newcomer invites', () => {
       requests: { policyOf: () => policy },
     } as unknown as NodeServices);
     const id = readyGroup(h.store, [alice, bob, carol], 2);
-    h.store.groups.update(id, { publicPackage: '{}' });
+    // A real package: the inviter checks it decodes before handing it to a newcomer.
+    h.store.groups.update(id, {
+      publicPackage: JSON.stringify(publicPackageToJSON(dealerKeys('ed25519', 2, 3)[0]!.public)),
+    });
     const join = (who: Peer, secret: string) =>
       groups.onJoin(
         who.peerId,

@@ -1,6 +1,6 @@
 // The practice group is kept: a second start (after a restart) brings the same simulated members
 // back from their kept homes instead of adding another group; one whose members are gone is left.
-import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -132,5 +132,27 @@ describe('the practice group across restarts', () => {
     expect(g2.id).not.toBe(g1.id);
     expect(calls).toEqual(['create', `leave ${g1.id}`, 'create']);
     expect([...groups.keys()]).toEqual([g2.id]);
+  });
+
+  it('a damaged practice record is named in the log, and one new group is made', async () => {
+    for (const bad of ['{not json', 'null', '{"groupId":"g1","sims":[]}', '{"groupId":"g1"}']) {
+      const { main, calls, groups } = fakeMain();
+      const k = keep();
+      const a = new Sandbox(main, fakeEntry().entry, () => undefined, k);
+      const g1 = await a.start();
+      await a.stop();
+      const record = join(k.dir, 'practice.json');
+      writeFileSync(record, bad);
+      const logs: string[] = [];
+      const b = new Sandbox(main, fakeEntry().entry, (l) => logs.push(l), k);
+      const g2 = await b.start();
+      await b.stop();
+      expect(g2.id).not.toBe(g1.id);
+      expect(calls).toEqual(['create', 'create']);
+      expect(groups.size).toBe(2);
+      expect(logs[0]).toBe(
+        `sandbox: the practice group cannot be brought back (the practice record ${record} is unreadable); starting anew`,
+      );
+    }
   });
 });

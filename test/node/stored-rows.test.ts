@@ -3,7 +3,10 @@
 // naming the key; none of them throws a raw SyntaxError or TypeError.
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { ApiError } from '../../shared/api/index.js';
+import { publicPackageToJSON } from '../../shared/crypto/keys.js';
 import { defaultPolicy, policyHash } from '../../shared/policy/policy.js';
+import { decodeInvite } from '../../shared/protocol/roster.js';
+import type { Vault } from '../../main/vault/index.js';
 import { BackupService } from '../../main/node/backup.js';
 import { ImportService } from '../../main/node/ceremonies/import.js';
 import { RefreshReshareService } from '../../main/node/ceremonies/refresh-reshare.js';
@@ -13,6 +16,7 @@ import {
   committedKey,
   formerKey,
   isString,
+  joinToken,
   parseStoredSigned,
   pendingKey,
   readMetaList,
@@ -21,11 +25,14 @@ import {
   shareName,
 } from '../../main/node/common.js';
 import type { NodeServices } from '../../main/node/context.js';
+import { Custodian } from '../../main/node/custodian.js';
+import { leaveEpochs, MAX_LEAVE_EPOCHS } from '../../main/node/leave.js';
 import { GroupsService } from '../../main/node/groups.js';
 import { releaseCheck, RequestPolicy } from '../../main/node/request-policy.js';
 import type { RequestsService } from '../../main/node/requests.js';
 import { SyncService } from '../../main/node/sync.js';
 import type { GroupRow, RequestRow } from '../../main/store/index.js';
+import { dealerKeys } from '../crypto/helpers.js';
 import { harness, insertRequest, peer, readyGroup, repairParams, type Peer } from './fixtures.js';
 
 let alice: Peer, bob: Peer, carol: Peer, dave: Peer;
@@ -646,5 +653,204 @@ describe('share backups over a damaged stored key package', () => {
       expect(err).toMatchObject({ code: 'internal' });
       expect((err as Error).message).toContain(`public key package of group ${id}`);
     }
+  });
+});
+
+/** A group's public key package as the store keeps it (a real one: it decodes). */
+const goodPackage = () =>
+  JSON.stringify(publicPackageToJSON(dealerKeys('ed25519', 2, 3)[0]!.public));
+
+describe('the stored relays at start, in the settings and for vouched addresses', () => {
+  it('are read as relay addresses the host takes, the key logged once', () => {
+    const h = harness(alice);
+    const good = `/ip4/10.0.0.1/tcp/4001/p2p/${bob.peerId}`;
+    h.store.meta.set('relays', JSON.stringify(['garbage', good, 7]));
+    const c = new Custodian({
+      store: h.store,
+      vault: h.ctx.vault,
+      host: h.ctx.host,
+      identity: alice,
+      log: (l) => h.logs.push(l),
+    });
+    expect(c.settings()).toMatchObject({ relays: [good], restartNeeded: false });
+    for (const bad of HOSTILE) {
+      h.store.meta.set('relays', bad);
+      expect(c.settings()).toMatchObject({ relays: [], restartNeeded: true });
+    }
+    expect(h.logs.filter((l) => l.includes('"relays"'))).toHaveLength(1);
+  });
+
+  it('a damaged row does not throw where a peer’s addresses are vouched for, and is logged once', () => {
+    const { store, groups, logs } = groupsSetup();
+    for (const bad of HOSTILE) {
+      store.meta.set('relays', bad);
+      expect(() =>
+        groups.vouchedAddrs(bob.peerId, ['/ip4/127.0.0.1/tcp/4005'], '/ip4/127.0.0.1/tcp/51000'),
+      ).not.toThrow();
+    }
+    expect(logs.filter((l) => l.includes('"relays"'))).toHaveLength(1);
+  });
+});
+
+describe('a damaged group key package', () => {
+  it('reads as none in the view and for services (the row logged once), a typed error for the key', async () => {
+    const { store, id, list, ctx, logs } = groupsSetup();
+    store.groups.update(id, { publicPackage: '{"scheme":"ed25519","groupKey":"zz"}' });
+    for (let i = 0; i < 3; i++) {
+      expect(list()[0]!.publicKey).toBeUndefined();
+      expect(ctx.publicPackage(id)).toBeUndefined();
+    }
+    await expect(ctx.keyPackage(id)).rejects.toMatchObject({
+      code: 'internal',
+      message: expect.stringContaining(`"public key package of group ${id}" is unreadable`),
+    });
+    expect(logs.filter((l) => l.includes(`public key package of group ${id}`))).toEqual([
+      `stored "public key package of group ${id}" is not a key package; read as absent`,
+    ]);
+    // Repaired: read again, and shown.
+    store.groups.update(id, { publicPackage: goodPackage() });
+    expect(ctx.publicPackage(id)).toBeDefined();
+    expect(list()[0]!.publicKey).toMatch(/^[0-9a-f]{64}$/);
+  });
+});
+
+describe('a newcomer joining over damaged stored rows', () => {
+  function joinSetup() {
+    const h = harness(alice);
+    const id = readyGroup(h.store, [alice, bob, carol], 2);
+    h.store.groups.update(id, { publicPackage: goodPackage() });
+    const groups = new GroupsService(h.ctx, {
+      requests: { policyOf: () => defaultPolicy() },
+    } as unknown as NodeServices);
+    const join = (secret: string) =>
+      groups.onJoin(
+        dave.peerId,
+        {
+          v: 1,
+          type: 'join',
+          groupId: id,
+          token: joinToken(secret, id, dave.peerId),
+          name: 'dave',
+          addrs: [],
+        },
+        { remoteAddr: '/ip4/127.0.0.1/tcp/51000' },
+      );
+    const invite = () => decodeInvite(groups.inviteNewcomer(id).invite).secret;
+    return { ...h, id, groups, join, invite };
+  }
+
+  it('hands over the stored package and policy when they read', async () => {
+    const { store, id, join, invite } = joinSetup();
+    const policy = { ...defaultPolicy(), messagePrefixes: ['pay:'] };
+    store.meta.set(`policy:${id}`, JSON.stringify(policy));
+    expect(await join(invite())).toMatchObject({
+      ok: true,
+      newcomer: true,
+      publicPackage: JSON.parse(store.groups.get(id)!.publicPackage!),
+      policy,
+    });
+  });
+
+  it('refuses the join (the row logged once) and the invite (a typed error naming it)', async () => {
+    for (const [key, damage] of [
+      [
+        'package',
+        (h: ReturnType<typeof joinSetup>) =>
+          h.store.groups.update(h.id, { publicPackage: '{"scheme":"ed25519","groupKey":"zz"}' }),
+      ],
+      [
+        'policy',
+        (h: ReturnType<typeof joinSetup>) =>
+          h.store.meta.set(`policy:${h.id}`, JSON.stringify({ ...defaultPolicy(), v: 2 })),
+      ],
+    ] as const) {
+      const h = joinSetup();
+      const secret = h.invite();
+      damage(h);
+      const named = key === 'package' ? `public key package of group ${h.id}` : `policy:${h.id}`;
+      for (let i = 0; i < 2; i++)
+        expect(await h.join(secret)).toEqual({
+          ok: false,
+          error: "the inviter's copy of the group is damaged; ask another member for an invite",
+        });
+      // Not recorded as a candidate on an answer it never got.
+      expect(h.groups.isCandidate(dave.peerId)).toBe(false);
+      expect(h.store.audit.all().map((e) => e.type)).not.toContain('group.newcomer_joined');
+      expect(h.logs.filter((l) => l.includes(named))).toHaveLength(1);
+      expect(() => h.groups.inviteNewcomer(h.id)).toThrow(
+        expect.objectContaining({ code: 'internal', message: expect.stringContaining(named) }),
+      );
+    }
+  });
+
+  it('reads damaged stored invites as none, logging the key once', async () => {
+    const { store, id, join, invite, logs } = joinSetup();
+    const secret = invite();
+    for (const bad of HOSTILE) {
+      store.meta.set(`newcomer-invites:${id}`, bad);
+      expect(await join(secret)).toEqual({
+        ok: false,
+        error: 'the invite code is not valid for this group',
+      });
+    }
+    expect(logs.filter((l) => l.includes(`newcomer-invites:${id}`))).toHaveLength(1);
+    // A new invite over it starts a fresh list.
+    expect(await join(invite())).toMatchObject({ ok: true });
+  });
+});
+
+describe("this node's own audit entries", () => {
+  it('are refused inside a txNoSync (they would commit without an fsync), written anywhere else', () => {
+    const { store, ctx } = harness(alice);
+    const id = readyGroup(store, [alice, bob, carol], 2);
+    expect(() => store.txNoSync(() => ctx.audit('group.test', { n: 1 }, id))).toThrow(
+      /durable transaction cannot run inside txNoSync/,
+    );
+    expect(store.audit.all()).toEqual([]);
+    ctx.audit('group.test', { n: 2 }, id);
+    store.tx(() => ctx.audit('group.test', { n: 3 }, id));
+    // Rolled back with the caller's transaction.
+    expect(() =>
+      store.tx(() => {
+        ctx.audit('group.test', { n: 4 }, id);
+        throw new Error('caller failed');
+      }),
+    ).toThrow('caller failed');
+    expect(store.audit.all().map((e) => e.body)).toEqual([{ n: 2 }, { n: 3 }]);
+  });
+});
+
+describe('leaving a group whose stored epoch is damaged', () => {
+  it('looks at a bounded number of epochs and still deletes the shares held', async () => {
+    for (const epoch of [2 ** 40, Number.MAX_SAFE_INTEGER, -3]) {
+      const secrets = new Map<string, Uint8Array>();
+      const h = harness(alice, { secrets });
+      const id = readyGroup(h.store, [alice, bob, carol], 2);
+      h.store.groups.update(id, { epoch });
+      secrets.set(shareName(id, 0), new Uint8Array(32).fill(1));
+      secrets.set(shareName(id, 1), new Uint8Array(32).fill(2));
+      if (Number.isSafeInteger(epoch) && epoch > 0)
+        secrets.set(shareName(id, epoch), new Uint8Array(32).fill(3));
+      const vault = h.ctx.vault as Vault & { get: Vault['get'] };
+      let reads = 0;
+      const get = vault.get.bind(vault);
+      vault.get = (name) => {
+        reads++;
+        return get(name);
+      };
+      const groups = new GroupsService(h.ctx, {
+        dkg: { forget: () => undefined },
+      } as unknown as NodeServices);
+      expect((await groups.leaveGroup(id)).shareDeleted).toBe(true);
+      expect([...secrets.keys()]).toEqual([]);
+      expect(reads).toBeLessThanOrEqual(MAX_LEAVE_EPOCHS + 2);
+    }
+  });
+
+  it('looks at every epoch up to the next of a sane one', () => {
+    expect(leaveEpochs(0)).toEqual([0, 1]);
+    expect(leaveEpochs(3)).toEqual([0, 1, 2, 3, 4]);
+    expect(leaveEpochs(5000)).toHaveLength(MAX_LEAVE_EPOCHS + 2);
+    expect(leaveEpochs(5000).slice(-2)).toEqual([5000, 5001]);
   });
 });
