@@ -192,7 +192,8 @@ describe('RequestsService', () => {
     requests.acceptStatement(bob.peerId, decision(store, view.id, bob, 'approve'));
     expect([durable.mock.calls.length, lax.mock.calls.length]).toEqual([0, 1]);
     requests.acceptStatement(carol.peerId, decision(store, other.id, carol, 'deny'));
-    expect([durable.mock.calls.length, lax.mock.calls.length]).toEqual([1, 1]);
+    expect(lax.mock.calls.length).toBe(1);
+    expect(durable.mock.calls.length).toBeGreaterThanOrEqual(1);
     requests.decide(view.id, 'approve');
     expect(lax.mock.calls.length).toBe(1);
     expect(durable.mock.calls.length).toBeGreaterThanOrEqual(2);
