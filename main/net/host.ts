@@ -178,6 +178,21 @@ const STOP_GRACE_MS = 250;
 /** libp2p's limits on one connection's streams of one protocol (its registrar's defaults). */
 const MAX_INBOUND_STREAMS = 32;
 const MAX_OUTBOUND_STREAMS = 64;
+/**
+ * Streams a peer may open on a connection before our side of it is ready for them. The side that
+ * completes the Noise handshake last (the one dialled) creates its muxer, which at once reads what
+ * the dialler sent meanwhile, before libp2p has attached its listener for new streams: yamux keeps
+ * those "early streams", and past its limit (10 by default) it resets every stream and leaves the
+ * connection unusable. A peer sending many requests at once to a peer it has just dialled (catch-up
+ * sync on connect, a coordinator's broadcast) opened a dozen or more in that window.
+ */
+const MAX_EARLY_STREAMS = MAX_INBOUND_STREAMS;
+/**
+ * Streams we open at once on a connection before the peer has shown it takes them (one of ours
+ * negotiated a protocol, or it opened one to us): with libp2p's own (identify), within the
+ * early-stream limit of a peer that keeps yamux's default of 10. The rest wait for that proof.
+ */
+const EARLY_OPENS = 8;
 /** How often to try a direct connection to a peer we reach only through a relay. */
 const UPGRADE_COOLDOWN_MS = 60_000;
 /** Dial-only libp2p would throw when one listen address fails; we check direct ones ourselves. */
@@ -262,7 +277,7 @@ export async function createHost(opts: HostOptions): Promise<Host> {
     // peer that is reachable only through one. It listens only on the /p2p-circuit addrs above.
     transports: [tcp(), circuitRelayTransport()],
     connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
+    streamMuxers: [yamux({ maxEarlyStreams: MAX_EARLY_STREAMS })],
     peerDiscovery,
     connectionManager: {
       // The gate keeps outsiders well below this, so a member's socket is always accepted.
@@ -348,6 +363,10 @@ class Libp2pHost implements Host {
   readonly #dials = new Map<string, Promise<Connection>>();
   /** Peers whose last connect() failed: when connect() may dial them again, and the next wait. */
   readonly #backoff = new Map<string, { until: number; ms: number }>();
+  /** Connections whose peer has shown it takes our streams (see EARLY_OPENS). */
+  readonly #proven = new WeakSet<Connection>();
+  /** Stream opens in flight on a connection not yet proven, and the requests waiting for a turn. */
+  readonly #opening = new WeakMap<Connection, { inFlight: number; waiting: Set<() => void> }>();
 
   constructor(node: Libp2p<Services>, internals: HostInternals) {
     this.#node = node;
@@ -496,10 +515,7 @@ class Libp2pHost implements Host {
       const allowLimited = opts.runOnLimitedConnection !== false;
       connection = await this.#connection(target, allowLimited, signal);
       phase = 'open';
-      stream = await connection.newStream(protocol, {
-        signal,
-        runOnLimitedConnection: allowLimited,
-      });
+      stream = await this.#openStream(connection, protocol, signal, allowLimited);
       phase = 'exchange';
       const lp = frames(stream, maxResponse);
       await lp.write(body, { signal });
@@ -824,6 +840,82 @@ class Libp2pHost implements Host {
       return limited;
     }
     return race(this.#dial(target), signal);
+  }
+
+  /**
+   * Opens a stream, at most EARLY_OPENS at once on a connection until the peer has shown that it
+   * takes streams on it (see MAX_EARLY_STREAMS): past that, a burst of requests on a connection just
+   * made would have the peer reset them all and every one of them would time out.
+   */
+  async #openStream(
+    connection: Connection,
+    protocol: string,
+    signal: AbortSignal,
+    allowLimited: boolean,
+  ): Promise<Stream> {
+    const open = (): Promise<Stream> =>
+      connection.newStream(protocol, { signal, runOnLimitedConnection: allowLimited });
+    if (this.#isProven(connection)) return open();
+    let state = this.#opening.get(connection);
+    if (state === undefined) {
+      state = { inFlight: 0, waiting: new Set() };
+      this.#opening.set(connection, state);
+    }
+    while (state.inFlight >= EARLY_OPENS) {
+      await this.#waitTurn(state, signal);
+      if (this.#isProven(connection)) return open();
+    }
+    state.inFlight++;
+    let proven = false;
+    try {
+      const stream = await open();
+      proven = true;
+      return stream;
+    } catch (err) {
+      // The peer answered multistream-select: its side takes our streams.
+      if (err instanceof Error && err.name === 'UnsupportedProtocolError') proven = true;
+      throw err;
+    } finally {
+      state.inFlight--;
+      if (proven) {
+        this.#proven.add(connection);
+        this.#opening.delete(connection);
+      }
+      // Every waiter when proven; else one, to take the freed turn.
+      for (const wake of [...state.waiting].slice(0, proven ? undefined : 1)) wake();
+    }
+  }
+
+  /** Whether the peer has shown it takes our streams on `connection`. */
+  #isProven(connection: Connection): boolean {
+    if (this.#proven.has(connection)) return true;
+    // A stream the peer opened came from its side's connection, which was taking streams by then.
+    if (connection.streams.some((s) => s.direction === 'inbound')) {
+      this.#proven.add(connection);
+      return true;
+    }
+    return false;
+  }
+
+  /** Resolves when an early stream open ends (see #openStream); rejects when `signal` aborts. */
+  #waitTurn(state: { waiting: Set<() => void> }, signal: AbortSignal): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const onAbort = (): void => {
+        state.waiting.delete(wake);
+        reject(signal.reason);
+      };
+      const wake = (): void => {
+        state.waiting.delete(wake);
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      };
+      if (signal.aborted) {
+        reject(signal.reason);
+        return;
+      }
+      state.waiting.add(wake);
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
   }
 
   /**

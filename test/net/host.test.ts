@@ -515,11 +515,7 @@ describe('deadlines', () => {
       },
       { allow: () => true, maxBytes: 100 },
     );
-    // One request first: a dozen streams opened at once on a connection just made wait (libp2p).
-    const first = b.request(a.peerId, ECHO, { i: -1 }, { addrs: a.addrs() });
-    await waitFor('the first request', () => release.length === 1);
-    release.pop()!();
-    await first;
+    await b.addAddresses(a.peerId, a.addrs());
     const warnings: Error[] = [];
     const onWarning = (w: Error) => warnings.push(w);
     process.on('warning', onWarning);
@@ -540,6 +536,78 @@ describe('deadlines', () => {
       process.off('warning', onWarning);
     }
     expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([]);
+  });
+
+  it('a burst of requests on connections just made all reach the handler', async () => {
+    // The peer dialled finishes its handshake last: what the dialler sends meanwhile waits in its
+    // buffer, and more than 10 streams there (yamux's early-stream limit) had every one reset and
+    // the connection left unusable, so all of them timed out. A race: several fresh connections.
+    const b = await newHost();
+    const responders = await Promise.all([newHost(), newHost(), newHost(), newHost()]);
+    const n = 24;
+    const held: Array<() => void> = [];
+    const reached = new Map<string, number>();
+    for (const a of responders) {
+      await a.handle(
+        ECHO,
+        async (from, msg) => {
+          reached.set(a.peerId, (reached.get(a.peerId) ?? 0) + 1);
+          await new Promise<void>((r) => held.push(r));
+          return msg;
+        },
+        { allow: () => true, maxBytes: 100 },
+      );
+      await b.addAddresses(a.peerId, a.addrs());
+    }
+    const all = Promise.allSettled(
+      responders.flatMap((a) =>
+        Array.from({ length: n }, (_, i) =>
+          b.request(a.peerId, ECHO, { i }, { timeoutMs: 30_000 }),
+        ),
+      ),
+    );
+    try {
+      await waitFor(
+        'every request to reach its handler',
+        () => held.length === n * responders.length,
+        25_000,
+      );
+    } finally {
+      for (const r of held) r();
+    }
+    const results = await all;
+    expect(results.filter((r) => r.status === 'rejected')).toEqual([]);
+    expect(responders.map((a) => reached.get(a.peerId))).toEqual(responders.map(() => n));
+  });
+
+  it('a peer that opens many streams at once on a connection it just made is served', async () => {
+    // An older peer (or any libp2p node) does not hold its streams back until ours takes them.
+    const a = await newHost();
+    const { seen, ready } = echoHandler(a);
+    await ready;
+    const n = 20;
+    const results = await Promise.all(
+      Array.from({ length: 4 }, async () => {
+        const raw = await rawNode();
+        const conn = await raw.dial(multiaddr(a.addrs()[0]), {
+          signal: AbortSignal.timeout(20_000),
+        });
+        return Promise.allSettled(
+          Array.from({ length: n }, async (_, i) => {
+            const signal = AbortSignal.timeout(20_000);
+            const stream = await conn.newStream(ECHO, { signal });
+            const lp = lpStream(stream, { maxDataLength: 4096 });
+            await lp.write(new TextEncoder().encode(JSON.stringify({ i })), { signal });
+            await stream.close({ signal });
+            const reply = await lp.read({ signal });
+            return JSON.parse(new TextDecoder().decode(reply.subarray())) as unknown;
+          }),
+        );
+      }),
+    );
+    const failed = results.flat().filter((r) => r.status === 'rejected');
+    expect(failed.map((r) => String((r as PromiseRejectedResult).reason))).toEqual([]);
+    expect(seen).toHaveLength(4 * n);
   });
 
   it('stop() ends in-flight requests and later ones fail with stopped', async () => {
