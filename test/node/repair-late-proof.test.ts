@@ -116,6 +116,23 @@ describe('RepairService: a late proof from a failed repair’s new device', () =
     expect(t.svc.isAwaitedNewcomer(dave.peerId)).toBe(true);
   });
 
+  it('does not count proofs against the device while this node’s key package is damaged', () => {
+    const t = setup();
+    t.fail();
+    const good = t.store.groups.get(t.groupId)!.publicPackage!;
+    t.store.groups.update(t.groupId, { publicPackage: '{"scheme":"ed25519","groupKey":"zz"}' });
+    for (let i = 0; i < 6; i++) expect(t.late(dave, t.proof())).toBe('wrong_state');
+    expect(t.roster()).toEqual(['alice:1', 'bob:2', 'carol:3']);
+    expect(
+      t.logs.filter((l) => l.includes(`public key package of group ${t.groupId}`)),
+    ).toHaveLength(1);
+    // Repaired: the device is still awaited, and its proof switches the roster.
+    t.store.groups.update(t.groupId, { publicPackage: good });
+    expect(t.svc.isAwaitedNewcomer(dave.peerId)).toBe(true);
+    expect(t.late(dave, t.proof())).toBe('ok');
+    expect(t.roster()).toEqual(['alice:1', 'bob:2', 'dave:3']);
+  });
+
   it('gives the device up after five bad proofs, even for a good one after them', () => {
     const t = setup();
     t.fail();

@@ -463,7 +463,10 @@ export class RepairService extends NodeService {
     const proof = (payload as { proof?: unknown }).proof;
     if (typeof proof !== 'string' || !/^[0-9a-f]{1,256}$/.test(proof))
       throw new DroppedMessage('malformed');
-    const pub = this.publicPackage(g.id)!;
+    // A damaged stored package (read as none, logged once) is this node's fault: the proof is
+    // dropped, not counted against the device as a bad one.
+    const pub = this.publicPackage(g.id);
+    if (!pub) throw new DroppedMessage('wrong_state');
     try {
       verifyKnowledge(
         getSuite(g.scheme),
