@@ -423,6 +423,45 @@ describe('membership lookups answer right after each change', () => {
 });
 
 describe('membership lookups per incoming message', () => {
+  it('a pending reshare’s newcomers are read once per write, not per question', async () => {
+    const n = await node({ count: true });
+    const id = readyGroup(n.store, [alice, bob, carol], 2);
+    insertRequest(n.store, addParams(id, dave), {
+      groupId: id,
+      kind: 'reshare',
+      createdBy: alice.peerId,
+      status: 'pending',
+      envelope: envelope(alice),
+    });
+    expect(n.ceremony.newcomerInPendingRequest(id, dave.peerId)).toMatchObject({ index: 4 });
+    const before = n.counter!.calls();
+    for (let i = 0; i < 10; i++) {
+      expect(n.ceremony.newcomerInPendingRequest(id, dave.peerId)).toMatchObject({ index: 4 });
+      expect(n.ceremony.newcomerInPendingRequest(id, 'someone-else')).toBeUndefined();
+    }
+    expect(since(before, n.counter!.calls()).total).toBe(0);
+    // A group this node does not hold: nothing kept for it, nothing found.
+    expect(n.ceremony.newcomerInPendingRequest('cd'.repeat(16), dave.peerId)).toBeUndefined();
+    // The request ends: the newcomer is no longer named, at the next question.
+    n.store.requests.update('r1', { status: 'failed' });
+    expect(n.ceremony.newcomerInPendingRequest(id, dave.peerId)).toBeUndefined();
+    // One whose parameters cannot be read fails the question every time, as it did unkept.
+    insertRequest(
+      n.store,
+      { ceremony: 'reshare' },
+      {
+        id: 'r2',
+        groupId: id,
+        kind: 'reshare',
+        createdBy: alice.peerId,
+        status: 'pending',
+        envelope: envelope(alice),
+      },
+    );
+    expect(() => n.ceremony.newcomerInPendingRequest(id, dave.peerId)).toThrow();
+    expect(() => n.ceremony.newcomerInPendingRequest(id, dave.peerId)).toThrow();
+  });
+
   it('ask the store only for what the message itself needs, however many groups the node holds', async () => {
     const n = await node({ count: true });
     // Two older groups bob is not in: every lookup used to go through each of them first.

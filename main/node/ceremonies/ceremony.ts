@@ -24,6 +24,7 @@ import {
   type CeremonyParams,
 } from '../common.js';
 import { type NodeServices, type NodeContext, NodeService } from '../context.js';
+import { StoreMemo } from '../membership.js';
 
 /**
  * The message that stops a ceremony's session on the other participants, with this participant's
@@ -357,14 +358,56 @@ export class CeremonyService extends NodeService {
     return { ok: true };
   }
 
+  /**
+   * Per group on this node, the planned roster positions of its pending reshares and repairs (the
+   * first request naming a peer wins), filled a group at a time at the first question and dropped
+   * after any write to the groups, members, meta or requests (Store.version): a message from a
+   * peer that is not a member does not list the requests and read the roster again every time.
+   */
+  private readonly pendingRosters = new StoreMemo(
+    this.store,
+    ['meta', 'groups', 'members', 'requests'],
+    () => new Map<string, ReadonlyMap<string, Readonly<PlannedMember>>>(),
+  );
+
   /** A newcomer named by a pending reshare of this group, with its planned roster position. */
   newcomerInPendingRequest(
     groupId: string,
     peer: string,
   ): { index: number; name: string } | undefined {
-    const g = this.store.groups.get(groupId);
-    if (!g) return undefined;
-    for (const r of this.store.requests.list({ groupId, statuses: ['pending', 'signing'] })) {
+    const known = this.pendingRosters.get();
+    let planned = known.get(groupId);
+    if (planned === undefined) {
+      const g = this.store.groups.get(groupId);
+      if (!g) return undefined;
+      planned = this.readPendingRosters(g);
+      // A request whose parameters cannot be read: not kept, read (and thrown) again as before.
+      if (planned === undefined) return this.findInPendingRequests(g, peer);
+      known.set(groupId, planned);
+    }
+    return planned.get(peer);
+  }
+
+  /** The planned members of every pending reshare or repair of `g`; undefined if one is unreadable. */
+  private readPendingRosters(
+    g: GroupRow,
+  ): ReadonlyMap<string, Readonly<PlannedMember>> | undefined {
+    const out = new Map<string, Readonly<PlannedMember>>();
+    for (const r of this.store.requests.list({ groupId: g.id, statuses: ['pending', 'signing'] })) {
+      if (r.kind !== 'reshare' && r.kind !== 'repair') continue;
+      let roster: PlannedMember[];
+      try {
+        roster = this.plannedRoster(g, this.ceremonyParams(r));
+      } catch {
+        return undefined;
+      }
+      for (const m of roster) if (!out.has(m.peerId)) out.set(m.peerId, Object.freeze(m));
+    }
+    return out;
+  }
+
+  private findInPendingRequests(g: GroupRow, peer: string): PlannedMember | undefined {
+    for (const r of this.store.requests.list({ groupId: g.id, statuses: ['pending', 'signing'] })) {
       if (r.kind !== 'reshare' && r.kind !== 'repair') continue;
       const planned = this.plannedRoster(g, this.ceremonyParams(r)).find((m) => m.peerId === peer);
       if (planned) return planned;
