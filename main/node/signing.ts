@@ -38,6 +38,7 @@ import { NetError } from '../net/index.js';
 import type { GroupRow, RequestRow } from '../store/index.js';
 import { TERMINAL, POOL_SIZE, DroppedMessage, short, union, type SignMessage } from './common.js';
 import { crashPoint } from './crash.js';
+import { verifyEd25519 } from '../crypto/ed25519.js';
 import { releaseCheck } from './request-policy.js';
 import { trace } from './trace.js';
 import { type NodeServices, type NodeContext, NodeService } from './context.js';
@@ -447,6 +448,7 @@ export class SigningService extends NodeService {
             share: res.share,
             part,
             identityKey: (peer) => this.identityKey(g.id, peer),
+            verify: verifyEd25519,
           });
           if (problem !== undefined) {
             fail(p, { kind: 'refused', peer: p, reason: problem }, problem);

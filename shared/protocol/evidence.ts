@@ -16,6 +16,7 @@ import { getSuite } from '../crypto/suite.js';
 import {
   commitmentsHash,
   verifyShareReceipt,
+  type Ed25519Verify,
   type FailureEvidence,
   type OutcomeBody,
   type RequestBody,
@@ -65,6 +66,8 @@ export interface ReceiptExpectation {
   /** Which of the request's signatures was asked for (absent: the first). */
   part?: number;
   identityKey: (peerId: string) => Uint8Array | undefined;
+  /** How a receipt's Ed25519 signature is checked (default: noble's strict verify). */
+  verify?: Ed25519Verify;
 }
 
 /**
@@ -88,7 +91,7 @@ export function receiptProblem(
   if ((b.part ?? 0) !== (x.part ?? 0))
     return `the receipt is for signature ${(b.part ?? 0) + 1}, not ${(x.part ?? 0) + 1}`;
   const key = x.identityKey(b.by);
-  if (key === undefined || !verifyShareReceipt(r, key))
+  if (key === undefined || !verifyShareReceipt(r, key, x.verify))
     return `the receipt is not signed by ${b.by}`;
   return undefined;
 }

@@ -237,7 +237,7 @@ export function signShareReceipt(
  * Verifies an Ed25519 signature (signature, message, raw public key). Any verifier passed in must
  * answer as noble's strict verify (zip215 off), the default; throwing counts as a bad signature.
  */
-type Ed25519Verify = (sig: Uint8Array, msg: Uint8Array, publicKey: Uint8Array) => boolean;
+export type Ed25519Verify = (sig: Uint8Array, msg: Uint8Array, publicKey: Uint8Array) => boolean;
 
 const strictVerify: Ed25519Verify = (sig, msg, publicKey) =>
   ed25519.verify(sig, msg, publicKey, { zip215: false });

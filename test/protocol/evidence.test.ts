@@ -472,6 +472,27 @@ describe('share receipts on the wire', () => {
     expect(receiptProblem(forged, expect0)).toBe('the receipt is not signed by peerB');
   });
 
+  it('receiptProblem checks the signature with the verifier it is given', () => {
+    const g = group();
+    const { receipt, commitments, share } = attempt(g, false);
+    const calls: Uint8Array[] = [];
+    const base = {
+      groupId,
+      requestId,
+      epoch: 0,
+      commitments,
+      signer: 'peerB',
+      share,
+      identityKey: g.ctx.identityKey,
+    };
+    const yes = (_s: Uint8Array, _m: Uint8Array, key: Uint8Array) => (calls.push(key), true);
+    expect(receiptProblem(receipt, { ...base, verify: yes })).toBeUndefined();
+    expect(calls).toEqual([g.ctx.identityKey('peerB')]);
+    expect(receiptProblem(receipt, { ...base, verify: () => false })).toBe(
+      'the receipt is not signed by peerB',
+    );
+  });
+
   it('a receipt survives a JSON round trip, and any change breaks its signature', () => {
     const g = group();
     const { receipt } = attempt(g, true);
