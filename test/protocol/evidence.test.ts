@@ -293,6 +293,23 @@ describe('evidence for a request with several signatures', () => {
   });
 });
 
+/** What a coordinator expects of peerB's receipt for `share` in an attempt with `commitments`. */
+function expectation(
+  g: ReturnType<typeof group>,
+  commitments: readonly SignerCommitment[],
+  share: string,
+) {
+  return {
+    groupId,
+    requestId,
+    epoch: 0,
+    commitments,
+    signer: 'peerB',
+    share,
+    identityKey: g.ctx.identityKey,
+  };
+}
+
 describe('acceptFailureOutcome', () => {
   it('blames a signer proven to have returned a bad share, and only it', () => {
     const g = group();
@@ -446,15 +463,7 @@ describe('share receipts on the wire', () => {
   it('receiptProblem accepts the receipt of the share returned and names any mismatch', () => {
     const g = group();
     const { receipt, commitments, share } = attempt(g, false);
-    const expect0 = {
-      groupId,
-      requestId,
-      epoch: 0,
-      commitments,
-      signer: 'peerB',
-      share,
-      identityKey: g.ctx.identityKey,
-    };
+    const expect0 = expectation(g, commitments, share);
     expect(receiptProblem(receipt, expect0)).toBeUndefined();
     expect(receiptProblem(undefined, expect0)).toBe('no share receipt');
     expect(receiptProblem(receipt, { ...expect0, share: '00'.repeat(32) })).toMatch(
@@ -476,15 +485,7 @@ describe('share receipts on the wire', () => {
     const g = group();
     const { receipt, commitments, share } = attempt(g, false);
     const calls: Uint8Array[] = [];
-    const base = {
-      groupId,
-      requestId,
-      epoch: 0,
-      commitments,
-      signer: 'peerB',
-      share,
-      identityKey: g.ctx.identityKey,
-    };
+    const base = expectation(g, commitments, share);
     const yes = (_s: Uint8Array, _m: Uint8Array, key: Uint8Array) => (calls.push(key), true);
     expect(receiptProblem(receipt, { ...base, verify: yes })).toBeUndefined();
     expect(calls).toEqual([g.ctx.identityKey('peerB')]);
