@@ -3,11 +3,8 @@
 # (as scripts/test.sh does), without the type check and UI build: `bash scripts/test-one.sh FILE…`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-tmp=$(mktemp -d -t conclave-test.XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
-mkdir -m 700 "$tmp/data" "$tmp/runtime"
-export XDG_DATA_HOME="$tmp/data" XDG_RUNTIME_DIR="$tmp/runtime"
-unset GNOME_KEYRING_CONTROL SSH_AUTH_SOCK
+# A throw-away keyring home, restarted unlocked should the daemon die (see keyring-env.sh).
+source scripts/keyring-env.sh conclave-test
 dbus-run-session -- bash -c '
   set -euo pipefail
   echo -n pw | gnome-keyring-daemon --unlock --components=secrets >/dev/null

@@ -7,13 +7,8 @@ cd "$(dirname "$0")/.."
 
 bash scripts/system-deps.sh
 
-tmp=$(mktemp -d -t conclave-test.XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
-mkdir -m 700 "$tmp/data" "$tmp/runtime"
-# gnome-keyring keeps its keyrings in $XDG_DATA_HOME/keyrings and its control socket in
-# $XDG_RUNTIME_DIR/keyring; both are set before dbus-run-session so nothing lands in $HOME.
-export XDG_DATA_HOME="$tmp/data" XDG_RUNTIME_DIR="$tmp/runtime"
-unset GNOME_KEYRING_CONTROL SSH_AUTH_SOCK
+# A throw-away keyring home, restarted unlocked should the daemon die (see keyring-env.sh).
+source scripts/keyring-env.sh conclave-test
 
 # dbus-daemon prints a harmless "Failed to set fd limit" line when not allowed to raise it.
 dbus-run-session -- bash -c '
