@@ -23,8 +23,9 @@ import {
 import { exposureSummary } from '../../shared/requests/index.js';
 import { verifyEd25519 } from '../crypto/ed25519.js';
 import { publicKeyFromPeerId } from '../net/index.js';
-import { DroppedMessage, formerKey, isString, readMetaList, short } from './common.js';
+import { DroppedMessage, short } from './common.js';
 import { type NodeServices, type NodeContext, NodeService } from './context.js';
+import { StoreMemo } from './membership.js';
 
 /** How many out-of-order entries may wait for an earlier one, and for how long. */
 export interface PendingAuditBounds {
@@ -81,13 +82,13 @@ export class AuditService extends NodeService {
    */
   private readonly verified = new Set<string>();
   /**
-   * Per group: the last `membersEver` answer, with what it was computed from (the store's roster
-   * version and how many peers this node's own chain named then).
+   * Per group: the last `membersEver` answer, with how many peers this node's own chain named
+   * then. The map is a new one after any write to the groups, members or meta table (the roster,
+   * the former members), as the membership index it is read from.
    */
-  private readonly membersEverCache = new Map<
-    string,
-    { version: number; named: Set<string>; ownNamed: number; members: ReadonlySet<string> }
-  >();
+  private readonly membersEverCache: StoreMemo<
+    Map<string, { named: Set<string>; ownNamed: number; members: ReadonlySet<string> }>
+  >;
 
   constructor(
     ctx: NodeContext,
@@ -95,6 +96,11 @@ export class AuditService extends NodeService {
     bounds: Partial<PendingAuditBounds> = {},
   ) {
     super(ctx);
+    this.membersEverCache = new StoreMemo(
+      ctx.store,
+      ['meta', 'groups', 'members'],
+      () => new Map(),
+    );
     const b = { ...PENDING_AUDIT_BOUNDS, ...bounds };
     this.pendingAudit = new BoundedBuckets({
       maxSize: b.maxPending,
@@ -126,22 +132,19 @@ export class AuditService extends NodeService {
   membersEver(groupId: string): ReadonlySet<string> | undefined {
     // Kept until a group, member or meta row is written (the roster, the former members) or this
     // node's own chain names someone new: every received batch asked for it anew.
-    const version = this.store.rosterVersion();
+    const membership = this.ctx.membership;
+    const g = membership.group(groupId);
+    if (!g) return undefined;
     const named = this.namedInOwnChainOf(groupId);
-    const cached = this.membersEverCache.get(groupId);
-    if (cached?.version === version && cached.named === named && cached.ownNamed === named.size)
-      return cached.members;
-    const g = this.store.groups.get(groupId);
-    if (!g) {
-      this.membersEverCache.delete(groupId);
-      return undefined;
-    }
+    const cache = this.membersEverCache.get();
+    const cached = cache.get(groupId);
+    if (cached?.named === named && cached.ownNamed === named.size) return cached.members;
     const out = new Set<string>([g.creatorPeerId, this.me.peerId]);
-    for (const m of this.store.members.list(groupId)) out.add(m.peerId);
+    for (const m of membership.members(groupId)) out.add(m.peerId);
     // An unreadable record names nobody; the roster and the chain still do.
-    for (const p of readMetaList(this.store, formerKey(groupId), isString)) out.add(p);
+    for (const p of membership.formerMembers(groupId)) out.add(p);
     for (const p of named) out.add(p);
-    this.membersEverCache.set(groupId, { version, named, ownNamed: named.size, members: out });
+    cache.set(groupId, { named, ownNamed: named.size, members: out });
     return out;
   }
 

@@ -37,6 +37,8 @@ export class StoreMemo<T> {
   }
 }
 
+const NONE: ReadonlySet<string> = Object.freeze(new Set<string>());
+
 interface Index {
   /** As store.groups.list(): oldest first. */
   groups: readonly GroupRow[];
@@ -102,6 +104,11 @@ export class Membership {
     return this.index().groups;
   }
 
+  /** A group on this node (as store.groups.get()). */
+  group(groupId: string): GroupRow | undefined {
+    return this.index().groups.find((g) => g.id === groupId);
+  }
+
   /** A group's member row of this peer (as store.members.get()). */
   member(groupId: string, peer: string): MemberRow | undefined {
     return this.index().members.get(groupId)?.get(peer);
@@ -132,6 +139,14 @@ export class Membership {
     if (!index.members.has(groupId))
       return readMetaList(this.store, formerKey(groupId), isString, this.log).includes(peer);
     return index.former.get(groupId)?.has(peer) === true;
+  }
+
+  /**
+   * The members reshares removed from a group on this node; empty for a group not on it, or whose
+   * record is unreadable.
+   */
+  formerMembers(groupId: string): ReadonlySet<string> {
+    return this.index().former.get(groupId) ?? NONE;
   }
 
   /** A member removed by a reshare from any group on this node. */

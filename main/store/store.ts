@@ -556,7 +556,6 @@ function makeStore(db: DB, path: string): Store {
         throw new StoreError('bad_value', `no write version for ${String(table)}`);
       return versions[table];
     },
-    rosterVersion: () => versions.groups + versions.members + versions.meta,
     pragmas: () => ({
       journalMode: String(pragma(db, 'journal_mode')),
       synchronous: Number(pragma(db, 'synchronous')),

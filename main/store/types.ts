@@ -130,8 +130,6 @@ export interface Store {
    * same file do not change it. Throws StoreError 'bad_value' for a table it does not count.
    */
   version(table: VersionedTable): number;
-  /** The sum of the groups, members and meta versions: it changes when one of them does. */
-  rosterVersion(): number;
   meta: { get(key: string): string | undefined; set(key: string, value: string): void };
   groups: {
     /** Throws StoreError 'conflict' when the id exists. */

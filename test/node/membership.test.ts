@@ -412,6 +412,23 @@ describe('membership lookups answer right after each change', () => {
     store.close();
   });
 
+  it('gives a group and its former members as the store holds them, an unreadable record none', () => {
+    const store = openStore(':memory:');
+    const m = new Membership(store);
+    const id = readyGroup(store, [alice, bob, carol], 2);
+    expect(m.group(id)).toEqual(store.groups.get(id));
+    expect(m.group('cd'.repeat(16))).toBeUndefined();
+    expect([...m.formerMembers(id)]).toEqual([]);
+    store.meta.set(formerKey(id), JSON.stringify([dave.peerId, 7]));
+    expect([...m.formerMembers(id)]).toEqual([dave.peerId]);
+    store.meta.set(formerKey(id), '{not json');
+    expect([...m.formerMembers(id)]).toEqual([]);
+    store.groups.delete(id);
+    expect(m.group(id)).toBeUndefined();
+    expect([...m.formerMembers(id)]).toEqual([]);
+    store.close();
+  });
+
   it('rows it hands out cannot be changed by a caller (they are shared)', async () => {
     const n = await node();
     const id = readyGroup(n.store, [alice, bob, carol], 2);

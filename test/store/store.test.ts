@@ -714,25 +714,6 @@ describe('write versions', () => {
     expect(bumped(() => store.members.upsert(member({ groupId: 'nope' })))).toEqual(['members']);
   });
 
-  it('rosterVersion is the groups, members and meta versions together', () => {
-    const roster = () => store.version('groups') + store.version('members') + store.version('meta');
-    expect(store.rosterVersion()).toBe(roster());
-    let last = store.rosterVersion();
-    for (const write of [
-      () => store.groups.insert(group()),
-      () => store.members.upsert(member()),
-      () => store.meta.set('k', 'v'),
-      () => store.members.delete('g1', member().peerId),
-    ]) {
-      write();
-      expect(store.rosterVersion()).toBe(roster());
-      expect(store.rosterVersion()).toBeGreaterThan(last);
-      last = store.rosterVersion();
-    }
-    store.requests.insert(request());
-    expect(store.rosterVersion()).toBe(last);
-  });
-
   it('refuses a table it does not count', () => {
     for (const t of ['decisions', 'audit', '__proto__', 'toString'])
       expect(() => store.version(t as 'meta')).toThrow(StoreError);
