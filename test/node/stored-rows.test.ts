@@ -1,14 +1,21 @@
 // Hostile rows in the store's meta table: the group view and the timers/handlers that read them
 // take a damaged row as absent (logged once, by key), user actions refuse it with a typed error
 // naming the key; none of them throws a raw SyntaxError or TypeError.
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
+import { bytesToHex, hexToBytes, randomBytes } from '@noble/hashes/utils.js';
 import { ApiError } from '../../shared/api/index.js';
-import { publicPackageToJSON } from '../../shared/crypto/keys.js';
+import { sealTo } from '../../shared/crypto/exported-key.js';
+import { publicPackageToJSON, SecretShare, type KeyPackage } from '../../shared/crypto/keys.js';
+import { getSuite } from '../../shared/crypto/suite.js';
 import { defaultPolicy, policyHash } from '../../shared/policy/policy.js';
 import { decodeInvite } from '../../shared/protocol/roster.js';
 import type { Vault } from '../../main/vault/index.js';
 import { BackupService } from '../../main/node/backup.js';
 import { ImportService } from '../../main/node/ceremonies/import.js';
+import { ReconstructService } from '../../main/node/ceremonies/reconstruct.js';
 import { RefreshReshareService } from '../../main/node/ceremonies/refresh-reshare.js';
 import { RepairService } from '../../main/node/ceremonies/repair.js';
 import { SettleService } from '../../main/node/ceremonies/settle.js';
@@ -711,6 +718,91 @@ describe('a damaged group key package', () => {
     store.groups.update(id, { publicPackage: goodPackage() });
     expect(ctx.publicPackage(id)).toBeDefined();
     expect(list()[0]!.publicKey).toMatch(/^[0-9a-f]{64}$/);
+  });
+});
+
+describe('a reconstruction over a missing or damaged group key package', () => {
+  it('fails the request with a reason naming the package before combining, nothing written', async () => {
+    for (const stored of [undefined, '{"scheme":"ed25519","groupKey":"zz"}']) {
+      const h = harness(alice);
+      const id = readyGroup(h.store, [alice, bob, carol], 2);
+      if (stored !== undefined) h.store.groups.update(id, { publicPackage: stored });
+      const suite = getSuite('ed25519');
+      h.ctx.keys.set(id, {
+        share: new SecretShare('ed25519', 1n, suite.randomScalar(), 0),
+      } as unknown as KeyPackage);
+      const failures: string[] = [];
+      const out = join(tmpdir(), `conclave-reconstruct-${bytesToHex(randomBytes(8))}.key`);
+      let awaited = 0;
+      const deps = {
+        ceremony: { ceremonies: new Set<string>() },
+        groups: { findGroup: () => h.store.groups.get(id)! },
+        inboxes: {
+          // bob's sealed share, there at once (a fake inbox: no network in this test).
+          awaitInbox: async () => {
+            awaited++;
+            const p = JSON.parse(new TextDecoder().decode(h.store.requests.get('r1')!.message));
+            const share = new SecretShare('ed25519', 2n, suite.randomScalar(), 0).toBytes();
+            const aad = new TextEncoder().encode('conclave/reconstruct/v1:r1');
+            return new Map([
+              [bob.peerId, { sealed: sealTo(hexToBytes(p.oneTimeKey), share, aad) }],
+            ]);
+          },
+          inbox: () => ({ round2: new Map() }),
+          drop: () => undefined,
+        },
+        requests: {
+          policyOf: () => defaultPolicy(),
+          createRequest: (g: GroupRow, kind: RequestRow['kind'], message: Uint8Array) => {
+            insertRequest(
+              h.store,
+              {},
+              { groupId: g.id, kind, createdBy: alice.peerId, status: 'pending', message },
+            );
+            return { id: 'r1' };
+          },
+          updateRequest: (rid: string, patch: Partial<RequestRow>) =>
+            h.store.requests.update(rid, patch),
+          finish: (rid: string, patch: { status: 'failed'; failure: string }) => {
+            failures.push(patch.failure);
+            h.store.requests.update(rid, patch);
+          },
+        },
+      } as unknown as NodeServices;
+      const svc = new ReconstructService(h.ctx, deps);
+      svc.createReconstructRequest({
+        group: 'treasury',
+        purpose: 'migration',
+        operation: 'export',
+        out,
+        passphrase: 'a long passphrase',
+      });
+      for (const who of [alice, bob])
+        h.store.decisions.insert({
+          requestId: 'r1',
+          peerId: who.peerId,
+          decision: 'approve',
+          statement: '{}',
+          at: Date.now(),
+        });
+      await expect(svc.reconstructStep(h.store.requests.get('r1')!)).resolves.toBeUndefined();
+      expect(failures).toHaveLength(1);
+      expect(failures[0]).not.toMatch(/TypeError|Cannot read|undefined/);
+      if (stored === undefined)
+        expect(failures[0]).toBe(
+          'reconstruction failed: this node holds no public key package for the group',
+        );
+      else
+        expect(failures[0]).toContain(
+          `"public key package of group ${id}" is unreadable (not a key package)`,
+        );
+      // Failed before waiting for anyone's share: nothing combined, written or announced.
+      expect(awaited).toBe(0);
+      expect(h.store.requests.get('r1')).toMatchObject({ status: 'failed' });
+      expect(existsSync(out)).toBe(false);
+      expect(h.store.meta.get(`exposed:${id}`)).toBeUndefined();
+      expect(h.sent).toEqual([]);
+    }
   });
 });
 

@@ -21,7 +21,7 @@ import {
   type RequestContext,
 } from '../../../shared/requests/index.js';
 import type { GroupRow, RequestRow } from '../../store/index.js';
-import { groupContextOf, TERMINAL } from '../common.js';
+import { badRowError, groupContextOf, groupPackageKey, TERMINAL } from '../common.js';
 import { type NodeServices, type NodeContext, NodeService } from '../context.js';
 
 export class ReconstructService extends NodeService {
@@ -188,7 +188,13 @@ export class ReconstructService extends NodeService {
     this.requests.updateRequest(r.id, { status: 'signing', updatedAt: Date.now() });
     this.notify(r.id);
     try {
-      const pub = this.publicPackage(g.id)!;
+      // Checked before any share is awaited: a damaged or missing package fails the request with
+      // a reason naming it (not a raw TypeError from combining without one).
+      const pub = this.publicPackage(g.id);
+      if (!pub)
+        throw g.publicPackage
+          ? badRowError(groupPackageKey(g.id), 'a key package')
+          : new Error('this node holds no public key package for the group');
       const shares: SecretShare[] = [];
       if (approvers.includes(this.me.peerId)) shares.push((await this.keyPackage(g.id)).share);
       const others = approvers.filter((a) => a !== this.me.peerId);
