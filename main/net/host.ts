@@ -22,6 +22,7 @@ import type {
   Stream,
 } from '@libp2p/interface';
 import { createDropLog, type DropLog } from './drops.js';
+import { corkedTransport, leanLogger, skipKnownProtocolMerges } from './lean.js';
 import { NetError } from './errors.js';
 import {
   ConnectionGate,
@@ -270,12 +271,13 @@ export async function createHost(opts: HostOptions): Promise<Host> {
   const node = await createLibp2p<Services>({
     privateKey,
     start: false,
+    logger: leanLogger(),
     addresses: {
       listen: [...opts.listen, ...relays.map((r) => `${r.addr.toString()}/p2p-circuit`)],
     },
     // circuitRelayTransport is always present: a host without relays must still be able to dial a
     // peer that is reachable only through one. It listens only on the /p2p-circuit addrs above.
-    transports: [tcp(), circuitRelayTransport()],
+    transports: [corkedTransport(tcp()), circuitRelayTransport()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux({ maxEarlyStreams: MAX_EARLY_STREAMS })],
     peerDiscovery,
@@ -299,6 +301,7 @@ export async function createHost(opts: HostOptions): Promise<Host> {
     services,
   });
   gate.attach(node);
+  skipKnownProtocolMerges(node.peerStore, node);
   return new Libp2pHost(node, {
     log,
     drop,
