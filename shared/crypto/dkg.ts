@@ -94,9 +94,7 @@ function pokEncode(suite: Suite, R: GroupPoint, z: bigint): Uint8Array {
   // Taproot's PoK carries x(R) only, with R forced to even Y, as ZF's frost-secp256k1-tr does.
   return concatBytes(suite.evenY ? R.toBytes().subarray(1) : R.toBytes(), suite.encodeScalar(z));
 }
-// `anyOrderR`: skip R's subgroup check, for a caller whose φ is already known to be in the prime-order
-// subgroup. Then z·G − c·φ is in the subgroup, so an R outside it fails the equation in
-// verifyKnowledge with the same error code its decoding would have raised.
+// `anyOrderR`: skip R's subgroup check (see verifyKnowledge for when that is sound).
 function pokDecode(
   suite: Suite,
   proof: Uint8Array,
@@ -150,8 +148,20 @@ export function proveKnowledge(
 }
 
 /**
- * Checks σ against φ; throws `bad_proof_of_knowledge` naming `id`. `phiInSubgroup`: the caller has
- * checked φ is in the prime-order subgroup, which makes R's own subgroup check redundant (pokDecode).
+ * Checks σ against φ; throws `bad_proof_of_knowledge` naming `id`.
+ *
+ * `anyOrder`: R is decoded without its subgroup check, and φ may have been too. For a caller that
+ * knows φ is in the prime-order subgroup, z·G − c·φ is in the subgroup, so an R outside it fails
+ * the equation with the same error code its decoding would have raised. For a caller that uses
+ * only φ's prime-order part (dkgEcho: its summed commitments are checked, assertSumsPrimeOrder),
+ * the proof still shows knowledge of that part's discrete log. On ed25519 the group is Z/ℓ × Z/8:
+ * φ = Q + T and R = R_Q + R_T, each uniquely, with Q, R_Q of order ℓ and T, R_T torsion. The
+ * equation z·G − c·φ = R holds iff z·G − c·Q = R_Q and −c·T = R_T: the first is the Schnorr
+ * equation for Q with commitment R_Q, under a challenge c bound to the whole of φ and R. Two
+ * accepted answers (c, z), (c', z') for the same φ and R give (z − z')·G = (c − c')·φ; the left
+ * side has no torsion, so (c − c')·T = 0 and (z − z')·G = (c − c')·Q, which yields Q's discrete
+ * log: the usual extraction, so the proof stops rogue keys in the prime-order part of the group
+ * key as it does without torsion. The torsion equation only says which R the prover must send.
  */
 export function verifyKnowledge(
   suite: Suite,
@@ -159,12 +169,12 @@ export function verifyKnowledge(
   phi: GroupPoint,
   proof: Uint8Array,
   ctx: Uint8Array,
-  phiInSubgroup = false,
+  anyOrder = false,
 ): void {
   const culprit = [identifierHex(suite, id)];
   let R: GroupPoint, z: bigint;
   try {
-    ({ R, z } = pokDecode(suite, proof, phiInSubgroup));
+    ({ R, z } = pokDecode(suite, proof, anyOrder));
   } catch (e) {
     throw new CryptoError('bad_proof_of_knowledge', (e as Error).message, culprit);
   }
@@ -234,7 +244,10 @@ export function verifyingSharesFrom(
 
 // ---- prime-order subgroup checks in a batch ----
 
-/** A point decoded without its subgroup check, waiting for assertPrimeOrder; `owner` is blamed. */
+/**
+ * A point decoded without its subgroup check, waiting for assertSumsPrimeOrder or assertPrimeOrder;
+ * `owner` is blamed.
+ */
 export interface PendingPoint {
   readonly point: GroupPoint;
   readonly owner: string;
@@ -254,7 +267,8 @@ export const SUBGROUP_BATCH_MIN = 160;
 const CHUNK = 6;
 
 /**
- * Throws `bad_point` naming every owner of a point outside the prime-order subgroup.
+ * Throws `bad_point` naming every owner of a point outside the prime-order subgroup. (The DKG and
+ * reshare need less, and check only their summed commitments: assertSumsPrimeOrder.)
  *
  * Small batches, and any batch that fails, check point by point. A larger batch is checked in
  * SUBGROUP_CHECK_ROUNDS rounds, each summing a fresh uniformly random subset of the points (each
@@ -289,6 +303,12 @@ export function assertPrimeOrder(
     )
   )
     return;
+  assertEachPrimeOrder(suite, pending);
+}
+
+/** Checks every point, one multiplication by the group order each; throws naming every owner. */
+export function assertEachPrimeOrder(suite: Suite, pending: readonly PendingPoint[]): void {
+  if (suite.primeOrderCurve) return;
   const bad = pending.filter((p) => !suite.inPrimeOrderSubgroup(p.point));
   if (bad.length === 0) return;
   const culprits = [...new Set(bad.map((p) => p.owner))];
@@ -297,6 +317,50 @@ export function assertPrimeOrder(
     `not in the prime-order subgroup: ${bad.map((p) => `${p.what} from ${p.owner}`).join(', ')}`,
     culprits,
   );
+}
+
+/**
+ * The subgroup check of a DKG or reshare: throws `bad_point` unless every coefficient-wise sum
+ * A_j = Σ_k C_{k,j} of the dealers' commitment lists (`lists`, all of them, own included) is in the
+ * prime-order subgroup: t multiplications by the group order, however many dealers. Only when a sum
+ * is not are the points checked one by one (`pending`: the same points, from decodeCommitmentList)
+ * to name their owners, which always finds one, as a sum of points in the subgroup is in it.
+ *
+ * Why the points need no check of their own, on ed25519 (Z/ℓ × Z/8: each C_{k,j} = Q_{k,j} + T_{k,j}
+ * uniquely, Q_{k,j} of order ℓ, T_{k,j} torsion):
+ * - Everything the ceremony outputs comes from the sums: the group key A_0 and each verifying share
+ *   Y_m = Σ_j m^j·A_j. With every A_j in the subgroup, so is every output point.
+ * - Member i accepts dealer k's share s (verifyReceivedShares) only if s·G = Σ_j i^j·C_{k,j}
+ *   = Σ_j i^j·Q_{k,j} + Σ_j i^j·T_{k,j}. s·G has no torsion, so the torsion sum is zero and
+ *   s·G = Σ_j i^j·Q_{k,j}: every accepted share is a value of the dealer's prime-order polynomial.
+ *   Summed over the dealers, member i's share s_i has s_i·G = Σ_j i^j·Σ_k Q_{k,j}, the prime-order
+ *   part of Y_i, which is Y_i itself when the sums have no torsion (finalize checks s_i·G = Y_i).
+ * - So torsion that colluding dealers make cancel in the sums changes nothing that is output;
+ *   torsion one dealer plants that passes every share check (an order-2 point at j = 1 and at
+ *   j = 2: i(i+1) is even) does not cancel, shows in the sums and is refused here, the dealer
+ *   named; torsion that fails a share check is refused there, the dealer named. The sums must be
+ *   checked: a dealer's torsion can pass every other member's share check and still reach the
+ *   group key or its own verifying share, which nobody's share check sees (at 3-of-3, dealer 2's
+ *   torsion T, 0, 7·T at j = 0, 1, 2, T of order 8, vanishes at x = 1 and 3, not at 0 or 2).
+ * - The proof of knowledge of C_{k,0} shows knowledge of its prime-order part's discrete log, all
+ *   the group key takes from it (verifyKnowledge with `anyOrder`); in a reshare C_{k,0} must equal
+ *   a point in the subgroup anyway.
+ * - No single dealer's commitment outlives the ceremony: the states keep them for finalize only,
+ *   and the stored public package holds the group key and the verifying shares.
+ * The sums need no randomness (unlike a random linear combination, which is not sound here: an
+ * order-2 component sees only its coefficient's parity), as they are exactly what is used.
+ */
+export function assertSumsPrimeOrder(
+  suite: Suite,
+  lists: Iterable<readonly GroupPoint[]>,
+  t: number,
+  pending: readonly PendingPoint[],
+): void {
+  if (suite.primeOrderCurve) return;
+  if (sumCommitments(suite, lists, t).every((A) => suite.inPrimeOrderSubgroup(A))) return;
+  assertEachPrimeOrder(suite, pending);
+  // Unreachable (a sum of points in the subgroup is in it), but never let a bad sum through.
+  throw new CryptoError('bad_point', 'a summed commitment is not in the prime-order subgroup');
 }
 
 /**
@@ -340,7 +404,8 @@ export function batchInSubgroup(
 
 /**
  * Decodes a dealer's commitment list (hex points); errors name the dealer. With `pending`, the
- * points' subgroup checks are left to the caller's assertPrimeOrder over that list.
+ * points' subgroup checks are left to the caller: assertSumsPrimeOrder (or assertPrimeOrder) with
+ * that list.
  */
 export function decodeCommitmentList(
   suite: Suite,
@@ -744,20 +809,15 @@ export function dkgRound1(
 
 /**
  * After all round-1 packages arrived: validates each (version, scheme, session, points, proof of
- * knowledge; errors name the sender) and returns the echo to broadcast. `rng` picks the subsets
- * of the batched subgroup check (assertPrimeOrder); only tests pass one, and it must be unpredictable
- * to the senders.
+ * knowledge; errors name the sender) and returns the echo to broadcast.
  */
-export function dkgEcho(
-  state: DkgState,
-  received: readonly DkgRound1Package[],
-  rng?: Rng,
-): DkgEcho {
+export function dkgEcho(state: DkgState, received: readonly DkgRound1Package[]): DkgEcho {
   expectStep(state, 'round1');
   const { suite, params } = state;
   const expected = memberIds(params).filter((id) => id !== state.me);
   const byId = collectPackages(suite, state.session, params.scheme, expected, received);
-  // Decode everything first, check all points' subgroups in one batch, then the proofs.
+  // Decode everything first, check the summed commitments' subgroups (the points' own are left
+  // unchecked: assertSumsPrimeOrder says why that is sound), then the proofs.
   const pending: PendingPoint[] = [];
   const decoded = new Map<bigint, GroupPoint[]>();
   for (const [from, p] of byId) {
@@ -769,7 +829,12 @@ export function dkgEcho(
       [p.from],
     );
   }
-  assertPrimeOrder(suite, pending, rng);
+  assertSumsPrimeOrder(
+    suite,
+    [state.commitments.get(state.me)!, ...decoded.values()],
+    params.threshold,
+    pending,
+  );
   for (const [from, p] of byId) {
     const C = decoded.get(from)!;
     verifyKnowledge(suite, from, C[0], hexToBytes(p.proofOfKnowledge), state.digest, true);

@@ -5,6 +5,7 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js';
 import { CryptoError, check } from './errors.js';
 import {
+  assertSumsPrimeOrder,
   checkEchoes,
   collectPackages,
   collectShares,
@@ -19,6 +20,7 @@ import {
   verifyReceivedShares,
   type DkgEcho,
   type DkgMember,
+  type PendingPoint,
 } from './dkg.js';
 import {
   makePublicPackage,
@@ -252,7 +254,9 @@ export function reshareRound1(
 /**
  * Every participant validates the dealers' packages: each dealer's constant commitment must equal
  * λ_i·Y_i of its old verifying share (so no dealer can change the key or inject anything), and
- * returns the echo to broadcast.
+ * returns the echo to broadcast. The subgroup check is on the summed commitments, as in dkgEcho
+ * (assertSumsPrimeOrder says why that is sound; the Lagrange weights are in the dealt constants,
+ * the sums and share checks are the DKG's).
  */
 export function reshareEcho(
   state: ReshareState,
@@ -263,8 +267,9 @@ export function reshareEcho(
   const expected = params.dealers.filter((d) => d !== state.me);
   const byId = collectPackages(suite, state.session, params.old.scheme, expected, received);
   const bad: string[] = [];
+  const pending: PendingPoint[] = [];
   for (const [from, p] of byId) {
-    const C = decodeCommitmentList(suite, p.commitment, params.threshold, p.from);
+    const C = decodeCommitmentList(suite, p.commitment, params.threshold, p.from, pending);
     const expectC0 = params.old.verifyingShares
       .get(from)!
       .multiplyUnsafe(lagrangeAtZero(suite, params.dealers, from));
@@ -292,6 +297,7 @@ export function reshareEcho(
       `dealt value does not match the old share of ${bad.join(', ')}`,
       bad,
     );
+  assertSumsPrimeOrder(suite, state.commitments.values(), params.threshold, pending);
   state.step = 'echo';
   const digests: Record<string, string> = {};
   for (const d of params.dealers) digests[identifierHex(suite, d)] = state.digests.get(d)!;
