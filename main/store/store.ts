@@ -3,6 +3,8 @@
 import { chmodSync, closeSync, constants, openSync, statSync } from 'node:fs';
 import Database from 'libsql';
 import { canonicalJSON, entryProblem, type AuditEntry } from '../../shared/audit/chain.js';
+import { publicPackageFromJSON, type PublicKeyPackageJSON } from '../../shared/crypto/keys.js';
+import { logSafe } from '../../shared/protocol/text.js';
 import { MIGRATIONS } from './migrations.js';
 import type {
   AuditHeads,
@@ -164,6 +166,35 @@ function strArray(v: unknown, what: string): string {
   return JSON.stringify(v);
 }
 
+/** An epoch: a count of refreshes and reshares, never negative (readers guard older rows). */
+function epochValue(v: unknown, what: string): SqlValue {
+  const n = bind(v, what);
+  if (typeof n === 'number' && n >= 0) return n;
+  const got = typeof n === 'number' ? String(n) : v === null ? 'null' : `a ${typeof v}`;
+  throw new StoreError('bad_value', `${what} must be a non-negative integer, got ${got}`);
+}
+
+/**
+ * A group's public key package: refused unless it decodes as the readers decode it (JSON, then
+ * publicPackageFromJSON), so the store never takes in a package its readers would find damaged.
+ */
+function packageValue(v: unknown, what: string): SqlValue {
+  if (v === null) return null;
+  if (typeof v !== 'string') throw new StoreError('bad_value', `${what} must be a string`);
+  try {
+    publicPackageFromJSON(JSON.parse(v) as PublicKeyPackageJSON);
+  } catch (err) {
+    const why =
+      err instanceof SyntaxError
+        ? 'it is not JSON'
+        : logSafe(err instanceof Error ? err.message : err, 200);
+    throw new StoreError('bad_value', `${what} is not a public key package: ${why}`, {
+      cause: err,
+    });
+  }
+  return v;
+}
+
 const bool = (v: unknown, what: string): number => {
   if (typeof v !== 'boolean') throw new StoreError('bad_value', `${what} must be a boolean`);
   return v ? 1 : 0;
@@ -203,8 +234,8 @@ const GROUP_COLUMNS: Columns = {
   status: { column: 'status' },
   creatorPeerId: { column: 'creator_peer_id' },
   inviteSecret: { column: 'invite_secret' },
-  publicPackage: { column: 'public_package' },
-  epoch: { column: 'epoch' },
+  publicPackage: { column: 'public_package', encode: packageValue },
+  epoch: { column: 'epoch', encode: epochValue },
   createdAt: { column: 'created_at' },
   updatedAt: { column: 'updated_at' },
   error: { column: 'error' },

@@ -1,5 +1,10 @@
 // Builds one node service alone: an in-memory store, real identities, and fakes for the network,
 // the vault and whatever other services the one under test calls.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'libsql';
+import { onTestFinished } from 'vitest';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { bytesToHex, randomBytes, utf8ToBytes } from '@noble/hashes/utils.js';
 import { canonicalJSON } from '../../shared/crypto/backup.js';
@@ -51,11 +56,17 @@ export interface HarnessOptions {
    * secrets to give (only its kind).
    */
   secrets?: Map<string, Uint8Array>;
+  /**
+   * The store in a file of its own temporary folder, removed when the test ends, instead of in
+   * memory: plantGroupColumns can then write rows the store's own methods refuse.
+   */
+  file?: boolean;
 }
 
 /** A NodeContext for `me` over an in-memory store, a fake host that records what it sends, a fake vault. */
 export function harness(me: Identity, opts: HarnessOptions = {}): Harness {
-  const store = openStore(':memory:');
+  // Its timers (the audit flush) stop before the file's store is closed at the test's end.
+  const store = opts.file ? tempFileStore(() => void (ctx.stopped = true)) : openStore(':memory:');
   const sent: Sent[] = [];
   const logs: string[] = [];
   const host = {
@@ -78,6 +89,45 @@ export function harness(me: Identity, opts: HarnessOptions = {}): Harness {
     : { kind: 'file' }) as unknown as Vault;
   const ctx = new NodeContext({ store, vault, host, identity: me, log: (l) => logs.push(l) });
   return { store, ctx, sent, logs };
+}
+
+/**
+ * A store in a file of a temporary folder, closed and removed when the running test ends (after
+ * `beforeClose`, which stops what would use it).
+ */
+export function tempFileStore(beforeClose?: () => void): Store {
+  const dir = mkdtempSync(join(tmpdir(), 'conclave-store-'));
+  const store = openStore(join(dir, 'conclave.db'));
+  onTestFinished(() => {
+    beforeClose?.();
+    store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return store;
+}
+
+/**
+ * Writes columns of a group's row (SQL names and values) as a damaged file or an older version of
+ * the app may hold them, past the checks of the store's own methods: through a second connection
+ * to the store's file (a store of `harness(me, { file: true })` or tempFileStore()).
+ */
+export function plantGroupColumns(
+  store: Store,
+  groupId: string,
+  columns: Record<string, string | number | null>,
+): void {
+  const db = new Database(store.path);
+  try {
+    const sets = Object.keys(columns).map((c) => `${c} = @${c}`);
+    const sql = `UPDATE groups SET ${sets.join(', ')} WHERE id = @id`;
+    if (db.prepare(sql).run({ ...columns, id: groupId }).changes !== 1)
+      throw new Error(`no group ${groupId} in ${store.path}`);
+  } finally {
+    db.close();
+  }
+  // The store counts its own writes only (Store.version): an empty update counts this one, so
+  // what caches the groups table (the membership index) reads it again.
+  store.groups.update(groupId, {});
 }
 
 /** A ready group of these members (the first is the creator), as the store holds it. */

@@ -249,7 +249,9 @@ describe('membership lookups answer right after each change', () => {
   it('a newcomer named by a reshare counts as soon as the request is stored, until it ends', async () => {
     const n = await node();
     const id = readyGroup(n.store, [alice, bob, carol], 2);
-    n.store.groups.update(id, { publicPackage: '{}' });
+    n.store.groups.update(id, {
+      publicPackage: JSON.stringify(publicPackageToJSON(dealerKeys('ed25519', 2, 3)[0]!.public)),
+    });
     expect(n.known(dave)).toBe(false);
     expect(n.allow(dave)).toBe(false);
     insertRequest(n.store, addParams(id, dave), {

@@ -11,7 +11,16 @@ import { RepairService } from '../../main/node/ceremonies/repair.js';
 import { DroppedMessage, repairContext } from '../../main/node/common.js';
 import type { NodeServices } from '../../main/node/context.js';
 import type { RequestRow } from '../../main/store/index.js';
-import { harness, insertRequest, peer, readyGroup, repairParams, type Peer } from './fixtures.js';
+import {
+  harness,
+  insertRequest,
+  peer,
+  plantGroupColumns,
+  readyGroup,
+  repairParams,
+  type HarnessOptions,
+  type Peer,
+} from './fixtures.js';
 
 let alice: Peer, bob: Peer, carol: Peer, dave: Peer, erin: Peer;
 beforeAll(async () => {
@@ -25,8 +34,8 @@ afterEach(() => vi.useRealTimers());
  * alice's node in a 2-of-3 group of alice, bob and carol (index 3), with a repair r1 (approved by
  * alice and bob) that puts dave in carol's place and has just failed here.
  */
-function setup() {
-  const h = harness(alice);
+function setup(opts: HarnessOptions = {}) {
+  const h = harness(alice, opts);
   const groupId = readyGroup(h.store, [alice, bob, carol], 2);
   const suite = getSuite('ed25519');
   const keys: KeyPackage[] = splitSecret('ed25519', suite.randomScalar(), 2, [1n, 2n, 3n]);
@@ -117,10 +126,13 @@ describe('RepairService: a late proof from a failed repair’s new device', () =
   });
 
   it('does not count proofs against the device while this node’s key package is damaged', () => {
-    const t = setup();
+    const t = setup({ file: true });
     t.fail();
     const good = t.store.groups.get(t.groupId)!.publicPackage!;
-    t.store.groups.update(t.groupId, { publicPackage: '{"scheme":"ed25519","groupKey":"zz"}' });
+    // (The store refuses to write a package that does not decode: one is planted in its file.)
+    plantGroupColumns(t.store, t.groupId, {
+      public_package: '{"scheme":"ed25519","groupKey":"zz"}',
+    });
     for (let i = 0; i < 6; i++) expect(t.late(dave, t.proof())).toBe('wrong_state');
     expect(t.roster()).toEqual(['alice:1', 'bob:2', 'carol:3']);
     expect(

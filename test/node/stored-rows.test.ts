@@ -40,12 +40,27 @@ import type { RequestsService } from '../../main/node/requests.js';
 import { SyncService } from '../../main/node/sync.js';
 import type { GroupRow, RequestRow } from '../../main/store/index.js';
 import { dealerKeys } from '../crypto/helpers.js';
-import { harness, insertRequest, peer, readyGroup, repairParams, type Peer } from './fixtures.js';
+import {
+  harness,
+  insertRequest,
+  peer,
+  plantGroupColumns,
+  readyGroup,
+  repairParams,
+  type HarnessOptions,
+  type Peer,
+} from './fixtures.js';
 
 let alice: Peer, bob: Peer, carol: Peer, dave: Peer;
 beforeAll(async () => {
   [alice, bob, carol, dave] = await Promise.all(['alice', 'bob', 'carol', 'dave'].map(peer));
 });
+
+/**
+ * A group key package as a damaged file may hold it (JSON, not a package): the store refuses to
+ * write one, so tests plant it in the store's file (plantGroupColumns).
+ */
+const DAMAGED_PACKAGE = '{"scheme":"ed25519","groupKey":"zz"}';
 
 /** Values no reader may trust: not JSON, JSON of the wrong shape, and a huge one. */
 const HOSTILE = [
@@ -71,8 +86,8 @@ function mixedCandidates(good: Peer): string {
   ]);
 }
 
-function groupsSetup() {
-  const h = harness(alice);
+function groupsSetup(opts: HarnessOptions = {}) {
+  const h = harness(alice, opts);
   const id = readyGroup(h.store, [alice, bob, carol], 2);
   const groups = new GroupsService(h.ctx, {} as NodeServices);
   const list = () => h.store.groups.list().map((g) => groups.groupView(g));
@@ -104,14 +119,14 @@ describe('the group view over hostile stored rows', () => {
   });
 
   it('shows the group without its imported key or public key when those are damaged', () => {
-    const { store, id, groups, list } = groupsSetup();
+    const { store, id, groups, list } = groupsSetup({ file: true });
     for (const bad of [...HOSTILE, '{"publicKey":"not hex"}']) {
       store.meta.set(`import:${id}`, bad);
       expect(list()[0]!.importedKey).toBeUndefined();
       expect(groups.importedKey(id)).toBeUndefined();
     }
-    // (The store's schema refuses a package that is not JSON; one of the wrong shape it keeps.)
-    store.groups.update(id, { publicPackage: '{"groupKey":"zz"}' });
+    // (The store refuses to write a package that does not decode: one is planted in its file.)
+    plantGroupColumns(store, id, { public_package: '{"groupKey":"zz"}' });
     expect(list()[0]!.publicKey).toBeUndefined();
   });
 
@@ -640,10 +655,9 @@ describe('the group policy over a damaged policy row', () => {
 
 describe('share backups over a damaged stored key package', () => {
   it('refuse export and restore with a typed error naming the package, not the file', async () => {
-    const h = harness(alice, { secrets: new Map() });
+    const h = harness(alice, { secrets: new Map(), file: true });
     const id = readyGroup(h.store, [alice, bob, carol], 2);
-    // (The store refuses a package that is not JSON; one of the wrong shape it keeps.)
-    h.store.groups.update(id, { publicPackage: '{"scheme":"ed25519","groupKey":"zz"}' });
+    plantGroupColumns(h.store, id, { public_package: DAMAGED_PACKAGE });
     const deps = {
       groups: { findGroup: () => h.store.groups.get(id)! },
     } as unknown as NodeServices;
@@ -701,8 +715,8 @@ describe('the stored relays at start, in the settings and for vouched addresses'
 
 describe('a damaged group key package', () => {
   it('reads as none in the view and for services (the row logged once), a typed error for the key', async () => {
-    const { store, id, list, ctx, logs } = groupsSetup();
-    store.groups.update(id, { publicPackage: '{"scheme":"ed25519","groupKey":"zz"}' });
+    const { store, id, list, ctx, logs } = groupsSetup({ file: true });
+    plantGroupColumns(store, id, { public_package: DAMAGED_PACKAGE });
     for (let i = 0; i < 3; i++) {
       expect(list()[0]!.publicKey).toBeUndefined();
       expect(ctx.publicPackage(id)).toBeUndefined();
@@ -723,10 +737,10 @@ describe('a damaged group key package', () => {
 
 describe('a reconstruction over a missing or damaged group key package', () => {
   it('fails the request with a reason naming the package before combining, nothing written', async () => {
-    for (const stored of [undefined, '{"scheme":"ed25519","groupKey":"zz"}']) {
-      const h = harness(alice);
+    for (const stored of [undefined, DAMAGED_PACKAGE]) {
+      const h = harness(alice, { file: true });
       const id = readyGroup(h.store, [alice, bob, carol], 2);
-      if (stored !== undefined) h.store.groups.update(id, { publicPackage: stored });
+      if (stored !== undefined) plantGroupColumns(h.store, id, { public_package: stored });
       const suite = getSuite('ed25519');
       h.ctx.keys.set(id, {
         share: new SecretShare('ed25519', 1n, suite.randomScalar(), 0),
@@ -807,8 +821,8 @@ describe('a reconstruction over a missing or damaged group key package', () => {
 });
 
 describe('a newcomer joining over damaged stored rows', () => {
-  function joinSetup() {
-    const h = harness(alice);
+  function joinSetup(opts: HarnessOptions = {}) {
+    const h = harness(alice, opts);
     const id = readyGroup(h.store, [alice, bob, carol], 2);
     h.store.groups.update(id, { publicPackage: goodPackage() });
     const groups = new GroupsService(h.ctx, {
@@ -848,7 +862,7 @@ describe('a newcomer joining over damaged stored rows', () => {
       [
         'package',
         (h: ReturnType<typeof joinSetup>) =>
-          h.store.groups.update(h.id, { publicPackage: '{"scheme":"ed25519","groupKey":"zz"}' }),
+          plantGroupColumns(h.store, h.id, { public_package: DAMAGED_PACKAGE }),
       ],
       [
         'policy',
@@ -856,7 +870,7 @@ describe('a newcomer joining over damaged stored rows', () => {
           h.store.meta.set(`policy:${h.id}`, JSON.stringify({ ...defaultPolicy(), v: 2 })),
       ],
     ] as const) {
-      const h = joinSetup();
+      const h = joinSetup({ file: true });
       const secret = h.invite();
       damage(h);
       const named = key === 'package' ? `public key package of group ${h.id}` : `policy:${h.id}`;
@@ -916,9 +930,9 @@ describe('leaving a group whose stored epoch is damaged', () => {
   it('looks at a bounded number of epochs and still deletes the shares held', async () => {
     for (const epoch of [2 ** 40, Number.MAX_SAFE_INTEGER, -3]) {
       const secrets = new Map<string, Uint8Array>();
-      const h = harness(alice, { secrets });
+      const h = harness(alice, { secrets, file: true });
       const id = readyGroup(h.store, [alice, bob, carol], 2);
-      h.store.groups.update(id, { epoch });
+      plantGroupColumns(h.store, id, { epoch });
       secrets.set(shareName(id, 0), new Uint8Array(32).fill(1));
       secrets.set(shareName(id, 1), new Uint8Array(32).fill(2));
       if (Number.isSafeInteger(epoch) && epoch > 0)

@@ -10,6 +10,7 @@ import { ed25519 } from '@noble/curves/ed25519.js';
 import { hexToBytes } from '@noble/hashes/utils.js';
 import Database from 'libsql';
 import { makeEntry, verifyEntries, type AuditEntry } from '../../shared/audit/chain.js';
+import { publicPackageToJSON } from '../../shared/crypto/keys.js';
 import {
   MIGRATIONS,
   openStore,
@@ -20,6 +21,7 @@ import {
   type RequestRow,
   type Store,
 } from '../../main/store/index.js';
+import { dealerKeys } from '../crypto/helpers.js';
 
 let dir: string;
 let store: Store;
@@ -48,6 +50,9 @@ const group = (over: Partial<GroupRow> = {}): GroupRow => ({
   updatedAt: T0,
   ...over,
 });
+
+/** A group's public key package as the node stores it (a real one: it decodes). */
+const PACKAGE = JSON.stringify(publicPackageToJSON(dealerKeys('ed25519', 2, 3)[0]!.public));
 
 const member = (over: Partial<MemberRow> = {}): MemberRow => ({
   groupId: 'g1',
@@ -247,7 +252,7 @@ describe('groups', () => {
     const full = group({
       id: 'g2',
       inviteSecret: 'secret-token',
-      publicPackage: '{"groupKey":"aa"}',
+      publicPackage: PACKAGE,
       error: 'boom',
       dkgSession: 's1',
       rosterHash: 'cd'.repeat(32),
@@ -290,6 +295,70 @@ describe('groups', () => {
     expect(() =>
       store.groups.insert(group({ id: 'g2', name: undefined as unknown as string })),
     ).toThrow(/groups needs name/);
+  });
+
+  it('refuses a negative or non-integer epoch at write, naming the field and the value', () => {
+    for (const epoch of [-1, -(2 ** 40), 1.5, 2 ** 53, '3', null, 5n]) {
+      const bad = epoch as unknown as number;
+      const err = /groups\.epoch (must be a non-negative integer|must be an integer)/;
+      expect(() => store.groups.insert(group({ epoch: bad }))).toThrow(err);
+      expect(store.groups.get('g1')).toBeUndefined();
+    }
+    expect(() => store.groups.insert(group({ epoch: -1 }))).toThrow(
+      expect.objectContaining({
+        name: 'StoreError',
+        code: 'bad_value',
+        message: 'groups.epoch must be a non-negative integer, got -1',
+      }),
+    );
+    store.groups.insert(group({ epoch: 0 }));
+    expect(() => store.groups.update('g1', { epoch: -3 })).toThrow(
+      'groups.epoch must be a non-negative integer, got -3',
+    );
+    store.groups.update('g1', { epoch: Number.MAX_SAFE_INTEGER });
+    expect(store.groups.get('g1')!.epoch).toBe(Number.MAX_SAFE_INTEGER);
+  });
+
+  it('refuses a public key package its readers could not decode, at insert and update', () => {
+    const wrongShape = [
+      '{}',
+      'null',
+      '[]',
+      '"a string"',
+      '{"groupKey":"aa"}',
+      '{"scheme":"ed25519","groupKey":"zz"}',
+      '{"scheme":"rsa","groupKey":"aa","verifyingShares":{},"threshold":2,"epoch":0}',
+      // A real package with a group key one byte short (not a point).
+      PACKAGE.replace(/"groupKey":"[0-9a-f]{2}/, '"groupKey":"'),
+      // A real package with a fractional threshold.
+      PACKAGE.replace(/"threshold":\d+/, '"threshold":1.5'),
+    ];
+    for (const bad of ['{not json', ...wrongShape]) {
+      expect(() => store.groups.insert(group({ publicPackage: bad }))).toThrow(
+        expect.objectContaining({
+          code: 'bad_value',
+          message: expect.stringMatching(/^groups\.publicPackage is not a public key package: /),
+        }),
+      );
+      expect(store.groups.get('g1')).toBeUndefined();
+    }
+    expect(() => store.groups.insert(group({ publicPackage: '{not json' }))).toThrow(
+      'groups.publicPackage is not a public key package: it is not JSON',
+    );
+    store.groups.insert(group());
+    for (const bad of wrongShape)
+      expect(() => store.groups.update('g1', { publicPackage: bad })).toThrow(
+        /groups\.publicPackage is not a public key package/,
+      );
+    expect(() => store.groups.update('g1', { publicPackage: 7 as unknown as string })).toThrow(
+      'groups.publicPackage must be a string',
+    );
+    expect(store.groups.get('g1')).not.toHaveProperty('publicPackage');
+    // A real one is kept as given, and can be cleared.
+    store.groups.update('g1', { publicPackage: PACKAGE, epoch: 1 });
+    expect(store.groups.get('g1')).toMatchObject({ publicPackage: PACKAGE, epoch: 1 });
+    store.groups.update('g1', { publicPackage: undefined });
+    expect(store.groups.get('g1')).not.toHaveProperty('publicPackage');
   });
 
   it('refuses an unknown scheme or status (CHECK constraint)', () => {
