@@ -18,8 +18,12 @@ export interface GroupRow {
    * group is complete: the file is 0600 and the node should clear it once the roster is full.
    */
   inviteSecret?: string;
-  /** The group's public key package as JSON, once the DKG is done. */
+  /**
+   * The group's public key package as JSON, once the DKG is done. Written only if it decodes
+   * (publicPackageFromJSON); a row read back may still hold a damaged one: readers guard it.
+   */
   publicPackage?: string;
+  /** Refreshes and reshares so far: written only as a non-negative integer (readers guard it). */
   epoch: number;
   createdAt: number;
   updatedAt: number;
@@ -132,9 +136,12 @@ export interface Store {
   version(table: VersionedTable): number;
   meta: { get(key: string): string | undefined; set(key: string, value: string): void };
   groups: {
-    /** Throws StoreError 'conflict' when the id exists. */
+    /**
+     * Throws StoreError 'conflict' when the id exists, 'bad_value' for a field it refuses (a
+     * negative epoch, a public key package that does not decode).
+     */
     insert(g: GroupRow): void;
-    /** A key present with the value undefined clears that optional column. */
+    /** A key present with the value undefined clears that optional column; refuses as insert. */
     update(id: string, patch: Partial<Omit<GroupRow, 'id'>>): void;
     get(id: string): GroupRow | undefined;
     /** Exact (case-sensitive) name; oldest first. */
