@@ -168,12 +168,15 @@ export function signingKey(pub: PublicKeyPackage, opts: { tweak?: boolean } = {}
   if (hit) return hit;
   const suite = getSuite(pub.scheme);
   const Fn = suite.Fn;
+  // The key's window-8 table serves aggregate's public c·PK and is built there, on first use. An
+  // eager precompute multiplies a dummy secret scalar, which on secp256k1 (noble blinds every
+  // secret multiplication) builds a second, wider table that nothing here uses.
   let view: SigningKey;
   if (!suite.evenY) {
     view = {
       suite,
       threshold: pub.threshold,
-      key: pub.groupKey.precompute(8, false),
+      key: pub.groupKey.precompute(8, true),
       keyBytes: suite.encodePoint(pub.groupKey),
       verifyingShares: pub.verifyingShares,
       adjustShare: (s) => s,
@@ -195,7 +198,7 @@ export function signingKey(pub: PublicKeyPackage, opts: { tweak?: boolean } = {}
     view = {
       suite,
       threshold: pub.threshold,
-      key: key.precompute(8, false),
+      key: key.precompute(8, true),
       keyBytes: suite.encodePoint(key),
       verifyingShares: vs,
       adjustShare: (s) => {
