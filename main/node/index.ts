@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { ApiError, type Api, type ApiEvent } from '../../shared/api/index.js';
 import { makeEntry } from '../../shared/audit/chain.js';
+import { ed25519Signer } from '../crypto/ed25519.js';
 import { fingerprint } from '../../shared/protocol/roster.js';
 import { logSafe } from '../../shared/protocol/text.js';
 import {
@@ -272,7 +273,7 @@ export async function startCustodian(opts: StartOptions): Promise<RunningNode> {
       peerId,
       name,
       publicKey: publicKeyFromPeerId(peerId),
-      sign: (msg) => ed25519.sign(msg, seed),
+      sign: ed25519Signer(seed),
     };
     // Relays from the command line and from the settings (the UI's), each once.
     const storedRelays = readRelays(store, opts.log);
