@@ -8,13 +8,16 @@ import { onTestFinished } from 'vitest';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { bytesToHex, randomBytes, utf8ToBytes } from '@noble/hashes/utils.js';
 import { canonicalJSON } from '../../shared/crypto/backup.js';
+import { publicPackageToJSON } from '../../shared/crypto/keys.js';
 import { defaultPolicy, policyHash } from '../../shared/policy/policy.js';
 import { fingerprint } from '../../shared/protocol/roster.js';
 import { signStatement, type RequestBody } from '../../shared/protocol/wire.js';
 import { generateIdentity, type Host } from '../../main/net/index.js';
+import { joinToken } from '../../main/node/common.js';
 import { NodeContext, type Identity } from '../../main/node/context.js';
-import { openStore, type RequestRow, type Store } from '../../main/store/index.js';
+import { openStore, type GroupRow, type RequestRow, type Store } from '../../main/store/index.js';
 import type { Vault } from '../../main/vault/index.js';
+import { dealerKeys } from '../crypto/helpers.js';
 
 export interface Peer {
   peerId: string;
@@ -130,17 +133,38 @@ export function plantGroupColumns(
   store.groups.update(groupId, {});
 }
 
-/** A ready group of these members (the first is the creator), as the store holds it. */
-export function readyGroup(store: Store, members: Peer[], threshold: number): string {
-  const id = 'ab'.repeat(16);
+/** What readyGroup stores other than a ready group of exactly its members, named treasury. */
+export interface GroupOptions {
+  /** Default 'ab' × 16. */
+  id?: string;
+  name?: string;
+  /** Default 'ready'. */
+  status?: GroupRow['status'];
+  /** Default the number of members. */
+  size?: number;
+  /** Whether the members confirmed the roster (default true). */
+  confirmed?: boolean;
+}
+
+/**
+ * A ready group of these members (the first is the creator), as the store holds it, or another
+ * group as `opts` says (a forming one, say). Returns its id.
+ */
+export function readyGroup(
+  store: Store,
+  members: Peer[],
+  threshold: number,
+  opts: GroupOptions = {},
+): string {
+  const id = opts.id ?? 'ab'.repeat(16);
   const now = Date.now();
   store.groups.insert({
     id,
-    name: 'treasury',
+    name: opts.name ?? 'treasury',
     threshold,
-    size: members.length,
+    size: opts.size ?? members.length,
     scheme: 'ed25519',
-    status: 'ready',
+    status: opts.status ?? 'ready',
     creatorPeerId: members[0]!.peerId,
     epoch: 0,
     createdAt: now,
@@ -155,12 +179,28 @@ export function readyGroup(store: Store, members: Peer[], threshold: number): st
       fingerprint: fingerprint(m.publicKey),
       index: i + 1,
       addrs: [],
-      confirmed: true,
+      confirmed: opts.confirmed ?? true,
       joinedAt: now,
     }),
   );
   return id;
 }
+
+/** The join message `who` sends to a group with an invite's secret. */
+export function joinMessage(groupId: string, secret: string, who: Peer, addrs: string[] = []) {
+  return {
+    v: 1 as const,
+    type: 'join' as const,
+    groupId,
+    token: joinToken(secret, groupId, who.peerId),
+    name: who.name,
+    addrs,
+  };
+}
+
+/** A group's public key package as the node stores it (a real one: it decodes), of a new key. */
+export const publicPackageJSON = (t = 2, n = 3): string =>
+  JSON.stringify(publicPackageToJSON(dealerKeys('ed25519', t, n)[0]!.public));
 
 /** The parameters of a repair from epoch 0 that puts `newcomer`'s device in `lost`'s place. */
 export function repairParams(groupId: string, lost: Peer, newcomer: Peer) {

@@ -4,16 +4,21 @@
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { bytesToHex } from '@noble/hashes/utils.js';
 import { makeEntry } from '../../shared/audit/chain.js';
-import { publicPackageToJSON } from '../../shared/crypto/keys.js';
 import { decodeInvite, fingerprint } from '../../shared/protocol/roster.js';
 import type { Handler, HandleOptions, Host, PeerPolicy } from '../../main/net/index.js';
 import { Custodian } from '../../main/node/custodian.js';
-import { formerKey, joinToken } from '../../main/node/common.js';
+import { formerKey } from '../../main/node/common.js';
 import { Membership } from '../../main/node/membership.js';
 import { openStore, type Store } from '../../main/store/index.js';
 import type { Vault } from '../../main/vault/index.js';
-import { dealerKeys } from '../crypto/helpers.js';
-import { insertRequest, peer, readyGroup, type Peer } from './fixtures.js';
+import {
+  insertRequest,
+  joinMessage,
+  peer,
+  publicPackageJSON,
+  readyGroup,
+  type Peer,
+} from './fixtures.js';
 
 let alice: Peer, bob: Peer, carol: Peer, dave: Peer;
 beforeAll(async () => {
@@ -124,32 +129,8 @@ async function node(opts: { count?: boolean } = {}) {
 
 /** A forming group created by `creator` with these members (the creator first), as stored. */
 function formingGroup(store: Store, id: string, members: Peer[]): void {
-  const now = Date.now();
-  store.groups.insert({
-    id,
-    name: `forming-${id.slice(0, 4)}`,
-    threshold: 2,
-    size: 3,
-    scheme: 'ed25519',
-    status: 'forming',
-    creatorPeerId: members[0]!.peerId,
-    epoch: 0,
-    createdAt: now,
-    updatedAt: now,
-  });
-  members.forEach((m, i) =>
-    store.members.upsert({
-      groupId: id,
-      peerId: m.peerId,
-      name: m.name,
-      identityKey: bytesToHex(m.publicKey),
-      fingerprint: fingerprint(m.publicKey),
-      index: i + 1,
-      addrs: [],
-      confirmed: false,
-      joinedAt: now,
-    }),
-  );
+  const name = `forming-${id.slice(0, 4)}`;
+  readyGroup(store, members, 2, { id, name, size: 3, status: 'forming', confirmed: false });
 }
 
 /** The parameters of a reshare from epoch 0 of a 3-member group that adds `add`. */
@@ -169,6 +150,16 @@ function addParams(groupId: string, add: Peer) {
 const envelope = (author: Peer) =>
   JSON.stringify({ body: { createdBy: author.peerId, policy: '00'.repeat(32) } });
 
+/** alice's pending reshare r1 of the group that adds `add`, as stored. */
+const pendingReshare = (store: Store, groupId: string, add: Peer) =>
+  insertRequest(store, addParams(groupId, add), {
+    groupId,
+    kind: 'reshare',
+    createdBy: alice.peerId,
+    status: 'pending',
+    envelope: envelope(alice),
+  });
+
 describe('membership lookups answer right after each change', () => {
   it('a member who joins with the invite counts from the join on', async () => {
     const n = await node();
@@ -181,14 +172,7 @@ describe('membership lookups answer right after each change', () => {
     expect(n.known(bob)).toBe(false);
     expect(n.isMember(bob)).toBe(false);
     const secret = decodeInvite(created.invite).secret;
-    const join = await n.join(bob, {
-      v: 1,
-      type: 'join',
-      groupId: created.id,
-      token: joinToken(secret, created.id, bob.peerId),
-      name: 'bob',
-      addrs: [],
-    });
+    const join = await n.join(bob, joinMessage(created.id, secret, bob));
     expect(join).toMatchObject({ ok: true });
     expect(n.known(bob)).toBe(true);
     expect(n.isMember(bob)).toBe(true);
@@ -249,18 +233,10 @@ describe('membership lookups answer right after each change', () => {
   it('a newcomer named by a reshare counts as soon as the request is stored, until it ends', async () => {
     const n = await node();
     const id = readyGroup(n.store, [alice, bob, carol], 2);
-    n.store.groups.update(id, {
-      publicPackage: JSON.stringify(publicPackageToJSON(dealerKeys('ed25519', 2, 3)[0]!.public)),
-    });
+    n.store.groups.update(id, { publicPackage: publicPackageJSON() });
     expect(n.known(dave)).toBe(false);
     expect(n.allow(dave)).toBe(false);
-    insertRequest(n.store, addParams(id, dave), {
-      groupId: id,
-      kind: 'reshare',
-      createdBy: alice.peerId,
-      status: 'pending',
-      envelope: envelope(alice),
-    });
+    pendingReshare(n.store, id, dave);
     expect(n.ceremony.newcomerInPendingRequest(id, dave.peerId)).toMatchObject({ index: 4 });
     expect(n.known(dave)).toBe(true);
     expect(n.isMember(dave)).toBe(true);
@@ -277,20 +253,11 @@ describe('membership lookups answer right after each change', () => {
     const n = await node();
     const id = readyGroup(n.store, [alice, bob, carol], 2);
     // A real package: the inviter checks it decodes before handing it to a newcomer.
-    n.store.groups.update(id, {
-      publicPackage: JSON.stringify(publicPackageToJSON(dealerKeys('ed25519', 2, 3)[0]!.public)),
-    });
+    n.store.groups.update(id, { publicPackage: publicPackageJSON() });
     expect(n.isMember(dave)).toBe(false);
     const invite = await n.c.api()['group.invite']({ group: id });
     const secret = decodeInvite(invite.invite).secret;
-    const join = await n.join(dave, {
-      v: 1,
-      type: 'join',
-      groupId: id,
-      token: joinToken(secret, id, dave.peerId),
-      name: 'dave',
-      addrs: [],
-    });
+    const join = await n.join(dave, joinMessage(id, secret, dave));
     expect(join).toMatchObject({ ok: true, newcomer: true });
     expect(n.groups.isCandidate(dave.peerId)).toBe(true);
     expect(n.isMember(dave)).toBe(true);
@@ -445,13 +412,7 @@ describe('membership lookups per incoming message', () => {
   it('a pending reshare’s newcomers are read once per write, not per question', async () => {
     const n = await node({ count: true });
     const id = readyGroup(n.store, [alice, bob, carol], 2);
-    insertRequest(n.store, addParams(id, dave), {
-      groupId: id,
-      kind: 'reshare',
-      createdBy: alice.peerId,
-      status: 'pending',
-      envelope: envelope(alice),
-    });
+    pendingReshare(n.store, id, dave);
     expect(n.ceremony.newcomerInPendingRequest(id, dave.peerId)).toMatchObject({ index: 4 });
     const before = n.counter!.calls();
     for (let i = 0; i < 10; i++) {
