@@ -303,14 +303,41 @@ export function aggregate(pkg: SigningPackage, shares: ReadonlyMap<bigint, bigin
   );
 }
 
-/** Verifies a final signature with the scheme's standard verifier against the signing key. */
+/**
+ * An Ed25519 verifier (signature, message, raw 32-byte public key) that answers exactly as noble's
+ * strict verify (RFC 8032 decoding, zip215 off) does, e.g. main/'s native-speed one; throwing counts
+ * as an invalid signature.
+ */
+export type Ed25519Verify = (sig: Uint8Array, msg: Uint8Array, publicKey: Uint8Array) => boolean;
+
+/** A signature under a key view: the suite's standard verifier, or for Ed25519 the one given. */
+function verifyUnder(
+  view: SigningKey,
+  message: Uint8Array,
+  signature: Uint8Array,
+  ed25519Verify: Ed25519Verify | undefined,
+): boolean {
+  const publicKey = view.suite.externalKey(view.key);
+  if (ed25519Verify === undefined || view.suite.name !== 'ed25519')
+    return view.suite.verify(signature, message, publicKey);
+  try {
+    return ed25519Verify(signature, message, publicKey) === true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Verifies a final signature with the scheme's standard verifier against the signing key. An
+ * Ed25519 group's is checked by `ed25519Verify` when one is given (noble's strict verify if not).
+ */
 export function verifySignature(
   pub: KeyPackage['public'],
   message: Uint8Array,
   signature: Uint8Array,
+  ed25519Verify?: Ed25519Verify,
 ): boolean {
-  const view = signingKey(pub);
-  return view.suite.verify(signature, message, view.suite.externalKey(view.key));
+  return verifyUnder(signingKey(pub), message, signature, ed25519Verify);
 }
 
 /** One signature of a request with several (see shared/requests SignPart). */
@@ -334,14 +361,14 @@ export function partKeyPackage(key: KeyPackage, part: PartSpec): KeyPackage {
   return part.bip340 ? asBip340(key) : key;
 }
 
-/** Verifies one part's signature with the standard verifier of its scheme. */
+/** Verifies one part's signature with the standard verifier of its scheme (see verifySignature). */
 export function verifyPart(
   pub: KeyPackage['public'],
   part: PartSpec,
   signature: Uint8Array,
+  ed25519Verify?: Ed25519Verify,
 ): boolean {
-  const view = partKey(pub, part);
-  return view.suite.verify(signature, part.message, view.suite.externalKey(view.key));
+  return verifyUnder(partKey(pub, part), part.message, signature, ed25519Verify);
 }
 
 /** A part's signature length: 65 for RFC 9591 secp256k1 (R compressed ‖ z), else 64. */
@@ -350,20 +377,22 @@ export function partSignatureLength(scheme: SchemeName, part: PartSpec): number 
 }
 
 /**
- * Splits a request's signature (the parts' signatures, concatenated in order) and verifies each;
- * undefined when the length is wrong or any part does not verify.
+ * Splits a request's signature (the parts' signatures, concatenated in order) and verifies each
+ * (an Ed25519 group's with `ed25519Verify` when given); undefined when the length is wrong or any
+ * part does not verify.
  */
 export function splitAndVerify(
   pub: KeyPackage['public'],
   parts: readonly PartSpec[],
   signature: Uint8Array,
+  ed25519Verify?: Ed25519Verify,
 ): Uint8Array[] | undefined {
   const out: Uint8Array[] = [];
   let at = 0;
   for (const part of parts) {
     const n = partSignatureLength(pub.scheme, part);
     const sig = signature.subarray(at, at + n);
-    if (sig.length !== n || !verifyPart(pub, part, sig)) return undefined;
+    if (sig.length !== n || !verifyPart(pub, part, sig, ed25519Verify)) return undefined;
     out.push(sig.slice());
     at += n;
   }
