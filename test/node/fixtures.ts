@@ -186,6 +186,18 @@ export function readyGroup(
   return id;
 }
 
+/** Stores each peer's approval of a request (its statement left empty: read by no check here). */
+export function approve(store: Store, requestId: string, peers: Peer[], at = Date.now()): void {
+  for (const who of peers)
+    store.decisions.insert({
+      requestId,
+      peerId: who.peerId,
+      decision: 'approve',
+      statement: '{}',
+      at,
+    });
+}
+
 /** The join message `who` sends to a group with an invite's secret. */
 export function joinMessage(groupId: string, secret: string, who: Peer, addrs: string[] = []) {
   return {

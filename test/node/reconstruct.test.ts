@@ -9,7 +9,7 @@ import { getSuite } from '../../shared/crypto/suite.js';
 import { defaultPolicy } from '../../shared/policy/policy.js';
 import { ReconstructService } from '../../main/node/ceremonies/reconstruct.js';
 import type { NodeServices } from '../../main/node/context.js';
-import { harness, insertRequest, peer, readyGroup, type Peer } from './fixtures.js';
+import { approve, harness, insertRequest, peer, readyGroup, type Peer } from './fixtures.js';
 
 let alice: Peer, bob: Peer, carol: Peer, dave: Peer;
 beforeAll(async () => {
@@ -41,14 +41,7 @@ function setup(author: Peer = bob, requester: Peer = author) {
     status: 'pending',
     envelope: JSON.stringify({ body: { type: 'request' } }),
   });
-  for (const who of [alice, author])
-    h.store.decisions.insert({
-      requestId: 'r1',
-      peerId: who.peerId,
-      decision: 'approve',
-      statement: '{}',
-      at: r.createdAt,
-    });
+  approve(h.store, 'r1', [alice, author], r.createdAt);
   // alice's share, as the vault would give it (any scalar will do: nobody combines it here).
   const suite = getSuite('ed25519');
   const share = new SecretShare('ed25519', 1n, suite.randomScalar(), 0);

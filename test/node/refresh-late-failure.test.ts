@@ -4,10 +4,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { PendingCeremony } from '../../main/node/common.js';
 import { pendingKey } from '../../main/node/common.js';
-import type { NodeServices } from '../../main/node/context.js';
-import { RefreshReshareService } from '../../main/node/ceremonies/refresh-reshare.js';
-import { SettleService } from '../../main/node/ceremonies/settle.js';
-import { harness, insertRequest, peer, readyGroup, type Peer } from './fixtures.js';
+import { refreshRig } from './ceremony-fixtures.js';
+import { harness, peer, readyGroup, type Peer } from './fixtures.js';
 
 let alice: Peer, bob: Peer, carol: Peer;
 beforeAll(async () => {
@@ -18,44 +16,8 @@ beforeAll(async () => {
 function setup() {
   const h = harness(alice);
   const groupId = readyGroup(h.store, [alice, bob, carol], 2);
-  const roster = h.store.members.list(groupId).map((m) => ({
-    peerId: m.peerId,
-    name: m.name,
-    index: m.index,
-    identityKey: m.identityKey,
-    addrs: m.addrs,
-  }));
-  const params = { ceremony: 'refresh', group: groupId, fromEpoch: 0 };
-  const failed: string[] = [];
-  const deps = {
-    ceremony: {
-      ceremonies: new Set<string>(),
-      runningSessions: new Set<string>(),
-      aborted: new Map<string, true>(),
-      abortReasons: new Map<string, string>(),
-      ceremonyParams: () => params,
-      plannedRoster: () => roster,
-      ceremonySender: () => async () => undefined,
-    },
-    groups: {},
-    inboxes: { drop: () => undefined },
-    repair: {},
-    requests: {
-      updateRequest: (id: string, patch: object) => h.store.requests.update(id, patch),
-      finish: (id: string) => failed.push(id),
-      announceOutcome: () => undefined,
-    },
-  } as unknown as NodeServices;
-  deps.settle = new SettleService(h.ctx, deps);
-  const service = new RefreshReshareService(h.ctx, deps);
-  for (const id of ['first', 'second'])
-    insertRequest(h.store, params, {
-      id,
-      groupId,
-      kind: 'refresh',
-      createdBy: alice.peerId,
-      status: 'signing',
-    });
+  const { roster, service, insert, failed } = refreshRig(h, groupId);
+  for (const id of ['first', 'second']) insert(id);
   const pendingOf = (requestId: string, session: string): PendingCeremony => ({
     requestId,
     session,

@@ -2,14 +2,9 @@
 // committed there: repair keeps the epoch, so the share name is the same, and the failure must
 // leave the committed share alone. Before the fix it deleted it, and the repaired device lost it.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { splitSecret } from '../../shared/crypto/dealer.js';
-import { publicPackageToJSON } from '../../shared/crypto/keys.js';
-import { getSuite } from '../../shared/crypto/suite.js';
-import { RepairService } from '../../main/node/ceremonies/repair.js';
 import { shareName } from '../../main/node/common.js';
-import type { NodeServices } from '../../main/node/context.js';
-import type { RequestRow } from '../../main/store/index.js';
-import { harness, insertRequest, peer, readyGroup, repairParams, type Peer } from './fixtures.js';
+import { newDeviceRepair } from './ceremony-fixtures.js';
+import { peer, publicPackageJSON, type Peer } from './fixtures.js';
 
 let alice: Peer, bob: Peer, carol: Peer, dave: Peer;
 beforeAll(async () => {
@@ -24,50 +19,12 @@ beforeAll(async () => {
  * `meanwhile` runs (what happened here in the meantime), then its deadline passes.
  */
 function setup(meanwhile: (t: { secrets: Map<string, Uint8Array>; groupId: string }) => void) {
-  const secrets = new Map<string, Uint8Array>();
-  const h = harness(dave, { secrets });
-  const groupId = readyGroup(h.store, [alice, bob, carol], 2);
   // The device knows the group from its invitation: the public package, no share yet.
-  const keys = splitSecret('ed25519', getSuite('ed25519').randomScalar(), 2, [1n, 2n, 3n]);
-  h.store.groups.update(groupId, { status: 'forming', error: 'waiting to be added' });
-  h.store.meta.set(
-    `newcomer-package:${groupId}`,
-    JSON.stringify(publicPackageToJSON(keys[0]!.public)),
-  );
-  const params = { ...repairParams(groupId, carol, dave), ceremony: 'repair' as const };
-  insertRequest(h.store, params, {
-    groupId,
-    kind: 'repair',
-    createdBy: alice.peerId,
-    status: 'pending',
+  const t = newDeviceRepair(dave, [alice, bob, carol], publicPackageJSON(), async () => {
+    meanwhile({ secrets: t.secrets, groupId: t.groupId });
+    throw new Error('deadline passed');
   });
-  const failed: string[] = [];
-  const deps = {
-    ceremony: {
-      ceremonies: new Set<string>(),
-      aborted: new Map<string, true>(),
-      abortReasons: new Map<string, string>(),
-      ceremonySender: () => async () => undefined,
-      participantName: (_g: string, p: string) => p,
-    },
-    inboxes: {
-      awaitInbox: async () => {
-        meanwhile({ secrets, groupId });
-        throw new Error('deadline passed');
-      },
-      inbox: () => ({ round1: new Map(), echo: new Map(), round2: new Map(), done: new Map() }),
-      drop: () => undefined,
-    },
-    groups: {},
-    requests: {
-      updateRequest: (id: string, patch: Partial<RequestRow>) => h.store.requests.update(id, patch),
-      finish: (id: string) => failed.push(id),
-    },
-  } as unknown as NodeServices;
-  const svc = new RepairService(h.ctx, deps);
-  const run = () =>
-    svc.runRepair(groupId, 'r1', 'aa'.repeat(32), [alice.peerId, bob.peerId], params);
-  return { h, groupId, secrets, failed, run, share: shareName(groupId, 0) };
+  return { ...t, share: shareName(t.groupId, 0) };
 }
 
 describe('a repair that fails late on the new device', () => {

@@ -8,7 +8,7 @@ import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { bytesToHex, hexToBytes, randomBytes } from '@noble/hashes/utils.js';
 import { ApiError } from '../../shared/api/index.js';
 import { sealTo } from '../../shared/crypto/exported-key.js';
-import { publicPackageToJSON, SecretShare, type KeyPackage } from '../../shared/crypto/keys.js';
+import { SecretShare, type KeyPackage } from '../../shared/crypto/keys.js';
 import { getSuite } from '../../shared/crypto/suite.js';
 import { defaultPolicy, policyHash } from '../../shared/policy/policy.js';
 import { decodeInvite } from '../../shared/protocol/roster.js';
@@ -23,7 +23,6 @@ import {
   committedKey,
   formerKey,
   isString,
-  joinToken,
   parseStoredSigned,
   pendingKey,
   readMetaList,
@@ -39,14 +38,17 @@ import { releaseCheck, RequestPolicy } from '../../main/node/request-policy.js';
 import type { RequestsService } from '../../main/node/requests.js';
 import { SyncService } from '../../main/node/sync.js';
 import type { GroupRow, RequestRow } from '../../main/store/index.js';
-import { dealerKeys } from '../crypto/helpers.js';
+import { newDeviceRepair, plannedRoster, refreshRig } from './ceremony-fixtures.js';
 import {
+  approve,
   harness,
   insertRequest,
+  joinMessage,
   peer,
   plantGroupColumns,
+  publicPackageJSON,
   readyGroup,
-  repairParams,
+  type Harness,
   type HarnessOptions,
   type Peer,
 } from './fixtures.js';
@@ -345,46 +347,9 @@ describe('ceremonies over a damaged newcomer package', () => {
       const h = harness(alice);
       const id = readyGroup(h.store, [alice, bob, carol], 2);
       h.store.meta.set(`newcomer-package:${id}`, bad);
-      const roster = h.store.members.list(id).map((m) => ({
-        peerId: m.peerId,
-        name: m.name,
-        index: m.index,
-        identityKey: m.identityKey,
-        addrs: m.addrs,
-      }));
-      const params = { ceremony: 'refresh', group: id, fromEpoch: 0 };
-      const failures: string[] = [];
-      const deps = {
-        ceremony: {
-          ceremonies: new Set<string>(),
-          runningSessions: new Set<string>(),
-          aborted: new Map<string, true>(),
-          abortReasons: new Map<string, string>(),
-          ceremonyParams: () => params,
-          plannedRoster: () => roster,
-          ceremonySender: () => async () => undefined,
-        },
-        groups: {},
-        inboxes: { drop: () => undefined },
-        repair: {},
-        requests: {
-          updateRequest: (rid: string, patch: object) => h.store.requests.update(rid, patch),
-          finish: (_rid: string, patch: { failure: string }) => failures.push(patch.failure),
-          announceOutcome: () => undefined,
-        },
-      } as unknown as NodeServices;
-      deps.settle = new SettleService(h.ctx, deps);
-      insertRequest(h.store, params, {
-        groupId: id,
-        kind: 'refresh',
-        createdBy: alice.peerId,
-        status: 'signing',
-      });
-      await new RefreshReshareService(h.ctx, deps).runCeremony(id, 'r1', 'aa'.repeat(32), [
-        alice.peerId,
-        bob.peerId,
-        carol.peerId,
-      ]);
+      const { insert, run, failures } = refreshRig(h, id);
+      insert();
+      await run('r1', 'aa'.repeat(32));
       expect(failures).toEqual([expect.stringContaining(`newcomer-package:${id}`)]);
       expect(failures[0]).toMatch(/is unreadable \(not a key package\)/);
       expect(failures[0]).not.toMatch(/JSON|Unexpected|Cannot read/);
@@ -393,41 +358,8 @@ describe('ceremonies over a damaged newcomer package', () => {
 
   it('a repair on the new device fails the same way', async () => {
     for (const bad of DAMAGED_PACKAGES) {
-      const h = harness(dave, { secrets: new Map() });
-      const id = readyGroup(h.store, [alice, bob, carol], 2);
-      h.store.groups.update(id, { status: 'forming' });
-      h.store.meta.set(`newcomer-package:${id}`, bad);
-      const params = { ...repairParams(id, carol, dave), ceremony: 'repair' as const };
-      insertRequest(h.store, params, {
-        groupId: id,
-        kind: 'repair',
-        createdBy: alice.peerId,
-        status: 'pending',
-      });
-      const failures: string[] = [];
-      const deps = {
-        ceremony: {
-          ceremonies: new Set<string>(),
-          aborted: new Map<string, true>(),
-          abortReasons: new Map<string, string>(),
-          ceremonySender: () => async () => undefined,
-          participantName: (_g: string, p: string) => p,
-        },
-        inboxes: { drop: () => undefined },
-        groups: {},
-        requests: {
-          updateRequest: (rid: string, patch: Partial<RequestRow>) =>
-            h.store.requests.update(rid, patch),
-          finish: (_rid: string, patch: { failure: string }) => failures.push(patch.failure),
-        },
-      } as unknown as NodeServices;
-      await new RepairService(h.ctx, deps).runRepair(
-        id,
-        'r1',
-        'aa'.repeat(32),
-        [alice.peerId, bob.peerId],
-        params,
-      );
+      const { groupId: id, run, failures } = newDeviceRepair(dave, [alice, bob, carol], bad);
+      await run();
       expect(failures).toEqual([expect.stringContaining(`newcomer-package:${id}`)]);
       expect(failures[0]).not.toMatch(/JSON|Unexpected|Cannot read/);
     }
@@ -439,13 +371,7 @@ describe('a pending ceremony whose key package is damaged', () => {
     const secrets = new Map<string, Uint8Array>();
     const h = harness(alice, { secrets });
     const id = readyGroup(h.store, [alice, bob, carol], 2);
-    const roster = h.store.members.list(id).map((m) => ({
-      peerId: m.peerId,
-      name: m.name,
-      index: m.index,
-      identityKey: m.identityKey,
-      addrs: m.addrs,
-    }));
+    const roster = plannedRoster(h.store, id);
     const session = 'aa'.repeat(32);
     const digest = 'cd'.repeat(32);
     insertRequest(
@@ -518,36 +444,8 @@ describe('a pending ceremony whose key package is damaged', () => {
 });
 
 describe('a repaired device over a damaged repair-done record', () => {
-  it('still says hello and catches the peer up on connection, logging the key once', async () => {
-    for (const bad of [...HOSTILE, '{"requestId":"r1","proof":"not hex"}']) {
-      const h = harness(alice, { connected: true });
-      const id = readyGroup(h.store, [alice, bob, carol], 2);
-      h.store.meta.set(`repair-done:${id}`, bad);
-      const deps = {
-        auditLog: { syncAudit: async () => undefined },
-        groups: {
-          isKnownMember: () => true,
-          sharedGroups: () => h.store.groups.list(),
-          rosterMessage: () => ({ v: 1, type: 'roster' }),
-          confirmations: new Map(),
-        },
-        imports: { importResult: () => undefined },
-        requests: { sendStatements: async () => undefined, evaluate: () => undefined },
-        signing: { sendNonces: async () => undefined },
-      } as unknown as NodeServices;
-      await new SyncService(h.ctx, deps).onConnect(bob.peerId);
-      expect(h.sent.map((s) => s.msg.type)).toContain('hello');
-      expect(h.sent.map((s) => s.msg.type)).not.toContain('ceremony');
-      expect(h.logs.filter((l) => l.includes('sync with'))).toEqual([]);
-      expect(h.logs.filter((l) => l.includes(`repair-done:${id}`))).toHaveLength(1);
-    }
-  });
-
-  it('resends a well-formed proof as before', async () => {
-    const h = harness(alice, { connected: true });
-    const id = readyGroup(h.store, [alice, bob, carol], 2);
-    const record = { requestId: 'r1', proof: 'ab'.repeat(64), session: 'cc'.repeat(32) };
-    h.store.meta.set(`repair-done:${id}`, JSON.stringify(record));
+  /** The sync service of `h`'s node over fakes: every peer a member, nothing else to send. */
+  function syncService(h: Harness): SyncService {
     const deps = {
       auditLog: { syncAudit: async () => undefined },
       groups: {
@@ -560,7 +458,28 @@ describe('a repaired device over a damaged repair-done record', () => {
       requests: { sendStatements: async () => undefined, evaluate: () => undefined },
       signing: { sendNonces: async () => undefined },
     } as unknown as NodeServices;
-    await new SyncService(h.ctx, deps).onConnect(bob.peerId);
+    return new SyncService(h.ctx, deps);
+  }
+
+  it('still says hello and catches the peer up on connection, logging the key once', async () => {
+    for (const bad of [...HOSTILE, '{"requestId":"r1","proof":"not hex"}']) {
+      const h = harness(alice, { connected: true });
+      const id = readyGroup(h.store, [alice, bob, carol], 2);
+      h.store.meta.set(`repair-done:${id}`, bad);
+      await syncService(h).onConnect(bob.peerId);
+      expect(h.sent.map((s) => s.msg.type)).toContain('hello');
+      expect(h.sent.map((s) => s.msg.type)).not.toContain('ceremony');
+      expect(h.logs.filter((l) => l.includes('sync with'))).toEqual([]);
+      expect(h.logs.filter((l) => l.includes(`repair-done:${id}`))).toHaveLength(1);
+    }
+  });
+
+  it('resends a well-formed proof as before', async () => {
+    const h = harness(alice, { connected: true });
+    const id = readyGroup(h.store, [alice, bob, carol], 2);
+    const record = { requestId: 'r1', proof: 'ab'.repeat(64), session: 'cc'.repeat(32) };
+    h.store.meta.set(`repair-done:${id}`, JSON.stringify(record));
+    await syncService(h).onConnect(bob.peerId);
     expect(h.sent[0]!.msg).toMatchObject({
       type: 'ceremony',
       requestId: 'r1',
@@ -677,10 +596,6 @@ describe('share backups over a damaged stored key package', () => {
   });
 });
 
-/** A group's public key package as the store keeps it (a real one: it decodes). */
-const goodPackage = () =>
-  JSON.stringify(publicPackageToJSON(dealerKeys('ed25519', 2, 3)[0]!.public));
-
 describe('the stored relays at start, in the settings and for vouched addresses', () => {
   it('are read as relay addresses the host takes, the key logged once', () => {
     const h = harness(alice);
@@ -729,7 +644,7 @@ describe('a damaged group key package', () => {
       `stored "public key package of group ${id}" is not a key package; read as absent`,
     ]);
     // Repaired: read again, and shown.
-    store.groups.update(id, { publicPackage: goodPackage() });
+    store.groups.update(id, { publicPackage: publicPackageJSON() });
     expect(ctx.publicPackage(id)).toBeDefined();
     expect(list()[0]!.publicKey).toMatch(/^[0-9a-f]{64}$/);
   });
@@ -791,14 +706,7 @@ describe('a reconstruction over a missing or damaged group key package', () => {
         out,
         passphrase: 'a long passphrase',
       });
-      for (const who of [alice, bob])
-        h.store.decisions.insert({
-          requestId: 'r1',
-          peerId: who.peerId,
-          decision: 'approve',
-          statement: '{}',
-          at: Date.now(),
-        });
+      approve(h.store, 'r1', [alice, bob]);
       await expect(svc.reconstructStep(h.store.requests.get('r1')!)).resolves.toBeUndefined();
       expect(failures).toHaveLength(1);
       expect(failures[0]).not.toMatch(/TypeError|Cannot read|undefined/);
@@ -824,23 +732,14 @@ describe('a newcomer joining over damaged stored rows', () => {
   function joinSetup(opts: HarnessOptions = {}) {
     const h = harness(alice, opts);
     const id = readyGroup(h.store, [alice, bob, carol], 2);
-    h.store.groups.update(id, { publicPackage: goodPackage() });
+    h.store.groups.update(id, { publicPackage: publicPackageJSON() });
     const groups = new GroupsService(h.ctx, {
       requests: { policyOf: () => defaultPolicy() },
     } as unknown as NodeServices);
     const join = (secret: string) =>
-      groups.onJoin(
-        dave.peerId,
-        {
-          v: 1,
-          type: 'join',
-          groupId: id,
-          token: joinToken(secret, id, dave.peerId),
-          name: 'dave',
-          addrs: [],
-        },
-        { remoteAddr: '/ip4/127.0.0.1/tcp/51000' },
-      );
+      groups.onJoin(dave.peerId, joinMessage(id, secret, dave), {
+        remoteAddr: '/ip4/127.0.0.1/tcp/51000',
+      });
     const invite = () => decodeInvite(groups.inviteNewcomer(id).invite).secret;
     return { ...h, id, groups, join, invite };
   }
