@@ -4,6 +4,7 @@
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
 import { ApiError, type RequestResult, type RequestView } from '../../shared/api/index.js';
 import { splitAndVerify } from '../../shared/crypto/sign.js';
+import { verifyEd25519 } from '../crypto/ed25519.js';
 import { LIMITS } from '../../shared/protocol/wire.js';
 import {
   executionOf,
@@ -57,7 +58,8 @@ export class UsesService extends NodeService {
       const exec = executionOf(r.kind, r.message, ctx);
       if (exec.op === 'sign') {
         const pub = this.publicPackage(r.groupId);
-        const sigs = pub && r.signature && splitAndVerify(pub, exec.parts, r.signature);
+        const sigs =
+          pub && r.signature && splitAndVerify(pub, exec.parts, r.signature, verifyEd25519);
         if (!sigs)
           throw new ApiError('internal', `request ${r.id}: its signature does not verify here`);
         output = { signatures: sigs };
