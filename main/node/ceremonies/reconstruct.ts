@@ -8,10 +8,13 @@ import { bytesToHex, hexToBytes, utf8ToBytes } from '@noble/hashes/utils.js';
 import { ApiError, type RequestView } from '../../../shared/api/index.js';
 import { canonicalJSON } from '../../../shared/crypto/backup.js';
 import { combineShares } from '../../../shared/crypto/dealer.js';
-import { exportKey, openSealed, sealTo, type Sealed } from '../../../shared/crypto/exported-key.js';
-import { SecretShare } from '../../../shared/crypto/keys.js';
+import { exportKey, sealTo } from '../../../shared/crypto/exported-key.js';
+import { CryptoError } from '../../../shared/crypto/errors.js';
+import type { PublicKeyPackage, SecretShare } from '../../../shared/crypto/keys.js';
 import { getSuite, identifierHex } from '../../../shared/crypto/suite.js';
+import { openSealedShare } from '../../../shared/protocol/sealed-share.js';
 import { logSafe } from '../../../shared/protocol/text.js';
+import { ProtocolError } from '../../../shared/protocol/wire.js';
 import {
   RequestParamError,
   fingerprintOf,
@@ -21,7 +24,7 @@ import {
   type RequestContext,
 } from '../../../shared/requests/index.js';
 import type { GroupRow, RequestRow } from '../../store/index.js';
-import { badRowError, groupContextOf, groupPackageKey, TERMINAL } from '../common.js';
+import { badRowError, groupContextOf, groupPackageKey, short, TERMINAL } from '../common.js';
 import { type NodeServices, type NodeContext, NodeService } from '../context.js';
 
 export class ReconstructService extends NodeService {
@@ -187,6 +190,7 @@ export class ReconstructService extends NodeService {
     this.ceremony.ceremonies.add(r.id);
     this.requests.updateRequest(r.id, { status: 'signing', updatedAt: Date.now() });
     this.notify(r.id);
+    let received: SecretShare[] = [];
     try {
       // Checked before any share is awaited: a damaged or missing package fails the request with
       // a reason naming it (not a raw TypeError from combining without one).
@@ -197,30 +201,9 @@ export class ReconstructService extends NodeService {
           : new Error('this node holds no public key package for the group');
       const shares: SecretShare[] = [];
       if (approvers.includes(this.me.peerId)) shares.push((await this.keyPackage(g.id)).share);
-      const others = approvers.filter((a) => a !== this.me.peerId);
-      const got = await this.inboxes
-        .awaitInbox(
-          session,
-          'round2',
-          Math.min(others.length, g.threshold - shares.length),
-          Date.now() + this.ceremonyTimeoutMs,
-        )
-        .catch((e: unknown) => {
-          const box = this.inboxes.inbox(session).round2;
-          const missing = others.filter((a) => !box.has(a)).map((a) => this.memberName(g.id, a));
-          if (this.stopped || !missing.length) throw e;
-          throw new Error(
-            `${missing.join(', ')} did not send ${missing.length > 1 ? 'their shares' : 'its share'} in time; nothing was reconstructed and the key is not exposed`,
-            { cause: e },
-          );
-        });
-      for (const [peer, raw] of got) {
-        const m = this.memberByPeer(g.id, peer)!;
-        const bytes = openSealed(job.secretKey, (raw as { sealed: Sealed }).sealed, aad);
-        shares.push(SecretShare.fromBytes(g.scheme, BigInt(m.index), bytes, g.epoch));
-        bytes.fill(0);
-      }
-      const secret = combineShares(pub, shares.slice(0, Math.max(g.threshold, shares.length)));
+      received = await this.collectShares(r.id, g, pub, session, approvers, shares.length, job);
+      shares.push(...received);
+      const secret = combineShares(pub, shares);
       let signature: Uint8Array | undefined;
       if (p.operation === 'export') {
         await writeFile(job.out!, exportKey(g.scheme, secret, job.passphrase!), {
@@ -261,11 +244,106 @@ export class ReconstructService extends NodeService {
       // The key existed in memory for the operation only (a bigint cannot be wiped; it is
       // dropped here with the one-time key and the passphrase).
       job.secretKey.fill(0);
+      for (const share of received) share.wipe();
       if (job.passphrase) job.passphrase = undefined;
       this.reconstructJobs.delete(r.id);
       this.ceremony.ceremonies.delete(r.id);
       this.inboxes.drop(session);
     }
+  }
+
+  /**
+   * The shares the requester still needs (the threshold less the `have` it holds itself), from the
+   * approvers' round-2 payloads. Every payload is hostile until openSealedShare accepted it: a
+   * malformed one, one that does not open with the one-time key or is not its sender's share is
+   * refused, counted and named, and the others' shares are used instead; when too few approvers
+   * are left, or the deadline passes, the failure names who sent what could not be used and who
+   * sent nothing. A payload from a peer that is not a member (a pending newcomer may send one) is
+   * dropped and counted.
+   */
+  private async collectShares(
+    requestId: string,
+    g: GroupRow,
+    pub: PublicKeyPackage,
+    session: string,
+    approvers: readonly string[],
+    have: number,
+    job: { secretKey: Uint8Array },
+  ): Promise<SecretShare[]> {
+    const need = Math.max(0, g.threshold - have);
+    const others = approvers.filter((a) => a !== this.me.peerId);
+    const aad = utf8ToBytes(`conclave/reconstruct/v1:${requestId}`);
+    const taken = new Map<string, SecretShare>();
+    /** Why each refused sender's payload cannot be used. */
+    const refused = new Map<string, string>();
+    /** Senders looked at (taken, refused or dropped): each payload is judged once. */
+    const seen = new Set<string>();
+    const deadline = Date.now() + this.ceremonyTimeoutMs;
+    const name = (peer: string) => this.memberName(g.id, peer);
+    const refusals = () =>
+      [...refused]
+        .map(([peer, why]) => `${name(peer)} sent a share that cannot be used (${why})`)
+        .join(', ');
+    const take = (box: ReadonlyMap<string, unknown>) => {
+      for (const [peer, raw] of box) {
+        if (seen.has(peer) || taken.size >= need) continue;
+        seen.add(peer);
+        const m = this.memberByPeer(g.id, peer);
+        if (!m) {
+          this.count(
+            'non_member',
+            `reconstruction ${logSafe(requestId, 80)} share from ${short(peer)}`,
+          );
+          continue;
+        }
+        try {
+          taken.set(
+            peer,
+            openSealedShare(raw, {
+              pub,
+              identifier: BigInt(m.index),
+              secretKey: job.secretKey,
+              aad,
+            }),
+          );
+        } catch (e) {
+          if (!(e instanceof ProtocolError) && !(e instanceof CryptoError)) throw e;
+          const why = e.message.slice(0, 200);
+          refused.set(peer, why);
+          this.count(
+            e instanceof ProtocolError ? 'malformed' : 'bad_share',
+            `reconstruction ${logSafe(requestId, 80)} share from ${short(peer)}: ${logSafe(why, 200)}`,
+          );
+        }
+      }
+    };
+    try {
+      while (taken.size < need) {
+        // Approvers not heard from yet: if even all of them cannot make up the rest, stop now.
+        const waiting = others.filter((a) => !seen.has(a));
+        if (taken.size + waiting.length < need)
+          throw new Error(
+            `${refused.size ? `${refusals()}, and too few approvers are left` : `${others.length} other approver${others.length === 1 ? '' : 's'} can send a share and ${need} are needed`}; nothing was reconstructed and the key is not exposed`,
+          );
+        const box = await this.inboxes
+          .awaitInbox(session, 'round2', seen.size + need - taken.size, deadline)
+          .catch((e: unknown) => {
+            const missing = waiting
+              .filter((a) => !this.inboxes.inbox(session).round2.has(a))
+              .map(name);
+            if (this.stopped || !missing.length) throw e;
+            throw new Error(
+              `${missing.join(', ')} did not send ${missing.length > 1 ? 'their shares' : 'its share'} in time${refused.size ? `, and ${refusals()}` : ''}; nothing was reconstructed and the key is not exposed`,
+              { cause: e },
+            );
+          });
+        take(box);
+      }
+    } catch (e) {
+      for (const share of taken.values()) share.wipe();
+      throw e;
+    }
+    return [...taken.values()];
   }
 
   /**
