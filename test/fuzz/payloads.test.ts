@@ -1,17 +1,22 @@
 // Fuzzes the payloads inside group messages that a decodeGroupMessage leaves as objects: nonce
-// commitments, DKG round-1 packages, public key packages (import-share), audit entries and
-// ceremony commit answers. A peer's damaged payload gives the decoder's typed error (CryptoError,
-// AuditError) or, for a commit answer, "no answer"; never a TypeError.
+// commitments, DKG round-1 packages, public key packages (import-share), audit entries, ceremony
+// commit answers and reconstruction shares. A peer's damaged payload gives the decoder's typed
+// error (CryptoError, AuditError, ProtocolError) or, for a commit answer, "no answer"; never a
+// TypeError.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ed25519 } from '@noble/curves/ed25519.js';
+import { ed25519, x25519 } from '@noble/curves/ed25519.js';
+import { utf8ToBytes } from '@noble/hashes/utils.js';
 import { AuditError, makeEntry, parseEntry } from '../../shared/audit/chain.js';
 import { dkgEcho, dkgRound1 } from '../../shared/crypto/dkg.js';
 import { CryptoError } from '../../shared/crypto/errors.js';
 import { publicPackageFromJSON, publicPackageToJSON } from '../../shared/crypto/keys.js';
+import { sealTo } from '../../shared/crypto/exported-key.js';
 import { commit, commitmentFromJSON, commitmentToJSON } from '../../shared/crypto/sign.js';
-import { getSuite, SCHEMES } from '../../shared/crypto/suite.js';
+import { getSuite, identifierHex, SCHEMES } from '../../shared/crypto/suite.js';
 import { decodeCommitAnswer } from '../../shared/protocol/commit.js';
+import { decodeSealedShare, openSealedShare } from '../../shared/protocol/sealed-share.js';
+import { ProtocolError } from '../../shared/protocol/wire.js';
 import { dealerKeys, dkgParams } from '../crypto/helpers.js';
 import { fuzz, jsonAround, RUNS } from './fuzz.js';
 
@@ -101,6 +106,41 @@ describe('fuzz: group message payloads', () => {
       { state: 'holding', epoch: 2 },
     ];
     fuzz('decodeCommitAnswer', jsonAround(seeds), decodeCommitAnswer, []);
+  });
+
+  it('decodeSealedShare / openSealedShare (reconstruction round 2): ProtocolError or CryptoError only', () => {
+    const aad = utf8ToBytes('conclave/reconstruct/v1:r1');
+    const oneTime = x25519.keygen();
+    // Each scheme's member 2 sealing its share to the requester's one-time key.
+    const seeds = keys.map((k) =>
+      roundTrip({
+        from: identifierHex(getSuite(k[1]!.public.scheme), k[1]!.share.identifier),
+        sealed: sealTo(oneTime.publicKey, k[1]!.share.toBytes(), aad),
+      }),
+    );
+    const arb = fc.tuple(fc.nat(SCHEMES.length - 1), jsonAround(seeds));
+    fuzz(
+      'decodeSealedShare',
+      arb,
+      ([i, j]) => decodeSealedShare(j, SCHEMES[i]!),
+      [ProtocolError],
+      // Exact: what it accepts is the payload as sent, field for field.
+      { check: (p, [, j]) => expect(p).toEqual(j) },
+    );
+    fuzz(
+      'openSealedShare',
+      arb,
+      ([i, j]) =>
+        openSealedShare(j, {
+          pub: keys[i]![0]!.public,
+          identifier: 2n,
+          secretKey: oneTime.secretKey,
+          aad,
+        }),
+      [ProtocolError, CryptoError],
+      // Only member 2's own share opens: nothing else gets through.
+      { check: (share, [i]) => expect(share.toBytes()).toEqual(keys[i]![1]!.share.toBytes()) },
+    );
   });
 });
 
