@@ -4,6 +4,7 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, hexToBytes, utf8ToBytes } from '@noble/hashes/utils.js';
 import {
   dkgEcho,
+  dkgEchoEvidence,
   dkgFinalize,
   dkgRound1,
   dkgRound2,
@@ -36,6 +37,11 @@ type DkgMessage = Extract<GroupMessage, { type: 'dkg' }>;
  * CONCLAVE_DKG_TIMEOUT_MS shortens it for tests.
  */
 const DKG_RUN_MS = Number(process.env.CONCLAVE_DKG_TIMEOUT_MS) || 120_000;
+/**
+ * How long a run that failed still delivers the messages it had sent out (see stopSendingTo), and
+ * then its report, to each member.
+ */
+const AFTER_FAILURE_MS = 30_000;
 /** How long a ready member retries its first nonce commitments to a connected member. */
 const NONCES_RETRY_MS = 60_000;
 /** Meta: the run this node is on (absent: the first, 0). */
@@ -57,9 +63,14 @@ function background<T>(p: Promise<T>): Promise<T> {
 class Abandoned extends Error {}
 
 /**
- * Another member caught someone misbehaving and said so (a 'done' carrying its failure): this node
- * fails quoting that member (it cannot check its word, so it blames nobody itself) instead of
- * waiting out the deadline; a new run would meet the same member, so none follows.
+ * Another member caught someone misbehaving and said so (a 'done' carrying its failure): it sends
+ * nothing more, so this node does not wait for its messages. Its word does not stand in for the
+ * others': this node still waits for the messages of every member that did not report and judges
+ * them itself (a liar's report blaming an honest member, arriving before that member's echo,
+ * would otherwise decide the verdict by message order). Only when what this node was sent shows
+ * no culprit does it fail quoting that member (it cannot check its word, so it blames nobody
+ * itself) instead of waiting out the deadline; a new run would meet the same member, so none
+ * follows.
  */
 class ReportedFailure extends Error {}
 
@@ -198,10 +209,18 @@ export class DkgService extends NodeService {
     );
     const deadline = Date.now() + DKG_RUN_MS;
     const abandoned = () => (this.wanted.get(groupId) ?? 0) > attempt;
-    const check = () => {
+    /**
+     * For the wait for `step`: throws once the run is given up, or once a member reported a
+     * failure and every other member that did not has sent its message of `step` (a report ends
+     * the wait for its sender's messages only: see ReportedFailure).
+     */
+    const checkStep = (step: DkgMessage['step']) => () => {
       if (abandoned()) throw new Abandoned();
       const reported = this.reportedFailure(groupId, key);
-      if (reported) throw reported;
+      if (!reported) return;
+      const box = this.inboxes.inbox(key)[step];
+      const quiet = this.reporters(key);
+      if (others.every((m) => box.has(m.peerId) || quiet.has(m.peerId))) throw reported;
     };
     const session = this.sessionOf(g, hash, attempt);
     const msgOf = (step: DkgMessage['step'], payload: Record<string, unknown>): DkgMessage => ({
@@ -214,12 +233,31 @@ export class DkgService extends NodeService {
       ...(attempt > 0 ? { attempt } : {}),
     });
     /**
-     * How the run ended, once it did: a delivery still under way then stops unless the run is done
-     * (its 'done' carries on to the members that have not taken it), and no longer reads the inbox.
+     * How the run ended, once it did (and when, and which members had reported by then): the
+     * inbox is no longer read after that.
      */
     let ended: 'done' | 'not done' | undefined;
-    // A member that reported a failure refuses the rest: its report ends the sending too.
-    const giveUp = () => (ended ? ended !== 'done' || abandoned() : (check(), false));
+    let endedAt = 0;
+    let quietAtEnd = new Set<string>();
+    /**
+     * Whether a delivery to `peer` still under way stops (quietly): when `peer` reported a failure
+     * (it refuses the rest), or 30 s after this run failed; never once the run is done (its
+     * 'done' carries on to the members that have not taken it). A failed run's messages still go
+     * out meanwhile: a member that did not report waits for them before it judges (checkStep),
+     * and this node's report to `peer` follows them (so it never arrives before them).
+     */
+    const stopSendingTo = (peer: string) => () => {
+      if (ended === 'done') return false;
+      if (ended) return quietAtEnd.has(peer) || Date.now() > endedAt + AFTER_FAILURE_MS;
+      return this.reporters(key).has(peer);
+    };
+    /** The deliveries this run started, per member, settled or not. */
+    const inFlight = new Map<string, Promise<unknown>[]>();
+    const deliverTo = (peer: string, msg: DkgMessage): Promise<void> => {
+      const p = this.deliver(peer, msg, deadline, abandoned, stopSendingTo(peer));
+      inFlight.set(peer, [...(inFlight.get(peer) ?? []), p.catch(() => undefined)]);
+      return p;
+    };
     /**
      * Delivers to every other member, retried until the deadline. Not awaited at once: this node
      * waits for the others' messages of the step meanwhile and works on them, and awaits its own
@@ -227,11 +265,7 @@ export class DkgService extends NodeService {
      * says). A failed delivery also shows as the addressee's silence at the next step.
      */
     const sendAll = (step: DkgMessage['step'], payload: Record<string, unknown>) =>
-      background(
-        Promise.all(
-          others.map((m) => this.deliver(m.peerId, msgOf(step, payload), deadline, giveUp)),
-        ),
-      );
+      background(Promise.all(others.map((m) => deliverTo(m.peerId, msgOf(step, payload)))));
     try {
       const stored = this.storedRun(groupId);
       let pubJson: string;
@@ -251,12 +285,27 @@ export class DkgService extends NodeService {
         );
         this.groups.updateGroup(groupId, { dkgSession: state.session });
         const r1Sent = sendAll('round1', pkg as unknown as Record<string, unknown>);
-        const r1 = await this.awaitAll(groupId, key, 'round1', others, deadline, check);
+        const r1 = await this.awaitAll(
+          groupId,
+          key,
+          'round1',
+          others,
+          deadline,
+          checkStep('round1'),
+        );
         const echo = dkgEcho(state, [...r1.values()] as DkgRound1Package[]);
         await r1Sent;
         crashPoint('dkg-round1-sent');
         const echoSent = sendAll('echo', echo as unknown as Record<string, unknown>);
-        const echoes = await this.awaitAll(groupId, key, 'echo', others, deadline, check);
+        let echoes: Map<string, unknown>;
+        try {
+          echoes = await this.awaitAll(groupId, key, 'echo', others, deadline, checkStep('echo'));
+        } catch (e) {
+          // A reporter's echo will not come: what the others' echoes show is this node's verdict.
+          if (!(e instanceof ReportedFailure)) throw e;
+          const inHand = [...this.inboxes.inbox(key).echo.values()] as DkgEcho[];
+          throw dkgEchoEvidence(state, inHand) ?? e;
+        }
         const out = dkgRound2(state, [...echoes.values()] as DkgEcho[]);
         await echoSent;
         crashPoint('dkg-echo-sent');
@@ -264,11 +313,18 @@ export class DkgService extends NodeService {
           Promise.all(
             out.map((p) => {
               const to = members.find((m) => BigInt(m.index) === p.to)!;
-              return this.deliver(to.peerId, msgOf('round2', p.toWire(suite)), deadline, abandoned);
+              return deliverTo(to.peerId, msgOf('round2', p.toWire(suite)));
             }),
           ),
         );
-        const r2 = await this.awaitAll(groupId, key, 'round2', others, deadline, check);
+        const r2 = await this.awaitAll(
+          groupId,
+          key,
+          'round2',
+          others,
+          deadline,
+          checkStep('round2'),
+        );
         const received = [...r2.values()].map((w) =>
           DkgRound2Package.fromWire(suite, w as Parameters<typeof DkgRound2Package.fromWire>[1]),
         );
@@ -295,8 +351,10 @@ export class DkgService extends NodeService {
         publicKey,
         ...(kp ? {} : { ask: true }),
       });
-      const dones = await this.awaitAll(groupId, key, 'done', others, deadline, check);
-      check();
+      const dones = await this.awaitAll(groupId, key, 'done', others, deadline, checkStep('done'));
+      if (abandoned()) throw new Abandoned();
+      const reported = this.reportedFailure(groupId, key);
+      if (reported) throw reported;
       for (const [peer, d] of dones)
         if ((d as { publicKey?: unknown }).publicKey !== publicKey)
           throw new CryptoError(
@@ -328,6 +386,9 @@ export class DkgService extends NodeService {
       ended = 'done';
       return 'done';
     } catch (e) {
+      ended = 'not done';
+      endedAt = Date.now();
+      quietAtEnd = this.reporters(key);
       // A node that is stopping ends its wait for the others: no failure of the group, and its
       // store may already be closed (a throw here would be an unhandled rejection).
       if (this.stopped) return 'failed';
@@ -343,16 +404,21 @@ export class DkgService extends NodeService {
             ? `key generation failed (${(e as CryptoError).code}): ${culprits.map((c) => this.groups.nameOfIdentifier(groupId, c)).join(', ')} misbehaved — ${(e as Error).message}`
             : `key generation failed: ${(e as Error).message}`;
       this.groups.failGroup(groupId, msg);
-      // Caught here: the others hear it (and whom it blames) now, not at their deadline.
+      // Caught here: the others hear it (and whom it blames) now, not at their deadline. Each
+      // member's report follows this node's messages to it, so it never arrives before them.
       if (culprits.length) {
         const report = { from: identifierHex(suite, meIdx), failure: msg.slice(0, 1000) };
         for (const m of others)
-          void this.deliver(
-            m.peerId,
-            msgOf('done', report),
-            Date.now() + 30_000,
-            () => false,
-          ).catch(() => undefined);
+          void Promise.all(inFlight.get(m.peerId) ?? [])
+            .then(() =>
+              this.deliver(
+                m.peerId,
+                msgOf('done', report),
+                Date.now() + AFTER_FAILURE_MS,
+                () => false,
+              ),
+            )
+            .catch(() => undefined);
       }
       // Nobody misbehaved (a member was away): its return may start a new run (onMessage).
       if (!culprits.length && !(e instanceof ReportedFailure))
@@ -396,6 +462,9 @@ export class DkgService extends NodeService {
       return await this.inboxes.awaitInbox(key, step, others.length, deadline, check);
     } catch (e) {
       if (e instanceof Abandoned || e instanceof ReportedFailure || this.stopped) throw e;
+      // Past the deadline, a member's report says more than the silence of those waited for.
+      const reported = this.reportedFailure(groupId, key);
+      if (reported) throw reported;
       const box = this.inboxes.inbox(key)[step];
       const suite = getSuite(this.store.groups.get(groupId)!.scheme);
       const silent = others
@@ -404,6 +473,14 @@ export class DkgService extends NodeService {
       if (!silent.length) throw e;
       throw new Error(`${(e as Error).message}: nothing from ${silent.join(', ')}`, { cause: e });
     }
+  }
+
+  /** The members that reported a failure in this run's 'done' box (see ReportedFailure). */
+  private reporters(key: string): Set<string> {
+    const out = new Set<string>();
+    for (const [peer, d] of this.inboxes.inbox(key).done)
+      if (typeof (d as { failure?: unknown }).failure === 'string') out.add(peer);
+    return out;
   }
 
   /** The first failure a member reported in this run's 'done' box (see ReportedFailure). */
@@ -418,16 +495,21 @@ export class DkgService extends NodeService {
     return undefined;
   }
 
-  /** Like sendReliably, but gives up as soon as the run is given up for a newer one. */
+  /**
+   * Like sendReliably, but gives up as soon as the run is given up for a newer one, and ends
+   * (resolves) without delivering once `unwanted` says so.
+   */
   private async deliver(
     peer: string,
     msg: DkgMessage,
     deadline: number,
     abandoned: () => boolean,
+    unwanted: () => boolean = () => false,
   ): Promise<void> {
     for (let delay = 200; ; delay = Math.min(delay * 2, 2000)) {
       if (this.stopped) throw new Error('node stopped');
       if (abandoned()) throw new Abandoned();
+      if (unwanted()) return;
       try {
         await this.send(peer, msg, Math.max(1000, Math.min(10_000, deadline - Date.now())));
         return;

@@ -886,6 +886,39 @@ export function dkgRound2(state: DkgState, echoes: readonly DkgEcho[]): DkgRound
 }
 
 /**
+ * What the echoes in hand prove when the others' will never come (their senders stopped the run):
+ * checkEchoes over the members that sent one, so a package its dealer signed twice, or an echo
+ * misreporting one, is named as it would be with every echo; undefined when they show nothing.
+ */
+export function dkgEchoEvidence(
+  state: DkgState,
+  echoes: readonly DkgEcho[],
+): CryptoError | undefined {
+  expectStep(state, 'echo');
+  const { suite, params } = state;
+  const ids = memberIds(params);
+  const senders = new Set(echoes.map((e) => (e as { from?: unknown } | null)?.from));
+  const echoers = ids.filter((id) => id === state.me || senders.has(identifierHex(suite, id)));
+  const keys = new Map(params.members.map((m) => [m.identifier, m.identityKey]));
+  const judge = state.signatures ? { dealerKey: (id: bigint) => keys.get(id) } : undefined;
+  try {
+    checkEchoes(
+      suite,
+      state.session,
+      params.scheme,
+      state.me,
+      echoers,
+      state.digests,
+      echoes,
+      judge,
+    );
+  } catch (e) {
+    if (e instanceof CryptoError && e.culprits.length) return e;
+  }
+  return undefined;
+}
+
+/**
  * Finalises: verifies every received share against its sender's commitment (errors name the
  * sender), sums them into this member's signing share and derives the group key and everyone's
  * verifying shares. Erases the secret polynomial. The result is epoch 0.
