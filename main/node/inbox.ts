@@ -3,6 +3,7 @@ import { BoundedBuckets } from '../../shared/protocol/bounded.js';
 import { logSafe } from '../../shared/protocol/text.js';
 import type { DkgInbox } from './common.js';
 import { type NodeContext, NodeService } from './context.js';
+import { trace } from './trace.js';
 
 /** How many DKG or ceremony inboxes may be open at once, and for how long. */
 export interface InboxBounds {
@@ -129,12 +130,16 @@ export class Inboxes extends NodeService {
     deadline: number,
     check?: () => void,
   ): Promise<Map<string, unknown>> {
+    trace(key, `inbox.${step}.wait`);
     for (;;) {
       const inbox = this.inbox(key);
       // Awaited: it lives on, and is the last of its group's to go should the bound be reached.
       this.boxes.set(this.bucketOf.get(key)!, key, inbox);
       const box = inbox[step];
-      if (box.size >= n) return box;
+      if (box.size >= n) {
+        trace(key, `inbox.${step}.all`);
+        return box;
+      }
       if (this.stopped) throw new Error('node stopped');
       check?.();
       if (Date.now() > deadline)

@@ -1,4 +1,5 @@
-// Timing marks of the approve-to-signature path, for measuring it across processes (issue 12):
+// Timing marks of the approve-to-signature path and of key generation steps, for measuring them
+// across processes (issue 12):
 // off unless CONCLAVE_TRACE_SIGN=1, then one line per mark on stderr with the wall clock in ms.
 // The marks name request ids and steps only, never a secret.
 
