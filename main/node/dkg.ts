@@ -15,6 +15,7 @@ import {
   type DkgRound1Package,
 } from '../../shared/crypto/dkg.js';
 import { CryptoError } from '../../shared/crypto/errors.js';
+import { verifyEd25519 } from '../crypto/ed25519.js';
 import {
   externalPublicKey,
   publicPackageFromJSON,
@@ -276,12 +277,14 @@ export class DkgService extends NodeService {
         pubJson = stored.publicPackage;
       } else {
         // Fresh round-1 secrets for every run: none is ever used in two sessions.
-        // Signed with the identity key: an echo misreporting a member's package is caught.
+        // Signed with the identity key: an echo misreporting a member's package is caught. The
+        // others' signatures are checked at native speed (as noble's strict verify answers).
         const { state, package: pkg } = dkgRound1(
           this.dkgParams(g, hash, attempt),
           meIdx,
           undefined,
           (m) => this.me.sign(m),
+          verifyEd25519,
         );
         this.groups.updateGroup(groupId, { dkgSession: state.session });
         const r1Sent = sendAll('round1', pkg as unknown as Record<string, unknown>);

@@ -12,6 +12,7 @@ import {
 } from '@noble/hashes/utils.js';
 import { CryptoError, check, shown } from './errors.js';
 import { makePublicPackage, SecretShare, type KeyPackage } from './keys.js';
+import type { Ed25519Verify } from './sign.js';
 import { commitPoly, evalCommitment, evalPoly, randomPoly } from './poly.js';
 import { Redacted } from './secret.js';
 import {
@@ -28,6 +29,14 @@ import {
 } from './suite.js';
 
 export const DKG_VERSION = 1;
+
+/**
+ * noble's strict Ed25519 verify (RFC 8032 decoding, zip215 off): how the DKG, reshare and repair
+ * check identity-key signatures unless given a verifier that answers as it does (main's
+ * native-speed verifyEd25519).
+ */
+export const strictEd25519Verify: Ed25519Verify = (sig, msg, publicKey) =>
+  ed25519.verify(sig, msg, publicKey, { zip215: false });
 
 /** One roster entry: the member's FROST identifier and its long-term identity public key. */
 export interface DkgMember {
@@ -498,6 +507,8 @@ export interface EchoJudge {
   dealerKey(dealer: bigint): Uint8Array | undefined;
   /** What a dealer signs for a package digest; round1SigningBytes (DKG) unless given (reshare). */
   signingBytes?(digest: string): Uint8Array;
+  /** The dealers' signatures' verifier; strictEd25519Verify unless given. */
+  verify?: Ed25519Verify;
 }
 
 /**
@@ -550,7 +561,9 @@ export function checkEchoes(
       if (!judge) equivocators.add(h);
       // This member knows what it sent; an echoer knows what it sent.
       else if (id === me || id === from) (id === me ? liars : equivocators).add(e.from);
-      else if (signedBy(judge.dealerKey(id), theirs, e.signatures?.[h], judge.signingBytes))
+      else if (
+        signedBy(judge.dealerKey(id), theirs, e.signatures?.[h], judge.signingBytes, judge.verify)
+      )
         equivocators.add(h);
       else liars.add(e.from);
     }
@@ -580,17 +593,19 @@ export function round1SigningBytes(digest: string): Uint8Array {
 
 /**
  * Whether `sig` (hex) is the dealer's signature over the round-1 package digest `digest`, in the
- * domain of `signingBytes` (the DKG's unless given).
+ * domain of `signingBytes` (the DKG's unless given), as `verify` judges it (noble's strict verify
+ * unless given; throwing counts as a bad signature).
  */
 export function signedBy(
   key: Uint8Array | undefined,
   digest: string,
   sig: unknown,
   signingBytes: (digest: string) => Uint8Array = round1SigningBytes,
+  verify: Ed25519Verify = strictEd25519Verify,
 ): boolean {
   if (!key || typeof sig !== 'string' || !/^[0-9a-f]{128}$/.test(sig)) return false;
   try {
-    return ed25519.verify(hexToBytes(sig), signingBytes(digest), key);
+    return verify(hexToBytes(sig), signingBytes(digest), key) === true;
   } catch {
     return false;
   }
@@ -729,6 +744,8 @@ export class DkgState extends Redacted {
    * every received package must carry a valid one, and echoes are judged by them (checkEchoes).
    */
   signatures?: Map<bigint, string>;
+  /** Signed DKG: the verifier of the dealers' signatures (dkgRound1's `verify`). */
+  verify?: Ed25519Verify;
   constructor(params: DkgParams, me: bigint, coeffs: bigint[], digest: Uint8Array) {
     super();
     this.params = params;
@@ -775,12 +792,18 @@ function memberIds(params: DkgParams): bigint[] {
   return params.members.map((m) => m.identifier);
 }
 
-/** Round 1: sample the polynomial, commit to it, prove knowledge of its constant term. */
+/**
+ * Round 1: sample the polynomial, commit to it, prove knowledge of its constant term. With `sign`
+ * (the identity key's Ed25519 signer) the DKG is signed; its dealers' signatures are then checked
+ * by `verify` (noble's strict verify unless given: one that answers as it does, e.g. main's
+ * native-speed verifyEd25519).
+ */
 export function dkgRound1(
   params: DkgParams,
   me: bigint,
   rng?: Rng,
   sign?: (msg: Uint8Array) => Uint8Array,
+  verify?: Ed25519Verify,
 ): { state: DkgState; package: DkgRound1Package } {
   const digest = dkgSessionDigest(params);
   const suite = getSuite(params.scheme);
@@ -789,6 +812,7 @@ export function dkgRound1(
   const C = commitPoly(suite, coeffs);
   const proof = proveKnowledge(suite, me, coeffs[0], C[0], digest, rng);
   const state = new DkgState(params, me, coeffs, digest);
+  state.verify = verify;
   const pkg: DkgRound1Package = {
     version: DKG_VERSION,
     scheme: params.scheme,
@@ -843,7 +867,7 @@ export function dkgEcho(state: DkgState, received: readonly DkgRound1Package[]):
     if (state.signatures) {
       const key = params.members.find((m) => m.identifier === from)?.identityKey;
       check(
-        signedBy(key, state.digests.get(from)!, p.signature),
+        signedBy(key, state.digests.get(from)!, p.signature, undefined, state.verify),
         'bad_input',
         `round-1 package from ${p.from} is not signed by its identity key`,
         [p.from],
@@ -877,7 +901,9 @@ export function dkgRound2(state: DkgState, echoes: readonly DkgEcho[]): DkgRound
   const { suite, params } = state;
   const ids = memberIds(params);
   const keys = new Map(params.members.map((m) => [m.identifier, m.identityKey]));
-  const judge = state.signatures ? { dealerKey: (id: bigint) => keys.get(id) } : undefined;
+  const judge = state.signatures
+    ? { dealerKey: (id: bigint) => keys.get(id), verify: state.verify }
+    : undefined;
   checkEchoes(suite, state.session, params.scheme, state.me, ids, state.digests, echoes, judge);
   state.step = 'round2';
   return ids
@@ -900,7 +926,9 @@ export function dkgEchoEvidence(
   const senders = new Set(echoes.map((e) => (e as { from?: unknown } | null)?.from));
   const echoers = ids.filter((id) => id === state.me || senders.has(identifierHex(suite, id)));
   const keys = new Map(params.members.map((m) => [m.identifier, m.identityKey]));
-  const judge = state.signatures ? { dealerKey: (id: bigint) => keys.get(id) } : undefined;
+  const judge = state.signatures
+    ? { dealerKey: (id: bigint) => keys.get(id), verify: state.verify }
+    : undefined;
   try {
     checkEchoes(
       suite,

@@ -2,14 +2,14 @@
 // of them learning it. Each helper splits λ_i(r)·s_i into random parts, one per helper; each
 // helper sums what it received and sends that to the member. Public commitments to every part
 // let everyone check the arithmetic and name a helper that cheated.
-import { ed25519 } from '@noble/curves/ed25519.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, hexToBytes, utf8ToBytes } from '@noble/hashes/utils.js';
-import { lp } from './dkg.js';
+import { lp, strictEd25519Verify } from './dkg.js';
 import { CryptoError, check } from './errors.js';
 import { SecretShare, type KeyPackage, type PublicKeyPackage } from './keys.js';
 import { lagrangeAt } from './poly.js';
 import { Redacted } from './secret.js';
+import type { Ed25519Verify } from './sign.js';
 import {
   assertIdentifiers,
   getSuite,
@@ -214,7 +214,10 @@ export function repairCommitmentsSigningBytes(
   );
 }
 
-/** Whether `sig` (hex) is `helper`'s identity-key signature over these commitments. */
+/**
+ * Whether `sig` (hex) is `helper`'s identity-key signature over these commitments, as `verify`
+ * judges it (noble's strict verify unless given; throwing counts as a bad signature).
+ */
 export function repairCommitmentsSignedBy(
   suite: Suite,
   session: string,
@@ -222,13 +225,16 @@ export function repairCommitmentsSignedBy(
   commitments: ReadonlyMap<bigint, GroupPoint>,
   sig: unknown,
   key: Uint8Array | undefined,
+  verify: Ed25519Verify = strictEd25519Verify,
 ): boolean {
   if (!key || typeof sig !== 'string' || !/^[0-9a-f]{128}$/.test(sig)) return false;
   try {
-    return ed25519.verify(
-      hexToBytes(sig),
-      repairCommitmentsSigningBytes(suite, session, helper, commitments),
-      key,
+    return (
+      verify(
+        hexToBytes(sig),
+        repairCommitmentsSigningBytes(suite, session, helper, commitments),
+        key,
+      ) === true
     );
   } catch {
     return false;
@@ -251,6 +257,8 @@ export interface RepairJudge {
   readonly session: string;
   helperKey(helper: bigint): Uint8Array | undefined;
   readonly views: ReadonlyMap<bigint, ReadonlyMap<bigint, RepairView>>;
+  /** The views' signatures' verifier; strictEd25519Verify unless given. */
+  readonly verify?: Ed25519Verify;
 }
 
 function sameCommitments(
@@ -365,6 +373,7 @@ export function repairStep3(
             v.commitments,
             v.signature,
             judge.helperKey(i),
+            judge.verify,
           )
         )
           equivocators.add(identifierHex(suite, i));

@@ -4,6 +4,7 @@
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js';
 import { CryptoError, check } from './errors.js';
+import type { Ed25519Verify } from './sign.js';
 import {
   assertSumsPrimeOrder,
   checkEchoes,
@@ -164,6 +165,8 @@ export class ReshareState extends Redacted {
   digests = new Map<bigint, string>();
   /** Signed reshare: each dealer's signature of its package as this participant received it. */
   signatures?: Map<bigint, string>;
+  /** Signed reshare: the verifier of the dealers' signatures (reshareRound1's `verify`). */
+  verify?: Ed25519Verify;
   #coeffs: bigint[];
   constructor(params: ReshareParams, me: bigint, session: string, coeffs: bigint[]) {
     super();
@@ -197,7 +200,9 @@ function expectStep(state: ReshareState, step: ReshareState['step']): void {
 /**
  * Starts a reshare for participant `me`. A dealer passes its current key package and gets the
  * package to broadcast; a newcomer (recipient only) passes `undefined` and gets no package. In a
- * signed reshare (params.dealerKeys) a dealer passes `sign`, its identity key's Ed25519 signer.
+ * signed reshare (params.dealerKeys) a dealer passes `sign`, its identity key's Ed25519 signer;
+ * the dealers' signatures are checked by `verify` (noble's strict verify unless given: one that
+ * answers as it does, e.g. main's native-speed verifyEd25519).
  */
 export function reshareRound1(
   params: ReshareParams,
@@ -205,11 +210,16 @@ export function reshareRound1(
   key: KeyPackage | undefined,
   rng?: Rng,
   sign?: (msg: Uint8Array) => Uint8Array,
+  verify?: Ed25519Verify,
 ): { state: ReshareState; package?: ReshareRound1Package } {
   const suite = getSuite(params.old.scheme);
   const session = bytesToHex(reshareSessionDigest(params));
   check(participants(params).includes(me), 'bad_identifier', `${me} takes no part in this reshare`);
-  if (!params.dealers.includes(me)) return { state: new ReshareState(params, me, session, []) };
+  if (!params.dealers.includes(me)) {
+    const state = new ReshareState(params, me, session, []);
+    state.verify = verify;
+    return { state };
+  }
   check(key !== undefined, 'bad_input', 'a dealer needs its key package');
   check(key.share.identifier === me, 'key_mismatch', 'key package belongs to another member');
   check(
@@ -226,6 +236,7 @@ export function reshareRound1(
   const coeffs = randomPoly(suite, params.threshold, suite.Fn.mul(lambda, key.share.scalar()), rng);
   const C = commitPoly(suite, coeffs);
   const state = new ReshareState(params, me, session, coeffs);
+  state.verify = verify;
   const pkg: ReshareRound1Package = {
     version: DKG_VERSION,
     scheme: params.old.scheme,
@@ -241,7 +252,7 @@ export function reshareRound1(
     const sig = bytesToHex(sign(reshareRound1SigningBytes(state.digests.get(me)!)));
     // Checked here so a signer of the wrong key fails at home, not as a culprit at everyone else.
     check(
-      signedBy(keys.get(me), state.digests.get(me)!, sig, reshareRound1SigningBytes),
+      signedBy(keys.get(me), state.digests.get(me)!, sig, reshareRound1SigningBytes, verify),
       'key_mismatch',
       `the signer does not sign for dealer ${identifierHex(suite, me)}'s identity key`,
     );
@@ -283,6 +294,7 @@ export function reshareEcho(
           state.digests.get(from)!,
           p.signature,
           reshareRound1SigningBytes,
+          state.verify,
         ),
         'bad_input',
         `reshare package from ${p.from} is not signed by its identity key`,
@@ -356,7 +368,11 @@ export function reshareRound2(state: ReshareState, echoes: readonly DkgEcho[]): 
     state.digests,
     echoes,
     // Signed reshare: an echo is believed against its dealer only with the dealer's signature.
-    keys && { dealerKey: (id) => keys.get(id), signingBytes: reshareRound1SigningBytes },
+    keys && {
+      dealerKey: (id) => keys.get(id),
+      signingBytes: reshareRound1SigningBytes,
+      verify: state.verify,
+    },
   );
   if (keys) checkEchoSignatureShapes(suite, params.dealers, echoes);
   state.step = 'round2';

@@ -24,6 +24,7 @@ import {
   requireMetaList,
   requireMetaPackage,
 } from '../common.js';
+import { verifyEd25519 } from '../../crypto/ed25519.js';
 import { abortMessage } from './ceremony.js';
 import { type NodeServices, type NodeContext, NodeService } from '../context.js';
 import { crashPoint } from '../crash.js';
@@ -248,7 +249,15 @@ export class RefreshReshareService extends NodeService {
           );
       };
       const send = this.ceremony.ceremonySender(groupId, requestId, session, deadline);
-      const r1 = reshareRound1(params, myIndex, key, undefined, (m) => this.me.sign(m));
+      // The dealers' signatures are checked at native speed (as noble's strict verify answers).
+      const r1 = reshareRound1(
+        params,
+        myIndex,
+        key,
+        undefined,
+        (m) => this.me.sign(m),
+        verifyEd25519,
+      );
       if (r1.package)
         await Promise.all(
           others.map((peer) =>

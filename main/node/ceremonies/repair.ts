@@ -24,6 +24,7 @@ import {
 } from '../../../shared/crypto/suite.js';
 import { fingerprint } from '../../../shared/protocol/roster.js';
 import { logSafe } from '../../../shared/protocol/text.js';
+import { verifyEd25519 } from '../../crypto/ed25519.js';
 import { publicKeyFromPeerId } from '../../net/index.js';
 import type { GroupRow, RequestRow } from '../../store/index.js';
 import {
@@ -263,6 +264,7 @@ export class RepairService extends NodeService {
               points,
               signature,
               hexToBytes(m.identityKey),
+              verifyEd25519,
             )
           )
             throw new CryptoError('bad_input', 'repair commitments not signed by their helper', [
@@ -341,6 +343,7 @@ export class RepairService extends NodeService {
             return m ? hexToBytes(m.identityKey) : undefined;
           },
           views: helperViews,
+          verify: verifyEd25519,
         });
         const key: KeyPackage = { public: pub, share };
         await this.vault.put(shareName(groupId, share.epoch), share.toBytes());
