@@ -90,8 +90,7 @@ if (cryptoSection) {
     'scheme     T-of-N    round1  verifyR1+echo  finalize  per-member  (min, max, runs)  CPU time',
   );
   for (const scheme of ['ed25519', 'secp256k1'] as SchemeName[]) {
-    // Groups stop at 50 members (MAX_GROUP_SIZE): no 67-of-100 DKG (its 6,633 commitments would
-    // also ask the subgroup check's rng for more than the 64 KiB getRandomValues gives at once).
+    // Groups stop at 50 members (MAX_GROUP_SIZE): no 67-of-100 DKG.
     for (const [t, n] of [
       [2, 3],
       [7, 10],

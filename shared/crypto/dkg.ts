@@ -3,13 +3,7 @@
 // catches a member sending different round-1 packages to different members.
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { sha256 } from '@noble/hashes/sha2.js';
-import {
-  bytesToHex,
-  concatBytes,
-  hexToBytes,
-  randomBytes,
-  utf8ToBytes,
-} from '@noble/hashes/utils.js';
+import { bytesToHex, concatBytes, hexToBytes, utf8ToBytes } from '@noble/hashes/utils.js';
 import { CryptoError, check, shown } from './errors.js';
 import { makePublicPackage, SecretShare, type KeyPackage } from './keys.js';
 import type { Ed25519Verify } from './sign.js';
@@ -251,68 +245,13 @@ export function verifyingSharesFrom(
   return vs;
 }
 
-// ---- prime-order subgroup checks in a batch ----
+// ---- prime-order subgroup checks ----
 
-/**
- * A point decoded without its subgroup check, waiting for assertSumsPrimeOrder or assertPrimeOrder;
- * `owner` is blamed.
- */
+/** A point decoded without its subgroup check, waiting for assertSumsPrimeOrder; `owner` is blamed. */
 export interface PendingPoint {
   readonly point: GroupPoint;
   readonly owner: string;
   readonly what: string;
-}
-
-/** Rounds of the batched check: a point outside the subgroup survives all of them with p ≤ 2^-128. */
-export const SUBGROUP_CHECK_ROUNDS = 128;
-/**
- * Below this many points, checking each point (one multiplication by the group order each) is
- * cheaper than SUBGROUP_CHECK_ROUNDS multiplications plus the subset sums (measured on ed25519:
- * a multiplication costs about as much as 120 additions; the batch costs ~32 additions a point).
- */
-export const SUBGROUP_BATCH_MIN = 160;
-// Points per lookup table in the batched check: the 2^6 subset sums of 6 points cost 57 additions,
-// after which each round adds one table entry per 6 points instead of ~3 points.
-const CHUNK = 6;
-
-/**
- * Throws `bad_point` naming every owner of a point outside the prime-order subgroup. (The DKG and
- * reshare need less, and check only their summed commitments: assertSumsPrimeOrder.)
- *
- * Small batches, and any batch that fails, check point by point. A larger batch is checked in
- * SUBGROUP_CHECK_ROUNDS rounds, each summing a fresh uniformly random subset of the points (each
- * point in with probability 1/2, from `rng`, drawn after the points were received) and checking
- * that the sum lies in the subgroup (one multiplication by the group order).
- *
- * Why this is sound on ed25519: the curve group is Z/ℓ × Z/8, so each point is P_i = Q_i + T_i
- * with Q_i of prime order ℓ and T_i a torsion component, written t_i ∈ Z/8. A subset sum is in the
- * subgroup iff Σ b_i·t_i ≡ 0 (mod 8) (multiplying by ℓ, which is odd, is a bijection on Z/8). If
- * some t_i ≠ 0, let 2^v be the smallest power of two dividing a non-zero t_i (v ∈ {0,1,2}) and I
- * the points where it is attained. Modulo 2^(v+1), Σ b_i·t_i ≡ 2^v·#{i ∈ I : b_i = 1}: every
- * other term is divisible by 2^(v+1). Whatever the other bits are, flipping b_i for one i ∈ I
- * flips that residue, so exactly one of its two values leaves the sum non-zero: each round
- * catches the batch with probability ≥ 1/2, independently, and k rounds miss with probability
- * ≤ 2^-k. Torsion components cannot cancel except by that chance, however many are planted.
- *
- * Why not one random linear combination Σ r_i·P_i: an order-2 component only sees r_i mod 2, so
- * one combination misses it with probability 1/2, whatever the size of the r_i.
- */
-export function assertPrimeOrder(
-  suite: Suite,
-  pending: readonly PendingPoint[],
-  rng: Rng = (n) => randomBytes(n),
-): void {
-  if (suite.primeOrderCurve || pending.length === 0) return;
-  if (
-    pending.length >= SUBGROUP_BATCH_MIN &&
-    batchInSubgroup(
-      suite,
-      pending.map((p) => p.point),
-      rng,
-    )
-  )
-    return;
-  assertEachPrimeOrder(suite, pending);
 }
 
 /** Checks every point, one multiplication by the group order each; throws naming every owner. */
@@ -373,48 +312,8 @@ export function assertSumsPrimeOrder(
 }
 
 /**
- * The random-subset rounds of assertPrimeOrder: true when every round's subset sum is in the
- * subgroup. Each round's subset is built chunk by chunk: for every CHUNK points the 2^CHUNK subset
- * sums are tabulated once, and a round takes the entry picked by CHUNK fresh random bits
- * (independent uniform bits, as the argument above needs). `rounds` below the default is for
- * tests that measure one round's catch rate.
- */
-export function batchInSubgroup(
-  suite: Suite,
-  points: readonly GroupPoint[],
-  rng: Rng,
-  rounds = SUBGROUP_CHECK_ROUNDS,
-): boolean {
-  const chunks = Math.ceil(points.length / CHUNK);
-  const bits = rng(rounds * chunks);
-  check(
-    bits.length === rounds * chunks,
-    'bad_input',
-    `rng returned ${bits.length} bytes, expected ${rounds * chunks}`,
-  );
-  const sums: GroupPoint[] = Array.from({ length: rounds }, () => suite.ZERO);
-  const table: GroupPoint[] = new Array<GroupPoint>(1 << CHUNK);
-  for (let c = 0; c < chunks; c++) {
-    const pts = points.slice(c * CHUNK, (c + 1) * CHUNK);
-    const size = 1 << pts.length;
-    table[0] = suite.ZERO;
-    for (let m = 1; m < size; m++) {
-      const low = m & -m;
-      table[m] = m === low ? pts[31 - Math.clz32(low)] : table[m ^ low].add(table[low]);
-    }
-    for (let r = 0; r < rounds; r++) {
-      // A byte's low CHUNK bits are uniform because 2^CHUNK divides 256.
-      const m = bits[r * chunks + c] & (size - 1);
-      if (m !== 0) sums[r] = sums[r].add(table[m]);
-    }
-  }
-  return sums.every((S) => suite.inPrimeOrderSubgroup(S));
-}
-
-/**
  * Decodes a dealer's commitment list (hex points); errors name the dealer. With `pending`, the
- * points' subgroup checks are left to the caller: assertSumsPrimeOrder (or assertPrimeOrder) with
- * that list.
+ * points' subgroup checks are left to the caller: assertSumsPrimeOrder with that list.
  */
 export function decodeCommitmentList(
   suite: Suite,

@@ -62,8 +62,9 @@ export interface Suite {
   decodePoint(bytes: Uint8Array, what?: string): GroupPoint;
   /**
    * decodePoint without the prime-order subgroup check (on the curve, canonical, not the identity),
-   * for callers that check many points at once (dkg.ts assertPrimeOrder). Never use the result
-   * before that check.
+   * for callers that check many points at once. Never use the result until assertEachPrimeOrder
+   * has checked it, or assertSumsPrimeOrder (dkg.ts), which says when the points' own checks are
+   * not needed.
    */
   decodePointAnyOrder(bytes: Uint8Array, what?: string): GroupPoint;
   /** True when `p` lies in the prime-order subgroup (one scalar multiplication on ed25519). */
