@@ -8,22 +8,22 @@ import { publicPackageToJSON, type KeyPackage } from '../../../shared/crypto/key
 import {
   repairCommitmentsSignedBy,
   repairCommitmentsSigningBytes,
-  repairPartFromWire,
   repairStep1,
   repairStep2,
   repairStep3,
-  repairViewsFromWire,
   repairViewsToWire,
   type RepairView,
 } from '../../../shared/crypto/repair.js';
+import { getSuite, identifierHex, type GroupPoint } from '../../../shared/crypto/suite.js';
 import {
-  getSuite,
-  identifierHex,
-  parseIdentifier,
-  type GroupPoint,
-} from '../../../shared/crypto/suite.js';
+  decodeRepairCommitments,
+  decodeRepairDone,
+  decodeRepairPart,
+  decodeRepairSum,
+} from '../../../shared/protocol/repair-payload.js';
 import { fingerprint } from '../../../shared/protocol/roster.js';
 import { logSafe } from '../../../shared/protocol/text.js';
+import { ProtocolError } from '../../../shared/protocol/wire.js';
 import { verifyEd25519 } from '../../crypto/ed25519.js';
 import { publicKeyFromPeerId } from '../../net/index.js';
 import type { GroupRow, RequestRow } from '../../store/index.js';
@@ -42,6 +42,7 @@ import {
   type RepairDone,
   requireMetaList,
   requireMetaPackage,
+  short,
 } from '../common.js';
 import { abortMessage } from './ceremony.js';
 import { type NodeServices, type NodeContext, NodeService } from '../context.js';
@@ -53,6 +54,12 @@ const LATE_PROOF_MS = DEFAULT_EXPIRY_SEC * 1000;
 const LATE_PROOF_TRIES = 5;
 /** Failed repairs of one group awaited at once (the newest kept). */
 const LATE_PROOF_MAX = 4;
+
+/**
+ * A participant's payload that its decoder refused (or a proof that does not verify): it ends the
+ * repair with a reason naming that participant.
+ */
+class RefusedPayload extends Error {}
 
 /** A repair that failed here, whose new device may still prove it holds the share. */
 interface AwaitedRepair {
@@ -193,16 +200,6 @@ export class RepairService extends NodeService {
     const isNewcomer = p.newcomer.peerId === this.me.peerId;
     const deadline = Date.now() + this.ceremonyTimeoutMs;
     const send = this.ceremony.ceremonySender(groupId, requestId, session, deadline);
-    const pointsOf = (raw: unknown, from: string): Map<bigint, GroupPoint> => {
-      const o = (raw as { commitments?: Record<string, string> }).commitments ?? {};
-      const out = new Map<bigint, GroupPoint>();
-      for (const [idHex, ptHex] of Object.entries(o))
-        out.set(
-          parseIdentifier(suite, idHex),
-          suite.decodePoint(hexToBytes(ptHex), `repair commitment from ${from}`),
-        );
-      return out;
-    };
     // A participant that failed the repair stops it here too, with its reason: the new device
     // that caught a lying helper names it to all (the others waited out the deadline for its
     // proof and named the device instead).
@@ -213,9 +210,10 @@ export class RepairService extends NodeService {
         );
     };
     // One message of `step` from each of `peers`; on the deadline the failure names who is missing.
-    const awaitFrom = async (step: keyof DkgInbox, peers: string[]) => {
+    // `n`: how many messages the inbox must hold (others than `peers`' may be in it).
+    const awaitFrom = async (step: keyof DkgInbox, peers: string[], n: number) => {
       try {
-        return await this.inboxes.awaitInbox(session, step, peers.length, deadline, aborted);
+        return await this.inboxes.awaitInbox(session, step, n, deadline, aborted);
       } catch (e) {
         const box = this.inboxes.inbox(session)[step];
         const missing = peers.filter((peer) => !box.has(peer));
@@ -232,6 +230,54 @@ export class RepairService extends NodeService {
         throw new Error(`${names} did not ${what} in time`, { cause: e });
       }
     };
+    /**
+     * One message of `step` from each of `peers`, each decoded by `decode` (which throws a
+     * ProtocolError for a payload it refuses). Every payload is hostile until decoded: a refused
+     * one is counted and ends the repair naming its sender; one from a peer that is not among
+     * `peers` (any member or pending newcomer can put one in this session's inbox) is dropped and
+     * counted, and does not stand in for a participant's.
+     */
+    const collect = async <T>(
+      step: keyof DkgInbox,
+      peers: string[],
+      what: string,
+      decode: (raw: unknown, peer: string) => T,
+    ): Promise<Map<string, T>> => {
+      const taken = new Map<string, T>();
+      const seen = new Set<string>();
+      while (taken.size < peers.length) {
+        const box = await awaitFrom(step, peers, seen.size + peers.length - taken.size);
+        for (const [peer, raw] of box) {
+          if (seen.has(peer)) continue;
+          seen.add(peer);
+          if (!peers.includes(peer)) {
+            this.count(
+              'not_participant',
+              `repair ${logSafe(requestId, 80)} ${step} from ${short(peer)}`,
+            );
+            continue;
+          }
+          try {
+            taken.set(peer, decode(raw, peer));
+          } catch (e) {
+            if (!(e instanceof ProtocolError)) throw e;
+            throw refuse('malformed', peer, what, e.message);
+          }
+        }
+      }
+      return taken;
+    };
+    /** Counts `peer`'s refused payload and gives the error that ends the repair naming it. */
+    const refuse = (counter: string, peer: string, what: string, why: string) => {
+      const reason = why.slice(0, 200);
+      this.count(
+        counter,
+        `repair ${logSafe(requestId, 80)} ${what} from ${short(peer)}: ${logSafe(reason, 200)}`,
+      );
+      return new RefusedPayload(
+        `${this.ceremony.participantName(groupId, peer)} sent ${what} that cannot be used (${reason})`,
+      );
+    };
     this.requests.updateRequest(requestId, { status: 'signing', updatedAt: Date.now() });
     this.notify(requestId);
     try {
@@ -242,20 +288,21 @@ export class RepairService extends NodeService {
         requireMetaPackage(this.store, `newcomer-package:${groupId}`);
       if (!pub) throw new Error('this node does not know the key package');
       const byIndex = (i: bigint) => helpers.find((h) => h.index === i)!.peerId;
+      const indexOf = (peer: string) => helpers.find((h) => h.peerId === peer)!.index;
       // Every helper's commitments with its identity-key signature (refused, naming the helper,
       // without one): passed on with the sums, they show the new device who showed whom what.
       const views = new Map<bigint, RepairView>();
       const commitmentsFrom = async (): Promise<Map<bigint, Map<bigint, GroupPoint>>> => {
-        const got = await awaitFrom(
+        const got = await collect(
           'round1',
           helperPeers.filter((h) => h !== this.me.peerId),
+          'commitments',
+          (raw, peer) => decodeRepairCommitments(raw, g.scheme, helperIds, indexOf(peer)),
         );
         const all = new Map<bigint, Map<bigint, GroupPoint>>();
-        for (const [peer, raw] of got) {
+        for (const [peer, { commitments: points, signature }] of got) {
           const m = members.find((x) => x.peerId === peer)!;
           const i = BigInt(m.index);
-          const points = pointsOf(raw, this.memberName(groupId, peer));
-          const signature = (raw as { signature?: unknown }).signature;
           if (
             !repairCommitmentsSignedBy(
               suite,
@@ -271,7 +318,7 @@ export class RepairService extends NodeService {
               identifierHex(suite, i),
             ]);
           all.set(i, points);
-          views.set(i, { commitments: points, signature: signature as string });
+          views.set(i, { commitments: points, signature });
         }
         return all;
       };
@@ -306,17 +353,16 @@ export class RepairService extends NodeService {
         const all = await commitmentsFrom();
         all.set(key.share.identifier, new Map(step1.commitments));
         views.set(key.share.identifier, { commitments: step1.commitments, signature });
-        const parts = await awaitFrom(
+        const parts = await collect(
           'echo',
           helperPeers.filter((h) => h !== this.me.peerId),
+          'a part',
+          (raw, peer) => decodeRepairPart(raw, g.scheme, indexOf(peer), key.share.identifier),
         );
         // Test-only: this helper goes away with everything received, before its sum is sent.
         if (this.fault === 'exit-mid-ceremony') process.exit(3);
         crashPoint('repair-mid');
-        const received = [
-          step1.parts.get(key.share.identifier)!,
-          ...[...parts.values()].map((w) => repairPartFromWire(suite, w as never)),
-        ];
+        const received = [step1.parts.get(key.share.identifier)!, ...parts.values()];
         const sigma = repairStep2(pub, helperIds, lostIndex, key.share.identifier, received, all);
         await send(p.newcomer.peerId, 'round2', {
           ...sigma.toWire(suite),
@@ -325,17 +371,13 @@ export class RepairService extends NodeService {
       }
       if (isNewcomer) {
         const all = await commitmentsFrom();
-        const sums = await awaitFrom('round2', helperPeers);
-        const sigmas = [...sums.values()].map((w) => repairPartFromWire(suite, w as never));
+        const sums = await collect('round2', helperPeers, 'its sum', (raw, peer) =>
+          decodeRepairSum(raw, g.scheme, helperIds, indexOf(peer), lostIndex),
+        );
+        const sigmas = [...sums.values()].map((s) => s.sum);
         // Each helper's view of the signed commitments: a sum that looks wrong because another
         // helper showed this device other commitments names that helper, not the sender.
-        const helperViews = new Map(
-          [...sums].map(([peer, w]) => {
-            const j = helpers.find((h) => h.peerId === peer)!.index;
-            const raw = (w as { views?: unknown }).views;
-            return [j, repairViewsFromWire(suite, helperIds, raw, identifierHex(suite, j))];
-          }),
-        );
+        const helperViews = new Map([...sums].map(([peer, s]) => [indexOf(peer), s.views]));
         const share = repairStep3(pub, helperIds, lostIndex, sigmas, all, {
           session,
           helperKey: (i) => {
@@ -388,26 +430,33 @@ export class RepairService extends NodeService {
         return;
       }
       // Every other member: switch the roster once the new device proves it holds the share.
-      const dones = await awaitFrom('done', [p.newcomer.peerId]);
-      const proof = (dones.get(p.newcomer.peerId) as { proof?: unknown } | undefined)?.proof;
-      if (typeof proof !== 'string' || !/^[0-9a-f]+$/.test(proof))
-        throw new Error('the new device did not confirm');
-      verifyKnowledge(
-        suite,
-        lostIndex,
-        pub.verifyingShares.get(lostIndex)!,
-        hexToBytes(proof),
-        repairContext(requestId),
+      const dones = await collect('done', [p.newcomer.peerId], 'a proof', (raw) =>
+        decodeRepairDone(raw, g.scheme),
       );
+      try {
+        verifyKnowledge(
+          suite,
+          lostIndex,
+          pub.verifyingShares.get(lostIndex)!,
+          dones.get(p.newcomer.peerId)!,
+          repairContext(requestId),
+        );
+      } catch (e) {
+        if (!(e instanceof CryptoError)) throw e;
+        // The proof's sender is the new device, not the lost member whose position it proves.
+        throw refuse('bad_proof', p.newcomer.peerId, 'a proof', 'it does not verify');
+      }
       this.applyRepair(groupId, requestId, p);
     } catch (e) {
       // A node that is stopping: its store may be closed already (writing to it threw, uncaught);
       // the request is closed at the next start (custodian.ts).
       if (this.stopped) return;
-      const caught = e instanceof CryptoError && e.culprits.length > 0;
-      const reason = caught
-        ? `${e.code}: ${e.culprits.map((c) => this.groups.nameOfIdentifier(groupId, c)).join(', ')} misbehaved`
-        : (e as Error).message;
+      const refused = e instanceof RefusedPayload;
+      const caught = refused || (e instanceof CryptoError && e.culprits.length > 0);
+      const reason =
+        e instanceof CryptoError && caught
+          ? `${e.code}: ${e.culprits.map((c) => this.groups.nameOfIdentifier(groupId, c)).join(', ')} misbehaved`
+          : (e as Error).message;
       this.log(`repair in ${logSafe(g.name)} failed: ${reason}`);
       // A repair keeps the epoch, so the share name is the group's, not this request's: a round
       // can end long after its deadline, when this request already failed here from another
@@ -463,9 +512,13 @@ export class RepairService extends NodeService {
     // A repair that failed here is awaited only for a while and a few bad proofs (awaitedRepair).
     const awaited = r.status === 'failed' ? this.awaitedRepair(g, r.id) : undefined;
     if (r.status === 'failed' && !awaited) throw new DroppedMessage('repair_given_up');
-    const proof = (payload as { proof?: unknown }).proof;
-    if (typeof proof !== 'string' || !/^[0-9a-f]{1,256}$/.test(proof))
-      throw new DroppedMessage('malformed');
+    let proof: Uint8Array;
+    try {
+      proof = decodeRepairDone(payload, g.scheme);
+    } catch (e) {
+      if (e instanceof ProtocolError) throw new DroppedMessage('malformed');
+      throw e;
+    }
     // A damaged stored package (read as none, logged once) is this node's fault: the proof is
     // dropped, not counted against the device as a bad one.
     const pub = this.publicPackage(g.id);
@@ -475,7 +528,7 @@ export class RepairService extends NodeService {
         getSuite(g.scheme),
         BigInt(lost.index),
         pub.verifyingShares.get(BigInt(lost.index))!,
-        hexToBytes(proof),
+        proof,
         repairContext(r.id),
       );
     } catch {
