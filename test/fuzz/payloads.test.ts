@@ -6,15 +6,28 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ed25519, x25519 } from '@noble/curves/ed25519.js';
-import { utf8ToBytes } from '@noble/hashes/utils.js';
+import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js';
 import { AuditError, makeEntry, parseEntry } from '../../shared/audit/chain.js';
-import { dkgEcho, dkgRound1 } from '../../shared/crypto/dkg.js';
+import { dkgEcho, dkgRound1, proveKnowledge } from '../../shared/crypto/dkg.js';
 import { CryptoError } from '../../shared/crypto/errors.js';
 import { publicPackageFromJSON, publicPackageToJSON } from '../../shared/crypto/keys.js';
 import { sealTo } from '../../shared/crypto/exported-key.js';
 import { commit, commitmentFromJSON, commitmentToJSON } from '../../shared/crypto/sign.js';
-import { getSuite, identifierHex, SCHEMES } from '../../shared/crypto/suite.js';
+import { RepairPart, repairStep1, repairViewsToWire } from '../../shared/crypto/repair.js';
+import {
+  getSuite,
+  identifierHex,
+  SCHEMES,
+  type GroupPoint,
+  type Suite,
+} from '../../shared/crypto/suite.js';
 import { decodeCommitAnswer } from '../../shared/protocol/commit.js';
+import {
+  decodeRepairCommitments,
+  decodeRepairDone,
+  decodeRepairPart,
+  decodeRepairSum,
+} from '../../shared/protocol/repair-payload.js';
 import { decodeSealedShare, openSealedShare } from '../../shared/protocol/sealed-share.js';
 import { ProtocolError } from '../../shared/protocol/wire.js';
 import { dealerKeys, dkgParams } from '../crypto/helpers.js';
@@ -186,5 +199,104 @@ describe('regressions found by the fuzzer', () => {
     const bad = { ...j, verifyingShares: { ...j.verifyingShares, [id!]: '0' } };
     expect(() => publicPackageFromJSON(bad as never)).toThrow(CryptoError);
     expect(() => publicPackageFromJSON({ ...j, groupKey: '0' } as never)).toThrow(CryptoError);
+  });
+});
+
+describe('fuzz: repair payloads (shared/protocol/repair-payload.ts)', () => {
+  // Each scheme's 2-of-3 key; helpers 1 and 2 repair member 3's share; the sender is helper 2.
+  const helpers = [1n, 2n];
+  const lost = 3n;
+  const repairKeys = SCHEMES.map((s) => dealerKeys(s, 2, 3));
+  const suites = SCHEMES.map((s) => getSuite(s));
+  const step1 = repairKeys.map((k) =>
+    helpers.map((i) => repairStep1(k[Number(i) - 1]!, helpers, lost)),
+  );
+  const points = (suite: Suite, c: ReadonlyMap<bigint, GroupPoint>) =>
+    Object.fromEntries([...c].map(([j, C]) => [identifierHex(suite, j), bytesToHex(C.toBytes())]));
+  const signature = 'cd'.repeat(64);
+  const round1 = SCHEMES.map((_, i) =>
+    roundTrip({
+      from: identifierHex(suites[i]!, 2n),
+      commitments: points(suites[i]!, step1[i]![1]!.commitments),
+      signature,
+    }),
+  );
+  const echo = SCHEMES.map((_, i) => roundTrip(step1[i]![1]!.parts.get(1n)!.toWire(suites[i]!)));
+  const views = (i: number) =>
+    new Map(helpers.map((h, k) => [h, { commitments: step1[i]![k]!.commitments, signature }]));
+  const round2 = SCHEMES.map((_, i) =>
+    roundTrip({
+      ...new RepairPart(2n, lost, suites[i]!.randomScalar()).toWire(suites[i]!),
+      views: repairViewsToWire(suites[i]!, views(i)),
+    }),
+  );
+  const done = SCHEMES.map((s, i) =>
+    roundTrip({
+      proof: bytesToHex(
+        proveKnowledge(
+          suites[i]!,
+          lost,
+          repairKeys[i]![2]!.share.scalar(),
+          repairKeys[i]![0]!.public.verifyingShares.get(lost)!,
+          utf8ToBytes(`conclave/repair/${s}`),
+        ),
+      ),
+    }),
+  );
+  const around = (seeds: unknown[]) =>
+    fc.tuple(fc.nat(SCHEMES.length - 1), jsonAround(seeds as never));
+
+  it('decodeRepairCommitments (round 1): ProtocolError only, exact on what it accepts', () => {
+    fuzz(
+      'decodeRepairCommitments',
+      around(round1),
+      ([i, j]) => decodeRepairCommitments(j, SCHEMES[i]!, helpers, 2n),
+      [ProtocolError],
+      {
+        check: (p, [i, j]) =>
+          expect({
+            from: identifierHex(suites[i]!, 2n),
+            commitments: points(suites[i]!, p.commitments),
+            signature: p.signature,
+          }).toEqual(j),
+      },
+    );
+  });
+
+  it('decodeRepairPart (echo): ProtocolError only, exact on what it accepts', () => {
+    fuzz(
+      'decodeRepairPart',
+      around(echo),
+      ([i, j]) => decodeRepairPart(j, SCHEMES[i]!, 2n, 1n),
+      [ProtocolError],
+      { check: (p, [i, j]) => expect(p.toWire(suites[i]!)).toEqual(j) },
+    );
+  });
+
+  it('decodeRepairSum (round 2): ProtocolError only, exact on what it accepts', () => {
+    fuzz(
+      'decodeRepairSum',
+      around(round2),
+      ([i, j]) => decodeRepairSum(j, SCHEMES[i]!, helpers, 2n, lost),
+      [ProtocolError],
+      {
+        runs: Math.ceil(RUNS / 2),
+        check: (p, [i, j]) =>
+          expect({
+            ...p.sum.toWire(suites[i]!),
+            views: repairViewsToWire(suites[i]!, p.views),
+          }).toEqual(j),
+      },
+    );
+  });
+
+  it('decodeRepairDone (the new device’s proof): ProtocolError only, exact on what it accepts', () => {
+    fuzz(
+      'decodeRepairDone',
+      around(done),
+      ([i, j]) => decodeRepairDone(j, SCHEMES[i]!),
+      [ProtocolError],
+      { check: (proof, [, j]) => expect({ proof: bytesToHex(proof) }).toEqual(j) },
+    );
   });
 });
