@@ -653,6 +653,10 @@ class Libp2pHost implements Host {
     const gone = new AbortController();
     const onClose = (): void => gone.abort(new DOMException('stream closed', 'AbortError'));
     stream.addEventListener('close', onClose, { once: true });
+    // Once the handler has answered, the stream's own close (ours, after the answer) is no news:
+    // without this every served request built and dispatched an abort (a DOMException and its
+    // stack) as its stream closed. A reset while the answer is written still fails the write.
+    const answered = (): void => stream.removeEventListener('close', onClose);
     const deadline = new Deadline(reg.timeoutMs, [this.#shutdown.signal, gone.signal]);
     const { signal } = deadline;
     try {
@@ -707,6 +711,7 @@ class Libp2pHost implements Host {
         }
         return;
       }
+      answered();
       const body = encodeJson({ ok: result === undefined ? null : result });
       if (body === undefined) {
         await this.#refuse(stream, 'handler_error', `${where}: handler result has no JSON form`);
@@ -729,7 +734,7 @@ class Libp2pHost implements Host {
       if (!this.#shutdown.signal.aborted) this.#log(`net: ${where}: ${describe(err)}`);
       stream.abort(err instanceof Error ? err : new Error(String(err)));
     } finally {
-      stream.removeEventListener('close', onClose);
+      answered();
       deadline.clear();
     }
   }
