@@ -2,11 +2,8 @@
 // each message to the addressee's onMessage: what a run sends, and who answers a member's 'done'.
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { decodeGroupMessage, type GroupMessage } from '../../shared/protocol/wire.js';
-import type { NodeServices } from '../../main/node/context.js';
-import { DkgService } from '../../main/node/dkg.js';
-import { Inboxes } from '../../main/node/inbox.js';
-import type { Store } from '../../main/store/index.js';
-import { harness, peer, readyGroup, type Harness, type Peer } from './fixtures.js';
+import type { DkgService } from '../../main/node/dkg.js';
+import { dkgService, harness, peer, readyGroup, type Harness, type Peer } from './fixtures.js';
 
 const HASH = 'cd'.repeat(32);
 
@@ -31,33 +28,11 @@ afterEach(() => {
   for (const m of live.splice(0)) m.h.ctx.stopped = true;
 });
 
-function service(h: Harness): DkgService {
-  const store: Store = h.store;
-  const deps = {
-    auditLog: { syncAuditWithAll: () => undefined },
-    groups: {
-      updateGroup: (id: string, patch: object) => store.groups.update(id, patch),
-      failGroup: (id: string, error: string) =>
-        store.groups.update(id, { status: 'failed', error, updatedAt: Date.now() }),
-      nameOfIdentifier: (_g: string, c: string) => c,
-      confirmations: new Map(),
-      noteConfirmation: () => undefined,
-      maybeStartDkg: () => undefined,
-    },
-    inboxes: new Inboxes(h.ctx),
-    signing: { applyEarlyNonces: () => undefined, sendNonces: async () => undefined },
-  } as unknown as NodeServices;
-  return new DkgService(
-    h.ctx,
-    deps as Pick<NodeServices, 'auditLog' | 'groups' | 'inboxes' | 'signing'>,
-  );
-}
-
 /** A 2-of-3 group in key generation on every member, wired to each other. */
 function network(): { members: Member[]; id: string } {
   const members: Member[] = peers.map((p) => {
     const h = harness(p, { secrets: new Map(), connected: true });
-    return { p, h, svc: service(h), out: [] };
+    return { p, h, svc: dkgService(h), out: [] };
   });
   let id = '';
   for (const m of members) {
@@ -135,7 +110,7 @@ describe('a key generation over the network', () => {
 
     // cal, restarted (a new service over the same store): its 'done' asks; ann (ready) and ben
     // (stored, waiting) answer it, and cal ends ready.
-    const restarted = service(cal!.h);
+    const restarted = dkgService(cal!.h);
     cal!.svc = restarted;
     restarted.resume(id);
     await until('cal ready', () => cal!.h.store.groups.get(id)!.status === 'ready');

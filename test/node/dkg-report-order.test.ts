@@ -9,11 +9,9 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { identifierHex, getSuite } from '../../shared/crypto/suite.js';
 import { decodeGroupMessage, type GroupMessage } from '../../shared/protocol/wire.js';
 import { makeTamper, type Tamper } from '../../main/node/adversary.js';
-import type { NodeServices } from '../../main/node/context.js';
-import { DkgService } from '../../main/node/dkg.js';
+import type { DkgService } from '../../main/node/dkg.js';
 import { Inboxes } from '../../main/node/inbox.js';
-import type { Store } from '../../main/store/index.js';
-import { harness, peer, readyGroup, type Harness, type Peer } from './fixtures.js';
+import { dkgService, harness, peer, readyGroup, type Harness, type Peer } from './fixtures.js';
 
 const HASH = 'cd'.repeat(32);
 
@@ -38,28 +36,6 @@ afterEach(() => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
-function service(h: Harness, inboxes: Inboxes): DkgService {
-  const store: Store = h.store;
-  const deps = {
-    auditLog: { syncAuditWithAll: () => undefined },
-    groups: {
-      updateGroup: (id: string, patch: object) => store.groups.update(id, patch),
-      failGroup: (id: string, error: string) =>
-        store.groups.update(id, { status: 'failed', error, updatedAt: Date.now() }),
-      nameOfIdentifier: (_g: string, c: string) => c,
-      confirmations: new Map(),
-      noteConfirmation: () => undefined,
-      maybeStartDkg: () => undefined,
-    },
-    inboxes,
-    signing: { applyEarlyNonces: () => undefined, sendNonces: async () => undefined },
-  } as unknown as NodeServices;
-  return new DkgService(
-    h.ctx,
-    deps as Pick<NodeServices, 'auditLog' | 'groups' | 'inboxes' | 'signing'>,
-  );
-}
-
 /**
  * A 2-of-3 group in key generation, wired to each other; cal lies with `kase` (the test-only
  * tampering layer). `hold(from, to, msg)` may return a promise that delays that delivery, or
@@ -72,7 +48,7 @@ function network(
   const members: Member[] = peers.map((p) => {
     const h = harness(p, { secrets: new Map(), connected: true });
     const inboxes = new Inboxes(h.ctx);
-    return { p, h, svc: service(h, inboxes), inboxes };
+    return { p, h, svc: dkgService(h, inboxes), inboxes };
   });
   let id = '';
   for (const m of members) {

@@ -14,7 +14,9 @@ import { fingerprint } from '../../shared/protocol/roster.js';
 import { signStatement, type RequestBody } from '../../shared/protocol/wire.js';
 import { generateIdentity, type Host } from '../../main/net/index.js';
 import { joinToken } from '../../main/node/common.js';
-import { NodeContext, type Identity } from '../../main/node/context.js';
+import { NodeContext, type Identity, type NodeServices } from '../../main/node/context.js';
+import { DkgService } from '../../main/node/dkg.js';
+import { Inboxes } from '../../main/node/inbox.js';
 import { openStore, type GroupRow, type RequestRow, type Store } from '../../main/store/index.js';
 import type { Vault } from '../../main/vault/index.js';
 import { dealerKeys } from '../crypto/helpers.js';
@@ -273,4 +275,30 @@ export function requestEnvelope(
     policy: policyHash(defaultPolicy()),
   };
   return JSON.stringify(signStatement(body, (m) => author.sign(m)));
+}
+
+/**
+ * A DkgService on `h`'s node, its group changes written to `h`'s store, with `inboxes` (default: a
+ * real one of its own) and fakes for the audit sync and the signing service.
+ */
+export function dkgService(h: Harness, inboxes: Inboxes = new Inboxes(h.ctx)): DkgService {
+  const store = h.store;
+  const deps = {
+    auditLog: { syncAuditWithAll: () => undefined },
+    groups: {
+      updateGroup: (id: string, patch: object) => store.groups.update(id, patch),
+      failGroup: (id: string, error: string) =>
+        store.groups.update(id, { status: 'failed', error, updatedAt: Date.now() }),
+      nameOfIdentifier: (_g: string, c: string) => c,
+      confirmations: new Map(),
+      noteConfirmation: () => undefined,
+      maybeStartDkg: () => undefined,
+    },
+    inboxes,
+    signing: { applyEarlyNonces: () => undefined, sendNonces: async () => undefined },
+  } as unknown as NodeServices;
+  return new DkgService(
+    h.ctx,
+    deps as Pick<NodeServices, 'auditLog' | 'groups' | 'inboxes' | 'signing'>,
+  );
 }
