@@ -11,6 +11,7 @@ import { decodeGroupMessage, type GroupMessage } from '../../shared/protocol/wir
 import { makeTamper, type Tamper } from '../../main/node/adversary.js';
 import type { DkgService } from '../../main/node/dkg.js';
 import { Inboxes } from '../../main/node/inbox.js';
+import type { GroupRow } from '../../main/store/index.js';
 import { dkgService, harness, peer, readyGroup, type Harness, type Peer } from './fixtures.js';
 
 const HASH = 'cd'.repeat(32);
@@ -95,6 +96,15 @@ async function until(what: string, ok: () => boolean, ms = 10_000): Promise<void
 
 const hex = (i: number) => identifierHex(getSuite('ed25519'), BigInt(i));
 
+/** An honest member's verdict: the key generation failed for equivocation, naming cal (3) alone. */
+function expectLiarNamed(g: GroupRow): void {
+  expect(g.status).toBe('failed');
+  expect(g.error).toMatch(/^key generation failed \(equivocation\)/);
+  expect(g.error).toContain(hex(3));
+  expect(g.error).not.toContain(hex(1));
+  expect(g.error).not.toContain(hex(2));
+}
+
 describe('the verdict of a key generation does not depend on message order', () => {
   it("a liar's report blaming ann, reaching her before ben's echo, does not replace her own check: both honest members name the liar", async () => {
     // cal sends ann another round-1 package than ben's. cal's own check then blames ann (her echo
@@ -114,13 +124,7 @@ describe('the verdict of a key generation does not depend on message order', () 
     // cal, lying, blames ann.
     expect(cal!.status).toBe('failed');
     expect(cal!.error).toContain(hex(1));
-    for (const g of [ann!, ben!]) {
-      expect(g.status).toBe('failed');
-      expect(g.error).toMatch(/^key generation failed \(equivocation\)/);
-      expect(g.error).toContain(hex(3));
-      expect(g.error).not.toContain(hex(1));
-      expect(g.error).not.toContain(hex(2));
-    }
+    for (const g of [ann!, ben!]) expectLiarNamed(g);
   });
 
   it("a liar that reports without sending ann its echo: ann judges by ben's echo alone and names the liar", async () => {
@@ -137,12 +141,6 @@ describe('the verdict of a key generation does not depend on message order', () 
     await Promise.all(members.map((m) => m.svc.runDkg(id, HASH)));
     const [ann, ben] = members.map((m) => m.h.store.groups.get(id)!);
     expect(calReported).toBe(true);
-    for (const g of [ann!, ben!]) {
-      expect(g.status).toBe('failed');
-      expect(g.error).toMatch(/^key generation failed \(equivocation\)/);
-      expect(g.error).toContain(hex(3));
-      expect(g.error).not.toContain(hex(1));
-      expect(g.error).not.toContain(hex(2));
-    }
+    for (const g of [ann!, ben!]) expectLiarNamed(g);
   });
 });
