@@ -15,7 +15,7 @@ import {
   type NonceCommitment,
   type SigningNonces,
 } from '../../shared/crypto/sign.js';
-import { getSuite, parseIdentifier, type Suite } from '../../shared/crypto/suite.js';
+import { getSuite, identifierHex, parseIdentifier, type Suite } from '../../shared/crypto/suite.js';
 import { failedForGood } from '../../shared/protocol/decisions.js';
 import { receiptProblem } from '../../shared/protocol/evidence.js';
 import {
@@ -781,11 +781,12 @@ export class SigningService extends NodeService {
         dc =
           c === myWire && nonces && sameWire(c.commitment, suite, nonces.commitment)
             ? nonces.commitment
-            : commitmentFromJSON(suite, c.commitment as never);
+            : commitmentFromJSON(suite, c.commitment as never, true);
       } catch (e) {
         if (!(e instanceof CryptoError)) throw e;
         // A coordinator checks every commitment it pools (addToPool) and makes its own: an
-        // invalid one in its list is its own doing.
+        // invalid one in its list is its own doing. (Points outside the prime-order subgroup are
+        // found by the signing package's check of the group commitment, below.)
         const whose = c.peerId === this.me.peerId ? 'this signer' : this.memberName(g.id, c.peerId);
         const why = `its commitment list carries an invalid commitment for ${whose}: ${e.message}`;
         return this.refuseCoordinator(r, g, from, why);
@@ -817,10 +818,24 @@ export class SigningService extends NodeService {
         from,
         "it paired one of this signer's hiding commitments with a binding commitment the signer never made",
       );
+    // The package checks its group commitment's subgroup (the others' points were decoded
+    // without theirs): a point outside it is refused as any invalid commitment, before the nonce
+    // is used.
+    let pkg: SigningPackage;
+    try {
+      pkg = new SigningPackage(partKey(key.public, spec), commitments, spec.message);
+    } catch (e) {
+      if (!(e instanceof CryptoError && e.code === 'bad_commitment' && e.culprits.length)) throw e;
+      const whose = msg.commitments
+        .filter((_, i) => e.culprits.includes(identifierHex(suite, commitments[i]!.identifier)))
+        .map((c) => (c.peerId === this.me.peerId ? 'this signer' : this.memberName(g.id, c.peerId)))
+        .join(', ');
+      const why = `its commitment list carries an invalid commitment for ${whose}: ${e.message}`;
+      return this.refuseCoordinator(r, g, from, why);
+    }
     // The nonce is used up from here on, whatever happens next: it is never used twice.
     pool!.delete(hiding);
     crashPoint('sign-nonce-taken');
-    const pkg = new SigningPackage(partKey(key.public, spec), commitments, spec.message);
     const share = bytesToHex(suite.encodeScalar(signShare(partKeyPackage(key, spec), nonces, pkg)));
     trace(r.id, 'signer.share');
     // What this signer states under its identity key about the share it returns: the coordinator

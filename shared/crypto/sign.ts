@@ -40,8 +40,17 @@ export function commitmentToJSON(suite: Suite, c: NonceCommitment): NonceCommitm
   };
 }
 
-/** Decodes and validates a received commitment: identifier and both points (RFC 9591 §3.1). */
-export function commitmentFromJSON(suite: Suite, j: NonceCommitmentJSON): NonceCommitment {
+/**
+ * Decodes and validates a received commitment: identifier and both points (RFC 9591 §3.1).
+ * `anyOrder`: the points are decoded without their prime-order subgroup check (on the curve,
+ * canonical, not the identity), for a caller that uses them only in a SigningPackage, which checks
+ * its group commitment instead (see there why that is enough).
+ */
+export function commitmentFromJSON(
+  suite: Suite,
+  j: NonceCommitmentJSON,
+  anyOrder = false,
+): NonceCommitment {
   check(j !== null && typeof j === 'object', 'bad_commitment', 'commitment must be an object');
   const identifier = parseIdentifier(suite, j.identifier);
   const pt = (h: unknown, what: string) => {
@@ -49,7 +58,8 @@ export function commitmentFromJSON(suite: Suite, j: NonceCommitmentJSON): NonceC
       j.identifier,
     ]);
     try {
-      return suite.decodePoint(hexToBytes(h), what);
+      const bytes = hexToBytes(h);
+      return anyOrder ? suite.decodePointAnyOrder(bytes, what) : suite.decodePoint(bytes, what);
     } catch (e) {
       throw new CryptoError('bad_commitment', (e as Error).message, [j.identifier]);
     }
@@ -171,6 +181,7 @@ export class SigningPackage {
       ),
     );
     check(!R.is0(), 'bad_commitment', 'group commitment is the identity');
+    assertGroupCommitmentPrimeOrder(suite, R, sorted);
     this.key = key;
     this.message = message;
     this.commitments = sorted;
@@ -196,6 +207,49 @@ export class SigningPackage {
     check(c !== undefined, 'bad_input', `no commitment from ${id}`);
     return c;
   }
+}
+
+/**
+ * Throws `bad_commitment` unless the group commitment R is in the prime-order subgroup: one
+ * multiplication by the group order, however many signers. Only when it is not are the signers'
+ * points checked one by one, to name every owner of one outside the subgroup (there always is
+ * one: R is a combination of the points).
+ *
+ * Why the received commitments need no check of their own (commitmentFromJSON `anyOrder`), on
+ * ed25519 (Z/ℓ × Z/8: each D_i = D'_i + T_i and E_i = E'_i + T'_i uniquely, D'_i, E'_i of order ℓ,
+ * T_i, T'_i torsion):
+ * - A signer's share z = d + e·ρ + λ·s·c uses the others' commitments only through the binding
+ *   factors ρ_j (hashes of the encoded list, §4.3–4.4) and the challenge c = H(R, Y, m). With R
+ *   checked, (R, Σ z_i) is a standard signature over a prime-order R. Torsion changes only the
+ *   encodings the binding factors hash, which an adversary can already vary at will by its choice
+ *   of prime-order points; torsion that does not cancel in R is refused here, its owner named.
+ * - A signer's own nonces never carry torsion (commit), and signShare refuses a package whose
+ *   commitment for it is not its own, so an honest share always passes verify_signature_share.
+ *   A share check z_i·G = D_i + ρ_i·E_i + c·λ_i·Y_i fails for a signer whose own T_i + ρ_i·T'_i is
+ *   not zero (the left side has no torsion), even when it cancels against another's in R: blame
+ *   (aggregate, verifyShare, evidence.ts) still names only signers that deviated, never an honest
+ *   one.
+ * - Nothing keeps a received commitment beyond the attempt but its encoding (receipts hash the
+ *   wire list); a coordinator's pool decodes strictly (main/node/signing.ts addToPool), as an
+ *   honest one must never relay a point a signer would refuse.
+ * secp256k1 has cofactor 1: nothing to check.
+ */
+function assertGroupCommitmentPrimeOrder(
+  suite: Suite,
+  R: GroupPoint,
+  commitments: readonly NonceCommitment[],
+): void {
+  if (suite.primeOrderCurve || suite.inPrimeOrderSubgroup(R)) return;
+  const culprits = commitments
+    .filter((c) => !suite.inPrimeOrderSubgroup(c.hiding) || !suite.inPrimeOrderSubgroup(c.binding))
+    .map((c) => identifierHex(suite, c.identifier));
+  throw new CryptoError(
+    'bad_commitment',
+    culprits.length
+      ? `nonce commitment not in the prime-order subgroup (from ${culprits.join(', ')})`
+      : 'group commitment is not in the prime-order subgroup',
+    culprits,
+  );
 }
 
 /** Builds the signing package for a key package (the signer's or the coordinator's view). */
