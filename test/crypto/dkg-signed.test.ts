@@ -6,7 +6,6 @@ import { ed25519 } from '@noble/curves/ed25519.js';
 import { bytesToHex, randomBytes } from '@noble/hashes/utils.js';
 import {
   dkgEcho,
-  dkgFinalize,
   dkgRound1,
   dkgRound2,
   packageDigest,
@@ -15,7 +14,7 @@ import {
   type DkgParams,
   type DkgRound1Package,
 } from '../../shared/crypto/dkg.js';
-import { culpritsOf } from './helpers.js';
+import { culpritsOf, finishDkg, groupKeyCount } from './helpers.js';
 import { getSuite, identifierHex } from '../../shared/crypto/suite.js';
 
 const suite = getSuite('ed25519');
@@ -44,14 +43,7 @@ describe('signed DKG', () => {
     const s = session();
     const echoes = s.states.map((st, i) => dkgEcho(st, others(s.pkgs, i)));
     expect(echoes.every((e) => Object.keys(e.signatures ?? {}).length === 3)).toBe(true);
-    const out = s.states.map((st, i) => dkgRound2(st, others(echoes, i)));
-    const keys = s.states.map((st) =>
-      dkgFinalize(
-        st,
-        out.flat().filter((p) => p.to === st.me),
-      ),
-    );
-    expect(new Set(keys.map((k) => bytesToHex(suite.encodePoint(k.public.groupKey)))).size).toBe(1);
+    expect(groupKeyCount(finishDkg(s.states, echoes))).toBe(1);
   });
 
   it('refuses an unsigned or wrongly signed round-1 package, naming its sender', () => {

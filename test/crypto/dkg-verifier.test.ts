@@ -6,7 +6,6 @@ import { ed25519 } from '@noble/curves/ed25519.js';
 import { bytesToHex, randomBytes } from '@noble/hashes/utils.js';
 import {
   dkgEcho,
-  dkgFinalize,
   dkgRound1,
   dkgRound2,
   signedBy,
@@ -29,7 +28,7 @@ import {
 import type { Ed25519Verify } from '../../shared/crypto/sign.js';
 import { getSuite, identifierHex } from '../../shared/crypto/suite.js';
 import { verifyEd25519 } from '../../main/crypto/ed25519.js';
-import { culpritsOf, dealerKeys } from './helpers.js';
+import { culpritsOf, dealerKeys, finishDkg, groupKeyCount } from './helpers.js';
 
 const suite = getSuite('ed25519');
 const hex = (id: number | bigint) => identifierHex(suite, BigInt(id));
@@ -73,14 +72,7 @@ describe('the signed DKG with a given verifier', () => {
     const echoes = s.states.map((st, i) => dkgEcho(st, others(s.pkgs, i)));
     // Each of 3 members checks the 2 others' packages.
     expect(v.calls).toBe(6);
-    const out = s.states.map((st, i) => dkgRound2(st, others(echoes, i)));
-    const keys = s.states.map((st) =>
-      dkgFinalize(
-        st,
-        out.flat().filter((p) => p.to === st.me),
-      ),
-    );
-    expect(new Set(keys.map((k) => bytesToHex(suite.encodePoint(k.public.groupKey)))).size).toBe(1);
+    expect(groupKeyCount(finishDkg(s.states, echoes))).toBe(1);
   });
 
   it('refuses a wrongly signed round-1 package with it, naming the sender', () => {

@@ -46,13 +46,15 @@ export function pick<T>(xs: readonly T[], k: number): T[] {
   return a.slice(0, k);
 }
 
-import { randomBytes } from '@noble/hashes/utils.js';
+import { bytesToHex, randomBytes } from '@noble/hashes/utils.js';
 import {
   dkgEcho,
   dkgFinalize,
   dkgRound1,
   dkgRound2,
+  type DkgEcho,
   type DkgParams,
+  type DkgState,
 } from '../../shared/crypto/dkg.js';
 
 /** DKG parameters for members 1..n with random identity keys and a fresh session id. */
@@ -89,6 +91,31 @@ export function runDkg(params: DkgParams): KeyPackage[] {
       out.flat().filter((p) => p.to === me.state.me),
     ),
   );
+}
+
+/**
+ * The rest of a DKG once every member echoed: each member's round 2 from the others' echoes
+ * (`echoes[i]` is `states[i]`'s), then each one's key package from what was sent to it.
+ */
+export function finishDkg(states: readonly DkgState[], echoes: readonly DkgEcho[]): KeyPackage[] {
+  const out = states.map((st, i) =>
+    dkgRound2(
+      st,
+      echoes.filter((_, j) => j !== i),
+    ),
+  );
+  return states.map((st) =>
+    dkgFinalize(
+      st,
+      out.flat().filter((p) => p.to === st.me),
+    ),
+  );
+}
+
+/** How many different group keys `keys` hold: 1 when every member ended with the same key. */
+export function groupKeyCount(keys: readonly KeyPackage[]): number {
+  const suite = getSuite(keys[0]!.public.scheme);
+  return new Set(keys.map((k) => bytesToHex(suite.encodePoint(k.public.groupKey)))).size;
 }
 
 /** The sorted culprits of the CryptoError `fn` throws (fails the test if it throws no such error). */
