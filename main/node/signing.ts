@@ -786,7 +786,8 @@ export class SigningService extends NodeService {
         if (!(e instanceof CryptoError)) throw e;
         // A coordinator checks every commitment it pools (addToPool) and makes its own: an
         // invalid one in its list is its own doing. (Points outside the prime-order subgroup are
-        // found by the signing package's check of the group commitment, below.)
+        // refused below when they show in the group commitment; sign.ts says why the rest is
+        // harmless.)
         const whose = c.peerId === this.me.peerId ? 'this signer' : this.memberName(g.id, c.peerId);
         const why = `its commitment list carries an invalid commitment for ${whose}: ${e.message}`;
         return this.refuseCoordinator(r, g, from, why);
