@@ -13,22 +13,16 @@ import {
   type DkgEcho,
   type DkgParams,
 } from '../../shared/crypto/dkg.js';
-import type { KeyPackage } from '../../shared/crypto/keys.js';
 import {
   repairCommitmentsSignedBy,
   repairCommitmentsSigningBytes,
   repairStep1,
 } from '../../shared/crypto/repair.js';
-import {
-  reshareEcho,
-  reshareRound1,
-  reshareRound2,
-  type ReshareParams,
-} from '../../shared/crypto/reshare.js';
+import { reshareEcho, reshareRound1, reshareRound2 } from '../../shared/crypto/reshare.js';
 import type { Ed25519Verify } from '../../shared/crypto/sign.js';
 import { getSuite, identifierHex } from '../../shared/crypto/suite.js';
 import { verifyEd25519 } from '../../main/crypto/ed25519.js';
-import { culpritsOf, dealerKeys, finishDkg, groupKeyCount } from './helpers.js';
+import { culpritsOf, dealerKeys, finishDkg, groupKeyCount, reshareFixture } from './helpers.js';
 
 const suite = getSuite('ed25519');
 const hex = (id: number | bigint) => identifierHex(suite, BigInt(id));
@@ -116,18 +110,7 @@ describe('the signed DKG with a given verifier', () => {
 
 describe('the signed reshare with a given verifier', () => {
   function reshare(verify: Ed25519Verify) {
-    const old = new Map<bigint, KeyPackage>(
-      dealerKeys('ed25519', 2, 3).map((k) => [k.share.identifier, k]),
-    );
-    const identity = (id: bigint) => ({ identifier: id, identityKey: keyOf(id) });
-    const params: ReshareParams = {
-      old: old.get(1n)!.public,
-      dealers: [1n, 2n, 3n],
-      members: [1n, 2n, 4n].map(identity),
-      threshold: 2,
-      sessionId: randomBytes(32),
-      dealerKeys: [1n, 2n, 3n].map(identity),
-    };
+    const { old, params } = reshareFixture((id) => ({ identifier: id, identityKey: keyOf(id) }));
     const ids = [1n, 2n, 3n, 4n];
     const r1 = ids.map((id) =>
       reshareRound1(

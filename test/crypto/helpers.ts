@@ -53,9 +53,11 @@ import {
   dkgRound1,
   dkgRound2,
   type DkgEcho,
+  type DkgMember,
   type DkgParams,
   type DkgState,
 } from '../../shared/crypto/dkg.js';
+import type { ReshareParams } from '../../shared/crypto/reshare.js';
 
 /** DKG parameters for members 1..n with random identity keys and a fresh session id. */
 export function dkgParams(scheme: SchemeName, t: number, n: number): DkgParams {
@@ -116,6 +118,27 @@ export function finishDkg(states: readonly DkgState[], echoes: readonly DkgEcho[
 export function groupKeyCount(keys: readonly KeyPackage[]): number {
   const suite = getSuite(keys[0]!.public.scheme);
   return new Set(keys.map((k) => bytesToHex(suite.encodePoint(k.public.groupKey)))).size;
+}
+
+/**
+ * A 2-of-3 ed25519 key (members 1, 2, 3) re-dealt by all three to members 1, 2, 4 (3 deals and
+ * leaves, 4 is new and only receives), each member's identity key from `identity`: the old key
+ * packages by identifier and the reshare's parameters, with a fresh session id.
+ */
+export function reshareFixture(identity: (id: bigint) => DkgMember): {
+  old: Map<bigint, KeyPackage>;
+  params: ReshareParams;
+} {
+  const old = new Map(dealerKeys('ed25519', 2, 3).map((k) => [k.share.identifier, k]));
+  const params: ReshareParams = {
+    old: old.get(1n)!.public,
+    dealers: [1n, 2n, 3n],
+    members: [1n, 2n, 4n].map(identity),
+    threshold: 2,
+    sessionId: randomBytes(32),
+    dealerKeys: [1n, 2n, 3n].map(identity),
+  };
+  return { old, params };
 }
 
 /** The sorted culprits of the CryptoError `fn` throws (fails the test if it throws no such error). */

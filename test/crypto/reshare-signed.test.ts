@@ -19,7 +19,7 @@ import {
   type ReshareRound1Package,
 } from '../../shared/crypto/reshare.js';
 import { getSuite, identifierHex } from '../../shared/crypto/suite.js';
-import { culpritsOf, dealerKeys } from './helpers.js';
+import { culpritsOf, reshareFixture } from './helpers.js';
 
 const suite = getSuite('ed25519');
 const hex = (id: number | bigint) => identifierHex(suite, BigInt(id));
@@ -32,18 +32,7 @@ const signer = (id: bigint) => (m: Uint8Array) => ed25519.sign(m, seeds[Number(i
 
 // A 2-of-3 key (members 1, 2, 3) re-dealt by all three to members 1, 2, 4: 3 deals and leaves,
 // 4 is new and only receives.
-function fixture(): { old: Map<bigint, KeyPackage>; params: ReshareParams } {
-  const old = new Map(dealerKeys('ed25519', 2, 3).map((k) => [k.share.identifier, k]));
-  const params: ReshareParams = {
-    old: old.get(1n)!.public,
-    dealers: [1n, 2n, 3n],
-    members: [1n, 2n, 4n].map(identity),
-    threshold: 2,
-    sessionId: randomBytes(32),
-    dealerKeys: [1n, 2n, 3n].map(identity),
-  };
-  return { old, params };
-}
+const fixture = () => reshareFixture(identity);
 
 function round1(params: ReshareParams, old: ReadonlyMap<bigint, KeyPackage>) {
   const parts = [...new Set([...params.dealers, ...params.members.map((m) => m.identifier)])];
