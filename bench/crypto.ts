@@ -78,9 +78,11 @@ export function benchSign(scheme: SchemeName, t: number, n: number, runs: number
     const a1 = performance.now();
     const others = signers.slice(1).map((k) => commit(k));
     const wire: NonceCommitmentJSON[] = others.map((o) => commitmentToJSON(suite, o.commitment));
-    // Signer 0: decode and validate the others' commitments, trust its own.
+    // Signer 0: decode and validate the others' commitments, trust its own. As the node's signer
+    // does (signing.ts onSign): points decoded without their own subgroup checks, the package
+    // checks the group commitment R instead (assertGroupCommitmentPrimeOrder).
     const b0 = performance.now();
-    const list = [mine.commitment, ...wire.map((w) => commitmentFromJSON(suite, w))];
+    const list = [mine.commitment, ...wire.map((w) => commitmentFromJSON(suite, w, true))];
     const pkg0 = signingPackage(signers[0].public, list, msg);
     const z0 = signShare(signers[0], mine, pkg0);
     const b1 = performance.now();
