@@ -302,3 +302,23 @@ export function dkgService(h: Harness, inboxes: Inboxes = new Inboxes(h.ctx)): D
     deps as Pick<NodeServices, 'auditLog' | 'groups' | 'inboxes' | 'signing'>,
   );
 }
+
+/**
+ * The requests service a ReconstructService calls, over `store`: the default policy; the request
+ * it creates is inserted pending as r1, made by `createdBy`; a finished one's failure is pushed to
+ * `failures` and stored.
+ */
+export function reconstructRequests(store: Store, createdBy: string, failures: string[]) {
+  return {
+    policyOf: () => defaultPolicy(),
+    createRequest: (g: GroupRow, kind: RequestRow['kind'], message: Uint8Array) => {
+      insertRequest(store, {}, { groupId: g.id, kind, createdBy, status: 'pending', message });
+      return { id: 'r1' };
+    },
+    updateRequest: (id: string, patch: Partial<RequestRow>) => store.requests.update(id, patch),
+    finish: (id: string, patch: { status: 'failed'; failure: string }) => {
+      failures.push(patch.failure);
+      store.requests.update(id, patch);
+    },
+  };
+}

@@ -18,9 +18,16 @@ import { defaultPolicy } from '../../shared/policy/policy.js';
 import { ReconstructService } from '../../main/node/ceremonies/reconstruct.js';
 import type { NodeServices } from '../../main/node/context.js';
 import { Inboxes } from '../../main/node/inbox.js';
-import type { GroupRow, RequestRow } from '../../main/store/index.js';
 import { dealerKeys } from '../crypto/helpers.js';
-import { approve, harness, insertRequest, peer, readyGroup, type Peer } from './fixtures.js';
+import {
+  approve,
+  harness,
+  insertRequest,
+  peer,
+  readyGroup,
+  reconstructRequests,
+  type Peer,
+} from './fixtures.js';
 
 let alice: Peer, bob: Peer, carol: Peer, dave: Peer;
 beforeAll(async () => {
@@ -188,22 +195,7 @@ function requesterSetup(
     ceremony: { ceremonies: new Set<string>() },
     groups: { findGroup: () => h.store.groups.get(groupId)! },
     inboxes,
-    requests: {
-      policyOf: () => defaultPolicy(),
-      createRequest: (g: GroupRow, kind: RequestRow['kind'], message: Uint8Array) => {
-        insertRequest(
-          h.store,
-          {},
-          { groupId: g.id, kind, createdBy: alice.peerId, status: 'pending', message },
-        );
-        return { id: 'r1' };
-      },
-      updateRequest: (id: string, patch: Partial<RequestRow>) => h.store.requests.update(id, patch),
-      finish: (id: string, patch: { status: 'failed'; failure: string }) => {
-        failures.push(patch.failure);
-        h.store.requests.update(id, patch);
-      },
-    },
+    requests: reconstructRequests(h.store, alice.peerId, failures),
   } as unknown as NodeServices;
   const svc = new ReconstructService(h.ctx, deps);
   svc.createReconstructRequest({

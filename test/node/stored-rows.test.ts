@@ -37,7 +37,7 @@ import { GroupsService } from '../../main/node/groups.js';
 import { releaseCheck, RequestPolicy } from '../../main/node/request-policy.js';
 import type { RequestsService } from '../../main/node/requests.js';
 import { SyncService } from '../../main/node/sync.js';
-import type { GroupRow, RequestRow } from '../../main/store/index.js';
+import type { GroupRow } from '../../main/store/index.js';
 import { newDeviceRepair, plannedRoster, refreshRig } from './ceremony-fixtures.js';
 import {
   approve,
@@ -48,6 +48,7 @@ import {
   plantGroupColumns,
   publicPackageJSON,
   readyGroup,
+  reconstructRequests,
   type Harness,
   type HarnessOptions,
   type Peer,
@@ -680,23 +681,7 @@ describe('a reconstruction over a missing or damaged group key package', () => {
           inbox: () => ({ round2: new Map() }),
           drop: () => undefined,
         },
-        requests: {
-          policyOf: () => defaultPolicy(),
-          createRequest: (g: GroupRow, kind: RequestRow['kind'], message: Uint8Array) => {
-            insertRequest(
-              h.store,
-              {},
-              { groupId: g.id, kind, createdBy: alice.peerId, status: 'pending', message },
-            );
-            return { id: 'r1' };
-          },
-          updateRequest: (rid: string, patch: Partial<RequestRow>) =>
-            h.store.requests.update(rid, patch),
-          finish: (rid: string, patch: { status: 'failed'; failure: string }) => {
-            failures.push(patch.failure);
-            h.store.requests.update(rid, patch);
-          },
-        },
+        requests: reconstructRequests(h.store, alice.peerId, failures),
       } as unknown as NodeServices;
       const svc = new ReconstructService(h.ctx, deps);
       svc.createReconstructRequest({
