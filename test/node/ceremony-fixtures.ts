@@ -7,9 +7,9 @@ import type { NodeServices } from '../../main/node/context.js';
 import type { RequestRow, Store } from '../../main/store/index.js';
 import {
   harness,
+  insertRepairRequest,
   insertRequest,
   readyGroup,
-  repairParams,
   type Harness,
   type Peer,
 } from './fixtures.js';
@@ -120,13 +120,7 @@ export function newDeviceRepair(
   const groupId = readyGroup(h.store, members, 2);
   h.store.groups.update(groupId, { status: 'forming', error: 'waiting to be added' });
   h.store.meta.set(`newcomer-package:${groupId}`, newcomerPackage);
-  const params = { ...repairParams(groupId, lost, device), ceremony: 'repair' as const };
-  insertRequest(h.store, params, {
-    groupId,
-    kind: 'repair',
-    createdBy: helper1.peerId,
-    status: 'pending',
-  });
+  const params = insertRepairRequest(h.store, groupId, lost, device, helper1);
   const finished = finisher();
   const deps = {
     ceremony: {

@@ -322,3 +322,20 @@ export function reconstructRequests(store: Store, createdBy: string, failures: s
     },
   };
 }
+
+/**
+ * Inserts the repair request r1 (made by `createdBy`, `status` by default pending) that puts
+ * `newcomer` in `lost`'s place in the group. Returns its params.
+ */
+export function insertRepairRequest(
+  store: Store,
+  groupId: string,
+  lost: Peer,
+  newcomer: Peer,
+  createdBy: Peer,
+  status: RequestRow['status'] = 'pending',
+) {
+  const params = { ...repairParams(groupId, lost, newcomer), ceremony: 'repair' as const };
+  insertRequest(store, params, { groupId, kind: 'repair', createdBy: createdBy.peerId, status });
+  return params;
+}

@@ -23,7 +23,7 @@ import type { NodeServices } from '../../main/node/context.js';
 import { Inboxes } from '../../main/node/inbox.js';
 import type { DkgInbox } from '../../main/node/common.js';
 import type { GroupRow, MemberRow, RequestRow } from '../../main/store/index.js';
-import { harness, insertRequest, peer, readyGroup, repairParams, type Peer } from './fixtures.js';
+import { harness, insertRepairRequest, peer, readyGroup, type Peer } from './fixtures.js';
 
 let alice: Peer, bob: Peer, carol: Peer, dave: Peer, erin: Peer;
 beforeAll(async () => {
@@ -60,13 +60,7 @@ function rig(me: Peer, opts: { timeoutMs?: number } = {}) {
     h.store.meta.set(`newcomer-package:${groupId}`, pubJSON);
   } else h.store.groups.update(groupId, { publicPackage: pubJSON });
   if (me === alice) h.ctx.keys.set(groupId, keys[0]!);
-  const params = { ...repairParams(groupId, carol, dave), ceremony: 'repair' as const };
-  insertRequest(h.store, params, {
-    groupId,
-    kind: 'repair',
-    createdBy: alice.peerId,
-    status: 'pending',
-  });
+  const params = insertRepairRequest(h.store, groupId, carol, dave, alice);
   const inboxes = new Inboxes(h.ctx);
   const names = new Map([alice, bob, carol, dave, erin].map((p) => [p.peerId, p.name]));
   /** What the node sent in the ceremony, by recipient and step. */
