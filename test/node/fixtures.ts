@@ -15,6 +15,7 @@ import { signStatement, type RequestBody } from '../../shared/protocol/wire.js';
 import { generateIdentity, type Host } from '../../main/net/index.js';
 import { joinToken } from '../../main/node/common.js';
 import { NodeContext, type Identity, type NodeServices } from '../../main/node/context.js';
+import { ReconstructService } from '../../main/node/ceremonies/reconstruct.js';
 import { DkgService } from '../../main/node/dkg.js';
 import { Inboxes } from '../../main/node/inbox.js';
 import { openStore, type GroupRow, type RequestRow, type Store } from '../../main/store/index.js';
@@ -338,4 +339,27 @@ export function insertRepairRequest(
   const params = { ...repairParams(groupId, lost, newcomer), ceremony: 'repair' as const };
   insertRequest(store, params, { groupId, kind: 'repair', createdBy: createdBy.peerId, status });
   return params;
+}
+
+/**
+ * A ReconstructService on `h`'s node over `deps`, that has asked to export the group 'treasury'
+ * to `out` under `passphrase` (request r1), the request approved by `approvers`.
+ */
+export function approvedExport(
+  h: Harness,
+  deps: NodeServices,
+  out: string,
+  passphrase: string,
+  approvers: Peer[],
+): ReconstructService {
+  const svc = new ReconstructService(h.ctx, deps);
+  svc.createReconstructRequest({
+    group: 'treasury',
+    purpose: 'migration',
+    operation: 'export',
+    out,
+    passphrase,
+  });
+  approve(h.store, 'r1', approvers);
+  return svc;
 }

@@ -21,6 +21,7 @@ import { Inboxes } from '../../main/node/inbox.js';
 import { dealerKeys } from '../crypto/helpers.js';
 import {
   approve,
+  approvedExport,
   harness,
   insertRequest,
   peer,
@@ -197,15 +198,7 @@ function requesterSetup(
     inboxes,
     requests: reconstructRequests(h.store, alice.peerId, failures),
   } as unknown as NodeServices;
-  const svc = new ReconstructService(h.ctx, deps);
-  svc.createReconstructRequest({
-    group: 'treasury',
-    purpose: 'migration',
-    operation: 'export',
-    out,
-    passphrase: PASSPHRASE,
-  });
-  approve(h.store, 'r1', opts.approvers ?? [alice, bob]);
+  const svc = approvedExport(h, deps, out, PASSPHRASE, opts.approvers ?? [alice, bob]);
   const { oneTimeKey } = JSON.parse(
     new TextDecoder().decode(h.store.requests.get('r1')!.message),
   ) as { oneTimeKey: string };

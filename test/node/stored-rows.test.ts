@@ -15,7 +15,6 @@ import { decodeInvite } from '../../shared/protocol/roster.js';
 import type { Vault } from '../../main/vault/index.js';
 import { BackupService } from '../../main/node/backup.js';
 import { ImportService } from '../../main/node/ceremonies/import.js';
-import { ReconstructService } from '../../main/node/ceremonies/reconstruct.js';
 import { RefreshReshareService } from '../../main/node/ceremonies/refresh-reshare.js';
 import { RepairService } from '../../main/node/ceremonies/repair.js';
 import { SettleService } from '../../main/node/ceremonies/settle.js';
@@ -40,7 +39,7 @@ import { SyncService } from '../../main/node/sync.js';
 import type { GroupRow } from '../../main/store/index.js';
 import { newDeviceRepair, plannedRoster, refreshRig } from './ceremony-fixtures.js';
 import {
-  approve,
+  approvedExport,
   harness,
   insertRequest,
   joinMessage,
@@ -683,15 +682,7 @@ describe('a reconstruction over a missing or damaged group key package', () => {
         },
         requests: reconstructRequests(h.store, alice.peerId, failures),
       } as unknown as NodeServices;
-      const svc = new ReconstructService(h.ctx, deps);
-      svc.createReconstructRequest({
-        group: 'treasury',
-        purpose: 'migration',
-        operation: 'export',
-        out,
-        passphrase: 'a long passphrase',
-      });
-      approve(h.store, 'r1', [alice, bob]);
+      const svc = approvedExport(h, deps, out, 'a long passphrase', [alice, bob]);
       await expect(svc.reconstructStep(h.store.requests.get('r1')!)).resolves.toBeUndefined();
       expect(failures).toHaveLength(1);
       expect(failures[0]).not.toMatch(/TypeError|Cannot read|undefined/);
