@@ -208,6 +208,12 @@ class KeychainThread {
     return this.#broken;
   }
 
+  /** Ends the thread (tests switching the binding); pending calls fail as after a crash. */
+  stop(): void {
+    this.#broken = true;
+    void this.#worker.terminate().catch(() => undefined);
+  }
+
   call(req: Omit<Request, 'id'>, timeoutMs: number): Promise<Uint8Array | boolean | null> {
     if (this.#broken) return Promise.reject(timeoutError(timeoutMs));
     const id = this.#nextId++;
@@ -259,6 +265,30 @@ class KeychainThread {
 let thread: KeychainThread | undefined;
 let modulePath: string | undefined;
 
+/** How long a call whose keyring daemon went away waits before it is asked once more. */
+export const KEYCHAIN_RETRY_MS = 250;
+
+/** The keyring service disconnected from D-Bus without answering: it exited mid-call. */
+function keychainWentAway(err: unknown): boolean {
+  const cause = err instanceof VaultError ? (err as { cause?: unknown }).cause : undefined;
+  return (
+    err instanceof VaultError &&
+    err.code === 'keychain_failure' &&
+    cause instanceof Error &&
+    /recipient disconnected from message bus without replying/i.test(cause.message)
+  );
+}
+
+/**
+ * For tests: the module the keychain thread loads instead of @napi-rs/keyring (a fake binding
+ * with the same `Entry` class), or undefined for the real one. Ends the current thread.
+ */
+export function setKeychainModuleForTests(path: string | undefined): void {
+  modulePath = path;
+  thread?.stop();
+  thread = undefined;
+}
+
 function keychainThread(): KeychainThread {
   if (!thread || thread.broken) {
     try {
@@ -290,10 +320,18 @@ class KeychainVault implements Vault {
 
   async #call(op: Op, name: string, secret?: Uint8Array): Promise<Uint8Array | boolean | null> {
     const account = `${this.#namespace}/${name}`;
-    return keychainThread().call(
-      { op, service: KEYCHAIN_SERVICE, account, secret },
-      this.#timeoutMs,
-    );
+    const once = () =>
+      keychainThread().call({ op, service: KEYCHAIN_SERVICE, account, secret }, this.#timeoutMs);
+    try {
+      return await once();
+    } catch (err) {
+      if (!keychainWentAway(err)) throw err;
+      // The keyring daemon died with this call in flight (gnome-keyring aborts now and then);
+      // D-Bus starts it again on the next call. Every operation here is idempotent (set the same
+      // value, read, delete), so it is asked once more, after a moment.
+      await new Promise((r) => setTimeout(r, KEYCHAIN_RETRY_MS));
+      return once();
+    }
   }
 
   async put(name: string, secret: Uint8Array): Promise<void> {
