@@ -45,18 +45,12 @@ import {
 } from '../../shared/crypto/reshare.js';
 import { aggregate, commit, signingPackage, signShare } from '../../shared/crypto/sign.js';
 import { getSuite, identifierHex, type GroupPoint } from '../../shared/crypto/suite.js';
-import { dealerKeys, dkgParams } from './helpers.js';
+import { cryptoOutcome, dealerKeys, dkgParams, torsion } from './helpers.js';
 
 const suite = getSuite('ed25519');
 const hex = (id: bigint) => identifierHex(suite, id);
 const enc = (P: GroupPoint) => bytesToHex(suite.encodePoint(P));
 
-// A generator of the 8-torsion; its multiples k = 1..7 have orders 8, 4, 8, 2, 8, 4, 8.
-const T8 = ed25519.Point.fromHex(
-  '26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05',
-) as unknown as GroupPoint;
-const torsion = (k: number): GroupPoint =>
-  k % 8 === 0 ? suite.ZERO : T8.multiplyUnsafe(BigInt(((k % 8) + 8) % 8));
 const orderOf = (k: number): number => 8 / gcd(((k % 8) + 8) % 8 || 8, 8);
 function gcd(a: number, b: number): number {
   return b === 0 ? a : gcd(b, a % b);
@@ -74,16 +68,6 @@ const VANISHING: [string, number[]][] = [
   ['orders 8 and 4 at j = 1..4 (x(x+1)(x+2)(x+3))', [0, 6, 3, 6, 1]],
   ['orders 4 and 2 at j = 1..4 (2·x(x+1)(x+2)(x+3))', [0, 4, 6, 4, 2]],
 ];
-
-/** Catches a CryptoError (any other error fails the test). */
-function outcome<T>(f: () => T): T | CryptoError {
-  try {
-    return f();
-  } catch (e) {
-    if (e instanceof CryptoError) return e;
-    throw e;
-  }
-}
 
 /**
  * A proof of knowledge of φ's prime-order part that verifies although φ carries torsion T: with
@@ -146,7 +130,7 @@ function dkgWith(t: number, n: number, plant: ReadonlyMap<bigint, readonly numbe
     ids: params.members.map((m) => m.identifier),
     echo: () =>
       r1.map((r, i) =>
-        outcome(() =>
+        cryptoOutcome(() =>
           dkgEcho(
             r.state,
             others(r1, i).map((o) => o.package),
@@ -163,7 +147,7 @@ function dkgWith(t: number, n: number, plant: ReadonlyMap<bigint, readonly numbe
       );
       const out: DkgRound2Package[] = r1.flatMap((r, i) => dkgRound2(r.state, others(echoes, i)));
       return r1.map((r) =>
-        outcome(() =>
+        cryptoOutcome(() =>
           dkgFinalize(
             r.state,
             out.filter((p) => p.to === r.state.me),
@@ -410,7 +394,7 @@ function reshareWith(t: number, plant: ReadonlyMap<bigint, readonly number[]>) {
   const others = <T>(xs: readonly T[], i: number) => xs.filter((_, j) => j !== i);
   return {
     parts,
-    echo: () => r1.map((r, i) => outcome(() => reshareEcho(r.state, pkgsFor(parts[i])))),
+    echo: () => r1.map((r, i) => cryptoOutcome(() => reshareEcho(r.state, pkgsFor(parts[i])))),
     run(): (KeyPackage | undefined)[] {
       const echoes: DkgEcho[] = r1.map((r, i) => reshareEcho(r.state, pkgsFor(parts[i])));
       const out = r1.flatMap((r, i) => reshareRound2(r.state, others(echoes, i)));

@@ -6,7 +6,8 @@ import { expect } from 'vitest';
 import { CryptoError } from '../../shared/crypto/errors.js';
 import { splitSecret } from '../../shared/crypto/dealer.js';
 import type { KeyPackage } from '../../shared/crypto/keys.js';
-import { getSuite, type SchemeName } from '../../shared/crypto/suite.js';
+import { ed25519 } from '@noble/curves/ed25519.js';
+import { getSuite, type GroupPoint, type SchemeName } from '../../shared/crypto/suite.js';
 
 /** Vector files are untyped JSON; tests read the fields the file format documents. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -150,4 +151,26 @@ export function culpritsOf(fn: () => unknown): string[] {
     return [...(e as CryptoError).culprits].sort();
   }
   throw new Error('expected a CryptoError');
+}
+
+/**
+ * A generator of ed25519's 8-torsion (a standard order-8 encoding); its multiples k = 1..7 have
+ * orders 8, 4, 8, 2, 8, 4, 8.
+ */
+export const T8 = ed25519.Point.fromHex(
+  '26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05',
+) as unknown as GroupPoint;
+
+/** k·T8 (k taken mod 8; 0 is the identity). */
+export const torsion = (k: number): GroupPoint =>
+  k % 8 === 0 ? getSuite('ed25519').ZERO : T8.multiplyUnsafe(BigInt(((k % 8) + 8) % 8));
+
+/** `f`'s result, or the CryptoError it throws (any other error fails the test). */
+export function cryptoOutcome<T>(f: () => T): T | CryptoError {
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof CryptoError) return e;
+    throw e;
+  }
 }

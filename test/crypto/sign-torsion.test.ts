@@ -17,33 +17,17 @@ import {
   verifyShare,
   type NonceCommitment,
 } from '../../shared/crypto/sign.js';
-import { getSuite, identifierHex, type GroupPoint } from '../../shared/crypto/suite.js';
-import { dealerKeys } from './helpers.js';
+import { getSuite, identifierHex } from '../../shared/crypto/suite.js';
+import { cryptoOutcome, dealerKeys, T8, torsion } from './helpers.js';
 
 const suite = getSuite('ed25519');
 const hex = (id: bigint) => identifierHex(suite, id);
 
-// A generator of the 8-torsion; its multiples k = 1..7 have orders 8, 4, 8, 2, 8, 4, 8.
-const T8 = ed25519.Point.fromHex(
-  '26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05',
-) as unknown as GroupPoint;
-const torsion = (k: number): GroupPoint =>
-  k % 8 === 0 ? suite.ZERO : T8.multiplyUnsafe(BigInt(((k % 8) + 8) % 8));
 const ORDERS: [number, number][] = [
   [2, 4],
   [4, 2],
   [8, 1],
 ];
-
-/** Catches a CryptoError (any other error fails the test). */
-function outcome<T>(f: () => T): T | CryptoError {
-  try {
-    return f();
-  } catch (e) {
-    if (e instanceof CryptoError) return e;
-    throw e;
-  }
-}
 
 /**
  * Nonces of `key` whose commitments carry torsion k_D·T8 and k_E·T8: what a deviating signer
@@ -81,7 +65,7 @@ function attempt(planted: Record<number, [number, number]>, keys = dealerKeys('e
 describe('ed25519 nonce commitments with torsion', () => {
   it('are refused by the strict decoding, and accepted (still on the curve) without it', () => {
     const a = attempt({ 2: [1, 0] });
-    const e = outcome(() => commitmentFromJSON(suite, a.wire[1]!));
+    const e = cryptoOutcome(() => commitmentFromJSON(suite, a.wire[1]!));
     expect(e).toBeInstanceOf(CryptoError);
     expect((e as CryptoError).code).toBe('bad_commitment');
     expect((e as CryptoError).culprits).toEqual([hex(2n)]);
@@ -94,7 +78,7 @@ describe('ed25519 nonce commitments with torsion', () => {
     };
     for (const [what, bytes] of Object.entries(bad)) {
       const j = { ...a.wire[0]!, hiding: Buffer.from(bytes).toString('hex') };
-      const r = outcome(() => commitmentFromJSON(suite, j, true));
+      const r = cryptoOutcome(() => commitmentFromJSON(suite, j, true));
       if (what === 'a point of order 8') expect(r, what).not.toBeInstanceOf(CryptoError);
       else {
         expect(r, what).toBeInstanceOf(CryptoError);
@@ -115,7 +99,7 @@ describe('ed25519 nonce commitments with torsion', () => {
         // torsion: retry until it does not, as the check is on what R actually carries.
         for (let tries = 0; tries < 40; tries++) {
           const a = attempt({ 2: planted });
-          const pkgOrErr = outcome(() => signingPackage(a.pub, a.received, msg));
+          const pkgOrErr = cryptoOutcome(() => signingPackage(a.pub, a.received, msg));
           if (!(pkgOrErr instanceof CryptoError)) {
             // Accepted only when the torsion cancelled in D_2 + ρ_2·E_2.
             const rho = pkgOrErr.bindingFactors.get(2n)!;
@@ -128,7 +112,7 @@ describe('ed25519 nonce commitments with torsion', () => {
           // Every view of the package refuses it: the signers', and the coordinator's (signer 1
           // coordinating, with the list in another order).
           for (const view of [a.received, [...a.received].reverse()]) {
-            const e = outcome(() => signingPackage(a.pub, view, msg));
+            const e = cryptoOutcome(() => signingPackage(a.pub, view, msg));
             expect((e as CryptoError).culprits).toEqual([hex(2n)]);
           }
           // No honest nonce is consumed by a refused package.
@@ -142,7 +126,7 @@ describe('ed25519 nonce commitments with torsion', () => {
 
     it('in two signers, not cancelling: both are named', () => {
       const a = attempt({ 2: [k, 0], 3: [k, 0] });
-      const e = outcome(() => signingPackage(a.pub, a.received, msg));
+      const e = cryptoOutcome(() => signingPackage(a.pub, a.received, msg));
       if (order === 2) {
         // Two order-2 points cancel: that is the colluders' case below.
         expect(e).not.toBeInstanceOf(CryptoError);
@@ -170,7 +154,7 @@ describe('ed25519 nonce commitments with torsion', () => {
       expect(verifyShare(pkg, 3n, shares.get(3n)!)).toBe(false);
       // As aggregate names them when another share is bad.
       const broken = new Map(shares).set(1n, suite.Fn.add(shares.get(1n)!, 1n));
-      const e = outcome(() => aggregate(pkg, broken));
+      const e = cryptoOutcome(() => aggregate(pkg, broken));
       expect((e as CryptoError).code).toBe('aggregation_failed');
       expect((e as CryptoError).culprits).toEqual([hex(1n), hex(2n), hex(3n)]);
     });
@@ -182,7 +166,7 @@ describe('ed25519 nonce commitments with torsion', () => {
     let seen = { accepted: 0, refused: 0 };
     for (let tries = 0; tries < 40 && (!seen.accepted || !seen.refused); tries++) {
       const a = attempt({ 2: [4, 4] });
-      const pkg = outcome(() => signingPackage(a.pub, a.received, msg));
+      const pkg = cryptoOutcome(() => signingPackage(a.pub, a.received, msg));
       if (pkg instanceof CryptoError) {
         expect(pkg.culprits).toEqual([hex(2n)]);
         seen = { ...seen, refused: seen.refused + 1 };

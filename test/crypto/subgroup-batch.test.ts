@@ -3,21 +3,14 @@
 // (assertSumsPrimeOrder) still refuses dealers planting it in a large group, naming them. (More
 // plantings in real round-1 packages: dkg-torsion.test.ts.)
 import { describe, expect, it } from 'vitest';
-import { ed25519 } from '@noble/curves/ed25519.js';
 import { randomBytes } from '@noble/hashes/utils.js';
 import { dkgEcho, dkgRound1 } from '../../shared/crypto/dkg.js';
 import { CryptoError } from '../../shared/crypto/errors.js';
 import { getSuite, identifierHex, type GroupPoint } from '../../shared/crypto/suite.js';
+import { torsion } from './helpers.js';
 
 const suite = getSuite('ed25519');
 
-// A generator of the 8-torsion: clear the prime-order part of a point of order 8ℓ.
-// 26e8..05 is a standard order-8 encoding; its multiples give orders 8, 4, 8, 2, 8, 4, 8.
-const T8 = ed25519.Point.fromHex(
-  '26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05',
-) as unknown as GroupPoint;
-const torsion = (k: number): GroupPoint =>
-  k % 8 === 0 ? suite.ZERO : T8.multiplyUnsafe(BigInt(((k % 8) + 8) % 8));
 const orderOf = (T: GroupPoint): number =>
   [1, 2, 4, 8].find((o) => T.multiplyUnsafe(BigInt(o)).is0())!;
 
