@@ -270,12 +270,11 @@ export const KEYCHAIN_RETRY_MS = 250;
 
 /** The keyring service disconnected from D-Bus without answering: it exited mid-call. */
 function keychainWentAway(err: unknown): boolean {
-  const cause = err instanceof VaultError ? (err as { cause?: unknown }).cause : undefined;
   return (
     err instanceof VaultError &&
     err.code === 'keychain_failure' &&
-    cause instanceof Error &&
-    /recipient disconnected from message bus without replying/i.test(cause.message)
+    err.cause instanceof Error &&
+    /recipient disconnected from message bus without replying/i.test(err.cause.message)
   );
 }
 
