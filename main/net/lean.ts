@@ -8,33 +8,30 @@ import { defaultLogger, enabled } from '@libp2p/logger';
 import type { ComponentLogger, Logger, Peer, PeerId, PeerStore } from '@libp2p/interface';
 
 /** A logger that does nothing: what `debug` gives when its namespace is disabled. */
-function disabledLogger(name: string): Logger {
+function disabledLogger(newScope: (scope: string) => Logger): Logger {
   const log = Object.assign(() => {}, {
     enabled: false,
     error: Object.assign(() => {}, { enabled: false }),
     trace: Object.assign(() => {}, { enabled: false }),
-    newScope: (scope: string) => disabledLogger(`${name}:${scope}`),
+    newScope,
   });
   return log as unknown as Logger;
 }
 
 /**
  * libp2p's default logger, except that a component whose namespaces are all disabled (the normal
- * case: DEBUG unset) gets a shared do-nothing logger instead of three fresh `debug` instances.
+ * case: DEBUG unset) gets a do-nothing logger instead of three fresh `debug` instances.
  * With DEBUG=libp2p:* (or any namespace that enables the component) it logs exactly as before.
  */
 export function leanLogger(): ComponentLogger {
   const full = defaultLogger();
   const off = (name: string): boolean =>
     !enabled(name) && !enabled(`${name}:error`) && !enabled(`${name}:trace`);
-  const wrap = (name: string): Logger => {
-    if (!off(name)) return full.forComponent(name);
-    const log = disabledLogger(name);
-    // A scope may be enabled where its parent is not (DEBUG=libp2p:yamux:*).
-    (log as { newScope: (s: string) => Logger }).newScope = (scope: string) =>
-      wrap(`${name}:${scope}`);
-    return log;
-  };
+  const wrap = (name: string): Logger =>
+    off(name)
+      ? // A scope may be enabled where its parent is not (DEBUG=libp2p:yamux:*).
+        disabledLogger((scope) => wrap(`${name}:${scope}`))
+      : full.forComponent(name);
   return { forComponent: wrap };
 }
 
@@ -47,7 +44,8 @@ export const MAX_REMEMBERED_PEERS = 1024;
  * protocol. What the store holds is unchanged: such a merge would find nothing to update. The
  * remembered lists come from the store itself (each merge's result and every 'peer:update' event,
  * which libp2p emits whenever a peer's record changes), so a protocol removed from the store (by
- * identify's patch) is merged again the next time, and a deleted peer is forgotten. Every other merge goes through untouched.
+ * identify's patch) is merged again the next time, and a deleted peer is forgotten. Every other
+ * merge goes through untouched.
  */
 export function skipKnownProtocolMerges(
   peerStore: PeerStore,
