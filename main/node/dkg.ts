@@ -239,7 +239,7 @@ export class DkgService extends NodeService {
      */
     let ended: 'done' | 'not done' | undefined;
     let endedAt = 0;
-    let quietAtEnd = new Set<string>();
+    let quietAtEnd: ReadonlyMap<string, string> = new Map();
     /**
      * Whether a delivery to `peer` still under way stops (quietly): when `peer` reported a failure
      * (it refuses the rest), or 30 s after this run failed; never once the run is done (its
@@ -478,23 +478,25 @@ export class DkgService extends NodeService {
     }
   }
 
-  /** The members that reported a failure in this run's 'done' box (see ReportedFailure). */
-  private reporters(key: string): Set<string> {
-    const out = new Set<string>();
-    for (const [peer, d] of this.inboxes.inbox(key).done)
-      if (typeof (d as { failure?: unknown }).failure === 'string') out.add(peer);
+  /**
+   * The members that reported a failure in this run's 'done' box, each with its report, in the
+   * order they arrived (see ReportedFailure).
+   */
+  private reporters(key: string): Map<string, string> {
+    const out = new Map<string, string>();
+    for (const [peer, d] of this.inboxes.inbox(key).done) {
+      const { failure } = d as { failure?: unknown };
+      if (typeof failure === 'string') out.set(peer, failure);
+    }
     return out;
   }
 
   /** The first failure a member reported in this run's 'done' box (see ReportedFailure). */
   private reportedFailure(groupId: string, key: string): ReportedFailure | undefined {
-    for (const [peer, d] of this.inboxes.inbox(key).done) {
-      const { failure } = d as { failure?: unknown };
-      if (typeof failure !== 'string') continue;
+    for (const [peer, failure] of this.reporters(key))
       return new ReportedFailure(
         `${this.memberName(groupId, peer)} stopped it: ${logSafe(failure, 1000)}`,
       );
-    }
     return undefined;
   }
 
