@@ -2,7 +2,6 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { ed25519 } from '@noble/curves/ed25519.js';
 import { ApiError, type Api, type ApiEvent } from '../../shared/api/index.js';
 import { makeEntry } from '../../shared/audit/chain.js';
 import { ed25519Signer } from '../crypto/ed25519.js';
@@ -232,7 +231,7 @@ export async function initIdentity(opts: InitOptions): Promise<InitResult> {
             type: 'identity.created',
             body: { name, fingerprint: fp, vault: opts.vault },
           },
-          (h) => ed25519.sign(h, seed),
+          ed25519Signer(seed),
         ),
       );
     });
