@@ -1,6 +1,6 @@
 // Fuzzes the payloads inside group messages that a decodeGroupMessage leaves as objects: nonce
 // commitments, DKG round-1 packages, public key packages (import-share), audit entries, ceremony
-// commit answers and reconstruction shares. A peer's damaged payload gives the decoder's typed
+// commit answers, ceremony aborts, reconstruction shares and the reconstruction's 'done'. A peer's damaged payload gives the decoder's typed
 // error (CryptoError, AuditError, ProtocolError) or, for a commit answer, "no answer"; never a
 // TypeError.
 import fc from 'fast-check';
@@ -21,6 +21,11 @@ import {
   type GroupPoint,
   type Suite,
 } from '../../shared/crypto/suite.js';
+import {
+  decodeAbort,
+  decodeReconstructDone,
+  EXPOSED_MAX,
+} from '../../shared/protocol/ceremony-payload.js';
 import { decodeCommitAnswer } from '../../shared/protocol/commit.js';
 import {
   decodeRepairCommitments,
@@ -154,6 +159,30 @@ describe('fuzz: group message payloads', () => {
       // Only member 2's own share opens: nothing else gets through.
       { check: (share, [i]) => expect(share.toBytes()).toEqual(keys[i]![1]!.share.toBytes()) },
     );
+  });
+});
+
+describe('fuzz: ceremony payloads (shared/protocol/ceremony-payload.ts)', () => {
+  it('decodeAbort (a participant stops a ceremony): ProtocolError only, exact on what it accepts', () => {
+    const seeds = [
+      { reason: 'equivocation: bob misbehaved' },
+      { reason: 'carol could not be reached (timeout)' },
+      { reason: 'x'.repeat(500) },
+    ];
+    fuzz('decodeAbort', jsonAround(seeds), decodeAbort, [ProtocolError], {
+      check: (p, j) => expect(p).toEqual(j),
+    });
+  });
+
+  it("decodeReconstructDone (the requester's exposure note): ProtocolError only, exact on what it accepts", () => {
+    const seeds = [
+      { exposed: 'key exposed on bob at 2026-01-01T00:00:00.000Z (migration to a new wallet)' },
+      { exposed: `key exposed on bob at 2026-01-01T00:00:00.000Z (${'🔑'.repeat(500)})` },
+      { exposed: 'e'.repeat(EXPOSED_MAX) },
+    ];
+    fuzz('decodeReconstructDone', jsonAround(seeds), decodeReconstructDone, [ProtocolError], {
+      check: (p, j) => expect(p).toEqual(j),
+    });
   });
 });
 

@@ -4,6 +4,11 @@ import { randomBytes as nodeRandomBytes } from 'node:crypto';
 import { bytesToHex } from '@noble/hashes/utils.js';
 import { getSuite, identifierHex } from '../../../shared/crypto/suite.js';
 import { BoundedMap } from '../../../shared/protocol/bounded.js';
+import {
+  abortReason,
+  decodeAbort,
+  decodeReconstructDone,
+} from '../../../shared/protocol/ceremony-payload.js';
 import { logSafe } from '../../../shared/protocol/text.js';
 import {
   opOfKind,
@@ -11,7 +16,7 @@ import {
   RequestParamError,
   type ReconstructParams,
 } from '../../../shared/requests/index.js';
-import type { Signed, CeremonyMessage } from '../../../shared/protocol/wire.js';
+import { ProtocolError, type Signed, type CeremonyMessage } from '../../../shared/protocol/wire.js';
 import { NetError, publicKeyFromPeerId } from '../../net/index.js';
 import type { GroupRow, RequestRow } from '../../store/index.js';
 import {
@@ -28,7 +33,7 @@ import { StoreMemo } from '../membership.js';
 
 /**
  * The message that stops a ceremony's session on the other participants, with this participant's
- * reason (its own word: the receiver shows who sent it).
+ * reason (its own word: the receiver shows who sent it), cut to what the receivers accept.
  */
 export function abortMessage(
   groupId: string,
@@ -43,8 +48,18 @@ export function abortMessage(
     requestId,
     session,
     step: 'abort',
-    payload: { reason },
+    payload: { reason: abortReason(reason) },
   };
+}
+
+/** `payload` decoded by `decode`; a payload it refuses is dropped (and counted) as malformed. */
+function decoded<T>(decode: (v: unknown) => T, payload: unknown): T {
+  try {
+    return decode(payload);
+  } catch (e) {
+    if (e instanceof ProtocolError) throw new DroppedMessage('malformed');
+    throw e;
+  }
 }
 
 /** Sessions remembered as aborted at most (each map), and for how long. */
@@ -320,11 +335,11 @@ export class CeremonyService extends NodeService {
       return { ok: true };
     }
     if (msg.step === 'abort') {
-      const why = (msg.payload as { reason?: unknown }).reason;
+      const { reason } = decoded(decodeAbort, msg.payload);
       if (!this.aborted.has(msg.session))
         this.abortReasons.set(
           msg.session,
-          `${this.participantName(g.id, from)} stopped it (${typeof why === 'string' ? why.slice(0, 300) : 'no reason given'})`,
+          `${this.participantName(g.id, from)} stopped it (${reason.slice(0, 300)})`,
         );
       this.aborted.set(msg.session, true);
       // A round waiting on this session sees the stop now (tests may build this without inboxes).
@@ -342,9 +357,8 @@ export class CeremonyService extends NodeService {
         throw new DroppedMessage('unreadable_request');
       }
       if (from !== p.requester) throw new DroppedMessage('not_requester');
-      const exposed = (msg.payload as { exposed?: unknown }).exposed;
-      if (typeof exposed === 'string' && rr.status !== 'done')
-        this.reconstruct.markExposed(g.id, rr.id, exposed.slice(0, 500));
+      const { exposed } = decoded(decodeReconstructDone, msg.payload);
+      if (rr.status !== 'done') this.reconstruct.markExposed(g.id, rr.id, exposed);
       return { ok: true };
     }
     // Round messages: the claimed dealer must be the authenticated peer's roster position.
