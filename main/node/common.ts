@@ -4,7 +4,11 @@ import { createHmac } from 'node:crypto';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { utf8ToBytes } from '@noble/hashes/utils.js';
 import { ApiError, type RequestStatus } from '../../shared/api/index.js';
-import { publicPackageFromJSON, type PublicKeyPackage } from '../../shared/crypto/keys.js';
+import {
+  publicPackageFromJSON,
+  publicPackageToJSON,
+  type PublicKeyPackage,
+} from '../../shared/crypto/keys.js';
 import type { GroupPolicy } from '../../shared/policy/policy.js';
 import { decodeSigned, type Signed } from '../../shared/protocol/wire.js';
 import { logSafe } from '../../shared/protocol/text.js';
@@ -210,8 +214,30 @@ export function parseStoredSigned(json: string): Signed | undefined {
 /** How log lines and errors name a group's stored public key package (its groups row). */
 export const groupPackageKey = (groupId: string) => `public key package of group ${groupId}`;
 
+/**
+ * Public packages this process built itself from checked points (a key generation's result), by
+ * their exact JSON text, which is computed here from the package: parseStoredPackage serves one
+ * for that text instead of decoding it (every verifying share a strictly checked point: tens of ms
+ * for a large group), and it is what the text decodes to. Any other text is decoded. A package is
+ * handed over only once the store accepted its text (its write check decoded it), so no text the
+ * decoder refuses is ever served from here. A few runs' worth, shared by the nodes of a process
+ * (the practice group's): the same text is the same package for each of them.
+ */
+const ownPackages = new Map<string, PublicKeyPackage>();
+const MAX_OWN_PACKAGES = 8;
+
+/** Hands a package this node built and stored (after the store took it) to parseStoredPackage. */
+export function rememberOwnPackage(pub: PublicKeyPackage): void {
+  const json = JSON.stringify(publicPackageToJSON(pub));
+  ownPackages.delete(json);
+  if (ownPackages.size >= MAX_OWN_PACKAGES) ownPackages.delete(ownPackages.keys().next().value!);
+  ownPackages.set(json, pub);
+}
+
 /** A public key package kept as JSON (a group's, a newcomer's), decoded; undefined if it does not. */
 export function parseStoredPackage(json: string): PublicKeyPackage | undefined {
+  const own = ownPackages.get(json);
+  if (own) return own;
   try {
     return publicPackageFromJSON(JSON.parse(json));
   } catch {

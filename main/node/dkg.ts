@@ -27,7 +27,7 @@ import { getSuite, identifierHex } from '../../shared/crypto/suite.js';
 import { logSafe } from '../../shared/protocol/text.js';
 import { MAX_DKG_ATTEMPTS, type GroupMessage } from '../../shared/protocol/wire.js';
 import type { GroupRow } from '../store/index.js';
-import { DroppedMessage, shareName } from './common.js';
+import { DroppedMessage, rememberOwnPackage, shareName } from './common.js';
 import { type NodeServices, type NodeContext, NodeService } from './context.js';
 import { crashPoint } from './crash.js';
 
@@ -378,7 +378,12 @@ export class DkgService extends NodeService {
         this.store.meta.set(retryKey(groupId), '');
         this.audit('group.ready', { publicKey, epoch: 0 }, groupId);
       });
-      if (kp) this.keys.set(groupId, kp);
+      if (kp) {
+        this.keys.set(groupId, kp);
+        // The row's package is this run's own (its text is kp.public's JSON), which the store's
+        // write check just decoded: the views and checks that read the row take it undecoded.
+        rememberOwnPackage(kp.public);
+      }
       this.emit({ type: 'group', id: groupId });
       this.log(`key generation for ${logSafe(g.name)} done: public key ${publicKey}`);
       this.signing.applyEarlyNonces(groupId);

@@ -2,6 +2,7 @@
 // and a new epoch, another package or a group gone decode (or drop) it anew.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { publicPackageToJSON } from '../../shared/crypto/keys.js';
+import { rememberOwnPackage } from '../../main/node/common.js';
 import { dealerKeys } from '../crypto/helpers.js';
 import { harness, peer, readyGroup, type Peer } from './fixtures.js';
 
@@ -32,5 +33,25 @@ describe('NodeContext.publicPackage', () => {
     // The group gone (left): nothing.
     h.store.groups.delete(groupId);
     expect(h.ctx.publicPackage(groupId)).toBeUndefined();
+  });
+
+  it('serves a package the node built and handed over for its exact stored text only, and decodes any other text', () => {
+    const h = harness(alice);
+    const groupId = readyGroup(h.store, [alice, bob, carol], 2);
+    const own = dealerKeys('ed25519', 2, 3)[0]!.public;
+    const json = JSON.stringify(publicPackageToJSON(own));
+    rememberOwnPackage(own);
+    // The same package in other text (indented): decoded, not the handed-over object.
+    h.store.groups.update(groupId, { publicPackage: JSON.stringify(JSON.parse(json), null, 1) });
+    const decoded = h.ctx.publicPackage(groupId)!;
+    expect(decoded).not.toBe(own);
+    expect(decoded.groupKey.equals(own.groupKey)).toBe(true);
+    // Another package: decoded, its own key.
+    const other = JSON.stringify(publicPackageToJSON(dealerKeys('ed25519', 2, 3)[0]!.public));
+    h.store.groups.update(groupId, { publicPackage: other });
+    expect(h.ctx.publicPackage(groupId)!.groupKey.equals(own.groupKey)).toBe(false);
+    // Its exact text: the handed-over package itself.
+    h.store.groups.update(groupId, { publicPackage: json });
+    expect(h.ctx.publicPackage(groupId)).toBe(own);
   });
 });

@@ -1,6 +1,7 @@
 // The key generation's messages, run in-process between DkgServices over a fake network that hands
 // each message to the addressee's onMessage: what a run sends, and who answers a member's 'done'.
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { publicPackageToJSON } from '../../shared/crypto/keys.js';
 import { decodeGroupMessage, type GroupMessage } from '../../shared/protocol/wire.js';
 import type { DkgService } from '../../main/node/dkg.js';
 import { dkgService, harness, peer, readyGroup, type Harness, type Peer } from './fixtures.js';
@@ -83,6 +84,20 @@ describe('a key generation over the network', () => {
       expect(answers(m)).toEqual([]);
       expect(dones(m).every((o) => (o.msg.payload as { ask?: unknown }).ask === undefined)).toBe(
         true,
+      );
+    }
+  });
+
+  it("reads each member's stored package as a package a run built, without decoding the row again", async () => {
+    const { members, id } = network();
+    await Promise.all(members.map((m) => m.svc.runDkg(id, HASH)));
+    // Every member derived the same package, so the same text: any member's object may serve it.
+    const built = members.map((m) => m.h.ctx.keys.get(id)!.public);
+    for (const m of members) {
+      const pub = m.h.ctx.publicPackage(id)!;
+      expect(built).toContain(pub);
+      expect(m.h.store.groups.get(id)!.publicPackage).toBe(
+        JSON.stringify(publicPackageToJSON(pub)),
       );
     }
   });
