@@ -244,13 +244,13 @@ export class NodeContext {
    * `unconnectedMs` only (5 s: an offline member is not dialled over and over for every message),
    * unless the message must reach members that were never dialled yet (group formation).
    */
-  broadcast(groupId: string, msg: GroupMessage, unconnectedMs = 5_000): void {
+  broadcast(groupId: string, msg: GroupMessage, unconnectedMs = 5_000, except?: string): void {
     const members = this.membership.members(groupId);
     // Sent on the next turn of the event loop: what the caller starts right after (a coordinator's
     // sign requests after its approval) goes out first, not behind a message to every member.
     setImmediate(() => {
       for (const m of members) {
-        if (m.peerId === this.me.peerId) continue;
+        if (m.peerId === this.me.peerId || m.peerId === except) continue;
         this.sendReliably(
           m.peerId,
           msg,
@@ -476,8 +476,13 @@ export abstract class NodeService {
   ): Promise<unknown> {
     return this.ctx.send(peer, msg, timeoutMs);
   }
-  protected broadcast(groupId: string, msg: GroupMessage, unconnectedMs?: number): void {
-    this.ctx.broadcast(groupId, msg, unconnectedMs);
+  protected broadcast(
+    groupId: string,
+    msg: GroupMessage,
+    unconnectedMs?: number,
+    except?: string,
+  ): void {
+    this.ctx.broadcast(groupId, msg, unconnectedMs, except);
   }
   protected sendReliably(peer: string, msg: GroupMessage, deadlineMs: number): Promise<void> {
     return this.ctx.sendReliably(peer, msg, deadlineMs);

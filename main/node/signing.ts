@@ -261,6 +261,9 @@ export class SigningService extends NodeService {
             (h) => this.me.sign(h),
           );
           const signers = [...new Set(signersOf.flat())];
+          // With the approvals it was signed on: a member may have had one only from the signing
+          // (an approval that completed the approvals is held back meanwhile, requests.ts).
+          const items = [...this.requests.approvalStatements(id), outcome];
           // This node's own share leaves it inside the signature: recorded like every signer's.
           trace(id, 'coord.outcome_signed');
           this.store.tx(() => {
@@ -276,7 +279,7 @@ export class SigningService extends NodeService {
             });
           });
           trace(id, 'coord.done');
-          this.broadcast(g.id, { v: 1, type: 'statements', items: [outcome] });
+          this.broadcast(g.id, { v: 1, type: 'statements', items });
           this.log(`request ${id} signed`);
           return;
         }
@@ -291,6 +294,8 @@ export class SigningService extends NodeService {
       this.log(`signing ${id} stopped: ${(e as Error).message}`);
     } finally {
       this.coordinating.delete(id);
+      // An approval of this node held back for this signing goes out now if it has not.
+      this.requests.releaseHeld(id);
       for (const k of [...this.staleCounts.keys()])
         if (k.startsWith(`${id}/`)) this.staleCounts.delete(k);
       const status = this.store.requests.get(id)?.status;

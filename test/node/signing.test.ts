@@ -549,6 +549,7 @@ describe('SigningService (coordinator): a bad share', () => {
             h.ctx.audit(type, body, groupId);
           }),
         announceOutcome: (id: string) => void announced.push(id),
+        releaseHeld: () => undefined,
         evaluate: () => undefined,
         evaluateRetrying: () => undefined,
       },
