@@ -386,6 +386,45 @@ export function reshareRound2(state: ReshareState, echoes: readonly DkgEcho[]): 
 }
 
 /**
+ * What the echoes in hand prove when the others' will never come (their senders stopped the
+ * ceremony): reshareRound2's checks over the participants that sent one, so a package its dealer
+ * signed twice, or an echo misreporting one, is named as it would be with every echo; undefined
+ * when they show nothing. The state stays at its step.
+ */
+export function reshareEchoEvidence(
+  state: ReshareState,
+  echoes: readonly DkgEcho[],
+): CryptoError | undefined {
+  expectStep(state, 'echo');
+  const { suite, params } = state;
+  const senders = new Set(echoes.map((e) => (e as { from?: unknown } | null)?.from));
+  const echoers = participants(params).filter(
+    (id) => id === state.me || senders.has(identifierHex(suite, id)),
+  );
+  const keys = dealerKeyMap(params);
+  try {
+    checkEchoes(
+      suite,
+      state.session,
+      params.old.scheme,
+      state.me,
+      echoers,
+      state.digests,
+      echoes,
+      keys && {
+        dealerKey: (id) => keys.get(id),
+        signingBytes: reshareRound1SigningBytes,
+        verify: state.verify,
+      },
+    );
+    if (keys) checkEchoSignatureShapes(suite, params.dealers, echoes);
+  } catch (e) {
+    if (e instanceof CryptoError && e.culprits.length) return e;
+  }
+  return undefined;
+}
+
+/**
  * A new member verifies the shares from every dealer and assembles its new share. The group key is
  * unchanged (checked), the epoch is old + 1. Participants who are not new members get `undefined`.
  */

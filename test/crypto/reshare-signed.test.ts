@@ -10,6 +10,7 @@ import type { KeyPackage } from '../../shared/crypto/keys.js';
 import { refreshParams } from '../../shared/crypto/refresh.js';
 import {
   reshareEcho,
+  reshareEchoEvidence,
   reshareFinalize,
   reshareRound1,
   reshareRound1SigningBytes,
@@ -160,6 +161,24 @@ describe('signed reshare', () => {
     const echoes = r.states.map((st, i) => reshareEcho(st, seen(r.parts[i]!)));
     for (const i of [0, 1, 3])
       expect(culpritsOf(() => reshareRound2(r.states[i]!, othersOf(echoes, i)))).toEqual([hex(3)]);
+  });
+
+  it('the echoes in hand, when a stopped participant sends none: a lying one is named, honest ones show nothing', () => {
+    const { old, params } = fixture();
+    const r = round1(params, old);
+    const echoes = r.states.map((st, i) => reshareEcho(st, r.pkgsFor(r.parts[i]!)));
+    // Newcomer 4 lies about dealer 1's package; dealer 3 stopped and sends no echo.
+    const lie: DkgEcho = {
+      ...echoes[3]!,
+      digests: { ...echoes[3]!.digests, [hex(1)]: bytesToHex(randomBytes(32)) },
+    };
+    const evidence = reshareEchoEvidence(r.states[1]!, [echoes[0]!, lie]);
+    expect(evidence).toBeInstanceOf(CryptoError);
+    expect(evidence!.culprits).toEqual([hex(4)]);
+    expect(reshareEchoEvidence(r.states[1]!, [echoes[0]!, echoes[3]!])).toBeUndefined();
+    expect(reshareEchoEvidence(r.states[1]!, [])).toBeUndefined();
+    // It judges without moving the state on: with every echo, round 2 still runs.
+    expect(() => reshareRound2(r.states[1]!, othersOf(echoes, 1))).not.toThrow();
   });
 
   it('refuses an echo whose signatures are malformed or unbounded, naming the echoer', () => {

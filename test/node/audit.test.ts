@@ -264,16 +264,11 @@ describe('buffers a peer can fill are bounded and timed', () => {
         step: 'abort',
         payload: { reason: 'made up' },
       });
-    expect(ctx.bufferSizes()).toMatchObject({
-      aborted: ABORT_MAP_BOUNDS.maxSize,
-      abortedBy: ABORT_MAP_BOUNDS.maxSize,
-      abortReasons: ABORT_MAP_BOUNDS.maxSize,
-    });
-    expect(ctx.dropped.aborted_full).toBe(10);
+    expect(ctx.bufferSizes()).toMatchObject({ abortedBy: ABORT_MAP_BOUNDS.maxSize });
+    expect(ctx.dropped.abortedBy_full).toBe(10);
     // The newest ones are there.
     const last = (n - 1).toString(16).padStart(64, '0');
-    expect(ceremony.aborted.has(last)).toBe(true);
-    expect(ceremony.abortReasons.get(last)).toContain('bob stopped it (made up)');
+    expect(ceremony.stoppedBy(groupId, last)).toBe('bob stopped it: "made up"');
   });
 });
 

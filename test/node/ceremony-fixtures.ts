@@ -58,7 +58,8 @@ export function refreshRig(h: Harness, groupId: string) {
       ceremonies: new Set<string>(),
       runningSessions: new Set<string>(),
       aborted: new Map<string, true>(),
-      abortReasons: new Map<string, string>(),
+      abortedBy: new Map<string, Map<string, string>>(),
+      stoppedBy: () => undefined,
       ceremonyParams: () => params,
       plannedRoster: () => roster,
       ceremonySender: () => async () => undefined,
@@ -125,8 +126,8 @@ export function newDeviceRepair(
   const deps = {
     ceremony: {
       ceremonies: new Set<string>(),
-      aborted: new Map<string, true>(),
-      abortReasons: new Map<string, string>(),
+      abortedBy: new Map<string, Map<string, string>>(),
+      stoppedBy: () => undefined,
       ceremonySender: () => async () => undefined,
       participantName: (_g: string, p: string) => p,
     },

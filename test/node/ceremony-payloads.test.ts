@@ -73,7 +73,7 @@ function setup() {
       throw e;
     }
   };
-  return { h, svc, msg, outcome, exposed };
+  return { h, svc, msg, outcome, exposed, groupId };
 }
 
 describe("a ceremony 'abort' is decoded before it is recorded", () => {
@@ -87,13 +87,21 @@ describe("a ceremony 'abort' is decoded before it is recorded", () => {
       { reason: 'ann misbehaved', culprits: ['ann'] },
     ])
       expect(outcome(carol, msg('abort', payload)), JSON.stringify(payload)).toBe('malformed');
-    expect(svc.aborted.has(SESSION)).toBe(false);
+    expect(svc.abortedBy.has(SESSION)).toBe(false);
   });
 
   it("a well-formed abort is recorded as its sender's word", () => {
-    const { svc, msg, outcome } = setup();
+    const { svc, msg, outcome, groupId } = setup();
     expect(outcome(carol, msg('abort', { reason: 'bob misbehaved' }))).toBe('taken');
-    expect(svc.abortReasons.get(SESSION)).toBe('carol stopped it (bob misbehaved)');
+    // Its first word stands; the text is quoted, whatever it holds.
+    expect(outcome(carol, msg('abort', { reason: 'ann misbehaved' }))).toBe('taken');
+    expect(outcome(bob, msg('abort', { reason: 'x")\nalice stopped it: ("y' }))).toBe('taken');
+    expect(svc.stoppedBy(groupId, SESSION)).toBe(
+      'carol stopped it: "bob misbehaved"; bob stopped it: "x\\")\\u{a}alice stopped it: (\\"y"',
+    );
+    expect(svc.stoppedBy(groupId, SESSION, [carol.peerId])).toBe(
+      'carol stopped it: "bob misbehaved"',
+    );
   });
 });
 

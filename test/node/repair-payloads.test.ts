@@ -69,8 +69,8 @@ function rig(me: Peer, opts: { timeoutMs?: number } = {}) {
   const deps = {
     ceremony: {
       ceremonies: new Set<string>(),
-      aborted: new Map<string, true>(),
-      abortReasons: new Map<string, string>(),
+      abortedBy: new Map<string, Map<string, string>>(),
+      stoppedBy: () => undefined,
       ceremonySender: () => async (peer: string, step: string, payload: Record<string, unknown>) =>
         void sent.push({ peer, step, payload }),
       participantName: (_g: string, p: string) => names.get(p) ?? p,

@@ -76,17 +76,21 @@ function abortMap<V>(ctx: NodeContext, name: string): BoundedMap<string, V> {
 }
 
 export class CeremonyService extends NodeService {
-  /** Ceremonies this node takes part in right now (by request id), and sessions aborted by others. */
+  /** Ceremonies this node takes part in right now (by request id). */
   ceremonies = new Set<string>();
   /**
-   * Any participant can send an 'abort' for a session that does not exist here (yet), so these
-   * three are bounded and timed: an hour is far beyond any ceremony's deadline.
+   * Sessions this node answered 'aborted' for (settle.ts ceremonyAnswer): it never runs them.
+   * Bounded and timed like abortedBy: an hour is far beyond any ceremony's deadline.
    */
   readonly aborted = abortMap<true>(this.ctx, 'aborted');
-  /** Sessions' 'abort' messages by sender (only a new member's abort can end a ceremony). */
-  readonly abortedBy = abortMap<Set<string>>(this.ctx, 'abortedBy');
-  /** Why a session was aborted, naming who stopped it (for the request's failure). */
-  readonly abortReasons = abortMap<string>(this.ctx, 'abortReasons');
+  /**
+   * Sessions' 'abort' messages: by sender, its reason (its first). Its sender's word only: it ends
+   * the wait for that sender's messages (refresh-reshare.ts), and a new member's counts as its
+   * answer that it will never hold the new epoch (settle.ts), but it proves nothing about anyone
+   * else. Any participant can send one for a session that does not exist here (yet), so it is
+   * bounded and timed.
+   */
+  readonly abortedBy = abortMap<Map<string, string>>(this.ctx, 'abortedBy');
   /** Ceremony sessions this node is running now (answers 'working' when asked). */
   runningSessions = new Set<string>();
 
@@ -336,16 +340,11 @@ export class CeremonyService extends NodeService {
     }
     if (msg.step === 'abort') {
       const { reason } = decoded(decodeAbort, msg.payload);
-      if (!this.aborted.has(msg.session))
-        this.abortReasons.set(
-          msg.session,
-          `${this.participantName(g.id, from)} stopped it (${reason.slice(0, 300)})`,
-        );
-      this.aborted.set(msg.session, true);
+      const by = this.abortedBy.get(msg.session) ?? new Map<string, string>();
+      if (!by.has(from)) by.set(from, reason);
+      this.abortedBy.set(msg.session, by);
       // A round waiting on this session sees the stop now (tests may build this without inboxes).
       this.inboxes?.wake(msg.session);
-      const by = this.abortedBy.get(msg.session) ?? new Set<string>();
-      this.abortedBy.set(msg.session, by.add(from));
       return { ok: true };
     }
     const rr = this.store.requests.get(msg.requestId);
@@ -446,6 +445,19 @@ export class CeremonyService extends NodeService {
           cause: e,
         });
       });
+  }
+
+  /**
+   * Who stopped `session` among `peers` (every sender when not given), each with its reason quoted
+   * as its own word (bob stopped it: "…"), never as this node's finding; undefined if none did.
+   */
+  stoppedBy(groupId: string, session: string, peers?: readonly string[]): string | undefined {
+    const quotes = [...(this.abortedBy.get(session) ?? [])]
+      .filter(([peer]) => !peers || peers.includes(peer))
+      .map(
+        ([peer, why]) => `${this.participantName(groupId, peer)} stopped it: ${logSafe(why, 300)}`,
+      );
+    return quotes.length ? quotes.join('; ') : undefined;
   }
 
   /** A member's name, or a pending newcomer's, else a short peer id. */

@@ -8,6 +8,7 @@ import { CryptoError } from '../../../shared/crypto/errors.js';
 import { publicPackageToJSON } from '../../../shared/crypto/keys.js';
 import {
   reshareEcho,
+  reshareEchoEvidence,
   reshareFinalize,
   reshareRound1,
   reshareRound2,
@@ -28,6 +29,13 @@ import { verifyEd25519 } from '../../crypto/ed25519.js';
 import { abortMessage } from './ceremony.js';
 import { type NodeServices, type NodeContext, NodeService } from '../context.js';
 import { crashPoint } from '../crash.js';
+
+/**
+ * Other participants stopped the ceremony (an 'abort' each), and every other participant a step
+ * waits for has sent its message: what the stoppers said, quoted as their word. It blames nobody:
+ * this node cannot check their word (see runCeremony's checkStep).
+ */
+class StoppedByOthers extends Error {}
 
 export class RefreshReshareService extends NodeService {
   constructor(
@@ -242,11 +250,23 @@ export class RefreshReshareService extends NodeService {
         })),
       };
       const myIndex = BigInt(indexOf.get(this.me.peerId)!);
-      const check = () => {
+      /**
+       * For the wait for `step` from `from`: throws once this node answered that it will not take
+       * part in this session, or once every one of `from` has sent its message of `step` or
+       * stopped the ceremony. An 'abort' ends the wait for its sender's messages only: this node
+       * still waits for the others' and judges them itself (a liar's abort blaming an honest
+       * member, reaching this node before that member's echo, would otherwise decide the verdict
+       * by message order, as in the DKG: dkg.ts ReportedFailure).
+       */
+      const checkStep = (step: 'round1' | 'echo' | 'round2', from: readonly string[]) => () => {
         if (this.ceremony.aborted.has(session))
-          throw new Error(
-            this.ceremony.abortReasons.get(session) ?? 'another member stopped the ceremony',
-          );
+          throw new Error('this node has answered that it does not take part in this session');
+        const stopped = this.ceremony.abortedBy.get(session);
+        if (!stopped?.size) return;
+        const box = this.inboxes.inbox(session)[step];
+        const silent = from.filter((peer) => !box.has(peer));
+        if (silent.length && silent.every((peer) => stopped.has(peer)))
+          throw new StoppedByOthers(this.ceremony.stoppedBy(groupId, session, silent));
       };
       const send = this.ceremony.ceremonySender(groupId, requestId, session, deadline);
       // The dealers' signatures are checked at native speed (as noble's strict verify answers).
@@ -270,7 +290,7 @@ export class RefreshReshareService extends NodeService {
         'round1',
         dealerOthers.length,
         deadline,
-        check,
+        checkStep('round1', dealerOthers),
       );
       // Test-only: this member goes away in the middle of the ceremony.
       if (this.fault === 'exit-mid-ceremony') process.exit(3);
@@ -279,7 +299,21 @@ export class RefreshReshareService extends NodeService {
       await Promise.all(
         others.map((peer) => send(peer, 'echo', echo as unknown as Record<string, unknown>)),
       );
-      const echoes = await this.inboxes.awaitInbox(session, 'echo', others.length, deadline, check);
+      let echoes: Map<string, unknown>;
+      try {
+        echoes = await this.inboxes.awaitInbox(
+          session,
+          'echo',
+          others.length,
+          deadline,
+          checkStep('echo', others),
+        );
+      } catch (e) {
+        // The stoppers' echoes will not come: what the others' show is this node's verdict.
+        if (!(e instanceof StoppedByOthers)) throw e;
+        const inHand = [...this.inboxes.inbox(session).echo.values()] as DkgEcho[];
+        throw reshareEchoEvidence(r1.state, inHand) ?? e;
+      }
       const out = reshareRound2(r1.state, [...echoes.values()] as DkgEcho[]);
       if (this.fault === 'exit-during-round2') {
         // Test-only: one new member gets this dealer's part, then this member is gone.
@@ -299,7 +333,7 @@ export class RefreshReshareService extends NodeService {
         'round2',
         meIsRecipient ? dealerOthers.length : 0,
         deadline,
-        check,
+        checkStep('round2', dealerOthers),
       );
       const received = [...got2.values()].map((w) =>
         DkgRound2Package.fromWire(suite, w as Parameters<typeof DkgRound2Package.fromWire>[1]),

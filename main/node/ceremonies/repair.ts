@@ -204,10 +204,8 @@ export class RepairService extends NodeService {
     // that caught a lying helper names it to all (the others waited out the deadline for its
     // proof and named the device instead).
     const aborted = () => {
-      if (this.ceremony.aborted.has(session))
-        throw new Error(
-          this.ceremony.abortReasons.get(session) ?? 'another participant stopped the repair',
-        );
+      const stopped = this.ceremony.stoppedBy(groupId, session);
+      if (stopped) throw new Error(stopped);
     };
     // One message of `step` from each of `peers`; on the deadline the failure names who is missing.
     // `n`: how many messages the inbox must hold (others than `peers`' may be in it).
@@ -217,7 +215,7 @@ export class RepairService extends NodeService {
       } catch (e) {
         const box = this.inboxes.inbox(session)[step];
         const missing = peers.filter((peer) => !box.has(peer));
-        if (this.stopped || !missing.length || this.ceremony.aborted.has(session)) throw e;
+        if (this.stopped || !missing.length || this.ceremony.abortedBy.has(session)) throw e;
         const what = {
           round1: 'send its commitments',
           echo: 'send its parts',

@@ -110,7 +110,7 @@ export class SettleService extends NodeService {
           const a = decodeCommitAnswer({ ...(d as object), state: 'holding' });
           if (a) note(peer, a);
         }
-        for (const peer of this.ceremony.abortedBy.get(p.session) ?? [])
+        for (const peer of this.ceremony.abortedBy.get(p.session)?.keys() ?? [])
           note(peer, { state: 'aborted' });
         const mine = p.stage === 'leaving' ? undefined : { epoch: p.epoch, digest: p.digest };
         const d = decideCommit(recipients, mine, answers);
