@@ -52,18 +52,20 @@ afterEach(() => {
  * tampering layer, `reshare-lying-echo`): it carries ann's signature over her real package, so
  * the honest members can tell the echo lies. `hold(from, to, msg)` may return a promise that
  * delays that delivery, or 'withheld': the sender sees it delivered, the addressee never gets it;
- * `after(from, to, msg)` runs once a delivery was taken.
+ * `after(from, to, msg)` runs once a delivery was taken. Each member's ceremony deadline is
+ * `timeoutMs` away.
  */
 function network(
   hold: (from: Member, to: Member, msg: CeremonyMessage) => Promise<void> | 'withheld' | undefined,
   after: (from: Member, to: Member, msg: CeremonyMessage) => void = () => undefined,
+  timeoutMs = 20_000,
 ): { members: Member[]; groupId: string } {
   const keys = dealerKeys('ed25519', 2, 3);
   let groupId = '';
   const members: Member[] = peers.map((p, i) => {
     const secrets = new Map<string, Uint8Array>();
     const h = harness(p, { secrets, connected: true });
-    (h.ctx as { ceremonyTimeoutMs: number }).ceremonyTimeoutMs = 20_000;
+    (h.ctx as { ceremonyTimeoutMs: number }).ceremonyTimeoutMs = timeoutMs;
     groupId = readyGroup(h.store, peers, 2);
     h.store.groups.update(groupId, {
       publicPackage: JSON.stringify(publicPackageToJSON(keys[i]!.public)),
@@ -188,6 +190,33 @@ describe('the verdict of a refresh does not depend on message order', () => {
     }
     // Nobody moved: every member is still at epoch 0.
     for (const m of members) expect(m.h.store.groups.get(groupId)!.epoch).toBe(0);
+  });
+
+  it("past the deadline, with ann silent and cal's abort in, ben judges the echo he has and names the liar", async () => {
+    // Nothing ann sends ben after her round-1 package arrives; cal's lying echo does, then its
+    // abort blaming ann. ben waits for ann until his deadline, then judges cal's echo.
+    let calAborted = false;
+    const { members, groupId } = network(
+      (from, to, msg) =>
+        from.p.name === 'ann' && to.p.name === 'ben' && msg.step !== 'round1'
+          ? 'withheld'
+          : undefined,
+      (from, to, msg) => {
+        if (from.p.name === 'cal' && to.p.name === 'ben' && msg.step === 'echo' && !calAborted) {
+          calBlamesAnn(members, groupId, to);
+          calAborted = true;
+        }
+      },
+      3000,
+    );
+    await runAll(members, groupId);
+    const [ann, ben] = members;
+    expect(calAborted).toBe(true);
+    for (const m of [ann!, ben!]) {
+      expect(m.failures, m.p.name).toHaveLength(1);
+      expect(m.failures[0]).toMatch(/^refresh failed: equivocation: cal misbehaved;/);
+      expect(m.failures[0]).not.toContain('ann');
+    }
   });
 
   it("a liar that aborts instead of sending ben its echo: ben, shown nothing wrong, quotes cal's word and blames nobody himself", async () => {

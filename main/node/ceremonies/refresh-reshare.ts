@@ -268,6 +268,24 @@ export class RefreshReshareService extends NodeService {
         if (silent.length && silent.every((peer) => stopped.has(peer)))
           throw new StoppedByOthers(this.ceremony.stoppedBy(groupId, session, silent));
       };
+      /**
+       * awaitInbox for `n` messages of `step` from `from`, stopping as checkStep says. Past the
+       * deadline, what those of `from` that stopped said comes with the timeout: their word says
+       * more than the silence of the others (it is still quoted, never this node's finding).
+       */
+      const awaitStep = async (
+        step: 'round1' | 'echo' | 'round2',
+        n: number,
+        from: readonly string[],
+      ): Promise<Map<string, unknown>> => {
+        try {
+          return await this.inboxes.awaitInbox(session, step, n, deadline, checkStep(step, from));
+        } catch (e) {
+          const stopped = this.ceremony.stoppedBy(groupId, session, from);
+          if (e instanceof StoppedByOthers || !stopped || Date.now() <= deadline) throw e;
+          throw new StoppedByOthers(`${(e as Error).message}; ${stopped}`, { cause: e });
+        }
+      };
       const send = this.ceremony.ceremonySender(groupId, requestId, session, deadline);
       // The dealers' signatures are checked at native speed (as noble's strict verify answers).
       const r1 = reshareRound1(
@@ -285,13 +303,7 @@ export class RefreshReshareService extends NodeService {
           ),
         );
       const dealerOthers = dealerPeers.filter((d) => d !== this.me.peerId);
-      const got1 = await this.inboxes.awaitInbox(
-        session,
-        'round1',
-        dealerOthers.length,
-        deadline,
-        checkStep('round1', dealerOthers),
-      );
+      const got1 = await awaitStep('round1', dealerOthers.length, dealerOthers);
       // Test-only: this member goes away in the middle of the ceremony.
       if (this.fault === 'exit-mid-ceremony') process.exit(3);
       crashPoint('refresh-mid');
@@ -301,13 +313,7 @@ export class RefreshReshareService extends NodeService {
       );
       let echoes: Map<string, unknown>;
       try {
-        echoes = await this.inboxes.awaitInbox(
-          session,
-          'echo',
-          others.length,
-          deadline,
-          checkStep('echo', others),
-        );
+        echoes = await awaitStep('echo', others.length, others);
       } catch (e) {
         // The stoppers' echoes will not come: what the others' show is this node's verdict.
         if (!(e instanceof StoppedByOthers)) throw e;
@@ -328,13 +334,7 @@ export class RefreshReshareService extends NodeService {
           return send(to.peerId, 'round2', pkg.toWire(suite));
         }),
       );
-      const got2 = await this.inboxes.awaitInbox(
-        session,
-        'round2',
-        meIsRecipient ? dealerOthers.length : 0,
-        deadline,
-        checkStep('round2', dealerOthers),
-      );
+      const got2 = await awaitStep('round2', meIsRecipient ? dealerOthers.length : 0, dealerOthers);
       const received = [...got2.values()].map((w) =>
         DkgRound2Package.fromWire(suite, w as Parameters<typeof DkgRound2Package.fromWire>[1]),
       );
