@@ -292,7 +292,7 @@ export class Custodian {
       case 'dkg':
         return this.dkg.onMessage(from, msg);
       case 'statements':
-        for (const s of msg.items) this.requests.acceptStatement(from, s);
+        this.requests.acceptStatements(from, msg.items);
         return { ok: true };
       case 'audit':
         this.auditLog.acceptAudit(from, msg);

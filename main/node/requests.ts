@@ -511,7 +511,7 @@ export class RequestsService extends NodeService {
     const id = s.body.requestId;
     const msg: GroupMessage = { v: 1, type: 'statements', items: [s] };
     let coordinator: string | undefined;
-    if (s.body.decision === 'approve') {
+    if (s.body.decision === 'approve' && this.completes(id)) {
       if (this.signing.coordinating.has(id)) coordinator = this.me.peerId;
       else
         try {
@@ -544,12 +544,20 @@ export class RequestsService extends NodeService {
     if (!r || TERMINAL.includes(r.status)) return undefined;
     if (opOfRequest(r.kind, r.message, this.contextOf(r)) !== 'sign') return undefined;
     const approvers = this.approversOf(r);
-    if (approvers.length < this.needed(r)) return undefined;
     const g = this.store.groups.get(r.groupId);
     if (!g || this.refreshOwed(g)) return undefined;
     const online = (p: string) => p === this.me.peerId || this.host.isConnected(p);
     const c = coordinatorOf(approvers, online, r.culprits);
     return c === this.me.peerId ? undefined : c;
+  }
+
+  /**
+   * Whether the approvals of an open request are exactly as many as it needs: the latest one
+   * completed them (one more than that finds the signing under way or stuck, and is not held).
+   */
+  private completes(id: string): boolean {
+    const r = this.store.requests.get(id);
+    return !!r && !TERMINAL.includes(r.status) && this.approversOf(r).length === this.needed(r);
   }
 
   /** Sends a held approval (sendDecision) to the members it was held from, if still held. */
@@ -566,10 +574,27 @@ export class RequestsService extends NodeService {
     this.broadcast(h.groupId, msg, undefined, h.skip);
   }
 
-  /** Forgets a held approval (all of them, or only when it is `statement`), unsent. */
-  private dropHeld(id: string, statement?: string): void {
+  /**
+   * A batch of statements a member sent ('statements'), taken in order. When it is the outcome of
+   * a request from the coordinator this node's held approval went to, carrying that approval
+   * (sendDecision), the approval went to every member with it: no longer held. (A sign request
+   * carries it back too, before any outcome: that does not count.)
+   */
+  acceptStatements(from: string, items: readonly Signed[]): void {
+    for (const [id, h] of this.held)
+      if (
+        h.skip === from &&
+        items.some((s) => s.body.type === 'outcome' && (s.body as OutcomeBody).requestId === id) &&
+        items.some((s) => JSON.stringify(s) === h.statement)
+      )
+        this.dropHeld(id);
+    for (const s of items) this.acceptStatement(from, s);
+  }
+
+  /** Forgets a held approval, unsent. */
+  private dropHeld(id: string): void {
     const h = this.held.get(id);
-    if (!h || (statement !== undefined && h.statement !== statement)) return;
+    if (!h) return;
     this.held.delete(id);
     clearTimeout(h.timer);
   }
@@ -717,14 +742,6 @@ export class RequestsService extends NodeService {
     // A decision held already, byte for byte, was checked when it was stored: signers get every
     // approval again with each sign request. Anything else (a new one, other bytes) is verified.
     if (b.type === 'decision') trace(b.requestId, 'decision.recv');
-    // This node's own held approval, relayed by the coordinator it was sent to with its outcome
-    // (sendDecision): it went to every member.
-    if (
-      b.type === 'decision' &&
-      b.by === this.me.peerId &&
-      this.held.get(b.requestId)?.skip === from
-    )
-      this.dropHeld(b.requestId, JSON.stringify(s));
     if (b.type === 'decision' && this.holdsDecision(s as Signed<DecisionBody>)) {
       this.count('duplicate');
       return;

@@ -5,7 +5,13 @@
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { NodeServices } from '../../main/node/context.js';
 import { RequestsService } from '../../main/node/requests.js';
-import type { DecisionBody, Signed } from '../../shared/protocol/wire.js';
+import { DroppedMessage } from '../../main/node/common.js';
+import {
+  signStatement,
+  type DecisionBody,
+  type OutcomeBody,
+  type Signed,
+} from '../../shared/protocol/wire.js';
 import { harness, peer, readyGroup, type Peer } from './fixtures.js';
 
 /** The three members, by peer id: `low` coordinates whenever it approved (coordinatorOf). */
@@ -32,6 +38,23 @@ function node(me: Peer) {
   return { ...h, groupId, coordinating, requests: new RequestsService(h.ctx, deps) };
 }
 type Node = ReturnType<typeof node>;
+
+/** An outcome of request `id` by `by`, its signature made up (every member refuses it). */
+function outcome(by: Peer, groupId: string, id: string): Signed {
+  return signStatement<OutcomeBody>(
+    {
+      v: 1,
+      type: 'outcome',
+      groupId,
+      requestId: id,
+      signature: '11'.repeat(64),
+      culprits: [],
+      by: by.peerId,
+      at: Date.now(),
+    },
+    (h) => by.sign(h),
+  );
+}
 
 /** Lets the sends queued for the next turns of the event loop go out (no timer involved). */
 async function drain(): Promise<void> {
@@ -70,7 +93,7 @@ async function secondApproval(requester: Peer, approver: Peer) {
   a.requests.decide(view.id, 'approve');
   await drain();
   const mine = a.store.decisions.list(view.id).find((d) => d.peerId === approver.peerId)!;
-  return { a, id: view.id, statement: JSON.parse(mine.statement) as Signed };
+  return { a, id: view.id, statement: JSON.parse(mine.statement) as Signed, batch: batch.items };
 }
 
 describe('an approval that completes the approvals', () => {
@@ -110,20 +133,36 @@ describe('an approval that completes the approvals', () => {
     const { a, id, statement } = await secondApproval(low, high);
     expect(a.coordinating.has(id)).toBe(false);
     expect(decisionSentTo(a, high)).toEqual([low.peerId]);
-    // The coordinator relays it with its outcome: then it is not sent again.
-    a.requests.acceptStatement(low.peerId, statement);
+    // The coordinator relays it with its outcome: then it is not sent again. (This outcome's
+    // signature is made up: it is refused, after the batch was looked at.)
+    expect(() =>
+      a.requests.acceptStatements(low.peerId, [statement, outcome(low, a.groupId, id)]),
+    ).toThrow(DroppedMessage);
     vi.advanceTimersByTime(5_000);
     await drain();
     expect(decisionSentTo(a, high)).toEqual([low.peerId]);
   });
 
-  it('is not dropped when someone other than the coordinator sends it back', async () => {
+  it('is still held when it comes back without an outcome, or not from the coordinator', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
-    const { a, statement } = await secondApproval(low, high);
-    a.requests.acceptStatement(mid.peerId, statement);
+    const { a, id, statement } = await secondApproval(low, high);
+    // A sign request carries it back before any outcome.
+    a.requests.acceptStatements(low.peerId, [statement]);
+    expect(() =>
+      a.requests.acceptStatements(mid.peerId, [statement, outcome(mid, a.groupId, id)]),
+    ).toThrow(DroppedMessage);
     vi.advanceTimersByTime(1_000);
     await drain();
     expect(decisionSentTo(a, high)).toEqual([low.peerId, mid.peerId]);
+  });
+
+  it('is sent to everyone at once when the approvals were complete already', async () => {
+    const { id, statement, batch } = await secondApproval(low, high);
+    const m = node(mid);
+    for (const s of [...batch, statement]) m.requests.acceptStatement(low.peerId, s);
+    m.requests.decide(id, 'approve');
+    await drain();
+    expect(decisionSentTo(m, mid).sort()).toEqual([low.peerId, high.peerId].sort());
   });
 
   it('goes to the others when the request ends here otherwise', async () => {
