@@ -6,6 +6,7 @@ import { expand } from '@noble/hashes/hkdf.js';
 import { scrypt } from '@noble/hashes/scrypt.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, hexToBytes, randomBytes, utf8ToBytes } from '@noble/hashes/utils.js';
+import { isLowerHex } from '../protocol/fields.js';
 import { CryptoError, check, type CryptoErrorCode } from './errors.js';
 import {
   assertShareMatches,
@@ -225,8 +226,7 @@ function int(o: Record<string, unknown>, k: string, what: string): number {
 
 function hex(o: Record<string, unknown>, k: string, min: number, max = min): Uint8Array {
   const v = o[k];
-  if (typeof v !== 'string' || !/^([0-9a-f]{2})*$/.test(v))
-    throw bad(`${k} must be lowercase hex, got ${show(v)}`);
+  if (!isLowerHex(v)) throw bad(`${k} must be lowercase hex, got ${show(v)}`);
   const n = v.length / 2;
   if (n < min || n > max)
     throw bad(`${k} must be ${min === max ? min : `${min}..${max}`} bytes, got ${n}`);

@@ -5,6 +5,7 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, hexToBytes, utf8ToBytes } from '@noble/hashes/utils.js';
 import { canonicalJSON } from '../crypto/backup.js';
 import { SCHEMES, type SchemeName } from '../crypto/suite.js';
+import { isLowerHex } from './fields.js';
 import { logSafe } from './text.js';
 
 export const WIRE_VERSION = 1;
@@ -66,11 +67,7 @@ export function expectHex(
   len?: number,
   max = 2 * LIMITS.message,
 ): string {
-  if (
-    typeof v !== 'string' ||
-    !/^([0-9a-f]{2})*$/.test(v) ||
-    (len !== undefined ? v.length !== len : v.length > max)
-  )
+  if (!isLowerHex(v, len) || (len === undefined && v.length > max))
     throw new ProtocolError(
       'malformed',
       `${what} must be ${len !== undefined ? `${len} ` : ''}lowercase hex chars`,
