@@ -4,6 +4,7 @@ import { peerIdFromString } from '@libp2p/peer-id';
 import type { Multiaddr } from '@multiformats/multiaddr';
 import type { Connection, ConnectionGater, PeerId } from '@libp2p/interface';
 import type { Libp2p } from 'libp2p';
+import { closeConnection } from './close.js';
 import type { DropLog } from './drops.js';
 import { NetError } from './errors.js';
 
@@ -252,9 +253,7 @@ export class ConnectionGate {
       'outsider_expired',
       `connection from ${peer}: open ${this.limits.outsiderLifetimeMs} ms`,
     );
-    conn.close({ signal: AbortSignal.timeout(EXPIRE_GRACE_MS) }).catch((err: unknown) => {
-      conn.abort(err instanceof Error ? err : new Error(String(err)));
-    });
+    void closeConnection(conn, EXPIRE_GRACE_MS);
   }
 
   #tag(peerId: PeerId): void {

@@ -21,6 +21,7 @@ import type {
   PrivateKey,
   Stream,
 } from '@libp2p/interface';
+import { closeConnection } from './close.js';
 import { createDropLog, type DropLog } from './drops.js';
 import { corkedTransport, leanLogger, skipKnownProtocolMerges } from './lean.js';
 import { NetError } from './errors.js';
@@ -452,16 +453,9 @@ class Libp2pHost implements Host {
     const t0 = performance.now();
     // Close connections gracefully, but only briefly: a peer with streams still open (a request
     // of ours it never answered, a relayed circuit) would otherwise hold stop() for libp2p's
-    // close timeout per connection. What is left is reset.
-    const grace = AbortSignal.timeout(STOP_GRACE_MS);
+    // close timeout per connection. What is left is reset. Each has its own grace signal.
     await Promise.all(
-      this.#node.getConnections().map(async (conn) => {
-        try {
-          await conn.close({ signal: grace });
-        } catch (err) {
-          conn.abort(err instanceof Error ? err : new Error(String(err)));
-        }
-      }),
+      this.#node.getConnections().map((conn) => closeConnection(conn, STOP_GRACE_MS)),
     );
     await this.#node.stop();
     this.#gate.stop();

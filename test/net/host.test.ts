@@ -82,6 +82,24 @@ async function heldProxy(port: number): Promise<{ port: number; release(): void;
   };
 }
 
+/** The process warnings emitted while `run` runs (Node emits them on a later tick). */
+async function collectWarnings(run: () => Promise<unknown>): Promise<Error[]> {
+  const warnings: Error[] = [];
+  const onWarning = (w: Error): void => void warnings.push(w);
+  process.on('warning', onWarning);
+  try {
+    await run();
+    await new Promise((r) => setImmediate(r));
+  } finally {
+    process.off('warning', onWarning);
+  }
+  return warnings;
+}
+
+function leakWarnings(warnings: Error[]): string[] {
+  return warnings.filter((w) => w.name === 'MaxListenersExceededWarning').map((w) => w.message);
+}
+
 async function rejection(p: Promise<unknown>): Promise<NetError> {
   try {
     await p;
@@ -623,6 +641,19 @@ describe('deadlines', () => {
     expect(performance.now() - t0).toBeLessThan(1_000);
     expect((await pending).code).toBe('stopped');
     expect((await rejection(b.request(a.peerId, ECHO, {}))).code).toBe('stopped');
+  });
+
+  it('stopping a host with many connections raises no MaxListenersExceededWarning', async () => {
+    // stop() closes every connection at once, each within a short grace: one grace signal shared
+    // by all of them held an abort listener per connection (Node warns past 10), which the nodes
+    // of a 10-20 member group printed every time one stopped.
+    const hub = await newHost();
+    const others = await Promise.all(Array.from({ length: 12 }, () => newHost()));
+    for (const o of others) expect(await hub.connect(o.peerId, { addrs: o.addrs() })).toBe(true);
+    await waitFor('every connection', () => others.every((o) => hub.isConnected(o.peerId)));
+    const warnings = await collectWarnings(() => hub.stop());
+    expect(leakWarnings(warnings)).toEqual([]);
+    expect(others.some((o) => hub.isConnected(o.peerId))).toBe(false);
   });
 });
 
