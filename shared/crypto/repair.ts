@@ -4,6 +4,7 @@
 // let everyone check the arithmetic and name a helper that cheated.
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, hexToBytes, utf8ToBytes } from '@noble/hashes/utils.js';
+import { isLowerHex } from '../protocol/fields.js';
 import { lp, strictEd25519Verify } from './dkg.js';
 import { CryptoError, check } from './errors.js';
 import { SecretShare, type KeyPackage, type PublicKeyPackage } from './keys.js';
@@ -14,7 +15,6 @@ import {
   assertIdentifiers,
   getSuite,
   identifierHex,
-  parseIdentifier,
   type GroupPoint,
   type Rng,
   type Suite,
@@ -227,7 +227,7 @@ export function repairCommitmentsSignedBy(
   key: Uint8Array | undefined,
   verify: Ed25519Verify = strictEd25519Verify,
 ): boolean {
-  if (!key || typeof sig !== 'string' || !/^[0-9a-f]{128}$/.test(sig)) return false;
+  if (!key || !isLowerHex(sig, 128)) return false;
   try {
     return (
       verify(
@@ -268,7 +268,10 @@ function sameCommitments(
   return !!b && a.size === b.size && [...a].every(([j, C]) => b.get(j)?.equals(C) === true);
 }
 
-/** Views (by sender) as JSON: hex identifiers, hex points, the signature. */
+/**
+ * Views (by sender) as JSON: hex identifiers, hex points, the signature. They are read back
+ * strictly by decodeRepairSum (shared/protocol/repair-payload.ts).
+ */
 export function repairViewsToWire(
   suite: Suite,
   views: ReadonlyMap<bigint, RepairView>,
@@ -279,53 +282,6 @@ export function repairViewsToWire(
     for (const [j, C] of v.commitments)
       commitments[identifierHex(suite, j)] = bytesToHex(suite.encodePoint(C));
     out[identifierHex(suite, i)] = { commitments, signature: v.signature };
-  }
-  return out;
-}
-
-/**
- * Decodes the views helper `from` sent with its sum, strictly: an object with at most one entry
- * per helper, each exactly { commitments: one point per helper, signature: 64 bytes of hex }.
- * Anything else is refused naming `from`. Signatures are checked by repairStep3, where they count.
- */
-export function repairViewsFromWire(
-  suite: Suite,
-  helpers: readonly bigint[],
-  raw: unknown,
-  from: string,
-): Map<bigint, RepairView> {
-  const fail = (why: string): never => {
-    throw new CryptoError('bad_input', `repair views from ${from}: ${why}`, [from]);
-  };
-  const isObject = (v: unknown): v is Record<string, unknown> =>
-    v !== null && typeof v === 'object' && !Array.isArray(v);
-  const want = new Map(helpers.map((h) => [identifierHex(suite, h), h]));
-  if (!isObject(raw)) return fail('not an object');
-  const entries = Object.entries(raw);
-  if (entries.length > helpers.length) fail('more entries than helpers');
-  const out = new Map<bigint, RepairView>();
-  for (const [iHex, v] of entries) {
-    const i = want.get(iHex);
-    if (i === undefined) return fail(`${iHex.slice(0, 80)} is not a helper`);
-    if (!isObject(v) || Object.keys(v).some((k) => k !== 'commitments' && k !== 'signature'))
-      return fail(`the entry of ${iHex} is malformed`);
-    if (typeof v.signature !== 'string' || !/^[0-9a-f]{128}$/.test(v.signature))
-      return fail(`the signature of ${iHex} is malformed`);
-    const c = v.commitments;
-    if (!isObject(c) || Object.keys(c).length !== helpers.length)
-      return fail(`${iHex}'s commitments are not one per helper`);
-    const commitments = new Map<bigint, GroupPoint>();
-    for (const [jHex, pt] of Object.entries(c)) {
-      const j = want.get(jHex);
-      if (j === undefined || typeof pt !== 'string' || !/^([0-9a-f]{2})*$/.test(pt))
-        return fail(`${iHex}'s commitment for ${jHex.slice(0, 80)} is malformed`);
-      try {
-        commitments.set(j, suite.decodePoint(hexToBytes(pt), 'repair commitment'));
-      } catch (e) {
-        return fail((e as Error).message);
-      }
-    }
-    out.set(i, { commitments, signature: v.signature });
   }
   return out;
 }
@@ -396,24 +352,4 @@ export function repairStep3(
     'repaired share does not match',
   );
   return new SecretShare(pub.scheme, lost, s, pub.epoch);
-}
-
-/** Decodes a part received from the wire; errors name the sender. */
-export function repairPartFromWire(
-  suite: Suite,
-  w: { from: string; to: string; value: string },
-): RepairPart {
-  check(w !== null && typeof w === 'object', 'bad_input', 'repair part must be an object');
-  const from = parseIdentifier(suite, w.from);
-  check(
-    typeof w.value === 'string' && /^[0-9a-f]*$/.test(w.value),
-    'bad_share',
-    'value must be hex',
-    [w.from],
-  );
-  return new RepairPart(
-    from,
-    parseIdentifier(suite, w.to),
-    suite.decodeScalar(hexToBytes(w.value), 'repair part'),
-  );
 }

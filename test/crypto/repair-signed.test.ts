@@ -11,8 +11,6 @@ import {
   repairStep1,
   repairStep2,
   repairStep3,
-  repairViewsFromWire,
-  repairViewsToWire,
   type RepairJudge,
   type RepairView,
 } from '../../shared/crypto/repair.js';
@@ -110,41 +108,6 @@ describe('signed repair', () => {
     expect(repairCommitmentsSignedBy(suite, f.session, 1n, shifted(c), sig, keyOf(1n))).toBe(false);
     for (const bad of [undefined, 7, 'zz'.repeat(64), sig + '00'])
       expect(repairCommitmentsSignedBy(suite, f.session, 1n, c, bad, keyOf(1n))).toBe(false);
-  });
-
-  it('views travel as wire JSON and decode strictly, naming the sender', () => {
-    const f = fixture();
-    const views = f.signed(f.honest);
-    const wire = JSON.parse(JSON.stringify(repairViewsToWire(suite, views))) as unknown;
-    const back = repairViewsFromWire(suite, f.helpers, wire, hex(2n));
-    for (const i of f.helpers) {
-      expect(back.get(i)!.signature).toBe(views.get(i)!.signature);
-      for (const j of f.helpers)
-        expect(back.get(i)!.commitments.get(j)!.equals(views.get(i)!.commitments.get(j)!)).toBe(
-          true,
-        );
-    }
-    const w = wire as Record<string, { commitments: Record<string, string>; signature: string }>;
-    const bad: unknown[] = [
-      undefined,
-      'views',
-      [],
-      { ...w, [hex(4n)]: w[hex(1n)] },
-      { ...w, [hex(1n)]: { ...w[hex(1n)], signature: 5 } },
-      { ...w, [hex(1n)]: { ...w[hex(1n)], extra: 1 } },
-      { ...w, [hex(1n)]: { ...w[hex(1n)], commitments: { [hex(1n)]: 'zz' } } },
-      {
-        ...w,
-        [hex(1n)]: {
-          ...w[hex(1n)],
-          commitments: { ...w[hex(1n)]!.commitments, [hex(4n)]: w[hex(1n)]!.commitments[hex(1n)] },
-        },
-      },
-    ];
-    for (const b of bad)
-      expect(culpritsOf(() => repairViewsFromWire(suite, f.helpers, b, hex(2n)))).toEqual([
-        hex(2n),
-      ]);
   });
 });
 

@@ -413,6 +413,7 @@ describe('repair: a helper’s sum for the new device (round 2)', () => {
     ['from another position', (g) => ({ ...g, from: aliceId }), /from is not the roster position/],
     ['no views', (g) => withField(g, 'views', undefined), /views must be an object/],
     ['views a list', (g) => ({ ...g, views: Object.values(g.views) }), /views must be an object/],
+    ['views a string', (g) => ({ ...g, views: 'views' }), /views must be an object/],
     [
       'a helper’s view missing',
       (g) => ({ ...g, views: { [bobId]: viewOf(g, bobId) } }),
@@ -454,6 +455,18 @@ describe('repair: a helper’s sum for the new device (round 2)', () => {
         };
       },
       new RegExp(`views\\.${aliceId}\\.commitments has no commitment for helper ${bobId}`),
+    ],
+    [
+      'a view with a commitment for a non-helper',
+      (g) => {
+        const v = viewOf(g, aliceId);
+        const c = v.commitments as Record<string, string>;
+        return {
+          ...g,
+          views: { ...g.views, [aliceId]: { ...v, commitments: { ...c, [carolId]: c[aliceId] } } },
+        };
+      },
+      new RegExp(`views\\.${aliceId}\\.commitments has unknown field "${carolId}"`),
     ],
     [
       'a view with a huge commitment',
