@@ -66,9 +66,14 @@ export interface CustodianOptions {
  * that follow it: replication goes in batches, not one message to every member per entry.
  */
 export const AUDIT_BATCH_MS = 250;
-/** Entry types that end a request: its entries go out at once, in one batch (after the commit). */
+/**
+ * Entry types that end a request: its entries go out at once, in one batch (after the commit).
+ * Not 'request.signed': every member writes one as the outcome reaches it, so sending them at
+ * once put a message from each member to each other (N x (N - 1)) on the wire while the members,
+ * the approver waiting for the signature among them, were still taking in the outcome. They go
+ * with the batch instead (AUDIT_BATCH_MS after the first entry of it).
+ */
 const AUDIT_SEND_NOW = new Set([
-  'request.signed',
   'request.failed',
   'request.expired',
   'request.denied_final',

@@ -318,8 +318,29 @@ describe('audit replication in batches (issue 12)', () => {
     ).toThrow(/the act failed/);
     expect(store.audit.head(author)).toBeUndefined();
     ctx.audit('request.share_released', { id: 'r1' }, groupId);
+    ctx.audit('request.failed', { id: 'r1' }, groupId);
+    vi.advanceTimersByTime(1);
+    const batches = auditSent(sent);
+    expect(batches).toHaveLength(2);
+    for (const b of batches)
+      expect((b.msg.entries as { type: string }[]).map((e) => e.type)).toEqual([
+        'request.share_released',
+        'request.failed',
+      ]);
+    // Nothing more goes out later: every entry was in that batch.
+    vi.advanceTimersByTime(AUDIT_BATCH_MS * 4);
+    expect(auditSent(sent)).toHaveLength(2);
+  });
+
+  it("sends a signed request's entries with the batch, not at once: every member writes one as the outcome arrives", () => {
+    vi.useFakeTimers();
+    const { ctx, sent, groupId } = setup();
+    ctx.audit('request.share_released', { id: 'r1' }, groupId);
+    vi.advanceTimersByTime(AUDIT_BATCH_MS / 2);
     ctx.audit('request.signed', { id: 'r1' }, groupId);
     vi.advanceTimersByTime(1);
+    expect(auditSent(sent)).toHaveLength(0);
+    vi.advanceTimersByTime(AUDIT_BATCH_MS / 2);
     const batches = auditSent(sent);
     expect(batches).toHaveLength(2);
     for (const b of batches)
@@ -327,9 +348,6 @@ describe('audit replication in batches (issue 12)', () => {
         'request.share_released',
         'request.signed',
       ]);
-    // Nothing more goes out later: every entry was in that batch.
-    vi.advanceTimersByTime(AUDIT_BATCH_MS * 4);
-    expect(auditSent(sent)).toHaveLength(2);
   });
 
   it('checks a signature once: a whole log sent again (every sync sends it) is not verified again, a changed entry is', () => {
