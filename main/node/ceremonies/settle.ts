@@ -22,6 +22,7 @@ import {
   parseStoredPackage,
   readMetaList,
   readMetaValue,
+  rememberOwnPackage,
 } from '../common.js';
 import { type NodeServices, type NodeContext, NodeService } from '../context.js';
 
@@ -286,6 +287,10 @@ export class SettleService extends NodeService {
       );
     });
     this.keys.set(groupId, next);
+    // The row's package is the one decoded above from the same text (the ceremony's own, built
+    // from checked points), which the store's write check just decoded again: the views and
+    // checks that read the row take it instead of decoding it a third time.
+    rememberOwnPackage(next.public);
     this.signing.forgetGroup(groupId);
     this.signing.applyEarlyNonces(groupId);
     this.auditLog.syncAuditWithAll(groupId);
