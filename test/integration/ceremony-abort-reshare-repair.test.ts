@@ -236,14 +236,15 @@ describe.each([
     await leaver.cliJson(['approve', first.id]);
     await steady.cliJson(['approve', first.id]);
     await wentAway(leaver);
-    // The new device names the helper that went away; the steady helper only sees no
-    // confirmation (or, if the helper left before answering its last message, no answer).
+    // The new device names the helper that went away; the steady helper quotes the device's
+    // word, or, should its own deadline come first, only sees no confirmation (or, if the helper
+    // left before answering its last message, no answer).
     expect((await requestStatus(gus2, first.id, 'failed')).failure).toBe(
       `repair failed: ${leaver.name} did not send its part of the share in time; it can be proposed again`,
     );
     expect((await requestStatus(steady, first.id, 'failed')).failure).toMatch(
       new RegExp(
-        `^repair failed: (gus-new did not confirm that it holds the share in time|${leaver.name} could not be reached \\(\\w+\\)); it can be proposed again$`,
+        `^repair failed: (gus-new stopped it: "${leaver.name} did not send its part of the share in time"|gus-new did not confirm that it holds the share in time|${leaver.name} could not be reached \\(\\w+\\)); it can be proposed again$`,
       ),
     );
     const unchanged = async (n: TestNode) => {

@@ -61,6 +61,13 @@ const LATE_PROOF_MAX = 4;
  */
 class RefusedPayload extends Error {}
 
+/**
+ * Every participant a step waits for that has not sent its message stopped the repair (an
+ * 'abort' each): what they said, quoted as their word. It blames nobody: this node cannot check
+ * their word (see runRepair's stoppedCheck).
+ */
+class StoppedByOthers extends Error {}
+
 /** A repair that failed here, whose new device may still prove it holds the share. */
 interface AwaitedRepair {
   requestId: string;
@@ -200,32 +207,47 @@ export class RepairService extends NodeService {
     const isNewcomer = p.newcomer.peerId === this.me.peerId;
     const deadline = Date.now() + this.ceremonyTimeoutMs;
     const send = this.ceremony.ceremonySender(groupId, requestId, session, deadline);
-    // A participant that failed the repair stops it here too, with its reason: the new device
-    // that caught a lying helper names it to all (the others waited out the deadline for its
-    // proof and named the device instead).
-    const aborted = () => {
-      const stopped = this.ceremony.stoppedBy(groupId, session);
-      if (stopped) throw new Error(stopped);
+    /**
+     * For the wait for `step` from `peers`: throws once every one of them that has not sent its
+     * message stopped the repair. An 'abort' ends the wait for its sender's messages only: this
+     * node still waits for the others' and judges them itself (a lying helper's abort blaming an
+     * honest one, reaching the new device before that helper's sum, would otherwise decide the
+     * verdict by message order, as in refresh-reshare.ts checkStep and dkg.ts ReportedFailure).
+     * An abort from anyone else (a member that waits for the device too) proves nothing here.
+     */
+    const stoppedCheck = (step: keyof DkgInbox, peers: readonly string[]) => () => {
+      const stopped = this.ceremony.abortedBy.get(session);
+      if (!stopped?.size) return;
+      const box = this.inboxes.inbox(session)[step];
+      const silent = peers.filter((peer) => !box.has(peer));
+      if (silent.length && silent.every((peer) => stopped.has(peer)))
+        throw new StoppedByOthers(this.ceremony.stoppedBy(groupId, session, silent));
     };
-    // One message of `step` from each of `peers`; on the deadline the failure names who is missing.
+    // One message of `step` from each of `peers`; on the deadline the failure names who is missing
+    // (those of them that stopped the repair quoted instead, as their word).
     // `n`: how many messages the inbox must hold (others than `peers`' may be in it).
     const awaitFrom = async (step: keyof DkgInbox, peers: string[], n: number) => {
       try {
-        return await this.inboxes.awaitInbox(session, step, n, deadline, aborted);
+        return await this.inboxes.awaitInbox(session, step, n, deadline, stoppedCheck(step, peers));
       } catch (e) {
+        if (this.stopped || e instanceof StoppedByOthers) throw e;
         const box = this.inboxes.inbox(session)[step];
         const missing = peers.filter((peer) => !box.has(peer));
-        if (this.stopped || !missing.length || this.ceremony.abortedBy.has(session)) throw e;
+        if (!missing.length) throw e;
+        const stopped = this.ceremony.abortedBy.get(session);
+        const silent = missing.filter((peer) => !stopped?.has(peer));
         const what = {
           round1: 'send its commitments',
           echo: 'send its parts',
           round2: 'send its part of the share',
           done: 'confirm that it holds the share',
         }[step];
-        const names = missing
-          .map((peer) => this.ceremony.participantName(groupId, peer))
-          .join(', ');
-        throw new Error(`${names} did not ${what} in time`, { cause: e });
+        const names = silent.map((peer) => this.ceremony.participantName(groupId, peer)).join(', ');
+        const said = this.ceremony.stoppedBy(groupId, session, missing);
+        const reason = [silent.length ? `${names} did not ${what} in time` : '', said ?? '']
+          .filter(Boolean)
+          .join('; ');
+        throw new Error(reason || (e as Error).message, { cause: e });
       }
     };
     /**
@@ -243,8 +265,7 @@ export class RepairService extends NodeService {
     ): Promise<Map<string, T>> => {
       const taken = new Map<string, T>();
       const seen = new Set<string>();
-      while (taken.size < peers.length) {
-        const box = await awaitFrom(step, peers, seen.size + peers.length - taken.size);
+      const take = (box: Map<string, unknown>) => {
         for (const [peer, raw] of box) {
           if (seen.has(peer)) continue;
           seen.add(peer);
@@ -262,6 +283,17 @@ export class RepairService extends NodeService {
             throw refuse('malformed', peer, what, e.message);
           }
         }
+      };
+      while (taken.size < peers.length) {
+        let box: Map<string, unknown>;
+        try {
+          box = await awaitFrom(step, peers, seen.size + peers.length - taken.size);
+        } catch (e) {
+          // The stoppers' messages will not come: the others' in hand are still judged.
+          if (e instanceof StoppedByOthers) take(this.inboxes.inbox(session)[step]);
+          throw e;
+        }
+        take(box);
       }
       return taken;
     };
@@ -291,30 +323,36 @@ export class RepairService extends NodeService {
       // without one): passed on with the sums, they show the new device who showed whom what.
       const views = new Map<bigint, RepairView>();
       const commitmentsFrom = async (): Promise<Map<bigint, Map<bigint, GroupPoint>>> => {
+        // Each signature is checked as its commitments are taken, so one in hand is judged even
+        // when another helper stopped the repair and its commitments never come.
         const got = await collect(
           'round1',
           helperPeers.filter((h) => h !== this.me.peerId),
           'commitments',
-          (raw, peer) => decodeRepairCommitments(raw, g.scheme, helperIds, indexOf(peer)),
+          (raw, peer) => {
+            const c = decodeRepairCommitments(raw, g.scheme, helperIds, indexOf(peer));
+            const m = members.find((x) => x.peerId === peer)!;
+            const i = BigInt(m.index);
+            if (
+              !repairCommitmentsSignedBy(
+                suite,
+                session,
+                i,
+                c.commitments,
+                c.signature,
+                hexToBytes(m.identityKey),
+                verifyEd25519,
+              )
+            )
+              throw new CryptoError('bad_input', 'repair commitments not signed by their helper', [
+                identifierHex(suite, i),
+              ]);
+            return c;
+          },
         );
         const all = new Map<bigint, Map<bigint, GroupPoint>>();
         for (const [peer, { commitments: points, signature }] of got) {
-          const m = members.find((x) => x.peerId === peer)!;
-          const i = BigInt(m.index);
-          if (
-            !repairCommitmentsSignedBy(
-              suite,
-              session,
-              i,
-              points,
-              signature,
-              hexToBytes(m.identityKey),
-              verifyEd25519,
-            )
-          )
-            throw new CryptoError('bad_input', 'repair commitments not signed by their helper', [
-              identifierHex(suite, i),
-            ]);
+          const i = indexOf(peer);
           all.set(i, points);
           views.set(i, { commitments: points, signature });
         }
@@ -469,14 +507,14 @@ export class RepairService extends NodeService {
       )?.requestId;
       if (isNewcomer && (committedBy === undefined || committedBy === requestId))
         await this.vault.delete(shareName(groupId, g.epoch)).catch(() => undefined);
-      // A helper this participant caught misbehaving is named to the others (who would otherwise
-      // wait out the deadline and name whoever they missed a message from).
-      if (caught)
-        for (const m of [...members.filter((x) => x.peerId !== p.lost), p.newcomer])
-          if (m.peerId !== this.me.peerId)
-            this.send(m.peerId, abortMessage(groupId, requestId, session, reason)).catch(
-              () => undefined,
-            );
+      // The others hear that this participant stopped, and why: an abort ends their wait for this
+      // participant's messages only (stoppedCheck), so without it they would wait out the
+      // deadline and name it as missing. A helper it caught misbehaving is named to them.
+      for (const m of [...members.filter((x) => x.peerId !== p.lost), p.newcomer])
+        if (m.peerId !== this.me.peerId)
+          this.send(m.peerId, abortMessage(groupId, requestId, session, reason)).catch(
+            () => undefined,
+          );
       // Should the new device have finished after all, its proof still switches this member: a
       // failed repair's device stays welcome to prove it (see awaitLateProofs).
       this.requests.finish(
