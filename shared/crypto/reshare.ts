@@ -354,9 +354,12 @@ function checkEchoSignatureShapes(
   }
 }
 
-/** Checks everyone's echoes; a dealer then returns the shares g_i(j) for every new member. */
-export function reshareRound2(state: ReshareState, echoes: readonly DkgEcho[]): DkgRound2Package[] {
-  expectStep(state, 'echo');
+/** The echoes of `echoers` checked against this node's digests (reshareRound2's checks). */
+function checkAllEchoes(
+  state: ReshareState,
+  echoers: readonly bigint[],
+  echoes: readonly DkgEcho[],
+): void {
   const { suite, params } = state;
   const keys = dealerKeyMap(params);
   checkEchoes(
@@ -364,7 +367,7 @@ export function reshareRound2(state: ReshareState, echoes: readonly DkgEcho[]): 
     state.session,
     params.old.scheme,
     state.me,
-    participants(params),
+    echoers,
     state.digests,
     echoes,
     // Signed reshare: an echo is believed against its dealer only with the dealer's signature.
@@ -375,6 +378,13 @@ export function reshareRound2(state: ReshareState, echoes: readonly DkgEcho[]): 
     },
   );
   if (keys) checkEchoSignatureShapes(suite, params.dealers, echoes);
+}
+
+/** Checks everyone's echoes; a dealer then returns the shares g_i(j) for every new member. */
+export function reshareRound2(state: ReshareState, echoes: readonly DkgEcho[]): DkgRound2Package[] {
+  expectStep(state, 'echo');
+  const { params } = state;
+  checkAllEchoes(state, participants(params), echoes);
   state.step = 'round2';
   if (!state.isDealer) return [];
   const out = params.members
@@ -401,23 +411,8 @@ export function reshareEchoEvidence(
   const echoers = participants(params).filter(
     (id) => id === state.me || senders.has(identifierHex(suite, id)),
   );
-  const keys = dealerKeyMap(params);
   try {
-    checkEchoes(
-      suite,
-      state.session,
-      params.old.scheme,
-      state.me,
-      echoers,
-      state.digests,
-      echoes,
-      keys && {
-        dealerKey: (id) => keys.get(id),
-        signingBytes: reshareRound1SigningBytes,
-        verify: state.verify,
-      },
-    );
-    if (keys) checkEchoSignatureShapes(suite, params.dealers, echoes);
+    checkAllEchoes(state, echoers, echoes);
   } catch (e) {
     if (e instanceof CryptoError && e.culprits.length) return e;
   }
