@@ -12,7 +12,15 @@ import { makeTamper, type Tamper } from '../../main/node/adversary.js';
 import type { DkgService } from '../../main/node/dkg.js';
 import { Inboxes } from '../../main/node/inbox.js';
 import type { GroupRow } from '../../main/store/index.js';
-import { dkgService, harness, peer, readyGroup, type Harness, type Peer } from './fixtures.js';
+import {
+  dkgService,
+  harness,
+  peer,
+  readyGroup,
+  type Harness,
+  type Peer,
+  until,
+} from './fixtures.js';
 
 const HASH = 'cd'.repeat(32);
 
@@ -84,14 +92,6 @@ function network(
     };
   }
   return { members, id };
-}
-
-async function until(what: string, ok: () => boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
 
 const hex = (i: number) => identifierHex(getSuite('ed25519'), BigInt(i));

@@ -363,3 +363,12 @@ export function approvedExport(
   approve(h.store, 'r1', approvers);
   return svc;
 }
+
+/** Waits until `ok()` holds, looking every few ms, or throws naming `what` past `ms`. */
+export async function until(what: string, ok: () => boolean, ms = 15_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}

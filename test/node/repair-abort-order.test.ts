@@ -31,6 +31,7 @@ import {
   repairParams,
   type Harness,
   type Peer,
+  until,
 } from './fixtures.js';
 
 const REQUEST = 'cd'.repeat(16);
@@ -167,14 +168,6 @@ function network(
       ),
     );
   return { nodes, groupId, run };
-}
-
-async function until(what: string, ok: () => boolean, ms = 15_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
 
 /** ben's abort to `to`, blaming ann for what ben itself did. */

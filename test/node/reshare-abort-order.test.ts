@@ -22,7 +22,15 @@ import type { NodeServices } from '../../main/node/context.js';
 import { Inboxes } from '../../main/node/inbox.js';
 import type { RequestRow } from '../../main/store/index.js';
 import { dealerKeys } from '../crypto/helpers.js';
-import { harness, insertRequest, peer, readyGroup, type Harness, type Peer } from './fixtures.js';
+import {
+  harness,
+  insertRequest,
+  peer,
+  readyGroup,
+  type Harness,
+  type Peer,
+  until,
+} from './fixtures.js';
 
 const REQUEST = 'cd'.repeat(16);
 const SESSION = 'ef'.repeat(32);
@@ -137,14 +145,6 @@ function network(
     };
   }
   return { members, groupId };
-}
-
-async function until(what: string, ok: () => boolean, ms = 15_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
 
 /** Every member runs the refresh; each ends it (failed, here) on its own. */
