@@ -136,6 +136,20 @@ const PKCS8_PREFIX = Uint8Array.from([
  * key or throws later, noble signs. The seed stays in memory only (a KeyObject, as the seed itself
  * is held); it is never written anywhere.
  */
+/**
+ * Builds noble's table for the Ed25519 base point now (its first base-point multiplication does,
+ * ~50 ms) instead of in the first signature: ed25519Signer's self-test signs with noble once per
+ * key. A node calls it while its vault's key derivation runs in the thread pool, when the main
+ * thread has nothing else to do. Best effort: never throws.
+ */
+export function warmEd25519(): void {
+  try {
+    ed25519.getPublicKey(new Uint8Array(32));
+  } catch {
+    // The self-test builds the table then.
+  }
+}
+
 export function ed25519Signer(seed: Uint8Array): (msg: Uint8Array) => Uint8Array {
   const own = Uint8Array.from(seed);
   const noble = (msg: Uint8Array): Uint8Array => ed25519.sign(msg, own);

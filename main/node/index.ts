@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { ApiError, type Api, type ApiEvent } from '../../shared/api/index.js';
 import { makeEntry } from '../../shared/audit/chain.js';
-import { ed25519Signer } from '../crypto/ed25519.js';
+import { ed25519Signer, warmEd25519 } from '../crypto/ed25519.js';
 import { fingerprint } from '../../shared/protocol/roster.js';
 import { logSafe } from '../../shared/protocol/text.js';
 import {
@@ -258,7 +258,11 @@ export async function startCustodian(opts: StartOptions): Promise<RunningNode> {
     // Named when damaged, before the vault opens (a bad peer id threw a raw error after it).
     if (kind !== 'keychain' && kind !== 'file') throw badRowError('vault', '"keychain" or "file"');
     if (!isPeerId(peerId)) throw badRowError('peerId', 'a peer id');
-    const vault = await openNodeVault(store, opts.home, kind, opts.passphrase, false);
+    const opening = openNodeVault(store, opts.home, kind, opts.passphrase, false);
+    // The main thread is idle while the vault's scrypt runs in the thread pool: the identity
+    // signer's self-test (right after) finds noble's base-point table built.
+    warmEd25519();
+    const vault = await opening;
     const keyBytes = await vault.get(IDENTITY);
     if (!keyBytes)
       throw new ApiError(

@@ -7,7 +7,7 @@ import type * as NodeCrypto from 'node:crypto';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { bytesToHex, hexToBytes, randomBytes } from '@noble/hashes/utils.js';
-import { ed25519Signer, setNativeEd25519 } from '../../main/crypto/ed25519.js';
+import { ed25519Signer, setNativeEd25519, warmEd25519 } from '../../main/crypto/ed25519.js';
 import type * as Ed25519Module from '../../main/crypto/ed25519.js';
 
 // RFC 8032 §7.1, TEST 1, TEST 2 and TEST 3 (secret key, message, signature).
@@ -49,6 +49,16 @@ describe('ed25519Signer', () => {
       seed.fill(0);
       expect(bytesToHex(sign(msg))).toBe(bytesToHex(expected));
     }
+  });
+
+  it('warms noble without changing a signature, however often it is called', () => {
+    const seed = randomBytes(32);
+    const msg = randomBytes(40);
+    const before = bytesToHex(ed25519.sign(msg, seed));
+    warmEd25519();
+    warmEd25519();
+    expect(bytesToHex(ed25519Signer(seed)(msg))).toBe(before);
+    expect(bytesToHex(ed25519.sign(msg, seed))).toBe(before);
   });
 
   it("is noble's own signer when the native path is off", () => {
