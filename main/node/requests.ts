@@ -588,7 +588,24 @@ export class RequestsService extends NodeService {
         items.some((s) => JSON.stringify(s) === h.statement)
       )
         this.dropHeld(id);
-    for (const s of items) this.acceptStatement(from, s);
+    // Each item on its own: one this node refuses does not cost it the rest, such as the outcome
+    // after an approval it no longer counts. Anything else ("not yet": the sender retries) is
+    // thrown once the others were taken; a batch refused whole is refused as before (the message
+    // is counted as dropped and its sender told), else each refusal is counted naming the sender.
+    let retry: unknown;
+    let took = false;
+    const drops: DroppedMessage[] = [];
+    for (const s of items)
+      try {
+        this.acceptStatement(from, s);
+        took = true;
+      } catch (e) {
+        if (e instanceof DroppedMessage) drops.push(e);
+        else retry ??= e;
+      }
+    const thrown = retry ?? (took ? undefined : drops[0]);
+    for (const d of drops) if (d !== thrown) this.count(d.reason, `from ${short(from)}`);
+    if (thrown !== undefined) throw thrown;
   }
 
   /** Forgets a held approval, unsent. */
@@ -605,8 +622,10 @@ export class RequestsService extends NodeService {
    */
   approvalStatements(id: string): Signed[] {
     this.dropHeld(id);
+    const r = this.store.requests.get(id);
     const out: Signed[] = [];
-    for (const d of this.store.decisions.list(id))
+    // Current members' only: a removed member's approval counts nowhere any more.
+    for (const d of r ? this.decisionsOf(r) : [])
       if (d.decision === 'approve')
         try {
           out.push(JSON.parse(d.statement) as Signed);
