@@ -269,7 +269,7 @@ describe('a 2-of-3 ed25519 group of three processes', () => {
       ],
       env,
     );
-    expect(exported.code).toBe(0);
+    expect(exported.code, exported.stderr).toBe(0);
     expect(JSON.parse(exported.stdout)).toMatchObject({ groupName: 'treasury', epoch: 0, out });
     expect(statSync(out).mode & 0o777).toBe(0o600);
     const text = readFileSync(out, 'utf8');
@@ -286,10 +286,10 @@ describe('a 2-of-3 ed25519 group of three processes', () => {
     const wrong = await cli(['--home', alice.home, 'backup', 'restore', out], {
       CONCLAVE_BACKUP_PASSPHRASE: 'not the passphrase',
     });
-    expect(wrong.code).toBe(1);
+    expect(wrong.code, wrong.stderr).toBe(1);
     expect(wrong.stderr).toMatch(/wrong passphrase/);
     const restored = await cli(['--home', alice.home, 'backup', 'restore', out], env);
-    expect(restored.code).toBe(0);
+    expect(restored.code, restored.stderr).toBe(0);
     expect(restored.stdout).toMatch(/restored your share of treasury/);
     const noPass = await cli(['--home', alice.home, 'backup', 'restore', out], {
       CONCLAVE_BACKUP_PASSPHRASE: '',
