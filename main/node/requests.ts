@@ -543,12 +543,16 @@ export class RequestsService extends NodeService {
     const r = this.store.requests.get(id);
     if (!r || TERMINAL.includes(r.status)) return undefined;
     if (opOfRequest(r.kind, r.message, this.contextOf(r)) !== 'sign') return undefined;
-    const approvers = this.approversOf(r);
     const g = this.store.groups.get(r.groupId);
     if (!g || this.refreshOwed(g)) return undefined;
-    const online = (p: string) => p === this.me.peerId || this.host.isConnected(p);
-    const c = coordinatorOf(approvers, online, r.culprits);
+    const c = this.coordinatorNow(r, this.approversOf(r));
     return c === this.me.peerId ? undefined : c;
+  }
+
+  /** The approver that coordinates `r` now as this node sees it (coordinatorOf). */
+  private coordinatorNow(r: RequestRow, approvers: readonly string[]): string | undefined {
+    const online = (p: string) => p === this.me.peerId || this.host.isConnected(p);
+    return coordinatorOf(approvers, online, r.culprits);
   }
 
   /**
@@ -564,8 +568,7 @@ export class RequestsService extends NodeService {
   releaseHeld(id: string): void {
     const h = this.held.get(id);
     if (!h) return;
-    this.held.delete(id);
-    clearTimeout(h.timer);
+    this.dropHeld(id);
     const msg: GroupMessage = {
       v: 1,
       type: 'statements',
@@ -1070,8 +1073,7 @@ export class RequestsService extends NodeService {
     }
     if (!approvers.includes(this.me.peerId)) return;
     retry();
-    const online = (p: string) => p === this.me.peerId || this.host.isConnected(p);
-    if (coordinatorOf(approvers, online, r.culprits) !== this.me.peerId) return;
+    if (this.coordinatorNow(r, approvers) !== this.me.peerId) return;
     const failed = (e: unknown) =>
       this.log(`${r.kind} ${id} could not start: ${logSafe((e as Error)?.message ?? e, 300)}`);
     if (op === 'sign') void this.signing.coordinate(id).catch(failed);
