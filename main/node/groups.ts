@@ -16,6 +16,7 @@ import {
   type PublicKeyPackage,
 } from '../../shared/crypto/keys.js';
 import { getSuite, parseIdentifier, type SchemeName } from '../../shared/crypto/suite.js';
+import { isLowerHex } from '../../shared/protocol/fields.js';
 import { validatePolicy, type GroupPolicy } from '../../shared/policy/policy.js';
 import {
   decodeInvite,
@@ -852,7 +853,7 @@ export class GroupsService extends NodeService {
 }
 
 function isSecret(v: unknown): v is string {
-  return typeof v === 'string' && /^[0-9a-f]{64}$/.test(v);
+  return isLowerHex(v, 64);
 }
 
 /** A stored newcomer invite: its secret and creation time, or a bare secret (older format). */

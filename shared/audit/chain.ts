@@ -3,6 +3,7 @@ import { ed25519 } from '@noble/curves/ed25519.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, hexToBytes, utf8ToBytes } from '@noble/hashes/utils.js';
 import type { AuditReport } from '../api/index.js';
+import { isLowerHex } from '../protocol/fields.js';
 import { logSafe } from '../protocol/text.js';
 
 export type { AuditReport };
@@ -110,8 +111,6 @@ export function canonicalJSON(value: unknown): string {
 
 // ---- making entries ----
 
-const HEX64 = /^[0-9a-f]{64}$/;
-const HEX128 = /^[0-9a-f]{128}$/;
 const TYPE = /^[a-z][a-z0-9_.-]{0,63}$/;
 const MAX_ID = 256;
 const FIELDS = new Set([
@@ -166,7 +165,7 @@ export function entryProblem(x: unknown): string | undefined {
     return 'author must be a non-empty string';
   if (!Number.isSafeInteger(x.seq) || (x.seq as number) < 0)
     return `seq must be a non-negative integer, got ${shown(x.seq)}`;
-  if (typeof x.prev !== 'string' || !HEX64.test(x.prev)) return 'prev must be 64 hex digits';
+  if (!isLowerHex(x.prev, 64)) return 'prev must be 64 hex digits';
   if (!Number.isSafeInteger(x.at) || (x.at as number) < 0)
     return `at must be a non-negative integer, got ${shown(x.at)}`;
   if (typeof x.type !== 'string' || !TYPE.test(x.type))
@@ -177,8 +176,8 @@ export function entryProblem(x: unknown): string | undefined {
   )
     return 'group must be a non-empty string when present';
   if (!isPlainObject(x.body)) return 'body must be a plain object';
-  if (typeof x.hash !== 'string' || !HEX64.test(x.hash)) return 'hash must be 64 hex digits';
-  if (typeof x.sig !== 'string' || !HEX128.test(x.sig)) return 'sig must be 128 hex digits';
+  if (!isLowerHex(x.hash, 64)) return 'hash must be 64 hex digits';
+  if (!isLowerHex(x.sig, 128)) return 'sig must be 128 hex digits';
   try {
     preimage(x as unknown as Unsigned);
   } catch (err) {

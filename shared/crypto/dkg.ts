@@ -5,6 +5,7 @@ import { ed25519 } from '@noble/curves/ed25519.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, concatBytes, hexToBytes, utf8ToBytes } from '@noble/hashes/utils.js';
 import { CryptoError, check, shown } from './errors.js';
+import { isLowerHex } from '../protocol/fields.js';
 import { makePublicPackage, SecretShare, type KeyPackage } from './keys.js';
 import type { Ed25519Verify } from './sign.js';
 import { commitPoly, evalCommitment, evalPoly, randomPoly } from './poly.js';
@@ -502,7 +503,7 @@ export function signedBy(
   signingBytes: (digest: string) => Uint8Array = round1SigningBytes,
   verify: Ed25519Verify = strictEd25519Verify,
 ): boolean {
-  if (!key || typeof sig !== 'string' || !/^[0-9a-f]{128}$/.test(sig)) return false;
+  if (!key || !isLowerHex(sig, 128)) return false;
   try {
     return verify(hexToBytes(sig), signingBytes(digest), key) === true;
   } catch {
@@ -745,12 +746,7 @@ export function dkgEcho(state: DkgState, received: readonly DkgRound1Package[]):
   const decoded = new Map<bigint, GroupPoint[]>();
   for (const [from, p] of byId) {
     decoded.set(from, decodeCommitmentList(suite, p.commitment, params.threshold, p.from, pending));
-    check(
-      typeof p.proofOfKnowledge === 'string' && /^([0-9a-f]{2})*$/.test(p.proofOfKnowledge),
-      'bad_proof_of_knowledge',
-      'not hex',
-      [p.from],
-    );
+    check(isLowerHex(p.proofOfKnowledge), 'bad_proof_of_knowledge', 'not hex', [p.from]);
   }
   assertSumsPrimeOrder(
     suite,

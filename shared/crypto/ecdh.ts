@@ -2,6 +2,7 @@
 // s·P, so a message encrypted to the group key can be decrypted without reconstructing s.
 import { bytesToHex, concatBytes, hexToBytes, utf8ToBytes } from '@noble/hashes/utils.js';
 import { CryptoError, check } from './errors.js';
+import { isLowerHex } from '../protocol/fields.js';
 import type { KeyPackage, PublicKeyPackage } from './keys.js';
 import { lagrangeAtZero } from './poly.js';
 import {
@@ -196,11 +197,7 @@ export function ecdhPartialFromJSON(suite: Suite, j: unknown): EcdhPartial {
     check(isPlainObject(proof), 'bad_input', 'ECDH proof must be an object');
     exactKeys(proof, ['c', 'z'], 'ECDH proof');
     const hex = (v: unknown, code: 'bad_point' | 'bad_scalar', what: string) => {
-      check(
-        typeof v === 'string' && /^([0-9a-f]{2})*$/.test(v),
-        code,
-        `${what} must be lowercase hex`,
-      );
+      check(isLowerHex(v), code, `${what} must be lowercase hex`);
       return hexToBytes(v);
     };
     return {

@@ -1,6 +1,7 @@
 // Key packages: the public data every member holds, the member's secret share, and the signing view.
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
 import { check } from './errors.js';
+import { isLowerHex } from '../protocol/fields.js';
 import { Redacted } from './secret.js';
 import {
   assertIdentifiers,
@@ -118,17 +119,13 @@ export function publicPackageFromJSON(j: PublicKeyPackageJSON): PublicKeyPackage
   check(j.verifyingShares && typeof j.verifyingShares === 'object', 'bad_input', 'verifyingShares');
   const vs = new Map<bigint, GroupPoint>();
   for (const [idHex, yHex] of Object.entries(j.verifyingShares)) {
-    check(
-      typeof yHex === 'string' && /^([0-9a-f]{2})*$/.test(yHex),
-      'bad_point',
-      `verifying share ${idHex}`,
-    );
+    check(isLowerHex(yHex), 'bad_point', `verifying share ${idHex}`);
     vs.set(
       parseIdentifier(suite, idHex),
       suite.decodePoint(hexToBytes(yHex), `verifying share ${idHex}`),
     );
   }
-  check(/^([0-9a-f]{2})*$/.test(j.groupKey), 'bad_point', 'groupKey must be hex');
+  check(isLowerHex(j.groupKey), 'bad_point', 'groupKey must be hex');
   const groupKey = suite.decodePoint(hexToBytes(j.groupKey), 'group key');
   // Numbers before makePublicPackage puts them in its messages (a peer's object could not be shown).
   check(Number.isSafeInteger(j.threshold), 'bad_input', 'threshold must be an integer');

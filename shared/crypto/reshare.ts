@@ -4,6 +4,7 @@
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js';
 import { CryptoError, check } from './errors.js';
+import { isLowerHex } from '../protocol/fields.js';
 import type { Ed25519Verify } from './sign.js';
 import {
   assertSumsPrimeOrder,
@@ -347,9 +348,7 @@ function checkEchoSignatureShapes(
       !Array.isArray(sigs) &&
       [Object.prototype, null].includes(Object.getPrototypeOf(sigs)) &&
       Object.keys(sigs).length === want.size &&
-      Object.entries(sigs).every(
-        ([k, v]) => want.has(k) && typeof v === 'string' && /^[0-9a-f]{128}$/.test(v),
-      );
+      Object.entries(sigs).every(([k, v]) => want.has(k) && isLowerHex(v, 128));
     check(ok, 'bad_input', `echo from ${from} does not carry one signature per dealer`, [from]);
   }
 }

@@ -5,6 +5,7 @@ import { schnorr } from '@noble/curves/secp256k1.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, hexToBytes, utf8ToBytes } from '@noble/hashes/utils.js';
 import { bech32 } from '@scure/base';
+import { isLowerHex } from '../protocol/fields.js';
 import { fail, show } from '../requests/fields.js';
 
 /** Bounds on an event (the whole request message is also bounded by the wire's LIMITS.message). */
@@ -67,7 +68,7 @@ function integer(v: unknown, field: string, max: number): number {
 
 /** Lowercase hex of a 32-byte x-only key that is a point on secp256k1. */
 export function xOnlyKey(v: unknown, field: string): string {
-  if (typeof v !== 'string' || !/^[0-9a-f]{64}$/.test(v))
+  if (!isLowerHex(v, 64))
     fail(field, `must be a 32-byte key as 64 lowercase hex characters, got ${show(v)}`);
   try {
     schnorr.utils.lift_x(BigInt(`0x${v}`));
@@ -146,7 +147,7 @@ export function eventId(e: UnsignedEvent): Uint8Array {
 export function verifySignedEvent(e: SignedEvent): boolean {
   try {
     const id = bytesToHex(eventId(e));
-    if (e.id !== id || !/^[0-9a-f]{128}$/.test(e.sig)) return false;
+    if (e.id !== id || !isLowerHex(e.sig, 128)) return false;
     return schnorr.verify(hexToBytes(e.sig), hexToBytes(id), hexToBytes(e.pubkey));
   } catch {
     return false;
@@ -173,7 +174,7 @@ export function npubEncode(pubkeyHex: string): string {
 
 /** The hex x-only key of an npub (or of 64 hex characters); throws RequestParamError. */
 export function npubDecode(v: string, field = 'pubkey'): string {
-  if (/^[0-9a-f]{64}$/.test(v)) return xOnlyKey(v, field);
+  if (isLowerHex(v, 64)) return xOnlyKey(v, field);
   let decoded: { prefix: string; words: number[] };
   try {
     decoded = bech32.decode(v as `${string}1${string}`, 1000);

@@ -13,6 +13,8 @@
 // This assumes members do not lie about their own state: a member that lies can at worst make the
 // group unable to sign at the new epoch, which it could also do by withholding its share.
 
+import { isLowerHex } from './fields.js';
+
 /** What a recipient reports about one ceremony session. */
 export type CommitAnswer =
   | { state: 'holding'; epoch: number; digest: string }
@@ -28,8 +30,7 @@ export function decodeCommitAnswer(v: unknown): CommitAnswer | undefined {
   if (
     (o.state === 'holding' || o.state === 'committed') &&
     Number.isSafeInteger(o.epoch) &&
-    typeof o.digest === 'string' &&
-    /^[0-9a-f]{64}$/.test(o.digest)
+    isLowerHex(o.digest, 64)
   )
     return { state: o.state, epoch: o.epoch as number, digest: o.digest };
   return undefined;

@@ -13,6 +13,7 @@ import {
 } from '../crypto/age.js';
 import { canonicalJSON } from '../crypto/backup.js';
 import { CryptoError } from '../crypto/errors.js';
+import { isLowerHex } from '../protocol/fields.js';
 import { hexToBytes, utf8ToBytes } from '@noble/hashes/utils.js';
 import { LIMITS } from '../protocol/wire.js';
 import {
@@ -75,7 +76,7 @@ function headerBytes(v: unknown): Uint8Array {
 /** The group's ed25519 key from the context, when the node gives it (for ssh-ed25519 stanzas). */
 function groupKeyOf(ctx: RequestContext): Uint8Array | undefined {
   const k = ctx.publicKey;
-  return typeof k === 'string' && /^[0-9a-f]{64}$/.test(k) ? hexToBytes(k) : undefined;
+  return isLowerHex(k, 64) ? hexToBytes(k) : undefined;
 }
 
 function read(message: Uint8Array, ctx: RequestContext): AgeParams {

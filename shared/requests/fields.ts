@@ -3,6 +3,7 @@
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { base58 } from '@scure/base';
 import { canonicalJSON } from '../crypto/backup.js';
+import { isLowerHex } from '../protocol/fields.js';
 import { fingerprint } from '../protocol/roster.js';
 import { RequestParamError, type ContextMember, type RequestContext } from './types.js';
 
@@ -110,7 +111,7 @@ export function epoch(v: unknown, field: string): number {
 
 /** Lowercase hex of exactly `bytes` bytes. */
 export function hex(v: unknown, field: string, bytes: number): string {
-  if (typeof v !== 'string' || v.length !== 2 * bytes || !/^[0-9a-f]*$/.test(v))
+  if (!isLowerHex(v, 2 * bytes))
     fail(field, `must be ${bytes} bytes as ${2 * bytes} lowercase hex characters, got ${show(v)}`);
   return v;
 }

@@ -3,6 +3,7 @@
 // this folder and one line in REQUEST_KINDS (plus its executor in the node).
 import { hexToBytes } from '@noble/hashes/utils.js';
 import { MAX_EXPIRY_SEC, MIN_EXPIRY_SEC } from '../policy/policy.js';
+import { isLowerHex } from '../protocol/fields.js';
 import type { RequestBody } from '../protocol/wire.js';
 import { memberOf, show } from './fields.js';
 import { DO_NOT_APPROVE_UNREADABLE } from './words.js';
@@ -335,8 +336,7 @@ export function checkRequestBody(
       'expiresAt',
       `${expiresAt} is more than the policy's ${max} s after this request arrived (${ctx.receivedAt})`,
     );
-  if (typeof body.message !== 'string' || !/^([0-9a-f]{2})*$/.test(body.message))
-    refuse('message', 'must be lowercase hex');
+  if (!isLowerHex(body.message)) refuse('message', 'must be lowercase hex');
 }
 
 export type IncomingVerdict =

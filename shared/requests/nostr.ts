@@ -18,6 +18,7 @@ import { isKnownKind, kindName, kindWarning } from '../nostr/kinds.js';
 import { peerPoint } from '../nostr/nip44.js';
 import { LIMITS } from '../protocol/wire.js';
 import { canonicalJSON } from '../crypto/backup.js';
+import { isLowerHex } from '../protocol/fields.js';
 import { canonicalObject, fail, int, list, memberName, object, show } from './fields.js';
 import type {
   CardField,
@@ -75,12 +76,7 @@ export function nostrConversationMessage(peer: string): Uint8Array {
  */
 export function groupNostrKey(ctx: RequestContext): string | undefined {
   const { publicKey, internalKey } = ctx as { publicKey?: unknown; internalKey?: unknown };
-  if (
-    ctx.scheme === 'taproot' &&
-    typeof internalKey === 'string' &&
-    /^[0-9a-f]{64}$/.test(internalKey)
-  )
-    return internalKey;
+  if (ctx.scheme === 'taproot' && isLowerHex(internalKey, 64)) return internalKey;
   if (typeof publicKey === 'string' && /^0[23][0-9a-f]{64}$/.test(publicKey))
     return publicKey.slice(2);
   return undefined;

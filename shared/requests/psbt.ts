@@ -22,6 +22,7 @@ import {
   type DecodedPsbt,
 } from '../bitcoin/psbt.js';
 import { canonicalJSON } from '../crypto/backup.js';
+import { isLowerHex } from '../protocol/fields.js';
 import { LIMITS } from '../protocol/wire.js';
 import { canonicalObject, fail, int, list, object, oneOf, show } from './fields.js';
 import type {
@@ -86,14 +87,12 @@ export function groupTaprootKeys(
   const { publicKey, internalKey } = ctx as { publicKey?: unknown; internalKey?: unknown };
   let internal: Uint8Array | undefined;
   let output: Uint8Array | undefined;
-  if (typeof internalKey === 'string' && /^[0-9a-f]{64}$/.test(internalKey))
-    internal = hexToBytes(internalKey);
+  if (isLowerHex(internalKey, 64)) internal = hexToBytes(internalKey);
   if (typeof publicKey === 'string' && /^0[23][0-9a-f]{64}$/.test(publicKey)) {
     const x = hexToBytes(publicKey.slice(2));
     if (internal && !equalBytes(internal, x)) return undefined;
     internal = x;
-  } else if (typeof publicKey === 'string' && /^[0-9a-f]{64}$/.test(publicKey))
-    output = hexToBytes(publicKey);
+  } else if (isLowerHex(publicKey, 64)) output = hexToBytes(publicKey);
   if (internal) {
     const derived = outputKeyOf(internal);
     if (!derived || (output && !equalBytes(output, derived))) return undefined;

@@ -5,6 +5,7 @@
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
 import { base64 } from '@scure/base';
+import { isLowerHex } from '../protocol/fields.js';
 import { LIMITS } from '../protocol/wire.js';
 import {
   assembleSigned,
@@ -89,7 +90,7 @@ function der(v: unknown, field: string): Uint8Array {
 /** The group's Ed25519 key from the context (ctx.publicKey, hex, put there by the node). */
 function groupKey(ctx: RequestContext): Uint8Array | undefined {
   const k = ctx.publicKey;
-  return typeof k === 'string' && /^[0-9a-f]{64}$/.test(k) ? hexToBytes(k) : undefined;
+  return isLowerHex(k, 64) ? hexToBytes(k) : undefined;
 }
 
 /** An X509Error as the registry's error, naming the same field. */
