@@ -2,13 +2,9 @@
 // member, reaching that member before the other honest member's echo, does not stand in for that
 // echo, and the honest members still name the liar from what they were sent. In-process
 // DkgServices over a fake network that can hold a message back.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { identifierHex, getSuite } from '../../shared/crypto/suite.js';
-import { decodeGroupMessage, type GroupMessage } from '../../shared/protocol/wire.js';
-import { makeTamper, type Tamper } from '../../main/node/adversary.js';
+import type { GroupMessage } from '../../shared/protocol/wire.js';
 import type { DkgService } from '../../main/node/dkg.js';
 import { Inboxes } from '../../main/node/inbox.js';
 import type { GroupRow } from '../../main/store/index.js';
@@ -21,6 +17,7 @@ import {
   type Peer,
   until,
 } from './fixtures.js';
+import { wireOrderNetwork, type Hold } from './order-network.js';
 
 const HASH = 'cd'.repeat(32);
 
@@ -38,22 +35,12 @@ beforeAll(async () => {
   peers = await Promise.all(['ann', 'ben', 'cal'].map((n) => peer(n)));
 });
 
-const live: Member[] = [];
-const dirs: string[] = [];
-afterEach(() => {
-  for (const m of live.splice(0)) m.h.ctx.stopped = true;
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
-
 /**
- * A 2-of-3 group in key generation, wired to each other; cal lies with `kase` (the test-only
- * tampering layer). `hold(from, to, msg)` may return a promise that delays that delivery, or
- * 'withheld': the sender sees it delivered, the addressee never gets it.
+ * A 2-of-3 group in key generation, wired to each other (order-network.ts); cal lies with `kase`
+ * (the test-only tampering layer). `hold(from, to, msg)` may return a promise that delays that
+ * delivery, or 'withheld': the sender sees it delivered, the addressee never gets it.
  */
-function network(
-  kase: string,
-  hold: (from: Member, to: Member, msg: DkgMsg) => Promise<void> | 'withheld' | undefined,
-): { members: Member[]; id: string } {
+function network(kase: string, hold: Hold<Member, DkgMsg>): { members: Member[]; id: string } {
   const members: Member[] = peers.map((p) => {
     const h = harness(p, { secrets: new Map(), connected: true });
     const inboxes = new Inboxes(h.ctx);
@@ -63,34 +50,13 @@ function network(
   for (const m of members) {
     id = readyGroup(m.h.store, peers, 2);
     m.h.store.groups.update(id, { status: 'dkg', rosterHash: HASH });
-    live.push(m);
   }
-  const dir = mkdtempSync(join(tmpdir(), 'conclave-dkg-order-'));
-  dirs.push(dir);
-  const cal = members[2]!;
-  const liar: Tamper = makeTamper(kase, {
-    me: cal.p,
-    members: (g) => cal.h.store.members.list(g),
-    scheme: () => 'ed25519',
-    stateFile: join(dir, 'sent.json'),
-    log: () => undefined,
+  wireOrderNetwork(members, {
+    type: 'dkg',
+    liar: { node: members[2]!, kase },
+    hold,
+    deliver: (from, to, msg) => to.svc.onMessage(from.p.peerId, msg),
   });
-  for (const m of members) {
-    const host = m.h.ctx.host as unknown as {
-      request: (peer: string, protocol: string, msg: Record<string, unknown>) => Promise<unknown>;
-    };
-    host.request = async (to, _protocol, raw) => {
-      await Promise.resolve();
-      let msg = decodeGroupMessage(JSON.parse(JSON.stringify(raw)));
-      if (msg.type !== 'dkg') return { ok: true };
-      if (m === cal) msg = liar.out(to, msg)!;
-      const dest = members.find((x) => x.p.peerId === to)!;
-      const held = hold(m, dest, msg);
-      if (held === 'withheld') return { ok: true };
-      await held;
-      return dest.svc.onMessage(m.p.peerId, msg);
-    };
-  }
   return { members, id };
 }
 

@@ -5,23 +5,14 @@
 // Whoever stops tells the others, who quote it as its word (never as their own finding) instead of
 // waiting out the deadline and naming it as missing. In-process ceremony and repair services over
 // a fake network that can hold a message back (as reshare-abort-order.test.ts for the refresh).
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { publicPackageToJSON } from '../../shared/crypto/keys.js';
-import { getSuite, identifierHex } from '../../shared/crypto/suite.js';
-import { defaultPolicy } from '../../shared/policy/policy.js';
-import { requestContext } from '../../shared/requests/index.js';
-import {
-  decodeGroupMessage,
-  type CeremonyMessage,
-  type GroupMessage,
-} from '../../shared/protocol/wire.js';
-import { HONEST, makeTamper } from '../../main/node/adversary.js';
+import type { CeremonyMessage } from '../../shared/protocol/wire.js';
 import { abortMessage, CeremonyService } from '../../main/node/ceremonies/ceremony.js';
 import { RepairService } from '../../main/node/ceremonies/repair.js';
-import { groupContextOf, shareName } from '../../main/node/common.js';
+import { shareName } from '../../main/node/common.js';
 import type { NodeServices } from '../../main/node/context.js';
-import { Inboxes } from '../../main/node/inbox.js';
-import type { MemberRow, RequestRow } from '../../main/store/index.js';
+import type { MemberRow } from '../../main/store/index.js';
 import { dealerKeys } from '../crypto/helpers.js';
 import {
   harness,
@@ -33,6 +24,7 @@ import {
   type Peer,
   until,
 } from './fixtures.js';
+import { ceremonyDeps, wireOrderNetwork, type After, type Hold } from './order-network.js';
 
 const REQUEST = 'cd'.repeat(16);
 const SESSION = 'ef'.repeat(32);
@@ -51,23 +43,19 @@ beforeAll(async () => {
   [ann, ben, cal, dan] = await Promise.all(['ann', 'ben', 'cal', 'dan'].map((n) => peer(n)));
 });
 
-const live: Node[] = [];
-afterEach(() => {
-  for (const n of live.splice(0)) n.h.ctx.stopped = true;
-});
-
 /**
  * A 2-of-3 ed25519 group of ann, ben and cal; cal lost his device and dan's device takes his place
  * in the approved repair REQUEST, with ann and ben helping. ann and ben hold their shares; dan knows
- * the group from its invitation. ben's outgoing messages go through the test-only tampering
- * layer `lie` (main/node/adversary.ts; none: honest). `hold(from, to, msg)` may return a promise
- * that delays that delivery, or 'withheld': the sender sees it delivered, the addressee never gets
- * it; `after(from, to, msg)` runs once a delivery was taken.
+ * the group from its invitation. They are wired to each other (order-network.ts); cal's device is
+ * gone: nothing reaches it. ben's outgoing messages go through the test-only tampering layer `lie`
+ * (main/node/adversary.ts; none: honest). `hold(from, to, msg)` may return a promise that delays
+ * that delivery, or 'withheld': the sender sees it delivered, the addressee never gets it;
+ * `after(from, to, msg)` runs once a delivery was taken.
  */
 function network(
   lie: string | undefined,
-  hold: (from: Node, to: Node, msg: CeremonyMessage) => Promise<void> | 'withheld' | undefined,
-  after: (from: Node, to: Node, msg: CeremonyMessage) => void = () => undefined,
+  hold: Hold<Node, CeremonyMessage>,
+  after: After<Node, CeremonyMessage> = () => undefined,
 ) {
   const keys = dealerKeys('ed25519', 2, 3);
   let groupId = '';
@@ -93,71 +81,29 @@ function network(
     });
     const failures: string[] = [];
     const noop = () => undefined;
+    const base = ceremonyDeps(h, p, failures);
     const deps = {
+      ...base,
       auditLog: { syncAuditWithAll: noop },
       groups: {
-        isFormerMember: () => false,
-        nameOfIdentifier: (g: string, hex: string) =>
-          h.store.members
-            .list(g)
-            .find((m) => identifierHex(getSuite('ed25519'), BigInt(m.index)) === hex)?.name ?? hex,
+        ...base.groups,
         deleteMember: (g: string, peerId: string) => h.store.members.delete(g, peerId),
         upsertMember: (row: MemberRow) => h.store.members.upsert(row),
         updateGroup: (id: string, patch: object) => h.store.groups.update(id, patch),
       },
-      inboxes: new Inboxes(h.ctx),
-      reconstruct: {},
       signing: { forgetSigner: noop, applyEarlyNonces: noop, sendNonces: async () => undefined },
-      requests: {
-        contextOf: (r: RequestRow) =>
-          requestContext(
-            { createdBy: r.createdBy, policy: '' },
-            groupContextOf(h.store, h.store.groups.get(r.groupId)!, defaultPolicy(), p.peerId),
-          ),
-        updateRequest: (id: string, patch: Partial<RequestRow>) =>
-          h.store.requests.update(id, patch),
-        finish: (id: string, patch: Partial<RequestRow> & { failure: string }) => {
-          failures.push(patch.failure);
-          h.store.requests.update(id, { status: 'failed', failure: patch.failure });
-        },
-      },
     } as unknown as NodeServices;
     deps.ceremony = new CeremonyService(h.ctx, deps);
     deps.repair = new RepairService(h.ctx, deps);
-    const n = { p, h, ceremony: deps.ceremony, repair: deps.repair, failures };
-    live.push(n);
-    return n;
+    return { p, h, ceremony: deps.ceremony, repair: deps.repair, failures };
   });
-  const b = nodes[1]!;
-  const liar = lie
-    ? makeTamper(lie, {
-        me: b.p,
-        members: (g) => b.h.store.members.list(g),
-        scheme: () => 'ed25519',
-        stateFile: '/nonexistent/conclave-repair-order.json',
-        log: () => undefined,
-      })
-    : HONEST;
-  for (const n of nodes) {
-    const host = n.h.ctx.host as unknown as {
-      request: (peer: string, protocol: string, msg: Record<string, unknown>) => Promise<unknown>;
-    };
-    host.request = async (to, _protocol, raw) => {
-      await Promise.resolve();
-      let msg: GroupMessage = decodeGroupMessage(JSON.parse(JSON.stringify(raw)));
-      if (msg.type !== 'ceremony') return { ok: true };
-      if (n === b) msg = liar.out(to, msg)!;
-      // cal's device is gone: nothing reaches it.
-      const dest = nodes.find((x) => x.p.peerId === to);
-      if (!dest) return { ok: true };
-      const held = hold(n, dest, msg as CeremonyMessage);
-      if (held === 'withheld') return { ok: true };
-      await held;
-      const answer = dest.ceremony.onCeremony(n.p.peerId, msg as CeremonyMessage);
-      after(n, dest, msg as CeremonyMessage);
-      return answer;
-    };
-  }
+  wireOrderNetwork(nodes, {
+    type: 'ceremony',
+    liar: { node: nodes[1]!, kase: lie },
+    hold,
+    after,
+    deliver: (from, to, msg) => to.ceremony.onCeremony(from.p.peerId, msg),
+  });
   const run = () =>
     Promise.all(
       nodes.map((n) =>

@@ -3,24 +3,14 @@
 // the liar's messages only; the honest members still judge what they were sent and name the liar.
 // An abort is quoted as its sender's word, never as this node's finding. In-process ceremony and
 // refresh services over a fake network that can hold a message back.
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { publicPackageToJSON } from '../../shared/crypto/keys.js';
-import { getSuite, identifierHex } from '../../shared/crypto/suite.js';
-import { defaultPolicy } from '../../shared/policy/policy.js';
-import { requestContext } from '../../shared/requests/index.js';
-import {
-  decodeGroupMessage,
-  type CeremonyMessage,
-  type GroupMessage,
-} from '../../shared/protocol/wire.js';
-import { makeTamper } from '../../main/node/adversary.js';
+import type { CeremonyMessage } from '../../shared/protocol/wire.js';
 import { abortMessage, CeremonyService } from '../../main/node/ceremonies/ceremony.js';
 import { RefreshReshareService } from '../../main/node/ceremonies/refresh-reshare.js';
 import { SettleService } from '../../main/node/ceremonies/settle.js';
-import { groupContextOf, shareName } from '../../main/node/common.js';
+import { shareName } from '../../main/node/common.js';
 import type { NodeServices } from '../../main/node/context.js';
-import { Inboxes } from '../../main/node/inbox.js';
-import type { RequestRow } from '../../main/store/index.js';
 import { dealerKeys } from '../crypto/helpers.js';
 import {
   harness,
@@ -31,6 +21,7 @@ import {
   type Peer,
   until,
 } from './fixtures.js';
+import { ceremonyDeps, wireOrderNetwork, type After, type Hold } from './order-network.js';
 
 const REQUEST = 'cd'.repeat(16);
 const SESSION = 'ef'.repeat(32);
@@ -49,23 +40,18 @@ beforeAll(async () => {
   peers = await Promise.all(['ann', 'ben', 'cal'].map((n) => peer(n)));
 });
 
-const live: Member[] = [];
-afterEach(() => {
-  for (const m of live.splice(0)) m.h.ctx.stopped = true;
-});
-
 /**
  * ann, ben and cal of a 2-of-3 ed25519 group, each holding its share of epoch 0 and the approved
- * refresh REQUEST, wired to each other. cal's echo lies about ann's round-1 package (the test-only
- * tampering layer, `reshare-lying-echo`): it carries ann's signature over her real package, so
- * the honest members can tell the echo lies. `hold(from, to, msg)` may return a promise that
- * delays that delivery, or 'withheld': the sender sees it delivered, the addressee never gets it;
- * `after(from, to, msg)` runs once a delivery was taken. Each member's ceremony deadline is
- * `timeoutMs` away.
+ * refresh REQUEST, wired to each other (order-network.ts). cal's echo lies about ann's round-1
+ * package (the test-only tampering layer, `reshare-lying-echo`): it carries ann's signature over
+ * her real package, so the honest members can tell the echo lies. `hold(from, to, msg)` may
+ * return a promise that delays that delivery, or 'withheld': the sender sees it delivered, the
+ * addressee never gets it; `after(from, to, msg)` runs once a delivery was taken. Each member's
+ * ceremony deadline is `timeoutMs` away.
  */
 function network(
-  hold: (from: Member, to: Member, msg: CeremonyMessage) => Promise<void> | 'withheld' | undefined,
-  after: (from: Member, to: Member, msg: CeremonyMessage) => void = () => undefined,
+  hold: Hold<Member, CeremonyMessage>,
+  after: After<Member, CeremonyMessage> = () => undefined,
   timeoutMs = 20_000,
 ): { members: Member[]; groupId: string } {
   const keys = dealerKeys('ed25519', 2, 3);
@@ -85,65 +71,24 @@ function network(
       { id: REQUEST, groupId, kind: 'refresh', createdBy: peers[0]!.peerId, status: 'pending' },
     );
     const failures: string[] = [];
+    const base = ceremonyDeps(h, p, failures);
     const deps = {
-      groups: {
-        isFormerMember: () => false,
-        nameOfIdentifier: (g: string, hex: string) =>
-          h.store.members
-            .list(g)
-            .find((m) => identifierHex(getSuite('ed25519'), BigInt(m.index)) === hex)?.name ?? hex,
-      },
-      inboxes: new Inboxes(h.ctx),
+      ...base,
       repair: {},
-      reconstruct: {},
-      requests: {
-        contextOf: (r: RequestRow) =>
-          requestContext(
-            { createdBy: r.createdBy, policy: '' },
-            groupContextOf(h.store, h.store.groups.get(r.groupId)!, defaultPolicy(), p.peerId),
-          ),
-        updateRequest: (id: string, patch: Partial<RequestRow>) =>
-          h.store.requests.update(id, patch),
-        finish: (id: string, patch: Partial<RequestRow> & { failure: string }) => {
-          failures.push(patch.failure);
-          h.store.requests.update(id, { status: 'failed', failure: patch.failure });
-        },
-        announceOutcome: () => undefined,
-      },
+      requests: { ...base.requests, announceOutcome: () => undefined },
     } as unknown as NodeServices;
     deps.ceremony = new CeremonyService(h.ctx, deps);
     deps.settle = new SettleService(h.ctx, deps);
     deps.reshare = new RefreshReshareService(h.ctx, deps);
-    const m = { p, h, ceremony: deps.ceremony, refresh: deps.reshare, failures };
-    live.push(m);
-    return m;
+    return { p, h, ceremony: deps.ceremony, refresh: deps.reshare, failures };
   });
-  const cal = members[2]!;
-  const liar = makeTamper('reshare-lying-echo', {
-    me: cal.p,
-    members: (g) => cal.h.store.members.list(g),
-    scheme: () => 'ed25519',
-    stateFile: '/nonexistent/conclave-reshare-order.json',
-    log: () => undefined,
+  wireOrderNetwork(members, {
+    type: 'ceremony',
+    liar: { node: members[2]!, kase: 'reshare-lying-echo' },
+    hold,
+    after,
+    deliver: (from, to, msg) => to.ceremony.onCeremony(from.p.peerId, msg),
   });
-  for (const m of members) {
-    const host = m.h.ctx.host as unknown as {
-      request: (peer: string, protocol: string, msg: Record<string, unknown>) => Promise<unknown>;
-    };
-    host.request = async (to, _protocol, raw) => {
-      await Promise.resolve();
-      let msg: GroupMessage = decodeGroupMessage(JSON.parse(JSON.stringify(raw)));
-      if (msg.type !== 'ceremony') return { ok: true };
-      if (m === cal) msg = liar.out(to, msg)!;
-      const dest = members.find((x) => x.p.peerId === to)!;
-      const held = hold(m, dest, msg as CeremonyMessage);
-      if (held === 'withheld') return { ok: true };
-      await held;
-      const answer = dest.ceremony.onCeremony(m.p.peerId, msg as CeremonyMessage);
-      after(m, dest, msg as CeremonyMessage);
-      return answer;
-    };
-  }
   return { members, groupId };
 }
 
