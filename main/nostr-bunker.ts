@@ -18,6 +18,7 @@ import {
   type UnsignedEvent,
 } from '../shared/nostr/event.js';
 import { RequestParamError } from '../shared/requests/types.js';
+import { isLowerHex } from '../shared/protocol/fields.js';
 
 /** NIP-46 request and response events. */
 export const NOSTR_CONNECT_KIND = 24133;
@@ -73,10 +74,9 @@ export async function loadBunkerState(home: string, group: string): Promise<Bunk
   }
   const v = JSON.parse(raw) as Partial<BunkerState>;
   if (
-    typeof v.key !== 'string' ||
-    !/^[0-9a-f]{64}$/.test(v.key) ||
+    !isLowerHex(v.key, 64) ||
     !Array.isArray(v.clients) ||
-    !v.clients.every((c) => typeof c === 'string' && /^[0-9a-f]{64}$/.test(c))
+    !v.clients.every((c) => isLowerHex(c, 64))
   )
     throw new Error(`${path} is not a bunker state file (delete it to make a new bunker key)`);
   return { key: v.key, clients: v.clients };

@@ -27,6 +27,7 @@ import {
   type AgeHeader,
 } from '../../shared/crypto/age.js';
 import { CryptoError } from '../../shared/crypto/errors.js';
+import { isLowerHex } from '../../shared/protocol/fields.js';
 import { ageMessage, MAX_FILE_NAME_CHARS } from '../../shared/requests/age.js';
 import {
   call,
@@ -52,7 +53,7 @@ const ARMOR_START = '-----BEGIN AGE ENCRYPTED FILE-----';
 function edKeyOf(g: GroupView): Uint8Array {
   if (g.scheme !== 'ed25519')
     throw new UsageError(`${clean(g.name)} is a ${g.scheme} group: age needs an ed25519 group`);
-  if (!g.publicKey || !/^[0-9a-f]{64}$/.test(g.publicKey))
+  if (!isLowerHex(g.publicKey, 64))
     throw new UsageError(`${clean(g.name)} has no key yet (status ${g.status})`);
   return hexToBytes(g.publicKey);
 }

@@ -11,6 +11,7 @@ import {
   type BitcoinNetwork,
 } from '../../shared/bitcoin/network.js';
 import { decodePsbt, MAX_PSBT_BYTES, PsbtError, readPsbtFile } from '../../shared/bitcoin/psbt.js';
+import { isLowerHex } from '../../shared/protocol/fields.js';
 import { psbtMessage } from '../../shared/requests/psbt.js';
 import {
   call,
@@ -70,10 +71,8 @@ async function readPsbt(ctx: Context, path: string): Promise<Uint8Array> {
 function outputKeyOf(ctx: Context, g: GroupView): { output: Uint8Array; internal?: Uint8Array } {
   if (g.scheme !== 'taproot')
     usage(ctx, `${g.name} is a ${g.scheme} group: a PSBT is signed by a taproot group`);
-  if (!g.publicKey || !/^[0-9a-f]{64}$/.test(g.publicKey))
-    usage(ctx, `${g.name} has no key yet (status ${g.status})`);
-  const internal =
-    g.internalKey && /^[0-9a-f]{64}$/.test(g.internalKey) ? hexToBytes(g.internalKey) : undefined;
+  if (!isLowerHex(g.publicKey, 64)) usage(ctx, `${g.name} has no key yet (status ${g.status})`);
+  const internal = isLowerHex(g.internalKey, 64) ? hexToBytes(g.internalKey) : undefined;
   return { output: hexToBytes(g.publicKey), ...(internal ? { internal } : {}) };
 }
 

@@ -11,6 +11,7 @@ import { LIMITS } from '../../shared/api/schema.js';
 import { sha512 } from '@noble/hashes/sha2.js';
 import { base64 } from '@scure/base';
 import { MAX_SSH_CONTENT, encodeSshMessage } from '../../shared/requests/ssh.js';
+import { isLowerHex } from '../../shared/protocol/fields.js';
 import { sshsigData } from '../../shared/ssh/signed.js';
 import {
   ed25519Blob,
@@ -47,7 +48,7 @@ async function groupKey(ctx: Context): Promise<{ g: GroupView; key: Uint8Array }
       `${clean(g.name)} is a ${g.scheme} group: SSH needs an ed25519 group`,
       ctx.command.name,
     );
-  if (!g.publicKey || !/^[0-9a-f]{64}$/.test(g.publicKey))
+  if (!isLowerHex(g.publicKey, 64))
     throw new UsageError(`${clean(g.name)} has no key yet (status ${g.status})`, ctx.command.name);
   return { g, key: hexToBytes(g.publicKey) };
 }

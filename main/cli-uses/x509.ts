@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
 import type { GroupView, RequestView } from '../../shared/api/index.js';
+import { isLowerHex } from '../../shared/protocol/fields.js';
 import { DAY_MS, MAX_DAYS } from '../../shared/x509/cert.js';
 import {
   caInitMessage,
@@ -61,8 +62,7 @@ async function caGroup(ctx: Context): Promise<{ g: GroupView; key: Uint8Array }>
   const g = await call(ctx, 'group.show', { group: str(ctx, 'group') });
   if (g.scheme !== 'ed25519')
     usage(ctx, `${g.name} is a ${g.scheme} group: an X.509 CA needs an ed25519 group`);
-  if (!g.publicKey || !/^[0-9a-f]{64}$/.test(g.publicKey))
-    usage(ctx, `${g.name} has no key yet (status ${g.status})`);
+  if (!isLowerHex(g.publicKey, 64)) usage(ctx, `${g.name} has no key yet (status ${g.status})`);
   return { g, key: hexToBytes(g.publicKey) };
 }
 

@@ -11,6 +11,7 @@ import {
   type AuditEntry,
 } from '../../shared/audit/chain.js';
 import { BoundedBuckets } from '../../shared/protocol/bounded.js';
+import { isLowerHex } from '../../shared/protocol/fields.js';
 import { logSafe } from '../../shared/protocol/text.js';
 import {
   decodeAuditHeadsAnswer,
@@ -321,7 +322,7 @@ export class AuditService extends NodeService {
       if (seq === undefined) continue;
       const hash = this.store.audit.signatureAt(author, seq)?.hash;
       // A damaged row is left out (its chain then comes whole), not one that spoils the answer.
-      if (hash === undefined || !/^[0-9a-f]{64}$/.test(hash) || author.length > 200) continue;
+      if (!isLowerHex(hash, 64) || author.length > 200) continue;
       heads.push({ author, seq, hash });
     }
     return { heads };

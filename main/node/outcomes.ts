@@ -5,6 +5,7 @@ import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
 import { splitAndVerify, verifySignature } from '../../shared/crypto/sign.js';
 import { coordinatorOf, failedForGood } from '../../shared/protocol/decisions.js';
 import { acceptFailureOutcome, type FailureContext } from '../../shared/protocol/evidence.js';
+import { isLowerHex } from '../../shared/protocol/fields.js';
 import { signStatement, type OutcomeBody, type Signed } from '../../shared/protocol/wire.js';
 import {
   executionOf,
@@ -159,7 +160,7 @@ export class Outcomes extends NodeService {
       indexOf: (p) => member(p)?.index,
       identityKey: (p) => {
         const key = member(p)?.identityKey;
-        return key && /^[0-9a-f]{64}$/.test(key) ? hexToBytes(key) : undefined;
+        return isLowerHex(key, 64) ? hexToBytes(key) : undefined;
       },
     };
   }

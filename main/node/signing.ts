@@ -18,6 +18,7 @@ import {
 import { getSuite, identifierHex, parseIdentifier, type Suite } from '../../shared/crypto/suite.js';
 import { failedForGood } from '../../shared/protocol/decisions.js';
 import { receiptProblem } from '../../shared/protocol/evidence.js';
+import { isLowerHex } from '../../shared/protocol/fields.js';
 import {
   commitmentsHash,
   decodeShareReceipt,
@@ -568,7 +569,7 @@ export class SigningService extends NodeService {
   /** A member's raw Ed25519 identity key, from the group's roster. */
   private identityKey(groupId: string, peer: string): Uint8Array | undefined {
     const m = this.memberByPeer(groupId, peer);
-    return m && /^[0-9a-f]{64}$/.test(m.identityKey) ? hexToBytes(m.identityKey) : undefined;
+    return m && isLowerHex(m.identityKey, 64) ? hexToBytes(m.identityKey) : undefined;
   }
 
   /**

@@ -10,6 +10,7 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, hexToBytes, randomBytes, utf8ToBytes } from '@noble/hashes/utils.js';
 import { DEFAULT_KDF, kdfProblem, type ScryptParams } from '../../shared/crypto/backup.js';
 import { Redacted, wipe } from '../../shared/crypto/secret.js';
+import { isLowerHex } from '../../shared/protocol/fields.js';
 import { nodeScrypt, startEarlyScrypt } from './scrypt.js';
 import { checkName, checkSecret, MAX_SECRET_BYTES, show, VaultError, type Vault } from './types.js';
 
@@ -157,9 +158,7 @@ function exactKeys(o: Record<string, unknown>, keys: readonly string[]): string 
 }
 
 const hexOf = (v: unknown, bytes: number): Uint8Array | undefined =>
-  typeof v === 'string' && v.length === 2 * bytes && /^[0-9a-f]*$/.test(v)
-    ? hexToBytes(v)
-    : undefined;
+  isLowerHex(v, 2 * bytes) ? hexToBytes(v) : undefined;
 
 /** Strict parse of vault.json: the reason it is unusable, or the header and its bytes. */
 function parseHeader(
