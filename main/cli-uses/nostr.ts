@@ -17,6 +17,7 @@ import {
   type UnsignedEvent,
 } from '../../shared/nostr/event.js';
 import { kindName } from '../../shared/nostr/kinds.js';
+import { isLowerHex } from '../../shared/protocol/fields.js';
 import { nostrConversationMessage, nostrMessage } from '../../shared/requests/nostr.js';
 import { conversationKey } from '../../shared/nostr/nip44.js';
 import { RequestParamError } from '../../shared/requests/types.js';
@@ -225,7 +226,7 @@ function bunkerBackend(
         `NIP-44 from client ${client.slice(0, 8)}…: a conversation with ${npubEncode(peer)}`,
       );
       const shared = res.ecdh?.[0];
-      if (shared === undefined || !/^[0-9a-f]{66}$/.test(shared))
+      if (!isLowerHex(shared, 66))
         throw new Error(`request ${res.id} is done but this node holds no shared point for it`);
       log(`request ${res.id}: conversation with ${npubEncode(peer)} opened (kept in memory only)`);
       return conversationKey(hexToBytes(shared));
