@@ -21,6 +21,7 @@ import type {
   PrivateKey,
   Stream,
 } from '@libp2p/interface';
+import { CHANNEL_PROTOCOL, ChannelClient, ChannelClosedError, ChannelServer } from './channel.js';
 import { closeConnection } from './close.js';
 import { createDropLog, type DropLog } from './drops.js';
 import { corkedTransport, leanLogger, skipKnownProtocolMerges } from './lean.js';
@@ -41,6 +42,7 @@ import {
   decodeObject,
   encodeJson,
   frames,
+  type FrameBytes,
   isPlainObject,
   parseResponse,
   race,
@@ -180,6 +182,8 @@ const STOP_GRACE_MS = 250;
 /** libp2p's limits on one connection's streams of one protocol (its registrar's defaults). */
 const MAX_INBOUND_STREAMS = 32;
 const MAX_OUTBOUND_STREAMS = 64;
+/** Channels (channel.ts) a peer may have open to us at once on one connection. */
+const MAX_CHANNELS = 4;
 /**
  * Streams a peer may open on a connection before our side of it is ready for them. The side that
  * completes the Noise handshake last (the one dialled) creates its muxer, which at once reads what
@@ -321,7 +325,20 @@ interface Registration {
   maxBytes: number;
   maxResponseBytes: number;
   timeoutMs: number;
+  runOnLimitedConnection: boolean;
 }
+
+/** What #answer made of a request. */
+type Answer =
+  | { kind: 'answer'; body: Uint8Array }
+  | { kind: 'refuse'; code: RefusalCode; detail: string }
+  | { kind: 'none' };
+
+/**
+ * A channel's answer to a request for a protocol this host does not serve (on that connection):
+ * the requester fails it as when libp2p refuses a stream of that protocol. Not a drop.
+ */
+const UNSUPPORTED_PROTOCOL = 'unsupported_protocol';
 
 interface HostInternals {
   log: (line: string) => void;
@@ -363,10 +380,22 @@ class Libp2pHost implements Host {
    * They are merged again when they change, or a minute later (the store ages addresses out).
    */
   readonly #merged = new Map<string, { addrs: string; at: number }>();
+  /** Peer ids parsed, by their text: every request names its target as text (base58). */
+  readonly #peerIds = new Map<string, PeerId>();
   /** The dial in flight to each peer: every caller waits for that one (see DIAL_TIMEOUT_MS). */
   readonly #dials = new Map<string, Promise<Connection>>();
   /** Peers whose last connect() failed: when connect() may dial them again, and the next wait. */
   readonly #backoff = new Map<string, { until: number; ms: number }>();
+  /** The protocols served, for requests that come over a channel. */
+  readonly #registrations = new Map<string, Registration>();
+  /** Whether CHANNEL_PROTOCOL is registered with libp2p (once; it survives stop and start). */
+  #channelServed = false;
+  /** Our channel on each connection, or 'legacy' when the peer serves none (a stream per request). */
+  readonly #channelOf = new WeakMap<Connection, ChannelClient | 'legacy'>();
+  /** Every channel stream open, ours and peers': stop() ends them before closing connections. */
+  readonly #channelStreams = new Set<Stream>();
+  /** A channel being opened on a connection: every request meanwhile waits for that one. */
+  readonly #channelOpening = new WeakMap<Connection, Promise<ChannelClient | 'legacy'>>();
   /** Connections whose peer has shown it takes our streams (see EARLY_OPENS). */
   readonly #proven = new WeakSet<Connection>();
   /** Stream opens in flight on a connection not yet proven, and the requests waiting for a turn. */
@@ -425,6 +454,16 @@ class Libp2pHost implements Host {
     if (this.#running) return;
     const t0 = performance.now();
     this.#shutdown = this.#newShutdown();
+    if (!this.#channelServed) {
+      await this.#node.handle(
+        CHANNEL_PROTOCOL,
+        (stream, connection) => this.#serveChannel(stream, connection),
+        // Each protocol it carries says whether it runs on a limited connection (#serveChannel).
+        // A requester needs one channel per connection; a few cover a reopen racing a close.
+        { runOnLimitedConnection: true, maxInboundStreams: MAX_CHANNELS },
+      );
+      this.#channelServed = true;
+    }
     await this.#node.start();
     this.#running = true;
     const direct = this.#node.getMultiaddrs().filter((ma) => !isCircuit(ma));
@@ -451,6 +490,8 @@ class Libp2pHost implements Host {
     // In-flight requests and handlers end now rather than at their deadlines.
     this.#shutdown.abort(new DOMException('host stopped', 'AbortError'));
     const t0 = performance.now();
+    // Channels stay open for good: left to the close below, each would hold it to its grace.
+    for (const stream of [...this.#channelStreams]) stream.abort(new Error('host stopped'));
     // Close connections gracefully, but only briefly: a peer with streams still open (a request
     // of ours it never answered, a relayed circuit) would otherwise hold stop() for libp2p's
     // close timeout per connection. What is left is reset. Each has its own grace signal.
@@ -473,12 +514,14 @@ class Libp2pHost implements Host {
       maxBytes: opts.maxBytes,
       maxResponseBytes: assertLimit('maxResponseBytes', opts.maxResponseBytes ?? DEFAULT_MAX_BYTES),
       timeoutMs: assertLimit('timeoutMs', opts.timeoutMs ?? DEFAULT_TIMEOUT_MS),
+      runOnLimitedConnection: opts.runOnLimitedConnection === true,
     };
+    this.#registrations.set(protocol, reg);
     await this.#node.handle(
       protocol,
       (stream, connection) => this.#serve(reg, stream, connection),
       {
-        runOnLimitedConnection: opts.runOnLimitedConnection === true,
+        runOnLimitedConnection: reg.runOnLimitedConnection,
       },
     );
   }
@@ -512,17 +555,36 @@ class Libp2pHost implements Host {
       const allowLimited = opts.runOnLimitedConnection !== false;
       connection = await this.#connection(target, allowLimited, signal);
       phase = 'open';
-      stream = await this.#openStream(connection, protocol, signal, allowLimited);
-      phase = 'exchange';
-      const lp = frames(stream, maxResponse);
-      await lp.write(body, { signal });
-      this.#sent++;
-      // One request per stream: closing our side tells the responder nothing more is coming.
-      await stream.close({ signal });
-      const frame = await lp.read({ signal });
+      const channel = await this.#channel(connection, allowLimited, signal);
+      let frame: FrameBytes;
+      if (channel !== undefined) {
+        phase = 'exchange';
+        const { answer } = await this.#sendOnChannel(connection, channel, allowLimited, signal, {
+          protocol,
+          body,
+          maxResponse,
+        });
+        this.#sent++;
+        frame = await answer;
+      } else {
+        stream = await this.#openStream(connection, protocol, signal, allowLimited);
+        phase = 'exchange';
+        const lp = frames(stream, maxResponse);
+        await lp.write(body, { signal });
+        this.#sent++;
+        // One request per stream: closing our side tells the responder nothing more is coming.
+        await stream.close({ signal });
+        frame = await lp.read({ signal });
+        this.#linger(stream);
+      }
       const response = parseResponse(frame);
-      this.#linger(stream);
       if (response.kind === 'ok') return response.value;
+      if (response.kind === 'error' && response.code === UNSUPPORTED_PROTOCOL) {
+        throw new NetError(
+          'refused',
+          `${peerId} on ${protocol}: the peer does not serve this protocol`,
+        );
+      }
       if (response.kind === 'error') {
         throw new NetError(
           'refused',
@@ -673,53 +735,14 @@ class Libp2pHost implements Host {
         await this.#refuse(stream, failure, `${where}: ${describe(err)}`);
         return;
       }
-      if (msg === undefined) {
-        await this.#refuse(stream, 'malformed', `${where}: not a JSON object`);
-        return;
-      }
-
-      const ctx: HandlerContext = {
-        signal,
-        protocol: reg.protocol,
-        remoteAddr: connection.remoteAddr.toString(),
-        limited: connection.limits != null,
-      };
-      let result: unknown;
-      try {
-        result = await race(
-          Promise.resolve().then(() => reg.handler(from, msg, ctx)),
-          signal,
-        );
-      } catch (err) {
-        if (this.#shutdown.signal.aborted) return;
-        if (deadline.firedBy === gone.signal) {
-          this.#drop('reset', `${where}: requester left before the answer`);
-        } else if (deadline.firedBy === 'timer') {
-          await this.#refuse(
-            stream,
-            'timeout',
-            `${where}: handler did not answer in ${reg.timeoutMs} ms`,
-          );
-        } else {
-          await this.#refuse(stream, 'handler_error', `${where}: handler threw ${describe(err)}`);
-        }
+      const outcome = await this.#answer(reg, from, connection, msg, deadline, gone.signal);
+      if (outcome.kind === 'none') return;
+      if (outcome.kind === 'refuse') {
+        await this.#refuse(stream, outcome.code, outcome.detail);
         return;
       }
       answered();
-      const body = encodeJson({ ok: result === undefined ? null : result });
-      if (body === undefined) {
-        await this.#refuse(stream, 'handler_error', `${where}: handler result has no JSON form`);
-        return;
-      }
-      if (body.byteLength > reg.maxResponseBytes) {
-        await this.#refuse(
-          stream,
-          'response_oversized',
-          `${where}: response of ${body.byteLength} bytes exceeds ${reg.maxResponseBytes}`,
-        );
-        return;
-      }
-      await lp.write(body, { signal });
+      await lp.write(outcome.body, { signal });
       await stream.close({ signal });
       this.#served++;
       this.#linger(stream);
@@ -731,6 +754,133 @@ class Libp2pHost implements Host {
       answered();
       deadline.clear();
     }
+  }
+
+  /**
+   * Runs `reg`'s handler on one request, whichever way it came (a stream of its own or a channel):
+   * the envelope to send back, the refusal to send, or nothing (the requester left, the host is
+   * stopping). Drops of the requester leaving are counted here; refusals by the caller.
+   */
+  async #answer(
+    reg: Registration,
+    from: string,
+    connection: Connection,
+    msg: Record<string, unknown> | undefined,
+    deadline: Deadline,
+    gone: AbortSignal,
+  ): Promise<Answer> {
+    const where = `${reg.protocol} from ${from}`;
+    if (msg === undefined)
+      return { kind: 'refuse', code: 'malformed', detail: `${where}: not a JSON object` };
+    const ctx: HandlerContext = {
+      signal: deadline.signal,
+      protocol: reg.protocol,
+      remoteAddr: connection.remoteAddr.toString(),
+      limited: connection.limits != null,
+    };
+    let result: unknown;
+    try {
+      result = await race(
+        Promise.resolve().then(() => reg.handler(from, msg, ctx)),
+        deadline.signal,
+      );
+    } catch (err) {
+      if (this.#shutdown.signal.aborted) return { kind: 'none' };
+      if (deadline.firedBy === gone) {
+        this.#drop('reset', `${where}: requester left before the answer`);
+        return { kind: 'none' };
+      }
+      if (deadline.firedBy === 'timer') {
+        return {
+          kind: 'refuse',
+          code: 'timeout',
+          detail: `${where}: handler did not answer in ${reg.timeoutMs} ms`,
+        };
+      }
+      return {
+        kind: 'refuse',
+        code: 'handler_error',
+        detail: `${where}: handler threw ${describe(err)}`,
+      };
+    }
+    const body = encodeJson({ ok: result === undefined ? null : result });
+    if (body === undefined) {
+      return {
+        kind: 'refuse',
+        code: 'handler_error',
+        detail: `${where}: handler result has no JSON form`,
+      };
+    }
+    if (body.byteLength > reg.maxResponseBytes) {
+      return {
+        kind: 'refuse',
+        code: 'response_oversized',
+        detail: `${where}: response of ${body.byteLength} bytes exceeds ${reg.maxResponseBytes}`,
+      };
+    }
+    return { kind: 'answer', body };
+  }
+
+  /**
+   * Serves a peer's channel (channel.ts): each request is judged by its header (which protocol,
+   * whether this peer may use it, its size) before its body is read, then answered as on a stream
+   * of its own (#answer), with the same drops counted.
+   */
+  #serveChannel(stream: Stream, connection: Connection): void {
+    const from = connection.remotePeer.toString();
+    const limited = connection.limits != null;
+    this.#trackChannel(stream);
+    new ChannelServer(stream, {
+      maxInFlight: MAX_INBOUND_STREAMS,
+      writeTimeoutMs: DEFAULT_TIMEOUT_MS,
+      admit: (protocol, bodyLength) => {
+        const reg = this.#registrations.get(protocol);
+        // As libp2p answers a stream of a protocol not served (on this connection).
+        if (reg === undefined || (limited && !reg.runOnLimitedConnection)) {
+          return { serve: false, code: UNSUPPORTED_PROTOCOL };
+        }
+        const where = `${protocol} from ${from}`;
+        if (!safeAllow(reg, from, this.#log)) {
+          this.#drop('not_allowed', where);
+          return { serve: false, code: 'not_allowed' };
+        }
+        if (bodyLength > reg.maxBytes) {
+          this.#drop(
+            'oversized',
+            `${where}: request of ${bodyLength} bytes exceeds ${reg.maxBytes}`,
+          );
+          return { serve: false, code: 'oversized' };
+        }
+        return { serve: true };
+      },
+      serve: async (protocol, body, gone) => {
+        const reg = this.#registrations.get(protocol)!;
+        const deadline = new Deadline(reg.timeoutMs, [this.#shutdown.signal, gone]);
+        try {
+          const outcome = await this.#answer(
+            reg,
+            from,
+            connection,
+            decodeObject(body),
+            deadline,
+            gone,
+          );
+          if (outcome.kind === 'none') return undefined;
+          if (outcome.kind === 'refuse') {
+            this.#drop(outcome.code, outcome.detail);
+            return encodeJson({ error: outcome.code });
+          }
+          this.#served++;
+          return outcome.body;
+        } finally {
+          deadline.clear();
+        }
+      },
+      onViolation: (detail) => this.#drop('malformed', `channel from ${from}: ${detail}`),
+      onWriteFailure: (detail) => {
+        if (!this.#shutdown.signal.aborted) this.#log(`net: channel from ${from}: ${detail}`);
+      },
+    });
   }
 
   /** Counts the drop, then tells the requester why in one small frame and closes the stream. */
@@ -842,6 +992,86 @@ class Libp2pHost implements Host {
       return limited;
     }
     return race(this.#dial(target), signal);
+  }
+
+  /**
+   * Our channel on `connection` (channel.ts), opened on first use and again after it closed;
+   * undefined when the peer serves none (an older version): then each request has its own stream.
+   * The open has its own deadline: a request that gives up meanwhile does not end it for the
+   * others waiting for it.
+   */
+  async #channel(
+    connection: Connection,
+    allowLimited: boolean,
+    signal: AbortSignal,
+  ): Promise<ChannelClient | undefined> {
+    const known = this.#channelOf.get(connection);
+    if (known === 'legacy') return undefined;
+    if (known !== undefined && known.open) return known;
+    let opening = this.#channelOpening.get(connection);
+    if (opening === undefined) {
+      opening = this.#openChannel(connection, allowLimited).finally(() =>
+        this.#channelOpening.delete(connection),
+      );
+      // Callers that stopped waiting leave nobody to see its failure.
+      opening.catch(() => undefined);
+      this.#channelOpening.set(connection, opening);
+    }
+    const channel = await race(opening, signal);
+    return channel === 'legacy' ? undefined : channel;
+  }
+
+  /**
+   * Writes a request on `channel`; when the channel turns out closed before the request was
+   * written (it ended between our look and our write), once more on a new one.
+   */
+  async #sendOnChannel(
+    connection: Connection,
+    channel: ChannelClient,
+    allowLimited: boolean,
+    signal: AbortSignal,
+    req: { protocol: string; body: Uint8Array; maxResponse: number },
+  ): Promise<{ answer: Promise<Uint8Array> }> {
+    try {
+      return await channel.send(req.protocol, req.body, req.maxResponse, signal);
+    } catch (err) {
+      if (!(err instanceof ChannelClosedError) || connection.status !== 'open') throw err;
+      const again = await this.#channel(connection, allowLimited, signal);
+      if (again === undefined || again === channel) throw err;
+      return again.send(req.protocol, req.body, req.maxResponse, signal);
+    }
+  }
+
+  #trackChannel(stream: Stream): void {
+    this.#channelStreams.add(stream);
+    stream.addEventListener('close', () => this.#channelStreams.delete(stream), { once: true });
+  }
+
+  async #openChannel(
+    connection: Connection,
+    allowLimited: boolean,
+  ): Promise<ChannelClient | 'legacy'> {
+    const deadline = new Deadline(DEFAULT_TIMEOUT_MS, [this.#shutdown.signal]);
+    try {
+      const stream = await this.#openStream(
+        connection,
+        CHANNEL_PROTOCOL,
+        deadline.signal,
+        allowLimited,
+      );
+      this.#trackChannel(stream);
+      const channel = new ChannelClient(stream);
+      this.#channelOf.set(connection, channel);
+      return channel;
+    } catch (err) {
+      if (err instanceof Error && err.name === 'UnsupportedProtocolError') {
+        this.#channelOf.set(connection, 'legacy');
+        return 'legacy';
+      }
+      throw err;
+    } finally {
+      deadline.clear();
+    }
   }
 
   /**
@@ -965,7 +1195,8 @@ class Libp2pHost implements Host {
   }
 
   #parsePeer(peerId: string): PeerId {
-    let target: PeerId;
+    let target = this.#peerIds.get(peerId);
+    if (target !== undefined) return target;
     try {
       target = peerIdFromString(peerId);
     } catch {
@@ -976,6 +1207,9 @@ class Libp2pHost implements Host {
     }
     if (target.toString() === this.peerId)
       throw new NetError('bad_request', 'the target is this host');
+    // Bounded like #merged: members are few, but anyone can be passed in.
+    if (this.#peerIds.size >= MAX_MERGED_PEERS) this.#peerIds.clear();
+    this.#peerIds.set(peerId, target);
     return target;
   }
 

@@ -1,7 +1,9 @@
 // Wire format of the request/response protocols and the small helpers every exchange uses:
 // length-prefixed JSON frames with size limits, deadlines, and error classification.
 //
-// One stream carries one exchange:
+// Between two hosts of this version, exchanges go over one long-lived stream per connection
+// (channel.ts), each framed with an id; the envelopes are the same. With a peer that serves no
+// channel, one stream carries one exchange:
 //   requester → { …request object… }            (one frame, then the requester closes its write side)
 //   responder → { "ok": <handler result> }      (one frame, then close)
 //            or { "error": "<refusal code>" }   (not_allowed, oversized, malformed, handler_error,
@@ -96,6 +98,7 @@ export function readFailure(err: unknown): 'oversized' | 'malformed' | 'reset' |
     case 'InvalidDataLengthError': // length prefix above maxDataLength
     case 'InvalidDataLengthLengthError': // length prefix itself too long
     case 'StreamBufferError': // more bytes arrived than one frame may have
+    case 'ChannelResponseTooLargeError': // a channel's answer above the request's limit (channel.ts)
       return 'oversized';
     case 'InvalidMessageLengthError':
     case 'UnexpectedEOFError': // the peer closed mid-frame, or before sending one

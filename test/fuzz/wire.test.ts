@@ -23,7 +23,14 @@ import {
   signStatement,
   type StatementBody,
 } from '../../shared/protocol/wire.js';
-import { fuzz, jsonAround, textAround } from './fuzz.js';
+import {
+  ChannelProtocolError,
+  encodeFrame,
+  FRAME,
+  FrameParser,
+  type FrameHeader,
+} from '../../main/net/channel.js';
+import { fuzz, jsonAround, mutateBytes, textAround } from './fuzz.js';
 
 const sk = new Uint8Array(32).fill(7);
 const signer = (h: Uint8Array) => ed25519.sign(h, sk);
@@ -276,6 +283,49 @@ describe('fuzz: wire decoders', () => {
         }
       }),
       { numRuns: 50 },
+    );
+  });
+});
+
+describe('fuzz: the request channel’s frames (main/net/channel.ts)', () => {
+  const enc = new TextEncoder();
+  const req = (id: number, protocol: string, body: string): Uint8Array => {
+    const name = enc.encode(protocol);
+    return encodeFrame(FRAME.REQUEST, id, [Uint8Array.of(name.byteLength), name, enc.encode(body)]);
+  };
+  const stream = Uint8Array.from([
+    ...req(1, '/conclave/group/1.0.0', '{"v":1}'),
+    ...encodeFrame(FRAME.RESPONSE, 1, [enc.encode('{"ok":null}')]),
+    ...encodeFrame(FRAME.CANCEL, 2, []),
+  ]);
+
+  it('FrameParser: frames whose headers are sound, or ChannelProtocolError; never more bytes held than a frame', () => {
+    fuzz(
+      'FrameParser',
+      fc.tuple(mutateBytes([stream]), fc.integer({ min: 1, max: 64 })),
+      ([bytes, piece]) => {
+        const seen: FrameHeader[] = [];
+        const p = new FrameParser(
+          () => true,
+          (h, body) => {
+            expect(body.byteLength).toBe(h.bodyLength);
+            seen.push(h);
+          },
+        );
+        for (let at = 0; at < bytes.byteLength; at += piece) p.push(bytes.subarray(at, at + piece));
+        return { seen, buffered: p.buffered, total: bytes.byteLength };
+      },
+      [ChannelProtocolError],
+      {
+        check: ({ seen, buffered, total }) => {
+          for (const h of seen) {
+            expect([FRAME.REQUEST, FRAME.RESPONSE, FRAME.CANCEL]).toContain(h.kind);
+            if (h.kind === FRAME.REQUEST) expect(h.protocol).toMatch(/^\/[\x21-\x7e]{1,127}$/);
+            else expect(h.protocol).toBe('');
+          }
+          expect(buffered).toBeLessThanOrEqual(total);
+        },
+      },
     );
   });
 });
