@@ -15,7 +15,13 @@ import {
   type NonceCommitment,
   type SigningNonces,
 } from '../../shared/crypto/sign.js';
-import { getSuite, identifierHex, parseIdentifier, type Suite } from '../../shared/crypto/suite.js';
+import {
+  getSuite,
+  identifierHex,
+  parseIdentifier,
+  type GroupPoint,
+  type Suite,
+} from '../../shared/crypto/suite.js';
 import { failedForGood } from '../../shared/protocol/decisions.js';
 import { receiptProblem } from '../../shared/protocol/evidence.js';
 import { isLowerHex } from '../../shared/protocol/fields.js';
@@ -54,6 +60,8 @@ const HEDGE_FIRST_MS = 1_000;
 const HEDGE_RECHECK_MS = 250;
 /** Answers (round trips, ms) the deadline for late signers is derived from, newest last. */
 const RECENT_ANSWERS = 20;
+/** How long a member whose commitment failed a group commitment's check has its commitments refused. */
+const BAD_POOL_MS = 10 * 60_000;
 /** Hiding commitments remembered as given to each coordinator (it holds 2 × POOL_SIZE at most). */
 const ISSUED_KEPT = 256;
 /** Requests remembered per signer-side set (stale answers given, coordinators named). */
@@ -118,6 +126,13 @@ export class SigningService extends NodeService {
    * like every pooled nonce, in memory only; a new key package (a new epoch) finds none.
    */
   private spare = new WeakMap<KeyPackage, SigningNonces>();
+  /**
+   * Members whose pooled commitment put a signing's group commitment outside the prime-order
+   * subgroup (signPart), by `<groupId>/<peerId>`, with when their commitments are taken again: an
+   * honest member never makes such a point, and one that keeps sending them would otherwise cost
+   * an attempt of every signing it is picked for. At most one entry per member of each group.
+   */
+  private badPools = new Map<string, number>();
   /** Commitments received for the next epoch while this node still finishes a ceremony. */
   private futureNonces = new Map<
     string,
@@ -334,10 +349,29 @@ export class SigningService extends NodeService {
     };
     // A signer whose commitments ran out (a refill got lost): the attempt picks signers again.
     if (others.some((p) => (pool.get(p)?.length ?? 0) === 0)) return { failed, stale: true };
-    const mine = this.takeNonces(key);
     const chosen = new Map<string, NonceCommitment>();
     for (const p of others) chosen.set(p, pool.get(p)!.shift()!);
+    const mine = this.takeNonces(key);
     const commitments = [mine.commitment, ...chosen.values()];
+    // The pooled commitments were decoded without their subgroup checks (addToPool): the group
+    // commitment R is checked here, once, before any signer sees the list, so a signer that
+    // refuses a list whose R fails (refuseCoordinator) never meets one from an honest
+    // coordinator. A member whose point put R outside the subgroup loses its pool here, as it
+    // would have lost that batch on arrival: this attempt picks signers again.
+    let pkg: SigningPackage;
+    try {
+      pkg = new SigningPackage(partKey(key.public, spec), commitments, spec.message);
+    } catch (e) {
+      if (!(e instanceof CryptoError && e.code === 'bad_commitment' && e.culprits.length)) throw e;
+      for (const [p, c] of chosen)
+        if (e.culprits.includes(identifierHex(suite, c.identifier))) {
+          pool.delete(p);
+          this.badPools.set(`${g.id}/${p}`, Date.now() + BAD_POOL_MS);
+          this.count('bad_commitment', `from ${short(p)}: ${e.message}`);
+        }
+      // This node's own nonce, never sent nor used, is dropped all the same: a nonce serves once.
+      return { failed, stale: true };
+    }
     const msg: SignMessage = {
       v: 1,
       type: 'sign',
@@ -488,14 +522,10 @@ export class SigningService extends NodeService {
           }),
         ),
     );
-    // This node's signing package and own share are computed while the others compute theirs,
-    // not before asking them (the package's binding factors and group commitment cost a point
-    // multiplication per signer; every commitment in it was checked when it was pooled).
-    let pkg: SigningPackage | undefined;
+    // This node's own share is computed while the others compute theirs, not before asking them.
     const own = new Promise<void>((resolve, reject) =>
       setImmediate(() => {
         try {
-          pkg = new SigningPackage(partKey(key.public, spec), commitments, spec.message);
           shares.set(key.share.identifier, signShare(partKeyPackage(key, spec), mine, pkg));
           trace(id, 'coord.own_share');
           resolve();
@@ -507,7 +537,7 @@ export class SigningService extends NodeService {
     const whole = Promise.all([all, own]).then((): PartResult => {
       clearTimeout(hedgeTimer);
       trace(id, 'coord.all_shares');
-      const res = this.finishPart(pkg!, shares, receipts, failed, stale, fail, g, msg);
+      const res = this.finishPart(pkg, shares, receipts, failed, stale, fail, g, msg);
       trace(id, 'coord.aggregated');
       return res;
     });
@@ -717,10 +747,29 @@ export class SigningService extends NodeService {
     replace: boolean,
   ): void {
     const suite = getSuite(g.scheme);
+    const until = this.badPools.get(`${g.id}/${from}`);
+    if (until !== undefined && until > Date.now())
+      throw new CryptoError(
+        'bad_commitment',
+        'an earlier commitment of this member was outside the prime-order subgroup',
+      );
     const idx = BigInt(this.memberByPeer(g.id, from)!.index);
+    // Without the subgroup check of each point (~1 ms a point on ed25519, for every commitment
+    // of every member's pool): the group commitment of the list it ends up in is checked
+    // instead, before any signer sees it (signPart), and sign.ts says why the points' own checks
+    // add nothing once R is checked. Off the curve, not canonical or the identity: refused here.
     const decoded = wire
-      .map((w) => commitmentFromJSON(suite, w as never))
+      .map((w) => commitmentFromJSON(suite, w as never, true))
       .filter((c) => c.identifier === idx);
+    // A point of small order, though, is no commitment at all and costs three doublings to see
+    // (ed25519, cofactor 8; the other suites' curves have prime order): refused on arrival, so
+    // a refill lie is still pinned on the signer that answered with it.
+    if (!suite.primeOrderCurve)
+      for (const c of decoded)
+        if (smallOrder(c.hiding) || smallOrder(c.binding))
+          throw new CryptoError('bad_commitment', 'commitment: a point of small order', [
+            identifierHex(suite, c.identifier),
+          ]);
     let perGroup = this.pool.get(g.id);
     if (!perGroup) this.pool.set(g.id, (perGroup = new Map()));
     const list = replace ? [] : (perGroup.get(from) ?? []);
@@ -790,10 +839,10 @@ export class SigningService extends NodeService {
             : commitmentFromJSON(suite, c.commitment as never, true);
       } catch (e) {
         if (!(e instanceof CryptoError)) throw e;
-        // A coordinator checks every commitment it pools (addToPool) and makes its own: an
+        // A coordinator decodes every commitment it pools (addToPool) and makes its own: an
         // invalid one in its list is its own doing. (Points outside the prime-order subgroup are
-        // refused below when they show in the group commitment; sign.ts says why the rest is
-        // harmless.)
+        // refused below when they show in the group commitment, which the coordinator checked
+        // before sending; sign.ts says why the rest is harmless.)
         const whose = c.peerId === this.me.peerId ? 'this signer' : this.memberName(g.id, c.peerId);
         const why = `its commitment list carries an invalid commitment for ${whose}: ${e.message}`;
         return this.refuseCoordinator(r, g, from, why);
@@ -1016,6 +1065,11 @@ export class SigningService extends NodeService {
     this.myNonces.delete(groupId);
     this.pool.delete(groupId);
   }
+}
+
+/** Whether 8·P is the identity: P is one of ed25519's eight torsion points. */
+function smallOrder(p: GroupPoint): boolean {
+  return p.double().double().double().is0();
 }
 
 /** Whether a wire commitment has exactly the fields and hex of `c`'s own wire form. */

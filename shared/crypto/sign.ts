@@ -230,8 +230,10 @@ export class SigningPackage {
  *   (aggregate, verifyShare, evidence.ts) still names only signers that deviated, never an honest
  *   one.
  * - Nothing keeps a received commitment beyond the attempt but its encoding (receipts hash the
- *   wire list); a coordinator's pool decodes strictly (main/node/signing.ts addToPool), as an
- *   honest one must never relay a point a signer would refuse.
+ *   wire list). A coordinator pools commitments decoded the same way, and checks the group
+ *   commitment of the list it picked before sending it (main/node/signing.ts signPart): an
+ *   honest one never relays a list a signer would refuse, and the owner of the point that failed
+ *   it is found by the same per-point checks.
  * secp256k1 has cofactor 1: nothing to check.
  */
 function assertGroupCommitmentPrimeOrder(

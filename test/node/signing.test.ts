@@ -30,7 +30,7 @@ import type { NodeServices } from '../../main/node/context.js';
 import { RequestsService } from '../../main/node/requests.js';
 import { SigningService } from '../../main/node/signing.js';
 import type { RequestKind } from '../../main/store/index.js';
-import { dealerKeys } from '../crypto/helpers.js';
+import { dealerKeys, torsion } from '../crypto/helpers.js';
 import { harness, peer, readyGroup, requestEnvelope, type Peer } from './fixtures.js';
 
 let alice: Peer, bob: Peer, carol: Peer;
@@ -589,5 +589,142 @@ describe('SigningService (coordinator): a bad share', () => {
       },
     });
     expect(verdict).toMatchObject({ accept: true, culprits: [bob.peerId] });
+  });
+});
+
+describe('SigningService (coordinator): a pooled commitment outside the prime-order subgroup', () => {
+  it('is taken into the pool unchecked, caught by the group commitment before any signer sees it, and its member’s pool is dropped: the request is signed with another approver', async () => {
+    const RID = 'ab'.repeat(16);
+    const h = harness(alice);
+    const groupId = readyGroup(h.store, [alice, bob, carol], 2);
+    const keys = dealerKeys('ed25519', 2, 3);
+    h.ctx.keys.set(groupId, keys[0]!);
+    const message = new TextEncoder().encode('pay 3');
+    const now = Date.now();
+    h.store.requests.insert({
+      id: RID,
+      groupId,
+      kind: 'sign',
+      message,
+      createdBy: alice.peerId,
+      createdAt: now,
+      expiresAt: now + 60_000,
+      status: 'pending',
+      culprits: [],
+      envelope: requestEnvelope(alice, groupId, 'sign', message),
+      updatedAt: now,
+    });
+    for (const who of [alice, bob, carol])
+      h.store.decisions.insert({
+        requestId: RID,
+        peerId: who.peerId,
+        decision: 'approve',
+        statement: '{}',
+        at: now,
+      });
+    const suite = getSuite('ed25519');
+    // The coordinator asks approvers in peer-id order: the liar is whichever of bob and carol
+    // comes first (ids are random), so that its commitment is the one picked first.
+    const [liar, honest] = [
+      { p: bob, key: keys[1]! },
+      { p: carol, key: keys[2]! },
+    ].sort((a, b) => (a.p.peerId < b.p.peerId ? -1 : 1)) as [
+      { p: Peer; key: (typeof keys)[number] },
+      { p: Peer; key: (typeof keys)[number] },
+    ];
+    // The liar's commitment: a valid hiding point plus an order-8 component.
+    const liarNonces = commit(liar.key);
+    const liarWire = commitmentToJSON(suite, {
+      ...liarNonces.commitment,
+      hiding: liarNonces.commitment.hiding.add(torsion(1)),
+    });
+    const honestNonces = commit(honest.key);
+    const asked: string[] = [];
+    const host = h.ctx.host as unknown as {
+      isConnected: (p: string) => boolean;
+      request: (p: string, proto: string, msg: Record<string, unknown>) => Promise<unknown>;
+    };
+    host.isConnected = () => true;
+    host.request = async (p, _proto, msg) => {
+      if (msg.type !== 'sign') return { ok: true };
+      asked.push(p);
+      if (p !== honest.p.peerId) return { error: 'not expected' };
+      const list = msg.commitments as SignerCommitment[];
+      const pkg = new SigningPackage(
+        signingKey(honest.key.public),
+        list.map((c) => commitmentFromJSON(suite, c.commitment as never, true)),
+        message,
+      );
+      const share = bytesToHex(suite.encodeScalar(signShare(honest.key, honestNonces, pkg)));
+      const receipt = signShareReceipt(
+        {
+          v: 1,
+          type: 'share-receipt',
+          groupId,
+          requestId: RID,
+          epoch: 0,
+          commitments: commitmentsHash(list),
+          share,
+          by: honest.p.peerId,
+        },
+        (m) => honest.p.sign(m),
+      );
+      return { share, receipt };
+    };
+    const deps = {
+      requests: {
+        approversOf: (r: { id: string }) =>
+          h.store.decisions
+            .list(r.id)
+            .filter((d) => d.decision === 'approve')
+            .map((d) => d.peerId),
+        decisionsOf: (r: { id: string }) => h.store.decisions.list(r.id),
+        updateRequest: (id: string, patch: object) => h.store.requests.update(id, patch),
+        finish: (id: string, patch: object, type: string, body: Record<string, unknown>) =>
+          h.store.tx(() => {
+            h.store.requests.update(id, patch);
+            h.ctx.audit(type, body, groupId);
+          }),
+        announceOutcome: () => undefined,
+        approvalStatements: () => [],
+        releaseHeld: () => undefined,
+        evaluate: () => undefined,
+        evaluateRetrying: () => undefined,
+      },
+    } as unknown as NodeServices;
+    const signing = new SigningService(h.ctx, deps);
+    // Taken on arrival (its points are on the curve): no subgroup check per point.
+    for (const [who, wire] of [
+      [liar.p, liarWire],
+      [honest.p, commitmentToJSON(suite, honestNonces.commitment)],
+    ] as const)
+      signing.acceptNonces(who.peerId, {
+        v: 1,
+        type: 'nonces',
+        groupId,
+        epoch: 0,
+        replace: true,
+        commitments: [{ ...wire }],
+      });
+    expect(h.ctx.dropped.bad_commitment ?? 0).toBe(0);
+    await signing.coordinate(RID);
+
+    // The liar, picked first, was never sent the list; the honest approver signed with alice.
+    expect(asked).toEqual([honest.p.peerId]);
+    const r = h.store.requests.get(RID)!;
+    expect(r.status).toBe('done');
+    expect(r.culprits).toEqual([]);
+    expect(h.ctx.dropped.bad_commitment).toBe(1);
+    // The liar's later commitments are refused for a while (each would cost a signing an attempt).
+    expect(() =>
+      signing.acceptNonces(liar.p.peerId, {
+        v: 1,
+        type: 'nonces',
+        groupId,
+        epoch: 0,
+        replace: true,
+        commitments: [{ ...commitmentToJSON(suite, commit(liar.key).commitment) }],
+      }),
+    ).toThrow(/bad_commitment/);
   });
 });
