@@ -362,13 +362,16 @@ export class SigningService extends NodeService {
     try {
       pkg = new SigningPackage(partKey(key.public, spec), commitments, spec.message);
     } catch (e) {
-      if (!(e instanceof CryptoError && e.code === 'bad_commitment' && e.culprits.length)) throw e;
-      for (const [p, c] of chosen)
-        if (e.culprits.includes(identifierHex(suite, c.identifier))) {
-          pool.delete(p);
-          this.badPools.set(`${g.id}/${p}`, Date.now() + BAD_POOL_MS);
-          this.count('bad_commitment', `from ${short(p)}: ${e.message}`);
-        }
+      // Only a point outside the subgroup is this; anything else fails the signing as before.
+      const bad = [...chosen].filter(
+        ([, c]) => !suite.inPrimeOrderSubgroup(c.hiding) || !suite.inPrimeOrderSubgroup(c.binding),
+      );
+      if (!(e instanceof CryptoError && e.code === 'bad_commitment' && bad.length)) throw e;
+      for (const [p] of bad) {
+        pool.delete(p);
+        this.badPools.set(`${g.id}/${p}`, Date.now() + BAD_POOL_MS);
+        this.count('bad_commitment', `from ${short(p)}: a commitment outside the subgroup`);
+      }
       // This node's own nonce, never sent nor used, is dropped all the same: a nonce serves once.
       return { failed, stale: true };
     }
