@@ -465,96 +465,122 @@ describe('RequestsService: a failure outcome (finding 4)', () => {
   });
 });
 
+/**
+ * alice coordinating a 2-of-3 group with dealt keys: one pending sign request `id` over `text`,
+ * approved by `approvers` (denied by the rest). Sign requests from her host go to `c.answer`
+ * (set by the test); every other message is taken.
+ */
+function coordinatorCase(id: string, text: string, approvers: Peer[]) {
+  const h = harness(alice);
+  const groupId = readyGroup(h.store, [alice, bob, carol], 2);
+  const keys = dealerKeys('ed25519', 2, 3);
+  h.ctx.keys.set(groupId, keys[0]!);
+  const message = new TextEncoder().encode(text);
+  const now = Date.now();
+  h.store.requests.insert({
+    id,
+    groupId,
+    kind: 'sign',
+    message,
+    createdBy: alice.peerId,
+    createdAt: now,
+    expiresAt: now + 60_000,
+    status: 'pending',
+    culprits: [],
+    envelope: requestEnvelope(alice, groupId, 'sign', message),
+    updatedAt: now,
+  });
+  for (const who of [alice, bob, carol])
+    h.store.decisions.insert({
+      requestId: id,
+      peerId: who.peerId,
+      decision: approvers.includes(who) ? 'approve' : 'deny',
+      statement: '{}',
+      at: now,
+    });
+  const c = {
+    answer: async (_p: string, _msg: Record<string, unknown>): Promise<unknown> => {
+      throw new Error('no sign request expected');
+    },
+  };
+  const host = h.ctx.host as unknown as {
+    isConnected: (p: string) => boolean;
+    request: (p: string, proto: string, msg: Record<string, unknown>) => Promise<unknown>;
+  };
+  host.isConnected = () => true;
+  host.request = async (p, _proto, msg) => (msg.type === 'sign' ? c.answer(p, msg) : { ok: true });
+  const announced: string[] = [];
+  const deps = {
+    requests: {
+      approversOf: (r: { id: string }) =>
+        h.store.decisions
+          .list(r.id)
+          .filter((d) => d.decision === 'approve')
+          .map((d) => d.peerId),
+      decisionsOf: (r: { id: string }) => h.store.decisions.list(r.id),
+      updateRequest: (rid: string, patch: object) => h.store.requests.update(rid, patch),
+      finish: (rid: string, patch: object, type: string, body: Record<string, unknown>) =>
+        h.store.tx(() => {
+          h.store.requests.update(rid, patch);
+          h.ctx.audit(type, body, groupId);
+        }),
+      announceOutcome: (rid: string) => void announced.push(rid),
+      approvalStatements: () => [],
+      releaseHeld: () => undefined,
+      evaluate: () => undefined,
+      evaluateRetrying: () => undefined,
+    },
+  } as unknown as NodeServices;
+  const signing = new SigningService(h.ctx, deps);
+  const suite = getSuite('ed25519');
+  /**
+   * A signer's answer to a sign request: its share (plus `offset`: a bad one) over the list it
+   * was sent, under its valid receipt.
+   */
+  const answerAs = (
+    who: Peer,
+    key: (typeof keys)[number],
+    nonces: ReturnType<typeof commit>,
+    msg: Record<string, unknown>,
+    offset = 0n,
+  ) => {
+    const list = msg.commitments as SignerCommitment[];
+    const pkg = new SigningPackage(
+      signingKey(key.public),
+      list.map((x) => commitmentFromJSON(suite, x.commitment as never, true)),
+      message,
+    );
+    const share = bytesToHex(suite.encodeScalar(suite.Fn.add(signShare(key, nonces, pkg), offset)));
+    const receipt = signShareReceipt(
+      {
+        v: 1,
+        type: 'share-receipt',
+        groupId,
+        requestId: id,
+        epoch: 0,
+        commitments: commitmentsHash(list),
+        share,
+        by: who.peerId,
+      },
+      (m) => who.sign(m),
+    );
+    return { share, receipt };
+  };
+  return { h, c, groupId, keys, message, signing, announced, suite, answerAs };
+}
+
 describe('SigningService (coordinator): a bad share', () => {
   it('is proven by its signer’s receipt in the failure outcome, which blames that signer alone', async () => {
     const RID = 'ef'.repeat(16);
-    const h = harness(alice);
-    const groupId = readyGroup(h.store, [alice, bob, carol], 2);
-    const keys = dealerKeys('ed25519', 2, 3);
-    h.ctx.keys.set(groupId, keys[0]!);
-    const message = new TextEncoder().encode('pay 2');
-    const now = Date.now();
-    h.store.requests.insert({
-      id: RID,
-      groupId,
-      kind: 'sign',
-      message,
-      createdBy: alice.peerId,
-      createdAt: now,
-      expiresAt: now + 60_000,
-      status: 'pending',
-      culprits: [],
-      envelope: requestEnvelope(alice, groupId, 'sign', message),
-      updatedAt: now,
-    });
-    for (const [who, decision] of [
-      [alice, 'approve'],
-      [bob, 'approve'],
-      [carol, 'deny'],
-    ] as const)
-      h.store.decisions.insert({
-        requestId: RID,
-        peerId: who.peerId,
-        decision,
-        statement: '{}',
-        at: now,
-      });
+    const { h, c, groupId, keys, message, signing, announced, suite, answerAs } = coordinatorCase(
+      RID,
+      'pay 2',
+      [alice, bob],
+    );
     // bob's node, faked: it signs with its real share plus one, under a valid receipt.
-    const suite = getSuite('ed25519');
     const bobNonces = commit(keys[1]!);
-    const host = h.ctx.host as unknown as {
-      isConnected: (p: string) => boolean;
-      request: (p: string, proto: string, msg: Record<string, unknown>) => Promise<unknown>;
-    };
-    host.isConnected = () => true;
-    host.request = async (p, _proto, msg) => {
-      if (msg.type !== 'sign' || p !== bob.peerId) return { ok: true };
-      const list = msg.commitments as SignerCommitment[];
-      const pkg = new SigningPackage(
-        signingKey(keys[1]!.public),
-        list.map((c) => commitmentFromJSON(suite, c.commitment as never)),
-        message,
-      );
-      const share = bytesToHex(
-        suite.encodeScalar(suite.Fn.add(signShare(keys[1]!, bobNonces, pkg), 1n)),
-      );
-      const receipt = signShareReceipt(
-        {
-          v: 1,
-          type: 'share-receipt',
-          groupId,
-          requestId: RID,
-          epoch: 0,
-          commitments: commitmentsHash(list),
-          share,
-          by: bob.peerId,
-        },
-        (m) => bob.sign(m),
-      );
-      return { share, receipt };
-    };
-    const announced: string[] = [];
-    const deps = {
-      requests: {
-        approversOf: (r: { id: string }) =>
-          h.store.decisions
-            .list(r.id)
-            .filter((d) => d.decision === 'approve')
-            .map((d) => d.peerId),
-        decisionsOf: (r: { id: string }) => h.store.decisions.list(r.id),
-        updateRequest: (id: string, patch: object) => h.store.requests.update(id, patch),
-        finish: (id: string, patch: object, type: string, body: Record<string, unknown>) =>
-          h.store.tx(() => {
-            h.store.requests.update(id, patch);
-            h.ctx.audit(type, body, groupId);
-          }),
-        announceOutcome: (id: string) => void announced.push(id),
-        releaseHeld: () => undefined,
-        evaluate: () => undefined,
-        evaluateRetrying: () => undefined,
-      },
-    } as unknown as NodeServices;
-    const signing = new SigningService(h.ctx, deps);
+    c.answer = async (p, msg) =>
+      p === bob.peerId ? answerAs(bob, keys[1]!, bobNonces, msg, 1n) : { ok: true };
     signing.acceptNonces(bob.peerId, {
       v: 1,
       type: 'nonces',
@@ -595,34 +621,11 @@ describe('SigningService (coordinator): a bad share', () => {
 describe('SigningService (coordinator): a pooled commitment outside the prime-order subgroup', () => {
   it('is taken into the pool unchecked, caught by the group commitment before any signer sees it, and its member’s pool is dropped: the request is signed with another approver', async () => {
     const RID = 'ab'.repeat(16);
-    const h = harness(alice);
-    const groupId = readyGroup(h.store, [alice, bob, carol], 2);
-    const keys = dealerKeys('ed25519', 2, 3);
-    h.ctx.keys.set(groupId, keys[0]!);
-    const message = new TextEncoder().encode('pay 3');
-    const now = Date.now();
-    h.store.requests.insert({
-      id: RID,
-      groupId,
-      kind: 'sign',
-      message,
-      createdBy: alice.peerId,
-      createdAt: now,
-      expiresAt: now + 60_000,
-      status: 'pending',
-      culprits: [],
-      envelope: requestEnvelope(alice, groupId, 'sign', message),
-      updatedAt: now,
-    });
-    for (const who of [alice, bob, carol])
-      h.store.decisions.insert({
-        requestId: RID,
-        peerId: who.peerId,
-        decision: 'approve',
-        statement: '{}',
-        at: now,
-      });
-    const suite = getSuite('ed25519');
+    const { h, c, groupId, keys, signing, suite, answerAs } = coordinatorCase(RID, 'pay 3', [
+      alice,
+      bob,
+      carol,
+    ]);
     // The coordinator asks approvers in peer-id order: the liar is whichever of bob and carol
     // comes first (ids are random), so that its commitment is the one picked first.
     const [liar, honest] = [
@@ -640,59 +643,11 @@ describe('SigningService (coordinator): a pooled commitment outside the prime-or
     });
     const honestNonces = commit(honest.key);
     const asked: string[] = [];
-    const host = h.ctx.host as unknown as {
-      isConnected: (p: string) => boolean;
-      request: (p: string, proto: string, msg: Record<string, unknown>) => Promise<unknown>;
-    };
-    host.isConnected = () => true;
-    host.request = async (p, _proto, msg) => {
-      if (msg.type !== 'sign') return { ok: true };
+    c.answer = async (p, msg) => {
       asked.push(p);
       if (p !== honest.p.peerId) return { error: 'not expected' };
-      const list = msg.commitments as SignerCommitment[];
-      const pkg = new SigningPackage(
-        signingKey(honest.key.public),
-        list.map((c) => commitmentFromJSON(suite, c.commitment as never, true)),
-        message,
-      );
-      const share = bytesToHex(suite.encodeScalar(signShare(honest.key, honestNonces, pkg)));
-      const receipt = signShareReceipt(
-        {
-          v: 1,
-          type: 'share-receipt',
-          groupId,
-          requestId: RID,
-          epoch: 0,
-          commitments: commitmentsHash(list),
-          share,
-          by: honest.p.peerId,
-        },
-        (m) => honest.p.sign(m),
-      );
-      return { share, receipt };
+      return answerAs(honest.p, honest.key, honestNonces, msg);
     };
-    const deps = {
-      requests: {
-        approversOf: (r: { id: string }) =>
-          h.store.decisions
-            .list(r.id)
-            .filter((d) => d.decision === 'approve')
-            .map((d) => d.peerId),
-        decisionsOf: (r: { id: string }) => h.store.decisions.list(r.id),
-        updateRequest: (id: string, patch: object) => h.store.requests.update(id, patch),
-        finish: (id: string, patch: object, type: string, body: Record<string, unknown>) =>
-          h.store.tx(() => {
-            h.store.requests.update(id, patch);
-            h.ctx.audit(type, body, groupId);
-          }),
-        announceOutcome: () => undefined,
-        approvalStatements: () => [],
-        releaseHeld: () => undefined,
-        evaluate: () => undefined,
-        evaluateRetrying: () => undefined,
-      },
-    } as unknown as NodeServices;
-    const signing = new SigningService(h.ctx, deps);
     // Taken on arrival (its points are on the curve): no subgroup check per point.
     for (const [who, wire] of [
       [liar.p, liarWire],
