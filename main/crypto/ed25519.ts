@@ -122,20 +122,6 @@ export function setNativeEd25519(enabled: boolean): void {
   nativeEnabled = enabled;
 }
 
-/** PKCS#8 DER of an Ed25519 private key, before its 32-byte seed (RFC 8410). */
-const PKCS8_PREFIX = Uint8Array.from([
-  0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
-]);
-
-/**
- * An Ed25519 signing function for `seed` (RFC 8032 §5.1.6) that gives noble's `ed25519.sign`
- * bytes at the cost of the platform's native signing (~0.1 ms instead of ~1.3 ms). Ed25519
- * signing is deterministic: the same seed and message give the same 64 bytes in every correct
- * implementation, so native's output is noble's output. That is checked once here, on a message of
- * our own, before native is trusted with the key; when it differs, or native cannot make an Ed25519
- * key or throws later, noble signs. The seed stays in memory only (a KeyObject, as the seed itself
- * is held); it is never written anywhere.
- */
 /**
  * Builds noble's table for the Ed25519 base point now (its first base-point multiplication does,
  * ~50 ms) instead of in the first signature: ed25519Signer's self-test signs with noble once per
@@ -150,6 +136,20 @@ export function warmEd25519(): void {
   }
 }
 
+/** PKCS#8 DER of an Ed25519 private key, before its 32-byte seed (RFC 8410). */
+const PKCS8_PREFIX = Uint8Array.from([
+  0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
+]);
+
+/**
+ * An Ed25519 signing function for `seed` (RFC 8032 §5.1.6) that gives noble's `ed25519.sign`
+ * bytes at the cost of the platform's native signing (~0.1 ms instead of ~1.3 ms). Ed25519
+ * signing is deterministic: the same seed and message give the same 64 bytes in every correct
+ * implementation, so native's output is noble's output. That is checked once here, on a message of
+ * our own, before native is trusted with the key; when it differs, or native cannot make an Ed25519
+ * key or throws later, noble signs. The seed stays in memory only (a KeyObject, as the seed itself
+ * is held); it is never written anywhere.
+ */
 export function ed25519Signer(seed: Uint8Array): (msg: Uint8Array) => Uint8Array {
   const own = Uint8Array.from(seed);
   const noble = (msg: Uint8Array): Uint8Array => ed25519.sign(msg, own);
