@@ -15,13 +15,7 @@ import {
   type NonceCommitment,
   type SigningNonces,
 } from '../../shared/crypto/sign.js';
-import {
-  getSuite,
-  identifierHex,
-  parseIdentifier,
-  type GroupPoint,
-  type Suite,
-} from '../../shared/crypto/suite.js';
+import { getSuite, identifierHex, parseIdentifier, type Suite } from '../../shared/crypto/suite.js';
 import { failedForGood } from '../../shared/protocol/decisions.js';
 import { receiptProblem } from '../../shared/protocol/evidence.js';
 import { isLowerHex } from '../../shared/protocol/fields.js';
@@ -764,15 +758,14 @@ export class SigningService extends NodeService {
     const decoded = wire
       .map((w) => commitmentFromJSON(suite, w as never, true))
       .filter((c) => c.identifier === idx);
-    // A point of small order, though, is no commitment at all and costs three doublings to see
-    // (ed25519, cofactor 8; the other suites' curves have prime order): refused on arrival, so
-    // a refill lie is still pinned on the signer that answered with it.
-    if (!suite.primeOrderCurve)
-      for (const c of decoded)
-        if (smallOrder(c.hiding) || smallOrder(c.binding))
-          throw new CryptoError('bad_commitment', 'commitment: a point of small order', [
-            identifierHex(suite, c.identifier),
-          ]);
+    // A point of small order, though, is no commitment at all and costs a multiplication by the
+    // cofactor to see (three doublings on ed25519): refused on arrival, so a refill lie is still
+    // pinned on the signer that answered with it.
+    for (const c of decoded)
+      if (c.hiding.isSmallOrder() || c.binding.isSmallOrder())
+        throw new CryptoError('bad_commitment', 'commitment: a point of small order', [
+          identifierHex(suite, c.identifier),
+        ]);
     let perGroup = this.pool.get(g.id);
     if (!perGroup) this.pool.set(g.id, (perGroup = new Map()));
     const list = replace ? [] : (perGroup.get(from) ?? []);
@@ -1068,11 +1061,6 @@ export class SigningService extends NodeService {
     this.myNonces.delete(groupId);
     this.pool.delete(groupId);
   }
-}
-
-/** Whether 8·P is the identity: P is one of ed25519's eight torsion points. */
-function smallOrder(p: GroupPoint): boolean {
-  return p.double().double().double().is0();
 }
 
 /** Whether a wire commitment has exactly the fields and hex of `c`'s own wire form. */

@@ -28,6 +28,8 @@ export interface GroupPoint {
   multiplyUnsafe(scalar: bigint): GroupPoint;
   equals(other: GroupPoint): boolean;
   is0(): boolean;
+  /** Whether cofactor·P is the identity (noble's; on a prime-order curve, only the identity is). */
+  isSmallOrder(): boolean;
   toBytes(): Uint8Array;
   toAffine(): { x: bigint; y: bigint };
   precompute(windowSize?: number, isLazy?: boolean): GroupPoint;
