@@ -16,6 +16,7 @@
 // back on it. The responder judges each request by its header (protocol, size, who asks) before
 // the body arrives: a body it will not take is skipped as it streams in, never held.
 import type { Stream } from '@libp2p/interface';
+import { refusalEnvelope } from './wire.js';
 
 export const CHANNEL_PROTOCOL = '/conclave/channel/1.0.0';
 
@@ -194,7 +195,7 @@ export class FrameParser {
     const out = this.#peek(n);
     this.#drop(n);
     // A view into a chunk is copied: the frame must not pin the whole chunk it came in.
-    return out.byteLength === n && out.buffer.byteLength !== n ? out.slice() : out;
+    return out.buffer.byteLength !== n ? out.slice() : out;
   }
 
   #drop(n: number): void {
@@ -226,6 +227,12 @@ export function encodeFrame(kind: number, id: number, parts: Uint8Array[]): Uint
     at += p.byteLength;
   }
   return out;
+}
+
+/** A request frame: the protocol id's length and bytes, then the request body. */
+export function encodeRequest(id: number, protocol: string, body: Uint8Array): Uint8Array {
+  const name = new TextEncoder().encode(protocol);
+  return encodeFrame(REQUEST, id, [Uint8Array.of(name.byteLength), name, body]);
 }
 
 /** Writes one frame whole, after any backlog has drained (so the send buffer stays bounded). */
@@ -333,12 +340,7 @@ export class ChannelClient {
     // Whoever awaits it later sees its failure; until then it is not an unhandled rejection.
     answer.catch(() => undefined);
     try {
-      const name = new TextEncoder().encode(protocol);
-      await write(
-        this.#stream,
-        encodeFrame(REQUEST, id, [Uint8Array.of(name.byteLength), name, body]),
-        signal,
-      );
+      await write(this.#stream, encodeRequest(id, protocol, body), signal);
     } catch (err) {
       this.#pending.get(id)?.reject(asError(err));
       // Not written: a caller may try again on another channel.
@@ -450,7 +452,7 @@ export class ChannelServer {
       throw new ChannelProtocolError(`request id ${h.id} reused while in flight`);
     const admission = this.#opts.admit(h.protocol, h.bodyLength);
     if (!admission.serve) {
-      this.#answer(h.id, new TextEncoder().encode(JSON.stringify({ error: admission.code })));
+      this.#answer(h.id, refusalEnvelope(admission.code));
       return false;
     }
     this.#inFlight.set(h.id, new AbortController());

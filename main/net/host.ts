@@ -47,6 +47,7 @@ import {
   parseResponse,
   race,
   readFailure,
+  refusalEnvelope,
   type RefusalCode,
 } from './wire.js';
 
@@ -868,7 +869,7 @@ class Libp2pHost implements Host {
           if (outcome.kind === 'none') return undefined;
           if (outcome.kind === 'refuse') {
             this.#drop(outcome.code, outcome.detail);
-            return encodeJson({ error: outcome.code });
+            return refusalEnvelope(outcome.code);
           }
           this.#served++;
           return outcome.body;
@@ -892,7 +893,7 @@ class Libp2pHost implements Host {
     try {
       // Discard whatever else the peer sends: we will not read it.
       await stream.closeRead({ signal });
-      const body = encodeJson({ error: code }) as Uint8Array;
+      const body = refusalEnvelope(code);
       await frames(stream, body.byteLength).write(body, { signal });
       await stream.close({ signal });
       this.#linger(stream);

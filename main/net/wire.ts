@@ -41,6 +41,11 @@ export function frames(stream: Stream, maxBytes: number): LengthPrefixedStream<S
   });
 }
 
+/** A responder's refusal envelope, `{ "error": code }` (a refusal code, or a channel's own). */
+export function refusalEnvelope(code: string): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify({ error: code }));
+}
+
 /** JSON-encodes a value; undefined when it has no JSON form (BigInt, cycles, functions). */
 export function encodeJson(value: unknown): Uint8Array | undefined {
   let text: string | undefined;

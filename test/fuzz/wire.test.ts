@@ -26,6 +26,7 @@ import {
 import {
   ChannelProtocolError,
   encodeFrame,
+  encodeRequest,
   FRAME,
   FrameParser,
   type FrameHeader,
@@ -289,12 +290,8 @@ describe('fuzz: wire decoders', () => {
 
 describe('fuzz: the request channel’s frames (main/net/channel.ts)', () => {
   const enc = new TextEncoder();
-  const req = (id: number, protocol: string, body: string): Uint8Array => {
-    const name = enc.encode(protocol);
-    return encodeFrame(FRAME.REQUEST, id, [Uint8Array.of(name.byteLength), name, enc.encode(body)]);
-  };
   const stream = Uint8Array.from([
-    ...req(1, '/conclave/group/1.0.0', '{"v":1}'),
+    ...encodeRequest(1, '/conclave/group/1.0.0', enc.encode('{"v":1}')),
     ...encodeFrame(FRAME.RESPONSE, 1, [enc.encode('{"ok":null}')]),
     ...encodeFrame(FRAME.CANCEL, 2, []),
   ]);

@@ -12,6 +12,7 @@ import {
   CHANNEL_PROTOCOL,
   ChannelProtocolError,
   encodeFrame,
+  encodeRequest,
   FRAME,
   FrameParser,
   type FrameHeader,
@@ -56,10 +57,13 @@ async function waitFor(what: string, cond: () => boolean, ms = 5_000): Promise<v
   }
 }
 
+/** A request frame; `body` as JSON, or a string's bytes as they are. */
 function requestFrame(id: number, protocol: string, body: unknown): Uint8Array {
-  const name = enc.encode(protocol);
-  const bytes = typeof body === 'string' ? enc.encode(body) : enc.encode(JSON.stringify(body));
-  return encodeFrame(FRAME.REQUEST, id, [Uint8Array.of(name.byteLength), name, bytes]);
+  return encodeRequest(
+    id,
+    protocol,
+    enc.encode(typeof body === 'string' ? body : JSON.stringify(body)),
+  );
 }
 
 /** Collects every frame a stream delivers (the requester's view of a channel). */
