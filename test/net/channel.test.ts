@@ -18,6 +18,7 @@ import {
   type FrameHeader,
 } from '../../main/net/channel.js';
 import { createHost, generateIdentity, NetError, type Host } from '../../main/net/index.js';
+import { waitFor } from './wait.js';
 
 const LOOPBACK = ['/ip4/127.0.0.1/tcp/0'];
 const ECHO = '/conclave-test/echo/1.0.0';
@@ -46,15 +47,6 @@ async function rawNode(): Promise<Libp2p> {
   });
   stopAfterEach.push(node);
   return node;
-}
-
-/** Polls `cond` until it holds, failing after `ms` (no fixed sleeps). */
-async function waitFor(what: string, cond: () => boolean, ms = 5_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 /** A request frame; `body` as JSON, or a string's bytes as they are. */

@@ -24,6 +24,7 @@ import {
   type HostOptions,
   type Relay,
 } from '../../main/net/index.js';
+import { waitFor } from './wait.js';
 
 const LOOPBACK = ['/ip4/127.0.0.1/tcp/0'];
 const ECHO = '/conclave-test/echo/1.0.0';
@@ -39,15 +40,6 @@ async function newHost(opts: Partial<HostOptions> = {}): Promise<Host> {
   stopAfterEach.push(host);
   await host.start();
   return host;
-}
-
-/** Polls `cond` until it holds, failing after `ms` (no fixed sleeps). */
-async function waitFor(what: string, cond: () => boolean, ms = 5_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 /**
