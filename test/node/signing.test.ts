@@ -130,44 +130,92 @@ describe('SigningService (signer)', () => {
   });
 });
 
+/** `who`'s signed receipt for `share` (hex), released over `list` at epoch 0. */
+function receiptBy(
+  who: Peer,
+  groupId: string,
+  requestId: string,
+  list: SignerCommitment[],
+  share: string,
+) {
+  return signShareReceipt(
+    {
+      v: 1,
+      type: 'share-receipt',
+      groupId,
+      requestId,
+      epoch: 0,
+      commitments: commitmentsHash(list),
+      share,
+      by: who.peerId,
+    },
+    (m) => who.sign(m),
+  );
+}
+
+/**
+ * alice's node in a 2-of-3 group with dealt keys (hers the first): one pending sign request `id`
+ * over `text` made by `createdBy`, with `decisions` stored as given.
+ */
+function signRequestCase(
+  id: string,
+  text: string,
+  createdBy: Peer,
+  decisions: [Peer, 'approve' | 'deny'][],
+) {
+  const h = harness(alice);
+  const groupId = readyGroup(h.store, [alice, bob, carol], 2);
+  const keys = dealerKeys('ed25519', 2, 3);
+  h.ctx.keys.set(groupId, keys[0]!);
+  const message = new TextEncoder().encode(text);
+  const now = Date.now();
+  h.store.requests.insert({
+    id,
+    groupId,
+    kind: 'sign',
+    message,
+    createdBy: createdBy.peerId,
+    createdAt: now,
+    expiresAt: now + 60_000,
+    status: 'pending',
+    culprits: [],
+    envelope: requestEnvelope(createdBy, groupId, 'sign', message),
+    updatedAt: now,
+  });
+  for (const [who, decision] of decisions)
+    h.store.decisions.insert({
+      requestId: id,
+      peerId: who.peerId,
+      decision,
+      statement: '{}',
+      at: now,
+    });
+  return { h, groupId, keys, message };
+}
+
+/** The requests service's answers about approvals, read from `h`'s store. */
+function storedApprovals(h: ReturnType<typeof harness>) {
+  return {
+    approversOf: (r: { id: string }) =>
+      h.store.decisions
+        .list(r.id)
+        .filter((d) => d.decision === 'approve')
+        .map((d) => d.peerId),
+    decisionsOf: (r: { id: string }) => h.store.decisions.list(r.id),
+  };
+}
+
 describe('SigningService (signer): releasing a share', () => {
   const RID = 'cd'.repeat(16);
   /** Alice holds a real share (the dealer's, index 1) and has given bob commitments. */
   async function released() {
-    const h = harness(alice);
-    const groupId = readyGroup(h.store, [alice, bob, carol], 2);
-    const keys = dealerKeys('ed25519', 2, 3);
-    h.ctx.keys.set(groupId, keys[0]!);
-    const now = Date.now();
-    h.store.requests.insert({
-      id: RID,
-      groupId,
-      kind: 'sign',
-      message: new TextEncoder().encode('pay 1'),
-      createdBy: bob.peerId,
-      createdAt: now,
-      expiresAt: now + 60_000,
-      status: 'pending',
-      culprits: [],
-      envelope: requestEnvelope(bob, groupId, 'sign', new TextEncoder().encode('pay 1')),
-      updatedAt: now,
-    });
-    for (const who of [alice, bob])
-      h.store.decisions.insert({
-        requestId: RID,
-        peerId: who.peerId,
-        decision: 'approve',
-        statement: '{}',
-        at: now,
-      });
+    const { h, groupId, keys } = signRequestCase(RID, 'pay 1', bob, [
+      [alice, 'approve'],
+      [bob, 'approve'],
+    ]);
     const deps = {
       requests: {
-        approversOf: (r: { id: string }) =>
-          h.store.decisions
-            .list(r.id)
-            .filter((d) => d.decision === 'approve')
-            .map((d) => d.peerId),
-        decisionsOf: (r: { id: string }) => h.store.decisions.list(r.id),
+        ...storedApprovals(h),
         policyRefusal: () => undefined,
         needed: () => 2,
         refreshOwed: () => undefined,
@@ -438,19 +486,7 @@ describe('RequestsService: a failure outcome (finding 4)', () => {
       store.requests.get(id)!.message,
     );
     const bad = suite.Fn.add(signShare(keys[2]!, nC, pkg), 1n);
-    const receipt = signShareReceipt(
-      {
-        v: 1,
-        type: 'share-receipt',
-        groupId,
-        requestId: id,
-        epoch: 0,
-        commitments: commitmentsHash(commitments),
-        share: bytesToHex(suite.encodeScalar(bad)),
-        by: carol.peerId,
-      },
-      (m) => carol.sign(m),
-    );
+    const receipt = receiptBy(carol, groupId, id, commitments, bytesToHex(suite.encodeScalar(bad)));
     // alice never answered: reported, not blamed.
     const report = failure(bob, {
       culprits: [alice.peerId, carol.peerId],
@@ -471,33 +507,12 @@ describe('RequestsService: a failure outcome (finding 4)', () => {
  * (set by the test); every other message is taken.
  */
 function coordinatorCase(id: string, text: string, approvers: Peer[]) {
-  const h = harness(alice);
-  const groupId = readyGroup(h.store, [alice, bob, carol], 2);
-  const keys = dealerKeys('ed25519', 2, 3);
-  h.ctx.keys.set(groupId, keys[0]!);
-  const message = new TextEncoder().encode(text);
-  const now = Date.now();
-  h.store.requests.insert({
+  const { h, groupId, keys, message } = signRequestCase(
     id,
-    groupId,
-    kind: 'sign',
-    message,
-    createdBy: alice.peerId,
-    createdAt: now,
-    expiresAt: now + 60_000,
-    status: 'pending',
-    culprits: [],
-    envelope: requestEnvelope(alice, groupId, 'sign', message),
-    updatedAt: now,
-  });
-  for (const who of [alice, bob, carol])
-    h.store.decisions.insert({
-      requestId: id,
-      peerId: who.peerId,
-      decision: approvers.includes(who) ? 'approve' : 'deny',
-      statement: '{}',
-      at: now,
-    });
+    text,
+    alice,
+    [alice, bob, carol].map((who) => [who, approvers.includes(who) ? 'approve' : 'deny']),
+  );
   const c = {
     answer: async (_p: string, _msg: Record<string, unknown>): Promise<unknown> => {
       throw new Error('no sign request expected');
@@ -512,12 +527,7 @@ function coordinatorCase(id: string, text: string, approvers: Peer[]) {
   const announced: string[] = [];
   const deps = {
     requests: {
-      approversOf: (r: { id: string }) =>
-        h.store.decisions
-          .list(r.id)
-          .filter((d) => d.decision === 'approve')
-          .map((d) => d.peerId),
-      decisionsOf: (r: { id: string }) => h.store.decisions.list(r.id),
+      ...storedApprovals(h),
       updateRequest: (rid: string, patch: object) => h.store.requests.update(rid, patch),
       finish: (rid: string, patch: object, type: string, body: Record<string, unknown>) =>
         h.store.tx(() => {
@@ -551,19 +561,7 @@ function coordinatorCase(id: string, text: string, approvers: Peer[]) {
       message,
     );
     const share = bytesToHex(suite.encodeScalar(suite.Fn.add(signShare(key, nonces, pkg), offset)));
-    const receipt = signShareReceipt(
-      {
-        v: 1,
-        type: 'share-receipt',
-        groupId,
-        requestId: id,
-        epoch: 0,
-        commitments: commitmentsHash(list),
-        share,
-        by: who.peerId,
-      },
-      (m) => who.sign(m),
-    );
+    const receipt = receiptBy(who, groupId, id, list, share);
     return { share, receipt };
   };
   return { h, c, groupId, keys, message, signing, announced, suite, answerAs };
