@@ -3,8 +3,7 @@ import { hexToBytes } from '@noble/hashes/utils.js';
 import type { AuditEntryView } from '../../shared/api/index.js';
 import {
   acceptableAuthor,
-  entryProblem,
-  hashEntry,
+  checkEntry,
   splitAuthor,
   UNKNOWN_AUTHOR,
   verifyEntries,
@@ -215,12 +214,17 @@ export class AuditService extends NodeService {
    * whose other fields were changed is skipped too, being neither stored nor believed. Any other
    * entry (new, or a different hash or signature at a held position) is checked in full.
    */
-  private storedAlready(raw: Record<string, unknown>): boolean {
+  private storedAlready(raw: Record<string, unknown>, headSeqs: Map<string, number>): boolean {
     if (typeof raw !== 'object' || raw === null) return false;
     const { author, seq, hash, sig } = raw;
     if (typeof author !== 'string' || typeof hash !== 'string' || typeof sig !== 'string')
       return false;
     if (!Number.isSafeInteger(seq) || (seq as number) < 0) return false;
+    // Past the author's head nothing is stored: one lookup per chain and batch, not per entry.
+    let headSeq = headSeqs.get(author);
+    if (headSeq === undefined)
+      headSeqs.set(author, (headSeq = this.store.audit.headSeq(author) ?? -1));
+    if ((seq as number) > headSeq) return false;
     const held = this.store.audit.signatureAt(author, seq as number);
     return held !== undefined && held.hash === hash && held.sig === sig;
   }
@@ -235,9 +239,13 @@ export class AuditService extends NodeService {
   ): void {
     const g = { id: groupId, name: groupName };
     let members: ReadonlySet<string> | undefined;
+    // The batch is stored after all its entries are checked: the heads stay as read.
+    const headSeqs = new Map<string, number>();
     for (const raw of entries) {
-      if (this.storedAlready(raw)) continue;
-      if (entryProblem(raw) !== undefined) throw new DroppedMessage('malformed');
+      if (this.storedAlready(raw, headSeqs)) continue;
+      // Shape and hash in one pass (the entry's canonical encoding is made once).
+      const checked = checkEntry(raw);
+      if ('problem' in checked) throw new DroppedMessage('malformed');
       const e = raw as unknown as AuditEntry;
       const a = splitAuthor(e.author);
       if (a?.group !== g.id || e.group !== g.id) throw new DroppedMessage('wrong_group');
@@ -254,14 +262,13 @@ export class AuditService extends NodeService {
         );
         continue;
       }
-      const { hash: _hash, sig: _sig, ...unsigned } = e;
       // The hash is recomputed every time (it binds the content); a signature over that very
       // hash, by the same author, was checked already when this node saw it before.
       const seen = `${e.author}:${e.hash}:${e.sig}`;
       let ok: boolean;
       try {
         ok =
-          hashEntry(unsigned) === e.hash &&
+          checked.hash === e.hash &&
           (this.verified.has(seen) ||
             // Answers as noble's strict verify; native speed for a valid signature.
             verifyEd25519(hexToBytes(e.sig), hexToBytes(e.hash), publicKeyFromPeerId(peer)));
@@ -280,7 +287,7 @@ export class AuditService extends NodeService {
    * one that overtook an earlier entry in transit waits in memory until the gap is filled.
    */
   private appendInOrder(e: AuditEntry): void {
-    const head = this.store.audit.head(e.author);
+    const head = this.store.audit.headLink(e.author);
     const next = head === undefined ? 0 : head.seq + 1;
     if (e.seq > next) {
       this.pendingAudit.set(e.author, e.seq, e);

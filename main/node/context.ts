@@ -286,7 +286,8 @@ export class NodeContext {
    */
   audit(type: string, body: Record<string, unknown>, group?: string): void {
     const author = group === undefined ? this.me.peerId : `${this.me.peerId}/${group}`;
-    const prev = this.store.audit.head(author);
+    const link = this.store.audit.headLink(author);
+    const prev = link && { author, ...link };
     // Absent optional fields are left out: canonical JSON has no `undefined`.
     const clean = Object.fromEntries(Object.entries(body).filter(([, v]) => v !== undefined));
     const fields =

@@ -769,6 +769,13 @@ function makeStore(db: DB, path: string): Store {
         const r = get('SELECT max(seq) AS seq FROM audit WHERE author = @author', { author });
         return r === undefined || r.seq === null ? undefined : int(r, 'seq');
       },
+      headLink: (author) => {
+        const r = get(
+          'SELECT seq, hash FROM audit WHERE author = @author ORDER BY seq DESC LIMIT 1',
+          { author },
+        );
+        return r === undefined ? undefined : { seq: int(r, 'seq'), hash: str(r, 'hash') };
+      },
       signatureAt: (author, seq) => {
         const r = get('SELECT hash, sig FROM audit WHERE author = @author AND seq = @seq', {
           author: bind(author, 'author'),

@@ -190,6 +190,8 @@ export interface Store {
     head(author: string): AuditEntry | undefined;
     /** The highest seq of the author's entries (head's seq, without reading the entry). */
     headSeq(author: string): number | undefined;
+    /** The seq and hash of the author's head entry (what the next entry links to), body unread. */
+    headLink(author: string): { seq: number; hash: string } | undefined;
     /** The hash and signature of the author's entry at `seq`, or undefined when none is there. */
     signatureAt(author: string, seq: number): { hash: string; sig: string } | undefined;
     /** Ordered by at, then author, then seq. */

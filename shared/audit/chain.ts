@@ -76,37 +76,51 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
  */
 export function canonicalJSON(value: unknown): string {
   const seen = new Set<object>();
-  const enc = (v: unknown, path: string): string => {
+  // Where the encoder is (keys and indexes below the root): made into a `$.a[0]` path only for an
+  // error, never on the way (this runs on every received audit entry).
+  const at: (string | number)[] = [];
+  const fail = (what: string): never => {
+    let path = '$';
+    for (const p of at) path += typeof p === 'number' ? `[${p}]` : `.${p}`;
+    throw new AuditError('not_canonical', `${path} ${what}`);
+  };
+  const enc = (v: unknown): string => {
     if (typeof v === 'string' || typeof v === 'boolean' || v === null) return JSON.stringify(v);
     if (typeof v === 'number') {
-      if (!Number.isSafeInteger(v))
-        throw new AuditError('not_canonical', `${path} must be a safe integer, got ${v}`);
+      if (!Number.isSafeInteger(v)) fail(`must be a safe integer, got ${v}`);
       return String(v);
     }
-    if (typeof v !== 'object') throw new AuditError('not_canonical', `${path} is a ${typeof v}`);
-    if (seen.has(v)) throw new AuditError('not_canonical', `${path} is a cycle`);
+    if (typeof v !== 'object') return fail(`is a ${typeof v}`);
+    if (seen.has(v)) fail('is a cycle');
     seen.add(v);
     let out: string;
     if (Array.isArray(v)) {
-      const items: string[] = [];
+      out = '[';
       for (let i = 0; i < v.length; i++) {
-        if (!(i in v)) throw new AuditError('not_canonical', `${path}[${i}] is a hole`);
-        items.push(enc(v[i], `${path}[${i}]`));
+        at.push(i);
+        if (!(i in v)) fail('is a hole');
+        out += (i === 0 ? '' : ',') + enc(v[i]);
+        at.pop();
       }
-      out = `[${items.join(',')}]`;
+      out += ']';
     } else if (isPlainObject(v)) {
-      out = `{${Object.keys(v)
-        .sort()
-        .map((k) => `${JSON.stringify(k)}:${enc(v[k], `${path}.${k}`)}`)
-        .join(',')}}`;
+      const keys = Object.keys(v).sort();
+      out = '{';
+      for (let i = 0; i < keys.length; i++) {
+        const k = keys[i]!;
+        at.push(k);
+        out += (i === 0 ? '' : ',') + JSON.stringify(k) + ':' + enc(v[k]);
+        at.pop();
+      }
+      out += '}';
     } else {
       const name = (v as { constructor?: { name?: string } }).constructor?.name ?? 'object';
-      throw new AuditError('not_canonical', `${path} is a ${name}, not a plain object`);
+      return fail(`is a ${name}, not a plain object`);
     }
     seen.delete(v);
     return out;
   };
-  return enc(value, '$');
+  return enc(value);
 }
 
 // ---- making entries ----
@@ -156,8 +170,33 @@ const shown = (v: unknown): string =>
   v !== null && typeof v === 'object' ? logSafe(v) : String(v);
 
 /** Why `x` is not a well-formed entry, or undefined. Checks shape only, not hash or signature. */
-
 export function entryProblem(x: unknown): string | undefined {
+  const problem = shapeProblem(x);
+  if (problem !== undefined) return problem;
+  try {
+    preimage(x as unknown as Unsigned);
+  } catch (err) {
+    return err instanceof AuditError ? err.message : String(err);
+  }
+  return undefined;
+}
+
+/**
+ * entryProblem and hashEntry of a received value at once, its canonical encoding made once: why it
+ * is not a well-formed entry, or the hash its `hash` field must have (not compared here).
+ */
+export function checkEntry(x: unknown): { problem: string } | { hash: string } {
+  const problem = shapeProblem(x);
+  if (problem !== undefined) return { problem };
+  try {
+    return { hash: bytesToHex(sha256(preimage(x as unknown as Unsigned))) };
+  } catch (err) {
+    return { problem: err instanceof AuditError ? err.message : String(err) };
+  }
+}
+
+/** entryProblem's checks of each field, before the entry's encoding is made. */
+function shapeProblem(x: unknown): string | undefined {
   if (!isPlainObject(x)) return 'not an object';
   for (const k of Object.keys(x)) if (!FIELDS.has(k)) return `unknown field ${JSON.stringify(k)}`;
   if (x.v !== AUDIT_VERSION) return `unsupported version ${shown(x.v)}`;
@@ -178,11 +217,6 @@ export function entryProblem(x: unknown): string | undefined {
   if (!isPlainObject(x.body)) return 'body must be a plain object';
   if (!isLowerHex(x.hash, 64)) return 'hash must be 64 hex digits';
   if (!isLowerHex(x.sig, 128)) return 'sig must be 128 hex digits';
-  try {
-    preimage(x as unknown as Unsigned);
-  } catch (err) {
-    return err instanceof AuditError ? err.message : String(err);
-  }
   return undefined;
 }
 
@@ -198,7 +232,7 @@ export function parseEntry(x: unknown): AuditEntry {
  * `sign` is the author's Ed25519 signature over the 32 hash bytes.
  */
 export function makeEntry(
-  prev: AuditEntry | undefined,
+  prev: Pick<AuditEntry, 'author' | 'seq' | 'hash'> | undefined,
   fields: AuditFields,
   sign: (hash: Uint8Array) => Uint8Array,
 ): AuditEntry {
@@ -225,7 +259,8 @@ export function makeEntry(
       `sign must return a 64-byte Ed25519 signature, got ${sig?.length} bytes`,
     );
   const entry: AuditEntry = { ...unsigned, hash: bytesToHex(hash), sig: bytesToHex(sig) };
-  const problem = entryProblem(entry);
+  // Its encoding was made (and its size checked) for the hash above.
+  const problem = shapeProblem(entry);
   if (problem !== undefined) throw new AuditError('bad_entry', problem);
   return entry;
 }

@@ -93,6 +93,15 @@ describe('canonicalJSON', () => {
     expect(() => canonicalJSON(v)).toThrow(AuditError);
   });
 
+  it('names where a refused value sits', () => {
+    expect(() => canonicalJSON({ a: [1, { b: 0.5 }] })).toThrow(
+      '$.a[1].b must be a safe integer, got 0.5',
+    );
+    expect(() => canonicalJSON({ a: { c: [0, , 2] } })).toThrow('$.a.c[1] is a hole'); // eslint-disable-line no-sparse-arrays
+    expect(() => canonicalJSON([{ d: new Map() }])).toThrow('$[0].d is a Map, not a plain object');
+    expect(() => canonicalJSON(1n)).toThrow('$ is a bigint');
+  });
+
   it('refuses a cycle instead of overflowing the stack', () => {
     const o: Record<string, unknown> = {};
     o.self = o;
