@@ -214,18 +214,18 @@ export class AuditService extends NodeService {
    * whose other fields were changed is skipped too, being neither stored nor believed. Any other
    * entry (new, or a different hash or signature at a held position) is checked in full.
    */
-  private storedAlready(raw: Record<string, unknown>, headSeqs: Map<string, number>): boolean {
+  private storedAlready(raw: Record<string, unknown>, missingFrom: Map<string, number>): boolean {
     if (typeof raw !== 'object' || raw === null) return false;
     const { author, seq, hash, sig } = raw;
     if (typeof author !== 'string' || typeof hash !== 'string' || typeof sig !== 'string')
       return false;
     if (!Number.isSafeInteger(seq) || (seq as number) < 0) return false;
-    // Past the author's head nothing is stored: one lookup per chain and batch, not per entry.
-    let headSeq = headSeqs.get(author);
-    if (headSeq === undefined)
-      headSeqs.set(author, (headSeq = this.store.audit.headSeq(author) ?? -1));
-    if ((seq as number) > headSeq) return false;
+    // A chain is stored without gaps: past a position found empty in this batch nothing is held,
+    // so a batch of new entries costs one lookup per chain, not one per entry.
+    const empty = missingFrom.get(author);
+    if (empty !== undefined && (seq as number) >= empty) return false;
     const held = this.store.audit.signatureAt(author, seq as number);
+    if (held === undefined) missingFrom.set(author, Math.min(seq as number, empty ?? Infinity));
     return held !== undefined && held.hash === hash && held.sig === sig;
   }
 
@@ -239,10 +239,10 @@ export class AuditService extends NodeService {
   ): void {
     const g = { id: groupId, name: groupName };
     let members: ReadonlySet<string> | undefined;
-    // The batch is stored after all its entries are checked: the heads stay as read.
-    const headSeqs = new Map<string, number>();
+    // The batch is stored after all its entries are checked: what was found empty stays so.
+    const missingFrom = new Map<string, number>();
     for (const raw of entries) {
-      if (this.storedAlready(raw, headSeqs)) continue;
+      if (this.storedAlready(raw, missingFrom)) continue;
       // Shape and hash in one pass (the entry's canonical encoding is made once).
       const checked = checkEntry(raw);
       if ('problem' in checked) throw new DroppedMessage('malformed');
