@@ -6,6 +6,7 @@ import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
 import {
   AuditError,
   canonicalJSON,
+  checkEntry,
   entryProblem,
   GENESIS_PREV,
   hashEntry,
@@ -204,6 +205,33 @@ describe('parseEntry', () => {
     expect(() => parseEntry({ ...e, sig: e.sig.slice(2) })).toThrow(/sig must be/);
     expect(() => parseEntry({ ...e, body: [] })).toThrow(/body must be/);
     expect(() => parseEntry('entry')).toThrow(/not an object/);
+  });
+});
+
+describe('checkEntry', () => {
+  it("answers as entryProblem and hashEntry together: the hash of a well-formed entry, else entryProblem's reason", () => {
+    const { all } = setup();
+    for (const e of all) {
+      const { hash, sig: _sig, ...unsigned } = clone(e);
+      expect(checkEntry(clone(e))).toEqual({ hash: hashEntry(unsigned) });
+      expect(hash).toBe(hashEntry(unsigned));
+      // A changed field: still well formed, its hash no longer the one it carries.
+      expect(checkEntry({ ...clone(e), at: e.at + 1 })).not.toEqual({ hash });
+    }
+    const e = all[0]!;
+    const bad: unknown[] = [
+      'entry',
+      { ...e, extra: 1 },
+      { ...e, v: 2 },
+      { ...e, sig: e.sig.slice(2) },
+      { ...e, body: { n: 0.5 } },
+      { ...e, body: { big: 'x'.repeat(MAX_ENTRY_BYTES) } },
+    ];
+    for (const x of bad) {
+      const problem = entryProblem(x);
+      expect(problem).toBeDefined();
+      expect(checkEntry(x)).toEqual({ problem });
+    }
   });
 });
 
