@@ -40,6 +40,31 @@ export function median(runs: number, fn: () => void, warm = 2): number {
   return xs[Math.floor(xs.length / 2)];
 }
 
+/**
+ * Two timings to be compared, taken in alternating blocks (`rounds` of each) so that a slow spell of
+ * the machine falls on both: each side's median over its blocks, and the median of the per-round
+ * ratios a/b. Timed one after the other instead, a ratio moved by half (0.20 to 0.30) when one side
+ * happened to run during another process's burst.
+ */
+export function pairedRatio(
+  a: () => number,
+  b: () => number,
+  rounds: number,
+): { a: number; b: number; ratio: number } {
+  const as: number[] = [];
+  const bs: number[] = [];
+  const rs: number[] = [];
+  for (let i = 0; i < rounds; i++) {
+    const x = a();
+    const y = b();
+    as.push(x);
+    bs.push(y);
+    rs.push(x / y);
+  }
+  const mid = (v: number[]) => [...v].sort((p, q) => p - q)[Math.floor(v.length / 2)]!;
+  return { a: mid(as), b: mid(bs), ratio: mid(rs) };
+}
+
 function keys(scheme: SchemeName, t: number, n: number): KeyPackage[] {
   const suite = getSuite(scheme);
   return splitSecret(
