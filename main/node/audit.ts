@@ -225,7 +225,8 @@ export class AuditService extends NodeService {
     const empty = missingFrom.get(author);
     if (empty !== undefined && (seq as number) >= empty) return false;
     const held = this.store.audit.signatureAt(author, seq as number);
-    if (held === undefined) missingFrom.set(author, Math.min(seq as number, empty ?? Infinity));
+    // (Below any position found empty, since those returned above.)
+    if (held === undefined) missingFrom.set(author, seq as number);
     return held !== undefined && held.hash === hash && held.sig === sig;
   }
 
@@ -325,12 +326,11 @@ export class AuditService extends NodeService {
     for (const peer of this.membersEver(g.id) ?? []) {
       if (heads.length >= MAX_AUDIT_HEADS) break;
       const author = `${peer}/${g.id}`;
-      const seq = this.store.audit.headSeq(author);
-      if (seq === undefined) continue;
-      const hash = this.store.audit.signatureAt(author, seq)?.hash;
+      const head = this.store.audit.headLink(author);
+      if (head === undefined) continue;
       // A damaged row is left out (its chain then comes whole), not one that spoils the answer.
-      if (!isLowerHex(hash, 64) || author.length > 200) continue;
-      heads.push({ author, seq, hash });
+      if (!isLowerHex(head.hash, 64) || author.length > 200) continue;
+      heads.push({ author, seq: head.seq, hash: head.hash });
     }
     return { heads };
   }

@@ -171,14 +171,8 @@ const shown = (v: unknown): string =>
 
 /** Why `x` is not a well-formed entry, or undefined. Checks shape only, not hash or signature. */
 export function entryProblem(x: unknown): string | undefined {
-  const problem = shapeProblem(x);
-  if (problem !== undefined) return problem;
-  try {
-    preimage(x as unknown as Unsigned);
-  } catch (err) {
-    return err instanceof AuditError ? err.message : String(err);
-  }
-  return undefined;
+  const p = encodedOrProblem(x);
+  return typeof p === 'string' ? p : undefined;
 }
 
 /**
@@ -186,12 +180,18 @@ export function entryProblem(x: unknown): string | undefined {
  * is not a well-formed entry, or the hash its `hash` field must have (not compared here).
  */
 export function checkEntry(x: unknown): { problem: string } | { hash: string } {
+  const p = encodedOrProblem(x);
+  return typeof p === 'string' ? { problem: p } : { hash: bytesToHex(sha256(p)) };
+}
+
+/** The signed pre-image of a well-formed entry, or why `x` is not one. */
+function encodedOrProblem(x: unknown): Uint8Array | string {
   const problem = shapeProblem(x);
-  if (problem !== undefined) return { problem };
+  if (problem !== undefined) return problem;
   try {
-    return { hash: bytesToHex(sha256(preimage(x as unknown as Unsigned))) };
+    return preimage(x as unknown as Unsigned);
   } catch (err) {
-    return { problem: err instanceof AuditError ? err.message : String(err) };
+    return err instanceof AuditError ? err.message : String(err);
   }
 }
 
