@@ -36,33 +36,29 @@ export function median(runs: number, fn: () => void, warm = 2): number {
     fn();
     xs.push(performance.now() - a);
   }
-  xs.sort((a, b) => a - b);
-  return xs[Math.floor(xs.length / 2)];
+  return middle(xs);
+}
+
+/** The middle value of `xs` (of two, the upper), the median every figure here reports. */
+export function middle(xs: readonly number[]): number {
+  return [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 }
 
 /**
- * Two timings to be compared, taken in alternating blocks (`rounds` of each) so that a slow spell of
- * the machine falls on both: each side's median over its blocks, and the median of the per-round
- * ratios a/b. Timed one after the other instead, a ratio moved by half (0.20 to 0.30) when one side
+ * Timings to be compared, taken in alternating blocks: `rounds` rounds, each calling every side
+ * once in turn, so that a slow spell of the machine falls on all of them. Each side's samples, by
+ * round. Timed one after the other instead, a ratio moved by half (0.20 to 0.30) when one side
  * happened to run during another process's burst.
  */
-export function pairedRatio(
-  a: () => number,
-  b: () => number,
-  rounds: number,
-): { a: number; b: number; ratio: number } {
-  const as: number[] = [];
-  const bs: number[] = [];
-  const rs: number[] = [];
-  for (let i = 0; i < rounds; i++) {
-    const x = a();
-    const y = b();
-    as.push(x);
-    bs.push(y);
-    rs.push(x / y);
-  }
-  const mid = (v: number[]) => [...v].sort((p, q) => p - q)[Math.floor(v.length / 2)]!;
-  return { a: mid(as), b: mid(bs), ratio: mid(rs) };
+export function alternated(sides: readonly (() => number)[], rounds: number): number[][] {
+  const samples = sides.map((): number[] => []);
+  for (let i = 0; i < rounds; i++) sides.forEach((side, k) => samples[k]!.push(side()));
+  return samples;
+}
+
+/** The median over the rounds of a/b, for two sides' samples taken by `alternated`. */
+export function pairedRatio(a: readonly number[], b: readonly number[]): number {
+  return middle(a.map((x, i) => x / b[i]!));
 }
 
 function keys(scheme: SchemeName, t: number, n: number): KeyPackage[] {
@@ -129,10 +125,7 @@ export function benchSign(scheme: SchemeName, t: number, n: number, runs: number
       throw new Error('bench signature does not verify');
     if (r >= 2) samples.push([a1 - a0, b1 - b0, c1 - c0]);
   }
-  const med = (i: 0 | 1 | 2) => {
-    const xs = samples.map((s) => s[i]).sort((a, b) => a - b);
-    return xs[Math.floor(xs.length / 2)];
-  };
+  const med = (i: 0 | 1 | 2) => middle(samples.map((s) => s[i]));
   const commitMs = med(0);
   const signShareMs = med(1);
   const aggregateMs = med(2);
@@ -228,10 +221,7 @@ export function benchDkgMedian(
   const xs = Array.from({ length: runs }, () => benchDkg(scheme, t, n));
   const med = (
     k: 'round1Ms' | 'verifyRound1Ms' | 'finalizeMs' | 'perMemberMs' | 'perMemberCpuMs',
-  ) => {
-    const v = xs.map((x) => x[k]).sort((a, b) => a - b);
-    return v[Math.floor(v.length / 2)];
-  };
+  ) => middle(xs.map((x) => x[k]));
   const per = xs.map((x) => x.perMemberMs);
   return {
     scheme,
@@ -286,8 +276,7 @@ export function benchNobleCriticalPath(frost: FROST, runs: number): number {
     const d1 = performance.now();
     if (r >= 2) xs.push(a1 - a0 + (b1 - b0) + (d1 - d0));
   }
-  xs.sort((a, b) => a - b);
-  return xs[Math.floor(xs.length / 2)];
+  return middle(xs);
 }
 
 /** @cmdcode/frost (BIP340 style over secp256k1) 2-of-3, the same critical path. */
@@ -315,8 +304,7 @@ export function benchCmdcode(runs: number): number {
     if (!ok) throw new Error('@cmdcode/frost signature does not verify');
     if (r >= 2) xs.push(a1 - a0 + (b1 - b0) + (d1 - d0));
   }
-  xs.sort((a, b) => a - b);
-  return xs[Math.floor(xs.length / 2)];
+  return middle(xs);
 }
 
 /** One single-key sign + verify with noble, per scheme. */

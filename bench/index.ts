@@ -6,11 +6,13 @@
 import '../main/polyfill.js';
 import { loadavg } from 'node:os';
 import {
+  alternated,
   benchCmdcode,
   benchDkgMedian,
   benchNobleCriticalPath,
   benchSign,
   benchSingleKey,
+  middle,
   nobleFrost,
   pairedRatio,
   type DkgFigures,
@@ -64,38 +66,42 @@ if (cryptoSection) {
     }
   }
 
-  // Each ratio's two sides are timed in alternating blocks (pairedRatio), not one after the other.
+  // Each ratio's sides are timed in alternating blocks (alternated), not one after the other.
   log(
-    '\nRatios, 2-of-3, same run (each side timed in alternating blocks; the ratio is their median)',
+    '\nRatios, 2-of-3, same run (the sides timed in alternating blocks; each ratio the median over the rounds)',
   );
   const rounds = quick ? 3 : 7;
-  const ours = (scheme: SchemeName) => () => benchSign(scheme, 2, 3, quick ? 8 : 15).criticalPathMs;
+  let vsCmdcode = NaN;
   for (const scheme of ['ed25519', 'secp256k1', 'taproot'] as SchemeName[]) {
-    const vsSingle = pairedRatio(
-      ours(scheme),
+    const sides = [
+      () => benchSign(scheme, 2, 3, quick ? 8 : 15).criticalPathMs,
       () => benchSingleKey(scheme, quick ? 8 : 15),
-      rounds,
-    );
-    const vsNoble = pairedRatio(
-      ours(scheme),
       () => benchNobleCriticalPath(nobleFrost[scheme], quick ? 4 : 8),
-      rounds,
-    );
-    ratios[`${scheme}.singleKeySignVerifyMs`] = vsSingle.b;
-    ratios[`${scheme}.nobleAsIsCriticalPathMs`] = vsNoble.b;
-    ratios[`${scheme}.oursOverSingleKey`] = vsSingle.ratio;
-    ratios[`${scheme}.nobleAsIsOverSingleKey`] = vsNoble.b / vsSingle.b;
+    ];
+    if (scheme === 'secp256k1') sides.push(() => benchCmdcode(quick ? 4 : 8));
+    const [ours, single, noble, cmd] = alternated(sides, rounds) as [
+      number[],
+      number[],
+      number[],
+      number[] | undefined,
+    ];
+    ratios[`${scheme}.singleKeySignVerifyMs`] = middle(single);
+    ratios[`${scheme}.nobleAsIsCriticalPathMs`] = middle(noble);
+    ratios[`${scheme}.oursOverSingleKey`] = pairedRatio(ours, single);
+    ratios[`${scheme}.nobleAsIsOverSingleKey`] = pairedRatio(noble, single);
     log(
-      `${scheme.padEnd(10)} single-key sign+verify ${f(vsSingle.b)} ms | ours ${f(vsSingle.a)} ms = ${f(vsSingle.ratio)}x | noble as is ${f(vsNoble.b)} ms = ${f(vsNoble.b / vsSingle.b)}x`,
+      `${scheme.padEnd(10)} single-key sign+verify ${f(middle(single))} ms | ours ${f(middle(ours))} ms = ${f(pairedRatio(ours, single))}x | noble as is ${f(middle(noble))} ms = ${f(pairedRatio(noble, single))}x`,
     );
+    if (cmd) {
+      cmdcode = middle(cmd);
+      oursK1 = middle(ours);
+      vsCmdcode = pairedRatio(ours, cmd);
+    }
   }
-  const vsCmdcode = pairedRatio(ours('secp256k1'), () => benchCmdcode(quick ? 4 : 8), rounds);
-  cmdcode = vsCmdcode.b;
-  oursK1 = vsCmdcode.a;
   ratios['cmdcode.criticalPathMs'] = cmdcode;
-  ratios['secp256k1.oursOverCmdcode'] = vsCmdcode.ratio;
+  ratios['secp256k1.oursOverCmdcode'] = vsCmdcode;
   log(
-    `@cmdcode/frost secp256k1 2-of-3 critical path ${f(cmdcode)} ms; ours ${f(oursK1)} ms; ours ÷ cmdcode = ${f(vsCmdcode.ratio)}`,
+    `@cmdcode/frost secp256k1 2-of-3 critical path ${f(cmdcode)} ms; ours ${f(oursK1)} ms; ours ÷ cmdcode = ${f(vsCmdcode)}`,
   );
 
   progress('crypto: DKG');
