@@ -395,8 +395,8 @@ export class Custodian {
         this.requests.refreshStatus(this.requests.getRequest(i.id).id);
         return this.requests.requestView(this.store.requests.get(i.id)!);
       },
-      'request.approve': async (i) => this.requests.decide(i.id, 'approve'),
-      'request.deny': async (i) => this.requests.decide(i.id, 'deny', i.reason),
+      'request.approve': (i) => this.requests.decideThenAnswer(i.id, 'approve'),
+      'request.deny': (i) => this.requests.decideThenAnswer(i.id, 'deny', i.reason),
       'request.wait': async (i) => this.requests.waitRequest(i.id, i.timeoutSec),
       'audit.list': async (i) => this.auditLog.auditList(i),
       'audit.verify': async () => this.auditLog.auditVerify(),

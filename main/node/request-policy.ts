@@ -217,7 +217,8 @@ export function releaseCheck(
   for (const a of relayed ?? []) {
     try {
       if (a.body.type === 'decision' && a.body.requestId === r.id)
-        requests.acceptStatement(from, a);
+        // Kept now; what the new approval starts here waits for the answer (acceptStatement).
+        requests.acceptStatement(from, a, true);
     } catch {
       return { error: `the ${role} sent an invalid approval` };
     }

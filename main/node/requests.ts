@@ -469,6 +469,27 @@ export class RequestsService extends NodeService {
   }
 
   decide(id: string, decision: 'approve' | 'deny', reason?: string): RequestView {
+    this.record(id, decision, reason);
+    return this.requestView(this.store.requests.get(id)!);
+  }
+
+  /**
+   * `decide` for the API: the answer (the request's view, a few milliseconds to build and send)
+   * is made on the event loop's next turn, once the messages the decision started have left (a
+   * coordinator's sign requests, which would otherwise wait behind it).
+   */
+  async decideThenAnswer(
+    id: string,
+    decision: 'approve' | 'deny',
+    reason?: string,
+  ): Promise<RequestView> {
+    this.record(id, decision, reason);
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    return this.requestView(this.store.requests.get(id)!);
+  }
+
+  /** This node's decision on a request: signed, stored (audited), sent, and acted on. */
+  private record(id: string, decision: 'approve' | 'deny', reason?: string): void {
     trace(id, 'approve.start');
     const r = this.getRequest(id);
     this.refreshStatus(r.id);
@@ -493,7 +514,6 @@ export class RequestsService extends NodeService {
     this.evaluate(id);
     this.sendDecision(g.id, signed);
     trace(id, 'approve.evaluated');
-    return this.requestView(this.store.requests.get(id)!);
   }
 
   /**
@@ -755,7 +775,13 @@ export class RequestsService extends NodeService {
   }
 
   /** A statement received from `from` (who may be relaying another member's statement). */
-  acceptStatement(from: string, s: Signed): void {
+  /**
+   * A statement another member sent (or a coordinator relayed). With `later`, what a newly stored
+   * decision starts here (evaluate, and waking the request's waiters) runs on the event loop's
+   * next turn instead of now: a signer takes the approvals relayed with a sign request this way,
+   * so its share is computed and returned first.
+   */
+  acceptStatement(from: string, s: Signed, later = false): void {
     const b = s.body;
     const g = this.store.groups.get(b.groupId);
     if (!g || !this.memberByPeer(b.groupId, from)) throw new DroppedMessage('non_member');
@@ -807,8 +833,12 @@ export class RequestsService extends NodeService {
         throw new DroppedMessage('wrong_request_hash');
       if (this.storeDecision(s as Signed<DecisionBody>)) {
         trace(r.id, 'decision.stored');
-        this.evaluate(r.id);
-        this.notify(r.id);
+        const consider = () => {
+          this.evaluate(r.id);
+          this.notify(r.id);
+        };
+        if (later) setImmediate(() => !this.stopped && consider());
+        else consider();
       } else this.count('duplicate');
       return;
     }

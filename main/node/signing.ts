@@ -225,10 +225,21 @@ export class SigningService extends NodeService {
         while (sigs.length < parts.length && failed.length === 0 && !stale && !hedged) {
           const attempt = this.signPart(r, g, key, others, sigs.length, parts, failures, spare);
           if (!marked) {
-            // Once the sign requests are on their way: this write is not in their path.
+            // On the event loop's next turn, once the sign requests have left (their writes run
+            // in this turn's microtasks): this write and the waiters it wakes are not in their
+            // path. Not if the signing ended meanwhile (only possible without a message).
             marked = true;
-            this.requests.updateRequest(id, { status: 'signing', updatedAt: Date.now() });
-            this.notify(id);
+            setImmediate(() => {
+              try {
+                const now = this.store.requests.get(id);
+                if (this.stopped || !this.coordinating.has(id) || !now) return;
+                if (TERMINAL.includes(now.status)) return;
+                this.requests.updateRequest(id, { status: 'signing', updatedAt: Date.now() });
+                this.notify(id);
+              } catch (e) {
+                this.log(`request ${id}: marking it as signing failed: ${(e as Error).message}`);
+              }
+            });
           }
           // An earlier attempt of this part held up by a late signer still counts if it ends first.
           const res = earlier ? await firstSigned(attempt, earlier) : await attempt;

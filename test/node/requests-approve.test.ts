@@ -96,3 +96,84 @@ describe('approve at creation', () => {
     expect(() => a.requests.decide(view.id, 'approve')).toThrow(/already approved/);
   });
 });
+
+describe('what an approval starts goes first', () => {
+  /** A 2-of-3 sign request by bob, approved by bob, as `me`'s node holds it. */
+  async function approvedByBob(me: Peer) {
+    const b = node(bob);
+    const view = b.requests.createSignRequest({
+      group: b.groupId,
+      message: 'pay 2 BTC to Y',
+      encoding: 'utf8',
+      approve: true,
+    });
+    const batch = () => b.sent.find((x) => x.msg.type === 'statements');
+    await vi.waitFor(() => expect(batch()).toBeDefined());
+    const n = node(me);
+    for (const s of batch()!.msg.items as Signed[]) n.requests.acceptStatement(bob.peerId, s);
+    return { n, id: view.id, b };
+  }
+
+  it("answers the API's approve once the sign requests it started have left", async () => {
+    const { n, id } = await approvedByBob(alice);
+    // As the real coordinator does: its sign requests leave after an await (the key package).
+    const order: string[] = [];
+    (n.requests as unknown as { signing: { coordinate: (id: string) => Promise<void> } })[
+      'signing'
+    ].coordinate = async (rid: string) => {
+      await null;
+      order.push(`sign request for ${rid}`);
+    };
+    const view = vi.spyOn(n.requests, 'requestView');
+    view.mockImplementation(function (this: RequestsService, ...args) {
+      order.push('answer');
+      return RequestsService.prototype.requestView.apply(this, args);
+    });
+    const answer = await n.requests.decideThenAnswer(id, 'approve');
+    expect(answer.approvals.map((d) => d.name).sort()).toEqual(['alice', 'bob']);
+    expect(order).toEqual([`sign request for ${id}`, 'answer']);
+
+    // `decide` (what the API called before) built its answer first: the sign request waited.
+    const again = await approvedByBob(carol);
+    const order2: string[] = [];
+    (again.n.requests as unknown as { signing: { coordinate: (id: string) => Promise<void> } })[
+      'signing'
+    ].coordinate = async (rid: string) => {
+      await null;
+      order2.push(`sign request for ${rid}`);
+    };
+    vi.spyOn(again.n.requests, 'requestView').mockImplementation(function (
+      this: RequestsService,
+      ...args
+    ) {
+      order2.push('answer');
+      return RequestsService.prototype.requestView.apply(this, args);
+    });
+    again.n.requests.decide(again.id, 'approve');
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    expect(order2[0]).toBe('answer');
+  });
+
+  it('keeps approvals relayed with a sign request at once, and acts on them on the next turn', async () => {
+    const { n, id, b } = await approvedByBob(alice);
+    // Carol's approval, as a coordinator relays it with its sign request.
+    const c = node(carol);
+    for (const s of b.sent.find((x) => x.msg.type === 'statements')!.msg.items as Signed[])
+      c.requests.acceptStatement(bob.peerId, s);
+    c.requests.decide(id, 'approve');
+    const carolsApproval = JSON.parse(
+      c.store.decisions.list(id).find((d) => d.peerId === carol.peerId)!.statement,
+    ) as Signed;
+    const events: string[] = [];
+    n.ctx.onEvent((e) => events.push(`${e.type} ${(e as { id?: string }).id}`));
+    n.requests.acceptStatement(carol.peerId, carolsApproval, true);
+    // Stored and counted now: the signer's checks that follow see it.
+    expect(n.requests.approversOf(n.requests.getRequest(id)).sort()).toEqual(
+      [bob.peerId, carol.peerId].sort(),
+    );
+    // What it starts (evaluation, the request's waiters and views) waits for the next turn.
+    expect(events).toEqual([]);
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    expect(events).toContain(`request ${id}`);
+  });
+});
