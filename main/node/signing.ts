@@ -50,6 +50,11 @@ const HEDGE_MIN_MS = 300;
 const HEDGE_FACTOR = 5;
 /** With no answer to go by yet (the first signature after a start). */
 const HEDGE_FIRST_MS = 1_000;
+/**
+ * How long after a nonce pair made ahead is taken the next one is made: after the signing it
+ * serves (tens of milliseconds), when the other signers no longer need the core.
+ */
+const SPARE_AFTER_MS = 250;
 /** How often a late signer's replacement is looked for again when no approver was spare. */
 const HEDGE_RECHECK_MS = 250;
 /** Answers (round trips, ms) the deadline for late signers is derived from, newest last. */
@@ -116,7 +121,7 @@ export class SigningService extends NodeService {
   /**
    * One nonce pair made ahead of need per key package (a point multiplication each): a signer's
    * refill and a coordinator's own nonce are taken from here, so that making them is not on the
-   * path of a signature; a new one is made once the answer or the sign requests are out. Secret
+   * path of a signature; a new one is made SPARE_AFTER_MS after (takeNonces). Secret
    * like every pooled nonce, in memory only; a new key package (a new epoch) finds none.
    */
   private spare = new WeakMap<KeyPackage, SigningNonces>();
@@ -1046,18 +1051,20 @@ export class SigningService extends NodeService {
 
   /**
    * A nonce pair for `key`: the one made ahead (never handed out twice: taken out here), or a new
-   * one. The next is made on a later turn of the event loop, after what the caller sends.
+   * one. The next is made SPARE_AFTER_MS later, once the signing this one serves is done: made
+   * at once, it took a core from the other signers while they computed their shares.
    */
   private takeNonces(key: KeyPackage): SigningNonces {
     const ready = this.spare.get(key);
     this.spare.delete(key);
-    setImmediate(() => {
+    const later = setTimeout(() => {
       try {
         if (!this.spare.has(key) && !this.stopped) this.spare.set(key, commit(key));
       } catch {
         // None made ahead: the next one is made when needed (and throws there, if it does).
       }
-    });
+    }, SPARE_AFTER_MS);
+    later.unref?.();
     return ready ?? commit(key);
   }
 
