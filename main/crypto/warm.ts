@@ -1,12 +1,12 @@
-// Rehearsing the threshold arithmetic while a starting node waits for its vault (issue 12).
-// A fresh process runs noble's point arithmetic and our protocol code unoptimised at first: a
-// 7-of-10 key generation's own work took 61 ms in a new process and 26 ms once V8 had compiled it,
-// and a signer's package 7-10 ms against 2-3 ms. A node's first key generation and signatures paid
-// that. While the file vault's scrypt runs in the thread pool the main thread has nothing to do:
-// there it runs a small key generation and signing of its own, a step per turn of the event loop,
-// and stops as soon as the vault is open or after WARM_MAX_MS. Nothing it makes is kept, sent or
-// logged: throwaway keys from fresh randomness, dropped at once (the secret values are Redacted
-// objects, as every share is). A vault that opens at once (the OS keychain) leaves no time for it.
+// Rehearsing the threshold arithmetic before a key generation (issue 12). A fresh process runs
+// noble's point arithmetic and our protocol code unoptimised at first: a 7-of-10 key generation's
+// own work took 61 ms in a new process and 26 ms once V8 had compiled it, and a signer's package
+// 7-10 ms against 2-3 ms. A node's first key generation paid that, on every member at once. From
+// when a node creates or joins a group until its key generation starts (the others join, then
+// everyone compares the safety code: the node has nothing else to do), it runs a small key
+// generation and signing of its own, a step per turn of the event loop, for at most WARM_MAX_MS
+// (main/node/groups.ts). Nothing it makes is kept, sent or logged: throwaway keys from fresh
+// randomness, dropped at once (the secret values are Redacted objects, as every share is).
 import { randomBytes } from '@noble/hashes/utils.js';
 import {
   dkgEcho,
@@ -30,8 +30,8 @@ import { getSuite, SCHEMES, type SchemeName } from '../../shared/crypto/suite.js
 
 /**
  * At most this long in all: the first rehearsals do most of the good (the code is compiled after
- * a few), and on two cores the garbage of a longer one slowed the end of the vault's scrypt (a
- * 1 s budget made start-to-ready ~80 ms longer, this one ~30 ms).
+ * a few). Tried first at start-up, while the file vault's scrypt ran: the rehearsal's garbage
+ * slowed the end of the scrypt on two cores and left the idle heap ~30 MiB larger.
  */
 export const WARM_MAX_MS = 400;
 
@@ -115,7 +115,7 @@ export function rehearse(scheme: SchemeName): Rehearsed {
 
 /**
  * Rehearses (rehearsal) each of `schemes` in turn, one step per turn of the event loop (so the
- * vault's completion is seen between two), until `stop` is called or `maxMs` have passed.
+ * node's own work goes between two), until `stop` is called or `maxMs` have passed.
  * Unknown scheme names are skipped. Never throws; a failing rehearsal ends it.
  */
 export function warmThreshold(

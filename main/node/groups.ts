@@ -34,6 +34,7 @@ import {
   type RosterMessage,
 } from '../../shared/protocol/wire.js';
 import { logSafe } from '../../shared/protocol/text.js';
+import { warmThreshold } from '../crypto/warm.js';
 import { advertisedAddrsFor, publicKeyFromPeerId, type HandlerContext } from '../net/index.js';
 import type { GroupRow, MemberRow } from '../store/index.js';
 import {
@@ -75,6 +76,13 @@ export function newcomerInviteTtlMs(): number {
 }
 
 export class GroupsService extends NodeService {
+  /**
+   * Groups whose key generation is to come (created or joined here, and not all confirmed yet:
+   * the others join, then everyone compares the safety code): this node rehearses the scheme's
+   * arithmetic meanwhile (main/crypto/warm.ts), so that the key generation runs compiled code. At
+   * most one per group, stopped when the key generation starts, else after WARM_MAX_MS.
+   */
+  private warming = new Map<string, { stop(): void }>();
   /** Confirmations seen, by group then peer: the roster hash each member confirmed. */
   confirmations = new Map<string, Map<string, string>>();
   /** Leaving a group (leave.ts). */
@@ -329,6 +337,7 @@ export class GroupsService extends NodeService {
       );
     });
     const g = this.store.groups.get(id)!;
+    if (!imported) this.warmFor(id, g.scheme);
     return { ...this.groupView(g), invite: this.inviteFor(g, secret, imported?.publicKey) };
   }
 
@@ -452,6 +461,7 @@ export class GroupsService extends NodeService {
       }
       this.applyRoster(roster);
     });
+    if (!roster.importedKey) this.warmFor(roster.groupId, roster.scheme);
     return this.groupView(this.store.groups.get(roster.groupId)!);
   }
 
@@ -524,6 +534,7 @@ export class GroupsService extends NodeService {
         if (members.length + 1 === g.size)
           this.store.groups.update(g.id, { status: 'confirming', updatedAt: Date.now() });
       });
+      if (members.length + 1 === g.size) this.warmFor(g.id, g.scheme);
       await this.host.addAddresses(from, req.addrs);
       this.emit({ type: 'group', id: g.id });
       this.log(`${logSafe(req.name)} (${short(from)}) joined ${logSafe(g.name)}`);
@@ -761,8 +772,10 @@ export class GroupsService extends NodeService {
       });
       if (m.peerId !== this.me.peerId) void this.host.addAddresses(m.peerId, m.addrs);
     }
-    if (r.members.length === r.size && g.status === 'forming')
+    if (r.members.length === r.size && g.status === 'forming') {
       this.store.groups.update(r.groupId, { status: 'confirming', updatedAt: Date.now() });
+      this.warmFor(r.groupId, g.scheme);
+    }
     this.emit({ type: 'group', id: r.groupId });
     this.maybeStartDkg(r.groupId);
   }
@@ -792,6 +805,12 @@ export class GroupsService extends NodeService {
     m.set(peer, hash);
   }
 
+  /** Starts the rehearsal of `scheme` for the coming key generation of `groupId` (warming). */
+  private warmFor(groupId: string, scheme: string): void {
+    if (this.warming.has(groupId) || this.stopped) return;
+    this.warming.set(groupId, warmThreshold([scheme]));
+  }
+
   maybeStartDkg(groupId: string): void {
     const g = this.store.groups.get(groupId);
     if (!g || g.status !== 'confirming') return;
@@ -811,6 +830,9 @@ export class GroupsService extends NodeService {
         return;
       }
     }
+    // The key generation (or an import's hand-out) starts now: the rehearsal gives way to it.
+    this.warming.get(groupId)?.stop();
+    this.warming.delete(groupId);
     for (const m of members) this.store.members.update(groupId, m.peerId, { confirmed: true });
     if (this.importedKey(groupId)) {
       // An imported key: no DKG; the importer hands out the shares once everyone confirmed.

@@ -5,7 +5,6 @@ import { randomBytes } from 'node:crypto';
 import { ApiError, type Api, type ApiEvent } from '../../shared/api/index.js';
 import { makeEntry } from '../../shared/audit/chain.js';
 import { ed25519Signer, warmEd25519 } from '../crypto/ed25519.js';
-import { warmThreshold } from '../crypto/warm.js';
 import { fingerprint } from '../../shared/protocol/roster.js';
 import { logSafe } from '../../shared/protocol/text.js';
 import {
@@ -242,19 +241,6 @@ export async function initIdentity(opts: InitOptions): Promise<InitResult> {
   }
 }
 
-/**
- * The schemes of this node's groups (ed25519 when it has none yet): what its key generations and
- * signatures will run. A store it cannot read gives none (nothing is rehearsed).
- */
-function schemesToWarm(store: Store): string[] {
-  try {
-    const schemes = store.groups.list().map((g) => g.scheme);
-    return schemes.length ? schemes : ['ed25519'];
-  } catch {
-    return [];
-  }
-}
-
 /** Starts the custodian node: vault, store, libp2p host, protocol handlers. */
 export async function startCustodian(opts: StartOptions): Promise<RunningNode> {
   mkdirSync(opts.home, { recursive: true, mode: 0o700 });
@@ -274,16 +260,9 @@ export async function startCustodian(opts: StartOptions): Promise<RunningNode> {
     if (!isPeerId(peerId)) throw badRowError('peerId', 'a peer id');
     const opening = openNodeVault(store, opts.home, kind, opts.passphrase, false);
     // The main thread is idle while the vault's scrypt runs in the thread pool: the identity
-    // signer's self-test (right after) finds noble's base-point table built, and the threshold
-    // code of this node's schemes is rehearsed until the vault is open (main/crypto/warm.ts).
+    // signer's self-test (right after) finds noble's base-point table built.
     warmEd25519();
-    const warming = warmThreshold(schemesToWarm(store));
-    let vault: Vault;
-    try {
-      vault = await opening;
-    } finally {
-      warming.stop();
-    }
+    const vault = await opening;
     const keyBytes = await vault.get(IDENTITY);
     if (!keyBytes)
       throw new ApiError(
