@@ -79,8 +79,8 @@ export class GroupsService extends NodeService {
   /**
    * Groups whose key generation is to come (created or joined here, and not all confirmed yet:
    * the others join, then everyone compares the safety code): this node rehearses the scheme's
-   * arithmetic meanwhile (main/crypto/warm.ts), so that the key generation runs compiled code. At
-   * most one per group, stopped when the key generation starts, else after WARM_MAX_MS.
+   * arithmetic meanwhile (main/crypto/warm.ts), so that the key generation runs compiled code. Once
+   * per scheme (warmFor), stopped when the key generation starts, else after WARM_MAX_MS.
    */
   private warming = new Map<string, { stop(): void }>();
   /** Confirmations seen, by group then peer: the roster hash each member confirmed. */
@@ -805,9 +805,16 @@ export class GroupsService extends NodeService {
     m.set(peer, hash);
   }
 
-  /** Starts the rehearsal of `scheme` for the coming key generation of `groupId` (warming). */
+  /** Schemes rehearsed already by this node: compiled once, the code stays so for the process. */
+  private warmed = new Set<string>();
+
+  /**
+   * Starts the rehearsal of `scheme` for the coming key generation of `groupId` (warming), the
+   * first time only: a second rehearsal would only compete with the key generation for the cores.
+   */
   private warmFor(groupId: string, scheme: string): void {
-    if (this.warming.has(groupId) || this.stopped) return;
+    if (this.warmed.has(scheme) || this.warming.has(groupId) || this.stopped) return;
+    this.warmed.add(scheme);
     this.warming.set(groupId, warmThreshold([scheme]));
   }
 

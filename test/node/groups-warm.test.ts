@@ -1,5 +1,5 @@
 // A group's coming key generation is rehearsed (main/crypto/warm.ts) from when this node creates
-// or joins it until the key generation starts, once per group, and not for an imported key.
+// or joins it until the key generation starts, once per scheme, and not for an imported key.
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import type { NodeServices } from '../../main/node/context.js';
 import { GroupsService } from '../../main/node/groups.js';
@@ -60,6 +60,11 @@ describe('rehearsing a coming key generation', () => {
     groups.maybeStartDkg(created.id);
     expect(runDkg).toHaveBeenCalledTimes(1);
     expect(warm.stops).toBe(1);
+    // The next group of the same scheme finds the code compiled: no second rehearsal.
+    groups.createGroup({ name: 'vault 2', threshold: 2, size: 3, scheme: 'secp256k1' });
+    expect(warm.calls).toEqual([['secp256k1']]);
+    groups.createGroup({ name: 'vault 3', threshold: 2, size: 3, scheme: 'ed25519' });
+    expect(warm.calls).toEqual([['secp256k1'], ['ed25519']]);
   });
 
   it('rehearses nothing for an imported key (it has no key generation)', () => {
