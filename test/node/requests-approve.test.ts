@@ -114,9 +114,11 @@ describe('what an approval starts goes first', () => {
     return { n, id: view.id, b };
   }
 
-  it("answers the API's approve once the sign requests it started have left", async () => {
-    const { n, id } = await approvedByBob(alice);
-    // As the real coordinator does: its sign requests leave after an await (the key package).
+  /**
+   * What happens in what order on `n`: a sign request leaving (the signing service replaced by one
+   * that, as the real coordinator, sends after an await) and the answer (the request's view) built.
+   */
+  function orderOn(n: Awaited<ReturnType<typeof approvedByBob>>['n']): string[] {
     const order: string[] = [];
     (n.requests as unknown as { signing: { coordinate: (id: string) => Promise<void> } })[
       'signing'
@@ -124,34 +126,29 @@ describe('what an approval starts goes first', () => {
       await null;
       order.push(`sign request for ${rid}`);
     };
-    const view = vi.spyOn(n.requests, 'requestView');
-    view.mockImplementation(function (this: RequestsService, ...args) {
+    vi.spyOn(n.requests, 'requestView').mockImplementation(function (
+      this: RequestsService,
+      ...args
+    ) {
       order.push('answer');
       return RequestsService.prototype.requestView.apply(this, args);
     });
+    return order;
+  }
+
+  it("answers the API's approve once the sign requests it started have left", async () => {
+    const { n, id } = await approvedByBob(alice);
+    const order = orderOn(n);
     const answer = await n.requests.decideThenAnswer(id, 'approve');
     expect(answer.approvals.map((d) => d.name).sort()).toEqual(['alice', 'bob']);
     expect(order).toEqual([`sign request for ${id}`, 'answer']);
 
     // `decide` (what the API called before) built its answer first: the sign request waited.
     const again = await approvedByBob(carol);
-    const order2: string[] = [];
-    (again.n.requests as unknown as { signing: { coordinate: (id: string) => Promise<void> } })[
-      'signing'
-    ].coordinate = async (rid: string) => {
-      await null;
-      order2.push(`sign request for ${rid}`);
-    };
-    vi.spyOn(again.n.requests, 'requestView').mockImplementation(function (
-      this: RequestsService,
-      ...args
-    ) {
-      order2.push('answer');
-      return RequestsService.prototype.requestView.apply(this, args);
-    });
+    const order2 = orderOn(again.n);
     again.n.requests.decide(again.id, 'approve');
     await new Promise<void>((resolve) => setImmediate(resolve));
-    expect(order2[0]).toBe('answer');
+    expect(order2).toEqual(['answer', `sign request for ${again.id}`]);
   });
 
   it('keeps approvals relayed with a sign request at once, and acts on them on the next turn', async () => {
