@@ -774,9 +774,9 @@ export class RequestsService extends NodeService {
     return true;
   }
 
-  /** A statement received from `from` (who may be relaying another member's statement). */
   /**
-   * A statement another member sent (or a coordinator relayed). With `later`, what a newly stored
+   * A statement received from `from` (who may be relaying another member's statement, as a
+   * coordinator relays approvals with a sign request). With `later`, what a newly stored
    * decision starts here (evaluate, and waking the request's waiters) runs on the event loop's
    * next turn instead of now: a signer takes the approvals relayed with a sign request this way,
    * so its share is computed and returned first.
