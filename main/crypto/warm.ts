@@ -104,35 +104,24 @@ export function* rehearsal(scheme: SchemeName): Generator<void, Rehearsed> {
   return { publicPackage: signers[0]!.public, message, signature };
 }
 
-/** A whole rehearsal at once. */
-export function rehearse(scheme: SchemeName): Rehearsed {
-  const steps = rehearsal(scheme);
-  for (;;) {
-    const r = steps.next();
-    if (r.done) return r.value;
-  }
-}
-
 /**
- * Rehearses (rehearsal) each of `schemes` in turn, one step per turn of the event loop (so the
- * node's own work goes between two), until `stop` is called or `maxMs` have passed.
- * Unknown scheme names are skipped. Never throws; a failing rehearsal ends it.
+ * Rehearses `scheme` (rehearsal) again and again, one step per turn of the event loop (so the
+ * node's own work goes between two), until `stop` is called or `maxMs` have passed. An unknown
+ * scheme name (a stored row says what it says) rehearses nothing. Never throws; a failing
+ * rehearsal ends it.
  */
 export function warmThreshold(
-  schemes: readonly string[],
+  scheme: string,
   maxMs = WARM_MAX_MS,
 ): { stop(): void; rehearsals(): number } {
-  const known = [...new Set(schemes)].filter((s): s is SchemeName =>
-    (SCHEMES as readonly string[]).includes(s),
-  );
   const until = performance.now() + maxMs;
-  let stopped = known.length === 0;
+  let stopped = !(SCHEMES as readonly string[]).includes(scheme);
   let done = 0;
   let current: Generator<void, Rehearsed> | undefined;
   const next = (): void => {
     if (stopped || performance.now() >= until) return;
     try {
-      current ??= rehearsal(known[done % known.length]!);
+      current ??= rehearsal(scheme as SchemeName);
       if (current.next().done) {
         current = undefined;
         done++;

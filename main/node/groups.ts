@@ -813,9 +813,9 @@ export class GroupsService extends NodeService {
    * first time only: a second rehearsal would only compete with the key generation for the cores.
    */
   private warmFor(groupId: string, scheme: string): void {
-    if (this.warmed.has(scheme) || this.warming.has(groupId) || this.stopped) return;
+    if (this.warmed.has(scheme) || this.stopped) return;
     this.warmed.add(scheme);
-    this.warming.set(groupId, warmThreshold([scheme]));
+    this.warming.set(groupId, warmThreshold(scheme));
   }
 
   maybeStartDkg(groupId: string): void {

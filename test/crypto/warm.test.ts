@@ -1,11 +1,20 @@
-// The start-up rehearsal (main/crypto/warm.ts): a real key generation and signature on
-// throwaway keys for each scheme, run a turn at a time until told to stop.
+// The rehearsal before a key generation (main/crypto/warm.ts): a real key generation and
+// signature on throwaway keys for each scheme, run a step per turn until told to stop.
 import { describe, expect, it, vi } from 'vitest';
-import { rehearse, warmThreshold } from '../../main/crypto/warm.js';
+import { rehearsal, warmThreshold, type Rehearsed } from '../../main/crypto/warm.js';
 import { verifySignature } from '../../shared/crypto/sign.js';
-import { SCHEMES } from '../../shared/crypto/suite.js';
+import { SCHEMES, type SchemeName } from '../../shared/crypto/suite.js';
 
-describe('warming the threshold code at start', () => {
+/** A whole rehearsal at once. */
+function rehearse(scheme: SchemeName): Rehearsed {
+  const steps = rehearsal(scheme);
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+  }
+}
+
+describe('warming the threshold code before a key generation', () => {
   it.each(SCHEMES)('rehearses a %s key generation and a signature that verifies', (scheme) => {
     const a = rehearse(scheme);
     expect(verifySignature(a.publicPackage, a.message, a.signature)).toBe(true);
@@ -15,7 +24,7 @@ describe('warming the threshold code at start', () => {
   });
 
   it('runs one rehearsal per turn until stopped, and none after', async () => {
-    const w = warmThreshold(['ed25519']);
+    const w = warmThreshold('ed25519');
     await vi.waitFor(() => expect(w.rehearsals()).toBeGreaterThanOrEqual(2), { timeout: 10_000 });
     w.stop();
     const at = w.rehearsals();
@@ -23,9 +32,9 @@ describe('warming the threshold code at start', () => {
     expect(w.rehearsals()).toBe(at);
   });
 
-  it('rehearses nothing for unknown schemes, nor once its time is up', async () => {
-    const none = warmThreshold(['rsa', 'not a scheme']);
-    const late = warmThreshold(['ed25519'], 0);
+  it('rehearses nothing for an unknown scheme, nor once its time is up', async () => {
+    const none = warmThreshold('rsa');
+    const late = warmThreshold('ed25519', 0);
     for (let i = 0; i < 3; i++) await new Promise<void>((r) => setImmediate(r));
     expect(none.rehearsals()).toBe(0);
     expect(late.rehearsals()).toBe(0);

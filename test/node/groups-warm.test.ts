@@ -7,11 +7,11 @@ import { joinToken } from '../../main/node/common.js';
 import { decodeInvite } from '../../shared/protocol/roster.js';
 import { harness, peer, type Peer } from './fixtures.js';
 
-const warm = vi.hoisted(() => ({ calls: [] as string[][], stops: 0 }));
+const warm = vi.hoisted(() => ({ calls: [] as string[], stops: 0 }));
 vi.mock('../../main/crypto/warm.js', () => ({
   WARM_MAX_MS: 400,
-  warmThreshold: (schemes: string[]) => {
-    warm.calls.push(schemes);
+  warmThreshold: (scheme: string) => {
+    warm.calls.push(scheme);
     return { stop: () => void warm.stops++, rehearsals: () => 0 };
   },
 }));
@@ -34,7 +34,7 @@ describe('rehearsing a coming key generation', () => {
       size: 3,
       scheme: 'secp256k1',
     });
-    expect(warm.calls).toEqual([['secp256k1']]);
+    expect(warm.calls).toEqual(['secp256k1']);
     const invite = decodeInvite(created.invite);
     for (const who of [bob, carol])
       expect(
@@ -52,7 +52,7 @@ describe('rehearsing a coming key generation', () => {
         ),
       ).toMatchObject({ ok: true });
     // Complete now (confirming): the rehearsal already under way goes on, no second one.
-    expect(warm.calls).toEqual([['secp256k1']]);
+    expect(warm.calls).toEqual(['secp256k1']);
     groups.confirmGroup(created.id);
     expect(warm.stops).toBe(0);
     const hash = groups.confirmations.get(created.id)!.get(alice.peerId)!;
@@ -62,9 +62,9 @@ describe('rehearsing a coming key generation', () => {
     expect(warm.stops).toBe(1);
     // The next group of the same scheme finds the code compiled: no second rehearsal.
     groups.createGroup({ name: 'vault 2', threshold: 2, size: 3, scheme: 'secp256k1' });
-    expect(warm.calls).toEqual([['secp256k1']]);
+    expect(warm.calls).toEqual(['secp256k1']);
     groups.createGroup({ name: 'vault 3', threshold: 2, size: 3, scheme: 'ed25519' });
-    expect(warm.calls).toEqual([['secp256k1'], ['ed25519']]);
+    expect(warm.calls).toEqual(['secp256k1', 'ed25519']);
   });
 
   it('rehearses nothing for an imported key (it has no key generation)', () => {
