@@ -43,6 +43,13 @@ const DKG_RUN_MS = Number(process.env.CONCLAVE_DKG_TIMEOUT_MS) || 120_000;
  * then its report, to each member.
  */
 const AFTER_FAILURE_MS = 30_000;
+/**
+ * How long a member that is ready waits before it syncs the group's log with the others and sends
+ * them its first nonce commitments: the members finish within tens of ms of each other, and on
+ * shared cores these (a point multiplication per commitment, each member's whole log) delayed
+ * the last members' 'ready'. A signing asked for meanwhile waits for the commitments (signing.ts).
+ */
+const AFTER_READY_MS = 250;
 /** How long a ready member retries its first nonce commitments to a connected member. */
 const NONCES_RETRY_MS = 60_000;
 /** Meta: the run this node is on (absent: the first, 0). */
@@ -387,10 +394,16 @@ export class DkgService extends NodeService {
       this.emit({ type: 'group', id: groupId });
       this.log(`key generation for ${logSafe(g.name)} done: public key ${publicKey}`);
       this.signing.applyEarlyNonces(groupId);
-      // Once: the first member's sync writes the checkpoint before any member's list is read, so
-      // every member gets the whole log, checkpoint included (a second call only resent it all).
-      this.auditLog.syncAuditWithAll(groupId);
-      for (const m of others) void this.sendFirstNonces(groupId, m.peerId);
+      // The log's sync and the first nonce commitments wait AFTER_READY_MS: at once, they took
+      // the cores from the members still finishing their last step (see AFTER_READY_MS).
+      const later = setTimeout(() => {
+        if (this.stopped) return;
+        // Once: the first member's sync writes the checkpoint before any member's list is read,
+        // so every member gets the whole log, checkpoint included (a second call only resent it).
+        this.auditLog.syncAuditWithAll(groupId);
+        for (const m of others) void this.sendFirstNonces(groupId, m.peerId);
+      }, AFTER_READY_MS);
+      later.unref?.();
       ended = 'done';
       return 'done';
     } catch (e) {

@@ -840,7 +840,12 @@ export class GroupsService extends NodeService {
     // The key generation (or an import's hand-out) starts now: the rehearsal gives way to it.
     this.warming.get(groupId)?.stop();
     this.warming.delete(groupId);
-    for (const m of members) this.store.members.update(groupId, m.peerId, { confirmed: true });
+    // One commit for the roster's marks, not an fsync'd write per member.
+    const unmarked = members.filter((m) => !m.confirmed);
+    if (unmarked.length)
+      this.store.tx(() => {
+        for (const m of unmarked) this.store.members.update(groupId, m.peerId, { confirmed: true });
+      });
     if (this.importedKey(groupId)) {
       // An imported key: no DKG; the importer hands out the shares once everyone confirmed.
       if (g.creatorPeerId === this.me.peerId) void this.imports.distributeImport(groupId);
