@@ -174,6 +174,9 @@ function epochValue(v: unknown, what: string): SqlValue {
   throw new StoreError('bad_value', `${what} must be a non-negative integer, got ${got}`);
 }
 
+/** Groups whose rows (or absence) groups.get keeps at once; past it the kept ones are dropped. */
+const MAX_GROUP_ROWS = 256;
+
 /** Package texts vouched for by vouchForPackage, newest last (a few: one per key generation). */
 const vouched = new Set<string>();
 const MAX_VOUCHED = 8;
@@ -521,6 +524,12 @@ function makeStore(db: DB, path: string): Store {
   const bumpAll = () => {
     for (const t of Object.keys(versions) as VersionedTable[]) versions[t]++;
   };
+  /**
+   * groups.get's answers, each with the groups version it was read at (see Store.version): every
+   * message's handler reads its group, and a group's row changes a few times in its life. Its
+   * absence is kept too (a peer can name any group id), so the map is bounded.
+   */
+  const groupRows = new Map<string, { version: number; row: GroupRow | undefined }>();
   /** synchronous is FULL now (false only during a txNoSync, or if restoring FULL failed). */
   let durable = true;
   /** The outermost transaction open now is a txNoSync. */
@@ -641,8 +650,13 @@ function makeStore(db: DB, path: string): Store {
         update('groups', GROUP_COLUMNS, { id }, patch, `group ${id}`);
       },
       get: (id) => {
+        const hit = groupRows.get(id);
+        if (hit?.version === versions.groups) return hit.row && { ...hit.row };
         const r = get('SELECT * FROM groups WHERE id = @id', { id });
-        return r === undefined ? undefined : groupFromRow(r);
+        const row = r === undefined ? undefined : groupFromRow(r);
+        if (groupRows.size >= MAX_GROUP_ROWS) groupRows.clear();
+        groupRows.set(id, { version: versions.groups, row });
+        return row && { ...row };
       },
       findByName: (name) =>
         all('SELECT * FROM groups WHERE name = @name ORDER BY created_at, rowid', { name }).map(
