@@ -1,24 +1,15 @@
 // groups.get keeps the rows it read (every message's handler reads its group; issue 12): what it
 // answers must still be what the table holds after every kind of write the store makes, a rolled
 // back one included, and a caller changing the row it got must not change the next answer.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import Database from 'libsql';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openStore, type GroupRow, type Store } from '../../main/store/index.js';
+import { beforeEach, describe, expect, it } from 'vitest';
+import type { GroupRow, Store } from '../../main/store/index.js';
+import { tempFileStore } from '../node/fixtures.js';
 
-let dir: string;
 let store: Store;
 
 beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'conclave-group-rows-'));
-  store = openStore(join(dir, 'node.db'));
-});
-
-afterEach(() => {
-  store.close();
-  rmSync(dir, { recursive: true, force: true });
+  store = tempFileStore();
 });
 
 const group = (id: string, over: Partial<GroupRow> = {}): GroupRow => ({

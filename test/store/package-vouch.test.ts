@@ -2,12 +2,10 @@
 // except the exact text this process vouched for (a key generation's own result), which is taken
 // without decoding it again (vouchForPackage; issue 12: every member wrote its package at once,
 // the last step before 'ready', and decoding a 14-of-20 package checks 21 points).
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import * as keys from '../../shared/crypto/keys.js';
-import { openStore, vouchForPackage, type GroupRow, type Store } from '../../main/store/index.js';
+import { vouchForPackage, type GroupRow, type Store } from '../../main/store/index.js';
+import { tempFileStore } from '../node/fixtures.js';
 import { dealerKeys } from '../crypto/helpers.js';
 
 // The store's decoder, counted: the same function, called through a spy.
@@ -17,18 +15,11 @@ vi.mock('../../shared/crypto/keys.js', async (importOriginal) => {
 });
 const decode = vi.mocked(keys.publicPackageFromJSON);
 
-let dir: string;
 let store: Store;
 
 beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'conclave-vouch-'));
-  store = openStore(join(dir, 'node.db'));
+  store = tempFileStore();
   decode.mockClear();
-});
-
-afterEach(() => {
-  store.close();
-  rmSync(dir, { recursive: true, force: true });
 });
 
 const group = (id: string, publicPackage?: string): GroupRow => ({
