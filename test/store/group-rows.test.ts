@@ -5,6 +5,7 @@ import Database from 'libsql';
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { GroupRow, Store } from '../../main/store/index.js';
 import { tempFileStore } from '../node/fixtures.js';
+import { groupRow } from './rows.js';
 
 let store: Store;
 
@@ -12,19 +13,7 @@ beforeEach(() => {
   store = tempFileStore();
 });
 
-const group = (id: string, over: Partial<GroupRow> = {}): GroupRow => ({
-  id,
-  name: 'Treasury',
-  threshold: 2,
-  size: 3,
-  scheme: 'ed25519',
-  status: 'forming',
-  creatorPeerId: '12D3KooWAlice',
-  epoch: 0,
-  createdAt: 1,
-  updatedAt: 1,
-  ...over,
-});
+const group = (id: string, over: Partial<GroupRow> = {}): GroupRow => groupRow({ id, ...over });
 
 describe('groups.get', () => {
   it('answers what the table holds after an insert, an update and a delete', () => {

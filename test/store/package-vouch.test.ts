@@ -6,6 +6,7 @@ import { beforeEach, describe, expect, it, vi } from 'vitest';
 import * as keys from '../../shared/crypto/keys.js';
 import { vouchForPackage, type GroupRow, type Store } from '../../main/store/index.js';
 import { tempFileStore } from '../node/fixtures.js';
+import { groupRow } from './rows.js';
 import { dealerKeys } from '../crypto/helpers.js';
 
 // The store's decoder, counted: the same function, called through a spy.
@@ -22,19 +23,8 @@ beforeEach(() => {
   decode.mockClear();
 });
 
-const group = (id: string, publicPackage?: string): GroupRow => ({
-  id,
-  name: 'Treasury',
-  threshold: 2,
-  size: 3,
-  scheme: 'ed25519',
-  status: 'ready',
-  creatorPeerId: '12D3KooWAlice',
-  epoch: 0,
-  createdAt: 1,
-  updatedAt: 1,
-  ...(publicPackage === undefined ? {} : { publicPackage }),
-});
+const group = (id: string, publicPackage?: string): GroupRow =>
+  groupRow({ id, status: 'ready', ...(publicPackage === undefined ? {} : { publicPackage }) });
 
 const packageText = () =>
   JSON.stringify(keys.publicPackageToJSON(dealerKeys('ed25519', 2, 3)[0]!.public));

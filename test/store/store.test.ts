@@ -22,6 +22,7 @@ import {
   type Store,
 } from '../../main/store/index.js';
 import { dealerKeys } from '../crypto/helpers.js';
+import { groupRow } from './rows.js';
 
 let dir: string;
 let store: Store;
@@ -37,19 +38,8 @@ afterEach(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const group = (over: Partial<GroupRow> = {}): GroupRow => ({
-  id: 'g1',
-  name: 'Treasury',
-  threshold: 2,
-  size: 3,
-  scheme: 'ed25519',
-  status: 'forming',
-  creatorPeerId: '12D3KooWAlice',
-  epoch: 0,
-  createdAt: T0,
-  updatedAt: T0,
-  ...over,
-});
+const group = (over: Partial<GroupRow> = {}): GroupRow =>
+  groupRow({ createdAt: T0, updatedAt: T0, ...over });
 
 /** A group's public key package as the node stores it (a real one: it decodes). */
 const PACKAGE = JSON.stringify(publicPackageToJSON(dealerKeys('ed25519', 2, 3)[0]!.public));
