@@ -606,6 +606,8 @@ function makeStore(db: DB, path: string): Store {
     close() {
       if (closed) return;
       closed = true;
+      // A read after close goes to the closed database, as before: nothing is kept past it.
+      groupRows.clear();
       db.close();
     },
     tx: (fn) => tx(fn),
