@@ -15,7 +15,7 @@ import { logSafe } from '../../shared/protocol/text.js';
 import type { GroupContext } from '../../shared/requests/index.js';
 import { isRelayAddr } from '../net/host.js';
 import { publicKeyFromPeerId } from '../net/identity.js';
-import type { GroupRow, Store } from '../store/index.js';
+import { vouchForPackage, type GroupRow, type Store } from '../store/index.js';
 
 export const TERMINAL: RequestStatus[] = ['done', 'denied', 'expired', 'failed'];
 export const POOL_SIZE = 4;
@@ -215,20 +215,27 @@ export function parseStoredSigned(json: string): Signed | undefined {
 export const groupPackageKey = (groupId: string) => `public key package of group ${groupId}`;
 
 /**
- * Public packages this process built itself from checked points (a key generation's result), by
- * their exact JSON text, which is computed here from the package: parseStoredPackage serves one
- * for that text instead of decoding it (every verifying share a strictly checked point: tens of ms
- * for a large group), and it is what the text decodes to. Any other text is decoded. A package is
- * handed over only once the store accepted its text (its write check decoded it), so no text the
- * decoder refuses is ever served from here. A few runs' worth, shared by the nodes of a process
- * (the practice group's): the same text is the same package for each of them.
+ * Public packages this process built itself from checked points (a key generation's result, a
+ * ceremony's new package decoded from its text), by their exact JSON text: parseStoredPackage
+ * serves one for that text instead of decoding it (every verifying share a strictly checked
+ * point: tens of ms for a large group), and it is what the text decodes to. Any other text is
+ * decoded. A few runs' worth, shared by the nodes of a process (the practice group's): the same
+ * text is the same package for each of them.
  */
 const ownPackages = new Map<string, PublicKeyPackage>();
 const MAX_OWN_PACKAGES = 8;
 
-/** Hands a package this node built and stored (after the store took it) to parseStoredPackage. */
-export function rememberOwnPackage(pub: PublicKeyPackage): void {
-  const json = JSON.stringify(publicPackageToJSON(pub));
+/**
+ * Hands a package this node built from checked points, with the exact text it stores it as (by
+ * default its JSON), to parseStoredPackage, and vouches for that text to the store: hand it over
+ * before the store write, which then takes the text without decoding it again (every member
+ * writes its new package at once, as its last step).
+ */
+export function rememberOwnPackage(
+  pub: PublicKeyPackage,
+  json = JSON.stringify(publicPackageToJSON(pub)),
+): void {
+  vouchForPackage(json);
   ownPackages.delete(json);
   if (ownPackages.size >= MAX_OWN_PACKAGES) ownPackages.delete(ownPackages.keys().next().value!);
   ownPackages.set(json, pub);

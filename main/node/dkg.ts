@@ -26,7 +26,7 @@ import {
 import { getSuite, identifierHex } from '../../shared/crypto/suite.js';
 import { logSafe } from '../../shared/protocol/text.js';
 import { MAX_DKG_ATTEMPTS, type GroupMessage } from '../../shared/protocol/wire.js';
-import { vouchForPackage, type GroupRow } from '../store/index.js';
+import type { GroupRow } from '../store/index.js';
 import { DroppedMessage, rememberOwnPackage, shareName } from './common.js';
 import { type NodeServices, type NodeContext, NodeService } from './context.js';
 import { crashPoint } from './crash.js';
@@ -344,9 +344,9 @@ export class DkgService extends NodeService {
         crashPoint('dkg-before-store');
         await this.vault.put(shareName(groupId, kp.share.epoch), kp.share.toBytes());
         pubJson = JSON.stringify(publicPackageToJSON(kp.public));
-        // Built here from the points this run checked: the store takes it without decoding it
-        // again (every member writes its package at once, the last step before 'ready').
-        vouchForPackage(pubJson);
+        // Built here from the points this run checked: the store takes its text without decoding
+        // it again, and the views and checks that read the row take the package undecoded.
+        rememberOwnPackage(kp.public, pubJson);
         this.store.meta.set(
           storedKey(groupId),
           JSON.stringify({ attempt, publicPackage: pubJson }),
@@ -388,12 +388,7 @@ export class DkgService extends NodeService {
         this.store.meta.set(retryKey(groupId), '');
         this.audit('group.ready', { publicKey, epoch: 0 }, groupId);
       });
-      if (kp) {
-        this.keys.set(groupId, kp);
-        // The row's package is this run's own (its text is kp.public's JSON), built from checked
-        // points: the views and checks that read the row take it undecoded.
-        rememberOwnPackage(kp.public);
-      }
+      if (kp) this.keys.set(groupId, kp);
       this.emit({ type: 'group', id: groupId });
       this.log(`key generation for ${logSafe(g.name)} done: public key ${publicKey}`);
       this.signing.applyEarlyNonces(groupId);

@@ -218,6 +218,10 @@ export class SettleService extends NodeService {
     const oldMembers = this.store.members.list(groupId);
     const roster = p.roster;
     const removed = oldMembers.filter((m) => !roster.some((x) => x.peerId === m.peerId));
+    // The package was decoded above from this very text (the ceremony's own, built from checked
+    // points): the store's write takes the text without decoding it again, and the views and
+    // checks that read the row take the package instead of decoding it a third time.
+    rememberOwnPackage(pub, p.pubJson);
     this.store.tx(() => {
       for (const m of removed) this.groups.deleteMember(groupId, m.peerId);
       for (const m of roster) {
@@ -287,10 +291,6 @@ export class SettleService extends NodeService {
       );
     });
     this.keys.set(groupId, next);
-    // The row's package is the one decoded above from the same text (the ceremony's own, built
-    // from checked points), which the store's write check just decoded again: the views and
-    // checks that read the row take it instead of decoding it a third time.
-    rememberOwnPackage(next.public);
     this.signing.forgetGroup(groupId);
     this.signing.applyEarlyNonces(groupId);
     this.auditLog.syncAuditWithAll(groupId);
