@@ -77,7 +77,7 @@ it('a reshare that adds dan and removes cat: the members keep cat’s chain, and
     'the same audit log on ann, ben and dan, with no entry waiting for an earlier one',
     async () => {
       for (const n of members)
-        if ((await n.api('node.status', {})).buffers.pendingAudit !== 0) return false;
+        if ((await n.api('node.status', {})).buffers?.pendingAudit !== 0) return false;
       const [first, ...rest] = await Promise.all(members.map(heads));
       return rest.every((h) => JSON.stringify(h) === JSON.stringify(first));
     },
