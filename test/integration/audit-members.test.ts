@@ -85,7 +85,10 @@ it('a reshare that adds dan and removes cat: the members keep cat’s chain, and
   );
   const held = await heads(ann);
   for (const n of [ann, ben, cat, dan])
-    expect(held.some(([author]) => author.startsWith(n.peerId)), `${n.name}'s chain`).toBe(true);
+    expect(
+      held.some(([author]) => author.startsWith(n.peerId)),
+      `${n.name}'s chain`,
+    ).toBe(true);
   for (const n of members) {
     const report = await n.api('audit.verify', {});
     expect(report.problems, `audit verify on ${n.name}`).toEqual([]);
