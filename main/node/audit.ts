@@ -43,6 +43,17 @@ export const PENDING_AUDIT_BOUNDS: PendingAuditBounds = {
   pendingTtlMs: 10 * 60_000,
 };
 
+/**
+ * How long a received entry waits for the earlier ones of its chain before this node asks the
+ * member that sent it for what it lacks ('audit-want'). Entries overtake each other in transit
+ * routinely; a gap closed meanwhile costs nothing.
+ */
+export const ASK_AFTER_GAP_MS = 1_000;
+/** At most one sync a member asked for with 'audit-want', per member and group, this often. */
+export const WANT_SPACING_MS = 2_000;
+/** Most (member, group) pairs with an 'audit-want' scheduled at once. */
+const MAX_GAP_ASKS = 1_024;
+
 /** Entry types in this node's own chain of a group that name who was a member of it. */
 const ROSTER_TYPES = new Set([
   'group.member_joined',
@@ -86,6 +97,13 @@ export class AuditService extends NodeService {
    * then. The map is a new one after any write to the groups, members or meta table (the roster,
    * the former members), as the membership index it is read from.
    */
+  /**
+   * Per `<peer>/<group>`: the chains a received batch of that member left with a gap, while the
+   * 'audit-want' to it waits ASK_AFTER_GAP_MS.
+   */
+  private readonly gapAsks = new Map<string, Set<string>>();
+  /** Per `<peer>/<group>`: a sync that member asked for is running (or spaced); `again`: asked again meanwhile. */
+  private readonly wants = new Map<string, { again: boolean }>();
   private readonly membersEverCache: StoreMemo<
     Map<string, { named: Set<string>; ownNamed: number; members: ReadonlySet<string> }>
   >;
@@ -197,13 +215,69 @@ export class AuditService extends NodeService {
     // last commits; this node's own entries stay durable (ctx.audit, an ordinary tx). A batch of
     // entries all stored already (every connection's full-log sync) opens no transaction at all.
     const good: AuditEntry[] = [];
+    const gaps = new Set<string>();
     try {
       this.checkAudit(from, g.id, g.name, msg.entries, good);
     } finally {
       if (good.length > 0)
         this.store.txNoSync(() => {
-          for (const e of good) this.appendInOrder(e);
+          for (const e of good) this.appendInOrder(e, gaps);
         });
+      if (gaps.size > 0) this.askAfterGap(from, g.id, gaps);
+    }
+  }
+
+  /**
+   * Entries of `authors`' chains from `from` wait for earlier ones: unless those come within
+   * ASK_AFTER_GAP_MS, the member is asked for what this node lacks ('audit-want'). Without this a
+   * gap stayed until the next connection's sync: e.g. a newcomer's first entry, refused while it
+   * was not a member yet, with its later ones taken once it was.
+   */
+  private askAfterGap(from: string, groupId: string, authors: Set<string>): void {
+    const key = `${from}/${groupId}`;
+    const waiting = this.gapAsks.get(key);
+    if (waiting) {
+      for (const a of authors) waiting.add(a);
+      return;
+    }
+    if (this.gapAsks.size >= MAX_GAP_ASKS) return; // a sync at the next connection still comes
+    this.gapAsks.set(key, new Set(authors));
+    const timer = setTimeout(() => {
+      const asked = this.gapAsks.get(key);
+      this.gapAsks.delete(key);
+      if (this.stopped || !asked || ![...asked].some((a) => this.pendingAudit.sizeOf(a) > 0))
+        return;
+      void this.send(from, { v: 1, type: 'audit-want', groupId }).catch(() => undefined);
+    }, ASK_AFTER_GAP_MS);
+    timer.unref?.();
+  }
+
+  /**
+   * A co-member lacks entries of the group's log ('audit-want'): it gets a sync (heads, then what
+   * it lacks). Asked again while one runs, it gets one more after it; at most one every
+   * WANT_SPACING_MS, so a member asking in a loop costs little.
+   */
+  onAuditWant(from: string, msg: Extract<GroupMessage, { type: 'audit-want' }>): { ok: true } {
+    const g = this.store.groups.get(msg.groupId);
+    if (!g || !this.memberByPeer(g.id, from)) throw new DroppedMessage('non_member');
+    const key = `${from}/${g.id}`;
+    const running = this.wants.get(key);
+    if (running) running.again = true;
+    else {
+      const state = { again: true };
+      this.wants.set(key, state);
+      void this.serveWants(from, g.id, state).finally(() => this.wants.delete(key));
+    }
+    return { ok: true };
+  }
+
+  private async serveWants(peer: string, groupId: string, state: { again: boolean }) {
+    while (state.again && !this.stopped) {
+      state.again = false;
+      await Promise.all([
+        this.syncAudit(peer, groupId).catch(() => undefined),
+        new Promise((r) => setTimeout(r, WANT_SPACING_MS).unref?.()),
+      ]);
     }
   }
 
@@ -287,11 +361,12 @@ export class AuditService extends NodeService {
    * Keeps each replicated chain gap-free: an entry is stored when it is the author's next one;
    * one that overtook an earlier entry in transit waits in memory until the gap is filled.
    */
-  private appendInOrder(e: AuditEntry): void {
+  private appendInOrder(e: AuditEntry, gaps: Set<string>): void {
     const head = this.store.audit.headLink(e.author);
     const next = head === undefined ? 0 : head.seq + 1;
     if (e.seq > next) {
       this.pendingAudit.set(e.author, e.seq, e);
+      gaps.add(e.author);
       return;
     }
     // The next position, chained to something other than the entry before it: the author
@@ -310,7 +385,7 @@ export class AuditService extends NodeService {
       return;
     }
     const following = this.pendingAudit.take(e.author, e.seq + 1);
-    if (following) this.appendInOrder(following);
+    if (following) this.appendInOrder(following, gaps);
   }
 
   /**

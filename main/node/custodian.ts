@@ -299,6 +299,8 @@ export class Custodian {
         return { ok: true };
       case 'audit-heads':
         return this.auditLog.auditHeads(from, msg);
+      case 'audit-want':
+        return this.auditLog.onAuditWant(from, msg);
       case 'nonces':
         this.signing.acceptNonces(from, msg);
         return { ok: true };

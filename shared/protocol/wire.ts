@@ -571,7 +571,13 @@ export type GroupMessage =
   | ImportResultMessage
   | { v: 1; type: 'audit'; groupId: string; entries: Record<string, unknown>[] }
   /** Asks a co-member which entries of the group's chains it holds (answered with AuditHeads). */
-  | { v: 1; type: 'audit-heads'; groupId: string };
+  | { v: 1; type: 'audit-heads'; groupId: string }
+  /**
+   * Asks a co-member for the entries of the group's log the asker lacks: the asker holds entries
+   * whose earlier ones never came. Answered `{ ok: true }` at once; the entries follow as a sync
+   * ('audit-heads', then 'audit' messages).
+   */
+  | { v: 1; type: 'audit-want'; groupId: string };
 
 /** Most chain heads an 'audit-heads' answer carries (a group's current and former members). */
 export const MAX_AUDIT_HEADS = 256;
@@ -857,6 +863,9 @@ export function decodeGroupMessage(v: unknown): GroupMessage {
     case 'audit-heads':
       expectObject(o, 'audit-heads', ['v', 'type', 'groupId']);
       return { v: 1, type: 'audit-heads', groupId: expectHex(o.groupId, 'groupId', 32) };
+    case 'audit-want':
+      expectObject(o, 'audit-want', ['v', 'type', 'groupId']);
+      return { v: 1, type: 'audit-want', groupId: expectHex(o.groupId, 'groupId', 32) };
     case 'import-result': {
       expectObject(o, 'import-result', ['v', 'type', 'groupId', 'ok', 'reason']);
       if (typeof o.ok !== 'boolean') throw new ProtocolError('malformed', 'ok must be a boolean');

@@ -134,6 +134,7 @@ const groupMessages: unknown[] = [
   { v: 1, type: 'ecdh', groupId: GID, requestId: RID, approvals: [signed[1]] },
   { v: 1, type: 'audit', groupId: GID, entries: [{ seq: 1 }] },
   { v: 1, type: 'audit-heads', groupId: GID },
+  { v: 1, type: 'audit-want', groupId: GID },
   { v: 1, type: 'import-result', groupId: GID, ok: false, reason: 'share mismatch' },
   { v: 1, type: 'import-share', groupId: GID, publicPackage: { a: 1 }, share: '05'.repeat(32) },
   {

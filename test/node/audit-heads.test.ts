@@ -6,7 +6,7 @@
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { makeEntry, type AuditEntry } from '../../shared/audit/chain.js';
 import { decodeGroupMessage, MAX_AUDIT_HEADS } from '../../shared/protocol/wire.js';
-import { AuditService } from '../../main/node/audit.js';
+import { ASK_AFTER_GAP_MS, AuditService, WANT_SPACING_MS } from '../../main/node/audit.js';
 import { NodeContext, type NodeServices } from '../../main/node/context.js';
 import type { Host } from '../../main/net/index.js';
 import { openStore, type Store } from '../../main/store/index.js';
@@ -63,13 +63,14 @@ function node(me: Peer): Node {
   return n;
 }
 
-/** `to` answers `from`'s group messages as the custodian's handler does (audit and audit-heads). */
+/** `to` answers `from`'s group messages as the custodian's handler does (audit, audit-heads and audit-want). */
 function answering(from: Node, to: Node): Route {
   return async (_peer, raw) => {
     const msg = decodeGroupMessage(raw);
     if (msg.type === 'audit-heads')
       return JSON.parse(JSON.stringify(to.audit.auditHeads(from.me.peerId, msg)));
     if (msg.type === 'audit') to.audit.acceptAudit(from.me.peerId, msg);
+    if (msg.type === 'audit-want') return to.audit.onAuditWant(from.me.peerId, msg);
     return { ok: true };
   };
 }
@@ -279,6 +280,107 @@ describe('audit catch-up: heads exchange', () => {
         .map((e) => e.seq),
     ).toEqual([9]);
     expect(b.ctx.dropped.audit_fork).toBeUndefined();
+  });
+});
+
+describe('audit-want: a gap in a chain is asked for', () => {
+  /** alice and bob answering each other; alice holds 6 of carol's entries, bob none. */
+  function linked() {
+    const { a, b, carolChain } = pair(0, 6);
+    b.route = answering(b, a);
+    const relay = (entries: AuditEntry[]) =>
+      b.audit.acceptAudit(alice.peerId, {
+        v: 1,
+        type: 'audit',
+        groupId: a.groupId,
+        entries: entries as unknown as Record<string, unknown>[],
+      });
+    return { a, b, carolChain, relay };
+  }
+  const want = (n: Node) => ({ v: 1, type: 'audit-want', groupId: n.groupId }) as const;
+
+  it('entries whose earlier ones never came: the member that sent them is asked, and its sync fills the gap', async () => {
+    const { a, b, carolChain, relay } = linked();
+    // alice relays carol's entries 3..5; 0..2 were lost on the way (or refused then).
+    relay(carolChain.slice(3));
+    expect(b.audit.pendingCount).toBe(3);
+    await vi.advanceTimersByTimeAsync(ASK_AFTER_GAP_MS - 1);
+    expect(b.sent).toEqual([]);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(b.sent).toEqual([{ peer: alice.peerId, msg: want(b) }]);
+    await vi.advanceTimersByTimeAsync(WANT_SPACING_MS);
+    expect(a.sent.map((s) => s.msg.type)).toContain('audit-heads');
+    expect(b.audit.pendingCount).toBe(0);
+    expect(b.store.audit.headSeq(carolChain[0]!.author)).toBe(5);
+    expect(groupHeads(b)).toEqual(groupHeads(a));
+    // Nothing is asked again: the gap is closed.
+    const asked = b.sent.length;
+    await vi.advanceTimersByTimeAsync(10 * ASK_AFTER_GAP_MS);
+    expect(b.sent.length).toBe(asked);
+  });
+
+  it('a gap closed in time asks nothing; one batch and the next of the same member ask once', async () => {
+    const { b, carolChain, relay } = linked();
+    relay(carolChain.slice(3));
+    relay(carolChain.slice(0, 3));
+    expect(b.audit.pendingCount).toBe(0);
+    await vi.advanceTimersByTimeAsync(ASK_AFTER_GAP_MS + WANT_SPACING_MS);
+    expect(b.sent).toEqual([]);
+
+    const { b: b2, carolChain: c2, relay: relay2 } = linked();
+    relay2(c2.slice(4));
+    relay2(c2.slice(2, 3));
+    expect(b2.audit.pendingCount).toBe(3);
+    await vi.advanceTimersByTimeAsync(ASK_AFTER_GAP_MS);
+    expect(b2.sent.map((s) => s.msg)).toEqual([want(b2)]);
+  });
+
+  it('a stopped node asks nothing', async () => {
+    const { b, carolChain, relay } = linked();
+    relay(carolChain.slice(3));
+    b.ctx.stopped = true;
+    await vi.advanceTimersByTimeAsync(ASK_AFTER_GAP_MS + WANT_SPACING_MS);
+    expect(b.sent).toEqual([]);
+  });
+
+  it('a member asking in a loop gets one sync every WANT_SPACING_MS, a non-member none', async () => {
+    const { a } = linked();
+    const heads = () => a.sent.filter((s) => s.msg.type === 'audit-heads').length;
+    for (let i = 0; i < 10; i++)
+      expect(a.audit.onAuditWant(bob.peerId, want(a))).toEqual({ ok: true });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(heads()).toBe(1);
+    await vi.advanceTimersByTimeAsync(WANT_SPACING_MS - 1);
+    expect(heads()).toBe(1);
+    // The asks meanwhile: one more sync, after the spacing.
+    await vi.advanceTimersByTimeAsync(1);
+    expect(heads()).toBe(2);
+    await vi.advanceTimersByTimeAsync(5 * WANT_SPACING_MS);
+    expect(heads()).toBe(2);
+    // Asked later: served at once.
+    a.audit.onAuditWant(bob.peerId, want(a));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(heads()).toBe(3);
+    const dave = await peer('dave');
+    expect(() => a.audit.onAuditWant(dave.peerId, want(a))).toThrow(/non_member/);
+    expect(() => a.audit.onAuditWant(bob.peerId, { ...want(a), groupId: 'cd'.repeat(16) })).toThrow(
+      /non_member/,
+    );
+    expect(heads()).toBe(3);
+  });
+
+  it('a malformed request is refused by the decoder', () => {
+    const ok = { v: 1, type: 'audit-want', groupId: 'ab'.repeat(16) };
+    expect(decodeGroupMessage(ok)).toEqual(ok);
+    for (const bad of [
+      { ...ok, groupId: 'AB'.repeat(16) },
+      { ...ok, groupId: 'ab' },
+      { ...ok, heads: [] },
+      { ...ok, v: 2 },
+    ])
+      expect(() => decodeGroupMessage(bad)).toThrow(
+        expect.objectContaining({ name: 'ProtocolError' }),
+      );
   });
 });
 
