@@ -93,17 +93,17 @@ export class AuditService extends NodeService {
    */
   private readonly verified = new Set<string>();
   /**
-   * Per group: the last `membersEver` answer, with how many peers this node's own chain named
-   * then. The map is a new one after any write to the groups, members or meta table (the roster,
-   * the former members), as the membership index it is read from.
-   */
-  /**
    * Per `<peer>/<group>`: the chains a received batch of that member left with a gap, while the
    * 'audit-want' to it waits ASK_AFTER_GAP_MS.
    */
   private readonly gapAsks = new Map<string, Set<string>>();
   /** Per `<peer>/<group>`: a sync that member asked for is running (or spaced); `again`: asked again meanwhile. */
   private readonly wants = new Map<string, { again: boolean }>();
+  /**
+   * Per group: the last `membersEver` answer, with how many peers this node's own chain named
+   * then. The map is a new one after any write to the groups, members or meta table (the roster,
+   * the former members), as the membership index it is read from.
+   */
   private readonly membersEverCache: StoreMemo<
     Map<string, { named: Set<string>; ownNamed: number; members: ReadonlySet<string> }>
   >;
@@ -359,7 +359,8 @@ export class AuditService extends NodeService {
 
   /**
    * Keeps each replicated chain gap-free: an entry is stored when it is the author's next one;
-   * one that overtook an earlier entry in transit waits in memory until the gap is filled.
+   * one that overtook an earlier entry in transit waits in memory until the gap is filled (its
+   * author goes into `gaps`: see askAfterGap).
    */
   private appendInOrder(e: AuditEntry, gaps: Set<string>): void {
     const head = this.store.audit.headLink(e.author);
