@@ -864,7 +864,10 @@ export class RequestsService extends NodeService {
 
   async sendStatements(peer: string, groupId: string): Promise<void> {
     const items: Signed[] = [];
-    for (const r of this.store.requests.list({ groupId }).slice(0, 200)) {
+    // The newest 200, sent oldest first: the peer judges each request under the policy in force
+    // when it arrives, so a policy change (request, approvals) must come before the requests made
+    // under the policy it set. Sent newest first, a member back from offline failed those for good.
+    for (const r of this.store.requests.list({ groupId }).slice(0, 200).reverse()) {
       items.push(JSON.parse(r.envelope) as Signed);
       for (const d of this.store.decisions.list(r.id))
         items.push(JSON.parse(d.statement) as Signed);
