@@ -16,7 +16,7 @@ import { parseCsr } from '../../shared/x509/csr.js';
 import { fromPem } from '../../shared/x509/der.js';
 import { akiExt, basicConstraintsExt } from '../../shared/x509/extensions.js';
 import { parseNameText } from '../../shared/x509/name.js';
-import { formGroup, tempRoot, TestNode, waitFor } from './harness.js';
+import { formGroup, requestStatus, tempRoot, TestNode, waitFor } from './harness.js';
 
 /** openssl's exit code and output (stdout and stderr together). */
 function openssl(args: string[]): { code: number; out: string } {
@@ -180,7 +180,9 @@ describe('X.509 CA with an ed25519 group', () => {
     expect(check('web.pem', 'crl2.pem').out).toMatch(/certificate revoked/);
     expect(check('api.pem', 'crl2.pem').out).toMatch(/certificate revoked/);
 
-    // Bob rebuilds the same CA state from the group's finished requests.
+    // Bob rebuilds the same CA state from the group's finished requests (once the second is
+    // done on his node too: alice's command returns when it is done on hers).
+    await requestStatus(bob, second.id, 'done');
     const shown = await bob.cliJson<{ crlNumber: number; revoked: unknown[] }>([
       'ca',
       'show',
