@@ -108,6 +108,34 @@ export class RequestPolicy extends NodeService {
     return verdict.allowed ? undefined : `against the group policy: ${verdict.reason}`;
   }
 
+  /**
+   * Whether a request this node refuses as made under another policy was made under the one an
+   * open policy change of its group proposes: the change's last approval is then still on its way
+   * here (or the catch-up brings it later), and the request is to be taken once the change is in
+   * force, not failed for good.
+   */
+  awaitsPolicyChange(b: RequestBody): boolean {
+    const g = this.store.groups.get(b.groupId);
+    if (!g) return false;
+    const current = this.policyOf(g.id);
+    if (b.policy === policyHash(current)) return false;
+    for (const r of this.store.requests.list({ groupId: g.id, statuses: ['pending'] })) {
+      if (r.kind !== 'policy') continue;
+      try {
+        const next = validatePolicyChange(
+          parseJsonMessage(r.message),
+          current,
+          g.threshold,
+          g.size,
+        );
+        if (policyHash(next) === b.policy) return true;
+      } catch {
+        // A change that cannot take effect here is awaited by no request.
+      }
+    }
+    return false;
+  }
+
   policyView(g: GroupRow): PolicyView {
     const p = this.policyOf(g.id);
     return {

@@ -811,6 +811,12 @@ export class RequestsService extends NodeService {
         this.count('duplicate');
         return;
       }
+      // Made under the policy an open change proposes, whose last approval has not come yet:
+      // "not yet" as well, so the request is judged once the change is in force here.
+      if (this.rules.awaitsPolicyChange(b as RequestBody))
+        throw new Error(
+          'this request was made under a policy change this member has not applied yet; try again shortly',
+        );
       if (this.refuseInvalid(s as Signed<RequestBody>, g)) return;
       if (this.refuseOverCap(s as Signed<RequestBody>, g)) return;
       if (this.storeRequest(s as Signed<RequestBody>)) this.notify(requestIdOf(b));

@@ -261,6 +261,49 @@ describe('RequestsService', () => {
   });
 });
 
+describe('RequestsService: a request made under a policy change not in force here yet', () => {
+  it('answers "not yet" while the change waits for its last approval, then takes the request', () => {
+    const { requests, store, groupId } = setup();
+    const current = defaultPolicy();
+    const next: GroupPolicy = { ...current, defaultExpirySec: 12 * 3600 };
+    const proposal = canonicalJSON({ v: 1, from: policyHash(current), policy: next });
+    const change = signStatement(body(store, groupId, bob, 'policy', proposal), (m) => bob.sign(m));
+    requests.acceptStatement(bob.peerId, change);
+    const changeId = requestId(change.body);
+    expect(store.requests.get(changeId)?.status).toBe('pending');
+    const by = (p: Peer, message: string, policy: GroupPolicy) =>
+      signStatement(body(store, groupId, p, 'sign', message, { policy: policyHash(policy) }), (m) =>
+        p.sign(m),
+      );
+
+    // Made under the policy the open change proposes: "not yet" (the sender retries), not stored.
+    const under = by(carol, 'under the new policy', next);
+    expect(() => requests.acceptStatement(carol.peerId, under)).toThrow(
+      /has not applied yet; try again shortly/,
+    );
+    expect(store.requests.get(requestId(under.body))).toBeUndefined();
+    // Under a policy nobody proposed: refused for good, as before.
+    const other = by(carol, 'under a policy of its own', { ...current, defaultExpirySec: 3600 });
+    requests.acceptStatement(carol.peerId, other);
+    expect(store.requests.get(requestId(other.body))).toMatchObject({
+      status: 'failed',
+      failure: expect.stringMatching(/another group policy/),
+    });
+
+    // The change's approvals come: it is in force, and the request is taken when sent again.
+    requests.acceptStatement(bob.peerId, decision(store, changeId, bob, 'approve'));
+    requests.acceptStatement(carol.peerId, decision(store, changeId, carol, 'approve'));
+    expect(store.requests.get(changeId)?.status).toBe('done');
+    requests.acceptStatement(carol.peerId, under);
+    expect(store.requests.get(requestId(under.body))).toMatchObject({ status: 'pending' });
+    expect(store.requests.get(requestId(under.body))?.failure).toBeUndefined();
+    // Made under the policy that was in force before: refused for good now.
+    const stale = by(carol, 'under the old policy', current);
+    requests.acceptStatement(carol.peerId, stale);
+    expect(store.requests.get(requestId(stale.body))?.status).toBe('failed');
+  });
+});
+
 describe('RequestsService: the audit entries of a request (issue 12)', () => {
   it('records its own approval and every denial, and lists the approvals it held in the outcome', () => {
     const { requests, store, groupId } = setup();
