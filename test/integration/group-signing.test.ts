@@ -298,6 +298,8 @@ describe('a 2-of-3 ed25519 group of three processes', () => {
   }, 60_000);
 
   it('keeps a hash-chained audit log that verifies', async () => {
+    // Once the entries a member's checkpoint names have all arrived (the log converges).
+    await waitFor('alice’s log to verify', async () => (await alice.api('audit.verify', {})).ok);
     const v = await alice.cliJson<{ ok: boolean; entries: number }>(['audit', 'verify']);
     expect(v.ok).toBe(true);
     expect(v.entries).toBeGreaterThan(5);
