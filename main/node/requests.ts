@@ -870,10 +870,13 @@ export class RequestsService extends NodeService {
 
   async sendStatements(peer: string, groupId: string): Promise<void> {
     const items: Signed[] = [];
-    // The newest 200, sent oldest first: the peer judges each request under the policy in force
-    // when it arrives, so a policy change (request, approvals) must come before the requests made
-    // under the policy it set. Sent newest first, a member back from offline failed those for good.
-    for (const r of this.store.requests.list({ groupId }).slice(0, 200).reverse()) {
+    // The 200 stored last, sent in the order this node stored them: the peer judges each request
+    // under the policy in force when it arrives, so a policy change (request, approvals) must come
+    // before the requests made under the policy it set. Sent newest first, a member back from
+    // offline failed those for good; by createdAt (the creator's clock) a skewed clock could
+    // still put a request before the change it was made under.
+    const recent = this.store.requests.list({ groupId, order: 'stored', limit: 200 });
+    for (const r of recent.reverse()) {
       items.push(JSON.parse(r.envelope) as Signed);
       for (const d of this.store.decisions.list(r.id))
         items.push(JSON.parse(d.statement) as Signed);

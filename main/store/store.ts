@@ -734,10 +734,14 @@ function makeStore(db: DB, path: string): Store {
           where.push('status IN (SELECT value FROM json_each(@statuses))');
           p.statuses = strArray(filter.statuses, 'statuses');
         }
+        if (filter.limit !== undefined) p.limit = limitOf(filter.limit);
         const sql =
           'SELECT * FROM requests' +
           (where.length > 0 ? ` WHERE ${where.join(' AND ')}` : '') +
-          ' ORDER BY created_at DESC, rowid DESC';
+          (filter.order === 'stored'
+            ? ' ORDER BY rowid DESC'
+            : ' ORDER BY created_at DESC, rowid DESC') +
+          (filter.limit !== undefined ? ' LIMIT @limit' : '');
         return all(sql, p).map(requestFromRow);
       },
       update: (id, patch) => {
@@ -848,13 +852,8 @@ function makeStore(db: DB, path: string): Store {
           (where.length > 0 ? ` WHERE ${where.join(' AND ')}` : '') +
           ` ORDER BY at ${dir}, author ${dir}, seq ${dir}`;
         if (filter.limit !== undefined) {
-          if (!Number.isSafeInteger(filter.limit) || filter.limit < 0)
-            throw new StoreError(
-              'bad_value',
-              `limit must be a non-negative integer, got ${filter.limit}`,
-            );
           sql += ' LIMIT @limit';
-          p.limit = filter.limit;
+          p.limit = limitOf(filter.limit);
         }
         return all(sql, p).map(entryFromRow);
       },
@@ -874,4 +873,11 @@ function makeStore(db: DB, path: string): Store {
 /** NULL for every column, so an optional field left out of an insert binds as NULL explicitly. */
 function nulls(columns: Columns): Record<string, null> {
   return Object.fromEntries(Object.values(columns).map((c) => [c.column, null]));
+}
+
+/** A LIMIT value: a non-negative safe integer, else a StoreError naming it. */
+function limitOf(n: number): number {
+  if (!Number.isSafeInteger(n) || n < 0)
+    throw new StoreError('bad_value', `limit must be a non-negative integer, got ${n}`);
+  return n;
 }

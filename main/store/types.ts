@@ -169,8 +169,17 @@ export interface Store {
     /** False when a request with this id exists (it is left unchanged). */
     insert(r: RequestRow): boolean;
     get(id: string): RequestRow | undefined;
-    /** Newest first (createdAt, then insertion order). */
-    list(filter?: { groupId?: string; statuses?: RequestStatus[] }): RequestRow[];
+    /**
+     * Newest first: by createdAt (then insertion order), or with `order: 'stored'` by the order
+     * this node stored them (createdAt is the creator's word and clock; the stored order is the
+     * order this node took them in). At most `limit` rows when given.
+     */
+    list(filter?: {
+      groupId?: string;
+      statuses?: RequestStatus[];
+      order?: 'created' | 'stored';
+      limit?: number;
+    }): RequestRow[];
     update(id: string, patch: Partial<Omit<RequestRow, 'id'>>): void;
   };
   decisions: {

@@ -304,6 +304,31 @@ describe('RequestsService: a request made under a policy change not in force her
   });
 });
 
+describe('RequestsService: the catch-up order', () => {
+  it("sends the requests in the order this node took them (not by the creators' clocks), each with its decisions", async () => {
+    const { requests, store, groupId, sent } = setup();
+    const first = signStatement(body(store, groupId, bob, 'sign', 'taken first'), (m) =>
+      bob.sign(m),
+    );
+    // Carol's clock is a minute behind: her request, taken second, claims to be older.
+    const second = signStatement(
+      body(store, groupId, carol, 'sign', 'taken second', { createdAt: Date.now() - 60_000 }),
+      (m) => carol.sign(m),
+    );
+    requests.acceptStatement(bob.peerId, first);
+    requests.acceptStatement(bob.peerId, decision(store, requestId(first.body), bob, 'approve'));
+    requests.acceptStatement(carol.peerId, second);
+    sent.length = 0;
+    await requests.sendStatements(carol.peerId, groupId);
+    const items = sent.flatMap((x) => (x.msg.items as Signed[] | undefined) ?? []);
+    expect(
+      items.map((x) =>
+        x.body.type === 'request' ? requestId(x.body as RequestBody) : x.body.type,
+      ),
+    ).toEqual([requestId(first.body), 'decision', requestId(second.body)]);
+  });
+});
+
 describe('RequestsService: the audit entries of a request (issue 12)', () => {
   it('records its own approval and every denial, and lists the approvals it held in the outcome', () => {
     const { requests, store, groupId } = setup();

@@ -495,6 +495,21 @@ describe('requests and decisions', () => {
     expect(store.requests.list({ statuses: [] })).toEqual([]);
   });
 
+  it("lists in the order stored (not the creator's createdAt) with order 'stored', up to a limit", () => {
+    store.requests.insert(request({ id: 'first', createdAt: T0 + 50 }));
+    store.requests.insert(request({ id: 'second', createdAt: T0 }));
+    store.requests.insert(request({ id: 'third', createdAt: T0 + 20 }));
+    const ids = (f: Parameters<typeof store.requests.list>[0]) =>
+      store.requests.list(f).map((r) => r.id);
+    expect(ids({})).toEqual(['first', 'third', 'second']);
+    expect(ids({ order: 'stored' })).toEqual(['third', 'second', 'first']);
+    expect(ids({ order: 'stored', limit: 2 })).toEqual(['third', 'second']);
+    expect(ids({ limit: 1 })).toEqual(['first']);
+    expect(ids({ limit: 0 })).toEqual([]);
+    for (const limit of [-1, 1.5, Number.NaN])
+      expect(() => store.requests.list({ limit })).toThrow(/limit must be a non-negative integer/);
+  });
+
   it('refuses a request whose envelope is not JSON', () => {
     expect(() => store.requests.insert(request({ envelope: 'not json' }))).toThrow(/CHECK/);
   });
