@@ -93,10 +93,11 @@ export class AuditService extends NodeService {
    */
   private readonly verified = new Set<string>();
   /**
-   * Per `<peer>/<group>`: the chains a received batch of that member left with a gap, while the
-   * 'audit-want' to it waits ASK_AFTER_GAP_MS.
+   * Per `<peer>/<group>`: the chains a received batch of that member left this node behind on
+   * (by author, the seq this node is to reach), while the 'audit-want' to it waits
+   * ASK_AFTER_GAP_MS.
    */
-  private readonly gapAsks = new Map<string, Set<string>>();
+  private readonly gapAsks = new Map<string, Map<string, number>>();
   /** Per `<peer>/<group>`: a sync that member asked for is running (or spaced); `again`: asked again meanwhile. */
   private readonly wants = new Map<string, { again: boolean }>();
   /**
@@ -215,38 +216,61 @@ export class AuditService extends NodeService {
     // last commits; this node's own entries stay durable (ctx.audit, an ordinary tx). A batch of
     // entries all stored already (every connection's full-log sync) opens no transaction at all.
     const good: AuditEntry[] = [];
-    const gaps = new Set<string>();
+    const behind = new Map<string, number>();
     try {
       this.checkAudit(from, g.id, g.name, msg.entries, good);
     } finally {
       if (good.length > 0)
         this.store.txNoSync(() => {
-          for (const e of good) this.appendInOrder(e, gaps);
+          for (const e of good) this.appendInOrder(e, behind);
         });
-      if (gaps.size > 0) this.askAfterGap(from, g.id, gaps);
+      for (const e of good) if (e.type === 'audit.checkpoint') this.headsBeyond(e, g.id, behind);
+      if (behind.size > 0) this.askAfterGap(from, g.id, behind);
     }
   }
 
   /**
-   * Entries of `authors`' chains from `from` wait for earlier ones: unless those come within
-   * ASK_AFTER_GAP_MS, the member is asked for what this node lacks ('audit-want'). Without this a
-   * gap stayed until the next connection's sync: e.g. a newcomer's first entry, refused while it
-   * was not a member yet, with its later ones taken once it was.
+   * The chains of the group this node takes (current and former members' but its own) that a
+   * checkpoint names a later head of than this node holds, into `behind`: their last entries are
+   * on their way, or were lost on it. Only a hint of whom to ask: nothing is believed from it.
    */
-  private askAfterGap(from: string, groupId: string, authors: Set<string>): void {
+  private headsBeyond(e: AuditEntry, groupId: string, behind: Map<string, number>): void {
+    const heads = (e.body as { heads?: unknown }).heads;
+    if (typeof heads !== 'object' || heads === null) return;
+    const members = this.membersEver(groupId);
+    let n = 0;
+    for (const [author, head] of Object.entries(heads)) {
+      if (++n > MAX_AUDIT_HEADS) break;
+      const a = splitAuthor(author);
+      const seq = (head as { seq?: unknown } | null)?.seq;
+      if (a?.group !== groupId || a.peer === this.me.peerId || !members?.has(a.peer)) continue;
+      if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 0) continue;
+      if ((this.store.audit.headSeq(author) ?? -1) < seq)
+        behind.set(author, Math.max(seq, behind.get(author) ?? -1));
+    }
+  }
+
+  /**
+   * A batch from `from` left this node behind on some chains (by author, the seq to reach): an
+   * entry waits for earlier ones, or a checkpoint names a later head. Unless this node catches
+   * up within ASK_AFTER_GAP_MS, the member is asked for what this node lacks ('audit-want').
+   * Without this a gap stayed until the next connection's sync: e.g. a newcomer's first entry,
+   * refused while it was not a member yet, with its later ones taken once it was.
+   */
+  private askAfterGap(from: string, groupId: string, behind: Map<string, number>): void {
     const key = `${from}/${groupId}`;
     const waiting = this.gapAsks.get(key);
     if (waiting) {
-      for (const a of authors) waiting.add(a);
+      for (const [a, seq] of behind) waiting.set(a, Math.max(seq, waiting.get(a) ?? -1));
       return;
     }
     if (this.gapAsks.size >= MAX_GAP_ASKS) return; // a sync at the next connection still comes
-    this.gapAsks.set(key, new Set(authors));
+    this.gapAsks.set(key, new Map(behind));
     const timer = setTimeout(() => {
       const asked = this.gapAsks.get(key);
       this.gapAsks.delete(key);
-      if (this.stopped || !asked || ![...asked].some((a) => this.pendingAudit.sizeOf(a) > 0))
-        return;
+      const still = (a: string, seq: number) => (this.store.audit.headSeq(a) ?? -1) < seq;
+      if (this.stopped || !asked || ![...asked].some(([a, seq]) => still(a, seq))) return;
       void this.send(from, { v: 1, type: 'audit-want', groupId }).catch(() => undefined);
     }, ASK_AFTER_GAP_MS);
     timer.unref?.();
@@ -360,14 +384,14 @@ export class AuditService extends NodeService {
   /**
    * Keeps each replicated chain gap-free: an entry is stored when it is the author's next one;
    * one that overtook an earlier entry in transit waits in memory until the gap is filled (its
-   * author goes into `gaps`: see askAfterGap).
+   * author and seq go into `behind`: see askAfterGap).
    */
-  private appendInOrder(e: AuditEntry, gaps: Set<string>): void {
+  private appendInOrder(e: AuditEntry, behind: Map<string, number>): void {
     const head = this.store.audit.headLink(e.author);
     const next = head === undefined ? 0 : head.seq + 1;
     if (e.seq > next) {
       this.pendingAudit.set(e.author, e.seq, e);
-      gaps.add(e.author);
+      behind.set(e.author, Math.max(e.seq, behind.get(e.author) ?? -1));
       return;
     }
     // The next position, chained to something other than the entry before it: the author
@@ -386,7 +410,7 @@ export class AuditService extends NodeService {
       return;
     }
     const following = this.pendingAudit.take(e.author, e.seq + 1);
-    if (following) this.appendInOrder(following, gaps);
+    if (following) this.appendInOrder(following, behind);
   }
 
   /**

@@ -319,6 +319,51 @@ describe('audit-want: a gap in a chain is asked for', () => {
     expect(b.sent.length).toBe(asked);
   });
 
+  it('a checkpoint naming a later head of a chain than this node holds: the member that sent it is asked', async () => {
+    const { a, b, carolChain, relay } = linked();
+    relay(carolChain.slice(0, 3));
+    // alice's checkpoint says she holds carol's chain up to 5 (3..5 never reached bob).
+    a.store.audit.append(carolChain[3]!);
+    a.store.audit.append(carolChain[4]!);
+    a.store.audit.append(carolChain[5]!);
+    a.ctx.audit('audit.checkpoint', { heads: groupHeads(a) }, a.groupId);
+    const own = `${alice.peerId}/${a.groupId}`;
+    b.audit.acceptAudit(alice.peerId, {
+      v: 1,
+      type: 'audit',
+      groupId: a.groupId,
+      entries: a.store.audit.list({ author: own }) as unknown as Record<string, unknown>[],
+    });
+    expect(b.audit.pendingCount).toBe(0);
+    expect(b.store.audit.headSeq(carolChain[0]!.author)).toBe(2);
+    await vi.advanceTimersByTimeAsync(ASK_AFTER_GAP_MS);
+    expect(b.sent.filter((x) => x.msg.type === 'audit-want').map((x) => x.msg)).toEqual([want(b)]);
+    await vi.advanceTimersByTimeAsync(WANT_SPACING_MS);
+    expect(b.store.audit.headSeq(carolChain[0]!.author)).toBe(5);
+    // A checkpoint naming heads this node holds, its own chain, or a stranger's asks nothing.
+    const asked = b.sent.length;
+    const stranger = `${(await peer('dave')).peerId}/${a.groupId}`;
+    a.ctx.audit(
+      'audit.checkpoint',
+      {
+        heads: {
+          ...groupHeads(a),
+          [`${bob.peerId}/${a.groupId}`]: { seq: 99, hash: 'ab'.repeat(32) },
+          [stranger]: { seq: 99, hash: 'ab'.repeat(32) },
+        },
+      },
+      a.groupId,
+    );
+    b.audit.acceptAudit(alice.peerId, {
+      v: 1,
+      type: 'audit',
+      groupId: a.groupId,
+      entries: a.store.audit.list({ author: own }) as unknown as Record<string, unknown>[],
+    });
+    await vi.advanceTimersByTimeAsync(ASK_AFTER_GAP_MS + WANT_SPACING_MS);
+    expect(b.sent.slice(asked).filter((x) => x.msg.type === 'audit-want')).toEqual([]);
+  });
+
   it('a gap closed in time asks nothing; one batch and the next of the same member ask once', async () => {
     const { b, carolChain, relay } = linked();
     relay(carolChain.slice(3));
