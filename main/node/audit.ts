@@ -44,11 +44,13 @@ export const PENDING_AUDIT_BOUNDS: PendingAuditBounds = {
 };
 
 /**
- * How long a received entry waits for the earlier ones of its chain before this node asks the
- * member that sent it for what it lacks ('audit-want'). Entries overtake each other in transit
- * routinely; a gap closed meanwhile costs nothing.
+ * How long this node stays behind on a chain (an entry waiting for earlier ones, a checkpoint
+ * naming a later head) before it asks the member that sent it for what it lacks ('audit-want').
+ * Entries overtake each other in transit routinely, and the senders retry for up to a minute
+ * (backing off to 3 s): a gap closed meanwhile costs nothing. Longer than a loaded group's key
+ * generation takes to settle, whose every member otherwise asked again for entries on their way.
  */
-export const ASK_AFTER_GAP_MS = 1_000;
+export const ASK_AFTER_GAP_MS = 5_000;
 /** At most one sync a member asked for with 'audit-want', per member and group, this often. */
 export const WANT_SPACING_MS = 2_000;
 /** Most (member, group) pairs with an 'audit-want' scheduled at once. */
