@@ -364,6 +364,31 @@ describe('audit-want: a gap in a chain is asked for', () => {
     expect(b.sent.slice(asked).filter((x) => x.msg.type === 'audit-want')).toEqual([]);
   });
 
+  it('a batch of checkpoints naming many chains costs at most MAX_AUDIT_HEADS head reads', () => {
+    const { a, b, carolChain } = linked();
+    // Each names two chains bob takes (alice's and carol's) ahead of what bob holds.
+    const heads = {
+      [`${alice.peerId}/${a.groupId}`]: { seq: 999, hash: 'ab'.repeat(32) },
+      [carolChain[0]!.author]: { seq: 999, hash: 'ab'.repeat(32) },
+    };
+    for (let i = 0; i < 400; i++) a.ctx.audit('audit.checkpoint', { heads }, a.groupId);
+    const entries = a.store.audit.list({ author: `${alice.peerId}/${a.groupId}` });
+    const reads = vi.spyOn(b.store.audit, 'headSeq');
+    b.audit.acceptAudit(alice.peerId, {
+      v: 1,
+      type: 'audit',
+      groupId: a.groupId,
+      entries: entries as unknown as Record<string, unknown>[],
+    });
+    const count = reads.mock.calls.length;
+    reads.mockRestore();
+    expect(b.store.audit.headSeq(entries[0]!.author)).toBe(399);
+    // 800 heads named; at most MAX_AUDIT_HEADS read (and one each time the member list is read:
+    // checking the entries, then the checkpoints). Without the bound: 1,201.
+    expect(count).toBeGreaterThan(100);
+    expect(count).toBeLessThanOrEqual(MAX_AUDIT_HEADS + 2);
+  });
+
   it('a gap closed in time asks nothing; one batch and the next of the same member ask once', async () => {
     const { b, carolChain, relay } = linked();
     relay(carolChain.slice(3));
