@@ -122,13 +122,7 @@ export class RequestPolicy extends NodeService {
     for (const r of this.store.requests.list({ groupId: g.id, statuses: ['pending'] })) {
       if (r.kind !== 'policy') continue;
       try {
-        const next = validatePolicyChange(
-          parseJsonMessage(r.message),
-          current,
-          g.threshold,
-          g.size,
-        );
-        if (policyHash(next) === b.policy) return true;
+        if (policyHash(this.proposedPolicy(r, g, current)) === b.policy) return true;
       } catch {
         // A change that cannot take effect here is awaited by no request.
       }
@@ -149,17 +143,17 @@ export class RequestPolicy extends NodeService {
     };
   }
 
+  /** The policy a policy-change request sets, checked against `current`; throws when it cannot. */
+  private proposedPolicy(r: RequestRow, g: GroupRow, current = this.policyOf(g.id)): GroupPolicy {
+    return validatePolicyChange(parseJsonMessage(r.message), current, g.threshold, g.size);
+  }
+
   /** Every member applies an approved policy change itself, as soon as it sees enough approvals. */
   applyPolicyChange(r: RequestRow): void {
     const g = this.store.groups.get(r.groupId)!;
     let next: GroupPolicy;
     try {
-      next = validatePolicyChange(
-        parseJsonMessage(r.message),
-        this.policyOf(g.id),
-        g.threshold,
-        g.size,
-      );
+      next = this.proposedPolicy(r, g);
     } catch (e) {
       this.requests.finish(
         r.id,

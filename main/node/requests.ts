@@ -415,6 +415,12 @@ export class RequestsService extends NodeService {
     const b = s.body;
     const now = Date.now();
     const refused = this.policyRefusal(b);
+    // Made under the policy an open change proposes, whose last approval has not come yet: "not
+    // yet" (the sender retries), so the request is judged once the change is in force here.
+    if (refused !== undefined && this.rules.awaitsPolicyChange(b))
+      throw new Error(
+        'this request was made under a policy change this member has not applied yet; try again shortly',
+      );
     // Whatever createdAt it claims, a request stays open at most the policy's maximum from when
     // this node got it (finding 6).
     const expiresAt = Math.min(b.expiresAt, now + 1000 * this.maxExpirySec(b.groupId));
@@ -811,12 +817,6 @@ export class RequestsService extends NodeService {
         this.count('duplicate');
         return;
       }
-      // Made under the policy an open change proposes, whose last approval has not come yet:
-      // "not yet" as well, so the request is judged once the change is in force here.
-      if (this.rules.awaitsPolicyChange(b as RequestBody))
-        throw new Error(
-          'this request was made under a policy change this member has not applied yet; try again shortly',
-        );
       if (this.refuseInvalid(s as Signed<RequestBody>, g)) return;
       if (this.refuseOverCap(s as Signed<RequestBody>, g)) return;
       if (this.storeRequest(s as Signed<RequestBody>)) this.notify(requestIdOf(b));
