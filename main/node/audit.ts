@@ -100,7 +100,10 @@ export class AuditService extends NodeService {
    * ASK_AFTER_GAP_MS.
    */
   private readonly gapAsks = new Map<string, Map<string, number>>();
-  /** Per `<peer>/<group>`: a sync that member asked for is running (or spaced); `again`: asked again meanwhile. */
+  /**
+   * Per `<peer>/<group>`: a sync that member asked for is running (or spaced); `again`: asked
+   * again meanwhile.
+   */
   private readonly wants = new Map<string, { again: boolean }>();
   /**
    * Per group: the last `membersEver` answer, with how many peers this node's own chain named

@@ -184,8 +184,9 @@ const MAX_VOUCHED = 8;
 /**
  * Vouches for a public key package text this process built itself from points it checked (a key
  * generation's result, a ceremony's new package; the node does it with rememberOwnPackage): the
- * store takes exactly this text without decoding it again. Decoding checks every point (a 14-of-20 package: 21 subgroup checks, tens of
- * ms), and every member wrote its package at the same moment, the last step before 'ready'.
+ * store takes exactly this text without decoding it again. Decoding checks every point (a 14-of-20
+ * package: 21 subgroup checks, tens of ms), and every member wrote its package at the same moment,
+ * the last step before 'ready'.
  * Never for a text that came from elsewhere (a peer, a file): that is decoded as always.
  */
 export function vouchForPackage(json: string): void {

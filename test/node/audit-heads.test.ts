@@ -284,7 +284,10 @@ describe('audit catch-up: heads exchange', () => {
 });
 
 describe('audit-want: a gap in a chain is asked for', () => {
-  /** alice and bob answering each other; alice holds 6 of carol's entries, bob none. */
+  /**
+   * alice and bob answering each other; alice holds 6 of carol's entries, bob none. `relay`:
+   * bob takes these entries from alice in one 'audit' message.
+   */
   function linked() {
     const { a, b, carolChain } = pair(0, 6);
     b.route = answering(b, a);
@@ -328,12 +331,7 @@ describe('audit-want: a gap in a chain is asked for', () => {
     a.store.audit.append(carolChain[5]!);
     a.ctx.audit('audit.checkpoint', { heads: groupHeads(a) }, a.groupId);
     const own = `${alice.peerId}/${a.groupId}`;
-    b.audit.acceptAudit(alice.peerId, {
-      v: 1,
-      type: 'audit',
-      groupId: a.groupId,
-      entries: a.store.audit.list({ author: own }) as unknown as Record<string, unknown>[],
-    });
+    relay(a.store.audit.list({ author: own }));
     expect(b.audit.pendingCount).toBe(0);
     expect(b.store.audit.headSeq(carolChain[0]!.author)).toBe(2);
     await vi.advanceTimersByTimeAsync(ASK_AFTER_GAP_MS);
@@ -354,18 +352,13 @@ describe('audit-want: a gap in a chain is asked for', () => {
       },
       a.groupId,
     );
-    b.audit.acceptAudit(alice.peerId, {
-      v: 1,
-      type: 'audit',
-      groupId: a.groupId,
-      entries: a.store.audit.list({ author: own }) as unknown as Record<string, unknown>[],
-    });
+    relay(a.store.audit.list({ author: own }));
     await vi.advanceTimersByTimeAsync(ASK_AFTER_GAP_MS + WANT_SPACING_MS);
     expect(b.sent.slice(asked).filter((x) => x.msg.type === 'audit-want')).toEqual([]);
   });
 
   it('a batch of checkpoints naming many chains costs at most MAX_AUDIT_HEADS head reads', () => {
-    const { a, b, carolChain } = linked();
+    const { a, b, carolChain, relay } = linked();
     // Each names two chains bob takes (alice's and carol's) ahead of what bob holds.
     const heads = {
       [`${alice.peerId}/${a.groupId}`]: { seq: 999, hash: 'ab'.repeat(32) },
@@ -374,12 +367,7 @@ describe('audit-want: a gap in a chain is asked for', () => {
     for (let i = 0; i < 400; i++) a.ctx.audit('audit.checkpoint', { heads }, a.groupId);
     const entries = a.store.audit.list({ author: `${alice.peerId}/${a.groupId}` });
     const reads = vi.spyOn(b.store.audit, 'headSeq');
-    b.audit.acceptAudit(alice.peerId, {
-      v: 1,
-      type: 'audit',
-      groupId: a.groupId,
-      entries: entries as unknown as Record<string, unknown>[],
-    });
+    relay(entries);
     const count = reads.mock.calls.length;
     reads.mockRestore();
     expect(b.store.audit.headSeq(entries[0]!.author)).toBe(399);
